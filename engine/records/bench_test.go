@@ -1,0 +1,135 @@
+package records
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"testing"
+)
+
+var benchRecord = []byte(`{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":21.5,"unit":"celsius"}`)
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	b.SetBytes(int64(len(benchRecord)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeJSON(benchRecord, DecodeOptions{RequireObject: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeJSONStdlib is the encoding/json baseline for comparison.
+func BenchmarkDecodeJSONStdlib(b *testing.B) {
+	b.SetBytes(int64(len(benchRecord)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dec := json.NewDecoder(bytes.NewReader(benchRecord))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeJSONEscapedNested(b *testing.B) {
+	rec := []byte(`{"id":"x\u00e9\n","tags":["a","b","c"],"pos":{"lat":52.1,"lon":-4.25e0},"ok":true,"n":null}`)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeJSON(rec, DecodeOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func jsonlInput(n int) []byte {
+	var buf bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&buf, `{"device_id":"AB-%06d","timestamp":"2026-11-24T10:00:00Z","value":21.5,"unit":"celsius"}`+"\n", i)
+	}
+	return buf.Bytes()
+}
+
+func BenchmarkJSONLReader(b *testing.B) {
+	in := jsonlInput(10000)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewJSONLReader(bytes.NewReader(in), Options{})
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkJSONLPipeline frames, decodes and canonicalises: the per-record
+// hot path.
+func BenchmarkJSONLPipeline(b *testing.B) {
+	in := jsonlInput(10000)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	var out []byte
+	for b.Loop() {
+		r := NewJSONLReader(bytes.NewReader(in), Options{})
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			v, derr := DecodeJSON(rec.Raw, DecodeOptions{RequireObject: true})
+			if derr != nil {
+				b.Fatal(derr)
+			}
+			out = AppendCanonical(out[:0], v)
+		}
+	}
+}
+
+func BenchmarkAppendCanonical(b *testing.B) {
+	v, err := DecodeJSON(benchRecord, DecodeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		out = AppendCanonical(out[:0], v)
+	}
+	b.SetBytes(int64(len(out)))
+}
+
+func BenchmarkCSVReaderTypeCSV(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("device_id,timestamp,value,unit\n")
+	for i := range 10000 {
+		fmt.Fprintf(&buf, "AB-%06d,2026-11-24T10:00:00Z,21.5,\"celsius\"\n", i)
+	}
+	in := buf.Bytes()
+	types := map[string]string{"value": "number"}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, header, err := NewCSVReader(bytes.NewReader(in), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if _, errs := TypeCSV(header, rec.Cells, rec.CellOffsets, types); errs != nil {
+				b.Fatal(errs)
+			}
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package records
+
+import (
+	"bytes"
+	"encoding/csv"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range decodeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := DecodeJSON(b, DecodeOptions{MaxDepth: 64})
+		if err != nil {
+			if v != nil {
+				t.Fatalf("value alongside error %v", err)
+			}
+			if err.Rule == "" || err.Message == "" || err.Offset < 0 || err.Offset > int64(len(b)) {
+				t.Fatalf("malformed error %+v", err)
+			}
+			crossCheck(t, b)
+			return
+		}
+		crossCheck(t, b)
+		canon := AppendCanonical(nil, v)
+		v2, err := DecodeJSON(canon, DecodeOptions{MaxDepth: 64})
+		if err != nil {
+			t.Fatalf("canonical %q of %q does not decode: %v", canon, b, err)
+		}
+		if !reflect.DeepEqual(v, v2) {
+			t.Fatalf("canonical %q decodes to %#v, want %#v", canon, v2, v)
+		}
+		if c2 := AppendCanonical(nil, v2); !bytes.Equal(canon, c2) {
+			t.Fatalf("canonical form not idempotent: %q then %q", canon, c2)
+		}
+	})
+}
+
+// jsonlModel frames input the simple way, as the reference for the reader.
+func jsonlModel(in []byte, max int64) (recs []wantRec, blank int64) {
+	off := int64(0)
+	lines := bytes.Split(in, []byte("\n"))
+	for i, l := range lines {
+		last := i == len(lines)-1
+		if last && len(l) == 0 {
+			break
+		}
+		term := int64(1)
+		if last {
+			term = 0
+		}
+		size := int64(len(l))
+		if !last && len(l) > 0 && l[len(l)-1] == '\r' {
+			l = l[:len(l)-1]
+		}
+		if len(l) == 0 || last && string(l) == "\r" {
+			blank++
+		} else {
+			recs = append(recs, wantRec{ordinal: int64(len(recs) + 1), line: int64(i + 1), offset: off, length: int64(len(l)), raw: string(l), tooLong: int64(len(l)) > max})
+		}
+		off += size + term
+	}
+	return recs, blank
+}
+
+func FuzzJSONLReader(f *testing.F) {
+	f.Add([]byte("{}\n{\"a\":1}\r\n\n\r\nxx"), uint8(3), uint8(0))
+	f.Add([]byte("\xEF\xBB\xBF{}\r"), uint8(1), uint8(1))
+	f.Add([]byte("0123456789\r\n\r\r\n"), uint8(10), uint8(2))
+	f.Fuzz(func(t *testing.T, in []byte, max uint8, mode uint8) {
+		limit := int64(max%32) + 1
+		var src io.Reader = bytes.NewReader(in)
+		switch mode % 3 {
+		case 1:
+			src = iotest.OneByteReader(src)
+		case 2:
+			src = iotest.HalfReader(src)
+		}
+		r := NewJSONLReader(src, Options{MaxRecordBytes: limit})
+		want, blank := jsonlModel(in, limit)
+		var got []*Record
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, rec)
+			if len(got) > len(in)+1 {
+				t.Fatal("more records than bytes")
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d records, model has %d", len(got), len(want))
+		}
+		for i, w := range want {
+			g := got[i]
+			if g.Ordinal != w.ordinal || g.Line != w.line || g.Offset != w.offset || g.Length != w.length || g.TooLong != w.tooLong {
+				t.Fatalf("record %d = %+v, model %+v", i, g, w)
+			}
+			if !w.tooLong && string(g.Raw) != w.raw || w.tooLong && g.Raw != nil {
+				t.Fatalf("record %d Raw %q, model %q", i, g.Raw, w.raw)
+			}
+			if !g.TooLong && !bytes.Equal(in[g.Offset:g.Offset+g.Length], g.Raw) {
+				t.Fatalf("record %d does not tile the input", i)
+			}
+		}
+		if r.(*JSONLReader).BlankLines() != blank || r.BytesRead() != int64(len(in)) {
+			t.Fatalf("blank %d (model %d), BytesRead %d of %d", r.(*JSONLReader).BlankLines(), blank, r.BytesRead(), len(in))
+		}
+	})
+}
+
+func FuzzCSVReader(f *testing.F) {
+	f.Add([]byte("a,b\n1,2\r\n\"x\"\"y\",\"l1\nl2\"\n"), uint8(40), "number")
+	f.Add([]byte("a,b\n1,\"oops\n2,3\n"), uint8(5), "integer")
+	f.Add([]byte("a\n\"1\"\r\n\"2\"x\n3\"\n\r"), uint8(3), "boolean")
+	f.Add([]byte("a,b,c\n1,2\n1,2,3,4\n"), uint8(8), "null")
+	f.Fuzz(func(t *testing.T, in []byte, max uint8, typ string) {
+		limit := int64(max%64) + 1
+		r, header, err := NewCSVReader(bytes.NewReader(in), Options{MaxRecordBytes: limit})
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("non-data error from a bytes.Reader: %v", err)
+			}
+			return
+		}
+		types := map[string]string{header[0]: typ}
+		prevEnd := int64(0)
+		rows := 0
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows++; rows > len(in)+1 {
+				t.Fatal("more rows than bytes")
+			}
+			if rec.Offset < prevEnd || rec.Offset+rec.Length > int64(len(in)) {
+				t.Fatalf("row %d at %d+%d overlaps or overruns (previous end %d)", rows, rec.Offset, rec.Length, prevEnd)
+			}
+			prevEnd = rec.Offset + rec.Length
+			if rec.TooLong {
+				if rec.Raw != nil || rec.Length <= limit || rec.Err == nil {
+					t.Fatalf("bad TooLong row %+v", rec)
+				}
+				continue
+			}
+			if !bytes.Equal(in[rec.Offset:rec.Offset+rec.Length], rec.Raw) {
+				t.Fatalf("Raw %q is not input[%d:+%d]", rec.Raw, rec.Offset, rec.Length)
+			}
+			if rec.Err != nil && rec.Err.Rule == RuleCSVSyntax {
+				if rec.Cells != nil || rec.Err.Offset < rec.Offset || rec.Err.Offset > rec.Offset+rec.Length {
+					t.Fatalf("syntax error %v outside its row %+v", rec.Err, rec)
+				}
+				continue
+			}
+			if len(rec.Cells) != len(rec.CellOffsets) || (rec.Err == nil) != (len(rec.Cells) == len(header)) {
+				t.Fatalf("cells %q offsets %v err %v for %d columns", rec.Cells, rec.CellOffsets, rec.Err, len(header))
+			}
+			for _, o := range rec.CellOffsets {
+				if o < rec.Offset || o > rec.Offset+rec.Length {
+					t.Fatalf("cell offset %d outside row %d+%d", o, rec.Offset, rec.Length)
+				}
+			}
+			// encoding/csv must read the same cells from Raw; it rewrites
+			// CRLF inside quotes and treats CR specially, so skip those.
+			if !bytes.ContainsRune(rec.Raw, '\r') {
+				cr := csv.NewReader(bytes.NewReader(rec.Raw))
+				cr.FieldsPerRecord = -1
+				std, err := cr.Read()
+				if err != nil {
+					t.Fatalf("encoding/csv rejects row %q that we accept: %v", rec.Raw, err)
+				}
+				if !reflect.DeepEqual(std, rec.Cells) && !(len(rec.Cells) == 1 && rec.Cells[0] == "") {
+					t.Fatalf("cells %q, encoding/csv %q", rec.Cells, std)
+				}
+			}
+			obj, errs := TypeCSV(header, rec.Cells, rec.CellOffsets, types)
+			for _, e := range errs {
+				if e.Offset < rec.Offset || e.Offset > rec.Offset+rec.Length || !strings.HasPrefix(e.Pointer, "/") {
+					t.Fatalf("TypeCSV error %v outside row", e)
+				}
+			}
+			if len(errs) == 0 {
+				canon := AppendCanonical(nil, obj)
+				back, derr := DecodeJSON(canon, DecodeOptions{RequireObject: true})
+				if derr != nil || !reflect.DeepEqual(back, any(obj)) {
+					t.Fatalf("typed row %q canonical %q re-decodes to %#v (%v)", rec.Raw, canon, back, derr)
+				}
+			}
+		}
+		if r.BytesRead() != int64(len(in)) {
+			t.Fatalf("BytesRead %d of %d", r.BytesRead(), len(in))
+		}
+	})
+}
