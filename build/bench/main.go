@@ -1,0 +1,144 @@
+// Command bench measures `pawl run` on generated SensorReading inputs and,
+// in the same run, the ajv baseline on the same file, and prints the ratio.
+// It is a benchmark, not a test: run it with `bash build/bench.sh`.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine"
+)
+
+func main() {
+	sizes := flag.String("sizes", "1000000,5000000", "record counts to run, comma-separated")
+	reps := flag.Int("reps", 3, "repetitions per measurement (the median is reported)")
+	workers := flag.Int("workers", 2, "pawl --workers")
+	flag.Parse()
+
+	work, err := os.MkdirTemp("", "pawl-bench-*")
+	check(err)
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "pawl")
+	run("go", "build", "-trimpath", "-o", bin, "./cmd/pawl")
+
+	var counts []int
+	for _, s := range splitComma(*sizes) {
+		var n int
+		fmt.Sscan(s, &n)
+		counts = append(counts, n)
+	}
+	fmt.Printf("machine: %d CPUs; pawl --workers %d; median of %d runs\n\n", numCPU(), *workers, *reps)
+	fmt.Printf("%-10s %-10s %10s %12s %12s %10s\n", "records", "tool", "seconds", "records/s", "peak RSS", "quarantined")
+	var pawl1M, ajv1M float64
+	for i, n := range counts {
+		input := filepath.Join(work, fmt.Sprintf("sensor-%d.jsonl", n))
+		f, err := os.Create(input)
+		check(err)
+		check(engine.GenerateSensorReadings(f, engine.GenOptions{Records: n, Seed: 1, AsOf: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), FailureRate: 0.008}))
+		check(f.Close())
+		var secs []float64
+		var rss []int64
+		var quarantined float64
+		for r := 0; r < *reps; r++ {
+			proj := filepath.Join(work, fmt.Sprintf("proj-%d-%d", n, r))
+			run(bin, "init", proj)
+			start := time.Now()
+			cmd := exec.Command(bin, "-C", proj, "run", "sensor-feed", "--input", input, "--output", "json", "--workers", fmt.Sprint(*workers), "--as-of", "2026-11-25T00:00:00Z")
+			out, err := cmd.Output()
+			check(err)
+			secs = append(secs, time.Since(start).Seconds())
+			rss = append(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss*1024)
+			var res map[string]any
+			check(json.Unmarshal(out, &res))
+			quarantined = res["records_quarantined"].(float64)
+			os.RemoveAll(proj)
+		}
+		s, m := median(secs), medianInt(rss)
+		fmt.Printf("%-10d %-10s %10.2f %12.0f %10.1f MB %10.0f\n", n, "pawl", s, float64(n)/s, float64(m)/1e6, quarantined)
+		if i == 0 {
+			pawl1M = s
+			if _, err := os.Stat("build/bench/ajv/node_modules/ajv"); err != nil {
+				fmt.Printf("%-10d %-10s skipped: run `npm ci --prefix build/bench/ajv` first\n", n, "ajv")
+				continue
+			}
+			var asecs []float64
+			var arss []int64
+			var invalid float64
+			for r := 0; r < *reps; r++ {
+				start := time.Now()
+				cmd := exec.Command("node", "build/bench/ajv/validate.js", "engine/scaffold/sensor-reading.json", input)
+				out, err := cmd.Output()
+				check(err)
+				asecs = append(asecs, time.Since(start).Seconds())
+				arss = append(arss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss*1024)
+				var res map[string]any
+				check(json.Unmarshal(out, &res))
+				invalid = res["invalid"].(float64)
+			}
+			ajv1M = median(asecs)
+			fmt.Printf("%-10d %-10s %10.2f %12.0f %10.1f MB %10.0f\n", n, "ajv+node", ajv1M, float64(n)/ajv1M, float64(medianInt(arss))/1e6, invalid)
+		}
+	}
+	if ajv1M > 0 {
+		fmt.Printf("\npawl / ajv time ratio on %d records: %.2f (below 1: pawl is faster)\n", counts[0], pawl1M/ajv1M)
+	}
+}
+
+func run(name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	if out, err := cmd.Output(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s %v: %v\n%s", name, args, err, out)
+		os.Exit(1)
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
+
+func medianInt(v []int64) int64 {
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v[len(v)/2]
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func numCPU() int {
+	n := 0
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for i := 0; i+9 <= len(b); i++ {
+		if string(b[i:i+9]) == "processor" {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) batchesCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "batches",
+		Short: "List and show committed batches",
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List committed batches, oldest first",
+		Args:  args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			bs, err := p.Batches(c.Context())
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				out := make([]runJSON, 0, len(bs))
+				for _, b := range bs {
+					out = append(out, toRunJSON(b))
+				}
+				return a.printJSON(out)
+			}
+			if len(bs) == 0 {
+				fmt.Fprintln(a.s.out, "no committed batches yet: `pawl run JOB --input FILE` makes one")
+				return nil
+			}
+			fmt.Fprintf(a.s.out, "%-32s  %-16s  %-20s  %10s  %10s  %11s\n", "BATCH", "JOB", "AS OF", "IN", "VERIFIED", "QUARANTINED")
+			for _, b := range bs {
+				fmt.Fprintf(a.s.out, "%-32s  %-16s  %-20s  %10s  %10s  %11s\n", b.BatchID, b.Job, b.AsOf,
+					thousands(b.RecordsIn), thousands(b.Verified), thousands(b.Quarantined))
+			}
+			return nil
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show BATCH",
+		Short: "Show one committed batch (a unique prefix of its id is enough)",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			b, err := p.Batch(c.Context(), argv[0])
+			if err != nil {
+				return err
+			}
+			return a.printResult(b)
+		},
+	}
+	a.addOutputFlag(list)
+	a.addOutputFlag(show)
+	c.AddCommand(list, show)
+	return c
+}

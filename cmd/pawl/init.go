@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) initCmd() *cobra.Command {
+	var operator, reason string
+	c := &cobra.Command{
+		Use:   "init [DIR]",
+		Short: "Create a project: pawl.yaml, jobs/, schemas/, policies/, pawl.lock and the data directory",
+		Long: `Create a pawl project in DIR (default: the current directory, or -C DIR).
+
+It writes pawl.yaml, a working example job (jobs/sensor-feed.yaml with
+schemas/sensor-reading.json), policies/, pawl.lock with the pins of those
+files, and the data directory .pawl/ (audit.db, store/, batches/, pending/,
+keys/) with a new ed25519 engine signing key. It refuses to overwrite an
+existing project.`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			dir := a.startDir()
+			if len(argv) == 1 {
+				dir = argv[0]
+				if a.dir != "" && !filepath.IsAbs(dir) {
+					dir = filepath.Join(a.dir, dir)
+				}
+			}
+			p, err := engine.Init(c.Context(), dir, engine.InitOptions{Operator: operator, Reason: reason})
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			fmt.Fprintf(a.s.out, "initialised pawl project in %s\n", p.Root)
+			fmt.Fprintf(a.s.out, "  engine key   %s\n", p.Key().ID())
+			fmt.Fprintf(a.s.out, "  example job  jobs/sensor-feed.yaml (schema schemas/sensor-reading.json)\n")
+			fmt.Fprintf(a.s.out, "  data         %s\n", p.Data)
+			fmt.Fprintf(a.s.out, "next: pawl -C %s run sensor-feed --input FILE\n", p.Root)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail (default: the OS user)")
+	c.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
+	return c
+}

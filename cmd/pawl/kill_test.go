@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine"
+)
+
+// TestSIGKILLAtRandomPoints kills `pawl run` with SIGKILL at random moments
+// of many runs and checks after each that the project is whole: no batch
+// folder without its signature, no pending work left once the project is
+// reopened, an audit trail that verifies, counts that add up, and a rerun
+// that commits.
+func TestSIGKILLAtRandomPoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it many times")
+	}
+	bin := buildPawl(t)
+	dir := t.TempDir()
+	mustPawl(t, "init", dir)
+	inputs := t.TempDir()
+	rng := rand.New(rand.NewPCG(11, 12))
+
+	// How long does one run take here? Kill points are spread over it.
+	full := timeRun(t, bin, dir, writeGen(t, inputs, 0))
+	const runs = 40
+	killed := 0
+	for i := 1; i <= runs; i++ {
+		in := writeGen(t, inputs, uint64(i%20)) // inputs repeat: reruns of committed and of killed batches
+		cmd := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z")
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rng.Int64N(int64(full) + int64(full)/4))
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("run %d failed before it was killed: %v\n%s", i, err, errb.String())
+			}
+		case <-time.After(delay):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+			killed++
+		}
+		checkWhole(t, bin, dir)
+	}
+	t.Logf("%d of %d runs were killed mid-way (one run takes %v here)", killed, runs, full)
+	if killed < runs/4 {
+		t.Errorf("only %d of %d runs were killed mid-way; the kill points do not cover the runs", killed, runs)
+	}
+	// Every input commits on a rerun, and the counts add up.
+	for s := uint64(0); s < 20; s++ {
+		out, err := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", writeGen(t, inputs, s), "--output", "json").Output()
+		if err != nil {
+			t.Fatalf("rerun of input %d: %v", s, err)
+		}
+		var r struct {
+			Status                    string
+			In, Verified, Quarantined int64
+		}
+		var m map[string]any
+		json.Unmarshal(out, &m)
+		r.Status, _ = m["status"].(string)
+		r.In = int64(m["records_in"].(float64))
+		r.Verified = int64(m["records_verified"].(float64))
+		r.Quarantined = int64(m["records_quarantined"].(float64))
+		if (r.Status != "committed" && r.Status != "already_committed") || r.In != killRecords || r.Verified+r.Quarantined != r.In {
+			t.Fatalf("input %d after the kills: %+v", s, r)
+		}
+	}
+	checkWhole(t, bin, dir)
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildPawl builds the pawl binary once for the tests that run it as a process.
+func buildPawl(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pawl-bin-*")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "pawl")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// TestProgressBarOnlyOnATerminal: on a terminal, stderr shows the bar;
+// otherwise stderr stays empty.
+func TestProgressBarOnlyOnATerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("needs script(1) from util-linux to give pawl a terminal")
+	}
+	bin := buildPawl(t)
+	dir := t.TempDir()
+	mustPawl(t, "init", dir)
+	in := writeGen(t, t.TempDir(), 1)
+	var errb bytes.Buffer
+	cmd := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", in)
+	cmd.Stderr = &errb
+	if out, err := cmd.Output(); err != nil || !bytes.Contains(out, []byte("COMMITTED")) {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if errb.Len() != 0 {
+		t.Fatalf("stderr is not a terminal, yet pawl wrote to it: %q", errb.String())
+	}
+	mustPawl(t, "init", dir+"2")
+	out, err := exec.Command("script", "-qec", bin+" -C "+dir+"2 run sensor-feed -i "+in, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("run on a terminal: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`\r\[[=> ]{30}\] +\d+%  [0-9.]+ [KM]iB of [0-9.]+ MiB  [0-9,]+ records/s`).Match(out) {
+		t.Fatalf("no progress bar on the terminal:\n%q", out)
+	}
+}
+
+// killRecords makes one run long enough for kill points to land inside it.
+const killRecords = 40000
+
+func writeGen(t *testing.T, dir string, seed uint64) string {
+	t.Helper()
+	path := filepath.Join(dir, "in-"+string(rune('a'+seed))+".jsonl")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := engine.GenerateSensorReadings(f, engine.GenOptions{Records: killRecords, Seed: seed, AsOf: demoAsOf, FailureRate: 0.02, Unicode: true}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func timeRun(t *testing.T, bin, dir, in string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	out, err := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z").CombinedOutput()
+	if err != nil {
+		t.Fatalf("timing run: %v\n%s", err, out)
+	}
+	return time.Since(start)
+}
+
+// checkWhole opens the project (which recovers) and checks the invariants.
+func checkWhole(t *testing.T, bin, dir string) {
+	t.Helper()
+	out, err := exec.Command(bin, "-C", dir, "audit", "verify").CombinedOutput()
+	if err != nil {
+		t.Fatalf("audit verify after a kill: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, ".pawl")
+	if pend, _ := os.ReadDir(filepath.Join(data, "pending")); len(pend) != 0 {
+		t.Fatalf("pending work left after recovery: %v", pend)
+	}
+	batches, _ := os.ReadDir(filepath.Join(data, "batches"))
+	for _, b := range batches {
+		sig := filepath.Join(data, "batches", b.Name(), engine.SignatureFile)
+		chk, err := engine.VerifySignatureFile(sig, nil)
+		if err != nil {
+			t.Fatalf("batch %s: %v", b.Name(), err)
+		}
+		r := chk.Signature.Result
+		if r.Verified+r.Quarantined != r.RecordsIn || len(chk.Outputs) != 2 {
+			t.Fatalf("batch %s: counts %+v, outputs %v", b.Name(), r, chk.Outputs)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+// Command pawl is the data ratchet: records go through strict decoding, a
+// JSON Schema contract and validators to verified output or quarantine, and
+// every step is written to a hash-chained audit trail.
+//
+// The commands are thin: each parses its flags, calls the engine and prints.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitError  = 1
+	exitUsage  = 2
+	exitDenied = 3 // a policy said no
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &streams{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, args []string, s *streams) int {
+	root := newRootCmd(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(s.err, "pawl: %v\n", err)
+	var u *usageError
+	switch {
+	case errors.As(err, &u):
+		return exitUsage
+	case errors.Is(err, errDenied):
+		return exitDenied
+	}
+	return exitError
+}

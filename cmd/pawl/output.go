@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/pawl-dev/pawl/engine"
+)
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.s.out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// runJSON is the --output json form of a run: stable keys for scripts.
+type runJSON struct {
+	BatchID            string             `json:"batch_id"`
+	Status             string             `json:"status"`
+	Job                string             `json:"job"`
+	AsOf               string             `json:"as_of"`
+	Input              string             `json:"input_hash"`
+	RecordsIn          int64              `json:"records_in"`
+	RecordsVerified    int64              `json:"records_verified"`
+	RecordsQuarantined int64              `json:"records_quarantined"`
+	Stages             []engine.StageStat `json:"stages"`
+	Rules              []engine.RuleCount `json:"rules"`
+	Normalize          any                `json:"normalize"`
+	Outputs            map[string]outJSON `json:"outputs"`
+	Signature          string             `json:"signature"`
+	AuditSeq           int64              `json:"audit_seq"`
+	ElapsedSeconds     float64            `json:"elapsed_seconds"`
+	RecordsPerSecond   float64            `json:"records_per_second"`
+}
+
+type outJSON struct {
+	Path    string `json:"path"`
+	Hash    string `json:"hash"`
+	Bytes   int64  `json:"bytes"`
+	Records int64  `json:"records"`
+}
+
+func toRunJSON(r *engine.Result) runJSON {
+	out := runJSON{
+		BatchID: r.BatchID, Status: r.Status, Job: r.Job, AsOf: r.AsOf, Input: string(r.Input),
+		RecordsIn: r.RecordsIn, RecordsVerified: r.Verified, RecordsQuarantined: r.Quarantined,
+		Stages: r.Stages, Rules: r.Rules, Normalize: r.Normalize, Outputs: map[string]outJSON{},
+		Signature: r.Signature, AuditSeq: r.AuditSeq,
+		ElapsedSeconds: r.Elapsed.Seconds(), RecordsPerSecond: r.RecordsPerSec,
+	}
+	for name, o := range r.Outputs {
+		out.Outputs[name] = outJSON{Path: filepath.Join(r.Dir, name), Hash: string(o.Hash), Bytes: o.Bytes, Records: o.Records}
+	}
+	return out
+}
+
+func (a *app) printResult(r *engine.Result) error {
+	if a.output == "json" {
+		return a.printJSON(toRunJSON(r))
+	}
+	writeSummary(a.s.out, r)
+	return nil
+}
+
+// writeSummary is the text summary of a run.
+func writeSummary(w io.Writer, r *engine.Result) {
+	fmt.Fprintf(w, "batch %s  %s\n", r.BatchID, strings.ToUpper(strings.ReplaceAll(r.Status, "_", " ")))
+	fmt.Fprintf(w, "  job %s (%s, %s), as of %s, input %s (%s)\n", r.Job, r.Source, r.Classification, r.AsOf, r.Input, humanBytes(r.InputBytes))
+	fmt.Fprintf(w, "  records: %s in, %s verified, %s quarantined\n", thousands(r.RecordsIn), thousands(r.Verified), thousands(r.Quarantined))
+	if r.BlankLines > 0 || r.BOMStripped {
+		fmt.Fprintf(w, "  framing: %d blank line(s) skipped, byte order mark stripped: %v\n", r.BlankLines, r.BOMStripped)
+	}
+	fmt.Fprintln(w, "  stages:")
+	for _, s := range r.Stages {
+		fmt.Fprintf(w, "    %-10s %12s in %10s rejected\n", s.Stage, thousands(s.In), thousands(s.Rejected))
+	}
+	fmt.Fprintf(w, "  normalize: %s\n", r.Normalize)
+	if len(r.Rules) > 0 {
+		fmt.Fprintln(w, "  rules (records failing each):")
+		for _, rc := range r.Rules {
+			fmt.Fprintf(w, "    %-10s %-28s %10s\n", rc.Stage, rc.Rule, thousands(rc.Records))
+		}
+	}
+	fmt.Fprintln(w, "  outputs:")
+	for _, name := range []string{engine.VerifiedFile, engine.QuarantineFile} {
+		o := r.Outputs[name]
+		fmt.Fprintf(w, "    %s  %s  %s records\n", filepath.Join(r.Dir, name), o.Hash, thousands(o.Records))
+	}
+	fmt.Fprintf(w, "    %s\n", r.Signature)
+	if r.Status == "committed" {
+		fmt.Fprintf(w, "  audit entry %d; %.2fs, %s records/s\n", r.AuditSeq, r.Elapsed.Seconds(), thousands(int64(r.RecordsPerSec)))
+	} else {
+		fmt.Fprintf(w, "  answered from the record (audit entry %d); nothing was redone\n", r.AuditSeq)
+	}
+}
+
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) quarantineCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "quarantine",
+		Short: "What did not come through, and why",
+	}
+	list := &cobra.Command{
+		Use:   "list [BATCH]",
+		Short: "List quarantined records with their first reason (all batches, or one)",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			batches, err := p.Batches(c.Context())
+			if err != nil {
+				return err
+			}
+			if len(argv) == 1 {
+				b, err := p.Batch(c.Context(), argv[0])
+				if err != nil {
+					return err
+				}
+				batches = []*engine.Result{b}
+			}
+			type row struct {
+				Batch string `json:"batch_id"`
+				*engine.QuarantineEntry
+			}
+			var rows []row
+			for _, b := range batches {
+				err := p.Quarantined(b.BatchID, func(q *engine.QuarantineEntry) bool {
+					if a.output == "json" {
+						rows = append(rows, row{b.BatchID, q})
+					} else {
+						r := q.Reasons[0]
+						more := ""
+						if len(q.Reasons) > 1 {
+							more = fmt.Sprintf(" (+%d more)", len(q.Reasons)-1)
+						}
+						fmt.Fprintf(a.s.out, "%s  %8d  %-9s %-22s %s%s\n", b.BatchID[:12], q.Ordinal, r.Stage, r.Rule, oneLine(r.Pointer+" "+r.Message, 90), more)
+					}
+					return true
+				})
+				if err != nil {
+					return err
+				}
+			}
+			if a.output == "json" {
+				if rows == nil {
+					rows = []row{}
+				}
+				return a.printJSON(rows)
+			}
+			return nil
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show BATCH ORDINAL",
+		Short: "Show one quarantined record: where it was, its bytes, and every reason",
+		Args:  args(cobra.ExactArgs(2)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			ord, err := strconv.ParseInt(argv[1], 10, 64)
+			if err != nil || ord < 1 {
+				return &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", argv[1])}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			b, err := p.Batch(c.Context(), argv[0])
+			if err != nil {
+				return err
+			}
+			q, err := p.QuarantineEntry(b.BatchID, ord)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(q)
+			}
+			writeQuarantineEntry(a.s.out, b.BatchID, q)
+			return nil
+		},
+	}
+	a.addOutputFlag(list)
+	a.addOutputFlag(show)
+	c.AddCommand(list, show)
+	return c
+}
+
+// writeQuarantineEntry prints one quarantined record for a person.
+func writeQuarantineEntry(w io.Writer, batch string, q *engine.QuarantineEntry) {
+	fmt.Fprintf(w, "record %d of batch %s: line %d, input bytes %d..%d\n", q.Ordinal, batch, q.Line, q.Offset, q.Offset+q.Length)
+	switch {
+	case q.RawOmitted != "":
+		fmt.Fprintf(w, "  bytes: not kept here: %s\n", q.RawOmitted)
+	case q.RawBase64 != "":
+		fmt.Fprintf(w, "  bytes (not valid UTF-8, base64): %s\n", oneLine(q.RawBase64, 200))
+	default:
+		fmt.Fprintf(w, "  bytes: %s\n", oneLine(strconv.Quote(q.Raw), 200))
+	}
+	for _, r := range q.Reasons {
+		at := ""
+		if r.Offset != nil {
+			at = fmt.Sprintf(" (input byte %d)", *r.Offset)
+		}
+		ptr := r.Pointer
+		if ptr == "" {
+			ptr = "(record)"
+		}
+		fmt.Fprintf(w, "  reason: %s/%s at %s%s: %s\n", r.Stage, r.Rule, ptr, at, r.Message)
+	}
+	for _, x := range q.Actions {
+		fmt.Fprintf(w, "  action: %s/%s at %s: %s\n", x.Stage, x.Rule, x.Pointer, x.Message)
+	}
+}
+
+func oneLine(s string, max int) string {
+	s = strings.ReplaceAll(s, "\n", `\n`)
+	if r := []rune(s); len(r) > max {
+		return string(r[:max]) + "…"
+	}
+	return s
+}

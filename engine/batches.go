@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/store"
+)
+
+// Batches returns every committed batch, oldest first.
+func (p *Project) Batches(ctx context.Context) ([]*Result, error) {
+	es, err := p.Trail.List(ctx, audit.Filter{Action: audit.ActionBatchCommitted})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Result, 0, len(es))
+	for _, e := range es {
+		r, err := p.resultFromEntry(e)
+		if err != nil {
+			return nil, err
+		}
+		r.Status = "committed"
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Batch returns one committed batch; id may be a unique prefix of at least
+// six characters.
+func (p *Project) Batch(ctx context.Context, id string) (*Result, error) {
+	all, err := p.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var found []*Result
+	for _, r := range all {
+		if r.BatchID == id || (len(id) >= 6 && strings.HasPrefix(r.BatchID, id)) {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("no committed batch %q: `pawl batches list` shows them", id)
+	case 1:
+		return found[0], nil
+	}
+	return nil, fmt.Errorf("batch prefix %q is ambiguous (%d batches): give more characters", id, len(found))
+}
+
+// Quarantined reads a batch's quarantine.jsonl, calling fn for each entry in
+// input order until fn returns false.
+func (p *Project) Quarantined(id string, fn func(*QuarantineEntry) bool) error {
+	path := filepath.Join(p.batchDir(id), QuarantineFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot read the quarantine of batch %s: %w", id, err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 {
+			var q QuarantineEntry
+			if jerr := json.Unmarshal(line, &q); jerr != nil {
+				return fmt.Errorf("%s line %d is damaged: %v: run `pawl audit verify`", path, n, jerr)
+			}
+			if !fn(&q) {
+				return nil
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// QuarantineEntry returns one quarantined record by its ordinal.
+func (p *Project) QuarantineEntry(id string, ordinal int64) (*QuarantineEntry, error) {
+	var found *QuarantineEntry
+	err := p.Quarantined(id, func(q *QuarantineEntry) bool {
+		if q.Ordinal == ordinal {
+			found = q
+			return false
+		}
+		return q.Ordinal < ordinal
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found == nil {
+		return nil, fmt.Errorf("record %d of batch %s is not in quarantine (it was verified, or the batch has fewer records)", ordinal, id)
+	}
+	return found, nil
+}
+
+// VerifyReport is what VerifyProject found.
+type VerifyReport struct {
+	Audit    *audit.Report `json:"audit"`
+	Batches  int           `json:"batches"`
+	Blobs    int           `json:"blobs"`
+	Problems []string      `json:"problems"`
+}
+
+// OK says whether everything verified.
+func (r *VerifyReport) OK() bool { return r.Audit != nil && r.Audit.OK && len(r.Problems) == 0 }
+
+// VerifyProject checks the audit trail's hash chain, and for every
+// committed batch: its folder, its signature, and every blob it refers to in
+// the store (input, pinned files, outputs).
+func (p *Project) VerifyProject(ctx context.Context) (*VerifyReport, error) {
+	rep := &VerifyReport{}
+	ar, err := p.Trail.Verify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Audit = ar
+	batches, err := p.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, b := range batches {
+		rep.Batches++
+		seen[b.BatchID] = true
+		chk, err := VerifySignatureFile(b.Signature, []ed25519.PublicKey{p.key.Public})
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
+		} else if chk.Signature.AuditSeq != b.AuditSeq {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: signature names audit entry %d, the trail has %d", b.BatchID, chk.Signature.AuditSeq, b.AuditSeq))
+		} else if len(chk.Outputs) != len(b.Outputs) {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: output files missing from %s", b.BatchID, b.Dir))
+		}
+		blobs := map[string]string{string(b.Input): "input"}
+		for f, d := range b.Pins {
+			blobs[string(d)] = f
+		}
+		for n, o := range b.Outputs {
+			blobs[string(o.Hash)] = n
+		}
+		for _, d := range sortedKeys(blobs) {
+			rep.Blobs++
+			if err := p.Store.Verify(store.Digest(d)); err != nil {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %s blob: %v", b.BatchID, blobs[d], err))
+			}
+		}
+	}
+	dirs, _ := os.ReadDir(filepath.Join(p.Data, "batches"))
+	var stray []string
+	for _, d := range dirs {
+		if !seen[d.Name()] {
+			stray = append(stray, d.Name())
+		}
+	}
+	sort.Strings(stray)
+	for _, s := range stray {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("batches/%s has no batch.committed entry in the audit trail", s))
+	}
+	return rep, nil
+}

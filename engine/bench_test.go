@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkRun measures a whole batch (schema only) on generated readings
+// with 0.8% defects; b.N batches of 100,000 records each.
+func BenchmarkRun(b *testing.B) {
+	dir := b.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	f, _ := os.Create(in)
+	GenerateSensorReadings(f, GenOptions{Records: 100000, Seed: 1, AsOf: testAsOf, FailureRate: 0.008})
+	f.Close()
+	fi, _ := os.Stat(in)
+	b.SetBytes(fi.Size())
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p, err := Init(context.Background(), filepath.Join(dir, "p", string(rune('a'+i%26))+filepath.Base(b.TempDir())), InitOptions{Operator: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf, Workers: 2})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(res.RecordsIn)/res.Elapsed.Seconds(), "records/s")
+		p.Close()
+		b.StartTimer()
+	}
+}

@@ -1,0 +1,390 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/records"
+)
+
+var testAsOf = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+func newProject(t *testing.T) *Project {
+	t.Helper()
+	p, err := Init(context.Background(), t.TempDir(), InitOptions{Operator: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func writeInput(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func genInput(t *testing.T, n int, seed uint64) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := GenerateSensorReadings(&b, GenOptions{Records: n, Seed: seed, AsOf: testAsOf, FailureRate: 0.05, Unicode: true}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func run(t *testing.T, p *Project, input string, workers int) *Result {
+	t.Helper()
+	res, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: input, AsOf: testAsOf, Workers: workers, Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func readLines(t *testing.T, path string) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if b[len(b)-1] != '\n' {
+		t.Fatalf("%s does not end with LF", path)
+	}
+	return bytes.Split(b[:len(b)-1], []byte("\n"))
+}
+
+func quarantineOf(t *testing.T, p *Project, id string) []*QuarantineEntry {
+	t.Helper()
+	var out []*QuarantineEntry
+	if err := p.Quarantined(id, func(q *QuarantineEntry) bool { out = append(out, q); return true }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRunEndToEnd(t *testing.T) {
+	p := newProject(t)
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 3000, 1))
+	res := run(t, p, in, 2)
+	if res.Status != "committed" {
+		t.Fatalf("status %q", res.Status)
+	}
+	if res.RecordsIn != 3000 || res.Verified+res.Quarantined != res.RecordsIn {
+		t.Fatalf("counts: in %d verified %d quarantined %d", res.RecordsIn, res.Verified, res.Quarantined)
+	}
+	if res.Quarantined < 60 || res.Quarantined > 300 {
+		t.Fatalf("expected about 5%% quarantined, got %d of 3000", res.Quarantined)
+	}
+	// Verified output: canonical JSON, LF endings, valid UTF-8, in input order.
+	lines := readLines(t, filepath.Join(res.Dir, VerifiedFile))
+	if int64(len(lines)) != res.Verified {
+		t.Fatalf("%d verified lines, summary says %d", len(lines), res.Verified)
+	}
+	for i, l := range lines {
+		v, derr := records.DecodeJSON(l, records.DecodeOptions{RequireObject: true})
+		if derr != nil {
+			t.Fatalf("verified line %d does not decode: %v", i+1, derr)
+		}
+		if c := records.AppendCanonical(nil, v); !bytes.Equal(c, l) {
+			t.Fatalf("verified line %d is not canonical:\n%s\n%s", i+1, l, c)
+		}
+	}
+	// Quarantine: ordinals increase, each has a reason, bytes are the input's.
+	input, _ := os.ReadFile(in)
+	qs := quarantineOf(t, p, res.BatchID)
+	if int64(len(qs)) != res.Quarantined {
+		t.Fatalf("%d quarantine entries, summary says %d", len(qs), res.Quarantined)
+	}
+	var last int64
+	for _, q := range qs {
+		if q.Ordinal <= last {
+			t.Fatalf("ordinal %d after %d", q.Ordinal, last)
+		}
+		last = q.Ordinal
+		if len(q.Reasons) == 0 {
+			t.Fatalf("record %d quarantined without a reason", q.Ordinal)
+		}
+		raw, err := q.RawBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := input[q.Offset : q.Offset+q.Length]; !bytes.Equal(got, raw) {
+			t.Fatalf("record %d: offset %d length %d points at %q, entry holds %q", q.Ordinal, q.Offset, q.Length, got, raw)
+		}
+	}
+	// Every defect class of the generator shows up with its rule.
+	rules := map[string]bool{}
+	for _, rc := range res.Rules {
+		rules[rc.Stage+"/"+rc.Rule] = true
+	}
+	for _, want := range []string{"schema/type", "schema/additionalProperties", "schema/pattern", "schema/required", "schema/enum", "schema/format",
+		"utf8/utf8.invalid", "normalize/unicode.zero_width", "normalize/unicode.bidi", "normalize/unicode.control", "decode/json.truncated"} {
+		if !rules[want] {
+			t.Errorf("no record failed %s; rules seen: %v", want, rules)
+		}
+	}
+	if res.Normalize.Normalized == 0 {
+		t.Errorf("no record was normalized to NFC; stats %+v", res.Normalize)
+	}
+	chk, err := VerifySignatureFile(res.Signature, []ed25519.PublicKey{p.Key().Public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chk.Outputs) != 2 || chk.Signature.Result.RecordsIn != 3000 {
+		t.Fatalf("signature check: %+v", chk)
+	}
+	rep, err := p.VerifyProject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("project does not verify: %+v %v", rep.Audit, rep.Problems)
+	}
+}
+
+func TestRerunIsAnsweredFromTheRecord(t *testing.T) {
+	p := newProject(t)
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 500, 2))
+	first := run(t, p, in, 1)
+	sig1, _ := os.ReadFile(first.Signature)
+	head1, _ := p.Trail.Head(context.Background())
+	again, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, Workers: 3, AsOf: testAsOf.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Status != "already_committed" || again.BatchID != first.BatchID {
+		t.Fatalf("rerun: status %q id %s (first %s)", again.Status, again.BatchID, first.BatchID)
+	}
+	if again.Verified != first.Verified || again.AsOf != first.AsOf {
+		t.Fatalf("rerun answered %+v, first was %+v", again.BatchRecord, first.BatchRecord)
+	}
+	sig2, _ := os.ReadFile(first.Signature)
+	head2, _ := p.Trail.Head(context.Background())
+	if !bytes.Equal(sig1, sig2) || head1.Seq != head2.Seq {
+		t.Fatalf("rerun changed something: signature equal %v, audit head %d -> %d", bytes.Equal(sig1, sig2), head1.Seq, head2.Seq)
+	}
+}
+
+func TestOutputDoesNotDependOnWorkers(t *testing.T) {
+	input := genInput(t, 4000, 3)
+	var results []*Result
+	for _, w := range []int{1, 4} {
+		p := newProject(t)
+		in := writeInput(t, t.TempDir(), "in.jsonl", input)
+		results = append(results, run(t, p, in, w))
+	}
+	a, b := results[0], results[1]
+	if a.BatchID != b.BatchID {
+		t.Fatalf("batch ids differ: %s %s", a.BatchID, b.BatchID)
+	}
+	for _, name := range []string{VerifiedFile, QuarantineFile} {
+		if a.Outputs[name] != b.Outputs[name] {
+			t.Errorf("%s differs between 1 and 4 workers: %+v vs %+v", name, a.Outputs[name], b.Outputs[name])
+		}
+	}
+	aj, _ := json.Marshal(a.Rules)
+	bj, _ := json.Marshal(b.Rules)
+	if !bytes.Equal(aj, bj) {
+		t.Errorf("rule counts differ:\n%s\n%s", aj, bj)
+	}
+}
+
+func TestPinsAreEnforced(t *testing.T) {
+	p := newProject(t)
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 10, 4))
+	schemaPath := filepath.Join(p.Root, "schemas", "sensor-reading.json")
+	b, _ := os.ReadFile(schemaPath)
+	if err := os.WriteFile(schemaPath, bytes.Replace(b, []byte(`-273.15`), []byte(`-300`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in})
+	var pm *PinMismatchError
+	if !errors.As(err, &pm) || pm.File != "schemas/sensor-reading.json" || pm.Pinned == pm.Actual || pm.Actual == "" {
+		t.Fatalf("want a pin mismatch naming the schema, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "pawl pin") {
+		t.Fatalf("the error does not say what to do: %v", err)
+	}
+	changes, err := p.Pin(context.Background(), "tester", "relax minimum")
+	if err != nil || len(changes) != 1 || changes[0].File != "schemas/sensor-reading.json" {
+		t.Fatalf("pin: %v %+v", err, changes)
+	}
+	es, err := p.Trail.Find(context.Background(), audit.ActionPinChanged, "file:"+LockFile)
+	if err != nil || len(es) != 2 || es[1].Reason != "relax minimum" {
+		t.Fatalf("pin changes on record: %v %+v", err, es)
+	}
+	if res := run(t, p, in, 1); res.Status != "committed" {
+		t.Fatal(res.Status)
+	}
+	// An unknown key in the job spec is refused, naming key and file.
+	job := filepath.Join(p.Root, "jobs", "sensor-feed.yaml")
+	jb, _ := os.ReadFile(job)
+	os.WriteFile(job, append(jb, []byte("colour: red\n")...), 0o644)
+	_, err = p.Pin(context.Background(), "tester", "")
+	if err == nil || !strings.Contains(err.Error(), "colour") || !strings.Contains(err.Error(), "jobs/sensor-feed.yaml") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestRecoveryAfterCrashBetweenSteps(t *testing.T) {
+	for _, step := range []string{"before-audit", "before-signature"} {
+		t.Run(step, func(t *testing.T) {
+			p := newProject(t)
+			in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 200, 5))
+			crash := errors.New("simulated crash")
+			testHook = func(s string) error {
+				if s == step {
+					return crash
+				}
+				return nil
+			}
+			_, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+			testHook = nil
+			if !errors.Is(err, crash) {
+				t.Fatalf("want the simulated crash, got %v", err)
+			}
+			root := p.Root
+			p.Close()
+			q, err := Open(context.Background(), root, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			pend, _ := os.ReadDir(filepath.Join(q.Data, "pending"))
+			if len(pend) != 0 {
+				t.Fatalf("pending work left after recovery: %v", pend)
+			}
+			bs, _ := q.Batches(context.Background())
+			if step == "before-audit" {
+				if len(bs) != 0 {
+					t.Fatalf("a batch that never reached the trail was committed: %v", bs)
+				}
+			} else {
+				if len(bs) != 1 {
+					t.Fatalf("the audited batch was not rolled forward: %d batches", len(bs))
+				}
+				if _, err := VerifySignatureFile(bs[0].Signature, []ed25519.PublicKey{q.Key().Public}); err != nil {
+					t.Fatalf("rolled-forward signature: %v", err)
+				}
+			}
+			res, err := q.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"before-audit": "committed", "before-signature": "already_committed"}[step]
+			if res.Status != want || res.Verified+res.Quarantined != 200 {
+				t.Fatalf("rerun: %s %d+%d", res.Status, res.Verified, res.Quarantined)
+			}
+			rep, err := q.VerifyProject(context.Background())
+			if err != nil || !rep.OK() {
+				t.Fatalf("verify: %v %+v", err, rep)
+			}
+		})
+	}
+}
+
+func TestSignatureEditsAreDetected(t *testing.T) {
+	p := newProject(t)
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 50, 6))
+	res := run(t, p, in, 1)
+	orig, _ := os.ReadFile(res.Signature)
+	trusted := []ed25519.PublicKey{p.Key().Public}
+	edits := map[string]func([]byte) []byte{
+		"count": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"records_in": 50`), []byte(`"records_in": 51`), 1)
+		},
+		"whitespace": func(b []byte) []byte { return bytes.Replace(b, []byte("{\n"), []byte("{ \n"), 1) },
+		"duplicate key": func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"batch_id"`), []byte(`"job": "x", "batch_id"`), 1)
+		},
+		"signature value": func(b []byte) []byte {
+			i := bytes.Index(b, []byte(`"value": "`)) + len(`"value": "`)
+			c := append([]byte{}, b...)
+			if c[i] == 'A' {
+				c[i] = 'B'
+			} else {
+				c[i] = 'A'
+			}
+			return c
+		},
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), SignatureFile)
+			e := edit(orig)
+			if bytes.Equal(e, orig) {
+				t.Fatal("the edit changed nothing")
+			}
+			os.WriteFile(path, e, 0o644)
+			if _, err := VerifySignatureFile(path, trusted); err == nil {
+				t.Fatal("an edited signature verified")
+			}
+		})
+	}
+	// An edited output beside the signature fails too.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, SignatureFile), orig, 0o644)
+	v, _ := os.ReadFile(filepath.Join(res.Dir, VerifiedFile))
+	os.WriteFile(filepath.Join(dir, VerifiedFile), append(v, '\n'), 0o644)
+	if _, err := VerifySignatureFile(filepath.Join(dir, SignatureFile), trusted); err == nil || !strings.Contains(err.Error(), VerifiedFile) {
+		t.Fatalf("edited output: %v", err)
+	}
+	// A key that is not trusted is refused.
+	other, _, _ := ed25519.GenerateKey(nil)
+	if _, err := VerifySignatureFile(res.Signature, []ed25519.PublicKey{other}); err == nil {
+		t.Fatal("signature accepted for an untrusted key")
+	}
+}
+
+func TestInitRefusesAnExistingProject(t *testing.T) {
+	p := newProject(t)
+	if _, err := Init(context.Background(), p.Root, InitOptions{}); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("second init: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(p.Data, "keys", "engine.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("engine key mode: %v %v", err, fi)
+	}
+	es, _ := p.Trail.Find(context.Background(), audit.ActionInit, "project")
+	if len(es) != 1 {
+		t.Fatalf("init entries: %d", len(es))
+	}
+}
+
+func TestGeneratorIsDeterministic(t *testing.T) {
+	a, b := genInput(t, 1000, 9), genInput(t, 1000, 9)
+	if !bytes.Equal(a, b) {
+		t.Fatal("same seed, different bytes")
+	}
+	if n := bytes.Count(a, []byte("\n")); n != 1000 {
+		t.Fatalf("%d lines", n)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(a))
+	valid := 0
+	for sc.Scan() {
+		if json.Valid(sc.Bytes()) {
+			valid++
+		}
+	}
+	if valid < 900 || valid == 1000 {
+		t.Fatalf("%d of 1000 generated lines are valid JSON; want most but not all", valid)
+	}
+}

@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/pawl-dev/pawl/engine/normalize"
+	"github.com/pawl-dev/pawl/engine/records"
+	"github.com/pawl-dev/pawl/engine/schema"
+)
+
+// Reason is why a record was quarantined: which stage, which rule, where.
+type Reason struct {
+	Stage   string `json:"stage"`
+	Rule    string `json:"rule"`
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+	// Offset is the byte offset in the input the reason points at, when it
+	// points at one byte (an invalid UTF-8 sequence, a JSON syntax error).
+	Offset *int64 `json:"offset,omitempty"`
+}
+
+// Action is something the boundary changed in a record that it let pass.
+type Action struct {
+	Stage   string `json:"stage"`
+	Rule    string `json:"rule"`
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+// QuarantineEntry is one line of quarantine.jsonl.
+type QuarantineEntry struct {
+	Ordinal int64  `json:"ordinal"`
+	Line    int64  `json:"line"`
+	Offset  int64  `json:"offset"`
+	Length  int64  `json:"length"`
+	Raw     string `json:"raw,omitempty"`
+	// RawBase64 holds the original bytes when they are not valid UTF-8.
+	RawBase64 string `json:"raw_base64,omitempty"`
+	// RawOmitted says why the bytes are not here (a record over the size
+	// limit); they remain in the input blob at Offset.
+	RawOmitted string   `json:"raw_omitted,omitempty"`
+	Reasons    []Reason `json:"reasons"`
+	Actions    []Action `json:"actions,omitempty"`
+}
+
+// RawBytes returns the record's original bytes, when the entry holds them.
+func (q *QuarantineEntry) RawBytes() ([]byte, error) {
+	if q.RawBase64 != "" {
+		return base64.StdEncoding.DecodeString(q.RawBase64)
+	}
+	return []byte(q.Raw), nil
+}
+
+// stages holds what a worker needs to take one record through every stage.
+type stages struct {
+	format     string
+	header     []string
+	types      map[string]string
+	schema     *schema.Schema
+	baseOffset int64 // bytes before record 1 that the reader never saw (a stripped BOM)
+}
+
+// item is one record on its way through the pipeline.
+type item struct {
+	rec      *records.Record
+	verified []byte // canonical JSON line (with LF) when verified
+	quar     []byte // quarantine.jsonl line (with LF) otherwise
+}
+
+func ptrInt(v int64) *int64 { return &v }
+
+// process takes one record through every stage. It stops at the first stage
+// that rejects the record — later stages would read what that stage refused —
+// and reports every reason that stage found.
+func (s *stages) process(it *item, st *stats) {
+	rec := it.rec
+	rec.Offset += s.baseOffset
+	for i := range rec.CellOffsets {
+		rec.CellOffsets[i] += s.baseOffset
+	}
+	var reasons []Reason
+	var actions []Action
+	reject := func(stage string, rs ...Reason) {
+		st.rejected[stage]++
+		seen := map[string]bool{}
+		for _, r := range rs {
+			if !seen[r.Rule] {
+				seen[r.Rule] = true
+				st.rules[[2]string{stage, r.Rule}]++
+			}
+		}
+		reasons = rs
+	}
+
+	run := func() {
+		st.in["frame"]++
+		if rec.TooLong {
+			reject("frame", Reason{Stage: "frame", Rule: "frame.too_long", Offset: ptrInt(rec.Offset),
+				Message: fmt.Sprintf("record is %d bytes, over max_record_bytes; split it or raise max_record_bytes", rec.Length)})
+			return
+		}
+		if rec.Err != nil {
+			reject("frame", Reason{Stage: "frame", Rule: rec.Err.Rule, Pointer: rec.Err.Pointer, Message: rec.Err.Message, Offset: ptrInt(rec.Err.Offset)})
+			return
+		}
+		st.in["utf8"]++
+		if !utf8.Valid(rec.Raw) {
+			reject("utf8", utf8Reason(rec))
+			return
+		}
+		st.in["decode"]++
+		var v any
+		if s.format == "csv" {
+			m, errs := records.TypeCSV(s.header, rec.Cells, rec.CellOffsets, s.types)
+			if len(errs) > 0 {
+				rs := make([]Reason, 0, len(errs))
+				for _, e := range errs {
+					rs = append(rs, Reason{Stage: "decode", Rule: e.Rule, Pointer: e.Pointer, Message: e.Message, Offset: ptrInt(e.Offset)})
+				}
+				reject("decode", rs...)
+				return
+			}
+			v = m
+		} else {
+			dv, err := records.DecodeJSON(rec.Raw, records.DecodeOptions{RequireObject: true})
+			if err != nil {
+				reject("decode", Reason{Stage: "decode", Rule: err.Rule, Pointer: err.Pointer,
+					Message: err.Message, Offset: ptrInt(rec.Offset + err.Offset)})
+				return
+			}
+			v = dv
+		}
+		st.in["normalize"]++
+		v, findings := normalize.Record(v, &st.norm)
+		var rs []Reason
+		for _, f := range findings {
+			if f.Reject {
+				rs = append(rs, Reason{Stage: "normalize", Rule: f.Rule, Pointer: f.Pointer, Message: f.Message})
+			} else {
+				actions = append(actions, Action{Stage: "normalize", Rule: f.Rule, Pointer: f.Pointer, Message: f.Message})
+			}
+		}
+		if len(rs) > 0 {
+			reject("normalize", rs...)
+			return
+		}
+		st.in["schema"]++
+		if vs := s.schema.Validate(v); len(vs) > 0 {
+			rs := make([]Reason, 0, len(vs))
+			for _, x := range vs {
+				rs = append(rs, Reason{Stage: "schema", Rule: x.Keyword, Pointer: x.Pointer, Message: x.Message})
+			}
+			reject("schema", rs...)
+			return
+		}
+		it.verified = append(records.AppendCanonical(make([]byte, 0, len(rec.Raw)+1), v), '\n')
+	}
+	run()
+	if it.verified != nil {
+		return
+	}
+	q := QuarantineEntry{Ordinal: rec.Ordinal, Line: rec.Line, Offset: rec.Offset, Length: rec.Length, Reasons: reasons, Actions: actions}
+	switch {
+	case rec.TooLong:
+		q.RawOmitted = fmt.Sprintf("%d bytes, over max_record_bytes; they are in the batch's input blob at offset %d", rec.Length, rec.Offset)
+	case utf8.Valid(rec.Raw):
+		q.Raw = string(rec.Raw)
+	default:
+		q.RawBase64 = base64.StdEncoding.EncodeToString(rec.Raw)
+	}
+	it.quar = encodeLine(q)
+}
+
+// encodeLine renders v as one JSON line. HTML escaping is off so that the
+// quarantined bytes read as they were.
+func encodeLine(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err) // only called with values built here
+	}
+	return b.Bytes()
+}
+
+// utf8Reason locates the first invalid UTF-8 sequence of a record.
+func utf8Reason(rec *records.Record) Reason {
+	b := rec.Raw
+	i := 0
+	for i < len(b) {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		i += size
+	}
+	end := i + 1
+	for end < len(b) && end < i+4 && b[end]&0xC0 == 0x80 {
+		end++
+	}
+	bad := make([]string, 0, 4)
+	for _, c := range b[i:end] {
+		bad = append(bad, fmt.Sprintf("0x%02X", c))
+	}
+	n := 0
+	for j := 0; j < len(b); {
+		r, size := utf8.DecodeRune(b[j:])
+		if r == utf8.RuneError && size <= 1 {
+			n++
+		}
+		j += size
+	}
+	return Reason{Stage: "utf8", Rule: "utf8.invalid", Offset: ptrInt(rec.Offset + int64(i)),
+		Message: fmt.Sprintf("invalid UTF-8 at byte %d of the record (input byte %d): %s; %d invalid byte(s) in the record; re-export the source as UTF-8",
+			i, rec.Offset+int64(i), joinHex(bad), n)}
+}
+
+func joinHex(s []string) string {
+	var b bytes.Buffer
+	for i, x := range s {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(x)
+	}
+	return b.String()
+}

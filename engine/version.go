@@ -1,0 +1,43 @@
+package engine
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sort"
+)
+
+// Version is pawl's version; release builds set it with
+// -ldflags "-X github.com/pawl-dev/pawl/engine.Version=v1.2.3".
+var Version = "0.1.0-dev"
+
+// Versions lists pawl's version and those of the components it links.
+func Versions() map[string]string {
+	v := map[string]string{"pawl": Version, "go": runtime.Version()}
+	mods := map[string]string{
+		"github.com/tetratelabs/wazero":            "wazero",
+		"github.com/open-policy-agent/opa":         "opa",
+		"github.com/santhosh-tekuri/jsonschema/v6": "jsonschema",
+		"golang.org/x/text":                        "x/text",
+		"github.com/mattn/go-sqlite3":              "go-sqlite3",
+	}
+	for _, name := range mods {
+		v[name] = "not linked"
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if name, ok := mods[d.Path]; ok {
+				v[name] = d.Version
+			}
+		}
+	}
+	return v
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
