@@ -388,3 +388,32 @@ func TestGeneratorIsDeterministic(t *testing.T) {
 		t.Fatalf("%d of 1000 generated lines are valid JSON; want most but not all", valid)
 	}
 }
+
+// TestInfrastructureFailureCommitsNothing: when the batch cannot be written,
+// the run fails, nothing is committed, and the failure is on record.
+func TestInfrastructureFailureCommitsNothing(t *testing.T) {
+	p := newProject(t)
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 100, 7))
+	pending := filepath.Join(p.Data, "pending")
+	os.RemoveAll(pending)
+	if err := os.WriteFile(pending, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf, Reason: "nightly"})
+	var ie *InfraError
+	if !errors.As(err, &ie) || ie.BatchID == "" || !strings.Contains(err.Error(), "nothing committed") {
+		t.Fatalf("want an infrastructure error naming the batch, got %v", err)
+	}
+	es, _ := p.Trail.Find(context.Background(), audit.ActionBatchFailed, "batch:"+ie.BatchID)
+	if len(es) != 1 || es[0].Reason != "nightly" || !strings.Contains(string(es[0].Details), "pending") {
+		t.Fatalf("failure on record: %+v", es)
+	}
+	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
+		t.Fatalf("a failed batch was committed: %v", bs)
+	}
+	os.Remove(pending)
+	os.Mkdir(pending, 0o700)
+	if res := run(t, p, in, 2); res.Status != "committed" || res.BatchID != ie.BatchID {
+		t.Fatalf("rerun after the fault: %s %s", res.Status, res.BatchID)
+	}
+}

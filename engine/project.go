@@ -116,6 +116,10 @@ func Open(ctx context.Context, root string, cfg Config) (*Project, error) {
 	if p.Store, err = store.Open(filepath.Join(p.Data, "store")); err != nil {
 		return nil, err
 	}
+	// Holding the lock, no other writer can be mid-Put.
+	if err := p.Store.CleanTemp(); err != nil {
+		return nil, err
+	}
 	if p.Trail, err = audit.Open(filepath.Join(p.Data, "audit.db")); err != nil {
 		return nil, err
 	}

@@ -438,3 +438,20 @@ func (s *Store) Verify(d Digest) error {
 	}
 	return nil
 }
+
+// CleanTemp removes the temporary files that writers killed mid-Put left
+// behind. The caller must hold whatever lock keeps other writers out: a
+// temporary file being written is indistinguishable from an abandoned one.
+func (s *Store) CleanTemp() error {
+	dir := filepath.Join(s.dir, "tmp")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("store: clean %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: clean %s: %w", dir, err)
+		}
+	}
+	return nil
+}

@@ -557,3 +557,27 @@ func BenchmarkPut1MB(b *testing.B) {
 		}
 	}
 }
+
+func TestCleanTempRemovesAbandonedWrites(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	abandoned := filepath.Join(s.Dir(), "tmp", "put-123")
+	if err := os.WriteFile(abandoned, []byte("half a blob"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := s.Put(strings.NewReader("kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CleanTemp(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abandoned); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("abandoned temp file still there: %v", err)
+	}
+	if err := s.Verify(d); err != nil {
+		t.Fatalf("a blob was harmed: %v", err)
+	}
+}
