@@ -18,10 +18,7 @@ func (a *app) auditCmd() *cobra.Command {
 		Short: "Verify the hash chain, every committed batch's signature and every blob it refers to",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			p, err := a.open(c)
+			p, err := a.openChecked(c)
 			if err != nil {
 				return err
 			}

@@ -16,10 +16,7 @@ func (a *app) batchesCmd() *cobra.Command {
 		Short: "List committed batches, oldest first",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			p, err := a.open(c)
+			p, err := a.openChecked(c)
 			if err != nil {
 				return err
 			}
@@ -52,10 +49,7 @@ func (a *app) batchesCmd() *cobra.Command {
 		Short: "Show one committed batch (a unique prefix of its id is enough)",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			p, err := a.open(c)
+			p, err := a.openChecked(c)
 			if err != nil {
 				return err
 			}

@@ -20,10 +20,7 @@ func (a *app) quarantineCmd() *cobra.Command {
 		Short: "List quarantined records with their first reason (all batches, or one)",
 		Args:  args(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			p, err := a.open(c)
+			p, err := a.openChecked(c)
 			if err != nil {
 				return err
 			}

@@ -145,6 +145,15 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 	return engine.Config{DataDir: c.DataDir, Operator: c.Operator, Workers: c.Workers, MaxRecordBytes: c.MaxRecordBytes}, nil
 }
 
+// openChecked checks --output, then opens the project: a usage error is
+// reported before any work is done.
+func (a *app) openChecked(c *cobra.Command) (*engine.Project, error) {
+	if err := a.checkOutput(); err != nil {
+		return nil, err
+	}
+	return a.open(c)
+}
+
 // open finds and opens the project, recovering interrupted batches.
 func (a *app) open(c *cobra.Command) (*engine.Project, error) {
 	root, err := engine.FindRoot(a.startDir())
