@@ -15,6 +15,7 @@ const (
 	VerifiedFile   = "verified.jsonl"
 	QuarantineFile = "quarantine.jsonl"
 	SignatureFile  = "signature.json"
+	CheckpointFile = "checkpoint"
 )
 
 // BatchID derives a batch's id from what determines its outcome: the job

@@ -143,6 +143,11 @@ func (p *Project) VerifyProject(ctx context.Context) (*VerifyReport, error) {
 		} else if len(chk.Outputs) != len(b.Outputs) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: output files missing from %s", b.BatchID, b.Dir))
 		}
+		if cp, err := os.ReadFile(filepath.Join(b.Dir, CheckpointFile)); err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
+		} else if _, err := p.Trail.VerifyCheckpoint(ctx, cp, p.key.Public); err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: its checkpoint: %v", b.BatchID, err))
+		}
 		blobs := map[string]string{string(b.Input): "input"}
 		for f, d := range b.Pins {
 			blobs[string(d)] = f
@@ -169,4 +174,25 @@ func (p *Project) VerifyProject(ctx context.Context) (*VerifyReport, error) {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("batches/%s has no batch.committed entry in the audit trail", s))
 	}
 	return rep, nil
+}
+
+// Checkpoint signs the trail's current head as a C2SP tlog-checkpoint with
+// the engine key and records that it was issued. Keep it outside the
+// enclave: it is what later proves that no entry was deleted or rewritten.
+func (p *Project) Checkpoint(ctx context.Context, operator, reason string) ([]byte, audit.Checkpoint, error) {
+	cp, c, err := p.Trail.SignCheckpoint(ctx, 0, p.key.Private)
+	if err != nil {
+		return nil, c, err
+	}
+	_, err = p.Trail.Append(ctx, audit.Entry{
+		Operator: operator, Action: audit.ActionCheckpoint, Object: "trail:" + p.Trail.ID(), Reason: reason,
+		Details: mustJSON(map[string]any{"origin": c.Origin, "size": c.Size, "root": c.Root}),
+	})
+	return cp, c, err
+}
+
+// VerifyCheckpoint proves that the trail extends a checkpoint signed with
+// the engine key.
+func (p *Project) VerifyCheckpoint(ctx context.Context, cp []byte) (audit.Checkpoint, error) {
+	return p.Trail.VerifyCheckpoint(ctx, cp, p.key.Public)
 }

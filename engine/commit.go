@@ -35,6 +35,20 @@ func (p *Project) finishCommit(id string, e audit.Entry) error {
 			return err
 		}
 	}
+	// The checkpoint of the trail up to this batch's entry travels with
+	// the batch: whoever takes the batch away can later prove that the
+	// trail still holds it. Like the signature, it is derived from the
+	// entry alone and so can be written again byte for byte.
+	cpPath := filepath.Join(final, CheckpointFile)
+	if _, err := os.Stat(cpPath); err != nil {
+		cp, _, err := p.Trail.SignCheckpoint(context.Background(), e.Seq, p.key.Private)
+		if err != nil {
+			return err
+		}
+		if err := writeFileSync(cpPath, cp, 0o444); err != nil {
+			return err
+		}
+	}
 	sigPath := filepath.Join(final, SignatureFile)
 	if _, err := os.Stat(sigPath); err == nil {
 		return nil

@@ -1,22 +1,31 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
+	"os"
+	"time"
 
+	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine"
-
 	"github.com/spf13/cobra"
 )
 
 func (a *app) auditCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "audit",
-		Short: "The audit trail: verify it",
+		Short: "The audit trail: verify it, read it, checkpoint it",
 	}
+	var checkpoint string
 	verify := &cobra.Command{
-		Use:   "verify",
-		Short: "Verify the hash chain, every committed batch's signature and every blob it refers to",
-		Args:  args(cobra.NoArgs),
+		Use:   "verify [--checkpoint FILE]",
+		Short: "Verify the hash chain, every committed batch's signature, checkpoint and blobs",
+		Long: `Verify the audit trail: the hash chain entry by entry, and for every committed
+batch its folder, its signature, its checkpoint and every store blob it refers
+to (input, pinned files, outputs). With --checkpoint FILE, also prove that the
+trail extends that signed checkpoint: this is what detects deletion of the
+newest entries or a rewrite of the whole chain.`,
+		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			p, err := a.openChecked(c)
 			if err != nil {
@@ -27,12 +36,27 @@ func (a *app) auditCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var cpErr error
+			var cp audit.Checkpoint
+			if checkpoint != "" {
+				b, err := os.ReadFile(checkpoint)
+				if err != nil {
+					return err
+				}
+				cp, cpErr = p.VerifyCheckpoint(c.Context(), b)
+				if cpErr != nil {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("checkpoint %s: %v", checkpoint, cpErr))
+				}
+			}
 			if a.output == "json" {
 				if err := a.printJSON(map[string]any{"ok": rep.OK(), "report": rep}); err != nil {
 					return err
 				}
 			} else {
 				writeVerifyReport(a, rep)
+				if checkpoint != "" && cpErr == nil {
+					fmt.Fprintf(a.s.out, "checkpoint: the trail extends %s (%d entries)\n", checkpoint, cp.Size)
+				}
 			}
 			if !rep.OK() {
 				return fmt.Errorf("the audit trail does not verify")
@@ -40,8 +64,90 @@ func (a *app) auditCmd() *cobra.Command {
 			return nil
 		},
 	}
+	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint `FILE` the trail must extend")
 	a.addOutputFlag(verify)
-	c.AddCommand(verify)
+
+	var out, operator, reason string
+	cpCmd := &cobra.Command{
+		Use:   "checkpoint [--out FILE]",
+		Short: "Sign the trail's head as a C2SP tlog-checkpoint (keep it outside the enclave)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			if operator == "" {
+				operator = p.Cfg.Operator
+			}
+			b, cp, err := p.Checkpoint(c.Context(), operator, reason)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				_, err = a.s.out.Write(b)
+				return err
+			}
+			if err := os.WriteFile(out, b, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.s.out, "wrote %s: %d entries, root %s\n", out, cp.Size, base64.StdEncoding.EncodeToString(cp.Root))
+			return nil
+		},
+	}
+	cpCmd.Flags().StringVar(&out, "out", "", "write the checkpoint to `FILE` instead of standard output")
+	cpCmd.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
+	cpCmd.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
+
+	var f audit.Filter
+	var since string
+	log := &cobra.Command{
+		Use:   "log [--batch B] [--since T] [--operator O] [--action A]",
+		Short: "List audit entries, oldest first",
+		Args:  args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			p, err := a.openChecked(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			if since != "" {
+				t, err := time.Parse(time.RFC3339, since)
+				if err != nil {
+					return &usageError{fmt.Errorf("--since %q is not an RFC 3339 time", since)}
+				}
+				f.Since = t
+			}
+			if batch, _ := c.Flags().GetString("batch"); batch != "" {
+				b, err := p.Batch(c.Context(), batch)
+				if err != nil {
+					return err
+				}
+				f.Object = "batch:" + b.BatchID
+			}
+			es, err := p.Trail.List(c.Context(), f)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				if es == nil {
+					es = []audit.Entry{}
+				}
+				return a.printJSON(es)
+			}
+			for _, e := range es {
+				fmt.Fprintf(a.s.out, "%6d  %s  %-12s %-18s %-40s %s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Operator, e.Action, e.Object, e.Reason)
+			}
+			return nil
+		},
+	}
+	log.Flags().String("batch", "", "only entries about batch `B` (a unique prefix is enough)")
+	log.Flags().StringVar(&since, "since", "", "only entries at or after `T` (RFC 3339)")
+	log.Flags().StringVar(&f.Operator, "operator", "", "only entries by operator `O`")
+	log.Flags().StringVar(&f.Action, "action", "", "only entries with action `A` (e.g. batch.committed)")
+	a.addOutputFlag(log)
+	c.AddCommand(verify, cpCmd, log)
 	return c
 }
 
@@ -53,7 +159,7 @@ func writeVerifyReport(a *app, rep *engine.VerifyReport) {
 	} else {
 		fmt.Fprintf(w, "audit trail: FAILED at entry %d: %s\n", ar.FirstBad, ar.Problem)
 	}
-	fmt.Fprintf(w, "batches: %d checked (signatures, outputs), %d store blobs re-hashed\n", rep.Batches, rep.Blobs)
+	fmt.Fprintf(w, "batches: %d checked (signatures, checkpoints, outputs), %d store blobs re-hashed\n", rep.Batches, rep.Blobs)
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  PROBLEM: %s\n", p)
 	}

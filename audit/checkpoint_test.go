@@ -1,0 +1,132 @@
+package audit
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func checkpointKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, priv
+}
+
+// issue writes a checkpoint of the trail at p as it is now.
+func issue(t *testing.T, p string, priv ed25519.PrivateKey) []byte {
+	t.Helper()
+	tr, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	cp, c, err := tr.SignCheckpoint(ctx, 0, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(cp), c.Origin+"\n") || !strings.Contains(string(cp), "\n— "+c.Origin+" ") {
+		t.Fatalf("not a signed C2SP checkpoint:\n%s", cp)
+	}
+	return cp
+}
+
+func checkAgainst(t *testing.T, p string, cp []byte, pub ed25519.PublicKey) error {
+	t.Helper()
+	tr, err := OpenReadOnly(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	_, err = tr.VerifyCheckpoint(ctx, cp, pub)
+	return err
+}
+
+func TestCheckpointOfAnUntouchedTrailVerifiesAsItGrows(t *testing.T) {
+	pub, priv := checkpointKey(t)
+	p, _ := tamperedTrail(t, 5)
+	cp := issue(t, p, priv)
+	if err := checkAgainst(t, p, cp, pub); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := Open(p)
+	fillTrail(t, tr, 7)
+	again, _, _ := tr.SignCheckpoint(ctx, 6, priv)
+	tr.Close()
+	if string(again) != string(cp) {
+		t.Fatalf("a checkpoint of the same prefix differs:\n%s\n%s", cp, again)
+	}
+	if err := checkAgainst(t, p, cp, pub); err != nil {
+		t.Fatalf("a grown trail no longer extends its old checkpoint: %v", err)
+	}
+}
+
+func TestCheckpointDetectsDeletionOfTheNewestEntries(t *testing.T) {
+	pub, priv := checkpointKey(t)
+	p, es := tamperedTrail(t, 6)
+	cp := issue(t, p, priv)
+	attack(t, p, true, fmt.Sprintf("DELETE FROM entries WHERE seq > %d", es[4].Seq))
+	if rep := verifyFile(t, p); !rep.OK {
+		t.Fatalf("precondition: the truncated chain verifies on its own, got %s", rep.Problem)
+	}
+	err := checkAgainst(t, p, cp, pub)
+	var ce *CheckpointError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "were deleted") {
+		t.Fatalf("deletion not detected: %v", err)
+	}
+}
+
+func TestCheckpointDetectsARewriteOfTheWholeChain(t *testing.T) {
+	pub, priv := checkpointKey(t)
+	p, es := tamperedTrail(t, 6)
+	cp := issue(t, p, priv)
+	// The attacker edits entry 3 and re-hashes it and every later entry, so
+	// that the chain is consistent again.
+	var stmts []string
+	prev := es[1].Hash
+	for _, e := range es[2:] {
+		if e.Seq == 3 {
+			e.Reason = "rewritten history"
+		}
+		e.PrevHash = prev
+		e.Hash = ComputeHash(e)
+		prev = e.Hash
+		stmts = append(stmts, fmt.Sprintf("UPDATE entries SET reason = %s, prev_hash = %s, hash = %s WHERE seq = %d",
+			sqlQuote(e.Reason), sqlQuote(e.PrevHash), sqlQuote(e.Hash), e.Seq))
+	}
+	attack(t, p, true, stmts...)
+	if rep := verifyFile(t, p); !rep.OK {
+		t.Fatalf("precondition: the rewritten chain verifies on its own, got %s", rep.Problem)
+	}
+	err := checkAgainst(t, p, cp, pub)
+	if err == nil || !strings.Contains(err.Error(), "rewritten") {
+		t.Fatalf("rewrite not detected: %v", err)
+	}
+}
+
+func TestCheckpointRefusesAnotherKeyOrTrail(t *testing.T) {
+	pub, priv := checkpointKey(t)
+	other, _ := checkpointKey(t)
+	p, _ := tamperedTrail(t, 2)
+	cp := issue(t, p, priv)
+	if err := checkAgainst(t, p, cp, other); err == nil || !strings.Contains(err.Error(), "not signed by this trail's key") {
+		t.Fatalf("another key: %v", err)
+	}
+	q, _ := tamperedTrail(t, 2)
+	pubQ, privQ := checkpointKey(t)
+	_ = privQ
+	if err := checkAgainst(t, q, cp, pubQ); err == nil {
+		t.Fatal("a checkpoint of another trail verified")
+	}
+	edited := []byte(strings.Replace(string(cp), "\n3\n", "\n2\n", 1))
+	if string(edited) == string(cp) {
+		t.Fatal("the edit changed nothing")
+	}
+	if err := checkAgainst(t, p, edited, pub); err == nil {
+		t.Fatal("an edited checkpoint verified")
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheckpointDetectsDeletedEntries: a checkpoint kept outside the
+// project proves that entries written before it are still there.
+func TestCheckpointDetectsDeletedEntries(t *testing.T) {
+	dir := t.TempDir()
+	mustPawl(t, "init", dir)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(good+"\n"), 0o644)
+	mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--reason", "first load")
+	cp := filepath.Join(t.TempDir(), "head.checkpoint")
+	out := mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", cp)
+	if !strings.Contains(out, "wrote "+cp) {
+		t.Fatalf("checkpoint: %s", out)
+	}
+	if out := mustPawl(t, "-C", dir, "audit", "verify", "--checkpoint", cp); !strings.Contains(out, "the trail extends") {
+		t.Fatalf("verify --checkpoint: %s", out)
+	}
+	log := mustPawl(t, "-C", dir, "audit", "log")
+	for _, want := range []string{"project.init", "pin.changed", "batch.committed", "first load", "audit.checkpoint"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log lacks %q:\n%s", want, log)
+		}
+	}
+	if only := mustPawl(t, "-C", dir, "audit", "log", "--action", "batch.committed"); strings.Count(only, "\n") != 1 {
+		t.Errorf("--action filter:\n%s", only)
+	}
+
+	// The attacker removes the newest entries (the batch and the checkpoint
+	// record) and the batch folder, leaving a chain that verifies alone.
+	db, err := sql.Open("sqlite3", filepath.Join(dir, ".pawl", "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trigger string
+	if err := db.QueryRow("SELECT sql FROM sqlite_schema WHERE name = 'entries_no_delete'").Scan(&trigger); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"DROP TRIGGER entries_no_delete", "DELETE FROM entries WHERE seq >= 4", trigger} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	db.Close()
+	os.RemoveAll(filepath.Join(dir, ".pawl", "batches"))
+	os.Mkdir(filepath.Join(dir, ".pawl", "batches"), 0o700)
+	if out := mustPawl(t, "-C", dir, "audit", "verify"); !strings.Contains(out, "everything verifies") {
+		t.Fatalf("precondition: without the checkpoint the truncation goes unseen: %s", out)
+	}
+	code, out, errs := pawl(t, "", "-C", dir, "audit", "verify", "--checkpoint", cp)
+	if code == 0 || !strings.Contains(out, "were deleted") {
+		t.Fatalf("deletion not detected: exit %d\n%s%s", code, out, errs)
+	}
+}
