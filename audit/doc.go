@@ -32,9 +32,10 @@
 // tamper evidence, not tamper prevention, and they are not secret: someone
 // who deletes the newest entries, or appends entries with correctly
 // recomputed hashes, leaves a chain that verifies. Detecting that needs the
-// head hash recorded somewhere the attacker cannot rewrite — a signed
-// checkpoint, which a later version adds. Until then, record
-// [Report.Head] outside the trail.
+// head recorded somewhere the attacker cannot rewrite: a signed checkpoint
+// ([Trail.SignCheckpoint], [Trail.VerifyCheckpoint]) — a C2SP
+// tlog-checkpoint over the RFC 6962 tree whose leaves are the entry hashes,
+// signed as a note — kept outside the enclave.
 //
 // # What it refuses
 //

@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,5 +59,43 @@ func TestCheckpointDetectsDeletedEntries(t *testing.T) {
 	code, out, errs := pawl(t, "", "-C", dir, "audit", "verify", "--checkpoint", cp)
 	if code == 0 || !strings.Contains(out, "were deleted") {
 		t.Fatalf("deletion not detected: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestTrailVerifiesWithAShortScript: docs/audit-format.md promises that the
+// trail can be checked with nothing but SQLite and a short script; this runs
+// that script on a real trail, untouched and tampered.
+func TestTrailVerifiesWithAShortScript(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed; the script in build/verify-trail.py needs it")
+	}
+	dir := t.TempDir()
+	mustPawl(t, "init", dir)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(good+"\n"+`{"device_id":"x\u202e"}`+"\n"), 0o644)
+	mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--reason", `quotes " and \ and é`)
+	cp := filepath.Join(t.TempDir(), "cp")
+	mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", cp)
+	lines := strings.Split(string(mustRead(t, cp)), "\n")
+	db := filepath.Join(dir, ".pawl", "audit.db")
+	script := filepath.Join("..", "..", "build", "verify-trail.py")
+	out, err := exec.Command(py, script, db, lines[1], lines[2]).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK: 5 entries") || !strings.Contains(string(out), "extends the checkpoint") {
+		t.Fatalf("the script does not verify an untouched trail: %v\n%s", err, out)
+	}
+	sqlDB, err := sql.Open("sqlite3", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"DROP TRIGGER entries_no_update", "UPDATE entries SET reason = 'edited' WHERE seq = 4"} {
+		if _, err := sqlDB.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sqlDB.Close()
+	out, err = exec.Command(py, script, db).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "entry 4: hash mismatch") {
+		t.Fatalf("the script does not catch an edited entry: %v\n%s", err, out)
 	}
 }
