@@ -16,6 +16,8 @@ const (
 	QuarantineFile = "quarantine.jsonl"
 	SignatureFile  = "signature.json"
 	CheckpointFile = "checkpoint"
+	LineageFile    = "lineage"
+	ActionsFile    = "actions.jsonl"
 )
 
 // BatchID derives a batch's id from what determines its outcome: the job
@@ -82,7 +84,18 @@ type BatchRecord struct {
 	Rules          []RuleCount          `json:"rules"`
 	Normalize      normalize.Stats      `json:"normalize"`
 	Outputs        map[string]OutputRef `json:"outputs"`
+	Lineage        LineageRef           `json:"lineage"`
 	PawlVersion    string               `json:"pawl_version"`
+}
+
+// LineageRef is a batch's per-record lineage: the Merkle tree over one leaf
+// per record (see audit.LineageLeaf), the file of its leaf hashes, and the
+// actions the boundary took on records it let through.
+type LineageRef struct {
+	Root    string       `json:"root"` // hex
+	Size    int64        `json:"size"`
+	Leaves  store.Digest `json:"leaves"`
+	Actions OutputRef    `json:"actions"`
 }
 
 // stageNames is the order records pass the stages in.

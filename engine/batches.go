@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,6 +156,11 @@ func (p *Project) VerifyProject(ctx context.Context) (*VerifyReport, error) {
 		for n, o := range b.Outputs {
 			blobs[string(o.Hash)] = n
 		}
+		blobs[string(b.Lineage.Leaves)] = LineageFile
+		blobs[string(b.Lineage.Actions.Hash)] = ActionsFile
+		if err := p.checkLineage(b); err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
+		}
 		for _, d := range sortedKeys(blobs) {
 			rep.Blobs++
 			if err := p.Store.Verify(store.Digest(d)); err != nil {
@@ -195,4 +201,50 @@ func (p *Project) Checkpoint(ctx context.Context, operator, reason string) ([]by
 // the engine key.
 func (p *Project) VerifyCheckpoint(ctx context.Context, cp []byte) (audit.Checkpoint, error) {
 	return p.Trail.VerifyCheckpoint(ctx, cp, p.key.Public)
+}
+
+// checkLineage recomputes the Merkle root over the batch's lineage file and
+// compares it with the root on record.
+func (p *Project) checkLineage(b *Result) error {
+	r, err := p.Store.Open(b.Lineage.Leaves)
+	if err != nil {
+		return fmt.Errorf("lineage: %w", err)
+	}
+	defer r.Close()
+	n, root, err := audit.LineageRoot(r)
+	if err != nil {
+		return fmt.Errorf("lineage: %w", err)
+	}
+	if n != b.RecordsIn || hex.EncodeToString(root) != b.Lineage.Root {
+		return fmt.Errorf("lineage: %d leaves with root %x, the audit entry records %d records with root %s", n, root, b.RecordsIn, b.Lineage.Root)
+	}
+	return nil
+}
+
+// Prove builds the inclusion proof of one record of a committed batch: the
+// record's leaf hash and the hashes that lead from it to the batch's
+// lineage root, which the audit entry and the signature carry.
+func (p *Project) Prove(ctx context.Context, id string, ordinal int64) (*audit.InclusionProof, *Result, error) {
+	b, err := p.Batch(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := p.Store.Open(b.Lineage.Leaves)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lineage of batch %s: %w", b.BatchID, err)
+	}
+	defer r.Close()
+	leaves, err := io.ReadAll(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lineage of batch %s: %w", b.BatchID, err)
+	}
+	pr, err := audit.ProveLineage(leaves, ordinal-1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("batch %s: %w", b.BatchID, err)
+	}
+	if pr.Root != b.Lineage.Root {
+		return nil, nil, fmt.Errorf("batch %s: its lineage file gives root %s, the audit entry records %s: run `pawl audit verify`", b.BatchID, pr.Root, b.Lineage.Root)
+	}
+	pr.BatchID = b.BatchID
+	return pr, b, nil
 }

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // BenchmarkRun measures a whole batch (schema only) on generated readings
@@ -34,4 +36,37 @@ func BenchmarkRun(b *testing.B) {
 		p.Close()
 		b.StartTimer()
 	}
+}
+
+// BenchmarkLineageOverhead runs the same 200,000-record batch with and
+// without per-record lineage in one benchmark and reports the ratio.
+func BenchmarkLineageOverhead(b *testing.B) {
+	dir := b.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	f, _ := os.Create(in)
+	GenerateSensorReadings(f, GenOptions{Records: 200000, Seed: 1, AsOf: testAsOf, FailureRate: 0.008})
+	f.Close()
+	var with, without time.Duration
+	for i := 0; i < b.N; i++ {
+		for _, skip := range []bool{false, true} {
+			p, err := Init(context.Background(), filepath.Join(dir, fmt.Sprintf("p%d-%v", i, skip)), InitOptions{Operator: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			skipLineage = skip
+			start := time.Now()
+			if _, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf, Workers: 2}); err != nil {
+				b.Fatal(err)
+			}
+			if skip {
+				without += time.Since(start)
+			} else {
+				with += time.Since(start)
+			}
+			skipLineage = false
+			p.Close()
+		}
+	}
+	b.ReportMetric(float64(with)/float64(without), "with/without")
+	b.ReportMetric(100*(float64(with)/float64(without)-1), "overhead-%")
 }

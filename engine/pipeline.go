@@ -2,11 +2,14 @@ package engine
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"unicode/utf8"
 
+	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/records"
 	"github.com/pawl-dev/pawl/engine/schema"
@@ -62,13 +65,39 @@ type stages struct {
 	types      map[string]string
 	schema     *schema.Schema
 	baseOffset int64 // bytes before record 1 that the reader never saw (a stripped BOM)
+	// input reads the batch's input blob, for hashing the bytes of a record
+	// too long to have been buffered.
+	input io.ReaderAt
 }
+
+// skipLineage turns per-record lineage off; only the benchmark that
+// measures what lineage costs sets it.
+var skipLineage bool
+
+// noReasons is the reasons digest of a record verified without any action.
+var noReasons = func() [32]byte {
+	d, err := audit.ReasonsDigest(nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
 
 // item is one record on its way through the pipeline.
 type item struct {
 	rec      *records.Record
 	verified []byte // canonical JSON line (with LF) when verified
 	quar     []byte // quarantine.jsonl line (with LF) otherwise
+	actions  []byte // actions.jsonl line (with LF) for a verified record the boundary changed
+	leaf     [32]byte
+	err      error // an infrastructure failure while processing the record
+}
+
+// ActionsEntry is one line of actions.jsonl: what the boundary changed in a
+// record that it let through.
+type ActionsEntry struct {
+	Ordinal int64    `json:"ordinal"`
+	Actions []Action `json:"actions"`
 }
 
 func ptrInt(v int64) *int64 { return &v }
@@ -160,7 +189,32 @@ func (s *stages) process(it *item, st *stats) {
 		it.verified = append(records.AppendCanonical(make([]byte, 0, len(rec.Raw)+1), v), '\n')
 	}
 	run()
+	if skipLineage {
+		if it.verified == nil {
+			it.quar = encodeLine(QuarantineEntry{Ordinal: rec.Ordinal, Reasons: reasons})
+		}
+		return
+	}
+	leaf := audit.LineageLeaf{Ordinal: rec.Ordinal, Outcome: audit.OutcomeQuarantined}
+	if rec.TooLong {
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(s.input, rec.Offset, rec.Length)); err != nil {
+			it.err = fmt.Errorf("hashing record %d (%d bytes at input offset %d): %w", rec.Ordinal, rec.Length, rec.Offset, err)
+			return
+		}
+		h.Sum(leaf.Input[:0])
+	} else {
+		leaf.Input = sha256.Sum256(rec.Raw)
+	}
+	defer func() { it.leaf = leaf.Hash() }()
 	if it.verified != nil {
+		leaf.Outcome = audit.OutcomeVerified
+		leaf.Output = sha256.Sum256(it.verified)
+		leaf.Reasons = noReasons
+		if len(actions) > 0 {
+			it.actions = encodeLine(ActionsEntry{Ordinal: rec.Ordinal, Actions: actions})
+			leaf.Reasons = reasonsDigest(actions, nil)
+		}
 		return
 	}
 	q := QuarantineEntry{Ordinal: rec.Ordinal, Line: rec.Line, Offset: rec.Offset, Length: rec.Length, Reasons: reasons, Actions: actions}
@@ -173,6 +227,24 @@ func (s *stages) process(it *item, st *stats) {
 		q.RawBase64 = base64.StdEncoding.EncodeToString(rec.Raw)
 	}
 	it.quar = encodeLine(q)
+	leaf.Output = sha256.Sum256(it.quar)
+	leaf.Reasons = reasonsDigest(actions, reasons)
+}
+
+// reasonsDigest is the lineage digest of what the stages said about a record.
+func reasonsDigest(actions []Action, reasons []Reason) [32]byte {
+	var a, r []byte
+	if len(actions) > 0 {
+		a = mustJSON(actions)
+	}
+	if len(reasons) > 0 {
+		r = mustJSON(reasons)
+	}
+	d, err := audit.ReasonsDigest(a, r)
+	if err != nil {
+		panic(err) // the JSON is built here from valid UTF-8 strings
+	}
+	return d
 }
 
 // encodeLine renders v as one JSON line. HTML escaping is off so that the

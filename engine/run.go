@@ -283,8 +283,10 @@ func (o *outFile) ref() OutputRef {
 
 type chunk struct {
 	seq   int
+	first int64 // index of the chunk's first record among all records
 	items []item
-	bytes int64 // input bytes read when the chunk was cut
+	tree  *audit.LineageTree // the lineage tree over this chunk's leaves
+	bytes int64              // input bytes read when the chunk was cut
 	st    *stats
 }
 
@@ -303,8 +305,13 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 	}
 	defer in.Close()
 
+	blob, err := os.Open(p.Store.Path(br.Input))
+	if err != nil {
+		return fmt.Errorf("reading the input blob %s: %w", br.Input, err)
+	}
+	defer blob.Close()
 	src := bufio.NewReaderSize(in, 1<<20)
-	st := &stages{format: job.Format, schema: sch}
+	st := &stages{format: job.Format, schema: sch, input: blob}
 	if bom, _ := src.Peek(3); len(bom) == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF {
 		src.Discard(3)
 		st.baseOffset = 3
@@ -333,6 +340,20 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 		verified.close()
 		return err
 	}
+	actionsOut, err := createOut(filepath.Join(dir, ActionsFile))
+	if err != nil {
+		verified.close()
+		quarantine.close()
+		return err
+	}
+	lineage, err := createOut(filepath.Join(dir, LineageFile))
+	if err != nil {
+		verified.close()
+		quarantine.close()
+		actionsOut.close()
+		return err
+	}
+	tree := audit.NewLineageTree()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -343,13 +364,14 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 	// The reader cuts the input into chunks.
 	go func() {
 		defer close(work)
+		var first int64
 		for seq := 0; ; seq++ {
 			select {
 			case tokens <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
-			c := &chunk{seq: seq, items: make([]item, 0, chunkRecords)}
+			c := &chunk{seq: seq, first: first, items: make([]item, 0, chunkRecords)}
 			var rerr error
 			for len(c.items) < chunkRecords {
 				rec, err := rd.Next()
@@ -360,6 +382,7 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 				c.items = append(c.items, item{rec: rec})
 			}
 			c.bytes = rd.BytesRead() + st.baseOffset
+			first += int64(len(c.items))
 			if len(c.items) > 0 {
 				select {
 				case work <- c:
@@ -384,8 +407,10 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 			defer wg.Done()
 			for c := range work {
 				c.st = newStats()
+				c.tree = audit.NewLineageSegment(c.first)
 				for i := range c.items {
 					st.process(&c.items[i], c.st)
+					c.tree.Append(c.items[i].leaf)
 				}
 				select {
 				case done <- c:
@@ -417,15 +442,31 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 			next++
 			for i := range c.items {
 				it := &c.items[i]
+				if it.err != nil {
+					werr = it.err
+					cancel(werr)
+					break
+				}
 				if it.verified != nil {
 					werr = verified.write(it.verified)
 				} else {
 					werr = quarantine.write(it.quar)
 				}
+				if werr == nil && it.actions != nil {
+					werr = actionsOut.write(it.actions)
+				}
+				if werr == nil {
+					werr = lineage.write(it.leaf[:])
+				}
 				if werr != nil {
 					werr = fmt.Errorf("writing batch output: %w", werr)
 					cancel(werr)
 					break
+				}
+			}
+			if werr == nil {
+				if werr = tree.AppendSegment(c.tree); werr != nil {
+					cancel(werr)
 				}
 			}
 			total.add(c.st)
@@ -436,7 +477,7 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 			}
 		}
 	}
-	cerr := errors.Join(verified.close(), quarantine.close())
+	cerr := errors.Join(verified.close(), quarantine.close(), actionsOut.close(), lineage.close())
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
@@ -463,16 +504,21 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 	br.Rules = total.ruleCounts()
 	br.Normalize = total.norm
 	br.Outputs = map[string]OutputRef{VerifiedFile: verified.ref(), QuarantineFile: quarantine.ref()}
-	if br.Verified+br.Quarantined != br.RecordsIn {
-		return fmt.Errorf("internal error: %d records in but %d verified + %d quarantined", br.RecordsIn, br.Verified, br.Quarantined)
+	br.Lineage = LineageRef{Root: hex.EncodeToString(tree.Root()), Size: tree.Size(), Leaves: lineage.ref().Hash, Actions: actionsOut.ref()}
+	if br.Verified+br.Quarantined != br.RecordsIn || tree.Size() != br.RecordsIn {
+		return fmt.Errorf("internal error: %d records in but %d verified + %d quarantined, %d lineage leaves", br.RecordsIn, br.Verified, br.Quarantined, tree.Size())
 	}
+	stored := map[string]store.Digest{LineageFile: br.Lineage.Leaves, ActionsFile: br.Lineage.Actions.Hash}
 	for name, o := range br.Outputs {
+		stored[name] = o.Hash
+	}
+	for name, want := range stored {
 		d, _, err := p.Store.Adopt(filepath.Join(dir, name))
 		if err != nil {
 			return fmt.Errorf("storing %s: %w", name, err)
 		}
-		if d != o.Hash {
-			return fmt.Errorf("%s changed while it was stored: wrote %s, stored %s", name, o.Hash, d)
+		if d != want {
+			return fmt.Errorf("%s changed while it was stored: wrote %s, stored %s", name, want, d)
 		}
 	}
 	return nil

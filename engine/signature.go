@@ -30,7 +30,10 @@ type Signature struct {
 	Validators     map[string]ValidatorRef `json:"validators"`
 	Result         SignedResult            `json:"result"`
 	Outputs        map[string]OutputRef    `json:"outputs"`
-	PawlVersion    string                  `json:"pawl_version"`
+	// LineageRoot is the root of the Merkle tree over the batch's records:
+	// an inclusion proof of any record ends in it.
+	LineageRoot string `json:"lineage_root"`
+	PawlVersion string `json:"pawl_version"`
 	// AuditSeq and AuditEntry bind the signature to the batch's entry in the
 	// audit trail.
 	AuditSeq   int64  `json:"audit_seq"`
@@ -69,9 +72,9 @@ func (p *Project) signatureFor(e audit.Entry) (*Signature, error) {
 	s := &Signature{
 		BatchID: br.BatchID, VerifiedAt: e.Time.UTC().Format(time.RFC3339Nano), AsOf: br.AsOf,
 		Job: br.Job, Classification: br.Classification, InputHash: br.Input, Schema: br.Schema,
-		Validators:  map[string]ValidatorRef{},
-		Result:      SignedResult{Status: "committed", RecordsIn: br.RecordsIn, Verified: br.Verified, Quarantined: br.Quarantined},
-		Outputs:     br.Outputs,
+		Validators: map[string]ValidatorRef{},
+		Result:     SignedResult{Status: "committed", RecordsIn: br.RecordsIn, Verified: br.Verified, Quarantined: br.Quarantined},
+		Outputs:    br.Outputs, LineageRoot: br.Lineage.Root,
 		PawlVersion: br.PawlVersion, AuditSeq: e.Seq, AuditEntry: e.Hash,
 	}
 	if err := s.sign(p.key); err != nil {

@@ -148,6 +148,7 @@ newest entries or a rewrite of the whole chain.`,
 	log.Flags().StringVar(&f.Action, "action", "", "only entries with action `A` (e.g. batch.committed)")
 	a.addOutputFlag(log)
 	c.AddCommand(verify, cpCmd, log)
+	c.AddCommand(a.proveCmds()...)
 	return c
 }
 

@@ -99,3 +99,27 @@ func TestTrailVerifiesWithAShortScript(t *testing.T) {
 		t.Fatalf("the script does not catch an edited entry: %v\n%s", err, out)
 	}
 }
+
+func TestProveAndVerifyProofOffline(t *testing.T) {
+	dir := t.TempDir()
+	mustPawl(t, "init", dir)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(good+"\n"+good+"\n"+`{"value":"hot"}`+"\n"), 0o644)
+	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json")
+	id := out[strings.Index(out, `"batch_id": "`)+13:][:32]
+	proof := filepath.Join(t.TempDir(), "proof.json")
+	mustPawl(t, "-C", dir, "audit", "prove", id, "3", "--out", proof)
+	sig := filepath.Join(dir, ".pawl", "batches", id, "signature.json")
+	// Offline: no project, just the proof and the signature.
+	elsewhere := t.TempDir()
+	ok := mustPawl(t, "-C", elsewhere, "audit", "verify-proof", proof, "--signature", sig)
+	if !strings.Contains(ok, "record 3 is leaf 2 of 3") {
+		t.Fatalf("verify-proof: %s", ok)
+	}
+	b := mustRead(t, proof)
+	edited := strings.Replace(string(b), `"leaf_index": 2`, `"leaf_index": 1`, 1)
+	os.WriteFile(proof, []byte(edited), 0o644)
+	if code, _, _ := pawl(t, "", "audit", "verify-proof", proof); code == 0 {
+		t.Fatal("an edited proof verified")
+	}
+}

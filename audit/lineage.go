@@ -1,0 +1,243 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// Per-record lineage. A batch's records are the leaves of an RFC 6962
+// Merkle tree, in input order; the tree's root is in the batch's audit entry
+// and in its signature, so any one record can be proved part of the batch
+// with O(log n) hashes, offline.
+//
+// A leaf is 105 bytes:
+//
+//	ordinal (8 bytes, big-endian) ‖ outcome ('V' verified, 'Q' quarantined)
+//	‖ SHA-256 of the record's input bytes ‖ SHA-256 of its output line
+//	(verified.jsonl or quarantine.jsonl, LF included)
+//	‖ SHA-256 of the canonical JSON {"actions":[…],"reasons":[…]}
+//
+// and its leaf hash is SHA-256(0x00 ‖ leaf). The leaf hashes of a batch are
+// kept in order, 32 bytes each, in its lineage file.
+
+// Outcomes of a record.
+const (
+	OutcomeVerified    = 'V'
+	OutcomeQuarantined = 'Q'
+)
+
+// LineageLeaf is one record's place in its batch.
+type LineageLeaf struct {
+	Ordinal int64
+	Outcome byte
+	Input   [32]byte
+	Output  [32]byte
+	Reasons [32]byte
+}
+
+// Bytes is the leaf's 105-byte preimage.
+func (l *LineageLeaf) Bytes() []byte {
+	b := make([]byte, 0, 105)
+	b = binary.BigEndian.AppendUint64(b, uint64(l.Ordinal))
+	b = append(b, l.Outcome)
+	b = append(b, l.Input[:]...)
+	b = append(b, l.Output[:]...)
+	return append(b, l.Reasons[:]...)
+}
+
+// Hash is the leaf's RFC 6962 leaf hash.
+func (l *LineageLeaf) Hash() [32]byte {
+	var h [32]byte
+	copy(h[:], rfc6962.DefaultHasher.HashLeaf(l.Bytes()))
+	return h
+}
+
+// LineageTree accumulates leaf hashes in order and yields the root; it
+// holds O(log n) hashes whatever the batch size.
+type LineageTree struct {
+	r *compact.Range
+	n int64
+}
+
+// lineageRanges is shared: compact ranges only join ranges of the same factory.
+var lineageRanges = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// NewLineageTree starts an empty tree.
+func NewLineageTree() *LineageTree {
+	return &LineageTree{r: lineageRanges.NewEmptyRange(0)}
+}
+
+// Append adds the next leaf hash.
+func (t *LineageTree) Append(h [32]byte) {
+	// Append only fails for a hash of the wrong size, which [32]byte rules out.
+	if err := t.r.Append(append([]byte(nil), h[:]...), nil); err != nil {
+		panic(err)
+	}
+	t.n++
+}
+
+// NewLineageSegment starts a tree over the leaves from index begin on, to
+// be joined to the whole tree with AppendSegment: workers hash their share
+// of a batch's tree in parallel and the writer only joins the pieces.
+func NewLineageSegment(begin int64) *LineageTree {
+	return &LineageTree{r: lineageRanges.NewEmptyRange(uint64(begin))}
+}
+
+// AppendSegment joins seg, which must begin where t ends.
+func (t *LineageTree) AppendSegment(seg *LineageTree) error {
+	if err := t.r.AppendRange(seg.r, nil); err != nil {
+		return fmt.Errorf("lineage: joining leaves %d..%d to a tree of %d: %w", seg.r.Begin(), seg.r.End(), t.n, err)
+	}
+	t.n += seg.n
+	return nil
+}
+
+// Size is the number of leaves appended.
+func (t *LineageTree) Size() int64 { return t.n }
+
+// Root is the tree's root hash (the SHA-256 of the empty string for no leaves).
+func (t *LineageTree) Root() []byte {
+	if t.n == 0 {
+		return rfc6962.DefaultHasher.EmptyRoot()
+	}
+	root, err := t.r.GetRootHash(nil)
+	if err != nil {
+		panic(err) // a non-empty range always has a root
+	}
+	return root
+}
+
+// LineageRoot reads a lineage file (32-byte leaf hashes) and returns the
+// number of leaves and the root.
+func LineageRoot(r io.Reader) (int64, []byte, error) {
+	t := NewLineageTree()
+	var h [32]byte
+	for {
+		_, err := io.ReadFull(r, h[:])
+		if errors.Is(err, io.EOF) {
+			return t.Size(), t.Root(), nil
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, fmt.Errorf("lineage file is %d bytes past a whole number of 32-byte leaf hashes: it was truncated or edited", t.Size()*32)
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		t.Append(h)
+	}
+}
+
+// InclusionProof shows that one record is a leaf of its batch's tree.
+type InclusionProof struct {
+	BatchID  string   `json:"batch_id"`
+	Ordinal  int64    `json:"ordinal"`
+	Index    int64    `json:"leaf_index"`
+	Size     int64    `json:"tree_size"`
+	LeafHash string   `json:"leaf_hash"`
+	Hashes   []string `json:"proof"`
+	Root     string   `json:"root"`
+}
+
+// ProveLineage builds the inclusion proof of leaf index from the lineage
+// file's bytes.
+func ProveLineage(leaves []byte, index int64) (*InclusionProof, error) {
+	if len(leaves)%32 != 0 {
+		return nil, fmt.Errorf("lineage file is not a whole number of 32-byte leaf hashes")
+	}
+	size := int64(len(leaves) / 32)
+	if index < 0 || index >= size {
+		return nil, fmt.Errorf("record %d is not in a batch of %d records", index+1, size)
+	}
+	nodes, err := proof.Inclusion(uint64(index), uint64(size))
+	if err != nil {
+		return nil, err
+	}
+	hashes := make([][]byte, len(nodes.IDs))
+	for i, id := range nodes.IDs {
+		begin, end := id.Coverage()
+		// A proof node is a perfect subtree: its hash is the root of its leaves
+		// taken as a tree of their own.
+		r := lineageRanges.NewEmptyRange(0)
+		for j := begin; j < end; j++ {
+			if err := r.Append(leaves[j*32:(j+1)*32], nil); err != nil {
+				return nil, err
+			}
+		}
+		if hashes[i], err = r.GetRootHash(nil); err != nil {
+			return nil, err
+		}
+	}
+	if hashes, err = nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren); err != nil {
+		return nil, err
+	}
+	tree := NewLineageTree()
+	var h [32]byte
+	for j := int64(0); j < size; j++ {
+		copy(h[:], leaves[j*32:])
+		tree.Append(h)
+	}
+	p := &InclusionProof{Ordinal: index + 1, Index: index, Size: size,
+		LeafHash: hex.EncodeToString(leaves[index*32 : (index+1)*32]), Root: hex.EncodeToString(tree.Root())}
+	for _, x := range hashes {
+		p.Hashes = append(p.Hashes, hex.EncodeToString(x))
+	}
+	return p, nil
+}
+
+// Verify checks the proof on its own: the leaf hash and the proof hashes
+// give the root. It needs nothing but the proof.
+func (p *InclusionProof) Verify() error {
+	leaf, err := hex.DecodeString(p.LeafHash)
+	if err != nil || len(leaf) != 32 {
+		return fmt.Errorf("proof: bad leaf hash")
+	}
+	root, err := hex.DecodeString(p.Root)
+	if err != nil || len(root) != 32 {
+		return fmt.Errorf("proof: bad root")
+	}
+	hs := make([][]byte, len(p.Hashes))
+	for i, s := range p.Hashes {
+		if hs[i], err = hex.DecodeString(s); err != nil || len(hs[i]) != 32 {
+			return fmt.Errorf("proof: bad hash %d", i)
+		}
+	}
+	if p.Index != p.Ordinal-1 {
+		return fmt.Errorf("proof: leaf index %d does not belong to ordinal %d", p.Index, p.Ordinal)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.Index), uint64(p.Size), leaf, hs, root); err != nil {
+		return fmt.Errorf("proof: record %d is not proved part of the tree with root %s: %v", p.Ordinal, p.Root, err)
+	}
+	return nil
+}
+
+// ReasonsDigest is the SHA-256 of the canonical JSON object
+// {"actions":actions,"reasons":reasons}; each argument is a JSON array (nil
+// for an empty one).
+func ReasonsDigest(actions, reasons []byte) ([32]byte, error) {
+	if actions == nil {
+		actions = []byte("[]")
+	}
+	if reasons == nil {
+		reasons = []byte("[]")
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"actions":`)
+	b.Write(actions)
+	b.WriteString(`,"reasons":`)
+	b.Write(reasons)
+	b.WriteString(`}`)
+	c, err := CanonicalJSON(b.Bytes())
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(c), nil
+}

@@ -1,0 +1,83 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"testing"
+)
+
+// naiveRoot is RFC 6962's definition, written out recursively as the RFC
+// states it, to check the streaming tree against.
+func naiveRoot(leafHashes [][]byte) []byte {
+	switch len(leafHashes) {
+	case 0:
+		s := sha256.Sum256(nil)
+		return s[:]
+	case 1:
+		return leafHashes[0]
+	}
+	k := 1
+	for k*2 < len(leafHashes) {
+		k *= 2
+	}
+	s := sha256.Sum256(append(append([]byte{1}, naiveRoot(leafHashes[:k])...), naiveRoot(leafHashes[k:])...))
+	return s[:]
+}
+
+func TestLineageProofsForEverySizeAndIndex(t *testing.T) {
+	for size := 1; size <= 70; size++ {
+		var file []byte
+		var hashes [][]byte
+		tree := NewLineageTree()
+		for i := 0; i < size; i++ {
+			l := LineageLeaf{Ordinal: int64(i + 1), Outcome: OutcomeVerified, Input: sha256.Sum256([]byte{byte(i)})}
+			h := l.Hash()
+			file = append(file, h[:]...)
+			hashes = append(hashes, append([]byte{}, h[:]...))
+			tree.Append(h)
+		}
+		want := naiveRoot(hashes)
+		if !bytes.Equal(tree.Root(), want) {
+			t.Fatalf("size %d: streaming root %x, RFC 6962 root %x", size, tree.Root(), want)
+		}
+		n, root, err := LineageRoot(bytes.NewReader(file))
+		if err != nil || n != int64(size) || !bytes.Equal(root, want) {
+			t.Fatalf("size %d: LineageRoot %d %x %v", size, n, root, err)
+		}
+		for i := 0; i < size; i++ {
+			p, err := ProveLineage(file, int64(i))
+			if err != nil {
+				t.Fatalf("size %d index %d: %v", size, i, err)
+			}
+			if p.Root != hex.EncodeToString(want) {
+				t.Fatalf("size %d index %d: proof root %s", size, i, p.Root)
+			}
+			if err := p.Verify(); err != nil {
+				t.Fatalf("size %d index %d: %v", size, i, err)
+			}
+		}
+	}
+	if _, _, err := LineageRoot(bytes.NewReader(make([]byte, 33))); err == nil {
+		t.Fatal("a lineage file of 33 bytes was accepted")
+	}
+}
+
+func TestLineageLeafEncoding(t *testing.T) {
+	l := LineageLeaf{Ordinal: 258, Outcome: OutcomeQuarantined}
+	l.Input[0], l.Output[0], l.Reasons[0] = 1, 2, 3
+	b := l.Bytes()
+	if len(b) != 105 || b[6] != 1 || b[7] != 2 || b[8] != 'Q' || b[9] != 1 || b[41] != 2 || b[73] != 3 {
+		t.Fatalf("leaf bytes %x", b)
+	}
+	h := l.Hash()
+	want := sha256.Sum256(append([]byte{0}, b...))
+	if h != want {
+		t.Fatal("the leaf hash is not SHA-256(0x00 || leaf)")
+	}
+	a, _ := ReasonsDigest([]byte(`[{"b":1,"a":2}]`), nil)
+	c, _ := ReasonsDigest([]byte(`[{"a":2, "b":1}]`), []byte("[]"))
+	if a != c {
+		t.Fatal("the reasons digest depends on key order or whitespace")
+	}
+}

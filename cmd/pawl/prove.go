@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/spf13/cobra"
+)
+
+// proveCmds are `pawl audit prove` and `pawl audit verify-proof`.
+func (a *app) proveCmds() []*cobra.Command {
+	var out string
+	prove := &cobra.Command{
+		Use:   "prove BATCH ORDINAL [--out FILE]",
+		Short: "Print the inclusion proof of one record in its batch's Merkle tree (verifies offline)",
+		Long: `Print, as JSON, the proof that record ORDINAL is a leaf of its batch's
+lineage tree: the record's leaf hash, the sibling hashes, and the root that
+the batch's audit entry and signature carry. Anyone can check it offline with
+'pawl audit verify-proof FILE --signature signature.json', or with any RFC 6962
+implementation (docs/audit-format.md).`,
+		Args: args(cobra.ExactArgs(2)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			ord, err := strconv.ParseInt(argv[1], 10, 64)
+			if err != nil || ord < 1 {
+				return &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", argv[1])}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			pr, _, err := p.Prove(c.Context(), argv[0], ord)
+			if err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(pr, "", "  ")
+			if err != nil {
+				return err
+			}
+			b = append(b, '\n')
+			if out == "" {
+				_, err = a.s.out.Write(b)
+				return err
+			}
+			return os.WriteFile(out, b, 0o644)
+		},
+	}
+	prove.Flags().StringVar(&out, "out", "", "write the proof to `FILE`")
+
+	var sigFile string
+	verify := &cobra.Command{
+		Use:   "verify-proof FILE [--signature signature.json]",
+		Short: "Check an inclusion proof offline, optionally against a batch's signature",
+		Long: `Check an inclusion proof written by 'pawl audit prove' with nothing but the
+proof: the leaf hash and the sibling hashes must give the root. With
+--signature, the signature file must verify and carry the same batch id and
+lineage root, which ties the record to a signed batch.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			b, err := os.ReadFile(argv[0])
+			if err != nil {
+				return err
+			}
+			var pr audit.InclusionProof
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&pr); err != nil {
+				return fmt.Errorf("%s is not an inclusion proof: %v", argv[0], err)
+			}
+			if err := pr.Verify(); err != nil {
+				return err
+			}
+			if sigFile != "" {
+				chk, err := engine.VerifySignatureFile(sigFile, nil)
+				if err != nil {
+					return err
+				}
+				if chk.Signature.BatchID != pr.BatchID || chk.Signature.LineageRoot != pr.Root {
+					return fmt.Errorf("the proof is for batch %s with root %s; %s signs batch %s with root %s",
+						pr.BatchID, pr.Root, sigFile, chk.Signature.BatchID, chk.Signature.LineageRoot)
+				}
+				fmt.Fprintf(a.s.out, "OK: record %d is leaf %d of %d in batch %s, whose signature (key %s) carries root %s\n",
+					pr.Ordinal, pr.Index, pr.Size, pr.BatchID, chk.KeyID, pr.Root)
+				return nil
+			}
+			fmt.Fprintf(a.s.out, "OK: record %d is leaf %d of %d under root %s (pass --signature to tie the root to a signed batch)\n",
+				pr.Ordinal, pr.Index, pr.Size, pr.Root)
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&sigFile, "signature", "", "the batch's `signature.json`")
+	return []*cobra.Command{prove, verify}
+}
