@@ -38,9 +38,9 @@ func BenchmarkRun(b *testing.B) {
 	}
 }
 
-// BenchmarkLineageOverhead runs the same 200,000-record batch with and
-// without per-record lineage in one benchmark and reports the ratio.
-func BenchmarkLineageOverhead(b *testing.B) {
+// overhead runs the same 200,000-record batch with a part of the pipeline
+// on and off, alternating, and reports the ratio of the total times.
+func overhead(b *testing.B, skip *bool) {
 	dir := b.TempDir()
 	in := filepath.Join(dir, "in.jsonl")
 	f, _ := os.Create(in)
@@ -48,25 +48,32 @@ func BenchmarkLineageOverhead(b *testing.B) {
 	f.Close()
 	var with, without time.Duration
 	for i := 0; i < b.N; i++ {
-		for _, skip := range []bool{false, true} {
-			p, err := Init(context.Background(), filepath.Join(dir, fmt.Sprintf("p%d-%v", i, skip)), InitOptions{Operator: "bench"})
+		for _, off := range []bool{false, true} {
+			p, err := Init(context.Background(), filepath.Join(dir, fmt.Sprintf("p%d-%v", i, off)), InitOptions{Operator: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}
-			skipLineage = skip
+			*skip = off
 			start := time.Now()
-			if _, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf, Workers: 2}); err != nil {
+			_, err = p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf, Workers: 2})
+			*skip = false
+			if err != nil {
 				b.Fatal(err)
 			}
-			if skip {
+			if off {
 				without += time.Since(start)
 			} else {
 				with += time.Since(start)
 			}
-			skipLineage = false
 			p.Close()
 		}
 	}
 	b.ReportMetric(float64(with)/float64(without), "with/without")
 	b.ReportMetric(100*(float64(with)/float64(without)-1), "overhead-%")
 }
+
+// BenchmarkLineageOverhead: what hashing a leaf per record costs.
+func BenchmarkLineageOverhead(b *testing.B) { overhead(b, &skipLineage) }
+
+// BenchmarkNormalizeOverhead: what the Unicode boundary costs.
+func BenchmarkNormalizeOverhead(b *testing.B) { overhead(b, &skipNormalize) }

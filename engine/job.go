@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pawl-dev/pawl/engine/normalize"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -21,6 +22,9 @@ type Job struct {
 	Classification string `yaml:"classification"`
 	Format         string `yaml:"format"`
 	Schema         string `yaml:"schema"`
+	// Normalize is the Unicode boundary's profile: which fields are
+	// identifiers, free text or single-line, and the actions per hazard.
+	Normalize normalize.Config `yaml:"normalize"`
 
 	// Path is the spec's path relative to the project root (slash-separated).
 	Path string `yaml:"-"`
@@ -97,8 +101,16 @@ func ParseJob(rel string, b []byte) (*Job, error) {
 	}
 	if j.Schema == "" {
 		problems = append(problems, "schema (the path of a JSON Schema file) is required")
-	} else if filepath.IsAbs(j.Schema) || strings.HasPrefix(filepath.Clean(filepath.FromSlash(j.Schema)), "..") {
+	} else if !insideProject(j.Schema) {
 		problems = append(problems, fmt.Sprintf("schema %q must be a path inside the project", j.Schema))
+	}
+	if err := j.Normalize.Validate(); err != nil {
+		problems = append(problems, "normalize: "+err.Error())
+	}
+	for _, f := range j.Normalize.ReferenceFiles() {
+		if !insideProject(f) {
+			problems = append(problems, fmt.Sprintf("normalize reference file %q must be a path inside the project", f))
+		}
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s: %s", rel, strings.Join(problems, "; "))
@@ -107,10 +119,20 @@ func ParseJob(rel string, b []byte) (*Job, error) {
 	return &j, nil
 }
 
+func insideProject(p string) bool {
+	c := filepath.Clean(filepath.FromSlash(p))
+	return !filepath.IsAbs(c) && c != ".." && !strings.HasPrefix(c, ".."+string(filepath.Separator))
+}
+
 // References lists the files the job depends on, relative to the project
-// root: the spec itself and its schema. Each is pinned.
+// root: the spec itself, its schema and the normalization reference files.
+// Each is pinned.
 func (j *Job) References() []string {
-	return []string{j.Path, j.Schema}
+	refs := []string{j.Path, j.Schema}
+	for _, f := range j.Normalize.ReferenceFiles() {
+		refs = append(refs, filepath.ToSlash(filepath.Clean(filepath.FromSlash(f))))
+	}
+	return refs
 }
 
 // ListJobs returns the names of the job specs in jobs/.

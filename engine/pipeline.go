@@ -64,15 +64,16 @@ type stages struct {
 	header     []string
 	types      map[string]string
 	schema     *schema.Schema
+	norm       *normalize.Profile
 	baseOffset int64 // bytes before record 1 that the reader never saw (a stripped BOM)
 	// input reads the batch's input blob, for hashing the bytes of a record
 	// too long to have been buffered.
 	input io.ReaderAt
 }
 
-// skipLineage turns per-record lineage off; only the benchmark that
-// measures what lineage costs sets it.
-var skipLineage bool
+// skipLineage and skipNormalize turn a part of the pipeline off; only the
+// benchmarks that measure what those parts cost set them.
+var skipLineage, skipNormalize bool
 
 // noReasons is the reasons digest of a record verified without any action.
 var noReasons = func() [32]byte {
@@ -164,7 +165,10 @@ func (s *stages) process(it *item, st *stats) {
 			v = dv
 		}
 		st.in["normalize"]++
-		v, findings := normalize.Record(v, &st.norm)
+		var findings []normalize.Finding
+		if !skipNormalize {
+			v, findings = s.norm.Record(v, &st.norm)
+		}
 		var rs []Reason
 		for _, f := range findings {
 			if f.Reject {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/records"
 	"github.com/pawl-dev/pawl/engine/schema"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -107,6 +108,10 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job %s: %w", job.Name, err)
 	}
+	prof, err := p.normalizeProfile(job)
+	if err != nil {
+		return nil, err
+	}
 	// Every pinned file is kept in the store so that the batch can be
 	// replayed from the store alone.
 	for f, d := range jobPins {
@@ -167,7 +172,7 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	if err := p.process(ctx, &br, job, sch, workers, opt.Progress); err != nil {
+	if err := p.process(ctx, &br, job, sch, prof, workers, opt.Progress); err != nil {
 		return fail(err)
 	}
 	if testHook != nil {
@@ -197,6 +202,29 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 		res.RecordsPerSec = float64(res.RecordsIn) / s
 	}
 	return res, nil
+}
+
+// normalizeProfile builds the job's Unicode profile, with the reference
+// values of its identifier fields read from their (pinned) files.
+func (p *Project) normalizeProfile(job *Job) (*normalize.Profile, error) {
+	refs := map[string][]string{}
+	for ptr, file := range job.Normalize.References {
+		f, err := os.Open(filepath.Join(p.Root, filepath.FromSlash(file)))
+		if err != nil {
+			return nil, fmt.Errorf("job %s: normalize reference file for %s: %w", job.Name, ptr, err)
+		}
+		vals, err := normalize.ParseReferences(f, file)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", job.Name, err)
+		}
+		refs[ptr] = vals
+	}
+	prof, err := normalize.NewProfile(job.Normalize, refs)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: normalize: %w", job.Name, err)
+	}
+	return prof, nil
 }
 
 // testHook lets crash tests stop a run between commit steps.
@@ -293,7 +321,7 @@ type chunk struct {
 // process streams the input blob through the stages with workers goroutines
 // and writes the outputs to pending/<id>/ in input order, whatever the
 // worker count. Memory is bounded: at most 4 chunks per worker are in flight.
-func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *schema.Schema, workers int, progress func(Progress)) error {
+func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *schema.Schema, prof *normalize.Profile, workers int, progress func(Progress)) error {
 	dir := p.pendingDir(br.BatchID)
 	os.RemoveAll(dir) // leftovers of a run that never reached the trail
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -311,7 +339,7 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 	}
 	defer blob.Close()
 	src := bufio.NewReaderSize(in, 1<<20)
-	st := &stages{format: job.Format, schema: sch, input: blob}
+	st := &stages{format: job.Format, schema: sch, norm: prof, input: blob}
 	if bom, _ := src.Peek(3); len(bom) == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF {
 		src.Discard(3)
 		st.baseOffset = 3

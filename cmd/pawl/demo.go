@@ -72,20 +72,25 @@ Deterministic: the same batch id every time.`,
 			writeSummary(w, res)
 
 			fmt.Fprintln(w, "\n== 4. three quarantined records and why (pawl quarantine show BATCH ORDINAL)")
-			shown := map[string]bool{}
-			count := 0
+			// One record for each kind of failure worth seeing: an invisible
+			// bidi control, a value of the wrong type, bytes that are not UTF-8.
+			want := []string{"unicode.bidi", "type", "utf8.invalid"}
+			picked := map[string]*engine.QuarantineEntry{}
 			err = p.Quarantined(res.BatchID, func(q *engine.QuarantineEntry) bool {
-				key := q.Reasons[0].Stage
-				if shown[key] {
-					return true
+				for _, r := range q.Reasons {
+					if _, ok := picked[r.Rule]; !ok {
+						picked[r.Rule] = q
+					}
 				}
-				shown[key] = true
-				writeQuarantineEntry(w, res.BatchID, q)
-				count++
-				return count < 3
+				return len(picked) < 64
 			})
 			if err != nil {
 				return err
+			}
+			for _, rule := range want {
+				if q := picked[rule]; q != nil {
+					writeQuarantineEntry(w, res.BatchID, q)
+				}
 			}
 
 			fmt.Fprintln(w, "\n== 5. the same run again")

@@ -58,7 +58,7 @@ Start with:  pawl demo`,
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", "", "run as if pawl was started in `DIR` (the project directory)")
 	root.AddCommand(
 		a.initCmd(), a.pinCmd(), a.runCmd(), a.batchesCmd(), a.quarantineCmd(),
-		a.verifySignatureCmd(), a.auditCmd(), a.demoCmd(), a.versionCmd(),
+		a.verifySignatureCmd(), a.auditCmd(), a.explainCmd(), a.demoCmd(), a.versionCmd(),
 	)
 	return root
 }
