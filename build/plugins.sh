@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds pawl's WebAssembly plugins reproducibly.
+#
+#   build/plugins.sh            rebuild the committed modules in place
+#   build/plugins.sh OUTDIR     write OUTDIR/<name>.wasm instead (the
+#                               reproducibility test compares these)
+#
+# Go plugins (plugins/<name>/wasm):
+#   GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
+# then plugins/internal/addsection appends plugins/<name>/manifest.json as
+# the "pawl.manifest" custom section. The Go version is part of the build:
+# the same source gives the same bytes only with the toolchain named in
+# plugins/GOVERSION (GOTOOLCHAIN=local: never a downloaded one).
+#
+# WAT modules (plugins/notblank, engine/sandbox/testdata/wat) need wabt's
+# wat2wasm: build/setup-tools.sh installs it. Without it they are skipped
+# (the committed .wasm files stay).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=${1:-}
+if [ -n "$out" ]; then mkdir -p "$out"; out=$(cd "$out" && pwd); fi
+
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+want=$(cat plugins/GOVERSION)
+have=$(go env GOVERSION)
+if [ "$want" != "$have" ] && [ -z "${PAWL_ANY_GO:-}" ]; then
+	echo "plugins.sh: plugins/GOVERSION says $want but go is $have: the modules would not be byte-identical." >&2
+	echo "plugins.sh: install $want, or set PAWL_ANY_GO=1 and update plugins/GOVERSION with the new pins." >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/addsection" ./plugins/internal/addsection
+
+dest() { # dest NAME DEFAULT_PATH
+	if [ -n "$out" ]; then echo "$out/$1.wasm"; else echo "$2"; fi
+}
+
+for p in range freshness registry zscore; do
+	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-buildid= \
+		-o "$tmp/$p.wasm" "./plugins/$p/wasm"
+	"$tmp/addsection" -payload "plugins/$p/manifest.json" "$tmp/$p.wasm" "$(dest "$p" "plugins/$p/$p.wasm")"
+done
+
+# The Go test plugin of engine/sandbox.
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-buildid= \
+	-o "$tmp/probe.wasm" ./engine/sandbox/testdata/probe
+cat > "$tmp/probe.json" <<'JSON'
+{"abi": 1, "name": "probe", "version": "0.0.1", "mode": "stateless", "fields": [{"name": "value", "pointer": "/value", "type": "number"}]}
+JSON
+"$tmp/addsection" -payload "$tmp/probe.json" "$tmp/probe.wasm" "$(dest probe engine/sandbox/testdata/probe.wasm)"
+
+if ! command -v wat2wasm >/dev/null 2>&1; then
+	echo "plugins.sh: wat2wasm not found; skipping the WAT modules (run build/setup-tools.sh)" >&2
+	exit 0
+fi
+wat2wasm plugins/notblank/notblank.wat -o "$tmp/notblank.wasm"
+"$tmp/addsection" -payload plugins/notblank/manifest.json "$tmp/notblank.wasm" "$(dest notblank plugins/notblank/notblank.wasm)"
+
+# The hostile test modules: each gets a one-field manifest; wrongabi's
+# claims ABI 2.
+for f in engine/sandbox/testdata/wat/*.wat; do
+	n=$(basename "$f" .wat)
+	abi=1
+	if [ "$n" = wrongabi ]; then abi=2; fi
+	printf '{"abi": %d, "name": "hostile-%s", "version": "0.0.1", "mode": "stateless", "fields": [{"name": "value", "pointer": "/value", "type": "number"}]}' \
+		"$abi" "$n" >"$tmp/$n.json"
+	wat2wasm "$f" -o "$tmp/$n.wasm"
+	check=""
+	# addsection checks a manifest with the host's reader, which (rightly)
+	# refuses ABI 2: this one is written unchecked on purpose.
+	if [ "$n" = wrongabi ]; then check=-unchecked; fi
+	"$tmp/addsection" $check -payload "$tmp/$n.json" "$tmp/$n.wasm" "$(dest "hostile-$n" "engine/sandbox/testdata/$n.wasm")"
+done
+echo "plugins.sh: built with $have"

@@ -1,0 +1,196 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"unicode/utf8"
+)
+
+// ABIVersion is the plugin ABI this host speaks (docs/plugin-abi.md).
+const ABIVersion = 1
+
+// ManifestSection is the name of the custom section that holds a plugin's
+// manifest. It lives inside the module so that the sha256 pin covers it.
+const ManifestSection = "pawl.manifest"
+
+// Mode says how the host may schedule a plugin.
+const (
+	// ModeStateless plugins judge each record on its own: the host may run
+	// them on many instances at once.
+	ModeStateless = "stateless"
+	// ModeOrdered plugins keep state across records (a rolling mean): the
+	// host runs them on one instance, in record order.
+	ModeOrdered = "ordered"
+)
+
+// FieldType is the type of a column the host hands a plugin.
+type FieldType string
+
+// The column types of ABI version 1.
+const (
+	TypeNumber FieldType = "number" // f64 + presence bitmap
+	TypeString FieldType = "string" // u32 offsets + UTF-8 bytes + presence bitmap
+	TypeBool   FieldType = "bool"   // one byte per record + presence bitmap
+)
+
+func (t FieldType) code() uint32 {
+	switch t {
+	case TypeNumber:
+		return 1
+	case TypeString:
+		return 2
+	case TypeBool:
+		return 3
+	}
+	return 0
+}
+
+// Field is one column a plugin reads: Name is how the plugin refers to it
+// (reasons name it), Pointer the JSON pointer it reads by default (a job
+// spec may bind it to another pointer), Type the column type.
+type Field struct {
+	Name    string    `json:"name"`
+	Pointer string    `json:"pointer"`
+	Type    FieldType `json:"type"`
+}
+
+// Manifest is what a plugin says about itself, read from its
+// ManifestSection custom section.
+type Manifest struct {
+	ABI         int    `json:"abi"`
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	Description string `json:"description,omitempty"`
+	Mode        string `json:"mode"`
+	// Transforms is true when the plugin may return replacement values.
+	// A plugin that does not declare it and returns one is refused.
+	Transforms bool    `json:"transforms,omitempty"`
+	Fields     []Field `json:"fields"`
+	// Lookups names the pinned read-only files the plugin needs at init
+	// (e.g. "registry"); the job spec says which file each name is.
+	Lookups []string `json:"lookups,omitempty"`
+	// ConfigSchema is the JSON Schema (2020-12) of the plugin's config.
+	// The host checks the config against it before NewInstance; the
+	// plugin checks it again at init.
+	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
+}
+
+// ID is "name@version", the way errors and the audit trail name a plugin.
+func (m *Manifest) ID() string { return m.Name + "@" + m.Version }
+
+// FieldIndex returns the column index of the field called name, or -1.
+func (m *Manifest) FieldIndex(name string) int {
+	for i, f := range m.Fields {
+		if f.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+	versionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
+)
+
+var errWrongABI = errors.New("wrong plugin ABI version")
+
+// maxFields bounds the columns of one plugin; more is a mistake, not a need.
+const maxFields = 64
+
+// ReadManifest reads and checks the manifest of a plugin without compiling
+// it (for `pawl plugin add` and `pawl plugin list`). It refuses a module
+// that is not WebAssembly, has no manifest or more than one, or whose
+// manifest is malformed or speaks another ABI version.
+func ReadManifest(wasm []byte) (*Manifest, error) {
+	mod, err := scanModule(wasm)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseManifest(mod)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func parseManifest(mod *moduleInfo) (*Manifest, error) {
+	var payloads [][]byte
+	for _, c := range mod.customs {
+		if c.name == ManifestSection {
+			payloads = append(payloads, c.data)
+		}
+	}
+	switch len(payloads) {
+	case 0:
+		return nil, fmt.Errorf("no %q custom section: not a pawl plugin (build it with build/plugins.sh, which appends the manifest)", ManifestSection)
+	case 1:
+	default:
+		return nil, fmt.Errorf("%d %q custom sections: a plugin has exactly one manifest", len(payloads), ManifestSection)
+	}
+	raw := payloads[0]
+	if !utf8.Valid(raw) {
+		return nil, fmt.Errorf("manifest is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("manifest: trailing data after the JSON object")
+	}
+	if err := m.check(); err != nil {
+		return &m, fmt.Errorf("manifest of %s: %w", m.ID(), err)
+	}
+	return &m, nil
+}
+
+func (m *Manifest) check() error {
+	if m.ABI != ABIVersion {
+		return fmt.Errorf("%w: built for plugin ABI %d; this pawl speaks ABI %d", errWrongABI, m.ABI, ABIVersion)
+	}
+	if !nameRE.MatchString(m.Name) {
+		return fmt.Errorf("name %q: want %s", m.Name, nameRE)
+	}
+	if !versionRE.MatchString(m.Version) {
+		return fmt.Errorf("version %q: want %s", m.Version, versionRE)
+	}
+	if m.Mode != ModeStateless && m.Mode != ModeOrdered {
+		return fmt.Errorf("mode %q: want %q or %q", m.Mode, ModeStateless, ModeOrdered)
+	}
+	if len(m.Fields) > maxFields {
+		return fmt.Errorf("%d fields: at most %d", len(m.Fields), maxFields)
+	}
+	seen := map[string]bool{}
+	for i, f := range m.Fields {
+		if !nameRE.MatchString(f.Name) {
+			return fmt.Errorf("fields[%d].name %q: want %s", i, f.Name, nameRE)
+		}
+		if seen[f.Name] {
+			return fmt.Errorf("fields[%d]: field %q declared twice", i, f.Name)
+		}
+		seen[f.Name] = true
+		if f.Type.code() == 0 {
+			return fmt.Errorf("fields[%d] %q: type %q: want number, string or bool", i, f.Name, f.Type)
+		}
+		if f.Pointer != "" && f.Pointer[0] != '/' {
+			return fmt.Errorf("fields[%d] %q: pointer %q is not a JSON pointer", i, f.Name, f.Pointer)
+		}
+	}
+	seenL := map[string]bool{}
+	for i, l := range m.Lookups {
+		if !nameRE.MatchString(l) || seenL[l] {
+			return fmt.Errorf("lookups[%d] %q: want a unique name matching %s", i, l, nameRE)
+		}
+		seenL[l] = true
+	}
+	if len(m.ConfigSchema) > 0 && !json.Valid(m.ConfigSchema) {
+		return fmt.Errorf("config_schema is not JSON")
+	}
+	return nil
+}

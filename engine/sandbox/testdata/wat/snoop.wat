@@ -1,0 +1,58 @@
+;; Looks for the host: the real-time clock must be the batch's as-of time, there must be no environment, no arguments and no file to open; it traps if any of that is not so. It writes to stdout (captured).
+(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $env (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "pawl" "log" (func $log (param i32 i32)))
+  (data (i32.const 600) "etc/passwd")
+  (data (i32.const 640) "snooping\n")
+  (data (i32.const 656) "\80\02\00\00\09\00\00\00")
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (global $inEnd (mut i32) (i32.const 1024))
+  ;; $reserve returns an 8-aligned block of n bytes at the top of the heap,
+  ;; growing memory as needed.
+  (func $reserve (param $n i32) (result i32)
+    (local $p i32) (local $end i32) (local $have i32)
+    (local.set $p (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (local.get $end) (local.get $have))
+      (then
+        (if (i32.eq (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end) (local.get $have)) (i32.const 16)) (i32.const 1))) (i32.const -1))
+          (then unreachable))))
+    (global.set $heap (local.get $end))
+    (local.get $p))
+  (func (export "pawl_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (call $reserve (local.get $n)))
+    (global.set $inEnd (global.get $heap))
+    (local.get $p))
+  (func (export "pawl_init") (param i32 i32) (result i64) (i64.const 0))
+  ;; $ok returns an empty result (every record passes) for batch $b.
+  (func $ok (param $b i32) (result i64)
+    (local $out i32)
+    (global.set $heap (global.get $inEnd))
+    (local.set $out (call $reserve (i32.const 16)))
+    (i32.store (local.get $out) (i32.const 0x31525750))
+    (i32.store offset=4 (local.get $out) (i32.load offset=8 (local.get $b)))
+    (i64.store offset=8 (local.get $out) (i64.const 0))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 16)))
+
+  (func (export "pawl_validate") (param $b i32) (param $len i32) (result i64)
+    ;; the wall clock is the as-of time in the batch header
+    (if (call $clock (i32.const 0) (i64.const 1) (i32.const 512)) (then unreachable))
+    (if (i64.ne (i64.load (i32.const 512)) (i64.load offset=24 (local.get $b))) (then unreachable))
+    ;; no environment, no arguments
+    (if (call $env (i32.const 520) (i32.const 524)) (then unreachable))
+    (if (i32.load (i32.const 520)) (then unreachable))
+    (if (call $args (i32.const 528) (i32.const 532)) (then unreachable))
+    (if (i32.load (i32.const 528)) (then unreachable))
+    ;; no file: there is no preopened directory (fd 3) to open it from
+    (if (i32.eqz (call $open (i32.const 3) (i32.const 0) (i32.const 600) (i32.const 10) (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 540))) (then unreachable))
+    (drop (call $write (i32.const 1) (i32.const 656) (i32.const 1) (i32.const 544)))
+    (call $log (i32.const 640) (i32.const 8))
+    (call $ok (local.get $b)))
+)

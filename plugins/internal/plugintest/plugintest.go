@@ -1,0 +1,55 @@
+// Package plugintest runs the committed first-party plugins through the
+// real sandbox for their tests.
+package plugintest
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine/sandbox"
+)
+
+// AsOf is the as-of time of the tests.
+var AsOf = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// Load loads a committed .wasm through a fresh runtime.
+func Load(t testing.TB, path string) *sandbox.Plugin {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (build/plugins.sh builds it)", err)
+	}
+	rt, err := sandbox.NewRuntime(context.Background(), sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	p, err := rt.Load(context.Background(), b, sandbox.Pin(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Instance makes an instance with config and lookups at AsOf.
+func Instance(t testing.TB, p *sandbox.Plugin, config string, lookup map[string][]byte) (*sandbox.Instance, error) {
+	t.Helper()
+	in, err := p.NewInstance(context.Background(), sandbox.InstanceConfig{Config: []byte(config), Lookup: lookup, AsOf: AsOf, Seed: 1})
+	if err == nil {
+		t.Cleanup(func() { in.Close(context.Background()) })
+	}
+	return in, err
+}
+
+// Rules returns the first rule of each verdict ("" for OK).
+func Rules(v []sandbox.Verdict) []string {
+	out := make([]string, len(v))
+	for i, x := range v {
+		if !x.OK {
+			out[i] = x.Reasons[0].Rule
+		}
+	}
+	return out
+}

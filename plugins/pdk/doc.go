@@ -1,0 +1,43 @@
+// Package pdk is the Go guest kit for pawl plugins (plugin ABI version 1,
+// docs/plugin-abi.md).
+//
+// A validator is a plain Go type with two methods over typed columns:
+//
+//	type positive struct{}
+//
+//	func (positive) Init(in pdk.Init) error { return nil }
+//
+//	func (positive) Validate(b *pdk.Batch, r *pdk.Result) {
+//		vals := b.Numbers(0)
+//		for i := 0; i < b.N; i++ {
+//			if v, ok := vals.Get(i); ok && v <= 0 {
+//				r.Reject(i, 0, "positive", "value must be positive")
+//			}
+//		}
+//	}
+//
+//	func init() { pdk.Register(positive{}) }
+//	func main() {}
+//
+// built with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false
+//
+// and given a manifest by build/plugins.sh. The kit exports pawl_alloc,
+// pawl_init and pawl_validate; the host hands the columns the manifest
+// declares, already parsed, in guest memory; nothing is parsed from JSON
+// per record. Columns are views of the host's message: strings and slices
+// from them are valid only during the Validate call that received them
+// (copy what must outlive it, e.g. map keys of an ordered plugin: Go's
+// map assignment copies the key string's header, not its bytes, so use
+// strings.Clone).
+//
+// Guarantees the guest can rely on: the wall clock is the batch's as-of
+// time, random numbers are seeded from the batch, there is no filesystem,
+// environment or network; a panic is reported to the host as a trap of the
+// batch, which the host bisects to the record that caused it.
+//
+// The wire encoding (DecodeBatch, Result.Bytes) builds on every platform
+// so validators can be tested and benchmarked natively; only the exports
+// need GOOS=wasip1.
+package pdk
