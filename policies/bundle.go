@@ -1,0 +1,447 @@
+package policies
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/loader/filter"
+)
+
+// The default bundle, written by `pawl init` into the project's policies/
+// directory. "all:" because the manifest is a dot file.
+//
+//go:embed all:default
+var defaultBundle embed.FS
+
+// DefaultFS returns the default bundle (the files of policies/default in this
+// repository) rooted at the bundle directory: ".manifest", "data.json",
+// "pawl/egress.rego", ...
+func DefaultFS() fs.FS {
+	sub, err := fs.Sub(defaultBundle, "default")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
+}
+
+// WriteDefault writes the default bundle into dir (created if missing). It
+// refuses to overwrite an existing file, so a compliance team's edits are
+// never lost to a second `pawl init`.
+func WriteDefault(dir string) error {
+	fsys := DefaultFS()
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("policies: writing default bundle: %w", err)
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return fmt.Errorf("policies: writing default bundle: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("policies: writing default bundle: %w", err)
+		}
+		return f.Close()
+	})
+}
+
+const (
+	signaturesFile = ".signatures.json"
+	manifestFile   = ".manifest"
+	// DefaultKeyID is the key id bundles are signed and verified with when
+	// the caller names none.
+	DefaultKeyID = "pawl-policy"
+	// maxBundleBytes bounds what a bundle may hold in total; policies are
+	// text, a bigger bundle is a mistake or an attack.
+	maxBundleBytes = 64 << 20
+)
+
+// BundleFile is one file of a bundle as it was read: its slash-separated
+// path inside the bundle, the sha256 of its bytes (hex) and its size.
+type BundleFile struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// BundleInfo identifies the bundle a decision was made with.
+type BundleInfo struct {
+	// Revision is the "revision" of the bundle's .manifest.
+	Revision string `json:"revision"`
+	// SHA256 is "sha256:" followed by the hex sha256 of the bundle's file
+	// list: one line "<hex sha256 of the file>  <path>\n" per file, sorted by
+	// path (bytewise), every regular file except .signatures.json. It is the
+	// output of `find . -type f ! -name .signatures.json -printf '%P\n' |
+	// LC_ALL=C sort | xargs sha256sum | sha256sum` in the bundle directory.
+	SHA256 string `json:"sha256"`
+	// Signed is true when the bundle carries a .signatures.json file.
+	Signed bool `json:"signed"`
+	// SignatureVerified is true when that signature was checked against a
+	// public key and every file matched it.
+	SignatureVerified bool `json:"signature_verified"`
+	// KeyID is the id of the key the signature was verified with.
+	KeyID string `json:"key_id,omitempty"`
+}
+
+// LoadOptions says how a bundle is checked while it is loaded.
+type LoadOptions struct {
+	// PublicKeyPEM is the PKIX ("PUBLIC KEY") PEM of the ed25519 key bundles
+	// are signed with. With a key, a signature that is present is verified;
+	// without one, a signature is not checked (Info.SignatureVerified=false).
+	PublicKeyPEM []byte
+	// KeyID names the key; DefaultKeyID when empty.
+	KeyID string
+	// RequireSignature refuses a bundle that has no valid signature by
+	// PublicKeyPEM: unsigned, tampered (a file changed, added or removed) or
+	// signed by another key.
+	RequireSignature bool
+}
+
+// Bundle is a loaded, checked bundle: parsed modules, data, and identity.
+type Bundle struct {
+	Info  BundleInfo
+	Files []BundleFile
+
+	source  string
+	modules map[string]*ast.Module // every module, tests included
+	tests   map[string]bool        // module paths that are *_test.rego
+	data    map[string]any
+}
+
+// Source is the directory (or "embedded default bundle") it was loaded from.
+func (b *Bundle) Source() string { return b.source }
+
+// memFile is one file read from the bundle directory; the same bytes are
+// hashed, verified against the signature and parsed, so there is no window
+// between checking a file and using it.
+type memFile struct {
+	path string // slash-separated, relative, no leading slash
+	data []byte
+}
+
+// readBundleFiles reads every regular file under fsys, sorted by path. A
+// symlink, device or other irregular file is refused: what is signed and
+// hashed must be exactly what is loaded.
+func readBundleFiles(fsys fs.FS) ([]memFile, error) {
+	var files []memFile
+	var total int64
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file (%s); bundles may hold only regular files", p, d.Type())
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		total += int64(len(data))
+		if total > maxBundleBytes {
+			return fmt.Errorf("bundle is larger than %d bytes (at %s)", maxBundleBytes, p)
+		}
+		files = append(files, memFile{path: p, data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	return files, nil
+}
+
+// bundleDigest computes BundleInfo.SHA256 and the file list.
+func bundleDigest(files []memFile) (string, []BundleFile) {
+	list := make([]BundleFile, 0, len(files))
+	h := sha256.New()
+	for _, f := range files {
+		if f.path == signaturesFile {
+			continue
+		}
+		sum := sha256.Sum256(f.data)
+		hx := hex.EncodeToString(sum[:])
+		fmt.Fprintf(h, "%s  %s\n", hx, f.path)
+		list = append(list, BundleFile{Path: f.path, SHA256: hx, Size: int64(len(f.data))})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), list
+}
+
+// BundleDigest returns the BundleInfo.SHA256 of the bundle in dir without
+// loading it, so a pin can be computed or checked cheaply.
+func BundleDigest(dir string) (string, error) {
+	files, err := readBundleFiles(os.DirFS(dir))
+	if err != nil {
+		return "", fmt.Errorf("policies: bundle %s: %w", dir, err)
+	}
+	d, _ := bundleDigest(files)
+	return d, nil
+}
+
+// LoadBundle reads the bundle in dir, verifies its signature as opts say,
+// parses and compiles it with the production capabilities, and derives the
+// egress index. Any problem refuses the whole bundle with an error naming
+// the file (and, for Rego, the line).
+func LoadBundle(dir string, opts LoadOptions) (*Bundle, error) {
+	files, err := readBundleFiles(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("policies: bundle %s: %w", dir, err)
+	}
+	return loadFiles(dir, files, opts)
+}
+
+// LoadBundleFS is LoadBundle for a bundle held in an fs.FS (for example
+// DefaultFS()).
+func LoadBundleFS(fsys fs.FS, name string, opts LoadOptions) (*Bundle, error) {
+	files, err := readBundleFiles(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("policies: bundle %s: %w", name, err)
+	}
+	return loadFiles(name, files, opts)
+}
+
+func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("policies: bundle %s: "+format, append([]any{source}, args...)...)
+	}
+	digest, list := bundleDigest(files)
+	signed := false
+	for _, f := range files {
+		if f.path == signaturesFile {
+			signed = true
+		} else if path.Base(f.path) == signaturesFile {
+			return nil, fail("%s: a signatures file is only allowed at the bundle root", f.path)
+		}
+	}
+	keyID := opts.KeyID
+	if keyID == "" {
+		keyID = DefaultKeyID
+	}
+
+	r := bundle.NewCustomReader(&memLoader{files: files}).
+		WithRegoVersion(ast.RegoV1).
+		WithCapabilities(Capabilities()).
+		WithProcessAnnotations(true).
+		WithSizeLimitBytes(maxBundleBytes)
+	verified := false
+	switch {
+	case len(opts.PublicKeyPEM) > 0:
+		vc := bundle.NewVerificationConfig(map[string]*bundle.KeyConfig{
+			keyID: {Key: string(opts.PublicKeyPEM), Algorithm: SigningAlgorithm},
+		}, keyID, "", nil)
+		if !opts.RequireSignature {
+			vc = vc.WithOptionalSignature()
+		}
+		r = r.WithBundleVerificationConfig(vc)
+		verified = signed
+	case opts.RequireSignature:
+		return nil, fail("a signature is required but no public key was given")
+	default:
+		r = r.WithSkipBundleVerification(true)
+	}
+	if opts.RequireSignature && !signed {
+		return nil, fail("unsigned: %s is missing and a signature is required (sign it with `pawl policy sign`)", signaturesFile)
+	}
+
+	ob, err := r.Read()
+	if err != nil {
+		if verified || opts.RequireSignature {
+			return nil, fail("signature check failed: %v", err)
+		}
+		return nil, fail("%v", err)
+	}
+	if ob.Manifest.Revision == "" {
+		return nil, fail("%s: missing \"revision\"; every bundle must say which revision it is", manifestFile)
+	}
+
+	b := &Bundle{
+		Info: BundleInfo{
+			Revision:          ob.Manifest.Revision,
+			SHA256:            digest,
+			Signed:            signed,
+			SignatureVerified: verified,
+		},
+		Files:   list,
+		source:  source,
+		modules: map[string]*ast.Module{},
+		tests:   map[string]bool{},
+		data:    ob.Data,
+	}
+	if verified {
+		b.Info.KeyID = keyID
+	}
+	if b.data == nil {
+		b.data = map[string]any{}
+	}
+	for _, m := range ob.Modules {
+		p := strings.TrimPrefix(m.Path, "/")
+		b.modules[p] = m.Parsed
+		if strings.HasSuffix(p, "_test.rego") {
+			b.tests[p] = true
+		}
+	}
+	if _, ok := b.data[derivedRoot]; ok {
+		return nil, fail("data.json: the top-level key %q is reserved for what pawl derives from the bundle", derivedRoot)
+	}
+	idx, err := egressIndex(b.data)
+	if err != nil {
+		return nil, fail("data.json: %v", err)
+	}
+	b.data[derivedRoot] = map[string]any{"egress": map[string]any{"by_prefix": idx}}
+
+	// Compile everything, tests included, with the production capabilities:
+	// a forbidden builtin anywhere in the bundle refuses the bundle.
+	// Print statements are kept for this check: erasing them first would
+	// let `print(time.now_ns())` through unchecked.
+	if _, err := compileModulesWith(b.modules, true); err != nil {
+		return nil, fail("%v", err)
+	}
+	return b, nil
+}
+
+// compileModules compiles modules with the production capabilities; print
+// statements are erased (decisions write nothing anywhere).
+func compileModules(mods map[string]*ast.Module) (*ast.Compiler, error) {
+	return compileModulesWith(mods, false)
+}
+
+func compileModulesWith(mods map[string]*ast.Module, print bool) (*ast.Compiler, error) {
+	c := ast.NewCompiler().
+		WithCapabilities(Capabilities()).
+		WithDefaultRegoVersion(ast.RegoV1).
+		WithEnablePrintStatements(print)
+	c.Compile(mods)
+	if c.Failed() {
+		return nil, c.Errors
+	}
+	return c, nil
+}
+
+// productionModules are the bundle's modules without its tests: a test file
+// can never change a decision.
+func (b *Bundle) productionModules() map[string]*ast.Module {
+	out := make(map[string]*ast.Module, len(b.modules))
+	for p, m := range b.modules {
+		if !b.tests[p] {
+			out[p] = m
+		}
+	}
+	return out
+}
+
+// derivedRoot is the data path pawl writes what it derives from the bundle
+// at load time (data.pawl_derived); data.json may not use it.
+const derivedRoot = "pawl_derived"
+
+// egressIndex builds data.pawl_derived.egress.by_prefix: canonical URL
+// prefix → sorted ids of the destinations with that prefix. The whitelist
+// stays keyed by id for the people who edit it; the index lets one decision
+// do one object lookup per candidate prefix instead of scanning every
+// destination. Each destination URL goes through CanonicalURL, so the
+// whitelist and the request are spelled the same way.
+func egressIndex(data map[string]any) (map[string]any, error) {
+	idx := map[string]any{}
+	eg, ok := data["egress"]
+	if !ok {
+		return idx, nil
+	}
+	egm, ok := eg.(map[string]any)
+	if !ok {
+		return nil, errors.New("egress must be an object")
+	}
+	dests, ok := egm["destinations"]
+	if !ok {
+		return idx, nil
+	}
+	dm, ok := dests.(map[string]any)
+	if !ok {
+		return nil, errors.New("egress.destinations must be an object keyed by destination id")
+	}
+	ids := make([]string, 0, len(dm))
+	for id := range dm {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		d, ok := dm[id].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("egress.destinations[%q] must be an object", id)
+		}
+		u, ok := d["url"].(string)
+		if !ok {
+			return nil, fmt.Errorf("egress.destinations[%q].url must be a string", id)
+		}
+		c, err := CanonicalURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("egress.destinations[%q].url: %v", id, err)
+		}
+		cls, ok := d["classifications"].([]any)
+		if !ok {
+			return nil, fmt.Errorf("egress.destinations[%q].classifications must be a list of classifications", id)
+		}
+		for _, c := range cls {
+			if _, ok := c.(string); !ok {
+				return nil, fmt.Errorf("egress.destinations[%q].classifications: %v is not a string", id, c)
+			}
+		}
+		if ra, ok := d["requires_approval"]; ok {
+			if _, isBool := ra.(bool); !isBool {
+				return nil, fmt.Errorf("egress.destinations[%q].requires_approval must be true or false, not %v", id, ra)
+			}
+		}
+		list, _ := idx[c].([]any)
+		idx[c] = append(list, id)
+	}
+	return idx, nil
+}
+
+// memLoader hands the bytes already read (and hashed) to OPA's bundle
+// reader, which verifies them against the signature and parses them.
+type memLoader struct {
+	files []memFile
+	i     int
+}
+
+func (l *memLoader) NextFile() (*bundle.Descriptor, error) {
+	if l.i >= len(l.files) {
+		return nil, io.EOF
+	}
+	f := l.files[l.i]
+	l.i++
+	p := "/" + f.path
+	return bundle.NewDescriptor(p, p, bytes.NewBuffer(f.data)), nil
+}
+
+func (l *memLoader) WithFilter(filter.LoaderFilter) bundle.DirectoryLoader { return l }
+func (l *memLoader) WithPathFormat(bundle.PathFormat) bundle.DirectoryLoader {
+	return l
+}
+func (l *memLoader) WithSizeLimitBytes(int64) bundle.DirectoryLoader { return l }
+func (l *memLoader) WithFollowSymlinks(bool) bundle.DirectoryLoader  { return l }

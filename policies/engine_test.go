@@ -1,0 +1,536 @@
+package policies
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+const testData = `{
+  "egress": {
+    "destinations": {
+      "partner": {"url": "https://Partner.Example:443/inbox/", "classifications": ["public", "internal"], "requires_approval": false},
+      "partner-restricted": {"url": "https://partner.example/inbox/restricted/", "classifications": ["internal", "confidential"], "requires_approval": true},
+      "outbox": {"url": "file:///srv/outbox/", "classifications": ["public", "internal"]}
+    }
+  },
+  "plugins": {
+    "approved": {
+      "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef": {"name": "range-check", "version": "1.2.0", "capabilities": ["log"]}
+    }
+  },
+  "classification": {
+    "levels": ["public", "internal", "confidential", "phi"],
+    "fields": {"confidential": ["email"], "phi": ["mrn", "/patient/dob"]}
+  }
+}`
+
+// testBundle is the default bundle with testData as its data.json.
+func testBundle(t testing.TB) string {
+	t.Helper()
+	dir := copyDefault(t)
+	if err := os.WriteFile(filepath.Join(dir, "data.json"), []byte(testData), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func testEngine(t testing.TB, dir string) *Engine {
+	t.Helper()
+	e, err := Open(context.Background(), dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func egressInput(url string) EgressInput {
+	return EgressInput{
+		Time:      "2025-03-04T05:06:07+01:00",
+		Principal: Principal{ID: "alice"},
+		Purpose:   "study-report",
+		Resource: Resource{
+			BatchID:        "b1",
+			State:          "committed",
+			Classification: "internal",
+			Hashes:         map[string]string{"verified": "sha256:aa"},
+		},
+		Destination: Destination{URL: url},
+	}
+}
+
+func TestEgressBypassAttempts(t *testing.T) {
+	e := testEngine(t, testBundle(t))
+	ctx := context.Background()
+	approved := []ESignature{{Signer: "qa-lead", Meaning: "approved", Time: "2025-03-04T04:00:00Z", BatchID: "b1"}}
+	cases := []struct {
+		name   string
+		mutate func(*EgressInput)
+		allow  bool
+		reason string // a deny reason must contain this
+	}{
+		{"whitelisted prefix", func(in *EgressInput) {}, true, ""},
+		{"host and scheme case-folded", func(in *EgressInput) { in.Destination.URL = "HTTPS://PARTNER.EXAMPLE/inbox/b1.jsonl" }, true, ""},
+		{"default port", func(in *EgressInput) { in.Destination.URL = "https://partner.example:443/inbox/b1.jsonl" }, true, ""},
+		{"percent-encoded unreserved path", func(in *EgressInput) { in.Destination.URL = "https://partner.example/%69nbox/b1.jsonl" }, true, ""},
+		{"file outbox", func(in *EgressInput) { in.Destination.URL = "file:///srv/outbox/b1.jsonl" }, true, ""},
+		{"dot-dot out of the outbox", func(in *EgressInput) { in.Destination.URL = "file:///srv/outbox/../secret/" }, false, "egress.url_refused: dot segment"},
+		{"encoded dot-dot", func(in *EgressInput) { in.Destination.URL = "file:///srv/outbox/%2e%2e/secret/x" }, false, "egress.url_refused: dot segment"},
+		{"userinfo", func(in *EgressInput) { in.Destination.URL = "https://partner.example@evil.example/inbox/b1.jsonl" }, false, "egress.url_refused: userinfo"},
+		{"IDN homograph of the host", func(in *EgressInput) { in.Destination.URL = "https://pаrtner.example/inbox/b1.jsonl" }, false, "egress.url_refused: non-ASCII"},
+		{"punycode homograph", func(in *EgressInput) { in.Destination.URL = "https://xn--prtner-2we.example/inbox/b1.jsonl" }, false, "egress.not_whitelisted"},
+		{"encoded slash", func(in *EgressInput) { in.Destination.URL = "https://partner.example/inbox%2F..%2Fadmin" }, false, "egress.url_refused: encoded slash"},
+		{"case-folded path", func(in *EgressInput) { in.Destination.URL = "https://partner.example/INBOX/b1.jsonl" }, false, "egress.not_whitelisted"},
+		{"sibling with a common prefix", func(in *EgressInput) { in.Destination.URL = "https://partner.example/inbox-evil/b1.jsonl" }, false, "egress.not_whitelisted"},
+		{"other port", func(in *EgressInput) { in.Destination.URL = "https://partner.example:8443/inbox/b1.jsonl" }, false, "egress.not_whitelisted"},
+		{"plain http", func(in *EgressInput) { in.Destination.URL = "http://partner.example/inbox/b1.jsonl" }, false, "egress.url_refused: scheme"},
+		{"batch not committed", func(in *EgressInput) { in.Resource.State = "pending" }, false, `egress.not_committed: batch "b1" is in state "pending"`},
+		{"classification not allowed", func(in *EgressInput) { in.Resource.Classification = "phi" }, false, `egress.classification: destination "partner" (https://Partner.Example:443/inbox/) does not accept classification "phi"`},
+		{"approval required, missing", func(in *EgressInput) { in.Destination.URL = "https://partner.example/inbox/restricted/b1.jsonl" }, false, `egress.approval_required: destination "partner-restricted"`},
+		{"approval present", func(in *EgressInput) {
+			in.Destination.URL = "https://partner.example/inbox/restricted/b1.jsonl"
+			in.Resource.Signatures = approved
+		}, true, ""},
+		{"approval for another batch", func(in *EgressInput) {
+			in.Destination.URL = "https://partner.example/inbox/restricted/b1.jsonl"
+			in.Resource.Signatures = []ESignature{{Signer: "qa-lead", Meaning: "approved", BatchID: "b0"}}
+		}, false, "egress.approval_required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := egressInput("https://partner.example/inbox/b1.jsonl")
+			c.mutate(&in)
+			d, err := e.Decide(ctx, KindEgress, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != c.allow {
+				t.Fatalf("allow = %v, want %v; deny %q", d.Allow, c.allow, d.Deny)
+			}
+			if c.allow && len(d.Deny) != 0 {
+				t.Fatalf("allowed with reasons %q", d.Deny)
+			}
+			if !c.allow {
+				found := false
+				for _, r := range d.Deny {
+					found = found || strings.Contains(r, c.reason)
+				}
+				if !found {
+					t.Fatalf("deny %q has no reason containing %q", d.Deny, c.reason)
+				}
+			}
+			t.Logf("%s → allow=%v deny=%q", in.Destination.URL, d.Allow, d.Deny)
+		})
+	}
+}
+
+func TestDecisionRecordAndReplay(t *testing.T) {
+	dir := testBundle(t)
+	e := testEngine(t, dir)
+	ctx := context.Background()
+	d, err := e.Decide(ctx, KindEgress, egressInput("https://partner.example/inbox/b1.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Allow || d.ID == "" || d.Bundle.SHA256 == "" || d.Bundle.Revision != "pawl-default-1" || d.OPAVersion == "" {
+		t.Fatalf("decision %+v", d)
+	}
+	if d.Time != "2025-03-04T04:06:07Z" {
+		t.Fatalf("time not normalized to UTC: %q", d.Time)
+	}
+	var res struct {
+		Prefix       string   `json:"prefix"`
+		Destinations []string `json:"destinations"`
+	}
+	if err := json.Unmarshal(d.Result, &res); err != nil || res.Prefix != "https://partner.example/inbox/" || len(res.Destinations) != 1 || res.Destinations[0] != "partner" {
+		t.Fatalf("result %s (%v)", d.Result, err)
+	}
+
+	// Serialize as it goes on record, read it back, re-evaluate — with a
+	// fresh engine, as a replay years later would.
+	rec, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("on record: %s", rec)
+	var back Decision
+	if err := json.Unmarshal(rec, &back); err != nil {
+		t.Fatal(err)
+	}
+	again, err := testEngine(t, dir).Reevaluate(ctx, back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != d.ID || again.Allow != d.Allow || string(again.Input) != string(d.Input) {
+		t.Fatalf("replay differs: %+v vs %+v", again, d)
+	}
+
+	// A denial replays as well.
+	deny, err := e.Decide(ctx, KindEgress, egressInput("https://partner.example@evil.example/"))
+	if err != nil || deny.Allow {
+		t.Fatalf("%+v %v", deny, err)
+	}
+	rec, _ = json.Marshal(deny)
+	back = Decision{}
+	_ = json.Unmarshal(rec, &back)
+	if _, err := e.Reevaluate(ctx, back); err != nil {
+		t.Fatal(err)
+	}
+
+	// A doctored record is caught.
+	forged := back
+	forged.Allow = true
+	if _, err := e.Reevaluate(ctx, forged); !errors.Is(err, ErrReplayMismatch) {
+		t.Fatalf("forged record: %v", err)
+	}
+	// Another bundle: refused, not compared.
+	if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testEngine(t, dir).Reevaluate(ctx, back); err == nil || !strings.Contains(err.Error(), "was made with bundle") {
+		t.Fatalf("other bundle: %v", err)
+	}
+
+	// Same question, same id; another question, another id.
+	d2, _ := e.Decide(ctx, KindEgress, egressInput("https://partner.example/inbox/b1.jsonl"))
+	d3, _ := e.Decide(ctx, KindEgress, egressInput("https://partner.example/inbox/b2.jsonl"))
+	if d2.ID != d.ID || d3.ID == d.ID {
+		t.Fatalf("ids: %s %s %s", d.ID, d2.ID, d3.ID)
+	}
+}
+
+func TestPluginAndClassificationDecisions(t *testing.T) {
+	e := testEngine(t, testBundle(t))
+	ctx := context.Background()
+	hash := "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	in := PluginInput{
+		Time:      "2025-03-04T05:06:07Z",
+		Principal: Principal{ID: "pawl-engine"},
+		Plugin:    PluginRef{Name: "range-check", Version: "1.2.0", Hash: hash, Capabilities: []string{"log"}},
+	}
+	d, err := e.Decide(ctx, KindPlugin, in)
+	if err != nil || !d.Allow {
+		t.Fatalf("%+v %v", d, err)
+	}
+	in.Plugin.Capabilities = []string{"log", "clock"}
+	d, err = e.Decide(ctx, KindPlugin, in)
+	if err != nil || d.Allow || len(d.Deny) != 1 || !strings.Contains(d.Deny[0], `requests capability "clock"`) {
+		t.Fatalf("%+v %v", d, err)
+	}
+	in.Plugin.Hash = "sha256:" + strings.Repeat("f", 64)
+	d, _ = e.Decide(ctx, KindPlugin, in)
+	if d.Allow || !strings.Contains(strings.Join(d.Deny, "\n"), "plugins.not_approved") {
+		t.Fatalf("%+v", d)
+	}
+
+	cin := ClassificationInput{
+		Time:      "2025-03-04T05:06:07Z",
+		Principal: Principal{ID: "alice"},
+		Dataset:   Dataset{Job: "trial", Classification: "confidential", Fields: []string{"/patient/dob", "/contact/email"}},
+	}
+	d, err = e.Decide(ctx, KindClassification, cin)
+	if err != nil || d.Allow {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if want := `classification.under_declared: field "/patient/dob" matches phi rule "/patient/dob", but the job declares "confidential"`; d.Deny[0] != want {
+		t.Fatalf("deny %q", d.Deny)
+	}
+	cin.Dataset.Classification = "phi"
+	if d, _ = e.Decide(ctx, KindClassification, cin); !d.Allow {
+		t.Fatalf("%+v", d)
+	}
+}
+
+func TestDecideRefusesMalformedInput(t *testing.T) {
+	e := testEngine(t, testBundle(t))
+	ctx := context.Background()
+	in := egressInput("https://partner.example/inbox/b1.jsonl")
+	in.Time = ""
+	var ie *InputError
+	if d, err := e.Decide(ctx, KindEgress, in); !errors.As(err, &ie) || d.Allow {
+		t.Fatalf("missing time: %+v %v", d, err)
+	}
+	in.Time = "yesterday"
+	if _, err := e.Decide(ctx, KindEgress, in); !errors.As(err, &ie) {
+		t.Fatalf("bad time: %v", err)
+	}
+	raw := json.RawMessage(`{"time":"2025-01-01T00:00:00Z","principal":{"id":"a"},"resource":{"batch_id":"b","state":"committed","classification":"public","signatures":[]},"destination":{"url":"https://partner.example/inbox/x"},"allow":true}`)
+	if _, err := e.Decide(ctx, KindEgress, raw); !errors.As(err, &ie) || !strings.Contains(err.Error(), "allow") {
+		t.Fatalf("unknown field: %v", err)
+	}
+	if d, err := e.Decide(ctx, Kind("exfiltrate"), raw); err == nil || d.Allow {
+		t.Fatalf("unknown kind: %v", err)
+	}
+}
+
+// TestFailClosed: a policy that errors, returns nothing, or returns allow
+// without a deny set never allows.
+func TestFailClosed(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]string{
+		"erroring deny rule": `package pawl.egress
+
+decision := {"allow": true, "deny": deny}
+
+deny contains x if {
+	x := to_number("not a number")
+}
+`,
+		"allow without deny": `package pawl.egress
+
+decision := {"allow": true}
+`,
+		"allow is a string": `package pawl.egress
+
+decision := {"allow": "true", "deny": set()}
+`,
+		"allow with reasons": `package pawl.egress
+
+decision := {"allow": true, "deny": {"egress.x: no"}}
+`,
+		"no decision rule": `package pawl.egress
+
+allow := true
+`,
+	}
+	for name, mod := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := writeBundle(t, map[string]string{"pawl/egress.rego": mod})
+			e := testEngine(t, dir)
+			d, err := e.Decide(ctx, KindEgress, egressInput("https://partner.example/inbox/b1.jsonl"))
+			if d.Allow {
+				t.Fatalf("allowed: %+v", d)
+			}
+			if len(d.Deny) == 0 {
+				t.Fatal("denied without a reason")
+			}
+			t.Logf("err=%v deny=%q", err, d.Deny)
+		})
+	}
+}
+
+func TestSignedBundleTampering(t *testing.T) {
+	priv, pub, err := GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func() string {
+		dir := testBundle(t)
+		if err := SignBundle(dir, priv, "compliance-2025"); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	load := func(dir string) error {
+		_, err := LoadBundle(dir, LoadOptions{PublicKeyPEM: pub, KeyID: "compliance-2025", RequireSignature: true})
+		return err
+	}
+	if err := load(signed()); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		tamper func(dir string) error
+		want   string
+	}{
+		"rego edited": {func(dir string) error {
+			p := filepath.Join(dir, "pawl", "egress.rego")
+			b, _ := os.ReadFile(p)
+			return os.WriteFile(p, []byte(strings.Replace(string(b), `count(permitted) > 0`, `true`, 1)), 0o644)
+		}, "pawl/egress.rego: digest mismatch"},
+		"whitelist edited": {func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "data.json"), []byte(strings.Replace(testData, `"public", "internal"]`, `"public", "internal", "phi"]`, 1)), 0o644)
+		}, "data.json: digest mismatch"},
+		"file added": {func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "pawl", "backdoor.rego"), []byte("package pawl.backdoor\n\nx := 1\n"), 0o644)
+		}, "pawl/backdoor.rego not included in bundle signature"},
+		"file removed": {func(dir string) error {
+			return os.Remove(filepath.Join(dir, "pawl", "plugins_test.rego"))
+		}, "pawl/plugins_test.rego"},
+		"signature removed": {func(dir string) error {
+			return os.Remove(filepath.Join(dir, signaturesFile))
+		}, "unsigned"},
+		"signed by another key": {func(dir string) error {
+			other, _, _ := GenerateSigningKey()
+			return SignBundle(dir, other, "compliance-2025")
+		}, "failed to verify"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := signed()
+			if err := c.tamper(dir); err != nil {
+				t.Fatal(err)
+			}
+			err := load(dir)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+			t.Log(err)
+		})
+	}
+	// Require a signature without a key: refused.
+	if _, err := LoadBundle(signed(), LoadOptions{RequireSignature: true}); err == nil {
+		t.Fatal("RequireSignature without a key loaded")
+	}
+	// Key given, signature optional: a signed bundle is verified anyway.
+	dir := signed()
+	os.WriteFile(filepath.Join(dir, "extra.txt"), []byte("x"), 0o644)
+	if _, err := LoadBundle(dir, LoadOptions{PublicKeyPEM: pub, KeyID: "compliance-2025"}); err == nil {
+		t.Fatal("optional signature: a tampered signed bundle loaded")
+	}
+}
+
+func TestBundleDigestMatchesCoreutils(t *testing.T) {
+	dir := testBundle(t)
+	d, err := BundleDigest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := testEngine(t, dir)
+	if e.Bundle().SHA256 != d {
+		t.Fatalf("engine %s, BundleDigest %s", e.Bundle().SHA256, d)
+	}
+	if _, err := exec.LookPath("sha256sum"); err != nil {
+		t.Skip("no sha256sum")
+	}
+	cmd := exec.Command("sh", "-c", `find . -type f ! -name .signatures.json -printf '%P\n' | LC_ALL=C sort | xargs sha256sum | sha256sum`)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skip(err)
+	}
+	if got := "sha256:" + strings.Fields(string(out))[0]; got != d {
+		t.Fatalf("coreutils %s, BundleDigest %s", got, d)
+	}
+}
+
+func TestBundleRefusesBadWhitelist(t *testing.T) {
+	cases := map[string]string{
+		`{"egress": {"destinations": {"x": {"url": "http://a.example/", "classifications": ["public"]}}}}`:                             `egress.destinations["x"].url`,
+		`{"egress": {"destinations": {"x": {"url": "https://a.example/", "classifications": "public"}}}}`:                              "classifications must be a list",
+		`{"egress": {"destinations": {"x": {"url": "https://a.example/", "classifications": ["public"], "requires_approval": "no"}}}}`: "requires_approval must be true or false",
+		`{"egress": {"destinations": ["https://a.example/"]}}`:                                                                         "keyed by destination id",
+		`{"pawl_derived": {}}`: "reserved",
+	}
+	for data, want := range cases {
+		dir := writeBundle(t, map[string]string{"data.json": data})
+		if _, err := LoadBundle(dir, LoadOptions{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", data, err, want)
+		}
+	}
+	dir := writeBundle(t, map[string]string{".manifest": `{}`})
+	if _, err := LoadBundle(dir, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "revision") {
+		t.Errorf("no revision: %v", err)
+	}
+	dir = writeBundle(t, map[string]string{"p.rego": "package p\n\nx := 1\n"})
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "link.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadBundle(dir, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "link.json: not a regular file") {
+		t.Errorf("symlink: %v", err)
+	}
+}
+
+func TestEvalExplain(t *testing.T) {
+	dir := testBundle(t)
+	in, err := PrepareInput(KindEgress, func() EgressInput {
+		x := egressInput("https://partner.example/inbox/b1.jsonl")
+		x.Resource.State = "pending"
+		return x
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Eval(dir, "data.pawl.egress.decision", json.RawMessage(in), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Defined || !strings.Contains(string(res.Result), `"allow":false`) {
+		t.Fatalf("result %s", res.Result)
+	}
+	if !strings.Contains(res.Explain, `resource.state = "committed"`) && !strings.Contains(res.Explain, "committed") {
+		t.Fatalf("explain does not show the failed check:\n%s", res.Explain)
+	}
+	t.Logf("explain (%d bytes):\n%s", len(res.Explain), res.Explain)
+	if len(res.Trace) <= len(res.Explain) {
+		t.Fatal("full trace missing")
+	}
+}
+
+// TestInputTypesAreCanonical: every input type declares its fields in the
+// order of their JSON names, so one json encoding is canonical JSON.
+func TestInputTypesAreCanonical(t *testing.T) {
+	var check func(reflect.Type)
+	seen := map[reflect.Type]bool{}
+	check = func(tp reflect.Type) {
+		for tp.Kind() == reflect.Pointer || tp.Kind() == reflect.Slice || tp.Kind() == reflect.Map {
+			tp = tp.Elem()
+		}
+		if tp.Kind() != reflect.Struct || seen[tp] {
+			return
+		}
+		seen[tp] = true
+		prev := ""
+		for i := 0; i < tp.NumField(); i++ {
+			f := tp.Field(i)
+			name := strings.Split(f.Tag.Get("json"), ",")[0]
+			if name <= prev {
+				t.Errorf("%s.%s: JSON name %q is not after %q", tp.Name(), f.Name, name, prev)
+			}
+			prev = name
+			check(f.Type)
+		}
+	}
+	for _, v := range []any{EgressInput{}, PluginInput{}, ClassificationInput{}} {
+		check(reflect.TypeOf(v))
+	}
+	in := egressInput("https://partner.example/inbox/<b1>&.jsonl")
+	in.Resource.Signatures = []ESignature{{Signer: "s", Meaning: "approved", BatchID: "b1", Time: "t"}}
+	a, err := encodeCanonical(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := canonicalJSON(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a) != string(b) {
+		t.Fatalf("not canonical:\n%s\n%s", a, b)
+	}
+}
+
+// TestInputValueMatchesJSON: the AST built directly from a typed input is
+// the value the recorded JSON parses to, so a replay from the record
+// evaluates exactly what was evaluated.
+func TestInputValueMatchesJSON(t *testing.T) {
+	full := egressInput("https://partner.example/inbox/b1.jsonl")
+	full.Principal.Roles = []string{"exporter"}
+	full.Resource.Signatures = []ESignature{{Signer: "s", Meaning: "approved", BatchID: "b1", Time: "t"}}
+	inputs := map[Kind]any{
+		KindEgress: full,
+		KindPlugin: PluginInput{Time: "2025-01-01T00:00:00Z", Principal: Principal{ID: "e"}, Plugin: PluginRef{Name: "n", Hash: "h"},
+			Resource: &Resource{BatchID: "b", Hashes: map[string]string{"a": "b", "c": "d"}}},
+		KindClassification: &ClassificationInput{Time: "2025-01-01T00:00:00Z", Principal: Principal{ID: "a"}, Dataset: Dataset{Fields: []string{"/a"}}},
+	}
+	for kind, in := range inputs {
+		canon, _, typed, err := prepareInput(kind, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ast.ValueFromReader(bytes.NewReader(canon))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := inputValue(typed); got.Compare(want) != 0 {
+			t.Errorf("%s:\n got %v\nwant %v", kind, got, want)
+		}
+	}
+}

@@ -1,0 +1,381 @@
+package policies
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Kind names a decision and the query that makes it.
+type Kind string
+
+// The decision kinds; each is answered by data.pawl.<kind>.decision.
+const (
+	KindEgress         Kind = "egress"
+	KindPlugin         Kind = "plugins"
+	KindClassification Kind = "classification"
+)
+
+// Kinds lists every decision kind, in a fixed order.
+var Kinds = []Kind{KindEgress, KindPlugin, KindClassification}
+
+// Query returns the Rego query a kind is decided by.
+func (k Kind) Query() string { return "data.pawl." + string(k) + ".decision" }
+
+func (k Kind) valid() bool {
+	for _, x := range Kinds {
+		if k == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Principal is who asks: the operator (or "pawl-engine" for automatic
+// admission) as the audit trail names them.
+//
+// Every input type lists its fields in the alphabetical order of their JSON
+// names, so that encoding/json writes canonical JSON (sorted keys) in one
+// pass; TestInputTypesAreCanonical keeps it so.
+type Principal struct {
+	ID    string   `json:"id"`
+	Roles []string `json:"roles,omitempty"`
+}
+
+// ESignature is a Part 11 e-signature on a batch, already verified by the
+// engine (the policy trusts it and checks only its meaning and binding).
+type ESignature struct {
+	BatchID string `json:"batch_id"` // the batch it signs
+	Meaning string `json:"meaning"`  // "approved", "reviewed", ...
+	Signer  string `json:"signer"`
+	Time    string `json:"time"` // RFC 3339
+}
+
+// Resource is the batch a decision is about.
+type Resource struct {
+	BatchID        string            `json:"batch_id"`
+	Classification string            `json:"classification"`
+	Hashes         map[string]string `json:"hashes,omitempty"` // e.g. "input", "verified": "sha256:..."
+	Signatures     []ESignature      `json:"signatures"`
+	State          string            `json:"state"` // "committed", "pending", "failed"
+}
+
+// Destination is where an export goes. The caller sets URL; Decide fills
+// Canonical and Candidates (CanonicalURL, CandidatePrefixes) or, when the
+// URL is refused, Refused with the reason.
+type Destination struct {
+	Candidates []string `json:"candidates,omitempty"`
+	Canonical  string   `json:"canonical,omitempty"`
+	Refused    string   `json:"refused,omitempty"`
+	URL        string   `json:"url"`
+}
+
+// EgressInput is the input of an egress decision (input of
+// data.pawl.egress.decision).
+type EgressInput struct {
+	Destination Destination `json:"destination"`
+	Principal   Principal   `json:"principal"`
+	Purpose     string      `json:"purpose"`
+	Resource    Resource    `json:"resource"`
+	Time        string      `json:"time"` // RFC 3339, from the caller
+}
+
+// PluginRef is the plugin asking to run.
+type PluginRef struct {
+	Capabilities []string `json:"capabilities"` // requested
+	Hash         string   `json:"hash"`         // "sha256:<64 hex>" of the .wasm
+	Name         string   `json:"name"`
+	Version      string   `json:"version"`
+}
+
+// PluginInput is the input of a plugin admission decision.
+type PluginInput struct {
+	Plugin    PluginRef `json:"plugin"`
+	Principal Principal `json:"principal"`
+	Purpose   string    `json:"purpose,omitempty"`
+	Resource  *Resource `json:"resource,omitempty"` // the batch it would run in, when known
+	Time      string    `json:"time"`
+}
+
+// Dataset is what a classification decision looks at.
+type Dataset struct {
+	Classification string   `json:"classification"` // declared by the job
+	Fields         []string `json:"fields"`         // JSON pointers ("/patient/mrn") or names
+	Job            string   `json:"job"`
+	Schema         string   `json:"schema,omitempty"` // schema name@version or hash
+}
+
+// ClassificationInput is the input of a classification decision.
+type ClassificationInput struct {
+	Dataset   Dataset   `json:"dataset"`
+	Principal Principal `json:"principal"`
+	Purpose   string    `json:"purpose,omitempty"`
+	Resource  *Resource `json:"resource,omitempty"`
+	Time      string    `json:"time"`
+}
+
+// InputError is returned for an input that is not well-formed for its kind
+// (it never reaches the policy).
+type InputError struct {
+	Kind   Kind
+	Reason string
+}
+
+func (e *InputError) Error() string {
+	return fmt.Sprintf("policies: %s input: %s", e.Kind, e.Reason)
+}
+
+// PrepareInput turns input (one of the input types above, a pointer to one,
+// json.RawMessage, []byte, or anything that marshals to the same JSON) into
+// the canonical JSON the policy sees for kind: unknown fields are refused,
+// required fields checked, the time parsed as RFC 3339 and re-rendered in
+// UTC, and for egress the URL canonicalized and its candidate prefixes
+// computed. The same input always gives the same bytes; the decision id is
+// computed over them.
+func PrepareInput(kind Kind, input any) ([]byte, error) {
+	canon, _, _, err := prepareInput(kind, input)
+	return canon, err
+}
+
+// prepareInput is PrepareInput that also returns the normalized time. A
+// typed input (the usual case, from the engine) skips the JSON round trip.
+func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
+	fail := func(err error) ([]byte, string, any, error) {
+		return nil, "", nil, &InputError{kind, err.Error()}
+	}
+	decode := func(v any) error {
+		raw, err := toJSON(input)
+		if err != nil {
+			return err
+		}
+		return strictDecode(raw, v)
+	}
+	switch kind {
+	case KindEgress:
+		var in EgressInput
+		switch x := input.(type) {
+		case EgressInput:
+			in = x
+		case *EgressInput:
+			in = *x
+		default:
+			if err := decode(&in); err != nil {
+				return fail(err)
+			}
+		}
+		if err := checkCommon(&in.Time, in.Principal); err != nil {
+			return fail(err)
+		}
+		if in.Resource.BatchID == "" {
+			return fail(errors.New("resource.batch_id is missing"))
+		}
+		if in.Resource.Signatures == nil {
+			in.Resource.Signatures = []ESignature{}
+		}
+		d := &in.Destination
+		d.Canonical, d.Candidates, d.Refused = "", nil, ""
+		if c, err := CanonicalURL(d.URL); err != nil {
+			var ue *URLError
+			if errors.As(err, &ue) {
+				d.Refused = fmt.Sprintf("%s (URL %q)", ue.Reason, d.URL)
+			} else {
+				d.Refused = err.Error()
+			}
+		} else {
+			d.Canonical, d.Candidates = c, CandidatePrefixes(c)
+		}
+		canon, err := encodeCanonical(in)
+		return canon, in.Time, in, err
+	case KindPlugin:
+		var in PluginInput
+		switch x := input.(type) {
+		case PluginInput:
+			in = x
+		case *PluginInput:
+			in = *x
+		default:
+			if err := decode(&in); err != nil {
+				return fail(err)
+			}
+		}
+		if err := checkCommon(&in.Time, in.Principal); err != nil {
+			return fail(err)
+		}
+		if in.Plugin.Capabilities == nil {
+			in.Plugin.Capabilities = []string{}
+		}
+		canon, err := encodeCanonical(in)
+		return canon, in.Time, in, err
+	case KindClassification:
+		var in ClassificationInput
+		switch x := input.(type) {
+		case ClassificationInput:
+			in = x
+		case *ClassificationInput:
+			in = *x
+		default:
+			if err := decode(&in); err != nil {
+				return fail(err)
+			}
+		}
+		if err := checkCommon(&in.Time, in.Principal); err != nil {
+			return fail(err)
+		}
+		if in.Dataset.Fields == nil {
+			in.Dataset.Fields = []string{}
+		}
+		canon, err := encodeCanonical(in)
+		return canon, in.Time, in, err
+	}
+	return nil, "", nil, fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, Kinds)
+}
+
+// encodeCanonical writes one of the input types as canonical JSON: its
+// fields are declared in key order and maps are sorted by encoding/json, so
+// one pass suffices; HTML escaping is off so strings stay as written.
+func encodeCanonical(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func checkCommon(ts *string, p Principal) error {
+	if *ts == "" {
+		return errors.New("time is missing (RFC 3339, from the caller: policies never read the clock)")
+	}
+	t, err := time.Parse(time.RFC3339Nano, *ts)
+	if err != nil {
+		return fmt.Errorf("time %q is not RFC 3339: %v", *ts, err)
+	}
+	*ts = t.UTC().Format(time.RFC3339Nano)
+	if p.ID == "" {
+		return errors.New("principal.id is missing")
+	}
+	return nil
+}
+
+func toJSON(input any) ([]byte, error) {
+	switch x := input.(type) {
+	case json.RawMessage:
+		return x, nil
+	case []byte:
+		return x, nil
+	case nil:
+		return nil, errors.New("input is nil")
+	}
+	return json.Marshal(input)
+}
+
+func strictDecode(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the input object")
+	}
+	return nil
+}
+
+// canonicalJSON renders v with sorted object keys, no insignificant
+// whitespace and numbers as written (encoding/json sorts map keys; the
+// round trip through map[string]any sorts struct fields too).
+func canonicalJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(generic); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// inputValue converts one of the input types to the ast.Value the policy
+// sees, without a JSON round trip (the same value ast.ValueFromReader would
+// give for encodeCanonical's output; TestInputValueMatchesJSON checks it).
+// It follows encoding/json's rules for the kinds the input types use:
+// structs by json tag (omitempty honoured), strings, bools, slices (nil is
+// null), map[string]string, pointers (nil is null).
+func inputValue(v any) ast.Value {
+	return reflectValue(reflect.ValueOf(v))
+}
+
+func reflectValue(rv reflect.Value) ast.Value {
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return ast.NullValue
+		}
+		return reflectValue(rv.Elem())
+	case reflect.String:
+		return ast.String(rv.String())
+	case reflect.Bool:
+		return ast.Boolean(rv.Bool())
+	case reflect.Slice:
+		if rv.IsNil() {
+			return ast.NullValue
+		}
+		terms := make([]*ast.Term, rv.Len())
+		for i := range terms {
+			terms[i] = ast.NewTerm(reflectValue(rv.Index(i)))
+		}
+		return ast.NewArray(terms...)
+	case reflect.Map:
+		if rv.IsNil() {
+			return ast.NullValue
+		}
+		items := make([][2]*ast.Term, 0, rv.Len())
+		it := rv.MapRange()
+		for it.Next() {
+			items = append(items, [2]*ast.Term{ast.StringTerm(it.Key().String()), ast.NewTerm(reflectValue(it.Value()))})
+		}
+		return ast.NewObject(items...)
+	case reflect.Struct:
+		t := rv.Type()
+		items := make([][2]*ast.Term, 0, t.NumField())
+		for i := 0; i < t.NumField(); i++ {
+			name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			fv := rv.Field(i)
+			if opts == "omitempty" && isEmptyJSON(fv) {
+				continue
+			}
+			items = append(items, [2]*ast.Term{ast.StringTerm(name), ast.NewTerm(reflectValue(fv))})
+		}
+		return ast.NewObject(items...)
+	}
+	panic(fmt.Sprintf("policies: inputValue: unsupported kind %s", rv.Kind()))
+}
+
+// isEmptyJSON is encoding/json's definition of empty for omitempty.
+func isEmptyJSON(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String, reflect.Slice, reflect.Map, reflect.Array:
+		return v.Len() == 0
+	case reflect.Bool:
+		return !v.Bool()
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
