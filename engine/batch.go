@@ -62,30 +62,31 @@ type RuleCount struct {
 // of its batch.committed audit entry, from which its signature and its
 // summary are derived.
 type BatchRecord struct {
-	BatchID        string               `json:"batch_id"`
-	Job            string               `json:"job"`
-	Source         string               `json:"source"`
-	Classification string               `json:"classification"`
-	Format         string               `json:"format"`
-	JobSpec        store.Digest         `json:"job_spec"`
-	Input          store.Digest         `json:"input"`
-	InputBytes     int64                `json:"input_bytes"`
-	InputName      string               `json:"input_name"`
-	Pins           Pins                 `json:"pins"`
-	PinsDigest     store.Digest         `json:"pins_digest"`
-	Schema         SchemaRef            `json:"schema"`
-	AsOf           string               `json:"as_of"`
-	RecordsIn      int64                `json:"records_in"`
-	Verified       int64                `json:"records_verified"`
-	Quarantined    int64                `json:"records_quarantined"`
-	BlankLines     int64                `json:"blank_lines"`
-	BOMStripped    bool                 `json:"bom_stripped"`
-	Stages         []StageStat          `json:"stages"`
-	Rules          []RuleCount          `json:"rules"`
-	Normalize      normalize.Stats      `json:"normalize"`
-	Outputs        map[string]OutputRef `json:"outputs"`
-	Lineage        LineageRef           `json:"lineage"`
-	PawlVersion    string               `json:"pawl_version"`
+	BatchID        string                  `json:"batch_id"`
+	Job            string                  `json:"job"`
+	Source         string                  `json:"source"`
+	Classification string                  `json:"classification"`
+	Format         string                  `json:"format"`
+	JobSpec        store.Digest            `json:"job_spec"`
+	Input          store.Digest            `json:"input"`
+	InputBytes     int64                   `json:"input_bytes"`
+	InputName      string                  `json:"input_name"`
+	Pins           Pins                    `json:"pins"`
+	PinsDigest     store.Digest            `json:"pins_digest"`
+	Schema         SchemaRef               `json:"schema"`
+	AsOf           string                  `json:"as_of"`
+	RecordsIn      int64                   `json:"records_in"`
+	Verified       int64                   `json:"records_verified"`
+	Quarantined    int64                   `json:"records_quarantined"`
+	BlankLines     int64                   `json:"blank_lines"`
+	BOMStripped    bool                    `json:"bom_stripped"`
+	Stages         []StageStat             `json:"stages"`
+	Rules          []RuleCount             `json:"rules"`
+	Normalize      normalize.Stats         `json:"normalize"`
+	Outputs        map[string]OutputRef    `json:"outputs"`
+	Validators     map[string]ValidatorRef `json:"validators"`
+	Lineage        LineageRef              `json:"lineage"`
+	PawlVersion    string                  `json:"pawl_version"`
 }
 
 // LineageRef is a batch's per-record lineage: the Merkle tree over one leaf
@@ -99,7 +100,7 @@ type LineageRef struct {
 }
 
 // stageNames is the order records pass the stages in.
-var stageNames = []string{"frame", "utf8", "decode", "normalize", "schema"}
+var stageNames = []string{"frame", "utf8", "decode", "normalize", "schema", "validate"}
 
 // stats accumulates one worker's counts; workers' stats are summed, so the
 // totals never depend on how records were spread over workers.
@@ -111,6 +112,18 @@ type stats struct {
 
 func newStats() *stats {
 	return &stats{in: map[string]int64{}, rejected: map[string]int64{}, rules: map[[2]string]int64{}}
+}
+
+// reject counts a record rejected by stage for reasons rs (each rule once).
+func (s *stats) reject(stage string, rs []Reason) {
+	s.rejected[stage]++
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if !seen[r.Rule] {
+			seen[r.Rule] = true
+			s.rules[[2]string{stage, r.Rule}]++
+		}
+	}
 }
 
 func (s *stats) add(o *stats) {

@@ -25,6 +25,8 @@ type Job struct {
 	// Normalize is the Unicode boundary's profile: which fields are
 	// identifiers, free text or single-line, and the actions per hazard.
 	Normalize normalize.Config `yaml:"normalize"`
+	// Validators run, in order, on every record that passed the schema.
+	Validators []ValidatorSpec `yaml:"validators"`
 
 	// Path is the spec's path relative to the project root (slash-separated).
 	Path string `yaml:"-"`
@@ -104,6 +106,9 @@ func ParseJob(rel string, b []byte) (*Job, error) {
 	} else if !insideProject(j.Schema) {
 		problems = append(problems, fmt.Sprintf("schema %q must be a path inside the project", j.Schema))
 	}
+	for _, v := range j.Validators {
+		problems = append(problems, v.check()...)
+	}
 	if err := j.Normalize.Validate(); err != nil {
 		problems = append(problems, "normalize: "+err.Error())
 	}
@@ -132,7 +137,21 @@ func (j *Job) References() []string {
 	for _, f := range j.Normalize.ReferenceFiles() {
 		refs = append(refs, filepath.ToSlash(filepath.Clean(filepath.FromSlash(f))))
 	}
+	for _, v := range j.Validators {
+		for _, name := range sortedKeys(v.Lookups) {
+			refs = append(refs, filepath.ToSlash(filepath.Clean(filepath.FromSlash(v.Lookups[name]))))
+		}
+	}
 	return refs
+}
+
+// PluginRefs lists the pins of the job's plugins ("plugin:name@version").
+func (j *Job) PluginRefs() []string {
+	var out []string
+	for _, v := range j.Validators {
+		out = append(out, pluginKey(v.Plugin))
+	}
+	return out
 }
 
 // ListJobs returns the names of the job specs in jobs/.

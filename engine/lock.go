@@ -109,10 +109,20 @@ func (e *PinMismatchError) Error() string {
 }
 
 // CheckPins hashes each file and compares it with its pin; it returns the
-// job's own pins (the subset that feeds the batch id).
+// job's own pins (the subset that feeds the batch id). Plugin pins
+// ("plugin:name@version") must exist; their modules are checked against
+// them when loaded.
 func CheckPins(root string, pins Pins, files []string) (Pins, error) {
 	out := Pins{}
 	for _, f := range files {
+		if id, ok := strings.CutPrefix(f, "plugin:"); ok {
+			d, ok := pins[f]
+			if !ok {
+				return nil, fmt.Errorf("plugin %s is not pinned: add it with `pawl plugin add FILE`", id)
+			}
+			out[f] = d
+			continue
+		}
 		want, ok := pins[f]
 		got, _, err := store.HashFile(filepath.Join(root, filepath.FromSlash(f)))
 		if errors.Is(err, os.ErrNotExist) {
@@ -166,6 +176,13 @@ func (p *Project) Pin(ctx context.Context, operator, reason string) ([]PinChange
 				return nil, fmt.Errorf("job %s references %s: %w", n, f, err)
 			}
 			next[f] = d
+		}
+	}
+	// Plugins are pinned by `pawl plugin add`, not derived from files; they
+	// stay pinned like go.sum lines.
+	for k, d := range old {
+		if strings.HasPrefix(k, "plugin:") {
+			next[k] = d
 		}
 	}
 	var changes []PinChange

@@ -69,6 +69,9 @@ type stages struct {
 	// input reads the batch's input blob, for hashing the bytes of a record
 	// too long to have been buffered.
 	input io.ReaderAt
+	// validators says whether the job has any: records that pass the schema
+	// then enter the validate stage.
+	validators bool
 }
 
 // skipLineage and skipNormalize turn a part of the pipeline off; only the
@@ -86,10 +89,16 @@ var noReasons = func() [32]byte {
 
 // item is one record on its way through the pipeline.
 type item struct {
-	rec      *records.Record
+	rec *records.Record
+	// Set by evaluate and the validators:
+	v       any      // the decoded, normalized value while the record passes
+	stage   string   // the stage that rejected the record; "" while it passes
+	reasons []Reason // why it was rejected
+	actions []Action // what the boundary changed in it
+	// Set by finalize:
 	verified []byte // canonical JSON line (with LF) when verified
 	quar     []byte // quarantine.jsonl line (with LF) otherwise
-	actions  []byte // actions.jsonl line (with LF) for a verified record the boundary changed
+	actions2 []byte // actions.jsonl line (with LF) for a verified record the boundary changed
 	leaf     [32]byte
 	err      error // an infrastructure failure while processing the record
 }
@@ -103,99 +112,100 @@ type ActionsEntry struct {
 
 func ptrInt(v int64) *int64 { return &v }
 
-// process takes one record through every stage. It stops at the first stage
-// that rejects the record — later stages would read what that stage refused —
-// and reports every reason that stage found.
-func (s *stages) process(it *item, st *stats) {
+// evaluate takes one record through the per-record stages. It stops at the
+// first stage that rejects the record — later stages would read what that
+// stage refused — and keeps every reason that stage found. A record that
+// passes keeps its decoded, normalized value for the validators.
+func (s *stages) evaluate(it *item, st *stats) {
 	rec := it.rec
 	rec.Offset += s.baseOffset
 	for i := range rec.CellOffsets {
 		rec.CellOffsets[i] += s.baseOffset
 	}
-	var reasons []Reason
-	var actions []Action
 	reject := func(stage string, rs ...Reason) {
-		st.rejected[stage]++
-		seen := map[string]bool{}
-		for _, r := range rs {
-			if !seen[r.Rule] {
-				seen[r.Rule] = true
-				st.rules[[2]string{stage, r.Rule}]++
-			}
-		}
-		reasons = rs
+		st.reject(stage, rs)
+		it.stage, it.reasons = stage, rs
 	}
-
-	run := func() {
-		st.in["frame"]++
-		if rec.TooLong {
-			reject("frame", Reason{Stage: "frame", Rule: "frame.too_long", Offset: ptrInt(rec.Offset),
-				Message: fmt.Sprintf("record is %d bytes, over max_record_bytes; split it or raise max_record_bytes", rec.Length)})
-			return
-		}
-		if rec.Err != nil {
-			reject("frame", Reason{Stage: "frame", Rule: rec.Err.Rule, Pointer: rec.Err.Pointer, Message: rec.Err.Message, Offset: ptrInt(rec.Err.Offset)})
-			return
-		}
-		st.in["utf8"]++
-		if !utf8.Valid(rec.Raw) {
-			reject("utf8", utf8Reason(rec))
-			return
-		}
-		st.in["decode"]++
-		var v any
-		if s.format == "csv" {
-			m, errs := records.TypeCSV(s.header, rec.Cells, rec.CellOffsets, s.types)
-			if len(errs) > 0 {
-				rs := make([]Reason, 0, len(errs))
-				for _, e := range errs {
-					rs = append(rs, Reason{Stage: "decode", Rule: e.Rule, Pointer: e.Pointer, Message: e.Message, Offset: ptrInt(e.Offset)})
-				}
-				reject("decode", rs...)
-				return
+	st.in["frame"]++
+	if rec.TooLong {
+		reject("frame", Reason{Stage: "frame", Rule: "frame.too_long", Offset: ptrInt(rec.Offset),
+			Message: fmt.Sprintf("record is %d bytes, over max_record_bytes; split it or raise max_record_bytes", rec.Length)})
+		return
+	}
+	if rec.Err != nil {
+		reject("frame", Reason{Stage: "frame", Rule: rec.Err.Rule, Pointer: rec.Err.Pointer, Message: rec.Err.Message, Offset: ptrInt(rec.Err.Offset)})
+		return
+	}
+	st.in["utf8"]++
+	if !utf8.Valid(rec.Raw) {
+		reject("utf8", utf8Reason(rec))
+		return
+	}
+	st.in["decode"]++
+	var v any
+	if s.format == "csv" {
+		m, errs := records.TypeCSV(s.header, rec.Cells, rec.CellOffsets, s.types)
+		if len(errs) > 0 {
+			rs := make([]Reason, 0, len(errs))
+			for _, e := range errs {
+				rs = append(rs, Reason{Stage: "decode", Rule: e.Rule, Pointer: e.Pointer, Message: e.Message, Offset: ptrInt(e.Offset)})
 			}
-			v = m
+			reject("decode", rs...)
+			return
+		}
+		v = m
+	} else {
+		dv, err := records.DecodeJSON(rec.Raw, records.DecodeOptions{RequireObject: true})
+		if err != nil {
+			reject("decode", Reason{Stage: "decode", Rule: err.Rule, Pointer: err.Pointer,
+				Message: err.Message, Offset: ptrInt(rec.Offset + err.Offset)})
+			return
+		}
+		v = dv
+	}
+	st.in["normalize"]++
+	var findings []normalize.Finding
+	if !skipNormalize {
+		v, findings = s.norm.Record(v, &st.norm)
+	}
+	var rs []Reason
+	for _, f := range findings {
+		if f.Reject {
+			rs = append(rs, Reason{Stage: "normalize", Rule: f.Rule, Pointer: f.Pointer, Message: f.Message})
 		} else {
-			dv, err := records.DecodeJSON(rec.Raw, records.DecodeOptions{RequireObject: true})
-			if err != nil {
-				reject("decode", Reason{Stage: "decode", Rule: err.Rule, Pointer: err.Pointer,
-					Message: err.Message, Offset: ptrInt(rec.Offset + err.Offset)})
-				return
-			}
-			v = dv
+			it.actions = append(it.actions, Action{Stage: "normalize", Rule: f.Rule, Pointer: f.Pointer, Message: f.Message})
 		}
-		st.in["normalize"]++
-		var findings []normalize.Finding
-		if !skipNormalize {
-			v, findings = s.norm.Record(v, &st.norm)
-		}
-		var rs []Reason
-		for _, f := range findings {
-			if f.Reject {
-				rs = append(rs, Reason{Stage: "normalize", Rule: f.Rule, Pointer: f.Pointer, Message: f.Message})
-			} else {
-				actions = append(actions, Action{Stage: "normalize", Rule: f.Rule, Pointer: f.Pointer, Message: f.Message})
-			}
-		}
-		if len(rs) > 0 {
-			reject("normalize", rs...)
-			return
-		}
-		st.in["schema"]++
-		if vs := s.schema.Validate(v); len(vs) > 0 {
-			rs := make([]Reason, 0, len(vs))
-			for _, x := range vs {
-				rs = append(rs, Reason{Stage: "schema", Rule: x.Keyword, Pointer: x.Pointer, Message: x.Message})
-			}
-			reject("schema", rs...)
-			return
-		}
-		it.verified = append(records.AppendCanonical(make([]byte, 0, len(rec.Raw)+1), v), '\n')
 	}
-	run()
+	if len(rs) > 0 {
+		reject("normalize", rs...)
+		return
+	}
+	st.in["schema"]++
+	if vs := s.schema.Validate(v); len(vs) > 0 {
+		rs := make([]Reason, 0, len(vs))
+		for _, x := range vs {
+			rs = append(rs, Reason{Stage: "schema", Rule: x.Keyword, Pointer: x.Pointer, Message: x.Message})
+		}
+		reject("schema", rs...)
+		return
+	}
+	it.v = v
+	if s.validators {
+		st.in["validate"]++
+	}
+}
+
+// finalize renders the record's output line — verified or quarantined —
+// and its lineage leaf, once every stage has had its say.
+func (s *stages) finalize(it *item) {
+	rec := it.rec
+	if len(it.reasons) == 0 {
+		it.verified = append(records.AppendCanonical(make([]byte, 0, len(rec.Raw)+1), it.v), '\n')
+	}
+	it.v = nil
 	if skipLineage {
 		if it.verified == nil {
-			it.quar = encodeLine(QuarantineEntry{Ordinal: rec.Ordinal, Reasons: reasons})
+			it.quar = encodeLine(QuarantineEntry{Ordinal: rec.Ordinal, Reasons: it.reasons})
 		}
 		return
 	}
@@ -215,13 +225,13 @@ func (s *stages) process(it *item, st *stats) {
 		leaf.Outcome = audit.OutcomeVerified
 		leaf.Output = sha256.Sum256(it.verified)
 		leaf.Reasons = noReasons
-		if len(actions) > 0 {
-			it.actions = encodeLine(ActionsEntry{Ordinal: rec.Ordinal, Actions: actions})
-			leaf.Reasons = reasonsDigest(actions, nil)
+		if len(it.actions) > 0 {
+			it.actions2 = encodeLine(ActionsEntry{Ordinal: rec.Ordinal, Actions: it.actions})
+			leaf.Reasons = reasonsDigest(it.actions, nil)
 		}
 		return
 	}
-	q := QuarantineEntry{Ordinal: rec.Ordinal, Line: rec.Line, Offset: rec.Offset, Length: rec.Length, Reasons: reasons, Actions: actions}
+	q := QuarantineEntry{Ordinal: rec.Ordinal, Line: rec.Line, Offset: rec.Offset, Length: rec.Length, Reasons: it.reasons, Actions: it.actions}
 	switch {
 	case rec.TooLong:
 		q.RawOmitted = fmt.Sprintf("%d bytes, over max_record_bytes; they are in the batch's input blob at offset %d", rec.Length, rec.Offset)
@@ -232,7 +242,7 @@ func (s *stages) process(it *item, st *stats) {
 	}
 	it.quar = encodeLine(q)
 	leaf.Output = sha256.Sum256(it.quar)
-	leaf.Reasons = reasonsDigest(actions, reasons)
+	leaf.Reasons = reasonsDigest(it.actions, it.reasons)
 }
 
 // reasonsDigest is the lineage digest of what the stages said about a record.

@@ -12,7 +12,9 @@ import (
 	"syscall"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/plugins"
 )
 
 //go:embed scaffold
@@ -31,6 +33,11 @@ type Config struct {
 	Operator       string // default operator id; default the OS user
 	Workers        int    // 0: one per CPU
 	MaxRecordBytes int64  // 0: 64 MiB
+	// CacheDir holds the compiled plugin code (private, 0700, one entry per
+	// module sha256); default the user's cache directory (pawl/ under
+	// $XDG_CACHE_HOME or ~/.cache), else <data dir>/cache. Projects of one
+	// user share it, so only the first run after a new plugin compiles it.
+	CacheDir string
 }
 
 func (c Config) withDefaults() Config {
@@ -42,6 +49,11 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRecordBytes <= 0 {
 		c.MaxRecordBytes = 64 << 20
+	}
+	if c.CacheDir == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			c.CacheDir = filepath.Join(d, "pawl")
+		}
 	}
 	return c
 }
@@ -68,6 +80,7 @@ type Project struct {
 
 	lock *os.File
 	key  *Key
+	rt   *sandbox.Runtime
 }
 
 // FindRoot walks up from dir to the first directory holding pawl.yaml.
@@ -163,6 +176,9 @@ func (p *Project) takeLock(ctx context.Context) error {
 // Close releases the trail and the lock.
 func (p *Project) Close() error {
 	var errs []error
+	if p.rt != nil {
+		errs = append(errs, p.rt.Close(context.Background()))
+	}
 	if p.Trail != nil {
 		errs = append(errs, p.Trail.Close())
 	}
@@ -232,6 +248,12 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 			return nil, fmt.Errorf("cannot create %s: %w", filepath.Join(data, d), err)
 		}
 	}
+	if err := os.MkdirAll(filepath.Join(abs, "lookups"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(abs, "lookups", "device-registry.txt"), DeviceRegistry(), 0o644); err != nil {
+		return nil, err
+	}
 	pub, err := GenerateKey(filepath.Join(data, "keys"))
 	if err != nil {
 		return nil, err
@@ -250,6 +272,12 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 	}); err != nil {
 		p.Close()
 		return nil, err
+	}
+	for _, m := range plugins.FirstParty() {
+		if _, _, _, err := p.AddPlugin(ctx, m.Wasm, p.Cfg.Operator, "first-party validator shipped with pawl "+Version); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("pinning the first-party plugin %s: %w", m.File, err)
+		}
 	}
 	if _, err := p.Pin(ctx, p.Cfg.Operator, "pins of the scaffolded project"); err != nil {
 		p.Close()

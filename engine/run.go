@@ -20,6 +20,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/records"
+	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/schema"
 	"github.com/pawl-dev/pawl/engine/store"
 )
@@ -100,7 +101,7 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	jobPins, err := CheckPins(p.Root, pins, job.References())
+	jobPins, err := CheckPins(p.Root, pins, append(job.References(), job.PluginRefs()...))
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +116,9 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 	// Every pinned file is kept in the store so that the batch can be
 	// replayed from the store alone.
 	for f, d := range jobPins {
+		if strings.HasPrefix(f, "plugin:") {
+			continue // modules are in the store already, checked when loaded
+		}
 		got, _, err := p.Store.PutFile(filepath.Join(p.Root, filepath.FromSlash(f)))
 		if err != nil {
 			return nil, &InfraError{Err: err}
@@ -165,6 +169,11 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 		return nil, &InfraError{BatchID: id, Err: errors.Join(err, aerr)}
 	}
 
+	vs, vrefs, err := p.loadValidators(ctx, job, jobPins, opt.Operator, asOf, id)
+	if err != nil {
+		return nil, err
+	}
+	br.Validators = vrefs
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = p.Cfg.Workers
@@ -172,7 +181,7 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	if err := p.process(ctx, &br, job, sch, prof, workers, opt.Progress); err != nil {
+	if err := p.process(ctx, &br, job, sch, prof, vs, workers, opt.Progress); err != nil {
 		return fail(err)
 	}
 	if testHook != nil {
@@ -310,6 +319,7 @@ func (o *outFile) ref() OutputRef {
 }
 
 type chunk struct {
+	err   error // an infrastructure failure (a plugin that timed out, say): the batch fails
 	seq   int
 	first int64 // index of the chunk's first record among all records
 	items []item
@@ -321,7 +331,15 @@ type chunk struct {
 // process streams the input blob through the stages with workers goroutines
 // and writes the outputs to pending/<id>/ in input order, whatever the
 // worker count. Memory is bounded: at most 4 chunks per worker are in flight.
-func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *schema.Schema, prof *normalize.Profile, workers int, progress func(Progress)) error {
+func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *schema.Schema, prof *normalize.Profile, vs []*validator, workers int, progress func(Progress)) error {
+	var stateless, ordered []*validator
+	for _, v := range vs {
+		if v.ordered {
+			ordered = append(ordered, v)
+		} else {
+			stateless = append(stateless, v)
+		}
+	}
 	dir := p.pendingDir(br.BatchID)
 	os.RemoveAll(dir) // leftovers of a run that never reached the trail
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -339,7 +357,7 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 	}
 	defer blob.Close()
 	src := bufio.NewReaderSize(in, 1<<20)
-	st := &stages{format: job.Format, schema: sch, norm: prof, input: blob}
+	st := &stages{format: job.Format, schema: sch, norm: prof, input: blob, validators: len(vs) > 0}
 	if bom, _ := src.Peek(3); len(bom) == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF {
 		src.Discard(3)
 		st.baseOffset = 3
@@ -433,12 +451,18 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			insts := make([]*sandbox.Instance, len(stateless))
+			defer closeAll(ctx, insts)
 			for c := range work {
 				c.st = newStats()
-				c.tree = audit.NewLineageSegment(c.first)
 				for i := range c.items {
-					st.process(&c.items[i], c.st)
-					c.tree.Append(c.items[i].leaf)
+					st.evaluate(&c.items[i], c.st)
+				}
+				if len(stateless) > 0 {
+					c.err = st.runValidators(ctx, stateless, insts, c.items, c.st)
+				}
+				if c.err == nil && len(ordered) == 0 {
+					st.finalizeChunk(c)
 				}
 				select {
 				case done <- c:
@@ -450,7 +474,10 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 	}
 	go func() { wg.Wait(); close(done) }()
 
-	// The writer puts chunks back in input order.
+	// The writer puts chunks back in input order; ordered plugins run here,
+	// on one instance each, in record order.
+	orderedInsts := make([]*sandbox.Instance, len(ordered))
+	defer closeAll(ctx, orderedInsts)
 	total := newStats()
 	held := map[int]*chunk{}
 	next := 0
@@ -468,6 +495,16 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 			}
 			delete(held, next)
 			next++
+			if c.err == nil && len(ordered) > 0 {
+				if c.err = st.runValidators(ctx, ordered, orderedInsts, c.items, c.st); c.err == nil {
+					st.finalizeChunk(c)
+				}
+			}
+			if c.err != nil {
+				werr = c.err
+				cancel(werr)
+				break
+			}
 			for i := range c.items {
 				it := &c.items[i]
 				if it.err != nil {
@@ -480,8 +517,8 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 				} else {
 					werr = quarantine.write(it.quar)
 				}
-				if werr == nil && it.actions != nil {
-					werr = actionsOut.write(it.actions)
+				if werr == nil && it.actions2 != nil {
+					werr = actionsOut.write(it.actions2)
 				}
 				if werr == nil {
 					werr = lineage.write(it.leaf[:])
@@ -550,6 +587,24 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 		}
 	}
 	return nil
+}
+
+// finalizeChunk renders the chunk's output lines and lineage leaves and
+// hashes its leaves into a subtree.
+func (s *stages) finalizeChunk(c *chunk) {
+	c.tree = audit.NewLineageSegment(c.first)
+	for i := range c.items {
+		s.finalize(&c.items[i])
+		c.tree.Append(c.items[i].leaf)
+	}
+}
+
+func closeAll(ctx context.Context, insts []*sandbox.Instance) {
+	for _, in := range insts {
+		if in != nil {
+			in.Close(context.WithoutCancel(ctx))
+		}
+	}
 }
 
 // committedEntry finds a batch's batch.committed entry.

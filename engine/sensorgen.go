@@ -29,6 +29,9 @@ var genDefects = []string{
 	"unknown-unit",
 	"timestamp-without-zone",
 	"truncated-json",
+	"negative-kelvin", // passes the schema's -273.15, fails the range plugin's per-unit bound
+	"stale-timestamp", // two days old: fails the freshness plugin
+	"spike",           // far outside the device's usual readings: fails the zscore plugin
 }
 
 var genUnicodeDefects = []string{
@@ -37,6 +40,28 @@ var genUnicodeDefects = []string{
 	"invalid-utf8",      // a byte that is not UTF-8
 	"nul-in-unit",       // U+0000 inside a string
 	"decomposed-accent", // passes: normalized to NFC (the note is not in the seed schema, so it lands in quarantine as an extra field)
+}
+
+// genPrefixes and genDevices are the device ids the generator draws from.
+var genPrefixes = []string{"AB", "CD", "EF", "GH"}
+
+const genDevices = 25
+
+// DeviceRegistry is the example project's device registry: every id the
+// generator draws except the last of GH (a decommissioned device that still
+// sends readings), plus the ids the documentation uses.
+func DeviceRegistry() []byte {
+	var b []byte
+	b = append(b, "# Device registry of plant 7: one device id per line.\n"...)
+	for _, p := range genPrefixes {
+		for i := 0; i < genDevices; i++ {
+			if p == "GH" && i == genDevices-1 {
+				continue
+			}
+			b = fmt.Appendf(b, "%s-%06d\n", p, 100000+i)
+		}
+	}
+	return append(b, "AB-123456\nCD-654321\n"...)
 }
 
 // GenerateSensorReadings writes a deterministic JSONL stream of
@@ -51,7 +76,7 @@ func GenerateSensorReadings(w io.Writer, o GenOptions) error {
 	units := []string{"celsius", "fahrenheit", "kelvin"}
 	var buf []byte
 	for i := 0; i < o.Records; i++ {
-		dev := fmt.Sprintf("%s-%06d", []string{"AB", "CD", "EF", "GH"}[rng.IntN(4)], 100000+rng.IntN(500))
+		dev := fmt.Sprintf("%s-%06d", genPrefixes[rng.IntN(len(genPrefixes))], 100000+rng.IntN(genDevices))
 		ts := o.AsOf.Add(-time.Duration(rng.Int64N(int64(24 * time.Hour)))).UTC().Truncate(time.Second)
 		unit := units[rng.IntN(3)]
 		var value float64
@@ -79,6 +104,12 @@ func GenerateSensorReadings(w io.Writer, o GenOptions) error {
 			unit = "rankine"
 		case "timestamp-without-zone":
 			tsText = ts.Format("2006-01-02T15:04:05")
+		case "negative-kelvin":
+			unit, valueText = "kelvin", "-12.50"
+		case "stale-timestamp":
+			tsText = ts.Add(-48 * time.Hour).Format(time.RFC3339)
+		case "spike":
+			valueText = strconv.FormatFloat(value+5000, 'f', 2, 64)
 		case "zero-width-in-id":
 			dev = dev[:4] + "\u200b" + dev[4:]
 		case "bidi-override":

@@ -72,7 +72,7 @@ func (p *Project) signatureFor(e audit.Entry) (*Signature, error) {
 	s := &Signature{
 		BatchID: br.BatchID, VerifiedAt: e.Time.UTC().Format(time.RFC3339Nano), AsOf: br.AsOf,
 		Job: br.Job, Classification: br.Classification, InputHash: br.Input, Schema: br.Schema,
-		Validators: map[string]ValidatorRef{},
+		Validators: orEmptyRefs(br.Validators),
 		Result:     SignedResult{Status: "committed", RecordsIn: br.RecordsIn, Verified: br.Verified, Quarantined: br.Quarantined},
 		Outputs:    br.Outputs, LineageRoot: br.Lineage.Root,
 		PawlVersion: br.PawlVersion, AuditSeq: e.Seq, AuditEntry: e.Hash,
@@ -193,4 +193,11 @@ func firstDiffBytes(a, b []byte) int {
 		i++
 	}
 	return i
+}
+
+func orEmptyRefs(m map[string]ValidatorRef) map[string]ValidatorRef {
+	if m == nil {
+		return map[string]ValidatorRef{}
+	}
+	return m
 }

@@ -57,7 +57,7 @@ Start with:  pawl demo`,
 	})
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", "", "run as if pawl was started in `DIR` (the project directory)")
 	root.AddCommand(
-		a.initCmd(), a.pinCmd(), a.runCmd(), a.batchesCmd(), a.quarantineCmd(),
+		a.initCmd(), a.pinCmd(), a.pluginCmd(), a.runCmd(), a.batchesCmd(), a.quarantineCmd(),
 		a.verifySignatureCmd(), a.auditCmd(), a.explainCmd(), a.demoCmd(), a.versionCmd(),
 	)
 	return root
@@ -106,10 +106,11 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 	v.SetDefault("operator", "")
 	v.SetDefault("workers", 0)
 	v.SetDefault("max_record_bytes", 64<<20)
+	v.SetDefault("cache_dir", "")
 	if err := v.ReadInConfig(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return engine.Config{}, fmt.Errorf("%s: %v", filepath.Join(root, engine.ConfigFile), err)
 	}
-	known := map[string]bool{"data_dir": true, "operator": true, "workers": true, "max_record_bytes": true}
+	known := map[string]bool{"data_dir": true, "operator": true, "workers": true, "max_record_bytes": true, "cache_dir": true}
 	var unknown []string
 	for _, k := range v.AllKeys() {
 		if !known[k] {
@@ -118,7 +119,7 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return engine.Config{}, fmt.Errorf("%s: unknown key(s) %s (known: data_dir, operator, workers, max_record_bytes)",
+		return engine.Config{}, fmt.Errorf("%s: unknown key(s) %s (known: data_dir, operator, workers, max_record_bytes, cache_dir)",
 			filepath.Join(root, engine.ConfigFile), strings.Join(unknown, ", "))
 	}
 	if flags != nil {
@@ -135,6 +136,7 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 		Operator       string `mapstructure:"operator"`
 		Workers        int    `mapstructure:"workers"`
 		MaxRecordBytes int64  `mapstructure:"max_record_bytes"`
+		CacheDir       string `mapstructure:"cache_dir"`
 	}
 	if err := v.UnmarshalExact(&c); err != nil {
 		return engine.Config{}, fmt.Errorf("%s: %s", filepath.Join(root, engine.ConfigFile), strings.Join(strings.Fields(err.Error()), " "))
@@ -142,7 +144,10 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 	if c.Workers < 0 {
 		return engine.Config{}, fmt.Errorf("workers must be 0 (one per CPU) or more, got %d", c.Workers)
 	}
-	return engine.Config{DataDir: c.DataDir, Operator: c.Operator, Workers: c.Workers, MaxRecordBytes: c.MaxRecordBytes}, nil
+	if c.CacheDir != "" && !filepath.IsAbs(c.CacheDir) {
+		c.CacheDir = filepath.Join(root, c.CacheDir)
+	}
+	return engine.Config{DataDir: c.DataDir, Operator: c.Operator, Workers: c.Workers, MaxRecordBytes: c.MaxRecordBytes, CacheDir: c.CacheDir}, nil
 }
 
 // openChecked checks --output, then opens the project: a usage error is

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/spf13/cobra"
+)
+
+func fieldList(fs []sandbox.Field) string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Name+"="+f.Pointer+" ("+string(f.Type)+")")
+	}
+	return strings.Join(out, ", ")
+}
+
+func (a *app) pluginCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "plugin",
+		Short: "Validator plugins: add (pin), list, verify",
+	}
+	var operator, reason string
+	add := &cobra.Command{
+		Use:   "add FILE.wasm",
+		Short: "Read a plugin's manifest, keep the module in the store and pin name@version to its sha256",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			wasm, err := os.ReadFile(argv[0])
+			if err != nil {
+				return err
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			if operator == "" {
+				operator = p.Cfg.Operator
+			}
+			m, d, added, err := p.AddPlugin(c.Context(), wasm, operator, reason)
+			if err != nil {
+				return fmt.Errorf("%s: %w", argv[0], err)
+			}
+			if !added {
+				fmt.Fprintf(a.s.out, "%s is already pinned to %s\n", m.ID(), d)
+				return nil
+			}
+			fmt.Fprintf(a.s.out, "pinned %s %s (%s; reads %s)\n", m.ID(), d, m.Mode, fieldList(m.Fields))
+			fmt.Fprintf(a.s.out, "use it in a job: validators: [{plugin: %s}]\n", m.ID())
+			return nil
+		},
+	}
+	add.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
+	add.Flags().StringVar(&reason, "reason", "", "why the plugin is added (recorded in the audit trail)")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the pinned plugins with their manifests",
+		Args:  args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return a.listPlugins(c, false)
+		},
+	}
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Re-hash every pinned plugin and load it (hash, manifest and imports checked)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return a.listPlugins(c, true)
+		},
+	}
+	a.addOutputFlag(list)
+	a.addOutputFlag(verify)
+	c.AddCommand(add, list, verify)
+	return c
+}
+
+func (a *app) listPlugins(c *cobra.Command, verify bool) error {
+	p, err := a.openChecked(c)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ps, err := p.Plugins(c.Context(), verify)
+	if err != nil {
+		return err
+	}
+	bad := 0
+	for _, pp := range ps {
+		if pp.Problem != "" {
+			bad++
+		}
+	}
+	if a.output == "json" {
+		if err := a.printJSON(ps); err != nil {
+			return err
+		}
+	} else {
+		for _, pp := range ps {
+			if pp.Problem != "" {
+				fmt.Fprintf(a.s.out, "%-20s %s  PROBLEM: %s\n", pp.ID, pp.Hash, pp.Problem)
+				continue
+			}
+			status := ""
+			if verify {
+				status = fmt.Sprintf("  OK (hash, manifest, %d imports)", len(pp.Imports))
+			}
+			fmt.Fprintf(a.s.out, "%-20s %s  %-9s reads %s%s\n", pp.ID, pp.Hash, pp.Manifest.Mode, fieldList(pp.Manifest.Fields), status)
+		}
+		if len(ps) == 0 {
+			fmt.Fprintln(a.s.out, "no plugins are pinned: `pawl plugin add FILE.wasm` pins one")
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d pinned plugins failed verification", bad, len(ps))
+	}
+	return nil
+}
