@@ -109,7 +109,7 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job %s: %w", job.Name, err)
 	}
-	prof, err := p.normalizeProfile(job)
+	prof, err := p.normalizeProfile(p.Root, job)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	if err := p.process(ctx, &br, job, sch, prof, vs, workers, opt.Progress); err != nil {
+	if err := p.process(ctx, &br, job, sch, prof, vs, workers, opt.Progress, p.pendingDir(id), true); err != nil {
 		return fail(err)
 	}
 	if testHook != nil {
@@ -215,10 +215,10 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 
 // normalizeProfile builds the job's Unicode profile, with the reference
 // values of its identifier fields read from their (pinned) files.
-func (p *Project) normalizeProfile(job *Job) (*normalize.Profile, error) {
+func (p *Project) normalizeProfile(root string, job *Job) (*normalize.Profile, error) {
 	refs := map[string][]string{}
 	for ptr, file := range job.Normalize.References {
-		f, err := os.Open(filepath.Join(p.Root, filepath.FromSlash(file)))
+		f, err := os.Open(filepath.Join(root, filepath.FromSlash(file)))
 		if err != nil {
 			return nil, fmt.Errorf("job %s: normalize reference file for %s: %w", job.Name, ptr, err)
 		}
@@ -331,7 +331,9 @@ type chunk struct {
 // process streams the input blob through the stages with workers goroutines
 // and writes the outputs to pending/<id>/ in input order, whatever the
 // worker count. Memory is bounded: at most 4 chunks per worker are in flight.
-func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *schema.Schema, prof *normalize.Profile, vs []*validator, workers int, progress func(Progress)) error {
+// The outputs go to dir; with keep, they are also added to the store (a
+// replay compares them and throws them away).
+func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *schema.Schema, prof *normalize.Profile, vs []*validator, workers int, progress func(Progress), dir string, keep bool) error {
 	var stateless, ordered []*validator
 	for _, v := range vs {
 		if v.ordered {
@@ -340,7 +342,6 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 			stateless = append(stateless, v)
 		}
 	}
-	dir := p.pendingDir(br.BatchID)
 	os.RemoveAll(dir) // leftovers of a run that never reached the trail
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cannot create %s: %w (is the data directory writable?)", dir, err)
@@ -578,6 +579,9 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 		stored[name] = o.Hash
 	}
 	for name, want := range stored {
+		if !keep {
+			break
+		}
 		d, _, err := p.Store.Adopt(filepath.Join(dir, name))
 		if err != nil {
 			return fmt.Errorf("storing %s: %w", name, err)

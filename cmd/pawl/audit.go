@@ -149,6 +149,7 @@ newest entries or a rewrite of the whole chain.`,
 	a.addOutputFlag(log)
 	c.AddCommand(verify, cpCmd, log)
 	c.AddCommand(a.proveCmds()...)
+	c.AddCommand(a.replayCmd())
 	return c
 }
 
