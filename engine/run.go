@@ -20,7 +20,6 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/records"
-	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/schema"
 	"github.com/pawl-dev/pawl/engine/store"
 )
@@ -452,7 +451,7 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			insts := make([]*sandbox.Instance, len(stateless))
+			insts := make([]checker, len(stateless))
 			defer closeAll(ctx, insts)
 			for c := range work {
 				c.st = newStats()
@@ -477,7 +476,7 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 
 	// The writer puts chunks back in input order; ordered plugins run here,
 	// on one instance each, in record order.
-	orderedInsts := make([]*sandbox.Instance, len(ordered))
+	orderedInsts := make([]checker, len(ordered))
 	defer closeAll(ctx, orderedInsts)
 	total := newStats()
 	held := map[int]*chunk{}
@@ -603,7 +602,7 @@ func (s *stages) finalizeChunk(c *chunk) {
 	}
 }
 
-func closeAll(ctx context.Context, insts []*sandbox.Instance) {
+func closeAll(ctx context.Context, insts []checker) {
 	for _, in := range insts {
 		if in != nil {
 			in.Close(context.WithoutCancel(ctx))

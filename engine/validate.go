@@ -17,7 +17,7 @@ import (
 // created on first use and replaced after a trap. Every validator sees every
 // record that passed the schema, so a record carries the reasons of all of
 // them.
-func (s *stages) runValidators(ctx context.Context, vs []*validator, insts []*sandbox.Instance, items []item, st *stats) error {
+func (s *stages) runValidators(ctx context.Context, vs []*validator, insts []checker, items []item, st *stats) error {
 	var idx []int
 	for i := range items {
 		if items[i].stage == "" || items[i].stage == "validate" {
@@ -92,9 +92,9 @@ func (s *stages) runValidators(ctx context.Context, vs []*validator, insts []*sa
 // bisected on fresh instances to find the records that cause it; any other
 // failure (a timeout, resource exhaustion, a malformed result) fails the
 // batch.
-func (v *validator) call(ctx context.Context, inst **sandbox.Instance, b *sandbox.Batch) ([]sandbox.Verdict, map[int]*sandbox.Error, error) {
+func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch) ([]sandbox.Verdict, map[int]*sandbox.Error, error) {
 	if *inst == nil {
-		in, err := v.fresh(ctx)
+		in, err := v.newChecker(ctx)
 		if err != nil {
 			return nil, nil, err
 		}

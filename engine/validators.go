@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
@@ -186,8 +187,27 @@ type validator struct {
 	icfg     sandbox.InstanceConfig
 }
 
+// checker validates batches: a sandboxed plugin instance, or — only in the
+// benchmark that measures the sandbox's cost — the same plugin code built
+// natively.
+type checker interface {
+	Validate(ctx context.Context, b *sandbox.Batch) ([]sandbox.Verdict, error)
+	Close(ctx context.Context)
+}
+
+// nativeCheckers replaces plugins by native builds of the same code, by
+// plugin id; only BenchmarkSandboxTax sets it.
+var nativeCheckers map[string]func(icfg sandbox.InstanceConfig) (checker, error)
+
 func (v *validator) fresh(ctx context.Context) (*sandbox.Instance, error) {
 	return v.plugin.NewInstance(ctx, v.icfg)
+}
+
+func (v *validator) newChecker(ctx context.Context) (checker, error) {
+	if f, ok := nativeCheckers[v.id]; ok {
+		return f(v.icfg)
+	}
+	return v.fresh(ctx)
 }
 
 // loadValidators resolves, checks and loads the job's plugins: the module
@@ -197,6 +217,7 @@ func (p *Project) loadValidators(ctx context.Context, job *Job, pins Pins, opera
 	refs := map[string]ValidatorRef{}
 	var out []*validator
 	seed := seedFor(batchID)
+	p.preload(ctx, job, pins)
 	for _, spec := range job.Validators {
 		key := pluginKey(spec.Plugin)
 		pin, ok := pins[key]
@@ -265,6 +286,31 @@ func (p *Project) loadValidators(ctx context.Context, job *Job, pins Pins, opera
 		refs[m.Name] = ValidatorRef{Version: m.Version, Hash: pin}
 	}
 	return out, refs, nil
+}
+
+// preload loads the job's plugins in parallel, so that a run waits for the
+// slowest compile (or cache read) rather than for their sum. Errors are left
+// for loadValidators to meet again, in order, and report.
+func (p *Project) preload(ctx context.Context, job *Job, pins Pins) {
+	rt, err := p.Sandbox(ctx)
+	if err != nil {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, spec := range job.Validators {
+		pin, ok := pins[pluginKey(spec.Plugin)]
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if wasm, err := p.readBlob(pin); err == nil {
+				rt.Load(ctx, wasm, string(pin))
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func orEmpty(m map[string]any) map[string]any {

@@ -449,3 +449,11 @@ type namedBytes struct {
 	name string
 	data []byte
 }
+
+// DecodeResult parses a plugin's result message for a batch of n records,
+// with every check the sandbox applies to a guest's answer. It lets a
+// native build of the same plugin code (a benchmark baseline) go through
+// exactly the host side of the ABI.
+func DecodeResult(msg []byte, n int, m *Manifest) ([]Verdict, error) {
+	return decodeResult(msg, n, m.Fields, m.Transforms)
+}

@@ -171,16 +171,30 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, pin string) (*Plugin, e
 			Detail: fmt.Sprintf("hash mismatch: pinned sha256:%s, the file is sha256:%s (%d bytes)", want, got, len(wasm))}
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return nil, errors.New("sandbox: runtime is closed")
 	}
 	if p, ok := r.plugins[got]; ok {
+		r.mu.Unlock()
 		return p, nil
 	}
+	r.mu.Unlock()
+	// Each plugin has a wazero runtime of its own, so several load (and
+	// compile, or read from the cache) at once; the lock only guards the map.
 	p, err := r.load(ctx, wasm, got)
 	if err != nil {
 		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		p.close(ctx)
+		return nil, errors.New("sandbox: runtime is closed")
+	}
+	if q, ok := r.plugins[got]; ok {
+		p.close(ctx) // another goroutine loaded the same pin first
+		return q, nil
 	}
 	r.plugins[got] = p
 	return p, nil
