@@ -147,13 +147,29 @@ type InclusionProof struct {
 	Root     string   `json:"root"`
 }
 
-// ProveLineage builds the inclusion proof of leaf index from the lineage
-// file's bytes.
-func ProveLineage(leaves []byte, index int64) (*InclusionProof, error) {
-	if len(leaves)%32 != 0 {
-		return nil, fmt.Errorf("lineage file is not a whole number of 32-byte leaf hashes")
+// TileHeight is the height of the lineage tiles: a tile is the root of a
+// complete subtree of 2^TileHeight = 512 leaves, so that a proof reads at
+// most 512 leaf hashes and a few thousand tile hashes, never the whole
+// lineage file.
+const TileHeight = 9
+
+// SubtreeRoot returns the root of a segment that is one complete, aligned
+// subtree (a full chunk of 2^TileHeight leaves): a tile.
+func (t *LineageTree) SubtreeRoot() ([]byte, bool) {
+	hs := t.r.Hashes()
+	if len(hs) != 1 || t.n != 1<<TileHeight {
+		return nil, false
 	}
-	size := int64(len(leaves) / 32)
+	return hs[0], true
+}
+
+// ProveLineage builds the inclusion proof of leaf index in a batch of size
+// records from its lineage file (leaves, read at the few offsets needed) and
+// its tiles (the 32-byte roots of each complete run of 512 leaves, in
+// order; nil to read leaves only). The proof is checked against root, the
+// root on record, before it is returned: a lineage file or tile that does
+// not match is an error, not a bad proof.
+func ProveLineage(leaves io.ReaderAt, size int64, tiles []byte, index int64, root []byte) (*InclusionProof, error) {
 	if index < 0 || index >= size {
 		return nil, fmt.Errorf("record %d is not in a batch of %d records", index+1, size)
 	}
@@ -162,14 +178,30 @@ func ProveLineage(leaves []byte, index int64) (*InclusionProof, error) {
 		return nil, err
 	}
 	hashes := make([][]byte, len(nodes.IDs))
+	buf := make([]byte, 32<<TileHeight)
 	for i, id := range nodes.IDs {
 		begin, end := id.Coverage()
-		// A proof node is a perfect subtree: its hash is the root of its leaves
-		// taken as a tree of their own.
+		// A proof node is a perfect subtree: its hash is the root of its
+		// leaves (or of its tiles) taken as a tree of their own.
 		r := lineageRanges.NewEmptyRange(0)
-		for j := begin; j < end; j++ {
-			if err := r.Append(leaves[j*32:(j+1)*32], nil); err != nil {
-				return nil, err
+		if id.Level >= TileHeight && uint64(len(tiles)) >= (end>>TileHeight)*32 {
+			for k := begin >> TileHeight; k < end>>TileHeight; k++ {
+				if err := r.Append(tiles[k*32:(k+1)*32], nil); err != nil {
+					return nil, err
+				}
+			}
+		} else {
+			for lo := begin; lo < end; lo += 1 << TileHeight {
+				hi := min(end, lo+1<<TileHeight)
+				chunk := buf[:(hi-lo)*32]
+				if _, err := leaves.ReadAt(chunk, int64(lo*32)); err != nil {
+					return nil, fmt.Errorf("lineage file: leaves %d..%d: %w", lo, hi, err)
+				}
+				for j := 0; j < len(chunk); j += 32 {
+					if err := r.Append(append([]byte(nil), chunk[j:j+32]...), nil); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 		if hashes[i], err = r.GetRootHash(nil); err != nil {
@@ -179,16 +211,16 @@ func ProveLineage(leaves []byte, index int64) (*InclusionProof, error) {
 	if hashes, err = nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren); err != nil {
 		return nil, err
 	}
-	tree := NewLineageTree()
-	var h [32]byte
-	for j := int64(0); j < size; j++ {
-		copy(h[:], leaves[j*32:])
-		tree.Append(h)
+	leaf := make([]byte, 32)
+	if _, err := leaves.ReadAt(leaf, index*32); err != nil {
+		return nil, fmt.Errorf("lineage file: leaf %d: %w", index, err)
 	}
-	p := &InclusionProof{Ordinal: index + 1, Index: index, Size: size,
-		LeafHash: hex.EncodeToString(leaves[index*32 : (index+1)*32]), Root: hex.EncodeToString(tree.Root())}
+	p := &InclusionProof{Ordinal: index + 1, Index: index, Size: size, LeafHash: hex.EncodeToString(leaf), Root: hex.EncodeToString(root)}
 	for _, x := range hashes {
 		p.Hashes = append(p.Hashes, hex.EncodeToString(x))
+	}
+	if err := p.Verify(); err != nil {
+		return nil, fmt.Errorf("the lineage file or its tiles do not match the recorded root %x: %w", root, err)
 	}
 	return p, nil
 }

@@ -46,7 +46,7 @@ func TestLineageProofsForEverySizeAndIndex(t *testing.T) {
 			t.Fatalf("size %d: LineageRoot %d %x %v", size, n, root, err)
 		}
 		for i := 0; i < size; i++ {
-			p, err := ProveLineage(file, int64(i))
+			p, err := ProveLineage(bytes.NewReader(file), int64(size), nil, int64(i), want)
 			if err != nil {
 				t.Fatalf("size %d index %d: %v", size, i, err)
 			}
@@ -57,6 +57,41 @@ func TestLineageProofsForEverySizeAndIndex(t *testing.T) {
 				t.Fatalf("size %d index %d: %v", size, i, err)
 			}
 		}
+	}
+	// With tiles: a batch of 5 tiles and a tail, every kind of node.
+	const n = 5*512 + 77
+	var file, tiles []byte
+	tree := NewLineageTree()
+	seg := NewLineageSegment(0)
+	for i := 0; i < n; i++ {
+		l := LineageLeaf{Ordinal: int64(i + 1), Outcome: OutcomeVerified, Input: sha256.Sum256([]byte{byte(i), byte(i >> 8)})}
+		h := l.Hash()
+		file = append(file, h[:]...)
+		seg.Append(h)
+		if seg.Size() == 512 {
+			r, ok := seg.SubtreeRoot()
+			if !ok {
+				t.Fatal("a full aligned chunk has no subtree root")
+			}
+			tiles = append(tiles, r...)
+			tree.AppendSegment(seg)
+			seg = NewLineageSegment(int64(i + 1))
+		}
+	}
+	tree.AppendSegment(seg)
+	for _, i := range []int64{0, 1, 511, 512, 1000, 2047, 2048, 2559, 2560, n - 1} {
+		p, err := ProveLineage(bytes.NewReader(file), n, tiles, i, tree.Root())
+		if err != nil {
+			t.Fatalf("index %d with tiles: %v", i, err)
+		}
+		if err := p.Verify(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := append([]byte{}, tiles...)
+	bad[40] ^= 1
+	if _, err := ProveLineage(bytes.NewReader(file), n, bad, 0, tree.Root()); err == nil {
+		t.Fatal("a proof built from a damaged tile was returned")
 	}
 	if _, _, err := LineageRoot(bytes.NewReader(make([]byte, 33))); err == nil {
 		t.Fatal("a lineage file of 33 bytes was accepted")
@@ -79,5 +114,34 @@ func TestLineageLeafEncoding(t *testing.T) {
 	c, _ := ReasonsDigest([]byte(`[{"a":2, "b":1}]`), []byte("[]"))
 	if a != c {
 		t.Fatal("the reasons digest depends on key order or whitespace")
+	}
+}
+
+// BenchmarkProveLineage proves one record of a million-record batch from
+// its lineage file and tiles, as `pawl audit prove` does.
+func BenchmarkProveLineage(b *testing.B) {
+	const n = 1_000_000
+	var file, tiles []byte
+	seg := NewLineageSegment(0)
+	tree := NewLineageTree()
+	for i := 0; i < n; i++ {
+		h := sha256.Sum256([]byte{byte(i), byte(i >> 8), byte(i >> 16)})
+		file = append(file, h[:]...)
+		seg.Append(h)
+		if seg.Size() == 512 {
+			r, _ := seg.SubtreeRoot()
+			tiles = append(tiles, r...)
+			tree.AppendSegment(seg)
+			seg = NewLineageSegment(int64(i + 1))
+		}
+	}
+	tree.AppendSegment(seg)
+	root := tree.Root()
+	r := bytes.NewReader(file)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ProveLineage(r, n, tiles, int64(i*7919%n), root); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -17,6 +17,7 @@ const (
 	SignatureFile  = "signature.json"
 	CheckpointFile = "checkpoint"
 	LineageFile    = "lineage"
+	TilesFile      = "lineage.tiles"
 	ActionsFile    = "actions.jsonl"
 )
 
@@ -96,6 +97,7 @@ type LineageRef struct {
 	Root    string       `json:"root"` // hex
 	Size    int64        `json:"size"`
 	Leaves  store.Digest `json:"leaves"`
+	Tiles   store.Digest `json:"tiles"`
 	Actions OutputRef    `json:"actions"`
 }
 

@@ -158,6 +158,9 @@ func (p *Project) VerifyProject(ctx context.Context) (*VerifyReport, error) {
 		}
 		blobs[string(b.Lineage.Leaves)] = LineageFile
 		blobs[string(b.Lineage.Actions.Hash)] = ActionsFile
+		if b.Lineage.Tiles != "" {
+			blobs[string(b.Lineage.Tiles)] = TilesFile
+		}
 		if err := p.checkLineage(b); err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
 		}
@@ -229,21 +232,24 @@ func (p *Project) Prove(ctx context.Context, id string, ordinal int64) (*audit.I
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := p.Store.Open(b.Lineage.Leaves)
+	f, err := os.Open(p.Store.Path(b.Lineage.Leaves))
 	if err != nil {
 		return nil, nil, fmt.Errorf("lineage of batch %s: %w", b.BatchID, err)
 	}
-	defer r.Close()
-	leaves, err := io.ReadAll(r)
-	if err != nil {
-		return nil, nil, fmt.Errorf("lineage of batch %s: %w", b.BatchID, err)
+	defer f.Close()
+	var tiles []byte
+	if b.Lineage.Tiles != "" {
+		if tiles, err = p.readBlob(b.Lineage.Tiles); err != nil {
+			return nil, nil, fmt.Errorf("lineage tiles of batch %s: %w", b.BatchID, err)
+		}
 	}
-	pr, err := audit.ProveLineage(leaves, ordinal-1)
+	root, err := hex.DecodeString(b.Lineage.Root)
 	if err != nil {
-		return nil, nil, fmt.Errorf("batch %s: %w", b.BatchID, err)
+		return nil, nil, fmt.Errorf("batch %s: recorded lineage root %q: %w", b.BatchID, b.Lineage.Root, err)
 	}
-	if pr.Root != b.Lineage.Root {
-		return nil, nil, fmt.Errorf("batch %s: its lineage file gives root %s, the audit entry records %s: run `pawl audit verify`", b.BatchID, pr.Root, b.Lineage.Root)
+	pr, err := audit.ProveLineage(f, b.Lineage.Size, tiles, ordinal-1, root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("batch %s: %w: run `pawl audit verify`", b.BatchID, err)
 	}
 	pr.BatchID = b.BatchID
 	return pr, b, nil

@@ -63,6 +63,7 @@ func (p *Project) Replay(ctx context.Context, id, operator, reason string) (*Rep
 		}
 		check(ActionsFile, string(b.Lineage.Actions.Hash), string(replayed.Lineage.Actions.Hash))
 		check(LineageFile, string(b.Lineage.Leaves), string(replayed.Lineage.Leaves))
+		check(TilesFile, string(b.Lineage.Tiles), string(replayed.Lineage.Tiles))
 		check("lineage root", b.Lineage.Root, replayed.Lineage.Root)
 		check("counts", fmt.Sprintf("%d in, %d verified, %d quarantined", b.RecordsIn, b.Verified, b.Quarantined),
 			fmt.Sprintf("%d in, %d verified, %d quarantined", replayed.RecordsIn, replayed.Verified, replayed.Quarantined))

@@ -15,7 +15,7 @@ func TestReplayReproducesTheBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Match || rep.Failure != "" || len(rep.Artifacts) != 6 {
+	if !rep.Match || rep.Failure != "" || len(rep.Artifacts) != 7 {
 		t.Fatalf("replay: %+v", rep)
 	}
 	es, _ := p.Trail.Find(context.Background(), ActionReplayed, "batch:"+res.BatchID)

@@ -399,6 +399,14 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 		actionsOut.close()
 		return err
 	}
+	tiles, err := createOut(filepath.Join(dir, TilesFile))
+	if err != nil {
+		verified.close()
+		quarantine.close()
+		actionsOut.close()
+		lineage.close()
+		return err
+	}
 	tree := audit.NewLineageTree()
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -530,9 +538,17 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 				}
 			}
 			if werr == nil {
-				if werr = tree.AppendSegment(c.tree); werr != nil {
-					cancel(werr)
+				// A full chunk is a complete subtree of 512 leaves: its root
+				// is a tile, which keeps proofs from reading the whole file.
+				if root, ok := c.tree.SubtreeRoot(); ok {
+					werr = tiles.write(root)
 				}
+			}
+			if werr == nil {
+				werr = tree.AppendSegment(c.tree)
+			}
+			if werr != nil {
+				cancel(werr)
 			}
 			total.add(c.st)
 			nrec += int64(len(c.items))
@@ -542,7 +558,7 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 			}
 		}
 	}
-	cerr := errors.Join(verified.close(), quarantine.close(), actionsOut.close(), lineage.close())
+	cerr := errors.Join(verified.close(), quarantine.close(), actionsOut.close(), lineage.close(), tiles.close())
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
@@ -569,11 +585,11 @@ func (p *Project) process(ctx context.Context, br *BatchRecord, job *Job, sch *s
 	br.Rules = total.ruleCounts()
 	br.Normalize = total.norm
 	br.Outputs = map[string]OutputRef{VerifiedFile: verified.ref(), QuarantineFile: quarantine.ref()}
-	br.Lineage = LineageRef{Root: hex.EncodeToString(tree.Root()), Size: tree.Size(), Leaves: lineage.ref().Hash, Actions: actionsOut.ref()}
+	br.Lineage = LineageRef{Root: hex.EncodeToString(tree.Root()), Size: tree.Size(), Leaves: lineage.ref().Hash, Tiles: tiles.ref().Hash, Actions: actionsOut.ref()}
 	if br.Verified+br.Quarantined != br.RecordsIn || tree.Size() != br.RecordsIn {
 		return fmt.Errorf("internal error: %d records in but %d verified + %d quarantined, %d lineage leaves", br.RecordsIn, br.Verified, br.Quarantined, tree.Size())
 	}
-	stored := map[string]store.Digest{LineageFile: br.Lineage.Leaves, ActionsFile: br.Lineage.Actions.Hash}
+	stored := map[string]store.Digest{LineageFile: br.Lineage.Leaves, TilesFile: br.Lineage.Tiles, ActionsFile: br.Lineage.Actions.Hash}
 	for name, o := range br.Outputs {
 		stored[name] = o.Hash
 	}

@@ -63,6 +63,17 @@ func main() {
 				var res map[string]any
 				check(json.Unmarshal(out, &res))
 				quarantined = res["records_quarantined"].(float64)
+				if i == 0 && job == "sensor-feed" && r == 0 {
+					// The regulator's side on the same batch: verify the
+					// whole trail and prove one record.
+					id := res["batch_id"].(string)
+					start := time.Now()
+					run(bin, "-C", proj, "audit", "verify")
+					verifySecs := time.Since(start).Seconds()
+					start = time.Now()
+					run(bin, "-C", proj, "audit", "prove", id, fmt.Sprint(n/2+1))
+					fmt.Printf("%-10d %-22s audit verify %.2f s, audit prove %.3f s (whole process)\n", n, "pawl audit", verifySecs, time.Since(start).Seconds())
+				}
 				os.RemoveAll(proj)
 			}
 			s, m := median(secs), medianInt(rss)
