@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the plugin build needs beyond Go:
-#   wabt  wat2wasm, for the plugins and test modules written in WebAssembly text.
+# Installs the Debian packages the builds and tests need beyond Go:
+#   wabt      wat2wasm, for the plugins and test modules written in WebAssembly text.
+#   chromium  headless, to check that the inspectors' HTML report renders.
 # Idempotent: does nothing when the tools are already there. Needs root (CI is).
 set -euo pipefail
 missing=()
 command -v wat2wasm >/dev/null 2>&1 || missing+=(wabt)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi

@@ -150,6 +150,7 @@ newest entries or a rewrite of the whole chain.`,
 	c.AddCommand(verify, cpCmd, log)
 	c.AddCommand(a.proveCmds()...)
 	c.AddCommand(a.replayCmd())
+	c.AddCommand(a.auditExportCmd())
 	return c
 }
 
