@@ -244,4 +244,3 @@ func thousandsSep(n int64) string {
 	}
 	return b.String()
 }
-
