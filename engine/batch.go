@@ -87,7 +87,9 @@ type BatchRecord struct {
 	Outputs        map[string]OutputRef    `json:"outputs"`
 	Validators     map[string]ValidatorRef `json:"validators"`
 	Lineage        LineageRef              `json:"lineage"`
-	PawlVersion    string                  `json:"pawl_version"`
+	// Resubmits names the quarantined record a resubmitted batch corrects.
+	Resubmits   *Resubmission `json:"resubmits,omitempty"`
+	PawlVersion string        `json:"pawl_version"`
 }
 
 // LineageRef is a batch's per-record lineage: the Merkle tree over one leaf

@@ -91,34 +91,10 @@ func (p *Project) replay(ctx context.Context, rec *BatchRecord) (*BatchRecord, e
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	// The pinned files, exactly as recorded, in their project layout: the
-	// job spec, the schema (and what it refers to), lookup and reference
-	// files. Each comes out of the store checked against its hash.
 	tree := filepath.Join(scratch, "project")
-	for f, d := range rec.Pins {
-		if strings.HasPrefix(f, "plugin:") || strings.HasSuffix(f, "/") {
-			continue // plugins are loaded from the store by their pin; bundles are checked where they are used
-		}
-		b, err := p.readBlob(d)
-		if err != nil {
-			return nil, fmt.Errorf("pinned %s: %w", f, err)
-		}
-		dst := filepath.Join(tree, filepath.FromSlash(f))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(dst, b, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	jobPath := ""
-	for f, d := range rec.Pins {
-		if d == rec.JobSpec && strings.HasPrefix(f, "jobs/") {
-			jobPath = f
-		}
-	}
-	if jobPath == "" {
-		return nil, fmt.Errorf("the batch's job spec %s is not among its pins", rec.JobSpec)
+	jobPath, err := p.layOut(rec, tree)
+	if err != nil {
+		return nil, err
 	}
 	job, err := LoadJob(tree, jobPath)
 	if err != nil {
@@ -148,6 +124,39 @@ func (p *Project) replay(ctx context.Context, rec *BatchRecord) (*BatchRecord, e
 		return nil, err
 	}
 	return again, nil
+}
+
+// layOut writes the batch's pinned files, exactly as recorded, in their
+// project layout under tree: the job spec, the schema (and what it refers
+// to), lookup and reference files, and a pawl.lock of the batch's pins. Each
+// comes out of the store checked against its hash. It returns the job
+// spec's path.
+func (p *Project) layOut(rec *BatchRecord, tree string) (string, error) {
+	for f, d := range rec.Pins {
+		if strings.HasPrefix(f, "plugin:") || strings.HasSuffix(f, "/") {
+			continue // plugins are loaded from the store by their pin; bundles are checked where they are used
+		}
+		b, err := p.readBlob(d)
+		if err != nil {
+			return "", fmt.Errorf("pinned %s: %w", f, err)
+		}
+		dst := filepath.Join(tree, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			return "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tree, LockFile), rec.Pins.Format(), 0o600); err != nil {
+		return "", err
+	}
+	for f, d := range rec.Pins {
+		if d == rec.JobSpec && strings.HasPrefix(f, "jobs/") {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("the batch's job spec %s is not among its pins", rec.JobSpec)
 }
 
 // ReplayFrom reads a replay report back from its audit entry.

@@ -35,6 +35,9 @@ type RunOptions struct {
 	Workers  int       // default: the project's setting, then one per CPU
 	// Progress, when set, is called from the writer after each chunk.
 	Progress func(Progress)
+
+	root      string        // where the job's files are, when not the project (resubmission)
+	resubmits *Resubmission // the quarantined record this batch corrects
 }
 
 // Progress is how far a run has got.
@@ -88,27 +91,33 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 	if opt.Operator == "" {
 		opt.Operator = p.Cfg.Operator
 	}
-	jobRel, err := JobPath(p.Root, opt.Job)
+	// The files a batch depends on come from the project, or, for a
+	// resubmission, from the original batch's pins laid out in a scratch tree.
+	root := p.Root
+	if opt.root != "" {
+		root = opt.root
+	}
+	jobRel, err := JobPath(root, opt.Job)
 	if err != nil {
 		return nil, err
 	}
-	job, err := LoadJob(p.Root, jobRel)
+	job, err := LoadJob(root, jobRel)
 	if err != nil {
 		return nil, err
 	}
-	pins, err := ReadPins(p.Root)
+	pins, err := ReadPins(root)
 	if err != nil {
 		return nil, err
 	}
-	jobPins, err := CheckPins(p.Root, pins, append(job.References(), job.PluginRefs()...))
+	jobPins, err := CheckPins(root, pins, append(job.References(), job.PluginRefs()...))
 	if err != nil {
 		return nil, err
 	}
-	sch, err := schema.Compile(filepath.Join(p.Root, filepath.FromSlash(job.Schema)))
+	sch, err := schema.Compile(filepath.Join(root, filepath.FromSlash(job.Schema)))
 	if err != nil {
 		return nil, fmt.Errorf("job %s: %w", job.Name, err)
 	}
-	prof, err := p.normalizeProfile(p.Root, job)
+	prof, err := p.normalizeProfile(root, job)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +127,7 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 		if strings.HasPrefix(f, "plugin:") {
 			continue // modules are in the store already, checked when loaded
 		}
-		got, _, err := p.Store.PutFile(filepath.Join(p.Root, filepath.FromSlash(f)))
+		got, _, err := p.Store.PutFile(filepath.Join(root, filepath.FromSlash(f)))
 		if err != nil {
 			return nil, &InfraError{Err: err}
 		}
@@ -153,7 +162,7 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 		JobSpec: jobPins[job.Path], Input: inDigest, InputBytes: inSize, InputName: inputName,
 		Pins: jobPins, PinsDigest: jobPins.Digest(),
 		Schema: SchemaRef{Name: sch.Title(), Version: schemaVersion(jobPins[job.Schema]), Path: job.Schema, Hash: jobPins[job.Schema]},
-		AsOf:   asOf.UTC().Format(time.RFC3339Nano), PawlVersion: Version,
+		AsOf:   asOf.UTC().Format(time.RFC3339Nano), PawlVersion: Version, Resubmits: opt.resubmits,
 	}
 	if br.Schema.Name == "" {
 		br.Schema.Name = strings.TrimSuffix(filepath.Base(job.Schema), filepath.Ext(job.Schema))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -100,9 +101,53 @@ func (a *app) quarantineCmd() *cobra.Command {
 			return nil
 		},
 	}
+	var file, reason, operator string
+	resubmit := &cobra.Command{
+		Use:   "resubmit BATCH ORDINAL --file FIXED.json --reason TEXT",
+		Short: "Run a corrected record through the same pins as its batch, as a new batch linked to the original",
+		Args:  args(cobra.ExactArgs(2)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			ord, err := strconv.ParseInt(argv[1], 10, 64)
+			if err != nil || ord < 1 {
+				return &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", argv[1])}
+			}
+			if file == "" {
+				return &usageError{fmt.Errorf("--file FIXED.json (the corrected record) is required")}
+			}
+			fixed, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			res, err := p.Resubmit(c.Context(), argv[0], ord, fixed, operator, reason)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(toRunJSON(res))
+			}
+			outcome := "verified"
+			if res.Verified == 0 {
+				outcome = "quarantined again (see `pawl quarantine show " + res.BatchID[:12] + " 1`)"
+			}
+			fmt.Fprintf(a.s.out, "record %d of batch %s resubmitted as batch %s (%s): %s\n", ord, argv[0], res.BatchID, res.Status, outcome)
+			return nil
+		},
+	}
+	resubmit.Flags().StringVar(&file, "file", "", "the corrected record, one JSON object")
+	resubmit.Flags().StringVar(&reason, "reason", "", "what was corrected and why (required; recorded in the audit trail)")
+	resubmit.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
 	a.addOutputFlag(list)
 	a.addOutputFlag(show)
-	c.AddCommand(list, show)
+	a.addOutputFlag(resubmit)
+	c.AddCommand(list, show, resubmit)
 	return c
 }
 
