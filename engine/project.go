@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/sandbox"
@@ -38,6 +39,9 @@ type Config struct {
 	// $XDG_CACHE_HOME or ~/.cache), else <data dir>/cache. Projects of one
 	// user share it, so only the first run after a new plugin compiles it.
 	CacheDir string
+	// PluginCallTimeout bounds one plugin call (one chunk of records); a
+	// plugin that runs longer fails the batch. 0: 30 s.
+	PluginCallTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {

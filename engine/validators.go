@@ -169,7 +169,7 @@ func (p *Project) Sandbox(ctx context.Context) (*sandbox.Runtime, error) {
 		if dir == "" {
 			dir = filepath.Join(p.Data, "cache")
 		}
-		rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm")})
+		rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), CallTimeout: p.Cfg.PluginCallTimeout})
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+)
+
+// useHostile pins a module of the sandbox's hostile suite and makes it the
+// job's only validator.
+func useHostile(t *testing.T, p *Project, module string) string {
+	t.Helper()
+	wasm, err := os.ReadFile(filepath.Join("sandbox", "testdata", module+".wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, _, err := p.AddPlugin(context.Background(), wasm, "tester", "hostile suite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := "name: sensor-feed\nsource: test\nclassification: internal\nformat: jsonl\nschema: schemas/sensor-reading.json\nvalidators:\n  - plugin: " + m.ID() + "\n"
+	os.WriteFile(filepath.Join(p.Root, "jobs", "sensor-feed.yaml"), []byte(job), 0o644)
+	if _, err := p.Pin(context.Background(), "tester", ""); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID()
+}
+
+func readings(values ...string) []byte {
+	var b strings.Builder
+	for _, v := range values {
+		b.WriteString(`{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":` + v + `,"unit":"celsius"}` + "\n")
+	}
+	return []byte(b.String())
+}
+
+// TestATrapQuarantinesTheRecordThatCausedIt: a plugin that traps on one
+// record costs that record, found by bisection, not the batch.
+func TestATrapQuarantinesTheRecordThatCausedIt(t *testing.T) {
+	p := newProject(t)
+	id := useHostile(t, p, "trap13")
+	in := writeInput(t, t.TempDir(), "in.jsonl", readings("1", "2", "13", "4", "5"))
+	res := run(t, p, in, 2)
+	if res.RecordsIn != 5 || res.Verified != 4 || res.Quarantined != 1 {
+		t.Fatalf("in %d verified %d quarantined %d", res.RecordsIn, res.Verified, res.Quarantined)
+	}
+	q := quarantineOf(t, p, res.BatchID)[0]
+	if q.Ordinal != 3 || !strings.HasSuffix(q.Reasons[0].Rule, "plugin.trap") || !strings.Contains(q.Reasons[0].Message, id) {
+		t.Fatalf("the trap's record: %+v", q)
+	}
+}
+
+// TestARunawayPluginFailsTheBatch: an infinite loop is stopped at the call
+// deadline; the batch fails, nothing is committed, the failure names the
+// plugin and is on record.
+func TestARunawayPluginFailsTheBatch(t *testing.T) {
+	p := newProject(t)
+	p.Cfg.PluginCallTimeout = 500 * time.Millisecond
+	id := useHostile(t, p, "loop")
+	in := writeInput(t, t.TempDir(), "in.jsonl", readings("1", "2"))
+	_, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+	var ie *InfraError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), id) {
+		t.Fatalf("want the batch failed naming %s, got %v", id, err)
+	}
+	es, _ := p.Trail.Find(context.Background(), audit.ActionBatchFailed, "batch:"+ie.BatchID)
+	if len(es) != 1 || !strings.Contains(string(es[0].Details), id) {
+		t.Fatalf("failure on record: %+v", es)
+	}
+	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
+		t.Fatal("a batch was committed")
+	}
+	if pend, _ := os.ReadDir(filepath.Join(p.Data, "pending")); len(pend) != 0 {
+		t.Fatalf("half-done work left behind: %v", pend)
+	}
+}
+
+// TestAnUndeclaredImportIsRefused: a module importing what pawl does not
+// provide is refused at load, naming the import, and the refusal is audited.
+func TestAnUndeclaredImportIsRefused(t *testing.T) {
+	p := newProject(t)
+	id := useHostile(t, p, "network")
+	in := writeInput(t, t.TempDir(), "in.jsonl", readings("1"))
+	_, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+	if err == nil || !strings.Contains(err.Error(), "import") {
+		t.Fatalf("want a refusal naming the import, got %v", err)
+	}
+	if es, _ := p.Trail.Find(context.Background(), ActionPluginRefused, "plugin:"+id); len(es) != 1 {
+		t.Fatalf("refusal on record: %+v", es)
+	}
+}
+
+// TestVerifyFindsASwappedStoreBlob: the input blob of a committed batch is
+// replaced in the store; audit verify names the batch and the blob.
+func TestVerifyFindsASwappedStoreBlob(t *testing.T) {
+	p := newProject(t)
+	in := writeInput(t, t.TempDir(), "in.jsonl", readings("1", "2"))
+	res := run(t, p, in, 1)
+	path := p.Store.Path(res.Input)
+	os.Chmod(path, 0o644)
+	os.WriteFile(path, readings("1", "3"), 0o644)
+	rep, err := p.VerifyProject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "input blob") {
+		t.Fatalf("a swapped input blob verified: %+v", rep.Problems)
+	}
+}
