@@ -164,6 +164,15 @@ func (p *Project) VerifyProject(ctx context.Context) (*VerifyReport, error) {
 		if err := p.checkLineage(b); err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
 		}
+		if sigs, err := p.signaturesOf(ctx, b); err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: e-signatures: %v", b.BatchID, err))
+		} else {
+			for _, sg := range sigs {
+				if !sg.Valid {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: e-signature in audit entry %d: %s", b.BatchID, sg.AuditSeq, sg.Problem))
+				}
+			}
+		}
 		for _, d := range sortedKeys(blobs) {
 			rep.Blobs++
 			if err := p.Store.Verify(store.Digest(d)); err != nil {

@@ -24,6 +24,11 @@ func useHostile(t *testing.T, p *Project, module string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The plugins policy admits only approved hashes: approve it (the
+	// containment is what these tests are about).
+	if _, err := p.ApprovePinned(context.Background(), []string{m.ID()}, "tester", "hostile suite"); err != nil {
+		t.Fatal(err)
+	}
 	job := "name: sensor-feed\nsource: test\nclassification: internal\nformat: jsonl\nschema: schemas/sensor-reading.json\nvalidators:\n  - plugin: " + m.ID() + "\n"
 	os.WriteFile(filepath.Join(p.Root, "jobs", "sensor-feed.yaml"), []byte(job), 0o644)
 	if _, err := p.Pin(context.Background(), "tester", ""); err != nil {

@@ -178,6 +178,14 @@ func (p *Project) Pin(ctx context.Context, operator, reason string) ([]PinChange
 			next[f] = d
 		}
 	}
+	// The policy bundle is pinned as a whole: the sha256 of its file list
+	// (its files and the list are kept in the store). It must load, with
+	// the signature checks the configuration asks for.
+	if d, ok, err := p.pinBundle(); err != nil {
+		return nil, fmt.Errorf("pinning %s: %w", PolicyPinKey, err)
+	} else if ok {
+		next[PolicyPinKey] = d
+	}
 	// Plugins are pinned by `pawl plugin add`, not derived from files; they
 	// stay pinned like go.sum lines.
 	for k, d := range old {

@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/store"
 	"github.com/pawl-dev/pawl/plugins"
+	"github.com/pawl-dev/pawl/policies"
 )
 
 //go:embed scaffold
@@ -42,6 +43,22 @@ type Config struct {
 	// PluginCallTimeout bounds one plugin call (one chunk of records); a
 	// plugin that runs longer fails the batch. 0: 30 s.
 	PluginCallTimeout time.Duration
+
+	// PolicyRequireSignature refuses a policy bundle that is not signed by
+	// PolicyPublicKey (pawl.yaml policy.require_signature).
+	PolicyRequireSignature bool
+	// PolicyPublicKey is the PEM public key signed bundles are verified with
+	// (policy.public_key), relative to the project root unless absolute.
+	PolicyPublicKey string
+	// PolicyKeyID is the key id bundle signatures carry (policy.key_id);
+	// default "pawl-policy".
+	PolicyKeyID string
+	// ExportCAFile is the PEM bundle of CAs https export destinations are
+	// verified against (export.ca_file); empty: the system's roots.
+	ExportCAFile string
+	// ExportTimeout bounds each request of an https export
+	// (export.timeout); 0: 2 minutes.
+	ExportTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -85,6 +102,7 @@ type Project struct {
 	lock *os.File
 	key  *Key
 	rt   *sandbox.Runtime
+	pol  *policyState // the policy engine, opened on first use (policy.go)
 }
 
 // FindRoot walks up from dir to the first directory holding pawl.yaml.
@@ -225,7 +243,6 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 		{"scaffold/pawl.yaml", ConfigFile},
 		{"scaffold/sensor-feed.yaml", "jobs/sensor-feed.yaml"},
 		{"scaffold/sensor-reading.json", "schemas/sensor-reading.json"},
-		{"scaffold/policies-README.md", "policies/README.md"},
 		{"scaffold/gitignore", ".gitignore"},
 	}
 	for _, f := range files {
@@ -245,6 +262,9 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 		if err := writeFileSync(dst, b, 0o644); err != nil {
 			return nil, err
 		}
+	}
+	if err := policies.WriteDefault(filepath.Join(abs, PolicyDir)); err != nil {
+		return nil, fmt.Errorf("writing the default policy bundle into %s: %w", filepath.Join(abs, PolicyDir), err)
 	}
 	data := filepath.Join(abs, ".pawl")
 	for _, d := range []string{"", "store", "batches", "pending", "keys"} {
@@ -277,11 +297,20 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*Project, error) {
 		p.Close()
 		return nil, err
 	}
+	var firstParty []PluginApproval
 	for _, m := range plugins.FirstParty() {
-		if _, _, _, err := p.AddPlugin(ctx, m.Wasm, p.Cfg.Operator, "first-party validator shipped with pawl "+Version); err != nil {
+		man, d, _, err := p.AddPlugin(ctx, m.Wasm, p.Cfg.Operator, "first-party validator shipped with pawl "+Version)
+		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("pinning the first-party plugin %s: %w", m.File, err)
 		}
+		firstParty = append(firstParty, PluginApproval{Name: man.Name, Version: man.Version, Hash: d, Capabilities: PluginCapabilities(man)})
+	}
+	// The default bundle approves no plugin; the first-party ones the
+	// scaffolded job uses are approved here, in the project's own bundle.
+	if err := p.ApprovePlugins(ctx, firstParty, p.Cfg.Operator, "first-party validators shipped with pawl "+Version); err != nil {
+		p.Close()
+		return nil, err
 	}
 	if _, err := p.Pin(ctx, p.Cfg.Operator, "pins of the scaffolded project"); err != nil {
 		p.Close()

@@ -135,6 +135,11 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 			return nil, &PinMismatchError{File: f, Pinned: d, Actual: got}
 		}
 	}
+	// The policy bundle: loaded (signature checked when required), checked
+	// against its pin, and pinned into the batch.
+	if err := p.pinPolicy(ctx, pins, jobPins); err != nil {
+		return nil, err
+	}
 
 	inputName, inDigest, inSize, err := p.ingest(opt)
 	if err != nil {
@@ -177,6 +182,9 @@ func (p *Project) Run(ctx context.Context, opt RunOptions) (*Result, error) {
 		return nil, &InfraError{BatchID: id, Err: errors.Join(err, aerr)}
 	}
 
+	if err := p.decideClassification(ctx, job, sch, &br, opt.Operator, opt.Reason); err != nil {
+		return nil, err
+	}
 	vs, vrefs, err := p.loadValidators(ctx, job, jobPins, opt.Operator, asOf, id)
 	if err != nil {
 		return nil, err

@@ -250,6 +250,11 @@ func (p *Project) loadValidators(ctx context.Context, job *Job, pins Pins, opera
 		if m.ID() != spec.Plugin {
 			return nil, nil, refuse(fmt.Errorf("the module pinned as %s says it is %s", spec.Plugin, m.ID()))
 		}
+		// Admission: the plugins policy decides (and the decision is on
+		// record) whether this module may run in this batch.
+		if err := p.admitPlugin(ctx, job, m, pin, operator, asOf, batchID); err != nil {
+			return nil, nil, refuse(err)
+		}
 		cfg, err := json.Marshal(orEmpty(spec.Config))
 		if err != nil {
 			return nil, nil, fmt.Errorf("job %s: %s: config: %w", job.Name, spec.Plugin, err)

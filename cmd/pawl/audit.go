@@ -137,7 +137,7 @@ newest entries or a rewrite of the whole chain.`,
 				return a.printJSON(es)
 			}
 			for _, e := range es {
-				fmt.Fprintf(a.s.out, "%6d  %s  %-12s %-18s %-40s %s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Operator, e.Action, e.Object, e.Reason)
+				fmt.Fprintf(a.s.out, "%6d  %s  %-12s %-18s %-40s %s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Operator, e.Action, e.Object, e.Reason+esignNote(e))
 			}
 			return nil
 		},
@@ -151,6 +151,7 @@ newest entries or a rewrite of the whole chain.`,
 	c.AddCommand(a.proveCmds()...)
 	c.AddCommand(a.replayCmd())
 	c.AddCommand(a.auditExportCmd())
+	c.AddCommand(a.traceCmd())
 	return c
 }
 

@@ -58,7 +58,11 @@ func (a *app) batchesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.printResult(b)
+			sigs, err := p.Signatures(c.Context(), b.BatchID)
+			if err != nil {
+				return err
+			}
+			return a.printBatch(b, sigs)
 		},
 	}
 	a.addOutputFlag(list)

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pawl-dev/pawl/engine"
 )
 
 // Exit statuses.
@@ -42,7 +44,7 @@ func run(ctx context.Context, args []string, s *streams) int {
 	switch {
 	case errors.As(err, &u):
 		return exitUsage
-	case errors.Is(err, errDenied):
+	case errors.Is(err, errDenied), errors.Is(err, engine.ErrDenied):
 		return exitDenied
 	}
 	return exitError

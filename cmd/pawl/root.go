@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/spf13/cobra"
@@ -59,6 +60,8 @@ Start with:  pawl demo`,
 	root.AddCommand(
 		a.initCmd(), a.pinCmd(), a.pluginCmd(), a.runCmd(), a.batchesCmd(), a.quarantineCmd(),
 		a.verifySignatureCmd(), a.auditCmd(), a.explainCmd(), a.demoCmd(), a.versionCmd(),
+		a.policyCmd(), a.exportCmd(),
+		a.operatorCmd(), a.signCmd(),
 	)
 	return root
 }
@@ -107,10 +110,16 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 	v.SetDefault("workers", 0)
 	v.SetDefault("max_record_bytes", 64<<20)
 	v.SetDefault("cache_dir", "")
+	v.SetDefault("policy.require_signature", false)
+	v.SetDefault("policy.public_key", "")
+	v.SetDefault("policy.key_id", "")
+	v.SetDefault("export.ca_file", "")
+	v.SetDefault("export.timeout", "2m")
 	if err := v.ReadInConfig(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return engine.Config{}, fmt.Errorf("%s: %v", filepath.Join(root, engine.ConfigFile), err)
 	}
-	known := map[string]bool{"data_dir": true, "operator": true, "workers": true, "max_record_bytes": true, "cache_dir": true}
+	known := map[string]bool{"data_dir": true, "operator": true, "workers": true, "max_record_bytes": true, "cache_dir": true,
+		"policy.require_signature": true, "policy.public_key": true, "policy.key_id": true, "export.ca_file": true, "export.timeout": true}
 	var unknown []string
 	for _, k := range v.AllKeys() {
 		if !known[k] {
@@ -119,7 +128,7 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return engine.Config{}, fmt.Errorf("%s: unknown key(s) %s (known: data_dir, operator, workers, max_record_bytes, cache_dir)",
+		return engine.Config{}, fmt.Errorf("%s: unknown key(s) %s (known: data_dir, operator, workers, max_record_bytes, cache_dir, policy.require_signature, policy.public_key, policy.key_id, export.ca_file, export.timeout)",
 			filepath.Join(root, engine.ConfigFile), strings.Join(unknown, ", "))
 	}
 	if flags != nil {
@@ -137,6 +146,15 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 		Workers        int    `mapstructure:"workers"`
 		MaxRecordBytes int64  `mapstructure:"max_record_bytes"`
 		CacheDir       string `mapstructure:"cache_dir"`
+		Policy         struct {
+			RequireSignature bool   `mapstructure:"require_signature"`
+			PublicKey        string `mapstructure:"public_key"`
+			KeyID            string `mapstructure:"key_id"`
+		} `mapstructure:"policy"`
+		Export struct {
+			CAFile  string        `mapstructure:"ca_file"`
+			Timeout time.Duration `mapstructure:"timeout"`
+		} `mapstructure:"export"`
 	}
 	if err := v.UnmarshalExact(&c); err != nil {
 		return engine.Config{}, fmt.Errorf("%s: %s", filepath.Join(root, engine.ConfigFile), strings.Join(strings.Fields(err.Error()), " "))
@@ -147,7 +165,12 @@ func (a *app) config(root string, flags *pflag.FlagSet) (engine.Config, error) {
 	if c.CacheDir != "" && !filepath.IsAbs(c.CacheDir) {
 		c.CacheDir = filepath.Join(root, c.CacheDir)
 	}
-	return engine.Config{DataDir: c.DataDir, Operator: c.Operator, Workers: c.Workers, MaxRecordBytes: c.MaxRecordBytes, CacheDir: c.CacheDir}, nil
+	if c.Export.Timeout < 0 {
+		return engine.Config{}, fmt.Errorf("export.timeout must be positive, got %s", c.Export.Timeout)
+	}
+	return engine.Config{DataDir: c.DataDir, Operator: c.Operator, Workers: c.Workers, MaxRecordBytes: c.MaxRecordBytes, CacheDir: c.CacheDir,
+		PolicyRequireSignature: c.Policy.RequireSignature, PolicyPublicKey: c.Policy.PublicKey, PolicyKeyID: c.Policy.KeyID,
+		ExportCAFile: c.Export.CAFile, ExportTimeout: c.Export.Timeout}, nil
 }
 
 // openChecked checks --output, then opens the project: a usage error is

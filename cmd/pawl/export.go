@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) exportCmd() *cobra.Command {
+	var opt engine.ExportOptions
+	var at string
+	c := &cobra.Command{
+		Use:   "export BATCH --to URL",
+		Short: "Send a committed batch's verified output, checkpoint and signature to a whitelisted destination",
+		Long: `Ask the egress policy (policies/, data.pawl.egress.decision) whether BATCH may
+go to URL and, only if it may, copy verified.jsonl, checkpoint and
+signature.json there. The quarantine never leaves.
+
+URL names a directory and ends in "/":
+  file:///DIR/            an outbox directory inside the perimeter; files are
+                          written through os.Root, so no symlink or ".." can
+                          lead out of the whitelisted directory
+  https://HOST/PATH/      one PUT per file (<URL>verified.jsonl, ...), TLS
+                          verified against export.ca_file, no redirect
+                          followed, 2xx required; a destination that answers
+                          with X-Content-SHA256 has its hash checked
+
+The decision (allow or deny) is on record in the audit trail, and so is the
+export (batch.exported) or its failure (batch.export_failed).
+
+Exit status 3 when the policy denies (nothing is written anywhere; the
+reasons are printed), 1 when the export fails otherwise.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			if opt.To == "" {
+				return &usageError{fmt.Errorf("no destination: pass --to file:///DIR/ or --to https://HOST/PATH/")}
+			}
+			if at != "" {
+				t, err := time.Parse(time.RFC3339, at)
+				if err != nil {
+					return &usageError{fmt.Errorf("--time %q is not an RFC 3339 time such as 2026-11-25T00:00:00Z", at)}
+				}
+				opt.Time = t
+			}
+			opt.Batch = argv[0]
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			res, err := p.Export(c.Context(), opt)
+			if a.output == "json" && res != nil {
+				out := struct {
+					*engine.ExportResult
+					Status string `json:"status"`
+					Error  string `json:"error,omitempty"`
+				}{ExportResult: res, Status: "exported"}
+				if err != nil {
+					out.Status, out.Error = "failed", err.Error()
+					if errors.Is(err, engine.ErrDenied) {
+						out.Status = "denied"
+					}
+				}
+				if perr := a.printJSON(out); perr != nil {
+					return perr
+				}
+				return err
+			}
+			if err != nil {
+				var de *engine.DeniedError
+				if errors.As(err, &de) && len(de.Reasons) > 0 {
+					fmt.Fprintf(a.s.out, "DENIED  export of batch %s to %s\n", res.BatchID, opt.To)
+					if de.Decision != nil {
+						fmt.Fprintf(a.s.out, "  decision  %s (bundle %s %s), on record as audit entry %d\n", de.Decision.ID, de.Decision.Bundle.Revision, de.Decision.Bundle.SHA256, res.DecisionSeq)
+					}
+					for _, r := range de.Reasons {
+						fmt.Fprintf(a.s.out, "  reason    %s\n", r)
+					}
+					fmt.Fprintln(a.s.out, "  nothing was written")
+				}
+				return err
+			}
+			fmt.Fprintf(a.s.out, "exported batch %s to %s\n", res.BatchID, res.Destination)
+			fmt.Fprintf(a.s.out, "  decision  %s (allowed; audit entry %d)\n", res.Decision.ID, res.DecisionSeq)
+			for _, f := range res.Files {
+				check := "hash confirmed at the destination"
+				if !f.Confirmed {
+					check = "hash not reported by the destination"
+				}
+				fmt.Fprintf(a.s.out, "  %-16s -> %s  %s  %d bytes  (%s)\n", f.Name, f.To, f.Hash, f.Bytes, check)
+			}
+			fmt.Fprintf(a.s.out, "  on record as audit entry %d (batch.exported)\n", res.AuditSeq)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&opt.To, "to", "", "destination `URL`: file:///DIR/ or https://HOST/PATH/ (required)")
+	f.StringVar(&opt.Purpose, "purpose", "", "why the batch leaves (the policy may require one of a destination's purposes)")
+	f.StringVar(&opt.Operator, "operator", "", "operator id: the decision's principal and the audit trail's operator")
+	f.StringVar(&opt.Reason, "reason", "", "reason recorded in the audit trail")
+	f.StringVar(&at, "time", "", "the decision's time, RFC 3339 (default: now)")
+	a.addOutputFlag(c)
+	return c
+}

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/policies"
+)
+
+// exportProject initialises a project, commits one batch and returns the
+// project directory and the batch id.
+func exportProject(t *testing.T) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	mustPawl(t, "init", dir, "--operator", "alice")
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(good+"\n"), 0o644)
+	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "--input", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	return dir, r["batch_id"].(string)
+}
+
+// whitelist adds a destination to the project's bundle and pins it.
+func whitelist(t *testing.T, dir, id, url string, classes ...string) {
+	t.Helper()
+	path := filepath.Join(dir, "policies", "data.json")
+	var data map[string]any
+	b, _ := os.ReadFile(path)
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	dests := data["egress"].(map[string]any)["destinations"].(map[string]any)
+	dests[id] = map[string]any{"url": url, "classifications": classes, "requires_approval": false}
+	b, _ = json.MarshalIndent(data, "", "  ")
+	os.WriteFile(path, b, 0o644)
+	mustPawl(t, "-C", dir, "pin", "--reason", "whitelist "+id)
+}
+
+// trailEntries lists the audit entries with an action about a batch.
+func trailEntries(t *testing.T, dir, action, object string) []audit.Entry {
+	t.Helper()
+	p, err := engine.Open(context.Background(), dir, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	es, err := p.Trail.Find(context.Background(), action, object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// lastDecision is the newest policy decision about a batch.
+func lastDecision(t *testing.T, dir, batch string) policies.Decision {
+	t.Helper()
+	es := trailEntries(t, dir, engine.ActionPolicyDecision, "batch:"+batch)
+	if len(es) == 0 {
+		t.Fatal("no decision on record")
+	}
+	var d policies.Decision
+	if err := json.Unmarshal(es[len(es)-1].Details, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.ID == "" || d.Bundle.SHA256 == "" || d.OPAVersion == "" || len(d.Input) == 0 {
+		t.Fatalf("decision on record lacks id, bundle, OPA version or input: %+v", d)
+	}
+	return d
+}
+
+// tree lists every file below dir (relative paths).
+func tree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && p != dir {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestExportToOutbox(t *testing.T) {
+	dir, id := exportProject(t)
+	outbox := t.TempDir()
+	code, out, errs := pawl(t, "", "-C", dir, "export", id, "--to", "file://"+outbox+"/b/")
+	if code != exitDenied || !strings.Contains(out, "egress.not_whitelisted") || len(tree(t, outbox)) != 0 {
+		t.Fatalf("empty whitelist: exit %d\n%s%s\n%v", code, out, errs, tree(t, outbox))
+	}
+	if d := lastDecision(t, dir, id); d.Allow {
+		t.Fatal("denial on record as allow")
+	}
+
+	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	// A percent-encoded spelling of the same URL is the same destination,
+	// and the files go to the canonical path.
+	enc := "file://" + outbox + "/%62/"
+	out = mustPawl(t, "-C", dir, "export", id, "--to", enc, "--purpose", "test", "--operator", "bob")
+	if !strings.Contains(out, "hash confirmed at the destination") {
+		t.Fatalf("export output:\n%s", out)
+	}
+	for _, n := range engine.ExportFiles {
+		got, err := os.ReadFile(filepath.Join(outbox, "b", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(filepath.Join(dir, ".pawl", "batches", id, n))
+		if string(got) != string(want) {
+			t.Errorf("%s differs from the batch's", n)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(outbox, "b", engine.QuarantineFile)); err == nil {
+		t.Error("the quarantine left the perimeter")
+	}
+	mustPawl(t, "verify-signature", filepath.Join(outbox, "b", engine.SignatureFile))
+	d := lastDecision(t, dir, id)
+	if !d.Allow || !strings.Contains(string(d.Input), `"principal":{"id":"bob"}`) || !strings.Contains(string(d.Input), `"canonical":"file://`+outbox+`/b/"`) {
+		t.Fatalf("decision on record: %+v %s", d, d.Input)
+	}
+	ex := trailEntries(t, dir, engine.ActionBatchExported, "batch:"+id)
+	if len(ex) != 1 || !strings.Contains(string(ex[0].Details), d.ID) || ex[0].Operator != "bob" {
+		t.Fatalf("batch.exported: %+v", ex)
+	}
+	// Never overwrites.
+	if code, _, errs := pawl(t, "", "-C", dir, "export", id, "--to", "file://"+outbox+"/b/"); code != exitError || !strings.Contains(errs, "already exists") {
+		t.Fatalf("second export to the same place: exit %d %s", code, errs)
+	}
+}
+
+// TestExportBypassAttempts: every attempt is refused (exit 3), writes
+// nothing, and its decision is on record.
+func TestExportBypassAttempts(t *testing.T) {
+	dir, id := exportProject(t)
+	base := t.TempDir()
+	outbox := filepath.Join(base, "outbox")
+	secret := filepath.Join(base, "secret")
+	os.Mkdir(outbox, 0o755)
+	os.Mkdir(secret, 0o755)
+	os.Symlink(secret, filepath.Join(outbox, "link"))
+	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	whitelist(t, dir, "partner", "https://allowed.example/inbox/", "internal")
+	whitelist(t, dir, "public-only", "file://"+outbox+"/public/", "public")
+
+	cases := []struct {
+		name, url, reason string
+		allowed           bool // the policy allows; pawl's confinement refuses
+	}{
+		{"dot-dot", "file://" + outbox + "/../secret/", "egress.url_refused", false},
+		{"encoded dot-dot", "file://" + outbox + "/%2e%2e/secret/", "egress.url_refused", false},
+		{"encoded slash", "file://" + outbox + "%2F..%2Fsecret/", "egress.url_refused", false},
+		{"case-folded path", "file://" + strings.ToUpper(outbox) + "/", "egress.not_whitelisted", false},
+		{"symlink out of the outbox", "file://" + outbox + "/link/", "outside outbox", true},
+		{"userinfo", "https://allowed.example@evil.example/inbox/", "egress.url_refused", false},
+		{"IDN homograph", "https://\u0430llowed.example/inbox/", "egress.url_refused", false},
+		{"prefix lookalike", "https://allowed.example/inbox-evil/", "egress.not_whitelisted", false},
+		{"classification", "file://" + outbox + "/public/x/", "egress.classification", false},
+	}
+	before := len(trailEntries(t, dir, engine.ActionPolicyDecision, "batch:"+id))
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := pawl(t, "", "-C", dir, "export", id, "--to", c.url)
+			if code != exitDenied || !strings.Contains(out+errs, c.reason) {
+				t.Fatalf("exit %d, want 3 with %q:\n%s%s", code, c.reason, out, errs)
+			}
+			if got := tree(t, secret); len(got) != 0 {
+				t.Fatalf("written outside the outbox: %v", got)
+			}
+			if got := tree(t, outbox); len(got) != 1 || got[0] != "link" {
+				t.Fatalf("written into the outbox: %v", got)
+			}
+			es := trailEntries(t, dir, engine.ActionPolicyDecision, "batch:"+id)
+			if len(es) != before+i+1 {
+				t.Fatalf("%d decisions on record, want %d", len(es), before+i+1)
+			}
+			d := lastDecision(t, dir, id)
+			if d.Allow != c.allowed {
+				t.Fatalf("decision allow=%v, want %v: %v", d.Allow, c.allowed, d.Deny)
+			}
+			if c.allowed {
+				f := trailEntries(t, dir, engine.ActionExportFailed, "batch:"+id)
+				if len(f) == 0 || !strings.Contains(string(f[len(f)-1].Details), d.ID) {
+					t.Fatal("the refused export is not on record with its decision")
+				}
+			}
+		})
+	}
+	if ex := trailEntries(t, dir, engine.ActionBatchExported, ""); len(ex) != 0 {
+		t.Fatalf("exports on record: %d", len(ex))
+	}
+}
+
+func TestExportOfUncommittedBatchIsDenied(t *testing.T) {
+	dir, _ := exportProject(t)
+	outbox := t.TempDir()
+	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	failed := "0123456789abcdef0123456789abcdef"
+	p, err := engine.Open(context.Background(), dir, engine.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Trail.Append(context.Background(), audit.Entry{Operator: "alice", Action: audit.ActionBatchFailed, Object: "batch:" + failed,
+		Details: json.RawMessage(`{"batch_id":"` + failed + `","job":"sensor-feed","error":"disk full"}`)})
+	p.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := pawl(t, "", "-C", dir, "export", failed[:8], "--to", "file://"+outbox+"/x/")
+	if code != exitDenied || !strings.Contains(out, "egress.not_committed") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if len(tree(t, outbox)) != 0 {
+		t.Fatal("something was written")
+	}
+	if d := lastDecision(t, dir, failed); d.Allow || !strings.Contains(string(d.Input), `"state":"failed"`) {
+		t.Fatalf("decision: %+v", d)
+	}
+}
+
+// tlsDestination is a loopback HTTPS server that stores PUT bodies and
+// confirms their sha256, or redirects every request.
+type tlsDestination struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	files    map[string][]byte
+	requests int
+	redirect string
+}
+
+func newTLSDestination(t *testing.T) *tlsDestination {
+	d := &tlsDestination{files: map[string][]byte{}}
+	d.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.requests++
+		if d.redirect != "" {
+			http.Redirect(w, r, d.redirect+r.URL.Path, http.StatusTemporaryRedirect)
+			return
+		}
+		if r.Method != http.MethodPut {
+			http.Error(w, "PUT only", http.StatusMethodNotAllowed)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		sum := sha256.Sum256(b)
+		d.files[r.URL.Path] = b
+		w.Header().Set("X-Content-SHA256", "sha256:"+hex.EncodeToString(sum[:]))
+		w.WriteHeader(http.StatusCreated)
+	}))
+	d.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted-certificate case logs a handshake error
+	d.srv.StartTLS()
+	t.Cleanup(d.srv.Close)
+	if !strings.HasPrefix(d.srv.URL, "https://127.0.0.1:") {
+		t.Fatalf("test server not on loopback: %s", d.srv.URL)
+	}
+	return d
+}
+
+// trust writes the server's certificate as the project's export CA.
+func trust(t *testing.T, dir string, srvs ...*tlsDestination) {
+	t.Helper()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	f, _ := os.Create(ca)
+	for _, s := range srvs {
+		pem.Encode(f, &pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+	}
+	f.Close()
+	cfg := filepath.Join(dir, "pawl.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, []byte("\nexport:\n  ca_file: "+ca+"\n  timeout: 20s\n")...), 0o644)
+}
+
+func TestExportHTTPS(t *testing.T) {
+	dir, id := exportProject(t)
+	dst := newTLSDestination(t)
+	whitelist(t, dir, "partner", dst.srv.URL+"/inbox/", "internal")
+
+	// Untrusted certificate first: TLS is verified.
+	if code, _, errs := pawl(t, "", "-C", dir, "export", id, "--to", dst.srv.URL+"/inbox/"+id+"/"); code != exitError || !strings.Contains(errs, "certificate") {
+		t.Fatalf("untrusted server: exit %d %s", code, errs)
+	}
+	trust(t, dir, dst)
+	out := mustPawl(t, "-C", dir, "export", id, "--to", dst.srv.URL+"/inbox/"+id+"/")
+	for _, n := range engine.ExportFiles {
+		want, _ := os.ReadFile(filepath.Join(dir, ".pawl", "batches", id, n))
+		if got := dst.files["/inbox/"+id+"/"+n]; string(got) != string(want) {
+			t.Errorf("%s: the destination holds %d bytes, want %d", n, len(got), len(want))
+		}
+	}
+	if len(dst.files) != len(engine.ExportFiles) || strings.Contains(out, "not reported") {
+		t.Fatalf("files %v\n%s", len(dst.files), out)
+	}
+	if ex := trailEntries(t, dir, engine.ActionBatchExported, "batch:"+id); len(ex) != 1 || !strings.Contains(string(ex[0].Details), `"confirmed":true`) {
+		t.Fatalf("batch.exported: %+v", ex)
+	}
+}
+
+// TestExportRedirectIsNotFollowed: a whitelisted destination that answers
+// 307 to another host fails the export; the other host is never contacted
+// and nothing more is sent.
+func TestExportRedirectIsNotFollowed(t *testing.T) {
+	dir, id := exportProject(t)
+	evil := newTLSDestination(t)
+	dst := newTLSDestination(t)
+	dst.redirect = evil.srv.URL // another origin, trusted: following would succeed
+	whitelist(t, dir, "partner", dst.srv.URL+"/inbox/", "internal")
+	trust(t, dir, dst, evil)
+	code, _, errs := pawl(t, "", "-C", dir, "export", id, "--to", dst.srv.URL+"/inbox/")
+	if code == 0 || !strings.Contains(errs, "does not follow redirects") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	if evil.requests != 0 || len(evil.files) != 0 {
+		t.Fatalf("the redirect target was contacted %d times", evil.requests)
+	}
+	if dst.requests != 1 {
+		t.Fatalf("the destination got %d requests after redirecting, want 1 (nothing sent after the refusal)", dst.requests)
+	}
+	d := lastDecision(t, dir, id)
+	f := trailEntries(t, dir, engine.ActionExportFailed, "batch:"+id)
+	if !d.Allow || len(f) != 1 || !strings.Contains(string(f[0].Details), "307") || !strings.Contains(string(f[0].Details), d.ID) {
+		t.Fatalf("failure not on record with its decision: %+v", f)
+	}
+	if ex := trailEntries(t, dir, engine.ActionBatchExported, ""); len(ex) != 0 {
+		t.Fatal("a redirected export is on record as exported")
+	}
+}

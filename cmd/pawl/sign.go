@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func (a *app) signCmd() *cobra.Command {
+	var meaning, operator, reason string
+	var fd int
+	c := &cobra.Command{
+		Use:   "sign BATCH --meaning reviewed|approved|responsible --operator ID [--reason TEXT]",
+		Short: "E-sign a committed batch with your operator key (asks for your passphrase)",
+		Long: `Sign a committed batch electronically (21 CFR 11.50, 11.200). The signature is
+made with the operator's own key, opened with their passphrase, over a
+manifest bound to the batch: its id, its audit entry hash, its input hash,
+its lineage root and its output hashes, with the meaning, the signer, the UTC
+time and the reason. It is recorded in the audit trail and shown with the
+printed name, time and meaning by 'pawl batches show' and 'pawl audit trace'.
+
+The passphrase is read from the terminal, or for scripts from an open file
+descriptor (--passphrase-fd N, one line); never from an argument or the
+environment. Failed attempts (wrong passphrase, unknown operator or batch)
+are recorded too, without the passphrase.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			if _, err := engine.ParseMeaning(meaning); err != nil {
+				return &usageError{fmt.Errorf("--meaning: %w", err)}
+			}
+			if operator == "" {
+				return &usageError{fmt.Errorf("--operator ID is required: the enrolled operator who signs (`pawl operator list`)")}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			opt := engine.SignOptions{Batch: argv[0], Meaning: meaning, Operator: operator, Reason: reason}
+			b, berr := p.Batch(c.Context(), argv[0])
+			op, oerr := p.Operator(c.Context(), operator)
+			if berr != nil || oerr != nil {
+				// Sign records the failed attempt and says why.
+				_, err := p.Sign(c.Context(), opt)
+				return err
+			}
+			fmt.Fprintf(a.s.err, "signing batch %s (job %s, as of %s, %d records: %d verified, %d quarantined; lineage root %s)\n",
+				b.BatchID, b.Job, b.AsOf, b.RecordsIn, b.Verified, b.Quarantined, b.Lineage.Root)
+			fmt.Fprintf(a.s.err, "as %q: %s (%s)\n", meaning, op.Name, op.ID)
+			pass, err := a.readPassphrase(fd, fmt.Sprintf("passphrase for %s: ", op.ID), false)
+			if err != nil {
+				return err
+			}
+			defer clear(pass)
+			opt.Passphrase = pass
+			s, err := p.Sign(c.Context(), opt)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(s)
+			}
+			fmt.Fprintf(a.s.out, "signed batch %s: %s (audit entry %d)\n", s.BatchID, s.String(), s.AuditSeq)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&meaning, "meaning", "", "what the signature means: reviewed, approved or responsible")
+	c.Flags().StringVar(&operator, "operator", "", "the signer's operator `ID`")
+	c.Flags().StringVar(&reason, "reason", "", "why, recorded with the signature")
+	c.Flags().IntVar(&fd, "passphrase-fd", -1, "read the passphrase (one line) from open file descriptor `N` instead of the terminal")
+	a.addOutputFlag(c)
+	return c
+}
+
+// readPassphrase reads a passphrase from file descriptor fd when fd >= 0,
+// otherwise from the terminal without echo (twice when confirm is set).
+func (a *app) readPassphrase(fd int, prompt string, confirm bool) ([]byte, error) {
+	if fd >= 0 {
+		f := os.NewFile(uintptr(fd), fmt.Sprintf("passphrase-fd %d", fd))
+		if f == nil {
+			return nil, &usageError{fmt.Errorf("--passphrase-fd %d is not a file descriptor", fd)}
+		}
+		defer f.Close()
+		return readPassLine(f, fd)
+	}
+	in, ok := a.s.in.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return nil, &usageError{fmt.Errorf("no terminal to ask for the passphrase: run at a terminal, or give it on a file descriptor with --passphrase-fd N (never as an argument or in the environment)")}
+	}
+	ask := func(prompt string) ([]byte, error) {
+		fmt.Fprint(a.s.err, prompt)
+		b, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(a.s.err)
+		if err != nil {
+			return nil, fmt.Errorf("reading the passphrase from the terminal: %w", err)
+		}
+		return b, nil
+	}
+	pass, err := ask(prompt)
+	if err != nil || !confirm {
+		return pass, err
+	}
+	if err := engine.CheckPassphrase(pass); err != nil {
+		clear(pass)
+		return nil, err
+	}
+	again, err := ask("again: ")
+	if err != nil {
+		clear(pass)
+		return nil, err
+	}
+	defer clear(again)
+	if string(again) != string(pass) {
+		clear(pass)
+		return nil, fmt.Errorf("the two passphrases differ: nothing was changed; try again")
+	}
+	return pass, nil
+}
+
+// readPassLine reads one line from r a byte at a time, so that nothing
+// after the line is consumed; the line terminator (LF or CRLF) is dropped.
+func readPassLine(r io.Reader, fd int) ([]byte, error) {
+	var b []byte
+	one := make([]byte, 1)
+	for {
+		n, err := r.Read(one)
+		if n == 1 {
+			if one[0] == '\n' {
+				break
+			}
+			b = append(b, one[0])
+			if len(b) > engine.MaxPassphraseLen+1 {
+				clear(b)
+				return nil, fmt.Errorf("--passphrase-fd %d: the passphrase is over %d bytes", fd, engine.MaxPassphraseLen)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			clear(b)
+			return nil, fmt.Errorf("reading the passphrase from --passphrase-fd %d: %w", fd, err)
+		}
+	}
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("--passphrase-fd %d gave an empty passphrase: write it, then a newline, to that descriptor", fd)
+	}
+	return b, nil
+}
+
+// esignNote describes an e-signature entry in one line of `audit log`: the
+// printed name, UTC time and meaning it claims (`pawl batches show` says
+// whether it verifies).
+func esignNote(e audit.Entry) string {
+	if e.Action != engine.ActionESignSigned {
+		return ""
+	}
+	var d struct {
+		Manifest engine.ESignManifest `json:"manifest"`
+	}
+	if err := json.Unmarshal(e.Details, &d); err != nil {
+		return "  [unreadable e-signature]"
+	}
+	m := d.Manifest
+	tm := m.Time
+	if t, err := time.Parse(time.RFC3339Nano, m.Time); err == nil {
+		tm = t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+	}
+	return fmt.Sprintf("  [%s by %s (%s) at %s]", m.Meaning, m.SignerName, m.SignerID, tm)
+}
+
+// writeSignatures prints a batch's e-signatures for a person.
+func writeSignatures(w io.Writer, indent string, sigs []engine.ESignature) {
+	if len(sigs) == 0 {
+		fmt.Fprintf(w, "%se-signatures: none\n", indent)
+		return
+	}
+	fmt.Fprintf(w, "%se-signatures:\n", indent)
+	for i := range sigs {
+		fmt.Fprintf(w, "%s  %s (audit entry %d)\n", indent, sigs[i].String(), sigs[i].AuditSeq)
+	}
+}
+
+// batchShowJSON is `batches show --output json`: the run's keys and the
+// batch's e-signatures.
+type batchShowJSON struct {
+	runJSON
+	ESignatures []engine.ESignature `json:"esignatures"`
+}
+
+// printBatch shows one batch with its e-signatures.
+func (a *app) printBatch(b *engine.Result, sigs []engine.ESignature) error {
+	if a.output == "json" {
+		return a.printJSON(batchShowJSON{runJSON: toRunJSON(b), ESignatures: sigs})
+	}
+	writeSummary(a.s.out, b)
+	writeSignatures(a.s.out, "  ", sigs)
+	return nil
+}
+
+// oneLineQuote quotes s for a one-line display.
+func oneLineQuote(s string) string { return oneLine(fmt.Sprintf("%q", strings.TrimSpace(s)), 200) }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/spf13/cobra"
+)
+
+// traceCmd is `pawl audit trace`.
+func (a *app) traceCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "trace BATCH ORDINAL",
+		Short: "One record's whole history: batch, input hash, every stage's verdict, outcome, proof, exports, e-signatures",
+		Long: `Show everything on record about one record of a committed batch: the batch
+(job, as-of time, who committed it and why), the SHA-256 of the record's input
+bytes recomputed from the input blob, what every stage and validator said
+(reasons and normalization actions), its outcome, its lineage leaf recomputed
+from the bytes and outputs and proved in the batch's Merkle root, and what
+happened to the batch since: exports, e-signatures (printed name, UTC time,
+meaning, valid or not) and other audited events.`,
+		Args: args(cobra.ExactArgs(2)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			ord, err := strconv.ParseInt(argv[1], 10, 64)
+			if err != nil || ord < 1 {
+				return &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", argv[1])}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			t, err := p.Trace(c.Context(), argv[0], ord)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(t)
+			}
+			writeTrace(a.s.out, t)
+			if !t.Lineage.Proved {
+				return fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, t.BatchID, t.Lineage.Problem)
+			}
+			return nil
+		},
+	}
+	a.addOutputFlag(c)
+	return c
+}
+
+// writeTrace prints a trace for a person.
+func writeTrace(w io.Writer, t *engine.Trace) {
+	r := t.Record
+	utc := func(x time.Time) string { return x.UTC().Format("2006-01-02 15:04:05") + " UTC" }
+	fmt.Fprintf(w, "record %d of batch %s: %s\n", r.Ordinal, t.BatchID, strings.ToUpper(r.Outcome))
+	fmt.Fprintf(w, "  batch: job %s (%s, %s), schema %s %s, as of %s\n", t.Job, t.Source, t.Classification, t.Schema.Name, t.Schema.Version, t.AsOf)
+	fmt.Fprintf(w, "  committed %s by %s (OS user %s), %s; audit entry %d %s\n", utc(t.CommittedAt), t.Operator, t.OSUser, reasonText(t.Reason), t.AuditSeq, t.AuditEntry)
+	fmt.Fprintf(w, "  input: %s (%s), line %d, bytes %d..%d\n", t.Input, t.InputName, r.Line, r.Offset, r.Offset+r.Length)
+	fmt.Fprintf(w, "  input hash (the record's bytes): %s\n", r.InputHash)
+	fmt.Fprintln(w, "  stages:")
+	for _, s := range t.Stages {
+		fmt.Fprintf(w, "    %-22s %s\n", s.Stage, s.Verdict)
+		for _, x := range s.Reasons {
+			at := ""
+			if x.Offset != nil {
+				at = fmt.Sprintf(" (input byte %d)", *x.Offset)
+			}
+			ptr := x.Pointer
+			if ptr == "" {
+				ptr = "(record)"
+			}
+			fmt.Fprintf(w, "      reason: %s at %s%s: %s\n", x.Rule, ptr, at, x.Message)
+		}
+		for _, x := range s.Actions {
+			fmt.Fprintf(w, "      action: %s at %s: %s\n", x.Rule, x.Pointer, x.Message)
+		}
+	}
+	if r.Outcome == "verified" {
+		fmt.Fprintf(w, "  output: %s\n", oneLine(r.Output, 200))
+		fmt.Fprintf(w, "  output hash (its verified.jsonl line): %s\n", r.OutputHash)
+	} else {
+		fmt.Fprintf(w, "  output hash (its quarantine.jsonl line): %s\n", r.OutputHash)
+	}
+	l := t.Lineage
+	if l.Proved {
+		fmt.Fprintf(w, "  lineage: leaf %s recomputed from the bytes above; proved in root %s (leaf %d of %d, %d proof hashes): OK\n",
+			l.Leaf, l.Root, l.Proof.Index+1, l.Proof.Size, len(l.Proof.Hashes))
+	} else {
+		fmt.Fprintf(w, "  lineage: NOT PROVED: %s\n", l.Problem)
+	}
+	if len(t.Exports) == 0 {
+		fmt.Fprintln(w, "  exports: none")
+	} else {
+		fmt.Fprintln(w, "  exports:")
+		for _, e := range t.Exports {
+			fmt.Fprintf(w, "    %s by %s, %s (audit entry %d)\n", utc(e.Time), e.Operator, reasonText(e.Reason), e.Seq)
+		}
+	}
+	writeSignatures(w, "  ", t.Signatures)
+	if len(t.Events) > 0 {
+		fmt.Fprintln(w, "  other events:")
+		for _, e := range t.Events {
+			var d struct {
+				Failure string `json:"failure"`
+			}
+			json.Unmarshal(e.Details, &d)
+			what := ""
+			if d.Failure != "" {
+				what = ": " + d.Failure
+			}
+			fmt.Fprintf(w, "    %s  %-18s by %s%s, %s (audit entry %d)\n", utc(e.Time), e.Action, e.Operator, what, reasonText(e.Reason), e.Seq)
+		}
+	}
+}
+
+// reasonText is an entry's reason for display.
+func reasonText(r string) string {
+	if strings.TrimSpace(r) == "" {
+		return "no reason given"
+	}
+	return "reason " + oneLineQuote(r)
+}

@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pawl-dev/pawl/policies"
+)
+
+func decisionsOn(t *testing.T, p *Project, object string) []decisionRecord {
+	t.Helper()
+	es, err := p.Trail.Find(context.Background(), ActionPolicyDecision, object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []decisionRecord
+	for _, e := range es {
+		var d decisionRecord
+		if err := json.Unmarshal(e.Details, &d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// editData rewrites the project's policies/data.json through fn.
+func editData(t *testing.T, p *Project, fn func(map[string]any)) {
+	t.Helper()
+	path := filepath.Join(p.Root, "policies", "data.json")
+	b, _ := os.ReadFile(path)
+	var data map[string]any
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	fn(data)
+	b, _ = json.MarshalIndent(data, "", "  ")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPolicyWiredIntoRun: init writes the default bundle approving the
+// first-party plugins, pins it, and a run records the bundle pin in the
+// batch, keeps the bundle in the store, and puts every decision on record.
+func TestPolicyWiredIntoRun(t *testing.T) {
+	p := newProject(t)
+	pins, _ := ReadPins(p.Root)
+	want, err := policies.BundleDigest(filepath.Join(p.Root, "policies"))
+	if err != nil || string(pins[PolicyPinKey]) != want {
+		t.Fatalf("pawl.lock pins policies/ as %q, the bundle is %q (%v)", pins[PolicyPinKey], want, err)
+	}
+	res := run(t, p, writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 40, 1)), 2)
+	if res.Pins[PolicyPinKey] != pins[PolicyPinKey] {
+		t.Fatalf("batch pins: %v", res.Pins)
+	}
+	if err := p.Store.Verify(pins[PolicyPinKey]); err != nil {
+		t.Fatalf("the bundle's file list is not in the store: %v", err)
+	}
+	if rep, err := p.VerifyProject(context.Background()); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	for _, id := range []string{"range@1.0.0", "freshness@1.0.0", "registry@1.0.0", "zscore@1.0.0"} {
+		ds := decisionsOn(t, p, "plugin:"+id)
+		if len(ds) != 1 || !ds[0].Allow || ds[0].Kind != policies.KindPlugin || ds[0].BatchID != res.BatchID || ds[0].Bundle.SHA256 != want {
+			t.Fatalf("%s: decisions on record %+v", id, ds)
+		}
+	}
+	cs := decisionsOn(t, p, "batch:"+res.BatchID)
+	if len(cs) != 1 || !cs[0].Allow || cs[0].Kind != policies.KindClassification || !strings.Contains(string(cs[0].Input), `"/device_id"`) {
+		t.Fatalf("classification decisions: %+v", cs)
+	}
+	// Another bundle is another batch: the pin feeds the batch id.
+	editData(t, p, func(d map[string]any) { d["note"] = "changed" })
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 40, 1))
+	_, err = p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+	var pm *PinMismatchError
+	if !errors.As(err, &pm) || pm.File != PolicyPinKey || !strings.Contains(err.Error(), "pawl pin") {
+		t.Fatalf("changed bundle: %v", err)
+	}
+	if _, err := p.Pin(context.Background(), "tester", "note"); err != nil {
+		t.Fatal(err)
+	}
+	if again := run(t, p, in, 1); again.BatchID == res.BatchID || again.Status != "committed" {
+		t.Fatalf("same batch id under another bundle: %s %s", again.BatchID, again.Status)
+	}
+}
+
+func TestUnapprovedPluginIsDenied(t *testing.T) {
+	p := newProject(t)
+	pins, _ := ReadPins(p.Root)
+	editData(t, p, func(d map[string]any) {
+		delete(d["plugins"].(map[string]any)["approved"].(map[string]any), string(pins["plugin:zscore@1.0.0"]))
+	})
+	if _, err := p.Pin(context.Background(), "tester", "revoke zscore"); err != nil {
+		t.Fatal(err)
+	}
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 20, 2))
+	_, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+	if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "plugins.not_approved") || !strings.Contains(err.Error(), "approve-plugin zscore@1.0.0") {
+		t.Fatalf("want a denial naming the rule and what to do, got %v", err)
+	}
+	ds := decisionsOn(t, p, "plugin:zscore@1.0.0")
+	if len(ds) != 1 || ds[0].Allow || len(ds[0].Deny) == 0 {
+		t.Fatalf("denial on record: %+v", ds)
+	}
+	if es, _ := p.Trail.Find(context.Background(), ActionPluginRefused, "plugin:zscore@1.0.0"); len(es) != 1 {
+		t.Fatal("refusal not on record")
+	}
+	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
+		t.Fatal("a batch was committed with a plugin the policy denied")
+	}
+	// approve-plugin puts it back.
+	if _, err := p.ApprovePinned(context.Background(), []string{"zscore@1.0.0"}, "tester", "re-approved"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Pin(context.Background(), "tester", "approve zscore"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, p, in, 1)
+}
+
+func TestUnderDeclaredClassificationIsRefused(t *testing.T) {
+	p := newProject(t)
+	path := filepath.Join(p.Root, "schemas", "sensor-reading.json")
+	b, _ := os.ReadFile(path)
+	var s map[string]any
+	json.Unmarshal(b, &s)
+	s["properties"].(map[string]any)["patient_id"] = map[string]any{"type": "string"}
+	b, _ = json.MarshalIndent(s, "", "  ")
+	os.WriteFile(path, b, 0o644)
+	if _, err := p.Pin(context.Background(), "tester", "schema with a patient id"); err != nil {
+		t.Fatal(err)
+	}
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 20, 3))
+	_, err := p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+	if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), `classification.under_declared: field "/patient_id"`) {
+		t.Fatalf("want the classification denial, got %v", err)
+	}
+	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
+		t.Fatal("committed")
+	}
+	es, _ := p.Trail.Find(context.Background(), ActionPolicyDecision, "")
+	var last decisionRecord
+	json.Unmarshal(es[len(es)-1].Details, &last)
+	if last.Kind != policies.KindClassification || last.Allow {
+		t.Fatalf("last decision on record: %+v", last)
+	}
+	if ds := decisionsOn(t, p, "plugin:range@1.0.0"); len(ds) != 0 {
+		t.Fatal("plugins were admitted after the classification was refused")
+	}
+}
+
+// TestRequireSignature: with policy.require_signature, an unsigned or
+// tampered bundle is refused before the input is read; a signed one runs.
+func TestRequireSignature(t *testing.T) {
+	p := newProject(t)
+	priv, pub, err := policies.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDir := t.TempDir()
+	os.WriteFile(filepath.Join(keyDir, "policy.pub"), pub, 0o644)
+	p.Cfg.PolicyRequireSignature = true
+	p.Cfg.PolicyPublicKey = filepath.Join(keyDir, "policy.pub")
+	p.pol = nil
+	in := writeInput(t, t.TempDir(), "in.jsonl", genInput(t, 20, 4))
+	_, err = p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+	if err == nil || !strings.Contains(err.Error(), "require_signature") {
+		t.Fatalf("unsigned bundle: %v", err)
+	}
+	if ds := decisionsOn(t, p, ""); len(ds) != 0 {
+		t.Fatalf("decisions were made with an unsigned bundle: %d", len(ds))
+	}
+	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
+		t.Fatal("committed with an unsigned bundle")
+	}
+	dir := filepath.Join(p.Root, "policies")
+	if err := policies.SignBundle(dir, priv, ""); err != nil {
+		t.Fatal(err)
+	}
+	p.pol = nil
+	run(t, p, in, 1)
+
+	os.WriteFile(filepath.Join(dir, "pawl", "backdoor.rego"), []byte("package pawl.backdoor\n"), 0o644)
+	p.pol = nil
+	_, err = p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: writeInput(t, t.TempDir(), "in2.jsonl", genInput(t, 20, 5)), AsOf: testAsOf})
+	if err == nil || !strings.Contains(err.Error(), "backdoor.rego") {
+		t.Fatalf("tampered bundle: %v", err)
+	}
+	// pawl pin refuses to pin it too.
+	if _, err := p.Pin(context.Background(), "tester", ""); err == nil || !strings.Contains(err.Error(), "backdoor.rego") {
+		t.Fatalf("pin of a tampered bundle: %v", err)
+	}
+}
