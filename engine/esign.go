@@ -227,6 +227,11 @@ func (p *Project) Sign(ctx context.Context, opt SignOptions) (*ESignature, error
 		return fail("key unusable", err)
 	}
 	defer clear(priv)
+	if meaning == MeaningApproved && strings.TrimSpace(opt.Reason) == "" {
+		// An approval is a decision someone must be able to read the
+		// grounds of later.
+		return fail("no reason", fmt.Errorf("an approval needs a reason: pass --reason \"why this batch is approved\""))
+	}
 	be, err := p.Trail.Get(ctx, b.AuditSeq)
 	if err != nil {
 		return nil, err

@@ -159,7 +159,10 @@ func TestSignatureMovedToAnotherBatchFails(t *testing.T) {
 	a := batchOf(t, p, signGood)
 	b := batchOf(t, p, signGood, signHot)
 	enrolAlice(t, p)
-	if _, err := p.Sign(ctx, SignOptions{Batch: a.BatchID, Meaning: "approved", Operator: "alice", Passphrase: []byte(alicePass)}); err != nil {
+	if _, err := p.Sign(ctx, SignOptions{Batch: a.BatchID, Meaning: "approved", Operator: "alice", Passphrase: []byte(alicePass)}); err == nil || !strings.Contains(err.Error(), "needs a reason") {
+		t.Fatalf("an approval without a reason: %v", err)
+	}
+	if _, err := p.Sign(ctx, SignOptions{Batch: a.BatchID, Meaning: "approved", Operator: "alice", Reason: "fit for release", Passphrase: []byte(alicePass)}); err != nil {
 		t.Fatal(err)
 	}
 	orig := entries(t, p, ActionESignSigned)[0]

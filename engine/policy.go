@@ -417,6 +417,9 @@ func (p *Project) ApprovePinned(ctx context.Context, ids []string, operator, rea
 // match; approve in data.json and re-sign instead. The bundle's pin changes:
 // run `pawl pin` afterwards.
 func (p *Project) ApprovePlugins(ctx context.Context, ps []PluginApproval, operator, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("approving a plugin needs a reason: pass --reason \"why it may run\"")
+	}
 	dir := p.PolicyBundleDir()
 	if _, err := os.Stat(filepath.Join(dir, ".signatures.json")); err == nil {
 		return fmt.Errorf("%s/ is signed (.signatures.json): approving would break the signature; add the hash to plugins.approved in %s/data.json yourself and re-sign with `pawl policy sign`", PolicyDir, PolicyDir)
@@ -464,9 +467,6 @@ func (p *Project) ApprovePlugins(ctx context.Context, ps []PluginApproval, opera
 	}
 	if err := writeFileSync(path, out.Bytes(), 0o644); err != nil {
 		return err
-	}
-	if reason == "" {
-		reason = "plugin approved"
 	}
 	for _, a := range ps {
 		if _, err := p.Trail.Append(ctx, audit.Entry{

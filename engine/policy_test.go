@@ -198,3 +198,18 @@ func TestRequireSignature(t *testing.T) {
 		t.Fatalf("pin of a tampered bundle: %v", err)
 	}
 }
+
+// TestApprovalsNeedAReason: approving a plugin changes what may run; the
+// audit trail must say why, so pawl refuses an approval without a reason
+// and leaves the policy data as it was.
+func TestApprovalsNeedAReason(t *testing.T) {
+	p := newProject(t)
+	data := filepath.Join(p.Root, "policies", "data.json")
+	before, _ := os.ReadFile(data)
+	if _, err := p.ApprovePinned(context.Background(), []string{"range@1.0.0"}, "tester", " "); err == nil || !strings.Contains(err.Error(), "needs a reason") {
+		t.Fatalf("an approval without a reason: %v", err)
+	}
+	if after, _ := os.ReadFile(data); string(after) != string(before) {
+		t.Fatal("a refused approval changed the policy data")
+	}
+}
