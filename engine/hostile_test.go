@@ -118,3 +118,51 @@ func TestVerifyFindsASwappedStoreBlob(t *testing.T) {
 		t.Fatalf("a swapped input blob verified: %+v", rep.Problems)
 	}
 }
+
+// TestEveryHostileModuleFailsCleanly runs the rest of the sandbox's
+// hostile suite through a real batch: pawl survives, the error names the
+// plugin and what it did, the event is on record, and nothing half-done is
+// committed. (A module refused when it is pinned never gets that far; that
+// refusal is checked instead.)
+func TestEveryHostileModuleFailsCleanly(t *testing.T) {
+	for _, tc := range []struct{ module, what string }{
+		{"membomb", "memory"},
+		{"recursion", "stack"},
+		{"bigresult", "result"},
+		{"malformed", "result"},
+		{"wrongabi", "ABI"},
+		{"badimport", "import"},
+		{"importmem", "import"},
+	} {
+		t.Run(tc.module, func(t *testing.T) {
+			p := newProject(t)
+			wasm, err := os.ReadFile(filepath.Join("sandbox", "testdata", tc.module+".wasm"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, err := p.AddPlugin(context.Background(), wasm, "tester", "hostile suite"); err != nil {
+				if !strings.Contains(err.Error(), tc.what) {
+					t.Fatalf("refused when pinned, but the error does not say why (%s): %v", tc.what, err)
+				}
+				return
+			}
+			id := useHostile(t, p, tc.module)
+			in := writeInput(t, t.TempDir(), "in.jsonl", readings("1", "2", "3"))
+			_, err = p.Run(context.Background(), RunOptions{Job: "sensor-feed", Input: in, AsOf: testAsOf})
+			if err == nil || !strings.Contains(err.Error(), id) || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.what)) {
+				t.Fatalf("want a failure naming %s and %q, got %v", id, tc.what, err)
+			}
+			failed, _ := p.Trail.List(context.Background(), audit.Filter{Action: audit.ActionBatchFailed})
+			refused, _ := p.Trail.Find(context.Background(), ActionPluginRefused, "plugin:"+id)
+			if len(failed)+len(refused) != 1 {
+				t.Fatalf("the event is not on record once: %d batch.failed, %d plugin.refused", len(failed), len(refused))
+			}
+			if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
+				t.Fatal("a batch was committed")
+			}
+			if pend, _ := os.ReadDir(filepath.Join(p.Data, "pending")); len(pend) != 0 {
+				t.Fatalf("half-done work left behind: %v", pend)
+			}
+		})
+	}
+}
