@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
+	"github.com/pawl-dev/pawl/engine/jsonptr"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 )
 
@@ -134,7 +134,7 @@ func batchFor(v *validator, items []item, idx []int) *sandbox.Batch {
 	b.First = uint64(items[idx[0]].rec.Ordinal - 1)
 	for j, i := range idx {
 		for f, field := range fields {
-			val, ok := getPointer(items[i].v, v.pointers[f])
+			val, ok := jsonptr.Get(items[i].v, jsonptr.Split(v.pointers[f]))
 			if !ok {
 				continue
 			}
@@ -159,53 +159,14 @@ func batchFor(v *validator, items []item, idx []int) *sandbox.Batch {
 	return b
 }
 
-func pointerTokens(ptr string) []string {
-	if ptr == "" {
-		return nil
-	}
-	toks := strings.Split(ptr[1:], "/")
-	for i, t := range toks {
-		if strings.Contains(t, "~") {
-			toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-		}
-	}
-	return toks
-}
-
-// getPointer resolves an RFC 6901 pointer in a decoded value.
-func getPointer(v any, ptr string) (any, bool) {
-	for _, t := range pointerTokens(ptr) {
-		switch c := v.(type) {
-		case map[string]any:
-			x, ok := c[t]
-			if !ok {
-				return nil, false
-			}
-			v = x
-		case []any:
-			n, err := strconv.Atoi(t)
-			if err != nil || n < 0 || n >= len(c) {
-				return nil, false
-			}
-			v = c[n]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
-}
-
 // setPointer sets (or, for nil, removes) the member ptr names; its parent
 // must be an object.
 func setPointer(v any, ptr string, val any) error {
-	toks := pointerTokens(ptr)
+	toks := jsonptr.Split(ptr)
 	if len(toks) == 0 {
 		return fmt.Errorf("cannot replace the whole record")
 	}
-	parent, ok := getPointer(v, "/"+strings.Join(escapeTokens(toks[:len(toks)-1]), "/"))
-	if len(toks) == 1 {
-		parent, ok = v, true
-	}
+	parent, ok := jsonptr.Get(v, toks[:len(toks)-1])
 	m, isObj := parent.(map[string]any)
 	if !ok || !isObj {
 		return fmt.Errorf("the parent of %s is not an object", ptr)
@@ -216,14 +177,6 @@ func setPointer(v any, ptr string, val any) error {
 		m[toks[len(toks)-1]] = val
 	}
 	return nil
-}
-
-func escapeTokens(toks []string) []string {
-	out := make([]string, len(toks))
-	for i, t := range toks {
-		out[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
-	}
-	return out
 }
 
 func replacementValue(x sandbox.Value, t sandbox.FieldType) any {

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/pawl-dev/pawl/engine/jsonptr"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -178,34 +179,12 @@ func load64(s string, i int) uint64 {
 func (p *Profile) plainClean(v any) bool {
 	for i := range p.plainPtrs {
 		pf := &p.plainPtrs[i]
-		x, ok := resolve(v, pf.tokens)
+		x, ok := jsonptr.Get(v, pf.tokens)
 		if ok && !plainFieldClean(x, &pf.f) {
 			return false
 		}
 	}
 	return true
-}
-
-func resolve(v any, toks []string) (any, bool) {
-	for _, t := range toks {
-		switch c := v.(type) {
-		case map[string]any:
-			x, ok := c[t]
-			if !ok {
-				return nil, false
-			}
-			v = x
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			v = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
 }
 
 func plainFieldClean(v any, f *field) bool {
@@ -315,12 +294,7 @@ func (w *walker) str(s, ptr string, f field, key bool) string {
 }
 
 // EscapePointer escapes one reference token per RFC 6901.
-func EscapePointer(tok string) string {
-	if !strings.ContainsAny(tok, "~/") {
-		return tok
-	}
-	return strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
-}
+func EscapePointer(tok string) string { return jsonptr.Escape(tok) }
 
 // maxPerRule bounds the findings listed per rule and value; the rest are
 // counted in one summary finding, so that a hostile value cannot blow up

@@ -3,6 +3,7 @@ package normalize
 import (
 	"bufio"
 	"fmt"
+	"github.com/pawl-dev/pawl/engine/jsonptr"
 	"io"
 	"sort"
 	"strings"
@@ -484,11 +485,7 @@ func (p *Profile) index() {
 		if r.refs == nil && !r.lower {
 			continue
 		}
-		var toks []string
-		for _, t := range strings.Split(ptr[1:], "/") {
-			toks = append(toks, strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~"))
-		}
-		p.plainPtrs = append(p.plainPtrs, plainField{toks, p.fieldFor(ptr, field{})})
+		p.plainPtrs = append(p.plainPtrs, plainField{jsonptr.Split(ptr), p.fieldFor(ptr, field{})})
 	}
 	p.plainWork = len(p.plainPtrs) > 0
 }
