@@ -3,12 +3,12 @@ package normalize
 import (
 	"bufio"
 	"fmt"
-	"github.com/pawl-dev/pawl/engine/jsonptr"
 	"io"
 	"sort"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pawl-dev/pawl/engine/jsonptr"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
 	"golang.org/x/text/unicode/norm"
