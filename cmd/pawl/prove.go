@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine"
@@ -25,9 +24,9 @@ the batch's audit entry and signature carry. Anyone can check it offline with
 implementation (docs/audit-format.md).`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			ord, err := strconv.ParseInt(argv[1], 10, 64)
-			if err != nil || ord < 1 {
-				return &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", argv[1])}
+			ord, err := parseOrdinal(argv[1])
+			if err != nil {
+				return err
 			}
 			p, err := a.open(c)
 			if err != nil {

@@ -77,9 +77,9 @@ func (a *app) quarantineCmd() *cobra.Command {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			ord, err := strconv.ParseInt(argv[1], 10, 64)
-			if err != nil || ord < 1 {
-				return &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", argv[1])}
+			ord, err := parseOrdinal(argv[1])
+			if err != nil {
+				return err
 			}
 			p, err := a.open(c)
 			if err != nil {
@@ -110,9 +110,9 @@ func (a *app) quarantineCmd() *cobra.Command {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			ord, err := strconv.ParseInt(argv[1], 10, 64)
-			if err != nil || ord < 1 {
-				return &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", argv[1])}
+			ord, err := parseOrdinal(argv[1])
+			if err != nil {
+				return err
 			}
 			if file == "" {
 				return &usageError{fmt.Errorf("--file FIXED.json (the corrected record) is required")}

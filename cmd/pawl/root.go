@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -193,4 +194,14 @@ func (a *app) open(c *cobra.Command) (*engine.Project, error) {
 		return nil, err
 	}
 	return engine.Open(c.Context(), root, cfg)
+}
+
+// parseOrdinal reads a record number as the commands take it: 1 is the
+// first record of a batch.
+func parseOrdinal(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", s)}
+	}
+	return n, nil
 }

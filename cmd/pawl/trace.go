@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,9 +28,9 @@ meaning, valid or not) and other audited events.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			ord, err := strconv.ParseInt(argv[1], 10, 64)
-			if err != nil || ord < 1 {
-				return &usageError{fmt.Errorf("ORDINAL %q must be a record number (1 is the first record)", argv[1])}
+			ord, err := parseOrdinal(argv[1])
+			if err != nil {
+				return err
 			}
 			p, err := a.open(c)
 			if err != nil {
