@@ -117,6 +117,7 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		{"unknown job", nil, []string{"-C", dir, "run", "nope", "-i", in}, 1, "known jobs: sensor-feed"},
 		{"no input flag", nil, []string{"-C", dir, "run", "sensor-feed"}, 2, "input"},
 		{"bad as-of", nil, []string{"-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "yesterday"}, 2, "RFC 3339"},
+		{"bad ordinal", nil, []string{"-C", dir, "audit", "trace", "abcdef", "0"}, 2, "1 is the first record"},
 		{"not a project", nil, []string{"-C", t.TempDir(), "batches", "list"}, 1, "pawl init"},
 		{"init twice", nil, []string{"init", dir}, 1, "refusing to overwrite"},
 		{"unknown config key", func() {
