@@ -158,16 +158,9 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 	}
 	switch kind {
 	case KindEgress:
-		var in EgressInput
-		switch x := input.(type) {
-		case EgressInput:
-			in = x
-		case *EgressInput:
-			in = *x
-		default:
-			if err := decode(&in); err != nil {
-				return fail(err)
-			}
+		in, err := asInput[EgressInput](input, decode)
+		if err != nil {
+			return fail(err)
 		}
 		if err := checkCommon(&in.Time, in.Principal); err != nil {
 			return fail(err)
@@ -193,16 +186,9 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 		canon, err := encodeCanonical(in)
 		return canon, in.Time, in, err
 	case KindPlugin:
-		var in PluginInput
-		switch x := input.(type) {
-		case PluginInput:
-			in = x
-		case *PluginInput:
-			in = *x
-		default:
-			if err := decode(&in); err != nil {
-				return fail(err)
-			}
+		in, err := asInput[PluginInput](input, decode)
+		if err != nil {
+			return fail(err)
 		}
 		if err := checkCommon(&in.Time, in.Principal); err != nil {
 			return fail(err)
@@ -213,16 +199,9 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 		canon, err := encodeCanonical(in)
 		return canon, in.Time, in, err
 	case KindClassification:
-		var in ClassificationInput
-		switch x := input.(type) {
-		case ClassificationInput:
-			in = x
-		case *ClassificationInput:
-			in = *x
-		default:
-			if err := decode(&in); err != nil {
-				return fail(err)
-			}
+		in, err := asInput[ClassificationInput](input, decode)
+		if err != nil {
+			return fail(err)
 		}
 		if err := checkCommon(&in.Time, in.Principal); err != nil {
 			return fail(err)
@@ -378,4 +357,18 @@ func isEmptyJSON(v reflect.Value) bool {
 		return v.IsNil()
 	}
 	return false
+}
+
+// asInput takes a decision input given as the Go type itself, a pointer to
+// it, or anything that encodes to its JSON (decoded strictly).
+func asInput[T any](input any, decode func(any) error) (T, error) {
+	switch x := input.(type) {
+	case T:
+		return x, nil
+	case *T:
+		return *x, nil
+	}
+	var in T
+	err := decode(&in)
+	return in, err
 }

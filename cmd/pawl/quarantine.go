@@ -74,14 +74,11 @@ func (a *app) quarantineCmd() *cobra.Command {
 		Short: "Show one quarantined record: where it was, its bytes, and every reason",
 		Args:  args(cobra.ExactArgs(2)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
 			ord, err := parseOrdinal(argv[1])
 			if err != nil {
 				return err
 			}
-			p, err := a.open(c)
+			p, err := a.openChecked(c)
 			if err != nil {
 				return err
 			}

@@ -25,14 +25,11 @@ happened to the batch since: exports, e-signatures (printed name, UTC time,
 meaning, valid or not) and other audited events.`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
 			ord, err := parseOrdinal(argv[1])
 			if err != nil {
 				return err
 			}
-			p, err := a.open(c)
+			p, err := a.openChecked(c)
 			if err != nil {
 				return err
 			}
