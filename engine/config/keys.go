@@ -1,0 +1,201 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Type is the kind of value a key takes.
+type Type string
+
+// The types of keys.
+const (
+	String   Type = "string"
+	Path     Type = "path"     // a file or directory; relative to the project root unless absolute
+	Integer  Type = "integer"  // a whole number
+	Bytes    Type = "bytes"    // a whole number of bytes
+	Boolean  Type = "boolean"  // true or false
+	Duration Type = "duration" // a number with a unit: 90s, 2m, 1h30m
+)
+
+// Key is one configuration key.
+type Key struct {
+	// Name is the key as pawl.yaml writes it, dotted for nesting:
+	// "policy.public_key" is public_key under policy.
+	Name string
+	// Env is the environment variable that sets it: PAWL_ and the name in
+	// capitals with "_" for ".".
+	Env string
+	// Type is the kind of value it takes.
+	Type Type
+	// Default is the default as the documentation shows it.
+	Default string
+	// Flag is the command-line flag that overrides it (without "--"), or ""
+	// when no flag does.
+	Flag string
+	// Doc says what the key does, in one paragraph.
+	Doc string
+
+	def         any                          // the default value, of the field's type; see Defaults for operator and cache_dir
+	defaultText string                       // the documented default, when it is not def written out
+	field       func(c *Config) any          // a pointer to the key's field in c
+	check       func(k Key, c Config) string // what is wrong with the key's value in c, or ""
+}
+
+// table is the list of keys: the only place it is written. Viper's
+// defaults and environment bindings, the unknown-key error, the validation
+// and docs/configuration.md are all derived from it.
+var table = build([]Key{
+	{
+		Name: "data_dir", Type: Path, def: ".pawl",
+		field: func(c *Config) any { return &c.DataDir },
+		check: func(k Key, c Config) string {
+			if c.DataDir == "" {
+				return k.Name + " is empty: name a directory, or remove the key for the default " + plain(k.Default)
+			}
+			return ""
+		},
+		Doc: "Where pawl keeps the audit trail, the content-addressed store, the batches and the keys. " +
+			"Relative to the project root unless absolute. Back it up as a whole; never edit it by hand.",
+	},
+	{
+		Name: "operator", Type: String, def: "", defaultText: "the OS user", Flag: "operator",
+		field: func(c *Config) any { return &c.Operator },
+		Doc: "Operator id recorded in the audit trail as performing an action. " +
+			"It identifies; it does not authenticate (e-signatures do). Empty: the default.",
+	},
+	{
+		Name: "workers", Type: Integer, def: 0, defaultText: "`0` (one per CPU)", Flag: "workers",
+		field: func(c *Config) any { return &c.Workers },
+		check: func(k Key, c Config) string {
+			if c.Workers < 0 {
+				return fmt.Sprintf("%s = %d: must be 0 (one worker per CPU) or more", k.Name, c.Workers)
+			}
+			return ""
+		},
+		Doc: "Worker goroutines for a run; 0 is one per CPU. Output never depends on it: " +
+			"the same inputs give the same batches whatever the setting.",
+	},
+	{
+		Name: "max_record_bytes", Type: Bytes, def: int64(64 << 20),
+		field: func(c *Config) any { return &c.MaxRecordBytes },
+		check: func(k Key, c Config) string {
+			if c.MaxRecordBytes <= 0 {
+				return fmt.Sprintf("%s = %d: must be a positive number of bytes; the default is %s",
+					k.Name, c.MaxRecordBytes, plain(k.Default))
+			}
+			return ""
+		},
+		Doc: "Largest record, in bytes. A longer record is quarantined without being read into memory, " +
+			"so this also bounds the memory one record can take.",
+	},
+	{
+		Name: "cache_dir", Type: Path, def: "",
+		defaultText: "`pawl` under the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux); `<data_dir>/cache` when there is none",
+		field:       func(c *Config) any { return &c.CacheDir },
+		Doc: "Where compiled plugin code is kept: a private directory (0700), one entry per module sha256. " +
+			"Projects of one user share it, so only the first run after a new plugin compiles it. " +
+			"Relative to the project root unless absolute. Empty: the default.",
+	},
+	{
+		Name: "plugin.call_timeout", Type: Duration, def: 30 * time.Second,
+		field: func(c *Config) any { return &c.PluginCallTimeout },
+		check: positive(func(c Config) time.Duration { return c.PluginCallTimeout }),
+		Doc: "Bound on one plugin call (instantiation, initialisation, or one chunk of records). " +
+			"A plugin that runs longer fails the batch: the failure is audited and nothing is committed.",
+	},
+	{
+		Name: "policy.require_signature", Type: Boolean, def: false,
+		field: func(c *Config) any { return &c.PolicyRequireSignature },
+		Doc: "Refuse a policy bundle that is unsigned, tampered with, or signed by another key than " +
+			"`policy.public_key` (which must then be set).",
+	},
+	{
+		Name: "policy.public_key", Type: Path, def: "", defaultText: "none",
+		field: func(c *Config) any { return &c.PolicyPublicKey },
+		Doc: "PEM public key that signed policy bundles are verified with (`pawl policy keygen` makes a pair). " +
+			"Relative to the project root unless absolute.",
+	},
+	{
+		Name: "policy.key_id", Type: String, def: "pawl-policy",
+		field: func(c *Config) any { return &c.PolicyKeyID },
+		Doc:   "Key id that policy bundle signatures carry, and are checked for.",
+	},
+	{
+		Name: "export.ca_file", Type: Path, def: "", defaultText: "none: the system's roots",
+		field: func(c *Config) any { return &c.ExportCAFile },
+		Doc: "PEM bundle of the certificate authorities that https export destinations are verified against, " +
+			"instead of the system's roots. Relative to the project root unless absolute.",
+	},
+	{
+		Name: "export.timeout", Type: Duration, def: 2 * time.Minute,
+		field: func(c *Config) any { return &c.ExportTimeout },
+		check: positive(func(c Config) time.Duration { return c.ExportTimeout }),
+		Doc:   "Bound on each request of an https export.",
+	},
+})
+
+// Keys returns every key, in the order the documentation lists them.
+func Keys() []Key {
+	return append([]Key(nil), table...)
+}
+
+// build derives what the table does not write: the environment variable
+// and the documented default.
+func build(keys []Key) []Key {
+	for i := range keys {
+		k := &keys[i]
+		k.Env = "PAWL_" + strings.ToUpper(strings.ReplaceAll(k.Name, ".", "_"))
+		k.Default = k.defaultText
+		if k.Default == "" {
+			k.Default = formatDefault(k.def)
+		}
+	}
+	return keys
+}
+
+// positive checks that a duration key is more than 0.
+func positive(get func(Config) time.Duration) func(Key, Config) string {
+	return func(k Key, c Config) string {
+		if d := get(c); d <= 0 {
+			return fmt.Sprintf("%s = %s: must be more than 0, e.g. %s (the default)", k.Name, formatDuration(d), plain(k.Default))
+		}
+		return ""
+	}
+}
+
+// formatDefault writes a default value as the documentation shows it.
+func formatDefault(v any) string {
+	switch v := v.(type) {
+	case string:
+		if v == "" {
+			return "none"
+		}
+		return "`" + v + "`"
+	case time.Duration:
+		return "`" + formatDuration(v) + "`"
+	case int64:
+		if v >= 1<<20 && v%(1<<20) == 0 {
+			return fmt.Sprintf("`%d` (%d MiB)", v, v>>20)
+		}
+		return fmt.Sprintf("`%d`", v)
+	default:
+		return fmt.Sprintf("`%v`", v)
+	}
+}
+
+// formatDuration writes d as pawl.yaml would: 2m rather than 2m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// plain is a documented default without its Markdown.
+func plain(s string) string { return strings.ReplaceAll(s, "`", "") }
