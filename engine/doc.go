@@ -1,16 +1,23 @@
-// Package engine is the ratchet: it opens a pawl project, runs one batch of
-// records through every stage to verified output or quarantine, and commits
-// the batch atomically and idempotently.
+// Package engine is pawl's ratchet, put together: Open opens a project and
+// finishes any batch a crash interrupted, Init creates one. The work is
+// done by the packages below it, one job each, imports flowing one way
+// (docs/architecture.md draws the graph):
 //
-// The commit protocol is the heart of it. Outputs are written to
-// pending/<batch>/ and fsynced; the batch's audit entry is appended — the
-// audit append is the commit point; the folder is renamed to
-// batches/<batch>/; the signed usability signature is written last. Opening
-// a project rolls forward a batch that reached the audit trail but not its
-// folder or signature, and discards pending work that never reached the
-// trail. A batch id is derived from the job spec, the input and the pins, so
-// running the same batch again is answered from the record.
+//	project   the layout of every path, open/init, the lock, pins, jobs, plugins, the policy bundle
+//	ratchet   the Plan; Run, Replay and Resubmit execute one; the commit protocol and recovery
+//	finding   one finding type for every stage; quarantine and actions lines
+//	gate      policy decisions, each on record
+//	seal      the engine key and the usability signature
+//	esign     operators, key files and Part 11 e-signatures
+//	review    batches, quarantine, trace, proofs, verification, the inspectors' export
+//	egress    exports to a destination (file outboxes, https)
+//	actions   every audit action with its typed details; the batch record
+//	config    every configuration key, its default, validation and documentation
+//	lockfile  pawl.lock
+//	durable   the one way bytes are made durable
+//	demo      generated demonstration data
 //
-// Data errors quarantine records; infrastructure errors (I/O, a corrupt store
-// blob, a cancelled context) fail the batch, commit nothing and are audited.
+// and the stages: records (framing, strict JSON), normalize (the Unicode
+// boundary), schema (the JSON Schema contract), sandbox (WebAssembly
+// validators), store (content-addressed blobs).
 package engine

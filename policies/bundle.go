@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -37,41 +36,11 @@ func DefaultFS() fs.FS {
 	return sub
 }
 
-// WriteDefault writes the default bundle into dir (created if missing). It
-// refuses to overwrite an existing file, so a compliance team's edits are
-// never lost to a second `pawl init`.
-func WriteDefault(dir string) error {
-	fsys := DefaultFS()
-	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(p))
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return fmt.Errorf("policies: writing default bundle: %w", err)
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			return fmt.Errorf("policies: writing default bundle: %w", err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("policies: writing default bundle: %w", err)
-		}
-		return f.Close()
-	})
-}
+// SignaturesFile is the bundle signature file at a bundle's root.
+const SignaturesFile = ".signatures.json"
 
 const (
-	signaturesFile = ".signatures.json"
+	signaturesFile = SignaturesFile
 	manifestFile   = ".manifest"
 	// DefaultKeyID is the key id bundles are signed and verified with when
 	// the caller names none.

@@ -11,8 +11,9 @@
 // input, allow, reasons, result, bundle revision and sha256, OPA version.
 // Test and Eval are the compliance team's tools (`pawl policy test|eval`);
 // SignBundle and VerifyBundle sign and check bundles (`pawl policy
-// sign|verify`). The default bundle (DefaultFS, WriteDefault) is what
-// `pawl init` writes.
+// sign|verify`). The default bundle (DefaultFS) is what `pawl init`
+// writes. The package writes no files: SignBundle returns the signatures
+// file for the caller to write durably.
 //
 // What it guarantees.
 //

@@ -325,7 +325,7 @@ func TestSignedBundleTampering(t *testing.T) {
 	}
 	signed := func() string {
 		dir := testBundle(t)
-		if err := SignBundle(dir, priv, "compliance-2025"); err != nil {
+		if err := sign(t, dir, priv, "compliance-2025"); err != nil {
 			t.Fatal(err)
 		}
 		return dir
@@ -360,7 +360,7 @@ func TestSignedBundleTampering(t *testing.T) {
 		}, "unsigned"},
 		"signed by another key": {func(dir string) error {
 			other, _, _ := GenerateSigningKey()
-			return SignBundle(dir, other, "compliance-2025")
+			return sign(t, dir, other, "compliance-2025")
 		}, "failed to verify"},
 	}
 	for name, c := range cases {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/util"
@@ -65,23 +64,24 @@ func checkEd25519Private(privatePEM []byte) error {
 }
 
 // SignBundle signs the bundle in dir with an ed25519 private key (PKCS#8
-// PEM) and writes dir/.signatures.json: an OPA bundle signature, a JWS
+// PEM) and returns the content of its .signatures.json (SignaturesFile),
+// which the caller writes into dir: an OPA bundle signature, a JWS
 // (EdDSA) whose payload lists every file of the bundle with its SHA-256
 // (data.json and .manifest hashed in OPA's canonical JSON form, other files
 // byte for byte). keyID is recorded in the JWS header ("kid"); DefaultKeyID
-// when empty. Any existing signature is replaced. The bundle is loaded and
+// when empty. Any existing signature is ignored and will be replaced. The bundle is loaded and
 // checked (Rego compiles with the production capabilities) before it is
 // signed: a signature vouches for a bundle that can run.
-func SignBundle(dir string, privatePEM []byte, keyID string) error {
+func SignBundle(dir string, privatePEM []byte, keyID string) ([]byte, error) {
 	if keyID == "" {
 		keyID = DefaultKeyID
 	}
 	if err := checkEd25519Private(privatePEM); err != nil {
-		return fmt.Errorf("policies: sign %s: %w", dir, err)
+		return nil, fmt.Errorf("policies: sign %s: %w", dir, err)
 	}
 	files, err := readBundleFiles(os.DirFS(dir))
 	if err != nil {
-		return fmt.Errorf("policies: sign %s: %w", dir, err)
+		return nil, fmt.Errorf("policies: sign %s: %w", dir, err)
 	}
 	var unsigned []memFile
 	for _, f := range files {
@@ -90,22 +90,22 @@ func SignBundle(dir string, privatePEM []byte, keyID string) error {
 		}
 	}
 	if _, err := loadFiles(dir, unsigned, LoadOptions{}); err != nil {
-		return fmt.Errorf("policies: sign: refusing to sign a bundle that does not load: %w", err)
+		return nil, fmt.Errorf("policies: sign: refusing to sign a bundle that does not load: %w", err)
 	}
 	infos, err := signatureFileInfos(unsigned)
 	if err != nil {
-		return fmt.Errorf("policies: sign %s: %w", dir, err)
+		return nil, fmt.Errorf("policies: sign %s: %w", dir, err)
 	}
 	sc := bundle.NewSigningConfig(string(privatePEM), SigningAlgorithm, "")
 	token, err := bundle.GenerateSignedToken(infos, sc, keyID)
 	if err != nil {
-		return fmt.Errorf("policies: sign %s: %w", dir, err)
+		return nil, fmt.Errorf("policies: sign %s: %w", dir, err)
 	}
 	out, err := json.MarshalIndent(bundle.SignaturesConfig{Signatures: []string{token}}, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return writeFileAtomic(filepath.Join(dir, signaturesFile), append(out, '\n'), 0o644)
+	return append(out, '\n'), nil
 }
 
 // signatureFileInfos hashes files the way OPA's verifier will: structured
@@ -144,28 +144,4 @@ func VerifyBundle(dir string, publicPEM []byte, keyID string) (BundleInfo, error
 		return BundleInfo{}, err
 	}
 	return b.Info, nil
-}
-
-func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }

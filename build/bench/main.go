@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/demo"
 )
 
 func main() {
@@ -42,7 +42,7 @@ func main() {
 		input := filepath.Join(work, fmt.Sprintf("sensor-%d.jsonl", n))
 		f, err := os.Create(input)
 		check(err)
-		check(engine.GenerateSensorReadings(f, engine.GenOptions{Records: n, Seed: 1, AsOf: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), FailureRate: 0.008}))
+		check(demo.GenerateSensorReadings(f, demo.GenOptions{Records: n, Seed: 1, AsOf: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), FailureRate: 0.008}))
 		check(f.Close())
 		for _, job := range []string{"schema-only", "sensor-feed"} {
 			var secs []float64

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/spf13/cobra"
 )
 
@@ -32,7 +32,7 @@ newest entries or a rewrite of the whole chain.`,
 				return err
 			}
 			defer p.Close()
-			rep, err := p.VerifyProject(c.Context())
+			rep, err := review.Verify(c.Context(), p)
 			if err != nil {
 				return err
 			}
@@ -43,7 +43,7 @@ newest entries or a rewrite of the whole chain.`,
 				if err != nil {
 					return err
 				}
-				cp, cpErr = p.VerifyCheckpoint(c.Context(), b)
+				cp, cpErr = review.VerifyCheckpoint(c.Context(), p, b)
 				if cpErr != nil {
 					rep.Problems = append(rep.Problems, fmt.Sprintf("checkpoint %s: %v", checkpoint, cpErr))
 				}
@@ -81,7 +81,7 @@ newest entries or a rewrite of the whole chain.`,
 			if operator == "" {
 				operator = p.Cfg.Operator
 			}
-			b, cp, err := p.Checkpoint(c.Context(), operator, reason)
+			b, cp, err := review.Checkpoint(c.Context(), p, operator, reason)
 			if err != nil {
 				return err
 			}
@@ -155,7 +155,7 @@ newest entries or a rewrite of the whole chain.`,
 	return c
 }
 
-func writeVerifyReport(a *app, rep *engine.VerifyReport) {
+func writeVerifyReport(a *app, rep *review.VerifyReport) {
 	w := a.s.out
 	ar := rep.Audit
 	if ar.OK {

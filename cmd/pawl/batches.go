@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/spf13/cobra"
 )
 
@@ -28,7 +30,7 @@ func (a *app) batchesCmd() *cobra.Command {
 			if a.output == "json" {
 				out := make([]runJSON, 0, len(bs))
 				for _, b := range bs {
-					out = append(out, toRunJSON(b))
+					out = append(out, toRunJSON(ratchet.ResultOf(b)))
 				}
 				return a.printJSON(out)
 			}
@@ -58,11 +60,11 @@ func (a *app) batchesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sigs, err := p.Signatures(c.Context(), b.BatchID)
+			sigs, err := esign.Signatures(c.Context(), p, b.BatchID)
 			if err != nil {
 				return err
 			}
-			return a.printBatch(b, sigs)
+			return a.printBatch(ratchet.ResultOf(b), sigs)
 		},
 	}
 	a.addOutputFlag(list)

@@ -8,6 +8,12 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/demo"
+	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/pawl-dev/pawl/engine/review"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
 )
 
@@ -44,7 +50,7 @@ Deterministic: the same batch id every time.`,
 				return err
 			}
 			defer p.Close()
-			fmt.Fprintf(w, "   project with the example job sensor-feed; engine key %s\n\n", p.Key().ID())
+			fmt.Fprintf(w, "   project with the example job sensor-feed; engine key %s\n\n", p.Key.ID())
 
 			input := filepath.Join(p.Root, "input", "sensor-readings.jsonl")
 			if err := os.MkdirAll(filepath.Dir(input), 0o755); err != nil {
@@ -54,7 +60,7 @@ Deterministic: the same batch id every time.`,
 			if err != nil {
 				return err
 			}
-			gerr := engine.GenerateSensorReadings(f, engine.GenOptions{Records: n, Seed: 42, AsOf: demoAsOf, FailureRate: 0.03, Unicode: true})
+			gerr := demo.GenerateSensorReadings(f, demo.GenOptions{Records: n, Seed: 42, AsOf: demoAsOf, FailureRate: 0.03, Unicode: true})
 			if err := f.Close(); gerr == nil {
 				gerr = err
 			}
@@ -63,9 +69,9 @@ Deterministic: the same batch id every time.`,
 			}
 			fmt.Fprintf(w, "== 2. generated %d sensor readings with defects mixed in: %s\n\n", n, input)
 
-			opt := engine.RunOptions{Job: "sensor-feed", Input: input, Operator: "demo", Reason: "pawl demo", AsOf: demoAsOf}
+			opt := ratchet.RunOptions{Job: "sensor-feed", Input: input, Operator: "demo", Reason: "pawl demo", AsOf: demoAsOf}
 			fmt.Fprintln(w, "== 3. pawl run sensor-feed --input", input)
-			res, err := p.Run(ctx, opt)
+			res, err := ratchet.Run(ctx, p, opt)
 			if err != nil {
 				return err
 			}
@@ -75,8 +81,8 @@ Deterministic: the same batch id every time.`,
 			// One record for each kind of failure worth seeing: an invisible
 			// bidi control, a value of the wrong type, bytes that are not UTF-8.
 			want := []string{"unicode.bidi", "type", "utf8.invalid"}
-			picked := map[string]*engine.QuarantineEntry{}
-			err = p.Quarantined(res.BatchID, func(q *engine.QuarantineEntry) bool {
+			picked := map[string]*finding.QuarantineEntry{}
+			err = p.Quarantined(res.BatchID, func(q *finding.QuarantineEntry) bool {
 				for _, r := range q.Reasons {
 					if _, ok := picked[r.Rule]; !ok {
 						picked[r.Rule] = q
@@ -94,19 +100,19 @@ Deterministic: the same batch id every time.`,
 			}
 
 			fmt.Fprintln(w, "\n== 5. the same run again")
-			again, err := p.Run(ctx, opt)
+			again, err := ratchet.Run(ctx, p, opt)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "   batch %s: %s (%d verified, %d quarantined), nothing redone\n", again.BatchID, again.Status, again.Verified, again.Quarantined)
 
 			fmt.Fprintln(w, "\n== 6. pawl audit verify")
-			rep, err := p.VerifyProject(ctx)
+			rep, err := review.Verify(ctx, p)
 			if err != nil {
 				return err
 			}
 			writeVerifyReport(a, rep)
-			chk, err := engine.VerifySignatureFile(res.Signature, []ed25519.PublicKey{p.Key().Public})
+			chk, err := seal.VerifyFile(res.Signature, []ed25519.PublicKey{p.Key.Public})
 			if err != nil {
 				return err
 			}
@@ -114,8 +120,8 @@ Deterministic: the same batch id every time.`,
 
 			fmt.Fprintln(w, "\n== 7. where everything is")
 			fmt.Fprintf(w, "   project      %s\n", p.Root)
-			fmt.Fprintf(w, "   verified     %s\n", filepath.Join(res.Dir, engine.VerifiedFile))
-			fmt.Fprintf(w, "   quarantine   %s\n", filepath.Join(res.Dir, engine.QuarantineFile))
+			fmt.Fprintf(w, "   verified     %s\n", filepath.Join(res.Dir, actions.VerifiedFile))
+			fmt.Fprintf(w, "   quarantine   %s\n", filepath.Join(res.Dir, actions.QuarantineFile))
 			fmt.Fprintf(w, "   signature    %s\n", res.Signature)
 			fmt.Fprintf(w, "   audit trail  %s\n", filepath.Join(p.Data, "audit.db"))
 			fmt.Fprintf(w, "   store        %s\n", filepath.Join(p.Data, "store"))

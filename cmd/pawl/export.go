@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/egress"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) exportCmd() *cobra.Command {
-	var opt engine.ExportOptions
+	var opt egress.Options
 	var at string
 	c := &cobra.Command{
 		Use:   "export BATCH --to URL",
@@ -54,16 +55,16 @@ reasons are printed), 1 when the export fails otherwise.`,
 				return err
 			}
 			defer p.Close()
-			res, err := p.Export(c.Context(), opt)
+			res, err := egress.Export(c.Context(), p, opt)
 			if a.output == "json" && res != nil {
 				out := struct {
-					*engine.ExportResult
+					*egress.Result
 					Status string `json:"status"`
 					Error  string `json:"error,omitempty"`
-				}{ExportResult: res, Status: "exported"}
+				}{Result: res, Status: "exported"}
 				if err != nil {
 					out.Status, out.Error = "failed", err.Error()
-					if errors.Is(err, engine.ErrDenied) {
+					if errors.Is(err, gate.ErrDenied) {
 						out.Status = "denied"
 					}
 				}
@@ -73,7 +74,7 @@ reasons are printed), 1 when the export fails otherwise.`,
 				return err
 			}
 			if err != nil {
-				var de *engine.DeniedError
+				var de *gate.DeniedError
 				if errors.As(err, &de) && len(de.Reasons) > 0 {
 					fmt.Fprintf(a.s.out, "DENIED  export of batch %s to %s\n", res.BatchID, opt.To)
 					if de.Decision != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/spf13/cobra"
 )
 
@@ -27,7 +28,7 @@ its own. The export is audited.`,
 				return err
 			}
 			defer p.Close()
-			out, err := p.ExportAudit(c.Context(), argv[0], format, operator, reason)
+			out, err := review.ExportAudit(c.Context(), p, argv[0], format, operator, reason)
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,9 @@ import (
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/policies"
 )
 
@@ -56,7 +59,7 @@ func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 // trailEntries lists the audit entries with an action about a batch.
 func trailEntries(t *testing.T, dir, action, object string) []audit.Entry {
 	t.Helper()
-	p, err := engine.Open(context.Background(), dir, engine.Config{})
+	p, err := engine.Open(context.Background(), dir, config.Defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +74,7 @@ func trailEntries(t *testing.T, dir, action, object string) []audit.Entry {
 // lastDecision is the newest policy decision about a batch.
 func lastDecision(t *testing.T, dir, batch string) policies.Decision {
 	t.Helper()
-	es := trailEntries(t, dir, engine.ActionPolicyDecision, "batch:"+batch)
+	es := trailEntries(t, dir, actions.PolicyDecision, "batch:"+batch)
 	if len(es) == 0 {
 		t.Fatal("no decision on record")
 	}
@@ -118,7 +121,7 @@ func TestExportToOutbox(t *testing.T) {
 	if !strings.Contains(out, "hash confirmed at the destination") {
 		t.Fatalf("export output:\n%s", out)
 	}
-	for _, n := range engine.ExportFiles {
+	for _, n := range egress.Files {
 		got, err := os.ReadFile(filepath.Join(outbox, "b", n))
 		if err != nil {
 			t.Fatal(err)
@@ -128,15 +131,15 @@ func TestExportToOutbox(t *testing.T) {
 			t.Errorf("%s differs from the batch's", n)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(outbox, "b", engine.QuarantineFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(outbox, "b", actions.QuarantineFile)); err == nil {
 		t.Error("the quarantine left the perimeter")
 	}
-	mustPawl(t, "verify-signature", filepath.Join(outbox, "b", engine.SignatureFile))
+	mustPawl(t, "verify-signature", filepath.Join(outbox, "b", actions.SignatureFile))
 	d := lastDecision(t, dir, id)
 	if !d.Allow || !strings.Contains(string(d.Input), `"principal":{"id":"bob"}`) || !strings.Contains(string(d.Input), `"canonical":"file://`+outbox+`/b/"`) {
 		t.Fatalf("decision on record: %+v %s", d, d.Input)
 	}
-	ex := trailEntries(t, dir, engine.ActionBatchExported, "batch:"+id)
+	ex := trailEntries(t, dir, actions.BatchExported, "batch:"+id)
 	if len(ex) != 1 || !strings.Contains(string(ex[0].Details), d.ID) || ex[0].Operator != "bob" {
 		t.Fatalf("batch.exported: %+v", ex)
 	}
@@ -174,7 +177,7 @@ func TestExportBypassAttempts(t *testing.T) {
 		{"prefix lookalike", "https://allowed.example/inbox-evil/", "egress.not_whitelisted", false},
 		{"classification", "file://" + outbox + "/public/x/", "egress.classification", false},
 	}
-	before := len(trailEntries(t, dir, engine.ActionPolicyDecision, "batch:"+id))
+	before := len(trailEntries(t, dir, actions.PolicyDecision, "batch:"+id))
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errs := pawl(t, "", "-C", dir, "export", id, "--to", c.url)
@@ -187,7 +190,7 @@ func TestExportBypassAttempts(t *testing.T) {
 			if got := tree(t, outbox); len(got) != 1 || got[0] != "link" {
 				t.Fatalf("written into the outbox: %v", got)
 			}
-			es := trailEntries(t, dir, engine.ActionPolicyDecision, "batch:"+id)
+			es := trailEntries(t, dir, actions.PolicyDecision, "batch:"+id)
 			if len(es) != before+i+1 {
 				t.Fatalf("%d decisions on record, want %d", len(es), before+i+1)
 			}
@@ -196,14 +199,14 @@ func TestExportBypassAttempts(t *testing.T) {
 				t.Fatalf("decision allow=%v, want %v: %v", d.Allow, c.allowed, d.Deny)
 			}
 			if c.allowed {
-				f := trailEntries(t, dir, engine.ActionExportFailed, "batch:"+id)
+				f := trailEntries(t, dir, actions.BatchExportFailed, "batch:"+id)
 				if len(f) == 0 || !strings.Contains(string(f[len(f)-1].Details), d.ID) {
 					t.Fatal("the refused export is not on record with its decision")
 				}
 			}
 		})
 	}
-	if ex := trailEntries(t, dir, engine.ActionBatchExported, ""); len(ex) != 0 {
+	if ex := trailEntries(t, dir, actions.BatchExported, ""); len(ex) != 0 {
 		t.Fatalf("exports on record: %d", len(ex))
 	}
 }
@@ -213,7 +216,7 @@ func TestExportOfUncommittedBatchIsDenied(t *testing.T) {
 	outbox := t.TempDir()
 	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
 	failed := "0123456789abcdef0123456789abcdef"
-	p, err := engine.Open(context.Background(), dir, engine.Config{})
+	p, err := engine.Open(context.Background(), dir, config.Defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,16 +302,16 @@ func TestExportHTTPS(t *testing.T) {
 	}
 	trust(t, dir, dst)
 	out := mustPawl(t, "-C", dir, "export", id, "--to", dst.srv.URL+"/inbox/"+id+"/")
-	for _, n := range engine.ExportFiles {
+	for _, n := range egress.Files {
 		want, _ := os.ReadFile(filepath.Join(dir, ".pawl", "batches", id, n))
 		if got := dst.files["/inbox/"+id+"/"+n]; string(got) != string(want) {
 			t.Errorf("%s: the destination holds %d bytes, want %d", n, len(got), len(want))
 		}
 	}
-	if len(dst.files) != len(engine.ExportFiles) || strings.Contains(out, "not reported") {
+	if len(dst.files) != len(egress.Files) || strings.Contains(out, "not reported") {
 		t.Fatalf("files %v\n%s", len(dst.files), out)
 	}
-	if ex := trailEntries(t, dir, engine.ActionBatchExported, "batch:"+id); len(ex) != 1 || !strings.Contains(string(ex[0].Details), `"confirmed":true`) {
+	if ex := trailEntries(t, dir, actions.BatchExported, "batch:"+id); len(ex) != 1 || !strings.Contains(string(ex[0].Details), `"confirmed":true`) {
 		t.Fatalf("batch.exported: %+v", ex)
 	}
 }
@@ -334,11 +337,11 @@ func TestExportRedirectIsNotFollowed(t *testing.T) {
 		t.Fatalf("the destination got %d requests after redirecting, want 1 (nothing sent after the refusal)", dst.requests)
 	}
 	d := lastDecision(t, dir, id)
-	f := trailEntries(t, dir, engine.ActionExportFailed, "batch:"+id)
+	f := trailEntries(t, dir, actions.BatchExportFailed, "batch:"+id)
 	if !d.Allow || len(f) != 1 || !strings.Contains(string(f[0].Details), "307") || !strings.Contains(string(f[0].Details), d.ID) {
 		t.Fatalf("failure not on record with its decision: %+v", f)
 	}
-	if ex := trailEntries(t, dir, engine.ActionBatchExported, ""); len(ex) != 0 {
+	if ex := trailEntries(t, dir, actions.BatchExported, ""); len(ex) != 0 {
 		t.Fatal("a redirected export is on record as exported")
 	}
 }

@@ -35,7 +35,7 @@ existing project.`,
 			}
 			defer p.Close()
 			fmt.Fprintf(a.s.out, "initialised pawl project in %s\n", p.Root)
-			fmt.Fprintf(a.s.out, "  engine key   %s\n", p.Key().ID())
+			fmt.Fprintf(a.s.out, "  engine key   %s\n", p.Key.ID())
 			fmt.Fprintf(a.s.out, "  example job  jobs/sensor-feed.yaml (schema schemas/sensor-reading.json)\n")
 			fmt.Fprintf(a.s.out, "  data         %s\n", p.Data)
 			fmt.Fprintf(a.s.out, "next: pawl -C %s run sensor-feed --input FILE\n", p.Root)

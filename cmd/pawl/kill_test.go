@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/demo"
+	"github.com/pawl-dev/pawl/engine/seal"
 )
 
 // TestSIGKILLAtRandomPoints kills `pawl run` with SIGKILL at random moments
@@ -157,7 +159,7 @@ func writeGen(t *testing.T, dir string, seed uint64) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := engine.GenerateSensorReadings(f, engine.GenOptions{Records: killRecords, Seed: seed, AsOf: demoAsOf, FailureRate: 0.02, Unicode: true}); err != nil {
+	if err := demo.GenerateSensorReadings(f, demo.GenOptions{Records: killRecords, Seed: seed, AsOf: demoAsOf, FailureRate: 0.02, Unicode: true}); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -186,8 +188,8 @@ func checkWhole(t *testing.T, bin, dir string) {
 	}
 	batches, _ := os.ReadDir(filepath.Join(data, "batches"))
 	for _, b := range batches {
-		sig := filepath.Join(data, "batches", b.Name(), engine.SignatureFile)
-		chk, err := engine.VerifySignatureFile(sig, nil)
+		sig := filepath.Join(data, "batches", b.Name(), actions.SignatureFile)
+		chk, err := seal.VerifyFile(sig, nil)
 		if err != nil {
 			t.Fatalf("batch %s: %v", b.Name(), err)
 		}

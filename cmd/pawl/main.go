@@ -13,7 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/gate"
 )
 
 // Exit statuses.
@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, s *streams) int {
 	switch {
 	case errors.As(err, &u):
 		return exitUsage
-	case errors.Is(err, errDenied), errors.Is(err, engine.ErrDenied):
+	case errors.Is(err, errDenied), errors.Is(err, gate.ErrDenied):
 		return exitDenied
 	}
 	return exitError

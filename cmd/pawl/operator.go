@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/spf13/cobra"
 )
 
@@ -28,16 +28,16 @@ trail, and signatures are verified against that record.
 The passphrase must have at least %d characters. It is read from the terminal
 (twice), or for scripts from an open file descriptor (--passphrase-fd N, one
 line); never from an argument or the environment. The operator recorded as
-enrolling is the configured one (--operator, PAWL_OPERATOR, pawl.yaml).`, engine.OperatorKDFIterations, engine.MinPassphraseLen),
+enrolling is the configured one (--operator, PAWL_OPERATOR, pawl.yaml).`, esign.OperatorKDFIterations, esign.MinPassphraseLen),
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			if err := engine.CheckOperatorID(argv[0]); err != nil {
+			if err := esign.CheckOperatorID(argv[0]); err != nil {
 				return &usageError{err}
 			}
-			if _, err := engine.CheckPrintedName(name); err != nil {
+			if _, err := esign.CheckPrintedName(name); err != nil {
 				return &usageError{fmt.Errorf("--name: %w", err)}
 			}
 			p, err := a.open(c)
@@ -45,12 +45,12 @@ enrolling is the configured one (--operator, PAWL_OPERATOR, pawl.yaml).`, engine
 				return err
 			}
 			defer p.Close()
-			pass, err := a.readPassphrase(fd, fmt.Sprintf("new passphrase for %s (at least %d characters): ", argv[0], engine.MinPassphraseLen), true)
+			pass, err := a.readPassphrase(fd, fmt.Sprintf("new passphrase for %s (at least %d characters): ", argv[0], esign.MinPassphraseLen), true)
 			if err != nil {
 				return err
 			}
 			defer clear(pass)
-			op, err := p.EnrolOperator(c.Context(), engine.EnrolOptions{ID: argv[0], Name: name, Passphrase: pass, Reason: reason})
+			op, err := esign.EnrolOperator(c.Context(), p, esign.EnrolOptions{ID: argv[0], Name: name, Passphrase: pass, Reason: reason})
 			if err != nil {
 				return err
 			}
@@ -78,13 +78,13 @@ enrolling is the configured one (--operator, PAWL_OPERATOR, pawl.yaml).`, engine
 				return err
 			}
 			defer p.Close()
-			ops, err := p.Operators(c.Context())
+			ops, err := esign.Operators(c.Context(), p)
 			if err != nil {
 				return err
 			}
 			if a.output == "json" {
 				if ops == nil {
-					ops = []*engine.Operator{}
+					ops = []*esign.Operator{}
 				}
 				return a.printJSON(ops)
 			}

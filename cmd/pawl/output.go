@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/ratchet"
 )
 
 func (a *app) printJSON(v any) error {
@@ -19,22 +20,22 @@ func (a *app) printJSON(v any) error {
 
 // runJSON is the --output json form of a run: stable keys for scripts.
 type runJSON struct {
-	BatchID            string             `json:"batch_id"`
-	Status             string             `json:"status"`
-	Job                string             `json:"job"`
-	AsOf               string             `json:"as_of"`
-	Input              string             `json:"input_hash"`
-	RecordsIn          int64              `json:"records_in"`
-	RecordsVerified    int64              `json:"records_verified"`
-	RecordsQuarantined int64              `json:"records_quarantined"`
-	Stages             []engine.StageStat `json:"stages"`
-	Rules              []engine.RuleCount `json:"rules"`
-	Normalize          any                `json:"normalize"`
-	Outputs            map[string]outJSON `json:"outputs"`
-	Signature          string             `json:"signature"`
-	AuditSeq           int64              `json:"audit_seq"`
-	ElapsedSeconds     float64            `json:"elapsed_seconds"`
-	RecordsPerSecond   float64            `json:"records_per_second"`
+	BatchID            string              `json:"batch_id"`
+	Status             string              `json:"status"`
+	Job                string              `json:"job"`
+	AsOf               string              `json:"as_of"`
+	Input              string              `json:"input_hash"`
+	RecordsIn          int64               `json:"records_in"`
+	RecordsVerified    int64               `json:"records_verified"`
+	RecordsQuarantined int64               `json:"records_quarantined"`
+	Stages             []actions.StageStat `json:"stages"`
+	Rules              []actions.RuleCount `json:"rules"`
+	Normalize          any                 `json:"normalize"`
+	Outputs            map[string]outJSON  `json:"outputs"`
+	Signature          string              `json:"signature"`
+	AuditSeq           int64               `json:"audit_seq"`
+	ElapsedSeconds     float64             `json:"elapsed_seconds"`
+	RecordsPerSecond   float64             `json:"records_per_second"`
 }
 
 type outJSON struct {
@@ -44,7 +45,7 @@ type outJSON struct {
 	Records int64  `json:"records"`
 }
 
-func toRunJSON(r *engine.Result) runJSON {
+func toRunJSON(r *ratchet.Result) runJSON {
 	out := runJSON{
 		BatchID: r.BatchID, Status: r.Status, Job: r.Job, AsOf: r.AsOf, Input: string(r.Input),
 		RecordsIn: r.RecordsIn, RecordsVerified: r.Verified, RecordsQuarantined: r.Quarantined,
@@ -58,7 +59,7 @@ func toRunJSON(r *engine.Result) runJSON {
 	return out
 }
 
-func (a *app) printResult(r *engine.Result) error {
+func (a *app) printResult(r *ratchet.Result) error {
 	if a.output == "json" {
 		return a.printJSON(toRunJSON(r))
 	}
@@ -67,7 +68,7 @@ func (a *app) printResult(r *engine.Result) error {
 }
 
 // writeSummary is the text summary of a run.
-func writeSummary(w io.Writer, r *engine.Result) {
+func writeSummary(w io.Writer, r *ratchet.Result) {
 	fmt.Fprintf(w, "batch %s  %s\n", r.BatchID, strings.ToUpper(strings.ReplaceAll(r.Status, "_", " ")))
 	fmt.Fprintf(w, "  job %s (%s, %s), as of %s, input %s (%s)\n", r.Job, r.Source, r.Classification, r.AsOf, r.Input, humanBytes(r.InputBytes))
 	fmt.Fprintf(w, "  records: %s in, %s verified, %s quarantined\n", thousands(r.RecordsIn), thousands(r.Verified), thousands(r.Quarantined))
@@ -86,7 +87,7 @@ func writeSummary(w io.Writer, r *engine.Result) {
 		}
 	}
 	fmt.Fprintln(w, "  outputs:")
-	for _, name := range []string{engine.VerifiedFile, engine.QuarantineFile} {
+	for _, name := range []string{actions.VerifiedFile, actions.QuarantineFile} {
 		o := r.Outputs[name]
 		fmt.Fprintf(w, "    %s  %s  %s records\n", filepath.Join(r.Dir, name), o.Hash, thousands(o.Records))
 	}

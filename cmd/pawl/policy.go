@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/policies"
 	"github.com/spf13/cobra"
 )
@@ -33,11 +35,11 @@ func (a *app) bundleDir(argv []string) (string, error) {
 	if len(argv) == 1 {
 		return argv[0], nil
 	}
-	root, err := engine.FindRoot(a.startDir())
+	root, err := project.FindRoot(a.startDir())
 	if err != nil {
 		return "", fmt.Errorf("%w (or name the bundle directory)", err)
 	}
-	return filepath.Join(root, engine.PolicyDir), nil
+	return filepath.Join(root, project.PolicyDir), nil
 }
 
 func (a *app) policyTestCmd() *cobra.Command {
@@ -199,7 +201,7 @@ whose files differ from what was signed.`,
 			if err != nil {
 				return err
 			}
-			if err := policies.SignBundle(dir, priv, keyID); err != nil {
+			if err := project.SignBundle(dir, priv, keyID); err != nil {
 				return err
 			}
 			digest, err := policies.BundleDigest(dir)
@@ -237,8 +239,8 @@ policy.key_id in pawl.yaml.`,
 				return err
 			}
 			if pub == "" || keyID == "" {
-				if root, err := engine.FindRoot(a.startDir()); err == nil {
-					if cfg, err := a.config(root, nil); err == nil {
+				if root, err := project.FindRoot(a.startDir()); err == nil {
+					if cfg, err := config.Load(root, nil); err == nil {
 						if pub == "" && cfg.PolicyPublicKey != "" {
 							pub = cfg.PolicyPublicKey
 							if !filepath.IsAbs(pub) {
@@ -333,7 +335,7 @@ data.json and re-sign instead.`,
 			if operator == "" {
 				operator = p.Cfg.Operator
 			}
-			ps, err := p.ApprovePinned(c.Context(), argv, operator, reason)
+			ps, err := gate.ApprovePinned(c.Context(), p, argv, operator, reason)
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,8 @@ import (
 	"os"
 
 	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/review"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
 )
 
@@ -33,7 +34,7 @@ implementation (docs/audit-format.md).`,
 				return err
 			}
 			defer p.Close()
-			pr, _, err := p.Prove(c.Context(), argv[0], ord)
+			pr, _, err := review.Prove(c.Context(), p, argv[0], ord)
 			if err != nil {
 				return err
 			}
@@ -75,7 +76,7 @@ lineage root, which ties the record to a signed batch.`,
 				return err
 			}
 			if sigFile != "" {
-				chk, err := engine.VerifySignatureFile(sigFile, nil)
+				chk, err := seal.VerifyFile(sigFile, nil)
 				if err != nil {
 					return err
 				}

@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/spf13/cobra"
 )
 
@@ -35,15 +37,15 @@ func (a *app) quarantineCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				batches = []*engine.Result{b}
+				batches = []*project.Batch{b}
 			}
 			type row struct {
 				Batch string `json:"batch_id"`
-				*engine.QuarantineEntry
+				*finding.QuarantineEntry
 			}
 			var rows []row
 			for _, b := range batches {
-				err := p.Quarantined(b.BatchID, func(q *engine.QuarantineEntry) bool {
+				err := p.Quarantined(b.BatchID, func(q *finding.QuarantineEntry) bool {
 					if a.output == "json" {
 						rows = append(rows, row{b.BatchID, q})
 					} else {
@@ -123,7 +125,7 @@ func (a *app) quarantineCmd() *cobra.Command {
 				return err
 			}
 			defer p.Close()
-			res, err := p.Resubmit(c.Context(), argv[0], ord, fixed, operator, reason)
+			res, err := ratchet.Resubmit(c.Context(), p, argv[0], ord, fixed, operator, reason)
 			if err != nil {
 				return err
 			}
@@ -149,7 +151,7 @@ func (a *app) quarantineCmd() *cobra.Command {
 }
 
 // writeQuarantineEntry prints one quarantined record for a person.
-func writeQuarantineEntry(w io.Writer, batch string, q *engine.QuarantineEntry) {
+func writeQuarantineEntry(w io.Writer, batch string, q *finding.QuarantineEntry) {
 	fmt.Fprintf(w, "record %d of batch %s: line %d, input bytes %d..%d\n", q.Ordinal, batch, q.Line, q.Offset, q.Offset+q.Length)
 	switch {
 	case q.RawOmitted != "":

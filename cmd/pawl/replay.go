@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/spf13/cobra"
 )
 
@@ -26,7 +27,7 @@ Exit status 0 only when everything matches.`,
 			if operator == "" {
 				operator = p.Cfg.Operator
 			}
-			rep, err := p.Replay(c.Context(), argv[0], operator, reason)
+			rep, err := ratchet.Replay(c.Context(), p, argv[0], operator, reason)
 			if err != nil {
 				return err
 			}

@@ -5,13 +5,13 @@ import (
 	"os"
 	"time"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
 func (a *app) runCmd() *cobra.Command {
-	var opt engine.RunOptions
+	var opt ratchet.RunOptions
 	var asOf string
 	c := &cobra.Command{
 		Use:   "run JOB --input FILE|-",
@@ -52,7 +52,7 @@ non-zero with a message otherwise.`,
 				bar = newProgressBar(f)
 				opt.Progress = bar.update
 			}
-			res, err := p.Run(c.Context(), opt)
+			res, err := ratchet.Run(c.Context(), p, opt)
 			if bar != nil {
 				bar.done()
 			}
@@ -83,7 +83,7 @@ func newProgressBar(f *os.File) *progressBar {
 	return &progressBar{f: f, start: time.Now()}
 }
 
-func (b *progressBar) update(p engine.Progress) {
+func (b *progressBar) update(p ratchet.Progress) {
 	now := time.Now()
 	if now.Sub(b.last) < 100*time.Millisecond {
 		return

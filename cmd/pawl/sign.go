@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -37,7 +39,7 @@ are recorded too, without the passphrase.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			if _, err := engine.ParseMeaning(meaning); err != nil {
+			if _, err := esign.ParseMeaning(meaning); err != nil {
 				return &usageError{fmt.Errorf("--meaning: %w", err)}
 			}
 			if operator == "" {
@@ -48,12 +50,12 @@ are recorded too, without the passphrase.`,
 				return err
 			}
 			defer p.Close()
-			opt := engine.SignOptions{Batch: argv[0], Meaning: meaning, Operator: operator, Reason: reason}
+			opt := esign.SignOptions{Batch: argv[0], Meaning: meaning, Operator: operator, Reason: reason}
 			b, berr := p.Batch(c.Context(), argv[0])
-			op, oerr := p.Operator(c.Context(), operator)
+			op, oerr := esign.LookupOperator(c.Context(), p, operator)
 			if berr != nil || oerr != nil {
 				// Sign records the failed attempt and says why.
-				_, err := p.Sign(c.Context(), opt)
+				_, err := esign.Sign(c.Context(), p, opt)
 				return err
 			}
 			fmt.Fprintf(a.s.err, "signing batch %s (job %s, as of %s, %d records: %d verified, %d quarantined; lineage root %s)\n",
@@ -65,7 +67,7 @@ are recorded too, without the passphrase.`,
 			}
 			defer clear(pass)
 			opt.Passphrase = pass
-			s, err := p.Sign(c.Context(), opt)
+			s, err := esign.Sign(c.Context(), p, opt)
 			if err != nil {
 				return err
 			}
@@ -112,7 +114,7 @@ func (a *app) readPassphrase(fd int, prompt string, confirm bool) ([]byte, error
 	if err != nil || !confirm {
 		return pass, err
 	}
-	if err := engine.CheckPassphrase(pass); err != nil {
+	if err := esign.CheckPassphrase(pass); err != nil {
 		clear(pass)
 		return nil, err
 	}
@@ -141,9 +143,9 @@ func readPassLine(r io.Reader, fd int) ([]byte, error) {
 				break
 			}
 			b = append(b, one[0])
-			if len(b) > engine.MaxPassphraseLen+1 {
+			if len(b) > esign.MaxPassphraseLen+1 {
 				clear(b)
-				return nil, fmt.Errorf("--passphrase-fd %d: the passphrase is over %d bytes", fd, engine.MaxPassphraseLen)
+				return nil, fmt.Errorf("--passphrase-fd %d: the passphrase is over %d bytes", fd, esign.MaxPassphraseLen)
 			}
 		}
 		if errors.Is(err, io.EOF) {
@@ -167,11 +169,11 @@ func readPassLine(r io.Reader, fd int) ([]byte, error) {
 // printed name, UTC time and meaning it claims (`pawl batches show` says
 // whether it verifies).
 func esignNote(e audit.Entry) string {
-	if e.Action != engine.ActionESignSigned {
+	if e.Action != actions.ESignSigned {
 		return ""
 	}
 	var d struct {
-		Manifest engine.ESignManifest `json:"manifest"`
+		Manifest actions.ESignManifest `json:"manifest"`
 	}
 	if err := json.Unmarshal(e.Details, &d); err != nil {
 		return "  [unreadable e-signature]"
@@ -185,7 +187,7 @@ func esignNote(e audit.Entry) string {
 }
 
 // writeSignatures prints a batch's e-signatures for a person.
-func writeSignatures(w io.Writer, indent string, sigs []engine.ESignature) {
+func writeSignatures(w io.Writer, indent string, sigs []esign.ESignature) {
 	if len(sigs) == 0 {
 		fmt.Fprintf(w, "%se-signatures: none\n", indent)
 		return
@@ -200,11 +202,11 @@ func writeSignatures(w io.Writer, indent string, sigs []engine.ESignature) {
 // batch's e-signatures.
 type batchShowJSON struct {
 	runJSON
-	ESignatures []engine.ESignature `json:"esignatures"`
+	ESignatures []esign.ESignature `json:"esignatures"`
 }
 
 // printBatch shows one batch with its e-signatures.
-func (a *app) printBatch(b *engine.Result, sigs []engine.ESignature) error {
+func (a *app) printBatch(b *ratchet.Result, sigs []esign.ESignature) error {
 	if a.output == "json" {
 		return a.printJSON(batchShowJSON{runJSON: toRunJSON(b), ESignatures: sigs})
 	}

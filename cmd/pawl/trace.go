@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +34,7 @@ meaning, valid or not) and other audited events.`,
 				return err
 			}
 			defer p.Close()
-			t, err := p.Trace(c.Context(), argv[0], ord)
+			t, err := review.Trace(c.Context(), p, argv[0], ord)
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ meaning, valid or not) and other audited events.`,
 }
 
 // writeTrace prints a trace for a person.
-func writeTrace(w io.Writer, t *engine.Trace) {
+func writeTrace(w io.Writer, t *review.RecordTrace) {
 	r := t.Record
 	utc := func(x time.Time) string { return x.UTC().Format("2006-01-02 15:04:05") + " UTC" }
 	fmt.Fprintf(w, "record %d of batch %s: %s\n", r.Ordinal, t.BatchID, strings.ToUpper(r.Outcome))

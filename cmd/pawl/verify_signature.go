@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
 )
 
@@ -29,27 +31,24 @@ it carries, and the output says that the key itself was not checked.`,
 			var trusted []ed25519.PublicKey
 			switch {
 			case keyFile != "":
-				k, err := engine.ReadPublicKey(keyFile)
+				k, err := seal.ReadPublicKey(keyFile)
 				if err != nil {
 					return err
 				}
 				trusted = append(trusted, k)
 			default:
-				if root, err := engine.FindRoot(a.startDir()); err == nil {
-					cfg, err := a.config(root, nil)
+				if root, err := project.FindRoot(a.startDir()); err == nil {
+					cfg, err := config.Load(root, nil)
 					if err != nil {
 						return err
 					}
-					data := cfg.DataDir
-					if !filepath.IsAbs(data) {
-						data = filepath.Join(root, data)
-					}
-					if k, err := engine.ReadPublicKey(filepath.Join(data, "keys", "engine.pub")); err == nil {
+					keys := project.NewLayout(root, cfg.DataDir).KeysDir()
+					if k, err := seal.ReadPublicKey(filepath.Join(keys, seal.PublicFile)); err == nil {
 						trusted = append(trusted, k)
 					}
 				}
 			}
-			chk, err := engine.VerifySignatureFile(argv[0], trusted)
+			chk, err := seal.VerifyFile(argv[0], trusted)
 			if err != nil {
 				return err
 			}

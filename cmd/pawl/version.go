@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/version"
 	"github.com/spf13/cobra"
 )
 
@@ -17,7 +17,7 @@ func (a *app) versionCmd() *cobra.Command {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			v := engine.Versions()
+			v := version.Versions()
 			v["sqlite"] = audit.SQLiteVersion()
 			if a.output == "json" {
 				return a.printJSON(v)

@@ -97,7 +97,7 @@ func TestYAMLKeys(t *testing.T) {
 // or not, is a known key, and what it sets is the defaults.
 func TestScaffold(t *testing.T) {
 	clean(t)
-	b, err := os.ReadFile(filepath.Join(repo, "engine", "scaffold", File))
+	b, err := os.ReadFile(filepath.Join(repo, "engine", "project", "scaffold", File))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/pawl-dev/pawl/engine/durable"
 )
 
 // Digest is the name of a blob: "sha256:" followed by 64 lowercase hex
@@ -189,12 +191,8 @@ func (s *Store) Put(r io.Reader) (Digest, int64, error) {
 		tmp.Close()
 		return "", n, fmt.Errorf("store: put: chmod %s: %w", tmpName, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", n, fmt.Errorf("store: put: fsync %s: %w", tmpName, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", n, fmt.Errorf("store: put: close %s: %w", tmpName, err)
+	if err := durable.Finish(tmp); err != nil {
+		return "", n, fmt.Errorf("store: put: %w", err)
 	}
 	d := digestOf(h)
 	if err := s.install(tmpName, d, false); err != nil {
@@ -229,7 +227,7 @@ func (s *Store) install(src string, d Digest, mustLink bool) error {
 	dst := s.Path(d)
 	shard := filepath.Dir(dst)
 	if err := os.Mkdir(shard, dirMode); err == nil {
-		if err := syncDir(filepath.Dir(shard)); err != nil {
+		if err := durable.SyncDir(filepath.Dir(shard)); err != nil {
 			return fmt.Errorf("store: put %s: %w", d, err)
 		}
 	} else if !errors.Is(err, fs.ErrExist) {
@@ -250,20 +248,8 @@ func (s *Store) install(src string, d Digest, mustLink bool) error {
 			return fmt.Errorf("store: put %s: link %s to %s: %v; rename: %w", d, src, dst, err, rerr)
 		}
 	}
-	if err := syncDir(shard); err != nil {
+	if err := durable.SyncDir(shard); err != nil {
 		return fmt.Errorf("store: put %s: %w", d, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -1,0 +1,287 @@
+package actions
+
+import (
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/policies"
+)
+
+// Every action the trail holds. The two "trail." actions are written by
+// package audit itself; every other one is written through Append with the
+// details type named beside it.
+const (
+	TrailCreated      = audit.ActionTrailCreated  // written by package audit
+	TrailMigrated     = audit.ActionTrailMigrated // written by package audit
+	ProjectInit       = "project.init"            // ProjectInitDetails
+	PinChanged        = "pin.changed"             // PinChangedDetails
+	PluginAdded       = "plugin.added"            // PluginAddedDetails
+	PluginRefused     = "plugin.refused"          // PluginRefusedDetails
+	PluginApproved    = "policy.plugin_approved"  // PluginApprovedDetails
+	PolicyDecision    = "policy.decision"         // PolicyDecisionDetails
+	BatchCommitted    = "batch.committed"         // BatchRecord
+	BatchFailed       = "batch.failed"            // BatchFailedDetails
+	BatchReplayed     = "batch.replayed"          // BatchReplayedDetails
+	RecordResubmitted = "record.resubmitted"      // RecordResubmittedDetails
+	BatchExported     = "batch.exported"          // BatchExportedDetails
+	BatchExportFailed = "batch.export_failed"     // BatchExportFailedDetails
+	Checkpoint        = "audit.checkpoint"        // CheckpointDetails
+	AuditExported     = "audit.exported"          // AuditExportedDetails
+	OperatorEnrolled  = "operator.enrolled"       // OperatorEnrolledDetails
+	ESignSigned       = "esign.signed"            // ESignSignedDetails
+	ESignFailed       = "esign.failed"            // ESignFailedDetails
+)
+
+// Spec describes one action for the catalogue: its name, the object it is
+// about, its details type and what it means. docs/audit-format.md lists the
+// same, and a test fails when the two disagree.
+type Spec struct {
+	Action  string
+	Object  string  // the form of the entry's object
+	Details Details // a zero value of its details type; nil for the trail's own actions
+	Meaning string
+}
+
+// Catalogue lists every action in the order docs/audit-format.md lists them.
+func Catalogue() []Spec {
+	return []Spec{
+		{TrailCreated, "trail:<id>", nil, "entry 1 of every trail: trail id, schema version, creation time"},
+		{TrailMigrated, "trail:<id>", nil, "a schema upgrade: from and to version"},
+		{ProjectInit, "project", ProjectInitDetails{}, "a project was created"},
+		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed"},
+		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned"},
+		{PluginRefused, "plugin:<name@version>", PluginRefusedDetails{}, "a pinned plugin was refused before it ran"},
+		{PluginApproved, "plugin:<name@version>", PluginApprovedDetails{}, "a plugin hash was approved in the policy bundle"},
+		{PolicyDecision, "batch:<id> or plugin:<name@version>", PolicyDecisionDetails{}, "a policy decision, allow or deny"},
+		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch"},
+		{BatchFailed, "batch:<id>", BatchFailedDetails{}, "a batch failed; nothing was committed"},
+		{BatchReplayed, "batch:<id>", BatchReplayedDetails{}, "a committed batch was replayed"},
+		{RecordResubmitted, "batch:<original id>", RecordResubmittedDetails{}, "a corrected record was run again"},
+		{BatchExported, "batch:<id>", BatchExportedDetails{}, "a batch left for a destination"},
+		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete"},
+		{Checkpoint, "trail:<id>", CheckpointDetails{}, "a signed checkpoint of the trail was issued"},
+		{AuditExported, "export:<digest prefix>", AuditExportedDetails{}, "a review package was written for inspectors"},
+		{OperatorEnrolled, "operator:<id>", OperatorEnrolledDetails{}, "an operator was enrolled with a key of their own"},
+		{ESignSigned, "batch:<id>", ESignSignedDetails{}, "an operator e-signed a batch"},
+		{ESignFailed, "batch:<id>", ESignFailedDetails{}, "an e-signature attempt failed; nothing was signed"},
+	}
+}
+
+// ProjectInitDetails: a project was created.
+type ProjectInitDetails struct {
+	EngineKey   string `json:"engine_key"` // "ed25519 BASE64 KEYID"
+	PawlVersion string `json:"pawl_version"`
+}
+
+// PinChangedDetails: pawl.lock was rewritten.
+type PinChangedDetails struct {
+	Changes    []PinChange  `json:"changes"`
+	PinsDigest store.Digest `json:"pins_digest"`
+}
+
+// PinChange is one line of a pin change: Old is empty for a new pin, New
+// for a removed one.
+type PinChange struct {
+	File string       `json:"file"`
+	Old  store.Digest `json:"old,omitempty"`
+	New  store.Digest `json:"new,omitempty"`
+}
+
+// PluginAddedDetails: a plugin module was stored and pinned.
+type PluginAddedDetails struct {
+	Plugin  string          `json:"plugin"` // name@version
+	Hash    store.Digest    `json:"hash"`
+	Mode    string          `json:"mode"`
+	Fields  []sandbox.Field `json:"fields"`
+	Lookups []string        `json:"lookups"`
+}
+
+// PluginRefusedDetails: a pinned plugin was refused (hash mismatch, a
+// forbidden import, the ABI, or the policy).
+type PluginRefusedDetails struct {
+	Plugin string       `json:"plugin"`
+	Pinned store.Digest `json:"pinned"`
+	Job    string       `json:"job"`
+	Error  string       `json:"error"`
+}
+
+// PluginApprovedDetails: a plugin hash was added to the bundle's approved
+// list.
+type PluginApprovedDetails struct {
+	Plugin       string       `json:"plugin"`
+	Hash         store.Digest `json:"hash"`
+	Capabilities []string     `json:"capabilities"`
+	File         string       `json:"file"`
+}
+
+// PolicyDecisionDetails: every decision, allow and deny — the whole
+// policies.Decision, the batch and job it was about and, when evaluation
+// failed, the error.
+type PolicyDecisionDetails struct {
+	policies.Decision
+	BatchID string `json:"batch_id,omitempty"`
+	Job     string `json:"job,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// BatchFailedDetails: a batch failed and nothing was committed.
+type BatchFailedDetails struct {
+	BatchID string       `json:"batch_id"`
+	Job     string       `json:"job"`
+	Input   store.Digest `json:"input"`
+	Error   string       `json:"error"`
+}
+
+// BatchReplayedDetails: what a replay found.
+type BatchReplayedDetails struct {
+	BatchID   string          `json:"batch_id"`
+	Match     bool            `json:"match"`
+	Artifacts []ArtifactCheck `json:"artifacts"`
+	// Failure says why the replay could not run to the end.
+	Failure string `json:"failure,omitempty"`
+}
+
+// ArtifactCheck compares one artifact of a batch with its replay.
+type ArtifactCheck struct {
+	Name     string `json:"name"`
+	Recorded string `json:"recorded"`
+	Replayed string `json:"replayed"`
+	Match    bool   `json:"match"`
+}
+
+// RecordResubmittedDetails: a corrected record ran as a new batch.
+type RecordResubmittedDetails struct {
+	OriginalBatch   string `json:"original_batch"`
+	OriginalOrdinal int64  `json:"original_ordinal"`
+	NewBatch        string `json:"new_batch"`
+	Status          string `json:"status"`
+	Verified        bool   `json:"verified"`
+}
+
+// BatchExportedDetails: a batch's files reached the destination and their
+// hashes were checked there.
+type BatchExportedDetails struct {
+	BatchID     string         `json:"batch_id"`
+	URL         string         `json:"url"`
+	Destination string         `json:"destination"` // canonical
+	Prefix      string         `json:"prefix"`      // the whitelisted prefix that allowed it
+	Purpose     string         `json:"purpose"`
+	DecisionID  string         `json:"decision_id"`
+	DecisionSeq int64          `json:"decision_seq"`
+	Files       []ExportedFile `json:"files"`
+}
+
+// BatchExportFailedDetails: an allowed export did not complete; Written
+// says what, if anything, reached the destination.
+type BatchExportFailedDetails struct {
+	BatchID     string         `json:"batch_id"`
+	URL         string         `json:"url"`
+	Destination string         `json:"destination"`
+	DecisionID  string         `json:"decision_id"`
+	DecisionSeq int64          `json:"decision_seq"`
+	Error       string         `json:"error"`
+	Written     []ExportedFile `json:"written"`
+}
+
+// ExportedFile is one file as it reached a destination.
+type ExportedFile struct {
+	Name  string       `json:"name"`
+	To    string       `json:"to"` // a path (file) or a URL (https)
+	Hash  store.Digest `json:"hash"`
+	Bytes int64        `json:"bytes"`
+	// Confirmed says the destination's copy was hashed after writing and
+	// matched.
+	Confirmed bool `json:"confirmed"`
+}
+
+// CheckpointDetails: a signed checkpoint of the trail was issued.
+type CheckpointDetails struct {
+	Origin string `json:"origin"`
+	Size   int64  `json:"size"`
+	Root   []byte `json:"root"` // base64 in JSON
+}
+
+// AuditExportedDetails: a review package was written.
+type AuditExportedDetails struct {
+	Dir            string `json:"dir"`
+	Format         string `json:"format"`
+	SHA256Sums     string `json:"sha256sums"` // "sha256:<hex>" of the package's SHA256SUMS
+	Entries        int    `json:"entries"`
+	Batches        int    `json:"batches"`
+	CheckpointSize int64  `json:"checkpoint_size"`
+}
+
+// OperatorEnrolledDetails: who an operator is and which public key is
+// theirs; the trail, not the key file, is the authority.
+type OperatorEnrolledDetails struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`       // printed name
+	PublicKey string      `json:"public_key"` // "ed25519 BASE64 KEYID"
+	KeyID     string      `json:"key_id"`
+	KDF       OperatorKDF `json:"kdf"`
+}
+
+// OperatorKDF is how the operator's key file is sealed (never its salt).
+type OperatorKDF struct {
+	Alg        string `json:"alg"`
+	Iterations int    `json:"iterations"`
+}
+
+// ESignSignedDetails: an e-signature and what it signs.
+type ESignSignedDetails struct {
+	Manifest  ESignManifest `json:"manifest"`
+	Signature ESignValue    `json:"signature"`
+}
+
+// ESignManifest is what an operator signs; its canonical JSON is the signed
+// message.
+type ESignManifest struct {
+	Format        string                  `json:"format"`
+	BatchID       string                  `json:"batch_id"`
+	BatchEntrySeq int64                   `json:"batch_entry_seq"`
+	BatchEntry    string                  `json:"batch_entry"` // hash of the batch.committed entry
+	Input         store.Digest            `json:"input"`
+	LineageRoot   string                  `json:"lineage_root"`
+	Outputs       map[string]store.Digest `json:"outputs"`
+	Meaning       string                  `json:"meaning"`
+	SignerID      string                  `json:"signer_id"`
+	SignerName    string                  `json:"signer_name"`
+	SignerKeyID   string                  `json:"signer_key_id"`
+	Time          string                  `json:"time"`
+	Reason        string                  `json:"reason"`
+}
+
+// ESignValue is the signature over the canonical manifest.
+type ESignValue struct {
+	Alg   string `json:"alg"`
+	KeyID string `json:"key_id"`
+	Value string `json:"value"` // base64 ed25519 signature
+}
+
+// ESignFailedDetails: an attempt to sign that failed, never the
+// passphrase.
+type ESignFailedDetails struct {
+	Batch    string `json:"batch"`    // as given
+	Operator string `json:"operator"` // as given
+	Meaning  string `json:"meaning"`  // as given
+	Failure  string `json:"failure"`  // wrong passphrase, unknown operator, unknown batch, bad meaning, key unusable, no reason
+	Error    string `json:"error"`
+}
+
+func (ProjectInitDetails) Action() string       { return ProjectInit }
+func (PinChangedDetails) Action() string        { return PinChanged }
+func (PluginAddedDetails) Action() string       { return PluginAdded }
+func (PluginRefusedDetails) Action() string     { return PluginRefused }
+func (PluginApprovedDetails) Action() string    { return PluginApproved }
+func (PolicyDecisionDetails) Action() string    { return PolicyDecision }
+func (BatchRecord) Action() string              { return BatchCommitted }
+func (BatchFailedDetails) Action() string       { return BatchFailed }
+func (BatchReplayedDetails) Action() string     { return BatchReplayed }
+func (RecordResubmittedDetails) Action() string { return RecordResubmitted }
+func (BatchExportedDetails) Action() string     { return BatchExported }
+func (BatchExportFailedDetails) Action() string { return BatchExportFailed }
+func (CheckpointDetails) Action() string        { return Checkpoint }
+func (AuditExportedDetails) Action() string     { return AuditExported }
+func (OperatorEnrolledDetails) Action() string  { return OperatorEnrolled }
+func (ESignSignedDetails) Action() string       { return ESignSigned }
+func (ESignFailedDetails) Action() string       { return ESignFailed }

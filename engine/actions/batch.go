@@ -1,0 +1,157 @@
+package actions
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/normalize"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/store"
+)
+
+// The files of a batch folder, as the batch record names them.
+const (
+	VerifiedFile   = "verified.jsonl"
+	QuarantineFile = "quarantine.jsonl"
+	SignatureFile  = "signature.json"
+	CheckpointFile = "checkpoint"
+	LineageFile    = "lineage"
+	TilesFile      = "lineage.tiles"
+	ActionsFile    = "actions.jsonl"
+)
+
+// BatchRecord is everything on record about a committed batch: the details
+// of its batch.committed entry, from which its signature and its summary
+// are derived, and from which a replay rebuilds its plan.
+type BatchRecord struct {
+	BatchID        string                  `json:"batch_id"`
+	Job            string                  `json:"job"`
+	Source         string                  `json:"source"`
+	Classification string                  `json:"classification"`
+	Format         string                  `json:"format"`
+	JobSpec        store.Digest            `json:"job_spec"`
+	Input          store.Digest            `json:"input"`
+	InputBytes     int64                   `json:"input_bytes"`
+	InputName      string                  `json:"input_name"`
+	Pins           lockfile.Pins           `json:"pins"`
+	PinsDigest     store.Digest            `json:"pins_digest"`
+	Limits         *Limits                 `json:"limits,omitempty"` // absent only in records written before limits were recorded
+	Schema         SchemaRef               `json:"schema"`
+	AsOf           string                  `json:"as_of"`
+	RecordsIn      int64                   `json:"records_in"`
+	Verified       int64                   `json:"records_verified"`
+	Quarantined    int64                   `json:"records_quarantined"`
+	BlankLines     int64                   `json:"blank_lines"`
+	BOMStripped    bool                    `json:"bom_stripped"`
+	Stages         []StageStat             `json:"stages"`
+	Rules          []RuleCount             `json:"rules"`
+	Normalize      normalize.Stats         `json:"normalize"`
+	Outputs        map[string]OutputRef    `json:"outputs"`
+	Validators     map[string]ValidatorRef `json:"validators"`
+	Lineage        LineageRef              `json:"lineage"`
+	// Resubmits names the quarantined record a resubmitted batch corrects.
+	Resubmits   *Resubmission `json:"resubmits,omitempty"`
+	PawlVersion string        `json:"pawl_version"`
+}
+
+// Limits are the bounds a batch ran under. They are inputs on record: a
+// replay runs under the recorded limits whatever the configuration says
+// today, and those that can change a verdict (a record over the size
+// limit is quarantined; a plugin sees its memory limit) feed the batch id.
+type Limits struct {
+	MaxRecordBytes    int64  `json:"max_record_bytes"`
+	PluginMemoryPages uint32 `json:"plugin_memory_pages"`
+	// PluginCallTimeoutMS bounds one plugin call; running over it fails the
+	// batch, so it never changes a committed batch's verdicts and is not
+	// part of the id.
+	PluginCallTimeoutMS int64 `json:"plugin_call_timeout_ms"`
+}
+
+// RecordedLimits are the limits the batch ran under. A record written
+// before limits were recorded ran under the defaults of its time.
+func (br *BatchRecord) RecordedLimits() Limits {
+	if br.Limits != nil {
+		return *br.Limits
+	}
+	return Limits{MaxRecordBytes: 64 << 20, PluginMemoryPages: sandbox.DefaultMemoryLimitPages, PluginCallTimeoutMS: sandbox.DefaultCallTimeout.Milliseconds()}
+}
+
+// SchemaRef identifies the schema a batch was checked against.
+type SchemaRef struct {
+	Name    string       `json:"name"`
+	Version string       `json:"version"`
+	Path    string       `json:"path"`
+	Hash    store.Digest `json:"hash"`
+}
+
+// OutputRef is one output file of a batch.
+type OutputRef struct {
+	Hash    store.Digest `json:"hash"`
+	Bytes   int64        `json:"bytes"`
+	Records int64        `json:"records"`
+}
+
+// ValidatorRef pins one validator plugin that ran on the batch.
+type ValidatorRef struct {
+	Version string       `json:"version"`
+	Hash    store.Digest `json:"hash"`
+}
+
+// StageStat counts what one stage saw and rejected.
+type StageStat struct {
+	Stage    string `json:"stage"`
+	In       int64  `json:"in"`
+	Rejected int64  `json:"rejected"`
+}
+
+// RuleCount is the number of records that failed one rule.
+type RuleCount struct {
+	Stage   string `json:"stage"`
+	Rule    string `json:"rule"`
+	Records int64  `json:"records"`
+}
+
+// LineageRef is a batch's per-record lineage: the Merkle tree over one leaf
+// per record (see audit.LineageLeaf), the file of its leaf hashes, its
+// tiles, and the actions the boundary took on records it let through.
+type LineageRef struct {
+	Root    string       `json:"root"` // hex
+	Size    int64        `json:"size"`
+	Leaves  store.Digest `json:"leaves"`
+	Tiles   store.Digest `json:"tiles"`
+	Actions OutputRef    `json:"actions"`
+}
+
+// Resubmission links a batch made of one corrected record to the
+// quarantined record it replaces.
+type Resubmission struct {
+	OriginalBatch   string `json:"original_batch"`
+	OriginalOrdinal int64  `json:"original_ordinal"`
+}
+
+// BatchID derives a batch's id from what determines its outcome: the job
+// spec, the input, the job's pins and the limits that can change a
+// verdict. The same inputs always give the same id, so a retry is
+// recognised and answered from the record.
+func BatchID(jobSpec, input, pins store.Digest, l Limits) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "pawl-batch-v2\njob_spec %s\ninput %s\npins %s\nmax_record_bytes %d\nplugin_memory_pages %d\n",
+		jobSpec, input, pins, l.MaxRecordBytes, l.PluginMemoryPages)
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Seed derives the plugins' random seed from the batch id, so that a replay
+// draws the same numbers.
+func Seed(batchID string) uint64 {
+	b, err := hex.DecodeString(batchID)
+	if err != nil || len(b) < 8 {
+		return 0
+	}
+	var s uint64
+	for _, x := range b[:8] {
+		s = s<<8 | uint64(x)
+	}
+	return s
+}

@@ -1,0 +1,85 @@
+package actions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+)
+
+// Details is the typed details of one action.
+type Details interface {
+	Action() string
+}
+
+// Record is an entry to put on record: who, about what, why, and the typed
+// details that say what happened.
+type Record struct {
+	Operator string
+	Object   string
+	Reason   string
+	Time     time.Time // zero: now (the trail's clock)
+	Details  Details
+}
+
+// Append puts r on the trail, its details in canonical JSON.
+func Append(ctx context.Context, t *audit.Trail, r Record) (audit.Entry, error) {
+	b, err := json.Marshal(r.Details)
+	if err != nil {
+		return audit.Entry{}, fmt.Errorf("encoding the details of %s: %w", r.Details.Action(), err)
+	}
+	return t.Append(ctx, audit.Entry{Time: r.Time, Operator: r.Operator, Action: r.Details.Action(),
+		Object: r.Object, Reason: r.Reason, Details: b})
+}
+
+// Decode reads an entry's details as the type its action names. It refuses
+// an entry of another action and details with keys the type does not know.
+func Decode[T Details](e audit.Entry) (T, error) {
+	var v T
+	if e.Action != v.Action() {
+		return v, fmt.Errorf("audit entry %d is %s, not %s", e.Seq, e.Action, v.Action())
+	}
+	dec := json.NewDecoder(bytes.NewReader(e.Details))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, fmt.Errorf("audit entry %d (%s): details unreadable: %v: run `pawl audit verify`", e.Seq, e.Action, err)
+	}
+	return v, nil
+}
+
+// Keys lists the top-level JSON keys a details type writes, sorted
+// (embedded structs contribute their own keys): what docs/audit-format.md
+// lists for the action.
+func Keys(d Details) []string {
+	if d == nil {
+		return nil
+	}
+	var keys []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && name == "" {
+				walk(f.Type)
+				continue
+			}
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			keys = append(keys, name)
+		}
+	}
+	walk(reflect.TypeOf(d))
+	sort.Strings(keys)
+	return keys
+}

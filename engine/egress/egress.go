@@ -1,0 +1,295 @@
+// Package egress is how a committed batch leaves the perimeter: the egress
+// policy decides (on record, allow or deny) whether a batch may go to a
+// destination, and only on allow are the batch's verified output, its
+// checkpoint and its signature sent — to a Destination, one implementation
+// per URL scheme (file outboxes and https), each checking at the far end
+// that what arrived has the hash that left.
+//
+// It guarantees that nothing is written anywhere on a deny, that nothing
+// is written outside the directory the deciding whitelist prefix names
+// (even through a symlink planted after the check), that redirects are
+// never followed, and that every export and every failed export is on
+// record. The quarantine never leaves.
+package egress
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/policies"
+)
+
+// Files are the files of a batch an export sends, in order: the verified
+// output, the trail checkpoint at the batch's entry, and the signature last
+// (a destination that holds signature.json holds the rest).
+var Files = []string{actions.VerifiedFile, actions.CheckpointFile, actions.SignatureFile}
+
+// File is one file to send, read and checked before anything leaves.
+type File struct {
+	Name string
+	Data []byte
+	Hash store.Digest
+}
+
+// A Destination receives a batch's files below one directory URL that the
+// egress policy allowed. Send writes the files in order and reports each as
+// it reached the destination (Confirmed when the destination's copy was
+// hashed and matched); on failure it returns what was written so far, or
+// nothing when it could undo it.
+type Destination interface {
+	Send(ctx context.Context, batchID string, files []File) ([]actions.ExportedFile, error)
+}
+
+// Options say what to export where.
+type Options struct {
+	Batch    string // a batch id or a unique prefix of at least six characters
+	To       string // the destination URL: file:///DIR/ or https://HOST/PATH/, ending in "/"
+	Purpose  string
+	Operator string // default: the project's operator
+	Reason   string
+	Time     time.Time // the decision's time; default now
+}
+
+// Result is what an export did.
+type Result struct {
+	BatchID     string                 `json:"batch_id"`
+	URL         string                 `json:"url"`
+	Destination string                 `json:"destination"` // the canonical URL
+	Decision    *policies.Decision     `json:"decision,omitempty"`
+	DecisionSeq int64                  `json:"decision_seq,omitempty"`
+	Files       []actions.ExportedFile `json:"files,omitempty"`
+	AuditSeq    int64                  `json:"audit_seq,omitempty"`
+}
+
+// Export asks the egress policy whether a batch may go to a destination
+// and, only when it may, sends the batch's verified output, checkpoint and
+// signature there, checking each file's hash at the destination. The
+// decision is on record either way. A denial (or a destination that leads
+// out of what the policy allowed) is a *gate.DeniedError matching
+// gate.ErrDenied, and nothing is written anywhere; the result carries the
+// decision.
+func Export(ctx context.Context, p *project.Project, opt Options) (*Result, error) {
+	if opt.Operator == "" {
+		opt.Operator = p.Cfg.Operator
+	}
+	if opt.To == "" {
+		return nil, fmt.Errorf("no destination: pass --to file:///DIR/ or --to https://HOST/PATH/")
+	}
+	if !strings.HasSuffix(opt.To, "/") {
+		return nil, fmt.Errorf("destination %q must end in \"/\": it names the directory pawl writes %s into", opt.To, strings.Join(Files, ", "))
+	}
+	asOf := opt.Time
+	if asOf.IsZero() {
+		asOf = time.Now().Truncate(time.Second)
+	}
+	res := &Result{URL: opt.To}
+	pins, err := lockfile.Read(p.Root)
+	if err != nil {
+		return nil, err
+	}
+	e, _, err := p.PinnedPolicy(ctx, pins)
+	if err != nil {
+		return nil, err
+	}
+
+	resource, b, err := describe(ctx, p, opt.Batch)
+	if err != nil {
+		return nil, err
+	}
+	res.BatchID = resource.BatchID
+	if resource.State == "committed" { // only a committed batch can be signed
+		if resource.Signatures, err = esign.Valid(ctx, p, resource.BatchID); err != nil {
+			return nil, fmt.Errorf("reading the e-signatures of batch %s: %w", resource.BatchID, err)
+		}
+	}
+	in := policies.EgressInput{
+		Destination: policies.Destination{URL: opt.To},
+		Principal:   policies.Principal{ID: opt.Operator},
+		Purpose:     opt.Purpose,
+		Resource:    resource,
+		Time:        asOf.UTC().Format(time.RFC3339Nano),
+	}
+	what := fmt.Sprintf("export of batch %s to %s", resource.BatchID, opt.To)
+	d, dent, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindEgress, Input: in, Operator: opt.Operator,
+		Object: "batch:" + resource.BatchID, Reason: opt.Reason, BatchID: resource.BatchID, What: what})
+	res.Decision, res.DecisionSeq = &d, dent.Seq
+	if err != nil {
+		return res, err
+	}
+	// Allowed. What follows writes only below the prefix that allowed it.
+	canonical, prefix, err := allowedDestination(d)
+	if err != nil {
+		return res, failed(ctx, p, opt, res, nil, withWhat(err, what))
+	}
+	res.Destination = canonical
+	if b == nil || resource.State != "committed" {
+		// The policy must never allow this; refuse anyway.
+		return res, failed(ctx, p, opt, res, nil, &gate.DeniedError{What: what, Reasons: []string{fmt.Sprintf("batch %s is %s, not committed", resource.BatchID, resource.State)}})
+	}
+	files, err := readFiles(p, b)
+	if err != nil {
+		return res, failed(ctx, p, opt, res, nil, err)
+	}
+	dest, err := open(p, canonical, prefix)
+	if err != nil {
+		return res, failed(ctx, p, opt, res, nil, withWhat(err, what))
+	}
+	sent, err := dest.Send(ctx, b.BatchID, files)
+	if err != nil {
+		return res, failed(ctx, p, opt, res, sent, withWhat(err, what))
+	}
+	res.Files = sent
+	ent, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + b.BatchID, Reason: opt.Reason,
+		Details: actions.BatchExportedDetails{BatchID: b.BatchID, URL: opt.To, Destination: canonical, Prefix: prefix,
+			Purpose: opt.Purpose, DecisionID: d.ID, DecisionSeq: dent.Seq, Files: sent}})
+	if err != nil {
+		return res, fmt.Errorf("batch %s was exported to %s but the export could not be put on record: %w", b.BatchID, canonical, err)
+	}
+	res.AuditSeq = ent.Seq
+	return res, nil
+}
+
+// open returns the destination for a canonical URL the policy allowed by
+// prefix: one implementation per scheme.
+func open(p *project.Project, canonical, prefix string) (Destination, error) {
+	switch {
+	case strings.HasPrefix(canonical, "file://"):
+		return newOutbox(canonical, prefix)
+	case strings.HasPrefix(canonical, "https://"):
+		return newHTTPS(p, canonical)
+	}
+	return nil, fmt.Errorf("destination %s: no exporter for this scheme", canonical)
+}
+
+// withWhat names the refused export in a refusal pawl made itself.
+func withWhat(err error, what string) error {
+	var de *gate.DeniedError
+	if errors.As(err, &de) && de.Decision == nil {
+		de.What = what
+	}
+	return err
+}
+
+// failed records an allowed export that did not complete and returns err
+// (with the audit failure joined, if any).
+func failed(ctx context.Context, p *project.Project, opt Options, res *Result, written []actions.ExportedFile, err error) error {
+	if written == nil {
+		written = []actions.ExportedFile{}
+	}
+	id := ""
+	if res.Decision != nil {
+		id = res.Decision.ID
+	}
+	_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + res.BatchID, Reason: opt.Reason,
+		Details: actions.BatchExportFailedDetails{BatchID: res.BatchID, URL: opt.To, Destination: res.Destination, DecisionID: id,
+			DecisionSeq: res.DecisionSeq, Error: err.Error(), Written: written}})
+	if aerr != nil {
+		return fmt.Errorf("%w (and recording the failure failed: %v)", err, aerr)
+	}
+	return err
+}
+
+// describe finds the batch and describes it for the egress policy. A
+// committed batch is returned with its record; a batch that failed is
+// described (state "failed") so the policy can refuse it on record.
+func describe(ctx context.Context, p *project.Project, id string) (policies.Resource, *project.Batch, error) {
+	r := policies.Resource{Signatures: []policies.ESignature{}}
+	b, err := p.Batch(ctx, id)
+	if err == nil {
+		r.BatchID, r.State, r.Classification = b.BatchID, "committed", b.Classification
+		r.Hashes = map[string]string{}
+		for name, o := range b.Outputs {
+			r.Hashes[strings.TrimSuffix(name, ".jsonl")] = string(o.Hash)
+		}
+		return r, b, nil
+	}
+	if len(id) < 6 {
+		return r, nil, err
+	}
+	es, lerr := p.Trail.List(ctx, audit.Filter{Action: actions.BatchFailed, ObjectPrefix: "batch:" + id})
+	if lerr != nil || len(es) == 0 {
+		return r, nil, err
+	}
+	last := es[len(es)-1]
+	for _, x := range es {
+		if x.Object != last.Object {
+			return r, nil, fmt.Errorf("batch prefix %q is ambiguous among failed batches: give more characters", id)
+		}
+	}
+	r.BatchID, r.State = strings.TrimPrefix(last.Object, "batch:"), "failed"
+	r.Classification = "unknown"
+	if det, derr := actions.Decode[actions.BatchFailedDetails](last); derr == nil && det.Job != "" {
+		if j, jerr := project.LoadJob(p.Root, "jobs/"+det.Job+".yaml"); jerr == nil {
+			r.Classification = j.Classification
+		}
+	}
+	return r, nil, nil
+}
+
+// allowedDestination reads the canonical URL and the deciding whitelist
+// prefix from an allowing egress decision, and checks that the one lies
+// below the other and that the prefix is a directory.
+func allowedDestination(d policies.Decision) (canonical, prefix string, err error) {
+	var in struct {
+		Destination policies.Destination `json:"destination"`
+	}
+	if err := json.Unmarshal(d.Input, &in); err != nil {
+		return "", "", fmt.Errorf("decision %s: input unreadable: %w", d.ID, err)
+	}
+	var out struct {
+		Prefix string `json:"prefix"`
+	}
+	if err := json.Unmarshal(d.Result, &out); err != nil {
+		return "", "", fmt.Errorf("decision %s: result unreadable: %w", d.ID, err)
+	}
+	canonical, prefix = in.Destination.Canonical, out.Prefix
+	if canonical == "" || prefix == "" || !strings.HasPrefix(canonical, prefix) || !strings.HasSuffix(prefix, "/") || !strings.HasSuffix(canonical, "/") {
+		return "", "", &gate.DeniedError{What: "export", Reasons: []string{fmt.Sprintf(
+			"the policy allowed %q by prefix %q: pawl exports only into a directory below a whitelisted directory prefix (ending in \"/\")", canonical, prefix)}}
+	}
+	return canonical, prefix, nil
+}
+
+// readFiles reads the files to send from the batch folder and checks them:
+// the signature verifies with the engine key and names this batch's audit
+// entry, and the verified output has the hash on record.
+func readFiles(p *project.Project, b *project.Batch) ([]File, error) {
+	chk, err := seal.VerifyFile(b.Signature, []ed25519.PublicKey{p.Key.Public})
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w: run `pawl audit verify`", b.BatchID, err)
+	}
+	if chk.Signature.BatchID != b.BatchID || chk.Signature.AuditSeq != b.AuditSeq {
+		return nil, fmt.Errorf("batch %s: its signature names batch %s, audit entry %d: run `pawl audit verify`", b.BatchID, chk.Signature.BatchID, chk.Signature.AuditSeq)
+	}
+	var out []File
+	for _, name := range Files {
+		data, err := os.ReadFile(filepath.Join(b.Dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("batch %s: %w", b.BatchID, err)
+		}
+		sum := sha256.Sum256(data)
+		d := store.Digest("sha256:" + hex.EncodeToString(sum[:]))
+		if o, ok := b.Outputs[name]; ok && o.Hash != d {
+			return nil, fmt.Errorf("batch %s: %s hashes to %s, the audit trail records %s: run `pawl audit verify`", b.BatchID, name, d, o.Hash)
+		}
+		out = append(out, File{Name: name, Data: data, Hash: d})
+	}
+	return out, nil
+}

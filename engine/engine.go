@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/pawl-dev/pawl/engine/version"
+	"github.com/pawl-dev/pawl/plugins"
+)
+
+// Open opens the project rooted at root with a resolved configuration:
+// it takes the project lock (waiting for another pawl process that holds
+// it, unless ctx is done) and finishes every batch a crash interrupted
+// between its audit entry and its signature, and discards pending work
+// that never reached the trail. Every command opens a project through it.
+func Open(ctx context.Context, root string, cfg config.Config) (*project.Project, error) {
+	p, err := project.Open(ctx, root, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ratchet.Recover(ctx, p); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("recovering interrupted batches: %w", err)
+	}
+	return p, nil
+}
+
+// InitOptions are the choices made when a project is created.
+type InitOptions struct {
+	Operator string // default: the OS user
+	Reason   string // default: "new project"
+}
+
+// Init creates a project in dir (project.Scaffold), opens it with the
+// default configuration and the given operator, records its creation,
+// pins and approves the first-party validators the example job uses, and
+// pins every file. It refuses a directory that already holds a project.
+func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, error) {
+	root, pub, err := project.Scaffold(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config.Defaults()
+	if opt.Operator != "" {
+		cfg.Operator = opt.Operator
+	}
+	p, err := Open(ctx, root, cfg)
+	if err != nil {
+		return nil, err
+	}
+	reason := opt.Reason
+	if reason == "" {
+		reason = "new project"
+	}
+	fail := func(err error) (*project.Project, error) {
+		p.Close()
+		return nil, err
+	}
+	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: cfg.Operator, Object: "project", Reason: reason,
+		Details: actions.ProjectInitDetails{EngineKey: pub, PawlVersion: version.Version}}); err != nil {
+		return fail(err)
+	}
+	why := "first-party validator shipped with pawl " + version.Version
+	var firstParty []gate.PluginApproval
+	for _, m := range plugins.FirstParty() {
+		man, d, _, err := p.AddPlugin(ctx, m.Wasm, cfg.Operator, why)
+		if err != nil {
+			return fail(fmt.Errorf("pinning the first-party plugin %s: %w", m.File, err))
+		}
+		firstParty = append(firstParty, gate.PluginApproval{Name: man.Name, Version: man.Version, Hash: d, Capabilities: project.PluginCapabilities(man)})
+	}
+	// The default bundle approves no plugin; the first-party ones the
+	// scaffolded job uses are approved here, in the project's own bundle.
+	if err := gate.ApprovePlugins(ctx, p, firstParty, cfg.Operator, "first-party validators shipped with pawl "+version.Version); err != nil {
+		return fail(err)
+	}
+	if _, err := p.Pin(ctx, cfg.Operator, "pins of the scaffolded project"); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}

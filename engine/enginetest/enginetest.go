@@ -1,0 +1,150 @@
+// Package enginetest holds the helpers the tests of pawl's engine and CLI
+// share: a fresh project, generated input, a run, and the audit entries of
+// one action, decoded into their typed details. It is for tests only.
+package enginetest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/demo"
+	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/ratchet"
+)
+
+// AsOf is the as-of time tests run batches with.
+var AsOf = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+// NewProject creates a project (engine.Init) in a temporary directory with
+// operator "tester"; it is closed when the test ends.
+func NewProject(t testing.TB) *project.Project {
+	t.Helper()
+	p, err := engine.Init(context.Background(), t.TempDir(), engine.InitOptions{Operator: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// WriteInput writes b to dir/name and returns the path.
+func WriteInput(t testing.TB, dir, name string, b []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// GenInput generates n sensor readings, 5% of them defective (Unicode
+// defects included).
+func GenInput(t testing.TB, n int, seed uint64) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := demo.GenerateSensorReadings(&b, demo.GenOptions{Records: n, Seed: seed, AsOf: AsOf, FailureRate: 0.05, Unicode: true}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Run runs the example job over input at AsOf and fails the test on error.
+func Run(t testing.TB, p *project.Project, input string, workers int) *ratchet.Result {
+	t.Helper()
+	res, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: input, AsOf: AsOf, Workers: workers, Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// ReadLines reads an LF-terminated file as lines without their LF.
+func ReadLines(t testing.TB, path string) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if b[len(b)-1] != '\n' {
+		t.Fatalf("%s does not end with LF", path)
+	}
+	return bytes.Split(b[:len(b)-1], []byte("\n"))
+}
+
+// Quarantine reads a committed batch's quarantine.
+func Quarantine(t testing.TB, p *project.Project, id string) []*finding.QuarantineEntry {
+	t.Helper()
+	var out []*finding.QuarantineEntry
+	if err := p.Quarantined(id, func(q *finding.QuarantineEntry) bool { out = append(out, q); return true }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Entries lists the trail's entries with action about object (either ""
+// for any), oldest first.
+func Entries(t testing.TB, tr *audit.Trail, action, object string) []audit.Entry {
+	t.Helper()
+	es, err := tr.Find(context.Background(), action, object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// Details lists the typed details of the trail's entries of T's action
+// about object ("" for any), oldest first.
+func Details[T actions.Details](t testing.TB, tr *audit.Trail, object string) []T {
+	t.Helper()
+	var zero T
+	var out []T
+	for _, e := range Entries(t, tr, zero.Action(), object) {
+		d, err := actions.Decode[T](e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// Readings for small batches: one that passes every stage, one that fails
+// the schema.
+const (
+	GoodReading = `{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":21.5,"unit":"celsius"}`
+	HotReading  = `{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":"hot","unit":"celsius"}`
+)
+
+// AlicePass is the passphrase of the operator EnrolAlice enrols.
+const AlicePass = "correct horse battery staple"
+
+// Batch runs one batch of the given lines and returns it.
+func Batch(t testing.TB, p *project.Project, lines ...string) *ratchet.Result {
+	t.Helper()
+	in := WriteInput(t, t.TempDir(), "in.jsonl", []byte(strings.Join(lines, "\n")+"\n"))
+	return Run(t, p, in, 1)
+}
+
+// EnrolAlice enrols operator "alice" (printed name "Alice Example") with
+// AlicePass.
+func EnrolAlice(t testing.TB, p *project.Project) *esign.Operator {
+	t.Helper()
+	op, err := esign.EnrolOperator(context.Background(), p, esign.EnrolOptions{ID: "alice", Name: "Alice Example", Passphrase: []byte(AlicePass), Reason: "QA reviewer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}

@@ -1,0 +1,7 @@
+package esign
+
+// Internals the external tests forge signatures with.
+var (
+	ManifestFor = manifestFor
+	Canonical   = canonical
+)

@@ -1,0 +1,374 @@
+package esign
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/seal"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Operators: the people who sign. Each enrolled operator has an ed25519 key
+// of their own, kept in <data dir>/operators/<ID>.key (mode 0600) encrypted
+// under a passphrase only they know; using the key needs both components,
+// the file and the passphrase (21 CFR 11.200(a)(1)). The audit trail's
+// operator.enrolled entry, not the key file, is the authority on who an
+// operator is and which public key is theirs: signatures are verified
+// against the key recorded there, so replacing a key file cannot make a
+// forged signature verify.
+//
+// The private key (its 32-byte ed25519 seed) is sealed with AES-256-GCM
+// under a key derived from the passphrase with PBKDF2-HMAC-SHA256
+// (crypto/pbkdf2), OperatorKDFIterations iterations, a random 16-byte salt
+// and a random 12-byte nonce. The additional authenticated data binds the
+// sealed seed to the file's format, the operator id and the public key, so
+// neither can be swapped without the passphrase check failing.
+
+// MinPassphraseLen is the fewest characters (Unicode code points) an
+// operator's passphrase may have; MaxPassphraseLen bounds it in bytes.
+const (
+	MinPassphraseLen = 12
+	MaxPassphraseLen = 1024
+)
+
+// OperatorKDFIterations is the PBKDF2-HMAC-SHA256 iteration count used for
+// new operator keys (OWASP's 2023 recommendation for this hash). Key files
+// with fewer iterations are refused.
+const OperatorKDFIterations = 600_000
+
+const (
+	operatorKeyFormat = "pawl-operator-key-v1"
+	operatorKDF       = "pbkdf2-hmac-sha256"
+	operatorAEAD      = "aes-256-gcm"
+)
+
+// ErrWrongPassphrase is returned when a passphrase does not open an
+// operator's key.
+var ErrWrongPassphrase = errors.New("wrong passphrase")
+
+// ErrUnknownOperator is returned for an operator id that was never enrolled.
+var ErrUnknownOperator = errors.New("unknown operator")
+
+var operatorIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+// CheckOperatorID says whether id can name an operator: 1 to 64 ASCII
+// letters, digits, '.', '_', '@' or '-', starting with a letter or digit
+// (it is also a file name).
+func CheckOperatorID(id string) error {
+	if !operatorIDPattern.MatchString(id) {
+		return fmt.Errorf("operator id %q: use 1 to 64 ASCII letters, digits, '.', '_', '@' or '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// CheckPrintedName returns the printed name in NFC, or says why it cannot
+// be shown on a signature: it must not be empty and may not hold control,
+// format (zero-width, bidi) or line-breaking characters.
+func CheckPrintedName(name string) (string, error) {
+	if !utf8.ValidString(name) {
+		return "", fmt.Errorf("printed name is not valid UTF-8")
+	}
+	name = norm.NFC.String(strings.TrimSpace(name))
+	if name == "" {
+		return "", fmt.Errorf("printed name is empty: pass --name \"First Last\" as it should appear on signatures")
+	}
+	if utf8.RuneCountInString(name) > 200 {
+		return "", fmt.Errorf("printed name is over 200 characters")
+	}
+	for i, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
+			return "", fmt.Errorf("printed name %q has the invisible or control character U+%04X at byte %d: a name on a signature must read as it is", name, r, i)
+		}
+	}
+	return name, nil
+}
+
+// CheckPassphrase enforces the passphrase rules for new keys.
+func CheckPassphrase(pass []byte) error {
+	if !utf8.Valid(pass) {
+		return fmt.Errorf("the passphrase is not valid UTF-8")
+	}
+	if n := utf8.RuneCount(pass); n < MinPassphraseLen {
+		return fmt.Errorf("the passphrase has %d characters; at least %d are required (a few unrelated words make a good one)", n, MinPassphraseLen)
+	}
+	if len(pass) > MaxPassphraseLen {
+		return fmt.Errorf("the passphrase is over %d bytes", MaxPassphraseLen)
+	}
+	return nil
+}
+
+// Operator is an enrolled operator, as the audit trail records them.
+type Operator struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`       // printed name, shown on every signature
+	PublicKey  string    `json:"public_key"` // "ed25519 BASE64 KEYID"
+	KeyID      string    `json:"key_id"`
+	EnrolledAt time.Time `json:"enrolled_at"`
+	EnrolledBy string    `json:"enrolled_by"`
+	AuditSeq   int64     `json:"audit_seq"`
+	KeyFile    string    `json:"key_file"`
+	// KeyFilePresent says whether the encrypted key is still on disk.
+	KeyFilePresent bool `json:"key_file_present"`
+
+	pub ed25519.PublicKey
+}
+
+// operatorKeyFile is the JSON form of <ID>.key.
+type operatorKeyFile struct {
+	Format    string      `json:"format"`
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	PublicKey string      `json:"public_key"`
+	KDF       keyFileKDF  `json:"kdf"`
+	AEAD      keyFileAEAD `json:"aead"`
+	Sealed    string      `json:"sealed_seed"` // base64 ciphertext of the 32-byte seed, with its tag
+}
+
+type keyFileKDF struct {
+	Alg        string `json:"alg"`
+	Iterations int    `json:"iterations"`
+	Salt       string `json:"salt,omitempty"` // base64; left out of the audit entry
+}
+
+type keyFileAEAD struct {
+	Alg   string `json:"alg"`
+	Nonce string `json:"nonce"`
+}
+
+func (k *operatorKeyFile) aad() []byte {
+	return []byte(k.Format + "\x00" + k.ID + "\x00" + k.PublicKey)
+}
+
+// EnrolOptions are the inputs of EnrolOperator.
+type EnrolOptions struct {
+	ID         string
+	Name       string // printed name
+	Passphrase []byte
+	By         string // who performs the enrolment; default the project's operator
+	Reason     string
+}
+
+// EnrolOperator creates an operator's ed25519 key, writes it encrypted
+// under the passphrase to operators/<ID>.key (mode 0600) and records the
+// enrolment (id, printed name, public key, key id) in the audit trail. It
+// refuses an id that is already enrolled or whose key file exists.
+func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*Operator, error) {
+	if err := CheckOperatorID(opt.ID); err != nil {
+		return nil, err
+	}
+	name, err := CheckPrintedName(opt.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckPassphrase(opt.Passphrase); err != nil {
+		return nil, err
+	}
+	if opt.By == "" {
+		opt.By = p.Cfg.Operator
+	}
+	if op, err := LookupOperator(ctx, p, opt.ID); err == nil {
+		return nil, fmt.Errorf("operator %s is already enrolled (audit entry %d, %s): pick another id", op.ID, op.AuditSeq, op.Name)
+	} else if !errors.Is(err, ErrUnknownOperator) {
+		return nil, err
+	}
+	path := p.OperatorKeyFile(opt.ID)
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("%s exists but operator %s is not enrolled in the audit trail (an enrolment that did not finish?): move the file away, then enrol again", path, opt.ID)
+	}
+	if err := os.MkdirAll(p.OperatorsDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create %s: %w", p.OperatorsDir(), err)
+	}
+
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	kf := &operatorKeyFile{Format: operatorKeyFormat, ID: opt.ID, Name: name, PublicKey: seal.FormatPublicKey(pub),
+		KDF: keyFileKDF{Alg: operatorKDF, Iterations: OperatorKDFIterations}, AEAD: keyFileAEAD{Alg: operatorAEAD}}
+	salt, nonce := make([]byte, 16), make([]byte, 12)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	kf.KDF.Salt = base64.StdEncoding.EncodeToString(salt)
+	kf.AEAD.Nonce = base64.StdEncoding.EncodeToString(nonce)
+	aead, err := kf.cipher(opt.Passphrase)
+	if err != nil {
+		return nil, err
+	}
+	seed := priv.Seed()
+	kf.Sealed = base64.StdEncoding.EncodeToString(aead.Seal(nil, nonce, seed, kf.aad()))
+	clear(seed)
+	clear(priv)
+	b, err := json.MarshalIndent(kf, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	// The key file first: an enrolment entry without its key could never
+	// be used, while a key file without an entry is refused and reported.
+	if err := durable.WriteNew(path, append(b, '\n'), 0o600); err != nil {
+		return nil, err
+	}
+	details := actions.OperatorEnrolledDetails{ID: opt.ID, Name: name, PublicKey: kf.PublicKey, KeyID: seal.KeyID(pub),
+		KDF: actions.OperatorKDF{Alg: operatorKDF + "+" + operatorAEAD, Iterations: OperatorKDFIterations}}
+	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.By, Object: "operator:" + opt.ID, Reason: opt.Reason, Details: details})
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("recording the enrolment of %s: %w (nothing was enrolled)", opt.ID, err)
+	}
+	return operatorFromEntry(p, e)
+}
+
+func (kf *operatorKeyFile) cipher(pass []byte) (cipher.AEAD, error) {
+	salt, err := base64.StdEncoding.DecodeString(kf.KDF.Salt)
+	if err != nil || len(salt) < 16 {
+		return nil, fmt.Errorf("damaged salt")
+	}
+	key, err := pbkdf2.Key(sha256.New, string(pass), salt, kf.KDF.Iterations, 32)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func operatorFromEntry(p *project.Project, e audit.Entry) (*Operator, error) {
+	d, err := actions.Decode[actions.OperatorEnrolledDetails](e)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := seal.ParsePublicKey(d.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("audit entry %d enrols %s with %v", e.Seq, d.ID, err)
+	}
+	op := &Operator{ID: d.ID, Name: d.Name, PublicKey: d.PublicKey, KeyID: seal.KeyID(pub), EnrolledAt: e.Time.UTC(),
+		EnrolledBy: e.Operator, AuditSeq: e.Seq, KeyFile: p.OperatorKeyFile(d.ID), pub: pub}
+	if _, err := os.Stat(op.KeyFile); err == nil {
+		op.KeyFilePresent = true
+	}
+	return op, nil
+}
+
+// Operators returns every enrolled operator in enrolment order.
+func Operators(ctx context.Context, p *project.Project) ([]*Operator, error) {
+	es, err := p.Trail.List(ctx, audit.Filter{Action: actions.OperatorEnrolled})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []*Operator
+	for _, e := range es {
+		op, err := operatorFromEntry(p, e)
+		if err != nil {
+			return nil, err
+		}
+		if seen[op.ID] {
+			continue // the first enrolment is the one that counts
+		}
+		seen[op.ID] = true
+		out = append(out, op)
+	}
+	return out, nil
+}
+
+// LookupOperator returns one enrolled operator, or an error wrapping
+// ErrUnknownOperator.
+func LookupOperator(ctx context.Context, p *project.Project, id string) (*Operator, error) {
+	ops, err := Operators(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range ops {
+		if op.ID == id {
+			return op, nil
+		}
+	}
+	known := make([]string, 0, len(ops))
+	for _, op := range ops {
+		known = append(known, op.ID)
+	}
+	sort.Strings(known)
+	hint := "none are enrolled yet: `pawl operator add ID --name \"Printed Name\"`"
+	if len(known) > 0 {
+		hint = "enrolled: " + strings.Join(known, ", ")
+	}
+	return nil, fmt.Errorf("%w %q (%s)", ErrUnknownOperator, id, hint)
+}
+
+// unlock opens the operator's key file with the passphrase. The key must
+// be the one recorded at enrolment.
+func unlock(op *Operator, pass []byte) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(op.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("the key of operator %s cannot be read: %w (restore %s from backup)", op.ID, err, op.KeyFile)
+	}
+	if fi, err := os.Stat(op.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("operator key %s has mode %v: others may read it; run `chmod 600 %s`", op.KeyFile, fi.Mode().Perm(), op.KeyFile)
+	}
+	var kf operatorKeyFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&kf); err != nil {
+		return nil, fmt.Errorf("%s is not a pawl operator key: %v", op.KeyFile, err)
+	}
+	switch {
+	case kf.Format != operatorKeyFormat || kf.KDF.Alg != operatorKDF || kf.AEAD.Alg != operatorAEAD:
+		return nil, fmt.Errorf("%s: format %s with %s and %s: this pawl reads %s with %s and %s", op.KeyFile, kf.Format, kf.KDF.Alg, kf.AEAD.Alg, operatorKeyFormat, operatorKDF, operatorAEAD)
+	case kf.KDF.Iterations < OperatorKDFIterations:
+		return nil, fmt.Errorf("%s: %d PBKDF2 iterations, fewer than the %d required: the file was altered", op.KeyFile, kf.KDF.Iterations, OperatorKDFIterations)
+	case kf.ID != op.ID || kf.PublicKey != op.PublicKey:
+		return nil, fmt.Errorf("%s holds the key of %s (%s), not the key enrolled for %s (%s, audit entry %d)", op.KeyFile, kf.ID, kf.PublicKey, op.ID, op.KeyID, op.AuditSeq)
+	}
+	nonce, err := base64.StdEncoding.DecodeString(kf.AEAD.Nonce)
+	if err != nil || len(nonce) != 12 {
+		return nil, fmt.Errorf("%s: damaged nonce", op.KeyFile)
+	}
+	sealed, err := base64.StdEncoding.DecodeString(kf.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: damaged sealed key", op.KeyFile)
+	}
+	aead, err := kf.cipher(pass)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.KeyFile, err)
+	}
+	seed, err := aead.Open(nil, nonce, sealed, kf.aad())
+	if err != nil {
+		return nil, fmt.Errorf("%w for operator %s", ErrWrongPassphrase, op.ID)
+	}
+	defer clear(seed)
+	if len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%s: damaged sealed key", op.KeyFile)
+	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	if !bytes.Equal(priv.Public().(ed25519.PublicKey), op.pub) {
+		return nil, fmt.Errorf("%s opens to a key that is not the one enrolled for %s", op.KeyFile, op.ID)
+	}
+	return priv, nil
+}

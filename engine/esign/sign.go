@@ -1,0 +1,349 @@
+package esign
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/policies"
+)
+
+// Electronic signatures (21 CFR 11.50, 11.70, 11.200). An operator signs a
+// committed batch with their own key, unlocked by their passphrase, for a
+// stated meaning. What is signed is a manifest built from the batch itself
+// — its id, its batch.committed entry (seq and hash), its input hash, its
+// lineage root and its output hashes — with the meaning, the signer's id,
+// printed name and key id, the UTC time and the reason. The signature and
+// the manifest are recorded in an esign.signed entry about the batch.
+// Verification rebuilds the manifest from the batch and checks the
+// signature with the public key the signer's enrolment entry records, so a
+// signature copied onto another batch, or made with another key, does not
+// verify.
+
+// Valid returns the valid e-signatures on a committed batch in the form
+// the egress policy reads them (resource.signatures), so that a
+// destination can require an "approved" one. A batch that is not committed
+// carries none.
+func Valid(ctx context.Context, p *project.Project, batchID string) ([]policies.ESignature, error) {
+	out := []policies.ESignature{}
+	e, ok, err := p.CommittedEntry(ctx, batchID)
+	if err != nil || !ok {
+		return out, err
+	}
+	b, err := p.BatchOf(e)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := Of(ctx, p, b)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sigs {
+		if s.Valid {
+			out = append(out, policies.ESignature{BatchID: s.BatchID, Meaning: string(s.Meaning), Signer: s.SignerID,
+				Time: s.Time.UTC().Format(time.RFC3339Nano)})
+		}
+	}
+	return out, nil
+}
+
+// Meaning is what a signature says: why the signer signed.
+type Meaning string
+
+// The meanings of a signature.
+const (
+	MeaningReviewed    Meaning = "reviewed"    // the signer reviewed the batch
+	MeaningApproved    Meaning = "approved"    // the signer approves the batch for use
+	MeaningResponsible Meaning = "responsible" // the signer takes responsibility for the batch
+)
+
+// Meanings lists the meanings a signature may carry.
+var Meanings = []Meaning{MeaningReviewed, MeaningApproved, MeaningResponsible}
+
+// ParseMeaning checks a meaning given by a person.
+func ParseMeaning(s string) (Meaning, error) {
+	for _, m := range Meanings {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("meaning %q: want reviewed, approved or responsible", s)
+}
+
+// esignFormat names the manifest's version; it is part of what is signed.
+const esignFormat = "pawl-esign-v1"
+
+// esignTimeLayout is the manifest's time: UTC, nine fractional digits, the
+// spelling of audit entry times.
+const esignTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// canonical is the signed message: the canonical JSON of the manifest.
+func canonical(m *actions.ESignManifest) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return audit.CanonicalJSON(b)
+}
+
+// ESignature is one e-signature on a batch, as read back from the audit
+// trail and verified.
+type ESignature struct {
+	BatchID    string    `json:"batch_id"`
+	Meaning    Meaning   `json:"meaning"`
+	SignerID   string    `json:"signer_id"`
+	SignerName string    `json:"signer_name"` // the printed name
+	Time       time.Time `json:"time"`        // UTC
+	Reason     string    `json:"reason"`
+	KeyID      string    `json:"key_id"`
+	Value      string    `json:"value"`
+	AuditSeq   int64     `json:"audit_seq"`
+	AuditEntry string    `json:"audit_entry"`
+	// Valid is true when the signature verifies against this batch and the
+	// signer's enrolled key; otherwise Problem says what is wrong.
+	Valid    bool                  `json:"valid"`
+	Problem  string                `json:"problem,omitempty"`
+	Manifest actions.ESignManifest `json:"manifest"`
+}
+
+// String is the signature for a person: printed name, UTC time, meaning.
+func (s *ESignature) String() string {
+	v := "valid"
+	if !s.Valid {
+		v = "NOT VALID: " + s.Problem
+	}
+	r := ""
+	if s.Reason != "" {
+		r = fmt.Sprintf(", reason %q", s.Reason)
+	}
+	return fmt.Sprintf("%s by %s (%s) at %s UTC%s — %s", s.Meaning, s.SignerName, s.SignerID,
+		s.Time.UTC().Format("2006-01-02 15:04:05"), r, v)
+}
+
+// ValidSignature returns the first valid signature with the given meaning,
+// or nil: "does this batch carry a valid approved signature?"
+func ValidSignature(sigs []ESignature, meaning Meaning) *ESignature {
+	for i := range sigs {
+		if sigs[i].Valid && sigs[i].Meaning == meaning {
+			return &sigs[i]
+		}
+	}
+	return nil
+}
+
+// SignOptions are the inputs of Sign.
+type SignOptions struct {
+	Batch      string // a batch id or a unique prefix
+	Meaning    string
+	Operator   string // the signer's operator id
+	Reason     string
+	Passphrase []byte
+}
+
+// Sign records the operator's e-signature on a committed batch. Every
+// failure — an unknown batch or operator, a wrong passphrase, a bad
+// meaning — is recorded too, as an esign.failed entry with the reason (never
+// the passphrase), and nothing is signed.
+func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature, error) {
+	object := "batch:" + opt.Batch
+	fail := func(why string, err error) (*ESignature, error) {
+		// The entry names the operator the attempt claimed to be; the OS
+		// user beside it says who ran pawl.
+		who := opt.Operator
+		if who == "" || !utf8.ValidString(who) {
+			who = p.Cfg.Operator
+		}
+		_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: who, Object: object, Reason: opt.Reason,
+			Details: actions.ESignFailedDetails{Batch: opt.Batch, Operator: opt.Operator, Meaning: opt.Meaning, Failure: why, Error: err.Error()}})
+		if aerr != nil {
+			return nil, errors.Join(err, fmt.Errorf("and the failed attempt could not be recorded: %w", aerr))
+		}
+		return nil, fmt.Errorf("nothing signed: %w (the attempt is recorded in the audit trail)", err)
+	}
+	meaning, err := ParseMeaning(opt.Meaning)
+	if err != nil {
+		return fail("bad meaning", err)
+	}
+	b, err := p.Batch(ctx, opt.Batch)
+	if err != nil {
+		return fail("unknown batch", err)
+	}
+	object = "batch:" + b.BatchID
+	if opt.Operator == "" {
+		return fail("unknown operator", fmt.Errorf("no operator given: pass --operator ID"))
+	}
+	op, err := LookupOperator(ctx, p, opt.Operator)
+	if err != nil {
+		return fail("unknown operator", err)
+	}
+	priv, err := unlock(op, opt.Passphrase)
+	if errors.Is(err, ErrWrongPassphrase) {
+		return fail("wrong passphrase", err)
+	}
+	if err != nil {
+		return fail("key unusable", err)
+	}
+	defer clear(priv)
+	if meaning == MeaningApproved && strings.TrimSpace(opt.Reason) == "" {
+		// An approval is a decision someone must be able to read the
+		// grounds of later.
+		return fail("no reason", fmt.Errorf("an approval needs a reason: pass --reason \"why this batch is approved\""))
+	}
+	be, err := p.Trail.Get(ctx, b.AuditSeq)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	m := manifestFor(b, be, meaning, op, now.Format(esignTimeLayout), opt.Reason)
+	msg, err := canonical(m)
+	if err != nil {
+		return nil, err
+	}
+	d := actions.ESignSignedDetails{Manifest: *m, Signature: actions.ESignValue{Alg: "ed25519", KeyID: op.KeyID,
+		Value: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, msg))}}
+	e, err := actions.Append(ctx, p.Trail, actions.Record{Time: now, Operator: op.ID, Object: object, Reason: opt.Reason, Details: d})
+	if err != nil {
+		return nil, fmt.Errorf("recording the signature: %w (nothing signed)", err)
+	}
+	s := verifyESign(b, be, map[string]*Operator{op.ID: op}, e)
+	return &s, nil
+}
+
+// manifestFor builds the manifest of a signature on batch b (whose
+// batch.committed entry is be).
+func manifestFor(b *project.Batch, be audit.Entry, meaning Meaning, op *Operator, tm, reason string) *actions.ESignManifest {
+	outs := map[string]store.Digest{}
+	for n, o := range b.Outputs {
+		outs[n] = o.Hash
+	}
+	return &actions.ESignManifest{
+		Format: esignFormat, BatchID: b.BatchID, BatchEntrySeq: be.Seq, BatchEntry: be.Hash,
+		Input: b.Input, LineageRoot: b.Lineage.Root, Outputs: outs,
+		Meaning: string(meaning), SignerID: op.ID, SignerName: op.Name, SignerKeyID: op.KeyID, Time: tm, Reason: reason,
+	}
+}
+
+// Signatures returns the e-signatures on a committed batch (id or unique
+// prefix), oldest first, each verified: rebuilt from the batch and checked
+// with the key its signer's enrolment recorded.
+func Signatures(ctx context.Context, p *project.Project, batchID string) ([]ESignature, error) {
+	b, err := p.Batch(ctx, batchID)
+	if err != nil {
+		return nil, err
+	}
+	return Of(ctx, p, b)
+}
+
+func Of(ctx context.Context, p *project.Project, b *project.Batch) ([]ESignature, error) {
+	es, err := p.Trail.Find(ctx, actions.ESignSigned, "batch:"+b.BatchID)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return []ESignature{}, nil
+	}
+	be, err := p.Trail.Get(ctx, b.AuditSeq)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := Operators(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*Operator{}
+	for _, op := range ops {
+		byID[op.ID] = op
+	}
+	out := make([]ESignature, 0, len(es))
+	for _, e := range es {
+		out = append(out, verifyESign(b, be, byID, e))
+	}
+	return out, nil
+}
+
+// verifyESign checks one esign.signed entry against batch b.
+func verifyESign(b *project.Batch, be audit.Entry, ops map[string]*Operator, e audit.Entry) ESignature {
+	s := ESignature{BatchID: b.BatchID, AuditSeq: e.Seq, AuditEntry: e.Hash, Time: e.Time.UTC(), SignerID: e.Operator, Reason: e.Reason}
+	bad := func(format string, args ...any) ESignature {
+		s.Problem = fmt.Sprintf(format, args...)
+		return s
+	}
+	d, err := actions.Decode[actions.ESignSignedDetails](e)
+	if err != nil {
+		return bad("%v", err)
+	}
+	m := d.Manifest
+	s.Manifest, s.Meaning, s.SignerID, s.SignerName, s.Reason = m, Meaning(m.Meaning), m.SignerID, m.SignerName, m.Reason
+	s.KeyID, s.Value = d.Signature.KeyID, d.Signature.Value
+	if t, err := time.Parse(esignTimeLayout, m.Time); err == nil {
+		s.Time = t
+	}
+	if _, err := ParseMeaning(string(m.Meaning)); err != nil {
+		return bad("%v", err)
+	}
+	op := ops[m.SignerID]
+	if op == nil {
+		return bad("signer %q is not an enrolled operator", m.SignerID)
+	}
+	if op.AuditSeq >= e.Seq {
+		return bad("signer %s was enrolled (entry %d) after this signature (entry %d)", op.ID, op.AuditSeq, e.Seq)
+	}
+	if m.BatchID != b.BatchID {
+		return bad("it was made for batch %s (audit entry %d), not batch %s: a signature cannot be moved to another batch", m.BatchID, m.BatchEntrySeq, b.BatchID)
+	}
+	want := manifestFor(b, be, Meaning(m.Meaning), op, m.Time, m.Reason)
+	if diff := manifestDiff(want, &m); len(diff) > 0 {
+		return bad("what was signed does not match this batch and signer in %s: the signature belongs to other content", strings.Join(diff, ", "))
+	}
+	if e.Operator != m.SignerID || e.Reason != m.Reason || m.Time != e.Time.UTC().Format(esignTimeLayout) {
+		return bad("audit entry %d (operator %s, time %s, reason %q) does not match the signed manifest (signer %s, time %s, reason %q)",
+			e.Seq, e.Operator, e.Time.UTC().Format(esignTimeLayout), e.Reason, m.SignerID, m.Time, m.Reason)
+	}
+	if d.Signature.Alg != "ed25519" || d.Signature.KeyID != op.KeyID {
+		return bad("signed with %s key %s; %s's enrolled key is %s", d.Signature.Alg, d.Signature.KeyID, op.ID, op.KeyID)
+	}
+	sig, err := base64.StdEncoding.DecodeString(d.Signature.Value)
+	if err != nil {
+		return bad("damaged signature value")
+	}
+	msg, err := canonical(want)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if !ed25519.Verify(op.pub, msg, sig) {
+		return bad("the signature value does not verify with %s's enrolled key %s", op.ID, op.KeyID)
+	}
+	s.Valid = true
+	return s
+}
+
+// manifestDiff names the manifest fields where got differs from want.
+func manifestDiff(want, got *actions.ESignManifest) []string {
+	var a, b map[string]json.RawMessage
+	wb, _ := json.Marshal(want)
+	gb, _ := json.Marshal(got)
+	json.Unmarshal(wb, &a)
+	json.Unmarshal(gb, &b)
+	var diff []string
+	// Both sides are encoded by encoding/json from the same struct type
+	// (map keys sorted), so equal values have equal bytes.
+	for k, v := range a {
+		if !bytes.Equal(v, b[k]) {
+			diff = append(diff, k)
+		}
+	}
+	sort.Strings(diff)
+	return diff
+}

@@ -1,0 +1,235 @@
+// Package finding is what the stages say about a record, in one type: a
+// Finding names the stage, the rule, the JSON pointer, the message and,
+// where it points at one byte, the input offset. A finding either rejects
+// the record (a reason: the record goes to quarantine) or records an
+// action the boundary took on a record it let through.
+//
+// The adapters turn each stage's own error type — records.Error,
+// normalize.Finding, schema.Violation, a plugin's sandbox.Reason — into a
+// Finding, so that every stage speaks the same language in quarantine.jsonl
+// and actions.jsonl, whose line formats are defined here too. The package
+// guarantees that those lines and the reasons digest of a lineage leaf are
+// encoded one way only; it does not decide which stage runs when.
+package finding
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/normalize"
+	"github.com/pawl-dev/pawl/engine/records"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/schema"
+)
+
+// The stages, in the order a record passes them.
+const (
+	StageFrame     = "frame"
+	StageUTF8      = "utf8"
+	StageDecode    = "decode"
+	StageNormalize = "normalize"
+	StageSchema    = "schema"
+	StageValidate  = "validate"
+)
+
+// Stages lists the stages in order.
+var Stages = []string{StageFrame, StageUTF8, StageDecode, StageNormalize, StageSchema, StageValidate}
+
+// Finding is what one stage said about one record: a reason to quarantine
+// it, or an action taken on it.
+type Finding struct {
+	Stage   string `json:"stage"`
+	Rule    string `json:"rule"`
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+	// Offset is the byte offset in the input the finding points at, when it
+	// points at one byte (an invalid UTF-8 sequence, a JSON syntax error).
+	Offset *int64 `json:"offset,omitempty"`
+}
+
+func at(offset int64) *int64 { return &offset }
+
+// FromRecordError is a framing or decoding error of the records package.
+// base is added to its offset: the record's input offset for an error of
+// DecodeJSON (whose offsets are within the record), 0 for framing and CSV
+// errors (whose offsets are in the input already).
+func FromRecordError(stage string, e *records.Error, base int64) Finding {
+	return Finding{Stage: stage, Rule: e.Rule, Pointer: e.Pointer, Message: e.Message, Offset: at(base + e.Offset)}
+}
+
+// TooLong is the reason for a record over max_record_bytes.
+func TooLong(offset, length int64) Finding {
+	return Finding{Stage: StageFrame, Rule: "frame.too_long", Offset: at(offset),
+		Message: fmt.Sprintf("record is %d bytes, over max_record_bytes; split it or raise max_record_bytes", length)}
+}
+
+// FromNormalize is a finding of the Unicode boundary; reject says whether
+// it is a reason (true) or an action.
+func FromNormalize(f normalize.Finding) (fd Finding, reject bool) {
+	return Finding{Stage: StageNormalize, Rule: f.Rule, Pointer: f.Pointer, Message: f.Message}, f.Reject
+}
+
+// FromSchema is a violation of the JSON Schema contract.
+func FromSchema(v schema.Violation) Finding {
+	return Finding{Stage: StageSchema, Rule: v.Keyword, Pointer: v.Pointer, Message: v.Message}
+}
+
+// FromPlugin is a plugin's reason: its rule is prefixed with the plugin's
+// name and its message names the plugin's id, so a reason says which
+// validator gave it.
+func FromPlugin(m *sandbox.Manifest, r sandbox.Reason, pointer string) Finding {
+	return Finding{Stage: StageValidate, Rule: m.Name + "/" + r.Rule, Pointer: pointer, Message: r.Message + " (" + m.ID() + ")"}
+}
+
+// PluginRejected is the reason for a record a plugin rejected without
+// giving one.
+func PluginRejected(m *sandbox.Manifest) Finding {
+	return Finding{Stage: StageValidate, Rule: m.Name + "/rejected", Message: "rejected without a reason (" + m.ID() + ")"}
+}
+
+// PluginTrap is the reason for a record that made a plugin trap.
+func PluginTrap(m *sandbox.Manifest, err error) Finding {
+	return Finding{Stage: StageValidate, Rule: m.Name + "/plugin.trap",
+		Message: fmt.Sprintf("the plugin trapped on this record and it was set aside: %v", err)}
+}
+
+// PluginReplaced is the action of a transforming plugin that replaced a
+// value.
+func PluginReplaced(m *sandbox.Manifest, pointer string) Finding {
+	return Finding{Stage: StageValidate, Rule: m.Name + "/replace", Pointer: pointer, Message: "value replaced by " + m.ID()}
+}
+
+// InvalidUTF8 locates the first invalid UTF-8 sequence of a record whose
+// bytes start at input offset offset.
+func InvalidUTF8(raw []byte, offset int64) Finding {
+	i := 0
+	for i < len(raw) {
+		r, size := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		i += size
+	}
+	end := i + 1
+	for end < len(raw) && end < i+4 && raw[end]&0xC0 == 0x80 {
+		end++
+	}
+	var bad bytes.Buffer
+	for k, c := range raw[i:end] {
+		if k > 0 {
+			bad.WriteByte(' ')
+		}
+		fmt.Fprintf(&bad, "0x%02X", c)
+	}
+	n := 0
+	for j := 0; j < len(raw); {
+		r, size := utf8.DecodeRune(raw[j:])
+		if r == utf8.RuneError && size <= 1 {
+			n++
+		}
+		j += size
+	}
+	return Finding{Stage: StageUTF8, Rule: "utf8.invalid", Offset: at(offset + int64(i)),
+		Message: fmt.Sprintf("invalid UTF-8 at byte %d of the record (input byte %d): %s; %d invalid byte(s) in the record; re-export the source as UTF-8",
+			i, offset+int64(i), bad.String(), n)}
+}
+
+// QuarantineEntry is one line of quarantine.jsonl.
+type QuarantineEntry struct {
+	Ordinal int64  `json:"ordinal"`
+	Line    int64  `json:"line"`
+	Offset  int64  `json:"offset"`
+	Length  int64  `json:"length"`
+	Raw     string `json:"raw,omitempty"`
+	// RawBase64 holds the original bytes when they are not valid UTF-8.
+	RawBase64 string `json:"raw_base64,omitempty"`
+	// RawOmitted says why the bytes are not here (a record over the size
+	// limit); they remain in the input blob at Offset.
+	RawOmitted string    `json:"raw_omitted,omitempty"`
+	Reasons    []Finding `json:"reasons"`
+	Actions    []Finding `json:"actions,omitempty"`
+}
+
+// RawBytes returns the record's original bytes, when the entry holds them.
+func (q *QuarantineEntry) RawBytes() ([]byte, error) {
+	if q.RawBase64 != "" {
+		return base64.StdEncoding.DecodeString(q.RawBase64)
+	}
+	return []byte(q.Raw), nil
+}
+
+// ActionsEntry is one line of actions.jsonl: what the boundary changed in a
+// record that it let through.
+type ActionsEntry struct {
+	Ordinal int64     `json:"ordinal"`
+	Actions []Finding `json:"actions"`
+}
+
+// Line renders v as one JSON line (a quarantine.jsonl or actions.jsonl
+// line, or a line of an export), LF-terminated. HTML escaping is off so
+// that quarantined bytes read as they were.
+func Line(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err) // only called with types that always encode
+	}
+	return b.Bytes()
+}
+
+// ReasonsDigest is the lineage digest of what the stages said about a
+// record (audit.ReasonsDigest over the canonical JSON of both lists).
+func ReasonsDigest(actions, reasons []Finding) [32]byte {
+	var a, r []byte
+	var err error
+	if len(actions) > 0 {
+		if a, err = json.Marshal(actions); err != nil {
+			panic(err)
+		}
+	}
+	if len(reasons) > 0 {
+		if r, err = json.Marshal(reasons); err != nil {
+			panic(err)
+		}
+	}
+	d, err := audit.ReasonsDigest(a, r)
+	if err != nil {
+		panic(err) // the JSON is built here from valid UTF-8 strings
+	}
+	return d
+}
+
+// ReadQuarantine reads quarantine.jsonl lines from r (name says which file,
+// for errors), calling fn for each entry until fn returns false.
+func ReadQuarantine(r io.Reader, name string, fn func(*QuarantineEntry) bool) error {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 1<<20)
+	}
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			var q QuarantineEntry
+			if jerr := json.Unmarshal(line, &q); jerr != nil {
+				return fmt.Errorf("%s line %d is damaged: %v: run `pawl audit verify`", name, n, jerr)
+			}
+			if !fn(&q) {
+				return nil
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

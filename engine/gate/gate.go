@@ -1,0 +1,288 @@
+// Package gate is where pawl asks its policies and keeps the answer: every
+// decision — plugin admission, a run's classification, an export's egress
+// — is evaluated by the project's pinned bundle and put on record as a
+// policy.decision entry, allow or deny, before anything acts on it.
+//
+// It guarantees that a decision that does not allow is returned as a
+// *DeniedError (matching ErrDenied) carrying the decision and every
+// reason, and that nothing is allowed without a decision on record: a
+// decision that cannot be recorded is an error. It does not decide what
+// happens after an allow; the callers act, and record that too.
+package gate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/schema"
+	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/policies"
+)
+
+// EnginePrincipal is the principal of decisions pawl asks on its own
+// behalf (plugin admission during a run).
+const EnginePrincipal = "pawl-engine"
+
+// ErrDenied is matched (errors.Is) by every refusal of a policy decision
+// and by the exporter's own refusals (a destination that leads out of the
+// outbox the policy allowed). The CLI exits with status 3 on it.
+var ErrDenied = errors.New("denied by policy")
+
+// DeniedError is a refusal: the decision that denied (nil when pawl refused
+// a destination the policy had allowed) and every reason.
+type DeniedError struct {
+	What     string // what was refused, e.g. `plugin range@1.0.0`, `export of batch 3f2a… to file:///…`
+	Decision *policies.Decision
+	Reasons  []string
+	Hint     string // what to do
+}
+
+func (e *DeniedError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.What)
+	if e.Decision != nil {
+		fmt.Fprintf(&b, " denied by policy (bundle %s %s, decision %s)", e.Decision.Bundle.Revision, e.Decision.Bundle.SHA256, ShortID(e.Decision.ID))
+	} else {
+		b.WriteString(" refused")
+	}
+	if len(e.Reasons) > 0 {
+		b.WriteString(": ")
+		b.WriteString(strings.Join(e.Reasons, "; "))
+	}
+	if e.Hint != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// Is makes every DeniedError match ErrDenied.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// ShortID is a decision id for a person.
+func ShortID(id string) string {
+	if id == "" {
+		return "(none: the input never reached the policy)"
+	}
+	if len(id) > 16 {
+		return id[:16]
+	}
+	return id
+}
+
+// Question is one decision to ask and put on record.
+type Question struct {
+	Kind     policies.Kind
+	Input    any
+	Operator string // who asks, for the trail
+	Object   string // what the decision is about, for the trail
+	Reason   string
+	BatchID  string
+	Job      string
+	What     string // what is refused on a deny, for the error
+}
+
+// Decide asks e and puts the decision on record, allow or deny. A decision
+// that does not allow is returned as a *DeniedError (an error from the
+// engine, which always means deny, is among its reasons).
+func Decide(ctx context.Context, t *audit.Trail, e *policies.Engine, q Question) (policies.Decision, audit.Entry, error) {
+	d, derr := e.Decide(ctx, q.Kind, q.Input)
+	det := actions.PolicyDecisionDetails{Decision: d, BatchID: q.BatchID, Job: q.Job}
+	if derr != nil {
+		det.Error = derr.Error()
+	}
+	ent, aerr := actions.Append(context.WithoutCancel(ctx), t, actions.Record{Operator: q.Operator, Object: q.Object, Reason: q.Reason, Details: det})
+	if aerr != nil {
+		return d, ent, fmt.Errorf("policy decision %s could not be put on record: %w", ShortID(d.ID), aerr)
+	}
+	if d.Allow && derr == nil {
+		return d, ent, nil
+	}
+	reasons := append([]string(nil), d.Deny...)
+	if derr != nil && !contains(reasons, derr.Error()) {
+		reasons = append(reasons, derr.Error())
+	}
+	return d, ent, &DeniedError{What: q.What, Decision: &d, Reasons: reasons}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// AdmitPlugin asks the plugins policy whether a loaded plugin may run in a
+// batch of job. The decision is on record either way.
+func AdmitPlugin(ctx context.Context, t *audit.Trail, e *policies.Engine, job *project.Job, m *sandbox.Manifest, pin store.Digest, operator string, asOf time.Time, batchID string) error {
+	in := policies.PluginInput{
+		Plugin:    policies.PluginRef{Name: m.Name, Version: m.Version, Hash: string(pin), Capabilities: project.PluginCapabilities(m)},
+		Principal: policies.Principal{ID: EnginePrincipal},
+		Resource:  &policies.Resource{BatchID: batchID, State: "pending", Classification: job.Classification, Signatures: []policies.ESignature{}},
+		Time:      asOf.UTC().Format(time.RFC3339Nano),
+	}
+	_, _, err := Decide(ctx, t, e, Question{Kind: policies.KindPlugin, Input: in, Operator: operator, Object: "plugin:" + m.ID(),
+		BatchID: batchID, Job: job.Name, What: "plugin " + m.ID()})
+	var de *DeniedError
+	if errors.As(err, &de) {
+		de.Hint = fmt.Sprintf("if %s (%s) may run, approve it: `pawl policy approve-plugin %s`, then `pawl pin`", m.ID(), pin, m.ID())
+	}
+	return err
+}
+
+// SchemaFields lists a schema's top-level properties as JSON pointers,
+// sorted: what a classification decision looks at.
+func SchemaFields(sch *schema.Schema) []string {
+	out := []string{}
+	for name := range sch.PropertyTypes() {
+		out = append(out, "/"+strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Classification asks the classification policy whether the job declares
+// a classification at least as high as its schema's fields imply. A denial
+// refuses the run before any record is read.
+func Classification(ctx context.Context, t *audit.Trail, e *policies.Engine, job *project.Job, sch *schema.Schema, schemaID, batchID, asOf, operator, reason string) error {
+	in := policies.ClassificationInput{
+		Dataset: policies.Dataset{
+			Job: job.Name, Schema: schemaID,
+			Classification: job.Classification, Fields: SchemaFields(sch),
+		},
+		Principal: policies.Principal{ID: operator},
+		Resource:  &policies.Resource{BatchID: batchID, State: "pending", Classification: job.Classification, Signatures: []policies.ESignature{}},
+		Time:      asOf,
+	}
+	_, _, err := Decide(ctx, t, e, Question{Kind: policies.KindClassification, Input: in, Operator: operator, Object: "batch:" + batchID,
+		Reason: reason, BatchID: batchID, Job: job.Name,
+		What: fmt.Sprintf("run of job %s (classification %q, schema %s)", job.Name, job.Classification, job.Schema)})
+	var de *DeniedError
+	if errors.As(err, &de) {
+		de.Hint = fmt.Sprintf("raise classification: in %s, or change the classification rules in %s/data.json (then `pawl pin`)", job.Path, project.PolicyDir)
+	}
+	return err
+}
+
+// PluginApproval is one plugin to approve in the bundle's data.json.
+type PluginApproval struct {
+	Name         string       `json:"name"`
+	Version      string       `json:"version"`
+	Hash         store.Digest `json:"hash"`
+	Capabilities []string     `json:"capabilities"`
+}
+
+// ApprovePinned approves plugins pinned in pawl.lock (by "name@version").
+func ApprovePinned(ctx context.Context, p *project.Project, ids []string, operator, reason string) ([]PluginApproval, error) {
+	pins, err := lockfile.Read(p.Root)
+	if err != nil {
+		return nil, err
+	}
+	var out []PluginApproval
+	for _, id := range ids {
+		d, ok := pins[lockfile.PluginKey(id)]
+		if !ok {
+			return nil, fmt.Errorf("plugin %s is not pinned: add it with `pawl plugin add FILE.wasm` first (`pawl plugin list` shows the pinned ones)", id)
+		}
+		wasm, err := p.ReadBlob(d)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", id, err)
+		}
+		m, err := sandbox.ReadManifest(wasm)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", id, err)
+		}
+		if m.ID() != id {
+			return nil, fmt.Errorf("the module pinned as %s says it is %s", id, m.ID())
+		}
+		out = append(out, PluginApproval{Name: m.Name, Version: m.Version, Hash: d, Capabilities: project.PluginCapabilities(m)})
+	}
+	return out, ApprovePlugins(ctx, p, out, operator, reason)
+}
+
+// ApprovePlugins adds plugins to the approved list of the project's policy
+// bundle (policies/data.json, plugins.approved, keyed by hash) and records
+// each approval. data.json is rewritten with two-space indentation and
+// sorted keys. A signed bundle is refused: its signature would no longer
+// match; approve in data.json and re-sign instead. The bundle's pin changes:
+// run `pawl pin` afterwards.
+func ApprovePlugins(ctx context.Context, p *project.Project, ps []PluginApproval, operator, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("approving a plugin needs a reason: pass --reason \"why it may run\"")
+	}
+	dir := p.PolicyBundleDir()
+	if _, err := os.Stat(filepath.Join(dir, ".signatures.json")); err == nil {
+		return fmt.Errorf("%s/ is signed (.signatures.json): approving would break the signature; add the hash to plugins.approved in %s/data.json yourself and re-sign with `pawl policy sign`", project.PolicyDir, project.PolicyDir)
+	}
+	path := filepath.Join(dir, "data.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cannot read the policy data: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var data map[string]any
+	if err := dec.Decode(&data); err != nil || data == nil {
+		return fmt.Errorf("%s/data.json is not a JSON object (%v): fix it, then approve again", project.PolicyDir, err)
+	}
+	plug, _ := data["plugins"].(map[string]any)
+	if plug == nil {
+		if _, present := data["plugins"]; present {
+			return fmt.Errorf("%s/data.json: \"plugins\" is not an object", project.PolicyDir)
+		}
+		plug = map[string]any{}
+		data["plugins"] = plug
+	}
+	approved, _ := plug["approved"].(map[string]any)
+	if approved == nil {
+		if _, present := plug["approved"]; present {
+			return fmt.Errorf("%s/data.json: \"plugins.approved\" is not an object", project.PolicyDir)
+		}
+		approved = map[string]any{}
+		plug["approved"] = approved
+	}
+	for _, a := range ps {
+		caps := a.Capabilities
+		if caps == nil {
+			caps = []string{}
+		}
+		approved[string(a.Hash)] = map[string]any{"name": a.Name, "version": a.Version, "capabilities": caps}
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(data); err != nil {
+		return err
+	}
+	if err := durable.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		return err
+	}
+	for _, a := range ps {
+		caps := a.Capabilities
+		if caps == nil {
+			caps = []string{}
+		}
+		if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "plugin:" + a.Name + "@" + a.Version, Reason: reason,
+			Details: actions.PluginApprovedDetails{Plugin: a.Name + "@" + a.Version, Hash: a.Hash, Capabilities: caps, File: project.PolicyDir + "/data.json"}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package project
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/normalize"
+	"go.yaml.in/yaml/v3"
+)
+
+// Job is a job spec: one kind of input, its contract, and where it comes from.
+type Job struct {
+	Name           string `yaml:"name"`
+	Source         string `yaml:"source"`
+	Classification string `yaml:"classification"`
+	Format         string `yaml:"format"`
+	Schema         string `yaml:"schema"`
+	// Normalize is the Unicode boundary's profile: which fields are
+	// identifiers, free text or single-line, and the actions per hazard.
+	Normalize normalize.Config `yaml:"normalize"`
+	// Validators run, in order, on every record that passed the schema.
+	Validators []ValidatorSpec `yaml:"validators"`
+
+	// Path is the spec's path relative to the project root (slash-separated).
+	Path string `yaml:"-"`
+}
+
+var (
+	jobNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	classRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+)
+
+// JobPath maps a job name (or a path to a spec) to the spec's path relative
+// to the project root.
+func JobPath(root, job string) (string, error) {
+	if strings.ContainsAny(job, `/\`) || strings.HasSuffix(job, ".yaml") || strings.HasSuffix(job, ".yml") {
+		abs, err := filepath.Abs(job)
+		if err != nil {
+			return "", err
+		}
+		rel, err := filepath.Rel(root, abs)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return "", fmt.Errorf("job spec %s is outside the project %s: job specs live in jobs/", job, root)
+		}
+		return filepath.ToSlash(rel), nil
+	}
+	return "jobs/" + job + ".yaml", nil
+}
+
+// LoadJob reads and checks the job spec at rel (relative to root). Unknown
+// keys are errors that name the key and the file.
+func LoadJob(root, rel string) (*Job, error) {
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+	if errors.Is(err, os.ErrNotExist) {
+		known, _ := ListJobs(root)
+		hint := "no jobs are defined yet"
+		if len(known) > 0 {
+			hint = "known jobs: " + strings.Join(known, ", ")
+		}
+		return nil, fmt.Errorf("unknown job: %s does not exist (%s)", rel, hint)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read job spec: %w", err)
+	}
+	return ParseJob(rel, b)
+}
+
+// ParseJob checks a job spec's bytes; rel names the file in errors.
+func ParseJob(rel string, b []byte) (*Job, error) {
+	var j Job
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&j); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: the job spec is empty", rel)
+		}
+		return nil, fmt.Errorf("%s: %s", rel, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	j.Path = rel
+	var problems []string
+	if !jobNameRE.MatchString(j.Name) {
+		problems = append(problems, fmt.Sprintf("name %q must be 1-64 of a-z 0-9 . _ - (starting with a letter or digit)", j.Name))
+	} else if base := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(rel), ".yaml"), ".yml"); base != j.Name {
+		problems = append(problems, fmt.Sprintf("name %q must match the file name %q", j.Name, base))
+	}
+	if strings.TrimSpace(j.Source) == "" {
+		problems = append(problems, "source (the source system) is required")
+	}
+	if !classRE.MatchString(j.Classification) {
+		problems = append(problems, fmt.Sprintf("classification %q must be a lower-case word such as internal, confidential or phi", j.Classification))
+	}
+	switch j.Format {
+	case "jsonl", "csv":
+	default:
+		problems = append(problems, fmt.Sprintf("format %q must be jsonl or csv", j.Format))
+	}
+	if j.Schema == "" {
+		problems = append(problems, "schema (the path of a JSON Schema file) is required")
+	} else if !insideProject(j.Schema) {
+		problems = append(problems, fmt.Sprintf("schema %q must be a path inside the project", j.Schema))
+	}
+	for _, v := range j.Validators {
+		problems = append(problems, v.check()...)
+	}
+	if err := j.Normalize.Validate(); err != nil {
+		problems = append(problems, "normalize: "+err.Error())
+	}
+	for _, f := range j.Normalize.ReferenceFiles() {
+		if !insideProject(f) {
+			problems = append(problems, fmt.Sprintf("normalize reference file %q must be a path inside the project", f))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s: %s", rel, strings.Join(problems, "; "))
+	}
+	j.Schema = filepath.ToSlash(filepath.Clean(filepath.FromSlash(j.Schema)))
+	return &j, nil
+}
+
+func insideProject(p string) bool {
+	c := filepath.Clean(filepath.FromSlash(p))
+	return !filepath.IsAbs(c) && c != ".." && !strings.HasPrefix(c, ".."+string(filepath.Separator))
+}
+
+// References lists the files the job depends on, relative to the project
+// root: the spec itself, its schema and the normalization reference files.
+// Each is pinned.
+func (j *Job) References() []string {
+	refs := []string{j.Path, j.Schema}
+	for _, f := range j.Normalize.ReferenceFiles() {
+		refs = append(refs, filepath.ToSlash(filepath.Clean(filepath.FromSlash(f))))
+	}
+	for _, v := range j.Validators {
+		for _, name := range slices.Sorted(maps.Keys(v.Lookups)) {
+			refs = append(refs, filepath.ToSlash(filepath.Clean(filepath.FromSlash(v.Lookups[name]))))
+		}
+	}
+	return refs
+}
+
+// PluginRefs lists the pins of the job's plugins ("plugin:name@version").
+func (j *Job) PluginRefs() []string {
+	var out []string
+	for _, v := range j.Validators {
+		out = append(out, lockfile.PluginKey(v.Plugin))
+	}
+	return out
+}
+
+// ListJobs returns the names of the job specs in jobs/.
+func ListJobs(root string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(root, "jobs", "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range m {
+		names = append(names, strings.TrimSuffix(filepath.Base(p), ".yaml"))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// ValidatorSpec is one entry of a job's `validators:` list.
+type ValidatorSpec struct {
+	// Plugin is "name@version"; the module is the one pinned for it.
+	Plugin string `yaml:"plugin"`
+	// Config is the plugin's configuration, checked against the schema in
+	// its manifest.
+	Config map[string]any `yaml:"config"`
+	// Fields binds a manifest field to another JSON pointer than its default.
+	Fields map[string]string `yaml:"fields"`
+	// Lookups names the file (pinned like every input) for each lookup the
+	// plugin declares.
+	Lookups map[string]string `yaml:"lookups"`
+}
+
+func (v ValidatorSpec) check() []string {
+	var problems []string
+	name, version, ok := strings.Cut(v.Plugin, "@")
+	if !ok || name == "" || version == "" {
+		problems = append(problems, fmt.Sprintf("validators: plugin %q must be NAME@VERSION (see `pawl plugin list`)", v.Plugin))
+	}
+	for f, ptr := range v.Fields {
+		if ptr != "" && !strings.HasPrefix(ptr, "/") {
+			problems = append(problems, fmt.Sprintf("validators: %s: field %s: %q is not a JSON pointer (it starts with /)", v.Plugin, f, ptr))
+		}
+	}
+	for l, f := range v.Lookups {
+		if !insideProject(f) {
+			problems = append(problems, fmt.Sprintf("validators: %s: lookup %s: %q must be a path inside the project", v.Plugin, l, f))
+		}
+	}
+	return problems
+}

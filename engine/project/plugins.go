@@ -1,0 +1,160 @@
+package project
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/store"
+)
+
+// runtimeKey tells plugin runtimes apart by the limits they enforce.
+type runtimeKey struct {
+	memoryPages uint32
+	callTimeout time.Duration
+}
+
+// Runtime returns the WebAssembly runtime that enforces the given limits
+// (zero: the defaults), created on first use with the compilation cache
+// (private, 0700; each entry tied to the module's sha256). A batch runs
+// under the limits on its record, so a replay may need another runtime than
+// today's configuration would make.
+func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout time.Duration) (*sandbox.Runtime, error) {
+	k := runtimeKey{memoryPages, callTimeout}
+	if rt, ok := p.rts[k]; ok {
+		return rt, nil
+	}
+	dir := p.Cfg.CacheDir
+	if dir == "" {
+		dir = filepath.Join(p.Data, "cache")
+	}
+	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), MemoryLimitPages: memoryPages, CallTimeout: callTimeout})
+	if err != nil {
+		return nil, err
+	}
+	if p.rts == nil {
+		p.rts = map[runtimeKey]*sandbox.Runtime{}
+	}
+	p.rts[k] = rt
+	return rt, nil
+}
+
+// Sandbox returns the runtime with the configured limits.
+func (p *Project) Sandbox(ctx context.Context) (*sandbox.Runtime, error) {
+	return p.Runtime(ctx, 0, p.Cfg.PluginCallTimeout)
+}
+
+// PluginCapabilities are what a plugin's manifest asks for beyond reading
+// its fields: "transform" when it may rewrite values, "lookup:NAME" for each
+// pinned file it reads. They are the plugin admission input's capabilities
+// and what an approval lists.
+func PluginCapabilities(m *sandbox.Manifest) []string {
+	caps := []string{}
+	if m.Transforms {
+		caps = append(caps, "transform")
+	}
+	for _, l := range m.Lookups {
+		caps = append(caps, "lookup:"+l)
+	}
+	sort.Strings(caps)
+	return caps
+}
+
+// AddPlugin checks a plugin module's manifest, keeps the module in the store
+// and pins name@version to its sha256 in pawl.lock, on record. A
+// name@version already pinned to other bytes is refused: a new build needs
+// a new version. added is false when the same module was already pinned.
+func (p *Project) AddPlugin(ctx context.Context, wasm []byte, operator, reason string) (m *sandbox.Manifest, d store.Digest, added bool, err error) {
+	m, err = sandbox.ReadManifest(wasm)
+	if err != nil {
+		return nil, "", false, err
+	}
+	d, _, err = p.Store.Put(bytes.NewReader(wasm))
+	if err != nil {
+		return nil, "", false, err
+	}
+	pins, err := lockfile.Read(p.Root)
+	if err != nil {
+		return nil, "", false, err
+	}
+	key := lockfile.PluginKey(m.ID())
+	if old, ok := pins[key]; ok {
+		if old == d {
+			return m, d, false, nil
+		}
+		return nil, "", false, fmt.Errorf("%s is already pinned to %s, this module is %s: a new build must carry a new version", m.ID(), old, d)
+	}
+	pins[key] = d
+	if err := durable.WriteFile(p.LockPath(), pins.Format(), 0o644); err != nil {
+		return nil, "", false, err
+	}
+	if reason == "" {
+		reason = "plugin added"
+	}
+	lookups := m.Lookups
+	if lookups == nil {
+		lookups = []string{}
+	}
+	_, err = actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "plugin:" + m.ID(), Reason: reason,
+		Details: actions.PluginAddedDetails{Plugin: m.ID(), Hash: d, Mode: m.Mode, Fields: m.Fields, Lookups: lookups}})
+	return m, d, true, err
+}
+
+// PinnedPlugin is a plugin pinned in pawl.lock.
+type PinnedPlugin struct {
+	ID       string            `json:"id"`
+	Hash     store.Digest      `json:"hash"`
+	Manifest *sandbox.Manifest `json:"manifest,omitempty"`
+	Imports  []string          `json:"imports,omitempty"`
+	Problem  string            `json:"problem,omitempty"`
+}
+
+// Plugins lists the pinned plugins; with verify, each module is re-hashed
+// from the store and loaded (hash checked before compiling, manifest and
+// imports checked), and any problem is reported on its line.
+func (p *Project) Plugins(ctx context.Context, verify bool) ([]PinnedPlugin, error) {
+	pins, err := lockfile.Read(p.Root)
+	if err != nil {
+		return nil, err
+	}
+	var out []PinnedPlugin
+	for _, k := range pins.Sorted() {
+		id, ok := strings.CutPrefix(k, lockfile.PluginPrefix)
+		if !ok {
+			continue
+		}
+		pp := PinnedPlugin{ID: id, Hash: pins[k]}
+		wasm, err := p.ReadBlob(pins[k])
+		if err != nil {
+			pp.Problem = err.Error()
+			out = append(out, pp)
+			continue
+		}
+		if pp.Manifest, err = sandbox.ReadManifest(wasm); err != nil {
+			pp.Problem = err.Error()
+		} else if pp.Manifest.ID() != id {
+			pp.Problem = fmt.Sprintf("the module pinned as %s says it is %s", id, pp.Manifest.ID())
+		} else if verify {
+			rt, err := p.Sandbox(ctx)
+			if err != nil {
+				return nil, err
+			}
+			pl, err := rt.Load(ctx, wasm, string(pins[k]))
+			if err != nil {
+				pp.Problem = err.Error()
+			} else {
+				pp.Imports = pl.Imports()
+			}
+		}
+		out = append(out, pp)
+	}
+	return out, nil
+}

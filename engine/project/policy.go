@@ -1,0 +1,212 @@
+package project
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing/fstest"
+
+	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/policies"
+)
+
+// policyState is the policy engine of a process: opened once, on first use.
+type policyState struct {
+	engine *policies.Engine
+	bundle *policies.Bundle
+	stored bool // the bundle's files are in the store
+}
+
+// loadOptions are the bundle checks the configuration asks for.
+func (p *Project) loadOptions() (policies.LoadOptions, error) {
+	opts := policies.LoadOptions{KeyID: p.Cfg.PolicyKeyID, RequireSignature: p.Cfg.PolicyRequireSignature}
+	if p.Cfg.PolicyPublicKey != "" {
+		path := p.Cfg.PolicyPublicKey
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(p.Root, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return opts, fmt.Errorf("policy.public_key: %w (it names the PEM public key bundles are verified with; `pawl policy keygen` makes a pair)", err)
+		}
+		opts.PublicKeyPEM = b
+	} else if opts.RequireSignature {
+		return opts, fmt.Errorf("policy.require_signature is true but policy.public_key is not set: set it in %s to the PEM public key the bundle is signed with", ConfigFile)
+	}
+	return opts, nil
+}
+
+// loadPolicyBundle loads the bundle in policies/ with the configured
+// signature checks.
+func (p *Project) loadPolicyBundle() (*policies.Bundle, error) {
+	opts, err := p.loadOptions()
+	if err != nil {
+		return nil, err
+	}
+	dir := p.PolicyBundleDir()
+	if _, err := os.Stat(filepath.Join(dir, ".manifest")); err != nil {
+		return nil, fmt.Errorf("%s/ holds no policy bundle (%v): a project needs one; `pawl init` writes the default bundle, see docs/policy-guide.md", PolicyDir, err)
+	}
+	b, err := policies.LoadBundle(dir, opts)
+	if err != nil {
+		if opts.RequireSignature {
+			return nil, fmt.Errorf("%w (policy.require_signature is true: sign the bundle with `pawl policy sign --key FILE`)", err)
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// Policy returns the project's policy engine, opened on first use (the
+// bundle in policies/, checked as policy.require_signature and
+// policy.public_key say, compiled once) and shared by every decision of the
+// process.
+func (p *Project) Policy(ctx context.Context) (*policies.Engine, error) {
+	if p.pol != nil {
+		return p.pol.engine, nil
+	}
+	b, err := p.loadPolicyBundle()
+	if err != nil {
+		return nil, err
+	}
+	e, err := policies.NewEngine(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	p.pol = &policyState{engine: e, bundle: b}
+	return e, nil
+}
+
+// PinnedPolicy returns the policy engine after checking that its bundle is
+// the one pinned in pins, and keeps the bundle's files in the store so that
+// what decided can be found again from the store alone.
+func (p *Project) PinnedPolicy(ctx context.Context, pins lockfile.Pins) (*policies.Engine, store.Digest, error) {
+	disk, err := policies.BundleDigest(p.PolicyBundleDir())
+	if err != nil {
+		return nil, "", err
+	}
+	// The engine of this process may have been loaded before the bundle
+	// changed: load it again (its signature is checked first, so a tampered
+	// signed bundle is reported as such).
+	if p.pol != nil && p.pol.engine.Bundle().SHA256 != disk {
+		p.pol = nil
+	}
+	e, err := p.Policy(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	got := store.Digest(e.Bundle().SHA256)
+	want, ok := pins[PolicyPinKey]
+	if !ok {
+		return nil, "", &lockfile.MismatchError{File: PolicyPinKey, Actual: got, Unpinned: true}
+	}
+	if got != want {
+		return nil, "", &lockfile.MismatchError{File: PolicyPinKey, Pinned: want, Actual: got}
+	}
+	if !p.pol.stored {
+		if _, err := p.storeBundle(p.pol.bundle); err != nil {
+			return nil, "", err
+		}
+		p.pol.stored = true
+	}
+	return e, want, nil
+}
+
+// storeBundle puts every file of a loaded bundle and its file list into the
+// store, checking each against what was loaded, and returns the list's
+// digest, which is the bundle's sha256.
+func (p *Project) storeBundle(b *policies.Bundle) (store.Digest, error) {
+	dir := b.Source()
+	var list bytes.Buffer
+	for _, f := range b.Files {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil {
+			return "", fmt.Errorf("policy bundle: %w", err)
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != f.SHA256 {
+			return "", fmt.Errorf("policy bundle: %s/%s changed while it was loaded: run `pawl pin` again", PolicyDir, f.Path)
+		}
+		if _, _, err := p.Store.Put(bytes.NewReader(data)); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&list, "%s  %s\n", f.SHA256, f.Path)
+	}
+	d, _, err := p.Store.Put(bytes.NewReader(list.Bytes()))
+	if err != nil {
+		return "", err
+	}
+	if string(d) != b.Info.SHA256 {
+		return "", fmt.Errorf("policy bundle: file list hashes to %s, the bundle to %s", d, b.Info.SHA256)
+	}
+	return d, nil
+}
+
+// pinBundle loads the bundle in policies/ (as a run would: signature checked
+// when required) and stores it; ok is false when the project has no bundle.
+func (p *Project) pinBundle() (store.Digest, bool, error) {
+	if _, err := os.Stat(filepath.Join(p.PolicyBundleDir(), ".manifest")); errors.Is(err, os.ErrNotExist) {
+		return "", false, nil
+	}
+	b, err := p.loadPolicyBundle()
+	if err != nil {
+		return "", false, err
+	}
+	d, err := p.storeBundle(b)
+	if err != nil {
+		return "", false, err
+	}
+	return d, true, nil
+}
+
+// StoredPolicy compiles the policy bundle pinned as d from the store alone:
+// its file list and every file, each checked against its hash. It is how a
+// batch's plan is rebuilt from its record: the bundle that decided then,
+// whatever policies/ holds today. The pin is the authority; the signature
+// was checked when the bundle was pinned.
+func (p *Project) StoredPolicy(ctx context.Context, d store.Digest) (*policies.Engine, error) {
+	list, err := p.ReadBlob(d)
+	if err != nil {
+		return nil, fmt.Errorf("the policy bundle pinned as %s: %w", d, err)
+	}
+	fsys := fstest.MapFS{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(list), "\n"), "\n") {
+		sum, path, ok := strings.Cut(line, "  ")
+		if !ok || !fs.ValidPath(path) {
+			return nil, fmt.Errorf("the policy bundle pinned as %s: its file list has a malformed line %q", d, line)
+		}
+		data, err := p.ReadBlob(store.Digest("sha256:" + sum))
+		if err != nil {
+			return nil, fmt.Errorf("the policy bundle pinned as %s: %s: %w", d, path, err)
+		}
+		fsys[path] = &fstest.MapFile{Data: data, Mode: 0o444}
+	}
+	b, err := policies.LoadBundleFS(fsys, "store:"+string(d), policies.LoadOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("the policy bundle pinned as %s: %w", d, err)
+	}
+	if b.Info.SHA256 != string(d) {
+		return nil, fmt.Errorf("the policy bundle rebuilt from the store hashes to %s, pinned %s", b.Info.SHA256, d)
+	}
+	return policies.NewEngine(ctx, b)
+}
+
+// SignBundle signs the policy bundle in dir with an ed25519 private key
+// (PKCS#8 PEM) and writes its .signatures.json durably (see
+// policies.SignBundle).
+func SignBundle(dir string, privatePEM []byte, keyID string) error {
+	b, err := policies.SignBundle(dir, privatePEM, keyID)
+	if err != nil {
+		return err
+	}
+	return durable.WriteFile(filepath.Join(dir, policies.SignaturesFile), b, 0o644)
+}

@@ -1,0 +1,560 @@
+package ratchet
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/normalize"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/records"
+	"github.com/pawl-dev/pawl/engine/schema"
+	"github.com/pawl-dev/pawl/engine/store"
+)
+
+// chunkRecords bounds how many records travel together between goroutines.
+// A full chunk is a perfect subtree of the lineage tree (a tile).
+const chunkRecords = 512
+
+// skipLineage and skipNormalize turn a part of the pipeline off; only the
+// benchmarks that measure what those parts cost set them.
+var skipLineage, skipNormalize bool
+
+// noReasons is the reasons digest of a record verified without any action.
+var noReasons = finding.ReasonsDigest(nil, nil)
+
+// stages holds what a worker needs to take one record through every stage.
+type stages struct {
+	format     string
+	header     []string
+	types      map[string]string
+	schema     *schema.Schema
+	norm       *normalize.Profile
+	baseOffset int64 // bytes before record 1 that the reader never saw (a stripped BOM)
+	// input reads the batch's input blob, for hashing the bytes of a record
+	// too long to have been buffered.
+	input io.ReaderAt
+	// validators says whether the job has any: records that pass the schema
+	// then enter the validate stage.
+	validators bool
+}
+
+// item is one record on its way through the pipeline.
+type item struct {
+	rec *records.Record
+	// Set by evaluate and the validators:
+	v       any               // the decoded, normalized value while the record passes
+	stage   string            // the stage that rejected the record; "" while it passes
+	reasons []finding.Finding // why it was rejected
+	actions []finding.Finding // what the boundary changed in it
+	// Set by finalize:
+	verified []byte // canonical JSON line (with LF) when verified
+	quar     []byte // quarantine.jsonl line (with LF) otherwise
+	actLine  []byte // actions.jsonl line (with LF) for a verified record the boundary changed
+	leaf     [32]byte
+	err      error // an infrastructure failure while processing the record
+}
+
+// evaluate takes one record through the per-record stages. It stops at the
+// first stage that rejects the record — later stages would read what that
+// stage refused — and keeps every reason that stage found. A record that
+// passes keeps its decoded, normalized value for the validators.
+func (s *stages) evaluate(it *item, st *stats) {
+	rec := it.rec
+	rec.Offset += s.baseOffset
+	for i := range rec.CellOffsets {
+		rec.CellOffsets[i] += s.baseOffset
+	}
+	reject := func(stage string, rs ...finding.Finding) {
+		st.reject(stage, rs)
+		it.stage, it.reasons = stage, rs
+	}
+	st.in[finding.StageFrame]++
+	if rec.TooLong {
+		reject(finding.StageFrame, finding.TooLong(rec.Offset, rec.Length))
+		return
+	}
+	if rec.Err != nil {
+		reject(finding.StageFrame, finding.FromRecordError(finding.StageFrame, rec.Err, 0))
+		return
+	}
+	st.in[finding.StageUTF8]++
+	if !utf8.Valid(rec.Raw) {
+		reject(finding.StageUTF8, finding.InvalidUTF8(rec.Raw, rec.Offset))
+		return
+	}
+	st.in[finding.StageDecode]++
+	var v any
+	if s.format == "csv" {
+		m, errs := records.TypeCSV(s.header, rec.Cells, rec.CellOffsets, s.types)
+		if len(errs) > 0 {
+			rs := make([]finding.Finding, 0, len(errs))
+			for _, e := range errs {
+				rs = append(rs, finding.FromRecordError(finding.StageDecode, e, 0))
+			}
+			reject(finding.StageDecode, rs...)
+			return
+		}
+		v = m
+	} else {
+		dv, err := records.DecodeJSON(rec.Raw, records.DecodeOptions{RequireObject: true})
+		if err != nil {
+			reject(finding.StageDecode, finding.FromRecordError(finding.StageDecode, err, rec.Offset))
+			return
+		}
+		v = dv
+	}
+	st.in[finding.StageNormalize]++
+	var found []normalize.Finding
+	if !skipNormalize {
+		v, found = s.norm.Record(v, &st.norm)
+	}
+	var rs []finding.Finding
+	for _, f := range found {
+		if fd, rej := finding.FromNormalize(f); rej {
+			rs = append(rs, fd)
+		} else {
+			it.actions = append(it.actions, fd)
+		}
+	}
+	if len(rs) > 0 {
+		reject(finding.StageNormalize, rs...)
+		return
+	}
+	st.in[finding.StageSchema]++
+	if vs := s.schema.Validate(v); len(vs) > 0 {
+		rs := make([]finding.Finding, 0, len(vs))
+		for _, x := range vs {
+			rs = append(rs, finding.FromSchema(x))
+		}
+		reject(finding.StageSchema, rs...)
+		return
+	}
+	it.v = v
+	if s.validators {
+		st.in[finding.StageValidate]++
+	}
+}
+
+// finalize renders the record's output line — verified or quarantined —
+// and its lineage leaf, once every stage has had its say.
+func (s *stages) finalize(it *item) {
+	rec := it.rec
+	if len(it.reasons) == 0 {
+		it.verified = append(records.AppendCanonical(make([]byte, 0, len(rec.Raw)+1), it.v), '\n')
+	}
+	it.v = nil
+	if skipLineage {
+		if it.verified == nil {
+			it.quar = finding.Line(finding.QuarantineEntry{Ordinal: rec.Ordinal, Reasons: it.reasons})
+		}
+		return
+	}
+	leaf := audit.LineageLeaf{Ordinal: rec.Ordinal, Outcome: audit.OutcomeQuarantined}
+	if rec.TooLong {
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(s.input, rec.Offset, rec.Length)); err != nil {
+			it.err = fmt.Errorf("hashing record %d (%d bytes at input offset %d): %w", rec.Ordinal, rec.Length, rec.Offset, err)
+			return
+		}
+		h.Sum(leaf.Input[:0])
+	} else {
+		leaf.Input = sha256.Sum256(rec.Raw)
+	}
+	defer func() { it.leaf = leaf.Hash() }()
+	if it.verified != nil {
+		leaf.Outcome = audit.OutcomeVerified
+		leaf.Output = sha256.Sum256(it.verified)
+		leaf.Reasons = noReasons
+		if len(it.actions) > 0 {
+			it.actLine = finding.Line(finding.ActionsEntry{Ordinal: rec.Ordinal, Actions: it.actions})
+			leaf.Reasons = finding.ReasonsDigest(it.actions, nil)
+		}
+		return
+	}
+	q := finding.QuarantineEntry{Ordinal: rec.Ordinal, Line: rec.Line, Offset: rec.Offset, Length: rec.Length, Reasons: it.reasons, Actions: it.actions}
+	switch {
+	case rec.TooLong:
+		q.RawOmitted = fmt.Sprintf("%d bytes, over max_record_bytes; they are in the batch's input blob at offset %d", rec.Length, rec.Offset)
+	case utf8.Valid(rec.Raw):
+		q.Raw = string(rec.Raw)
+	default:
+		q.RawBase64 = base64.StdEncoding.EncodeToString(rec.Raw)
+	}
+	it.quar = finding.Line(q)
+	leaf.Output = sha256.Sum256(it.quar)
+	leaf.Reasons = finding.ReasonsDigest(it.actions, it.reasons)
+}
+
+// outFile is an output being written: buffered, hashed, counted.
+type outFile struct {
+	f       *os.File
+	w       *bufio.Writer
+	h       hash.Hash
+	bytes   int64
+	records int64
+}
+
+func createOut(path string) (*outFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	o := &outFile{f: f, h: sha256.New()}
+	o.w = bufio.NewWriterSize(io.MultiWriter(f, o.h), 256<<10)
+	return o, nil
+}
+
+func (o *outFile) write(b []byte) error {
+	o.records++
+	o.bytes += int64(len(b))
+	_, err := o.w.Write(b)
+	return err
+}
+
+func (o *outFile) close() error {
+	if err := o.w.Flush(); err != nil {
+		o.f.Close()
+		return err
+	}
+	return durable.Finish(o.f)
+}
+
+func (o *outFile) ref() actions.OutputRef {
+	return actions.OutputRef{Hash: store.Digest("sha256:" + hex.EncodeToString(o.h.Sum(nil))), Bytes: o.bytes, Records: o.records}
+}
+
+// outputs are the files a batch writes into its pending folder.
+type outputs struct {
+	verified, quarantine, actions, lineage, tiles *outFile
+}
+
+func createOutputs(dir string) (*outputs, error) {
+	o := &outputs{}
+	var err error
+	for _, f := range []struct {
+		dst  **outFile
+		name string
+	}{
+		{&o.verified, actions.VerifiedFile}, {&o.quarantine, actions.QuarantineFile}, {&o.actions, actions.ActionsFile},
+		{&o.lineage, actions.LineageFile}, {&o.tiles, actions.TilesFile},
+	} {
+		if *f.dst, err = createOut(filepath.Join(dir, f.name)); err != nil {
+			o.close()
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// close finishes every output that was created: flushed, fsynced, closed.
+func (o *outputs) close() error {
+	var errs []error
+	for _, f := range []*outFile{o.verified, o.quarantine, o.actions, o.lineage, o.tiles} {
+		if f != nil {
+			errs = append(errs, f.close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type chunk struct {
+	err   error // an infrastructure failure (a plugin that timed out, say): the batch fails
+	seq   int
+	first int64 // index of the chunk's first record among all records
+	items []item
+	tree  *audit.LineageTree // the lineage tree over this chunk's leaves
+	bytes int64              // input bytes read when the chunk was cut
+	st    *stats
+}
+
+// process streams the plan's input blob through the stages with workers
+// goroutines and writes the outputs to dir in input order, whatever the
+// worker count, filling in br's outcome. Memory is bounded: at most 4
+// chunks per worker are in flight. With keep, the outputs are also added to
+// the store (a replay compares them and throws them away).
+func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.BatchRecord, workers int, progress func(Progress), dir string, keep bool) error {
+	var stateless, ordered []*validator
+	for _, v := range pl.validators {
+		if v.ordered {
+			ordered = append(ordered, v)
+		} else {
+			stateless = append(stateless, v)
+		}
+	}
+	os.RemoveAll(dir) // leftovers of a run that never reached the trail
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create %s: %w (is the data directory writable?)", dir, err)
+	}
+	in, err := p.Store.Open(pl.Input)
+	if err != nil {
+		return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+	}
+	defer in.Close()
+
+	blob, err := os.Open(p.Store.Path(pl.Input))
+	if err != nil {
+		return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+	}
+	defer blob.Close()
+	src := bufio.NewReaderSize(in, 1<<20)
+	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0}
+	if bom, _ := src.Peek(3); len(bom) == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF {
+		src.Discard(3)
+		st.baseOffset = 3
+		br.BOMStripped = true
+	}
+	opts := records.Options{MaxRecordBytes: pl.Limits.MaxRecordBytes}
+	var rd records.Reader
+	if pl.Job.Format == "csv" {
+		var hdr []string
+		rd, hdr, err = records.NewCSVReader(src, opts)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+		st.header = hdr
+		st.types = pl.Schema.PropertyTypes()
+	} else {
+		rd = records.NewJSONLReader(src, opts)
+	}
+
+	out, err := createOutputs(dir)
+	if err != nil {
+		return err
+	}
+	tree := audit.NewLineageTree()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	tokens := make(chan struct{}, 4*workers)
+	work := make(chan *chunk, workers)
+	done := make(chan *chunk, 4*workers)
+
+	// The reader cuts the input into chunks.
+	go func() {
+		defer close(work)
+		var first int64
+		for seq := 0; ; seq++ {
+			select {
+			case tokens <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			c := &chunk{seq: seq, first: first, items: make([]item, 0, chunkRecords)}
+			var rerr error
+			for len(c.items) < chunkRecords {
+				rec, err := rd.Next()
+				if err != nil {
+					rerr = err
+					break
+				}
+				c.items = append(c.items, item{rec: rec})
+			}
+			c.bytes = rd.BytesRead() + st.baseOffset
+			first += int64(len(c.items))
+			if len(c.items) > 0 {
+				select {
+				case work <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if rerr == io.EOF {
+				return
+			}
+			if rerr != nil {
+				cancel(fmt.Errorf("reading the input: %w", rerr))
+				return
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			insts := make([]checker, len(stateless))
+			defer closeAll(ctx, insts)
+			for c := range work {
+				c.st = newStats()
+				for i := range c.items {
+					st.evaluate(&c.items[i], c.st)
+				}
+				if len(stateless) > 0 {
+					c.err = runValidators(ctx, stateless, insts, c.items, c.st)
+				}
+				if c.err == nil && len(ordered) == 0 {
+					st.finalizeChunk(c)
+				}
+				select {
+				case done <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	// The writer puts chunks back in input order; ordered plugins run here,
+	// on one instance each, in record order.
+	orderedInsts := make([]checker, len(ordered))
+	defer closeAll(ctx, orderedInsts)
+	total := newStats()
+	held := map[int]*chunk{}
+	next := 0
+	var nrec int64
+	var werr error
+	for c := range done {
+		if werr != nil {
+			continue
+		}
+		held[c.seq] = c
+		for {
+			c, ok := held[next]
+			if !ok {
+				break
+			}
+			delete(held, next)
+			next++
+			if c.err == nil && len(ordered) > 0 {
+				if c.err = runValidators(ctx, ordered, orderedInsts, c.items, c.st); c.err == nil {
+					st.finalizeChunk(c)
+				}
+			}
+			if c.err != nil {
+				werr = c.err
+				cancel(werr)
+				break
+			}
+			if werr = out.writeChunk(c); werr == nil {
+				werr = tree.AppendSegment(c.tree)
+			}
+			if werr != nil {
+				cancel(werr)
+				break
+			}
+			total.add(c.st)
+			nrec += int64(len(c.items))
+			<-tokens
+			if progress != nil {
+				progress(Progress{Records: nrec, Bytes: c.bytes, Total: pl.InputBytes})
+			}
+		}
+	}
+	cerr := out.close()
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	if werr != nil {
+		return werr
+	}
+	if cerr != nil {
+		return cerr
+	}
+	// A corrupt blob is only known at its end: the reader reports it then.
+	if _, err := io.Copy(io.Discard, in); err != nil {
+		return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+	}
+	if err := durable.SyncDir(dir); err != nil {
+		return err
+	}
+	br.RecordsIn = nrec
+	br.Verified = out.verified.records
+	br.Quarantined = out.quarantine.records
+	if jr, ok := rd.(interface{ BlankLines() int64 }); ok {
+		br.BlankLines = jr.BlankLines()
+	}
+	br.Stages = total.stageStats()
+	br.Rules = total.ruleCounts()
+	br.Normalize = total.norm
+	br.Outputs = map[string]actions.OutputRef{actions.VerifiedFile: out.verified.ref(), actions.QuarantineFile: out.quarantine.ref()}
+	br.Lineage = actions.LineageRef{Root: hex.EncodeToString(tree.Root()), Size: tree.Size(), Leaves: out.lineage.ref().Hash, Tiles: out.tiles.ref().Hash, Actions: out.actions.ref()}
+	if br.Verified+br.Quarantined != br.RecordsIn || tree.Size() != br.RecordsIn {
+		return fmt.Errorf("internal error: %d records in but %d verified + %d quarantined, %d lineage leaves", br.RecordsIn, br.Verified, br.Quarantined, tree.Size())
+	}
+	if !keep {
+		return nil
+	}
+	stored := map[string]store.Digest{actions.LineageFile: br.Lineage.Leaves, actions.TilesFile: br.Lineage.Tiles, actions.ActionsFile: br.Lineage.Actions.Hash}
+	for name, o := range br.Outputs {
+		stored[name] = o.Hash
+	}
+	for name, want := range stored {
+		d, _, err := p.Store.Adopt(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("storing %s: %w", name, err)
+		}
+		if d != want {
+			return fmt.Errorf("%s changed while it was stored: wrote %s, stored %s", name, want, d)
+		}
+	}
+	return nil
+}
+
+// writeChunk writes one finished chunk's lines and lineage leaves, and its
+// tile when it is full.
+func (o *outputs) writeChunk(c *chunk) error {
+	for i := range c.items {
+		it := &c.items[i]
+		if it.err != nil {
+			return it.err
+		}
+		var err error
+		if it.verified != nil {
+			err = o.verified.write(it.verified)
+		} else {
+			err = o.quarantine.write(it.quar)
+		}
+		if err == nil && it.actLine != nil {
+			err = o.actions.write(it.actLine)
+		}
+		if err == nil {
+			err = o.lineage.write(it.leaf[:])
+		}
+		if err != nil {
+			return fmt.Errorf("writing batch output: %w", err)
+		}
+	}
+	// A full chunk is a complete subtree of 512 leaves: its root is a tile,
+	// which keeps proofs from reading the whole file.
+	if root, ok := c.tree.SubtreeRoot(); ok {
+		if err := o.tiles.write(root); err != nil {
+			return fmt.Errorf("writing batch output: %w", err)
+		}
+	}
+	return nil
+}
+
+// finalizeChunk renders the chunk's output lines and lineage leaves and
+// hashes its leaves into a subtree.
+func (s *stages) finalizeChunk(c *chunk) {
+	c.tree = audit.NewLineageSegment(c.first)
+	for i := range c.items {
+		s.finalize(&c.items[i])
+		c.tree.Append(c.items[i].leaf)
+	}
+}
+
+func closeAll(ctx context.Context, insts []checker) {
+	for _, in := range insts {
+		if in != nil {
+			in.Close(context.WithoutCancel(ctx))
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package ratchet
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/normalize"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/schema"
+	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/policies"
+)
+
+// A Plan is everything that decides a batch's outcome, resolved once:
+// the job, its pins, the compiled schema, the Unicode profile, the
+// validators with their configs and lookups, the policy bundle, the
+// limits, the input, the as-of time and the seed. Run, Replay and Resubmit
+// all execute a Plan; a Plan for a replay or a resubmission is rebuilt
+// from the store and the batch's record, never from today's configuration
+// or today's files.
+type Plan struct {
+	Job       *project.Job
+	Pins      lockfile.Pins // the job's own pins: spec, schema, reference and lookup files, plugins, the policy bundle
+	Schema    *schema.Schema
+	SchemaRef actions.SchemaRef
+	Profile   *normalize.Profile
+	Limits    actions.Limits
+	// Policy is the pinned bundle's engine: it decides the run's
+	// classification and admits each plugin. A replay asks nothing, and has
+	// none.
+	Policy *policies.Engine
+
+	Input      store.Digest
+	InputBytes int64
+	InputName  string
+	BatchID    string
+	AsOf       time.Time
+	Seed       uint64
+	Resubmits  *actions.Resubmission
+
+	tree       string // where the job's files are: the project root, or a tree laid out from the store
+	validators []*validator
+}
+
+// LimitsFor are the limits a run under cfg is bound by.
+func LimitsFor(cfg config.Config) actions.Limits {
+	timeout := cfg.PluginCallTimeout
+	if timeout <= 0 {
+		timeout = sandbox.DefaultCallTimeout
+	}
+	mrb := cfg.MaxRecordBytes
+	if mrb <= 0 {
+		mrb = config.Defaults().MaxRecordBytes
+	}
+	return actions.Limits{MaxRecordBytes: mrb, PluginMemoryPages: sandbox.DefaultMemoryLimitPages, PluginCallTimeoutMS: timeout.Milliseconds()}
+}
+
+// planContract resolves the contract part of a plan from the job's files
+// under tree and their pins: the job spec, the schema and the Unicode
+// profile. pins must hold every file the job references.
+func planContract(tree, jobRel string, pins lockfile.Pins) (*Plan, error) {
+	job, err := project.LoadJob(tree, jobRel)
+	if err != nil {
+		return nil, err
+	}
+	jobPins, err := lockfile.Check(tree, pins, append(job.References(), job.PluginRefs()...))
+	if err != nil {
+		return nil, err
+	}
+	sch, err := schema.Compile(filepath.Join(tree, filepath.FromSlash(job.Schema)))
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", job.Name, err)
+	}
+	prof, err := normalizeProfile(tree, job)
+	if err != nil {
+		return nil, err
+	}
+	pl := &Plan{Job: job, Pins: jobPins, Schema: sch, Profile: prof, tree: tree}
+	pl.SchemaRef = actions.SchemaRef{Name: sch.Title(), Version: schemaVersion(jobPins[job.Schema]), Path: job.Schema, Hash: jobPins[job.Schema]}
+	if pl.SchemaRef.Name == "" {
+		pl.SchemaRef.Name = strings.TrimSuffix(filepath.Base(job.Schema), filepath.Ext(job.Schema))
+	}
+	return pl, nil
+}
+
+// PlanRun resolves the plan of a run of job (a name or a spec path) from
+// the project as it is now: its files, checked against pawl.lock and kept
+// in the store so that the batch can be replayed from the store alone; the
+// policy bundle, loaded as configured and checked against its pin; and the
+// limits the configuration sets. The input is bound later (Bind).
+func PlanRun(ctx context.Context, p *project.Project, job string) (*Plan, error) {
+	jobRel, err := project.JobPath(p.Root, job)
+	if err != nil {
+		return nil, err
+	}
+	pins, err := lockfile.Read(p.Root)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := planContract(p.Root, jobRel, pins)
+	if err != nil {
+		return nil, err
+	}
+	for f, d := range pl.Pins {
+		if strings.HasPrefix(f, lockfile.PluginPrefix) {
+			continue // modules are in the store already, checked when loaded
+		}
+		got, _, err := p.Store.PutFile(p.File(f))
+		if err != nil {
+			return nil, &InfraError{Err: err}
+		}
+		if got != d {
+			return nil, &lockfile.MismatchError{File: f, Pinned: d, Actual: got}
+		}
+	}
+	// The policy bundle: loaded (signature checked when required), checked
+	// against its pin, and pinned into the batch, so that it feeds the
+	// batch id and is on record.
+	e, d, err := p.PinnedPolicy(ctx, pins)
+	if err != nil {
+		return nil, err
+	}
+	pl.Pins[project.PolicyPinKey] = d
+	pl.Policy = e
+	pl.Limits = LimitsFor(p.Cfg)
+	return pl, nil
+}
+
+// planFromRecord rebuilds a committed batch's plan from the store and its
+// record alone: the pinned files laid out under scratch exactly as
+// recorded (each checked against its hash), the recorded limits, as-of
+// time and input. It does not load the policy bundle (see policyFor).
+func planFromRecord(p *project.Project, rec *actions.BatchRecord, scratch string) (*Plan, error) {
+	tree := filepath.Join(scratch, "project")
+	jobRel, err := layOut(p, rec, tree)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := planContract(tree, jobRel, rec.Pins)
+	if err != nil {
+		return nil, fmt.Errorf("the pins of batch %s: %w", rec.BatchID, err)
+	}
+	pl.Pins[project.PolicyPinKey] = rec.Pins[project.PolicyPinKey]
+	pl.Limits = rec.RecordedLimits()
+	asOf, err := time.Parse(time.RFC3339Nano, rec.AsOf)
+	if err != nil {
+		return nil, fmt.Errorf("recorded as-of %q: %w", rec.AsOf, err)
+	}
+	pl.AsOf = asOf
+	pl.Input, pl.InputBytes, pl.InputName = rec.Input, rec.InputBytes, rec.InputName
+	pl.BatchID, pl.Seed = rec.BatchID, actions.Seed(rec.BatchID)
+	return pl, nil
+}
+
+// policyFor gives a plan rebuilt from a record the bundle it pins: the one
+// in policies/ when that is still it (loaded with today's signature
+// checks), otherwise the one kept in the store.
+func (pl *Plan) policyFor(ctx context.Context, p *project.Project) error {
+	want := pl.Pins[project.PolicyPinKey]
+	if want == "" {
+		return fmt.Errorf("the batch pins no policy bundle")
+	}
+	if e, _, err := p.PinnedPolicy(ctx, lockfile.Pins{project.PolicyPinKey: want}); err == nil {
+		pl.Policy = e
+		return nil
+	}
+	e, err := p.StoredPolicy(ctx, want)
+	if err != nil {
+		return err
+	}
+	pl.Policy = e
+	return nil
+}
+
+// Bind gives the plan its input and as-of time, which makes its batch id
+// and seed.
+func (pl *Plan) Bind(name string, input store.Digest, size int64, asOf time.Time) {
+	pl.InputName, pl.Input, pl.InputBytes = name, input, size
+	pl.AsOf = asOf
+	pl.BatchID = actions.BatchID(pl.Pins[pl.Job.Path], input, pl.Pins.Digest(), pl.Limits)
+	pl.Seed = actions.Seed(pl.BatchID)
+}
+
+// record is the batch record the plan's outcome will be written into.
+func (pl *Plan) record() actions.BatchRecord {
+	limits := pl.Limits
+	return actions.BatchRecord{
+		BatchID: pl.BatchID, Job: pl.Job.Name, Source: pl.Job.Source, Classification: pl.Job.Classification, Format: pl.Job.Format,
+		JobSpec: pl.Pins[pl.Job.Path], Input: pl.Input, InputBytes: pl.InputBytes, InputName: pl.InputName,
+		Pins: pl.Pins, PinsDigest: pl.Pins.Digest(), Limits: &limits, Schema: pl.SchemaRef,
+		AsOf: pl.AsOf.UTC().Format(time.RFC3339Nano), Resubmits: pl.Resubmits,
+	}
+}
+
+// normalizeProfile builds the job's Unicode profile, with the reference
+// values of its identifier fields read from their (pinned) files.
+func normalizeProfile(root string, job *project.Job) (*normalize.Profile, error) {
+	refs := map[string][]string{}
+	for ptr, file := range job.Normalize.References {
+		f, err := os.Open(filepath.Join(root, filepath.FromSlash(file)))
+		if err != nil {
+			return nil, fmt.Errorf("job %s: normalize reference file for %s: %w", job.Name, ptr, err)
+		}
+		vals, err := normalize.ParseReferences(f, file)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", job.Name, err)
+		}
+		refs[ptr] = vals
+	}
+	prof, err := normalize.NewProfile(job.Normalize, refs)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: normalize: %w", job.Name, err)
+	}
+	return prof, nil
+}
+
+func schemaVersion(d store.Digest) string {
+	h := d.Hex()
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return "sha256:" + h
+}
+
+// layOut writes the batch's pinned files, exactly as recorded, in their
+// project layout under tree: the job spec, the schema, lookup and
+// reference files, and a pawl.lock of the batch's pins. Each comes out of
+// the store checked against its hash. It returns the job spec's path.
+func layOut(p *project.Project, rec *actions.BatchRecord, tree string) (string, error) {
+	for f, d := range rec.Pins {
+		if strings.HasPrefix(f, lockfile.PluginPrefix) || strings.HasSuffix(f, "/") {
+			continue // plugins are loaded from the store by their pin; the bundle by policyFor
+		}
+		b, err := p.ReadBlob(d)
+		if err != nil {
+			return "", fmt.Errorf("pinned %s: %w", f, err)
+		}
+		dst := filepath.Join(tree, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			return "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tree, lockfile.Name), rec.Pins.Format(), 0o600); err != nil {
+		return "", err
+	}
+	for f, d := range rec.Pins {
+		if d == rec.JobSpec && strings.HasPrefix(f, "jobs/") {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("the batch's job spec %s is not among its pins", rec.JobSpec)
+}

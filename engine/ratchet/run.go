@@ -1,0 +1,209 @@
+package ratchet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/engine/version"
+)
+
+// RunOptions are the inputs of one batch.
+type RunOptions struct {
+	Job      string    // a job name (jobs/NAME.yaml) or a path to a spec
+	Input    string    // a file path, or "-" for Stdin
+	Stdin    io.Reader // read when Input is "-"
+	Operator string    // default: the project's configured operator
+	Reason   string
+	AsOf     time.Time // default: now, to the second
+	Workers  int       // default: the project's setting, then one per CPU
+	// Progress, when set, is called from the writer after each chunk.
+	Progress func(Progress)
+}
+
+// Progress is how far a run has got.
+type Progress struct {
+	Records int64
+	Bytes   int64
+	Total   int64
+}
+
+// Result is what a run reports: the batch on record and how this run went.
+type Result struct {
+	project.Batch
+	Status  string        // "committed" or "already_committed"
+	Elapsed time.Duration // the whole run, ingest included
+	// RecordsPerSec is measured over the whole run, ingest included.
+	RecordsPerSec float64
+}
+
+// Statuses of a Result.
+const (
+	StatusCommitted        = "committed"
+	StatusAlreadyCommitted = "already_committed"
+)
+
+// ErrBadInput is matched by errors about the input itself (missing, a
+// directory, unreadable).
+var ErrBadInput = errors.New("bad input")
+
+// InfraError is a failure that is not the data's fault: the batch is failed,
+// nothing is committed and the failure is audited.
+type InfraError struct {
+	BatchID string
+	Err     error
+}
+
+func (e *InfraError) Error() string {
+	if e.BatchID == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("batch %s failed, nothing committed: %v", e.BatchID, e.Err)
+}
+func (e *InfraError) Unwrap() error { return e.Err }
+
+// Run takes one batch through every stage and commits it. A batch that is
+// already committed is answered from the record with status
+// "already_committed" and nothing changes.
+func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, error) {
+	start := time.Now()
+	if opt.Operator == "" {
+		opt.Operator = p.Cfg.Operator
+	}
+	pl, err := PlanRun(ctx, p, opt.Job)
+	if err != nil {
+		return nil, err
+	}
+	name, d, size, err := ingest(p, opt)
+	if err != nil {
+		return nil, err
+	}
+	asOf := opt.AsOf
+	if asOf.IsZero() {
+		asOf = time.Now().Truncate(time.Second)
+	}
+	pl.Bind(name, d, size, asOf)
+	return execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start})
+}
+
+type execOptions struct {
+	operator, reason string
+	workers          int
+	progress         func(Progress)
+	start            time.Time
+}
+
+// execute commits a bound plan: answered from the record when the batch is
+// committed already; otherwise the classification decision, the plugins
+// (each admitted by the policy), every record through every stage, the
+// audit entry (the commit point), the folder and the signature.
+func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (*Result, error) {
+	id := pl.BatchID
+	if e, ok, err := p.CommittedEntry(ctx, id); err != nil {
+		return nil, err
+	} else if ok {
+		return resultOf(p, e, StatusAlreadyCommitted, o.start)
+	}
+	br := pl.record()
+	br.PawlVersion = version.Version
+	fail := func(err error) (*Result, error) {
+		os.RemoveAll(p.PendingBatch(id))
+		_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason,
+			Details: actions.BatchFailedDetails{BatchID: id, Job: pl.Job.Name, Input: pl.Input, Error: err.Error()}})
+		return nil, &InfraError{BatchID: id, Err: errors.Join(err, aerr)}
+	}
+	if err := gate.Classification(ctx, p.Trail, pl.Policy, pl.Job, pl.Schema, br.Schema.Name+"@"+br.Schema.Version, id, br.AsOf, o.operator, o.reason); err != nil {
+		return nil, err
+	}
+	if err := pl.loadValidators(ctx, p, o.operator, true); err != nil {
+		return nil, err
+	}
+	br.Validators = pl.validatorRefs()
+	workers := o.workers
+	if workers <= 0 {
+		workers = p.Cfg.Workers
+	}
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	if err := process(ctx, p, pl, &br, workers, o.progress, p.PendingBatch(id), true); err != nil {
+		return fail(err)
+	}
+	if testHook != nil {
+		if err := testHook("before-audit"); err != nil {
+			return nil, err
+		}
+	}
+	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason, Details: br})
+	if err != nil {
+		return fail(fmt.Errorf("appending the audit entry: %w", err))
+	}
+	// From here on the batch is committed: what remains is rolled forward,
+	// now or by the next process that opens the project.
+	if err := finishCommit(p, id, e); err != nil {
+		return nil, fmt.Errorf("batch %s is committed (audit entry %d) but its folder is not finished; it will be finished when the project is next opened: %w", id, e.Seq, err)
+	}
+	res, err := resultOf(p, e, StatusCommitted, o.start)
+	if err != nil {
+		return nil, err
+	}
+	if s := res.Elapsed.Seconds(); s > 0 {
+		res.RecordsPerSec = float64(res.RecordsIn) / s
+	}
+	return res, nil
+}
+
+func resultOf(p *project.Project, e audit.Entry, status string, start time.Time) (*Result, error) {
+	b, err := p.BatchOf(e)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Batch: *b, Status: status, Elapsed: time.Since(start)}, nil
+}
+
+// ResultOf is a committed batch as a run's result would report it.
+func ResultOf(b *project.Batch) *Result {
+	return &Result{Batch: *b, Status: StatusCommitted}
+}
+
+// testHook lets crash tests stop a run between commit steps.
+var testHook func(step string) error
+
+// ingest streams the input into the store, hashing it on the way.
+func ingest(p *project.Project, opt RunOptions) (name string, d store.Digest, size int64, err error) {
+	if opt.Input == "" {
+		return "", "", 0, fmt.Errorf("%w: no input: pass --input FILE, or --input - to read standard input", ErrBadInput)
+	}
+	if opt.Input == "-" {
+		if opt.Stdin == nil {
+			return "", "", 0, fmt.Errorf("%w: --input - given but there is no standard input", ErrBadInput)
+		}
+		d, size, err = p.Store.Put(opt.Stdin)
+		if err != nil {
+			return "", "", 0, &InfraError{Err: fmt.Errorf("storing standard input: %w", err)}
+		}
+		return "-", d, size, nil
+	}
+	fi, err := os.Stat(opt.Input)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))
+	}
+	if fi.IsDir() {
+		return "", "", 0, fmt.Errorf("%w: input %s is a directory; pass a file", ErrBadInput, opt.Input)
+	}
+	d, size, err = p.Store.PutFile(opt.Input)
+	if err != nil {
+		return "", "", 0, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+	}
+	return filepath.Base(opt.Input), d, size, nil
+}

@@ -1,0 +1,389 @@
+package ratchet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/jsonptr"
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/schema"
+)
+
+// validator is one of a job's validators, loaded for a plan.
+type validator struct {
+	id       string
+	plugin   *sandbox.Plugin
+	pin      string
+	ordered  bool
+	pointers []string // per manifest field: the JSON pointer it reads
+	icfg     sandbox.InstanceConfig
+}
+
+// checker validates batches: a sandboxed plugin instance, or — only in the
+// benchmark that measures the sandbox's cost — the same plugin code built
+// natively.
+type checker interface {
+	Validate(ctx context.Context, b *sandbox.Batch) ([]sandbox.Verdict, error)
+	Close(ctx context.Context)
+}
+
+// nativeCheckers replaces plugins by native builds of the same code, by
+// plugin id; only BenchmarkSandboxTax sets it.
+var nativeCheckers map[string]func(icfg sandbox.InstanceConfig) (checker, error)
+
+func (v *validator) fresh(ctx context.Context) (*sandbox.Instance, error) {
+	return v.plugin.NewInstance(ctx, v.icfg)
+}
+
+func (v *validator) newChecker(ctx context.Context) (checker, error) {
+	if f, ok := nativeCheckers[v.id]; ok {
+		return f(v.icfg)
+	}
+	return v.fresh(ctx)
+}
+
+func (pl *Plan) validatorRefs() map[string]actions.ValidatorRef {
+	refs := map[string]actions.ValidatorRef{}
+	for _, v := range pl.validators {
+		m := v.plugin.Manifest()
+		refs[m.Name] = actions.ValidatorRef{Version: m.Version, Hash: pl.Pins[lockfile.PluginKey(v.id)]}
+	}
+	return refs
+}
+
+// loadValidators resolves, checks and loads the job's plugins under the
+// plan's limits: the module from the store, its hash checked before
+// compiling, its config checked against the schema in its manifest. With
+// admit, the plugins policy decides (on record) whether each may run in
+// this batch; a refusal is on record too.
+func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator string, admit bool) error {
+	job := pl.Job
+	rt, err := p.Runtime(ctx, pl.Limits.PluginMemoryPages, time.Duration(pl.Limits.PluginCallTimeoutMS)*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	preload(ctx, p, rt, job, pl.Pins)
+	pl.validators = nil
+	for _, spec := range job.Validators {
+		pin, ok := pl.Pins[lockfile.PluginKey(spec.Plugin)]
+		if !ok {
+			return fmt.Errorf("job %s: plugin %s is not pinned: add it with `pawl plugin add FILE`", job.Name, spec.Plugin)
+		}
+		refuse := func(err error) error {
+			_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: operator, Object: "plugin:" + spec.Plugin,
+				Details: actions.PluginRefusedDetails{Plugin: spec.Plugin, Pinned: pin, Job: job.Name, Error: err.Error()}})
+			if aerr != nil {
+				return fmt.Errorf("%w (and auditing the refusal failed: %v)", err, aerr)
+			}
+			return err
+		}
+		wasm, err := p.ReadBlob(pin)
+		if err != nil {
+			return refuse(fmt.Errorf("plugin %s: %w", spec.Plugin, err))
+		}
+		pg, err := rt.Load(ctx, wasm, string(pin))
+		if err != nil {
+			return refuse(err)
+		}
+		m := pg.Manifest()
+		if m.ID() != spec.Plugin {
+			return refuse(fmt.Errorf("the module pinned as %s says it is %s", spec.Plugin, m.ID()))
+		}
+		if admit {
+			if err := gate.AdmitPlugin(ctx, p.Trail, pl.Policy, job, m, pin, operator, pl.AsOf, pl.BatchID); err != nil {
+				return refuse(err)
+			}
+		}
+		cfg, err := json.Marshal(orEmpty(spec.Config))
+		if err != nil {
+			return fmt.Errorf("job %s: %s: config: %w", job.Name, spec.Plugin, err)
+		}
+		if err := checkConfig(m, cfg); err != nil {
+			return fmt.Errorf("job %s: %s: %w", job.Name, spec.Plugin, err)
+		}
+		v := &validator{id: m.ID(), plugin: pg, pin: string(pin), ordered: m.Mode == sandbox.ModeOrdered,
+			icfg: sandbox.InstanceConfig{Config: cfg, Lookup: map[string][]byte{}, AsOf: pl.AsOf, Seed: pl.Seed}}
+		for _, f := range m.Fields {
+			ptr := f.Pointer
+			if b, ok := spec.Fields[f.Name]; ok && b != "" {
+				ptr = b
+			}
+			v.pointers = append(v.pointers, ptr)
+		}
+		for f := range spec.Fields {
+			if m.FieldIndex(f) < 0 {
+				return fmt.Errorf("job %s: %s has no field %q to bind (it reads %s)", job.Name, spec.Plugin, f, fieldNames(m))
+			}
+		}
+		for _, l := range m.Lookups {
+			file, ok := spec.Lookups[l]
+			if !ok {
+				return fmt.Errorf("job %s: %s needs the lookup %q: name its file under lookups:", job.Name, spec.Plugin, l)
+			}
+			b, err := p.ReadBlob(pl.Pins[file])
+			if err != nil {
+				return fmt.Errorf("job %s: %s: lookup %s (%s): %w", job.Name, spec.Plugin, l, file, err)
+			}
+			v.icfg.Lookup[l] = b
+		}
+		pl.validators = append(pl.validators, v)
+	}
+	return nil
+}
+
+// preload loads the job's plugins in parallel, so that a run waits for the
+// slowest compile (or cache read) rather than for their sum. Errors are left
+// for loadValidators to meet again, in order, and report.
+func preload(ctx context.Context, p *project.Project, rt *sandbox.Runtime, job *project.Job, pins lockfile.Pins) {
+	var wg sync.WaitGroup
+	for _, spec := range job.Validators {
+		pin, ok := pins[lockfile.PluginKey(spec.Plugin)]
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if wasm, err := p.ReadBlob(pin); err == nil {
+				rt.Load(ctx, wasm, string(pin))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func fieldNames(m *sandbox.Manifest) string {
+	var n []string
+	for _, f := range m.Fields {
+		n = append(n, f.Name)
+	}
+	sort.Strings(n)
+	return strings.Join(n, ", ")
+}
+
+// checkConfig validates a plugin's config against the JSON Schema in its
+// manifest, so that a mistake is reported with its pointer before any
+// record is read.
+func checkConfig(m *sandbox.Manifest, cfg []byte) error {
+	if len(m.ConfigSchema) == 0 {
+		return nil
+	}
+	const u = "https://plugins.pawl.invalid/config-schema.json"
+	sch, err := schema.CompileURL(u, schema.Options{Load: func(url string) (any, error) {
+		if url != u {
+			return nil, fmt.Errorf("the config schema of %s may not reference %s", m.ID(), url)
+		}
+		return schema.DecodeJSON(m.ConfigSchema)
+	}})
+	if err != nil {
+		return fmt.Errorf("config schema: %w", err)
+	}
+	v, err := schema.DecodeJSON(cfg)
+	if err != nil {
+		return err
+	}
+	if vs := sch.Validate(v); len(vs) > 0 {
+		var msgs []string
+		for _, x := range vs {
+			msgs = append(msgs, x.String())
+		}
+		return fmt.Errorf("config does not match the plugin's config schema: %s", strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// runValidators runs vs — all stateless (in a worker) or all ordered (in
+// the writer, in record order) — over the chunk's records that reached the
+// validate stage, each plugin on one call for the whole chunk, and records
+// their verdicts. insts holds the caller's instance of each plugin,
+// created on first use and replaced after a trap. Every validator sees every
+// record that passed the schema, so a record carries the reasons of all of
+// them.
+func runValidators(ctx context.Context, vs []*validator, insts []checker, items []item, st *stats) error {
+	var idx []int
+	for i := range items {
+		if items[i].stage == "" || items[i].stage == finding.StageValidate {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	before := make([]int, len(idx)) // reasons each record had before this call
+	for j, i := range idx {
+		before[j] = len(items[i].reasons)
+	}
+	for k, v := range vs {
+		b := batchFor(v, items, idx)
+		verdicts, trapped, err := v.call(ctx, &insts[k], b)
+		if err != nil {
+			return err
+		}
+		m := v.plugin.Manifest()
+		for j, i := range idx {
+			it := &items[i]
+			if e, ok := trapped[j]; ok {
+				it.reasons = append(it.reasons, finding.PluginTrap(m, e))
+				continue
+			}
+			vd := verdicts[j]
+			for _, r := range vd.Reasons {
+				it.reasons = append(it.reasons, finding.FromPlugin(m, r, v.pointerOf(r.FieldIndex)))
+			}
+			if !vd.OK && len(vd.Reasons) == 0 {
+				it.reasons = append(it.reasons, finding.PluginRejected(m))
+			}
+			for _, rp := range vd.Replacements {
+				if rp.FieldIndex < 0 || rp.FieldIndex >= len(m.Fields) {
+					return fmt.Errorf("%s replaced field %d of record %d, which it does not declare", v.id, rp.FieldIndex, it.rec.Ordinal)
+				}
+				if err := setPointer(it.v, v.pointerOf(rp.FieldIndex), replacementValue(rp.Value, m.Fields[rp.FieldIndex].Type)); err != nil {
+					return fmt.Errorf("%s replaced %s of record %d: %w", v.id, v.pointerOf(rp.FieldIndex), it.rec.Ordinal, err)
+				}
+				it.actions = append(it.actions, finding.PluginReplaced(m, v.pointerOf(rp.FieldIndex)))
+			}
+		}
+	}
+	for j, i := range idx {
+		it := &items[i]
+		if len(it.reasons) == before[j] {
+			continue
+		}
+		if it.stage == "" {
+			st.rejected[finding.StageValidate]++
+			it.stage = finding.StageValidate
+		}
+		seen := map[string]bool{}
+		for _, r := range it.reasons[:before[j]] {
+			seen[r.Rule] = true
+		}
+		for _, r := range it.reasons[before[j]:] {
+			if !seen[r.Rule] {
+				seen[r.Rule] = true
+				st.rules[[2]string{finding.StageValidate, r.Rule}]++
+			}
+		}
+	}
+	return nil
+}
+
+// call validates b on the caller's instance. A deterministic trap is
+// bisected on fresh instances to find the records that cause it; any other
+// failure (a timeout, resource exhaustion, a malformed result) fails the
+// batch.
+func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch) ([]sandbox.Verdict, map[int]*sandbox.Error, error) {
+	if *inst == nil {
+		in, err := v.newChecker(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		*inst = in
+	}
+	verdicts, err := (*inst).Validate(ctx, b)
+	if err == nil {
+		return verdicts, nil, nil
+	}
+	(*inst).Close(ctx)
+	*inst = nil // a trapped instance is thrown away
+	if !sandbox.IsTrap(err) {
+		return nil, nil, err
+	}
+	if v.ordered {
+		return nil, nil, fmt.Errorf("%w: %s is ordered, so the record cannot be set aside without replaying the whole run; fix the plugin or the input", err, v.id)
+	}
+	res, err := sandbox.Bisect(ctx, v.fresh, nil, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Verdicts, res.Trapped, nil
+}
+
+func (v *validator) pointerOf(field int) string {
+	if field >= 0 && field < len(v.pointers) {
+		return v.pointers[field]
+	}
+	return ""
+}
+
+// batchFor puts the values the plugin reads into columns: the host parsed
+// each record once; the guest never sees JSON.
+func batchFor(v *validator, items []item, idx []int) *sandbox.Batch {
+	fields := v.plugin.Manifest().Fields
+	b := sandbox.NewBatch(fields, len(idx))
+	b.First = uint64(items[idx[0]].rec.Ordinal - 1)
+	for j, i := range idx {
+		for f, field := range fields {
+			val, ok := jsonptr.Get(items[i].v, jsonptr.Split(v.pointers[f]))
+			if !ok {
+				continue
+			}
+			switch field.Type {
+			case sandbox.TypeNumber:
+				if n, ok := val.(json.Number); ok {
+					if x, err := n.Float64(); err == nil {
+						b.SetNumber(f, j, x)
+					}
+				}
+			case sandbox.TypeString:
+				if s, ok := val.(string); ok {
+					b.SetString(f, j, s)
+				}
+			case sandbox.TypeBool:
+				if x, ok := val.(bool); ok {
+					b.SetBool(f, j, x)
+				}
+			}
+		}
+	}
+	return b
+}
+
+// setPointer sets (or, for nil, removes) the member ptr names; its parent
+// must be an object.
+func setPointer(v any, ptr string, val any) error {
+	toks := jsonptr.Split(ptr)
+	if len(toks) == 0 {
+		return fmt.Errorf("cannot replace the whole record")
+	}
+	parent, ok := jsonptr.Get(v, toks[:len(toks)-1])
+	m, isObj := parent.(map[string]any)
+	if !ok || !isObj {
+		return fmt.Errorf("the parent of %s is not an object", ptr)
+	}
+	if val == nil {
+		delete(m, toks[len(toks)-1])
+	} else {
+		m[toks[len(toks)-1]] = val
+	}
+	return nil
+}
+
+func replacementValue(x sandbox.Value, t sandbox.FieldType) any {
+	switch {
+	case x.Absent:
+		return nil
+	case t == sandbox.TypeString:
+		return x.Str
+	case t == sandbox.TypeBool:
+		return x.Bool
+	}
+	return json.Number(strconv.FormatFloat(x.Num, 'g', -1, 64))
+}

@@ -1,0 +1,247 @@
+package review
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/engine/version"
+)
+
+//go:embed report.html.tmpl
+var reportFS embed.FS
+
+// quarantineInReport bounds how many quarantined records of each batch the
+// HTML page lists; the JSONL export has them all.
+const quarantineInReport = 200
+
+// AuditExport is what ExportAudit wrote.
+type AuditExport struct {
+	Dir     string            `json:"dir"`
+	Format  string            `json:"format"`
+	Files   map[string]string `json:"files"` // name → sha256 hex
+	Entries int               `json:"entries"`
+	Batches int               `json:"batches"`
+}
+
+// reportBatch is one batch as the report shows it.
+type reportBatch struct {
+	*project.Batch
+	SignatureOK    bool
+	SignatureError string
+	Quarantine     []*finding.QuarantineEntry
+	MoreQuarantine int64
+	Events         []reportEvent
+	Resubmitted    bool
+}
+
+// reportEvent is an audit entry about a batch, for a person.
+type reportEvent struct {
+	Seq      int64
+	Time     string
+	Operator string
+	Action   string
+	Reason   string
+	Summary  string
+}
+
+// ExportAudit writes a self-contained review package for inspectors into
+// dir: the whole audit trail (entries.jsonl), every committed batch with
+// its summary (batches.jsonl) and quarantine (quarantine/<batch>.jsonl), the
+// signed checkpoint of the trail's head, with format "html" a report.html
+// that opens offline in a browser, and SHA256SUMS over every file, which
+// `sha256sum -c SHA256SUMS` verifies on its own. The export is audited.
+func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator, reason string) (*AuditExport, error) {
+	if format != "jsonl" && format != "html" {
+		return nil, fmt.Errorf("export format %q: want jsonl or html", format)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "quarantine"), 0o755); err != nil {
+		return nil, err
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) > 1 {
+		return nil, fmt.Errorf("%s is not empty: export into a new directory so that SHA256SUMS covers exactly what is there", dir)
+	}
+	if operator == "" {
+		operator = p.Cfg.Operator
+	}
+	out := &AuditExport{Dir: dir, Format: format, Files: map[string]string{}}
+	write := func(name string, b []byte) error {
+		if err := durable.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), b, 0o644); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out.Files[name] = hex.EncodeToString(sum[:])
+		return nil
+	}
+
+	entries, err := p.Trail.List(ctx, audit.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	out.Entries = len(entries)
+	var buf bytes.Buffer
+	for _, e := range entries {
+		buf.Write(finding.Line(e))
+	}
+	if err := write("entries.jsonl", buf.Bytes()); err != nil {
+		return nil, err
+	}
+	cp, c, err := p.Trail.SignCheckpoint(ctx, 0, p.Key.Private)
+	if err != nil {
+		return nil, err
+	}
+	if err := write("checkpoint", cp); err != nil {
+		return nil, err
+	}
+
+	batches, err := p.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Batches = len(batches)
+	byBatch := map[string][]audit.Entry{}
+	for _, e := range entries {
+		if id, ok := strings.CutPrefix(e.Object, "batch:"); ok {
+			byBatch[id] = append(byBatch[id], e)
+		}
+	}
+	resubmittedFrom := map[string]bool{}
+	for _, e := range entries {
+		if e.Action == actions.RecordResubmitted {
+			var d struct {
+				Original string `json:"original_batch"`
+			}
+			if json.Unmarshal(e.Details, &d) == nil && d.Original != "" {
+				resubmittedFrom[d.Original] = true
+			}
+		}
+	}
+	var rbs []*reportBatch
+	buf.Reset()
+	for _, b := range batches {
+		buf.Write(finding.Line(b.BatchRecord))
+		rb := &reportBatch{Batch: b, Resubmitted: resubmittedFrom[b.BatchID]}
+		if _, err := seal.VerifyFile(b.Signature, nil); err != nil {
+			rb.SignatureError = err.Error()
+		} else {
+			rb.SignatureOK = true
+		}
+		var q bytes.Buffer
+		if err := p.Quarantined(b.BatchID, func(e *finding.QuarantineEntry) bool {
+			q.Write(finding.Line(e))
+			if len(rb.Quarantine) < quarantineInReport {
+				rb.Quarantine = append(rb.Quarantine, e)
+			} else {
+				rb.MoreQuarantine++
+			}
+			return true
+		}); err != nil {
+			return nil, err
+		}
+		if err := write("quarantine/"+b.BatchID+".jsonl", q.Bytes()); err != nil {
+			return nil, err
+		}
+		for _, e := range byBatch[b.BatchID] {
+			rb.Events = append(rb.Events, reportEvent{Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339), Operator: e.Operator,
+				Action: e.Action, Reason: e.Reason, Summary: summarize(e)})
+		}
+		rbs = append(rbs, rb)
+	}
+	if err := write("batches.jsonl", buf.Bytes()); err != nil {
+		return nil, err
+	}
+
+	if format == "html" {
+		t, err := template.New("report.html.tmpl").Funcs(template.FuncMap{
+			"thousands": func(n int64) string { return thousandsSep(n) },
+		}).ParseFS(reportFS, "report.html.tmpl")
+		if err != nil {
+			return nil, err
+		}
+		var events []reportEvent
+		for _, e := range entries {
+			events = append(events, reportEvent{Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339), Operator: e.Operator,
+				Action: e.Action, Reason: e.Reason, Summary: e.Object + " " + summarize(e)})
+		}
+		var page bytes.Buffer
+		err = t.Execute(&page, map[string]any{
+			"Project": filepath.Base(p.Root), "TrailID": p.Trail.ID(), "Origin": c.Origin, "Size": c.Size,
+			"Head": entries[len(entries)-1].Hash, "Checkpoint": string(cp), "Generated": time.Now().UTC().Format(time.RFC3339),
+			"Batches": rbs, "Entries": events, "PawlVersion": version.Version,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := write("report.html", page.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+
+	var sums bytes.Buffer
+	names := make([]string, 0, len(out.Files))
+	for n := range out.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&sums, "%s  %s\n", out.Files[n], n)
+	}
+	if err := durable.WriteFile(filepath.Join(dir, "SHA256SUMS"), sums.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(sums.Bytes())
+	_, err = actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "export:" + hex.EncodeToString(sum[:8]), Reason: reason,
+		Details: actions.AuditExportedDetails{Dir: dir, Format: format, SHA256Sums: "sha256:" + hex.EncodeToString(sum[:]),
+			Entries: out.Entries, Batches: out.Batches, CheckpointSize: c.Size}})
+	return out, err
+}
+
+// summarize says in a line what an entry's details hold, for the report.
+func summarize(e audit.Entry) string {
+	var d map[string]any
+	if json.Unmarshal(e.Details, &d) != nil {
+		return ""
+	}
+	var parts []string
+	for _, k := range []string{"meaning", "printed_name", "signer_id", "allow", "deny", "destination", "match", "failure", "error", "plugin", "original_batch", "original_ordinal"} {
+		if v, ok := d[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	if m, ok := d["manifest"].(map[string]any); ok {
+		for _, k := range []string{"meaning", "printed_name", "signer_id", "time"} {
+			if v, ok := m[k]; ok {
+				parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func thousandsSep(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && c != '-' && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

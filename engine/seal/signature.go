@@ -1,0 +1,205 @@
+package seal
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/store"
+)
+
+// Signature is a batch's usability signature (signature.json): what was
+// checked, against what, with which result, signed by the engine key. Its
+// content is derived from the batch's audit entry alone, so recovery can
+// write it again byte for byte (ed25519 signatures are deterministic).
+type Signature struct {
+	BatchID        string                          `json:"batch_id"`
+	VerifiedAt     string                          `json:"verified_at"`
+	AsOf           string                          `json:"as_of"`
+	Job            string                          `json:"job"`
+	Classification string                          `json:"classification"`
+	InputHash      store.Digest                    `json:"input_hash"`
+	Schema         actions.SchemaRef               `json:"schema"`
+	Validators     map[string]actions.ValidatorRef `json:"validators"`
+	Result         SignedResult                    `json:"result"`
+	Outputs        map[string]actions.OutputRef    `json:"outputs"`
+	// LineageRoot is the root of the Merkle tree over the batch's records:
+	// an inclusion proof of any record ends in it.
+	LineageRoot string `json:"lineage_root"`
+	PawlVersion string `json:"pawl_version"`
+	// AuditSeq and AuditEntry bind the signature to the batch's entry in the
+	// audit trail.
+	AuditSeq   int64  `json:"audit_seq"`
+	AuditEntry string `json:"audit_entry"`
+	Sig        *Seal  `json:"signature,omitempty"`
+}
+
+// SignedResult is the outcome a signature vouches for.
+type SignedResult struct {
+	Status      string `json:"status"`
+	RecordsIn   int64  `json:"records_in"`
+	Verified    int64  `json:"records_verified"`
+	Quarantined int64  `json:"records_quarantined"`
+}
+
+// Seal is the ed25519 signature over the canonical payload: the canonical
+// JSON of the Signature without its "signature" member.
+type Seal struct {
+	Alg       string `json:"alg"`
+	KeyID     string `json:"key_id"`
+	PublicKey string `json:"public_key"`
+	Value     string `json:"value"`
+}
+
+// ForBatch builds the usability signature of a committed batch from its
+// batch.committed entry alone and signs it with k.
+func ForBatch(e audit.Entry, k *Key) (*Signature, error) {
+	br, err := actions.Decode[actions.BatchRecord](e)
+	if err != nil {
+		return nil, err
+	}
+	validators := br.Validators
+	if validators == nil {
+		validators = map[string]actions.ValidatorRef{}
+	}
+	s := &Signature{
+		BatchID: br.BatchID, VerifiedAt: e.Time.UTC().Format(time.RFC3339Nano), AsOf: br.AsOf,
+		Job: br.Job, Classification: br.Classification, InputHash: br.Input, Schema: br.Schema,
+		Validators: validators,
+		Result:     SignedResult{Status: "committed", RecordsIn: br.RecordsIn, Verified: br.Verified, Quarantined: br.Quarantined},
+		Outputs:    br.Outputs, LineageRoot: br.Lineage.Root,
+		PawlVersion: br.PawlVersion, AuditSeq: e.Seq, AuditEntry: e.Hash,
+	}
+	if err := s.sign(k); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// payload is the signed message: the canonical JSON of the signature
+// without its "signature" member.
+func (s *Signature) payload() ([]byte, error) {
+	c := *s
+	c.Sig = nil
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return audit.CanonicalJSON(b)
+}
+
+func (s *Signature) sign(k *Key) error {
+	msg, err := s.payload()
+	if err != nil {
+		return err
+	}
+	s.Sig = &Seal{Alg: "ed25519", KeyID: k.ID(), PublicKey: base64.StdEncoding.EncodeToString(k.Public),
+		Value: base64.StdEncoding.EncodeToString(ed25519.Sign(k.Private, msg))}
+	return nil
+}
+
+// Render is the exact form of signature.json.
+func (s *Signature) Render() ([]byte, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// SignatureCheck is what VerifyFile found.
+type SignatureCheck struct {
+	Signature *Signature
+	KeyID     string
+	Trusted   bool     // the key was one the caller vouched for
+	Outputs   []string // output files next to the signature whose hashes matched
+}
+
+// VerifyFile checks a signature.json: that it is exactly as pawl
+// wrote it, that its ed25519 signature verifies, that the signing key is one
+// of trusted (when given), and that the output files beside it, if present,
+// still have the hashes it names. Any edit to the file fails.
+func VerifyFile(path string, trusted []ed25519.PublicKey) (*SignatureCheck, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Signature
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s is not a pawl usability signature: %v", path, err)
+	}
+	if s.Sig == nil || s.Sig.Alg != "ed25519" {
+		return nil, fmt.Errorf("%s carries no ed25519 signature", path)
+	}
+	again, err := s.Render()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("%s was edited: its bytes differ from the form pawl writes (byte %d)", path, firstDiffBytes(again, b))
+	}
+	pub, err := base64.StdEncoding.DecodeString(s.Sig.PublicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%s: damaged public key", path)
+	}
+	if KeyID(pub) != s.Sig.KeyID {
+		return nil, fmt.Errorf("%s: key id %s does not match its public key (%s)", path, s.Sig.KeyID, KeyID(pub))
+	}
+	sig, err := base64.StdEncoding.DecodeString(s.Sig.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%s: damaged signature value", path)
+	}
+	msg, err := s.payload()
+	if err != nil {
+		return nil, err
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return nil, fmt.Errorf("%s: the signature does not verify: the content was changed after signing", path)
+	}
+	chk := &SignatureCheck{Signature: &s, KeyID: s.Sig.KeyID}
+	for _, t := range trusted {
+		if bytes.Equal(t, pub) {
+			chk.Trusted = true
+		}
+	}
+	if len(trusted) > 0 && !chk.Trusted {
+		return nil, fmt.Errorf("%s is signed by key %s, which is not a trusted key", path, s.Sig.KeyID)
+	}
+	dir := filepath.Dir(path)
+	for _, name := range slices.Sorted(maps.Keys(s.Outputs)) {
+		want := s.Outputs[name]
+		f := filepath.Join(dir, name)
+		got, _, err := store.HashFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if got != want.Hash {
+			return nil, fmt.Errorf("%s does not match the signature: signed %s, actual %s", f, want.Hash, got)
+		}
+		chk.Outputs = append(chk.Outputs, name)
+	}
+	return chk, nil
+}
+
+func firstDiffBytes(a, b []byte) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
