@@ -12,14 +12,15 @@ import (
 	"strings"
 )
 
-// Report is the result of Verify.
+// Report is the result of Verify. Its JSON keys are snake_case and all
+// always present (problem is "" when OK).
 type Report struct {
-	Entries  int64  // rows in the entries table
-	Head     string // stored hash of the last row ("" if none)
-	TrailID  string // trail id recorded in entry 1
-	OK       bool   // no problem found
-	FirstBad int64  // seq of the first bad entry; 0 if the problem is not in an entry (meta, schema) or OK
-	Problem  string // what is wrong with it, with the evidence
+	Entries  int64  `json:"entries"`   // rows in the entries table
+	Head     string `json:"head"`      // stored hash of the last row ("" if none)
+	TrailID  string `json:"trail_id"`  // trail id recorded in entry 1
+	OK       bool   `json:"ok"`        // no problem found
+	FirstBad int64  `json:"first_bad"` // seq of the first bad entry; 0 if the problem is not in an entry (meta, schema) or OK
+	Problem  string `json:"problem"`   // what is wrong with it, with the evidence
 }
 
 // Verify checks the whole trail from the file: it recomputes every hash,

@@ -1,0 +1,94 @@
+package pdk_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/plugins/pdk"
+)
+
+// minLength is a validator: a string must have at least Min characters.
+// In the plugin's wasip1 main package it would be registered with
+//
+//	func init() { pdk.Register(&minLength{}) }
+//	func main() {}
+type minLength struct{ min int }
+
+// Init reads the config, {"min": N} (default 1). An error refuses the
+// config, so it says what is wrong.
+func (p *minLength) Init(in pdk.Init) error {
+	cfg := struct {
+		Min int `json:"min"`
+	}{Min: 1}
+	if err := json.Unmarshal(in.Config, &cfg); err != nil {
+		return fmt.Errorf("min_length config: %v", err)
+	}
+	if cfg.Min < 0 {
+		return fmt.Errorf("min_length config: min %d is negative", cfg.Min)
+	}
+	p.min = cfg.Min
+	return nil
+}
+
+// Validate judges column 0, the manifest's first field. An absent value
+// passes: presence is the schema's job.
+func (p *minLength) Validate(b *pdk.Batch, r *pdk.Result) {
+	vals := b.Strings(0)
+	for i := 0; i < b.N; i++ {
+		if s, ok := vals.Get(i); ok && utf8.RuneCountInString(s) < p.min {
+			r.Reject(i, 0, "min_length.short", fmt.Sprintf("%q has fewer than %d characters", s, p.min))
+		}
+	}
+}
+
+// A validator runs natively too, through the same wire format the sandbox
+// uses: the host encodes a batch (sandbox.Batch.Encode), pdk.Run decodes
+// it, calls Validate and encodes the result, and the host decodes the
+// verdicts (sandbox.DecodeResult) with every check it applies to a guest.
+// This is how a plugin is tested and benchmarked without building it for
+// wasip1.
+func Example() {
+	p := &minLength{}
+	if err := p.Init(pdk.Init{Config: []byte(`{"min": 3}`)}); err != nil {
+		log.Fatal(err)
+	}
+
+	// The host's side: the fields the manifest declares, one column each.
+	fields := []sandbox.Field{{Name: "device_id", Pointer: "/device_id", Type: sandbox.TypeString}}
+	b := sandbox.NewBatch(fields, 4)
+	b.SetString(0, 0, "AB-1")
+	b.SetString(0, 1, "AB")
+	b.SetString(0, 2, "épé") // characters, not bytes
+	// record 3: absent
+	msg, err := b.Encode(fields, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	out, err := pdk.Run(p, msg, pdk.NewResult(b.N))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	verdicts, err := sandbox.DecodeResult(out, b.N, &sandbox.Manifest{Fields: fields})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, v := range verdicts {
+		if v.OK {
+			fmt.Printf("record %d: ok\n", i)
+		}
+		for _, r := range v.Reasons {
+			fmt.Printf("record %d: %s on %s: %s\n", i, r.Rule, r.Field, r.Message)
+		}
+	}
+	// Output:
+	// record 0: ok
+	// record 1: min_length.short on device_id: "AB" has fewer than 3 characters
+	// record 2: ok
+	// record 3: ok
+}
