@@ -127,6 +127,13 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
+		// Skip eight bytes at a time while none needs an escape.
+		for i+8 <= len(s) && !needsEscape8(load8(s[i:i+8])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if !escapeNeeded[c] {
 			continue
@@ -137,6 +144,28 @@ func AppendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// Word-at-a-time tests (see "Bit Twiddling Hacks", haszero and hasless):
+// each is nonzero exactly when some byte of x has the property.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// load8 reads the eight bytes of s as a little-endian word (the compiler
+// makes this one load).
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// needsEscape8 reports whether any byte of x is below 0x20, '"' or '\\'.
+func needsEscape8(x uint64) bool {
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return ((x-ones*0x20)&^x|(q-ones)&^q|(b-ones)&^b)&highs != 0
 }
 
 // appendEscaped writes the escape of a byte for which escapeNeeded is set.

@@ -2,6 +2,7 @@ package canonjson_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"math"
@@ -313,5 +314,50 @@ func TestAllocations(t *testing.T) {
 	buf := make([]byte, 0, 512)
 	if n := testing.AllocsPerRun(200, func() { buf = canonjson.Append(buf[:0], v) }); n != 0 {
 		t.Errorf("Append allocates %v times per call, want 0", n)
+	}
+}
+
+// TestAppendStringWordAtATime checks the eight-bytes-at-a-time scan in
+// AppendString against a byte-at-a-time reference, on strings that put
+// every byte value at every position of a word.
+func TestAppendStringWordAtATime(t *testing.T) {
+	ref := func(s string) string {
+		var b strings.Builder
+		b.WriteByte('"')
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c == '"' || c == '\\':
+				b.WriteString(`\` + string(c))
+			case c == '\b':
+				b.WriteString(`\b`)
+			case c == '\f':
+				b.WriteString(`\f`)
+			case c == '\n':
+				b.WriteString(`\n`)
+			case c == '\r':
+				b.WriteString(`\r`)
+			case c == '\t':
+				b.WriteString(`\t`)
+			case c < 0x20:
+				b.WriteString(`\u00` + hex.EncodeToString([]byte{c}))
+			default:
+				b.WriteByte(c)
+			}
+		}
+		b.WriteByte('"')
+		return b.String()
+	}
+	for c := range 256 {
+		for pos := range 19 {
+			for _, fill := range []byte{'a', 0x7f, 0x80, 0xff, 0x1f, 0x21, 0x5b, 0x5d} {
+				b := bytes.Repeat([]byte{fill}, 19)
+				b[pos] = byte(c)
+				for _, s := range []string{string(b), string(b[:pos+1]), string(b[pos:])} {
+					if got, want := string(canonjson.AppendString(nil, s)), ref(s); got != want {
+						t.Fatalf("AppendString(%q) = %q, want %q", s, got, want)
+					}
+				}
+			}
+		}
 	}
 }
