@@ -97,7 +97,7 @@ func Marshal(v any) ([]byte, error) {
 }
 
 // member is one object member while its object is being canonicalized. The
-// decoded key is in.[k0:k1] when the key has no escapes (decoded == raw), or
+// decoded key is in[k0:k1] when the key has no escapes (decoded == raw), or
 // keys[k0:k1] when it has; the member's canonical bytes ("key":value) are
 // out[o0:o1].
 type member struct {
@@ -656,6 +656,9 @@ func (s *scanner) keyOf(m *member) []byte {
 
 // sortMembers puts the members of the object written at out[start:] (its
 // '{' and members, without the '}') into key order, refusing duplicates.
+// An object out of order is copied once to be reordered, so a byte of
+// output is copied at most once per enclosing object: the work is bounded
+// by MaxDepth times the input size, and is nothing for canonical input.
 func (s *scanner) sortMembers(start, base int) *SyntaxError {
 	ms := s.members[base:]
 	inOrder := true
