@@ -2,14 +2,180 @@
 """Verify a pawl audit trail with nothing but Python's standard library.
 
 Usage: python3 verify-trail.py audit.db [CHECKPOINT_SIZE CHECKPOINT_ROOT_BASE64]
+       python3 verify-trail.py --vectors testdata/canonical-json/vectors.json
 
-Checks every entry's hash and its link to the previous entry, as described in
-docs/audit-format.md, and prints the RFC 6962 tree root over the entry hashes
-(the root a signed checkpoint of that size carries). With a checkpoint's size
-and root, also checks that the trail still extends it. Exit status 0 when
+Checks every entry's hash and its link to the previous entry, and that its
+details are in canonical JSON form, as described in docs/audit-format.md, and
+prints the RFC 6962 tree root over the entry hashes (the root a signed
+checkpoint of that size carries). With a checkpoint's size and root, also
+checks that the trail still extends it. With --vectors, checks this script's
+canonical JSON against the shared test vectors instead. Exit status 0 when
 everything verifies.
 """
-import base64, hashlib, json, sqlite3, sys
+import base64, hashlib, json, re, sqlite3, sys
+
+# Canonical JSON (docs/audit-format.md#canonical-json): the same rules as the
+# Go package audit/canonjson, checked against the same vectors.
+MAX_DEPTH = 1000
+# Parsing and writing recurse once per level of nesting.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * MAX_DEPTH + 200))
+
+class CanonicalError(ValueError):
+    pass
+
+class _Num(str):
+    """A number, kept as the text it was written as."""
+
+class _Obj(list):
+    """An object, as its (key, value) pairs in input order."""
+
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?", re.ASCII)
+# A string token (to its end even if unclosed) or a bracket: enough to
+# measure nesting before the parser recurses.
+_TOKENS = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.S)
+_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])?')
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+for _c in range(0x20):
+    _ESCAPES.setdefault(chr(_c), "\\u%04x" % _c)
+
+def _number(text):
+    if not _NUMBER.fullmatch(text):
+        raise CanonicalError(f"invalid number {text!r}")
+    return _Num(text)
+
+def _constant(name):
+    raise CanonicalError(f"{name} is not a JSON number")
+
+def _pairs(pairs):
+    keys = set()
+    for k, _ in pairs:
+        if k in keys:
+            raise CanonicalError(f"duplicate key {k!r}")
+        keys.add(k)
+    return _Obj(pairs)
+
+def _str(s, out):
+    if _SURROGATE.search(s):
+        raise CanonicalError(f"lone surrogate in string {s!r}")
+    out.append('"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()], s) + '"')
+
+def _write(v, out):
+    if isinstance(v, _Obj):
+        for k, _ in v:
+            if _SURROGATE.search(k):
+                raise CanonicalError(f"lone surrogate in key {k!r}")
+        out.append("{")
+        # Python compares str by code point, which is UTF-8 byte order.
+        for i, (k, x) in enumerate(sorted(v, key=lambda kv: kv[0])):
+            if i:
+                out.append(",")
+            _str(k, out)
+            out.append(":")
+            _write(x, out)
+        out.append("}")
+    elif isinstance(v, list):
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            _write(x, out)
+        out.append("]")
+    elif isinstance(v, _Num):
+        out.append(v)
+    elif isinstance(v, str):
+        _str(v, out)
+    elif v is True:
+        out.append("true")
+    elif v is False:
+        out.append("false")
+    elif v is None:
+        out.append("null")
+    else:
+        raise CanonicalError(f"unexpected value {v!r}")
+
+def _parse(data):
+    try:
+        text = data.decode("utf-8")  # strict: no overlong forms, no encoded surrogates
+    except UnicodeDecodeError as e:
+        raise CanonicalError(f"invalid UTF-8 at byte {e.start}") from None
+    depth = 0
+    for m in _TOKENS.finditer(text):
+        c = m.group()[0]
+        if c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise CanonicalError(f"nested deeper than {MAX_DEPTH} levels")
+        elif c in "]}":
+            depth -= 1
+    for m in _ESCAPE.finditer(text):
+        if len(m.group()) == 1:
+            raise CanonicalError(f"invalid escape at character {m.start()}")
+    try:
+        return json.loads(text, object_pairs_hook=_pairs, parse_int=_number,
+                          parse_float=_number, parse_constant=_constant)
+    except RecursionError:
+        raise CanonicalError("nested too deep") from None
+    except CanonicalError:
+        raise
+    except ValueError as e:
+        raise CanonicalError(str(e)) from None
+
+def canonicalize(data):
+    """The canonical form of the JSON text data (bytes), or CanonicalError."""
+    out = []
+    _write(_parse(data), out)
+    return "".join(out).encode("utf-8")
+
+def canonicalize_object(data):
+    v = _parse(data)
+    if not isinstance(v, _Obj):
+        raise CanonicalError("not a JSON object")
+    out = []
+    _write(v, out)
+    return "".join(out).encode("utf-8")
+
+def check_vectors(path):
+    with open(path, "rb") as f:
+        doc = json.loads(f.read().decode("utf-8"))
+    if doc.get("max_depth") != MAX_DEPTH:
+        print(f"{path}: max_depth is {doc.get('max_depth')}, this script's is {MAX_DEPTH}")
+        return 1
+    failed = accepted = 0
+    for v in doc["vectors"]:
+        name = v["name"]
+        try:
+            if "input_base64" in v:
+                data = base64.b64decode(v["input_base64"], validate=True)
+            else:
+                data = v["input"].encode("utf-8")
+            got, err = canonicalize(data), None
+        except (CanonicalError, UnicodeEncodeError, ValueError) as e:
+            got, err = None, e
+        if "canonical" in v:
+            accepted += 1
+            want = v["canonical"].encode("utf-8")
+            if err is not None:
+                problem = f"refused: {err}"
+            elif got != want:
+                problem = f"got {got!r}, want {want!r}"
+            elif canonicalize(got) != got:
+                problem = f"canonical form {got!r} is not a fixed point"
+            else:
+                continue
+        elif err is None:
+            problem = f"accepted as {got!r}, want an error ({v.get('error')})"
+        else:
+            continue
+        failed += 1
+        print(f"FAIL {name}: {problem}")
+    n = len(doc["vectors"])
+    if failed:
+        print(f"FAILED: {failed} of {n} canonical JSON vectors")
+        return 1
+    print(f"OK: {n} canonical JSON vectors ({accepted} canonical, {n - accepted} refused)")
+    return 0
 
 def jstr(s):
     # The trail's string escaping: only '"', '\\' and characters below U+0020.
@@ -33,6 +199,8 @@ def tree_root(leaves):
     return hashlib.sha256(b"\x01" + tree_root(leaves[:k]) + tree_root(leaves[k:])).digest()
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--vectors":
+        return check_vectors(sys.argv[2])
     db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
     prev = "sha256:" + "0" * 64
     leaves = []
@@ -46,6 +214,13 @@ def main():
         computed = entry_hash(*row[:9])
         if computed != stored:
             print(f"entry {seq}: hash mismatch: stored {stored}, computed {computed}"); return 1
+        details = row[7].encode("utf-8")
+        try:
+            canon = canonicalize_object(details)
+        except CanonicalError as e:
+            print(f"entry {seq}: details are not a valid JSON object: {e}"); return 1
+        if canon != details:
+            print(f"entry {seq}: details are not in canonical form"); return 1
         prev = stored
         leaves.append(bytes.fromhex(stored[len("sha256:"):]))
         expect += 1
