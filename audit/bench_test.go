@@ -10,7 +10,7 @@ import (
 // latency, not by hashing.
 func BenchmarkAppend(b *testing.B) {
 	tr, _ := newTrail(b)
-	e := Entry{Operator: "alice", Action: ActionBatchCommitted, Reason: "bench", Details: []byte(`{"records":1000,"quarantined":3,"input":"sha256:aa"}`)}
+	e := Entry{Operator: "alice", Action: "batch.committed", Reason: "bench", Details: []byte(`{"records":1000,"quarantined":3,"input":"sha256:aa"}`)}
 	i := 0
 	for b.Loop() {
 		e.Object = fmt.Sprintf("batch:%d", i)
@@ -28,7 +28,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 	tr, _ := newTrail(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := tr.Append(ctx, Entry{Operator: "alice", Action: ActionBatchCommitted, Object: "batch:p"}); err != nil {
+			if _, err := tr.Append(ctx, Entry{Operator: "alice", Action: "batch.committed", Object: "batch:p"}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -48,7 +48,7 @@ func bulkFill(tb testing.TB, tr *Trail, n int) {
 	defer tx.Rollback()
 	for i := range n {
 		if _, err := appendTx(ctx, tx, Entry{
-			Operator: "alice", Action: ActionBatchCommitted, Object: fmt.Sprintf("batch:%d", i),
+			Operator: "alice", Action: "batch.committed", Object: fmt.Sprintf("batch:%d", i),
 			Reason: "bulk", Details: fmt.Appendf(nil, `{"records":%d,"quarantined":%d,"input":"sha256:%064x"}`, i, i%7, i),
 		}); err != nil {
 			tb.Fatal(err)

@@ -16,9 +16,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// ActionCheckpoint records that a signed checkpoint of the trail was issued.
-const ActionCheckpoint = "audit.checkpoint"
-
 // Origin names the trail in its checkpoints (the first line of a C2SP
 // tlog-checkpoint) and is the name of the key that signs them.
 func (t *Trail) Origin() string { return "pawl.dev/audit/" + t.id }

@@ -62,20 +62,14 @@
 // instant has one spelling and stored times sort as strings. prev_hash of
 // entry 1 is "sha256:" followed by 64 zeros. [ComputeHash] implements this.
 //
-// Canonical JSON, used for details and for the array above, is:
-//
-//   - no whitespace outside strings;
-//   - object members sorted by key, comparing the keys' UTF-8 bytes
-//     (not UTF-16 code units as RFC 8785 does); duplicate keys are refused;
-//   - numbers exactly as written in the input (1.0 stays 1.0, 1e3 stays
-//     1e3), after checking they are valid JSON numbers;
-//   - strings as UTF-8 with only these escapes: \" and \\, \b \f \n \r \t,
-//     and \u00XX (lowercase hex) for the other characters below U+0020;
-//     every other character, including '/', '<', '>', '&', U+2028 and
-//     U+2029, is written as itself. Escapes in the input are decoded first,
-//     so "\u0041" and "A" are the same string; a lone surrogate escape
-//     decodes to U+FFFD;
-//   - true, false and null as themselves.
+// Canonical JSON, used for details and for the array above, is pawl's one
+// canonical encoding, package audit/canonjson (normative text in its
+// package documentation and in docs/audit-format.md, with shared test
+// vectors in testdata/canonical-json): no whitespace; object members sorted
+// by the UTF-8 bytes of their keys (code point order, not RFC 8785's UTF-16
+// order); duplicate keys, lone surrogates and invalid UTF-8 refused; numbers
+// exactly as written; strings with only \" \\ \b \f \n \r \t and \u00xx
+// escaped, everything else (U+2028, U+2029, '<', '>', '&') raw.
 //
 // # The file
 //

@@ -33,14 +33,10 @@ type Entry struct {
 	Hash     string          // "sha256:<hex>" over the fields above; see the package documentation
 }
 
-// Actions recorded by pawl. Actions starting with "trail." are written by
-// this package itself and are refused by Append.
+// The actions this package writes itself; Append refuses every action
+// starting with "trail.". Every other action pawl writes, and its details,
+// is in package engine/actions.
 const (
-	ActionInit           = "project.init"
-	ActionPinChanged     = "pin.changed"
-	ActionBatchCommitted = "batch.committed"
-	ActionBatchFailed    = "batch.failed"
-
 	// ActionTrailCreated is entry 1 of every trail; its details name the
 	// trail (see the package documentation).
 	ActionTrailCreated = "trail.created"
@@ -157,7 +153,7 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 			return nil, fmt.Errorf("audit: entry %d: %s is not valid UTF-8", e.Seq, [...]string{"operator", "os_user", "action", "object", "reason", "prev_hash", "hash"}[i])
 		}
 	}
-	details, err := CanonicalJSON(e.Details)
+	details, err := canonicalDetails(e.Details)
 	if err != nil {
 		return nil, fmt.Errorf("audit: entry %d: details: %w", e.Seq, err)
 	}
@@ -206,7 +202,7 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("audit: entry: %w", err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("audit: entry: want a JSON object, got %s", describeStart(bytes.TrimSpace(data)))
+		return fmt.Errorf("audit: entry: want a JSON object, got %.20q", bytes.TrimSpace(data))
 	}
 	var (
 		out  Entry
@@ -279,7 +275,7 @@ func (e *Entry) setJSON(key string, raw json.RawMessage) error {
 		e.Time = t
 		return nil
 	case "details":
-		d, err := CanonicalJSON(raw) // refuses anything but one object
+		d, err := canonicalDetails(raw) // refuses anything but one object
 		if err != nil {
 			return err
 		}

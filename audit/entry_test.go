@@ -49,7 +49,7 @@ func TestEntryJSONRoundTrip(t *testing.T) {
 		{Time: base, Reason: "line\u2028separator\u2029 <b>&amp;</b> \"quoted\" back\\slash tab\t nul\x00 é 😀",
 			Details: []byte(`{"z":"\u2028<&>","a":[1.0,1e3,{"b":null,"a":true}],"m":"é"}`)},
 	} {
-		e.Operator, e.Action, e.Object = "alice", ActionPinChanged, "file:jobs/x.yaml"
+		e.Operator, e.Action, e.Object = "alice", "pin.changed", "file:jobs/x.yaml"
 		mustAppend(t, tr, e)
 	}
 	stored, err := tr.List(ctx, Filter{})
@@ -101,7 +101,7 @@ func TestEntryJSONRoundTrip(t *testing.T) {
 
 func TestEntryJSONKeys(t *testing.T) {
 	e := Entry{Seq: 3, Time: time.Date(2026, 1, 2, 3, 4, 5, 100000000, time.UTC), Operator: "alice", OSUser: "ci",
-		Action: ActionBatchCommitted, Object: "batch:x", Reason: "nightly", Details: []byte(`{"records":10}`),
+		Action: "batch.committed", Object: "batch:x", Reason: "nightly", Details: []byte(`{"records":10}`),
 		PrevHash: GenesisPrevHash, Hash: "sha256:" + strings.Repeat("ab", 32)}
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -174,9 +174,9 @@ func TestEntryUnmarshalRefuses(t *testing.T) {
 		{"time trimmed", obj(map[string]string{"time": `"2026-01-02T03:04:05.1Z"`}), "time"},
 		{"time with an offset", obj(map[string]string{"time": `"2026-01-02T03:04:05.000000000+00:00"`}), "time"},
 		{"time a number", obj(map[string]string{"time": `1767323045`}), "time"},
-		{"details a string", obj(map[string]string{"details": `"{}"`}), "details: must be a JSON object"},
-		{"details an array", obj(map[string]string{"details": `[]`}), "details: must be a JSON object"},
-		{"details with a duplicate key", obj(map[string]string{"details": `{"a":1,"a":2}`}), "details: duplicate key"},
+		{"details a string", obj(map[string]string{"details": `"{}"`}), "details: canonical JSON: the top-level value must be an object"},
+		{"details an array", obj(map[string]string{"details": `[]`}), "details: canonical JSON: the top-level value must be an object"},
+		{"details with a duplicate key", obj(map[string]string{"details": `{"a":1,"a":2}`}), "details: canonical JSON: duplicate key"},
 		{"a number for a string", obj(map[string]string{"operator": `7`}), "operator"},
 		{"invalid UTF-8", obj(map[string]string{"reason": "\"\xff\""}), "UTF-8"},
 		{"not an object", `[1]`, "want a JSON object"},

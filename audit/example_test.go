@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 )
 
 // A trail from start to finish: open it, append, verify it, sign a
@@ -40,7 +41,7 @@ func Example() {
 		Time:     time.Date(2026, 1, 2, 3, 4, 5, 100000000, time.UTC),
 		Operator: "alice",
 		OSUser:   "svc-pawl",
-		Action:   audit.ActionBatchCommitted,
+		Action:   "batch.committed",
 		Object:   "batch:b1",
 		Reason:   "nightly load",
 		Details:  json.RawMessage(`{"records": 100, "quarantined": 2}`),
@@ -70,7 +71,7 @@ func Example() {
 	fmt.Println("checkpoint of", c.Size, "entries, the same bytes when signed again:", bytes.Equal(cp, again))
 
 	// The trail grows; it still extends the checkpoint.
-	if _, err := tr.Append(ctx, audit.Entry{Operator: "bob", OSUser: "svc-pawl", Action: audit.ActionPinChanged,
+	if _, err := tr.Append(ctx, audit.Entry{Operator: "bob", OSUser: "svc-pawl", Action: "pin.changed",
 		Object: "file:jobs/sensor-feed.yaml", Reason: "new supplier"}); err != nil {
 		log.Fatal(err)
 	}
@@ -124,13 +125,13 @@ func ExampleEntry_MarshalJSON() {
 		Time:     time.Date(2026, 1, 2, 3, 4, 5, 100000000, time.UTC),
 		Operator: "alice",
 		OSUser:   "svc-pawl",
-		Action:   audit.ActionBatchCommitted,
+		Action:   "batch.committed",
 		Object:   "batch:b1",
 		Reason:   "nightly load",
 		Details:  json.RawMessage(`{"records":100,"quarantined":2}`),
 		PrevHash: audit.GenesisPrevHash,
 	}
-	e.Details, _ = audit.CanonicalJSON(e.Details)
+	e.Details, _ = canonjson.CanonicalizeObject(e.Details)
 	e.Hash = audit.ComputeHash(e)
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {

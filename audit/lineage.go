@@ -284,7 +284,7 @@ func ReasonsDigest(actions, reasons []byte) ([32]byte, error) {
 	b.WriteString(`,"reasons":`)
 	b.Write(reasons)
 	b.WriteString(`}`)
-	c, err := CanonicalJSON(b.Bytes())
+	c, err := canonicalDetails(b.Bytes())
 	if err != nil {
 		return [32]byte{}, err
 	}

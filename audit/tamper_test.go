@@ -184,7 +184,7 @@ func TestTamperInsertForgedRow(t *testing.T) {
 	t.Run("in the middle, correct hash", func(t *testing.T) {
 		// Insert a well-formed forged entry at 4 and shift the rest up.
 		p, es := tamperedTrail(t, 8)
-		forged := Entry{Seq: 4, Time: es[3].Time, Operator: "mallory", OSUser: "root", Action: ActionBatchCommitted, Object: "batch:forged", Details: []byte("{}"), PrevHash: es[2].Hash}
+		forged := Entry{Seq: 4, Time: es[3].Time, Operator: "mallory", OSUser: "root", Action: "batch.committed", Object: "batch:forged", Details: []byte("{}"), PrevHash: es[2].Hash}
 		forged.Hash = ComputeHash(forged)
 		attack(t, p, true,
 			"UPDATE entries SET seq = seq + 1000 WHERE seq >= 4",

@@ -327,7 +327,7 @@ func appendTx(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 			return Entry{}, fmt.Errorf("%s is not valid UTF-8", name)
 		}
 	}
-	details, err := CanonicalJSON(e.Details)
+	details, err := canonicalDetails(e.Details)
 	if err != nil {
 		return Entry{}, fmt.Errorf("details: %w", err)
 	}

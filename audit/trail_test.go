@@ -60,7 +60,7 @@ func fillTrail(t testing.TB, tr *Trail, n int) []Entry {
 	for i := range n {
 		out = append(out, mustAppend(t, tr, Entry{
 			Operator: "alice",
-			Action:   ActionBatchCommitted,
+			Action:   "batch.committed",
 			Object:   fmt.Sprintf("batch:%d", i),
 			Reason:   "scheduled run",
 			Details:  fmt.Appendf(nil, `{"records":%d,"quarantined":0}`, i*10),
@@ -144,7 +144,7 @@ func TestAppendStoresCanonicalDetailsAndGivenTime(t *testing.T) {
 	tr, _ := newTrail(t)
 	when := time.Date(2025, 6, 1, 9, 0, 0, 123, time.FixedZone("X", -5*3600))
 	e := mustAppend(t, tr, Entry{
-		Time: when, Operator: "bob", OSUser: "svc", Action: ActionPinChanged, Object: "file:jobs/x.yaml",
+		Time: when, Operator: "bob", OSUser: "svc", Action: "pin.changed", Object: "file:jobs/x.yaml",
 		Details: []byte(` { "to" : "sha256:bb", "from" : "sha256:aa" } `),
 	})
 	if string(e.Details) != `{"from":"sha256:aa","to":"sha256:bb"}` {
@@ -158,7 +158,7 @@ func TestAppendStoresCanonicalDetailsAndGivenTime(t *testing.T) {
 	if raw != "2025-06-01T14:00:00.000000123Z" {
 		t.Fatalf("time stored as %q", raw)
 	}
-	e2 := mustAppend(t, tr, Entry{Operator: "bob", Action: ActionInit, Object: "project"})
+	e2 := mustAppend(t, tr, Entry{Operator: "bob", Action: "project.init", Object: "project"})
 	if string(e2.Details) != "{}" {
 		t.Fatalf("nil details stored as %q", e2.Details)
 	}
@@ -171,17 +171,17 @@ func TestAppendRefuses(t *testing.T) {
 		e    Entry
 		want string
 	}{
-		{Entry{Action: ActionInit}, "operator required"},
+		{Entry{Action: "project.init"}, "operator required"},
 		{Entry{Operator: "a"}, "action required"},
 		{Entry{Operator: "a", Action: ActionTrailCreated}, "reserved"},
 		{Entry{Operator: "a", Action: "trail.anything"}, "reserved"},
-		{Entry{Operator: "a", Action: ActionInit, Seq: 5}, "assigned by Append"},
-		{Entry{Operator: "a", Action: ActionInit, Hash: "sha256:00"}, "assigned by Append"},
-		{Entry{Operator: "a", Action: ActionInit, Details: []byte(`[1]`)}, "must be a JSON object"},
-		{Entry{Operator: "a", Action: ActionInit, Details: []byte(`{"a":1,"a":2}`)}, "duplicate key"},
-		{Entry{Operator: "a", Action: ActionInit, Details: []byte(`{`)}, "details"},
-		{Entry{Operator: "a\xff", Action: ActionInit}, "not valid UTF-8"},
-		{Entry{Operator: "a", Action: ActionInit, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "outside years"},
+		{Entry{Operator: "a", Action: "project.init", Seq: 5}, "assigned by Append"},
+		{Entry{Operator: "a", Action: "project.init", Hash: "sha256:00"}, "assigned by Append"},
+		{Entry{Operator: "a", Action: "project.init", Details: []byte(`[1]`)}, "must be an object, found an array"},
+		{Entry{Operator: "a", Action: "project.init", Details: []byte(`{"a":1,"a":2}`)}, "duplicate key"},
+		{Entry{Operator: "a", Action: "project.init", Details: []byte(`{`)}, "details"},
+		{Entry{Operator: "a\xff", Action: "project.init"}, "not valid UTF-8"},
+		{Entry{Operator: "a", Action: "project.init", Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "outside years"},
 	}
 	for _, c := range cases {
 		_, err := tr.Append(ctx, c.e)
@@ -200,14 +200,14 @@ func TestFindAndList(t *testing.T) {
 	add := func(op, action, object string) Entry {
 		return mustAppend(t, tr, Entry{Operator: op, Action: action, Object: object})
 	}
-	a := add("alice", ActionBatchCommitted, "batch:1")
-	add("bob", ActionBatchFailed, "batch:2")
-	c := add("alice", ActionBatchCommitted, "batch:1")
-	add("alice", ActionPinChanged, "file:jobs/x.yaml")
+	a := add("alice", "batch.committed", "batch:1")
+	add("bob", "batch.failed", "batch:2")
+	c := add("alice", "batch.committed", "batch:1")
+	add("alice", "pin.changed", "file:jobs/x.yaml")
 	mid := time.Now()
 	time.Sleep(2 * time.Millisecond)
-	e := add("bob", ActionBatchCommitted, "batch:10")
-	add("carol", ActionPinChanged, "file:jobs/BATCH%_")
+	e := add("bob", "batch.committed", "batch:10")
+	add("carol", "pin.changed", "file:jobs/BATCH%_")
 
 	seqs := func(es []Entry, err error) string {
 		if err != nil {
@@ -219,14 +219,14 @@ func TestFindAndList(t *testing.T) {
 		}
 		return strings.Join(s, ",")
 	}
-	if got, want := seqs(tr.Find(ctx, ActionBatchCommitted, "batch:1")), fmt.Sprintf("%d,%d", a.Seq, c.Seq); got != want {
+	if got, want := seqs(tr.Find(ctx, "batch.committed", "batch:1")), fmt.Sprintf("%d,%d", a.Seq, c.Seq); got != want {
 		t.Errorf("Find = %s, want %s", got, want)
 	}
 	checks := []struct {
 		f    Filter
 		want string
 	}{
-		{Filter{Action: ActionBatchCommitted}, "2,4,6"},
+		{Filter{Action: "batch.committed"}, "2,4,6"},
 		{Filter{ObjectPrefix: "batch:1"}, "2,4,6"},
 		{Filter{ObjectPrefix: "batch:"}, "2,3,4,6"},
 		{Filter{ObjectPrefix: "BATCH"}, ""}, // case-sensitive, unlike LIKE
@@ -235,7 +235,7 @@ func TestFindAndList(t *testing.T) {
 		{Filter{Operator: "bob"}, "3,6"},
 		{Filter{Since: mid}, fmt.Sprintf("%d,7", e.Seq)},
 		{Filter{Operator: "alice", Limit: 2}, "2,4"},
-		{Filter{Action: ActionBatchCommitted, ObjectPrefix: "batch:1", Operator: "bob"}, "6"},
+		{Filter{Action: "batch.committed", ObjectPrefix: "batch:1", Operator: "bob"}, "6"},
 		{Filter{}, "1,2,3,4,5,6,7"},
 	}
 	for _, c := range checks {
@@ -280,7 +280,7 @@ func TestConcurrentAppendsGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if _, err := tr.Append(ctx, Entry{Operator: fmt.Sprintf("w%d", w), Action: ActionBatchCommitted, Object: fmt.Sprintf("batch:%d-%d", w, i)}); err != nil {
+				if _, err := tr.Append(ctx, Entry{Operator: fmt.Sprintf("w%d", w), Action: "batch.committed", Object: fmt.Sprintf("batch:%d-%d", w, i)}); err != nil {
 					errs <- err
 				}
 			}
@@ -340,7 +340,7 @@ func TestTwoHandlesSameFile(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range each {
-				if _, err := tr.Append(ctx, Entry{Operator: "h" + strconv.Itoa(i), Action: ActionBatchCommitted, Object: fmt.Sprintf("batch:%d", j)}); err != nil {
+				if _, err := tr.Append(ctx, Entry{Operator: "h" + strconv.Itoa(i), Action: "batch.committed", Object: fmt.Sprintf("batch:%d", j)}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -370,7 +370,7 @@ func TestHelperProcessAppend(t *testing.T) {
 	}
 	defer tr.Close()
 	for i := range n {
-		if _, err := tr.Append(ctx, Entry{Operator: who, Action: ActionBatchCommitted, Object: fmt.Sprintf("batch:%s-%d", who, i)}); err != nil {
+		if _, err := tr.Append(ctx, Entry{Operator: who, Action: "batch.committed", Object: fmt.Sprintf("batch:%s-%d", who, i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -488,7 +488,7 @@ func TestOpenReadOnlyDoesNotModify(t *testing.T) {
 	if _, err := ro.List(ctx, Filter{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ro.Append(ctx, Entry{Operator: "x", Action: ActionInit}); !errors.Is(err, ErrReadOnly) {
+	if _, err := ro.Append(ctx, Entry{Operator: "x", Action: "project.init"}); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("Append on read-only trail = %v", err)
 	}
 	// Even raw SQL through its connections cannot write.
@@ -665,7 +665,7 @@ func TestContextCancelled(t *testing.T) {
 	tr, _ := newTrail(t)
 	c, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := tr.Append(c, Entry{Operator: "a", Action: ActionInit}); !errors.Is(err, context.Canceled) {
+	if _, err := tr.Append(c, Entry{Operator: "a", Action: "project.init"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Append with cancelled context = %v", err)
 	}
 	mustVerifyOK(t, tr)

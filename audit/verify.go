@@ -147,7 +147,7 @@ func (v *verifier) checkEntry(seq, last int64, lastHash string, tm, operator, os
 	if _, err := parseTime(tm.String); err != nil {
 		v.fail(seq, "entry %d: %v", seq, err)
 	}
-	canon, err := CanonicalJSON([]byte(details.String))
+	canon, err := canonicalDetails([]byte(details.String))
 	switch {
 	case err != nil:
 		v.fail(seq, "entry %d: details are not a valid JSON object: %v", seq, err)

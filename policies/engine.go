@@ -159,8 +159,6 @@ func (e *Engine) Decide(ctx context.Context, kind Kind, input any) (Decision, er
 		return d, nil
 	}
 	result := rs[0].Expressions[0].Value
-	// The result is maps, slices, strings, bools and json.Numbers:
-	// encoding/json sorts the keys, so one pass is canonical.
 	if rb, err := encodeCanonical(result); err == nil {
 		d.Result = rb
 	}
@@ -264,7 +262,7 @@ func (e *Engine) Reevaluate(ctx context.Context, rec Decision) (Decision, error)
 }
 
 func jsonEqual(a, b json.RawMessage) bool {
-	ca, err1 := canonicalJSON(json.RawMessage(a))
-	cb, err2 := canonicalJSON(json.RawMessage(b))
+	ca, err1 := encodeCanonical(json.RawMessage(a))
+	cb, err2 := encodeCanonical(json.RawMessage(b))
 	return err1 == nil && err2 == nil && bytes.Equal(ca, cb)
 }

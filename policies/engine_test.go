@@ -8,11 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 )
 
 const testData = `{
@@ -465,45 +465,27 @@ func TestEvalExplain(t *testing.T) {
 	}
 }
 
-// TestInputTypesAreCanonical: every input type declares its fields in the
-// order of their JSON names, so one json encoding is canonical JSON.
-func TestInputTypesAreCanonical(t *testing.T) {
-	var check func(reflect.Type)
-	seen := map[reflect.Type]bool{}
-	check = func(tp reflect.Type) {
-		for tp.Kind() == reflect.Pointer || tp.Kind() == reflect.Slice || tp.Kind() == reflect.Map {
-			tp = tp.Elem()
-		}
-		if tp.Kind() != reflect.Struct || seen[tp] {
-			return
-		}
-		seen[tp] = true
-		prev := ""
-		for i := 0; i < tp.NumField(); i++ {
-			f := tp.Field(i)
-			name := strings.Split(f.Tag.Get("json"), ",")[0]
-			if name <= prev {
-				t.Errorf("%s.%s: JSON name %q is not after %q", tp.Name(), f.Name, name, prev)
-			}
-			prev = name
-			check(f.Type)
-		}
-	}
-	for _, v := range []any{EgressInput{}, PluginInput{}, ClassificationInput{}} {
-		check(reflect.TypeOf(v))
-	}
+// TestDecisionIDCoversTheRecordedInput: the decision id is hashed over the
+// input exactly as the trail stores it — canonical JSON, in which U+2028,
+// U+2029 and HTML characters are raw — so that anyone can recompute it from
+// the record.
+func TestDecisionIDCoversTheRecordedInput(t *testing.T) {
+	e := testEngine(t, testBundle(t))
 	in := egressInput("https://partner.example/inbox/<b1>&.jsonl")
-	in.Resource.Signatures = []ESignature{{Signer: "s", Meaning: "approved", BatchID: "b1", Time: "t"}}
-	a, err := encodeCanonical(in)
+	in.Purpose = "line\u2028sep\u2029 <&>"
+	d, err := e.Decide(context.Background(), KindEgress, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := canonicalJSON(in)
-	if err != nil {
-		t.Fatal(err)
+	canon, err := canonjson.CanonicalizeObject(d.Input)
+	if err != nil || !bytes.Equal(canon, d.Input) {
+		t.Fatalf("the recorded input is not canonical (%v):\n%s\n%s", err, d.Input, canon)
 	}
-	if string(a) != string(b) {
-		t.Fatalf("not canonical:\n%s\n%s", a, b)
+	if !bytes.Contains(d.Input, []byte("line\u2028sep\u2029 <&>")) {
+		t.Fatalf("the purpose is not stored as written: %s", d.Input)
+	}
+	if d.ID != decisionID(KindEgress, e.Bundle().SHA256, canon) {
+		t.Fatal("the decision id is not the hash of the recorded input")
 	}
 }
 

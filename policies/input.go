@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 )
 
 // Kind names a decision and the query that makes it.
@@ -39,10 +40,6 @@ func (k Kind) valid() bool {
 
 // Principal is who asks: the operator (or "pawl-engine" for automatic
 // admission) as the audit trail names them.
-//
-// Every input type lists its fields in the alphabetical order of their JSON
-// names, so that encoding/json writes canonical JSON (sorted keys) in one
-// pass; TestInputTypesAreCanonical keeps it so.
 type Principal struct {
 	ID    string   `json:"id"`
 	Roles []string `json:"roles,omitempty"`
@@ -215,18 +212,10 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 	return nil, "", nil, fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, Kinds)
 }
 
-// encodeCanonical writes one of the input types as canonical JSON: its
-// fields are declared in key order and maps are sorted by encoding/json, so
-// one pass suffices; HTML escaping is off so strings stay as written.
-func encodeCanonical(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+// encodeCanonical writes an input (or a result) in pawl's one canonical
+// JSON (audit/canonjson), the form it is stored in the trail: the decision
+// id is hashed over exactly the bytes on record.
+func encodeCanonical(v any) ([]byte, error) { return canonjson.Marshal(v) }
 
 func checkCommon(ts *string, p Principal) error {
 	if *ts == "" {
@@ -265,29 +254,6 @@ func strictDecode(raw []byte, v any) error {
 		return errors.New("trailing data after the input object")
 	}
 	return nil
-}
-
-// canonicalJSON renders v with sorted object keys, no insignificant
-// whitespace and numbers as written (encoding/json sorts map keys; the
-// round trip through map[string]any sorts struct fields too).
-func canonicalJSON(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(generic); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // inputValue converts one of the input types to the ast.Value the policy

@@ -302,7 +302,7 @@ func evalBundle(ctx context.Context, b *Bundle, query string, input any, explain
 	}
 	if len(rs) > 0 && len(rs[0].Expressions) > 0 {
 		res.Defined = true
-		if rb, err := canonicalJSON(rs[0].Expressions[0].Value); err == nil {
+		if rb, err := encodeCanonical(rs[0].Expressions[0].Value); err == nil {
 			res.Result = rb
 		}
 	}

@@ -1,6 +1,7 @@
 package canonjson_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -108,13 +110,16 @@ func TestPythonVerifiesATrail(t *testing.T) {
 	var last audit.Entry
 	for _, d := range []string{
 		`{"b":"x\u2028y <&> \/ \"q\" \u00e9","a":[1.0,-0,1e400,100000000000000000000000000001],"c":{"\ue000":1,"\ud83d\ude00":2}}`,
-		`{"lone":"\ud800"}`, // stored with U+FFFD by audit.CanonicalJSON
+		`{"replacement":"\ufffd"}`,
 		`{"ctl":"\u0000\u001F\b\u007f"}`,
 		``,
 	} {
 		if last, err = tr.Append(ctx, audit.Entry{Operator: "op", Action: "test.canonical", Object: "x", Details: json.RawMessage(d)}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := tr.Append(ctx, audit.Entry{Operator: "op", Action: "test.canonical", Object: "x", Details: json.RawMessage(`{"lone":"\ud800"}`)}); err == nil {
+		t.Fatal("the trail stored a lone surrogate")
 	}
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
@@ -145,3 +150,161 @@ func TestPythonVerifiesATrail(t *testing.T) {
 
 // args gives a statement the arguments its placeholders ask for.
 func args(q string, a ...any) []any { return a[:strings.Count(q, "?")] }
+
+// fuzzCorpus reads the fuzz corpus kept in testdata.
+func fuzzCorpus(t *testing.T) [][]byte {
+	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzCanonicalize", "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fuzz corpus: %v", err)
+	}
+	var out [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 2 || lines[0] != "go test fuzz v1" || !strings.HasPrefix(lines[1], "[]byte(") {
+			t.Fatalf("%s: not a one-value corpus file", f)
+		}
+		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
+// gen writes random JSON texts that exercise the canonical rules: key
+// order, escapes of every kind, number spellings, whitespace, and now and
+// then a duplicate key, a lone surrogate, deep nesting or a stray byte.
+type gen struct {
+	r *rand.Rand
+	b []byte
+}
+
+var (
+	genKeys = []string{`a`, `b`, `\u0061`, `A`, `ab`, `é`, `\u00e9`, `😀`, `\ud83d\ude00`, "\ue000", `\ue000`,
+		` `, `\n`, `\"`, `\\`, `\/`, `/`, `\u0000`, `\u001F`, "\x7f", "\u2028", `\u2029`, `z`, ``, `<&>`, `\uffff`}
+	genPieces = []string{`x`, `Hello`, ` `, `é`, `😀`, "\u2028", "\u2029", "\ue000", "\ufffd", "\ufeff", "\x7f", `<`, `>`, `&`, `/`, `'`,
+		`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u0000`, `\u001f`, `\u001F`, `\u007F`, `\u00e9`, `\u00E9`,
+		`\u2028`, `\u2029`, `\u003c`, `\u0026`, `\ud83d\ude00`, `\uD83D\uDE00`, `\udbff\udfff`, `\u0041`, `\ufffd`}
+	genRare    = []string{`\ud800`, `\udc00`, `\ud800\u0041`, `\ude00\ud83d`}
+	genNumbers = []string{`0`, `-0`, `-0.0`, `-0e5`, `1`, `1.0`, `1.50`, `1e3`, `1E3`, `1e+3`, `1E-03`, `1e400`, `-1e400`,
+		`100000000000000000000000000001`, `9007199254740993`, `0.1000000000000000055511151231257827`, `-12.5e-7`, `21.5`}
+	genWS = []string{``, ``, ``, ` `, "\t", "\n", "\r\n", "  "}
+)
+
+func (g *gen) pick(list []string) string { return list[g.r.IntN(len(list))] }
+
+func (g *gen) ws() { g.b = append(g.b, g.pick(genWS)...) }
+
+func (g *gen) document() {
+	if g.r.IntN(50) == 0 {
+		g.b = append(g.b, g.pick([]string{"\v", "\u00a0", "\u0085", "\f", "\ufeff"})...)
+	}
+	g.ws()
+	maxDepth := 4
+	if g.r.IntN(40) == 0 {
+		maxDepth = 70
+	}
+	if g.r.IntN(10) == 0 {
+		g.value(0, maxDepth)
+	} else {
+		g.object(0, maxDepth)
+	}
+	g.ws()
+}
+
+func (g *gen) value(depth, maxDepth int) {
+	switch n := g.r.IntN(10); {
+	case depth < maxDepth && n < 2:
+		g.object(depth+1, maxDepth)
+	case depth < maxDepth && n < 4:
+		g.array(depth+1, maxDepth)
+	case n < 7:
+		g.str(genPieces, 6)
+	case n < 9:
+		g.b = append(g.b, g.pick(genNumbers)...)
+	default:
+		g.b = append(g.b, g.pick([]string{"true", "false", "null"})...)
+	}
+}
+
+func (g *gen) object(depth, maxDepth int) {
+	g.b = append(g.b, '{')
+	n := g.r.IntN(6)
+	if maxDepth > 4 {
+		n = 1
+	}
+	used := map[string]bool{}
+	for i := 0; i < n; i++ {
+		k := g.pick(genKeys)
+		if used[k] && g.r.IntN(20) != 0 {
+			continue
+		}
+		used[k] = true
+		if i > 0 {
+			g.b = append(g.b, ',')
+		}
+		g.ws()
+		g.b = append(g.b, '"')
+		g.b = append(g.b, k...)
+		g.b = append(g.b, '"')
+		g.ws()
+		g.b = append(g.b, ':')
+		g.ws()
+		g.value(depth, maxDepth)
+		g.ws()
+	}
+	g.b = append(g.b, '}')
+}
+
+func (g *gen) array(depth, maxDepth int) {
+	g.b = append(g.b, '[')
+	for i := range g.r.IntN(4) {
+		if i > 0 {
+			g.b = append(g.b, ',')
+		}
+		g.ws()
+		g.value(depth, maxDepth)
+		g.ws()
+	}
+	g.b = append(g.b, ']')
+}
+
+func (g *gen) str(pieces []string, n int) {
+	g.b = append(g.b, '"')
+	for range g.r.IntN(n) {
+		if g.r.IntN(100) == 0 {
+			g.b = append(g.b, g.pick(genRare)...)
+		} else {
+			g.b = append(g.b, g.pick(pieces)...)
+		}
+	}
+	g.b = append(g.b, '"')
+}
+
+// mutate returns a copy of b with one to three bytes deleted, inserted or
+// replaced.
+func mutate(r *rand.Rand, b []byte) []byte {
+	m := bytes.Clone(b)
+	const stray = "{}[]\",:\\u0e -+.1aE\x00\x1f\x7f\x80\xc0\xed\xef\xff"
+	for range 1 + r.IntN(3) {
+		if len(m) == 0 {
+			m = append(m, stray[r.IntN(len(stray))])
+			continue
+		}
+		i := r.IntN(len(m))
+		switch r.IntN(3) {
+		case 0:
+			m = append(m[:i], m[i+1:]...)
+		case 1:
+			m = append(m[:i], append([]byte{stray[r.IntN(len(stray))]}, m[i:]...)...)
+		default:
+			m[i] = stray[r.IntN(len(stray))]
+		}
+	}
+	return m
+}

@@ -220,7 +220,7 @@ func TestExportOfUncommittedBatchIsDenied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Trail.Append(context.Background(), audit.Entry{Operator: "alice", Action: audit.ActionBatchFailed, Object: "batch:" + failed,
+	_, err = p.Trail.Append(context.Background(), audit.Entry{Operator: "alice", Action: "batch.failed", Object: "batch:" + failed,
 		Details: json.RawMessage(`{"batch_id":"` + failed + `","job":"sensor-feed","error":"disk full"}`)})
 	p.Close()
 	if err != nil {

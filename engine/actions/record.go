@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 )
 
 // Details is the typed details of one action.
@@ -30,7 +31,7 @@ type Record struct {
 
 // Append puts r on the trail, its details in canonical JSON.
 func Append(ctx context.Context, t *audit.Trail, r Record) (audit.Entry, error) {
-	b, err := json.Marshal(r.Details)
+	b, err := canonjson.Marshal(r.Details)
 	if err != nil {
 		return audit.Entry{}, fmt.Errorf("encoding the details of %s: %w", r.Details.Action(), err)
 	}

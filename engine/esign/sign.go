@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -90,13 +91,7 @@ const esignFormat = "pawl-esign-v1"
 const esignTimeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // canonical is the signed message: the canonical JSON of the manifest.
-func canonical(m *actions.ESignManifest) ([]byte, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return audit.CanonicalJSON(b)
-}
+func canonical(m *actions.ESignManifest) ([]byte, error) { return canonjson.Marshal(m) }
 
 // ESignature is one e-signature on a batch, as read back from the audit
 // trail and verified.

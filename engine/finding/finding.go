@@ -15,14 +15,16 @@ package finding
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode/utf8"
 
-	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/records"
 	"github.com/pawl-dev/pawl/engine/sandbox"
@@ -186,25 +188,43 @@ func Line(v any) []byte {
 }
 
 // ReasonsDigest is the lineage digest of what the stages said about a
-// record (audit.ReasonsDigest over the canonical JSON of both lists).
+// record: the SHA-256 of the canonical JSON object
+// {"actions":[...],"reasons":[...]} (audit.ReasonsDigest), written here
+// directly in canonical form: a quarantined record costs one hash, not an
+// encode and a re-parse.
 func ReasonsDigest(actions, reasons []Finding) [32]byte {
-	var a, r []byte
-	var err error
-	if len(actions) > 0 {
-		if a, err = json.Marshal(actions); err != nil {
-			panic(err)
+	b := make([]byte, 0, 64+160*(len(actions)+len(reasons)))
+	b = append(b, `{"actions":`...)
+	b = appendFindings(b, actions)
+	b = append(b, `,"reasons":`...)
+	b = appendFindings(b, reasons)
+	b = append(b, '}')
+	return sha256.Sum256(b)
+}
+
+// appendFindings writes fs as a canonical JSON array: each finding's keys
+// in byte order (message, offset, pointer, rule, stage).
+func appendFindings(b []byte, fs []Finding) []byte {
+	b = append(b, '[')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
 		}
-	}
-	if len(reasons) > 0 {
-		if r, err = json.Marshal(reasons); err != nil {
-			panic(err)
+		b = append(b, `{"message":`...)
+		b = canonjson.AppendString(b, f.Message)
+		if f.Offset != nil {
+			b = append(b, `,"offset":`...)
+			b = strconv.AppendInt(b, *f.Offset, 10)
 		}
+		b = append(b, `,"pointer":`...)
+		b = canonjson.AppendString(b, f.Pointer)
+		b = append(b, `,"rule":`...)
+		b = canonjson.AppendString(b, f.Rule)
+		b = append(b, `,"stage":`...)
+		b = canonjson.AppendString(b, f.Stage)
+		b = append(b, '}')
 	}
-	d, err := audit.ReasonsDigest(a, r)
-	if err != nil {
-		panic(err) // the JSON is built here from valid UTF-8 strings
-	}
-	return d
+	return append(b, ']')
 }
 
 // ReadQuarantine reads quarantine.jsonl lines from r (name says which file,

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/finding"
@@ -155,7 +156,7 @@ func (s *stages) evaluate(it *item, st *stats) {
 func (s *stages) finalize(it *item) {
 	rec := it.rec
 	if len(it.reasons) == 0 {
-		it.verified = append(records.AppendCanonical(make([]byte, 0, len(rec.Raw)+1), it.v), '\n')
+		it.verified = append(canonjson.Append(make([]byte, 0, len(rec.Raw)+1), it.v), '\n')
 	}
 	it.v = nil
 	if skipLineage {

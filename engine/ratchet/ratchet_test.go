@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
@@ -48,7 +49,7 @@ func TestRunEndToEnd(t *testing.T) {
 		if derr != nil {
 			t.Fatalf("verified line %d does not decode: %v", i+1, derr)
 		}
-		if c := records.AppendCanonical(nil, v); !bytes.Equal(c, l) {
+		if c := canonjson.Append(nil, v); !bytes.Equal(c, l) {
 			t.Fatalf("verified line %d is not canonical:\n%s\n%s", i+1, l, c)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/records"
@@ -56,7 +57,7 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 		return nil, err
 	}
 	in := filepath.Join(scratch, fmt.Sprintf("%s-record-%d.jsonl", b.BatchID[:12], ordinal))
-	if err := os.WriteFile(in, append(records.AppendCanonical(nil, v), '\n'), 0o600); err != nil {
+	if err := os.WriteFile(in, append(canonjson.Append(nil, v), '\n'), 0o600); err != nil {
 		return nil, err
 	}
 	d, size, err := p.Store.PutFile(in)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/pawl-dev/pawl/audit/canonjson"
 )
 
 var benchRecord = []byte(`{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":21.5,"unit":"celsius"}`)
@@ -89,22 +91,9 @@ func BenchmarkJSONLPipeline(b *testing.B) {
 			if derr != nil {
 				b.Fatal(derr)
 			}
-			out = AppendCanonical(out[:0], v)
+			out = canonjson.Append(out[:0], v)
 		}
 	}
-}
-
-func BenchmarkAppendCanonical(b *testing.B) {
-	v, err := DecodeJSON(benchRecord, DecodeOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var out []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		out = AppendCanonical(out[:0], v)
-	}
-	b.SetBytes(int64(len(out)))
 }
 
 func BenchmarkCSVReaderTypeCSV(b *testing.B) {

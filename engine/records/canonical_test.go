@@ -3,6 +3,8 @@ package records
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/pawl-dev/pawl/audit/canonjson"
 )
 
 func TestAppendCanonical(t *testing.T) {
@@ -19,23 +21,23 @@ func TestAppendCanonical(t *testing.T) {
 		if err != nil {
 			t.Fatalf("DecodeJSON(%q): %v", tt.in, err)
 		}
-		got := string(AppendCanonical(nil, v))
+		got := string(canonjson.Append(nil, v))
 		if got != tt.want {
-			t.Errorf("AppendCanonical(%s) = %s, want %s", tt.in, got, tt.want)
+			t.Errorf("canonjson.Append(%s) = %s, want %s", tt.in, got, tt.want)
 		}
 		again, err := DecodeJSON([]byte(got), DecodeOptions{})
-		if err != nil || string(AppendCanonical(nil, again)) != got {
+		if err != nil || string(canonjson.Append(nil, again)) != got {
 			t.Errorf("canonical form %s is not a fixed point (%v)", got, err)
 		}
 	}
 }
 
 func TestAppendCanonicalAppends(t *testing.T) {
-	got := AppendCanonical([]byte("x"), map[string]any{"b": 1.5, "a": int64(2), "c": 3, "d": json.Number("")})
+	got := canonjson.Append([]byte("x"), map[string]any{"b": 1.5, "a": int64(2), "c": 3, "d": json.Number("")})
 	if string(got) != `x{"a":2,"b":1.5,"c":3,"d":0}` {
 		t.Errorf("got %s", got)
 	}
-	if got := string(AppendCanonical(nil, []any{1e21, 1e-7, 0.1})); got != `[1e+21,1e-7,0.1]` {
+	if got := string(canonjson.Append(nil, []any{1e21, 1e-7, 0.1})); got != `[1e+21,1e-7,0.1]` {
 		t.Errorf("floats: %s", got)
 	}
 }
@@ -45,10 +47,10 @@ func TestAppendCanonicalRefusesWhatItCannotWrite(t *testing.T) {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("AppendCanonical(%T) did not panic", v)
+					t.Errorf("canonjson.Append(%T) did not panic", v)
 				}
 			}()
-			AppendCanonical(nil, v)
+			canonjson.Append(nil, v)
 		}()
 	}
 }

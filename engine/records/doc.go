@@ -18,10 +18,10 @@
 // value concerned. It never recurses, so hostile nesting cannot exhaust the
 // stack; it never substitutes U+FFFD for invalid UTF-8.
 //
-// AppendCanonical writes the canonical form of a decoded value: object keys
-// sorted by byte order, no insignificant whitespace, numbers verbatim as they
-// appeared in the input, strings escaped minimally. Decoding canonical output
-// gives back an equal value, and canonicalising it again is the identity.
+// Decoded values are what audit/canonjson.Append writes in canonical form
+// (the one canonical JSON of pawl: keys in byte order, numbers verbatim as
+// they appeared in the input, strings escaped minimally); decoding canonical
+// output gives back an equal value.
 //
 // # What it refuses
 //

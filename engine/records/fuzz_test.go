@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/pawl-dev/pawl/audit/canonjson"
 )
 
 func FuzzDecodeJSON(f *testing.F) {
@@ -27,7 +29,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			return
 		}
 		crossCheck(t, b)
-		canon := AppendCanonical(nil, v)
+		canon := canonjson.Append(nil, v)
 		v2, err := DecodeJSON(canon, DecodeOptions{MaxDepth: 64})
 		if err != nil {
 			t.Fatalf("canonical %q of %q does not decode: %v", canon, b, err)
@@ -35,7 +37,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		if !reflect.DeepEqual(v, v2) {
 			t.Fatalf("canonical %q decodes to %#v, want %#v", canon, v2, v)
 		}
-		if c2 := AppendCanonical(nil, v2); !bytes.Equal(canon, c2) {
+		if c2 := canonjson.Append(nil, v2); !bytes.Equal(canon, c2) {
 			t.Fatalf("canonical form not idempotent: %q then %q", canon, c2)
 		}
 	})
@@ -193,7 +195,7 @@ func FuzzCSVReader(f *testing.F) {
 				}
 			}
 			if len(errs) == 0 {
-				canon := AppendCanonical(nil, obj)
+				canon := canonjson.Append(nil, obj)
 				back, derr := DecodeJSON(canon, DecodeOptions{RequireObject: true})
 				if derr != nil || !reflect.DeepEqual(back, any(obj)) {
 					t.Fatalf("typed row %q canonical %q re-decodes to %#v (%v)", rec.Raw, canon, back, derr)

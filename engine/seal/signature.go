@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/store"
 )
@@ -91,11 +92,7 @@ func ForBatch(e audit.Entry, k *Key) (*Signature, error) {
 func (s *Signature) payload() ([]byte, error) {
 	c := *s
 	c.Sig = nil
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	return audit.CanonicalJSON(b)
+	return canonjson.Marshal(c)
 }
 
 func (s *Signature) sign(k *Key) error {
