@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/spf13/cobra"
 )
@@ -89,7 +90,7 @@ newest entries or a rewrite of the whole chain.`,
 				_, err = a.s.out.Write(b)
 				return err
 			}
-			if err := os.WriteFile(out, b, 0o644); err != nil {
+			if err := durable.WriteFile(out, b, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.s.out, "wrote %s: %d entries, root %s\n", out, cp.Size, base64.StdEncoding.EncodeToString(cp.Root))

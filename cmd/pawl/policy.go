@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/policies"
@@ -296,16 +297,8 @@ func (a *app) policyKeygenCmd() *cobra.Command {
 				data []byte
 				mode os.FileMode
 			}{{out + ".key", priv, 0o600}, {out + ".pub", pub, 0o644}} {
-				fh, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
-				if err != nil {
+				if err := durable.WriteNew(f.path, f.data, f.mode); err != nil {
 					return fmt.Errorf("%w (keygen never overwrites a key)", err)
-				}
-				_, err = fh.Write(f.data)
-				if cerr := fh.Close(); err == nil {
-					err = cerr
-				}
-				if err != nil {
-					return err
 				}
 			}
 			fmt.Fprintf(a.s.out, "private key %s.key (keep it off the enclave's data paths)\npublic key  %s.pub (set policy.public_key to it)\n", out, out)

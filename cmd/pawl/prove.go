@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
@@ -47,7 +48,7 @@ implementation (docs/audit-format.md).`,
 				_, err = a.s.out.Write(b)
 				return err
 			}
-			return os.WriteFile(out, b, 0o644)
+			return durable.WriteFile(out, b, 0o644)
 		},
 	}
 	prove.Flags().StringVar(&out, "out", "", "write the proof to `FILE`")

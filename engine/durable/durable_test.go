@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -67,5 +68,40 @@ func TestRenameAcrossDirectories(t *testing.T) {
 	}
 	if err := Rename(filepath.Join(a, "x"), filepath.Join(b, "y")); err == nil {
 		t.Fatal("renamed a missing directory")
+	}
+}
+
+// TestFsyncOnlyHere: every fsync of pawl happens in this package; a file
+// made durable elsewhere would be a second way of doing it, and the first
+// one to drift (forgetting the directory, say).
+func TestFsyncOnlyHere(t *testing.T) {
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "testdata", "durable", "node_modules":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, call := range []string{".Sync()", "Fsync(", "Fdatasync("} {
+			if strings.Contains(string(b), call) {
+				t.Errorf("%s calls %s: make bytes durable through engine/durable", path, call)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

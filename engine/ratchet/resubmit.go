@@ -1,10 +1,10 @@
 package ratchet
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,16 +56,12 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 	if err := pl.policyFor(ctx, p); err != nil {
 		return nil, err
 	}
-	in := filepath.Join(scratch, fmt.Sprintf("%s-record-%d.jsonl", b.BatchID[:12], ordinal))
-	if err := os.WriteFile(in, append(canonjson.Append(nil, v), '\n'), 0o600); err != nil {
-		return nil, err
-	}
-	d, size, err := p.Store.PutFile(in)
+	d, size, err := p.Store.Put(bytes.NewReader(append(canonjson.Append(nil, v), '\n')))
 	if err != nil {
 		return nil, &InfraError{Err: err}
 	}
 	pl.Resubmits = &actions.Resubmission{OriginalBatch: b.BatchID, OriginalOrdinal: ordinal}
-	pl.Bind(filepath.Base(in), d, size, pl.AsOf)
+	pl.Bind(fmt.Sprintf("%s-record-%d.jsonl", b.BatchID[:12], ordinal), d, size, pl.AsOf)
 	res, err := execute(ctx, p, pl, execOptions{operator: operator, reason: reason, start: start})
 	if err != nil {
 		return nil, err

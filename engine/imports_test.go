@@ -1,0 +1,64 @@
+package engine_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// layers is the import graph the code keeps: a package may import only
+// packages of lower layers (and the standard library and third parties).
+// docs/architecture.md draws it.
+var layers = [][]string{
+	// the foundation: nothing of ours
+	{"audit/canonjson", "engine/durable", "engine/jsonptr", "engine/version", "engine/demo", "engine/records",
+		"engine/sandbox", "engine/config", "plugins", "plugins/pdk", "engine/normalize/internal/gen"},
+	// the leaves: one foundation package at most
+	{"audit", "policies", "engine/store", "engine/normalize", "engine/schema",
+		"plugins/range", "plugins/freshness", "plugins/registry", "plugins/zscore", "plugins/internal/addsection", "plugins/internal/plugintest"},
+	{"engine/lockfile"},
+	{"engine/actions", "engine/finding"},
+	{"engine/seal"},
+	{"engine/project"},
+	{"engine/gate", "engine/esign"},
+	{"engine/ratchet", "engine/review", "engine/egress"},
+	{"engine"},
+	{"engine/enginetest"},
+	{"cmd/pawl", "build/bench"},
+}
+
+// TestImportsFlowOneWay: no package imports one of its own layer or above,
+// so cmd → engine → engine/* → the leaves, and audit, policies and store
+// import nothing of ours but the foundation (canonical JSON, durable
+// writes).
+func TestImportsFlowOneWay(t *testing.T) {
+	const mod = "github.com/pawl-dev/pawl/"
+	layer := map[string]int{}
+	for i, ps := range layers {
+		for _, p := range ps {
+			layer[p] = i
+		}
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"...").Output()
+	if err != nil {
+		t.Skipf("go list is not available here: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := strings.TrimPrefix(f[0], mod)
+		l, ok := layer[pkg]
+		if !ok {
+			t.Errorf("%s is in no layer of engine/imports_test.go: place it", pkg)
+			continue
+		}
+		for _, imp := range f[1:] {
+			dep, ours := strings.CutPrefix(imp, mod)
+			if !ours {
+				continue
+			}
+			if dl, ok := layer[dep]; !ok || dl >= l {
+				t.Errorf("%s (layer %d) imports %s (layer %d): imports flow one way", pkg, l, dep, dl)
+			}
+		}
+	}
+}
