@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and memory of `pawl run` (schema only) on generated SensorReading
 # inputs, with ajv 8 + ajv-formats on the same file in the same run.
-# Usage: bash build/bench.sh [-sizes 1000000,5000000] [-reps 3]
+# Usage: bash build/bench.sh [-sizes 1000000,5000000] [-reps 3] [-baseline REV]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v npm >/dev/null && [ ! -d build/bench/ajv/node_modules/ajv ]; then

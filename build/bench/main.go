@@ -21,6 +21,7 @@ func main() {
 	sizes := flag.String("sizes", "1000000,5000000", "record counts to run, comma-separated")
 	reps := flag.Int("reps", 3, "repetitions per measurement (the median is reported)")
 	workers := flag.Int("workers", 2, "pawl --workers")
+	baseline := flag.String("baseline", "", "also run pawl built from git revision `REV`, interleaved with this build, and print the time ratios")
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "pawl-bench-*")
@@ -28,6 +29,17 @@ func main() {
 	defer os.RemoveAll(work)
 	bin := filepath.Join(work, "pawl")
 	run("go", "build", "-trimpath", "-o", bin, "./cmd/pawl")
+	builds := []build{{name: "pawl", bin: bin}}
+	if *baseline != "" {
+		tree := filepath.Join(work, "baseline")
+		run("git", "worktree", "add", "--detach", tree, *baseline)
+		defer exec.Command("git", "worktree", "remove", "--force", tree).Run()
+		old := filepath.Join(work, "pawl-baseline")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", old, "./cmd/pawl")
+		cmd.Dir, cmd.Stderr = tree, os.Stderr
+		check(cmd.Run())
+		builds = append(builds, build{name: "pawl@" + *baseline, bin: old})
+	}
 
 	var counts []int
 	for _, s := range splitComma(*sizes) {
@@ -35,9 +47,13 @@ func main() {
 		fmt.Sscan(s, &n)
 		counts = append(counts, n)
 	}
-	fmt.Printf("machine: %d CPUs; pawl --workers %d; median of %d runs\n\n", numCPU(), *workers, *reps)
-	fmt.Printf("%-10s %-22s %10s %12s %12s %10s\n", "records", "tool", "seconds", "records/s", "peak RSS", "quarantined")
+	fmt.Printf("machine: %d CPUs; pawl --workers %d; median of %d runs", numCPU(), *workers, *reps)
+	if len(builds) > 1 {
+		fmt.Printf("; the two builds alternate run by run")
+	}
+	fmt.Printf("\n\n%-10s %-30s %10s %12s %12s %10s\n", "records", "tool", "seconds", "records/s", "peak RSS", "quarantined")
 	var pawl1M, ajv1M float64
+	var ratios []string
 	for i, n := range counts {
 		input := filepath.Join(work, fmt.Sprintf("sensor-%d.jsonl", n))
 		f, err := os.Create(input)
@@ -45,46 +61,28 @@ func main() {
 		check(demo.GenerateSensorReadings(f, demo.GenOptions{Records: n, Seed: 1, AsOf: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), FailureRate: 0.008}))
 		check(f.Close())
 		for _, job := range []string{"schema-only", "sensor-feed"} {
-			var secs []float64
-			var rss []int64
-			var quarantined float64
+			ms := make([]measure, len(builds))
 			for r := 0; r < *reps; r++ {
-				proj := filepath.Join(work, fmt.Sprintf("proj-%d-%d", n, r))
-				run(bin, "init", proj)
-				// The schema stage alone: the same job without validators.
-				check(os.WriteFile(filepath.Join(proj, "jobs", "schema-only.yaml"), []byte(schemaOnlyJob), 0o644))
-				run(bin, "-C", proj, "pin")
-				start := time.Now()
-				cmd := exec.Command(bin, "-C", proj, "run", job, "--input", input, "--output", "json", "--workers", fmt.Sprint(*workers), "--as-of", "2026-11-25T00:00:00Z")
-				out, err := cmd.Output()
-				check(err)
-				secs = append(secs, time.Since(start).Seconds())
-				rss = append(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss*1024)
-				var res map[string]any
-				check(json.Unmarshal(out, &res))
-				quarantined = res["records_quarantined"].(float64)
-				if i == 0 && job == "sensor-feed" && r == 0 {
-					// The regulator's side on the same batch: verify the
-					// whole trail and prove one record.
-					id := res["batch_id"].(string)
-					start := time.Now()
-					run(bin, "-C", proj, "audit", "verify")
-					verifySecs := time.Since(start).Seconds()
-					start = time.Now()
-					run(bin, "-C", proj, "audit", "prove", id, fmt.Sprint(n/2+1))
-					fmt.Printf("%-10d %-22s audit verify %.2f s, audit prove %.3f s (whole process)\n", n, "pawl audit", verifySecs, time.Since(start).Seconds())
+				for b, bd := range builds {
+					regulator := i == 0 && job == "sensor-feed" && r == 0
+					ms[b].add(runOnce(bd, work, job, input, n, r, *workers, regulator))
 				}
-				os.RemoveAll(proj)
 			}
-			s, m := median(secs), medianInt(rss)
-			fmt.Printf("%-10d %-22s %10.2f %12.0f %10.1f MB %10.0f\n", n, "pawl "+job, s, float64(n)/s, float64(m)/1e6, quarantined)
-			if i == 0 && job == "schema-only" {
-				pawl1M = s
+			for b, bd := range builds {
+				s, m := median(ms[b].secs), medianInt(ms[b].rss)
+				fmt.Printf("%-10d %-30s %10.2f %12.0f %10.1f MB %10.0f\n", n, bd.name+" "+job, s, float64(n)/s, float64(m)/1e6, ms[b].quarantined)
+				if i == 0 && job == "schema-only" && b == 0 {
+					pawl1M = s
+				}
+			}
+			if len(builds) > 1 {
+				ratios = append(ratios, fmt.Sprintf("%d records, %s: this build / %s time ratio %.3f (median of per-pair ratios; below 1: faster)",
+					n, job, builds[1].name, medianRatio(ms[0].secs, ms[1].secs)))
 			}
 		}
 		if i == 0 {
 			if _, err := os.Stat("build/bench/ajv/node_modules/ajv"); err != nil {
-				fmt.Printf("%-10d %-22s skipped: run `npm ci --prefix build/bench/ajv` first\n", n, "ajv")
+				fmt.Printf("%-10d %-30s skipped: run `npm ci --prefix build/bench/ajv` first\n", n, "ajv")
 				continue
 			}
 			var asecs []float64
@@ -92,7 +90,7 @@ func main() {
 			var invalid float64
 			for r := 0; r < *reps; r++ {
 				start := time.Now()
-				cmd := exec.Command("node", "build/bench/ajv/validate.js", "engine/scaffold/sensor-reading.json", input)
+				cmd := exec.Command("node", "build/bench/ajv/validate.js", "engine/project/scaffold/sensor-reading.json", input)
 				out, err := cmd.Output()
 				check(err)
 				asecs = append(asecs, time.Since(start).Seconds())
@@ -102,12 +100,70 @@ func main() {
 				invalid = res["invalid"].(float64)
 			}
 			ajv1M = median(asecs)
-			fmt.Printf("%-10d %-22s %10.2f %12.0f %10.1f MB %10.0f\n", n, "ajv+node", ajv1M, float64(n)/ajv1M, float64(medianInt(arss))/1e6, invalid)
+			fmt.Printf("%-10d %-30s %10.2f %12.0f %10.1f MB %10.0f\n", n, "ajv+node", ajv1M, float64(n)/ajv1M, float64(medianInt(arss))/1e6, invalid)
 		}
 	}
 	if ajv1M > 0 {
 		fmt.Printf("\npawl (schema only) / ajv time ratio on %d records: %.2f (below 1: pawl is faster)\n", counts[0], pawl1M/ajv1M)
 	}
+	for _, r := range ratios {
+		fmt.Println(r)
+	}
+}
+
+// build is one pawl binary under measurement.
+type build struct{ name, bin string }
+
+// measure collects one build's runs of one job.
+type measure struct {
+	secs        []float64
+	rss         []int64
+	quarantined float64
+}
+
+func (m *measure) add(secs float64, rss int64, quarantined float64) {
+	m.secs, m.rss, m.quarantined = append(m.secs, secs), append(m.rss, rss), quarantined
+}
+
+// runOnce runs job over input in a fresh project made by the build's own
+// init, and with regulator also times audit verify and audit prove.
+func runOnce(bd build, work, job, input string, n, r, workers int, regulator bool) (float64, int64, float64) {
+	proj := filepath.Join(work, fmt.Sprintf("proj-%d-%d", n, r))
+	defer os.RemoveAll(proj)
+	run(bd.bin, "init", proj)
+	// The schema stage alone: the same job without validators.
+	check(os.WriteFile(filepath.Join(proj, "jobs", "schema-only.yaml"), []byte(schemaOnlyJob), 0o644))
+	run(bd.bin, "-C", proj, "pin")
+	start := time.Now()
+	cmd := exec.Command(bd.bin, "-C", proj, "run", job, "--input", input, "--output", "json", "--workers", fmt.Sprint(workers), "--as-of", "2026-11-25T00:00:00Z")
+	out, err := cmd.Output()
+	check(err)
+	secs := time.Since(start).Seconds()
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	var res map[string]any
+	check(json.Unmarshal(out, &res))
+	if regulator {
+		// The regulator's side on the same batch: verify the whole trail
+		// and prove one record.
+		id := res["batch_id"].(string)
+		start := time.Now()
+		run(bd.bin, "-C", proj, "audit", "verify")
+		verifySecs := time.Since(start).Seconds()
+		start = time.Now()
+		run(bd.bin, "-C", proj, "audit", "prove", id, fmt.Sprint(n/2+1))
+		fmt.Printf("%-10d %-30s audit verify %.2f s, audit prove %.3f s (whole process)\n", n, bd.name+" audit", verifySecs, time.Since(start).Seconds())
+	}
+	return secs, rss, res["records_quarantined"].(float64)
+}
+
+// medianRatio is the median of a[i]/b[i]: runs made side by side share
+// the machine's load, so their ratio is steadier than a ratio of medians.
+func medianRatio(a, b []float64) float64 {
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] / b[i]
+	}
+	return median(r)
 }
 
 // schemaOnlyJob is the example job without its validators: the issue's
