@@ -243,10 +243,7 @@ policy.key_id in pawl.yaml.`,
 				if root, err := project.FindRoot(a.startDir()); err == nil {
 					if cfg, err := config.Load(root, nil); err == nil {
 						if pub == "" && cfg.PolicyPublicKey != "" {
-							pub = cfg.PolicyPublicKey
-							if !filepath.IsAbs(pub) {
-								pub = filepath.Join(root, pub)
-							}
+							pub = project.NewLayout(root, cfg.DataDir).Resolve(cfg.PolicyPublicKey)
 						}
 						if keyID == "" {
 							keyID = cfg.PolicyKeyID

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,10 +34,7 @@ type httpsDest struct {
 func newHTTPS(p *project.Project, canonical string) (*httpsDest, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if p.Cfg.ExportCAFile != "" {
-		file := p.Cfg.ExportCAFile
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(p.Root, file)
-		}
+		file := p.Resolve(p.Cfg.ExportCAFile)
 		pem, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("export.ca_file: %w", err)

@@ -59,6 +59,15 @@ func (l Layout) OperatorsDir() string          { return filepath.Join(l.Data, "o
 func (l Layout) BatchDir(id string) string     { return filepath.Join(l.BatchesDir(), id) }
 func (l Layout) PendingBatch(id string) string { return filepath.Join(l.PendingDir(), id) }
 
+// Resolve is where a path from the configuration points: relative paths
+// are relative to the project root.
+func (l Layout) Resolve(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(l.Root, path)
+}
+
 // OperatorKeyFile is where an operator's encrypted key lives.
 func (l Layout) OperatorKeyFile(id string) string {
 	return filepath.Join(l.OperatorsDir(), id+".key")

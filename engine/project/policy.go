@@ -30,11 +30,7 @@ type policyState struct {
 func (p *Project) loadOptions() (policies.LoadOptions, error) {
 	opts := policies.LoadOptions{KeyID: p.Cfg.PolicyKeyID, RequireSignature: p.Cfg.PolicyRequireSignature}
 	if p.Cfg.PolicyPublicKey != "" {
-		path := p.Cfg.PolicyPublicKey
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(p.Root, path)
-		}
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(p.Resolve(p.Cfg.PolicyPublicKey))
 		if err != nil {
 			return opts, fmt.Errorf("policy.public_key: %w (it names the PEM public key bundles are verified with; `pawl policy keygen` makes a pair)", err)
 		}
