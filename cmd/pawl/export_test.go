@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -143,9 +144,32 @@ func TestExportToOutbox(t *testing.T) {
 	if len(ex) != 1 || !strings.Contains(string(ex[0].Details), d.ID) || ex[0].Operator != "bob" {
 		t.Fatalf("batch.exported: %+v", ex)
 	}
-	// Never overwrites.
-	if code, _, errs := pawl(t, "", "-C", dir, "export", id, "--to", "file://"+outbox+"/b/"); code != exitError || !strings.Contains(errs, "already exists") {
-		t.Fatalf("second export to the same place: exit %d %s", code, errs)
+	// The same batch to the same place again is the same files: nothing is
+	// rewritten, and the export is on record again.
+	before := tree(t, outbox)
+	if fmt.Sprint(before) != fmt.Sprint([]string{"b", "b/" + actions.CheckpointFile, "b/" + actions.SignatureFile, "b/" + actions.VerifiedFile}) {
+		t.Fatalf("the outbox holds more or less than the batch's files: %v", before)
+	}
+	mustPawl(t, "-C", dir, "export", id, "--to", "file://"+outbox+"/b/")
+	if after := tree(t, outbox); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("a repeated export changed the outbox:\n%v\n%v", before, after)
+	}
+	if ex := trailEntries(t, dir, actions.BatchExported, "batch:"+id); len(ex) != 2 {
+		t.Fatalf("the repeated export is not on record: %d entries", len(ex))
+	}
+	// Never overwrites other content.
+	other := filepath.Join(outbox, "b", actions.VerifiedFile)
+	os.Chmod(other, 0o644)
+	os.WriteFile(other, []byte("{}\n"), 0o644)
+	if code, _, errs := pawl(t, "", "-C", dir, "export", id, "--to", "file://"+outbox+"/b/"); code != exitError || !strings.Contains(errs, "already exists with other content") {
+		t.Fatalf("export over other content: exit %d %s", code, errs)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "{}\n" {
+		t.Fatalf("the export overwrote a file: %q", b)
+	}
+	// Every attempt is on record before anything leaves.
+	if st := trailEntries(t, dir, actions.BatchExportStarted, "batch:"+id); len(st) != 3 {
+		t.Fatalf("%d batch.export_started entries, want 3", len(st))
 	}
 }
 

@@ -11,25 +11,26 @@ import (
 // package audit itself; every other one is written through Append with the
 // details type named beside it.
 const (
-	TrailCreated      = audit.ActionTrailCreated  // written by package audit
-	TrailMigrated     = audit.ActionTrailMigrated // written by package audit
-	ProjectInit       = "project.init"            // ProjectInitDetails
-	PinChanged        = "pin.changed"             // PinChangedDetails
-	PluginAdded       = "plugin.added"            // PluginAddedDetails
-	PluginRefused     = "plugin.refused"          // PluginRefusedDetails
-	PluginApproved    = "policy.plugin_approved"  // PluginApprovedDetails
-	PolicyDecision    = "policy.decision"         // PolicyDecisionDetails
-	BatchCommitted    = "batch.committed"         // BatchRecord
-	BatchFailed       = "batch.failed"            // BatchFailedDetails
-	BatchReplayed     = "batch.replayed"          // BatchReplayedDetails
-	RecordResubmitted = "record.resubmitted"      // RecordResubmittedDetails
-	BatchExported     = "batch.exported"          // BatchExportedDetails
-	BatchExportFailed = "batch.export_failed"     // BatchExportFailedDetails
-	Checkpoint        = "audit.checkpoint"        // CheckpointDetails
-	AuditExported     = "audit.exported"          // AuditExportedDetails
-	OperatorEnrolled  = "operator.enrolled"       // OperatorEnrolledDetails
-	ESignSigned       = "esign.signed"            // ESignSignedDetails
-	ESignFailed       = "esign.failed"            // ESignFailedDetails
+	TrailCreated       = audit.ActionTrailCreated  // written by package audit
+	TrailMigrated      = audit.ActionTrailMigrated // written by package audit
+	ProjectInit        = "project.init"            // ProjectInitDetails
+	PinChanged         = "pin.changed"             // PinChangedDetails
+	PluginAdded        = "plugin.added"            // PluginAddedDetails
+	PluginRefused      = "plugin.refused"          // PluginRefusedDetails
+	PluginApproved     = "policy.plugin_approved"  // PluginApprovedDetails
+	PolicyDecision     = "policy.decision"         // PolicyDecisionDetails
+	BatchCommitted     = "batch.committed"         // BatchRecord
+	BatchFailed        = "batch.failed"            // BatchFailedDetails
+	BatchReplayed      = "batch.replayed"          // BatchReplayedDetails
+	RecordResubmitted  = "record.resubmitted"      // RecordResubmittedDetails
+	BatchExportStarted = "batch.export_started"    // BatchExportStartedDetails
+	BatchExported      = "batch.exported"          // BatchExportedDetails
+	BatchExportFailed  = "batch.export_failed"     // BatchExportFailedDetails
+	Checkpoint         = "audit.checkpoint"        // CheckpointDetails
+	AuditExported      = "audit.exported"          // AuditExportedDetails
+	OperatorEnrolled   = "operator.enrolled"       // OperatorEnrolledDetails
+	ESignSigned        = "esign.signed"            // ESignSignedDetails
+	ESignFailed        = "esign.failed"            // ESignFailedDetails
 )
 
 // Spec describes one action for the catalogue: its name, the object it is
@@ -57,6 +58,7 @@ func Catalogue() []Spec {
 		{BatchFailed, "batch:<id>", BatchFailedDetails{}, "a batch failed and nothing was committed: job, input digest, the error"},
 		{BatchReplayed, "batch:<id>", BatchReplayedDetails{}, "a committed batch was replayed from the store under its recorded plan: match or mismatch per artifact (outputs, actions, lineage file, tiles, root, counts), or why the replay could not run"},
 		{RecordResubmitted, "batch:<original id>", RecordResubmittedDetails{}, "a corrected record ran as a new batch under the original batch's plan: original batch and ordinal, the new batch and its outcome; the reason is required"},
+		{BatchExportStarted, "batch:<id>", BatchExportStartedDetails{}, "an allowed export began: the destination, the decision and the files with the hashes about to be sent, on record before the first byte leaves; an export interrupted after it has no batch.exported or batch.export_failed, and can be retried"},
 		{BatchExported, "batch:<id>", BatchExportedDetails{}, "a batch left for a destination: the URL, the canonical destination, the whitelisted prefix that allowed it, the purpose, the decision, every file with its hash as checked at the destination"},
 		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete: the destination, the decision, the error and what, if anything, was written"},
 		{Checkpoint, "trail:<id>", CheckpointDetails{}, "a signed checkpoint of the trail was issued: origin, size and root (base64)"},
@@ -156,6 +158,19 @@ type RecordResubmittedDetails struct {
 	NewBatch        string `json:"new_batch"`
 	Status          string `json:"status"`
 	Verified        bool   `json:"verified"`
+}
+
+// BatchExportStartedDetails: an allowed export began; nothing has left
+// yet.
+type BatchExportStartedDetails struct {
+	BatchID     string         `json:"batch_id"`
+	URL         string         `json:"url"`
+	Destination string         `json:"destination"`
+	Prefix      string         `json:"prefix"`
+	Purpose     string         `json:"purpose"`
+	DecisionID  string         `json:"decision_id"`
+	DecisionSeq int64          `json:"decision_seq"`
+	Files       []ExportedFile `json:"files"` // what will be sent: name, hash, bytes
 }
 
 // BatchExportedDetails: a batch's files reached the destination and their
@@ -268,20 +283,21 @@ type ESignFailedDetails struct {
 	Error    string `json:"error"`
 }
 
-func (ProjectInitDetails) Action() string       { return ProjectInit }
-func (PinChangedDetails) Action() string        { return PinChanged }
-func (PluginAddedDetails) Action() string       { return PluginAdded }
-func (PluginRefusedDetails) Action() string     { return PluginRefused }
-func (PluginApprovedDetails) Action() string    { return PluginApproved }
-func (PolicyDecisionDetails) Action() string    { return PolicyDecision }
-func (BatchRecord) Action() string              { return BatchCommitted }
-func (BatchFailedDetails) Action() string       { return BatchFailed }
-func (BatchReplayedDetails) Action() string     { return BatchReplayed }
-func (RecordResubmittedDetails) Action() string { return RecordResubmitted }
-func (BatchExportedDetails) Action() string     { return BatchExported }
-func (BatchExportFailedDetails) Action() string { return BatchExportFailed }
-func (CheckpointDetails) Action() string        { return Checkpoint }
-func (AuditExportedDetails) Action() string     { return AuditExported }
-func (OperatorEnrolledDetails) Action() string  { return OperatorEnrolled }
-func (ESignSignedDetails) Action() string       { return ESignSigned }
-func (ESignFailedDetails) Action() string       { return ESignFailed }
+func (ProjectInitDetails) Action() string        { return ProjectInit }
+func (PinChangedDetails) Action() string         { return PinChanged }
+func (PluginAddedDetails) Action() string        { return PluginAdded }
+func (PluginRefusedDetails) Action() string      { return PluginRefused }
+func (PluginApprovedDetails) Action() string     { return PluginApproved }
+func (PolicyDecisionDetails) Action() string     { return PolicyDecision }
+func (BatchRecord) Action() string               { return BatchCommitted }
+func (BatchFailedDetails) Action() string        { return BatchFailed }
+func (BatchReplayedDetails) Action() string      { return BatchReplayed }
+func (RecordResubmittedDetails) Action() string  { return RecordResubmitted }
+func (BatchExportStartedDetails) Action() string { return BatchExportStarted }
+func (BatchExportedDetails) Action() string      { return BatchExported }
+func (BatchExportFailedDetails) Action() string  { return BatchExportFailed }
+func (CheckpointDetails) Action() string         { return Checkpoint }
+func (AuditExportedDetails) Action() string      { return AuditExported }
+func (OperatorEnrolledDetails) Action() string   { return OperatorEnrolled }
+func (ESignSignedDetails) Action() string        { return ESignSigned }
+func (ESignFailedDetails) Action() string        { return ESignFailed }

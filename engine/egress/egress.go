@@ -28,6 +28,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/project"
@@ -151,11 +152,25 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 	if err != nil {
 		return res, failed(ctx, p, opt, res, nil, withWhat(err, what))
 	}
+	// The attempt is on record before the first byte leaves: an export
+	// cut short (a crash, a pulled cable) is visible as a start without an
+	// outcome, and a retry finishes it.
+	planned := make([]actions.ExportedFile, len(files))
+	for i, f := range files {
+		planned[i] = actions.ExportedFile{Name: f.Name, Hash: f.Hash, Bytes: int64(len(f.Data))}
+	}
+	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + b.BatchID, Reason: opt.Reason,
+		Details: actions.BatchExportStartedDetails{BatchID: b.BatchID, URL: opt.To, Destination: canonical, Prefix: prefix,
+			Purpose: opt.Purpose, DecisionID: d.ID, DecisionSeq: dent.Seq, Files: planned}}); err != nil {
+		return res, fmt.Errorf("the export of batch %s could not be put on record, so nothing was sent: %w", b.BatchID, err)
+	}
+	failpoint.Hit("export.after-started")
 	sent, err := dest.Send(ctx, b.BatchID, files)
 	if err != nil {
 		return res, failed(ctx, p, opt, res, sent, withWhat(err, what))
 	}
 	res.Files = sent
+	failpoint.Hit("export.before-record")
 	ent, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + b.BatchID, Reason: opt.Reason,
 		Details: actions.BatchExportedDetails{BatchID: b.BatchID, URL: opt.To, Destination: canonical, Prefix: prefix,
 			Purpose: opt.Purpose, DecisionID: d.ID, DecisionSeq: dent.Seq, Files: sent}})

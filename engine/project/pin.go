@@ -7,6 +7,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 )
 
@@ -66,13 +67,19 @@ func (p *Project) Pin(ctx context.Context, operator, reason string) ([]actions.P
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	if err := durable.WriteFile(p.LockPath(), next.Format(), 0o644); err != nil {
-		return nil, err
-	}
 	if reason == "" {
 		reason = "pins updated"
 	}
-	_, err = actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "file:" + LockFile, Reason: reason,
-		Details: actions.PinChangedDetails{Changes: changes, PinsDigest: next.Digest()}})
-	return changes, err
+	// On record first: a crash before pawl.lock is written leaves a
+	// change on record that the next `pawl pin` finds and records again,
+	// never pins in force that the trail does not know.
+	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "file:" + LockFile, Reason: reason,
+		Details: actions.PinChangedDetails{Changes: changes, PinsDigest: next.Digest()}}); err != nil {
+		return nil, err
+	}
+	failpoint.Hit("pin.after-record")
+	if err := durable.WriteFile(p.LockPath(), next.Format(), 0o644); err != nil {
+		return nil, fmt.Errorf("the pin change is on record but %s could not be written: %w: run `pawl pin` again", LockFile, err)
+	}
+	return changes, nil
 }

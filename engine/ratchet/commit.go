@@ -10,6 +10,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/seal"
 )
@@ -28,10 +29,8 @@ func finishCommit(p *project.Project, id string, e audit.Entry) error {
 	} else {
 		os.RemoveAll(pending) // already moved; a stale copy must not linger
 	}
-	if testHook != nil {
-		if err := testHook("before-signature"); err != nil {
-			return err
-		}
+	if err := step("commit.after-rename"); err != nil {
+		return err
 	}
 	// The checkpoint of the trail up to this batch's entry travels with
 	// the batch: whoever takes the batch away can later prove that the
@@ -46,6 +45,7 @@ func finishCommit(p *project.Project, id string, e audit.Entry) error {
 		if err := durable.WriteFile(cpPath, cp, 0o444); err != nil {
 			return err
 		}
+		failpoint.Hit("commit.after-checkpoint")
 	}
 	sigPath := filepath.Join(final, actions.SignatureFile)
 	if _, err := os.Stat(sigPath); err == nil {
@@ -59,7 +59,11 @@ func finishCommit(p *project.Project, id string, e audit.Entry) error {
 	if err != nil {
 		return err
 	}
-	return durable.WriteFile(sigPath, b, 0o444)
+	if err := durable.WriteFile(sigPath, b, 0o444); err != nil {
+		return err
+	}
+	failpoint.Hit("commit.after-signature")
+	return nil
 }
 
 // Recover finishes every batch that reached the audit trail and discards
@@ -80,6 +84,7 @@ func Recover(ctx context.Context, p *project.Project) error {
 			if err := os.RemoveAll(p.PendingBatch(id)); err != nil {
 				return fmt.Errorf("discarding uncommitted %s: %w", p.PendingBatch(id), err)
 			}
+			failpoint.Hit("recover.discarded")
 			continue
 		}
 		if err := finishCommit(p, id, e); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/project"
@@ -203,6 +204,7 @@ func (s *stages) finalize(it *item) {
 
 // outFile is an output being written: buffered, hashed, counted.
 type outFile struct {
+	name    string
 	f       *os.File
 	w       *bufio.Writer
 	h       hash.Hash
@@ -215,7 +217,7 @@ func createOut(path string) (*outFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &outFile{f: f, h: sha256.New()}
+	o := &outFile{name: filepath.Base(path), f: f, h: sha256.New()}
 	o.w = bufio.NewWriterSize(io.MultiWriter(f, o.h), 256<<10)
 	return o, nil
 }
@@ -232,7 +234,11 @@ func (o *outFile) close() error {
 		o.f.Close()
 		return err
 	}
-	return durable.Finish(o.f)
+	if err := durable.Finish(o.f); err != nil {
+		return err
+	}
+	failpoint.Hit("run.fsynced." + o.name)
+	return nil
 }
 
 func (o *outFile) ref() actions.OutputRef {
@@ -475,6 +481,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	if err := durable.SyncDir(dir); err != nil {
 		return err
 	}
+	failpoint.Hit("run.pending-synced")
 	br.RecordsIn = nrec
 	br.Verified = out.verified.records
 	br.Quarantined = out.quarantine.records
@@ -505,6 +512,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 			return fmt.Errorf("%s changed while it was stored: wrote %s, stored %s", name, want, d)
 		}
 	}
+	failpoint.Hit("run.stored")
 	return nil
 }
 

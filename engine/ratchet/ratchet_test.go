@@ -192,7 +192,7 @@ func TestPinsAreEnforced(t *testing.T) {
 }
 
 func TestRecoveryAfterCrashBetweenSteps(t *testing.T) {
-	for _, step := range []string{"before-audit", "before-signature"} {
+	for _, step := range []string{"run.before-audit", "commit.after-rename"} {
 		t.Run(step, func(t *testing.T) {
 			p := enginetest.NewProject(t)
 			in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 200, 5))
@@ -220,7 +220,7 @@ func TestRecoveryAfterCrashBetweenSteps(t *testing.T) {
 				t.Fatalf("pending work left after recovery: %v", pend)
 			}
 			bs, _ := q.Batches(context.Background())
-			if step == "before-audit" {
+			if step == "run.before-audit" {
 				if len(bs) != 0 {
 					t.Fatalf("a batch that never reached the trail was committed: %v", bs)
 				}
@@ -236,7 +236,7 @@ func TestRecoveryAfterCrashBetweenSteps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"before-audit": "committed", "before-signature": "already_committed"}[step]
+			want := map[string]string{"run.before-audit": "committed", "commit.after-rename": "already_committed"}[step]
 			if res.Status != want || res.Verified+res.Quarantined != 200 {
 				t.Fatalf("rerun: %s %d+%d", res.Status, res.Verified, res.Quarantined)
 			}

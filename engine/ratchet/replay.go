@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/project"
 )
 
@@ -57,6 +58,7 @@ func Replay(ctx context.Context, p *project.Project, id, operator, reason string
 	if d.Artifacts == nil {
 		d.Artifacts = []actions.ArtifactCheck{}
 	}
+	failpoint.Hit("replay.before-record")
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "batch:" + b.BatchID, Reason: reason, Details: d})
 	if err != nil {
 		return nil, err

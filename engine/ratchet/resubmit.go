@@ -10,6 +10,7 @@ import (
 
 	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/records"
 )
@@ -66,6 +67,7 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 	if err != nil {
 		return nil, err
 	}
+	failpoint.Hit("resubmit.before-record")
 	_, err = actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "batch:" + b.BatchID, Reason: reason,
 		Details: actions.RecordResubmittedDetails{OriginalBatch: b.BatchID, OriginalOrdinal: ordinal,
 			NewBatch: res.BatchID, Status: res.Status, Verified: res.Verified == 1}})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -139,14 +140,15 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if err := process(ctx, p, pl, &br, workers, o.progress, p.PendingBatch(id), true); err != nil {
 		return fail(err)
 	}
-	if testHook != nil {
-		if err := testHook("before-audit"); err != nil {
-			return nil, err
-		}
+	if err := step("run.before-audit"); err != nil {
+		return nil, err
 	}
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason, Details: br})
 	if err != nil {
 		return fail(fmt.Errorf("appending the audit entry: %w", err))
+	}
+	if err := step("run.after-audit"); err != nil {
+		return nil, err
 	}
 	// From here on the batch is committed: what remains is rolled forward,
 	// now or by the next process that opens the project.
@@ -176,8 +178,18 @@ func ResultOf(b *project.Batch) *Result {
 	return &Result{Batch: *b, Status: StatusCommitted}
 }
 
-// testHook lets crash tests stop a run between commit steps.
+// testHook lets in-process tests stop a run at a step, with an error.
 var testHook func(step string) error
+
+// step marks a step of the commit protocol: a crash point (see package
+// failpoint) and, in tests, a place to stop with an error.
+func step(name string) error {
+	failpoint.Hit(name)
+	if testHook != nil {
+		return testHook(name)
+	}
+	return nil
+}
 
 // ingest streams the input into the store, hashing it on the way.
 func ingest(p *project.Project, opt RunOptions) (name string, d store.Digest, size int64, err error) {
