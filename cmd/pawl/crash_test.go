@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/demo"
+	"github.com/pawl-dev/pawl/engine/egress"
+	"github.com/pawl-dev/pawl/engine/seal"
+)
+
+var (
+	fpOnce sync.Once
+	fpBin  string
+	fpErr  error
+)
+
+// buildFailpointPawl builds pawl with -tags failpoints: a binary that
+// kills itself at the point PAWL_FAILPOINT names.
+func buildFailpointPawl(t *testing.T) string {
+	t.Helper()
+	fpOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pawl-fp-*")
+		if err != nil {
+			fpErr = err
+			return
+		}
+		fpBin = filepath.Join(dir, "pawl")
+		if out, err := exec.Command("go", "build", "-tags", "failpoints", "-o", fpBin, ".").CombinedOutput(); err != nil {
+			fpErr = fmt.Errorf("go build -tags failpoints: %v\n%s", err, out)
+		}
+	})
+	if fpErr != nil {
+		t.Fatal(fpErr)
+	}
+	return fpBin
+}
+
+// crashable runs a command of the failpoint build. With point "" it logs
+// the points it passes and must succeed; otherwise it must die of SIGKILL
+// at that point. It returns the points passed ("name:N").
+func crashable(t *testing.T, bin, point string, args ...string) []string {
+	t.Helper()
+	log := filepath.Join(t.TempDir(), "points")
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "PAWL_FAILPOINT="+point, "PAWL_FAILPOINT_LOG="+log)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+	switch {
+	case point == "" && err != nil:
+		t.Fatalf("pawl %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	case point != "" && !killed:
+		t.Fatalf("pawl %s was to die at %s but did not (%v)\n%s", strings.Join(args, " "), point, err, out.String())
+	}
+	var passed []string
+	if f, err := os.Open(log); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			passed = append(passed, sc.Text())
+		}
+		f.Close()
+	}
+	return passed
+}
+
+// TestCrashAtEveryPoint kills a real pawl process at each crash point of
+// each protocol that writes — run and commit, recovery itself, export,
+// resubmission, replay, pin — in turn, and checks after each that the
+// project is whole: the trail verifies, no batch without its signature or
+// signature without its audit entry, nothing committed lost, nothing
+// exported without a record, and a rerun finishes the work.
+func TestCrashAtEveryPoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds pawl with -tags failpoints and kills it at every point")
+	}
+	bin := buildFailpointPawl(t)
+	dir := t.TempDir()
+	crashable(t, bin, "", "init", dir, "--operator", "alice")
+	inputs := t.TempDir()
+	input := func(seed uint64) string {
+		p := filepath.Join(inputs, fmt.Sprintf("in-%d.jsonl", seed))
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		// 700 records: two chunks, so a batch is more than one write.
+		if err := demo.GenerateSensorReadings(f, demo.GenOptions{Records: 700, Seed: seed, AsOf: demoAsOf, FailureRate: 0.05}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	runArgs := func(in string) []string {
+		return []string{"-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z"}
+	}
+	statusOf := func(in string) string {
+		out := mustPawl(t, append(runArgs(in), "--output", "json")...)
+		var r struct {
+			Status string `json:"status"`
+		}
+		json.Unmarshal([]byte(out), &r)
+		return r.Status
+	}
+
+	// Run and commit. Learn the points from a run that is not killed.
+	runPoints := crashable(t, bin, "", runArgs(input(1000))...)
+	if len(runPoints) < 10 {
+		t.Fatalf("a run passed only %d crash points: %v", len(runPoints), runPoints)
+	}
+	committedFrom := -1 // the first point at which the batch is committed
+	for i, pt := range runPoints {
+		if strings.HasPrefix(pt, "run.after-audit:") {
+			committedFrom = i
+		}
+	}
+	if committedFrom < 0 {
+		t.Fatalf("no run.after-audit among the points %v", runPoints)
+	}
+	for i, pt := range runPoints {
+		in := input(uint64(i))
+		crashable(t, bin, pt, runArgs(in)...)
+		crashWhole(t, dir)
+		want := "committed"
+		if i >= committedFrom {
+			want = "already_committed" // the audit entry is the commit point: it survived, recovery finished it
+		}
+		if got := statusOf(in); got != want {
+			t.Errorf("killed at %s: a rerun says %q, want %q", pt, got, want)
+		}
+	}
+	t.Logf("run: killed at each of %d points", len(runPoints))
+
+	// Recovery itself, killed at each of its points.
+	var recoverPoints []string
+	{
+		in := input(2000)
+		crashable(t, bin, "run.after-audit:1", runArgs(in)...)
+		recoverPoints = crashable(t, bin, "", "-C", dir, "batches", "list")
+		statusOf(in)
+	}
+	if len(recoverPoints) < 3 {
+		t.Fatalf("recovery passed only %v", recoverPoints)
+	}
+	for i, pt := range recoverPoints {
+		in := input(uint64(3000 + i))
+		crashable(t, bin, "run.after-audit:1", runArgs(in)...)
+		crashable(t, bin, pt, "-C", dir, "batches", "list") // recovery dies too
+		crashWhole(t, dir)
+		if got := statusOf(in); got != "already_committed" {
+			t.Errorf("recovery killed at %s: a rerun says %q", pt, got)
+		}
+	}
+	t.Logf("recovery: killed at each of %d points", len(recoverPoints))
+
+	// Export to an outbox, killed at each point, then retried.
+	batch := committedBatch(t, dir)
+	outbox := t.TempDir()
+	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	exportArgs := func(sub string) []string {
+		return []string{"-C", dir, "export", batch, "--to", "file://" + outbox + "/" + sub + "/", "--operator", "alice"}
+	}
+	exportPoints := crashable(t, bin, "", exportArgs("clean")...)
+	if len(exportPoints) < 7 {
+		t.Fatalf("an export passed only %v", exportPoints)
+	}
+	for i, pt := range exportPoints {
+		sub := fmt.Sprintf("x%d", i)
+		before := len(trailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch))
+		crashable(t, bin, pt, exportArgs(sub)...)
+		crashWhole(t, dir)
+		dest := filepath.Join(outbox, sub)
+		if ents, _ := os.ReadDir(dest); len(ents) > 0 && len(trailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch)) == before {
+			t.Errorf("killed at %s: %d files reached %s with no export on record", pt, len(ents), dest)
+		}
+		if _, err := os.Stat(filepath.Join(dest, actions.SignatureFile)); err == nil {
+			for _, n := range egress.Files {
+				if _, err := os.Stat(filepath.Join(dest, n)); err != nil {
+					t.Errorf("killed at %s: signature.json reached the outbox before %s", pt, n)
+				}
+			}
+		}
+		mustPawl(t, exportArgs(sub)...) // the retry finishes it
+		mustPawl(t, "verify-signature", filepath.Join(dest, actions.SignatureFile))
+		if ents, _ := os.ReadDir(dest); len(ents) != len(egress.Files) {
+			t.Errorf("killed at %s: after the retry %s holds %d files, want %d", pt, dest, len(ents), len(egress.Files))
+		}
+	}
+	t.Logf("export: killed at each of %d points", len(exportPoints))
+
+	// Resubmission, replay and pin.
+	q := firstQuarantined(t, dir, batch)
+	fixed := filepath.Join(t.TempDir(), "fixed.json")
+	os.WriteFile(fixed, []byte(good), 0o644)
+	resubmit := []string{"-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(q), "--file", fixed, "--reason", "corrected at the source"}
+	for _, c := range []struct {
+		name  string
+		args  []string
+		point string
+	}{
+		{"resubmit", resubmit, "commit.after-rename:1"},
+		{"resubmit", resubmit, "resubmit.before-record:1"},
+		{"replay", []string{"-C", dir, "audit", "replay", batch}, "replay.before-record:1"},
+	} {
+		crashable(t, bin, c.point, c.args...)
+		crashWhole(t, dir)
+		mustPawl(t, c.args...)
+		crashWhole(t, dir)
+	}
+	if es := trailEntries(t, dir, actions.RecordResubmitted, "batch:"+batch); len(es) == 0 {
+		t.Error("the resubmission is not on record after its retry")
+	}
+
+	job := filepath.Join(dir, "jobs", "sensor-feed.yaml")
+	b, _ := os.ReadFile(job)
+	os.WriteFile(job, append(b, []byte("# reviewed\n")...), 0o644)
+	crashable(t, bin, "pin.after-record:1", "-C", dir, "pin", "--reason", "comment")
+	crashWhole(t, dir)
+	if out := mustPawl(t, "-C", dir, "pin", "--reason", "comment, again"); !strings.Contains(out, "jobs/sensor-feed.yaml") {
+		t.Errorf("after a pin killed before pawl.lock was written, the next pin does not find the change:\n%s", out)
+	}
+	mustPawl(t, runArgs(input(9999))...)
+	crashWhole(t, dir)
+}
+
+// crashWhole checks a project after a kill, through the normal binary:
+// opening it recovers; then the trail and every batch verify, nothing is
+// pending, every batch folder has its signature, every signature its entry.
+func crashWhole(t *testing.T, dir string) {
+	t.Helper()
+	code, out, errs := pawl(t, "", "-C", dir, "audit", "verify")
+	if code != 0 {
+		t.Fatalf("audit verify after a kill: exit %d\n%s%s", code, out, errs)
+	}
+	data := filepath.Join(dir, ".pawl")
+	if pend, _ := os.ReadDir(filepath.Join(data, "pending")); len(pend) != 0 {
+		t.Fatalf("pending work left after recovery: %v", pend)
+	}
+	committed := map[string]bool{}
+	for _, e := range trailEntries(t, dir, actions.BatchCommitted, "") {
+		committed[strings.TrimPrefix(e.Object, "batch:")] = true
+	}
+	batches, _ := os.ReadDir(filepath.Join(data, "batches"))
+	for _, b := range batches {
+		if !committed[b.Name()] {
+			t.Fatalf("batch folder %s has no audit entry", b.Name())
+		}
+		if _, err := seal.VerifyFile(filepath.Join(data, "batches", b.Name(), actions.SignatureFile), nil); err != nil {
+			t.Fatalf("batch %s: %v", b.Name(), err)
+		}
+	}
+	if len(batches) != len(committed) {
+		t.Fatalf("%d batch folders, %d batches on record", len(batches), len(committed))
+	}
+}
+
+// committedBatch is the id of the newest committed batch.
+func committedBatch(t *testing.T, dir string) string {
+	t.Helper()
+	es := trailEntries(t, dir, actions.BatchCommitted, "")
+	if len(es) == 0 {
+		t.Fatal("no committed batch")
+	}
+	return strings.TrimPrefix(es[len(es)-1].Object, "batch:")
+}
+
+// firstQuarantined is the ordinal of a batch's first quarantined record.
+func firstQuarantined(t *testing.T, dir, batch string) int64 {
+	t.Helper()
+	out := mustPawl(t, "-C", dir, "quarantine", "list", batch, "--output", "json")
+	var rows []struct {
+		Ordinal int64 `json:"ordinal"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) == 0 {
+		t.Fatalf("quarantine list: %v\n%s", err, out)
+	}
+	return rows[0].Ordinal
+}
