@@ -6,6 +6,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
@@ -39,7 +40,10 @@ type InitOptions struct {
 // Init creates a project in dir (project.Scaffold), opens it with the
 // default configuration and the given operator, records its creation,
 // pins and approves the first-party validators the example job uses, and
-// pins every file. It refuses a directory that already holds a project.
+// pins every file; only then does the project count as made (the init
+// marker is removed). It refuses a directory that already holds a project;
+// an init that was cut short (a crash, a full disk) is started over by
+// running it again.
 func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, error) {
 	root, pub, err := project.Scaffold(dir)
 	if err != nil {
@@ -49,7 +53,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 	if opt.Operator != "" {
 		cfg.Operator = opt.Operator
 	}
-	p, err := Open(ctx, root, cfg)
+	p, err := project.OpenNew(ctx, root, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +69,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 		Details: actions.ProjectInitDetails{EngineKey: pub, PawlVersion: version.Version}}); err != nil {
 		return fail(err)
 	}
+	failpoint.Hit("init.after-record")
 	why := "first-party validator shipped with pawl " + version.Version
 	var firstParty []gate.PluginApproval
 	for _, m := range plugins.FirstParty() {
@@ -74,12 +79,20 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 		}
 		firstParty = append(firstParty, gate.PluginApproval{Name: man.Name, Version: man.Version, Hash: d, Capabilities: project.PluginCapabilities(man)})
 	}
+	failpoint.Hit("init.after-plugins")
 	// The default bundle approves no plugin; the first-party ones the
 	// scaffolded job uses are approved here, in the project's own bundle.
 	if err := gate.ApprovePlugins(ctx, p, firstParty, cfg.Operator, "first-party validators shipped with pawl "+version.Version); err != nil {
 		return fail(err)
 	}
+	failpoint.Hit("init.after-approval")
 	if _, err := p.Pin(ctx, cfg.Operator, "pins of the scaffolded project"); err != nil {
+		return fail(err)
+	}
+	failpoint.Hit("init.after-pin")
+	// Only now is it a project: until the marker is gone, every command
+	// refuses it, and `pawl init` run again starts it over.
+	if err := project.FinishInit(root); err != nil {
 		return fail(err)
 	}
 	return p, nil

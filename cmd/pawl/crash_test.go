@@ -89,6 +89,21 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 	bin := buildFailpointPawl(t)
 	dir := t.TempDir()
+	// Init, killed at each of its points, then run again: it starts over.
+	initPoints := crashable(t, bin, "", "init", filepath.Join(t.TempDir(), "p"), "--operator", "alice")
+	if len(initPoints) < 6 {
+		t.Fatalf("init passed only %v", initPoints)
+	}
+	for i, pt := range initPoints {
+		d := filepath.Join(t.TempDir(), fmt.Sprintf("p%d", i))
+		crashable(t, bin, pt, "init", d, "--operator", "alice")
+		if code, _, errs := pawl(t, "", "-C", d, "batches", "list"); code == 0 || (!strings.Contains(errs, "pawl init") && !strings.Contains(errs, "not a pawl project")) {
+			t.Errorf("init killed at %s: a command on the half-made project: exit %d, %s", pt, code, errs)
+		}
+		mustPawl(t, "init", d, "--operator", "alice")
+		crashWhole(t, d)
+	}
+	t.Logf("init: killed at each of %d points", len(initPoints))
 	crashable(t, bin, "", "init", dir, "--operator", "alice")
 	inputs := t.TempDir()
 	input := func(seed uint64) string {

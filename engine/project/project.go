@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -62,6 +65,18 @@ func FindRoot(dir string) (string, error) {
 // finish interrupted batches: engine.Open does, and every command opens
 // through it.
 func Open(ctx context.Context, root string, cfg config.Config) (*Project, error) {
+	return open(ctx, root, cfg, openOptions{})
+}
+
+// OpenNew opens a project that Scaffold has just written, whose init has
+// not finished yet: only engine.Init calls it.
+func OpenNew(ctx context.Context, root string, cfg config.Config) (*Project, error) {
+	return open(ctx, root, cfg, openOptions{init: true})
+}
+
+type openOptions struct{ init bool }
+
+func open(ctx context.Context, root string, cfg config.Config, opt openOptions) (*Project, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
@@ -69,6 +84,9 @@ func Open(ctx context.Context, root string, cfg config.Config) (*Project, error)
 	p := &Project{Layout: NewLayout(root, cfg.DataDir), Cfg: cfg}
 	if _, err := os.Stat(p.ConfigPath()); err != nil {
 		return nil, fmt.Errorf("%s is not a pawl project (no %s): run `pawl init %s`", root, ConfigFile, root)
+	}
+	if _, err := os.Stat(filepath.Join(root, InitMarker)); err == nil && !opt.init {
+		return nil, fmt.Errorf("%w: %s is a half-made project (%s is there): run `pawl init %s` again to start it over", ErrUnfinishedInit, root, InitMarker, root)
 	}
 	if fi, err := os.Stat(p.Data); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("data directory %s is missing: restore it from backup, or set data_dir in %s", p.Data, ConfigFile)
@@ -155,15 +173,31 @@ func (p *Project) ReadBlob(d store.Digest) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
+// InitMarker is the file at a project's root that says its init has not
+// finished. It lists, one per line, what that init created, so that `pawl
+// init` run again removes exactly those and starts over, and every other
+// command refuses the half-made project.
+const InitMarker = ".pawl-init-unfinished"
+
+// ErrUnfinishedInit is matched by the error of opening a project whose init
+// did not finish.
+var ErrUnfinishedInit = errors.New("the project's init did not finish")
+
 // Scaffold writes a new project into dir: pawl.yaml, the example job and
 // schema, the default policy bundle, the device registry, and the data
-// directory with a fresh ed25519 engine key. It refuses a directory that
-// already holds a project. It returns the project's absolute root and the
-// engine's public key line. Nothing is on record yet: engine.Init opens the
-// project and records its creation.
+// directory with a fresh ed25519 engine key. It first writes InitMarker
+// naming everything it is about to create; engine.Init removes the marker
+// (FinishInit) once the project's creation is on record and its pins are
+// written. A directory that holds a project is refused; one that holds an
+// unfinished init is cleaned of what that init created, and started again.
+// It returns the project's absolute root and the engine's public key line.
 func Scaffold(dir string) (root, engineKey string, err error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
+		return "", "", err
+	}
+	marker := filepath.Join(abs, InitMarker)
+	if err := undoUnfinishedInit(abs); err != nil {
 		return "", "", err
 	}
 	for _, name := range []string{ConfigFile, LockFile, DefaultDataDir} {
@@ -171,33 +205,78 @@ func Scaffold(dir string) (root, engineKey string, err error) {
 			return "", "", fmt.Errorf("%s already holds a pawl project (%s exists): refusing to overwrite it", abs, name)
 		}
 	}
-	files := []struct{ src, dst string }{
+	files := []struct {
+		dst  string
+		data []byte
+	}{}
+	for _, f := range []struct{ src, dst string }{
 		{"scaffold/pawl.yaml", ConfigFile},
 		{"scaffold/sensor-feed.yaml", "jobs/sensor-feed.yaml"},
 		{"scaffold/sensor-reading.json", "schemas/sensor-reading.json"},
 		{"scaffold/gitignore", ".gitignore"},
-	}
-	for _, f := range files {
-		dst := filepath.Join(abs, f.dst)
-		if f.dst == ".gitignore" {
-			if _, err := os.Lstat(dst); err == nil {
-				continue // the user's own .gitignore stays theirs
-			}
-		}
+	} {
 		b, err := fs.ReadFile(scaffold, f.src)
 		if err != nil {
 			return "", "", err
 		}
-		if err := writeProjectFile(dst, b); err != nil {
+		files = append(files, struct {
+			dst  string
+			data []byte
+		}{f.dst, b})
+	}
+	err = fs.WalkDir(policies.DefaultFS(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(policies.DefaultFS(), path)
+		files = append(files, struct {
+			dst  string
+			data []byte
+		}{PolicyDir + "/" + path, b})
+		return err
+	})
+	if err != nil {
+		return "", "", err
+	}
+	files = append(files, struct {
+		dst  string
+		data []byte
+	}{"lookups/device-registry.txt", demo.DeviceRegistry()})
+
+	// What this init creates: every file that is not there yet (a
+	// compliance team's policy file or the user's own .gitignore stays
+	// theirs), the lock and the data directory.
+	var created []string
+	for _, f := range files {
+		if _, err := os.Lstat(filepath.Join(abs, filepath.FromSlash(f.dst))); err == nil {
+			if f.dst == ".gitignore" {
+				continue
+			}
+			return "", "", fmt.Errorf("%s exists: init does not overwrite a file; move it away, or create the project in another directory", filepath.Join(abs, filepath.FromSlash(f.dst)))
+		}
+		created = append(created, f.dst)
+	}
+	created = append(created, LockFile, DefaultDataDir)
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", "", err
+	}
+	if err := durable.WriteNew(marker, []byte(strings.Join(created, "\n")+"\n"), 0o644); err != nil {
+		return "", "", err
+	}
+	failpoint.Hit("init.after-marker")
+	for _, f := range files {
+		if !slices.Contains(created, f.dst) {
+			continue
+		}
+		dst := filepath.Join(abs, filepath.FromSlash(f.dst))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", "", fmt.Errorf("cannot create %s: %w", filepath.Dir(dst), err)
+		}
+		if err := durable.WriteNew(dst, f.data, 0o644); err != nil {
 			return "", "", err
 		}
 	}
-	if err := writeTree(filepath.Join(abs, PolicyDir), policies.DefaultFS()); err != nil {
-		return "", "", fmt.Errorf("writing the default policy bundle into %s: %w", filepath.Join(abs, PolicyDir), err)
-	}
-	if err := writeProjectFile(filepath.Join(abs, "lookups", "device-registry.txt"), demo.DeviceRegistry()); err != nil {
-		return "", "", err
-	}
+	failpoint.Hit("init.after-files")
 	l := NewLayout(abs, DefaultDataDir)
 	for _, d := range dataDirs {
 		if err := os.MkdirAll(filepath.Join(l.Data, d), 0o700); err != nil {
@@ -208,33 +287,41 @@ func Scaffold(dir string) (root, engineKey string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	failpoint.Hit("init.after-key")
 	return abs, pub, nil
 }
 
-// writeProjectFile writes one file of the project (readable by all, like
-// source) durably, creating its directory.
-func writeProjectFile(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("cannot create %s: %w", filepath.Dir(path), err)
+// undoUnfinishedInit removes what an init that did not finish created in
+// dir, as its marker lists, and the marker itself.
+func undoUnfinishedInit(dir string) error {
+	marker := filepath.Join(dir, InitMarker)
+	b, err := os.ReadFile(marker)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
-	return durable.WriteFile(path, b, 0o644)
+	if err != nil {
+		return err
+	}
+	for _, rel := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if rel == "" || !filepath.IsLocal(filepath.FromSlash(rel)) {
+			return fmt.Errorf("%s names %q, which is not a path inside the project: remove the marker and the half-made project by hand", marker, rel)
+		}
+		if err := os.RemoveAll(filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+			return fmt.Errorf("removing what an unfinished init created: %w", err)
+		}
+	}
+	if err := os.Remove(marker); err != nil {
+		return err
+	}
+	return durable.SyncDir(dir)
 }
 
-// writeTree copies every file of fsys into dir, refusing to overwrite a
-// file that is already there (a compliance team's edits are never lost).
-func writeTree(dir string, fsys fs.FS) error {
-	return fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(fsys, path)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(path))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		return durable.WriteNew(dst, b, 0o644)
-	})
+// FinishInit removes the init marker: from now on the project opens like
+// any other. engine.Init calls it once the project's creation, plugins,
+// approvals and pins are on record.
+func FinishInit(root string) error {
+	if err := os.Remove(filepath.Join(root, InitMarker)); err != nil {
+		return err
+	}
+	return durable.SyncDir(root)
 }

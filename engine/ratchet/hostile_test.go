@@ -142,6 +142,10 @@ func TestEveryHostileModuleFailsCleanly(t *testing.T) {
 	} {
 		t.Run(tc.module, func(t *testing.T) {
 			p := enginetest.NewProject(t)
+			// Each module must be stopped by its own limit (memory, stack,
+			// result size), however loaded the machine is: a deadline it
+			// never reaches.
+			p.Cfg.PluginCallTimeout = 10 * time.Minute
 			wasm, err := os.ReadFile(filepath.Join("..", "sandbox", "testdata", tc.module+".wasm"))
 			if err != nil {
 				t.Fatal(err)
