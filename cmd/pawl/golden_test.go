@@ -280,8 +280,8 @@ func (g *goldenScenario) run() {
 
 	// Inclusion proofs.
 	proof := g.path("proof.json")
-	g.in("audit-prove/stdout", 0, "audit", "prove", b1, "4")
-	g.in("audit-prove/out", 0, "audit", "prove", b1, "4", "--out", proof)
+	g.in("audit-prove/to-stdout", 0, "audit", "prove", b1, "4")
+	g.in("audit-prove/to-file", 0, "audit", "prove", b1, "4", "--out", proof)
 	g.step("audit-verify-proof/signature", 0, "", "-C", base, "audit", "verify-proof", proof, "--signature", sig)
 	g.step("audit-verify-proof/alone", 0, "", "-C", base, "audit", "verify-proof", proof)
 	edited := g.write(g.path("edited-proof.json"), strings.Replace(string(mustRead(t, proof)), `"leaf_index": 3`, `"leaf_index": 2`, 1))
@@ -337,8 +337,8 @@ func (g *goldenScenario) run() {
 	g.in("audit-log/bad-since", 2, "audit", "log", "--since", "last week")
 
 	cp := g.path("head.checkpoint")
-	g.in("audit-checkpoint/stdout", 0, "audit", "checkpoint", "--reason", "end of day")
-	g.in("audit-checkpoint/out", 0, "audit", "checkpoint", "--out", cp)
+	g.in("audit-checkpoint/to-stdout", 0, "audit", "checkpoint", "--reason", "end of day")
+	g.in("audit-checkpoint/to-file", 0, "audit", "checkpoint", "--out", cp)
 	g.in("audit-verify/ok", 0, "audit", "verify")
 	g.in("audit-verify/json", 0, "audit", "verify", "--output", "json")
 	g.in("audit-verify/checkpoint", 0, "audit", "verify", "--checkpoint", cp)
