@@ -120,7 +120,7 @@ func Test(dir string, coverage bool) (TestReport, error) {
 }
 
 func runTests(ctx context.Context, b *Bundle, coverage bool) (TestReport, error) {
-	rep := TestReport{Bundle: b.Info}
+	rep := TestReport{Bundle: b.Info, Results: []TestResult{}}
 	compiler := ast.NewCompiler().
 		WithCapabilities(Capabilities()).
 		WithDefaultRegoVersion(ast.RegoV1).

@@ -58,7 +58,7 @@ func writeTrace(w io.Writer, t *review.RecordTrace) {
 	utc := func(x time.Time) string { return x.UTC().Format("2006-01-02 15:04:05") + " UTC" }
 	fmt.Fprintf(w, "record %d of batch %s: %s\n", r.Ordinal, t.BatchID, strings.ToUpper(r.Outcome))
 	fmt.Fprintf(w, "  batch: job %s (%s, %s), schema %s %s, as of %s\n", t.Job, t.Source, t.Classification, t.Schema.Name, t.Schema.Version, t.AsOf)
-	fmt.Fprintf(w, "  committed %s by %s (OS user %s), %s; audit entry %d %s\n", utc(t.CommittedAt), t.Operator, t.OSUser, reasonText(t.Reason), t.AuditSeq, t.AuditEntry)
+	fmt.Fprintf(w, "  committed %s by %s (OS user %s), %s; audit entry %d %s\n", utc(t.CommittedAt.Time), t.Operator, t.OSUser, reasonText(t.Reason), t.AuditSeq, t.AuditEntry)
 	fmt.Fprintf(w, "  input: %s (%s), line %d, bytes %d..%d\n", t.Input, t.InputName, r.Line, r.Offset, r.Offset+r.Length)
 	fmt.Fprintf(w, "  input hash (the record's bytes): %s\n", r.InputHash)
 	fmt.Fprintln(w, "  stages:")
@@ -97,7 +97,7 @@ func writeTrace(w io.Writer, t *review.RecordTrace) {
 	} else {
 		fmt.Fprintln(w, "  exports:")
 		for _, e := range t.Exports {
-			fmt.Fprintf(w, "    %s by %s, %s (audit entry %d)\n", utc(e.Time), e.Operator, reasonText(e.Reason), e.Seq)
+			fmt.Fprintf(w, "    %s by %s, %s (audit entry %d)\n", utc(e.Time.Time), e.Operator, reasonText(e.Reason), e.Seq)
 		}
 	}
 	writeSignatures(w, "  ", t.Signatures)
@@ -112,7 +112,7 @@ func writeTrace(w io.Writer, t *review.RecordTrace) {
 			if d.Failure != "" {
 				what = ": " + d.Failure
 			}
-			fmt.Fprintf(w, "    %s  %-18s by %s%s, %s (audit entry %d)\n", utc(e.Time), e.Action, e.Operator, what, reasonText(e.Reason), e.Seq)
+			fmt.Fprintf(w, "    %s  %-18s by %s%s, %s (audit entry %d)\n", utc(e.Time.Time), e.Action, e.Operator, what, reasonText(e.Reason), e.Seq)
 		}
 	}
 }

@@ -22,8 +22,11 @@ func (a *app) versionCmd() *cobra.Command {
 			if a.output == "json" {
 				return a.printJSON(v)
 			}
-			for _, k := range []string{"pawl", "go", "wazero", "opa", "sqlite", "go-sqlite3", "jsonschema", "x/text"} {
-				fmt.Fprintf(a.s.out, "%-11s %s\n", k, v[k])
+			// The JSON keys are snake_case; the text names the modules as
+			// their import paths do.
+			for _, k := range [][2]string{{"pawl", "pawl"}, {"go", "go"}, {"wazero", "wazero"}, {"opa", "opa"}, {"sqlite", "sqlite"},
+				{"go_sqlite3", "go-sqlite3"}, {"jsonschema", "jsonschema"}, {"x_text", "x/text"}} {
+				fmt.Fprintf(a.s.out, "%-11s %s\n", k[1], v[k[0]])
 			}
 			return nil
 		},

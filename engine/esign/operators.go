@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -120,14 +119,14 @@ func CheckPassphrase(pass []byte) error {
 
 // Operator is an enrolled operator, as the audit trail records them.
 type Operator struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`       // printed name, shown on every signature
-	PublicKey  string    `json:"public_key"` // "ed25519 BASE64 KEYID"
-	KeyID      string    `json:"key_id"`
-	EnrolledAt time.Time `json:"enrolled_at"`
-	EnrolledBy string    `json:"enrolled_by"`
-	AuditSeq   int64     `json:"audit_seq"`
-	KeyFile    string    `json:"key_file"`
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`       // printed name, shown on every signature
+	PublicKey  string          `json:"public_key"` // "ed25519 BASE64 KEYID"
+	KeyID      string          `json:"key_id"`
+	EnrolledAt audit.EntryTime `json:"enrolled_at"` // its operator.enrolled entry's time
+	EnrolledBy string          `json:"enrolled_by"`
+	AuditSeq   int64           `json:"audit_seq"`
+	KeyFile    string          `json:"key_file"`
 	// KeyFilePresent says whether the encrypted key is still on disk.
 	KeyFilePresent bool `json:"key_file_present"`
 
@@ -268,7 +267,7 @@ func operatorFromEntry(p *project.Project, e audit.Entry) (*Operator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit entry %d enrols %s with %v", e.Seq, d.ID, err)
 	}
-	op := &Operator{ID: d.ID, Name: d.Name, PublicKey: d.PublicKey, KeyID: seal.KeyID(pub), EnrolledAt: e.Time.UTC(),
+	op := &Operator{ID: d.ID, Name: d.Name, PublicKey: d.PublicKey, KeyID: seal.KeyID(pub), EnrolledAt: audit.EntryTime{Time: e.Time.UTC()},
 		EnrolledBy: e.Operator, AuditSeq: e.Seq, KeyFile: p.OperatorKeyFile(d.ID), pub: pub}
 	if _, err := os.Stat(op.KeyFile); err == nil {
 		op.KeyFilePresent = true

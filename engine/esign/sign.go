@@ -96,16 +96,16 @@ func canonical(m *actions.ESignManifest) ([]byte, error) { return canonjson.Mars
 // ESignature is one e-signature on a batch, as read back from the audit
 // trail and verified.
 type ESignature struct {
-	BatchID    string    `json:"batch_id"`
-	Meaning    Meaning   `json:"meaning"`
-	SignerID   string    `json:"signer_id"`
-	SignerName string    `json:"signer_name"` // the printed name
-	Time       time.Time `json:"time"`        // UTC
-	Reason     string    `json:"reason"`
-	KeyID      string    `json:"key_id"`
-	Value      string    `json:"value"`
-	AuditSeq   int64     `json:"audit_seq"`
-	AuditEntry string    `json:"audit_entry"`
+	BatchID    string          `json:"batch_id"`
+	Meaning    Meaning         `json:"meaning"`
+	SignerID   string          `json:"signer_id"`
+	SignerName string          `json:"signer_name"` // the printed name
+	Time       audit.EntryTime `json:"time"`        // UTC; the esign.signed entry's time
+	Reason     string          `json:"reason"`
+	KeyID      string          `json:"key_id"`
+	Value      string          `json:"value"`
+	AuditSeq   int64           `json:"audit_seq"`
+	AuditEntry string          `json:"audit_entry"`
 	// Valid is true when the signature verifies against this batch and the
 	// signer's enrolled key; otherwise Problem says what is wrong.
 	Valid    bool                  `json:"valid"`
@@ -270,7 +270,7 @@ func Of(ctx context.Context, p *project.Project, b *project.Batch) ([]ESignature
 
 // verifyESign checks one esign.signed entry against batch b.
 func verifyESign(b *project.Batch, be audit.Entry, ops map[string]*Operator, e audit.Entry) ESignature {
-	s := ESignature{BatchID: b.BatchID, AuditSeq: e.Seq, AuditEntry: e.Hash, Time: e.Time.UTC(), SignerID: e.Operator, Reason: e.Reason}
+	s := ESignature{BatchID: b.BatchID, AuditSeq: e.Seq, AuditEntry: e.Hash, Time: audit.EntryTime{Time: e.Time.UTC()}, SignerID: e.Operator, Reason: e.Reason}
 	bad := func(format string, args ...any) ESignature {
 		s.Problem = fmt.Sprintf(format, args...)
 		return s
@@ -283,7 +283,7 @@ func verifyESign(b *project.Batch, be audit.Entry, ops map[string]*Operator, e a
 	s.Manifest, s.Meaning, s.SignerID, s.SignerName, s.Reason = m, Meaning(m.Meaning), m.SignerID, m.SignerName, m.Reason
 	s.KeyID, s.Value = d.Signature.KeyID, d.Signature.Value
 	if t, err := time.Parse(esignTimeLayout, m.Time); err == nil {
-		s.Time = t
+		s.Time = audit.EntryTime{Time: t}
 	}
 	if _, err := ParseMeaning(string(m.Meaning)); err != nil {
 		return bad("%v", err)

@@ -48,7 +48,7 @@ func Explain(s string, p *Profile) Explanation {
 	if p == nil {
 		p = Default
 	}
-	e := Explanation{Input: s, Valid: utf8.ValidString(s)}
+	e := Explanation{Input: s, Valid: utf8.ValidString(s), Chars: []CharInfo{}}
 	e.Text = p.verdict(s, Text)
 	e.Identifier = p.verdict(s, Identifier)
 	if e.Valid {

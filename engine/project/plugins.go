@@ -125,7 +125,7 @@ func (p *Project) Plugins(ctx context.Context, verify bool) ([]PinnedPlugin, err
 	if err != nil {
 		return nil, err
 	}
-	var out []PinnedPlugin
+	out := []PinnedPlugin{}
 	for _, k := range pins.Sorted() {
 		id, ok := strings.CutPrefix(k, lockfile.PluginPrefix)
 		if !ok {

@@ -13,7 +13,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
@@ -35,7 +34,7 @@ type RecordTrace struct {
 	Source         string            `json:"source"`
 	Classification string            `json:"classification"`
 	AsOf           string            `json:"as_of"`
-	CommittedAt    time.Time         `json:"committed_at"`
+	CommittedAt    audit.EntryTime   `json:"committed_at"` // the batch.committed entry's time
 	Operator       string            `json:"operator"`
 	OSUser         string            `json:"os_user"`
 	Reason         string            `json:"reason"`
@@ -106,7 +105,7 @@ type TraceLineage struct {
 // TraceEvent is one audit entry about the batch.
 type TraceEvent struct {
 	Seq      int64           `json:"seq"`
-	Time     time.Time       `json:"time"`
+	Time     audit.EntryTime `json:"time"`
 	Operator string          `json:"operator"`
 	Action   string          `json:"action"`
 	Reason   string          `json:"reason"`
@@ -129,7 +128,7 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 		return nil, err
 	}
 	t := &RecordTrace{BatchID: b.BatchID, Job: b.Job, Source: b.Source, Classification: b.Classification, AsOf: b.AsOf,
-		CommittedAt: be.Time.UTC(), Operator: be.Operator, OSUser: be.OSUser, Reason: be.Reason,
+		CommittedAt: audit.EntryTime{Time: be.Time.UTC()}, Operator: be.Operator, OSUser: be.OSUser, Reason: be.Reason,
 		AuditSeq: be.Seq, AuditEntry: be.Hash, Input: b.Input, InputName: b.InputName, Schema: b.Schema,
 		Exports: []TraceEvent{}, Events: []TraceEvent{}}
 	r := &t.Record
@@ -203,7 +202,7 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 		return nil, err
 	}
 	for _, e := range es {
-		ev := TraceEvent{Seq: e.Seq, Time: e.Time.UTC(), Operator: e.Operator, Action: e.Action, Reason: e.Reason, Details: e.Details}
+		ev := TraceEvent{Seq: e.Seq, Time: audit.EntryTime{Time: e.Time.UTC()}, Operator: e.Operator, Action: e.Action, Reason: e.Reason, Details: e.Details}
 		switch e.Action {
 		case actions.BatchCommitted, actions.ESignSigned:
 		case actions.BatchExported:

@@ -34,7 +34,7 @@ func (r *VerifyReport) OK() bool { return r.Audit != nil && r.Audit.OK && len(r.
 // committed batch: its folder, its signature, and every blob it refers to in
 // the store (input, pinned files, outputs).
 func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
-	rep := &VerifyReport{}
+	rep := &VerifyReport{Problems: []string{}}
 	ar, err := p.Trail.Verify(ctx)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/audit/canonjson"
@@ -25,7 +24,7 @@ import (
 // write it again byte for byte (ed25519 signatures are deterministic).
 type Signature struct {
 	BatchID        string                          `json:"batch_id"`
-	VerifiedAt     string                          `json:"verified_at"`
+	VerifiedAt     string                          `json:"verified_at"` // the batch.committed entry's time, spelled as the trail has it
 	AsOf           string                          `json:"as_of"`
 	Job            string                          `json:"job"`
 	Classification string                          `json:"classification"`
@@ -74,7 +73,7 @@ func ForBatch(e audit.Entry, k *Key) (*Signature, error) {
 		validators = map[string]actions.ValidatorRef{}
 	}
 	s := &Signature{
-		BatchID: br.BatchID, VerifiedAt: e.Time.UTC().Format(time.RFC3339Nano), AsOf: br.AsOf,
+		BatchID: br.BatchID, VerifiedAt: audit.FormatTime(e.Time), AsOf: br.AsOf,
 		Job: br.Job, Classification: br.Classification, InputHash: br.Input, Schema: br.Schema,
 		Validators: validators,
 		Result:     SignedResult{Status: "committed", RecordsIn: br.RecordsIn, Verified: br.Verified, Quarantined: br.Quarantined},
