@@ -170,7 +170,14 @@ type BatchExportStartedDetails struct {
 	Purpose     string         `json:"purpose"`
 	DecisionID  string         `json:"decision_id"`
 	DecisionSeq int64          `json:"decision_seq"`
-	Files       []ExportedFile `json:"files"` // what will be sent: name, hash, bytes
+	Files       []OutgoingFile `json:"files"` // what will be sent
+}
+
+// OutgoingFile is a file an export is about to send.
+type OutgoingFile struct {
+	Name  string       `json:"name"`
+	Hash  store.Digest `json:"hash"`
+	Bytes int64        `json:"bytes"`
 }
 
 // BatchExportedDetails: a batch's files reached the destination and their

@@ -155,9 +155,9 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 	// The attempt is on record before the first byte leaves: an export
 	// cut short (a crash, a pulled cable) is visible as a start without an
 	// outcome, and a retry finishes it.
-	planned := make([]actions.ExportedFile, len(files))
+	planned := make([]actions.OutgoingFile, len(files))
 	for i, f := range files {
-		planned[i] = actions.ExportedFile{Name: f.Name, Hash: f.Hash, Bytes: int64(len(f.Data))}
+		planned[i] = actions.OutgoingFile{Name: f.Name, Hash: f.Hash, Bytes: int64(len(f.Data))}
 	}
 	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + b.BatchID, Reason: opt.Reason,
 		Details: actions.BatchExportStartedDetails{BatchID: b.BatchID, URL: opt.To, Destination: canonical, Prefix: prefix,
