@@ -121,6 +121,12 @@ func (n *Native) Validate(ctx context.Context, b *sandbox.Batch) (v []sandbox.Ve
 	if err != nil {
 		return nil, err
 	}
+	// The batch's strings are views of msg, valid only during the call
+	// (pdk.Strings.Get): scribble over it so that a plugin keeping one
+	// sees garbage in the next call, not a value that happens to last.
+	for i := range msg {
+		msg[i] = 0xA5
+	}
 	return sandbox.DecodeResult(out, b.N, n.m)
 }
 
