@@ -22,7 +22,40 @@ import (
 	"github.com/pawl-dev/pawl/plugins/pdk"
 	rangecheck "github.com/pawl-dev/pawl/plugins/range"
 	"github.com/pawl-dev/pawl/plugins/registry"
+	"golang.org/x/mod/modfile"
 )
+
+// goVersion is plugins/GOVERSION: the toolchain the committed modules
+// were built with.
+func goVersion(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("GOVERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestToolchainPinned: go.mod's toolchain line names the toolchain of
+// plugins/GOVERSION, so that the go command (GOTOOLCHAIN=auto) builds
+// with the one the committed modules are the build of.
+func TestToolchainPinned(t *testing.T) {
+	data, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := goVersion(t)
+	if f.Toolchain == nil {
+		t.Fatalf("go.mod has no toolchain line: add `toolchain %s` (plugins/GOVERSION)", want)
+	}
+	if f.Toolchain.Name != want {
+		t.Fatalf("go.mod says toolchain %s, plugins/GOVERSION says %s: they must agree (build/plugins.sh explains)", f.Toolchain.Name, want)
+	}
+}
 
 // TestReproducible rebuilds every module with build/plugins.sh into a
 // temporary directory and compares it with the committed file.
@@ -30,12 +63,9 @@ func TestReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("rebuilds the plugins (about 15 s); not in -short")
 	}
-	want, err := os.ReadFile("GOVERSION")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if have := runtime.Version(); strings.TrimSpace(string(want)) != have {
-		t.Skipf("the committed modules were built with %s, this is %s: byte equality is not expected (build/plugins.sh explains)", bytes.TrimSpace(want), have)
+	want := goVersion(t)
+	if have := runtime.Version(); want != have {
+		t.Skipf("the committed modules were built with %s, this is %s: byte equality is not expected (build/plugins.sh explains)", want, have)
 	}
 	out := t.TempDir()
 	cmd := exec.Command("bash", "../build/plugins.sh", out)
