@@ -48,12 +48,16 @@ func Impls(t testing.TB, wasmFile string, newPlugin func() pdk.Plugin) []Impl {
 	}
 	return []Impl{
 		{"native", m, func(t testing.TB, config string, lookup map[string][]byte) (Validator, error) {
-			return NewNative(newPlugin(), m, config, lookup)
+			n, err := NewNative(newPlugin(), m, config, lookup)
+			if err != nil {
+				return nil, err // a nil *Native must not become a non-nil Validator
+			}
+			return n, nil
 		}},
 		{"wasm", p.Manifest(), func(t testing.TB, config string, lookup map[string][]byte) (Validator, error) {
 			in, err := Instance(t, p, config, lookup)
 			if err != nil {
-				return nil, err // a nil *sandbox.Instance must not become a non-nil Validator
+				return nil, err
 			}
 			return in, nil
 		}},
