@@ -2,6 +2,8 @@ module github.com/pawl-dev/pawl
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/open-policy-agent/opa v1.22.3

@@ -10,7 +10,9 @@
 # then plugins/internal/addsection appends plugins/<name>/manifest.json as
 # the "pawl.manifest" custom section. The Go version is part of the build:
 # the same source gives the same bytes only with the toolchain named in
-# plugins/GOVERSION (GOTOOLCHAIN=local: never a downloaded one).
+# plugins/GOVERSION and go.mod's toolchain line. GOTOOLCHAIN=local: the go
+# found on PATH builds, switching to no other; under `go test` (which puts
+# its GOROOT/bin first on PATH) that is the test's own toolchain.
 #
 # WAT modules (plugins/notblank, engine/sandbox/testdata/wat) need wabt's
 # wat2wasm: build/setup-tools.sh installs it. Without it they are skipped

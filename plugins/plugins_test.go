@@ -1,17 +1,20 @@
 // Package plugins_test checks the first-party plugins as a set: that the
-// committed modules rebuild byte for byte, the WAT validator, and the
-// benchmarks of the whole sandbox (warm start, the sandbox tax, memory).
+// committed modules rebuild byte for byte with the pinned toolchain, the
+// WAT validator, and the benchmarks of the whole sandbox (warm start, the
+// sandbox tax, memory).
 package plugins_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,20 +25,58 @@ import (
 	"github.com/pawl-dev/pawl/plugins/pdk"
 	rangecheck "github.com/pawl-dev/pawl/plugins/range"
 	"github.com/pawl-dev/pawl/plugins/registry"
+	"golang.org/x/mod/modfile"
 )
 
-// TestReproducible rebuilds every module with build/plugins.sh into a
-// temporary directory and compares it with the committed file.
-func TestReproducible(t *testing.T) {
-	if testing.Short() {
-		t.Skip("rebuilds the plugins (about 15 s); not in -short")
-	}
-	want, err := os.ReadFile("GOVERSION")
+// goVersion is plugins/GOVERSION: the toolchain the committed modules
+// were built with.
+func goVersion(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("GOVERSION")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if have := runtime.Version(); strings.TrimSpace(string(want)) != have {
-		t.Skipf("the committed modules were built with %s, this is %s: byte equality is not expected (build/plugins.sh explains)", bytes.TrimSpace(want), have)
+	return strings.TrimSpace(string(b))
+}
+
+// TestToolchainPinned: go.mod's toolchain line names the toolchain of
+// plugins/GOVERSION, so that the go command (GOTOOLCHAIN=auto) builds
+// with the one the committed modules are the build of.
+func TestToolchainPinned(t *testing.T) {
+	data, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := goVersion(t)
+	if f.Toolchain == nil {
+		t.Fatalf("go.mod has no toolchain line: add `toolchain %s` (plugins/GOVERSION)", want)
+	}
+	if f.Toolchain.Name != want {
+		t.Fatalf("go.mod says toolchain %s, plugins/GOVERSION says %s: they must agree (build/plugins.sh explains)", f.Toolchain.Name, want)
+	}
+}
+
+// TestReproducible rebuilds every module with build/plugins.sh into a
+// temporary directory and compares it with the committed file. It needs
+// the toolchain of plugins/GOVERSION and fails on any other, except under
+// -short, which skips it.
+func TestReproducible(t *testing.T) {
+	want := goVersion(t)
+	if have := runtime.Version(); have != want {
+		msg := fmt.Sprintf("the committed modules are the build of %s (plugins/GOVERSION, go.mod's toolchain line) and this is %s: "+
+			"they are only byte-identical with %s. Get it with `GOTOOLCHAIN=%s go test ./plugins/` (the go command fetches that toolchain) "+
+			"or install Go %s", want, have, want, want, strings.TrimPrefix(want, "go"))
+		if testing.Short() {
+			t.Skip("-short: " + msg)
+		}
+		t.Fatal(msg + "; `go test -short` skips this test")
+	}
+	if testing.Short() {
+		t.Skip("rebuilds every module (build/plugins.sh); not in -short")
 	}
 	out := t.TempDir()
 	cmd := exec.Command("bash", "../build/plugins.sh", out)
@@ -46,32 +87,70 @@ func TestReproducible(t *testing.T) {
 	files := map[string]string{
 		"range": "range/range.wasm", "freshness": "freshness/freshness.wasm",
 		"registry": "registry/registry.wasm", "zscore": "zscore/zscore.wasm",
-		"probe": "../engine/sandbox/testdata/probe.wasm",
+		"probe": "../engine/sandbox/testdata/probe.wasm", "notblank": "notblank/notblank.wasm",
 	}
-	if _, err := exec.LookPath("wat2wasm"); err == nil {
-		files["notblank"] = "notblank/notblank.wasm"
-		wats, _ := filepath.Glob("../engine/sandbox/testdata/wat/*.wat")
-		for _, w := range wats {
-			n := strings.TrimSuffix(filepath.Base(w), ".wat")
-			files["hostile-"+n] = "../engine/sandbox/testdata/" + n + ".wasm"
-		}
-	} else {
-		t.Log("wat2wasm not found: the WAT modules were not rebuilt (run build/setup-tools.sh)")
+	wat := map[string]bool{"notblank": true} // built by wat2wasm
+	wats, _ := filepath.Glob("../engine/sandbox/testdata/wat/*.wat")
+	for _, w := range wats {
+		n := strings.TrimSuffix(filepath.Base(w), ".wat")
+		files["hostile-"+n] = "../engine/sandbox/testdata/" + n + ".wasm"
+		wat["hostile-"+n] = true
 	}
-	for name, committed := range files {
-		a, err := os.ReadFile(committed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(filepath.Join(out, name+".wasm"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sandbox.Pin(a) != sandbox.Pin(b) {
-			t.Errorf("%s: committed %s, rebuilt %s: run build/plugins.sh and commit the result", committed, sandbox.Pin(a), sandbox.Pin(b))
-		} else {
-			t.Logf("%-20s %s", name, sandbox.Pin(a))
-		}
+	_, err := exec.LookPath("wat2wasm")
+	haveWAT := err == nil
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		committed := files[name]
+		t.Run(name, func(t *testing.T) {
+			if wat[name] && !haveWAT {
+				t.Skip("wat2wasm (wabt) not found, so build/plugins.sh did not rebuild the WAT modules: run build/setup-tools.sh, which CI runs first")
+			}
+			a, err := os.ReadFile(committed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(out, name+".wasm"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sandbox.Pin(a) != sandbox.Pin(b) {
+				t.Errorf("%s: committed %s, rebuilt %s: run build/plugins.sh and commit the result", committed, sandbox.Pin(a), sandbox.Pin(b))
+			} else {
+				t.Logf("%-20s %s", name, sandbox.Pin(a))
+			}
+		})
+	}
+}
+
+// TestNotblankIsItsWAT: notblank.wasm is wat2wasm's build of notblank.wat
+// with manifest.json appended as its pawl.manifest section, as
+// build/plugins.sh makes it. Unlike TestReproducible it needs no
+// particular Go toolchain, so it runs everywhere, -short included.
+func TestNotblankIsItsWAT(t *testing.T) {
+	wat2wasm, err := exec.LookPath("wat2wasm")
+	if err != nil {
+		t.Skip("wat2wasm (wabt) not found: run build/setup-tools.sh, which CI runs first")
+	}
+	out := filepath.Join(t.TempDir(), "notblank.wasm")
+	if b, err := exec.Command(wat2wasm, "notblank/notblank.wat", "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, b)
+	}
+	code, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := os.ReadFile("notblank/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// plugins/internal/addsection embeds the manifest without its final newline.
+	built := sandbox.AppendCustomSection(code, sandbox.ManifestSection, bytes.TrimRight(manifest, "\n"))
+	committed, err := os.ReadFile("notblank/notblank.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(built, committed) {
+		t.Errorf("notblank/notblank.wasm is %s, the build of notblank.wat and manifest.json is %s: run build/plugins.sh and commit the result",
+			sandbox.Pin(committed), sandbox.Pin(built))
 	}
 }
 

@@ -5,6 +5,7 @@ package plugintest
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,22 +15,41 @@ import (
 // AsOf is the as-of time of the tests.
 var AsOf = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-// Load loads a committed .wasm through a fresh runtime.
+// loaded memoises Load: compiling a Go-built module takes seconds, and
+// every test of a package uses the same one. The runtimes stay open until
+// the test binary exits.
+var loaded struct {
+	sync.Mutex
+	m map[string]*sandbox.Plugin // by pin
+}
+
+// Load loads a committed .wasm, compiled once per test binary (each
+// instance is still a fresh one: see Instance).
 func Load(t testing.TB, path string) *sandbox.Plugin {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v (build/plugins.sh builds it)", err)
 	}
+	pin := sandbox.Pin(b)
+	loaded.Lock()
+	defer loaded.Unlock()
+	if p := loaded.m[pin]; p != nil {
+		return p
+	}
 	rt, err := sandbox.NewRuntime(context.Background(), sandbox.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rt.Close(context.Background()) })
-	p, err := rt.Load(context.Background(), b, sandbox.Pin(b))
+	p, err := rt.Load(context.Background(), b, pin)
 	if err != nil {
+		rt.Close(context.Background())
 		t.Fatal(err)
 	}
+	if loaded.m == nil {
+		loaded.m = map[string]*sandbox.Plugin{}
+	}
+	loaded.m[pin] = p
 	return p
 }
 
