@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/plugins/freshness"
 	"github.com/pawl-dev/pawl/plugins/internal/plugintest"
@@ -96,13 +97,12 @@ func TestReproducible(t *testing.T) {
 		files["hostile-"+n] = "../engine/sandbox/testdata/" + n + ".wasm"
 		wat["hostile-"+n] = true
 	}
-	_, err := exec.LookPath("wat2wasm")
-	haveWAT := err == nil
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		committed := files[name]
 		t.Run(name, func(t *testing.T) {
-			if wat[name] && !haveWAT {
-				t.Skip("wat2wasm (wabt) not found, so build/plugins.sh did not rebuild the WAT modules: run build/setup-tools.sh, which CI runs first")
+			if wat[name] {
+				// build/plugins.sh builds the WAT modules only when wat2wasm is there.
+				tooltest.Need(t, "wat2wasm")
 			}
 			a, err := os.ReadFile(committed)
 			if err != nil {
@@ -126,9 +126,10 @@ func TestReproducible(t *testing.T) {
 // build/plugins.sh makes it. Unlike TestReproducible it needs no
 // particular Go toolchain, so it runs everywhere, -short included.
 func TestNotblankIsItsWAT(t *testing.T) {
+	tooltest.Need(t, "wat2wasm")
 	wat2wasm, err := exec.LookPath("wat2wasm")
 	if err != nil {
-		t.Skip("wat2wasm (wabt) not found: run build/setup-tools.sh, which CI runs first")
+		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "notblank.wasm")
 	if b, err := exec.Command(wat2wasm, "notblank/notblank.wat", "-o", out).CombinedOutput(); err != nil {

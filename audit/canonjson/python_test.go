@@ -17,17 +17,14 @@ import (
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/audit/canonjson"
+	"github.com/pawl-dev/pawl/build/tooltest"
 )
 
 const script = "../../build/verify-trail.py"
 
 func python(t *testing.T) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not on PATH; build/verify-trail.py needs it, so its canonical JSON is not checked here")
-	}
-	return py
+	return tooltest.Need(t, "python3") // build/verify-trail.py
 }
 
 // TestPythonVectors runs the stand-alone verifier's canonical JSON against

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pawl-dev/pawl/build/tooltest"
 )
 
 // TestCheckpointDetectsDeletedEntries: a checkpoint kept outside the
@@ -68,10 +70,7 @@ func TestCheckpointDetectsDeletedEntries(t *testing.T) {
 // trail can be checked with nothing but SQLite and a short script; this runs
 // that script on a real trail, untouched and tampered.
 func TestTrailVerifiesWithAShortScript(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed; the script in build/verify-trail.py needs it")
-	}
+	py := tooltest.Need(t, "python3")
 	dir := t.TempDir()
 	mustPawl(t, "init", dir)
 	in := filepath.Join(t.TempDir(), "in.jsonl")

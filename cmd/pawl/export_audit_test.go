@@ -1,27 +1,48 @@
 package main
 
 import (
+	"encoding/json"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pawl-dev/pawl/build/tooltest"
 )
 
 // TestAuditExportForInspectors: the package verifies on its own with
-// sha256sum, and the HTML report renders in a real browser (headless
-// Chromium) and shows the batches.
+// sha256sum, and the HTML report, rendered in a real browser (headless
+// Chromium), shows the batches, the e-signatures and the quarantine
+// reasons to a person reading it.
 func TestAuditExportForInspectors(t *testing.T) {
 	dir := t.TempDir()
 	mustPawl(t, "init", dir)
-	in := filepath.Join(t.TempDir(), "in.jsonl")
-	os.WriteFile(in, []byte(good+"\n"+`{"device_id":"AB-123456","value":"hot"}`+"\n"), 0o644)
-	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z", "--output", "json")
-	id := out[strings.Index(out, `"batch_id": "`)+13:][:32]
+	var ids []string
+	for i, records := range []string{
+		good + "\n" + `{"device_id":"AB-123456","value":"hot"}` + "\n",
+		good + "\n",
+	} {
+		in := filepath.Join(t.TempDir(), "in.jsonl")
+		os.WriteFile(in, []byte(records), 0o644)
+		out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z", "--output", "json")
+		var res struct {
+			BatchID string `json:"batch_id"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.BatchID) != 32 {
+			t.Fatalf("run %d: %v\n%s", i, err, out)
+		}
+		ids = append(ids, res.BatchID)
+	}
+	const pass = "a long enough pass phrase"
+	mustPawl(t, "-C", dir, "operator", "add", "qa", "--name", "Quinn Auditor", "--passphrase-fd", passFD(t, pass))
+	mustPawl(t, "-C", dir, "sign", ids[1], "--meaning", "approved", "--operator", "qa", "--reason", "fit for release", "--passphrase-fd", passFD(t, pass))
+
 	exp := filepath.Join(t.TempDir(), "review")
 	mustPawl(t, "-C", dir, "audit", "export", "--format", "html", exp, "--reason", "inspection 2026")
 	page := string(mustRead(t, filepath.Join(exp, "report.html")))
-	for _, want := range []string{id, "sensor-feed", "value &#34;hot&#34; is not a number", "batch.committed", "valid"} {
+	for _, want := range []string{ids[0], ids[1], "sensor-feed", "value &#34;hot&#34; is not a number", "batch.committed", "valid", "Quinn Auditor"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report.html lacks %q", want)
 		}
@@ -29,7 +50,18 @@ func TestAuditExportForInspectors(t *testing.T) {
 	if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "<script") {
 		t.Error("report.html refers to something outside itself")
 	}
-	if sum, err := exec.LookPath("sha256sum"); err == nil {
+	if code, _, errs := pawl(t, "", "-C", dir, "audit", "export", exp); code == 0 || !strings.Contains(errs, "not empty") {
+		t.Fatalf("export into a used directory: %d %s", code, errs)
+	}
+	if log := mustPawl(t, "-C", dir, "audit", "log", "--action", "audit.exported"); !strings.Contains(log, "inspection 2026") {
+		t.Fatalf("export not on record:\n%s", log)
+	}
+
+	t.Run("rendered", func(t *testing.T) {
+		checkRendered(t, filepath.Join(exp, "report.html"), append(ids, "Quinn Auditor", `value "hot" is not a number`))
+	})
+	t.Run("sha256sum", func(t *testing.T) {
+		sum := tooltest.Need(t, "sha256sum")
 		c := exec.Command(sum, "-c", "SHA256SUMS")
 		c.Dir = exp
 		if out, err := c.CombinedOutput(); err != nil {
@@ -41,33 +73,91 @@ func TestAuditExportForInspectors(t *testing.T) {
 		if _, err := c.CombinedOutput(); err == nil {
 			t.Fatal("an edited export still passes sha256sum -c")
 		}
-	}
-	if code, _, errs := pawl(t, "", "-C", dir, "audit", "export", exp); code == 0 || !strings.Contains(errs, "not empty") {
-		t.Fatalf("export into a used directory: %d %s", code, errs)
-	}
-	if log := mustPawl(t, "-C", dir, "audit", "log", "--action", "audit.exported"); !strings.Contains(log, "inspection 2026") {
-		t.Fatalf("export not on record:\n%s", log)
-	}
+	})
+}
 
-	chromium, err := exec.LookPath("chromium")
+// visibleTextScript runs in a copy of the report, after the page: it writes
+// into the DOM, as JSON, the text a person sees (document.body.innerText,
+// which leaves out what is not rendered: display:none, visibility:hidden)
+// and, for each wanted string that no occurrence shows, why each one is
+// not seen: it has no area on the page, it (or an ancestor) is fully
+// transparent, or its colour is its background's.
+const visibleTextScript = `<script>
+(function () {
+  var wanted = WANTED;
+  var text = document.body.innerText;
+  var problems = {};
+  wanted.forEach(function (w) {
+    var walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    var node, seen = false, why = [];
+    while ((node = walk.nextNode())) {
+      var at = node.data.indexOf(w);
+      if (at < 0 || node.parentElement.closest("script, style")) continue;
+      var r = document.createRange();
+      r.setStart(node, at);
+      r.setEnd(node, at + w.length);
+      var box = r.getBoundingClientRect();
+      if (box.width < 1 || box.height < 1) { why.push("it has no area on the page"); continue; }
+      var el = node.parentElement, bad = "", bg = "";
+      var color = getComputedStyle(el).color;
+      for (; el && !bad; el = el.parentElement) {
+        var s = getComputedStyle(el);
+        if (parseFloat(s.opacity) === 0) bad = "<" + el.tagName.toLowerCase() + "> around it is transparent";
+        if (!bg && s.backgroundColor !== "rgba(0, 0, 0, 0)" && s.backgroundColor !== "transparent") bg = s.backgroundColor;
+      }
+      if (!bad && color === (bg || "rgb(255, 255, 255)")) bad = "its colour is its background's";
+      if (bad) { why.push(bad); continue; }
+      seen = true;
+      break;
+    }
+    if (!seen) problems[w] = why.length ? why.join("; ") : "no text node holds it";
+  });
+  var out = document.createElement("pre");
+  out.id = "pawl-test-visible";
+  out.textContent = JSON.stringify({text: text, problems: problems});
+  document.documentElement.appendChild(out);
+})();
+</script>`
+
+// checkRendered opens a copy of the report with visibleTextScript appended
+// in headless Chromium and fails unless each wanted string is in the text
+// the page shows and is visible where it is.
+func checkRendered(t *testing.T, report string, wanted []string) {
+	chromium := tooltest.Need(t, "chromium")
+	page, err := os.ReadFile(report)
 	if err != nil {
-		t.Skip("chromium is not installed (bash build/setup-tools.sh installs it); the browser rendering check was skipped")
+		t.Fatal(err)
 	}
-	profile := t.TempDir()
+	w, _ := json.Marshal(wanted)
+	probe := filepath.Join(t.TempDir(), "report.html")
+	os.WriteFile(probe, append(page, strings.Replace(visibleTextScript, "WANTED", string(w), 1)...), 0o644)
 	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile}
-	dom, err := exec.Command(chromium, append(flags, "--dump-dom", "file://"+filepath.Join(exp, "report.html"))...).Output()
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--window-size=1280,2000"}
+	dom, err := exec.Command(chromium, append(flags, "--dump-dom", "file://"+probe)...).Output()
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
-	if !strings.Contains(string(dom), id) || strings.Count(string(dom), `class="batch-row`) != 1 {
-		t.Fatalf("the rendered report does not show the batch:\n%.2000s", dom)
+	_, rest, ok := strings.Cut(string(dom), `<pre id="pawl-test-visible">`)
+	body, _, ok2 := strings.Cut(rest, "</pre>")
+	if !ok || !ok2 {
+		t.Fatalf("the probe script did not run; the DOM:\n%.2000s", dom)
 	}
-	shot := filepath.Join(t.TempDir(), "report.png")
-	if out, err := exec.Command(chromium, append(flags, "--window-size=1280,2000", "--screenshot="+shot, "file://"+filepath.Join(exp, "report.html"))...).CombinedOutput(); err != nil {
-		t.Fatalf("chromium --screenshot: %v\n%s", err, out)
+	var seen struct {
+		Text     string            `json:"text"`
+		Problems map[string]string `json:"problems"`
 	}
-	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10_000 {
-		t.Fatalf("the screenshot is missing or blank: %v %v", err, fi)
+	if err := json.Unmarshal([]byte(html.UnescapeString(body)), &seen); err != nil {
+		t.Fatalf("the probe's output: %v\n%.2000s", err, body)
+	}
+	for _, want := range wanted {
+		if !strings.Contains(seen.Text, want) {
+			t.Errorf("the rendered report does not show %q", want)
+		} else if why, bad := seen.Problems[want]; bad {
+			t.Errorf("the rendered report holds %q but it is not visible: %s", want, why)
+		}
+	}
+	if t.Failed() {
+		t.Logf("the text the page shows:\n%.3000s", seen.Text)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/seal"
@@ -119,9 +120,7 @@ func buildPawl(t *testing.T) string {
 // TestProgressBarOnlyOnATerminal: on a terminal, stderr shows the bar;
 // otherwise stderr stays empty.
 func TestProgressBarOnlyOnATerminal(t *testing.T) {
-	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("needs script(1) from util-linux to give pawl a terminal")
-	}
+	tooltest.Need(t, "script") // gives pawl a terminal
 	bin := buildPawl(t)
 	dir := t.TempDir()
 	mustPawl(t, "init", dir)

@@ -17,6 +17,7 @@ const (
 	PinChanged         = "pin.changed"             // PinChangedDetails
 	PluginAdded        = "plugin.added"            // PluginAddedDetails
 	PluginRefused      = "plugin.refused"          // PluginRefusedDetails
+	PluginAddRefused   = "plugin.add_refused"      // PluginAddRefusedDetails
 	PluginApproved     = "policy.plugin_approved"  // PluginApprovedDetails
 	PolicyDecision     = "policy.decision"         // PolicyDecisionDetails
 	BatchCommitted     = "batch.committed"         // BatchRecord
@@ -52,6 +53,7 @@ func Catalogue() []Spec {
 		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed: every changed pin (old, new) and the new pins digest"},
 		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups"},
 		{PluginRefused, "plugin:<name@version>", PluginRefusedDetails{}, "a pinned plugin was refused before it ran: the pinned hash, the job and why (hash mismatch, import, ABI, policy)"},
+		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
 		{PluginApproved, "plugin:<name@version>", PluginApprovedDetails{}, "a plugin hash was approved in `policies/data.json` with its capabilities; the reason is required"},
 		{PolicyDecision, "batch:<id> or plugin:<name@version>", PolicyDecisionDetails{}, "a policy decision, allow or deny: the whole decision (id, kind, query, time, canonical input, allow, deny reasons, result, bundle revision and sha256, OPA version), the batch and job, and the error when evaluation failed"},
 		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of, counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
@@ -104,6 +106,16 @@ type PluginRefusedDetails struct {
 	Plugin string       `json:"plugin"`
 	Pinned store.Digest `json:"pinned"`
 	Job    string       `json:"job"`
+	Error  string       `json:"error"`
+}
+
+// PluginAddRefusedDetails: `pawl plugin add` refused a module (its
+// manifest cannot be read, or its name@version is already pinned to other
+// bytes); nothing was kept in the store or pinned.
+type PluginAddRefusedDetails struct {
+	Plugin string       `json:"plugin,omitempty"` // name@version, when the manifest could be read
+	Hash   store.Digest `json:"hash"`             // the module offered
+	Pinned store.Digest `json:"pinned,omitempty"` // what name@version is already pinned to
 	Error  string       `json:"error"`
 }
 
@@ -308,3 +320,4 @@ func (AuditExportedDetails) Action() string      { return AuditExported }
 func (OperatorEnrolledDetails) Action() string   { return OperatorEnrolled }
 func (ESignSignedDetails) Action() string        { return ESignSigned }
 func (ESignFailedDetails) Action() string        { return ESignFailed }
+func (PluginAddRefusedDetails) Action() string   { return PluginAddRefused }

@@ -69,28 +69,49 @@ func PluginCapabilities(m *sandbox.Manifest) []string {
 }
 
 // AddPlugin checks a plugin module's manifest, keeps the module in the store
-// and pins name@version to its sha256 in pawl.lock, on record. A
-// name@version already pinned to other bytes is refused: a new build needs
-// a new version. added is false when the same module was already pinned.
+// and pins name@version to its sha256 in pawl.lock, on record. added is
+// false when the same module was already pinned.
+//
+// A module whose manifest cannot be read, or whose name@version is already
+// pinned to other bytes (a new build needs a new version), is refused:
+// nothing is kept in the store or pinned, and the refusal is a
+// plugin.add_refused entry. The error says both.
 func (p *Project) AddPlugin(ctx context.Context, wasm []byte, operator, reason string) (m *sandbox.Manifest, d store.Digest, added bool, err error) {
+	d = store.HashBytes(wasm)
+	refuse := func(id string, pinned store.Digest, cause error) (*sandbox.Manifest, store.Digest, bool, error) {
+		object := "plugin:" + id
+		if id == "" {
+			object = "plugin:" + string(d)
+		}
+		why := reason
+		if why == "" {
+			why = "plugin add refused"
+		}
+		if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: object, Reason: why,
+			Details: actions.PluginAddRefusedDetails{Plugin: id, Hash: d, Pinned: pinned, Error: cause.Error()}}); err != nil {
+			return nil, "", false, fmt.Errorf("%w; refused, nothing kept or pinned, but the refusal could not be put on record: %v", cause, err)
+		}
+		return nil, "", false, fmt.Errorf("%w; refused: nothing kept or pinned (on record as %s)", cause, actions.PluginAddRefused)
+	}
 	m, err = sandbox.ReadManifest(wasm)
 	if err != nil {
-		return nil, "", false, err
-	}
-	d, _, err = p.Store.Put(bytes.NewReader(wasm))
-	if err != nil {
-		return nil, "", false, err
+		return refuse("", "", err)
 	}
 	pins, err := lockfile.Read(p.Root)
 	if err != nil {
 		return nil, "", false, err
 	}
 	key := lockfile.PluginKey(m.ID())
-	if old, ok := pins[key]; ok {
-		if old == d {
-			return m, d, false, nil
-		}
-		return nil, "", false, fmt.Errorf("%s is already pinned to %s, this module is %s: a new build must carry a new version", m.ID(), old, d)
+	old, pinned := pins[key]
+	if pinned && old != d {
+		return refuse(m.ID(), old, fmt.Errorf("%s is already pinned to %s, this module is %s: a new build must carry a new version", m.ID(), old, d))
+	}
+	// Stored only now, once it is accepted (again, when the pinned blob was lost).
+	if _, _, err := p.Store.Put(bytes.NewReader(wasm)); err != nil {
+		return nil, "", false, err
+	}
+	if pinned {
+		return m, d, false, nil
 	}
 	pins[key] = d
 	if err := durable.WriteFile(p.LockPath(), pins.Format(), 0o644); err != nil {

@@ -219,13 +219,15 @@ func summarize(e audit.Entry) string {
 		return ""
 	}
 	var parts []string
-	for _, k := range []string{"meaning", "printed_name", "signer_id", "allow", "deny", "destination", "match", "failure", "error", "plugin", "original_batch", "original_ordinal"} {
+	// "name" is an enrolled operator's printed name; an e-signature's is
+	// the manifest's "signer_name".
+	for _, k := range []string{"name", "meaning", "signer_id", "allow", "deny", "destination", "match", "failure", "error", "plugin", "original_batch", "original_ordinal"} {
 		if v, ok := d[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 		}
 	}
 	if m, ok := d["manifest"].(map[string]any); ok {
-		for _, k := range []string{"meaning", "printed_name", "signer_id", "time"} {
+		for _, k := range []string{"meaning", "signer_name", "signer_id", "time"} {
 			if v, ok := m[k]; ok {
 				parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 			}

@@ -28,6 +28,12 @@
 //   - Violations are deterministic: sorted by Pointer, then Keyword, then
 //     SchemaPath, then Message.
 //
+// Conformance: of JSON-Schema-Test-Suite's required draft 2020-12 tests,
+// 1268 of 1299 pass in pawl's configuration; the 31 others are format.json
+// cases that expect "format" to be an annotation or an unknown format to be
+// ignored. suite_test.go lists each one with why, and fails when any other
+// case fails or a listed one starts to pass.
+//
 // What it refuses:
 //
 //   - It never fetches anything from the network. A reference ($ref,
