@@ -247,6 +247,17 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if out := mustPawl(t, "-C", dir, "pin", "--reason", "comment, again"); !strings.Contains(out, "jobs/sensor-feed.yaml") {
 		t.Errorf("after a pin killed before pawl.lock was written, the next pin does not find the change:\n%s", out)
 	}
+	// plugin add: on record first; killed before pawl.lock is written, the
+	// next add completes it.
+	module := filepath.Join("..", "..", "engine", "sandbox", "testdata", "ok.wasm")
+	crashable(t, bin, "plugin-add.after-record:1", "-C", dir, "plugin", "add", module)
+	crashWhole(t, dir)
+	if out := mustPawl(t, "-C", dir, "plugin", "add", module); !strings.Contains(out, "pinned") {
+		t.Errorf("after a plugin add killed before pawl.lock was written, the next add does not pin it:\n%s", out)
+	}
+	if es := trailEntries(t, dir, actions.PluginAdded, ""); len(es) < 2 || es[len(es)-1].Object != es[len(es)-2].Object {
+		t.Errorf("the interrupted addition and its completion are not both on record")
+	}
 	mustPawl(t, runArgs(input(9999))...)
 	crashWhole(t, dir)
 }

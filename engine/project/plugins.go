@@ -11,6 +11,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -113,10 +114,6 @@ func (p *Project) AddPlugin(ctx context.Context, wasm []byte, operator, reason s
 	if pinned {
 		return m, d, false, nil
 	}
-	pins[key] = d
-	if err := durable.WriteFile(p.LockPath(), pins.Format(), 0o644); err != nil {
-		return nil, "", false, err
-	}
 	if reason == "" {
 		reason = "plugin added"
 	}
@@ -124,9 +121,19 @@ func (p *Project) AddPlugin(ctx context.Context, wasm []byte, operator, reason s
 	if lookups == nil {
 		lookups = []string{}
 	}
-	_, err = actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "plugin:" + m.ID(), Reason: reason,
-		Details: actions.PluginAddedDetails{Plugin: m.ID(), Hash: d, Mode: m.Mode, Fields: m.Fields, Lookups: lookups}})
-	return m, d, true, err
+	// On record first, as a pin change is: a crash before pawl.lock is
+	// written leaves an addition on record that running `pawl plugin add`
+	// again completes, never a pin in force the trail does not know.
+	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "plugin:" + m.ID(), Reason: reason,
+		Details: actions.PluginAddedDetails{Plugin: m.ID(), Hash: d, Mode: m.Mode, Fields: m.Fields, Lookups: lookups}}); err != nil {
+		return nil, "", false, err
+	}
+	failpoint.Hit("plugin-add.after-record")
+	pins[key] = d
+	if err := durable.WriteFile(p.LockPath(), pins.Format(), 0o644); err != nil {
+		return nil, "", false, fmt.Errorf("the addition of %s is on record but %s could not be written: %w: run `pawl plugin add` again", m.ID(), LockFile, err)
+	}
+	return m, d, true, nil
 }
 
 // PinnedPlugin is a plugin pinned in pawl.lock.
