@@ -5,12 +5,13 @@
 #   python3    build/verify-trail.py, the stand-alone verifier the tests run.
 #   coreutils  sha256sum: an export's SHA256SUMS, the policy bundle digest.
 #   bsdutils   script(1), which gives pawl a terminal in the progress bar test.
+#   strace     which fsyncs a run makes, in order (cmd/pawl's TestWhatIsFsynced).
 # build/tooltest lists the same programs: tests ask for them with
 # tooltest.Need, which fails rather than skips when PAWL_CI=1 (.ci/run).
 # Idempotent: does nothing when the tools are already there. Needs root (CI is).
 set -euo pipefail
 # tool:package, one entry per program the tests run (build/tooltest.Installed).
-tools=(wat2wasm:wabt chromium:chromium python3:python3 sha256sum:coreutils script:bsdutils)
+tools=(wat2wasm:wabt chromium:chromium python3:python3 sha256sum:coreutils script:bsdutils strace:strace)
 missing=()
 for tp in "${tools[@]}"; do
 	command -v "${tp%%:*}" >/dev/null 2>&1 || missing+=("${tp#*:}")

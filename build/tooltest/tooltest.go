@@ -33,6 +33,7 @@ var Installed = map[string]string{
 	"python3":   "python3",   // build/verify-trail.py
 	"sha256sum": "coreutils", // an export's SHA256SUMS; the policy bundle digest
 	"script":    "bsdutils",  // a terminal for the progress bar
+	"strace":    "strace",    // which fsyncs a run makes, in order
 }
 
 // CIEnv is the environment variable that says the tools were installed:
