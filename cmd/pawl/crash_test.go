@@ -217,7 +217,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	t.Logf("export: killed at each of %d points", len(exportPoints))
 
 	// Resubmission, replay and pin.
-	q := firstQuarantined(t, dir, batch)
+	q := quarantinedOrdinals(t, dir, batch)[0]
 	fixed := filepath.Join(t.TempDir(), "fixed.json")
 	os.WriteFile(fixed, []byte(good), 0o644)
 	resubmit := []string{"-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(q), "--file", fixed, "--reason", "corrected at the source"}
@@ -303,15 +303,3 @@ func committedBatch(t *testing.T, dir string) string {
 	return strings.TrimPrefix(es[len(es)-1].Object, "batch:")
 }
 
-// firstQuarantined is the ordinal of a batch's first quarantined record.
-func firstQuarantined(t *testing.T, dir, batch string) int64 {
-	t.Helper()
-	out := mustPawl(t, "-C", dir, "quarantine", "list", batch, "--output", "json")
-	var rows []struct {
-		Ordinal int64 `json:"ordinal"`
-	}
-	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) == 0 {
-		t.Fatalf("quarantine list: %v\n%s", err, out)
-	}
-	return rows[0].Ordinal
-}

@@ -39,7 +39,7 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 	// The first run compiles the plugins into the cache; time a warm one.
 	timeRun(t, bin, dir, writeGen(t, inputs, 0))
 	full := timeRun(t, bin, dir, writeGen(t, inputs, 25))
-	const runs = 40
+	const runs = 24
 	killed := 0
 	for i := 1; i <= runs; i++ {
 		in := writeGen(t, inputs, uint64(i%20)) // inputs repeat: reruns of committed and of killed batches
@@ -89,6 +89,112 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 		}
 	}
 	checkWhole(t, bin, dir)
+	killOthers(t, bin, dir, rng)
+}
+
+// killOthers kills export, sign and resubmit at random moments too, and
+// checks after each kill that the project is whole and that a retry
+// finishes the work.
+func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
+	batch := committedBatch(t, dir)
+	outbox := t.TempDir()
+	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	const pass = "a long enough pass phrase"
+	mustPawl(t, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, pass))
+	fixed := filepath.Join(t.TempDir(), "fixed.json")
+	os.WriteFile(fixed, []byte(good), 0o644)
+	qs := quarantinedOrdinals(t, dir, batch)
+	cases := []struct {
+		name  string
+		args  func(i int) []string
+		stdin string // the passphrase, on fd 3
+		after func(i int)
+	}{
+		{"export", func(i int) []string {
+			return []string{"-C", dir, "export", batch, "--to", fmt.Sprintf("file://%s/k%d/", outbox, i)}
+		}, "", func(i int) {
+			dest := filepath.Join(outbox, fmt.Sprintf("k%d", i))
+			if ents, _ := os.ReadDir(dest); len(ents) > 0 && len(trailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch)) == 0 {
+				t.Fatalf("files reached %s with no export on record", dest)
+			}
+			mustPawl(t, "-C", dir, "export", batch, "--to", fmt.Sprintf("file://%s/k%d/", outbox, i))
+			mustPawl(t, "verify-signature", filepath.Join(dest, actions.SignatureFile))
+		}},
+		{"sign", func(i int) []string {
+			return []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", "alice", "--passphrase-fd", "3"}
+		}, pass, nil},
+		{"resubmit", func(i int) []string {
+			return []string{"-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(qs[i%len(qs)]), "--file", fixed, "--reason", "corrected"}
+		}, "", func(i int) {
+			mustPawl(t, "-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(qs[i%len(qs)]), "--file", fixed, "--reason", "corrected")
+		}},
+	}
+	for _, c := range cases {
+		full := timeCmd(t, bin, c.args(100), c.stdin)
+		killed := 0
+		for i := 0; i < 6; i++ {
+			cmd := exec.Command(bin, c.args(i)...)
+			if c.stdin != "" {
+				r, w, _ := os.Pipe()
+				w.WriteString(c.stdin + "\n")
+				w.Close()
+				cmd.ExtraFiles = []*os.File{r}
+				defer r.Close()
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-exited:
+			case <-time.After(time.Duration(rng.Int64N(int64(full)))):
+				cmd.Process.Signal(syscall.SIGKILL)
+				<-exited
+				killed++
+			}
+			checkWhole(t, bin, dir)
+			if c.after != nil {
+				c.after(i)
+			}
+		}
+		t.Logf("%s: %d of 6 killed mid-way (one takes %v here)", c.name, killed, full)
+	}
+}
+
+// timeCmd times one run of a command (stdin: the passphrase on fd 3).
+func timeCmd(t *testing.T, bin string, args []string, stdin string) time.Duration {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	if stdin != "" {
+		r, w, _ := os.Pipe()
+		w.WriteString(stdin + "\n")
+		w.Close()
+		cmd.ExtraFiles = []*os.File{r}
+		defer r.Close()
+	}
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pawl %v: %v\n%s", args, err, out)
+	}
+	return time.Since(start)
+}
+
+// quarantinedOrdinals lists a batch's quarantined records.
+func quarantinedOrdinals(t *testing.T, dir, batch string) []int64 {
+	t.Helper()
+	out := mustPawl(t, "-C", dir, "quarantine", "list", batch, "--output", "json")
+	var rows []struct {
+		Ordinal int64 `json:"ordinal"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) == 0 {
+		t.Fatalf("quarantine list: %v", err)
+	}
+	var o []int64
+	for _, r := range rows {
+		o = append(o, r.Ordinal)
+	}
+	return o
 }
 
 var (
