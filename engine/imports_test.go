@@ -24,7 +24,7 @@ var layers = [][]string{
 	{"engine/ratchet", "engine/review", "engine/egress"},
 	{"engine"},
 	{"engine/enginetest"},
-	{"cmd/pawl", "build/bench"},
+	{"cmd/pawl", "cmd/pawl/proctest", "build/bench"},
 }
 
 // TestImportsFlowOneWay: no package imports one of its own layer or above,

@@ -1,4 +1,4 @@
-package main
+package proctest
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +38,7 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 	// The first run compiles the plugins into the cache; time a warm one.
 	timeRun(t, bin, dir, writeGen(t, inputs, 0))
 	full := timeRun(t, bin, dir, writeGen(t, inputs, 25))
-	const runs = 24
+	const runs = 16
 	killed := 0
 	for i := 1; i <= runs; i++ {
 		in := writeGen(t, inputs, uint64(i%20)) // inputs repeat: reruns of committed and of killed batches
@@ -100,7 +99,9 @@ func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
 	outbox := t.TempDir()
 	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
 	const pass = "a long enough pass phrase"
-	mustPawl(t, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, pass))
+	if code, out, errs := pawlPass(t, pass, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", "3"); code != 0 {
+		t.Fatalf("operator add: exit %d\n%s%s", code, out, errs)
+	}
 	fixed := filepath.Join(t.TempDir(), "fixed.json")
 	os.WriteFile(fixed, []byte(good), 0o644)
 	qs := quarantinedOrdinals(t, dir, batch)
@@ -180,49 +181,6 @@ func timeCmd(t *testing.T, bin string, args []string, stdin string) time.Duratio
 	return time.Since(start)
 }
 
-// quarantinedOrdinals lists a batch's quarantined records.
-func quarantinedOrdinals(t *testing.T, dir, batch string) []int64 {
-	t.Helper()
-	out := mustPawl(t, "-C", dir, "quarantine", "list", batch, "--output", "json")
-	var rows []struct {
-		Ordinal int64 `json:"ordinal"`
-	}
-	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) == 0 {
-		t.Fatalf("quarantine list: %v", err)
-	}
-	var o []int64
-	for _, r := range rows {
-		o = append(o, r.Ordinal)
-	}
-	return o
-}
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// buildPawl builds the pawl binary once for the tests that run it as a process.
-func buildPawl(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pawl-bin-*")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "pawl")
-		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
-
 // TestProgressBarOnlyOnATerminal: on a terminal, stderr shows the bar;
 // otherwise stderr stays empty.
 func TestProgressBarOnlyOnATerminal(t *testing.T) {
@@ -251,7 +209,7 @@ func TestProgressBarOnlyOnATerminal(t *testing.T) {
 }
 
 // killRecords makes one run long enough for kill points to land inside it.
-const killRecords = 40000
+const killRecords = 20000
 
 func writeGen(t *testing.T, dir string, seed uint64) string {
 	t.Helper()

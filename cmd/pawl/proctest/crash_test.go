@@ -1,4 +1,4 @@
-package main
+package proctest
 
 import (
 	"bufio"
@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -20,32 +19,9 @@ import (
 	"github.com/pawl-dev/pawl/engine/seal"
 )
 
-var (
-	fpOnce sync.Once
-	fpBin  string
-	fpErr  error
-)
-
 // buildFailpointPawl builds pawl with -tags failpoints: a binary that
 // kills itself at the point PAWL_FAILPOINT names.
-func buildFailpointPawl(t *testing.T) string {
-	t.Helper()
-	fpOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pawl-fp-*")
-		if err != nil {
-			fpErr = err
-			return
-		}
-		fpBin = filepath.Join(dir, "pawl")
-		if out, err := exec.Command("go", "build", "-tags", "failpoints", "-o", fpBin, ".").CombinedOutput(); err != nil {
-			fpErr = fmt.Errorf("go build -tags failpoints: %v\n%s", err, out)
-		}
-	})
-	if fpErr != nil {
-		t.Fatal(fpErr)
-	}
-	return fpBin
-}
+func buildFailpointPawl(t *testing.T) string { return build(t, "failpoints") }
 
 // crashable runs a command of the failpoint build. With point "" it logs
 // the points it passes and must succeed; otherwise it must die of SIGKILL
@@ -97,7 +73,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	for i, pt := range initPoints {
 		d := filepath.Join(t.TempDir(), fmt.Sprintf("p%d", i))
 		crashable(t, bin, pt, "init", d, "--operator", "alice")
-		if code, _, errs := pawl(t, "", "-C", d, "batches", "list"); code == 0 || (!strings.Contains(errs, "pawl init") && !strings.Contains(errs, "not a pawl project")) {
+		if code, _, errs := pawl(t, "-C", d, "batches", "list"); code == 0 || (!strings.Contains(errs, "pawl init") && !strings.Contains(errs, "not a pawl project")) {
 			t.Errorf("init killed at %s: a command on the half-made project: exit %d, %s", pt, code, errs)
 		}
 		mustPawl(t, "init", d, "--operator", "alice")
@@ -249,7 +225,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 	// plugin add: on record first; killed before pawl.lock is written, the
 	// next add completes it.
-	module := filepath.Join("..", "..", "engine", "sandbox", "testdata", "ok.wasm")
+	module := filepath.Join("..", "..", "..", "engine", "sandbox", "testdata", "ok.wasm")
 	crashable(t, bin, "plugin-add.after-record:1", "-C", dir, "plugin", "add", module)
 	crashWhole(t, dir)
 	if out := mustPawl(t, "-C", dir, "plugin", "add", module); !strings.Contains(out, "pinned") {
@@ -267,7 +243,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 // pending, every batch folder has its signature, every signature its entry.
 func crashWhole(t *testing.T, dir string) {
 	t.Helper()
-	code, out, errs := pawl(t, "", "-C", dir, "audit", "verify")
+	code, out, errs := pawl(t, "-C", dir, "audit", "verify")
 	if code != 0 {
 		t.Fatalf("audit verify after a kill: exit %d\n%s%s", code, out, errs)
 	}
@@ -292,14 +268,3 @@ func crashWhole(t *testing.T, dir string) {
 		t.Fatalf("%d batch folders, %d batches on record", len(batches), len(committed))
 	}
 }
-
-// committedBatch is the id of the newest committed batch.
-func committedBatch(t *testing.T, dir string) string {
-	t.Helper()
-	es := trailEntries(t, dir, actions.BatchCommitted, "")
-	if len(es) == 0 {
-		t.Fatal("no committed batch")
-	}
-	return strings.TrimPrefix(es[len(es)-1].Object, "batch:")
-}
-
