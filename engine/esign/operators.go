@@ -17,12 +17,14 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"golang.org/x/text/unicode/norm"
@@ -193,7 +195,14 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 	}
 	path := p.OperatorKeyFile(opt.ID)
 	if _, err := os.Lstat(path); err == nil {
-		return nil, fmt.Errorf("%s exists but operator %s is not enrolled in the audit trail (an enrolment that did not finish?): move the file away, then enrol again", path, opt.ID)
+		// A key file without its enrolment: an enrolment cut short after
+		// the file was written. Nothing signed with it can verify (the
+		// trail names no key for the id), so it is set aside, kept as
+		// evidence, and the enrolment starts again.
+		aside := fmt.Sprintf("%s.unenrolled-%d", path, time.Now().UnixNano())
+		if err := durable.Rename(path, aside); err != nil {
+			return nil, fmt.Errorf("%s exists but operator %s is not enrolled (an enrolment that did not finish), and it could not be set aside: %w", path, opt.ID, err)
+		}
 	}
 	if err := os.MkdirAll(p.OperatorsDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create %s: %w", p.OperatorsDir(), err)
@@ -227,10 +236,12 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 		return nil, err
 	}
 	// The key file first: an enrolment entry without its key could never
-	// be used, while a key file without an entry is refused and reported.
+	// be used, while a key file without an entry is set aside by the next
+	// enrolment of the id.
 	if err := durable.WriteNew(path, append(b, '\n'), 0o600); err != nil {
 		return nil, err
 	}
+	failpoint.Hit("enrol.after-keyfile")
 	details := actions.OperatorEnrolledDetails{ID: opt.ID, Name: name, PublicKey: kf.PublicKey, KeyID: seal.KeyID(pub),
 		KDF: actions.OperatorKDF{Alg: operatorKDF + "+" + operatorAEAD, Iterations: OperatorKDFIterations}}
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.By, Object: "operator:" + opt.ID, Reason: opt.Reason, Details: details})

@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/store"
 	"github.com/pawl-dev/pawl/policies"
@@ -208,6 +209,7 @@ func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature
 	}
 	d := actions.ESignSignedDetails{Manifest: *m, Signature: actions.ESignValue{Alg: "ed25519", KeyID: op.KeyID,
 		Value: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, msg))}}
+	failpoint.Hit("sign.before-record")
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Time: now, Operator: op.ID, Object: object, Reason: opt.Reason, Details: d})
 	if err != nil {
 		return nil, fmt.Errorf("recording the signature: %w (nothing signed)", err)

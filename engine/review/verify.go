@@ -14,6 +14,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -116,6 +117,7 @@ func Checkpoint(ctx context.Context, p *project.Project, operator, reason string
 	}
 	_, err = actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "trail:" + p.Trail.ID(), Reason: reason,
 		Details: actions.CheckpointDetails{Origin: c.Origin, Size: c.Size, Root: c.Root}})
+	failpoint.Hit("checkpoint.after-record")
 	return cp, c, err
 }
 

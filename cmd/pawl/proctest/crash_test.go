@@ -28,9 +28,25 @@ func buildFailpointPawl(t *testing.T) string { return build(t, "failpoints") }
 // at that point. It returns the points passed ("name:N").
 func crashable(t *testing.T, bin, point string, args ...string) []string {
 	t.Helper()
+	return crashableFD(t, bin, point, "", args...)
+}
+
+// crashableFD is crashable with a passphrase on file descriptor 3.
+func crashableFD(t *testing.T, bin, point, pass string, args ...string) []string {
+	t.Helper()
 	log := filepath.Join(t.TempDir(), "points")
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "PAWL_FAILPOINT="+point, "PAWL_FAILPOINT_LOG="+log)
+	if pass != "" {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteString(pass + "\n")
+		w.Close()
+		defer r.Close()
+		cmd.ExtraFiles = []*os.File{r}
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -234,9 +250,37 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if es := trailEntries(t, dir, actions.PluginAdded, ""); len(es) < 2 || es[len(es)-1].Object != es[len(es)-2].Object {
 		t.Errorf("the interrupted addition and its completion are not both on record")
 	}
+	// Operator enrolment (key file first, then the entry), e-signing (one
+	// entry) and a checkpoint (the entry, then the file).
+	const pass = "a long enough pass phrase"
+	enrol := []string{"-C", dir, "operator", "add", "olga", "--name", "Olga Example", "--passphrase-fd", "3"}
+	crashableFD(t, bin, "enrol.after-keyfile:1", pass, enrol...)
+	crashWhole(t, dir)
+	if code, out, errs := pawlPass(t, pass, enrol...); code != 0 {
+		t.Fatalf("enrolment after one cut short: exit %d\n%s%s", code, out, errs)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, ".pawl", "operators", "olga.key.unenrolled-*")); len(aside) != 1 {
+		t.Errorf("the key file of the enrolment cut short was not set aside: %v", aside)
+	}
+	sign := []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", "olga", "--passphrase-fd", "3"}
+	crashableFD(t, bin, "sign.before-record:1", pass, sign...)
+	crashWhole(t, dir)
+	if es := trailEntries(t, dir, actions.ESignSigned, "batch:"+batch); len(es) != 0 {
+		t.Errorf("a signature cut short before its entry is on record: %d", len(es))
+	}
+	if code, out, errs := pawlPass(t, pass, sign...); code != 0 {
+		t.Fatalf("signing again: exit %d\n%s%s", code, out, errs)
+	}
+	cp := filepath.Join(t.TempDir(), "head.checkpoint")
+	crashable(t, bin, "checkpoint.after-record:1", "-C", dir, "audit", "checkpoint", "--out", cp)
+	crashWhole(t, dir)
+	mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", cp)
+	mustPawl(t, "-C", dir, "audit", "verify", "--checkpoint", cp)
+
 	mustPawl(t, runArgs(input(9999))...)
 	crashWhole(t, dir)
 }
+
 
 // crashWhole checks a project after a kill, through the normal binary:
 // opening it recovers; then the trail and every batch verify, nothing is
