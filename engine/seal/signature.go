@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
@@ -181,6 +182,12 @@ func verify(path string, b []byte, trusted []ed25519.PublicKey) (*SignatureCheck
 	}
 	dir := filepath.Dir(path)
 	for _, name := range slices.Sorted(maps.Keys(s.Outputs)) {
+		// A signature verifies with any key when no key is trusted: an
+		// output name must not lead the check to read (and hash, forever
+		// for /dev/zero) a file elsewhere.
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+			return nil, fmt.Errorf("%s: output %q is not the name of a file beside the signature", path, name)
+		}
 		want := s.Outputs[name]
 		f := filepath.Join(dir, name)
 		got, _, err := store.HashFile(f)

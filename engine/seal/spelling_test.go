@@ -35,3 +35,23 @@ func TestSignatureHasOneSpelling(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputNamesStayBesideTheSignature: with no trusted key any key's
+// signature verifies, so a signature.json written by anyone may name its
+// outputs; a name that is not a file beside it is refused rather than
+// read (a signature naming ../../dev/zero would hash forever).
+func TestOutputNamesStayBesideTheSignature(t *testing.T) {
+	k, sigs, _ := fuzzSignatures(t)
+	dir := t.TempDir()
+	for _, name := range []string{"../../../../dev/zero", "/etc/passwd", "..", "sub/verified.jsonl", `..\x`, ""} {
+		s := *sigs[0]
+		s.Outputs = map[string]actions.OutputRef{name: {Hash: s.InputHash}}
+		if err := s.sign(k); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := s.Render()
+		if _, err := verify(filepath.Join(dir, actions.SignatureFile), b, nil); err == nil || !strings.Contains(err.Error(), "not the name of a file beside the signature") {
+			t.Errorf("output %q: %v", name, err)
+		}
+	}
+}
