@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -88,7 +89,42 @@ func parseCheckpoint(text string) (Checkpoint, error) {
 	if err != nil || len(root) != 32 {
 		return Checkpoint{}, fmt.Errorf("not a tlog checkpoint: bad root hash %q", lines[2])
 	}
-	return Checkpoint{Origin: lines[0], Size: size, Root: root}, nil
+	c := Checkpoint{Origin: lines[0], Size: size, Root: root}
+	// One spelling: the size in decimal without sign or leading zeros, the
+	// root in padded base64 with zero padding bits (C2SP tlog-checkpoint),
+	// as Format writes them.
+	if head := len(lines[0]) + len(lines[1]) + len(lines[2]) + 3; string(c.Format()) != text[:head] {
+		return Checkpoint{}, fmt.Errorf("not a tlog checkpoint: tree size %q or root hash %q is not in its one spelling", lines[1], lines[2])
+	}
+	return c, nil
+}
+
+// checkSignatureLines refuses a signed note (already opened) whose
+// signature lines are not in their one spelling, or that carries other
+// than exactly one signature by the key (name, hash). x/mod's note.Open
+// decodes base64 leniently (non-zero padding bits read as zero, so a
+// signature line has several spellings) and skips a repeated signature by
+// a known key without checking it; pawl writes one line per checkpoint.
+func checkSignatureLines(msg []byte, name string, hash uint32) error {
+	split := bytes.LastIndex(msg, []byte("\n\n"))
+	if split < 0 {
+		return errors.New("no signature block")
+	}
+	ours := 0
+	for i, line := range strings.Split(strings.TrimSuffix(string(msg[split+2:]), "\n"), "\n") {
+		signer, b64, _ := strings.Cut(strings.TrimPrefix(line, "— "), " ")
+		sig, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if err != nil || base64.StdEncoding.EncodeToString(sig) != b64 || len(sig) < 4 {
+			return fmt.Errorf("signature line %d is not in canonical base64", i+1)
+		}
+		if signer == name && binary.BigEndian.Uint32(sig) == hash {
+			ours++
+		}
+	}
+	if ours != 1 {
+		return fmt.Errorf("%d signatures by the key for %s: a checkpoint carries one", ours, name)
+	}
+	return nil
 }
 
 // NoteSigner adapts an ed25519 key to a signed-note signer named name.
@@ -174,6 +210,9 @@ func (t *Trail) VerifyCheckpoint(ctx context.Context, cp []byte, pub ed25519.Pub
 			return Checkpoint{}, &CheckpointError{fmt.Sprintf("the checkpoint is not signed by this trail's key for %s (signed by %s)", t.Origin(), signerNames(uv.Note))}
 		}
 		return Checkpoint{}, &CheckpointError{fmt.Sprintf("the checkpoint does not verify: %v", err)}
+	}
+	if err := checkSignatureLines(cp, v.Name(), v.KeyHash()); err != nil {
+		return Checkpoint{}, &CheckpointError{fmt.Sprintf("the checkpoint is not as pawl signs it: %v", err)}
 	}
 	c, err := parseCheckpoint(n.Text)
 	if err != nil {

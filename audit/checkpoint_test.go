@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,5 +130,45 @@ func TestCheckpointRefusesAnotherKeyOrTrail(t *testing.T) {
 	}
 	if err := checkAgainst(t, p, edited, pub); err == nil {
 		t.Fatal("an edited checkpoint verified")
+	}
+}
+
+// TestCheckpointHasOneSpelling: the signature line of a checkpoint has one
+// spelling. x/mod's note.Open reads base64 leniently, so changing the last
+// character before the padding to one that differs only in the (ignored)
+// padding bits gave the same signature, and a second line by the same key
+// was skipped unchecked: both verified before. The body's size and root
+// have one spelling too (C2SP: no leading zeros).
+func TestCheckpointHasOneSpelling(t *testing.T) {
+	pub, priv := checkpointKey(t)
+	p, _ := tamperedTrail(t, 3)
+	cp := issue(t, p, priv)
+	if err := checkAgainst(t, p, cp, pub); err != nil {
+		t.Fatal(err)
+	}
+	// 68 signature bytes are 92 base64 characters ending in one '=': the
+	// character before it carries two padding bits.
+	pad := bytes.LastIndexByte(cp, '=') - 1
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	v := strings.IndexByte(alphabet, cp[pad])
+	edited := bytes.Clone(cp)
+	edited[pad] = alphabet[v^1]
+	if err := checkAgainst(t, p, edited, pub); err == nil || !strings.Contains(err.Error(), "canonical base64") {
+		t.Fatalf("a signature with padding bits set: %v", err)
+	}
+	sigLine := cp[bytes.LastIndex(cp, []byte("\n\n"))+2:]
+	twice := append(bytes.Clone(cp), sigLine...)
+	if err := checkAgainst(t, p, twice, pub); err == nil || !strings.Contains(err.Error(), "2 signatures") {
+		t.Fatalf("the signature line twice: %v", err)
+	}
+	root := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	for _, text := range []string{"o\n08\n" + root + "\n", "o\n+8\n" + root + "\n", "o\n-0\n" + root + "\n",
+		"o\n8\n" + root[:42] + "B=\n", "o\n8\n" + root + "\r\n"} {
+		if c, err := parseCheckpoint(text); err == nil {
+			t.Errorf("%q parsed as %+v", text, c)
+		}
+	}
+	if c, err := parseCheckpoint("o\n0\n" + root + "\nextension\n"); err != nil || c.Size != 0 {
+		t.Errorf("size 0 with an extension line: %+v %v", c, err)
 	}
 }

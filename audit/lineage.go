@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -242,28 +244,85 @@ func ProveLineage(leaves io.ReaderAt, size int64, tiles []byte, index int64, roo
 	return p, nil
 }
 
-// Verify checks the proof on its own: the leaf hash and the proof hashes
-// give the root. It needs nothing but the proof.
-func (p *InclusionProof) Verify() error {
-	leaf, err := hex.DecodeString(p.LeafHash)
-	if err != nil || len(leaf) != 32 {
-		return fmt.Errorf("proof: bad leaf hash")
+// ParseInclusionProof reads a proof as `pawl audit prove` writes it: one
+// JSON object with exactly the members of InclusionProof, each once and
+// spelled as written, and nothing after it. encoding/json alone matches
+// member names case-insensitively, keeps the last of duplicate members and
+// ignores what follows the first value, so different files would be read
+// as the same proof. It does not check the proof: Verify does.
+func ParseInclusionProof(b []byte) (*InclusionProof, error) {
+	canon, err := canonjson.CanonicalizeObject(b)
+	if err != nil {
+		return nil, fmt.Errorf("not an inclusion proof: %w", err)
 	}
-	root, err := hex.DecodeString(p.Root)
-	if err != nil || len(root) != 32 {
-		return fmt.Errorf("proof: bad root")
+	var p InclusionProof
+	dec := json.NewDecoder(bytes.NewReader(canon))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("not an inclusion proof: %w", err)
+	}
+	again, err := canonjson.Marshal(&p)
+	if err != nil {
+		return nil, fmt.Errorf("not an inclusion proof: %w", err)
+	}
+	if !bytes.Equal(again, canon) {
+		return nil, fmt.Errorf("not an inclusion proof as pawl writes it: a member is missing, misspelled or not of its type")
+	}
+	return &p, nil
+}
+
+// hexHash decodes a SHA-256 hash in the one spelling pawl writes:
+// 64 lower-case hex digits.
+func hexHash(s string) ([]byte, bool) {
+	b, err := hex.DecodeString(s)
+	return b, err == nil && len(b) == 32 && hex.EncodeToString(b) == s
+}
+
+// Verify checks the proof on its own: the leaf hash and the proof hashes
+// give the root. It needs nothing but the proof. Hashes must be spelled as
+// pawl writes them (lower-case hex), so that a proof that verifies has one
+// spelling and its root compares equal, as text, to the signature's.
+func (p *InclusionProof) Verify() error {
+	leaf, ok := hexHash(p.LeafHash)
+	if !ok {
+		return fmt.Errorf("proof: bad leaf hash (want 64 lower-case hex digits)")
+	}
+	root, ok := hexHash(p.Root)
+	if !ok {
+		return fmt.Errorf("proof: bad root (want 64 lower-case hex digits)")
 	}
 	hs := make([][]byte, len(p.Hashes))
 	for i, s := range p.Hashes {
-		if hs[i], err = hex.DecodeString(s); err != nil || len(hs[i]) != 32 {
-			return fmt.Errorf("proof: bad hash %d", i)
+		if hs[i], ok = hexHash(s); !ok {
+			return fmt.Errorf("proof: bad hash %d (want 64 lower-case hex digits)", i)
 		}
 	}
 	if p.Index != p.Ordinal-1 {
 		return fmt.Errorf("proof: leaf index %d does not belong to ordinal %d", p.Index, p.Ordinal)
 	}
+	if p.Index < 0 || p.Index >= p.Size {
+		return fmt.Errorf("proof: leaf index %d is not in a tree of %d leaves", p.Index, p.Size)
+	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.Index), uint64(p.Size), leaf, hs, root); err != nil {
 		return fmt.Errorf("proof: record %d is not proved part of the tree with root %s: %v", p.Ordinal, p.Root, err)
+	}
+	return nil
+}
+
+// VerifyFor checks the proof (Verify) and that it is a proof in the tree
+// a signature vouches for: the batch, the root and the tree size the
+// signature carries. The root alone does not fix the tree size: an RFC
+// 6962 audit path for leaf i of n leaves often also verifies as one for
+// leaf i of some other n under the same root (the hashes are the same,
+// only the claim differs), so the size must come from the signed record
+// too.
+func (p *InclusionProof) VerifyFor(batchID, root string, size int64) error {
+	if err := p.Verify(); err != nil {
+		return err
+	}
+	if p.BatchID != batchID || p.Root != root || p.Size != size {
+		return fmt.Errorf("proof: for batch %s, root %s, %d leaves; the signature is of batch %s, root %s, %d leaves",
+			p.BatchID, p.Root, p.Size, batchID, root, size)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 )
 
@@ -143,5 +144,71 @@ func BenchmarkProveLineage(b *testing.B) {
 		if _, err := ProveLineage(r, n, tiles, int64(i*7919%n), root); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestProofFileHasOneSpelling: a proof file is read as `pawl audit prove`
+// writes it. encoding/json alone (what verify-proof used) accepted a file
+// with bytes after the proof, member names in another case and the last of
+// duplicate members; hex.DecodeString accepts upper-case digits.
+func TestProofFileHasOneSpelling(t *testing.T) {
+	h := func(b byte) string { return hex.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+	ok := `{"batch_id":"b","ordinal":1,"leaf_index":0,"tree_size":1,"leaf_hash":"` + h(0xab) + `","proof":null,"root":"` + h(0xab) + `"}`
+	p, err := ParseInclusionProof([]byte(" \n" + ok + "\n"))
+	if err != nil || p.Verify() != nil || p.Root != h(0xab) {
+		t.Fatalf("%+v %v", p, err)
+	}
+	for name, b := range map[string]string{
+		"trailing":  ok + "x",
+		"two":       ok + ok,
+		"case":      strings.Replace(ok, `"batch_id"`, `"Batch_id"`, 1),
+		"duplicate": strings.Replace(ok, `"batch_id":"b"`, `"batch_id":"a","batch_id":"b"`, 1),
+		"missing":   strings.Replace(ok, `"proof":null,`, ``, 1),
+		"number":    strings.Replace(ok, `"ordinal":1`, `"ordinal":1.0`, 1),
+		"unknown":   strings.Replace(ok, `"proof":null`, `"proof":null,"x":1`, 1),
+		"array":     "[" + ok + "]",
+	} {
+		if p, err := ParseInclusionProof([]byte(b)); err == nil {
+			t.Errorf("%s: parsed as %+v", name, p)
+		}
+	}
+	upper, _ := ParseInclusionProof([]byte(strings.Replace(ok, h(0xab), strings.ToUpper(h(0xab)), 1)))
+	if err := upper.Verify(); err == nil || !strings.Contains(err.Error(), "lower-case") {
+		t.Errorf("an upper-case leaf hash: %v", err)
+	}
+	for _, sz := range []string{`"tree_size":0`, `"tree_size":-1`} {
+		q, _ := ParseInclusionProof([]byte(strings.Replace(ok, `"tree_size":1`, sz, 1)))
+		if err := q.Verify(); err == nil {
+			t.Errorf("%s verified", sz)
+		}
+	}
+}
+
+// TestProofTreeSizeComesFromTheSignature: the audit path of leaf 755 of
+// 986 also verifies as leaf 755 of 985 under the same root (found by
+// FuzzInclusionProof): a proof does not fix its tree size, so
+// verify-proof --signature checks the size against the signed record
+// count as it checks the root.
+func TestProofTreeSizeComesFromTheSignature(t *testing.T) {
+	fx := newProofFixture()
+	root := hex.EncodeToString(fx.roots[986])
+	p, err := ProveLineage(bytes.NewReader(fx.leaves[:32*986]), 986, fx.tiles[:32], 755, fx.roots[986])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.BatchID = proofBatch
+	if err := p.VerifyFor(proofBatch, root, 986); err != nil {
+		t.Fatal(err)
+	}
+	q := *p
+	q.Size = 985
+	if err := q.Verify(); err != nil {
+		t.Fatalf("precondition: the path no longer verifies for 985 leaves (%v); pick another size", err)
+	}
+	if err := q.VerifyFor(proofBatch, root, 986); err == nil || !strings.Contains(err.Error(), "985 leaves") {
+		t.Fatalf("a proof claiming 985 leaves accepted for a signature of 986: %v", err)
+	}
+	if err := p.VerifyFor("another", root, 986); err == nil {
+		t.Fatal("a proof accepted for another batch")
 	}
 }

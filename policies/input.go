@@ -225,6 +225,11 @@ func checkCommon(ts *string, p Principal) error {
 	if err != nil {
 		return fmt.Errorf("time %q is not RFC 3339: %v", *ts, err)
 	}
+	// RFC 3339 has four-digit years: an offset must not carry the time
+	// out of them in UTC, or the input on record could not be read again.
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("time %q is in the year %d in UTC, outside RFC 3339's 0000-9999", *ts, y)
+	}
 	*ts = t.UTC().Format(time.RFC3339Nano)
 	if p.ID == "" {
 		return errors.New("principal.id is missing")

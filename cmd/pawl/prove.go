@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -67,11 +66,9 @@ lineage root, which ties the record to a signed batch.`,
 			if err != nil {
 				return err
 			}
-			var pr audit.InclusionProof
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&pr); err != nil {
-				return fmt.Errorf("%s is not an inclusion proof: %v", argv[0], err)
+			pr, err := audit.ParseInclusionProof(b)
+			if err != nil {
+				return fmt.Errorf("%s: %v", argv[0], err)
 			}
 			if err := pr.Verify(); err != nil {
 				return err
@@ -81,15 +78,15 @@ lineage root, which ties the record to a signed batch.`,
 				if err != nil {
 					return err
 				}
-				if chk.Signature.BatchID != pr.BatchID || chk.Signature.LineageRoot != pr.Root {
-					return fmt.Errorf("the proof is for batch %s with root %s; %s signs batch %s with root %s",
-						pr.BatchID, pr.Root, sigFile, chk.Signature.BatchID, chk.Signature.LineageRoot)
+				s := chk.Signature
+				if err := pr.VerifyFor(s.BatchID, s.LineageRoot, s.Result.RecordsIn); err != nil {
+					return fmt.Errorf("%s does not sign this proof's tree: %v", sigFile, err)
 				}
 				fmt.Fprintf(a.s.out, "OK: record %d is leaf %d of %d in batch %s, whose signature (key %s) carries root %s\n",
 					pr.Ordinal, pr.Index, pr.Size, pr.BatchID, chk.KeyID, pr.Root)
 				return nil
 			}
-			fmt.Fprintf(a.s.out, "OK: record %d is leaf %d of %d under root %s (pass --signature to tie the root to a signed batch)\n",
+			fmt.Fprintf(a.s.out, "OK: record %d is leaf %d of %d under root %s (pass --signature to tie the root and the tree size to a signed batch)\n",
 				pr.Ordinal, pr.Index, pr.Size, pr.Root)
 			return nil
 		},

@@ -3,8 +3,10 @@ package records
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -204,6 +206,144 @@ func FuzzCSVReader(f *testing.F) {
 		}
 		if r.BytesRead() != int64(len(in)) {
 			t.Fatalf("BytesRead %d of %d", r.BytesRead(), len(in))
+		}
+	})
+}
+
+// csvTypes are the column types TypeCSV reads, picked per column by the
+// fuzzer.
+var csvTypes = []string{"string", "number", "integer", "boolean", "null", "object", "array"}
+
+// writeCSV writes rows with encoding/csv, except a row of one empty cell,
+// which encoding/csv writes as an empty line (a blank line to every CSV
+// reader): it is written as "" instead.
+func writeCSV(rows [][]string) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	for _, row := range rows {
+		if len(row) == 1 && row[0] == "" {
+			w.Flush()
+			buf.WriteString("\"\"\n")
+			continue
+		}
+		w.Write(row)
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+// cellText writes a typed value back as the cell TypeCSV reads it from.
+func cellText(v any, present bool) string {
+	switch x := v.(type) {
+	case nil:
+		if present {
+			return "null"
+		}
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return string(canonjson.Append(nil, v))
+}
+
+// FuzzCSVWriteBack: for any input the CSV reader accepts (a header and
+// rows),
+//   - every row's offset and length point at its bytes in the input, and
+//     every cell's offset at the cell: its text, or for a quoted cell the
+//     quote that opens it, its content with quotes doubled, and the quote
+//     that closes it;
+//   - the header and the cells written back with encoding/csv read back as
+//     the same header and cells, row for row;
+//   - a row TypeCSV types without error, its values written back as cells,
+//     types to the same object.
+func FuzzCSVWriteBack(f *testing.F) {
+	f.Add([]byte("id,name,score,ok\n1,\"Doe, Jane\",9.5,true\r\n2,\"say \"\"hi\"\"\",,false\n"), "ssnb")
+	f.Add([]byte("a,b\n\"l1\nl2\",\" x\"\n\"\",\n\"\"\n"), "so")
+	f.Add([]byte("v\n\"\"\n\n\"\\.\"\n\"x\r\"\n{\"k\":[1,2]}\n"), "o")
+	f.Add([]byte("n,i,z\n-0,00,null\n1e400,1.0,\n"), "niz")
+	f.Add([]byte("a,b,c\n1,2\n1,2,3,4\n\"bad\"x,y,z\n"), "aaa")
+	f.Fuzz(func(t *testing.T, in []byte, typs string) {
+		r, header, err := NewCSVReader(bytes.NewReader(in), Options{MaxRecordBytes: 1 << 16})
+		if err != nil {
+			return
+		}
+		types := map[string]string{}
+		for i, name := range header {
+			if typs != "" {
+				types[name] = csvTypes[int(typs[i%len(typs)])%len(csvTypes)]
+			}
+		}
+		var rows [][]string
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.TooLong {
+				continue
+			}
+			if rec.Offset < 0 || rec.Offset+rec.Length > int64(len(in)) || !bytes.Equal(in[rec.Offset:rec.Offset+rec.Length], rec.Raw) {
+				t.Fatalf("row %d at %d+%d is not its bytes %q", rec.Ordinal, rec.Offset, rec.Length, rec.Raw)
+			}
+			if rec.Cells == nil {
+				continue // a syntax error: no cells to write back
+			}
+			for i, cell := range rec.Cells {
+				off := rec.CellOffsets[i]
+				text := cell
+				if off < int64(len(in)) && in[off] == '"' {
+					text = `"` + strings.ReplaceAll(cell, `"`, `""`) + `"`
+				}
+				if off+int64(len(text)) > rec.Offset+rec.Length || string(in[off:off+int64(len(text))]) != text {
+					t.Fatalf("row %d cell %d %q: offset %d does not point at %q", rec.Ordinal, i, cell, off, text)
+				}
+			}
+			rows = append(rows, rec.Cells)
+			if rec.Err != nil {
+				continue
+			}
+			obj, errs := TypeCSV(header, rec.Cells, rec.CellOffsets, types)
+			if len(errs) > 0 {
+				continue
+			}
+			back := make([]string, len(header))
+			for i, name := range header {
+				v, present := obj[name]
+				back[i] = cellText(v, present)
+			}
+			obj2, errs := TypeCSV(header, back, nil, types)
+			if len(errs) > 0 || !reflect.DeepEqual(obj, obj2) {
+				t.Fatalf("row %d %q typed %v, written back as %q typed %v %v", rec.Ordinal, rec.Cells, obj, back, obj2, errs)
+			}
+		}
+
+		out := writeCSV(append([][]string{header}, rows...))
+		r2, header2, err := NewCSVReader(bytes.NewReader(out), Options{MaxRecordBytes: 1 << 20})
+		if err != nil || !reflect.DeepEqual(header, header2) {
+			t.Fatalf("header %q written back as %q reads as %q (%v)", header, out, header2, err)
+		}
+		for i := 0; ; i++ {
+			rec, err := r2.Next()
+			if err == io.EOF {
+				if i != len(rows) {
+					t.Fatalf("%d rows written back, %d read:\n%q", len(rows), i, out)
+				}
+				break
+			}
+			var want []string
+			if i < len(rows) {
+				want = rows[i]
+			}
+			if err != nil || want == nil || !reflect.DeepEqual(rec.Cells, want) {
+				t.Fatalf("row %d %q written back reads as %+v (%v):\n%q", i+1, want, rec, err, out)
+			}
 		}
 	})
 }

@@ -296,9 +296,10 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 	}
 	nReasons := le.Uint32(msg[8:])
 	nRepl := le.Uint32(msg[12:])
-	// Each reason takes at least 16 bytes, each replacement at least 10:
-	// refuse impossible counts before allocating anything for them.
-	if uint64(nReasons)*16+uint64(nRepl)*10 > uint64(len(msg)-16) {
+	// Each reason takes at least 16 bytes, each replacement at least 9 (a
+	// removal: record, field, type 0 and no value): refuse impossible
+	// counts before allocating anything for them.
+	if uint64(nReasons)*16+uint64(nRepl)*9 > uint64(len(msg)-16) {
 		return nil, fmt.Errorf("result claims %d reasons and %d replacements in %d bytes", nReasons, nRepl, len(msg))
 	}
 	verdicts := make([]Verdict, n)

@@ -32,7 +32,11 @@
 // has no manifest or two, a malformed manifest or another ABI version; one
 // that imports anything but pawl.log and the WASI preview1 subset listed
 // in allowedWASI (the refusal names the import); one that imports a
-// memory, table or global; one that lacks the ABI's exports.
+// memory, table or global; one that lacks the ABI's exports; one that
+// declares more entries or bytes than its sections hold, or a function
+// with more than 50,000 locals (wazero would allocate for the declared
+// counts before reading them, and an allocation the machine cannot make
+// ends the process: wasmbounds.go).
 //
 // # Use
 //

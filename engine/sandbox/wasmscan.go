@@ -95,13 +95,16 @@ func (r *reader) limits() error {
 	return nil
 }
 
-// scanModule walks the section headers of a module.
+// scanModule walks the section headers of a module, reads its custom
+// sections and imports, and checks the bounds of what wazero will decode
+// (wasmbounds.go).
 func scanModule(wasm []byte) (*moduleInfo, error) {
 	if len(wasm) < len(wasmHeader) || !bytes.Equal(wasm[:8], wasmHeader) {
 		return nil, errors.New("not a WebAssembly 1.0 module (bad magic or version)")
 	}
 	r := &reader{b: wasm, off: 8}
 	info := &moduleInfo{}
+	names := false
 	for r.off < len(wasm) {
 		start := r.off
 		id, _ := r.byte()
@@ -120,10 +123,21 @@ func scanModule(wasm []byte) (*moduleInfo, error) {
 			if err != nil {
 				return nil, fmt.Errorf("custom section at byte %d: name: %w", start, err)
 			}
+			if name == "name" && !names {
+				names = true // wazero decodes the first one and refuses another
+				if err := checkNameSection(body[sr.off:]); err != nil {
+					return nil, fmt.Errorf("custom section at byte %d: %q: %w", start, name, err)
+				}
+			}
 			info.customs = append(info.customs, customSection{name: name, data: body[sr.off:]})
 		case 2:
 			if err := scanImports(sr, info); err != nil {
 				return nil, fmt.Errorf("import section at byte %d: %w", start, err)
+			}
+		}
+		if id != 0 {
+			if err := checkBounds(id, body); err != nil {
+				return nil, fmt.Errorf("section %d at byte %d: %w", id, start, err)
 			}
 		}
 	}

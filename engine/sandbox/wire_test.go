@@ -121,4 +121,18 @@ func TestDecodeResultRefusesLies(t *testing.T) {
 	if v, err := decodeResult(r, 1, fields, true); err != nil || v[0].Replacements[0].Value.Num != 2.5 || !v[0].OK {
 		t.Fatalf("%+v %v", v, err)
 	}
+	// A removal is 9 bytes (record, field, type 0, no value): a result of
+	// removals alone is not "too short for its counts".
+	rm := hdr(2, 0, 2)
+	for rec := uint32(0); rec < 2; rec++ {
+		rm = le.AppendUint32(rm, rec)
+		rm = le.AppendUint32(rm, 0)
+		rm = append(rm, 0)
+	}
+	if v, err := decodeResult(rm, 2, fields, true); err != nil || !v[0].Replacements[0].Value.Absent || !v[1].Replacements[0].Value.Absent {
+		t.Fatalf("removals only: %+v %v", v, err)
+	}
+	if _, err := decodeResult(rm[:len(rm)-1], 2, fields, true); err == nil || !strings.Contains(err.Error(), "claims 0 reasons and 2 replacements") {
+		t.Fatalf("removals one byte short: %v", err)
+	}
 }

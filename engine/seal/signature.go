@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/audit/canonjson"
@@ -130,6 +131,11 @@ func VerifyFile(path string, trusted []ed25519.PublicKey) (*SignatureCheck, erro
 	if err != nil {
 		return nil, err
 	}
+	return verify(path, b, trusted)
+}
+
+// verify is VerifyFile of the bytes b read from path.
+func verify(path string, b []byte, trusted []ed25519.PublicKey) (*SignatureCheck, error) {
 	var s Signature
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -146,15 +152,15 @@ func VerifyFile(path string, trusted []ed25519.PublicKey) (*SignatureCheck, erro
 	if !bytes.Equal(again, b) {
 		return nil, fmt.Errorf("%s was edited: its bytes differ from the form pawl writes (byte %d)", path, firstDiffBytes(again, b))
 	}
-	pub, err := base64.StdEncoding.DecodeString(s.Sig.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
+	pub, ok := canonicalBase64(s.Sig.PublicKey)
+	if !ok || len(pub) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%s: damaged public key", path)
 	}
 	if KeyID(pub) != s.Sig.KeyID {
 		return nil, fmt.Errorf("%s: key id %s does not match its public key (%s)", path, s.Sig.KeyID, KeyID(pub))
 	}
-	sig, err := base64.StdEncoding.DecodeString(s.Sig.Value)
-	if err != nil {
+	sig, ok := canonicalBase64(s.Sig.Value)
+	if !ok {
 		return nil, fmt.Errorf("%s: damaged signature value", path)
 	}
 	msg, err := s.payload()
@@ -175,6 +181,12 @@ func VerifyFile(path string, trusted []ed25519.PublicKey) (*SignatureCheck, erro
 	}
 	dir := filepath.Dir(path)
 	for _, name := range slices.Sorted(maps.Keys(s.Outputs)) {
+		// A signature verifies with any key when no key is trusted: an
+		// output name must not lead the check to read (and hash, forever
+		// for /dev/zero) a file elsewhere.
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+			return nil, fmt.Errorf("%s: output %q is not the name of a file beside the signature", path, name)
+		}
 		want := s.Outputs[name]
 		f := filepath.Join(dir, name)
 		got, _, err := store.HashFile(f)
@@ -190,6 +202,15 @@ func VerifyFile(path string, trusted []ed25519.PublicKey) (*SignatureCheck, erro
 		chk.Outputs = append(chk.Outputs, name)
 	}
 	return chk, nil
+}
+
+// canonicalBase64 decodes s only in the one spelling EncodeToString
+// writes: the lenient decoder reads non-zero padding bits as zero and skips
+// line breaks, so an edited key or signature value would otherwise still
+// verify.
+func canonicalBase64(s string) ([]byte, bool) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	return b, err == nil && base64.StdEncoding.EncodeToString(b) == s
 }
 
 func firstDiffBytes(a, b []byte) int {

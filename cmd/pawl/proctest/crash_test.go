@@ -281,7 +281,6 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	crashWhole(t, dir)
 }
 
-
 // crashWhole checks a project after a kill, through the normal binary:
 // opening it recovers; then the trail and every batch verify, nothing is
 // pending, every batch folder has its signature, every signature its entry.

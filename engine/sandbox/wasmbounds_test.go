@@ -1,0 +1,94 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDecoderBombsAreRefusedBeforeCompiling: modules of a few bytes that
+// declare counts wazero would allocate for before reading the entries
+// (each of these ends the process with "fatal error: runtime: out of
+// memory" when wazero compiles it, or expands four billion locals one by
+// one) are refused by the scanner, naming the section, before Load
+// compiles anything.
+func TestDecoderBombsAreRefusedBeforeCompiling(t *testing.T) {
+	manifest := `{"abi":1,"name":"bomb","version":"1","mode":"stateless","fields":[]}`
+	mod := func(sections ...byte) []byte {
+		return AppendCustomSection(append(append([]byte{}, wasmHeader...), sections...), ManifestSection, []byte(manifest))
+	}
+	custom := func(name string, content ...byte) []byte {
+		return AppendCustomSection(nil, name, content)
+	}
+	for name, tc := range map[string]struct {
+		wasm []byte
+		want string
+	}{
+		"functions":      {mod(0x03, 0x06, 0xff, 0xff, 0xff, 0xff, 0x07, 0x0b), "section 3 at byte 8: entries: 2147483647 declared"},
+		"bodies":         {mod(0x0a, 0x06, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00), "section 10 at byte 8: function bodies: 4294967295 declared"},
+		"locals":         {mod(0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x0b, 0x01, 0x09, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f, 0x0b, 0x00), "more than 50000 locals"},
+		"body size":      {mod(0x0a, 0x06, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f), "function body 0 of 4294967295 bytes"},
+		"params":         {mod(0x01, 0x07, 0x01, 0x60, 0xff, 0xff, 0xff, 0xff, 0x0f), "type 0: parameters: 4294967295 declared"},
+		"rec group":      {mod(0x01, 0x09, 0x01, 0x4e, 0x01, 0x60, 0xff, 0xff, 0xff, 0xff, 0x0f), "type 0.0: parameters: 4294967295 declared"},
+		"export name":    {mod(0x07, 0x06, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f), "export 0: name of 4294967295 bytes"},
+		"element vector": {mod(0x09, 0x07, 0x01, 0x01, 0x00, 0xff, 0xff, 0xff, 0x0f), "element segment 0: 33554431 declared"},
+		"data":           {mod(0x0b, 0x0a, 0x01, 0x00, 0x41, 0x00, 0x0b, 0xff, 0xff, 0xff, 0xff, 0x0f), "data segment 0 of 4294967295 bytes"},
+		"past the end":   {mod(0x0b, 0x02, 0x01, 0x01), "runs past the end of the section"},
+		"function names": {append(mod(), custom("name", 0x01, 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f)...), `"name": function names: 4294967295 declared`},
+		"local names":    {append(mod(), custom("name", 0x02, 0x07, 0x01, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f)...), "local names 0: 4294967295 declared"},
+		// a subsection that claims fewer bytes than it holds: wazero would
+		// read on past the section's end
+		"understated": {append(mod(), custom("name", 0x00, 0x00, 0x01, 'm')...), "run past the end of the section"},
+	} {
+		_, err := ReadManifest(tc.wasm)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: want an error containing %q, got %v", name, tc.want, err)
+		}
+	}
+	rt := newRuntime(t, Config{})
+	bomb := mod(0x03, 0x06, 0xff, 0xff, 0xff, 0xff, 0x07, 0x0b)
+	if _, err := rt.Load(context.Background(), bomb, Pin(bomb)); err == nil || !strings.Contains(err.Error(), "2147483647 declared") {
+		t.Fatalf("Load: %v", err)
+	}
+}
+
+// TestBoundsWalkFollowsRealModules: every module in the repository (the
+// hostile test modules and the first-party plugins, Go-built and
+// hand-written) passes the walk, and the walk follows every one of their
+// sections to the end rather than giving up on a construct it does not
+// know.
+func TestBoundsWalkFollowsRealModules(t *testing.T) {
+	paths, _ := filepath.Glob("testdata/*.wasm")
+	more, _ := filepath.Glob("../../plugins/*/*.wasm")
+	for _, p := range append(paths, more...) {
+		wasm, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := scanModule(wasm); err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		secs, bad := refSections(wasm)
+		if bad >= 0 {
+			t.Fatalf("%s: unframeable at %d", p, bad)
+		}
+		for _, s := range secs {
+			if s.id == 0 {
+				r := &reader{b: s.body}
+				if name, _ := r.name(); name == "name" {
+					if err := checkNameSection(s.body[r.off:]); err != nil {
+						t.Errorf("%s: name section: %v", p, err)
+					}
+				}
+				continue
+			}
+			r := &reader{b: s.body}
+			if err := walkSection(s.id, r); err != nil || r.off != len(s.body) && (s.id != 2 && s.id != 3 && s.id != 4 && s.id != 5 && s.id != 6 && s.id != 13) {
+				t.Errorf("%s: section %d at byte %d: walked %d of %d bytes: %v", p, s.id, s.start, r.off, len(s.body), err)
+			}
+		}
+	}
+}
