@@ -22,6 +22,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/egress"
+	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/policies"
 )
 
@@ -57,25 +58,10 @@ func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 	mustPawl(t, "-C", dir, "pin", "--reason", "whitelist "+id)
 }
 
-// trailEntries lists the audit entries with an action about a batch.
-func trailEntries(t *testing.T, dir, action, object string) []audit.Entry {
-	t.Helper()
-	p, err := engine.Open(context.Background(), dir, config.Defaults())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	es, err := p.Trail.Find(context.Background(), action, object)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return es
-}
-
 // lastDecision is the newest policy decision about a batch.
 func lastDecision(t *testing.T, dir, batch string) policies.Decision {
 	t.Helper()
-	es := trailEntries(t, dir, actions.PolicyDecision, "batch:"+batch)
+	es := enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+batch)
 	if len(es) == 0 {
 		t.Fatal("no decision on record")
 	}
@@ -140,7 +126,7 @@ func TestExportToOutbox(t *testing.T) {
 	if !d.Allow || !strings.Contains(string(d.Input), `"principal":{"id":"bob"}`) || !strings.Contains(string(d.Input), `"canonical":"file://`+outbox+`/b/"`) {
 		t.Fatalf("decision on record: %+v %s", d, d.Input)
 	}
-	ex := trailEntries(t, dir, actions.BatchExported, "batch:"+id)
+	ex := enginetest.TrailEntries(t, dir, actions.BatchExported, "batch:"+id)
 	if len(ex) != 1 || !strings.Contains(string(ex[0].Details), d.ID) || ex[0].Operator != "bob" {
 		t.Fatalf("batch.exported: %+v", ex)
 	}
@@ -154,7 +140,7 @@ func TestExportToOutbox(t *testing.T) {
 	if after := tree(t, outbox); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("a repeated export changed the outbox:\n%v\n%v", before, after)
 	}
-	if ex := trailEntries(t, dir, actions.BatchExported, "batch:"+id); len(ex) != 2 {
+	if ex := enginetest.TrailEntries(t, dir, actions.BatchExported, "batch:"+id); len(ex) != 2 {
 		t.Fatalf("the repeated export is not on record: %d entries", len(ex))
 	}
 	// Never overwrites other content.
@@ -168,7 +154,7 @@ func TestExportToOutbox(t *testing.T) {
 		t.Fatalf("the export overwrote a file: %q", b)
 	}
 	// Every attempt is on record before anything leaves.
-	if st := trailEntries(t, dir, actions.BatchExportStarted, "batch:"+id); len(st) != 3 {
+	if st := enginetest.TrailEntries(t, dir, actions.BatchExportStarted, "batch:"+id); len(st) != 3 {
 		t.Fatalf("%d batch.export_started entries, want 3", len(st))
 	}
 }
@@ -201,7 +187,7 @@ func TestExportBypassAttempts(t *testing.T) {
 		{"prefix lookalike", "https://allowed.example/inbox-evil/", "egress.not_whitelisted", false},
 		{"classification", "file://" + outbox + "/public/x/", "egress.classification", false},
 	}
-	before := len(trailEntries(t, dir, actions.PolicyDecision, "batch:"+id))
+	before := len(enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+id))
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errs := pawl(t, "", "-C", dir, "export", id, "--to", c.url)
@@ -214,7 +200,7 @@ func TestExportBypassAttempts(t *testing.T) {
 			if got := tree(t, outbox); len(got) != 1 || got[0] != "link" {
 				t.Fatalf("written into the outbox: %v", got)
 			}
-			es := trailEntries(t, dir, actions.PolicyDecision, "batch:"+id)
+			es := enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+id)
 			if len(es) != before+i+1 {
 				t.Fatalf("%d decisions on record, want %d", len(es), before+i+1)
 			}
@@ -223,14 +209,14 @@ func TestExportBypassAttempts(t *testing.T) {
 				t.Fatalf("decision allow=%v, want %v: %v", d.Allow, c.allowed, d.Deny)
 			}
 			if c.allowed {
-				f := trailEntries(t, dir, actions.BatchExportFailed, "batch:"+id)
+				f := enginetest.TrailEntries(t, dir, actions.BatchExportFailed, "batch:"+id)
 				if len(f) == 0 || !strings.Contains(string(f[len(f)-1].Details), d.ID) {
 					t.Fatal("the refused export is not on record with its decision")
 				}
 			}
 		})
 	}
-	if ex := trailEntries(t, dir, actions.BatchExported, ""); len(ex) != 0 {
+	if ex := enginetest.TrailEntries(t, dir, actions.BatchExported, ""); len(ex) != 0 {
 		t.Fatalf("exports on record: %d", len(ex))
 	}
 }
@@ -335,7 +321,7 @@ func TestExportHTTPS(t *testing.T) {
 	if len(dst.files) != len(egress.Files) || strings.Contains(out, "not reported") {
 		t.Fatalf("files %v\n%s", len(dst.files), out)
 	}
-	if ex := trailEntries(t, dir, actions.BatchExported, "batch:"+id); len(ex) != 1 || !strings.Contains(string(ex[0].Details), `"confirmed":true`) {
+	if ex := enginetest.TrailEntries(t, dir, actions.BatchExported, "batch:"+id); len(ex) != 1 || !strings.Contains(string(ex[0].Details), `"confirmed":true`) {
 		t.Fatalf("batch.exported: %+v", ex)
 	}
 }
@@ -361,11 +347,11 @@ func TestExportRedirectIsNotFollowed(t *testing.T) {
 		t.Fatalf("the destination got %d requests after redirecting, want 1 (nothing sent after the refusal)", dst.requests)
 	}
 	d := lastDecision(t, dir, id)
-	f := trailEntries(t, dir, actions.BatchExportFailed, "batch:"+id)
+	f := enginetest.TrailEntries(t, dir, actions.BatchExportFailed, "batch:"+id)
 	if !d.Allow || len(f) != 1 || !strings.Contains(string(f[0].Details), "307") || !strings.Contains(string(f[0].Details), d.ID) {
 		t.Fatalf("failure not on record with its decision: %+v", f)
 	}
-	if ex := trailEntries(t, dir, actions.BatchExported, ""); len(ex) != 0 {
+	if ex := enginetest.TrailEntries(t, dir, actions.BatchExported, ""); len(ex) != 0 {
 		t.Fatal("a redirected export is on record as exported")
 	}
 }

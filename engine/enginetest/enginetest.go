@@ -15,6 +15,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/finding"
@@ -147,4 +148,17 @@ func EnrolAlice(t testing.TB, p *project.Project) *esign.Operator {
 		t.Fatal(err)
 	}
 	return op
+}
+
+// TrailEntries opens the project in dir (as another process would, after
+// a command ran there) and lists its trail's entries with action about
+// object (either "" for any).
+func TrailEntries(t testing.TB, dir, action, object string) []audit.Entry {
+	t.Helper()
+	p, err := engine.Open(context.Background(), dir, config.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	return Entries(t, p.Trail, action, object)
 }

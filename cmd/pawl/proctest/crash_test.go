@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/egress"
+	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/seal"
 )
 
@@ -186,11 +187,11 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 	for i, pt := range exportPoints {
 		sub := fmt.Sprintf("x%d", i)
-		before := len(trailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch))
+		before := len(enginetest.TrailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch))
 		crashable(t, bin, pt, exportArgs(sub)...)
 		crashWhole(t, dir)
 		dest := filepath.Join(outbox, sub)
-		if ents, _ := os.ReadDir(dest); len(ents) > 0 && len(trailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch)) == before {
+		if ents, _ := os.ReadDir(dest); len(ents) > 0 && len(enginetest.TrailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch)) == before {
 			t.Errorf("killed at %s: %d files reached %s with no export on record", pt, len(ents), dest)
 		}
 		if _, err := os.Stat(filepath.Join(dest, actions.SignatureFile)); err == nil {
@@ -227,7 +228,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		mustPawl(t, c.args...)
 		crashWhole(t, dir)
 	}
-	if es := trailEntries(t, dir, actions.RecordResubmitted, "batch:"+batch); len(es) == 0 {
+	if es := enginetest.TrailEntries(t, dir, actions.RecordResubmitted, "batch:"+batch); len(es) == 0 {
 		t.Error("the resubmission is not on record after its retry")
 	}
 
@@ -247,7 +248,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if out := mustPawl(t, "-C", dir, "plugin", "add", module); !strings.Contains(out, "pinned") {
 		t.Errorf("after a plugin add killed before pawl.lock was written, the next add does not pin it:\n%s", out)
 	}
-	if es := trailEntries(t, dir, actions.PluginAdded, ""); len(es) < 2 || es[len(es)-1].Object != es[len(es)-2].Object {
+	if es := enginetest.TrailEntries(t, dir, actions.PluginAdded, ""); len(es) < 2 || es[len(es)-1].Object != es[len(es)-2].Object {
 		t.Errorf("the interrupted addition and its completion are not both on record")
 	}
 	// Operator enrolment (key file first, then the entry), e-signing (one
@@ -265,7 +266,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	sign := []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", "olga", "--passphrase-fd", "3"}
 	crashableFD(t, bin, "sign.before-record:1", pass, sign...)
 	crashWhole(t, dir)
-	if es := trailEntries(t, dir, actions.ESignSigned, "batch:"+batch); len(es) != 0 {
+	if es := enginetest.TrailEntries(t, dir, actions.ESignSigned, "batch:"+batch); len(es) != 0 {
 		t.Errorf("a signature cut short before its entry is on record: %d", len(es))
 	}
 	if code, out, errs := pawlPass(t, pass, sign...); code != 0 {
@@ -295,7 +296,7 @@ func crashWhole(t *testing.T, dir string) {
 		t.Fatalf("pending work left after recovery: %v", pend)
 	}
 	committed := map[string]bool{}
-	for _, e := range trailEntries(t, dir, actions.BatchCommitted, "") {
+	for _, e := range enginetest.TrailEntries(t, dir, actions.BatchCommitted, "") {
 		committed[strings.TrimPrefix(e.Object, "batch:")] = true
 	}
 	batches, _ := os.ReadDir(filepath.Join(data, "batches"))

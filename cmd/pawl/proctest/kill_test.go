@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/demo"
+	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/seal"
 )
 
@@ -115,7 +116,7 @@ func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
 			return []string{"-C", dir, "export", batch, "--to", fmt.Sprintf("file://%s/k%d/", outbox, i)}
 		}, "", func(i int) {
 			dest := filepath.Join(outbox, fmt.Sprintf("k%d", i))
-			if ents, _ := os.ReadDir(dest); len(ents) > 0 && len(trailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch)) == 0 {
+			if ents, _ := os.ReadDir(dest); len(ents) > 0 && len(enginetest.TrailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch)) == 0 {
 				t.Fatalf("files reached %s with no export on record", dest)
 			}
 			mustPawl(t, "-C", dir, "export", batch, "--to", fmt.Sprintf("file://%s/k%d/", outbox, i))

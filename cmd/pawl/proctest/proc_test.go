@@ -2,7 +2,6 @@ package proctest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
-	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 )
 
@@ -106,17 +102,6 @@ func mustPawl(t *testing.T, args ...string) string {
 	return out
 }
 
-// trailEntries lists the audit entries with an action about an object.
-func trailEntries(t *testing.T, dir, action, object string) []audit.Entry {
-	t.Helper()
-	p, err := engine.Open(context.Background(), dir, config.Defaults())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	return enginetest.Entries(t, p.Trail, action, object)
-}
-
 // whitelist adds a destination to the project's bundle and pins it.
 func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 	t.Helper()
@@ -136,7 +121,7 @@ func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 // committedBatch is the id of the newest committed batch.
 func committedBatch(t *testing.T, dir string) string {
 	t.Helper()
-	es := trailEntries(t, dir, actions.BatchCommitted, "")
+	es := enginetest.TrailEntries(t, dir, actions.BatchCommitted, "")
 	if len(es) == 0 {
 		t.Fatal("no committed batch")
 	}
