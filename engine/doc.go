@@ -15,7 +15,10 @@
 //	config    every configuration key, its default, validation and documentation
 //	lockfile  pawl.lock
 //	durable   the one way bytes are made durable
+//	failpoint named crash points (a build with -tags failpoints kills itself at one)
+//	version   the version strings that go on record
 //	demo      generated demonstration data
+//	enginetest helpers the engine's and the CLI's tests share
 //
 // and the stages: records (framing, strict JSON), normalize (the Unicode
 // boundary), schema (the JSON Schema contract), sandbox (WebAssembly

@@ -140,10 +140,11 @@ type PolicyDecisionDetails struct {
 
 // BatchFailedDetails: a batch failed and nothing was committed.
 type BatchFailedDetails struct {
-	BatchID string       `json:"batch_id"`
-	Job     string       `json:"job"`
-	Input   store.Digest `json:"input"`
-	Error   string       `json:"error"`
+	BatchID        string       `json:"batch_id"`
+	Job            string       `json:"job"`
+	Classification string       `json:"classification"` // the job's, as the run saw it: what an egress decision about the batch is told
+	Input          store.Digest `json:"input"`
+	Error          string       `json:"error"`
 }
 
 // BatchReplayedDetails: what a replay found.

@@ -15,8 +15,6 @@ package egress
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,7 +114,7 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 	}
 	res.BatchID = resource.BatchID
 	if resource.State == "committed" { // only a committed batch can be signed
-		if resource.Signatures, err = esign.Valid(ctx, p, resource.BatchID); err != nil {
+		if resource.Signatures, err = esign.Valid(ctx, p, b); err != nil {
 			return nil, fmt.Errorf("reading the e-signatures of batch %s: %w", resource.BatchID, err)
 		}
 	}
@@ -144,7 +142,7 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 		// The policy must never allow this; refuse anyway.
 		return res, failed(ctx, p, opt, res, nil, &gate.DeniedError{What: what, Reasons: []string{fmt.Sprintf("batch %s is %s, not committed", resource.BatchID, resource.State)}})
 	}
-	files, err := readFiles(p, b)
+	files, err := readFiles(ctx, p, b)
 	if err != nil {
 		return res, failed(ctx, p, opt, res, nil, err)
 	}
@@ -249,11 +247,10 @@ func describe(ctx context.Context, p *project.Project, id string) (policies.Reso
 		}
 	}
 	r.BatchID, r.State = strings.TrimPrefix(last.Object, "batch:"), "failed"
+	// From the record, never from today's job spec.
 	r.Classification = "unknown"
-	if det, derr := actions.Decode[actions.BatchFailedDetails](last); derr == nil && det.Job != "" {
-		if j, jerr := project.LoadJob(p.Root, "jobs/"+det.Job+".yaml"); jerr == nil {
-			r.Classification = j.Classification
-		}
+	if det, derr := actions.Decode[actions.BatchFailedDetails](last); derr == nil && det.Classification != "" {
+		r.Classification = det.Classification
 	}
 	return r, nil, nil
 }
@@ -282,27 +279,39 @@ func allowedDestination(d policies.Decision) (canonical, prefix string, err erro
 	return canonical, prefix, nil
 }
 
-// readFiles reads the files to send from the batch folder and checks them:
-// the signature verifies with the engine key and names this batch's audit
-// entry, and the verified output has the hash on record.
-func readFiles(p *project.Project, b *project.Batch) ([]File, error) {
-	chk, err := seal.VerifyFile(b.Signature, []ed25519.PublicKey{p.Key.Public})
-	if err != nil {
-		return nil, fmt.Errorf("batch %s: %w: run `pawl audit verify`", b.BatchID, err)
-	}
-	if chk.Signature.BatchID != b.BatchID || chk.Signature.AuditSeq != b.AuditSeq {
-		return nil, fmt.Errorf("batch %s: its signature names batch %s, audit entry %d: run `pawl audit verify`", b.BatchID, chk.Signature.BatchID, chk.Signature.AuditSeq)
-	}
+// readFiles reads the files to send from the batch folder, once each, and
+// checks the bytes that will leave: the signature verifies with the engine
+// key and names this batch's audit entry, the checkpoint is the engine's
+// checkpoint of the trail at that entry, and the verified output has the
+// hash on record.
+func readFiles(ctx context.Context, p *project.Project, b *project.Batch) ([]File, error) {
 	var out []File
 	for _, name := range Files {
 		data, err := os.ReadFile(filepath.Join(b.Dir, name))
 		if err != nil {
 			return nil, fmt.Errorf("batch %s: %w", b.BatchID, err)
 		}
-		sum := sha256.Sum256(data)
-		d := store.Digest("sha256:" + hex.EncodeToString(sum[:]))
+		d := store.HashBytes(data)
 		if o, ok := b.Outputs[name]; ok && o.Hash != d {
 			return nil, fmt.Errorf("batch %s: %s hashes to %s, the audit trail records %s: run `pawl audit verify`", b.BatchID, name, d, o.Hash)
+		}
+		switch name {
+		case actions.SignatureFile:
+			chk, err := seal.Verify(b.Signature, data, []ed25519.PublicKey{p.Key.Public})
+			if err != nil {
+				return nil, fmt.Errorf("batch %s: %w: run `pawl audit verify`", b.BatchID, err)
+			}
+			if chk.Signature.BatchID != b.BatchID || chk.Signature.AuditSeq != b.AuditSeq {
+				return nil, fmt.Errorf("batch %s: its signature names batch %s, audit entry %d: run `pawl audit verify`", b.BatchID, chk.Signature.BatchID, chk.Signature.AuditSeq)
+			}
+		case actions.CheckpointFile:
+			cp, err := p.Trail.VerifyCheckpoint(ctx, data, p.Key.Public)
+			if err != nil {
+				return nil, fmt.Errorf("batch %s: its checkpoint: %w: run `pawl audit verify`", b.BatchID, err)
+			}
+			if cp.Size != b.AuditSeq {
+				return nil, fmt.Errorf("batch %s: its checkpoint is of %d entries, the batch's entry is %d: run `pawl audit verify`", b.BatchID, cp.Size, b.AuditSeq)
+			}
 		}
 		out = append(out, File{Name: name, Data: data, Hash: d})
 	}

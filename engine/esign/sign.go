@@ -36,18 +36,9 @@ import (
 
 // Valid returns the valid e-signatures on a committed batch in the form
 // the egress policy reads them (resource.signatures), so that a
-// destination can require an "approved" one. A batch that is not committed
-// carries none.
-func Valid(ctx context.Context, p *project.Project, batchID string) ([]policies.ESignature, error) {
+// destination can require an "approved" one.
+func Valid(ctx context.Context, p *project.Project, b *project.Batch) ([]policies.ESignature, error) {
 	out := []policies.ESignature{}
-	e, ok, err := p.CommittedEntry(ctx, batchID)
-	if err != nil || !ok {
-		return out, err
-	}
-	b, err := p.BatchOf(e)
-	if err != nil {
-		return nil, err
-	}
 	sigs, err := Of(ctx, p, b)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/sandbox"
@@ -113,19 +115,10 @@ func Decide(ctx context.Context, t *audit.Trail, e *policies.Engine, q Question)
 		return d, ent, nil
 	}
 	reasons := append([]string(nil), d.Deny...)
-	if derr != nil && !contains(reasons, derr.Error()) {
+	if derr != nil && !slices.Contains(reasons, derr.Error()) {
 		reasons = append(reasons, derr.Error())
 	}
 	return d, ent, &DeniedError{What: q.What, Decision: &d, Reasons: reasons}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // AdmitPlugin asks the plugins policy whether a loaded plugin may run in a
@@ -226,8 +219,14 @@ func ApprovePlugins(ctx context.Context, p *project.Project, ps []PluginApproval
 	if strings.TrimSpace(reason) == "" {
 		return fmt.Errorf("approving a plugin needs a reason: pass --reason \"why it may run\"")
 	}
+	ps = slices.Clone(ps)
+	for i := range ps {
+		if ps[i].Capabilities == nil {
+			ps[i].Capabilities = []string{}
+		}
+	}
 	dir := p.PolicyBundleDir()
-	if _, err := os.Stat(filepath.Join(dir, ".signatures.json")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, policies.SignaturesFile)); err == nil {
 		return fmt.Errorf("%s/ is signed (.signatures.json): approving would break the signature; add the hash to plugins.approved in %s/data.json yourself and re-sign with `pawl policy sign`", project.PolicyDir, project.PolicyDir)
 	}
 	path := filepath.Join(dir, "data.json")
@@ -258,11 +257,7 @@ func ApprovePlugins(ctx context.Context, p *project.Project, ps []PluginApproval
 		plug["approved"] = approved
 	}
 	for _, a := range ps {
-		caps := a.Capabilities
-		if caps == nil {
-			caps = []string{}
-		}
-		approved[string(a.Hash)] = map[string]any{"name": a.Name, "version": a.Version, "capabilities": caps}
+		approved[string(a.Hash)] = map[string]any{"name": a.Name, "version": a.Version, "capabilities": a.Capabilities}
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
@@ -271,18 +266,18 @@ func ApprovePlugins(ctx context.Context, p *project.Project, ps []PluginApproval
 	if err := enc.Encode(data); err != nil {
 		return err
 	}
-	if err := durable.WriteFile(path, out.Bytes(), 0o644); err != nil {
-		return err
-	}
+	// On record first, as pins are: a crash before data.json is written
+	// leaves an approval on record that running the approval again
+	// completes, never an approval in force that the trail does not know.
 	for _, a := range ps {
-		caps := a.Capabilities
-		if caps == nil {
-			caps = []string{}
-		}
 		if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "plugin:" + a.Name + "@" + a.Version, Reason: reason,
-			Details: actions.PluginApprovedDetails{Plugin: a.Name + "@" + a.Version, Hash: a.Hash, Capabilities: caps, File: project.PolicyDir + "/data.json"}}); err != nil {
+			Details: actions.PluginApprovedDetails{Plugin: a.Name + "@" + a.Version, Hash: a.Hash, Capabilities: a.Capabilities, File: project.PolicyDir + "/data.json"}}); err != nil {
 			return err
 		}
+	}
+	failpoint.Hit("approve.after-record")
+	if err := durable.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("the approval is on record but %s/data.json could not be written: %w: approve again", project.PolicyDir, err)
 	}
 	return nil
 }

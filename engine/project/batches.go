@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/pawl-dev/pawl/audit"
@@ -18,11 +17,6 @@ type Batch struct {
 	AuditSeq  int64  // its batch.committed entry
 	Dir       string // batches/<id>
 	Signature string // the path of its signature.json
-}
-
-// OutputPaths are the batch's verified and quarantine outputs.
-func (b *Batch) OutputPaths() []string {
-	return []string{filepath.Join(b.Dir, actions.VerifiedFile), filepath.Join(b.Dir, actions.QuarantineFile)}
 }
 
 // CommittedEntry finds a batch's batch.committed entry.

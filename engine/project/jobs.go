@@ -138,15 +138,20 @@ func insideProject(p string) bool {
 func (j *Job) References() []string {
 	refs := []string{j.Path, j.Schema}
 	for _, f := range j.Normalize.ReferenceFiles() {
-		refs = append(refs, filepath.ToSlash(filepath.Clean(filepath.FromSlash(f))))
+		refs = append(refs, CleanRef(f))
 	}
 	for _, v := range j.Validators {
 		for _, name := range slices.Sorted(maps.Keys(v.Lookups)) {
-			refs = append(refs, filepath.ToSlash(filepath.Clean(filepath.FromSlash(v.Lookups[name]))))
+			refs = append(refs, CleanRef(v.Lookups[name]))
 		}
 	}
 	return refs
 }
+
+// CleanRef is the one spelling of a file a job references, as it is
+// pinned: slash-separated, relative to the project root, without "./" or
+// redundant separators.
+func CleanRef(path string) string { return filepath.ToSlash(filepath.Clean(filepath.FromSlash(path))) }
 
 // PluginRefs lists the pins of the job's plugins ("plugin:name@version").
 func (j *Job) PluginRefs() []string {

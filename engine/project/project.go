@@ -2,7 +2,9 @@ package project
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -85,8 +87,13 @@ func open(ctx context.Context, root string, cfg config.Config, opt openOptions) 
 	if _, err := os.Stat(p.ConfigPath()); err != nil {
 		return nil, fmt.Errorf("%s is not a pawl project (no %s): run `pawl init %s`", root, ConfigFile, root)
 	}
-	if _, err := os.Stat(filepath.Join(root, InitMarker)); err == nil && !opt.init {
-		return nil, fmt.Errorf("%w: %s is a half-made project (%s is there): run `pawl init %s` again to start it over", ErrUnfinishedInit, root, InitMarker, root)
+	if present, ours, _, err := unfinishedInit(root); err != nil {
+		return nil, err
+	} else if present && !opt.init {
+		if ours {
+			return nil, fmt.Errorf("%w: %s is a half-made project (%s is there): run `pawl init %s` again to start it over", ErrUnfinishedInit, root, InitMarker, root)
+		}
+		return nil, fmt.Errorf("%s holds %s, which this project's init did not write: check the directory and remove it by hand", root, InitMarker)
 	}
 	if fi, err := os.Stat(p.Data); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("data directory %s is missing: restore it from backup, or set data_dir in %s", p.Data, ConfigFile)
@@ -174,41 +181,30 @@ func (p *Project) ReadBlob(d store.Digest) ([]byte, error) {
 }
 
 // InitMarker is the file at a project's root that says its init has not
-// finished. It lists, one per line, what that init created, so that `pawl
-// init` run again removes exactly those and starts over, and every other
-// command refuses the half-made project.
+// finished. It names a nonce and lists what that init created; the same
+// nonce is in the data directory (initNonceFile), which only pawl writes,
+// so that `pawl init` run again removes what the unfinished init created,
+// and nothing else, only when the marker is that init's own. Every other
+// command refuses a project with a marker.
 const InitMarker = ".pawl-init-unfinished"
+
+// initNonceFile, in the data directory, holds the nonce of an init that
+// has not finished.
+const initNonceFile = "init-unfinished"
 
 // ErrUnfinishedInit is matched by the error of opening a project whose init
 // did not finish.
 var ErrUnfinishedInit = errors.New("the project's init did not finish")
 
-// Scaffold writes a new project into dir: pawl.yaml, the example job and
-// schema, the default policy bundle, the device registry, and the data
-// directory with a fresh ed25519 engine key. It first writes InitMarker
-// naming everything it is about to create; engine.Init removes the marker
-// (FinishInit) once the project's creation is on record and its pins are
-// written. A directory that holds a project is refused; one that holds an
-// unfinished init is cleaned of what that init created, and started again.
-// It returns the project's absolute root and the engine's public key line.
-func Scaffold(dir string) (root, engineKey string, err error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", "", err
-	}
-	marker := filepath.Join(abs, InitMarker)
-	if err := undoUnfinishedInit(abs); err != nil {
-		return "", "", err
-	}
-	for _, name := range []string{ConfigFile, LockFile, DefaultDataDir} {
-		if _, err := os.Lstat(filepath.Join(abs, name)); err == nil {
-			return "", "", fmt.Errorf("%s already holds a pawl project (%s exists): refusing to overwrite it", abs, name)
-		}
-	}
-	files := []struct {
-		dst  string
-		data []byte
-	}{}
+// scaffoldFile is one file Scaffold writes.
+type scaffoldFile struct {
+	dst  string // slash-separated, relative to the root
+	data []byte
+}
+
+// scaffoldFiles are the files Scaffold writes, in order.
+func scaffoldFiles() ([]scaffoldFile, error) {
+	var files []scaffoldFile
 	for _, f := range []struct{ src, dst string }{
 		{"scaffold/pawl.yaml", ConfigFile},
 		{"scaffold/sensor-feed.yaml", "jobs/sensor-feed.yaml"},
@@ -217,32 +213,51 @@ func Scaffold(dir string) (root, engineKey string, err error) {
 	} {
 		b, err := fs.ReadFile(scaffold, f.src)
 		if err != nil {
-			return "", "", err
+			return nil, err
 		}
-		files = append(files, struct {
-			dst  string
-			data []byte
-		}{f.dst, b})
+		files = append(files, scaffoldFile{f.dst, b})
 	}
-	err = fs.WalkDir(policies.DefaultFS(), ".", func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(policies.DefaultFS(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		b, err := fs.ReadFile(policies.DefaultFS(), path)
-		files = append(files, struct {
-			dst  string
-			data []byte
-		}{PolicyDir + "/" + path, b})
+		files = append(files, scaffoldFile{PolicyDir + "/" + path, b})
 		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	return append(files, scaffoldFile{"lookups/device-registry.txt", demo.DeviceRegistry()}), nil
+}
+
+// Scaffold writes a new project into dir: pawl.yaml, the example job and
+// schema, the default policy bundle, the device registry, and the data
+// directory with a fresh ed25519 engine key. It first creates the data
+// directory with an init nonce and writes InitMarker with the same nonce,
+// naming everything it is about to create; engine.Init removes both
+// (FinishInit) once the project's creation, plugins, approvals and pins are
+// on record. A directory that holds a project is refused; one that holds an
+// unfinished init of its own is cleaned of what that init created, and
+// started again. It returns the project's absolute root and the engine's
+// public key line.
+func Scaffold(dir string) (root, engineKey string, err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
 		return "", "", err
 	}
-	files = append(files, struct {
-		dst  string
-		data []byte
-	}{"lookups/device-registry.txt", demo.DeviceRegistry()})
-
+	files, err := scaffoldFiles()
+	if err != nil {
+		return "", "", err
+	}
+	if err := undoUnfinishedInit(abs, files); err != nil {
+		return "", "", err
+	}
+	for _, name := range []string{ConfigFile, LockFile, DefaultDataDir, InitMarker} {
+		if _, err := os.Lstat(filepath.Join(abs, name)); err == nil {
+			return "", "", fmt.Errorf("%s already holds a pawl project (%s exists): refusing to overwrite it", abs, name)
+		}
+	}
 	// What this init creates: every file that is not there yet (a
 	// compliance team's policy file or the user's own .gitignore stays
 	// theirs), the lock and the data directory.
@@ -257,10 +272,21 @@ func Scaffold(dir string) (root, engineKey string, err error) {
 		created = append(created, f.dst)
 	}
 	created = append(created, LockFile, DefaultDataDir)
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+
+	l := NewLayout(abs, DefaultDataDir)
+	if err := os.MkdirAll(l.Data, 0o700); err != nil {
+		return "", "", fmt.Errorf("cannot create %s: %w", l.Data, err)
+	}
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
 		return "", "", err
 	}
-	if err := durable.WriteNew(marker, []byte(strings.Join(created, "\n")+"\n"), 0o644); err != nil {
+	nonce := hex.EncodeToString(raw[:])
+	if err := durable.WriteNew(filepath.Join(l.Data, initNonceFile), []byte(nonce+"\n"), 0o600); err != nil {
+		return "", "", err
+	}
+	marker := "nonce " + nonce + "\n" + strings.Join(created, "\n") + "\n"
+	if err := durable.WriteNew(filepath.Join(abs, InitMarker), []byte(marker), 0o644); err != nil {
 		return "", "", err
 	}
 	failpoint.Hit("init.after-marker")
@@ -277,7 +303,6 @@ func Scaffold(dir string) (root, engineKey string, err error) {
 		}
 	}
 	failpoint.Hit("init.after-files")
-	l := NewLayout(abs, DefaultDataDir)
 	for _, d := range dataDirs {
 		if err := os.MkdirAll(filepath.Join(l.Data, d), 0o700); err != nil {
 			return "", "", fmt.Errorf("cannot create %s: %w", filepath.Join(l.Data, d), err)
@@ -291,21 +316,66 @@ func Scaffold(dir string) (root, engineKey string, err error) {
 	return abs, pub, nil
 }
 
-// undoUnfinishedInit removes what an init that did not finish created in
-// dir, as its marker lists, and the marker itself.
-func undoUnfinishedInit(dir string) error {
-	marker := filepath.Join(dir, InitMarker)
-	b, err := os.ReadFile(marker)
+// unfinishedInit reads the init marker at root and tells whether it is the
+// marker of an unfinished init of this project (its nonce is the data
+// directory's). present is false when there is no marker.
+func unfinishedInit(root string) (present, ours bool, lines []string, err error) {
+	b, err := os.ReadFile(filepath.Join(root, InitMarker))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, false, nil, nil
 	}
+	if err != nil {
+		return true, false, nil, err
+	}
+	lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	nonce, ok := strings.CutPrefix(lines[0], "nonce ")
+	if !ok {
+		return true, false, nil, nil
+	}
+	have, err := os.ReadFile(filepath.Join(root, DefaultDataDir, initNonceFile))
+	if err != nil || strings.TrimSpace(string(have)) != nonce {
+		return true, false, nil, nil
+	}
+	return true, true, lines[1:], nil
+}
+
+// undoUnfinishedInit removes what an unfinished init of this project
+// created in dir, as its marker lists, provided the marker is that init's
+// own and names only files an init creates. A data directory with an init
+// nonce and no marker is an init cut short before it wrote the marker.
+func undoUnfinishedInit(dir string, files []scaffoldFile) error {
+	marker := filepath.Join(dir, InitMarker)
+	present, ours, lines, err := unfinishedInit(dir)
 	if err != nil {
 		return err
 	}
-	for _, rel := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if rel == "" || !filepath.IsLocal(filepath.FromSlash(rel)) {
-			return fmt.Errorf("%s names %q, which is not a path inside the project: remove the marker and the half-made project by hand", marker, rel)
+	if !present {
+		if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
+			return nil // a project, or a directory init refuses for that reason
 		}
+		if _, err := os.Stat(filepath.Join(dir, DefaultDataDir, initNonceFile)); err == nil {
+			// Cut short between the data directory's nonce and the marker:
+			// nothing else was created.
+			if err := os.RemoveAll(filepath.Join(dir, DefaultDataDir)); err != nil {
+				return fmt.Errorf("removing what an unfinished init created: %w", err)
+			}
+			return durable.SyncDir(dir)
+		}
+		return nil
+	}
+	if !ours {
+		return fmt.Errorf("%s is not the marker of an init of this project (its nonce is not the data directory's): nothing was removed; check the directory and remove the marker by hand", marker)
+	}
+	allowed := map[string]bool{LockFile: true, DefaultDataDir: true}
+	for _, f := range files {
+		allowed[f.dst] = true
+	}
+	for _, rel := range lines {
+		if !allowed[rel] {
+			return fmt.Errorf("%s names %q, which no init creates: nothing was removed; check the directory and remove the marker by hand", marker, rel)
+		}
+	}
+	for _, rel := range lines {
 		if err := os.RemoveAll(filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
 			return fmt.Errorf("removing what an unfinished init created: %w", err)
 		}
@@ -316,12 +386,19 @@ func undoUnfinishedInit(dir string) error {
 	return durable.SyncDir(dir)
 }
 
-// FinishInit removes the init marker: from now on the project opens like
-// any other. engine.Init calls it once the project's creation, plugins,
-// approvals and pins are on record.
+// FinishInit removes the init marker and the data directory's nonce: from
+// now on the project opens like any other. engine.Init calls it once the
+// project's creation, plugins, approvals and pins are on record.
 func FinishInit(root string) error {
 	if err := os.Remove(filepath.Join(root, InitMarker)); err != nil {
 		return err
 	}
-	return durable.SyncDir(root)
+	if err := durable.SyncDir(root); err != nil {
+		return err
+	}
+	data := filepath.Join(root, DefaultDataDir)
+	if err := os.Remove(filepath.Join(data, initNonceFile)); err != nil {
+		return err
+	}
+	return durable.SyncDir(data)
 }

@@ -46,7 +46,6 @@ type Plan struct {
 	Seed       uint64
 	Resubmits  *actions.Resubmission
 
-	tree       string // where the job's files are: the project root, or a tree laid out from the store
 	validators []*validator
 }
 
@@ -83,7 +82,7 @@ func planContract(tree, jobRel string, pins lockfile.Pins) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl := &Plan{Job: job, Pins: jobPins, Schema: sch, Profile: prof, tree: tree}
+	pl := &Plan{Job: job, Pins: jobPins, Schema: sch, Profile: prof}
 	pl.SchemaRef = actions.SchemaRef{Name: sch.Title(), Version: schemaVersion(jobPins[job.Schema]), Path: job.Schema, Hash: jobPins[job.Schema]}
 	if pl.SchemaRef.Name == "" {
 		pl.SchemaRef.Name = strings.TrimSuffix(filepath.Base(job.Schema), filepath.Ext(job.Schema))

@@ -118,9 +118,17 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	br := pl.record()
 	br.PawlVersion = version.Version
 	fail := func(err error) (*Result, error) {
+		// An append can report an error after its entry reached the disk:
+		// then the batch is committed, and what remains is rolled forward.
+		if e, ok, cerr := p.CommittedEntry(context.WithoutCancel(ctx), id); cerr == nil && ok {
+			if ferr := finishCommit(p, id, e); ferr != nil {
+				return nil, fmt.Errorf("batch %s is committed (audit entry %d) but its folder is not finished; it will be finished when the project is next opened: %w", id, e.Seq, ferr)
+			}
+			return resultOf(p, e, StatusCommitted, o.start)
+		}
 		os.RemoveAll(p.PendingBatch(id))
 		_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason,
-			Details: actions.BatchFailedDetails{BatchID: id, Job: pl.Job.Name, Input: pl.Input, Error: err.Error()}})
+			Details: actions.BatchFailedDetails{BatchID: id, Job: pl.Job.Name, Classification: pl.Job.Classification, Input: pl.Input, Error: err.Error()}})
 		return nil, &InfraError{BatchID: id, Err: errors.Join(err, aerr)}
 	}
 	if err := gate.Classification(ctx, p.Trail, pl.Policy, pl.Job, pl.Schema, br.Schema.Name+"@"+br.Schema.Version, id, br.AsOf, o.operator, o.reason); err != nil {

@@ -24,7 +24,6 @@ import (
 type validator struct {
 	id       string
 	plugin   *sandbox.Plugin
-	pin      string
 	ordered  bool
 	pointers []string // per manifest field: the JSON pointer it reads
 	icfg     sandbox.InstanceConfig
@@ -112,7 +111,7 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 		if err := checkConfig(m, cfg); err != nil {
 			return fmt.Errorf("job %s: %s: %w", job.Name, spec.Plugin, err)
 		}
-		v := &validator{id: m.ID(), plugin: pg, pin: string(pin), ordered: m.Mode == sandbox.ModeOrdered,
+		v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered,
 			icfg: sandbox.InstanceConfig{Config: cfg, Lookup: map[string][]byte{}, AsOf: pl.AsOf, Seed: pl.Seed}}
 		for _, f := range m.Fields {
 			ptr := f.Pointer
@@ -131,7 +130,7 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 			if !ok {
 				return fmt.Errorf("job %s: %s needs the lookup %q: name its file under lookups:", job.Name, spec.Plugin, l)
 			}
-			b, err := p.ReadBlob(pl.Pins[file])
+			b, err := p.ReadBlob(pl.Pins[project.CleanRef(file)])
 			if err != nil {
 				return fmt.Errorf("job %s: %s: lookup %s (%s): %w", job.Name, spec.Plugin, l, file, err)
 			}

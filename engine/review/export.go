@@ -3,6 +3,7 @@ package review
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -137,14 +138,20 @@ func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator,
 	for _, b := range batches {
 		buf.Write(finding.Line(b.BatchRecord))
 		rb := &reportBatch{Batch: b, Resubmitted: resubmittedFrom[b.BatchID]}
-		if _, err := seal.VerifyFile(b.Signature, nil); err != nil {
+		if chk, err := seal.VerifyFile(b.Signature, []ed25519.PublicKey{p.Key.Public}); err != nil {
 			rb.SignatureError = err.Error()
+		} else if chk.Signature.BatchID != b.BatchID || chk.Signature.AuditSeq != b.AuditSeq {
+			rb.SignatureError = fmt.Sprintf("the signature names batch %s, audit entry %d; the trail has this batch at entry %d", chk.Signature.BatchID, chk.Signature.AuditSeq, b.AuditSeq)
 		} else {
 			rb.SignatureOK = true
 		}
-		var q bytes.Buffer
-		if err := p.Quarantined(b.BatchID, func(e *finding.QuarantineEntry) bool {
-			q.Write(finding.Line(e))
+		// The quarantine goes out byte for byte as the store holds it under
+		// the hash on record (read whole, so the store checks it).
+		qb, err := p.ReadBlob(b.Outputs[actions.QuarantineFile].Hash)
+		if err != nil {
+			return nil, fmt.Errorf("batch %s: quarantine output: %w: run `pawl audit verify`", b.BatchID, err)
+		}
+		if err := finding.ReadQuarantine(bytes.NewReader(qb), "quarantine of batch "+b.BatchID, func(e *finding.QuarantineEntry) bool {
 			if len(rb.Quarantine) < quarantineInReport {
 				rb.Quarantine = append(rb.Quarantine, e)
 			} else {
@@ -154,7 +161,7 @@ func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator,
 		}); err != nil {
 			return nil, err
 		}
-		if err := write("quarantine/"+b.BatchID+".jsonl", q.Bytes()); err != nil {
+		if err := write("quarantine/"+b.BatchID+".jsonl", qb); err != nil {
 			return nil, err
 		}
 		for _, e := range byBatch[b.BatchID] {

@@ -272,8 +272,10 @@ func stageVerdicts(b *project.Batch, r *TraceRecord) []StageVerdict {
 	return out
 }
 
-// findQuarantined scans the batch's quarantine output (from the store,
-// hash-checked) for record ordinal. It returns the record's exact line and
+// findQuarantined scans the batch's quarantine output (the store's blob
+// under the hash on record; it stops at the record, so an altered line is
+// caught by the lineage leaf rebuilt from it, not by the store) for record
+// ordinal. It returns the record's exact line and
 // entry when it is there, and how many quarantined records precede it.
 func findQuarantined(p *project.Project, b *project.Batch, ordinal int64) (line []byte, q *finding.QuarantineEntry, before int64, err error) {
 	rd, err := p.Store.Open(b.Outputs[actions.QuarantineFile].Hash)

@@ -59,8 +59,10 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 		}
 		if cp, err := os.ReadFile(filepath.Join(b.Dir, actions.CheckpointFile)); err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
-		} else if _, err := p.Trail.VerifyCheckpoint(ctx, cp, p.Key.Public); err != nil {
+		} else if c, err := p.Trail.VerifyCheckpoint(ctx, cp, p.Key.Public); err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: its checkpoint: %v", b.BatchID, err))
+		} else if c.Size != b.AuditSeq {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: its checkpoint is of the trail's first %d entries, not of the %d up to the batch's own entry", b.BatchID, c.Size, b.AuditSeq))
 		}
 		blobs := map[string]string{string(b.Input): "input"}
 		for f, d := range b.Pins {

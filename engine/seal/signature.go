@@ -136,6 +136,20 @@ func VerifyFile(path string, trusted []ed25519.PublicKey) (*SignatureCheck, erro
 
 // verify is VerifyFile of the bytes b read from path.
 func verify(path string, b []byte, trusted []ed25519.PublicKey) (*SignatureCheck, error) {
+	chk, err := Verify(path, b, trusted)
+	if err != nil {
+		return nil, err
+	}
+	if err := chk.checkOutputs(path); err != nil {
+		return nil, err
+	}
+	return chk, nil
+}
+
+// Verify checks the bytes b of a signature.json (path names it in errors)
+// as VerifyFile does, except the output files beside it: for a caller that
+// holds the outputs' bytes already.
+func Verify(path string, b []byte, trusted []ed25519.PublicKey) (*SignatureCheck, error) {
 	var s Signature
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -179,13 +193,20 @@ func verify(path string, b []byte, trusted []ed25519.PublicKey) (*SignatureCheck
 	if len(trusted) > 0 && !chk.Trusted {
 		return nil, fmt.Errorf("%s is signed by key %s, which is not a trusted key", path, s.Sig.KeyID)
 	}
+	return chk, nil
+}
+
+// checkOutputs hashes the output files beside the signature at path that
+// are present and compares them with the signed hashes.
+func (chk *SignatureCheck) checkOutputs(path string) error {
+	s := chk.Signature
 	dir := filepath.Dir(path)
 	for _, name := range slices.Sorted(maps.Keys(s.Outputs)) {
 		// A signature verifies with any key when no key is trusted: an
 		// output name must not lead the check to read (and hash, forever
 		// for /dev/zero) a file elsewhere.
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
-			return nil, fmt.Errorf("%s: output %q is not the name of a file beside the signature", path, name)
+			return fmt.Errorf("%s: output %q is not the name of a file beside the signature", path, name)
 		}
 		want := s.Outputs[name]
 		f := filepath.Join(dir, name)
@@ -194,14 +215,14 @@ func verify(path string, b []byte, trusted []ed25519.PublicKey) (*SignatureCheck
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if got != want.Hash {
-			return nil, fmt.Errorf("%s does not match the signature: signed %s, actual %s", f, want.Hash, got)
+			return fmt.Errorf("%s does not match the signature: signed %s, actual %s", f, want.Hash, got)
 		}
 		chk.Outputs = append(chk.Outputs, name)
 	}
-	return chk, nil
+	return nil
 }
 
 // canonicalBase64 decodes s only in the one spelling EncodeToString
