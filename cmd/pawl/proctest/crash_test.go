@@ -245,9 +245,24 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	module := filepath.Join("..", "..", "..", "engine", "sandbox", "testdata", "ok.wasm")
 	crashable(t, bin, "plugin-add.after-record:1", "-C", dir, "plugin", "add", module)
 	crashWhole(t, dir)
-	if out := mustPawl(t, "-C", dir, "plugin", "add", module); !strings.Contains(out, "pinned") {
-		t.Errorf("after a plugin add killed before pawl.lock was written, the next add does not pin it:\n%s", out)
+	out := mustPawl(t, "-C", dir, "plugin", "add", module)
+	if !strings.HasPrefix(out, "pinned ") {
+		t.Fatalf("after a plugin add killed before pawl.lock was written, the next add does not pin it:\n%s", out)
 	}
+	plugin := strings.Fields(out)[1]
+	// Approval: on record first; killed before data.json is written, the
+	// next approval completes it.
+	approve := []string{"-C", dir, "policy", "approve-plugin", plugin, "--reason", "reviewed"}
+	crashable(t, bin, "approve.after-record:1", approve...)
+	crashWhole(t, dir)
+	mustPawl(t, approve...)
+	if b, _ := os.ReadFile(filepath.Join(dir, "policies", "data.json")); !strings.Contains(string(b), plugin[:strings.Index(plugin, "@")]) {
+		t.Errorf("the approval of %s is not in data.json after its retry", plugin)
+	}
+	if es := enginetest.TrailEntries(t, dir, actions.PluginApproved, "plugin:"+plugin); len(es) != 2 {
+		t.Errorf("%d approvals of %s on record, want the interrupted one and its completion", len(es), plugin)
+	}
+	mustPawl(t, "-C", dir, "pin", "--reason", "approval")
 	if es := enginetest.TrailEntries(t, dir, actions.PluginAdded, ""); len(es) < 2 || es[len(es)-1].Object != es[len(es)-2].Object {
 		t.Errorf("the interrupted addition and its completion are not both on record")
 	}
