@@ -227,22 +227,29 @@ func appendFindings(b []byte, fs []Finding) []byte {
 	return append(b, ']')
 }
 
-// ReadQuarantine reads quarantine.jsonl lines from r (name says which file,
-// for errors), calling fn for each entry until fn returns false.
-func ReadQuarantine(r io.Reader, name string, fn func(*QuarantineEntry) bool) error {
+// EachLine calls fn with each line of r (LF included) and its 1-based
+// number, until fn returns false or an error, or r ends. The line is only
+// valid during the call.
+func EachLine(r io.Reader, fn func(n int64, line []byte) (more bool, err error)) error {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 1<<20)
 	}
-	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			var q QuarantineEntry
-			if jerr := json.Unmarshal(line, &q); jerr != nil {
-				return fmt.Errorf("%s line %d is damaged: %v: run `pawl audit verify`", name, n, jerr)
+	for n := int64(1); ; n++ {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: gather it whole.
+			long := bytes.Clone(line)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
 			}
-			if !fn(&q) {
-				return nil
+			line = long
+		}
+		if len(line) > 0 {
+			more, ferr := fn(n, line)
+			if ferr != nil || !more {
+				return ferr
 			}
 		}
 		if errors.Is(err, io.EOF) {
@@ -252,4 +259,16 @@ func ReadQuarantine(r io.Reader, name string, fn func(*QuarantineEntry) bool) er
 			return err
 		}
 	}
+}
+
+// ReadQuarantine reads quarantine.jsonl lines from r (name says which file,
+// for errors), calling fn for each entry until fn returns false.
+func ReadQuarantine(r io.Reader, name string, fn func(*QuarantineEntry) bool) error {
+	return EachLine(r, func(n int64, line []byte) (bool, error) {
+		var q QuarantineEntry
+		if err := json.Unmarshal(line, &q); err != nil {
+			return false, fmt.Errorf("%s line %d is damaged: %v: run `pawl audit verify`", name, n, err)
+		}
+		return fn(&q), nil
+	})
 }

@@ -283,68 +283,54 @@ func findQuarantined(p *project.Project, b *project.Batch, ordinal int64) (line 
 		return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
 	}
 	defer rd.Close()
-	br := bufio.NewReaderSize(rd, 1<<20)
-	for n := 1; ; n++ {
-		l, rerr := br.ReadBytes('\n')
-		if len(l) > 0 {
-			var head struct {
-				Ordinal int64 `json:"ordinal"`
-			}
-			if err := json.Unmarshal(l, &head); err != nil {
-				return nil, nil, 0, fmt.Errorf("batch %s: quarantine line %d is damaged: %v: run `pawl audit verify`", b.BatchID, n, err)
-			}
-			switch {
-			case head.Ordinal < ordinal:
-				before++
-			case head.Ordinal == ordinal:
-				var e finding.QuarantineEntry
-				if err := json.Unmarshal(l, &e); err != nil {
-					return nil, nil, 0, fmt.Errorf("batch %s: quarantine line %d is damaged: %v", b.BatchID, n, err)
-				}
-				return l, &e, before, nil
-			default:
-				return nil, nil, before, nil
-			}
+	err = finding.EachLine(rd, func(n int64, l []byte) (bool, error) {
+		var head struct {
+			Ordinal int64 `json:"ordinal"`
 		}
-		if errors.Is(rerr, io.EOF) {
-			return nil, nil, before, nil
+		if err := json.Unmarshal(l, &head); err != nil {
+			return false, fmt.Errorf("line %d is damaged: %v: run `pawl audit verify`", n, err)
 		}
-		if rerr != nil {
-			return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, rerr)
+		switch {
+		case head.Ordinal < ordinal:
+			before++
+			return true, nil
+		case head.Ordinal == ordinal:
+			var e finding.QuarantineEntry
+			if err := json.Unmarshal(l, &e); err != nil {
+				return false, fmt.Errorf("line %d is damaged: %v: run `pawl audit verify`", n, err)
+			}
+			line, q = bytes.Clone(l), &e
 		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
 	}
+	return line, q, before, nil
 }
 
 // actionsOf reads what the boundary changed in a verified record from the
 // batch's actions.jsonl.
-func actionsOf(p *project.Project, b *project.Batch, ordinal int64) ([]finding.Finding, error) {
+func actionsOf(p *project.Project, b *project.Batch, ordinal int64) (acts []finding.Finding, err error) {
 	rd, err := p.Store.Open(b.Lineage.Actions.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("batch %s: %s: %w", b.BatchID, actions.ActionsFile, err)
 	}
 	defer rd.Close()
-	br := bufio.NewReaderSize(rd, 1<<20)
-	for n := 1; ; n++ {
-		l, rerr := br.ReadBytes('\n')
-		if len(l) > 0 {
-			var a finding.ActionsEntry
-			if err := json.Unmarshal(l, &a); err != nil {
-				return nil, fmt.Errorf("batch %s: %s line %d is damaged: %v: run `pawl audit verify`", b.BatchID, actions.ActionsFile, n, err)
-			}
-			if a.Ordinal == ordinal {
-				return a.Actions, nil
-			}
-			if a.Ordinal > ordinal {
-				return nil, nil
-			}
+	err = finding.EachLine(rd, func(n int64, l []byte) (bool, error) {
+		var a finding.ActionsEntry
+		if err := json.Unmarshal(l, &a); err != nil {
+			return false, fmt.Errorf("line %d is damaged: %v: run `pawl audit verify`", n, err)
 		}
-		if errors.Is(rerr, io.EOF) {
-			return nil, nil
+		if a.Ordinal == ordinal {
+			acts = a.Actions
 		}
-		if rerr != nil {
-			return nil, fmt.Errorf("batch %s: %s: %w", b.BatchID, actions.ActionsFile, rerr)
-		}
+		return a.Ordinal < ordinal, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %s: %w", b.BatchID, actions.ActionsFile, err)
 	}
+	return acts, nil
 }
 
 // locateRecord frames the batch's input again, as the run did, up to
@@ -407,20 +393,23 @@ func hashInput(p *project.Project, d store.Digest, offset, length int64) ([32]by
 }
 
 // nthLine returns line i (0-based, LF included) of a stored blob.
-func nthLine(s *store.Store, d store.Digest, i int64) ([]byte, error) {
+func nthLine(s *store.Store, d store.Digest, i int64) (line []byte, err error) {
 	rd, err := s.Open(d)
 	if err != nil {
 		return nil, err
 	}
 	defer rd.Close()
-	br := bufio.NewReaderSize(rd, 1<<20)
-	for n := int64(0); ; n++ {
-		l, err := br.ReadBytes('\n')
-		if n == i && len(l) > 0 {
-			return bytes.Clone(l), nil
+	err = finding.EachLine(rd, func(n int64, l []byte) (bool, error) {
+		if n == i+1 {
+			line = bytes.Clone(l)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d not found (%v): run `pawl audit verify`", i+1, err)
-		}
+		return line == nil, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	if line == nil {
+		return nil, fmt.Errorf("line %d not found: the blob is shorter: run `pawl audit verify`", i+1)
+	}
+	return line, nil
 }
