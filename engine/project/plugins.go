@@ -14,6 +14,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
 )
 
@@ -24,20 +25,32 @@ type runtimeKey struct {
 }
 
 // Runtime returns the WebAssembly runtime that enforces the given limits
-// (zero: the defaults), created on first use with the compilation cache
-// (private, 0700; each entry tied to the module's sha256). A batch runs
-// under the limits on its record, so a replay may need another runtime than
-// today's configuration would make.
+// (zero: the defaults), created on first use with the compilation cache:
+// private (0700), shared by the user's projects, each entry tied to the
+// module's sha256 and checked by its MAC under the project's cache key
+// (keys/cache.key, made on first use in a project that has none), staged
+// for wazero in <data dir>/wasm-stage. A batch runs under the limits on its
+// record, so a replay may need another runtime than today's configuration
+// would make. Entries the runtime rejected are put on record by
+// RecordCacheRejections.
 func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout time.Duration) (*sandbox.Runtime, error) {
 	k := runtimeKey{memoryPages, callTimeout}
 	if rt, ok := p.rts[k]; ok {
 		return rt, nil
 	}
+	if p.cacheKey == nil {
+		key, err := seal.CacheKey(p.KeysDir())
+		if err != nil {
+			return nil, err
+		}
+		p.cacheKey = key
+	}
 	dir := p.Cfg.CacheDir
 	if dir == "" {
 		dir = filepath.Join(p.Data, "cache")
 	}
-	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), MemoryLimitPages: memoryPages, CallTimeout: callTimeout})
+	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), CacheKey: p.cacheKey, StageDir: p.WasmStageDir(),
+		MemoryLimitPages: memoryPages, CallTimeout: callTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -38,9 +38,10 @@ type Project struct {
 	Store *store.Store
 	Key   *seal.Key
 
-	lock *os.File
-	rts  map[runtimeKey]*sandbox.Runtime // plugin runtimes, created on first use
-	pol  *policyState                    // the policy engine, opened on first use (policy.go)
+	lock     *os.File
+	rts      map[runtimeKey]*sandbox.Runtime // plugin runtimes, created on first use
+	cacheKey []byte                          // the compilation cache's MAC key, read on first use
+	pol      *policyState                    // the policy engine, opened on first use (policy.go)
 }
 
 // FindRoot walks up from dir to the first directory holding pawl.yaml.
@@ -105,6 +106,10 @@ func open(ctx context.Context, root string, cfg config.Config, opt openOptions) 
 	}
 	// Holding the lock, no other writer can be mid-Put.
 	if err := p.Store.CleanTemp(); err != nil {
+		return nil, err
+	}
+	// What a load cut short left for wazero; no load runs without the lock.
+	if err := os.RemoveAll(p.WasmStageDir()); err != nil {
 		return nil, err
 	}
 	if p.Trail, err = audit.Open(p.TrailPath()); err != nil {
@@ -185,11 +190,12 @@ var ErrUnfinishedInit = errors.New("the project's init did not finish")
 
 // Scaffold writes a new project into dir: pawl.yaml, the example job and
 // schema, the default policy bundle, the device registry, and the data
-// directory with a fresh ed25519 engine key. It first writes InitMarker
-// naming everything it is about to create; engine.Init removes the marker
-// (FinishInit) once the project's creation is on record and its pins are
-// written. A directory that holds a project is refused; one that holds an
-// unfinished init is cleaned of what that init created, and started again.
+// directory with a fresh ed25519 engine key and compilation cache key. It
+// first writes InitMarker naming everything it is about to create;
+// engine.Init removes the marker (FinishInit) once the project's creation
+// is on record and its pins are written. A directory that holds a project
+// is refused; one that holds an unfinished init is cleaned of what that
+// init created, and started again.
 // It returns the project's absolute root and the engine's public key line.
 func Scaffold(dir string) (root, engineKey string, err error) {
 	abs, err := filepath.Abs(dir)
@@ -285,6 +291,9 @@ func Scaffold(dir string) (root, engineKey string, err error) {
 	}
 	pub, err := seal.GenerateKey(l.KeysDir())
 	if err != nil {
+		return "", "", err
+	}
+	if err := seal.GenerateCacheKey(l.KeysDir()); err != nil {
 		return "", "", err
 	}
 	failpoint.Hit("init.after-key")
