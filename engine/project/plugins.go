@@ -61,6 +61,34 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 	return rt, nil
 }
 
+// RecordCacheRejections puts on record, as plugin.cache_rejected entries,
+// every compilation cache entry the project's runtimes rejected since the
+// last call (each was deleted before wazero read it, and the module
+// compiled afresh), and returns them. Whoever loads plugins calls it after
+// loading, before the plugins run.
+func (p *Project) RecordCacheRejections(ctx context.Context, operator string) ([]sandbox.CacheRejection, error) {
+	keys := make([]runtimeKey, 0, len(p.rts))
+	for k := range p.rts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].memoryPages < keys[j].memoryPages || keys[i].memoryPages == keys[j].memoryPages && keys[i].callTimeout < keys[j].callTimeout
+	})
+	var all []sandbox.CacheRejection
+	for _, k := range keys {
+		all = append(all, p.rts[k].TakeCacheRejections()...)
+	}
+	for i, r := range all {
+		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: operator, Object: "plugin:" + r.Plugin,
+			Reason: "compilation cache entry rejected",
+			Details: actions.PluginCacheRejectedDetails{Plugin: r.Plugin, Hash: store.Digest(r.Module), Entry: r.Entry,
+				Problem: r.Problem, Recompiled: r.Recompiled}}); err != nil {
+			return all, fmt.Errorf("%d compilation cache entries were rejected (%s) but could not be put on record: %w", len(all)-i, r, err)
+		}
+	}
+	return all, nil
+}
+
 // Sandbox returns the runtime with the configured limits.
 func (p *Project) Sandbox(ctx context.Context) (*sandbox.Runtime, error) {
 	return p.Runtime(ctx, 0, p.Cfg.PluginCallTimeout)
@@ -156,11 +184,17 @@ type PinnedPlugin struct {
 	Manifest *sandbox.Manifest `json:"manifest,omitempty"`
 	Imports  []string          `json:"imports,omitempty"`
 	Problem  string            `json:"problem,omitempty"`
+	// CacheRejected says what was wrong with the module's compilation
+	// cache entry, when verify rejected it (deleted, compiled afresh, on
+	// record as plugin.cache_rejected).
+	CacheRejected string `json:"cache_rejected,omitempty"`
 }
 
 // Plugins lists the pinned plugins; with verify, each module is re-hashed
 // from the store and loaded (hash checked before compiling, manifest and
-// imports checked), and any problem is reported on its line.
+// imports checked, its compilation cache entry checked by its MAC), and
+// any problem is reported on its line. A rejected cache entry is put on
+// record with the configured operator.
 func (p *Project) Plugins(ctx context.Context, verify bool) ([]PinnedPlugin, error) {
 	pins, err := lockfile.Read(p.Root)
 	if err != nil {
@@ -193,6 +227,15 @@ func (p *Project) Plugins(ctx context.Context, verify bool) ([]PinnedPlugin, err
 				pp.Problem = err.Error()
 			} else {
 				pp.Imports = pl.Imports()
+			}
+			rejected, rerr := p.RecordCacheRejections(ctx, p.Cfg.Operator)
+			for _, r := range rejected {
+				if r.Module == string(pins[k]) {
+					pp.CacheRejected = r.Problem
+				}
+			}
+			if rerr != nil {
+				return nil, rerr
 			}
 		}
 		out = append(out, pp)

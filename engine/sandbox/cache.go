@@ -230,19 +230,19 @@ func (cl *cacheLoad) check() string {
 		return ""
 	}
 	if err != nil {
-		return fmt.Sprintf("cannot be read: %v", err)
+		return fmt.Sprintf("the entry cannot be read: %v", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Sprintf("is a %v, not a directory", fi.Mode().Type())
+		return fmt.Sprintf("the entry is a %v, not a directory", fi.Mode().Type())
 	}
 	d, err := cl.r.cacheRoot.Open(dir)
 	if err != nil {
-		return fmt.Sprintf("cannot be read: %v", err)
+		return fmt.Sprintf("the entry cannot be read: %v", err)
 	}
 	ents, err := d.ReadDir(-1)
 	d.Close()
 	if err != nil {
-		return fmt.Sprintf("cannot be read: %v", err)
+		return fmt.Sprintf("the entry cannot be read: %v", err)
 	}
 	var names []string
 	hasMAC := false
@@ -253,27 +253,27 @@ func (cl *cacheLoad) check() string {
 		case isEntryFile(e.Name()) && e.Type().IsRegular():
 			names = append(names, e.Name())
 		default:
-			return fmt.Sprintf("holds %s (%v), which pawl does not write there", e.Name(), e.Type())
+			return fmt.Sprintf("the entry holds %s (%v), which pawl does not write there", e.Name(), e.Type())
 		}
 	}
 	if !hasMAC {
-		return "it has no MAC (pawl did not write it, or not under this key)"
+		return "the entry has no MAC (pawl did not write it, or not under this key)"
 	}
 	want, err := readSmall(cl.r.cacheRoot, filepath.Join(dir, macFile))
 	if err != nil {
-		return fmt.Sprintf("its MAC cannot be read: %v", err)
+		return fmt.Sprintf("the entry's MAC cannot be read: %v", err)
 	}
 	sort.Strings(names)
 	cl.staged = map[string][32]byte{}
 	for _, n := range names {
 		sum, err := copyHashing(cl.r.cacheRoot, filepath.Join(dir, n), filepath.Join(cl.stage, cl.vdir, n))
 		if err != nil {
-			return fmt.Sprintf("%s cannot be read: %v", n, err)
+			return fmt.Sprintf("the entry's file %s cannot be read: %v", n, err)
 		}
 		cl.staged[n] = sum
 	}
 	if !hmac.Equal(want, []byte(fmt.Sprintf(macFormat, hex.EncodeToString(cl.mac(cl.staged))))) {
-		return "its MAC does not match its files (they were changed, or belong to another module)"
+		return "the MAC does not match the entry's files (they were changed, or are another module's)"
 	}
 	return ""
 }
