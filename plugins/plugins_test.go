@@ -335,6 +335,10 @@ func BenchmarkSandboxTax(b *testing.B) {
 func BenchmarkWarmStart(b *testing.B) {
 	ctx := context.Background()
 	cache := filepath.Join(b.TempDir(), "cache")
+	// As pawl runs it: the cache's entries checked by their MAC and copied
+	// to a stage beside the key.
+	stage := filepath.Join(b.TempDir(), "stage")
+	key := bytes.Repeat([]byte{7}, sandbox.MinCacheKeyBytes)
 	_, _, _, _, reg := sensorColumns(1)
 	files := []string{"range/range.wasm", "freshness/freshness.wasm", "registry/registry.wasm", "zscore/zscore.wasm"}
 	var wasm [][]byte
@@ -346,7 +350,7 @@ func BenchmarkWarmStart(b *testing.B) {
 		wasm = append(wasm, w)
 	}
 	run := func() {
-		rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: cache})
+		rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: cache, CacheKey: key, StageDir: stage})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/project"
 )
 
 // pawl runs one command line in process and returns its exit status and output.
@@ -15,6 +18,9 @@ func pawl(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &streams{in: strings.NewReader(stdin), out: &out, err: &errb})
+	if code == 0 && len(args) > 1 && args[0] == "init" {
+		enginetest.UseTestCacheKey(t, filepath.Join(args[1], project.DefaultDataDir))
+	}
 	return code, out.String(), errb.String()
 }
 

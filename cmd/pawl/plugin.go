@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/spf13/cobra"
 )
@@ -66,7 +67,7 @@ func (a *app) pluginCmd() *cobra.Command {
 	}
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Re-hash every pinned plugin and load it (hash, manifest and imports checked)",
+		Short: "Re-hash every pinned plugin and load it (hash, manifest, imports and its compilation cache entry checked)",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return a.listPlugins(c, true)
@@ -88,10 +89,13 @@ func (a *app) listPlugins(c *cobra.Command, verify bool) error {
 	if err != nil {
 		return err
 	}
-	bad := 0
+	bad, rejected := 0, 0
 	for _, pp := range ps {
 		if pp.Problem != "" {
 			bad++
+		}
+		if pp.CacheRejected != "" {
+			rejected++
 		}
 	}
 	if a.output == "json" {
@@ -100,15 +104,19 @@ func (a *app) listPlugins(c *cobra.Command, verify bool) error {
 		}
 	} else {
 		for _, pp := range ps {
+			cache := ""
+			if pp.CacheRejected != "" {
+				cache = fmt.Sprintf("\n%-20s CACHE REJECTED: its compilation cache entry was refused: %s; deleted and compiled afresh, nothing ran from it (on record as %s)", "", pp.CacheRejected, actions.PluginCacheRejected)
+			}
 			if pp.Problem != "" {
-				fmt.Fprintf(a.s.out, "%-20s %s  PROBLEM: %s\n", pp.ID, pp.Hash, pp.Problem)
+				fmt.Fprintf(a.s.out, "%-20s %s  PROBLEM: %s%s\n", pp.ID, pp.Hash, pp.Problem, cache)
 				continue
 			}
 			status := ""
 			if verify {
 				status = fmt.Sprintf("  OK (hash, manifest, %d imports)", len(pp.Imports))
 			}
-			fmt.Fprintf(a.s.out, "%-20s %s  %-9s reads %s%s\n", pp.ID, pp.Hash, pp.Manifest.Mode, fieldList(pp.Manifest.Fields), status)
+			fmt.Fprintf(a.s.out, "%-20s %s  %-9s reads %s%s%s\n", pp.ID, pp.Hash, pp.Manifest.Mode, fieldList(pp.Manifest.Fields), status, cache)
 		}
 		if len(ps) == 0 {
 			fmt.Fprintln(a.s.out, "no plugins are pinned: `pawl plugin add FILE.wasm` pins one")
@@ -116,6 +124,11 @@ func (a *app) listPlugins(c *cobra.Command, verify bool) error {
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d of %d pinned plugins failed verification", bad, len(ps))
+	}
+	if rejected > 0 {
+		// The plugins are fine now, but their compiled code had been
+		// changed by someone: that is worth a failing check.
+		return fmt.Errorf("the compilation cache entries of %d of %d pinned plugins were rejected: the cache was changed since pawl wrote it (`pawl audit log --action %s`)", rejected, len(ps), actions.PluginCacheRejected)
 	}
 	return nil
 }

@@ -11,27 +11,28 @@ import (
 // package audit itself; every other one is written through Append with the
 // details type named beside it.
 const (
-	TrailCreated       = audit.ActionTrailCreated  // written by package audit
-	TrailMigrated      = audit.ActionTrailMigrated // written by package audit
-	ProjectInit        = "project.init"            // ProjectInitDetails
-	PinChanged         = "pin.changed"             // PinChangedDetails
-	PluginAdded        = "plugin.added"            // PluginAddedDetails
-	PluginRefused      = "plugin.refused"          // PluginRefusedDetails
-	PluginAddRefused   = "plugin.add_refused"      // PluginAddRefusedDetails
-	PluginApproved     = "policy.plugin_approved"  // PluginApprovedDetails
-	PolicyDecision     = "policy.decision"         // PolicyDecisionDetails
-	BatchCommitted     = "batch.committed"         // BatchRecord
-	BatchFailed        = "batch.failed"            // BatchFailedDetails
-	BatchReplayed      = "batch.replayed"          // BatchReplayedDetails
-	RecordResubmitted  = "record.resubmitted"      // RecordResubmittedDetails
-	BatchExportStarted = "batch.export_started"    // BatchExportStartedDetails
-	BatchExported      = "batch.exported"          // BatchExportedDetails
-	BatchExportFailed  = "batch.export_failed"     // BatchExportFailedDetails
-	Checkpoint         = "audit.checkpoint"        // CheckpointDetails
-	AuditExported      = "audit.exported"          // AuditExportedDetails
-	OperatorEnrolled   = "operator.enrolled"       // OperatorEnrolledDetails
-	ESignSigned        = "esign.signed"            // ESignSignedDetails
-	ESignFailed        = "esign.failed"            // ESignFailedDetails
+	TrailCreated        = audit.ActionTrailCreated  // written by package audit
+	TrailMigrated       = audit.ActionTrailMigrated // written by package audit
+	ProjectInit         = "project.init"            // ProjectInitDetails
+	PinChanged          = "pin.changed"             // PinChangedDetails
+	PluginAdded         = "plugin.added"            // PluginAddedDetails
+	PluginRefused       = "plugin.refused"          // PluginRefusedDetails
+	PluginAddRefused    = "plugin.add_refused"      // PluginAddRefusedDetails
+	PluginCacheRejected = "plugin.cache_rejected"   // PluginCacheRejectedDetails
+	PluginApproved      = "policy.plugin_approved"  // PluginApprovedDetails
+	PolicyDecision      = "policy.decision"         // PolicyDecisionDetails
+	BatchCommitted      = "batch.committed"         // BatchRecord
+	BatchFailed         = "batch.failed"            // BatchFailedDetails
+	BatchReplayed       = "batch.replayed"          // BatchReplayedDetails
+	RecordResubmitted   = "record.resubmitted"      // RecordResubmittedDetails
+	BatchExportStarted  = "batch.export_started"    // BatchExportStartedDetails
+	BatchExported       = "batch.exported"          // BatchExportedDetails
+	BatchExportFailed   = "batch.export_failed"     // BatchExportFailedDetails
+	Checkpoint          = "audit.checkpoint"        // CheckpointDetails
+	AuditExported       = "audit.exported"          // AuditExportedDetails
+	OperatorEnrolled    = "operator.enrolled"       // OperatorEnrolledDetails
+	ESignSigned         = "esign.signed"            // ESignSignedDetails
+	ESignFailed         = "esign.failed"            // ESignFailedDetails
 )
 
 // Spec describes one action for the catalogue: its name, the object it is
@@ -54,6 +55,7 @@ func Catalogue() []Spec {
 		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups"},
 		{PluginRefused, "plugin:<name@version>", PluginRefusedDetails{}, "a pinned plugin was refused before it ran: the pinned hash, the job and why (hash mismatch, import, ABI, policy)"},
 		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
+		{PluginCacheRejected, "plugin:<name@version>", PluginCacheRejectedDetails{}, "an entry of the compilation cache failed its check (its MAC under the project's cache key, bound to the module's sha256) and was deleted before wazero read it: the module's hash, the entry, what was wrong (no MAC, a MAC that does not match its files, a file pawl does not write there) and whether the module was compiled afresh; nothing ran from the entry"},
 		{PluginApproved, "plugin:<name@version>", PluginApprovedDetails{}, "a plugin hash was approved in `policies/data.json` with its capabilities; the reason is required"},
 		{PolicyDecision, "batch:<id> or plugin:<name@version>", PolicyDecisionDetails{}, "a policy decision, allow or deny: the whole decision (id, kind, query, time, canonical input, allow, deny reasons, result, bundle revision and sha256, OPA version), the batch and job, and the error when evaluation failed"},
 		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of, counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
@@ -117,6 +119,16 @@ type PluginAddRefusedDetails struct {
 	Hash   store.Digest `json:"hash"`             // the module offered
 	Pinned store.Digest `json:"pinned,omitempty"` // what name@version is already pinned to
 	Error  string       `json:"error"`
+}
+
+// PluginCacheRejectedDetails: a compilation cache entry failed its check
+// and was deleted; the module was compiled afresh (Recompiled) instead.
+type PluginCacheRejectedDetails struct {
+	Plugin     string       `json:"plugin"` // name@version
+	Hash       store.Digest `json:"hash"`   // the module's sha256
+	Entry      string       `json:"entry"`  // the entry's directory
+	Problem    string       `json:"problem"`
+	Recompiled bool         `json:"recompiled"`
 }
 
 // PluginApprovedDetails: a plugin hash was added to the bundle's approved
@@ -303,22 +315,23 @@ type ESignFailedDetails struct {
 	Error    string `json:"error"`
 }
 
-func (ProjectInitDetails) Action() string        { return ProjectInit }
-func (PinChangedDetails) Action() string         { return PinChanged }
-func (PluginAddedDetails) Action() string        { return PluginAdded }
-func (PluginRefusedDetails) Action() string      { return PluginRefused }
-func (PluginApprovedDetails) Action() string     { return PluginApproved }
-func (PolicyDecisionDetails) Action() string     { return PolicyDecision }
-func (BatchRecord) Action() string               { return BatchCommitted }
-func (BatchFailedDetails) Action() string        { return BatchFailed }
-func (BatchReplayedDetails) Action() string      { return BatchReplayed }
-func (RecordResubmittedDetails) Action() string  { return RecordResubmitted }
-func (BatchExportStartedDetails) Action() string { return BatchExportStarted }
-func (BatchExportedDetails) Action() string      { return BatchExported }
-func (BatchExportFailedDetails) Action() string  { return BatchExportFailed }
-func (CheckpointDetails) Action() string         { return Checkpoint }
-func (AuditExportedDetails) Action() string      { return AuditExported }
-func (OperatorEnrolledDetails) Action() string   { return OperatorEnrolled }
-func (ESignSignedDetails) Action() string        { return ESignSigned }
-func (ESignFailedDetails) Action() string        { return ESignFailed }
-func (PluginAddRefusedDetails) Action() string   { return PluginAddRefused }
+func (ProjectInitDetails) Action() string         { return ProjectInit }
+func (PinChangedDetails) Action() string          { return PinChanged }
+func (PluginAddedDetails) Action() string         { return PluginAdded }
+func (PluginRefusedDetails) Action() string       { return PluginRefused }
+func (PluginApprovedDetails) Action() string      { return PluginApproved }
+func (PolicyDecisionDetails) Action() string      { return PolicyDecision }
+func (BatchRecord) Action() string                { return BatchCommitted }
+func (BatchFailedDetails) Action() string         { return BatchFailed }
+func (BatchReplayedDetails) Action() string       { return BatchReplayed }
+func (RecordResubmittedDetails) Action() string   { return RecordResubmitted }
+func (BatchExportStartedDetails) Action() string  { return BatchExportStarted }
+func (BatchExportedDetails) Action() string       { return BatchExported }
+func (BatchExportFailedDetails) Action() string   { return BatchExportFailed }
+func (CheckpointDetails) Action() string          { return Checkpoint }
+func (AuditExportedDetails) Action() string       { return AuditExported }
+func (OperatorEnrolledDetails) Action() string    { return OperatorEnrolled }
+func (ESignSignedDetails) Action() string         { return ESignSigned }
+func (ESignFailedDetails) Action() string         { return ESignFailed }
+func (PluginAddRefusedDetails) Action() string    { return PluginAddRefused }
+func (PluginCacheRejectedDetails) Action() string { return PluginCacheRejected }

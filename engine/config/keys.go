@@ -94,8 +94,9 @@ var table = build([]Key{
 		Name: "cache_dir", Type: Path, def: "",
 		defaultText: "`pawl` under the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux); `<data_dir>/cache` when there is none",
 		field:       func(c *Config) any { return &c.CacheDir },
-		Doc: "Where compiled plugin code is kept: a private directory (0700), one entry per module sha256. " +
-			"Projects of one user share it, so only the first run after a new plugin compiles it. " +
+		Doc: "Where compiled plugin code is kept: a private directory (0700), one entry per project and module sha256, " +
+			"used only when its MAC under the project's `keys/cache.key` matches (otherwise deleted, compiled afresh and on record). " +
+			"Projects of one user share it, each with entries of its own, so a project's first run after a new plugin compiles it. " +
 			"Relative to the project root unless absolute. Empty: the default.",
 	},
 	{

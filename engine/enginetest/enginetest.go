@@ -6,6 +6,7 @@ package enginetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/pawl-dev/pawl/engine/seal"
 )
 
 // AsOf is the as-of time tests run batches with.
@@ -35,7 +37,26 @@ func NewProject(t testing.TB) *project.Project {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
+	UseTestCacheKey(t, p.Data)
 	return p
+}
+
+// testCacheKey is the compilation cache key the tests' projects share.
+var testCacheKey = bytes.Repeat([]byte("pawl-test-cache-key-"), 2)[:seal.CacheKeyBytes]
+
+// UseTestCacheKey gives the project whose data directory is dataDir,
+// before it loads a plugin, the compilation cache key all the tests'
+// projects share, so that they share the cache's entries as one project's
+// runs do. A project with a key of its own compiles every plugin afresh
+// on its first run (seconds each) and keeps its own entries in the user's
+// cache; the tests that are about the cache use a cache directory and key
+// of their own.
+func UseTestCacheKey(t testing.TB, dataDir string) {
+	t.Helper()
+	line := "hmac-sha256 " + base64.StdEncoding.EncodeToString(testCacheKey) + "\n"
+	if err := os.WriteFile(filepath.Join(dataDir, "keys", seal.CacheKeyFile), []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // WriteInput writes b to dir/name and returns the path.

@@ -56,6 +56,7 @@ func (l Layout) KeysDir() string               { return filepath.Join(l.Data, "k
 func (l Layout) BatchesDir() string            { return filepath.Join(l.Data, "batches") }
 func (l Layout) PendingDir() string            { return filepath.Join(l.Data, "pending") }
 func (l Layout) OperatorsDir() string          { return filepath.Join(l.Data, "operators") }
+func (l Layout) WasmStageDir() string          { return filepath.Join(l.Data, "wasm-stage") }
 func (l Layout) BatchDir(id string) string     { return filepath.Join(l.BatchesDir(), id) }
 func (l Layout) PendingBatch(id string) string { return filepath.Join(l.PendingDir(), id) }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
 )
 
@@ -24,20 +25,32 @@ type runtimeKey struct {
 }
 
 // Runtime returns the WebAssembly runtime that enforces the given limits
-// (zero: the defaults), created on first use with the compilation cache
-// (private, 0700; each entry tied to the module's sha256). A batch runs
-// under the limits on its record, so a replay may need another runtime than
-// today's configuration would make.
+// (zero: the defaults), created on first use with the compilation cache:
+// private (0700), shared by the user's projects, each entry tied to the
+// module's sha256 and checked by its MAC under the project's cache key
+// (keys/cache.key, made on first use in a project that has none), staged
+// for wazero in <data dir>/wasm-stage. A batch runs under the limits on its
+// record, so a replay may need another runtime than today's configuration
+// would make. Entries the runtime rejected are put on record by
+// RecordCacheRejections.
 func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout time.Duration) (*sandbox.Runtime, error) {
 	k := runtimeKey{memoryPages, callTimeout}
 	if rt, ok := p.rts[k]; ok {
 		return rt, nil
 	}
+	if p.cacheKey == nil {
+		key, err := seal.CacheKey(p.KeysDir())
+		if err != nil {
+			return nil, err
+		}
+		p.cacheKey = key
+	}
 	dir := p.Cfg.CacheDir
 	if dir == "" {
 		dir = filepath.Join(p.Data, "cache")
 	}
-	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), MemoryLimitPages: memoryPages, CallTimeout: callTimeout})
+	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), CacheKey: p.cacheKey, StageDir: p.WasmStageDir(),
+		MemoryLimitPages: memoryPages, CallTimeout: callTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +59,34 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 	}
 	p.rts[k] = rt
 	return rt, nil
+}
+
+// RecordCacheRejections puts on record, as plugin.cache_rejected entries,
+// every compilation cache entry the project's runtimes rejected since the
+// last call (each was deleted before wazero read it, and the module
+// compiled afresh), and returns them. Whoever loads plugins calls it after
+// loading, before the plugins run.
+func (p *Project) RecordCacheRejections(ctx context.Context, operator string) ([]sandbox.CacheRejection, error) {
+	keys := make([]runtimeKey, 0, len(p.rts))
+	for k := range p.rts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].memoryPages < keys[j].memoryPages || keys[i].memoryPages == keys[j].memoryPages && keys[i].callTimeout < keys[j].callTimeout
+	})
+	var all []sandbox.CacheRejection
+	for _, k := range keys {
+		all = append(all, p.rts[k].TakeCacheRejections()...)
+	}
+	for i, r := range all {
+		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: operator, Object: "plugin:" + r.Plugin,
+			Reason: "compilation cache entry rejected",
+			Details: actions.PluginCacheRejectedDetails{Plugin: r.Plugin, Hash: store.Digest(r.Module), Entry: r.Entry,
+				Problem: r.Problem, Recompiled: r.Recompiled}}); err != nil {
+			return all, fmt.Errorf("%d compilation cache entries were rejected (%s) but could not be put on record: %w", len(all)-i, r, err)
+		}
+	}
+	return all, nil
 }
 
 // Sandbox returns the runtime with the configured limits.
@@ -143,11 +184,17 @@ type PinnedPlugin struct {
 	Manifest *sandbox.Manifest `json:"manifest,omitempty"`
 	Imports  []string          `json:"imports,omitempty"`
 	Problem  string            `json:"problem,omitempty"`
+	// CacheRejected says what was wrong with the module's compilation
+	// cache entry, when verify rejected it (deleted, compiled afresh, on
+	// record as plugin.cache_rejected).
+	CacheRejected string `json:"cache_rejected,omitempty"`
 }
 
 // Plugins lists the pinned plugins; with verify, each module is re-hashed
 // from the store and loaded (hash checked before compiling, manifest and
-// imports checked), and any problem is reported on its line.
+// imports checked, its compilation cache entry checked by its MAC), and
+// any problem is reported on its line. A rejected cache entry is put on
+// record with the configured operator.
 func (p *Project) Plugins(ctx context.Context, verify bool) ([]PinnedPlugin, error) {
 	pins, err := lockfile.Read(p.Root)
 	if err != nil {
@@ -180,6 +227,15 @@ func (p *Project) Plugins(ctx context.Context, verify bool) ([]PinnedPlugin, err
 				pp.Problem = err.Error()
 			} else {
 				pp.Imports = pl.Imports()
+			}
+			rejected, rerr := p.RecordCacheRejections(ctx, p.Cfg.Operator)
+			for _, r := range rejected {
+				if r.Module == string(pins[k]) {
+					pp.CacheRejected = r.Problem
+				}
+			}
+			if rerr != nil {
+				return nil, rerr
 			}
 		}
 		out = append(out, pp)

@@ -40,9 +40,10 @@ type Project struct {
 	Store *store.Store
 	Key   *seal.Key
 
-	lock *os.File
-	rts  map[runtimeKey]*sandbox.Runtime // plugin runtimes, created on first use
-	pol  *policyState                    // the policy engine, opened on first use (policy.go)
+	lock     *os.File
+	rts      map[runtimeKey]*sandbox.Runtime // plugin runtimes, created on first use
+	cacheKey []byte                          // the compilation cache's MAC key, read on first use
+	pol      *policyState                    // the policy engine, opened on first use (policy.go)
 }
 
 // FindRoot walks up from dir to the first directory holding pawl.yaml.
@@ -112,6 +113,10 @@ func open(ctx context.Context, root string, cfg config.Config, opt openOptions) 
 	}
 	// Holding the lock, no other writer can be mid-Put.
 	if err := p.Store.CleanTemp(); err != nil {
+		return nil, err
+	}
+	// What a load cut short left for wazero; no load runs without the lock.
+	if err := os.RemoveAll(p.WasmStageDir()); err != nil {
 		return nil, err
 	}
 	if p.Trail, err = audit.Open(p.TrailPath()); err != nil {
@@ -233,7 +238,8 @@ func scaffoldFiles() ([]scaffoldFile, error) {
 
 // Scaffold writes a new project into dir: pawl.yaml, the example job and
 // schema, the default policy bundle, the device registry, and the data
-// directory with a fresh ed25519 engine key. It first creates the data
+// directory with a fresh ed25519 engine key and compilation cache key. It
+// first creates the data
 // directory with an init nonce and writes InitMarker with the same nonce,
 // naming everything it is about to create; engine.Init removes both
 // (FinishInit) once the project's creation, plugins, approvals and pins are
@@ -310,6 +316,9 @@ func Scaffold(dir string) (root, engineKey string, err error) {
 	}
 	pub, err := seal.GenerateKey(l.KeysDir())
 	if err != nil {
+		return "", "", err
+	}
+	if err := seal.GenerateCacheKey(l.KeysDir()); err != nil {
 		return "", "", err
 	}
 	failpoint.Hit("init.after-key")

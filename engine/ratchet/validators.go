@@ -73,6 +73,11 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 		return err
 	}
 	preload(ctx, p, rt, job, pl.Pins)
+	// A cache entry that failed its check was deleted and its module
+	// compiled afresh: on record before any plugin runs.
+	if _, err := p.RecordCacheRejections(ctx, operator); err != nil {
+		return err
+	}
 	pl.validators = nil
 	for _, spec := range job.Validators {
 		pin, ok := pl.Pins[lockfile.PluginKey(spec.Plugin)]
@@ -92,6 +97,9 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 			return refuse(fmt.Errorf("plugin %s: %w", spec.Plugin, err))
 		}
 		pg, err := rt.Load(ctx, wasm, string(pin))
+		if _, rerr := p.RecordCacheRejections(ctx, operator); rerr != nil {
+			return rerr
+		}
 		if err != nil {
 			return refuse(err)
 		}

@@ -24,7 +24,14 @@
 //     quarantine the record); a timeout, resource exhaustion or ABI
 //     violation fails the batch.
 //   - Compiled code is cached on disk only in a private (0700, owned)
-//     directory, one subdirectory per plugin sha256.
+//     directory, per cache key and plugin sha256, and used only when its
+//     HMAC-SHA256 under Config.CacheKey, bound to the module's sha256,
+//     matches the bytes handed to wazero: those are a copy in a stage
+//     directory (Config.StageDir), hashed while copied, so the cache can
+//     change after the check without effect. An entry that fails is
+//     deleted, the module compiled afresh, and the rejection reported
+//     (Runtime.TakeCacheRejections) for the caller to put on record.
+//     cache.go says what of wazero's cache layout this relies on.
 //
 // # What it refuses
 //
@@ -40,7 +47,7 @@
 //
 // # Use
 //
-//	rt, _ := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: ".pawl/cache/wasm"})
+//	rt, _ := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: cacheDir, CacheKey: key, StageDir: stageDir})
 //	p, _ := rt.Load(ctx, wasmBytes, "sha256:…")
 //	in, _ := p.NewInstance(ctx, sandbox.InstanceConfig{Config: cfg, AsOf: asOf, Seed: seed})
 //	verdicts, err := in.Validate(ctx, batch) // batch.Columns follow p.Manifest().Fields

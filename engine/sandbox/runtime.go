@@ -20,11 +20,28 @@ import (
 
 // Config bounds what any plugin loaded by a Runtime may use.
 type Config struct {
-	// CacheDir holds compiled plugin code, one subdirectory per plugin
-	// sha256 ("sha256-<hex>"). It is executable code: pawl creates it 0700
-	// and refuses one that is a symlink, group- or world-accessible, or
-	// owned by another user. Empty: compile in memory only (cold starts).
+	// CacheDir holds compiled plugin code: per cache key a subdirectory
+	// ("key-<id>", see CacheKey), in it one per plugin sha256
+	// ("sha256-<hex>"). It is executable code: pawl creates it 0700 and
+	// refuses one that is a symlink, group- or world-accessible, or owned
+	// by another user. Empty: compile in memory only (cold starts).
 	CacheDir string
+	// CacheKey is the key of the MACs that guard the compilation cache,
+	// at least MinCacheKeyBytes random bytes, required with CacheDir. It
+	// must be held where the cache's writers cannot read it (pawl:
+	// <data dir>/keys/cache.key). An entry is used only when its
+	// HMAC-SHA256 under this key, over the module's sha256 and the
+	// entry's files, matches; otherwise it is deleted, the module
+	// compiled afresh and the rejection reported (TakeCacheRejections).
+	CacheKey []byte
+	// StageDir is where a load copies a verified cache entry for wazero
+	// to read, and where wazero writes a fresh compilation for pawl to
+	// MAC: wazero never reads or writes CacheDir. Whoever can write here
+	// while a plugin loads can swap what wazero reads, so it belongs with
+	// the key, not with the cache (pawl: <data dir>/wasm-stage); pawl
+	// creates it 0700 and refuses it on the terms of CacheDir. Empty: a
+	// private directory made in os.TempDir() for each load.
+	StageDir string
 	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
 	// Default 4096 (256 MiB).
 	MemoryLimitPages uint32
@@ -50,11 +67,13 @@ const (
 // Runtime loads plugins. Make one per process; it is safe for concurrent
 // use. Close it to release compiled code.
 type Runtime struct {
-	cfg Config
+	cfg       Config
+	cacheRoot *os.Root // CacheDir's subdirectory for CacheKey
 
-	mu      sync.Mutex
-	plugins map[string]*Plugin // by sha256 hex
-	closed  bool
+	mu       sync.Mutex
+	plugins  map[string]*Plugin // by sha256 hex
+	rejected []CacheRejection   // not yet taken
+	closed   bool
 }
 
 // NewRuntime checks cfg, fills in defaults and prepares the cache
@@ -81,9 +100,29 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("sandbox: cache dir: %w", err)
 		}
 		cfg.CacheDir = abs
-		if err := privateDir(cfg.CacheDir); err != nil {
-			return nil, err
+		if len(cfg.CacheKey) < MinCacheKeyBytes {
+			return nil, fmt.Errorf("sandbox: a compilation cache needs a CacheKey of at least %d bytes (it has %d): its entries are native code, used only when their MAC matches", MinCacheKeyBytes, len(cfg.CacheKey))
 		}
+		cfg.CacheKey = append([]byte(nil), cfg.CacheKey...)
+		if cfg.StageDir != "" {
+			if cfg.StageDir, err = filepath.Abs(cfg.StageDir); err != nil {
+				return nil, fmt.Errorf("sandbox: stage dir: %w", err)
+			}
+			if err := privateDir(cfg.StageDir); err != nil {
+				return nil, err
+			}
+		}
+		ns := filepath.Join(cfg.CacheDir, namespace(cfg.CacheKey))
+		for _, d := range []string{cfg.CacheDir, ns} {
+			if err := privateDir(d); err != nil {
+				return nil, err
+			}
+		}
+		root, err := os.OpenRoot(ns)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: cache dir: %w", err)
+		}
+		return &Runtime{cfg: cfg, cacheRoot: root, plugins: map[string]*Plugin{}}, nil
 	}
 	return &Runtime{cfg: cfg, plugins: map[string]*Plugin{}}, nil
 }
@@ -101,6 +140,12 @@ func privateDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: cache dir: %w", err)
 	}
+	return checkPrivate(dir, fi)
+}
+
+// checkPrivate refuses a directory that is a symlink, open to others or
+// owned by another user.
+func checkPrivate(dir string, fi os.FileInfo) error {
 	if fi.Mode()&os.ModeSymlink != 0 || !fi.IsDir() {
 		return fmt.Errorf("sandbox: cache dir %s is not a directory (a symlink?): refusing to run compiled code from it", dir)
 	}
@@ -231,15 +276,13 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, sha string) (*Plugin, e
 		// The only way to stop a runaway guest; it costs loops 2-6x, which
 		// batching spreads.
 		WithCloseOnContextDone(true)
-	if r.cfg.CacheDir != "" {
-		// One cache per plugin hash: an entry can only ever be used for
+	var cl *cacheLoad
+	if r.cacheRoot != nil {
+		// One entry per plugin hash, checked by its MAC and copied to a
+		// stage for wazero (cache.go): an entry can only ever be used for
 		// the exact bytes that were pinned.
-		dir := filepath.Join(r.cfg.CacheDir, "sha256-"+sha)
-		if err := privateDir(dir); err != nil {
+		if cl, p.cache, err = r.beginCacheLoad(ctx, sha, m.ID()); err != nil {
 			return nil, err
-		}
-		if p.cache, err = wazero.NewCompilationCacheWithDir(dir); err != nil {
-			return nil, fmt.Errorf("sandbox: compilation cache %s: %w", dir, err)
 		}
 		rc = rc.WithCompilationCache(p.cache)
 	}
@@ -247,6 +290,9 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, sha string) (*Plugin, e
 	ok := false
 	defer func() {
 		if !ok {
+			if cl != nil {
+				cl.end(false)
+			}
 			p.close(ctx)
 		}
 	}()
@@ -263,6 +309,15 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, sha string) (*Plugin, e
 	}
 	if err := checkExports(p.compiled); err != nil {
 		return nil, fail(m.ID(), KindLoad, "%v", err)
+	}
+	if cl != nil {
+		// As with wazero's own cache, an entry that cannot be written
+		// fails the load.
+		err := cl.end(true)
+		cl = nil
+		if err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return p, nil
@@ -287,6 +342,9 @@ func (r *Runtime) Close(ctx context.Context) error {
 		p.close(ctx)
 	}
 	r.plugins = nil
+	if r.cacheRoot != nil {
+		r.cacheRoot.Close()
+	}
 	return nil
 }
 

@@ -238,7 +238,7 @@ func TestGoPanicIsATrap(t *testing.T) {
 
 func TestDeterminism(t *testing.T) {
 	run := func() []Verdict {
-		rt := newRuntime(t, Config{CacheDir: filepath.Join(t.TempDir(), "cache")})
+		rt := newRuntime(t, Config{CacheDir: filepath.Join(t.TempDir(), "cache"), CacheKey: testKey})
 		in := instance(t, load(t, rt, "probe"))
 		v, err := in.Validate(context.Background(), numbers(1, 2, 3, 4))
 		if err != nil {
@@ -309,16 +309,14 @@ func TestBisect(t *testing.T) {
 
 func TestCacheDirMustBePrivate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
-	rt := newRuntime(t, Config{CacheDir: dir})
+	rt := newRuntime(t, Config{CacheDir: dir, CacheKey: testKey})
 	load(t, rt, "ok")
-	fi, err := os.Stat(dir)
-	if err != nil || fi.Mode().Perm() != 0o700 {
-		t.Fatalf("cache dir mode %v, %v", fi.Mode(), err)
-	}
-	b := readWasm(t, "ok")
-	sub := filepath.Join(dir, "sha256-"+strings.TrimPrefix(Pin(b), "sha256:"))
-	if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
-		t.Fatalf("no per-plugin cache dir %s: %v", sub, err)
+	sub := entryDir(t, dir, testKey, "ok")
+	for _, d := range []string{dir, filepath.Dir(filepath.Dir(sub)), filepath.Dir(sub), sub} {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("cache dir %s: %v, %v", d, fi, err)
+		}
 	}
 	open := filepath.Join(t.TempDir(), "open")
 	if err := os.Mkdir(open, 0o777); err != nil {
@@ -327,8 +325,11 @@ func TestCacheDirMustBePrivate(t *testing.T) {
 	if err := os.Chmod(open, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewRuntime(context.Background(), Config{CacheDir: open}); err == nil || !strings.Contains(err.Error(), "must be private") {
+	if _, err := NewRuntime(context.Background(), Config{CacheDir: open, CacheKey: testKey}); err == nil || !strings.Contains(err.Error(), "must be private") {
 		t.Fatalf("a world-writable cache dir was accepted: %v", err)
+	}
+	if _, err := NewRuntime(context.Background(), Config{CacheDir: dir, CacheKey: testKey, StageDir: open}); err == nil || !strings.Contains(err.Error(), "must be private") {
+		t.Fatalf("a world-writable stage dir was accepted: %v", err)
 	}
 }
 

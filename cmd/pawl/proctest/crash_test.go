@@ -17,6 +17,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/seal"
 )
 
@@ -98,6 +99,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 	t.Logf("init: killed at each of %d points", len(initPoints))
 	crashable(t, bin, "", "init", dir, "--operator", "alice")
+	enginetest.UseTestCacheKey(t, filepath.Join(dir, project.DefaultDataDir))
 	inputs := t.TempDir()
 	input := func(seed uint64) string {
 		p := filepath.Join(inputs, fmt.Sprintf("in-%d.jsonl", seed))

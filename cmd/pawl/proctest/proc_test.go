@@ -15,6 +15,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/project"
 )
 
 // demoAsOf is the as-of time of every batch these tests run.
@@ -84,6 +85,9 @@ func pawlPass(t *testing.T, pass string, args ...string) (int, string, string) {
 		return ee.ExitCode(), out.String(), errb.String()
 	case err != nil:
 		t.Fatal(err)
+	}
+	if len(args) > 1 && args[0] == "init" {
+		enginetest.UseTestCacheKey(t, filepath.Join(args[1], project.DefaultDataDir))
 	}
 	return 0, out.String(), errb.String()
 }
