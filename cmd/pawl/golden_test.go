@@ -23,6 +23,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/policies"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/cli from this run")
@@ -146,6 +147,12 @@ func TestGolden(t *testing.T) {
 	n := newNormaliser(t, g.base, g.root)
 	n.fromProject(t, g.root, "")
 	n.fromProject(t, g.path("demo"), "demo ")
+	// The policy signing key `pawl policy keygen` made: its fingerprint.
+	fp, err := policies.KeyFingerprint(mustRead(t, g.path("policy")+".pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.exact[fp] = "<policy key fingerprint>"
 	n.finish()
 
 	t.Run("golden", func(t *testing.T) {

@@ -68,6 +68,10 @@ the edit, which is then on record too.`,
 					fmt.Fprintf(a.s.out, "          %s\n", project.DescribeLimits(*res.Limits))
 				}
 			}
+			if len(res.Changes) == 0 {
+				fmt.Fprintf(a.s.out, "no other pin changed; pawl.lock is on record in the audit trail (entry %d)\n", res.Recorded)
+				return nil
+			}
 			fmt.Fprintf(a.s.out, "%d pin(s) changed; the change is on record in the audit trail (entry %d)\n", len(res.Changes), res.Recorded)
 			return nil
 		},
