@@ -1,5 +1,6 @@
 // Package lockfile is pawl.lock: the sha256 pin of every file the jobs
-// reference, of every plugin module and of the policy bundle, like go.sum.
+// reference, of every plugin module, of the policy bundle and of
+// pawl.yaml's pinned settings (pseudo-files "pawl.yaml#..."), like go.sum.
 //
 // It guarantees one spelling: Format writes the pins sorted by path, one
 // "PATH sha256:HEX" line each, so equal pins give equal bytes and the same
