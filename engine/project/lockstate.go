@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 
 	"github.com/pawl-dev/pawl/engine/actions"
@@ -28,10 +29,14 @@ type LockEditedError struct {
 	// Behind: pawl.lock holds the pins on record before entry Seq, whose
 	// write was cut short; `pawl pin` (or the command again) finishes it.
 	Behind bool
+	// Missing: there is no pawl.lock, though pins are on record.
+	Missing bool
 }
 
 func (e *LockEditedError) Error() string {
 	switch {
+	case e.Missing:
+		return fmt.Sprintf("%s is missing, but pins %s are on record (audit entry %d, %s): restore it from a backup or version control, or run `pawl pin --reason \"why\"` to pin the project afresh from the pins on record", LockFile, e.Recorded, e.Seq, e.Action)
 	case e.Behind:
 		return fmt.Sprintf("%s is behind the audit trail: audit entry %d (%s) records pins %s that were never written to it (a command cut short): run `pawl pin` to finish the change", LockFile, e.Seq, e.Action, e.Recorded)
 	case e.Seq == 0:
@@ -116,6 +121,10 @@ func (p *Project) readLock(ctx context.Context) (*lockState, error) {
 		return st, nil
 	}
 	st.problem = &LockEditedError{Found: got, Recorded: st.last.digest, Seq: st.last.seq, Action: st.last.action}
+	if _, err := os.Stat(p.LockPath()); errors.Is(err, os.ErrNotExist) {
+		st.problem.Missing = true
+		return st, nil
+	}
 	// A command records the change before it writes pawl.lock: one cut
 	// short between the two leaves the pins on record before it.
 	before := empty

@@ -51,7 +51,13 @@ func (p *Project) Pin(ctx context.Context, operator, reason string) (*PinResult,
 			return nil, st.problem
 		}
 		res.Edited = &actions.LockEdit{Found: st.problem.Found, Recorded: st.problem.Recorded, RecordedSeq: st.problem.Seq}
-		if rec, ok := p.recordedPins(st.problem.Recorded); ok {
+		rec, ok := p.recordedPins(st.problem.Recorded)
+		switch {
+		case ok && st.problem.Missing:
+			// Nothing was edited but everything lost: pin afresh from the
+			// pins on record (the plugins among them).
+			st.found = rec
+		case ok:
 			res.Edited.Changes = pinChanges(st.found.Diff(rec))
 		}
 	}

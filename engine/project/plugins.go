@@ -157,11 +157,17 @@ type PinnedPlugin struct {
 	Problem  string            `json:"problem,omitempty"`
 }
 
-// Plugins lists the pinned plugins; with verify, each module is re-hashed
-// from the store and loaded (hash checked before compiling, manifest and
-// imports checked), and any problem is reported on its line.
+// Plugins lists the pinned plugins; with verify, pawl.lock must be the
+// pins on record (Pins), and each module is re-hashed from the store and
+// loaded (hash checked before compiling, manifest and imports checked), and
+// any problem is reported on its line. Without verify it lists pawl.lock
+// as it is, so that a hand edit can be reviewed.
 func (p *Project) Plugins(ctx context.Context, verify bool) ([]PinnedPlugin, error) {
-	pins, err := lockfile.Read(p.Root)
+	read := func(context.Context) (lockfile.Pins, error) { return lockfile.Read(p.Root) }
+	if verify {
+		read = p.Pins
+	}
+	pins, err := read(ctx)
 	if err != nil {
 		return nil, err
 	}

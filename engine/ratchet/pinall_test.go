@@ -293,6 +293,17 @@ func TestHandEditedLockIsRefused(t *testing.T) {
 	if err := runErr(t, p); err != nil {
 		t.Fatal(err)
 	}
+	// A pawl.lock deleted: refused too, and pinned afresh only on record.
+	os.Remove(p.LockPath())
+	if err := runErr(t, p); !errors.Is(err, project.ErrLockEdited) || !strings.Contains(err.Error(), "pawl.lock is missing") {
+		t.Fatalf("pawl.lock deleted: %v", err)
+	}
+	if pr, err := p.Pin(ctx, "tester", "pawl.lock was lost; pinned afresh"); err != nil || pr.Edited == nil {
+		t.Fatalf("pin after pawl.lock was lost: %+v %v", pr, err)
+	}
+	if err := runErr(t, p); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestLockCheckedAgainstRecordsWithoutDigests: a trail whose last write of
