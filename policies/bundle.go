@@ -75,6 +75,11 @@ type BundleInfo struct {
 	SignatureVerified bool `json:"signature_verified"`
 	// KeyID is the id of the key the signature was verified with.
 	KeyID string `json:"key_id,omitempty"`
+	// KeyFingerprint is the sha256 of the public key the signature was
+	// verified with ("sha256:" and the hex sha256 of its PKIX DER, see
+	// KeyFingerprint), so that a bundle verified by an unexpected key is
+	// visible in every decision on record.
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 }
 
 // LoadOptions says how a bundle is checked while it is loaded.
@@ -220,8 +225,14 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 		WithProcessAnnotations(true).
 		WithSizeLimitBytes(maxBundleBytes)
 	verified := false
+	fingerprint := ""
 	switch {
 	case len(opts.PublicKeyPEM) > 0:
+		fp, err := KeyFingerprint(opts.PublicKeyPEM)
+		if err != nil {
+			return nil, fail("%v", err)
+		}
+		fingerprint = fp
 		vc := bundle.NewVerificationConfig(map[string]*bundle.KeyConfig{
 			keyID: {Key: string(opts.PublicKeyPEM), Algorithm: SigningAlgorithm},
 		}, keyID, "", nil)
@@ -265,6 +276,7 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	}
 	if verified {
 		b.Info.KeyID = keyID
+		b.Info.KeyFingerprint = fingerprint
 	}
 	if b.data == nil {
 		b.data = map[string]any{}

@@ -3,7 +3,10 @@ package policies
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"os/exec"
@@ -386,6 +389,75 @@ func TestSignedBundleTampering(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "extra.txt"), []byte("x"), 0o644)
 	if _, err := LoadBundle(dir, LoadOptions{PublicKeyPEM: pub, KeyID: "compliance-2025"}); err == nil {
 		t.Fatal("optional signature: a tampered signed bundle loaded")
+	}
+}
+
+// TestDecisionsNameTheVerifyingKey: a bundle verified with a key carries
+// that key's fingerprint (and id) in its BundleInfo, so every decision on
+// record says which key vouched for the bundle; a bundle signed by another
+// key and verified with that other key is visible as such. Unverified
+// bundles carry none.
+func TestDecisionsNameTheVerifyingKey(t *testing.T) {
+	ctx := context.Background()
+	priv, pub, err := GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPriv, otherPub, _ := GenerateSigningKey()
+	fp, err := KeyFingerprint(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(pub)
+	sum := sha256.Sum256(blk.Bytes)
+	if fp != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Fatalf("fingerprint %s is not the sha256 of the key's DER", fp)
+	}
+	// The same key in another PEM spelling has the same fingerprint.
+	if fp2, _ := KeyFingerprint(append([]byte("a comment before the block\n"), pub...)); fp2 != fp {
+		t.Fatalf("fingerprint depends on the PEM's text: %s, %s", fp2, fp)
+	}
+	if _, err := KeyFingerprint(priv); err == nil || !strings.Contains(err.Error(), "PUBLIC KEY") {
+		t.Fatalf("a private key as the public key: %v", err)
+	}
+	if otherFP, _ := KeyFingerprint(otherPub); otherFP == fp {
+		t.Fatal("two keys, one fingerprint")
+	}
+
+	dir := testBundle(t)
+	if err := sign(t, dir, priv, ""); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBundle(dir, LoadOptions{PublicKeyPEM: pub, RequireSignature: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Info.SignatureVerified || b.Info.KeyFingerprint != fp || b.Info.KeyID != DefaultKeyID {
+		t.Fatalf("verified bundle: %+v", b.Info)
+	}
+	e, err := NewEngine(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := e.Decide(ctx, KindEgress, egressInput("https://partner.example/inbox/"))
+	if d.Bundle.KeyFingerprint != fp {
+		t.Fatalf("decision's bundle: %+v", d.Bundle)
+	}
+
+	// Signed by another key and verified with it: it loads, and says so.
+	if err := sign(t, dir, otherPriv, ""); err != nil {
+		t.Fatal(err)
+	}
+	b, err = LoadBundle(dir, LoadOptions{PublicKeyPEM: otherPub, RequireSignature: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Info.KeyFingerprint == fp || b.Info.KeyFingerprint == "" {
+		t.Fatalf("a bundle verified by another key does not show it: %+v", b.Info)
+	}
+	// Not verified: no fingerprint.
+	if b, err = LoadBundle(dir, LoadOptions{}); err != nil || b.Info.SignatureVerified || b.Info.KeyFingerprint != "" || b.Info.KeyID != "" {
+		t.Fatalf("unverified bundle: %+v %v", b.Info, err)
 	}
 }
 

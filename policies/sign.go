@@ -3,6 +3,7 @@ package policies
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -41,6 +42,30 @@ func GenerateSigningKey() (privatePEM, publicPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}),
 		pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pb}), nil
+}
+
+// KeyFingerprint names an ed25519 public key given as PKIX PEM ("PUBLIC
+// KEY"): "sha256:" and the hex sha256 of its DER encoding, whatever the
+// PEM's line breaks or comments. `openssl pkey -pubin -in KEY -outform DER |
+// sha256sum` computes the same. Anything but one ed25519 public key is an
+// error.
+func KeyFingerprint(publicPEM []byte) (string, error) {
+	blk, _ := pem.Decode(publicPEM)
+	if blk == nil {
+		return "", errors.New("public key: no PEM block found")
+	}
+	if blk.Type != "PUBLIC KEY" {
+		return "", fmt.Errorf("public key: PEM type %q, want \"PUBLIC KEY\" (PKIX ed25519)", blk.Type)
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("public key: %w", err)
+	}
+	if _, ok := k.(ed25519.PublicKey); !ok {
+		return "", fmt.Errorf("public key: %T, want an ed25519 key", k)
+	}
+	sum := sha256.Sum256(blk.Bytes)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // checkEd25519Private refuses anything but a PKCS#8 ed25519 private key, so

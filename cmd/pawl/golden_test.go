@@ -23,6 +23,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/policies"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/cli from this run")
@@ -146,6 +147,12 @@ func TestGolden(t *testing.T) {
 	n := newNormaliser(t, g.base, g.root)
 	n.fromProject(t, g.root, "")
 	n.fromProject(t, g.path("demo"), "demo ")
+	// The policy signing key `pawl policy keygen` made: its fingerprint.
+	fp, err := policies.KeyFingerprint(mustRead(t, g.path("policy")+".pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.exact[fp] = "<policy key fingerprint>"
 	n.finish()
 
 	t.Run("golden", func(t *testing.T) {
@@ -361,6 +368,22 @@ func (g *goldenScenario) run() {
 	g.write(verified, strings.Replace(string(mustRead(t, verified)), "21.5", "12.5", 1))
 	g.in("audit-verify/tampered", 1, "audit", "verify")
 	g.in("audit-verify/tampered-json", 1, "audit", "verify", "--output", "json")
+
+	// What can change an outcome is pinned and on record: a pinned setting
+	// from the environment is refused, one changed in pawl.yaml is refused
+	// until `pawl pin` records it, and so is a pawl.lock edited by hand,
+	// until `pawl pin --reason` accepts it.
+	t.Setenv("PAWL_POLICY_REQUIRE_SIGNATURE", "false")
+	g.in("run/pinned-setting-from-env", 1, runArgs...)
+	t.Setenv("PAWL_POLICY_REQUIRE_SIGNATURE", "")
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 67108864", "max_record_bytes: 1048576", 1))
+	g.in("run/settings-not-pinned", 1, runArgs...)
+	g.in("pin/settings", 0, "pin", "--reason", "records are at most 1 MiB")
+	lock := filepath.Join(root, "pawl.lock")
+	g.write(lock, regexp.MustCompile(`(?m)^plugin:notblank@1\.0\.0 sha256:[0-9a-f]{64}\n`).ReplaceAllString(string(mustRead(t, lock)), ""))
+	g.in("run/lock-edited", 1, runArgs...)
+	g.in("pin/lock-edited", 1, "pin")
+	g.in("pin/accept-edit", 0, "pin", "--reason", "reviewed: notblank is withdrawn")
 }
 
 // batchID reads batch_id from a run's JSON.

@@ -265,7 +265,7 @@ policy.key_id in pawl.yaml.`,
 			if a.output == "json" {
 				return a.printJSON(info)
 			}
-			fmt.Fprintf(a.s.out, "OK  %s: revision %s, bundle %s, signed with key id %s, every file matches\n", dir, info.Revision, info.SHA256, info.KeyID)
+			fmt.Fprintf(a.s.out, "OK  %s: revision %s, bundle %s, signed with key id %s (key %s), every file matches\n", dir, info.Revision, info.SHA256, info.KeyID, info.KeyFingerprint)
 			return nil
 		},
 	}

@@ -51,8 +51,8 @@ func Catalogue() []Spec {
 		{TrailCreated, "trail:<id>", nil, "entry 1 of every trail, written by package audit: trail id, schema version, creation time"},
 		{TrailMigrated, "trail:<id>", nil, "a schema upgrade, written by package audit: from and to schema version"},
 		{ProjectInit, "project", ProjectInitDetails{}, "a project was created: the engine's public key, the pawl version"},
-		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed: every changed pin (old, new) and the new pins digest"},
-		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups"},
+		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed (`pawl pin`): every changed pin (old, new) and the new pins digest; the new values of pawl.yaml's pinned settings when their pin changed (`policy`: the bundle's trust settings with the public key's sha256 and fingerprint; `limits`); and, when pawl.lock was found edited by hand and the edit was accepted with a reason, what was found (`edited`: its digest, the pins on record then, the lines that differ)"},
+		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups, and the new pins digest"},
 		{PluginRefused, "plugin:<name@version>", PluginRefusedDetails{}, "a pinned plugin was refused before it ran: the pinned hash, the job and why (hash mismatch, import, ABI, policy)"},
 		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
 		{PluginCacheRejected, "plugin:<name@version>", PluginCacheRejectedDetails{}, "an entry of the compilation cache failed its check (its MAC under the project's cache key, bound to the module's sha256) and was deleted before wazero read it: the module's hash, the entry, what was wrong (no MAC, a MAC that does not match its files, a file pawl does not write there) and whether the module was compiled afresh; nothing ran from the entry"},
@@ -79,10 +79,45 @@ type ProjectInitDetails struct {
 	PawlVersion string `json:"pawl_version"`
 }
 
-// PinChangedDetails: pawl.lock was rewritten.
+// PinChangedDetails: pawl.lock was rewritten. PinsDigest is the digest of
+// the pins written (lockfile.Pins.Digest); their lines are kept in the
+// store under it. Every command that writes pawl.lock records it, and a
+// pawl.lock whose digest is not the last one on record is refused.
 type PinChangedDetails struct {
 	Changes    []PinChange  `json:"changes"`
 	PinsDigest store.Digest `json:"pins_digest"`
+	// Policy and Limits are pawl.yaml's pinned settings as now pinned,
+	// present when their pin (pawl.yaml#policy, pawl.yaml#limits) changed.
+	Policy *PolicySettings `json:"policy,omitempty"`
+	Limits *Limits         `json:"limits,omitempty"`
+	// Edited is present when pawl.lock was found edited by hand and the
+	// operator accepted it (`pawl pin --reason`).
+	Edited *LockEdit `json:"edited,omitempty"`
+}
+
+// LockEdit is a pawl.lock found edited by hand: its digest (its lines are
+// kept in the store under it), the pins on record at the time and the
+// lines that differ from them (when the pins on record can be read from
+// the store).
+type LockEdit struct {
+	Found       store.Digest `json:"found"`
+	Recorded    store.Digest `json:"recorded"`
+	RecordedSeq int64        `json:"recorded_seq"` // the entry that recorded them; 0 when none did
+	Changes     []PinChange  `json:"changes,omitempty"`
+}
+
+// PolicySettings are pawl.yaml's trust settings for the policy bundle, as
+// pinned: the pin pawl.yaml#policy is the sha256 of their canonical JSON.
+// The public key is pinned by its content, not only its path.
+type PolicySettings struct {
+	RequireSignature bool   `json:"require_signature"`
+	PublicKey        string `json:"public_key"` // as configured; "" for none
+	// PublicKeySHA256 is the sha256 of the key file's bytes and
+	// PublicKeyFingerprint the key's (policies.KeyFingerprint, as every
+	// decision the key verifies records it); both absent without a key.
+	PublicKeySHA256      store.Digest `json:"public_key_sha256,omitempty"`
+	PublicKeyFingerprint string       `json:"public_key_fingerprint,omitempty"`
+	KeyID                string       `json:"key_id"`
 }
 
 // PinChange is one line of a pin change: Old is empty for a new pin, New
@@ -100,6 +135,9 @@ type PluginAddedDetails struct {
 	Mode    string          `json:"mode"`
 	Fields  []sandbox.Field `json:"fields"`
 	Lookups []string        `json:"lookups"`
+	// PinsDigest is the digest of the pins written to pawl.lock, as in
+	// PinChangedDetails; "" in entries written before it was recorded.
+	PinsDigest store.Digest `json:"pins_digest"`
 }
 
 // PluginRefusedDetails: a pinned plugin was refused (hash mismatch, a

@@ -81,7 +81,9 @@ func (k Key) problem(c Config) string {
 // Load resolves the configuration of the project at root: flags >
 // PAWL_* environment > root/pawl.yaml > defaults. pawl.yaml is optional. Only
 // the keys that have a Flag read flags, and only flags that were set on the
-// command line; flags may be nil. Unknown keys in pawl.yaml, malformed
+// command line; flags may be nil. A pinned key (Key.Pin) comes from
+// pawl.yaml or its default only: its environment variable, when set, is an
+// error that says so. Unknown keys in pawl.yaml, malformed
 // values and invalid ones are errors that name where the value came from
 // (the file, the environment variable or the flag), the key and what to do.
 //
@@ -98,11 +100,25 @@ func Load(root string, flags *pflag.FlagSet) (Config, error) {
 	v.SetConfigFile(file)
 	v.SetConfigType("yaml")
 	def := Defaults()
+	var errs []error
 	for _, k := range table {
 		v.SetDefault(k.Name, get(k.field(&def)))
+		if k.Pin != "" {
+			// A pinned setting comes from pawl.yaml only: an override from
+			// the environment would change an outcome (or what a decision
+			// vouches for) with nothing on record.
+			if os.Getenv(k.Env) != "" {
+				errs = append(errs, fmt.Errorf("environment %s: %s is pinned in %s (%s) and is set only in %s, where `pawl pin` puts a change of it on record: unset %s",
+					k.Env, k.Name, "pawl.lock", k.Pin, File, k.Env))
+			}
+			continue
+		}
 		if err := v.BindEnv(k.Name, k.Env); err != nil {
 			return Config{}, err
 		}
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
 	}
 	if err := v.ReadInConfig(); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Config{}, fmt.Errorf("%s: %v", file, err)
@@ -128,7 +144,7 @@ func Load(root string, flags *pflag.FlagSet) (Config, error) {
 		if f := given[k.Name]; f != nil {
 			return "flag --" + f.Name
 		}
-		if os.Getenv(k.Env) != "" { // viper ignores an empty variable too
+		if k.Pin == "" && os.Getenv(k.Env) != "" { // viper ignores an empty variable too
 			return "environment " + k.Env
 		}
 		if v.InConfig(k.Name) {
@@ -138,7 +154,6 @@ func Load(root string, flags *pflag.FlagSet) (Config, error) {
 	}
 
 	var c Config
-	var errs []error
 	for _, k := range table {
 		if err := k.decode(&c, v.Get(k.Name)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", source(k), err))

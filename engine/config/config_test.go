@@ -184,9 +184,8 @@ func TestLoadValidates(t *testing.T) {
 	root := project(t, "max_record_bytes: 0\nplugin:\n  call_timeout: 0s\n")
 	file := filepath.Join(root, File)
 	loadErr(t, root, nil, file+": max_record_bytes = 0", file+": plugin.call_timeout = 0s")
-	t.Setenv("PAWL_MAX_RECORD_BYTES", "10")
-	t.Setenv("PAWL_PLUGIN_CALL_TIMEOUT", "-3s")
-	loadErr(t, root, nil, "environment PAWL_PLUGIN_CALL_TIMEOUT: plugin.call_timeout = -3s")
+	t.Setenv("PAWL_EXPORT_TIMEOUT", "-3s")
+	loadErr(t, root, nil, "environment PAWL_EXPORT_TIMEOUT: export.timeout = -3s")
 	loadErr(t, project(t, "data_dir: \"\"\n"), nil, "data_dir is empty")
 }
 
@@ -231,10 +230,8 @@ func TestDurations(t *testing.T) {
 	if cfg.ExportTimeout != 90*time.Second || cfg.PluginCallTimeout != 30*time.Second {
 		t.Fatalf("from the file: %+v", cfg)
 	}
-	t.Setenv("PAWL_PLUGIN_CALL_TIMEOUT", "5s")
-	cfg = load(t, root, nil)
-	if cfg.ExportTimeout != 90*time.Second || cfg.PluginCallTimeout != 5*time.Second {
-		t.Fatalf("from the environment: %+v", cfg)
+	if cfg := load(t, project(t, "plugin:\n  call_timeout: 5s\n"), nil); cfg.PluginCallTimeout != 5*time.Second {
+		t.Fatalf("plugin.call_timeout from the file: %+v", cfg)
 	}
 	t.Setenv("PAWL_EXPORT_TIMEOUT", "1h30m")
 	if cfg = load(t, root, nil); cfg.ExportTimeout != 90*time.Minute {
@@ -245,10 +242,10 @@ func TestDurations(t *testing.T) {
 	// A number alone would be nanoseconds: refused.
 	file := filepath.Join(project(t, "export:\n  timeout: 90\n"), File)
 	loadErr(t, filepath.Dir(file), nil, file+": export.timeout: 90 has no unit", "90s, 2m")
-	t.Setenv("PAWL_PLUGIN_CALL_TIMEOUT", "soon")
-	loadErr(t, root, nil, `environment PAWL_PLUGIN_CALL_TIMEOUT: plugin.call_timeout: "soon" is not a duration`)
-	t.Setenv("PAWL_PLUGIN_CALL_TIMEOUT", "5")
-	loadErr(t, root, nil, `PAWL_PLUGIN_CALL_TIMEOUT: plugin.call_timeout: "5" has no unit`)
+	t.Setenv("PAWL_EXPORT_TIMEOUT", "soon")
+	loadErr(t, root, nil, `environment PAWL_EXPORT_TIMEOUT: export.timeout: "soon" is not a duration`)
+	t.Setenv("PAWL_EXPORT_TIMEOUT", "5")
+	loadErr(t, root, nil, `PAWL_EXPORT_TIMEOUT: export.timeout: "5" has no unit`)
 }
 
 func TestMalformed(t *testing.T) {
@@ -272,8 +269,8 @@ func TestMalformed(t *testing.T) {
 	}
 
 	// Every malformed value is reported, each with its source.
-	t.Setenv("PAWL_MAX_RECORD_BYTES", "big")
-	loadErr(t, root, nil, file+`: workers: "many"`, `environment PAWL_MAX_RECORD_BYTES: max_record_bytes: "big"`)
+	t.Setenv("PAWL_EXPORT_TIMEOUT", "big")
+	loadErr(t, root, nil, file+`: workers: "many"`, `environment PAWL_EXPORT_TIMEOUT: export.timeout: "big"`)
 
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.String("workers", "", "")
@@ -289,10 +286,57 @@ func TestLenient(t *testing.T) {
 	if cfg.MaxRecordBytes != 1000000 || cfg.PolicyKeyID != "2024" || !cfg.PolicyRequireSignature || cfg.Operator != osUser() {
 		t.Fatalf("%+v", cfg)
 	}
-	t.Setenv("PAWL_POLICY_REQUIRE_SIGNATURE", "false")
 	t.Setenv("PAWL_WORKERS", " 3 ")
-	if cfg := load(t, root, nil); cfg.PolicyRequireSignature || cfg.Workers != 3 {
+	if cfg := load(t, root, nil); !cfg.PolicyRequireSignature || cfg.Workers != 3 {
 		t.Fatalf("%+v", cfg)
+	}
+}
+
+// TestPinnedSettingsRefusedFromTheEnvironment: the settings pinned in
+// pawl.lock (the policy bundle's trust settings and the limits) come from
+// pawl.yaml only. PAWL_POLICY_REQUIRE_SIGNATURE=false or a
+// PAWL_POLICY_PUBLIC_KEY naming another key would let a bundle the
+// project's settings refuse run with nothing on record: each is refused,
+// naming the variable, the pin and what to do. The operator, the workers
+// and the data and cache directories may still come from the environment.
+func TestPinnedSettingsRefusedFromTheEnvironment(t *testing.T) {
+	clean(t)
+	root := project(t, "policy:\n  require_signature: true\n  public_key: keys/policy.pub\n")
+	for _, tc := range []struct{ env, value, pin string }{
+		{"PAWL_POLICY_REQUIRE_SIGNATURE", "false", PolicyPin},
+		{"PAWL_POLICY_PUBLIC_KEY", "/tmp/attacker.pub", PolicyPin},
+		{"PAWL_POLICY_KEY_ID", "attacker", PolicyPin},
+		{"PAWL_MAX_RECORD_BYTES", "10", LimitsPin},
+		{"PAWL_PLUGIN_CALL_TIMEOUT", "1h", LimitsPin},
+	} {
+		t.Setenv(tc.env, tc.value)
+		loadErr(t, root, nil, "environment "+tc.env+": ", "is pinned in pawl.lock ("+tc.pin+")", "set only in pawl.yaml", "unset "+tc.env)
+		t.Setenv(tc.env, "")
+	}
+	// Two at once: both named.
+	t.Setenv("PAWL_POLICY_REQUIRE_SIGNATURE", "false")
+	t.Setenv("PAWL_POLICY_PUBLIC_KEY", "/tmp/attacker.pub")
+	loadErr(t, root, nil, "PAWL_POLICY_REQUIRE_SIGNATURE", "PAWL_POLICY_PUBLIC_KEY")
+	t.Setenv("PAWL_POLICY_REQUIRE_SIGNATURE", "")
+	t.Setenv("PAWL_POLICY_PUBLIC_KEY", "")
+
+	data := t.TempDir()
+	t.Setenv("PAWL_OPERATOR", "op")
+	t.Setenv("PAWL_WORKERS", "2")
+	t.Setenv("PAWL_DATA_DIR", data)
+	t.Setenv("PAWL_CACHE_DIR", "cache")
+	cfg := load(t, root, nil)
+	if cfg.Operator != "op" || cfg.Workers != 2 || cfg.DataDir != data || cfg.CacheDir != filepath.Join(root, "cache") ||
+		!cfg.PolicyRequireSignature || cfg.PolicyPublicKey != "keys/policy.pub" {
+		t.Fatalf("%+v", cfg)
+	}
+	for _, k := range table {
+		if k.Pin != "" && k.Flag != "" {
+			t.Errorf("%s is pinned and has a flag --%s: a pinned setting comes from pawl.yaml only", k.Name, k.Flag)
+		}
+		if k.Pin != "" && k.Pin != PolicyPin && k.Pin != LimitsPin {
+			t.Errorf("%s: pinned in %q, which is neither %s nor %s", k.Name, k.Pin, PolicyPin, LimitsPin)
+		}
 	}
 }
 

@@ -15,6 +15,12 @@
 //     > defaults (Precedence). Only keys that name a Flag read one, and
 //     only when it was given on the command line; an empty environment
 //     variable counts as unset.
+//   - Pinned settings from pawl.yaml only. The keys whose Pin names a
+//     pseudo-file of pawl.lock (PolicyPin: the policy bundle's trust
+//     settings; LimitsPin: the limits) can change an outcome or what a
+//     policy decision vouches for; project pins them and a run checks them.
+//     Load refuses their environment variables, and no flag sets them, so
+//     they cannot change with nothing on record.
 //   - Validation before any work. Load refuses an unknown key in pawl.yaml
 //     (listing the known ones), a malformed value (a whole number with a
 //     fraction, a duration without a unit, "many" workers) and an invalid

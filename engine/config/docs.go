@@ -28,15 +28,20 @@ func markdown() []byte {
 	p("     `go test ./engine/config -update`: edit the table, not this file. -->\n\n")
 	p("A project is configured by `%s` at its root (optional), by `PAWL_*`\n", File)
 	p("environment variables and, for some keys, by command-line flags.\n")
-	p("Precedence, strongest first: **%s**.\n\n", Precedence)
-	p("| key | environment | type | default | flag | meaning |\n")
-	p("|---|---|---|---|---|---|\n")
+	p("Precedence, strongest first: **%s**.\n", Precedence)
+	p("The settings pinned in `pawl.lock` come from `%s` (or their default) only.\n\n", File)
+	p("| key | environment | type | default | flag | pinned | meaning |\n")
+	p("|---|---|---|---|---|---|---|\n")
 	for _, k := range table {
 		flag := "—"
 		if k.Flag != "" {
 			flag = "`--" + k.Flag + "`"
 		}
-		p("| `%s` | `%s` | %s | %s | %s | %s |\n", k.Name, k.Env, k.Type, cell(k.Default), flag, cell(k.Doc))
+		env, pin := "`"+k.Env+"`", "—"
+		if k.Pin != "" {
+			env, pin = "refused: `"+k.Env+"`", "`"+k.Pin+"`"
+		}
+		p("| `%s` | %s | %s | %s | %s | %s | %s |\n", k.Name, env, k.Type, cell(k.Default), flag, pin, cell(k.Doc))
 	}
 	p("\n## Rules\n\n")
 	for _, k := range table {
@@ -52,6 +57,13 @@ func markdown() []byte {
 	p("  variable or the flag), the key, and what to write instead.\n")
 	p("- An environment variable set to the empty string counts as unset. A flag\n")
 	p("  counts only when it is given on the command line.\n")
+	p("- A pinned setting can change an outcome or what a policy decision vouches\n")
+	p("  for. Its value (and, for `policy.public_key`, the key file's sha256 and the\n")
+	p("  key's fingerprint) is pinned in `pawl.lock` under `%s` or `%s`,\n", PolicyPin, LimitsPin)
+	p("  the sha256 of the canonical JSON of those settings. A run refuses settings\n")
+	p("  that differ from their pin; `pawl pin` records the change in the audit\n")
+	p("  trail with the new values. Its environment variable, when set, is refused\n")
+	p("  when the configuration is loaded, and no flag sets it.\n")
 	p("\n## Types\n\n")
 	for _, t := range typeDocs {
 		p("- %s: %s\n", t.t, t.doc)

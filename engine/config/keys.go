@@ -36,12 +36,27 @@ type Key struct {
 	Flag string
 	// Doc says what the key does, in one paragraph.
 	Doc string
+	// Pin is the pseudo-file of pawl.lock the key's value is pinned in
+	// (PolicyPin or LimitsPin), or "" when it is not pinned. A pinned key
+	// can change an outcome or what the trail can vouch for: it is set in
+	// pawl.yaml (or left at its default) and nowhere else, a run refuses it
+	// when it differs from its pin, and `pawl pin` puts its change on
+	// record. Load refuses it from the environment, and no flag sets it.
+	Pin string
 
 	def         any                          // the default value, of the field's type; see Defaults for operator and cache_dir
 	defaultText string                       // the documented default, when it is not def written out
 	field       func(c *Config) any          // a pointer to the key's field in c
 	check       func(k Key, c Config) string // what is wrong with the key's value in c, or ""
 }
+
+// The pseudo-files of pawl.lock that pin the settings of pawl.yaml that can
+// change an outcome: the policy bundle's trust settings (with the public
+// key file's content) and the limits a batch runs under.
+const (
+	PolicyPin = File + "#policy"
+	LimitsPin = File + "#limits"
+)
 
 // table is the list of keys: the only place it is written. Viper's
 // defaults and environment bindings, the unknown-key error, the validation
@@ -78,7 +93,7 @@ var table = build([]Key{
 			"the same inputs give the same batches whatever the setting.",
 	},
 	{
-		Name: "max_record_bytes", Type: Bytes, def: int64(64 << 20),
+		Name: "max_record_bytes", Type: Bytes, def: int64(64 << 20), Pin: LimitsPin,
 		field: func(c *Config) any { return &c.MaxRecordBytes },
 		check: func(k Key, c Config) string {
 			if c.MaxRecordBytes <= 0 {
@@ -100,26 +115,27 @@ var table = build([]Key{
 			"Relative to the project root unless absolute. Empty: the default.",
 	},
 	{
-		Name: "plugin.call_timeout", Type: Duration, def: 30 * time.Second,
+		Name: "plugin.call_timeout", Type: Duration, def: 30 * time.Second, Pin: LimitsPin,
 		field: func(c *Config) any { return &c.PluginCallTimeout },
 		check: positive(func(c Config) time.Duration { return c.PluginCallTimeout }),
 		Doc: "Bound on one plugin call (instantiation, initialisation, or one chunk of records). " +
 			"A plugin that runs longer fails the batch: the failure is audited and nothing is committed.",
 	},
 	{
-		Name: "policy.require_signature", Type: Boolean, def: false,
+		Name: "policy.require_signature", Type: Boolean, def: false, Pin: PolicyPin,
 		field: func(c *Config) any { return &c.PolicyRequireSignature },
 		Doc: "Refuse a policy bundle that is unsigned, tampered with, or signed by another key than " +
 			"`policy.public_key` (which must then be set).",
 	},
 	{
-		Name: "policy.public_key", Type: Path, def: "", defaultText: "none",
+		Name: "policy.public_key", Type: Path, def: "", defaultText: "none", Pin: PolicyPin,
 		field: func(c *Config) any { return &c.PolicyPublicKey },
 		Doc: "PEM public key that signed policy bundles are verified with (`pawl policy keygen` makes a pair). " +
-			"Relative to the project root unless absolute.",
+			"Relative to the project root unless absolute. The key file's content is pinned with the setting, " +
+			"and every decision records the fingerprint of the key that verified its bundle.",
 	},
 	{
-		Name: "policy.key_id", Type: String, def: "pawl-policy",
+		Name: "policy.key_id", Type: String, def: "pawl-policy", Pin: PolicyPin,
 		field: func(c *Config) any { return &c.PolicyKeyID },
 		Doc:   "Key id that policy bundle signatures carry, and are checked for.",
 	},

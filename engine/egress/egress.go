@@ -28,7 +28,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/gate"
-	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -99,7 +98,7 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 		asOf = time.Now().Truncate(time.Second)
 	}
 	res := &Result{URL: opt.To}
-	pins, err := lockfile.Read(p.Root)
+	pins, err := p.Pins(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -183,7 +183,7 @@ type PluginApproval struct {
 
 // ApprovePinned approves plugins pinned in pawl.lock (by "name@version").
 func ApprovePinned(ctx context.Context, p *project.Project, ids []string, operator, reason string) ([]PluginApproval, error) {
-	pins, err := lockfile.Read(p.Root)
+	pins, err := p.Pins(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,6 @@
 // Package lockfile is pawl.lock: the sha256 pin of every file the jobs
-// reference, of every plugin module and of the policy bundle, like go.sum.
+// reference, of every plugin module, of the policy bundle and of
+// pawl.yaml's pinned settings (pseudo-files "pawl.yaml#..."), like go.sum.
 //
 // It guarantees one spelling: Format writes the pins sorted by path, one
 // "PATH sha256:HEX" line each, so equal pins give equal bytes and the same
@@ -33,10 +34,22 @@ const PluginPrefix = "plugin:"
 // PluginKey is how a plugin ("name@version") is pinned.
 func PluginKey(id string) string { return PluginPrefix + id }
 
+// SettingsPrefix starts the key of a pseudo-file that pins settings of
+// pawl.yaml: "pawl.yaml#policy", "pawl.yaml#limits" (the sha256 of the
+// canonical JSON of those settings, kept in the store).
+const SettingsPrefix = "pawl.yaml#"
+
 // Pins maps a file (relative to the project root, slash-separated), a
-// plugin ("plugin:name@version") or the policy bundle ("policies/") to the
+// plugin ("plugin:name@version"), the policy bundle ("policies/") or the
+// settings of pawl.yaml ("pawl.yaml#policy", "pawl.yaml#limits") to the
 // sha256 digest it must have.
 type Pins map[string]store.Digest
+
+// IsFile says whether a pin's key names a file of the project, as opposed
+// to a plugin, the policy bundle or a pseudo-file of settings.
+func IsFile(key string) bool {
+	return !strings.HasPrefix(key, PluginPrefix) && !strings.HasSuffix(key, "/") && !strings.HasPrefix(key, SettingsPrefix)
+}
 
 const header = "# pawl.lock: sha256 pins of every file the jobs reference. Written by `pawl pin`; do not edit by hand.\n"
 
@@ -98,32 +111,73 @@ func (p Pins) Sorted() []string {
 	return keys
 }
 
-// Digest is the digest of a set of pins: sha256 over their lock-file lines.
-func (p Pins) Digest() store.Digest {
-	h := sha256.New()
+// Lines are the pins' lock-file lines without the header: what Digest
+// hashes, and what is kept in the store under that digest, so that the
+// pins on record can be read back from it (Parse reads them).
+func (p Pins) Lines() []byte {
+	var b bytes.Buffer
 	for _, k := range p.Sorted() {
-		fmt.Fprintf(h, "%s %s\n", k, p[k])
+		fmt.Fprintf(&b, "%s %s\n", k, p[k])
 	}
-	return store.Digest("sha256:" + hex.EncodeToString(h.Sum(nil)))
+	return b.Bytes()
 }
 
-// MismatchError says a referenced file differs from its pin.
+// Digest is the digest of a set of pins: sha256 over their lock-file lines.
+func (p Pins) Digest() store.Digest {
+	sum := sha256.Sum256(p.Lines())
+	return store.Digest("sha256:" + hex.EncodeToString(sum[:]))
+}
+
+// Diff lists what changed from old to p, sorted by key: every key whose
+// digest differs, every new key (Old empty) and every removed one (New
+// empty).
+func (p Pins) Diff(old Pins) []Change {
+	var out []Change
+	for _, k := range p.Sorted() {
+		if old[k] != p[k] {
+			out = append(out, Change{Key: k, Old: old[k], New: p[k]})
+		}
+	}
+	for _, k := range old.Sorted() {
+		if _, ok := p[k]; !ok {
+			out = append(out, Change{Key: k, Old: old[k]})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Change is one pin that differs between two sets of pins.
+type Change struct {
+	Key      string
+	Old, New store.Digest
+}
+
+// MismatchError says a referenced file (or pinned settings) differs from
+// its pin.
 type MismatchError struct {
 	File     string
 	Pinned   store.Digest // "" when the file was never pinned
 	Actual   store.Digest // "" when the file is missing
 	Missing  bool
 	Unpinned bool
+	// Now says what the file or settings hold today, for settings whose
+	// digest alone tells a person nothing; "" for files.
+	Now string
 }
 
 func (e *MismatchError) Error() string {
+	now := ""
+	if e.Now != "" {
+		now = " (now " + e.Now + ")"
+	}
 	switch {
 	case e.Missing:
 		return fmt.Sprintf("%s is pinned (%s) but missing: restore it, or run `pawl pin` to record its removal", e.File, e.Pinned)
 	case e.Unpinned:
-		return fmt.Sprintf("%s is not pinned (it hashes to %s): review it, then run `pawl pin`", e.File, e.Actual)
+		return fmt.Sprintf("%s is not pinned (it hashes to %s%s): review it, then run `pawl pin`", e.File, e.Actual, now)
 	}
-	return fmt.Sprintf("%s does not match its pin: pinned %s, actual %s: review the change, then run `pawl pin`", e.File, e.Pinned, e.Actual)
+	return fmt.Sprintf("%s does not match its pin: pinned %s, actual %s%s: review the change, then run `pawl pin`", e.File, e.Pinned, e.Actual, now)
 }
 
 // Check hashes each file (relative to root) and compares it with its pin;

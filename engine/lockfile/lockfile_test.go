@@ -80,3 +80,46 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("a referenced file that does not exist and is not pinned: %v", err)
 	}
 }
+
+// TestLinesAreWhatTheDigestHashes: the pins' lines, kept in the store, are
+// found under the pins digest and parse back to the same pins; Diff names
+// every change.
+func TestLinesAreWhatTheDigestHashes(t *testing.T) {
+	p := Pins{
+		"jobs/j.yaml":      store.HashBytes([]byte("j")),
+		"pawl.yaml#policy": store.HashBytes([]byte("s")),
+		"plugin:range@1.0": store.HashBytes([]byte("w")),
+	}
+	if store.HashBytes(p.Lines()) != p.Digest() {
+		t.Fatal("the digest is not the sha256 of the lines")
+	}
+	if !strings.HasSuffix(string(p.Format()), string(p.Lines())) {
+		t.Fatal("the lock file does not end with the lines")
+	}
+	q, err := Parse(p.Lines())
+	if err != nil || q.Digest() != p.Digest() {
+		t.Fatalf("lines round trip: %v %v", q, err)
+	}
+	q["jobs/j.yaml"] = store.HashBytes([]byte("other"))
+	delete(q, "plugin:range@1.0")
+	q["schemas/s.json"] = store.HashBytes([]byte("s"))
+	got := q.Diff(p)
+	want := []Change{
+		{Key: "jobs/j.yaml", Old: p["jobs/j.yaml"], New: q["jobs/j.yaml"]},
+		{Key: "plugin:range@1.0", Old: p["plugin:range@1.0"]},
+		{Key: "schemas/s.json", New: q["schemas/s.json"]},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("diff %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("diff %v, want %v", got, want)
+		}
+	}
+	for k, file := range map[string]bool{"jobs/j.yaml": true, "pawl.yaml#policy": false, "plugin:range@1.0": false, "policies/": false, "lookups/x.txt": true} {
+		if IsFile(k) != file {
+			t.Errorf("IsFile(%q) = %v", k, !file)
+		}
+	}
+}

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 
@@ -132,18 +130,14 @@ func insideProject(p string) bool {
 	return !filepath.IsAbs(c) && c != ".." && !strings.HasPrefix(c, ".."+string(filepath.Separator))
 }
 
-// References lists the files the job depends on, relative to the project
-// root: the spec itself, its schema and the normalization reference files.
-// Each is pinned.
+// References lists the files the job spec names, relative to the project
+// root: the spec itself, its schema, the normalization reference files and
+// the lookup files (Refs says what each is for). Each is pinned, and so is
+// every file the schema reaches through $ref (Layout.CompileSchema).
 func (j *Job) References() []string {
-	refs := []string{j.Path, j.Schema}
-	for _, f := range j.Normalize.ReferenceFiles() {
-		refs = append(refs, CleanRef(f))
-	}
-	for _, v := range j.Validators {
-		for _, name := range slices.Sorted(maps.Keys(v.Lookups)) {
-			refs = append(refs, CleanRef(v.Lookups[name]))
-		}
+	var refs []string
+	for _, r := range j.Refs() {
+		refs = append(refs, r.Path)
 	}
 	return refs
 }

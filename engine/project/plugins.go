@@ -139,10 +139,17 @@ func (p *Project) AddPlugin(ctx context.Context, wasm []byte, operator, reason s
 	if err != nil {
 		return refuse("", "", err)
 	}
-	pins, err := lockfile.Read(p.Root)
+	// pawl.lock must be the pins on record (or those before a change cut
+	// short, which this addition then completes): adding to a pawl.lock
+	// edited by hand would put the edit on record unseen.
+	st, err := p.readLock(ctx)
 	if err != nil {
 		return nil, "", false, err
 	}
+	if st.problem != nil && !st.problem.Behind {
+		return nil, "", false, st.problem
+	}
+	pins := st.found
 	key := lockfile.PluginKey(m.ID())
 	old, pinned := pins[key]
 	if pinned && old != d {
@@ -162,15 +169,20 @@ func (p *Project) AddPlugin(ctx context.Context, wasm []byte, operator, reason s
 	if lookups == nil {
 		lookups = []string{}
 	}
-	// On record first, as a pin change is: a crash before pawl.lock is
-	// written leaves an addition on record that running `pawl plugin add`
-	// again completes, never a pin in force the trail does not know.
+	// On record first, as a pin change is, with the digest of the pins
+	// about to be written (their lines kept in the store): a crash before
+	// pawl.lock is written leaves an addition on record that running `pawl
+	// plugin add` again completes, never a pin in force the trail does not
+	// know.
+	pins[key] = d
+	if err := p.storePins(pins); err != nil {
+		return nil, "", false, err
+	}
 	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "plugin:" + m.ID(), Reason: reason,
-		Details: actions.PluginAddedDetails{Plugin: m.ID(), Hash: d, Mode: m.Mode, Fields: m.Fields, Lookups: lookups}}); err != nil {
+		Details: actions.PluginAddedDetails{Plugin: m.ID(), Hash: d, Mode: m.Mode, Fields: m.Fields, Lookups: lookups, PinsDigest: pins.Digest()}}); err != nil {
 		return nil, "", false, err
 	}
 	failpoint.Hit("plugin-add.after-record")
-	pins[key] = d
 	if err := durable.WriteFile(p.LockPath(), pins.Format(), 0o644); err != nil {
 		return nil, "", false, fmt.Errorf("the addition of %s is on record but %s could not be written: %w: run `pawl plugin add` again", m.ID(), LockFile, err)
 	}
@@ -190,13 +202,19 @@ type PinnedPlugin struct {
 	CacheRejected string `json:"cache_rejected,omitempty"`
 }
 
-// Plugins lists the pinned plugins; with verify, each module is re-hashed
-// from the store and loaded (hash checked before compiling, manifest and
-// imports checked, its compilation cache entry checked by its MAC), and
-// any problem is reported on its line. A rejected cache entry is put on
-// record with the configured operator.
+// Plugins lists the pinned plugins; with verify, pawl.lock must be the
+// pins on record (Pins), and each module is re-hashed from the store and
+// loaded (hash checked before compiling, manifest and imports checked, its
+// compilation cache entry checked by its MAC), and any problem is reported
+// on its line. A rejected cache entry is put on record with the configured
+// operator. Without verify it lists pawl.lock as it is, so that a hand edit
+// can be reviewed.
 func (p *Project) Plugins(ctx context.Context, verify bool) ([]PinnedPlugin, error) {
-	pins, err := lockfile.Read(p.Root)
+	read := func(context.Context) (lockfile.Pins, error) { return lockfile.Read(p.Root) }
+	if verify {
+		read = p.Pins
+	}
+	pins, err := read(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -21,33 +21,15 @@ import (
 
 // policyState is the policy engine of a process: opened once, on first use.
 type policyState struct {
-	engine *policies.Engine
-	bundle *policies.Bundle
-	stored bool // the bundle's files are in the store
+	engine   *policies.Engine
+	bundle   *policies.Bundle
+	settings store.Digest // the trust settings it was loaded with
+	stored   bool         // the bundle's files are in the store
 }
 
-// loadOptions are the bundle checks the configuration asks for.
-func (p *Project) loadOptions() (policies.LoadOptions, error) {
-	opts := policies.LoadOptions{KeyID: p.Cfg.PolicyKeyID, RequireSignature: p.Cfg.PolicyRequireSignature}
-	if p.Cfg.PolicyPublicKey != "" {
-		b, err := os.ReadFile(p.Resolve(p.Cfg.PolicyPublicKey))
-		if err != nil {
-			return opts, fmt.Errorf("policy.public_key: %w (it names the PEM public key bundles are verified with; `pawl policy keygen` makes a pair)", err)
-		}
-		opts.PublicKeyPEM = b
-	} else if opts.RequireSignature {
-		return opts, fmt.Errorf("policy.require_signature is true but policy.public_key is not set: set it in %s to the PEM public key the bundle is signed with", ConfigFile)
-	}
-	return opts, nil
-}
-
-// loadPolicyBundle loads the bundle in policies/ with the configured
-// signature checks.
-func (p *Project) loadPolicyBundle() (*policies.Bundle, error) {
-	opts, err := p.loadOptions()
-	if err != nil {
-		return nil, err
-	}
+// loadPolicyBundle loads the bundle in policies/ with the signature checks
+// opts make of the configured trust settings.
+func (p *Project) loadPolicyBundle(opts policies.LoadOptions) (*policies.Bundle, error) {
 	dir := p.PolicyBundleDir()
 	if _, err := os.Stat(filepath.Join(dir, ".manifest")); err != nil {
 		return nil, fmt.Errorf("%s/ holds no policy bundle (%v): a project needs one; `pawl init` writes the default bundle, see docs/policy-guide.md", PolicyDir, err)
@@ -62,15 +44,25 @@ func (p *Project) loadPolicyBundle() (*policies.Bundle, error) {
 	return b, nil
 }
 
-// Policy returns the project's policy engine, opened on first use (the
-// bundle in policies/, checked as policy.require_signature and
-// policy.public_key say, compiled once) and shared by every decision of the
-// process.
-func (p *Project) Policy(ctx context.Context) (*policies.Engine, error) {
+// policy returns the project's policy engine, opened on first use (the
+// bundle in policies/, checked as the trust settings say, compiled once)
+// and shared by every decision of the process. It is opened again when
+// the bundle on disk or the settings are not those it was loaded with.
+func (p *Project) policy(ctx context.Context, opts policies.LoadOptions, settings store.Digest) (*policies.Engine, error) {
+	disk, err := policies.BundleDigest(p.PolicyBundleDir())
+	if err != nil {
+		return nil, err
+	}
+	// The engine of this process may have been loaded before the bundle
+	// changed: load it again (its signature is checked first, so a tampered
+	// signed bundle is reported as such).
+	if p.pol != nil && (p.pol.engine.Bundle().SHA256 != disk || p.pol.settings != settings) {
+		p.pol = nil
+	}
 	if p.pol != nil {
 		return p.pol.engine, nil
 	}
-	b, err := p.loadPolicyBundle()
+	b, err := p.loadPolicyBundle(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -78,25 +70,27 @@ func (p *Project) Policy(ctx context.Context) (*policies.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.pol = &policyState{engine: e, bundle: b}
+	p.pol = &policyState{engine: e, bundle: b, settings: settings}
 	return e, nil
 }
 
-// PinnedPolicy returns the policy engine after checking that its bundle is
-// the one pinned in pins, and keeps the bundle's files in the store so that
-// what decided can be found again from the store alone.
+// PinnedPolicy returns the policy engine after checking that pawl.yaml's
+// trust settings for the bundle (policy.require_signature,
+// policy.public_key with the key file's content, policy.key_id) are the
+// ones pinned in pins as PolicySettingsPinKey, and that the bundle, loaded
+// with those checks, is the one pinned as PolicyPinKey. The settings
+// document and the bundle's files are kept in the store, so that what
+// decided can be found again from the store alone.
 func (p *Project) PinnedPolicy(ctx context.Context, pins lockfile.Pins) (*policies.Engine, store.Digest, error) {
-	disk, err := policies.BundleDigest(p.PolicyBundleDir())
+	set, opts, err := p.policySettings()
 	if err != nil {
 		return nil, "", err
 	}
-	// The engine of this process may have been loaded before the bundle
-	// changed: load it again (its signature is checked first, so a tampered
-	// signed bundle is reported as such).
-	if p.pol != nil && p.pol.engine.Bundle().SHA256 != disk {
-		p.pol = nil
+	_, sd := settingsDoc(set)
+	if err := checkSettingsPin(pins, PolicySettingsPinKey, sd, DescribePolicy(set)); err != nil {
+		return nil, "", err
 	}
-	e, err := p.Policy(ctx)
+	e, err := p.policy(ctx, opts, sd)
 	if err != nil {
 		return nil, "", err
 	}
@@ -109,6 +103,9 @@ func (p *Project) PinnedPolicy(ctx context.Context, pins lockfile.Pins) (*polici
 		return nil, "", &lockfile.MismatchError{File: PolicyPinKey, Pinned: want, Actual: got}
 	}
 	if !p.pol.stored {
+		if _, err := p.storeSettings(set); err != nil {
+			return nil, "", err
+		}
 		if _, err := p.storeBundle(p.pol.bundle); err != nil {
 			return nil, "", err
 		}
@@ -147,13 +144,14 @@ func (p *Project) storeBundle(b *policies.Bundle) (store.Digest, error) {
 	return d, nil
 }
 
-// pinBundle loads the bundle in policies/ (as a run would: signature checked
-// when required) and stores it; ok is false when the project has no bundle.
-func (p *Project) pinBundle() (store.Digest, bool, error) {
+// pinBundle loads the bundle in policies/ (as a run would: signature
+// checked as opts say) and stores it; ok is false when the project has no
+// bundle.
+func (p *Project) pinBundle(opts policies.LoadOptions) (store.Digest, bool, error) {
 	if _, err := os.Stat(filepath.Join(p.PolicyBundleDir(), ".manifest")); errors.Is(err, os.ErrNotExist) {
 		return "", false, nil
 	}
-	b, err := p.loadPolicyBundle()
+	b, err := p.loadPolicyBundle(opts)
 	if err != nil {
 		return "", false, err
 	}

@@ -104,6 +104,9 @@ func TestBadInput(t *testing.T) {
 func TestRecordOverTheSizeLimit(t *testing.T) {
 	p := enginetest.NewProject(t)
 	p.Cfg.MaxRecordBytes = 1024
+	if _, err := p.Pin(context.Background(), "tester", "records of at most 1 KiB"); err != nil {
+		t.Fatal(err)
+	}
 	in := enginetest.WriteInput(t, t.TempDir(), "in", []byte(goodRecord+"\n"+`{"pad":"`+strings.Repeat("y", 5000)+`"}`+"\n"+goodRecord))
 	res := enginetest.Run(t, p, in, 2)
 	if res.RecordsIn != 3 || res.Verified != 2 {

@@ -2,9 +2,36 @@ package ratchet
 
 import (
 	"context"
+	"os"
 
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/policies"
 )
+
+// ReplayRecord replays a batch record given in full (one an older pawl
+// could have written) and returns the record the replay would write.
+func ReplayRecord(ctx context.Context, p *project.Project, rec *actions.BatchRecord, operator string) (*actions.BatchRecord, error) {
+	return replay(ctx, p, rec, operator)
+}
+
+// PolicyForRecord is the bundle a resubmission of rec would run under.
+func PolicyForRecord(ctx context.Context, p *project.Project, rec *actions.BatchRecord) (*policies.Engine, error) {
+	scratch, err := os.MkdirTemp(p.PendingDir(), ".test-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	pl, err := planFromRecord(p, rec, scratch)
+	if err != nil {
+		return nil, err
+	}
+	if err := pl.policyFor(ctx, p); err != nil {
+		return nil, err
+	}
+	return pl.Policy, nil
+}
 
 // Internals the external tests and benchmarks reach.
 var (

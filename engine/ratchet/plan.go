@@ -13,7 +13,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/project"
-	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/schema"
 	"github.com/pawl-dev/pawl/engine/store"
 	"github.com/pawl-dev/pawl/policies"
@@ -28,7 +27,7 @@ import (
 // or today's files.
 type Plan struct {
 	Job       *project.Job
-	Pins      lockfile.Pins // the job's own pins: spec, schema, reference and lookup files, plugins, the policy bundle
+	Pins      lockfile.Pins // the job's own pins: spec, schema and the files its $refs reach, reference and lookup files, plugins, the policy bundle and its trust settings
 	Schema    *schema.Schema
 	SchemaRef actions.SchemaRef
 	Profile   *normalize.Profile
@@ -50,35 +49,48 @@ type Plan struct {
 }
 
 // LimitsFor are the limits a run under cfg is bound by.
-func LimitsFor(cfg config.Config) actions.Limits {
-	timeout := cfg.PluginCallTimeout
-	if timeout <= 0 {
-		timeout = sandbox.DefaultCallTimeout
-	}
-	mrb := cfg.MaxRecordBytes
-	if mrb <= 0 {
-		mrb = config.Defaults().MaxRecordBytes
-	}
-	return actions.Limits{MaxRecordBytes: mrb, PluginMemoryPages: sandbox.DefaultMemoryLimitPages, PluginCallTimeoutMS: timeout.Milliseconds()}
-}
+func LimitsFor(cfg config.Config) actions.Limits { return project.LimitsFor(cfg) }
 
 // planContract resolves the contract part of a plan from the job's files
-// under tree and their pins: the job spec, the schema and the Unicode
-// profile. pins must hold every file the job references.
-func planContract(tree, jobRel string, pins lockfile.Pins) (*Plan, error) {
-	job, err := project.LoadJob(tree, jobRel)
+// under l.Root and their pins: the job spec, the schema (with every file
+// its $refs reach) and the Unicode profile. Every file is checked to be a
+// regular file inside the tree (and outside the data directory, when the
+// layout has one), and against its pin; pins must hold every one of them.
+func planContract(l project.Layout, jobRel string, pins lockfile.Pins) (*Plan, error) {
+	if err := l.CheckReference(nil, project.Ref{Path: jobRel, What: "job spec"}); err != nil {
+		return nil, err
+	}
+	job, err := project.LoadJob(l.Root, jobRel)
 	if err != nil {
 		return nil, err
 	}
-	jobPins, err := lockfile.Check(tree, pins, append(job.References(), job.PluginRefs()...))
+	for _, r := range job.Refs() {
+		if err := l.CheckReference(job, r); err != nil {
+			return nil, err
+		}
+	}
+	jobPins, err := lockfile.Check(l.Root, pins, append(job.References(), job.PluginRefs()...))
 	if err != nil {
 		return nil, err
 	}
-	sch, err := schema.Compile(filepath.Join(tree, filepath.FromSlash(job.Schema)))
+	// The schema is checked as compiled: the digest of the bytes of every
+	// file it read against that file's pin.
+	sch, refs, files, err := l.CompileSchema(job)
 	if err != nil {
-		return nil, fmt.Errorf("job %s: %w", job.Name, err)
+		return nil, err
 	}
-	prof, err := normalizeProfile(tree, job)
+	for _, r := range refs {
+		got := files[r.Path]
+		want, ok := pins[r.Path]
+		if !ok {
+			return nil, &lockfile.MismatchError{File: r.Path, Actual: got, Unpinned: true}
+		}
+		if got != want {
+			return nil, &lockfile.MismatchError{File: r.Path, Pinned: want, Actual: got}
+		}
+		jobPins[r.Path] = got
+	}
+	prof, err := normalizeProfile(l.Root, job)
 	if err != nil {
 		return nil, err
 	}
@@ -100,16 +112,22 @@ func PlanRun(ctx context.Context, p *project.Project, job string) (*Plan, error)
 	if err != nil {
 		return nil, err
 	}
-	pins, err := lockfile.Read(p.Root)
+	// pawl.lock as on record (never one edited by hand), and the limits
+	// the configuration sets, as pinned.
+	pins, err := p.Pins(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := planContract(p.Root, jobRel, pins)
+	limits, err := p.CheckLimits(pins)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := planContract(p.Layout, jobRel, pins)
 	if err != nil {
 		return nil, err
 	}
 	for f, d := range pl.Pins {
-		if strings.HasPrefix(f, lockfile.PluginPrefix) {
+		if !lockfile.IsFile(f) {
 			continue // modules are in the store already, checked when loaded
 		}
 		got, _, err := p.Store.PutFile(p.File(f))
@@ -120,16 +138,18 @@ func PlanRun(ctx context.Context, p *project.Project, job string) (*Plan, error)
 			return nil, &lockfile.MismatchError{File: f, Pinned: d, Actual: got}
 		}
 	}
-	// The policy bundle: loaded (signature checked when required), checked
-	// against its pin, and pinned into the batch, so that it feeds the
-	// batch id and is on record.
+	// The policy bundle: its trust settings checked against their pin,
+	// then loaded (signature checked when required), checked against its
+	// pin, and both pinned into the batch, so that they feed the batch id
+	// and are on record.
 	e, d, err := p.PinnedPolicy(ctx, pins)
 	if err != nil {
 		return nil, err
 	}
 	pl.Pins[project.PolicyPinKey] = d
+	pl.Pins[project.PolicySettingsPinKey] = pins[project.PolicySettingsPinKey]
 	pl.Policy = e
-	pl.Limits = LimitsFor(p.Cfg)
+	pl.Limits = limits
 	return pl, nil
 }
 
@@ -143,11 +163,16 @@ func planFromRecord(p *project.Project, rec *actions.BatchRecord, scratch string
 	if err != nil {
 		return nil, err
 	}
-	pl, err := planContract(tree, jobRel, rec.Pins)
+	pl, err := planContract(project.Layout{Root: tree}, jobRel, rec.Pins)
 	if err != nil {
 		return nil, fmt.Errorf("the pins of batch %s: %w", rec.BatchID, err)
 	}
 	pl.Pins[project.PolicyPinKey] = rec.Pins[project.PolicyPinKey]
+	// Records written before the bundle's trust settings were pinned have
+	// none: not pinned then.
+	if d, ok := rec.Pins[project.PolicySettingsPinKey]; ok {
+		pl.Pins[project.PolicySettingsPinKey] = d
+	}
 	pl.Limits = rec.RecordedLimits()
 	asOf, err := time.Parse(time.RFC3339Nano, rec.AsOf)
 	if err != nil {
@@ -160,14 +185,21 @@ func planFromRecord(p *project.Project, rec *actions.BatchRecord, scratch string
 }
 
 // policyFor gives a plan rebuilt from a record the bundle it pins: the one
-// in policies/ when that is still it (loaded with today's signature
-// checks), otherwise the one kept in the store.
+// in policies/ when that is still it and today's trust settings are the
+// ones the batch pins (loaded with them), otherwise the one kept in the
+// store.
 func (pl *Plan) policyFor(ctx context.Context, p *project.Project) error {
 	want := pl.Pins[project.PolicyPinKey]
 	if want == "" {
 		return fmt.Errorf("the batch pins no policy bundle")
 	}
-	if e, _, err := p.PinnedPolicy(ctx, lockfile.Pins{project.PolicyPinKey: want}); err == nil {
+	pins := lockfile.Pins{project.PolicyPinKey: want}
+	if d, ok := pl.Pins[project.PolicySettingsPinKey]; ok {
+		pins[project.PolicySettingsPinKey] = d
+	} else if _, d, err := p.PolicySettings(); err == nil {
+		pins[project.PolicySettingsPinKey] = d // not pinned then: today's apply
+	}
+	if e, _, err := p.PinnedPolicy(ctx, pins); err == nil {
 		pl.Policy = e
 		return nil
 	}
@@ -231,13 +263,13 @@ func schemaVersion(d store.Digest) string {
 }
 
 // layOut writes the batch's pinned files, exactly as recorded, in their
-// project layout under tree: the job spec, the schema, lookup and
-// reference files, and a pawl.lock of the batch's pins. Each comes out of
+// project layout under tree: the job spec, the schema and the files its
+// $refs reach (in records that pin them), lookup and reference files, and a pawl.lock of the batch's pins. Each comes out of
 // the store checked against its hash. It returns the job spec's path.
 func layOut(p *project.Project, rec *actions.BatchRecord, tree string) (string, error) {
 	for f, d := range rec.Pins {
-		if strings.HasPrefix(f, lockfile.PluginPrefix) || strings.HasSuffix(f, "/") {
-			continue // plugins are loaded from the store by their pin; the bundle by policyFor
+		if !lockfile.IsFile(f) {
+			continue // plugins are loaded from the store by their pin; the bundle and its settings by policyFor
 		}
 		b, err := p.ReadBlob(d)
 		if err != nil {

@@ -168,6 +168,9 @@ func TestUnderDeclaredClassificationIsRefused(t *testing.T) {
 
 // TestRequireSignature: with policy.require_signature, an unsigned or
 // tampered bundle is refused before the input is read; a signed one runs.
+// The settings themselves are pinned: a run under settings that are not
+// the pinned ones is refused, and `pawl pin` refuses to pin an unsigned
+// bundle under them.
 func TestRequireSignature(t *testing.T) {
 	p := enginetest.NewProject(t)
 	priv, pub, err := policies.GenerateSigningKey()
@@ -182,8 +185,12 @@ func TestRequireSignature(t *testing.T) {
 	p = reopen(t, p, cfg)
 	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 20, 4))
 	_, err = ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
-	if err == nil || !strings.Contains(err.Error(), "require_signature") {
-		t.Fatalf("unsigned bundle: %v", err)
+	var pm *lockfile.MismatchError
+	if !errors.As(err, &pm) || pm.File != project.PolicySettingsPinKey || !strings.Contains(err.Error(), "policy.require_signature true") {
+		t.Fatalf("settings not pinned: %v", err)
+	}
+	if _, err := p.Pin(context.Background(), "tester", "require signatures"); err == nil || !strings.Contains(err.Error(), "require_signature") || !strings.Contains(err.Error(), "unsigned") {
+		t.Fatalf("pin of an unsigned bundle under require_signature: %v", err)
 	}
 	if ds := decisionsOn(t, p, ""); len(ds) != 0 {
 		t.Fatalf("decisions were made with an unsigned bundle: %d", len(ds))
@@ -196,6 +203,9 @@ func TestRequireSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = reopen(t, p, cfg)
+	if _, err := p.Pin(context.Background(), "tester", "require signatures"); err != nil {
+		t.Fatal(err)
+	}
 	enginetest.Run(t, p, in, 1)
 
 	os.WriteFile(filepath.Join(dir, "pawl", "backdoor.rego"), []byte("package pawl.backdoor\n"), 0o644)

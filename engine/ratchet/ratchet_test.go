@@ -170,9 +170,9 @@ func TestPinsAreEnforced(t *testing.T) {
 	if !strings.Contains(err.Error(), "pawl pin") {
 		t.Fatalf("the error does not say what to do: %v", err)
 	}
-	changes, err := p.Pin(context.Background(), "tester", "relax minimum")
-	if err != nil || len(changes) != 1 || changes[0].File != "schemas/sensor-reading.json" {
-		t.Fatalf("pin: %v %+v", err, changes)
+	pr, err := p.Pin(context.Background(), "tester", "relax minimum")
+	if err != nil || len(pr.Changes) != 1 || pr.Changes[0].File != "schemas/sensor-reading.json" {
+		t.Fatalf("pin: %v %+v", err, pr)
 	}
 	es, err := p.Trail.Find(context.Background(), actions.PinChanged, "file:"+project.LockFile)
 	if err != nil || len(es) != 2 || es[1].Reason != "relax minimum" {

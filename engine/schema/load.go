@@ -2,6 +2,8 @@ package schema
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,23 +152,27 @@ func invalidUTF8Offset(data []byte) int {
 }
 
 // readSchemaFile reads and decodes a schema file, phrasing every failure as
-// one line that says what is wrong with which file.
-func readSchemaFile(path string) (any, error) {
+// one line that says what is wrong with which file. It returns the sha256
+// of the bytes it decoded ("sha256:" and hex), so that what was compiled
+// can be checked against a pin with no window between hashing and reading.
+func readSchemaFile(path string) (any, string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, errors.New("file does not exist")
+			return nil, "", errors.New("file does not exist")
 		case errors.Is(err, fs.ErrPermission):
-			return nil, errors.New("file is not readable (permission denied)")
+			return nil, "", errors.New("file is not readable (permission denied)")
 		}
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err // the path is already in the caller's prefix
 		}
-		return nil, fmt.Errorf("cannot read file: %v", err)
+		return nil, "", fmt.Errorf("cannot read file: %v", err)
 	}
-	return DecodeJSON(data)
+	sum := sha256.Sum256(data)
+	doc, err := DecodeJSON(data)
+	return doc, "sha256:" + hex.EncodeToString(sum[:]), err
 }
 
 // fileURL turns an absolute path into the file: URL the library uses as the
@@ -194,8 +200,9 @@ func (e *RefusedError) Error() string {
 // else, because pawl runs air-gapped and a contract must not depend on what a
 // remote server happens to return.
 type dirLoader struct {
-	dir     string // absolute, as given
-	realDir string // with symlinks resolved
+	dir     string            // absolute, as given
+	realDir string            // with symlinks resolved
+	files   map[string]string // every file loaded: its path and the sha256 of the bytes compiled
 }
 
 func newDirLoader(dir string) *dirLoader {
@@ -203,7 +210,7 @@ func newDirLoader(dir string) *dirLoader {
 	if err != nil {
 		real = dir
 	}
-	return &dirLoader{dir: dir, realDir: real}
+	return &dirLoader{dir: dir, realDir: real, files: map[string]string{}}
 }
 
 func (l *dirLoader) load(raw string) (any, error) {
@@ -231,10 +238,11 @@ func (l *dirLoader) load(raw string) (any, error) {
 	if real, err := filepath.EvalSymlinks(p); err == nil && !within(l.realDir, real) {
 		return nil, &RefusedError{raw, fmt.Sprintf("file %q resolves (through a symlink) to %q, outside the schema's directory %q", p, real, l.dir)}
 	}
-	doc, err := readSchemaFile(p)
+	doc, sum, err := readSchemaFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("referenced schema file %q: %v", p, err)
 	}
+	l.files[p] = sum
 	return doc, nil
 }
 

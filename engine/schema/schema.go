@@ -18,6 +18,7 @@ type Schema struct {
 	sch       *jsonschema.Schema
 	title     string
 	propTypes map[string]string
+	files     map[string]string // Compile: every file read, with the sha256 of its bytes
 }
 
 // Options tunes [CompileURL]. The zero value is pawl's contract stage exactly
@@ -46,6 +47,8 @@ type Options struct {
 // is asserted and unknown format names are refused; content keywords are
 // annotations (see the package documentation for why).
 //
+// [Schema.Files] lists every file read, with the sha256 of its bytes.
+//
 // Every error is one line that starts with `schema "<path>": `.
 func Compile(path string) (*Schema, error) {
 	fail := func(err error) (*Schema, error) {
@@ -55,7 +58,7 @@ func Compile(path string) (*Schema, error) {
 	if err != nil {
 		return fail(err)
 	}
-	doc, err := readSchemaFile(abs)
+	doc, sum, err := readSchemaFile(abs)
 	if err != nil {
 		return fail(err)
 	}
@@ -65,7 +68,23 @@ func Compile(path string) (*Schema, error) {
 	if err != nil {
 		return fail(err)
 	}
+	s.files = dl.files
+	s.files[abs] = sum
 	return s, nil
+}
+
+// Files lists every file [Compile] read to build the schema — the schema
+// file and each file a $ref (or $dynamicRef, or a custom "$schema")
+// reached — by absolute path, with "sha256:" and the hex sha256 of the
+// bytes that were decoded and compiled. A contract is all of them: a pin of
+// the schema file alone would let a change behind one of its $refs through.
+// A schema from [CompileURL] has none. The map is a fresh copy.
+func (s *Schema) Files() map[string]string {
+	out := make(map[string]string, len(s.files))
+	for k, v := range s.files {
+		out[k] = v
+	}
+	return out
 }
 
 // CompileURL compiles the schema at an absolute URL with a caller-supplied

@@ -2,6 +2,8 @@ package schema
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -445,6 +447,42 @@ func TestCompileFileErrors(t *testing.T) {
 	p := writeSchema(t, dir, "sub/main.json", `{"$ref": "bad.json"}`)
 	if _, err := Compile(p); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "sub/bad.json")) {
 		t.Errorf("broken referenced file: got %v", err)
+	}
+}
+
+// TestFilesListsEveryFileCompiled: Files names the schema file and every
+// file its $refs reached (through another file's $ref too), each with the
+// sha256 of the bytes compiled; a $ref within one file adds nothing.
+func TestFilesListsEveryFileCompiled(t *testing.T) {
+	dir := t.TempDir()
+	body := map[string]string{
+		"main.json":        `{"properties": {"a": {"$ref": "part.json"}, "b": {"$ref": "#/$defs/b"}}, "$defs": {"b": {"type": "string"}}}`,
+		"part.json":        `{"$ref": "nested/deep.json"}`,
+		"nested/deep.json": `{"type": "integer", "minimum": 0}`,
+		"unused.json":      `{"type": "null"}`,
+	}
+	for name, b := range body {
+		writeSchema(t, dir, name, b)
+	}
+	s, err := Compile(filepath.Join(dir, "main.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Files()
+	if len(got) != 3 {
+		t.Fatalf("files: %v", got)
+	}
+	for _, name := range []string{"main.json", "part.json", "nested/deep.json"} {
+		sum := sha256.Sum256([]byte(body[name]))
+		if got[filepath.Join(dir, name)] != "sha256:"+hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: %q", name, got[filepath.Join(dir, name)])
+		}
+	}
+	if vs := s.Validate(map[string]any{"a": json.Number("-1")}); len(vs) != 1 {
+		t.Fatalf("the contract behind part.json did not apply: %v", vs)
+	}
+	if u, err := CompileURL("mem://x.json", Options{Load: func(string) (any, error) { return map[string]any{}, nil }}); err != nil || len(u.Files()) != 0 {
+		t.Fatalf("CompileURL: %v %v", u, err)
 	}
 }
 
