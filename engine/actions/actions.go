@@ -7,31 +7,32 @@ import (
 	"github.com/pawl-dev/pawl/policies"
 )
 
-// Every action the trail holds. The two "trail." actions are written by
+// Every action the trail holds. The "trail." actions are written by
 // package audit itself; every other one is written through Append with the
 // details type named beside it.
 const (
-	TrailCreated       = audit.ActionTrailCreated  // written by package audit
-	TrailMigrated      = audit.ActionTrailMigrated // written by package audit
-	ProjectInit        = "project.init"            // ProjectInitDetails
-	PinChanged         = "pin.changed"             // PinChangedDetails
-	PluginAdded        = "plugin.added"            // PluginAddedDetails
-	PluginRefused      = "plugin.refused"          // PluginRefusedDetails
-	PluginAddRefused   = "plugin.add_refused"      // PluginAddRefusedDetails
-	PluginApproved     = "policy.plugin_approved"  // PluginApprovedDetails
-	PolicyDecision     = "policy.decision"         // PolicyDecisionDetails
-	BatchCommitted     = "batch.committed"         // BatchRecord
-	BatchFailed        = "batch.failed"            // BatchFailedDetails
-	BatchReplayed      = "batch.replayed"          // BatchReplayedDetails
-	RecordResubmitted  = "record.resubmitted"      // RecordResubmittedDetails
-	BatchExportStarted = "batch.export_started"    // BatchExportStartedDetails
-	BatchExported      = "batch.exported"          // BatchExportedDetails
-	BatchExportFailed  = "batch.export_failed"     // BatchExportFailedDetails
-	Checkpoint         = "audit.checkpoint"        // CheckpointDetails
-	AuditExported      = "audit.exported"          // AuditExportedDetails
-	OperatorEnrolled   = "operator.enrolled"       // OperatorEnrolledDetails
-	ESignSigned        = "esign.signed"            // ESignSignedDetails
-	ESignFailed        = "esign.failed"            // ESignFailedDetails
+	TrailCreated       = audit.ActionTrailCreated      // written by package audit
+	TrailMigrated      = audit.ActionTrailMigrated     // written by package audit
+	TrailClockAnomaly  = audit.ActionTrailClockAnomaly // written by package audit
+	ProjectInit        = "project.init"                // ProjectInitDetails
+	PinChanged         = "pin.changed"                 // PinChangedDetails
+	PluginAdded        = "plugin.added"                // PluginAddedDetails
+	PluginRefused      = "plugin.refused"              // PluginRefusedDetails
+	PluginAddRefused   = "plugin.add_refused"          // PluginAddRefusedDetails
+	PluginApproved     = "policy.plugin_approved"      // PluginApprovedDetails
+	PolicyDecision     = "policy.decision"             // PolicyDecisionDetails
+	BatchCommitted     = "batch.committed"             // BatchRecord
+	BatchFailed        = "batch.failed"                // BatchFailedDetails
+	BatchReplayed      = "batch.replayed"              // BatchReplayedDetails
+	RecordResubmitted  = "record.resubmitted"          // RecordResubmittedDetails
+	BatchExportStarted = "batch.export_started"        // BatchExportStartedDetails
+	BatchExported      = "batch.exported"              // BatchExportedDetails
+	BatchExportFailed  = "batch.export_failed"         // BatchExportFailedDetails
+	Checkpoint         = "audit.checkpoint"            // CheckpointDetails
+	AuditExported      = "audit.exported"              // AuditExportedDetails
+	OperatorEnrolled   = "operator.enrolled"           // OperatorEnrolledDetails
+	ESignSigned        = "esign.signed"                // ESignSignedDetails
+	ESignFailed        = "esign.failed"                // ESignFailedDetails
 )
 
 // Spec describes one action for the catalogue: its name, the object it is
@@ -49,6 +50,7 @@ func Catalogue() []Spec {
 	return []Spec{
 		{TrailCreated, "trail:<id>", nil, "entry 1 of every trail, written by package audit: trail id, schema version, creation time"},
 		{TrailMigrated, "trail:<id>", nil, "a schema upgrade, written by package audit: from and to schema version"},
+		{TrailClockAnomaly, "trail:<id>", nil, "an append refused because its time (the clock's, or one the caller gave) was before the newest entry's; written by package audit in place of the refused entry, dated at the newest entry's time: the clock's reading, the time given (if any), the newest entry's seq and time, and the refused entry's action, object and operator"},
 		{ProjectInit, "project", ProjectInitDetails{}, "a project was created: the engine's public key, the pawl version"},
 		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed: every changed pin (old, new) and the new pins digest"},
 		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups"},
