@@ -58,13 +58,13 @@ func Catalogue() []Spec {
 		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
 		{PluginApproved, "plugin:<name@version>", PluginApprovedDetails{}, "a plugin hash was approved in `policies/data.json` with its capabilities; the reason is required"},
 		{PolicyDecision, "batch:<id> or plugin:<name@version>", PolicyDecisionDetails{}, "a policy decision, allow or deny: the whole decision (id, kind, query, time, canonical input, allow, deny reasons, result, bundle revision and sha256, OPA version), the batch and job, and the error when evaluation failed"},
-		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of, counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
+		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of (and, for an as-of given outside the time window with a reason, that it was outside and the window), counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
 		{BatchFailed, "batch:<id>", BatchFailedDetails{}, "a batch failed and nothing was committed: job, input digest, the error"},
 		{BatchReplayed, "batch:<id>", BatchReplayedDetails{}, "a committed batch was replayed from the store under its recorded plan: match or mismatch per artifact (outputs, actions, lineage file, tiles, root, counts), or why the replay could not run"},
 		{RecordResubmitted, "batch:<original id>", RecordResubmittedDetails{}, "a corrected record ran as a new batch under the original batch's plan: original batch and ordinal, the new batch and its outcome; the reason is required"},
-		{BatchExportStarted, "batch:<id>", BatchExportStartedDetails{}, "an allowed export began: the destination, the decision and the files with the hashes about to be sent, on record before the first byte leaves; an export interrupted after it has no batch.exported or batch.export_failed, and can be retried"},
-		{BatchExported, "batch:<id>", BatchExportedDetails{}, "a batch left for a destination: the URL, the canonical destination, the whitelisted prefix that allowed it, the purpose, the decision, every file with its hash as checked at the destination"},
-		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete: the destination, the decision, the error and what, if anything, was written"},
+		{BatchExportStarted, "batch:<id>", BatchExportStartedDetails{}, "an allowed export began: the destination, the decision and the files with the hashes about to be sent, on record before the first byte leaves, and whether the decision's time was given outside the time window (with the window); an export interrupted after it has no batch.exported or batch.export_failed, and can be retried"},
+		{BatchExported, "batch:<id>", BatchExportedDetails{}, "a batch left for a destination: the URL, the canonical destination, the whitelisted prefix that allowed it, the purpose, the decision, every file with its hash as checked at the destination, and whether the decision's time was given outside the time window (with the window)"},
+		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete: the destination, the decision, the error and what, if anything, was written, and whether the decision's time was given outside the time window (with the window)"},
 		{Checkpoint, "trail:<id>", CheckpointDetails{}, "a signed checkpoint of the trail was issued: origin, size and root (base64)"},
 		{AuditExported, "export:<digest prefix>", AuditExportedDetails{}, "a review package was written for inspectors: directory, format, the SHA256SUMS digest, entries, batches, checkpoint size"},
 		{OperatorEnrolled, "operator:<id>", OperatorEnrolledDetails{}, "an operator was enrolled with a key of their own: id, printed name, public key (`ed25519 BASE64 KEYID`), key id, KDF (`pbkdf2-hmac-sha256+aes-256-gcm`, iterations); the entry's operator is who enrolled them"},
@@ -185,6 +185,11 @@ type BatchExportStartedDetails struct {
 	DecisionID  string         `json:"decision_id"`
 	DecisionSeq int64          `json:"decision_seq"`
 	Files       []OutgoingFile `json:"files"` // what will be sent
+	// TimeOutsideWindow says the decision's time was given (--time)
+	// outside the window that needs no reason, and TimeWindow is that
+	// window; the entry's reason says why.
+	TimeOutsideWindow bool        `json:"time_outside_window,omitempty"`
+	TimeWindow        *TimeWindow `json:"time_window,omitempty"`
 }
 
 // OutgoingFile is a file an export is about to send.
@@ -205,6 +210,9 @@ type BatchExportedDetails struct {
 	DecisionID  string         `json:"decision_id"`
 	DecisionSeq int64          `json:"decision_seq"`
 	Files       []ExportedFile `json:"files"`
+	// As in BatchExportStartedDetails.
+	TimeOutsideWindow bool        `json:"time_outside_window,omitempty"`
+	TimeWindow        *TimeWindow `json:"time_window,omitempty"`
 }
 
 // BatchExportFailedDetails: an allowed export did not complete; Written
@@ -217,6 +225,9 @@ type BatchExportFailedDetails struct {
 	DecisionSeq int64          `json:"decision_seq"`
 	Error       string         `json:"error"`
 	Written     []ExportedFile `json:"written"`
+	// As in BatchExportStartedDetails.
+	TimeOutsideWindow bool        `json:"time_outside_window,omitempty"`
+	TimeWindow        *TimeWindow `json:"time_window,omitempty"`
 }
 
 // ExportedFile is one file as it reached a destination.
