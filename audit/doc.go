@@ -14,6 +14,16 @@
 // detected by [Trail.Verify], which names the first bad entry and what is
 // wrong with it.
 //
+// Entry times never go backwards: every entry is dated at or after the one
+// before it. Append refuses an entry whose time — the trail's clock, or a
+// time the caller gave — is before the newest entry's, and puts the refusal
+// on record as a "trail.clock_anomaly" entry dated at the newest entry's
+// time (so the record itself stays in order) with details {"clock",
+// "given" (when the caller gave the time), "head_seq", "head_time",
+// "refused_action", "refused_object", "refused_operator"}. Verify fails on
+// an entry dated before its predecessor, and on a clock anomaly entry that
+// does not say what this package writes.
+//
 // Every row of every table is covered by the hashes. Entries are hashed
 // directly. The meta table (schema_version, trail_id, created_at) is
 // covered through the chain: entry 1, the genesis entry, has action
@@ -46,7 +56,8 @@
 // operator or action, details that are not a single JSON object (or that
 // have duplicate keys or invalid UTF-8), strings that are not valid UTF-8,
 // actions starting with "trail." (those are written by this package and
-// carry meaning for Verify), and a caller-set Seq, PrevHash or Hash.
+// carry meaning for Verify), a caller-set Seq, PrevHash or Hash, and a time
+// before the newest entry's (a [ClockError], on record as above).
 //
 // # Hash encoding
 //

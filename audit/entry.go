@@ -43,6 +43,11 @@ const (
 	// ActionTrailMigrated records a schema upgrade, with details
 	// {"from": <old version>, "to": <new version>}.
 	ActionTrailMigrated = "trail.migrated"
+	// ActionTrailClockAnomaly records an append refused because its time
+	// was before the newest entry's (see [ClockError]). It is dated at the
+	// newest entry's time, so that the trail's times stay in order, and
+	// its details carry the clock's reading.
+	ActionTrailClockAnomaly = "trail.clock_anomaly"
 )
 
 // reservedActionPrefix marks actions only this package may write, because
@@ -50,8 +55,8 @@ const (
 const reservedActionPrefix = "trail."
 
 // SystemOperator is the operator of entries pawl writes on its own behalf
-// (trail creation and migration); the OS user of those entries still
-// records who ran the program.
+// (trail creation, migration, clock anomalies); the OS user of those
+// entries still records who ran the program.
 const SystemOperator = "pawl"
 
 // GenesisPrevHash is the PrevHash of entry 1.

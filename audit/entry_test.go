@@ -36,17 +36,18 @@ var jsonEncodings = []struct {
 }
 
 func TestEntryJSONRoundTrip(t *testing.T) {
-	tr, _ := newTrail(t)
 	base := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	setClock(t, base.Add(-time.Hour)) // the genesis entry comes first
+	tr, _ := newTrail(t)
 	for _, e := range []Entry{
-		// time.Time's own JSON would write these as ...00.1Z and ...00Z,
-		// and the hash covers ...00.100000000Z and ...00.000000000Z.
-		{Time: base.Add(100 * time.Millisecond), Reason: "a tenth"},
+		// time.Time's own JSON would write these as ...00Z and ...00.1Z,
+		// and the hash covers ...00.000000000Z and ...00.100000000Z.
 		{Time: base, Reason: "whole second"},
-		{Time: base.Add(120 * time.Microsecond), Reason: "trailing zeros"},
-		{Time: base.Add(123456789), Reason: "all nine digits"},
 		{Time: time.Date(2026, 1, 2, 4, 4, 0, 500, time.FixedZone("CET", 3600)), Reason: "not UTC"},
-		{Time: base, Reason: "line\u2028separator\u2029 <b>&amp;</b> \"quoted\" back\\slash tab\t nul\x00 é 😀",
+		{Time: base.Add(120 * time.Microsecond), Reason: "trailing zeros"},
+		{Time: base.Add(100 * time.Millisecond), Reason: "a tenth"},
+		{Time: base.Add(123456789), Reason: "all nine digits"},
+		{Time: base.Add(123456789), Reason: "line\u2028separator\u2029 <b>&amp;</b> \"quoted\" back\\slash tab\t nul\x00 é 😀",
 			Details: []byte(`{"z":"\u2028<&>","a":[1.0,1e3,{"b":null,"a":true}],"m":"é"}`)},
 	} {
 		e.Operator, e.Action, e.Object = "alice", "pin.changed", "file:jobs/x.yaml"
@@ -59,7 +60,7 @@ func TestEntryJSONRoundTrip(t *testing.T) {
 	if len(stored) != 7 {
 		t.Fatalf("%d entries", len(stored))
 	}
-	wantTimes := []string{"2026-01-02T03:04:00.100000000Z", "2026-01-02T03:04:00.000000000Z", "2026-01-02T03:04:00.000120000Z", "2026-01-02T03:04:00.123456789Z", "2026-01-02T03:04:00.000000500Z"}
+	wantTimes := []string{"2026-01-02T03:04:00.000000000Z", "2026-01-02T03:04:00.000000500Z", "2026-01-02T03:04:00.000120000Z", "2026-01-02T03:04:00.100000000Z", "2026-01-02T03:04:00.123456789Z"}
 	for _, enc := range jsonEncodings {
 		for _, e := range stored { // the genesis entry included
 			b, err := enc.enc(e)

@@ -35,10 +35,9 @@ func Example() {
 	}
 	defer tr.Close()
 
-	// Time is normally left zero (the trail takes it); it is fixed here so
-	// that the output does not change.
+	// Time is left zero: the trail takes it from its clock, and refuses a
+	// time before the newest entry's.
 	committed, err := tr.Append(ctx, audit.Entry{
-		Time:     time.Date(2026, 1, 2, 3, 4, 5, 100000000, time.UTC),
 		Operator: "alice",
 		OSUser:   "svc-pawl",
 		Action:   "batch.committed",

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 )
 
 // applicationID is written to the SQLite header (PRAGMA application_id) so
@@ -107,8 +106,8 @@ func createV1(ctx context.Context, tx *sql.Tx) error {
 	if _, err := rand.Read(idb[:]); err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	g := genesisDetails{CreatedAt: formatTime(now), SchemaVersion: 1, TrailID: hex.EncodeToString(idb[:])}
+	created := now().UTC()
+	g := genesisDetails{CreatedAt: formatTime(created), SchemaVersion: 1, TrailID: hex.EncodeToString(idb[:])}
 	for k, v := range map[string]string{
 		"schema_version": "1",
 		"trail_id":       g.TrailID,
@@ -123,7 +122,7 @@ func createV1(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	_, err = appendTx(ctx, tx, Entry{
-		Time:     now,
+		Time:     created,
 		Operator: SystemOperator,
 		Action:   ActionTrailCreated,
 		Object:   "trail:" + g.TrailID,

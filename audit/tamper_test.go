@@ -3,9 +3,13 @@ package audit
 import (
 	"database/sql"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pawl-dev/pawl/build/tooltest"
 )
 
 // These tests play the attacker: they open audit.db with database/sql, as
@@ -281,5 +285,67 @@ func TestTruncatedTipNeedsCheckpoint(t *testing.T) {
 	}
 	if rep.Head == recordedHead || rep.Head != es[4].Hash {
 		t.Fatalf("head %s: a recorded head %s must expose the truncation", rep.Head, recordedHead)
+	}
+}
+
+// rechain gives es[from:] new hashes and links after an edit, as an
+// attacker who knows the encoding would, and returns the statements that
+// write them.
+func rechain(es []Entry, from int) []string {
+	var stmts []string
+	for i := from; i < len(es); i++ {
+		es[i].PrevHash = es[i-1].Hash
+		es[i].Hash = ComputeHash(es[i])
+		stmts = append(stmts, fmt.Sprintf("UPDATE entries SET time = %s, prev_hash = %s, hash = %s WHERE seq = %d",
+			sqlQuote(formatTime(es[i].Time)), sqlQuote(es[i].PrevHash), sqlQuote(es[i].Hash), es[i].Seq))
+	}
+	return stmts
+}
+
+// TestTamperTimeBackwards: an entry redated before the one before it, with
+// every hash after it recomputed, keeps a chain that holds; the order of
+// the times gives it away, to Verify and to the stand-alone script.
+func TestTamperTimeBackwards(t *testing.T) {
+	p, es := tamperedTrail(t, 6)
+	k := 4 // es[4] is entry 5
+	es[k].Time = es[k-1].Time.Add(-time.Second)
+	attack(t, p, true, rechain(es, k)...)
+	want := fmt.Sprintf("entry 5 is dated %s, before entry 4 at %s", formatTime(es[k].Time), formatTime(es[k-1].Time))
+	wantBad(t, verifyFile(t, p), 5, want)
+
+	py := tooltest.Need(t, "python3")
+	out, err := exec.Command(py, filepath.Join("..", "build", "verify-trail.py"), p).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Fatalf("verify-trail.py: want %q, got %v\n%s", want, err, out)
+	}
+	// The same trail before the edit passes the script.
+	p2, _ := tamperedTrail(t, 6)
+	if out, err := exec.Command(py, filepath.Join("..", "build", "verify-trail.py"), p2).CombinedOutput(); err != nil || !strings.Contains(string(out), "OK: 7 entries") {
+		t.Fatalf("verify-trail.py on an untouched trail: %v\n%s", err, out)
+	}
+}
+
+// TestTamperForgedClockAnomaly: a trail.clock_anomaly entry inserted with
+// correct hashes must still say what the audit package writes.
+func TestTamperForgedClockAnomaly(t *testing.T) {
+	for name, c := range map[string]struct {
+		operator, details string
+		want              string
+	}{
+		"operator":    {"mallory", `{"clock":"2001-01-01T00:00:00.000000000Z","head_seq":3,"head_time":"%s","refused_action":"a","refused_object":"b","refused_operator":"c"}`, `by operator "mallory"`},
+		"head_seq":    {SystemOperator, `{"clock":"2001-01-01T00:00:00.000000000Z","head_seq":2,"head_time":"%s","refused_action":"a","refused_object":"b","refused_operator":"c"}`, "names entry 2 as the newest, not entry 3"},
+		"not behind":  {SystemOperator, `{"clock":"2999-01-01T00:00:00.000000000Z","head_seq":3,"head_time":"%s","refused_action":"a","refused_object":"b","refused_operator":"c"}`, "is not before entry 3"},
+		"unknown key": {SystemOperator, `{"clock":"2001-01-01T00:00:00.000000000Z","head_seq":3,"head_time":"%s","note":"x","refused_action":"a","refused_object":"b","refused_operator":"c"}`, "are not what pawl writes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, es := tamperedTrail(t, 2) // entries 1-3
+			head := es[2]
+			f := Entry{Seq: 4, Time: head.Time, Operator: c.operator, OSUser: "root", Action: ActionTrailClockAnomaly, Object: "trail:x",
+				Details: fmt.Appendf(nil, c.details, formatTime(head.Time)), PrevHash: head.Hash}
+			f.Hash = ComputeHash(f)
+			attack(t, p, true, fmt.Sprintf("INSERT INTO entries VALUES (4, %s, %s, 'root', %s, 'trail:x', '', %s, %s, %s)",
+				sqlQuote(formatTime(f.Time)), sqlQuote(f.Operator), sqlQuote(f.Action), sqlQuote(string(f.Details)), sqlQuote(f.PrevHash), sqlQuote(f.Hash)))
+			wantBad(t, verifyFile(t, p), 4, c.want)
+		})
 	}
 }

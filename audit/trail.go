@@ -276,6 +276,12 @@ var osUser = sync.OnceValue(func() string {
 // Time should normally be left zero, so that the trail, not the caller,
 // says when the entry was recorded; when zero it is taken after the write
 // lock is held, so that times follow seq order on a steady clock.
+//
+// Entry times never go backwards. When the entry's time (the clock's, or
+// the one the caller gave) is before the newest entry's, nothing of e is
+// appended: Append returns a *ClockError (errors.Is ErrClockBehind) that
+// names both times and says to check the host clock, and the refusal is on
+// record as a trail.clock_anomaly entry, dated at the newest entry's time.
 func (t *Trail) Append(ctx context.Context, e Entry) (Entry, error) {
 	if t.readOnly {
 		return Entry{}, fmt.Errorf("audit: append to %s: %w", t.path, ErrReadOnly)
@@ -292,6 +298,20 @@ func (t *Trail) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 	defer tx.Rollback()
 	stored, err := appendTx(ctx, tx, e)
+	var ce *ClockError
+	if errors.As(err, &ce) {
+		// Refused, and the refusal goes on record in the same
+		// transaction, in place of the entry.
+		a, aerr := recordClockAnomaly(ctx, tx, t.id, e, ce)
+		if aerr == nil {
+			aerr = tx.Commit()
+		}
+		if aerr != nil {
+			return Entry{}, fmt.Errorf("audit: append %s %s: %w (and the anomaly could not be put on record: %v)", e.Action, e.Object, err, aerr)
+		}
+		ce.AnomalySeq = a.Seq
+		return Entry{}, fmt.Errorf("audit: append %s %s: %w", e.Action, e.Object, err)
+	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s %s: %w", e.Action, e.Object, err)
 	}
@@ -335,8 +355,11 @@ func appendTx(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 	if e.OSUser == "" {
 		e.OSUser = osUser()
 	}
+	var given time.Time
 	if e.Time.IsZero() {
-		e.Time = time.Now()
+		e.Time = now()
+	} else {
+		given = e.Time
 	}
 	if y := e.Time.UTC().Year(); y < 1 || y > 9999 {
 		return Entry{}, fmt.Errorf("time %s is outside years 0001-9999", e.Time)
@@ -345,8 +368,8 @@ func appendTx(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 	e.Time, _ = time.Parse(timeLayout, tm) // what a later Get returns
 
 	var headSeq int64
-	var headHash string
-	err = tx.QueryRowContext(ctx, "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").Scan(&headSeq, &headHash)
+	var headHash, headTime string
+	err = tx.QueryRowContext(ctx, "SELECT seq, hash, time FROM entries ORDER BY seq DESC LIMIT 1").Scan(&headSeq, &headHash, &headTime)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		e.Seq, e.PrevHash = 1, GenesisPrevHash
@@ -354,6 +377,17 @@ func appendTx(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 		return Entry{}, fmt.Errorf("read head: %w", err)
 	default:
 		e.Seq, e.PrevHash = headSeq+1, headHash
+		ht, err := parseTime(headTime)
+		if err != nil {
+			return Entry{}, fmt.Errorf("read head: entry %d: %v: run `pawl audit verify`", headSeq, err)
+		}
+		if e.Time.Before(ht) {
+			ce := &ClockError{Clock: e.Time, HeadSeq: headSeq, HeadTime: ht}
+			if !given.IsZero() {
+				ce.Given, ce.Clock = e.Time, now().UTC()
+			}
+			return Entry{}, ce
+		}
 	}
 	e.Hash = hashEntry(e.Seq, tm, e.Operator, e.OSUser, e.Action, e.Object, e.Reason, e.Details, e.PrevHash)
 	_, err = tx.ExecContext(ctx,

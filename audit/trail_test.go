@@ -141,8 +141,9 @@ func entriesEqual(a, b Entry) bool {
 }
 
 func TestAppendStoresCanonicalDetailsAndGivenTime(t *testing.T) {
-	tr, _ := newTrail(t)
 	when := time.Date(2025, 6, 1, 9, 0, 0, 123, time.FixedZone("X", -5*3600))
+	clock := setClock(t, when.Add(-time.Minute)) // the genesis entry
+	tr, _ := newTrail(t)
 	e := mustAppend(t, tr, Entry{
 		Time: when, Operator: "bob", OSUser: "svc", Action: "pin.changed", Object: "file:jobs/x.yaml",
 		Details: []byte(` { "to" : "sha256:bb", "from" : "sha256:aa" } `),
@@ -158,6 +159,7 @@ func TestAppendStoresCanonicalDetailsAndGivenTime(t *testing.T) {
 	if raw != "2025-06-01T14:00:00.000000123Z" {
 		t.Fatalf("time stored as %q", raw)
 	}
+	clock.set(when.Add(time.Second))
 	e2 := mustAppend(t, tr, Entry{Operator: "bob", Action: "project.init", Object: "project"})
 	if string(e2.Details) != "{}" {
 		t.Fatalf("nil details stored as %q", e2.Details)

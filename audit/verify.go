@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Report is the result of Verify. Its JSON keys are snake_case and all
@@ -25,10 +26,11 @@ type Report struct {
 
 // Verify checks the whole trail from the file: it recomputes every hash,
 // follows the chain of prev_hash links, checks that seq runs from 1 with no
-// gaps, that details and times are in canonical form, that the meta table
-// agrees with what entry 1 (and any migration entries) recorded, and that
-// the database holds no tables outside the hash chain and still has its
-// append-only triggers. It reads inside one transaction, so it sees one
+// gaps, that details and times are in canonical form, that no entry is
+// dated before the one before it (and that a clock anomaly entry says what
+// this package writes), that the meta table agrees with what entry 1 (and
+// any migration entries) recorded, and that the database holds no tables
+// outside the hash chain and still has its append-only triggers. It reads inside one transaction, so it sees one
 // consistent state even while another process appends, and it streams the
 // entries, so memory does not grow with the trail.
 //
@@ -61,6 +63,11 @@ type verifier struct {
 
 	genesis     *genesisDetails
 	lastVersion int // schema version the chain vouches for
+
+	// prevTime is the time of the row before, when it was readable: times
+	// never go backwards. prevSeq is that row's seq.
+	prevTime time.Time
+	prevSeq  int64
 }
 
 // fail records the first problem only: later ones are usually
@@ -144,9 +151,16 @@ func (v *verifier) checkEntry(seq, last int64, lastHash string, tm, operator, os
 	if !validHashString(hsh.String) {
 		v.fail(seq, "entry %d: hash %q is not \"sha256:\" and 64 lowercase hex digits", seq, hsh.String)
 	}
-	if _, err := parseTime(tm.String); err != nil {
+	entryTime, err := parseTime(tm.String)
+	if err != nil {
 		v.fail(seq, "entry %d: %v", seq, err)
 	}
+	if err == nil && !v.prevTime.IsZero() && entryTime.Before(v.prevTime) {
+		v.fail(seq, "entry %d is dated %s, before entry %d at %s (entry times never go backwards: the entries were edited or reordered, or written past pawl's check)",
+			seq, tm.String, v.prevSeq, formatTime(v.prevTime))
+	}
+	prevTime := v.prevTime
+	v.prevTime, v.prevSeq = entryTime, seq // zero when unreadable: the next entry is not compared
 	canon, err := canonicalDetails([]byte(details.String))
 	switch {
 	case err != nil:
@@ -157,12 +171,12 @@ func (v *verifier) checkEntry(seq, last int64, lastHash string, tm, operator, os
 	if operator.String == "" || action.String == "" {
 		v.fail(seq, "entry %d: operator and action are required", seq)
 	}
-	v.checkSystemEntry(seq, action.String, operator.String, []byte(details.String))
+	v.checkSystemEntry(seq, action.String, operator.String, []byte(details.String), entryTime, prevTime)
 }
 
 // checkSystemEntry follows the entries that carry the trail's identity, so
 // that meta can be checked against what the chain says.
-func (v *verifier) checkSystemEntry(seq int64, action, operator string, details []byte) {
+func (v *verifier) checkSystemEntry(seq int64, action, operator string, details []byte, tm, prevTime time.Time) {
 	switch {
 	case seq == 1:
 		if action != ActionTrailCreated {
@@ -192,6 +206,48 @@ func (v *verifier) checkSystemEntry(seq int64, action, operator string, details 
 			return
 		}
 		v.lastVersion = m.To
+	case action == ActionTrailClockAnomaly:
+		v.checkClockAnomaly(seq, operator, details, tm, prevTime)
+	}
+}
+
+// checkClockAnomaly checks that a trail.clock_anomaly entry says what the
+// audit package writes: by pawl itself, about the entry just before it,
+// dated at that entry's time, with a refused time before it.
+func (v *verifier) checkClockAnomaly(seq int64, operator string, details []byte, tm, prevTime time.Time) {
+	if operator != SystemOperator {
+		v.fail(seq, "entry %d: %s entry by operator %q, want %q", seq, ActionTrailClockAnomaly, operator, SystemOperator)
+		return
+	}
+	var d clockAnomalyDetails
+	dec := json.NewDecoder(bytes.NewReader(details))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&d)
+	var clock, given, head time.Time
+	if err == nil {
+		clock, err = parseTime(d.Clock)
+	}
+	if err == nil && d.Given != "" {
+		given, err = parseTime(d.Given)
+	}
+	if err == nil {
+		head, err = parseTime(d.HeadTime)
+	}
+	if err != nil || d.RefusedAction == "" {
+		v.fail(seq, "entry %d: %s details %s are not what pawl writes (want clock, head_seq, head_time, refused_action, refused_object, refused_operator)", seq, ActionTrailClockAnomaly, details)
+		return
+	}
+	refused := clock
+	if !given.IsZero() {
+		refused = given
+	}
+	switch {
+	case d.HeadSeq != seq-1:
+		v.fail(seq, "entry %d: %s names entry %d as the newest, not entry %d", seq, ActionTrailClockAnomaly, d.HeadSeq, seq-1)
+	case !head.Equal(tm) || !head.Equal(prevTime):
+		v.fail(seq, "entry %d: %s is dated %s with head_time %s; both must be the time of entry %d", seq, ActionTrailClockAnomaly, formatTime(tm), d.HeadTime, seq-1)
+	case !refused.Before(head):
+		v.fail(seq, "entry %d: %s records a refused time %s that is not before entry %d at %s", seq, ActionTrailClockAnomaly, formatTime(refused), seq-1, d.HeadTime)
 	}
 }
 

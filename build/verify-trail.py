@@ -4,15 +4,17 @@
 Usage: python3 verify-trail.py audit.db [CHECKPOINT_SIZE CHECKPOINT_ROOT_BASE64]
        python3 verify-trail.py --vectors testdata/canonical-json/vectors.json
 
-Checks every entry's hash and its link to the previous entry, and that its
-details are in canonical JSON form, as described in docs/audit-format.md, and
+Checks every entry's hash and its link to the previous entry, that its time
+is in the trail's fixed-width UTC form and not before the previous entry's
+(entry times never go backwards), and that its details are in canonical JSON
+form, as described in docs/audit-format.md, and
 prints the RFC 6962 tree root over the entry hashes (the root a signed
 checkpoint of that size carries). With a checkpoint's size and root, also
 checks that the trail still extends it. With --vectors, checks this script's
 canonical JSON against the shared test vectors instead. Exit status 0 when
 everything verifies.
 """
-import base64, hashlib, json, re, sqlite3, sys
+import base64, datetime, hashlib, json, re, sqlite3, sys
 
 # Canonical JSON (docs/audit-format.md#canonical-json): the same rules as the
 # Go package audit/canonjson, checked against the same vectors.
@@ -181,6 +183,19 @@ def jstr(s):
     # The trail's string escaping: only '"', '\\' and characters below U+0020.
     return json.dumps(s, ensure_ascii=False)
 
+# An entry's time: UTC, fixed width, nine fractional digits, so that one
+# instant has one spelling and times compare as strings.
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z", re.ASCII)
+
+def canonical_time(s):
+    if not _TIME.fullmatch(s):
+        return False
+    try:
+        datetime.datetime.strptime(s[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return False
+    return True
+
 def entry_hash(seq, time, operator, os_user, action, obj, reason, details, prev):
     pre = "[" + str(seq) + "," + ",".join(jstr(x) for x in (time, operator, os_user, action, obj, reason)) \
         + "," + details + "," + jstr(prev) + "]"
@@ -203,6 +218,7 @@ def main():
         return check_vectors(sys.argv[2])
     db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
     prev = "sha256:" + "0" * 64
+    prev_time = None
     leaves = []
     expect = 1
     for row in db.execute("SELECT seq, time, operator, os_user, action, object, reason, details, prev_hash, hash FROM entries ORDER BY seq"):
@@ -214,6 +230,12 @@ def main():
         computed = entry_hash(*row[:9])
         if computed != stored:
             print(f"entry {seq}: hash mismatch: stored {stored}, computed {computed}"); return 1
+        time = row[1]
+        if not canonical_time(time):
+            print(f"entry {seq}: time {time!r} is not in the form 2006-01-02T15:04:05.000000000Z"); return 1
+        if prev_time is not None and time < prev_time:
+            print(f"entry {seq} is dated {time}, before entry {seq - 1} at {prev_time} (entry times never go backwards)"); return 1
+        prev_time = time
         details = row[7].encode("utf-8")
         try:
             canon = canonicalize_object(details)

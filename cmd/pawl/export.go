@@ -32,8 +32,14 @@ URL names a directory and ends in "/":
 The decision (allow or deny) is on record in the audit trail, and so is the
 export (batch.exported) or its failure (batch.export_failed).
 
+--time sets the decision's time (default: now). A time more than
+time_window.past (default 168h) before now or time_window.future (default
+1h) after it is refused unless --reason says why; with a reason the
+export's records say the time was outside the window.
+
 Exit status 3 when the policy denies (nothing is written anywhere; the
-reasons are printed), 1 when the export fails otherwise.`,
+reasons are printed), 2 for a usage error (a --time outside the window
+without --reason included), 1 when the export fails otherwise.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -89,6 +95,10 @@ reasons are printed), 1 when the export fails otherwise.`,
 			}
 			fmt.Fprintf(a.s.out, "exported batch %s to %s\n", res.BatchID, res.Destination)
 			fmt.Fprintf(a.s.out, "  decision  %s (allowed; audit entry %d)\n", res.Decision.ID, res.DecisionSeq)
+			if res.TimeOutsideWindow {
+				fmt.Fprintf(a.s.out, "  FLAGGED: --time %s is outside the window that needs no reason (%s); the export's records say so, with the reason\n",
+					opt.Time.UTC().Format(time.RFC3339Nano), windowText(res.TimeWindow))
+			}
 			for _, f := range res.Files {
 				check := "hash confirmed at the destination"
 				if !f.Confirmed {
@@ -104,8 +114,8 @@ reasons are printed), 1 when the export fails otherwise.`,
 	f.StringVar(&opt.To, "to", "", "destination `URL`: file:///DIR/ or https://HOST/PATH/ (required)")
 	f.StringVar(&opt.Purpose, "purpose", "", "why the batch leaves (the policy may require one of a destination's purposes)")
 	f.StringVar(&opt.Operator, "operator", "", "operator id: the decision's principal and the audit trail's operator")
-	f.StringVar(&opt.Reason, "reason", "", "reason recorded in the audit trail")
-	f.StringVar(&at, "time", "", "the decision's time, RFC 3339 (default: now)")
+	f.StringVar(&opt.Reason, "reason", "", "reason recorded in the audit trail (required for a --time outside the time window)")
+	f.StringVar(&at, "time", "", "the decision's time, RFC 3339 (default: now); outside the time window it needs --reason")
 	a.addOutputFlag(c)
 	return c
 }

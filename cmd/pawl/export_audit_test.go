@@ -35,6 +35,17 @@ func TestAuditExportForInspectors(t *testing.T) {
 		}
 		ids = append(ids, res.BatchID)
 	}
+	// A third batch, its as-of outside the window (a century back in the
+	// tests' projects) with a reason: the report flags it.
+	in := filepath.Join(t.TempDir(), "archive.jsonl")
+	os.WriteFile(in, []byte(`{"device_id":"AB-100003","timestamp":"1899-12-31T18:00:00Z","value":20,"unit":"celsius"}`+"\n"), 0o644)
+	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "1900-01-01T00:00:00Z", "--reason", "loading the 1900 archive", "--output", "json")
+	var archived struct {
+		BatchID string `json:"batch_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &archived); err != nil || len(archived.BatchID) != 32 {
+		t.Fatalf("archive run: %v\n%s", err, out)
+	}
 	const pass = "a long enough pass phrase"
 	mustPawl(t, "-C", dir, "operator", "add", "qa", "--name", "Quinn Auditor", "--passphrase-fd", passFD(t, pass))
 	mustPawl(t, "-C", dir, "sign", ids[1], "--meaning", "approved", "--operator", "qa", "--reason", "fit for release", "--passphrase-fd", passFD(t, pass))
@@ -47,6 +58,17 @@ func TestAuditExportForInspectors(t *testing.T) {
 			t.Errorf("report.html lacks %q", want)
 		}
 	}
+	// The flag: in the batch table's row and above the batch's details,
+	// for the archive batch only.
+	if n := strings.Count(page, `class="flag as-of-outside-window"`); n != 1 {
+		t.Errorf("%d flagged batch paragraphs, want 1", n)
+	}
+	if n := strings.Count(page, `<div class="as-of-outside-window">as-of given outside the window that needs no reason (876000h back, 1h ahead); reason: loading the 1900 archive</div>`); n != 1 {
+		t.Errorf("%d flagged batch rows, want 1", n)
+	}
+	if i, j := strings.Index(page, `id="b-`+archived.BatchID+`"`), strings.Index(page, `class="flag as-of-outside-window"`); i < 0 || j < i {
+		t.Errorf("the flag is not in the archive batch's section")
+	}
 	if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "<script") {
 		t.Error("report.html refers to something outside itself")
 	}
@@ -58,7 +80,8 @@ func TestAuditExportForInspectors(t *testing.T) {
 	}
 
 	t.Run("rendered", func(t *testing.T) {
-		checkRendered(t, filepath.Join(exp, "report.html"), append(ids, "Quinn Auditor", `value "hot" is not a number`))
+		checkRendered(t, filepath.Join(exp, "report.html"), append(ids, "Quinn Auditor", `value "hot" is not a number`,
+			"the as-of time 1900-01-01T00:00:00Z was given outside the window that needs no reason"))
 	})
 	t.Run("sha256sum", func(t *testing.T) {
 		sum := tooltest.Need(t, "sha256sum")

@@ -16,11 +16,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
-	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/policies"
@@ -226,7 +226,7 @@ func TestExportOfUncommittedBatchIsDenied(t *testing.T) {
 	outbox := t.TempDir()
 	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
 	failed := "0123456789abcdef0123456789abcdef"
-	p, err := engine.Open(context.Background(), dir, config.Defaults())
+	p, err := engine.Open(context.Background(), dir, enginetest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,5 +353,65 @@ func TestExportRedirectIsNotFollowed(t *testing.T) {
 	}
 	if ex := enginetest.TrailEntries(t, dir, actions.BatchExported, ""); len(ex) != 0 {
 		t.Fatal("a redirected export is on record as exported")
+	}
+}
+
+// TestExportTimeOutsideWindow: a --time outside the window is refused
+// without a reason before the policy is asked (no decision, nothing
+// written); inside it nothing is flagged; with a reason the export goes and
+// its records say the time was outside the window, with the window.
+func TestExportTimeOutsideWindow(t *testing.T) {
+	dir, id := exportProject(t)
+	outbox := t.TempDir()
+	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	t.Setenv("PAWL_TIME_WINDOW_PAST", "168h") // the default window, not the tests' wide one
+	decisions := len(enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+id))
+	old := time.Now().Add(-30 * 24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	ahead := time.Now().Add(3 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	for _, c := range []struct{ at, want string }{{old, "more than 168h before now"}, {ahead, "more than 1h after now"}} {
+		code, out, errs := pawl(t, "", "-C", dir, "export", id, "--to", "file://"+outbox+"/b/", "--time", c.at)
+		if code != exitUsage || !strings.Contains(errs, "--time "+c.at+" is "+c.want) || !strings.Contains(errs, "pass --reason") {
+			t.Fatalf("--time %s: exit %d\n%s%s", c.at, code, out, errs)
+		}
+	}
+	if n := len(enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+id)); n != decisions || len(tree(t, outbox)) != 0 {
+		t.Fatalf("a refused export asked the policy (%d decisions, %d before) or wrote %v", n, decisions, tree(t, outbox))
+	}
+
+	inside := time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	mustPawl(t, "-C", dir, "export", id, "--to", "file://"+outbox+"/in/", "--time", inside)
+	ex := enginetest.TrailEntries(t, dir, actions.BatchExported, "batch:"+id)
+	if len(ex) != 1 || strings.Contains(string(ex[0].Details), "window") {
+		t.Fatalf("an export inside the window is flagged: %+v", ex)
+	}
+
+	out := mustPawl(t, "-C", dir, "export", id, "--to", "file://"+outbox+"/late/", "--time", old, "--reason", "re-sent for the March audit", "--output", "json")
+	var res egress.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.TimeOutsideWindow || res.TimeWindow == nil || *res.TimeWindow != (actions.TimeWindow{Past: "168h", Future: "1h"}) {
+		t.Fatalf("export with a reason: %v\n%s", err, out)
+	}
+	started := enginetest.TrailEntries(t, dir, actions.BatchExportStarted, "batch:"+id)
+	ex = enginetest.TrailEntries(t, dir, actions.BatchExported, "batch:"+id)
+	sd, err := actions.Decode[actions.BatchExportStartedDetails](started[len(started)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	xd, err := actions.Decode[actions.BatchExportedDetails](ex[len(ex)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		outside bool
+		w       *actions.TimeWindow
+	}{{sd.TimeOutsideWindow, sd.TimeWindow}, {xd.TimeOutsideWindow, xd.TimeWindow}} {
+		if !d.outside || d.w == nil || d.w.Past != "168h" || d.w.Future != "1h" {
+			t.Fatalf("the export's records: %+v %+v", sd, xd)
+		}
+	}
+	if r := ex[len(ex)-1].Reason; r != "re-sent for the March audit" {
+		t.Fatalf("reason on record %q", r)
+	}
+	if _, err := os.Stat(filepath.Join(outbox, "late", actions.SignatureFile)); err != nil {
+		t.Fatal(err)
 	}
 }

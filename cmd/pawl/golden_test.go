@@ -22,6 +22,8 @@ import (
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/policies"
 )
@@ -39,6 +41,13 @@ const (
 	goldenTime = "2026-11-25T01:00:00Z" // the time of every export decision
 	goldenPass = "correct horse battery staple"
 )
+
+// goldenLongAgo is an as-of and export time outside the scenario's window
+// on any date.
+const goldenLongAgo = "1900-01-01T00:00:00Z"
+
+// goldenArchive is the third batch, run with an as-of outside the window.
+var goldenArchive = `{"device_id":"AB-100003","timestamp":"1899-12-31T18:00:00Z","value":20,"unit":"celsius"}` + "\n"
 
 // goldenInput is the first batch: two verified records, a value of the
 // wrong type, an invisible character in an identifier, bytes that are not
@@ -153,6 +162,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.exact[fp] = "<policy key fingerprint>"
+	n.fromProject(t, g.path("clock"), "clock ")
 	n.finish()
 
 	t.Run("golden", func(t *testing.T) {
@@ -182,8 +192,11 @@ func (g *goldenScenario) run() {
 	// init, and the project's operator from now on.
 	g.step("init/text", 0, "", "init", root, "--operator", "qa-admin", "--reason", "golden project")
 	g.step("init/existing", 1, "", "init", root)
+	// The scenario's times are fixed (November 2026) and must need no
+	// reason whenever the test runs: the window reaches a century back
+	// (enginetest.PastWindow). Times before 1900 and after 2999 stay outside it.
 	cfg := filepath.Join(root, "pawl.yaml")
-	g.write(cfg, string(mustRead(t, cfg))+"operator: qa-runner\n")
+	g.write(cfg, string(mustRead(t, cfg))+"operator: qa-runner\ntime_window:\n  past: "+config.FormatDuration(enginetest.PastWindow)+"\n")
 
 	g.step("help/root", 0, "", "--help")
 	g.step("help/unknown-command", 1, "", "frobnicate")
@@ -247,6 +260,8 @@ func (g *goldenScenario) run() {
 	g.in("run/unknown-job", 1, "run", "nope", "--input", input)
 	g.in("run/unknown-flag", 2, "run", "sensor-feed", "--input", input, "--bogus")
 	g.in("run/bad-as-of", 2, "run", "sensor-feed", "--input", input, "--as-of", "yesterday")
+	g.in("run/as-of-outside-window", 2, "run", "sensor-feed", "--input", input, "--as-of", goldenLongAgo)
+	g.in("run/as-of-ahead", 2, "run", "sensor-feed", "--input", input, "--as-of", "2999-01-01T00:00:00Z", "--reason", " ")
 	b1 := batchID(t, first.stdout)
 	b2 := batchID(t, second.stdout)
 
@@ -323,6 +338,7 @@ func (g *goldenScenario) run() {
 	g.in("export/denied", 3, "export", b1, "--to", to, "--time", goldenTime)
 	g.in("export/denied-json", 3, "export", b1, "--to", to, "--time", goldenTime, "--output", "json")
 	g.in("export/no-destination", 2, "export", b1)
+	g.in("export/time-outside-window", 2, "export", b1, "--to", to, "--time", "2999-01-01T00:00:00Z")
 	// The whitelist names file:/// rather than the outbox: the outbox's
 	// path changes from run to run, and the bundle's digest with it.
 	whitelistLIMS(t, root, "file:///")
@@ -350,6 +366,17 @@ func (g *goldenScenario) run() {
 	g.in("audit-verify/json", 0, "audit", "verify", "--output", "json")
 	g.in("audit-verify/checkpoint", 0, "audit", "verify", "--checkpoint", cp)
 
+	// An as-of and an export time outside the window, each with a reason:
+	// on record, and flagged.
+	archive := g.write(g.path("input", "archive.jsonl"), goldenArchive)
+	third := g.in("run/as-of-outside-window-reason", 0, "run", "sensor-feed", "--input", archive, "--as-of", goldenLongAgo,
+		"--reason", "loading the 1900 archive, dated as collected", "--output", "json")
+	b3 := batchID(t, third.stdout)
+	g.in("batches-show/as-of-outside-window", 0, "batches", "show", b3)
+	g.in("batches-show/as-of-outside-window-json", 0, "batches", "show", b3, "--output", "json")
+	g.in("export/time-outside-window-reason", 0, "export", b1, "--to", "file://"+outbox+"/lims-archive/", "--purpose", "release",
+		"--time", goldenLongAgo, "--reason", "re-sent as the release of record of 1900")
+
 	review := g.path("review")
 	g.in("audit-export/html", 0, "audit", "export", review, "--reason", "inspection 2026")
 	g.in("audit-export/jsonl", 0, "audit", "export", "--format", "jsonl", g.path("review-jsonl"))
@@ -359,6 +386,24 @@ func (g *goldenScenario) run() {
 
 	// Enough readings for the demo to find the three defects it shows.
 	g.step("demo/text", 0, "", "demo", "--records", "300", "--dir", g.path("demo"))
+
+	// A trail whose newest entry is dated ahead of the clock, as a clock
+	// that ran ahead leaves it: the next append is refused, and the
+	// anomaly is on record in its place.
+	clockRoot := g.path("clock")
+	mustPawl(t, "init", clockRoot, "--operator", "qa-admin")
+	tr, err := audit.Open(filepath.Join(clockRoot, ".pawl", "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Append(context.Background(), audit.Entry{Time: time.Date(2999, 6, 30, 12, 0, 0, 0, time.UTC), Operator: "qa-admin",
+		Action: "test.clock_ahead", Object: "project", Reason: "dated by a clock that ran ahead"}); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	g.step("run/clock-behind", 1, "", "-C", clockRoot, "run", "sensor-feed", "--input", input, "--as-of", goldenAsOf, "--operator", "qa-runner")
+	g.step("audit-log/clock-anomaly", 0, "", "-C", clockRoot, "audit", "log", "--action", actions.TrailClockAnomaly, "--output", "json")
+	g.step("audit-verify/clock-anomaly", 0, "", "-C", clockRoot, "audit", "verify")
 
 	// Last, a batch output altered behind pawl's back.
 	verified := filepath.Join(batchDir, actions.VerifiedFile)
@@ -487,6 +532,16 @@ func (n *normaliser) fromProject(t *testing.T, root, label string) {
 	n.origins = append(n.origins, regexp.QuoteMeta("pawl.dev/audit/"+ph("trail id")))
 	for _, e := range es {
 		n.exact[e.Hash] = ph("entry %d hash", e.Seq)
+		if e.Action == actions.TrailClockAnomaly {
+			// Dated at the entry before it, by design; its details hold
+			// the clock's reading.
+			var d struct{ Clock string }
+			if err := json.Unmarshal(e.Details, &d); err != nil {
+				t.Fatal(err)
+			}
+			n.exact[d.Clock] = ph("entry %d clock", e.Seq)
+			continue
+		}
 		tm := ph("entry %d time", e.Seq)
 		n.exact[audit.FormatTime(e.Time)] = tm
 		n.exact[e.Time.UTC().Format(time.RFC3339Nano)] = tm

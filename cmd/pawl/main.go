@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, s *streams) int {
 	fmt.Fprintf(s.err, "pawl: %v\n", err)
 	var u *usageError
 	switch {
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.Is(err, gate.ErrOutsideWindow):
 		return exitUsage
 	case errors.Is(err, errDenied), errors.Is(err, gate.ErrDenied):
 		return exitDenied

@@ -9,9 +9,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/project"
 )
+
+// TestMain gives the projects of every test the tests' time window
+// (enginetest.PastWindow): they pin as-of times in November 2026 and must
+// pass on any date. TestGolden clears PAWL_* and writes the window into its
+// project's pawl.yaml; the tests of the window set their own.
+func TestMain(m *testing.M) {
+	os.Setenv("PAWL_TIME_WINDOW_PAST", config.FormatDuration(enginetest.PastWindow))
+	os.Exit(m.Run())
+}
 
 // pawl runs one command line in process and returns its exit status and output.
 func pawl(t *testing.T, stdin string, args ...string) (int, string, string) {

@@ -24,6 +24,8 @@ type runJSON struct {
 	Status             string              `json:"status"`
 	Job                string              `json:"job"`
 	AsOf               string              `json:"as_of"`
+	AsOfOutsideWindow  bool                `json:"as_of_outside_window,omitempty"`
+	AsOfWindow         *actions.TimeWindow `json:"as_of_window,omitempty"`
 	Input              string              `json:"input_hash"`
 	RecordsIn          int64               `json:"records_in"`
 	RecordsVerified    int64               `json:"records_verified"`
@@ -47,7 +49,7 @@ type outJSON struct {
 
 func toRunJSON(r *ratchet.Result) runJSON {
 	out := runJSON{
-		BatchID: r.BatchID, Status: r.Status, Job: r.Job, AsOf: r.AsOf, Input: string(r.Input),
+		BatchID: r.BatchID, Status: r.Status, Job: r.Job, AsOf: r.AsOf, AsOfOutsideWindow: r.AsOfOutsideWindow, AsOfWindow: r.AsOfWindow, Input: string(r.Input),
 		RecordsIn: r.RecordsIn, RecordsVerified: r.Verified, RecordsQuarantined: r.Quarantined,
 		Stages: r.Stages, Rules: r.Rules, Normalize: r.Normalize, Outputs: map[string]outJSON{},
 		Signature: r.Signature, AuditSeq: r.AuditSeq,
@@ -71,6 +73,10 @@ func (a *app) printResult(r *ratchet.Result) error {
 func writeSummary(w io.Writer, r *ratchet.Result) {
 	fmt.Fprintf(w, "batch %s  %s\n", r.BatchID, strings.ToUpper(strings.ReplaceAll(r.Status, "_", " ")))
 	fmt.Fprintf(w, "  job %s (%s, %s), as of %s, input %s (%s)\n", r.Job, r.Source, r.Classification, r.AsOf, r.Input, humanBytes(r.InputBytes))
+	if r.AsOfOutsideWindow {
+		fmt.Fprintf(w, "  FLAGGED: the as-of time was given outside the window that needs no reason (%s); reason on record: %s\n",
+			windowText(r.AsOfWindow), oneLineQuote(r.Reason))
+	}
 	fmt.Fprintf(w, "  records: %s in, %s verified, %s quarantined\n", thousands(r.RecordsIn), thousands(r.Verified), thousands(r.Quarantined))
 	if r.BlankLines > 0 || r.BOMStripped {
 		fmt.Fprintf(w, "  framing: %d blank line(s) skipped, byte order mark stripped: %v\n", r.BlankLines, r.BOMStripped)
@@ -126,4 +132,12 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// windowText is a recorded time window for a person.
+func windowText(w *actions.TimeWindow) string {
+	if w == nil {
+		return "window not recorded"
+	}
+	return w.Past + " back, " + w.Future + " ahead"
 }

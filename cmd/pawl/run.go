@@ -23,8 +23,15 @@ committed atomically (the audit entry is the commit point) and signed. Running
 the same input with the same job and pins again answers "already_committed"
 with the same batch id and changes nothing.
 
+--as-of sets the batch's as-of time (the plugins' clock; default: now). A
+time more than time_window.past (default 168h) before now or
+time_window.future (default 1h) after it is refused unless --reason says
+why; with a reason the batch record says the as-of time was outside the
+window, and "pawl batches show" and the inspectors' report flag the batch.
+
 Exit status 0 when the batch is committed, quarantined records included;
-non-zero with a message otherwise.`,
+2 for a usage error, an --as-of outside the window without --reason
+included; 1 with a message otherwise.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -65,8 +72,8 @@ non-zero with a message otherwise.`,
 	f := c.Flags()
 	f.StringVarP(&opt.Input, "input", "i", "", "input `FILE`, or - for standard input (required)")
 	f.StringVar(&opt.Operator, "operator", "", "operator id recorded in the audit trail (default: config, then the OS user)")
-	f.StringVar(&opt.Reason, "reason", "", "reason recorded in the audit trail")
-	f.StringVar(&asOf, "as-of", "", "the batch's as-of time, RFC 3339 (default: now)")
+	f.StringVar(&opt.Reason, "reason", "", "reason recorded in the audit trail (required for an --as-of outside the time window)")
+	f.StringVar(&asOf, "as-of", "", "the batch's as-of time, RFC 3339 (default: now); outside the time window it needs --reason")
 	f.IntVar(&opt.Workers, "workers", 0, "worker goroutines (default: config, then one per CPU); output never depends on it")
 	a.addOutputFlag(c)
 	return c

@@ -7,32 +7,33 @@ import (
 	"github.com/pawl-dev/pawl/policies"
 )
 
-// Every action the trail holds. The two "trail." actions are written by
+// Every action the trail holds. The "trail." actions are written by
 // package audit itself; every other one is written through Append with the
 // details type named beside it.
 const (
-	TrailCreated        = audit.ActionTrailCreated  // written by package audit
-	TrailMigrated       = audit.ActionTrailMigrated // written by package audit
-	ProjectInit         = "project.init"            // ProjectInitDetails
-	PinChanged          = "pin.changed"             // PinChangedDetails
-	PluginAdded         = "plugin.added"            // PluginAddedDetails
-	PluginRefused       = "plugin.refused"          // PluginRefusedDetails
-	PluginAddRefused    = "plugin.add_refused"      // PluginAddRefusedDetails
-	PluginCacheRejected = "plugin.cache_rejected"   // PluginCacheRejectedDetails
-	PluginApproved      = "policy.plugin_approved"  // PluginApprovedDetails
-	PolicyDecision      = "policy.decision"         // PolicyDecisionDetails
-	BatchCommitted      = "batch.committed"         // BatchRecord
-	BatchFailed         = "batch.failed"            // BatchFailedDetails
-	BatchReplayed       = "batch.replayed"          // BatchReplayedDetails
-	RecordResubmitted   = "record.resubmitted"      // RecordResubmittedDetails
-	BatchExportStarted  = "batch.export_started"    // BatchExportStartedDetails
-	BatchExported       = "batch.exported"          // BatchExportedDetails
-	BatchExportFailed   = "batch.export_failed"     // BatchExportFailedDetails
-	Checkpoint          = "audit.checkpoint"        // CheckpointDetails
-	AuditExported       = "audit.exported"          // AuditExportedDetails
-	OperatorEnrolled    = "operator.enrolled"       // OperatorEnrolledDetails
-	ESignSigned         = "esign.signed"            // ESignSignedDetails
-	ESignFailed         = "esign.failed"            // ESignFailedDetails
+	TrailCreated        = audit.ActionTrailCreated      // written by package audit
+	TrailMigrated       = audit.ActionTrailMigrated     // written by package audit
+	TrailClockAnomaly   = audit.ActionTrailClockAnomaly // written by package audit
+	ProjectInit         = "project.init"                // ProjectInitDetails
+	PinChanged          = "pin.changed"                 // PinChangedDetails
+	PluginAdded         = "plugin.added"                // PluginAddedDetails
+	PluginRefused       = "plugin.refused"              // PluginRefusedDetails
+	PluginAddRefused    = "plugin.add_refused"          // PluginAddRefusedDetails
+	PluginCacheRejected = "plugin.cache_rejected"       // PluginCacheRejectedDetails
+	PluginApproved      = "policy.plugin_approved"      // PluginApprovedDetails
+	PolicyDecision      = "policy.decision"             // PolicyDecisionDetails
+	BatchCommitted      = "batch.committed"             // BatchRecord
+	BatchFailed         = "batch.failed"                // BatchFailedDetails
+	BatchReplayed       = "batch.replayed"              // BatchReplayedDetails
+	RecordResubmitted   = "record.resubmitted"          // RecordResubmittedDetails
+	BatchExportStarted  = "batch.export_started"        // BatchExportStartedDetails
+	BatchExported       = "batch.exported"              // BatchExportedDetails
+	BatchExportFailed   = "batch.export_failed"         // BatchExportFailedDetails
+	Checkpoint          = "audit.checkpoint"            // CheckpointDetails
+	AuditExported       = "audit.exported"              // AuditExportedDetails
+	OperatorEnrolled    = "operator.enrolled"           // OperatorEnrolledDetails
+	ESignSigned         = "esign.signed"                // ESignSignedDetails
+	ESignFailed         = "esign.failed"                // ESignFailedDetails
 )
 
 // Spec describes one action for the catalogue: its name, the object it is
@@ -50,6 +51,7 @@ func Catalogue() []Spec {
 	return []Spec{
 		{TrailCreated, "trail:<id>", nil, "entry 1 of every trail, written by package audit: trail id, schema version, creation time"},
 		{TrailMigrated, "trail:<id>", nil, "a schema upgrade, written by package audit: from and to schema version"},
+		{TrailClockAnomaly, "trail:<id>", nil, "an append refused because its time (the clock's, or one the caller gave) was before the newest entry's; written by package audit in place of the refused entry, dated at the newest entry's time: the clock's reading, the time given (if any), the newest entry's seq and time, and the refused entry's action, object and operator"},
 		{ProjectInit, "project", ProjectInitDetails{}, "a project was created: the engine's public key, the pawl version"},
 		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed (`pawl pin`): every changed pin (old, new) and the new pins digest; the new values of pawl.yaml's pinned settings when their pin changed (`policy`: the bundle's trust settings with the public key's sha256 and fingerprint; `limits`); and, when pawl.lock was found edited by hand and the edit was accepted with a reason, what was found (`edited`: its digest, the pins on record then, the lines that differ)"},
 		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups, and the new pins digest"},
@@ -58,13 +60,13 @@ func Catalogue() []Spec {
 		{PluginCacheRejected, "plugin:<name@version>", PluginCacheRejectedDetails{}, "an entry of the compilation cache failed its check (its MAC under the project's cache key, bound to the module's sha256) and was deleted before wazero read it: the module's hash, the entry, what was wrong (no MAC, a MAC that does not match its files, a file pawl does not write there) and whether the module was compiled afresh; nothing ran from the entry"},
 		{PluginApproved, "plugin:<name@version>", PluginApprovedDetails{}, "a plugin hash was approved in `policies/data.json` with its capabilities; the reason is required"},
 		{PolicyDecision, "batch:<id> or plugin:<name@version>", PolicyDecisionDetails{}, "a policy decision, allow or deny: the whole decision (id, kind, query, time, canonical input, allow, deny reasons, result, bundle revision and sha256, OPA version), the batch and job, and the error when evaluation failed"},
-		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of, counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
+		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of (and, for an as-of given outside the time window with a reason, that it was outside and the window), counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
 		{BatchFailed, "batch:<id>", BatchFailedDetails{}, "a batch failed and nothing was committed: job, input digest, the error"},
 		{BatchReplayed, "batch:<id>", BatchReplayedDetails{}, "a committed batch was replayed from the store under its recorded plan: match or mismatch per artifact (outputs, actions, lineage file, tiles, root, counts), or why the replay could not run"},
 		{RecordResubmitted, "batch:<original id>", RecordResubmittedDetails{}, "a corrected record ran as a new batch under the original batch's plan: original batch and ordinal, the new batch and its outcome; the reason is required"},
-		{BatchExportStarted, "batch:<id>", BatchExportStartedDetails{}, "an allowed export began: the destination, the decision and the files with the hashes about to be sent, on record before the first byte leaves; an export interrupted after it has no batch.exported or batch.export_failed, and can be retried"},
-		{BatchExported, "batch:<id>", BatchExportedDetails{}, "a batch left for a destination: the URL, the canonical destination, the whitelisted prefix that allowed it, the purpose, the decision, every file with its hash as checked at the destination"},
-		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete: the destination, the decision, the error and what, if anything, was written"},
+		{BatchExportStarted, "batch:<id>", BatchExportStartedDetails{}, "an allowed export began: the destination, the decision and the files with the hashes about to be sent, on record before the first byte leaves, and whether the decision's time was given outside the time window (with the window); an export interrupted after it has no batch.exported or batch.export_failed, and can be retried"},
+		{BatchExported, "batch:<id>", BatchExportedDetails{}, "a batch left for a destination: the URL, the canonical destination, the whitelisted prefix that allowed it, the purpose, the decision, every file with its hash as checked at the destination, and whether the decision's time was given outside the time window (with the window)"},
+		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete: the destination, the decision, the error and what, if anything, was written, and whether the decision's time was given outside the time window (with the window)"},
 		{Checkpoint, "trail:<id>", CheckpointDetails{}, "a signed checkpoint of the trail was issued: origin, size and root (base64)"},
 		{AuditExported, "export:<digest prefix>", AuditExportedDetails{}, "a review package was written for inspectors: directory, format, the SHA256SUMS digest, entries, batches, checkpoint size"},
 		{OperatorEnrolled, "operator:<id>", OperatorEnrolledDetails{}, "an operator was enrolled with a key of their own: id, printed name, public key (`ed25519 BASE64 KEYID`), key id, KDF (`pbkdf2-hmac-sha256+aes-256-gcm`, iterations); the entry's operator is who enrolled them"},
@@ -234,6 +236,11 @@ type BatchExportStartedDetails struct {
 	DecisionID  string         `json:"decision_id"`
 	DecisionSeq int64          `json:"decision_seq"`
 	Files       []OutgoingFile `json:"files"` // what will be sent
+	// TimeOutsideWindow says the decision's time was given (--time)
+	// outside the window that needs no reason, and TimeWindow is that
+	// window; the entry's reason says why.
+	TimeOutsideWindow bool        `json:"time_outside_window,omitempty"`
+	TimeWindow        *TimeWindow `json:"time_window,omitempty"`
 }
 
 // OutgoingFile is a file an export is about to send.
@@ -254,6 +261,9 @@ type BatchExportedDetails struct {
 	DecisionID  string         `json:"decision_id"`
 	DecisionSeq int64          `json:"decision_seq"`
 	Files       []ExportedFile `json:"files"`
+	// As in BatchExportStartedDetails.
+	TimeOutsideWindow bool        `json:"time_outside_window,omitempty"`
+	TimeWindow        *TimeWindow `json:"time_window,omitempty"`
 }
 
 // BatchExportFailedDetails: an allowed export did not complete; Written
@@ -266,6 +276,9 @@ type BatchExportFailedDetails struct {
 	DecisionSeq int64          `json:"decision_seq"`
 	Error       string         `json:"error"`
 	Written     []ExportedFile `json:"written"`
+	// As in BatchExportStartedDetails.
+	TimeOutsideWindow bool        `json:"time_outside_window,omitempty"`
+	TimeWindow        *TimeWindow `json:"time_window,omitempty"`
 }
 
 // ExportedFile is one file as it reached a destination.

@@ -26,31 +26,40 @@ const (
 // of its batch.committed entry, from which its signature and its summary
 // are derived, and from which a replay rebuilds its plan.
 type BatchRecord struct {
-	BatchID        string                  `json:"batch_id"`
-	Job            string                  `json:"job"`
-	Source         string                  `json:"source"`
-	Classification string                  `json:"classification"`
-	Format         string                  `json:"format"`
-	JobSpec        store.Digest            `json:"job_spec"`
-	Input          store.Digest            `json:"input"`
-	InputBytes     int64                   `json:"input_bytes"`
-	InputName      string                  `json:"input_name"`
-	Pins           lockfile.Pins           `json:"pins"`
-	PinsDigest     store.Digest            `json:"pins_digest"`
-	Limits         *Limits                 `json:"limits,omitempty"` // absent only in records written before limits were recorded
-	Schema         SchemaRef               `json:"schema"`
-	AsOf           string                  `json:"as_of"`
-	RecordsIn      int64                   `json:"records_in"`
-	Verified       int64                   `json:"records_verified"`
-	Quarantined    int64                   `json:"records_quarantined"`
-	BlankLines     int64                   `json:"blank_lines"`
-	BOMStripped    bool                    `json:"bom_stripped"`
-	Stages         []StageStat             `json:"stages"`
-	Rules          []RuleCount             `json:"rules"`
-	Normalize      normalize.Stats         `json:"normalize"`
-	Outputs        map[string]OutputRef    `json:"outputs"`
-	Validators     map[string]ValidatorRef `json:"validators"`
-	Lineage        LineageRef              `json:"lineage"`
+	BatchID        string        `json:"batch_id"`
+	Job            string        `json:"job"`
+	Source         string        `json:"source"`
+	Classification string        `json:"classification"`
+	Format         string        `json:"format"`
+	JobSpec        store.Digest  `json:"job_spec"`
+	Input          store.Digest  `json:"input"`
+	InputBytes     int64         `json:"input_bytes"`
+	InputName      string        `json:"input_name"`
+	Pins           lockfile.Pins `json:"pins"`
+	PinsDigest     store.Digest  `json:"pins_digest"`
+	Limits         *Limits       `json:"limits,omitempty"` // absent only in records written before limits were recorded
+	Schema         SchemaRef     `json:"schema"`
+	AsOf           string        `json:"as_of"`
+
+	// AsOfOutsideWindow says the as-of time was given (--as-of) outside the
+	// window around the time of the run that needs no reason, and
+	// AsOfWindow is that window; the entry's reason says why. Both are
+	// absent for an as-of inside the window, and for the default (the time
+	// of the run).
+	AsOfOutsideWindow bool        `json:"as_of_outside_window,omitempty"`
+	AsOfWindow        *TimeWindow `json:"as_of_window,omitempty"`
+
+	RecordsIn   int64                   `json:"records_in"`
+	Verified    int64                   `json:"records_verified"`
+	Quarantined int64                   `json:"records_quarantined"`
+	BlankLines  int64                   `json:"blank_lines"`
+	BOMStripped bool                    `json:"bom_stripped"`
+	Stages      []StageStat             `json:"stages"`
+	Rules       []RuleCount             `json:"rules"`
+	Normalize   normalize.Stats         `json:"normalize"`
+	Outputs     map[string]OutputRef    `json:"outputs"`
+	Validators  map[string]ValidatorRef `json:"validators"`
+	Lineage     LineageRef              `json:"lineage"`
 	// Resubmits names the quarantined record a resubmitted batch corrects.
 	Resubmits   *Resubmission `json:"resubmits,omitempty"`
 	PawlVersion string        `json:"pawl_version"`
@@ -76,6 +85,15 @@ func (br *BatchRecord) RecordedLimits() Limits {
 		return *br.Limits
 	}
 	return Limits{MaxRecordBytes: 64 << 20, PluginMemoryPages: sandbox.DefaultMemoryLimitPages, PluginCallTimeoutMS: sandbox.DefaultCallTimeout.Milliseconds()}
+}
+
+// TimeWindow is the window around the time a command ran within which a
+// time given on its command line (a run's --as-of, an export's --time)
+// needs no reason: the configuration's time_window.past and
+// time_window.future then, as durations ("168h", "1h").
+type TimeWindow struct {
+	Past   string `json:"past"`
+	Future string `json:"future"`
 }
 
 // SchemaRef identifies the schema a batch was checked against.

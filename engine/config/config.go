@@ -35,6 +35,9 @@ type Config struct {
 
 	PluginCallTimeout time.Duration
 
+	TimeWindowPast   time.Duration
+	TimeWindowFuture time.Duration
+
 	PolicyRequireSignature bool
 	PolicyPublicKey        string
 	PolicyKeyID            string

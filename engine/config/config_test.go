@@ -61,7 +61,8 @@ func TestPrecedence(t *testing.T) {
 	cfg := load(t, root, nil)
 	want := Config{
 		DataDir: ".pawl", Operator: osUser(), Workers: 0, MaxRecordBytes: 64 << 20, CacheDir: cache,
-		PluginCallTimeout: 30 * time.Second, PolicyKeyID: "pawl-policy", ExportTimeout: 2 * time.Minute,
+		PluginCallTimeout: 30 * time.Second, TimeWindowPast: 7 * 24 * time.Hour, TimeWindowFuture: time.Hour,
+		PolicyKeyID: "pawl-policy", ExportTimeout: 2 * time.Minute,
 	}
 	if cfg != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -156,6 +157,8 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.PluginCallTimeout = 0 }, []string{"plugin.call_timeout = 0s", "more than 0", "e.g. 30s"}},
 		{func(c *Config) { c.ExportTimeout = -time.Second }, []string{"export.timeout = -1s", "more than 0", "e.g. 2m"}},
 		{func(c *Config) { c.DataDir = "" }, []string{"data_dir is empty", "default .pawl"}},
+		{func(c *Config) { c.TimeWindowPast = -time.Hour }, []string{"time_window.past = -1h", "0 or more", "e.g. 168h"}},
+		{func(c *Config) { c.TimeWindowFuture = -time.Second }, []string{"time_window.future = -1s", "0 or more", "e.g. 1h"}},
 	} {
 		c := Defaults()
 		tc.bad(&c)
@@ -238,6 +241,12 @@ func TestDurations(t *testing.T) {
 		t.Fatalf("environment over file: %+v", cfg)
 	}
 	t.Setenv("PAWL_EXPORT_TIMEOUT", "")
+
+	// The time window: a day back from the file, none ahead (0 is allowed).
+	cfg = load(t, project(t, "time_window:\n  past: 24h\n  future: 0s\n"), nil)
+	if cfg.TimeWindowPast != 24*time.Hour || cfg.TimeWindowFuture != 0 {
+		t.Fatalf("time window from the file: %+v", cfg)
+	}
 
 	// A number alone would be nanoseconds: refused.
 	file := filepath.Join(project(t, "export:\n  timeout: 90\n"), File)

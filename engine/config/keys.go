@@ -140,6 +140,24 @@ var table = build([]Key{
 		Doc:   "Key id that policy bundle signatures carry, and are checked for.",
 	},
 	{
+		Name: "time_window.past", Type: Duration, def: 7 * 24 * time.Hour,
+		field: func(c *Config) any { return &c.TimeWindowPast },
+		check: notNegative(func(c Config) time.Duration { return c.TimeWindowPast }),
+		Doc: "How far before now a time given on the command line (`pawl run --as-of`, `pawl export --time`) may be " +
+			"without a reason. An earlier time is refused unless `--reason` says why; with one, the batch record or the " +
+			"export record says the time was outside the window and records the window. " +
+			"The default, a week, covers a batch stamped with the day its data was collected when it is loaded days " +
+			"later (a weekend, a late delivery, a rerun after an outage); anything older is a back-dating someone must explain.",
+	},
+	{
+		Name: "time_window.future", Type: Duration, def: time.Hour,
+		field: func(c *Config) any { return &c.TimeWindowFuture },
+		check: notNegative(func(c Config) time.Duration { return c.TimeWindowFuture }),
+		Doc: "How far after now a time given on the command line may be without a reason, as `time_window.past` " +
+			"is before it. The default, an hour, absorbs a time read from another machine's clock or rounded up; " +
+			"a time further ahead (a wrong year, a local time written as UTC) needs `--reason`.",
+	},
+	{
 		Name: "export.ca_file", Type: Path, def: "", defaultText: "none: the system's roots",
 		field: func(c *Config) any { return &c.ExportCAFile },
 		Doc: "PEM bundle of the certificate authorities that https export destinations are verified against, " +
@@ -182,6 +200,16 @@ func positive(get func(Config) time.Duration) func(Key, Config) string {
 	}
 }
 
+// notNegative checks that a duration key is 0 or more.
+func notNegative(get func(Config) time.Duration) func(Key, Config) string {
+	return func(k Key, c Config) string {
+		if d := get(c); d < 0 {
+			return fmt.Sprintf("%s = %s: must be 0 or more, e.g. %s (the default)", k.Name, formatDuration(d), plain(k.Default))
+		}
+		return ""
+	}
+}
+
 // formatDefault writes a default value as the documentation shows it.
 func formatDefault(v any) string {
 	switch v := v.(type) {
@@ -202,7 +230,9 @@ func formatDefault(v any) string {
 	}
 }
 
-// formatDuration writes d as pawl.yaml would: 2m rather than 2m0s.
+// FormatDuration writes d as pawl.yaml would: 2m rather than 2m0s.
+func FormatDuration(d time.Duration) string { return formatDuration(d) }
+
 func formatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {

@@ -62,7 +62,11 @@ type Options struct {
 	Purpose  string
 	Operator string // default: the project's operator
 	Reason   string
-	Time     time.Time // the decision's time; default now
+	// Time is the decision's time; default now. A time given outside the
+	// configured window around now (time_window.past, time_window.future)
+	// is refused unless Reason says why, and the export's records then say
+	// it was outside the window.
+	Time time.Time
 }
 
 // Result is what an export did.
@@ -74,6 +78,10 @@ type Result struct {
 	DecisionSeq int64                  `json:"decision_seq,omitempty"`
 	Files       []actions.ExportedFile `json:"files,omitempty"`
 	AuditSeq    int64                  `json:"audit_seq,omitempty"`
+	// TimeOutsideWindow says --time was outside the window that needs no
+	// reason, and TimeWindow is that window, as the export's records say.
+	TimeOutsideWindow bool                `json:"time_outside_window,omitempty"`
+	TimeWindow        *actions.TimeWindow `json:"time_window,omitempty"`
 }
 
 // Export asks the egress policy whether a batch may go to a destination
@@ -93,11 +101,18 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 	if !strings.HasSuffix(opt.To, "/") {
 		return nil, fmt.Errorf("destination %q must end in \"/\": it names the directory pawl writes %s into", opt.To, strings.Join(Files, ", "))
 	}
-	asOf := opt.Time
-	if asOf.IsZero() {
-		asOf = time.Now().Truncate(time.Second)
-	}
 	res := &Result{URL: opt.To}
+	asOf := opt.Time
+	if now := time.Now(); asOf.IsZero() {
+		asOf = now.Truncate(time.Second)
+	} else {
+		w, err := gate.WindowOf(p.Cfg).Check(now, gate.GivenTime{Flag: "--time", Time: asOf, Operator: opt.Operator,
+			Reason: opt.Reason, Record: "the export's records"})
+		if err != nil {
+			return nil, err
+		}
+		res.TimeOutsideWindow, res.TimeWindow = w != nil, w
+	}
 	pins, err := p.Pins(ctx)
 	if err != nil {
 		return nil, err
@@ -158,7 +173,8 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 	}
 	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + b.BatchID, Reason: opt.Reason,
 		Details: actions.BatchExportStartedDetails{BatchID: b.BatchID, URL: opt.To, Destination: canonical, Prefix: prefix,
-			Purpose: opt.Purpose, DecisionID: d.ID, DecisionSeq: dent.Seq, Files: planned}}); err != nil {
+			Purpose: opt.Purpose, DecisionID: d.ID, DecisionSeq: dent.Seq, Files: planned,
+			TimeOutsideWindow: res.TimeOutsideWindow, TimeWindow: res.TimeWindow}}); err != nil {
 		return res, fmt.Errorf("the export of batch %s could not be put on record, so nothing was sent: %w", b.BatchID, err)
 	}
 	failpoint.Hit("export.after-started")
@@ -170,7 +186,8 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 	failpoint.Hit("export.before-record")
 	ent, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + b.BatchID, Reason: opt.Reason,
 		Details: actions.BatchExportedDetails{BatchID: b.BatchID, URL: opt.To, Destination: canonical, Prefix: prefix,
-			Purpose: opt.Purpose, DecisionID: d.ID, DecisionSeq: dent.Seq, Files: sent}})
+			Purpose: opt.Purpose, DecisionID: d.ID, DecisionSeq: dent.Seq, Files: sent,
+			TimeOutsideWindow: res.TimeOutsideWindow, TimeWindow: res.TimeWindow}})
 	if err != nil {
 		return res, fmt.Errorf("batch %s was exported to %s but the export could not be put on record: %w", b.BatchID, canonical, err)
 	}
@@ -211,7 +228,8 @@ func failed(ctx context.Context, p *project.Project, opt Options, res *Result, w
 	}
 	_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + res.BatchID, Reason: opt.Reason,
 		Details: actions.BatchExportFailedDetails{BatchID: res.BatchID, URL: opt.To, Destination: res.Destination, DecisionID: id,
-			DecisionSeq: res.DecisionSeq, Error: err.Error(), Written: written}})
+			DecisionSeq: res.DecisionSeq, Error: err.Error(), Written: written,
+			TimeOutsideWindow: res.TimeOutsideWindow, TimeWindow: res.TimeWindow}})
 	if aerr != nil {
 		return fmt.Errorf("%w (and recording the failure failed: %v)", err, aerr)
 	}

@@ -28,8 +28,23 @@ import (
 // AsOf is the as-of time tests run batches with.
 var AsOf = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
+// PastWindow is time_window.past in the tests' projects. AsOf is a fixed
+// date (outputs, lineage roots and golden files depend on it), and the tests
+// must pass whenever they run, so the window reaches a century back; the
+// tests of the window set their own. The CLI's tests set it the same way
+// (PAWL_TIME_WINDOW_PAST, or pawl.yaml).
+const PastWindow = 100 * 365 * 24 * time.Hour
+
+// Config is the default configuration with the tests' time window.
+func Config() config.Config {
+	c := config.Defaults()
+	c.TimeWindowPast = PastWindow
+	return c
+}
+
 // NewProject creates a project (engine.Init) in a temporary directory with
-// operator "tester"; it is closed when the test ends.
+// operator "tester" and the tests' time window (PastWindow); it is closed
+// when the test ends.
 func NewProject(t testing.TB) *project.Project {
 	t.Helper()
 	p, err := engine.Init(context.Background(), t.TempDir(), engine.InitOptions{Operator: "tester"})
@@ -38,6 +53,7 @@ func NewProject(t testing.TB) *project.Project {
 	}
 	t.Cleanup(func() { p.Close() })
 	UseTestCacheKey(t, p.Data)
+	p.Cfg.TimeWindowPast = PastWindow
 	return p
 }
 

@@ -8,6 +8,11 @@
 // reason, and that nothing is allowed without a decision on record: a
 // decision that cannot be recorded is an error. It does not decide what
 // happens after an allow; the callers act, and record that too.
+//
+// It also holds the rule for times an operator gives on the command line (a
+// run's --as-of, an export's --time): outside the configured window around
+// now they are refused without a reason (Window.Check), and
+// mayUseTimeOutsideWindow is where a role will be required once roles exist.
 package gate
 
 import (

@@ -15,6 +15,7 @@ import (
 type Batch struct {
 	actions.BatchRecord
 	AuditSeq  int64  // its batch.committed entry
+	Reason    string // that entry's reason (why an as-of outside the window was used, among others)
 	Dir       string // batches/<id>
 	Signature string // the path of its signature.json
 }
@@ -37,7 +38,7 @@ func (p *Project) BatchOf(e audit.Entry) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Batch{BatchRecord: br, AuditSeq: e.Seq, Dir: p.BatchDir(br.BatchID), Signature: p.SignaturePath(br.BatchID)}, nil
+	return &Batch{BatchRecord: br, AuditSeq: e.Seq, Reason: e.Reason, Dir: p.BatchDir(br.BatchID), Signature: p.SignaturePath(br.BatchID)}, nil
 }
 
 // Batches returns every committed batch, oldest first.

@@ -15,7 +15,6 @@ import (
 	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
-	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/project"
@@ -210,7 +209,7 @@ func TestRecoveryAfterCrashBetweenSteps(t *testing.T) {
 			}
 			root := p.Root
 			p.Close()
-			q, err := engine.Open(context.Background(), root, config.Defaults())
+			q, err := engine.Open(context.Background(), root, enginetest.Config())
 			if err != nil {
 				t.Fatal(err)
 			}

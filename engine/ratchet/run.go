@@ -26,8 +26,12 @@ type RunOptions struct {
 	Stdin    io.Reader // read when Input is "-"
 	Operator string    // default: the project's configured operator
 	Reason   string
-	AsOf     time.Time // default: now, to the second
-	Workers  int       // default: the project's setting, then one per CPU
+	// AsOf is the batch's as-of time; default: now, to the second. A time
+	// given outside the configured window around now (time_window.past,
+	// time_window.future) is refused unless Reason says why, and the
+	// batch record then says it was outside the window.
+	AsOf    time.Time
+	Workers int // default: the project's setting, then one per CPU
 	// Progress, when set, is called from the writer after each chunk.
 	Progress func(Progress)
 }
@@ -81,6 +85,15 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 	if opt.Operator == "" {
 		opt.Operator = p.Cfg.Operator
 	}
+	var outside *actions.TimeWindow
+	if !opt.AsOf.IsZero() {
+		var err error
+		outside, err = gate.WindowOf(p.Cfg).Check(start, gate.GivenTime{Flag: "--as-of", Time: opt.AsOf, Operator: opt.Operator,
+			Reason: opt.Reason, Record: "the batch record"})
+		if err != nil {
+			return nil, err
+		}
+	}
 	pl, err := PlanRun(ctx, p, opt.Job)
 	if err != nil {
 		return nil, err
@@ -94,7 +107,8 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 		asOf = time.Now().Truncate(time.Second)
 	}
 	pl.Bind(name, d, size, asOf)
-	return execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start})
+	return execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start,
+		asOfOutside: outside})
 }
 
 type execOptions struct {
@@ -102,6 +116,9 @@ type execOptions struct {
 	workers          int
 	progress         func(Progress)
 	start            time.Time
+	// asOfOutside is the window the as-of time was given outside of, with
+	// a reason; nil when it was inside, or not given.
+	asOfOutside *actions.TimeWindow
 }
 
 // execute commits a bound plan: answered from the record when the batch is
@@ -117,6 +134,9 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	}
 	br := pl.record()
 	br.PawlVersion = version.Version
+	if o.asOfOutside != nil {
+		br.AsOfOutsideWindow, br.AsOfWindow = true, o.asOfOutside
+	}
 	fail := func(err error) (*Result, error) {
 		// An append can report an error after its entry reached the disk:
 		// then the batch is committed, and what remains is rolled forward.

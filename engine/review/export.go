@@ -228,7 +228,8 @@ func summarize(e audit.Entry) string {
 	var parts []string
 	// "name" is an enrolled operator's printed name; an e-signature's is
 	// the manifest's "signer_name".
-	for _, k := range []string{"name", "meaning", "signer_id", "allow", "deny", "destination", "match", "failure", "error", "plugin", "original_batch", "original_ordinal"} {
+	for _, k := range []string{"name", "meaning", "signer_id", "allow", "deny", "destination", "match", "failure", "error", "plugin", "original_batch", "original_ordinal",
+		"as_of_outside_window", "time_outside_window", "clock", "given", "head_seq", "refused_action", "refused_object"} {
 		if v, ok := d[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
 		}

@@ -14,12 +14,21 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/project"
 )
 
 // demoAsOf is the as-of time of every batch these tests run.
 var demoAsOf = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+// TestMain gives the pawl processes these tests start the tests' time
+// window (enginetest.PastWindow), so that demoAsOf needs no reason on any
+// date.
+func TestMain(m *testing.M) {
+	os.Setenv("PAWL_TIME_WINDOW_PAST", config.FormatDuration(enginetest.PastWindow))
+	os.Exit(m.Run())
+}
 
 // good is a reading that passes every stage.
 const good = enginetest.GoodReading
