@@ -91,12 +91,13 @@ func TestCatalogueIsComplete(t *testing.T) {
 	}
 	for _, a := range []string{audit.ActionTrailCreated, audit.ActionTrailMigrated, ProjectInit, PinChanged, PluginAdded, PluginRefused,
 		PluginAddRefused, PluginApproved, PolicyDecision, BatchCommitted, BatchFailed, BatchReplayed, RecordResubmitted, BatchExportStarted, BatchExported,
-		BatchExportFailed, Checkpoint, AuditExported, OperatorEnrolled, ESignSigned, ESignFailed} {
+		BatchExportFailed, Checkpoint, AuditExported, OperatorEnrolled, ESignSigned, ESignFailed,
+		OperatorPassphraseChanged, OperatorPassphraseChangeFailed, OperatorLocked, OperatorUnlocked, OperatorRevoked} {
 		if !seen[a] {
 			t.Errorf("%s is not in the catalogue", a)
 		}
 	}
-	if len(seen) != 21 {
+	if len(seen) != 26 {
 		t.Errorf("%d actions in the catalogue; update this test when adding one", len(seen))
 	}
 }
