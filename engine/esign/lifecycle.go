@@ -300,8 +300,8 @@ func lifecycle(ctx context.Context, p *project.Project, ops []*Operator, attempt
 // recordLock puts a lock-out that is not on record yet on record (the
 // alert), and fills in its entry.
 func recordLock(ctx context.Context, p *project.Project, op *Operator) error {
-	if op.Locked == nil || op.Locked.AuditSeq != 0 {
-		return nil
+	if op.Locked == nil || op.Locked.AuditSeq != 0 || op.Revoked != nil {
+		return nil // not locked, already on record, or revoked: nothing to alert
 	}
 	seqs := make([]int64, len(op.attempts))
 	for i, e := range op.attempts {
