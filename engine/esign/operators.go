@@ -170,7 +170,10 @@ type EnrolOptions struct {
 // EnrolOperator creates an operator's ed25519 key, writes it encrypted
 // under the passphrase to operators/<ID>.key (mode 0600) and records the
 // enrolment (id, printed name, public key, key id) in the audit trail. It
-// refuses an id that is already enrolled or whose key file exists.
+// refuses an id that is already enrolled, or was ever (a revoked id is
+// never enrolled again), and a passphrase too easy to guess
+// (CheckPassphrase with esign.passphrase_min_score). A key file left by an
+// enrolment cut short is set aside.
 func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*Operator, error) {
 	if err := CheckOperatorID(opt.ID); err != nil {
 		return nil, err

@@ -157,8 +157,11 @@ type SignOptions struct {
 
 // Sign records the operator's e-signature on a committed batch. Every
 // failure — an unknown batch or operator, a wrong passphrase, a bad
-// meaning — is recorded too, as an esign.failed entry with the reason (never
-// the passphrase), and nothing is signed.
+// meaning, a revoked or locked operator, an expired passphrase — is
+// recorded too, as an esign.failed entry with the reason (never the
+// passphrase), and nothing is signed. A revoked, locked or expired
+// operator is refused before the key file is opened; a wrong passphrase
+// that completes a lock-out appends operator.locked.
 func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature, error) {
 	object := "batch:" + opt.Batch
 	fail := func(why string, err error) (*ESignature, error) {
