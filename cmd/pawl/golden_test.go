@@ -404,6 +404,53 @@ func (g *goldenScenario) run() {
 	g.step("run/clock-behind", 1, "", "-C", clockRoot, "run", "sensor-feed", "--input", input, "--as-of", goldenAsOf, "--operator", "qa-runner")
 	g.step("audit-log/clock-anomaly", 0, "", "-C", clockRoot, "audit", "log", "--action", actions.TrailClockAnomaly, "--output", "json")
 	g.step("audit-verify/clock-anomaly", 0, "", "-C", clockRoot, "audit", "verify")
+	// The operator lifecycle: passphrases too easy to guess, a change, a
+	// lock-out and its unlock, revocations.
+	const carolPass, carolNew, bobNew = "lantern orchard pebble quartz", "violet anchor meadow drizzle", "saffron glacier whistle copper"
+	g.step("help/operator", 0, "", "operator", "--help")
+	g.in("operator-add/weak-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, "aaaaaaaaaaaa"))
+	g.in("operator-add/name-in-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, "carol-example-2026"))
+	g.in("operator-add/third", 0, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, carolPass))
+	g.in("sign/carol", 0, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolPass))
+	g.in("operator-passwd/text", 0, "operator", "passwd", "carol", "--reason", "quarterly change", "--passphrase-fd", passFD(t, carolPass+"\n"+carolNew))
+	g.in("operator-passwd/json", 0, "operator", "passwd", "bob", "--passphrase-fd", passFD(t, goldenPass+"\n"+bobNew), "--output", "json")
+	g.in("operator-passwd/weak-new", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolNew+"\n"+carolNew+"!"))
+	g.in("operator-passwd/no-terminal", 2, "operator", "passwd", "carol")
+	g.in("operator-passwd/unknown", 1, "operator", "passwd", "dave", "--passphrase-fd", passFD(t, carolPass+"\n"+carolNew))
+	g.in("operator-passwd/wrong-old", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolPass+"\n"+"another fine passphrase"))
+	wrong := func() {
+		t.Helper()
+		if code, out, errs := pawl(t, "", "-C", root, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, "not the passphrase at all")); code != 1 {
+			t.Fatalf("a wrong passphrase: exit %d\n%s%s", code, out, errs)
+		}
+	}
+	wrong()
+	wrong()
+	wrong()
+	g.in("sign/locking", 1, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, "not the passphrase at all"))
+	g.in("sign/locked", 1, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolNew))
+	g.in("operator-passwd/locked", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolNew+"\n"+carolPass))
+	g.in("operator-list/states", 0, "operator", "list")
+	g.in("operator-list/states-json", 0, "operator", "list", "--output", "json")
+	g.in("operator-unlock/no-reason", 2, "operator", "unlock", "carol")
+	g.in("operator-unlock/not-locked", 1, "operator", "unlock", "alice", "--reason", "just in case")
+	g.in("operator-unlock/text", 0, "operator", "unlock", "carol", "--reason", "carol mistyped; confirmed in person", "--operator", "qa-admin")
+	for range 5 {
+		wrong()
+	}
+	g.in("operator-unlock/json", 0, "operator", "unlock", "carol", "--reason", "again, confirmed in person", "--operator", "qa-admin", "--output", "json")
+	g.in("operator-revoke/no-reason", 2, "operator", "revoke", "carol")
+	g.in("operator-revoke/text", 0, "operator", "revoke", "carol", "--reason", "left the project", "--operator", "qa-admin")
+	g.in("operator-revoke/json", 0, "operator", "revoke", "bob", "--reason", "key file copied to a laptop that was lost", "--operator", "qa-admin", "--output", "json")
+	g.in("operator-revoke/already", 1, "operator", "revoke", "carol", "--reason", "again")
+	g.in("operator-unlock/revoked", 1, "operator", "unlock", "carol", "--reason", "undo")
+	g.in("sign/revoked", 1, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolNew))
+	g.in("operator-passwd/revoked", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolNew+"\n"+carolPass))
+	g.in("operator-add/revoked-id", 1, "operator", "add", "carol", "--name", "Carol Again", "--passphrase-fd", passFD(t, carolPass))
+	g.in("operator-list/revoked", 0, "operator", "list")
+	g.in("batches-show/signer-revoked", 0, "batches", "show", b2)
+	g.in("audit-log/locked", 0, "audit", "log", "--action", actions.OperatorLocked)
+	g.in("audit-log/unlocked-json", 0, "audit", "log", "--action", actions.OperatorUnlocked, "--output", "json")
 
 	// Last, a batch output altered behind pawl's back.
 	verified := filepath.Join(batchDir, actions.VerifiedFile)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/esign"
@@ -11,8 +14,21 @@ import (
 func (a *app) operatorCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "operator",
-		Short: "Enrol and list the operators who e-sign batches",
+		Short: "Enrol, list, change the passphrase of, unlock and revoke the operators who e-sign batches",
 	}
+	c.AddCommand(a.operatorAddCmd(), a.operatorListCmd(), a.operatorPasswdCmd(), a.operatorUnlockCmd(), a.operatorRevokeCmd())
+	return c
+}
+
+// passphraseRules is what the help says of a new passphrase.
+var passphraseRules = fmt.Sprintf(`A new passphrase must have at least %d characters and be hard to guess:
+zxcvbn weighs it, counting the operator's id, printed name and every year
+(and, on a change, the old passphrase) as known to an attacker, and it must
+score at least esign.passphrase_min_score (default 3 of 4). A refusal says the
+score and what made it weak. Four or more unrelated words picked at random
+make a good one.`, esign.MinPassphraseLen)
+
+func (a *app) operatorAddCmd() *cobra.Command {
 	var name, reason string
 	var fd int
 	add := &cobra.Command{
@@ -23,21 +39,26 @@ func (a *app) operatorCmd() *cobra.Command {
 derived from their passphrase with PBKDF2-HMAC-SHA256 (%d iterations, random
 salt). Signing needs both components: the key file and the passphrase. The
 enrolment — id, printed name, public key, key id — is recorded in the audit
-trail, and signatures are verified against that record.
+trail, and signatures are verified against that record. An id is never
+enrolled twice, not even after its operator was revoked.
 
-The passphrase must have at least %d characters. It is read from the terminal
-(twice), or for scripts from an open file descriptor (--passphrase-fd N, one
-line); never from an argument or the environment. The operator recorded as
-enrolling is the configured one (--operator, PAWL_OPERATOR, pawl.yaml).`, esign.OperatorKDFIterations, esign.MinPassphraseLen),
+%s
+
+The passphrase is read from the terminal (twice), or for scripts from an open
+file descriptor (--passphrase-fd N, one line); never from an argument or the
+environment. The operator recorded as enrolling is the configured one
+(--operator, PAWL_OPERATOR, pawl.yaml).`, esign.OperatorKDFIterations, passphraseRules),
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			if err := esign.CheckOperatorID(argv[0]); err != nil {
+			id := argv[0]
+			if err := esign.CheckOperatorID(id); err != nil {
 				return &usageError{err}
 			}
-			if _, err := esign.CheckPrintedName(name); err != nil {
+			printed, err := esign.CheckPrintedName(name)
+			if err != nil {
 				return &usageError{fmt.Errorf("--name: %w", err)}
 			}
 			p, err := a.open(c)
@@ -45,12 +66,23 @@ enrolling is the configured one (--operator, PAWL_OPERATOR, pawl.yaml).`, esign.
 				return err
 			}
 			defer p.Close()
-			pass, err := a.readPassphrase(fd, fmt.Sprintf("new passphrase for %s (at least %d characters): ", argv[0], esign.MinPassphraseLen), true)
+			opt := esign.EnrolOptions{ID: id, Name: name, Reason: reason}
+			if _, err := esign.LookupOperator(c.Context(), p, id); err == nil {
+				// Already enrolled, or revoked: said without asking for a
+				// passphrase.
+				_, err := esign.EnrolOperator(c.Context(), p, opt)
+				return err
+			}
+			pass, err := a.readPassphrase(fd, fmt.Sprintf("new passphrase for %s (at least %d characters, hard to guess): ", id, esign.MinPassphraseLen),
+				func(b []byte) error {
+					return esign.CheckPassphrase(b, p.Cfg.ESignPassphraseMinScore, esign.Known{ID: id, Name: printed})
+				})
 			if err != nil {
 				return err
 			}
 			defer clear(pass)
-			op, err := esign.EnrolOperator(c.Context(), p, esign.EnrolOptions{ID: argv[0], Name: name, Passphrase: pass, Reason: reason})
+			opt.Passphrase = pass
+			op, err := esign.EnrolOperator(c.Context(), p, opt)
 			if err != nil {
 				return err
 			}
@@ -67,11 +99,18 @@ enrolling is the configured one (--operator, PAWL_OPERATOR, pawl.yaml).`, esign.
 	add.Flags().String("operator", "", "operator `ID` recorded as performing the enrolment")
 	add.Flags().IntVar(&fd, "passphrase-fd", -1, "read the passphrase (one line) from open file descriptor `N` instead of the terminal")
 	a.addOutputFlag(add)
+	return add
+}
 
+func (a *app) operatorListCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List enrolled operators",
-		Args:  args(cobra.NoArgs),
+		Short: "List enrolled operators: their keys, state (active, locked, revoked) and passphrase age",
+		Long: `List every enrolled operator with their key, the state the audit trail gives
+them now — active, locked (since when, after how many failed attempts) or
+revoked (when, by whom, why) — the age of their passphrase and when it
+expires (esign.passphrase_max_age_days), and whether their key file is there.`,
+		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			p, err := a.openChecked(c)
 			if err != nil {
@@ -92,18 +131,234 @@ enrolling is the configured one (--operator, PAWL_OPERATOR, pawl.yaml).`, esign.
 				fmt.Fprintln(a.s.out, "no operators enrolled yet: `pawl operator add ID --name \"Printed Name\"`")
 				return nil
 			}
-			fmt.Fprintf(a.s.out, "%-16s  %-28s  %-24s  %-20s  %s\n", "ID", "PRINTED NAME", "KEY", "ENROLLED (UTC)", "KEY FILE")
+			const row = "%-16s  %-28s  %-24s  %-20s  %-18s  %-30s  %s\n"
+			fmt.Fprintf(a.s.out, row, "ID", "PRINTED NAME", "KEY", "ENROLLED (UTC)", "STATE", "PASSPHRASE", "KEY FILE")
 			for _, op := range ops {
 				kf := "present"
 				if !op.KeyFilePresent {
 					kf = "MISSING: restore " + op.KeyFile + " from backup"
 				}
-				fmt.Fprintf(a.s.out, "%-16s  %-28s  %-24s  %-20s  %s\n", op.ID, op.Name, op.KeyID, op.EnrolledAt.Format(time.DateTime), kf)
+				state := op.State
+				if op.State == esign.StateActive && op.FailedAttempts > 0 {
+					state = fmt.Sprintf("active (%d failed)", op.FailedAttempts)
+				}
+				fmt.Fprintf(a.s.out, row, op.ID, op.Name, op.KeyID, op.EnrolledAt.Format(time.DateTime), state, passphraseAge(op.Passphrase), kf)
+				writeOperatorState(a.s.out, "    ", op)
 			}
 			return nil
 		},
 	}
 	a.addOutputFlag(list)
-	c.AddCommand(add, list)
+	return list
+}
+
+// passphraseAge is the PASSPHRASE column of `operator list`.
+func passphraseAge(pp esign.Passphrase) string {
+	switch {
+	case pp.ExpiresInDays == nil:
+		return fmt.Sprintf("set %d d ago, never expires", pp.AgeDays)
+	case pp.Expired:
+		return fmt.Sprintf("EXPIRED: set %d d ago (max %d d)", pp.AgeDays, pp.MaxAgeDays)
+	}
+	return fmt.Sprintf("set %d d ago, expires in %d d", pp.AgeDays, *pp.ExpiresInDays)
+}
+
+// writeOperatorState says, under an operator's line, since when and why
+// they are locked or revoked.
+func writeOperatorState(w io.Writer, indent string, op *esign.Operator) {
+	if l := op.Locked; l != nil && op.Revoked == nil {
+		entry := fmt.Sprintf("audit entry %d", l.AuditSeq)
+		if l.AuditSeq == 0 {
+			entry = "recorded at the next attempt"
+		}
+		fmt.Fprintf(w, "%slocked since %s UTC after %d failed attempts (%s): an admin unlocks with `pawl operator unlock %s --reason TEXT`\n",
+			indent, l.Since.Format(time.DateTime), l.FailedAttempts, entry, op.ID)
+	}
+	if r := op.Revoked; r != nil {
+		fmt.Fprintf(w, "%srevoked since %s UTC by %s (audit entry %d): %s\n", indent, r.At.Format(time.DateTime), r.By, r.AuditSeq, oneLineQuote(r.Reason))
+	}
+}
+
+func (a *app) operatorPasswdCmd() *cobra.Command {
+	var reason string
+	var fd int
+	c := &cobra.Command{
+		Use:   "passwd ID",
+		Short: "Change an operator's passphrase (asks the old one, then the new one); the key stays the same",
+		Long: `Change an operator's passphrase. The operator's key is opened with the old
+passphrase and sealed again under the new one, with a new salt and nonce: the
+key, and so the public key on record and every signature made with it, stay
+the same. The change is recorded (operator.passphrase_changed) and starts the
+passphrase's age again (esign.passphrase_max_age_days); an expired passphrase
+can be changed. A wrong old passphrase is a failed attempt on record and counts
+towards the lock-out (esign.lockout_after); a locked or revoked operator is
+refused.
+
+` + passphraseRules + `
+
+The passphrases are read from the terminal (the old one, then the new one
+twice), or for scripts from an open file descriptor (--passphrase-fd N, two
+lines: the old passphrase, then the new one); never from an argument or the
+environment.
+
+The new key file is written beside the old one and put in its place only
+after the change is on record, so a crash leaves either the old passphrase in
+force (nothing on record; run the command again) or the new one (on record;
+the next command that uses the key finishes the change).`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			id := argv[0]
+			if err := esign.CheckOperatorID(id); err != nil {
+				return &usageError{err}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			opt := esign.PasswdOptions{ID: id, Reason: reason}
+			op, err := esign.LookupOperator(c.Context(), p, id)
+			if err != nil || op.CanChangePassphrase() != nil {
+				// Unknown, locked or revoked: refused and recorded without
+				// asking for a passphrase.
+				_, err := esign.ChangePassphrase(c.Context(), p, opt)
+				return err
+			}
+			src, err := a.passphrases(fd)
+			if err != nil {
+				return err
+			}
+			defer src.close()
+			old, err := src.read(fmt.Sprintf("current passphrase for %s: ", id), nil)
+			if err != nil {
+				return err
+			}
+			defer clear(old)
+			pass, err := src.read(fmt.Sprintf("new passphrase for %s (at least %d characters, hard to guess): ", id, esign.MinPassphraseLen), func(b []byte) error {
+				return esign.CheckPassphrase(b, p.Cfg.ESignPassphraseMinScore, esign.Known{ID: op.ID, Name: op.Name, Old: old})
+			})
+			if err != nil && fd >= 0 {
+				return fmt.Errorf("%w (--passphrase-fd gives two lines: the old passphrase, then the new one)", err)
+			}
+			if err != nil {
+				return err
+			}
+			defer clear(pass)
+			opt.Old, opt.New = old, pass
+			op, err = esign.ChangePassphrase(c.Context(), p, opt)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(op)
+			}
+			expires := "it never expires"
+			if d := op.Passphrase.ExpiresInDays; d != nil {
+				expires = fmt.Sprintf("it expires in %d days", *d)
+			}
+			fmt.Fprintf(a.s.out, "changed the passphrase of %s (%s), audit entry %d: the key %s is the same; %s\n",
+				op.ID, op.Name, op.Passphrase.SetEntry, op.KeyID, expires)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
+	c.Flags().IntVar(&fd, "passphrase-fd", -1, "read the old and the new passphrase (two lines) from open file descriptor `N` instead of the terminal")
+	a.addOutputFlag(c)
 	return c
+}
+
+// adminCmd is unlock or revoke: ID, a required reason, who does it.
+func (a *app) adminCmd(use, short, long string, do func(c *cobra.Command, opt esign.AdminOptions) error) *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			if err := esign.CheckOperatorID(argv[0]); err != nil {
+				return &usageError{err}
+			}
+			if strings.TrimSpace(reason) == "" {
+				return &usageError{errors.New("--reason TEXT is required: why, on record")}
+			}
+			return do(c, esign.AdminOptions{ID: argv[0], Reason: reason})
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "why (required; recorded in the audit trail)")
+	c.Flags().String("operator", "", "operator `ID` recorded as performing it")
+	a.addOutputFlag(c)
+	return c
+}
+
+const rolesNote = `Roles do not exist yet: anyone who can run pawl on the project may do this,
+and the entry records who (the configured operator, --operator, and the OS
+user) and why.`
+
+func (a *app) operatorUnlockCmd() *cobra.Command {
+	return a.adminCmd("unlock ID --reason TEXT",
+		"Unlock an operator locked out after too many wrong passphrases (reason required)",
+		`Unlock an operator who was locked after esign.lockout_after wrong passphrases
+in a row. The unlock is recorded (operator.unlocked) with who unlocked them and
+the reason, which is required; the count of failed attempts starts again.
+Before unlocking, find out who made the attempts: `+"`pawl audit log --action esign.failed`"+`.
+
+`+rolesNote,
+		func(c *cobra.Command, opt esign.AdminOptions) error {
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			u, err := esign.UnlockOperator(c.Context(), p, opt)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(u)
+			}
+			op := u.Operator
+			fmt.Fprintf(a.s.out, "unlocked %s (%s) by %s, audit entry %d\n  ended the lock-out since %s UTC after %d failed attempts (audit entry %d)\n",
+				op.ID, op.Name, u.By, u.AuditSeq, u.Ended.Since.Format(time.DateTime), u.Ended.FailedAttempts, u.Ended.AuditSeq)
+			return nil
+		})
+}
+
+func (a *app) operatorRevokeCmd() *cobra.Command {
+	return a.adminCmd("revoke ID --reason TEXT",
+		"Revoke an operator for good: they can never sign again and the id is never reused (reason required)",
+		`Revoke an operator (21 CFR 11.300(c), 11.100(a)): someone who left, or whose
+key file or passphrase may be known to others. The revocation is recorded
+(operator.revoked) with who revoked them and the reason, which is required.
+From then on every attempt to sign or change the passphrase is refused and
+recorded; the signatures they made before stay valid and are shown as made
+before the revocation; a signature entry after it is invalid, and
+`+"`pawl audit verify`"+` names it. The id is never enrolled again: enrol the
+person under a new id. A revocation is never undone.
+
+`+rolesNote,
+		func(c *cobra.Command, opt esign.AdminOptions) error {
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			op, err := esign.RevokeOperator(c.Context(), p, opt)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(op)
+			}
+			r := op.Revoked
+			fmt.Fprintf(a.s.out, "revoked %s (%s), key %s, by %s, audit entry %d\n  %s can no longer sign; signatures made before stay valid; the id is never enrolled again\n",
+				op.ID, op.Name, op.KeyID, r.By, r.AuditSeq, op.ID)
+			return nil
+		})
 }

@@ -33,7 +33,11 @@ printed name, time and meaning by 'pawl batches show' and 'pawl audit trace'.
 The passphrase is read from the terminal, or for scripts from an open file
 descriptor (--passphrase-fd N, one line); never from an argument or the
 environment. Failed attempts (wrong passphrase, unknown operator or batch)
-are recorded too, without the passphrase.`,
+are recorded too, without the passphrase. After esign.lockout_after wrong
+passphrases in a row the operator is locked until an admin unlocks them
+(pawl operator unlock); a revoked operator, a locked one and a passphrase
+older than esign.passphrase_max_age_days days (pawl operator passwd) are
+refused without asking for the passphrase, and the attempt is recorded.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -58,10 +62,16 @@ are recorded too, without the passphrase.`,
 				_, err := esign.Sign(c.Context(), p, opt)
 				return err
 			}
+			if op.CanSign() != nil {
+				// Revoked, locked or expired: refused and recorded
+				// without asking for a passphrase.
+				_, err := esign.Sign(c.Context(), p, opt)
+				return err
+			}
 			fmt.Fprintf(a.s.err, "signing batch %s (job %s, as of %s, %d records: %d verified, %d quarantined; lineage root %s)\n",
 				b.BatchID, b.Job, b.AsOf, b.RecordsIn, b.Verified, b.Quarantined, b.Lineage.Root)
 			fmt.Fprintf(a.s.err, "as %q: %s (%s)\n", meaning, op.Name, op.ID)
-			pass, err := a.readPassphrase(fd, fmt.Sprintf("passphrase for %s: ", op.ID), false)
+			pass, err := a.readPassphrase(fd, fmt.Sprintf("passphrase for %s: ", op.ID), nil)
 			if err != nil {
 				return err
 			}
@@ -86,35 +96,71 @@ are recorded too, without the passphrase.`,
 	return c
 }
 
-// readPassphrase reads a passphrase from file descriptor fd when fd >= 0,
-// otherwise from the terminal without echo (twice when confirm is set).
-func (a *app) readPassphrase(fd int, prompt string, confirm bool) ([]byte, error) {
+// readPassphrase reads one passphrase from file descriptor fd when fd >= 0,
+// otherwise from the terminal without echo. With check (a new passphrase),
+// the terminal asks twice, checking the first answer before the second.
+func (a *app) readPassphrase(fd int, prompt string, check func([]byte) error) ([]byte, error) {
+	src, err := a.passphrases(fd)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	return src.read(prompt, check)
+}
+
+// passSource gives passphrases one after another: lines of an open file
+// descriptor (--passphrase-fd N), or answers at the terminal.
+type passSource struct {
+	a  *app
+	fd int
+	f  *os.File // the descriptor, or nil for the terminal
+	in *os.File // the terminal
+}
+
+// passphrases opens the source of passphrases: file descriptor fd when fd
+// >= 0, otherwise the terminal (refused when there is none).
+func (a *app) passphrases(fd int) (*passSource, error) {
 	if fd >= 0 {
 		f := os.NewFile(uintptr(fd), fmt.Sprintf("passphrase-fd %d", fd))
 		if f == nil {
 			return nil, &usageError{fmt.Errorf("--passphrase-fd %d is not a file descriptor", fd)}
 		}
-		defer f.Close()
-		return readPassLine(f, fd)
+		return &passSource{a: a, fd: fd, f: f}, nil
 	}
 	in, ok := a.s.in.(*os.File)
 	if !ok || !term.IsTerminal(int(in.Fd())) {
 		return nil, &usageError{fmt.Errorf("no terminal to ask for the passphrase: run at a terminal, or give it on a file descriptor with --passphrase-fd N (never as an argument or in the environment)")}
 	}
+	return &passSource{a: a, fd: -1, in: in}, nil
+}
+
+func (s *passSource) close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+}
+
+// read reads the next passphrase. From a file descriptor it is the next
+// line, checked by the command that uses it; at the terminal, with check
+// it is asked twice and checked in between.
+func (s *passSource) read(prompt string, check func([]byte) error) ([]byte, error) {
+	if s.f != nil {
+		return readPassLine(s.f, s.fd)
+	}
 	ask := func(prompt string) ([]byte, error) {
-		fmt.Fprint(a.s.err, prompt)
-		b, err := term.ReadPassword(int(in.Fd()))
-		fmt.Fprintln(a.s.err)
+		fmt.Fprint(s.a.s.err, prompt)
+		b, err := term.ReadPassword(int(s.in.Fd()))
+		fmt.Fprintln(s.a.s.err)
 		if err != nil {
 			return nil, fmt.Errorf("reading the passphrase from the terminal: %w", err)
 		}
 		return b, nil
 	}
 	pass, err := ask(prompt)
-	if err != nil || !confirm {
+	if err != nil || check == nil {
 		return pass, err
 	}
-	if err := esign.CheckPassphrase(pass); err != nil {
+	if err := check(pass); err != nil {
 		clear(pass)
 		return nil, err
 	}

@@ -34,6 +34,12 @@ const (
 	OperatorEnrolled    = "operator.enrolled"           // OperatorEnrolledDetails
 	ESignSigned         = "esign.signed"                // ESignSignedDetails
 	ESignFailed         = "esign.failed"                // ESignFailedDetails
+
+	OperatorPassphraseChanged      = "operator.passphrase_changed"       // OperatorPassphraseChangedDetails
+	OperatorPassphraseChangeFailed = "operator.passphrase_change_failed" // OperatorPassphraseChangeFailedDetails
+	OperatorLocked                 = "operator.locked"                   // OperatorLockedDetails
+	OperatorUnlocked               = "operator.unlocked"                 // OperatorUnlockedDetails
+	OperatorRevoked                = "operator.revoked"                  // OperatorRevokedDetails
 )
 
 // Spec describes one action for the catalogue: its name, the object it is
@@ -71,7 +77,12 @@ func Catalogue() []Spec {
 		{AuditExported, "export:<digest prefix>", AuditExportedDetails{}, "a review package was written for inspectors: directory, format, the SHA256SUMS digest, entries, batches, checkpoint size"},
 		{OperatorEnrolled, "operator:<id>", OperatorEnrolledDetails{}, "an operator was enrolled with a key of their own: id, printed name, public key (`ed25519 BASE64 KEYID`), key id, KDF (`pbkdf2-hmac-sha256+aes-256-gcm`, iterations); the entry's operator is who enrolled them"},
 		{ESignSigned, "batch:<id>", ESignSignedDetails{}, "an operator e-signed a batch: the manifest and the signature {alg, key_id, value}; the entry's operator is the signer, its time the signing time, its reason the signer's reason"},
-		{ESignFailed, "batch:<id> (or the id given)", ESignFailedDetails{}, "an attempt to sign failed and nothing was signed: batch, operator and meaning as given, the failure (wrong passphrase, unknown operator, unknown batch, bad meaning, key unusable, no reason) and the error; never the passphrase"},
+		{ESignFailed, "batch:<id> (or the id given)", ESignFailedDetails{}, "an attempt to sign failed and nothing was signed: batch, operator and meaning as given, the failure (wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason) and the error; never the passphrase. A `wrong passphrase` counts towards the operator's lock-out"},
+		{OperatorPassphraseChanged, "operator:<id>", OperatorPassphraseChangedDetails{}, "an operator changed their passphrase (`pawl operator passwd`): the same key re-sealed under the new passphrase with a new salt and nonce; the key id, the KDF and the sha256 of the new key file (never the salt); the entry's operator is the operator, its time starts the passphrase's age. The commit point of the change: a key file staged before it is put in place after it, or discarded when the entry is missing"},
+		{OperatorPassphraseChangeFailed, "operator:<id>", OperatorPassphraseChangeFailedDetails{}, "an attempt to change a passphrase failed and nothing changed: the operator as given, the failure (wrong passphrase, locked, revoked, unknown operator, key unusable) and the error; never a passphrase. A `wrong passphrase` counts towards the operator's lock-out"},
+		{OperatorLocked, "operator:<id>", OperatorLockedDetails{}, "the alert: an operator reached `esign.lockout_after` consecutive wrong passphrases (at signing, or the old one at a change) since their last signature, change or unlock, and is locked; every later attempt is refused and recorded until an unlock. The entries of the counted attempts and the threshold"},
+		{OperatorUnlocked, "operator:<id>", OperatorUnlockedDetails{}, "a locked operator was unlocked (`pawl operator unlock`): the lock entry it ends; the entry's operator is who unlocked them, the reason is required; the count of failed attempts starts again"},
+		{OperatorRevoked, "operator:<id>", OperatorRevokedDetails{}, "an operator was revoked (`pawl operator revoke`): they can never sign again and their id is never enrolled again; signatures in entries before this one stay valid, any after it are invalid. The key id; the entry's operator is who revoked them, the reason is required"},
 	}
 }
 
@@ -362,8 +373,47 @@ type ESignFailedDetails struct {
 	Batch    string `json:"batch"`    // as given
 	Operator string `json:"operator"` // as given
 	Meaning  string `json:"meaning"`  // as given
-	Failure  string `json:"failure"`  // wrong passphrase, unknown operator, unknown batch, bad meaning, key unusable, no reason
+	Failure  string `json:"failure"`  // wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason
 	Error    string `json:"error"`
+}
+
+// OperatorPassphraseChangedDetails: an operator's key was re-sealed under
+// a new passphrase. The public key does not change.
+type OperatorPassphraseChangedDetails struct {
+	ID          string       `json:"id"`
+	KeyID       string       `json:"key_id"`
+	KDF         OperatorKDF  `json:"kdf"`
+	KeyFileHash store.Digest `json:"key_file_hash"` // the new key file's sha256: what a change cut short is completed with
+}
+
+// OperatorPassphraseChangeFailedDetails: an attempt to change a passphrase
+// that failed, never a passphrase.
+type OperatorPassphraseChangeFailedDetails struct {
+	ID      string `json:"id"`      // as given
+	Failure string `json:"failure"` // wrong passphrase, locked, revoked, unknown operator, key unusable
+	Error   string `json:"error"`
+}
+
+// OperatorLockedDetails: an operator was locked out after too many wrong
+// passphrases in a row.
+type OperatorLockedDetails struct {
+	ID             string  `json:"id"`
+	FailedAttempts int     `json:"failed_attempts"` // consecutive wrong passphrases counted
+	Attempts       []int64 `json:"attempts"`        // their entries (esign.failed, operator.passphrase_change_failed)
+	LockoutAfter   int     `json:"lockout_after"`   // the threshold in force (esign.lockout_after)
+}
+
+// OperatorUnlockedDetails: a lock-out was ended by someone else.
+type OperatorUnlockedDetails struct {
+	ID          string `json:"id"`
+	LockedEntry int64  `json:"locked_entry"` // the operator.locked entry this unlock ends
+}
+
+// OperatorRevokedDetails: an operator can no longer sign, and their id is
+// never enrolled again.
+type OperatorRevokedDetails struct {
+	ID    string `json:"id"`
+	KeyID string `json:"key_id"`
 }
 
 func (ProjectInitDetails) Action() string         { return ProjectInit }
@@ -386,3 +436,9 @@ func (ESignSignedDetails) Action() string         { return ESignSigned }
 func (ESignFailedDetails) Action() string         { return ESignFailed }
 func (PluginAddRefusedDetails) Action() string    { return PluginAddRefused }
 func (PluginCacheRejectedDetails) Action() string { return PluginCacheRejected }
+
+func (OperatorPassphraseChangedDetails) Action() string      { return OperatorPassphraseChanged }
+func (OperatorPassphraseChangeFailedDetails) Action() string { return OperatorPassphraseChangeFailed }
+func (OperatorLockedDetails) Action() string                 { return OperatorLocked }
+func (OperatorUnlockedDetails) Action() string               { return OperatorUnlocked }
+func (OperatorRevokedDetails) Action() string                { return OperatorRevoked }

@@ -44,6 +44,10 @@ type Config struct {
 
 	ExportCAFile  string
 	ExportTimeout time.Duration
+
+	ESignPassphraseMinScore   int
+	ESignPassphraseMaxAgeDays int
+	ESignLockoutAfter         int
 }
 
 // Defaults returns every key at its default. Two defaults depend on the

@@ -63,6 +63,7 @@ func TestPrecedence(t *testing.T) {
 		DataDir: ".pawl", Operator: osUser(), Workers: 0, MaxRecordBytes: 64 << 20, CacheDir: cache,
 		PluginCallTimeout: 30 * time.Second, TimeWindowPast: 7 * 24 * time.Hour, TimeWindowFuture: time.Hour,
 		PolicyKeyID: "pawl-policy", ExportTimeout: 2 * time.Minute,
+		ESignPassphraseMinScore: 3, ESignPassphraseMaxAgeDays: 90, ESignLockoutAfter: 5,
 	}
 	if cfg != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -108,6 +109,25 @@ func TestPrecedence(t *testing.T) {
 	if cfg := load(t, root, fs); cfg.Workers != 2 {
 		t.Fatalf("the flag beats an invalid environment: %+v", cfg)
 	}
+}
+
+// TestESignKeys: the operator lifecycle's settings are read and bounded:
+// no strength score beyond 4, no negative age, no lock-out that never
+// comes.
+func TestESignKeys(t *testing.T) {
+	clean(t)
+	root := project(t, "esign:\n  passphrase_min_score: 4\n  passphrase_max_age_days: 0\n  lockout_after: 3\n")
+	if cfg := load(t, root, nil); cfg.ESignPassphraseMinScore != 4 || cfg.ESignPassphraseMaxAgeDays != 0 || cfg.ESignLockoutAfter != 3 {
+		t.Fatalf("%+v", cfg)
+	}
+	t.Setenv("PAWL_ESIGN_PASSPHRASE_MIN_SCORE", "5")
+	loadErr(t, root, nil, "environment PAWL_ESIGN_PASSPHRASE_MIN_SCORE", "esign.passphrase_min_score = 5", "from 0 to 4")
+	t.Setenv("PAWL_ESIGN_PASSPHRASE_MIN_SCORE", "")
+	t.Setenv("PAWL_ESIGN_LOCKOUT_AFTER", "0")
+	loadErr(t, root, nil, "esign.lockout_after = 0", "from 1 to 1000")
+	t.Setenv("PAWL_ESIGN_LOCKOUT_AFTER", "")
+	t.Setenv("PAWL_ESIGN_PASSPHRASE_MAX_AGE_DAYS", "-1")
+	loadErr(t, root, nil, "esign.passphrase_max_age_days = -1", "from 0 to 36500")
 }
 
 func TestFlagBeatsBadEnvironment(t *testing.T) {

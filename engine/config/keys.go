@@ -169,6 +169,29 @@ var table = build([]Key{
 		check: positive(func(c Config) time.Duration { return c.ExportTimeout }),
 		Doc:   "Bound on each request of an https export.",
 	},
+	{
+		Name: "esign.passphrase_min_score", Type: Integer, def: 3,
+		field: func(c *Config) any { return &c.ESignPassphraseMinScore },
+		check: between(0, 4, func(c Config) int { return c.ESignPassphraseMinScore }),
+		Doc: "Least strength, 0 to 4, an operator's passphrase must score when it is set (`pawl operator add`, `pawl operator passwd`), " +
+			"as zxcvbn estimates it with the operator's id, printed name and every year (and, on a change, the old passphrase) counted as known to an attacker: " +
+			"a score of 1 means at least 10^3 guesses, 2 at least 10^6, 3 at least 10^8, 4 at least 10^10. 0 checks only the length (12 characters).",
+	},
+	{
+		Name: "esign.passphrase_max_age_days", Type: Integer, def: 90,
+		field: func(c *Config) any { return &c.ESignPassphraseMaxAgeDays },
+		check: between(0, 36500, func(c Config) int { return c.ESignPassphraseMaxAgeDays }),
+		Doc: "Days an operator's passphrase may be used to sign, counted from the audit entry that set it (the enrolment or the last " +
+			"`pawl operator passwd`), never from file times. An older one is refused (and the attempt recorded) until it is changed. 0: passphrases never expire.",
+	},
+	{
+		Name: "esign.lockout_after", Type: Integer, def: 5,
+		field: func(c *Config) any { return &c.ESignLockoutAfter },
+		check: between(1, 1000, func(c Config) int { return c.ESignLockoutAfter }),
+		Doc: "Consecutive wrong passphrases (at signing, or the old one at `pawl operator passwd`), counted from the audit trail since the operator's last signature, " +
+			"passphrase change or unlock, after which the operator is locked: an `operator.locked` entry is the alert, and every later attempt is " +
+			"refused, even with the right passphrase, until `pawl operator unlock`.",
+	},
 })
 
 // Keys returns every key, in the order the documentation lists them.
@@ -205,6 +228,16 @@ func notNegative(get func(Config) time.Duration) func(Key, Config) string {
 	return func(k Key, c Config) string {
 		if d := get(c); d < 0 {
 			return fmt.Sprintf("%s = %s: must be 0 or more, e.g. %s (the default)", k.Name, formatDuration(d), plain(k.Default))
+		}
+		return ""
+	}
+}
+
+// between checks that an integer key is within [lo, hi].
+func between(lo, hi int, get func(Config) int) func(Key, Config) string {
+	return func(k Key, c Config) string {
+		if n := get(c); n < lo || n > hi {
+			return fmt.Sprintf("%s = %d: must be from %d to %d; the default is %s", k.Name, n, lo, hi, plain(k.Default))
 		}
 		return ""
 	}

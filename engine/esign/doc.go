@@ -11,6 +11,20 @@
 // hashes) and is verified again on every read, so a signature moved to
 // another batch, made with another key or made before its signer was
 // enrolled does not verify. Every failed attempt is on record, never the
-// passphrase. What it does not do yet: roles, separation of duties,
-// passphrase change, expiry, revocation and lock-out.
+// passphrase.
+//
+// The operator lifecycle (21 CFR 11.300, lifecycle.go) is read from the
+// trail too, never from files or their times: a new passphrase must be
+// hard to guess (zxcvbn, with the operator's id and name counted as
+// known); it expires esign.passphrase_max_age_days after the entry that
+// set it; esign.lockout_after wrong passphrases in a row lock the operator
+// (operator.locked, the alert) until someone unlocks them with a reason;
+// a revoked operator never signs again, a signature entry after the
+// revocation does not verify, and the id is never enrolled again. A
+// passphrase change is on record before its key file replaces the old
+// one, and a change cut short is finished or discarded before the key is
+// next used. What it does not do yet: roles and separation of duties —
+// anyone who can run pawl may enrol, unlock and revoke (mayAdminister is
+// where the check goes); and a copy of a key file can be attacked offline,
+// where no lock-out counts.
 package esign

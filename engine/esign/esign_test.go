@@ -203,6 +203,7 @@ func TestEnrolRefuses(t *testing.T) {
 		want string
 	}{
 		{esign.EnrolOptions{ID: "bob", Name: "Bob", Passphrase: []byte("short")}, "at least 12"},
+		{esign.EnrolOptions{ID: "bob", Name: "Bob", Passphrase: []byte("aaaaaaaaaaaa")}, "too easy to guess: it scores 0 of 4"},
 		{esign.EnrolOptions{ID: "../bob", Name: "Bob", Passphrase: []byte(enginetest.AlicePass)}, "operator id"},
 		{esign.EnrolOptions{ID: "bob", Name: "Bob\u202eevil", Passphrase: []byte(enginetest.AlicePass)}, "U+202E"},
 		{esign.EnrolOptions{ID: "bob", Name: "  ", Passphrase: []byte(enginetest.AlicePass)}, "printed name is empty"},

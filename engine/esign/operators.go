@@ -105,20 +105,6 @@ func CheckPrintedName(name string) (string, error) {
 	return name, nil
 }
 
-// CheckPassphrase enforces the passphrase rules for new keys.
-func CheckPassphrase(pass []byte) error {
-	if !utf8.Valid(pass) {
-		return fmt.Errorf("the passphrase is not valid UTF-8")
-	}
-	if n := utf8.RuneCount(pass); n < MinPassphraseLen {
-		return fmt.Errorf("the passphrase has %d characters; at least %d are required (a few unrelated words make a good one)", n, MinPassphraseLen)
-	}
-	if len(pass) > MaxPassphraseLen {
-		return fmt.Errorf("the passphrase is over %d bytes", MaxPassphraseLen)
-	}
-	return nil
-}
-
 // Operator is an enrolled operator, as the audit trail records them.
 type Operator struct {
 	ID         string          `json:"id"`
@@ -132,7 +118,18 @@ type Operator struct {
 	// KeyFilePresent says whether the encrypted key is still on disk.
 	KeyFilePresent bool `json:"key_file_present"`
 
-	pub ed25519.PublicKey
+	// What the trail says of the operator since (lifecycle.go): State is
+	// active, locked or revoked; FailedAttempts counts the wrong
+	// passphrases in a row since their last signature, passphrase change
+	// or unlock.
+	State          string      `json:"state"`
+	FailedAttempts int         `json:"failed_attempts"`
+	Locked         *Lock       `json:"locked,omitempty"`
+	Revoked        *Revocation `json:"revoked,omitempty"`
+	Passphrase     Passphrase  `json:"passphrase"`
+
+	pub      ed25519.PublicKey
+	attempts []audit.Entry // the failed attempts of a lock-out not on record yet
 }
 
 // operatorKeyFile is the JSON form of <ID>.key.
@@ -173,7 +170,10 @@ type EnrolOptions struct {
 // EnrolOperator creates an operator's ed25519 key, writes it encrypted
 // under the passphrase to operators/<ID>.key (mode 0600) and records the
 // enrolment (id, printed name, public key, key id) in the audit trail. It
-// refuses an id that is already enrolled or whose key file exists.
+// refuses an id that is already enrolled, or was ever (a revoked id is
+// never enrolled again), and a passphrase too easy to guess
+// (CheckPassphrase with esign.passphrase_min_score). A key file left by an
+// enrolment cut short is set aside.
 func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*Operator, error) {
 	if err := CheckOperatorID(opt.ID); err != nil {
 		return nil, err
@@ -182,15 +182,19 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckPassphrase(opt.Passphrase); err != nil {
-		return nil, err
-	}
 	if opt.By == "" {
 		opt.By = p.Cfg.Operator
 	}
 	if op, err := LookupOperator(ctx, p, opt.ID); err == nil {
+		if op.Revoked != nil {
+			// 21 CFR 11.100(a): an id is never reused or reassigned.
+			return nil, fmt.Errorf("operator %s (%s) was revoked (audit entry %d): an id is never enrolled again, so that no signature can be read as another person's; enrol them under a new id", op.ID, op.Name, op.Revoked.AuditSeq)
+		}
 		return nil, fmt.Errorf("operator %s is already enrolled (audit entry %d, %s): pick another id", op.ID, op.AuditSeq, op.Name)
 	} else if !errors.Is(err, ErrUnknownOperator) {
+		return nil, err
+	}
+	if err := CheckPassphrase(opt.Passphrase, p.Cfg.ESignPassphraseMinScore, Known{ID: opt.ID, Name: name}); err != nil {
 		return nil, err
 	}
 	path := p.OperatorKeyFile(opt.ID)
@@ -212,33 +216,22 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	kf := &operatorKeyFile{Format: operatorKeyFormat, ID: opt.ID, Name: name, PublicKey: seal.FormatPublicKey(pub),
-		KDF: keyFileKDF{Alg: operatorKDF, Iterations: OperatorKDFIterations}, AEAD: keyFileAEAD{Alg: operatorAEAD}}
-	salt, nonce := make([]byte, 16), make([]byte, 12)
-	if _, err := rand.Read(salt); err != nil {
-		return nil, err
-	}
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	kf.KDF.Salt = base64.StdEncoding.EncodeToString(salt)
-	kf.AEAD.Nonce = base64.StdEncoding.EncodeToString(nonce)
-	aead, err := kf.cipher(opt.Passphrase)
+	kf := &operatorKeyFile{Format: operatorKeyFormat, ID: opt.ID, Name: name, PublicKey: seal.FormatPublicKey(pub)}
+	seed := priv.Seed()
+	err = kf.seal(seed, opt.Passphrase)
+	clear(seed)
+	clear(priv)
 	if err != nil {
 		return nil, err
 	}
-	seed := priv.Seed()
-	kf.Sealed = base64.StdEncoding.EncodeToString(aead.Seal(nil, nonce, seed, kf.aad()))
-	clear(seed)
-	clear(priv)
-	b, err := json.MarshalIndent(kf, "", "  ")
+	b, err := kf.marshal()
 	if err != nil {
 		return nil, err
 	}
 	// The key file first: an enrolment entry without its key could never
 	// be used, while a key file without an entry is set aside by the next
 	// enrolment of the id.
-	if err := durable.WriteNew(path, append(b, '\n'), 0o600); err != nil {
+	if err := durable.WriteNew(path, b, 0o600); err != nil {
 		return nil, err
 	}
 	failpoint.Hit("enrol.after-keyfile")
@@ -249,7 +242,45 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 		os.Remove(path)
 		return nil, fmt.Errorf("recording the enrolment of %s: %w (nothing was enrolled)", opt.ID, err)
 	}
-	return operatorFromEntry(p, e)
+	op, err := operatorFromEntry(p, e)
+	if err != nil {
+		return nil, err
+	}
+	if err := lifecycle(ctx, p, []*Operator{op}, true); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// seal encrypts seed under pass with a new random salt and nonce and the
+// current KDF parameters.
+func (kf *operatorKeyFile) seal(seed, pass []byte) error {
+	kf.KDF = keyFileKDF{Alg: operatorKDF, Iterations: OperatorKDFIterations}
+	kf.AEAD = keyFileAEAD{Alg: operatorAEAD}
+	salt, nonce := make([]byte, 16), make([]byte, 12)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	kf.KDF.Salt = base64.StdEncoding.EncodeToString(salt)
+	kf.AEAD.Nonce = base64.StdEncoding.EncodeToString(nonce)
+	aead, err := kf.cipher(pass)
+	if err != nil {
+		return err
+	}
+	kf.Sealed = base64.StdEncoding.EncodeToString(aead.Seal(nil, nonce, seed, kf.aad()))
+	return nil
+}
+
+// marshal is the key file's bytes.
+func (kf *operatorKeyFile) marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(kf, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 func (kf *operatorKeyFile) cipher(pass []byte) (cipher.AEAD, error) {
@@ -286,8 +317,17 @@ func operatorFromEntry(p *project.Project, e audit.Entry) (*Operator, error) {
 	return op, nil
 }
 
-// Operators returns every enrolled operator in enrolment order.
+// Operators returns every enrolled operator in enrolment order, each with
+// their state as the trail has it now.
 func Operators(ctx context.Context, p *project.Project) ([]*Operator, error) {
+	return operators(ctx, p, true)
+}
+
+// operators reads the enrolled operators and their lifecycle from the
+// trail; without attempts, the signatures and failed attempts are not
+// read (State and FailedAttempts then ignore lock-outs), which is all a
+// signature's verification needs.
+func operators(ctx context.Context, p *project.Project, attempts bool) ([]*Operator, error) {
 	es, err := p.Trail.List(ctx, audit.Filter{Action: actions.OperatorEnrolled})
 	if err != nil {
 		return nil, err
@@ -304,6 +344,9 @@ func Operators(ctx context.Context, p *project.Project) ([]*Operator, error) {
 		}
 		seen[op.ID] = true
 		out = append(out, op)
+	}
+	if err := lifecycle(ctx, p, out, attempts); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -335,6 +378,26 @@ func LookupOperator(ctx context.Context, p *project.Project, id string) (*Operat
 // unlock opens the operator's key file with the passphrase. The key must
 // be the one recorded at enrolment.
 func unlock(op *Operator, pass []byte) (ed25519.PrivateKey, error) {
+	kf, err := readKeyFile(op)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := kf.open(op, pass)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(seed)
+	priv := ed25519.NewKeyFromSeed(seed)
+	if !bytes.Equal(priv.Public().(ed25519.PublicKey), op.pub) {
+		clear(priv)
+		return nil, fmt.Errorf("%s opens to a key that is not the one enrolled for %s", op.KeyFile, op.ID)
+	}
+	return priv, nil
+}
+
+// readKeyFile reads and checks the operator's key file: private, of the
+// format this pawl writes, for this operator's enrolled key.
+func readKeyFile(op *Operator) (*operatorKeyFile, error) {
 	b, err := os.ReadFile(op.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("the key of operator %s cannot be read: %w (restore %s from backup)", op.ID, err, op.KeyFile)
@@ -356,6 +419,12 @@ func unlock(op *Operator, pass []byte) (ed25519.PrivateKey, error) {
 	case kf.ID != op.ID || kf.PublicKey != op.PublicKey:
 		return nil, fmt.Errorf("%s holds the key of %s (%s), not the key enrolled for %s (%s, audit entry %d)", op.KeyFile, kf.ID, kf.PublicKey, op.ID, op.KeyID, op.AuditSeq)
 	}
+	return &kf, nil
+}
+
+// open decrypts the sealed seed with the passphrase; a passphrase that
+// does not open it is ErrWrongPassphrase.
+func (kf *operatorKeyFile) open(op *Operator, pass []byte) ([]byte, error) {
 	nonce, err := base64.StdEncoding.DecodeString(kf.AEAD.Nonce)
 	if err != nil || len(nonce) != 12 {
 		return nil, fmt.Errorf("%s: damaged nonce", op.KeyFile)
@@ -372,13 +441,9 @@ func unlock(op *Operator, pass []byte) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w for operator %s", ErrWrongPassphrase, op.ID)
 	}
-	defer clear(seed)
 	if len(seed) != ed25519.SeedSize {
+		clear(seed)
 		return nil, fmt.Errorf("%s: damaged sealed key", op.KeyFile)
 	}
-	priv := ed25519.NewKeyFromSeed(seed)
-	if !bytes.Equal(priv.Public().(ed25519.PublicKey), op.pub) {
-		return nil, fmt.Errorf("%s opens to a key that is not the one enrolled for %s", op.KeyFile, op.ID)
-	}
-	return priv, nil
+	return seed, nil
 }

@@ -99,15 +99,22 @@ type ESignature struct {
 	AuditSeq   int64           `json:"audit_seq"`
 	AuditEntry string          `json:"audit_entry"`
 	// Valid is true when the signature verifies against this batch and the
-	// signer's enrolled key; otherwise Problem says what is wrong.
-	Valid    bool                  `json:"valid"`
-	Problem  string                `json:"problem,omitempty"`
-	Manifest actions.ESignManifest `json:"manifest"`
+	// signer's enrolled key, and was made before any revocation of the
+	// signer; otherwise Problem says what is wrong.
+	Valid   bool   `json:"valid"`
+	Problem string `json:"problem,omitempty"`
+	// SignerRevoked is set on a valid signature whose signer was revoked
+	// after it: it stays valid, made before the revocation.
+	SignerRevoked *Revocation           `json:"signer_revoked,omitempty"`
+	Manifest      actions.ESignManifest `json:"manifest"`
 }
 
 // String is the signature for a person: printed name, UTC time, meaning.
 func (s *ESignature) String() string {
 	v := "valid"
+	if r := s.SignerRevoked; r != nil {
+		v = fmt.Sprintf("valid, made before %s was revoked at %s (audit entry %d)", s.SignerID, utc(r.At), r.AuditSeq)
+	}
 	if !s.Valid {
 		v = "NOT VALID: " + s.Problem
 	}
@@ -141,8 +148,11 @@ type SignOptions struct {
 
 // Sign records the operator's e-signature on a committed batch. Every
 // failure — an unknown batch or operator, a wrong passphrase, a bad
-// meaning — is recorded too, as an esign.failed entry with the reason (never
-// the passphrase), and nothing is signed.
+// meaning, a revoked or locked operator, an expired passphrase — is
+// recorded too, as an esign.failed entry with the reason (never the
+// passphrase), and nothing is signed. A revoked, locked or expired
+// operator is refused before the key file is opened; a wrong passphrase
+// that completes a lock-out appends operator.locked.
 func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature, error) {
 	object := "batch:" + opt.Batch
 	fail := func(why string, err error) (*ESignature, error) {
@@ -173,14 +183,31 @@ func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature
 	}
 	op, err := LookupOperator(ctx, p, opt.Operator)
 	if err != nil {
-		return fail("unknown operator", err)
+		return fail(FailureUnknownOperator, err)
+	}
+	// Revoked, locked (a lock-out not on record yet is recorded first: the
+	// alert), or an expired passphrase: refused without trying the
+	// passphrase, and recorded.
+	if err := recordLock(ctx, p, op); err != nil {
+		return nil, err
+	}
+	if err := op.CanSign(); err != nil {
+		return fail(failureOf(err), err)
+	}
+	note, err := settleKeyFile(ctx, p, op)
+	if err != nil {
+		return fail(FailureKeyUnusable, err)
 	}
 	priv, err := unlock(op, opt.Passphrase)
 	if errors.Is(err, ErrWrongPassphrase) {
-		return fail("wrong passphrase", err)
+		if note != "" {
+			err = fmt.Errorf("%w (pawl %s)", err, note)
+		}
+		_, ferr := fail(FailureWrongPassphrase, err)
+		return nil, afterWrongPassphrase(ctx, p, op.ID, ferr)
 	}
 	if err != nil {
-		return fail("key unusable", err)
+		return fail(FailureKeyUnusable, err)
 	}
 	defer clear(priv)
 	if meaning == MeaningApproved && strings.TrimSpace(opt.Reason) == "" {
@@ -246,7 +273,7 @@ func Of(ctx context.Context, p *project.Project, b *project.Batch) ([]ESignature
 	if err != nil {
 		return nil, err
 	}
-	ops, err := Operators(ctx, p)
+	ops, err := operators(ctx, p, false)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +315,9 @@ func verifyESign(b *project.Batch, be audit.Entry, ops map[string]*Operator, e a
 	if op.AuditSeq >= e.Seq {
 		return bad("signer %s was enrolled (entry %d) after this signature (entry %d)", op.ID, op.AuditSeq, e.Seq)
 	}
+	if r := op.Revoked; r != nil && r.AuditSeq < e.Seq {
+		return bad("signer %s was revoked (audit entry %d, %s) before this signature (entry %d): a revoked operator's signature is never valid", op.ID, r.AuditSeq, utc(r.At), e.Seq)
+	}
 	if m.BatchID != b.BatchID {
 		return bad("it was made for batch %s (audit entry %d), not batch %s: a signature cannot be moved to another batch", m.BatchID, m.BatchEntrySeq, b.BatchID)
 	}
@@ -314,6 +344,7 @@ func verifyESign(b *project.Batch, be audit.Entry, ops map[string]*Operator, e a
 		return bad("the signature value does not verify with %s's enrolled key %s", op.ID, op.KeyID)
 	}
 	s.Valid = true
+	s.SignerRevoked = op.Revoked
 	return s
 }
 

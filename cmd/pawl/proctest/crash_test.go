@@ -73,10 +73,11 @@ func crashableFD(t *testing.T, bin, point, pass string, args ...string) []string
 
 // TestCrashAtEveryPoint kills a real pawl process at each crash point of
 // each protocol that writes — run and commit, recovery itself, export,
-// resubmission, replay, pin — in turn, and checks after each that the
-// project is whole: the trail verifies, no batch without its signature or
-// signature without its audit entry, nothing committed lost, nothing
-// exported without a record, and a rerun finishes the work.
+// resubmission, replay, pin, enrolment, signing, a passphrase change — in
+// turn, and checks after each that the project is whole: the trail
+// verifies, no batch without its signature or signature without its audit
+// entry, nothing committed lost, nothing exported without a record, and a
+// rerun finishes the work.
 func TestCrashAtEveryPoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds pawl with -tags failpoints and kills it at every point")
@@ -289,6 +290,36 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if code, out, errs := pawlPass(t, pass, sign...); code != 0 {
 		t.Fatalf("signing again: exit %d\n%s%s", code, out, errs)
 	}
+	// A passphrase change: the new key file staged, the entry, the rename.
+	// Killed before the entry, nothing is on record and the old passphrase
+	// stays in force; killed after it, the change is on record and the next
+	// use of the key puts the new file in place.
+	const newPass = "violet anchor meadow drizzle"
+	passwd := []string{"-C", dir, "operator", "passwd", "olga", "--passphrase-fd", "3"}
+	pending := filepath.Join(dir, ".pawl", "operators", "olga.key.pending")
+	crashableFD(t, bin, "passwd.after-keyfile:1", pass+"\n"+newPass, passwd...)
+	crashWhole(t, dir)
+	if es := enginetest.TrailEntries(t, dir, actions.OperatorPassphraseChanged, "operator:olga"); len(es) != 0 {
+		t.Errorf("a change killed before its entry is on record: %d", len(es))
+	}
+	if code, out, errs := pawlPass(t, pass, sign...); code != 0 {
+		t.Fatalf("the old passphrase after a change killed before its entry: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(pending); !os.IsNotExist(err) {
+		t.Errorf("the key file staged by a change that never went on record is left: %v", err)
+	}
+	crashableFD(t, bin, "passwd.after-record:1", pass+"\n"+newPass, passwd...)
+	crashWhole(t, dir)
+	if es := enginetest.TrailEntries(t, dir, actions.OperatorPassphraseChanged, "operator:olga"); len(es) != 1 {
+		t.Errorf("a change killed after its entry: %d entries", len(es))
+	}
+	if code, out, errs := pawlPass(t, newPass, sign...); code != 0 {
+		t.Fatalf("the new passphrase after a change killed after its entry: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(pending); !os.IsNotExist(err) {
+		t.Errorf("the staged key file of a change on record was not put in place: %v", err)
+	}
+
 	cp := filepath.Join(t.TempDir(), "head.checkpoint")
 	crashable(t, bin, "checkpoint.after-record:1", "-C", dir, "audit", "checkpoint", "--out", cp)
 	crashWhole(t, dir)
