@@ -319,6 +319,28 @@ allow := true
 	}
 }
 
+// TestOnlyAllowTrueAllows: the absence of deny reasons is not permission. A
+// policy that answers allow false with an empty deny set denies (with no
+// reason to give); only allow true with no reasons allows.
+func TestOnlyAllowTrueAllows(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		allow string
+		want  bool
+	}{{"false", false}, {"true", true}} {
+		t.Run("allow "+c.allow, func(t *testing.T) {
+			dir := writeBundle(t, map[string]string{"pawl/egress.rego": "package pawl.egress\n\ndecision := {\"allow\": " + c.allow + ", \"deny\": set()}\n"})
+			d, err := testEngine(t, dir).Decide(ctx, KindEgress, egressInput("https://partner.example/inbox/b1.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != c.want || len(d.Deny) != 0 {
+				t.Fatalf("allow %v deny %q, want allow %v and no reasons", d.Allow, d.Deny, c.want)
+			}
+		})
+	}
+}
+
 func TestSignedBundleTampering(t *testing.T) {
 	priv, pub, err := GenerateSigningKey()
 	if err != nil {
