@@ -85,6 +85,11 @@ func parseCheckpoint(text string) (Checkpoint, error) {
 	if err != nil || size < 0 {
 		return Checkpoint{}, fmt.Errorf("not a tlog checkpoint: bad tree size %q", lines[1])
 	}
+	if size == 0 {
+		// A trail always holds its genesis entry, and pawl never signs
+		// the empty tree: such a checkpoint would vouch for nothing.
+		return Checkpoint{}, errors.New("the checkpoint is of the empty tree: it vouches for no entry")
+	}
 	root, err := base64.StdEncoding.DecodeString(lines[2])
 	if err != nil || len(root) != 32 {
 		return Checkpoint{}, fmt.Errorf("not a tlog checkpoint: bad root hash %q", lines[2])

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func checkpointKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
@@ -77,7 +80,7 @@ func TestCheckpointDetectsDeletionOfTheNewestEntries(t *testing.T) {
 	}
 	err := checkAgainst(t, p, cp, pub)
 	var ce *CheckpointError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "were deleted") {
+	if !errors.As(err, &ce) || err.Error() != "the trail has 5 entries but the checkpoint vouches for 7: entries 6..7 were deleted" {
 		t.Fatalf("deletion not detected: %v", err)
 	}
 }
@@ -115,7 +118,8 @@ func TestCheckpointRefusesAnotherKeyOrTrail(t *testing.T) {
 	other, _ := checkpointKey(t)
 	p, _ := tamperedTrail(t, 2)
 	cp := issue(t, p, priv)
-	if err := checkAgainst(t, p, cp, other); err == nil || !strings.Contains(err.Error(), "not signed by this trail's key") {
+	v, _ := NoteVerifier(origin(t, p), pub)
+	if err := checkAgainst(t, p, cp, other); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("not signed by this trail's key for %s (signed by %s+%08x)", origin(t, p), origin(t, p), v.KeyHash())) {
 		t.Fatalf("another key: %v", err)
 	}
 	q, _ := tamperedTrail(t, 2)
@@ -170,5 +174,45 @@ func TestCheckpointHasOneSpelling(t *testing.T) {
 	}
 	if c, err := parseCheckpoint("o\n0\n" + root + "\nextension\n"); err != nil || c.Size != 0 {
 		t.Errorf("size 0 with an extension line: %+v %v", c, err)
+	}
+}
+
+func origin(t *testing.T, p string) string {
+	t.Helper()
+	tr, err := OpenReadOnly(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	return tr.Origin()
+}
+
+// TestCheckpointSizes: a checkpoint of the genesis entry alone (size 1) is
+// issued and verifies; one of the empty tree (size 0), even signed with
+// the trail's key, is refused: it would vouch for nothing.
+func TestCheckpointSizes(t *testing.T) {
+	pub, priv := checkpointKey(t)
+	p, _ := tamperedTrail(t, 2)
+	tr, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, c, err := tr.SignCheckpoint(ctx, 1, priv)
+	if err != nil || c.Size != 1 {
+		t.Fatalf("checkpoint of size 1: %+v %v", c, err)
+	}
+	signer, _ := NoteSigner(tr.Origin(), priv)
+	empty, err := note.Sign(&note.Note{Text: string(Checkpoint{Origin: tr.Origin(), Size: 0, Root: rfc6962.DefaultHasher.EmptyRoot()}.Format())}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if err := checkAgainst(t, p, one, pub); err != nil {
+		t.Fatalf("checkpoint of size 1: %v", err)
+	}
+	err = checkAgainst(t, p, empty, pub)
+	var ce *CheckpointError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "empty tree") {
+		t.Fatalf("checkpoint of size 0: %v", err)
 	}
 }

@@ -206,3 +206,70 @@ func TestEntryUnmarshalCanonicalizesDetails(t *testing.T) {
 		t.Fatalf("details %s, want %s", e.Details, want)
 	}
 }
+
+// TestFirstAndLastRepresentableYears: the fixed-width spelling covers years
+// 0001 to 9999, both ends included — in the trail, in an entry's JSON and
+// in an EntryTime elsewhere. (Year 0 and 10000 are refused.)
+func TestFirstAndLastRepresentableYears(t *testing.T) {
+	tr, _ := newTrail(t)
+	for _, tm := range []time.Time{
+		time.Date(1, 6, 1, 0, 0, 0, 0, time.UTC), // not the zero time, which means "now"
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+	} {
+		e, err := tr.Append(ctx, Entry{Time: tm, Operator: "alice", Action: "note.added", Object: "x"})
+		if err != nil {
+			t.Fatalf("append at %s: %v", tm, err)
+		}
+		if !e.Time.Equal(tm) {
+			t.Fatalf("stored time %s, want %s", e.Time, tm)
+		}
+		b, err := json.Marshal(e)
+		if err != nil || !bytes.Contains(b, []byte(`"time":"`+formatTime(tm)+`"`)) {
+			t.Fatalf("entry at %s: %s %v", tm, b, err)
+		}
+		if b, err := json.Marshal(EntryTime{tm}); err != nil || string(b) != `"`+formatTime(tm)+`"` {
+			t.Fatalf("EntryTime at %s: %s %v", tm, b, err)
+		}
+	}
+	mustVerifyOK(t, tr)
+	for _, tm := range []time.Time{time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if _, err := tr.Append(ctx, Entry{Time: tm, Operator: "alice", Action: "note.added", Object: "x"}); err == nil || !strings.Contains(err.Error(), "outside years 0001-9999") {
+			t.Errorf("append at %s: %v", tm, err)
+		}
+		if _, err := json.Marshal(EntryTime{tm}); err == nil {
+			t.Errorf("EntryTime at %s was written", tm)
+		}
+	}
+}
+
+// TestLongFieldsAppendVerifyAndMarshal: no field has a length limit; an
+// entry with a long operator, OS user, action, object, reason or details is
+// appended, verifies, and round-trips through JSON.
+func TestLongFieldsAppendVerifyAndMarshal(t *testing.T) {
+	tr, _ := newTrail(t)
+	long := strings.Repeat("é", 2000)
+	for name, e := range map[string]Entry{
+		"operator": {Operator: long, Action: "note.added", Object: "x"},
+		"os_user":  {Operator: "alice", OSUser: long, Action: "note.added", Object: "x"},
+		"action":   {Operator: "alice", Action: "note." + long, Object: "x"},
+		"object":   {Operator: "alice", Action: "note.added", Object: long},
+		"reason":   {Operator: "alice", Action: "note.added", Object: "x", Reason: long},
+		"details":  {Operator: "alice", Action: "note.added", Object: "x", Details: []byte(`{"text":"` + long + `"}`)},
+	} {
+		got, err := tr.Append(ctx, e)
+		if err != nil {
+			t.Fatalf("long %s: %v", name, err)
+		}
+		b, err := json.Marshal(got)
+		if err != nil {
+			t.Fatalf("long %s: marshal: %v", name, err)
+		}
+		var back Entry
+		if err := json.Unmarshal(b, &back); err != nil || ComputeHash(back) != got.Hash {
+			t.Fatalf("long %s: read back with hash %s, want %s (%v)", name, ComputeHash(back), got.Hash, err)
+		}
+	}
+	if rep := mustVerifyOK(t, tr); rep.Entries != 7 {
+		t.Fatalf("%d entries", rep.Entries)
+	}
+}

@@ -141,12 +141,12 @@ func LineageRoot(r io.Reader) (int64, []byte, error) {
 	t := NewLineageTree()
 	var h [32]byte
 	for {
-		_, err := io.ReadFull(r, h[:])
+		n, err := io.ReadFull(r, h[:])
 		if errors.Is(err, io.EOF) {
 			return t.Size(), t.Root(), nil
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, nil, fmt.Errorf("lineage file is %d bytes past a whole number of 32-byte leaf hashes: it was truncated or edited", t.Size()*32)
+			return 0, nil, fmt.Errorf("lineage file is %d bytes long, %d past a whole number of 32-byte leaf hashes: it was truncated or edited", t.Size()*32+int64(n), n)
 		}
 		if err != nil {
 			return 0, nil, err

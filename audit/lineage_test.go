@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -94,8 +95,139 @@ func TestLineageProofsForEverySizeAndIndex(t *testing.T) {
 	if _, err := ProveLineage(bytes.NewReader(file), n, bad, 0, tree.Root()); err == nil {
 		t.Fatal("a proof built from a damaged tile was returned")
 	}
-	if _, _, err := LineageRoot(bytes.NewReader(make([]byte, 33))); err == nil {
-		t.Fatal("a lineage file of 33 bytes was accepted")
+	if _, _, err := LineageRoot(bytes.NewReader(make([]byte, 65))); err == nil || !strings.Contains(err.Error(), "lineage file is 65 bytes long, 1 past a whole number of 32-byte leaf hashes") {
+		t.Fatalf("a lineage file of 65 bytes: %v", err)
+	}
+}
+
+// lineageOf builds a batch of n leaves: its lineage file, its tiles and
+// its root.
+func lineageOf(n int) (file, tiles, root []byte) {
+	tree := NewLineageTree()
+	seg := NewLineageSegment(0)
+	for i := 0; i < n; i++ {
+		l := LineageLeaf{Ordinal: int64(i + 1), Outcome: OutcomeVerified, Input: sha256.Sum256([]byte{byte(i), byte(i >> 8)})}
+		h := l.Hash()
+		file = append(file, h[:]...)
+		seg.Append(h)
+		if seg.Size() == 1<<TileHeight {
+			r, _ := seg.SubtreeRoot()
+			tiles = append(tiles, r...)
+			tree.AppendSegment(seg)
+			seg = NewLineageSegment(int64(i + 1))
+		}
+	}
+	tree.AppendSegment(seg)
+	return file, tiles, tree.Root()
+}
+
+// TestLineageProofsWithoutTiles: tiles only save reading; without them
+// (nil, or fewer than a node needs) a proof is built from the leaves, up to
+// nodes that end at the last leaf.
+func TestLineageProofsWithoutTiles(t *testing.T) {
+	for _, n := range []int{1024, 1500} {
+		file, tiles, root := lineageOf(n)
+		for _, ts := range [][]byte{nil, tiles[:32]} {
+			for _, i := range []int64{0, 511, 512, 1023, int64(n - 1)} {
+				p, err := ProveLineage(bytes.NewReader(file), int64(n), ts, i, root)
+				if err != nil {
+					t.Fatalf("%d leaves, %d tiles, index %d: %v", n, len(ts)/32, i, err)
+				}
+				if err := p.Verify(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// countingReader counts the bytes read from a lineage file.
+type countingReader struct {
+	r *bytes.Reader
+	n int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestLineageProofReadsOneTileOfLeaves: with its tiles, a proof reads at
+// most one tile's worth of leaf hashes (512) and the leaf itself, whatever
+// the batch size, including nodes that end at the last tile.
+func TestLineageProofReadsOneTileOfLeaves(t *testing.T) {
+	const n = 4 << TileHeight // exactly four tiles
+	file, tiles, root := lineageOf(n)
+	for _, i := range []int64{0, 600, n - 1} {
+		r := &countingReader{r: bytes.NewReader(file)}
+		if _, err := ProveLineage(r, n, tiles, i, root); err != nil {
+			t.Fatal(err)
+		}
+		if max := int64(32<<TileHeight + 32); r.n > max {
+			t.Errorf("index %d: the proof read %d bytes of the lineage file, want at most %d", i, r.n, max)
+		}
+	}
+}
+
+func TestProveLineageOutOfRange(t *testing.T) {
+	file, _, root := lineageOf(3)
+	for _, i := range []int64{-1, 3} {
+		_, err := ProveLineage(bytes.NewReader(file), 3, nil, i, root)
+		if want := fmt.Sprintf("record %d is not in a batch of 3 records", i+1); err == nil || err.Error() != want {
+			t.Errorf("index %d: %v, want %q", i, err, want)
+		}
+	}
+}
+
+// TestInclusionProofEdits: a proof is checked on its own, and editing any
+// field of it makes it fail — the ordinal too, although the Merkle path
+// does not involve it: a proof of record 2 must not pass for record 3.
+func TestInclusionProofEdits(t *testing.T) {
+	file, _, root := lineageOf(3)
+	p, err := ProveLineage(bytes.NewReader(file), 3, nil, 1, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Ordinal != 2 || p.Index != 1 || p.Size != 3 {
+		t.Fatalf("proof of record 2: %+v", p)
+	}
+	flip := func(h string) string { return strings.Repeat("0", 2) + h[2:] }
+	for name, edit := range map[string]func(q *InclusionProof){
+		"ordinal":   func(q *InclusionProof) { q.Ordinal = 3 },
+		"index":     func(q *InclusionProof) { q.Index = 2 },
+		"both":      func(q *InclusionProof) { q.Ordinal, q.Index = 3, 2 },
+		"leaf hash": func(q *InclusionProof) { q.LeafHash = flip(q.LeafHash) },
+		"a sibling": func(q *InclusionProof) { q.Hashes = append([]string{flip(q.Hashes[0])}, q.Hashes[1:]...) },
+		"root":      func(q *InclusionProof) { q.Root = flip(q.Root) },
+	} {
+		q := *p
+		edit(&q)
+		if err := q.Verify(); err == nil {
+			t.Errorf("edited %s: the proof verifies: %+v", name, q)
+		}
+	}
+	q := *p
+	q.Ordinal = 3
+	if err := q.Verify(); err == nil || err.Error() != "proof: leaf index 1 does not belong to ordinal 3" {
+		t.Errorf("ordinal 2 edited to 3: %v", err)
+	}
+}
+
+// TestReasonsDigest: the digest is the SHA-256 of the canonical
+// {"actions":…,"reasons":…}, nil standing for [], and it covers both.
+func TestReasonsDigest(t *testing.T) {
+	empty, err := ReasonsDigest(nil, nil)
+	if err != nil || empty != sha256.Sum256([]byte(`{"actions":[],"reasons":[]}`)) {
+		t.Fatalf("digest of nothing: %x %v", empty, err)
+	}
+	a, _ := ReasonsDigest([]byte(`[{"rule":"x"}]`), nil)
+	r, _ := ReasonsDigest(nil, []byte(`[{"rule":"x"}]`))
+	if a == empty || r == empty || a == r {
+		t.Fatal("the digest does not tell actions from reasons from nothing")
+	}
+	if a != sha256.Sum256([]byte(`{"actions":[{"rule":"x"}],"reasons":[]}`)) {
+		t.Fatalf("digest of one action: %x", a)
 	}
 }
 

@@ -144,6 +144,70 @@ func TestTamperEditEveryColumn(t *testing.T) {
 	}
 }
 
+// TestTamperLongValues: whatever length a forged value has, Verify reports
+// the entry; it does not fail on its own account.
+func TestTamperLongValues(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	for _, col := range []string{"time", "operator", "os_user", "action", "object", "reason", "details", "prev_hash", "hash"} {
+		t.Run(col, func(t *testing.T) {
+			p, _ := tamperedTrail(t, 5)
+			val := sqlQuote(long)
+			if col == "details" {
+				val = sqlQuote(`{"text":"` + long + `"}`)
+			}
+			attack(t, p, false, fmt.Sprintf("UPDATE entries SET %s = %s WHERE seq = 4", col, val))
+			wantBad(t, verifyFile(t, p), 4, "entry 4: hash mismatch")
+		})
+	}
+}
+
+// forgeAppend appends e after the last of es as an attacker who knows the
+// encoding would: seq, prev_hash and hash all correct.
+func forgeAppend(t *testing.T, p string, es []Entry, e Entry) Entry {
+	t.Helper()
+	head := es[len(es)-1]
+	e.Seq, e.PrevHash = head.Seq+1, head.Hash
+	if e.Time.IsZero() {
+		e.Time = head.Time
+	}
+	e.Hash = ComputeHash(e)
+	attack(t, p, true, fmt.Sprintf("INSERT INTO entries VALUES (%d, %s, %s, %s, %s, %s, %s, %s, %s, %s)", e.Seq,
+		sqlQuote(formatTime(e.Time)), sqlQuote(e.Operator), sqlQuote(e.OSUser), sqlQuote(e.Action), sqlQuote(e.Object),
+		sqlQuote(e.Reason), sqlQuote(string(e.Details)), sqlQuote(e.PrevHash), sqlQuote(e.Hash)))
+	return e
+}
+
+// TestTamperSecondGenesis: a well-formed trail.created entry appended later,
+// as if the trail had been created again from there, is reported.
+func TestTamperSecondGenesis(t *testing.T) {
+	p, es := tamperedTrail(t, 3)
+	g := es[0]
+	g.Seq, g.PrevHash, g.Hash = 0, "", ""
+	f := forgeAppend(t, p, es, g)
+	wantBad(t, verifyFile(t, p), f.Seq, fmt.Sprintf("entry %d: a second %s entry", f.Seq, ActionTrailCreated))
+}
+
+// TestTamperMigrationToTheSameVersion: a migration entry must raise the
+// schema version; one from 1 to 1 is reported.
+func TestTamperMigrationToTheSameVersion(t *testing.T) {
+	p, es := tamperedTrail(t, 3)
+	f := forgeAppend(t, p, es, Entry{Operator: SystemOperator, OSUser: "root", Action: ActionTrailMigrated, Object: es[0].Object,
+		Reason: "schema upgraded from version 1 to 1", Details: []byte(`{"from":1,"to":1}`)})
+	wantBad(t, verifyFile(t, p), f.Seq, fmt.Sprintf(`entry %d: migration details {"from":1,"to":1} do not follow schema version 1`, f.Seq))
+}
+
+// TestTamperDeleteEverything: a trail emptied of all its entries, the
+// genesis entry included, does not verify.
+func TestTamperDeleteEverything(t *testing.T) {
+	p, _ := tamperedTrail(t, 3)
+	attack(t, p, true, "DELETE FROM entries")
+	rep := verifyFile(t, p)
+	wantBad(t, rep, 1, "entry 1: missing (the trail has no entries, not even the genesis entry)")
+	if rep.Entries != 0 || rep.Head != "" {
+		t.Errorf("report of an empty trail: %+v", rep)
+	}
+}
+
 func TestTamperEditAndRehash(t *testing.T) {
 	// The attacker knows the encoding and recomputes the edited entry's
 	// hash; the next entry's link gives it away.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -418,6 +419,30 @@ func TestConcurrentAppendsProcesses(t *testing.T) {
 	}
 }
 
+// TestOSUserIsTheAccount: an entry's os_user is the account the process
+// runs as, not what $USER claims.
+func TestOSUserIsTheAccount(t *testing.T) {
+	u, err := user.Current()
+	if err != nil || u.Username == "" || u.Username == "someone-else" {
+		t.Skipf("no usable account name here: %+v %v", u, err)
+	}
+	p := filepath.Join(t.TempDir(), "audit.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessAppend$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "USER=someone-else", "PAWL_AUDIT_HELPER_TRAIL="+p, "PAWL_AUDIT_HELPER_N=1", "PAWL_AUDIT_HELPER_WHO=alice")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	tr, err := OpenReadOnly(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	es, err := tr.List(ctx, Filter{Operator: "alice"})
+	if err != nil || len(es) != 1 || es[0].OSUser != u.Username {
+		t.Fatalf("entries %+v (%v), want one with os_user %q", es, err, u.Username)
+	}
+}
+
 func TestTriggersBlockUpdateAndDelete(t *testing.T) {
 	tr, p := newTrail(t)
 	fillTrail(t, tr, 3)
@@ -559,6 +584,11 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 			if !errors.Is(err, ErrNotTrail) || !strings.Contains(err.Error(), p) {
 				t.Errorf("%s(%s) = %v, want ErrNotTrail naming the path", name, filepath.Base(p), err)
 			}
+			// And why: someone else's application, or a database of no application.
+			if why := map[string]string{other: "an SQLite database with 1 schema objects and no pawl application_id",
+				foreignApp: fmt.Sprintf("SQLite application_id is 0x4d2, not pawl's %#x", applicationID)}[p]; !strings.Contains(err.Error(), why) {
+				t.Errorf("%s(%s) = %v, want it to say %q", name, filepath.Base(p), err, why)
+			}
 		}
 		if sum1, mtime1 := fileFingerprint(t, p); sum0 != sum1 || !mtime0.Equal(mtime1) {
 			t.Errorf("refusing %s changed it", filepath.Base(p))
@@ -671,4 +701,76 @@ func TestContextCancelled(t *testing.T) {
 		t.Fatalf("Append with cancelled context = %v", err)
 	}
 	mustVerifyOK(t, tr)
+}
+
+// TestClosedTrailIsOneFile: once closed, the trail is one self-contained
+// file: the write-ahead log is folded into it and removed, so the file alone
+// can be copied and handed over.
+func TestClosedTrailIsOneFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "audit.db")
+	tr, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillTrail(t, tr, 5)
+	if _, err := tr.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(p + side); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left after Close: %v", filepath.Base(p+side), err)
+		}
+	}
+	b, _ := os.ReadFile(p)
+	alone := filepath.Join(t.TempDir(), "copy.db")
+	os.WriteFile(alone, b, 0o600)
+	if rep := verifyFile(t, alone); !rep.OK || rep.Entries != 6 {
+		t.Fatalf("the file alone: %+v", rep)
+	}
+}
+
+// TestOpenWaitsToSwitchToWAL: switching a trail to WAL mode needs the file
+// to itself; while another connection is in the middle of a write
+// transaction, SQLite answers busy at once instead of waiting. Open retries
+// within the busy timeout instead of failing.
+func TestOpenWaitsToSwitchToWAL(t *testing.T) {
+	tr, p := newTrail(t)
+	fillTrail(t, tr, 2)
+	tr.Close()
+	db, err := sql.Open("sqlite3", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode = DELETE").Scan(&mode); err != nil || mode != "delete" {
+		t.Fatalf("journal_mode: %s %v", mode, err)
+	}
+	writer, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	if _, err := writer.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		writer.ExecContext(ctx, "ROLLBACK")
+		close(released)
+	}()
+	tr2, err := Open(p)
+	<-released
+	if err != nil {
+		t.Fatalf("Open while another connection writes: %v", err)
+	}
+	defer tr2.Close()
+	if err := tr2.w.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode after Open: %s %v", mode, err)
+	}
+	mustVerifyOK(t, tr2)
 }

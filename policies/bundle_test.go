@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -150,4 +152,35 @@ test_weekdays_still_allowed if {
 		t.Fatalf("failing test not reported: %v\n%s", err, rep)
 	}
 	t.Log("\n" + rep.String())
+}
+
+// TestSigningKeyID: the key id a bundle is signed under is recorded in its
+// signature's JWS header ("kid"); DefaultKeyID when none is given.
+func TestSigningKeyID(t *testing.T) {
+	priv, pub, err := GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for signAs, want := range map[string]string{"compliance-2026": "compliance-2026", "": DefaultKeyID} {
+		dir := copyDefault(t)
+		b, err := SignBundle(dir, priv, signAs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sigs struct{ Signatures []string }
+		if err := json.Unmarshal(b, &sigs); err != nil || len(sigs.Signatures) != 1 {
+			t.Fatalf("signatures file %s: %v", b, err)
+		}
+		hdr, err := base64.RawURLEncoding.DecodeString(strings.Split(sigs.Signatures[0], ".")[0])
+		var h struct{ Kid string }
+		if err != nil || json.Unmarshal(hdr, &h) != nil || h.Kid != want {
+			t.Fatalf("signed as %q: JWS header %s, want kid %q", signAs, hdr, want)
+		}
+		if err := os.WriteFile(filepath.Join(dir, SignaturesFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := VerifyBundle(dir, pub, want); err != nil || info.KeyID != want {
+			t.Fatalf("signed as %q, verified as %q: %+v %v", signAs, want, info, err)
+		}
+	}
 }

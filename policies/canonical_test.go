@@ -162,3 +162,61 @@ func TestResolveFileDestinationSymlink(t *testing.T) {
 		t.Error("a file was written outside the outbox")
 	}
 }
+
+// TestCanonicalURLEdges: the first and last values each rule admits, and
+// the ones just past them.
+func TestCanonicalURLEdges(t *testing.T) {
+	label63 := strings.Repeat("a", 63)
+	host253 := strings.Join([]string{label63, label63, label63, strings.Repeat("b", 61)}, ".") // 63*3 + 61 + 3 dots
+	path64 := "/" + strings.Repeat("s/", 63) + "s"                                             // 64 segments
+	ok := []struct{ in, want string }{
+		{"https://a.example:1/", "https://a.example:1/"},
+		{"https://a.example:65535/", "https://a.example:65535/"},
+		{"https://" + host253 + "/", "https://" + host253 + "/"},
+		{"https://" + label63 + ".example/", "https://" + label63 + ".example/"},
+		{"https://z9.example/", "https://z9.example/"},
+		{"https://[::1]/x", "https://[::1]/x"}, // IPv6 without a port
+		{"https://1.2.3.9/x", "https://1.2.3.9/x"},
+		{"https://a.example/azAZ09-._~!$&'()*+,;=:@", "https://a.example/azAZ09-._~!$&'()*+,;=:@"},
+		{"https://a.example/%61%7A%41%5A%30%39", "https://a.example/azAZ09"},       // unreserved, decoded
+		{"https://a.example/%60%7B%40%5B%3A", "https://a.example/%60%7B%40%5B%3A"}, // just outside the ranges: kept encoded
+		{"https://a.example" + path64, "https://a.example" + path64},
+	}
+	for _, c := range ok {
+		got, err := CanonicalURL(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("CanonicalURL(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	bad := []struct{ in, why string }{
+		{"https://a.example:0/", `port "0" out of range`},
+		{"https://a.example:65536/", `port "65536" out of range`},
+		{"https://a" + host253 + "/", "host longer than 253 characters"},
+		{"https://a" + label63 + ".example/", "invalid DNS label"},
+		{"https://[::1]x/", `garbage "x" after IPv6 literal`},
+		{"https://:443/x", "missing host"},
+		{"https://1.2.3.999/x", "not a canonical dotted quad"},
+		{"https://a.example/%2F", "encoded slash"},
+		{"https://a.example" + path64 + "/s", "path has 65 segments, more than 64"},
+		{"://a.example/", "not an absolute URL"},
+	}
+	for _, c := range bad {
+		got, err := CanonicalURL(c.in)
+		if err == nil || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("CanonicalURL(%q) = %q, %v; want an error mentioning %q", c.in, got, err, c.why)
+		}
+	}
+	// A scheme is a letter, then letters, digits, '+', '-' or '.'; a
+	// well-formed scheme other than https and file is "not allowed", a
+	// malformed one is "invalid": the reason names what is wrong.
+	for _, s := range []string{"a", "z", "a0", "a9", "a+", "a-", "a.", "svn+ssh"} {
+		if _, err := CanonicalURL(s + "://a.example/"); err == nil || !strings.Contains(err.Error(), `scheme "`+s+`" is not allowed`) {
+			t.Errorf("scheme %q: %v", s, err)
+		}
+	}
+	for _, s := range []string{"0a", "9a", "+a", "a_b", "a`b", "a{b", "a/b", "a:b"} {
+		if _, err := CanonicalURL(s + "://a.example/"); err == nil || !strings.Contains(err.Error(), `invalid scheme "`+s+`"`) {
+			t.Errorf("scheme %q: %v", s, err)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -318,6 +319,58 @@ allow := true
 				t.Fatal("denied without a reason")
 			}
 			t.Logf("err=%v deny=%q", err, d.Deny)
+		})
+	}
+}
+
+// TestMalformedDecisionsSayWhatIsWrong: a decision that is not
+// {"allow": bool, "deny": set of strings} is a deny whose reason quotes
+// what the policy returned.
+func TestMalformedDecisionsSayWhatIsWrong(t *testing.T) {
+	ctx := context.Background()
+	q := "data.pawl.egress.decision: "
+	for rule, want := range map[string][]string{
+		`decision := 42`: {q + "decision is 42, not an object with allow and deny"},
+		`decision := {"allow": "true", "deny": set()}`:   {q + `decision "allow" is "true", not true or false`},
+		`decision := {"deny": set()}`:                    {q + `decision "allow" is undefined, not true or false`},
+		`decision := {"allow": true}`:                    {q + `decision has no "deny" set`},
+		`decision := {"allow": false, "deny": "no"}`:     {q + `decision "deny" is "no", not a set of strings`},
+		`decision := {"allow": false, "deny": {1, "x"}}`: {"x", q + "deny reason 1 is not a string"},
+		`decision := {"allow": true, "deny": {"x: no"}}`: {"x: no", q + "allow was true alongside 1 deny reason(s); denied"},
+		`decision := {"allow": [true], "deny": set()}`:   {q + `decision "allow" is [true], not true or false`},
+		`decision := {"allow": {"a": 1}, "deny": set()}`: {q + `decision "allow" is {"a":1}, not true or false`},
+	} {
+		t.Run(rule, func(t *testing.T) {
+			dir := writeBundle(t, map[string]string{"pawl/egress.rego": "package pawl.egress\n\n" + rule + "\n"})
+			d, err := testEngine(t, dir).Decide(ctx, KindEgress, egressInput("https://partner.example/inbox/b1.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow || !slices.Equal(d.Deny, want) {
+				t.Fatalf("allow %v deny %q, want a deny with %q", d.Allow, d.Deny, want)
+			}
+		})
+	}
+}
+
+// TestOnlyAllowTrueAllows: the absence of deny reasons is not permission. A
+// policy that answers allow false with an empty deny set denies (with no
+// reason to give); only allow true with no reasons allows.
+func TestOnlyAllowTrueAllows(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		allow string
+		want  bool
+	}{{"false", false}, {"true", true}} {
+		t.Run("allow "+c.allow, func(t *testing.T) {
+			dir := writeBundle(t, map[string]string{"pawl/egress.rego": "package pawl.egress\n\ndecision := {\"allow\": " + c.allow + ", \"deny\": set()}\n"})
+			d, err := testEngine(t, dir).Decide(ctx, KindEgress, egressInput("https://partner.example/inbox/b1.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != c.want || len(d.Deny) != 0 {
+				t.Fatalf("allow %v deny %q, want allow %v and no reasons", d.Allow, d.Deny, c.want)
+			}
 		})
 	}
 }

@@ -124,6 +124,22 @@ func TestProveAndVerifyProofOffline(t *testing.T) {
 	if code, _, _ := pawl(t, "", "audit", "verify-proof", proof); code == 0 {
 		t.Fatal("an edited proof verified")
 	}
+	// The proof of record 2 with its ordinal edited to 3: the Merkle path
+	// still leads to the root (it depends on the leaf index only), but it
+	// is not a proof of record 3.
+	mustPawl(t, "-C", dir, "audit", "prove", id, "2", "--out", proof)
+	b = mustRead(t, proof)
+	edited = strings.Replace(string(b), `"ordinal": 2`, `"ordinal": 3`, 1)
+	if edited == string(b) {
+		t.Fatalf("no ordinal 2 in the proof:\n%s", b)
+	}
+	os.WriteFile(proof, []byte(edited), 0o644)
+	for _, extra := range [][]string{nil, {"--signature", sig}} {
+		code, stdout, stderr := pawl(t, "", append([]string{"-C", elsewhere, "audit", "verify-proof", proof}, extra...)...)
+		if code == 0 || strings.Contains(stdout, "OK") || !strings.Contains(stderr, "leaf index 1 does not belong to ordinal 3") {
+			t.Fatalf("a proof of record 2 presented as record 3 %v: exit %d\n%s%s", extra, code, stdout, stderr)
+		}
+	}
 }
 
 func TestReplayCommand(t *testing.T) {

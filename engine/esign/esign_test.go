@@ -7,14 +7,17 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/review"
+	"github.com/pawl-dev/pawl/engine/seal"
 )
 
 func TestEnrolSignAndVerify(t *testing.T) {
@@ -191,6 +194,52 @@ func TestSignatureMovedToAnotherBatchFails(t *testing.T) {
 	}
 	if rep.OK() || len(rep.Problems) != 3 || !strings.Contains(rep.Problems[0], "e-signature in audit entry") {
 		t.Fatalf("verify after forgery: ok=%v problems %q", rep.OK(), rep.Problems)
+	}
+}
+
+// TestSignatureBeforeEnrolmentFails: someone able to write the trail records
+// a signature in the name of carol, who is not enrolled yet, and then enrols
+// carol with the key it was made with. Everything about the signature checks
+// out except its place in the trail: a signer cannot sign before they exist.
+func TestSignatureBeforeEnrolmentFails(t *testing.T) {
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	b := enginetest.Batch(t, p, enginetest.GoodReading)
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	carol := &esign.Operator{ID: "carol", Name: "Carol Example", KeyID: seal.KeyID(pub)}
+	be, _ := p.Trail.Get(ctx, b.AuditSeq)
+	tm := time.Now().UTC() // not truncated: entry times never go backwards
+	m := esign.ManifestFor(&b.Batch, be, esign.MeaningReviewed, carol, tm.Format("2006-01-02T15:04:05.000000000Z"), "looked at it")
+	msg, _ := esign.Canonical(m)
+	signed, err := actions.Append(ctx, p.Trail, actions.Record{Time: tm, Operator: "carol", Object: "batch:" + b.BatchID, Reason: "looked at it",
+		Details: actions.ESignSignedDetails{Manifest: *m, Signature: actions.ESignValue{Alg: "ed25519", KeyID: carol.KeyID,
+			Value: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, msg))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrolled, err := actions.Append(ctx, p.Trail, actions.Record{Operator: "tester", Object: "operator:carol",
+		Details: actions.OperatorEnrolledDetails{ID: "carol", Name: "Carol Example", PublicKey: seal.FormatPublicKey(pub), KeyID: carol.KeyID,
+			KDF: actions.OperatorKDF{Alg: "pbkdf2-hmac-sha256+aes-256-gcm", Iterations: esign.OperatorKDFIterations}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := esign.Signatures(ctx, p, b.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("signer carol was enrolled (entry %d) after this signature (entry %d)", enrolled.Seq, signed.Seq)
+	if len(sigs) != 1 || sigs[0].Valid || sigs[0].Problem != want {
+		t.Fatalf("signatures: %+v, want one invalid: %q", sigs, want)
+	}
+	if esign.ValidSignature(sigs, esign.MeaningReviewed) != nil {
+		t.Error("the batch counts as reviewed")
+	}
+	rep, err := review.Verify(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], want) {
+		t.Fatalf("verify: ok=%v problems %q", rep.OK(), rep.Problems)
 	}
 }
 

@@ -190,8 +190,13 @@ func TestPinsAreEnforced(t *testing.T) {
 	}
 }
 
+// TestRecoveryAfterCrashBetweenSteps stops a run at each step of the commit
+// protocol and opens the project again: work that never reached the trail is
+// discarded; a batch with its batch.committed entry is finished, whether its
+// folder was still pending (run.after-audit) or already moved
+// (commit.after-rename).
 func TestRecoveryAfterCrashBetweenSteps(t *testing.T) {
-	for _, step := range []string{"run.before-audit", "commit.after-rename"} {
+	for _, step := range []string{"run.before-audit", "run.after-audit", "commit.after-rename"} {
 		t.Run(step, func(t *testing.T) {
 			p := enginetest.NewProject(t)
 			in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 200, 5))
@@ -235,7 +240,7 @@ func TestRecoveryAfterCrashBetweenSteps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"run.before-audit": "committed", "commit.after-rename": "already_committed"}[step]
+			want := map[string]string{"run.before-audit": "committed", "run.after-audit": "already_committed", "commit.after-rename": "already_committed"}[step]
 			if res.Status != want || res.Verified+res.Quarantined != 200 {
 				t.Fatalf("rerun: %s %d+%d", res.Status, res.Verified, res.Quarantined)
 			}
