@@ -21,7 +21,7 @@ var layers = [][]string{
 	{"engine/seal"},
 	{"engine/project"},
 	{"engine/gate", "engine/esign"},
-	{"engine/ratchet", "engine/review", "engine/egress"},
+	{"engine/ratchet", "engine/review", "engine/egress", "engine/serve"},
 	{"engine"},
 	{"engine/enginetest"},
 	{"cmd/pawl", "cmd/pawl/proctest", "build/bench"},

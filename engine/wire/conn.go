@@ -112,6 +112,9 @@ func (c *Conn) fill() error {
 	if len(c.fds) > 4*MaxFDs {
 		return errors.New("wire: too many descriptors passed")
 	}
+	if n < 0 {
+		n = 0
+	}
 	c.buf = append(c.buf, b[:n]...)
 	if n == 0 && err == nil {
 		return errors.New("wire: connection closed")

@@ -124,7 +124,7 @@ const (
 	OpOpen   = "open"   // open Path for reading
 	OpCreate = "create" // create or truncate Path for writing, mode Perm
 	OpFD     = "fd"     // the client's own descriptor FD (--passphrase-fd)
-	OpMkdir  = "mkdir"  // make directory Path (and its parents), which must be empty; no descriptor
+	OpMkdir  = "mkdir"  // make directory Path (and its parents), which must be empty; answered with the directory
 )
 
 // Request asks the client for a file, opened with the client's
@@ -138,8 +138,8 @@ type Request struct {
 	Perm uint32 `json:"perm,omitempty"`
 }
 
-// Answer answers the Request with the same ID: a descriptor (for every op
-// but mkdir) when Error is empty.
+// Answer answers the Request with the same ID: one descriptor (the file, or
+// the directory for mkdir) when Error is empty.
 type Answer struct {
 	ID    uint32 `json:"id"`
 	Error string `json:"error,omitempty"`
