@@ -268,3 +268,49 @@ func TestServedDisconnectMidRun(t *testing.T) {
 		t.Fatalf("%d batch.committed entries after two retries, want 1", n)
 	}
 }
+
+// TestServedESignViaPassphraseFD: enrolment and signing through the
+// service read the passphrase from the client's own descriptor (never an
+// argument); a wrong one is refused and on record, the right one signs.
+func TestServedESignViaPassphraseFD(t *testing.T) {
+	dir, socket := servedProject(t)
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	os.WriteFile("in.jsonl", []byte(good+"\n"), 0o600)
+	ctx := context.Background()
+	code, out, errs := served(t, ctx, socket, "", "run", "sensor-feed", "-i", "in.jsonl", "--as-of", "2026-11-25T00:00:00Z", "--output", "json")
+	var res map[string]any
+	if json.Unmarshal([]byte(out), &res); code != 0 || res["batch_id"] == nil {
+		t.Fatalf("served run: exit %d\n%s%s", code, out, errs)
+	}
+	id := res["batch_id"].(string)
+	const pass = "correct horse battery staple of the enclave"
+	if code, out, errs := served(t, ctx, socket, "", "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, pass), "--reason", "QA"); code != 0 || !strings.Contains(out, "enrolled alice (Alice Example)") {
+		t.Fatalf("served operator add: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := served(t, ctx, socket, "", "sign", id, "--meaning", "reviewed", "--operator", "alice", "--passphrase-fd", passFD(t, "not the right one at all")); code == 0 || !strings.Contains(errs, "passphrase") {
+		t.Fatalf("served sign with a wrong passphrase: exit %d %s", code, errs)
+	}
+	if n := len(enginetest.TrailEntries(t, dir, "esign.failed", "")); n != 1 {
+		t.Errorf("%d esign.failed entries after a wrong passphrase, want 1", n)
+	}
+	if code, _, errs := served(t, ctx, socket, "", "sign", id, "--meaning", "reviewed", "--operator", "alice", "--passphrase-fd", "97"); code != exitUsage || !strings.Contains(errs, "descriptor 97 is not open in the client") {
+		t.Fatalf("served sign with a closed descriptor: exit %d %s", code, errs)
+	}
+	if code, out, errs := served(t, ctx, socket, "", "sign", id, "--meaning", "reviewed", "--operator", "alice", "--reason", "checked", "--passphrase-fd", passFD(t, pass)); code != 0 {
+		t.Fatalf("served sign: exit %d\n%s%s", code, out, errs)
+	}
+	if _, out, _ := served(t, ctx, socket, "", "batches", "show", id); !strings.Contains(out, "reviewed by Alice Example") {
+		t.Fatalf("batches show after the signature:\n%s", out)
+	}
+	// The passphrase is in no argument the service logged or recorded.
+	all := enginetest.TrailEntries(t, dir, "", "")
+	if len(all) < 5 {
+		t.Fatalf("%d entries in the whole trail", len(all))
+	}
+	for _, e := range all {
+		if strings.Contains(string(e.Details), pass) {
+			t.Fatalf("the passphrase is in entry %d", e.Seq)
+		}
+	}
+}
