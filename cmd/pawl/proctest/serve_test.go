@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pawl-dev/pawl/build/tooltest"
 )
 
 // The accounts of TestServiceAsItsOwnAccount: the service runs as nobody
@@ -148,5 +151,66 @@ func TestServiceAsItsOwnAccount(t *testing.T) {
 	svc.Wait()
 	if !strings.Contains(log.String(), "uid 4321 via unix ran") {
 		t.Errorf("the service's log does not name the peer:\n%s", log.String())
+	}
+}
+
+// TestServedProgressOnTheClientsTerminal: a run through the service draws
+// its progress bar on the client's terminal as it goes (the service writes
+// to the descriptor the client passed), and not when the client's stderr
+// is not a terminal.
+func TestServedProgressOnTheClientsTerminal(t *testing.T) {
+	tooltest.Need(t, "script") // gives the client a terminal
+	bin := buildPawl(t)
+	dir := t.TempDir()
+	if code, out, errs := pawl(t, "init", dir); code != 0 {
+		t.Fatalf("init: %s%s", out, errs)
+	}
+	data := filepath.Join(dir, ".pawl")
+	filepath.Walk(data, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			os.Chmod(p, fi.Mode().Perm()&0o700)
+		}
+		return err
+	})
+	env := append(os.Environ(), "PAWL_CACHE_DIR="+filepath.Join(data, "cache"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var log bytes.Buffer
+	svc := exec.CommandContext(ctx, bin, "-C", dir, "serve")
+	svc.Env, svc.Stderr = env, &log
+	svc.Cancel = func() error { return svc.Process.Signal(syscall.SIGTERM) }
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); svc.Wait() }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if fi, err := os.Lstat(filepath.Join(dir, "pawl.sock")); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service did not listen:\n%s", log.String())
+		}
+	}
+	in := writeGen(t, t.TempDir(), 1)
+	c := exec.Command("script", "-qec", bin+" -C "+dir+" run sensor-feed -i "+in, "/dev/null")
+	c.Env = env
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run on a terminal through the service: %v\n%s\nservice:\n%s", err, out, log.String())
+	}
+	if !regexp.MustCompile(`\r\[[=> ]{30}\] +\d+%  [0-9.]+ [KM]iB of [0-9.]+ MiB  [0-9,]+ records/s`).Match(out) {
+		t.Fatalf("no progress bar on the client's terminal:\n%q", out)
+	}
+	if !strings.Contains(log.String(), `ran ["-C" "`+dir+`" "run" "sensor-feed"`) {
+		t.Fatalf("the run did not go through the service:\n%s", log.String())
+	}
+	var errb bytes.Buffer
+	c = exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", in)
+	c.Env, c.Stderr = env, &errb
+	if out, err := c.Output(); err != nil || !bytes.Contains(out, []byte("COMMITTED")) {
+		t.Fatalf("rerun: %v\n%s%s", err, out, errb.String())
+	}
+	if errb.Len() != 0 {
+		t.Fatalf("stderr is not a terminal, yet the service wrote to it: %q", errb.String())
 	}
 }
