@@ -73,8 +73,8 @@ type Job struct {
 	s                     *session
 }
 
-// ErrExitStatus is the exit status for a job the service refuses (it is
-// stopping).
+// refusedStatus is the exit status of a queued job the service refuses
+// because it is stopping.
 const refusedStatus = 1
 
 // Server is a running service.

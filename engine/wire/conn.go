@@ -16,8 +16,11 @@ type Conn struct {
 	c   *net.UnixConn
 	wmu sync.Mutex
 
-	buf []byte     // bytes read and not yet parsed
-	fds []*os.File // descriptors received and not yet claimed by a frame
+	buf []byte // bytes read and not yet parsed (Recv's alone)
+
+	fmu    sync.Mutex // guards fds and closed: Close may run beside Recv
+	fds    []*os.File // descriptors received and not yet claimed by a frame
+	closed bool
 }
 
 // NewConn wraps a Unix socket connection.
@@ -63,12 +66,16 @@ func (c *Conn) Recv() (any, []*os.File, error) {
 	for {
 		f, n, err := Parse(c.buf)
 		if err == nil {
+			c.fmu.Lock()
 			if len(c.fds) < f.NFDs {
-				return nil, nil, fmt.Errorf("wire: %c frame announces %d descriptors, %d arrived", byte(f.Type), f.NFDs, len(c.fds))
+				have := len(c.fds)
+				c.fmu.Unlock()
+				return nil, nil, fmt.Errorf("wire: %c frame announces %d descriptors, %d arrived", byte(f.Type), f.NFDs, have)
 			}
-			msg, derr := Decode(f)
-			files := c.fds[:f.NFDs:f.NFDs]
+			files := append([]*os.File(nil), c.fds[:f.NFDs]...)
 			c.fds = c.fds[f.NFDs:]
+			c.fmu.Unlock()
+			msg, derr := Decode(f)
 			c.buf = append(c.buf[:0], c.buf[n:]...)
 			if derr != nil {
 				closeAll(files)
@@ -90,6 +97,8 @@ func (c *Conn) fill() error {
 	b := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4*MaxFDs*4))
 	n, oobn, flags, _, err := c.c.ReadMsgUnix(b, oob)
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
 	if oobn > 0 {
 		msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
 		if perr != nil {
@@ -102,7 +111,12 @@ func (c *Conn) fill() error {
 			}
 			for _, fd := range fds {
 				unix.CloseOnExec(fd)
-				c.fds = append(c.fds, os.NewFile(uintptr(fd), "passed descriptor"))
+				f := os.NewFile(uintptr(fd), "passed descriptor")
+				if c.closed {
+					f.Close()
+					continue
+				}
+				c.fds = append(c.fds, f)
 			}
 		}
 	}
@@ -125,8 +139,10 @@ func (c *Conn) fill() error {
 // Close closes the connection and any descriptors received and not
 // claimed.
 func (c *Conn) Close() error {
+	c.fmu.Lock()
 	closeAll(c.fds)
-	c.fds = nil
+	c.fds, c.closed = nil, true
+	c.fmu.Unlock()
 	return c.c.Close()
 }
 
