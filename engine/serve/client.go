@@ -24,7 +24,7 @@ var ErrUnreachable = errors.New("no pawl service answers")
 func Call(ctx context.Context, socket string, args []string, stdin, stdout, stderr *os.File) (int, error) {
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socket, Net: "unix"})
 	if err != nil {
-		return 0, fmt.Errorf("%w on %s: %v (is pawl serve running? see README, \"Running pawl as a service\")", ErrUnreachable, socket, unwrapOp(err))
+		return 0, fmt.Errorf("%w on %s: %v (is pawl serve running? start it; a socket left by a service that died can be removed to work locally; see README, \"Running pawl as a service\")", ErrUnreachable, socket, unwrapOp(err))
 	}
 	conn := wire.NewConn(c)
 	defer conn.Close()
