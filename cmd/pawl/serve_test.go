@@ -167,6 +167,12 @@ func TestServedIsLocal(t *testing.T) {
 			t.Errorf("served export: %v", err)
 		}
 	}
+	if code, out, errs := served(t, ctx, socket, "", "audit", "checkpoint", "--out", "head.cp", "--reason", "kept elsewhere"); code != 0 || !strings.Contains(out, "wrote head.cp") {
+		t.Fatalf("served checkpoint: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := served(t, ctx, socket, "", "audit", "verify", "--checkpoint", "head.cp"); code != 0 || !strings.Contains(out, "checkpoint: the trail extends head.cp") {
+		t.Fatalf("served verify --checkpoint: exit %d\n%s%s", code, out, errs)
+	}
 	// A missing client file is named as the client sees it.
 	if code, _, errs := served(t, ctx, socket, "", "run", "sensor-feed", "--input", "missing.jsonl"); code != 1 || !strings.Contains(errs, "cannot read input missing.jsonl") {
 		t.Fatalf("served run of a missing file: exit %d %s", code, errs)

@@ -137,6 +137,11 @@ func TestServiceAsItsOwnAccount(t *testing.T) {
 	if code, out, errs := user("batches", "list"); code != 0 || !strings.Contains(out, "sensor-feed") {
 		t.Fatalf("batches list through the service: exit %d\n%s%s", code, out, errs)
 	}
+	// A file the user names is opened with the user's permissions, not
+	// the service's: the service's own key is out of reach.
+	if code, out, errs := user("audit", "verify", "--checkpoint", filepath.Join(data, "keys", "engine.key")); code == 0 || !strings.Contains(errs, "permission denied") || strings.Contains(out+errs, "PRIVATE") {
+		t.Fatalf("audit verify --checkpoint engine.key through the service: exit %d\n%s%s", code, out, errs)
+	}
 	// The user cannot have the service read the key for them.
 	if code, out, errs := user("explain", "--file", filepath.Join(data, "keys", "engine.key"), "--server", sock); code == 0 || strings.Contains(out, "PRIVATE") {
 		t.Fatalf("explain of the key: exit %d\n%s%s", code, out, errs)
