@@ -189,7 +189,7 @@ func (a *app) userFD(n int) (*os.File, error) {
 // servedBy refuses, under a service, a command that runs only locally.
 func (a *app) servedBy(c *cobra.Command) error {
 	if a.s.job != nil {
-		return &usageError{fmt.Errorf("%s runs on your side, not through a service: run it with --server \"\" unset and PAWL_SERVER empty, outside the served project", c.CommandPath())}
+		return &usageError{fmt.Errorf("%s runs on your side, not through a service: it would read or write paths with the service's permissions; the pawl CLI runs it locally without asking the service", c.CommandPath())}
 	}
 	return nil
 }
