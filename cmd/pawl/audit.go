@@ -3,11 +3,9 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/spf13/cobra"
 )
@@ -40,7 +38,7 @@ newest entries or a rewrite of the whole chain.`,
 			var cpErr error
 			var cp audit.Checkpoint
 			if checkpoint != "" {
-				b, err := os.ReadFile(checkpoint)
+				b, err := a.readUserFile(checkpoint)
 				if err != nil {
 					return err
 				}
@@ -90,7 +88,7 @@ newest entries or a rewrite of the whole chain.`,
 				_, err = a.s.out.Write(b)
 				return err
 			}
-			if err := durable.WriteFile(out, b, 0o644); err != nil {
+			if err := a.writeUserFile(out, b, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.s.out, "wrote %s: %d entries, root %s\n", out, cp.Size, base64.StdEncoding.EncodeToString(cp.Root))

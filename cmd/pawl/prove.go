@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
@@ -47,7 +46,7 @@ implementation (docs/audit-format.md).`,
 				_, err = a.s.out.Write(b)
 				return err
 			}
-			return durable.WriteFile(out, b, 0o644)
+			return a.writeUserFile(out, b, 0o644)
 		},
 	}
 	prove.Flags().StringVar(&out, "out", "", "write the proof to `FILE`")

@@ -48,6 +48,9 @@ type Config struct {
 	ESignPassphraseMinScore   int
 	ESignPassphraseMaxAgeDays int
 	ESignLockoutAfter         int
+
+	ServeSocket string
+	ServeGroup  string
 }
 
 // Defaults returns every key at its default. Two defaults depend on the

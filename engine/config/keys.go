@@ -192,6 +192,18 @@ var table = build([]Key{
 			"passphrase change or unlock, after which the operator is locked: an `operator.locked` entry is the alert, and every later attempt is " +
 			"refused, even with the right passphrase, until `pawl operator unlock`.",
 	},
+	{
+		Name: "serve.socket", Type: Path, def: "", defaultText: "`pawl.sock` in the project root",
+		field: func(c *Config) any { return &c.ServeSocket },
+		Doc: "The Unix socket `pawl serve` listens on, and where the CLI looks for a service when neither `--server` nor `PAWL_SERVER` names one: " +
+			"a command run in a project whose socket exists is sent to the service. Relative to the project root unless absolute. Empty: the default.",
+	},
+	{
+		Name: "serve.group", Type: String, def: "",
+		field: func(c *Config) any { return &c.ServeGroup },
+		Doc: "The group `pawl serve` gives its socket, mode 0660, so that the group's members may connect (what each may do is the policy's `authz` question). " +
+			"The service's account must be a member. Empty: the socket is mode 0600, for the service's account (and root) only.",
+	},
 })
 
 // Keys returns every key, in the order the documentation lists them.
