@@ -59,6 +59,7 @@ Start with:  pawl demo`,
 		a.policyCmd(), a.exportCmd(),
 		a.operatorCmd(), a.signCmd(),
 	)
+	root.AddCommand(a.keyCmd())
 	return root
 }
 

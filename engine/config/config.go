@@ -48,6 +48,8 @@ type Config struct {
 	ESignPassphraseMinScore   int
 	ESignPassphraseMaxAgeDays int
 	ESignLockoutAfter         int
+
+	EngineKeySecretFile string
 }
 
 // Defaults returns every key at its default. Two defaults depend on the
