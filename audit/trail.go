@@ -190,9 +190,11 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 // It refuses a missing file, a file that is not a pawl trail, and a newer
 // schema; an older schema is read as it is, never upgraded. It takes no
 // lock of pawl's. A trail in a directory this process cannot write, with no
-// write-ahead log beside it (a read-only copy or an unpacked archive,
-// closed cleanly), is opened immutable: SQLite could not create the
-// shared-memory file a WAL-mode reader needs, and nobody can be writing it.
+// write-ahead log beside it, or whose file nobody may write (a read-only
+// copy or an unpacked archive, closed cleanly), is opened immutable:
+// SQLite could not create the shared-memory file a WAL-mode reader needs
+// (or, for root, would create it in a copy meant to stay as it is), and no
+// pawl is writing it (a writer keeps the log while it has the trail open).
 func OpenReadOnly(path string) (*Trail, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -207,7 +209,7 @@ func OpenReadOnly(path string) (*Trail, error) {
 	}
 	ctx := context.Background()
 	dsn := readerDSN(abs, true)
-	if _, err := os.Stat(abs + "-wal"); errors.Is(err, os.ErrNotExist) && syscall.Access(filepath.Dir(abs), 2 /* W_OK */) != nil {
+	if _, err := os.Stat(abs + "-wal"); errors.Is(err, os.ErrNotExist) && (syscall.Access(filepath.Dir(abs), 2 /* W_OK */) != nil || fi.Mode().Perm()&0o222 == 0) {
 		dsn += "&immutable=1"
 	}
 	r, err := sql.Open("sqlite3", dsn)
