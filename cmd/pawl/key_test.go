@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/seal"
 )
@@ -121,4 +124,53 @@ func firstKey(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return h.Keys[0].Key
+}
+
+// TestStrangerKeyFailsEveryVerifier: a batch's signature made again with a
+// key that is not in the trail's key history — its content otherwise exactly
+// what pawl signs — fails verify-signature, audit verify-proof --signature
+// and audit verify, inside the project and with a history kept elsewhere.
+func TestStrangerKeyFailsEveryVerifier(t *testing.T) {
+	dir := t.TempDir()
+	mustPawl(t, "init", dir)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(good+"\n"), 0o644)
+	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json")
+	id := out[strings.Index(out, `"batch_id": "`)+13:][:32]
+	hist := filepath.Join(t.TempDir(), "keys.json")
+	os.WriteFile(hist, []byte(mustPawl(t, "-C", dir, "key", "history", "--output", "json")), 0o644)
+	proof := filepath.Join(t.TempDir(), "proof.json")
+	mustPawl(t, "-C", dir, "audit", "prove", id, "1", "--out", proof)
+
+	sigPath := filepath.Join(dir, ".pawl", "batches", id, actions.SignatureFile)
+	tr, err := audit.OpenReadOnly(filepath.Join(dir, ".pawl", "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, _ := tr.Find(context.Background(), actions.BatchCommitted, "batch:"+id)
+	tr.Close()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	sig, err := seal.ForBatch(es[0], &seal.Key{Private: priv, Public: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := sig.Render()
+	os.Chmod(sigPath, 0o644)
+	os.WriteFile(sigPath, b, 0o444)
+	if _, err := seal.VerifyFile(sigPath, nil); err != nil {
+		t.Fatalf("the stranger's signature is well-formed: %v", err)
+	}
+	for _, c := range [][]string{
+		{"-C", dir, "verify-signature", sigPath},
+		{"verify-signature", "--key", hist, sigPath},
+		{"-C", dir, "audit", "verify-proof", proof, "--signature", sigPath},
+		{"audit", "verify-proof", proof, "--signature", sigPath, "--key", hist},
+	} {
+		if code, stdout, stderr := pawl(t, "", c...); code != 1 || strings.Contains(stdout, "OK") || !strings.Contains(stderr, "not in the trusted key history") {
+			t.Errorf("pawl %s: exit %d\n%s%s", strings.Join(c, " "), code, stdout, stderr)
+		}
+	}
+	if code, stdout, _ := pawl(t, "", "-C", dir, "audit", "verify"); code != 1 || !strings.Contains(stdout, "not in the trusted key history") {
+		t.Errorf("audit verify: exit %d\n%s", code, stdout)
+	}
 }
