@@ -58,7 +58,7 @@ func CacheKey(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("compilation cache key %s is not a regular file (%v): refusing it", path, fi.Mode().Type())
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("compilation cache key %s has mode %v: others may read or write it; run `chmod 600 %s`", path, fi.Mode().Perm(), path)
+		return nil, fmt.Errorf("compilation cache key %s has mode %v: others may read it or write it; run `chmod 600 %s`", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -94,7 +94,7 @@ func loadKeyFile(dir, privPath string, secret []byte) (*Key, error) {
 		return nil, fmt.Errorf("engine key %s is not a regular file (%v): refusing it; put the key file itself there", privPath, fi.Mode().Type())
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("engine key %s has mode %v: others may read or write it; run `chmod 600 %s`", privPath, fi.Mode().Perm(), privPath)
+		return nil, fmt.Errorf("engine key %s has mode %v: others may read it or write it; run `chmod 600 %s`", privPath, fi.Mode().Perm(), privPath)
 	}
 	b, err := os.ReadFile(privPath)
 	if err != nil {

@@ -205,7 +205,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			}
 		}
 		mustPawl(t, exportArgs(sub)...) // the retry finishes it
-		mustPawl(t, "verify-signature", filepath.Join(dest, actions.SignatureFile))
+		mustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
 		if ents, _ := os.ReadDir(dest); len(ents) != len(egress.Files) {
 			t.Errorf("killed at %s: after the retry %s holds %d files, want %d", pt, dest, len(ents), len(egress.Files))
 		}

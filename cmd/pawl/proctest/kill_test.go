@@ -120,7 +120,7 @@ func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
 				t.Fatalf("files reached %s with no export on record", dest)
 			}
 			mustPawl(t, "-C", dir, "export", batch, "--to", fmt.Sprintf("file://%s/k%d/", outbox, i))
-			mustPawl(t, "verify-signature", filepath.Join(dest, actions.SignatureFile))
+			mustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
 		}},
 		{"sign", func(i int) []string {
 			return []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", "alice", "--passphrase-fd", "3"}
