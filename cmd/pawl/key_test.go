@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/seal"
 )
@@ -101,6 +102,13 @@ func TestKeyRotateAndVerifyReadOnly(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cp, ".pawl", "lock")); err == nil {
 		t.Fatal("verify took the project lock")
+	}
+
+	// The stand-alone script follows the key history too.
+	py := tooltest.Need(t, "python3")
+	script, _ := exec.Command(py, filepath.Join("..", "..", "build", "verify-trail.py"), filepath.Join(dir, ".pawl", "audit.db")).CombinedOutput()
+	if strings.Count(string(script), "engine key ed25519:") != 2 || !strings.Contains(string(script), "to now") {
+		t.Errorf("verify-trail.py does not list the key history:\n%s", script)
 	}
 
 	// A verifier holding only the keys from before the rotation: the new
