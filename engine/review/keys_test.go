@@ -400,3 +400,37 @@ func TestKeyOnDiskAttack(t *testing.T) {
 func ed25519GenerateKey() (ed25519.PublicKey, ed25519.PrivateKey, error) {
 	return ed25519.GenerateKey(nil)
 }
+
+// TestRotationSealsTheKeyAtRest: with engine_key.secret_file set, a
+// rotation writes the new key sealed and says so on record; the project
+// opens with the secret, and without it is refused with what to set.
+func TestRotationSealsTheKeyAtRest(t *testing.T) {
+	p := enginetest.NewProject(t)
+	secret := filepath.Join(t.TempDir(), "engine-key.secret")
+	os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef-secret\n"), 0o400)
+	p.Cfg.EngineKeySecretFile = secret
+	d, err := p.RotateKey(ctx, "tester", "seal the key at rest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.AtRest != seal.AtRestSealed {
+		t.Fatalf("at rest: %q", d.AtRest)
+	}
+	b, _ := os.ReadFile(filepath.Join(p.KeysDir(), seal.PrivateFile))
+	if !strings.HasPrefix(string(b), "ed25519-private-sealed ") {
+		t.Fatalf("the key file after a sealed rotation: %.30q", b)
+	}
+	p.Close()
+	cfg := enginetest.Config()
+	if _, err := engine.Open(ctx, p.Root, cfg); err == nil || !strings.Contains(err.Error(), "engine_key.secret_file") {
+		t.Fatalf("a sealed key without its secret: %v", err)
+	}
+	cfg.EngineKeySecretFile = secret
+	q, err := engine.Open(ctx, p.Root, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	enginetest.Batch(t, q, enginetest.GoodReading)
+	mustVerify(t, q)
+}
