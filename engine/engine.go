@@ -69,6 +69,9 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 		Details: actions.ProjectInitDetails{EngineKey: pub, PawlVersion: version.Version}}); err != nil {
 		return fail(err)
 	}
+	if err := p.ReloadKeys(ctx); err != nil {
+		return fail(err)
+	}
 	failpoint.Hit("init.after-record")
 	why := "first-party validator shipped with pawl " + version.Version
 	var firstParty []gate.PluginApproval

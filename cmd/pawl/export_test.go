@@ -121,7 +121,7 @@ func TestExportToOutbox(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(outbox, "b", actions.QuarantineFile)); err == nil {
 		t.Error("the quarantine left the perimeter")
 	}
-	mustPawl(t, "verify-signature", filepath.Join(outbox, "b", actions.SignatureFile))
+	mustPawl(t, "verify-signature", filepath.Join(outbox, "b", actions.SignatureFile), "--key", filepath.Join(dir, ".pawl", "keys", "engine.pub"))
 	d := lastDecision(t, dir, id)
 	if !d.Allow || !strings.Contains(string(d.Input), `"principal":{"id":"bob"}`) || !strings.Contains(string(d.Input), `"canonical":"file://`+outbox+`/b/"`) {
 		t.Fatalf("decision on record: %+v %s", d, d.Input)

@@ -295,7 +295,7 @@ func (g *goldenScenario) run() {
 		g.write(filepath.Join(copied, f), string(mustRead(t, filepath.Join(batchDir, f))))
 	}
 	pub := filepath.Join(root, ".pawl", "keys", seal.PublicFile)
-	g.step("verify-signature/untrusted-key", 0, "", "-C", base, "verify-signature", filepath.Join(copied, actions.SignatureFile))
+	g.step("verify-signature/untrusted-key", 1, "", "-C", base, "verify-signature", filepath.Join(copied, actions.SignatureFile))
 	g.step("verify-signature/key", 0, "", "-C", base, "verify-signature", "--key", pub, filepath.Join(copied, actions.SignatureFile))
 	g.write(filepath.Join(copied, actions.VerifiedFile), strings.Replace(string(mustRead(t, filepath.Join(copied, actions.VerifiedFile))), "21.5", "12.5", 1))
 	g.step("verify-signature/output-changed", 1, "", "-C", base, "verify-signature", "--key", pub, filepath.Join(copied, actions.SignatureFile))
@@ -304,7 +304,8 @@ func (g *goldenScenario) run() {
 	proof := g.path("proof.json")
 	g.in("audit-prove/to-stdout", 0, "audit", "prove", b1, "4")
 	g.in("audit-prove/to-file", 0, "audit", "prove", b1, "4", "--out", proof)
-	g.step("audit-verify-proof/signature", 0, "", "-C", base, "audit", "verify-proof", proof, "--signature", sig)
+	g.step("audit-verify-proof/signature", 0, "", "-C", base, "audit", "verify-proof", proof, "--signature", sig, "--key", pub)
+	g.step("audit-verify-proof/signature-untrusted", 1, "", "-C", base, "audit", "verify-proof", proof, "--signature", sig)
 	g.step("audit-verify-proof/alone", 0, "", "-C", base, "audit", "verify-proof", proof)
 	edited := g.write(g.path("edited-proof.json"), strings.Replace(string(mustRead(t, proof)), `"leaf_index": 3`, `"leaf_index": 2`, 1))
 	g.step("audit-verify-proof/edited", 1, "", "-C", base, "audit", "verify-proof", edited)

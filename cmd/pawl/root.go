@@ -77,6 +77,7 @@ Start with:  pawl demo`,
 		a.policyCmd(), a.exportCmd(),
 		a.operatorCmd(), a.signCmd(), a.serveCmd(),
 	)
+	root.AddCommand(a.keyCmd())
 	return root
 }
 

@@ -83,6 +83,7 @@ func Catalogue() []Spec {
 		{OperatorLocked, "operator:<id>", OperatorLockedDetails{}, "the alert: an operator reached `esign.lockout_after` consecutive wrong passphrases (at signing, or the old one at a change) since their last signature, change or unlock, and is locked; every later attempt is refused and recorded until an unlock. The entries of the counted attempts and the threshold"},
 		{OperatorUnlocked, "operator:<id>", OperatorUnlockedDetails{}, "a locked operator was unlocked (`pawl operator unlock`): the lock entry it ends; the entry's operator is who unlocked them, the reason is required; the count of failed attempts starts again"},
 		{OperatorRevoked, "operator:<id>", OperatorRevokedDetails{}, "an operator was revoked (`pawl operator revoke`): they can never sign again and their id is never enrolled again; signatures in entries before this one stay valid, any after it are invalid. The key id; the entry's operator is who revoked them, the reason is required"},
+		{EngineKeyRotated, EngineKeyObject, KeyRotatedDetails{}, "the engine key was rotated (`pawl key rotate`): the old and the new public key, each one's signature over the rotation statement (`pawl engine key rotation v1`, the trail id and both keys, in canonical JSON), and how the new private key is kept (`plain` or `sealed`); the reason is required. From this entry on, batch signatures and checkpoints are made with the new key; the old private key is destroyed once the entry is on record"},
 	}
 }
 

@@ -49,8 +49,9 @@ type Config struct {
 	ESignPassphraseMaxAgeDays int
 	ESignLockoutAfter         int
 
-	ServeSocket string
-	ServeGroup  string
+	ServeSocket         string
+	ServeGroup          string
+	EngineKeySecretFile string
 }
 
 // Defaults returns every key at its default. Two defaults depend on the

@@ -204,6 +204,14 @@ var table = build([]Key{
 		Doc: "The group `pawl serve` gives its socket, mode 0660, so that the group's members may connect (what each may do is the policy's `authz` question). " +
 			"The service's account must be a member. Empty: the socket is mode 0600, for the service's account (and root) only.",
 	},
+	{
+		Name: "engine_key.secret_file", Type: Path, def: "", defaultText: "none: `$CREDENTIALS_DIRECTORY/pawl-engine-key` when that systemd credential exists",
+		field: func(c *Config) any { return &c.EngineKeySecretFile },
+		Doc: "File holding the secret (at least 32 random bytes, readable by its owner only) under which the engine's private key " +
+			"is sealed at rest (AES-256-GCM, the key derived with HKDF-SHA256). Relative to the project root unless absolute. " +
+			"Unset, pawl takes the systemd credential `pawl-engine-key` (`LoadCredential=` or `LoadCredentialEncrypted=` in the unit) when there is one. " +
+			"With a secret, `pawl key rotate` writes the new key sealed; a sealed key does not open without it. Keep the secret away from backups of the data directory.",
+	},
 })
 
 // Keys returns every key, in the order the documentation lists them.

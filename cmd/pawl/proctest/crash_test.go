@@ -205,7 +205,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			}
 		}
 		mustPawl(t, exportArgs(sub)...) // the retry finishes it
-		mustPawl(t, "verify-signature", filepath.Join(dest, actions.SignatureFile))
+		mustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
 		if ents, _ := os.ReadDir(dest); len(ents) != len(egress.Files) {
 			t.Errorf("killed at %s: after the retry %s holds %d files, want %d", pt, dest, len(ents), len(egress.Files))
 		}
@@ -326,6 +326,28 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", cp)
 	mustPawl(t, "-C", dir, "audit", "verify", "--checkpoint", cp)
 
+	// Key rotation: the new key staged, the entry (the commit point), the
+	// old key scrubbed, the new one put in place. Killed before the entry,
+	// the old key stays in force and the staged one is removed; killed
+	// after it, the next open puts the new key in place. Either way a run
+	// afterwards signs with the key the trail has in force, and every
+	// signature made before verifies with its own key.
+	rotate := []string{"-C", dir, "key", "rotate", "--reason", "crash test"}
+	for i, pt := range []string{"rotate.after-stage:1", "rotate.after-record:1", "rotate.after-scrub:1", "rotate.after-install:1"} {
+		before := len(enginetest.TrailEntries(t, dir, actions.EngineKeyRotated, actions.EngineKeyObject))
+		crashable(t, bin, pt, rotate...)
+		crashWhole(t, dir)
+		after := len(enginetest.TrailEntries(t, dir, actions.EngineKeyRotated, actions.EngineKeyObject))
+		if want := before + min(i, 1); after != want {
+			t.Errorf("killed at %s: %d rotations on record, want %d", pt, after, want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".pawl", "keys", seal.NextFile)); !os.IsNotExist(err) {
+			t.Errorf("killed at %s: the staged key is left after the next open: %v", pt, err)
+		}
+		mustPawl(t, runArgs(input(uint64(7000+i)))...)
+		crashWhole(t, dir)
+	}
+
 	mustPawl(t, runArgs(input(9999))...)
 	crashWhole(t, dir)
 }
@@ -335,6 +357,11 @@ func TestCrashAtEveryPoint(t *testing.T) {
 // pending, every batch folder has its signature, every signature its entry.
 func crashWhole(t *testing.T, dir string) {
 	t.Helper()
+	// audit verify writes nothing, so it does not recover: a command that
+	// opens the project for writing does.
+	if code, out, errs := pawl(t, "-C", dir, "batches", "list"); code != 0 {
+		t.Fatalf("opening after a kill: exit %d\n%s%s", code, out, errs)
+	}
 	code, out, errs := pawl(t, "-C", dir, "audit", "verify")
 	if code != 0 {
 		t.Fatalf("audit verify after a kill: exit %d\n%s%s", code, out, errs)
