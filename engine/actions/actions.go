@@ -40,6 +40,10 @@ const (
 	OperatorLocked                 = "operator.locked"                   // OperatorLockedDetails
 	OperatorUnlocked               = "operator.unlocked"                 // OperatorUnlockedDetails
 	OperatorRevoked                = "operator.revoked"                  // OperatorRevokedDetails
+
+	ChangeProposed     = "change.proposed"         // ChangeProposedDetails
+	ChangeApplyRefused = "change.apply_refused"    // ChangeApplyRefusedDetails
+	ResubmitRefused    = "record.resubmit_refused" // ResubmitRefusedDetails
 )
 
 // Spec describes one action for the catalogue: its name, the object it is
@@ -69,7 +73,8 @@ func Catalogue() []Spec {
 		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of (and, for an as-of given outside the time window with a reason, that it was outside and the window), counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
 		{BatchFailed, "batch:<id>", BatchFailedDetails{}, "a batch failed and nothing was committed: job, input digest, the error"},
 		{BatchReplayed, "batch:<id>", BatchReplayedDetails{}, "a committed batch was replayed from the store under its recorded plan: match or mismatch per artifact (outputs, actions, lineage file, tiles, root, counts), or why the replay could not run"},
-		{RecordResubmitted, "batch:<original id>", RecordResubmittedDetails{}, "a corrected record ran as a new batch under the original batch's plan: original batch and ordinal, the new batch and its outcome; the reason is required"},
+		{RecordResubmitted, "batch:<original id>", RecordResubmittedDetails{}, "a corrected record ran as a new batch under the original batch's plan: original batch and ordinal, the new batch and its outcome; the reason is required. The corrections of one original record form a chain: `previous` names the correction before this one (its batch, its entry, whether it was accepted), and `root` the original record when the one corrected was itself a correction"},
+		{ResubmitRefused, "batch:<original id>", ResubmitRefusedDetails{}, "a resubmission was refused and nothing ran: the record, the failure (no reason; denied: a record that already has an accepted correction needs the approver role) and the error, with the accepted correction when there is one"},
 		{BatchExportStarted, "batch:<id>", BatchExportStartedDetails{}, "an allowed export began: the destination, the decision and the files with the hashes about to be sent, on record before the first byte leaves, and whether the decision's time was given outside the time window (with the window); an export interrupted after it has no batch.exported or batch.export_failed, and can be retried"},
 		{BatchExported, "batch:<id>", BatchExportedDetails{}, "a batch left for a destination: the URL, the canonical destination, the whitelisted prefix that allowed it, the purpose, the decision, every file with its hash as checked at the destination, and whether the decision's time was given outside the time window (with the window)"},
 		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete: the destination, the decision, the error and what, if anything, was written, and whether the decision's time was given outside the time window (with the window)"},
@@ -83,6 +88,8 @@ func Catalogue() []Spec {
 		{OperatorLocked, "operator:<id>", OperatorLockedDetails{}, "the alert: an operator reached `esign.lockout_after` consecutive wrong passphrases (at signing, or the old one at a change) since their last signature, change or unlock, and is locked; every later attempt is refused and recorded until an unlock. The entries of the counted attempts and the threshold"},
 		{OperatorUnlocked, "operator:<id>", OperatorUnlockedDetails{}, "a locked operator was unlocked (`pawl operator unlock`): the lock entry it ends; the entry's operator is who unlocked them, the reason is required; the count of failed attempts starts again"},
 		{OperatorRevoked, "operator:<id>", OperatorRevokedDetails{}, "an operator was revoked (`pawl operator revoke`): they can never sign again and their id is never enrolled again; signatures in entries before this one stay valid, any after it are invalid. The key id; the entry's operator is who revoked them, the reason is required"},
+		{ChangeProposed, "change:<id>", ChangeProposedDetails{}, "the two-person rule held a change back (`pawl pin` found the policy bundle, `pawl.yaml#policy`, `#limits` or `#change` changed while `change.two_person` is pinned true): nothing of it is in force. The change id, the pins digest in force, each guarded pin (old, new), the new settings, the lines that differ; the entry's operator is the proposer. A second enrolled operator e-signs it (`esign.signed` about `change:<id>`, meaning approved) and `pawl change apply` (or `pawl pin`) puts exactly those pins in force with a `pin.changed` naming the change"},
+		{ChangeApplyRefused, "change:<id>", ChangeApplyRefusedDetails{}, "an approved (or unapproved) change was not applied and nothing changed: the change id, why (not approved, only the proposer signed, superseded, files changed since the approval) and, for files that no longer hash to what was approved, each pin as approved and as found"},
 	}
 }
 
@@ -106,6 +113,60 @@ type PinChangedDetails struct {
 	// Edited is present when pawl.lock was found edited by hand and the
 	// operator accepted it (`pawl pin --reason`).
 	Edited *LockEdit `json:"edited,omitempty"`
+	// ChangeSettings is pawl.yaml's change-control settings as now pinned,
+	// present when their pin (pawl.yaml#change) changed.
+	ChangeSettings *ChangeSettings `json:"change_settings,omitempty"`
+	// Change names the approved change (change.proposed and the approving
+	// esign.signed entries) this pin change puts in force; TwoPersonWaived
+	// says guarded pins changed without one because change.two_person was
+	// pinned false (the one-person escape hatch).
+	Change          *ChangeApplied `json:"change,omitempty"`
+	TwoPersonWaived bool           `json:"two_person_waived,omitempty"`
+}
+
+// ChangeSettings are pawl.yaml's change-control settings, as pinned: the
+// pin pawl.yaml#change is the sha256 of their canonical JSON.
+type ChangeSettings struct {
+	TwoPerson bool `json:"two_person"`
+}
+
+// ChangeApplied names the change a pin.changed entry puts in force.
+type ChangeApplied struct {
+	ID        string  `json:"id"`
+	Proposed  int64   `json:"proposed"`  // the change.proposed entry
+	Approvals []int64 `json:"approvals"` // the esign.signed entries that approve it (never the proposer's)
+}
+
+// ChangeProposedDetails: a change of guarded pins held back for a second
+// person's approval.
+type ChangeProposedDetails struct {
+	ID string `json:"id"`
+	// Base is the digest of the pins in force when it was proposed.
+	Base store.Digest `json:"base"`
+	// Changes are the guarded pins that change: Old in force, New proposed.
+	Changes []PinChange `json:"changes"`
+	// The new values of pawl.yaml's pinned settings whose pin changes.
+	Policy         *PolicySettings `json:"policy,omitempty"`
+	Limits         *Limits         `json:"limits,omitempty"`
+	ChangeSettings *ChangeSettings `json:"change_settings,omitempty"`
+	// Diff is, per changed file (a bundle file, or a settings pin), the
+	// lines removed ("-") and added ("+").
+	Diff []FileDiff `json:"diff"`
+}
+
+// FileDiff is the lines of one file that a change removes and adds.
+type FileDiff struct {
+	File  string   `json:"file"`
+	Lines []string `json:"lines"`
+}
+
+// ChangeApplyRefusedDetails: a change that was not applied.
+type ChangeApplyRefusedDetails struct {
+	ID      string `json:"id"`
+	Failure string `json:"failure"` // not approved, own approval only, superseded, files changed
+	Error   string `json:"error"`
+	// Mismatches: Old is the pin approved, New the file's hash now.
+	Mismatches []PinChange `json:"mismatches,omitempty"`
 }
 
 // LockEdit is a pawl.lock found edited by hand: its digest (its lines are
@@ -234,6 +295,29 @@ type RecordResubmittedDetails struct {
 	NewBatch        string `json:"new_batch"`
 	Status          string `json:"status"`
 	Verified        bool   `json:"verified"`
+	// Previous names the correction of the same original record before
+	// this one (its new batch and its record.resubmitted entry): the
+	// corrections of a record form a chain. Absent for the first.
+	Previous *Correction `json:"previous,omitempty"`
+	// Root is the original record, present when the record corrected
+	// (OriginalBatch, OriginalOrdinal) was itself a correction.
+	Root *Resubmission `json:"root,omitempty"`
+}
+
+// ResubmitRefusedDetails: a resubmission refused before it ran.
+type ResubmitRefusedDetails struct {
+	OriginalBatch   string      `json:"original_batch"`
+	OriginalOrdinal int64       `json:"original_ordinal"`
+	Failure         string      `json:"failure"` // no reason, denied
+	Error           string      `json:"error"`
+	Accepted        *Correction `json:"accepted,omitempty"` // the record's accepted correction, when it has one
+}
+
+// Correction is one resubmission of a record, as a later one names it.
+type Correction struct {
+	Batch    string `json:"batch"`    // the batch it ran as
+	Entry    int64  `json:"entry"`    // its record.resubmitted entry
+	Verified bool   `json:"verified"` // its record was accepted
 }
 
 // BatchExportStartedDetails: an allowed export began; nothing has left
@@ -358,6 +442,12 @@ type ESignManifest struct {
 	SignerKeyID   string                  `json:"signer_key_id"`
 	Time          string                  `json:"time"`
 	Reason        string                  `json:"reason"`
+	// A signature on a change (format pawl-esign-change-v1) leaves the
+	// batch fields empty and names the change: its id and its
+	// change.proposed entry (seq and hash).
+	ChangeID       string `json:"change_id,omitempty"`
+	ChangeEntrySeq int64  `json:"change_entry_seq,omitempty"`
+	ChangeEntry    string `json:"change_entry,omitempty"`
 }
 
 // ESignValue is the signature over the canonical manifest.
@@ -442,3 +532,6 @@ func (OperatorPassphraseChangeFailedDetails) Action() string { return OperatorPa
 func (OperatorLockedDetails) Action() string                 { return OperatorLocked }
 func (OperatorUnlockedDetails) Action() string               { return OperatorUnlocked }
 func (OperatorRevokedDetails) Action() string                { return OperatorRevoked }
+func (ChangeProposedDetails) Action() string                 { return ChangeProposed }
+func (ChangeApplyRefusedDetails) Action() string             { return ChangeApplyRefused }
+func (ResubmitRefusedDetails) Action() string                { return ResubmitRefused }
