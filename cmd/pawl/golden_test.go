@@ -508,6 +508,15 @@ func (g *goldenScenario) run() {
 	g.in("change-apply/applied", 1, "change", "apply", id)
 	g.in("change-list/json", 0, "change", "list", "--output", "json")
 	g.in("change-show/unknown", 1, "change", "show", "chg-nope")
+
+	// Corrections: record 2 of the first batch already has an accepted
+	// correction; another one needs a reason, and joins the chain trace
+	// shows.
+	fixed2b := g.write(g.path("fixed-2b.json"), `{"device_id":"AB-123456","timestamp":"2026-11-24T10:05:00Z","value":22.5,"unit":"celsius"}`)
+	g.in("quarantine-resubmit/again-no-reason", 1, "quarantine", "resubmit", b1, "2", "--file", fixed2b)
+	g.in("quarantine-resubmit/again", 0, "quarantine", "resubmit", b1, "2", "--file", fixed2b, "--reason", "the plant log says 22.5")
+	g.in("audit-trace/corrections", 0, "audit", "trace", b1, "2")
+	g.in("audit-trace/corrections-json", 0, "audit", "trace", b1, "2", "--output", "json")
 }
 
 // batchID reads batch_id from a run's JSON.
