@@ -15,6 +15,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/pawl-dev/pawl/engine/store"
 )
 
@@ -281,5 +282,47 @@ func TestHandEditedGuardedPinIsProposed(t *testing.T) {
 	}
 	if res.Proposal == nil || pins(t, p)[project.LimitsPinKey] != before[project.LimitsPinKey] {
 		t.Fatalf("a hand-edited guarded pin went in force: %+v", res)
+	}
+}
+
+// TestForgedApprovalIsNamedByVerify: an approval moved onto another change,
+// or a change put in force on a forged approval, is named by `pawl audit
+// verify`.
+func TestForgedApprovalIsNamedByVerify(t *testing.T) {
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	enginetest.EnrolBob(t, p)
+	editYAML(t, p, "max_record_bytes: 67108864", "max_record_bytes: 100")
+	p = reload(t, p)
+	res := enginetest.Pin(t, p, "tester", "smaller")
+	if res.Applied == nil {
+		t.Fatalf("not applied: %+v", res)
+	}
+	rep, err := review.Verify(ctx, p)
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify after an honest change: %+v %v", rep, err)
+	}
+	// Bob's approval copied onto a second change, appended as if he signed it.
+	editYAML(t, p, "max_record_bytes: 100", "max_record_bytes: 200")
+	p = reload(t, p)
+	r2, err := p.Pin(ctx, "tester", "smaller still")
+	if err != nil || r2.Proposal == nil {
+		t.Fatalf("second change: %+v %v", r2, err)
+	}
+	signed := enginetest.Entries(t, p.Trail, actions.ESignSigned, "change:"+res.Applied.ID)[0]
+	sd, _ := actions.Decode[actions.ESignSignedDetails](signed)
+	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: signed.Operator, Object: "change:" + r2.Proposal.ID, Reason: signed.Reason, Details: sd}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := esign.LookupChange(ctx, p, r2.Proposal.ID)
+	if err != nil || c.State != esign.ChangePending || len(c.Approvals) != 0 {
+		t.Fatalf("a copied approval counted: %+v %v", c, err)
+	}
+	if _, _, err := esign.ApplyChange(ctx, p, r2.Proposal.ID, "tester", ""); !errors.Is(err, esign.ErrChangeNotApplied) {
+		t.Fatalf("applied on a copied approval: %v", err)
+	}
+	rep, err = review.Verify(ctx, p)
+	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "change "+r2.Proposal.ID+": e-signature") {
+		t.Fatalf("verify does not name the copied approval: %+v %v", rep.Problems, err)
 	}
 }
