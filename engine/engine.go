@@ -35,6 +35,10 @@ func Open(ctx context.Context, root string, cfg config.Config) (*project.Project
 type InitOptions struct {
 	Operator string // default: the OS user
 	Reason   string // default: "new project"
+	// SinglePerson writes change.two_person: false into pawl.yaml before
+	// the first pins: the one-person escape hatch of the two-person rule,
+	// pinned (pawl.yaml#change) and so on record from the start.
+	SinglePerson bool
 }
 
 // Init creates a project in dir (project.Scaffold), opens it with the
@@ -52,6 +56,12 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 	cfg := config.Defaults()
 	if opt.Operator != "" {
 		cfg.Operator = opt.Operator
+	}
+	if opt.SinglePerson {
+		if err := project.SetSinglePerson(root); err != nil {
+			return nil, err
+		}
+		cfg.ChangeTwoPerson = false
 	}
 	p, err := project.OpenNew(ctx, root, cfg)
 	if err != nil {

@@ -153,7 +153,7 @@ func TestApprovalRequiredExport(t *testing.T) {
 		"url": url, "classifications": []string{"internal"}, "requires_approval": true}
 	b, _ := json.MarshalIndent(data, "", "  ")
 	os.WriteFile(path, b, 0o644)
-	mustPawl(t, "-C", dir, "pin", "--reason", "the LIMS needs approved batches")
+	pinTwoPerson(t, dir, "the LIMS needs approved batches")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"), 0o644)
 	var res map[string]any

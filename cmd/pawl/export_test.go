@@ -55,7 +55,7 @@ func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 	dests[id] = map[string]any{"url": url, "classifications": classes, "requires_approval": false}
 	b, _ = json.MarshalIndent(data, "", "  ")
 	os.WriteFile(path, b, 0o644)
-	mustPawl(t, "-C", dir, "pin", "--reason", "whitelist "+id)
+	pinTwoPerson(t, dir, "whitelist "+id)
 }
 
 // lastDecision is the newest policy decision about a batch.

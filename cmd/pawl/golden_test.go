@@ -190,7 +190,9 @@ func (g *goldenScenario) run() {
 	asOf := []string{"--as-of", goldenAsOf}
 
 	// init, and the project's operator from now on.
-	g.step("init/text", 0, "", "init", root, "--operator", "qa-admin", "--reason", "golden project")
+	// One person's project until the end, where the two-person rule is
+	// turned on and shown.
+	g.step("init/text", 0, "", "init", root, "--operator", "qa-admin", "--reason", "golden project", "--single-person")
 	g.step("init/existing", 1, "", "init", root)
 	// The scenario's times are fixed (November 2026) and must need no
 	// reason whenever the test runs: the window reaches a century back
@@ -477,6 +479,45 @@ func (g *goldenScenario) run() {
 	g.in("run/lock-edited", 1, runArgs...)
 	g.in("pin/lock-edited", 1, "pin")
 	g.in("pin/accept-edit", 0, "pin", "--reason", "reviewed: notblank is withdrawn")
+
+	// The two-person rule, turned on by one person (it was off), then
+	// holding a change back until a second person e-signs it.
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "two_person: false", "two_person: true", 1))
+	g.in("pin/two-person-on", 0, "pin", "--reason", "two persons from now on")
+	const davePass = "walnut lighthouse cobalt ferry"
+	g.in("operator-add/approver", 0, "operator", "add", "dave", "--name", "Dave Approver", "--reason", "policy approver", "--passphrase-fd", passFD(t, davePass))
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 1048576", "max_record_bytes: 2097152", 1))
+	proposed := g.in("pin/proposed", 0, "pin", "--operator", "alice", "--reason", "records up to 2 MiB")
+	change := regexp.MustCompile(`change (chg-[0-9a-f]{12})`).FindStringSubmatch(proposed.stdout)
+	if change == nil {
+		t.Fatalf("no change id in %q", proposed.stdout)
+	}
+	id := change[1]
+	g.in("pin/proposed-again", 0, "pin", "--operator", "alice")
+	g.in("run/change-not-in-force", 1, runArgs...)
+	g.in("change-list/text", 0, "change", "list")
+	g.in("change-show/pending", 0, "change", "show", id)
+	g.in("change-approve/own", 3, "change", "approve", id, "--operator", "alice", "--reason", "mine", "--passphrase-fd", passFD(t, goldenPass))
+	g.in("change-approve/no-operator", 2, "change", "approve", id)
+	g.in("change-apply/not-approved", 3, "change", "apply", id)
+	g.in("change-approve/text", 0, "change", "approve", id, "--operator", "dave", "--reason", "the new instrument writes bigger records", "--passphrase-fd", passFD(t, davePass))
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 2097152", "max_record_bytes: 4194304", 1))
+	g.in("change-apply/files-changed", 3, "change", "apply", id)
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 4194304", "max_record_bytes: 2097152", 1))
+	g.in("change-apply/text", 0, "change", "apply", id, "--reason", "approved by dave")
+	g.in("change-show/json", 0, "change", "show", id, "--output", "json")
+	g.in("change-apply/applied", 1, "change", "apply", id)
+	g.in("change-list/json", 0, "change", "list", "--output", "json")
+	g.in("change-show/unknown", 1, "change", "show", "chg-nope")
+
+	// Corrections: record 2 of the first batch already has an accepted
+	// correction; another one needs a reason, and joins the chain trace
+	// shows.
+	fixed2b := g.write(g.path("fixed-2b.json"), `{"device_id":"AB-123456","timestamp":"2026-11-24T10:05:00Z","value":22.5,"unit":"celsius"}`)
+	g.in("quarantine-resubmit/again-no-reason", 1, "quarantine", "resubmit", b1, "2", "--file", fixed2b)
+	g.in("quarantine-resubmit/again", 0, "quarantine", "resubmit", b1, "2", "--file", fixed2b, "--reason", "the plant log says 22.5")
+	g.in("audit-trace/corrections", 0, "audit", "trace", b1, "2")
+	g.in("audit-trace/corrections-json", 0, "audit", "trace", b1, "2", "--output", "json")
 }
 
 // batchID reads batch_id from a run's JSON.

@@ -10,6 +10,7 @@ import (
 
 func (a *app) initCmd() *cobra.Command {
 	var operator, reason string
+	var single bool
 	c := &cobra.Command{
 		Use:   "init [DIR]",
 		Short: "Create a project: pawl.yaml, jobs/, schemas/, policies/, pawl.lock and the data directory",
@@ -19,7 +20,13 @@ It writes pawl.yaml, a working example job (jobs/sensor-feed.yaml with
 schemas/sensor-reading.json), policies/, pawl.lock with the pins of those
 files, and the data directory .pawl/ (audit.db, store/, batches/, pending/,
 keys/) with a new ed25519 engine signing key. It refuses to overwrite an
-existing project.`,
+existing project.
+
+The two-person rule is on: a later change of the policy bundle, of a
+plugin approval or of pawl.yaml's pinned settings takes effect only once a
+second enrolled operator e-signs it (pawl change). --single-person turns it
+off from the start (change.two_person: false in pawl.yaml, pinned and on
+record): for one person's project, the demo and tests.`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			dir := a.startDir()
@@ -29,7 +36,7 @@ existing project.`,
 					dir = filepath.Join(a.dir, dir)
 				}
 			}
-			p, err := engine.Init(c.Context(), dir, engine.InitOptions{Operator: operator, Reason: reason})
+			p, err := engine.Init(c.Context(), dir, engine.InitOptions{Operator: operator, Reason: reason, SinglePerson: single})
 			if err != nil {
 				return err
 			}
@@ -44,5 +51,6 @@ existing project.`,
 	}
 	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail (default: the OS user)")
 	c.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
+	c.Flags().BoolVar(&single, "single-person", false, "turn the two-person rule off (change.two_person: false), on record")
 	return c
 }

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/gate"
 )
 
@@ -44,7 +45,8 @@ func run(ctx context.Context, args []string, s *streams) int {
 	switch {
 	case errors.As(err, &u), errors.Is(err, gate.ErrOutsideWindow):
 		return exitUsage
-	case errors.Is(err, errDenied), errors.Is(err, gate.ErrDenied):
+	case errors.Is(err, errDenied), errors.Is(err, gate.ErrDenied),
+		errors.Is(err, esign.ErrChangeNotApplied), errors.Is(err, esign.ErrOwnChange):
 		return exitDenied
 	}
 	return exitError

@@ -75,7 +75,7 @@ Start with:  pawl demo`,
 		a.initCmd(), a.pinCmd(), a.pluginCmd(), a.runCmd(), a.batchesCmd(), a.quarantineCmd(),
 		a.verifySignatureCmd(), a.auditCmd(), a.explainCmd(), a.demoCmd(), a.versionCmd(),
 		a.policyCmd(), a.exportCmd(),
-		a.operatorCmd(), a.signCmd(), a.serveCmd(),
+		a.operatorCmd(), a.signCmd(), a.serveCmd(), a.changeCmd(),
 	)
 	root.AddCommand(a.keyCmd())
 	return root

@@ -41,6 +41,7 @@ type Config struct {
 	PolicyRequireSignature bool
 	PolicyPublicKey        string
 	PolicyKeyID            string
+	ChangeTwoPerson        bool
 
 	ExportCAFile  string
 	ExportTimeout time.Duration

@@ -56,6 +56,9 @@ type Key struct {
 const (
 	PolicyPin = File + "#policy"
 	LimitsPin = File + "#limits"
+	// ChangePin pins the change-control settings (change.two_person):
+	// whether a change of the guarded pins needs a second person.
+	ChangePin = File + "#change"
 )
 
 // table is the list of keys: the only place it is written. Viper's
@@ -138,6 +141,16 @@ var table = build([]Key{
 		Name: "policy.key_id", Type: String, def: "pawl-policy", Pin: PolicyPin,
 		field: func(c *Config) any { return &c.PolicyKeyID },
 		Doc:   "Key id that policy bundle signatures carry, and are checked for.",
+	},
+	{
+		Name: "change.two_person", Type: Boolean, def: true, Pin: ChangePin,
+		field: func(c *Config) any { return &c.ChangeTwoPerson },
+		Doc: "The two-person rule: a change of the policy bundle (a plugin approval, an edited policy), of the `policy.*` " +
+			"settings, of the limits or of this setting, found by `pawl pin`, takes effect only after a second enrolled operator " +
+			"e-signs it (`pawl change approve`); until then it is a `change.proposed` entry and nothing is in force. " +
+			"`false` is the one-person escape hatch (a lone operator, the demo, tests): such changes are applied at once and the " +
+			"`pin.changed` entry says the rule was waived. What is in force is the value pinned, not the file: turning the rule off " +
+			"is itself a change that needs the second person. Set it at `pawl init --single-person`, or in pawl.yaml.",
 	},
 	{
 		Name: "time_window.past", Type: Duration, def: 7 * 24 * time.Hour,

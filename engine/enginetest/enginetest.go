@@ -199,3 +199,53 @@ func TrailEntries(t testing.TB, dir, action, object string) []audit.Entry {
 	defer p.Close()
 	return Entries(t, p.Trail, action, object)
 }
+
+// BobPass is the passphrase of the operator EnrolBob enrols.
+const BobPass = "purple monkey dishwasher lamp"
+
+// EnrolBob enrols operator "bob" (printed name "Bob Example") with
+// BobPass, unless he is enrolled already: the second person of the
+// two-person rule in the tests.
+func EnrolBob(t testing.TB, p *project.Project) *esign.Operator {
+	t.Helper()
+	if op, err := esign.LookupOperator(context.Background(), p, "bob"); err == nil {
+		return op
+	}
+	op, err := esign.EnrolOperator(context.Background(), p, esign.EnrolOptions{ID: "bob", Name: "Bob Example", Passphrase: []byte(BobPass), Reason: "second person"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+// Pin runs `pawl pin` and, when the two-person rule holds a change back,
+// does the two-person dance: bob (EnrolBob) approves the proposed change
+// with his e-signature and it is applied. It returns the result of the pin
+// that put the pins in force.
+func Pin(t testing.TB, p *project.Project, operator, reason string) *project.PinResult {
+	t.Helper()
+	res, err := PinAs(context.Background(), t, p, operator, reason)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// PinAs is p.Pin with the two-person dance of Pin: an error of the pin is
+// returned, a failure of the dance fails the test.
+func PinAs(ctx context.Context, t testing.TB, p *project.Project, operator, reason string) (*project.PinResult, error) {
+	t.Helper()
+	res, err := p.Pin(ctx, operator, reason)
+	if err != nil || res.Proposal == nil {
+		return res, err
+	}
+	EnrolBob(t, p)
+	if _, err := esign.ApproveChange(ctx, p, esign.ApproveOptions{Change: res.Proposal.ID, Operator: "bob", Reason: "reviewed: " + reason, Passphrase: []byte(BobPass)}); err != nil {
+		t.Fatal(err)
+	}
+	_, applied, err := esign.ApplyChange(ctx, p, res.Proposal.ID, operator, reason)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return applied, nil
+}

@@ -27,4 +27,10 @@
 // anyone who can run pawl may enrol, unlock and revoke (mayAdminister is
 // where the check goes); and a copy of a key file can be attacked offline,
 // where no lock-out counts.
+//
+// The two-person rule's approvals (change.go): a change of the guarded
+// pins that `pawl pin` proposed takes effect only once an enrolled
+// operator other than its proposer has e-signed it "approved", through
+// the same signing path, over a manifest bound to the change.proposed
+// entry; ApplyChange puts exactly the approved pins in force.
 package esign

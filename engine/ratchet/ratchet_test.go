@@ -169,7 +169,7 @@ func TestPinsAreEnforced(t *testing.T) {
 	if !strings.Contains(err.Error(), "pawl pin") {
 		t.Fatalf("the error does not say what to do: %v", err)
 	}
-	pr, err := p.Pin(context.Background(), "tester", "relax minimum")
+	pr, err := enginetest.PinAs(context.Background(), t, p, "tester", "relax minimum")
 	if err != nil || len(pr.Changes) != 1 || pr.Changes[0].File != "schemas/sensor-reading.json" {
 		t.Fatalf("pin: %v %+v", err, pr)
 	}
@@ -184,7 +184,7 @@ func TestPinsAreEnforced(t *testing.T) {
 	job := filepath.Join(p.Root, "jobs", "sensor-feed.yaml")
 	jb, _ := os.ReadFile(job)
 	os.WriteFile(job, append(jb, []byte("colour: red\n")...), 0o644)
-	_, err = p.Pin(context.Background(), "tester", "")
+	_, err = enginetest.PinAs(context.Background(), t, p, "tester", "")
 	if err == nil || !strings.Contains(err.Error(), "colour") || !strings.Contains(err.Error(), "jobs/sensor-feed.yaml") {
 		t.Fatalf("unknown key: %v", err)
 	}

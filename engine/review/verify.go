@@ -97,6 +97,23 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 			}
 		}
 	}
+	// Approvals of changes (the two-person rule): each must verify against
+	// its change.proposed entry, and an applied change must name approvals
+	// that count.
+	if cs, err := esign.Changes(ctx, p); err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("changes: %v", err))
+	} else {
+		for _, c := range cs {
+			for _, sg := range c.Signatures {
+				if !sg.Valid {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("change %s: e-signature in audit entry %d: %s", c.ID, sg.AuditSeq, sg.Problem))
+				}
+			}
+			if c.State == esign.ChangeApplied && len(c.Approvals) == 0 {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("change %s was put in force (audit entry %d) without a valid approval by another operator than its proposer %s", c.ID, c.AppliedEntry, c.Proposer))
+			}
+		}
+	}
 	dirs, _ := os.ReadDir(p.BatchesDir())
 	var stray []string
 	for _, d := range dirs {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -265,7 +266,13 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if es := enginetest.TrailEntries(t, dir, actions.PluginApproved, "plugin:"+plugin); len(es) != 2 {
 		t.Errorf("%d approvals of %s on record, want the interrupted one and its completion", len(es), plugin)
 	}
-	mustPawl(t, "-C", dir, "pin", "--reason", "approval")
+	// The two-person rule holds the approval back: a proposed change,
+	// applied below once a second person has approved it.
+	proposed := mustPawl(t, "-C", dir, "pin", "--reason", "approval")
+	chg := regexp.MustCompile(`change (chg-[0-9a-f]{12})`).FindStringSubmatch(proposed)
+	if chg == nil || !strings.Contains(proposed, "NOT in force") {
+		t.Fatalf("the plugin approval was not held back by the two-person rule:\n%s", proposed)
+	}
 	if es := enginetest.TrailEntries(t, dir, actions.PluginAdded, ""); len(es) < 2 || es[len(es)-1].Object != es[len(es)-2].Object {
 		t.Errorf("the interrupted addition and its completion are not both on record")
 	}
@@ -318,6 +325,19 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 	if _, err := os.Stat(pending); !os.IsNotExist(err) {
 		t.Errorf("the staged key file of a change on record was not put in place: %v", err)
+	}
+
+	// The change approved by olga, a second person; its application
+	// killed after its pin.changed entry, before pawl.lock: the next `pawl
+	// pin` finishes it, and it is in force.
+	if code, out, errs := pawlPass(t, newPass, "-C", dir, "change", "approve", chg[1], "--operator", "olga", "--reason", "reviewed the plugin", "--passphrase-fd", "3"); code != 0 {
+		t.Fatalf("approving the change: exit %d\n%s%s", code, out, errs)
+	}
+	crashable(t, bin, "pin.after-record:1", "-C", dir, "change", "apply", chg[1])
+	crashWhole(t, dir)
+	mustPawl(t, "-C", dir, "pin", "--reason", "finish the change")
+	if list := mustPawl(t, "-C", dir, "change", "list"); !strings.Contains(list, chg[1]+"  applied") {
+		t.Errorf("the change applied before a kill is not in force after `pawl pin`:\n%s", list)
 	}
 
 	cp := filepath.Join(t.TempDir(), "head.checkpoint")
