@@ -395,6 +395,8 @@ func (g *goldenScenario) run() {
 	// anomaly is on record in its place.
 	clockRoot := g.path("clock")
 	mustPawl(t, "init", clockRoot, "--operator", "qa-admin")
+	clockCfg := filepath.Join(clockRoot, "pawl.yaml")
+	g.write(clockCfg, string(mustRead(t, clockCfg))+"time_window:\n  past: "+config.FormatDuration(enginetest.PastWindow)+"\n")
 	tr, err := audit.Open(filepath.Join(clockRoot, ".pawl", "audit.db"))
 	if err != nil {
 		t.Fatal(err)
