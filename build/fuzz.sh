@@ -54,16 +54,45 @@ start=$SECONDS
 failed=()
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# fuzz_once PKG NAME: one run of a target; 0 when it passed, 1 when it
+# failed, 2 when it stopped with Go's "context deadline exceeded" and wrote
+# no failing input: the fuzz coordinator's race at the end of -fuzztime
+# (go.dev/issue/75804, fixed in Go 1.27; it shows under load), not a finding.
+fuzz_once() {
+	local dir before after
+	dir=$(go list -f '{{.Dir}}' "$1")/testdata/fuzz/$2
+	before=$(ls "$dir" 2>/dev/null | sort || true)
+	if go test -run '^$' -fuzz "^${2}\$" -fuzztime "$fuzztime" "$1" >"$log" 2>&1; then
+		return 0
+	fi
+	after=$(ls "$dir" 2>/dev/null | sort || true)
+	if [ "$before" = "$after" ] && grep -q '^    context deadline exceeded$' "$log" &&
+		[ "$(grep -c -e '^--- FAIL' -e 'panic:' -e 'Failing input written' "$log")" -eq 1 ]; then
+		return 2
+	fi
+	return 1
+}
+
 while read -r pkg name; do
 	t0=$SECONDS
-	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+	status=0
+	fuzz_once "$pkg" "$name" || status=$?
+	if [ $status -eq 2 ]; then
+		echo "again $name: the fuzz coordinator stopped with \"context deadline exceeded\" and no failing input (go.dev/issue/75804)"
+		status=0
+		fuzz_once "$pkg" "$name" || status=$?
+	fi
+	case $status in
+	0)
 		execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 || true)
 		printf 'ok    %-28s %-45s %3ds %s\n' "$name" "${pkg#github.com/pawl-dev/pawl/}" $((SECONDS - t0)) "${execs:-}"
-	else
+		;;
+	*)
 		printf 'FAIL  %-28s %s\n' "$name" "$pkg"
 		grep -v '^fuzz: elapsed' "$log" || true
 		failed+=("$pkg $name")
-	fi
+		;;
+	esac
 done <<<"$targets"
 
 echo "$(wc -l <<<"$targets") fuzz targets, ${fuzztime} each, in $((SECONDS - start)) s"
