@@ -86,6 +86,12 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 		return fail(err)
 	}
 	failpoint.Hit("init.after-approval")
+	// The first admin: whoever creates the project holds every role of the
+	// default bundle, in force with the first pin below. Nobody is
+	// enrolled; they enrol the others (and themself, to sign).
+	if err := gate.GrantRoles(ctx, p, cfg.Operator, gate.AllRoles, cfg.Operator, "the operator who created the project holds every role"); err != nil {
+		return fail(err)
+	}
 	if _, err := p.Pin(ctx, cfg.Operator, "pins of the scaffolded project"); err != nil {
 		return fail(err)
 	}

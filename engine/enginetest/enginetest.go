@@ -20,6 +20,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/pawl-dev/pawl/engine/seal"
@@ -177,14 +178,30 @@ func Batch(t testing.TB, p *project.Project, lines ...string) *ratchet.Result {
 }
 
 // EnrolAlice enrols operator "alice" (printed name "Alice Example") with
-// AlicePass.
+// AlicePass, bound to this process's uid, and gives her the roles reviewer
+// and approver (Grant).
 func EnrolAlice(t testing.TB, p *project.Project) *esign.Operator {
 	t.Helper()
 	op, err := esign.EnrolOperator(context.Background(), p, esign.EnrolOptions{ID: "alice", Name: "Alice Example", Passphrase: []byte(AlicePass), Reason: "QA reviewer"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	Grant(t, p, "alice", "reviewer", "approver")
 	return op
+}
+
+// Grant gives operator id the roles in the project's bundle
+// (gate.GrantRoles, by the project's operator) and pins the bundle, so
+// that they are in force.
+func Grant(t testing.TB, p *project.Project, id string, roles ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := gate.GrantRoles(ctx, p, id, roles, p.Cfg.Operator, "test roles"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Pin(ctx, p.Cfg.Operator, "roles granted"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TrailEntries opens the project in dir (as another process would, after
