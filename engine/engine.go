@@ -87,10 +87,18 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 	}
 	failpoint.Hit("init.after-approval")
 	// The first admin: whoever creates the project holds every role of the
-	// default bundle, in force with the first pin below. Nobody is
-	// enrolled; they enrol the others (and themself, to sign).
-	if err := gate.GrantRoles(ctx, p, cfg.Operator, gate.AllRoles, cfg.Operator, "the operator who created the project holds every role"); err != nil {
-		return fail(err)
+	// default bundle, in force with the first pin below — the operator id
+	// they named and the OS account's own name (the operator id of every
+	// later command that names none). Nobody is enrolled; they enrol the
+	// others (and themself, to sign) and give them their roles.
+	creators := []string{cfg.Operator}
+	if osUser := config.Defaults().Operator; osUser != cfg.Operator {
+		creators = append(creators, osUser)
+	}
+	for _, c := range creators {
+		if err := gate.GrantRoles(ctx, p, c, gate.AllRoles, cfg.Operator, "whoever created the project holds every role"); err != nil {
+			return fail(err)
+		}
 	}
 	if _, err := p.Pin(ctx, cfg.Operator, "pins of the scaffolded project"); err != nil {
 		return fail(err)

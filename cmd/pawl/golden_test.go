@@ -24,6 +24,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/policies"
 )
@@ -197,6 +198,13 @@ func (g *goldenScenario) run() {
 	// (enginetest.PastWindow). Times before 1900 and after 2999 stay outside it.
 	cfg := filepath.Join(root, "pawl.yaml")
 	g.write(cfg, string(mustRead(t, cfg))+"operator: qa-runner\ntime_window:\n  past: "+config.FormatDuration(enginetest.PastWindow)+"\n")
+	// Roles: qa-admin, who created the project, holds every role; qa-runner
+	// none until granted, and a grant is in force only once pinned.
+	g.in("authz/no-role", 3, "plugin", "list")
+	g.in("operator-grant/text", 0, "operator", "grant", "qa-runner", "operator", "policy_admin", "--reason", "runs the loads, keeps the plugins", "--operator", "qa-admin")
+	g.in("operator-grant/no-reason", 2, "operator", "grant", "qa-runner", "operator")
+	g.in("authz/grant-not-pinned", 3, "plugin", "list")
+	g.in("pin/roles", 0, "pin", "--reason", "qa-runner's roles", "--operator", "qa-admin")
 
 	g.step("help/root", 0, "", "--help")
 	g.step("help/unknown-command", 1, "", "frobnicate")
@@ -315,16 +323,25 @@ func (g *goldenScenario) run() {
 	// Operators and e-signatures.
 	g.in("operator-list/none", 0, "operator", "list")
 	g.in("operator-list/none-json", 0, "operator", "list", "--output", "json")
-	g.in("operator-add/text", 0, "operator", "add", "alice", "--name", "Alice Example", "--reason", "QA lead", "--passphrase-fd", passFD(t, goldenPass))
-	g.in("operator-add/json", 0, "operator", "add", "bob", "--name", "Bob Reviewer", "--passphrase-fd", passFD(t, goldenPass), "--output", "json")
-	g.in("operator-add/short-passphrase", 1, "operator", "add", "carol", "--name", "Carol", "--passphrase-fd", passFD(t, "short"))
+	g.in("operator-add/not-admin", 3, "operator", "add", "alice", "--name", "Alice Example", "--reason", "QA lead", "--passphrase-fd", passFD(t, goldenPass))
+	g.in("operator-add/text", 0, "operator", "add", "alice", "--name", "Alice Example", "--reason", "QA lead", "--passphrase-fd", passFD(t, goldenPass), "--operator", "qa-admin")
+	g.in("operator-add/json", 0, "operator", "add", "bob", "--name", "Bob Reviewer", "--reason", "reviewer", "--passphrase-fd", passFD(t, goldenPass), "--output", "json", "--operator", "qa-admin")
+	g.in("operator-add/name-taken", 3, "operator", "add", "mallory", "--name", "alice example", "--reason", "a second alice", "--passphrase-fd", passFD(t, goldenPass), "--operator", "qa-admin")
+	g.in("operator-add/no-reason", 3, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, goldenPass), "--operator", "qa-admin")
+	g.in("operator-add/short-passphrase", 1, "operator", "add", "carol", "--name", "Carol", "--reason", "reviewer", "--passphrase-fd", passFD(t, "short"), "--operator", "qa-admin")
 	g.in("operator-add/no-terminal", 2, "operator", "add", "carol", "--name", "Carol")
 	g.in("operator-list/text", 0, "operator", "list")
+	g.in("sign/no-role", 3, "sign", b1, "--meaning", "approved", "--operator", "alice", "--reason", "x", "--passphrase-fd", passFD(t, goldenPass))
+	mustPawl(t, "-C", root, "operator", "grant", "alice", "approver", "--reason", "QA lead approves", "--operator", "qa-admin")
+	mustPawl(t, "-C", root, "operator", "grant", "bob", "reviewer", "--reason", "reviews", "--operator", "qa-admin")
+	mustPawl(t, "-C", root, "operator", "grant", "carol", "reviewer", "--reason", "reviews", "--operator", "qa-admin")
+	mustPawl(t, "-C", root, "pin", "--reason", "roles of alice, bob and carol", "--operator", "qa-admin")
 	g.in("operator-list/json", 0, "operator", "list", "--output", "json")
 	g.in("sign/wrong-passphrase", 1, "sign", b1, "--meaning", "approved", "--operator", "alice", "--reason", "x", "--passphrase-fd", passFD(t, "not the passphrase at all"))
 	g.in("sign/bad-meaning", 2, "sign", b1, "--meaning", "liked", "--operator", "alice")
 	g.in("sign/text", 0, "sign", b1[:8], "--meaning", "approved", "--operator", "alice", "--reason", "fit for release", "--passphrase-fd", passFD(t, goldenPass))
 	g.in("sign/json", 0, "sign", b1, "--meaning", "reviewed", "--operator", "bob", "--passphrase-fd", passFD(t, goldenPass), "--output", "json")
+	g.in("sign/twice", 3, "sign", b1, "--meaning", "reviewed", "--operator", "bob", "--passphrase-fd", passFD(t, goldenPass))
 	g.in("batches-show/signed", 0, "batches", "show", b1)
 	g.in("batches-show/signed-json", 0, "batches", "show", b1, "--output", "json")
 
@@ -369,13 +386,17 @@ func (g *goldenScenario) run() {
 	// An as-of and an export time outside the window, each with a reason:
 	// on record, and flagged.
 	archive := g.write(g.path("input", "archive.jsonl"), goldenArchive)
+	// A time outside the window needs a role as well (the default bundle:
+	// admin), and the refusal is on record.
+	g.in("run/as-of-outside-window-no-role", 3, "run", "sensor-feed", "--input", archive, "--as-of", goldenLongAgo,
+		"--reason", "loading the 1900 archive, dated as collected")
 	third := g.in("run/as-of-outside-window-reason", 0, "run", "sensor-feed", "--input", archive, "--as-of", goldenLongAgo,
-		"--reason", "loading the 1900 archive, dated as collected", "--output", "json")
+		"--reason", "loading the 1900 archive, dated as collected", "--output", "json", "--operator", "qa-admin")
 	b3 := batchID(t, third.stdout)
 	g.in("batches-show/as-of-outside-window", 0, "batches", "show", b3)
 	g.in("batches-show/as-of-outside-window-json", 0, "batches", "show", b3, "--output", "json")
 	g.in("export/time-outside-window-reason", 0, "export", b1, "--to", "file://"+outbox+"/lims-archive/", "--purpose", "release",
-		"--time", goldenLongAgo, "--reason", "re-sent as the release of record of 1900")
+		"--time", goldenLongAgo, "--reason", "re-sent as the release of record of 1900", "--operator", "qa-admin")
 
 	review := g.path("review")
 	g.in("audit-export/html", 0, "audit", "export", review, "--reason", "inspection 2026")
@@ -392,6 +413,7 @@ func (g *goldenScenario) run() {
 	// anomaly is on record in its place.
 	clockRoot := g.path("clock")
 	mustPawl(t, "init", clockRoot, "--operator", "qa-admin")
+	grant(t, clockRoot, "qa-runner", "operator")
 	tr, err := audit.Open(filepath.Join(clockRoot, ".pawl", "audit.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -408,15 +430,15 @@ func (g *goldenScenario) run() {
 	// lock-out and its unlock, revocations.
 	const carolPass, carolNew, bobNew = "lantern orchard pebble quartz", "violet anchor meadow drizzle", "saffron glacier whistle copper"
 	g.step("help/operator", 0, "", "operator", "--help")
-	g.in("operator-add/weak-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, "aaaaaaaaaaaa"))
-	g.in("operator-add/name-in-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, "carol-example-2026"))
-	g.in("operator-add/third", 0, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, carolPass))
-	g.in("sign/carol", 0, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolPass))
+	g.in("operator-add/weak-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--reason", "reviewer", "--passphrase-fd", passFD(t, "aaaaaaaaaaaa"), "--operator", "qa-admin")
+	g.in("operator-add/name-in-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--reason", "reviewer", "--passphrase-fd", passFD(t, "carol-example-2026"), "--operator", "qa-admin")
+	g.in("operator-add/third", 0, "operator", "add", "carol", "--name", "Carol Example", "--reason", "reviewer", "--passphrase-fd", passFD(t, carolPass), "--operator", "qa-admin")
+	g.in("sign/carol", 0, "sign", b1, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolPass))
 	g.in("operator-passwd/text", 0, "operator", "passwd", "carol", "--reason", "quarterly change", "--passphrase-fd", passFD(t, carolPass+"\n"+carolNew))
 	g.in("operator-passwd/json", 0, "operator", "passwd", "bob", "--passphrase-fd", passFD(t, goldenPass+"\n"+bobNew), "--output", "json")
 	g.in("operator-passwd/weak-new", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolNew+"\n"+carolNew+"!"))
 	g.in("operator-passwd/no-terminal", 2, "operator", "passwd", "carol")
-	g.in("operator-passwd/unknown", 1, "operator", "passwd", "dave", "--passphrase-fd", passFD(t, carolPass+"\n"+carolNew))
+	g.in("operator-passwd/unknown", 3, "operator", "passwd", "dave", "--passphrase-fd", passFD(t, carolPass+"\n"+carolNew))
 	g.in("operator-passwd/wrong-old", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolPass+"\n"+"another fine passphrase"))
 	wrong := func() {
 		t.Helper()
@@ -446,9 +468,9 @@ func (g *goldenScenario) run() {
 	g.in("operator-unlock/revoked", 1, "operator", "unlock", "carol", "--reason", "undo")
 	g.in("sign/revoked", 1, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolNew))
 	g.in("operator-passwd/revoked", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolNew+"\n"+carolPass))
-	g.in("operator-add/revoked-id", 1, "operator", "add", "carol", "--name", "Carol Again", "--passphrase-fd", passFD(t, carolPass))
+	g.in("operator-add/revoked-id", 1, "operator", "add", "carol", "--name", "Carol Again", "--reason", "back", "--passphrase-fd", passFD(t, carolPass), "--operator", "qa-admin")
 	g.in("operator-list/revoked", 0, "operator", "list")
-	g.in("batches-show/signer-revoked", 0, "batches", "show", b2)
+	g.in("batches-show/signer-revoked", 0, "batches", "show", b1)
 	g.in("audit-log/locked", 0, "audit", "log", "--action", actions.OperatorLocked)
 	g.in("audit-log/unlocked-json", 0, "audit", "log", "--action", actions.OperatorUnlocked, "--output", "json")
 
@@ -527,6 +549,9 @@ type normaliser struct {
 	decisions []decisionOnRecord
 	origins   []string // checkpoint origins
 	ancestors *regexp.Regexp
+	// uid is this process's uid in JSON ("uid": N): an authz input's
+	// principal, the account an enrolment binds.
+	uid *regexp.Regexp
 }
 
 type decisionOnRecord struct {
@@ -545,6 +570,9 @@ func newNormaliser(t *testing.T, base, root string) *normaliser {
 		}
 	}
 	n.exact[runtime.Version()] = "<go version>"
+	// Who runs the tests: the principal authz decisions name.
+	n.exact[principal.Process().String()] = "$CALLER"
+	n.uid = regexp.MustCompile(`"uid":( ?)` + strconv.Itoa(os.Getuid()) + `([,}\n])`)
 	// The egress policy's input lists every directory above the outbox as
 	// a candidate prefix; those above $TMP depend on where the temporary
 	// directory is, and how deep.
@@ -616,6 +644,13 @@ func (n *normaliser) fromProject(t *testing.T, root, label string) {
 		case actions.PolicyDecision:
 			d := decode[actions.PolicyDecisionDetails](t, e)
 			n.decisions = append(n.decisions, decisionOnRecord{e.Seq, label, d.ID, string(d.Input)})
+			if d.Kind == policies.KindAuthz {
+				// Asked at the time of the request: its time and id are
+				// volatile.
+				n.exact[d.Time] = ph("entry %d authz time", e.Seq)
+				n.exact[d.ID] = ph("entry %d decision id", e.Seq)
+				n.exact[d.ID[:16]] = ph("entry %d decision id prefix", e.Seq)
+			}
 		}
 	}
 	for size := int64(1); size <= int64(len(es)); size++ {
@@ -695,6 +730,8 @@ var (
 // fields are pinned as they are.
 var measuredSteps = []string{"run/", "quarantine-resubmit/", "demo/", "policy-test/"}
 
+var unrecorded = regexp.MustCompile(`policy decision [0-9a-f]{16} could not be put on record`)
+
 func (n *normaliser) normalise(s string, measured bool) string {
 	// Times to the second, on the lines that name their entry.
 	lines := strings.Split(s, "\n")
@@ -726,6 +763,10 @@ func (n *normaliser) normalise(s string, measured bool) string {
 	}
 	s = strings.Join(lines, "\n")
 	s = n.ancestors.ReplaceAllString(s, `"<file:// URLs of the directories above $$TMP>",$1`)
+	s = n.uid.ReplaceAllString(s, `"uid":$1"$$UID"$2`)
+	// A decision that could not go on record (an authz question, asked at
+	// the time of the request) has an id no entry names.
+	s = unrecorded.ReplaceAllString(s, "policy decision <unrecorded decision id prefix> could not be put on record")
 	for _, old := range n.order {
 		s = strings.ReplaceAll(s, old, n.exact[old])
 	}

@@ -33,7 +33,9 @@ func lifecycleProject(t *testing.T) (string, string) {
 	if res.BatchID == "" {
 		t.Fatal("no batch")
 	}
-	mustPawl(t, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, alicePass))
+	mustPawl(t, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, alicePass), "--reason", "QA")
+	grant(t, dir, "alice", "reviewer")
+	grant(t, dir, "qa-admin", "admin")
 	return dir, res.BatchID
 }
 
@@ -66,9 +68,9 @@ func TestWeakPassphrasesRefusedByTheCLI(t *testing.T) {
 	dir, _ := lifecycleProject(t)
 	for _, tc := range []struct{ id, name, pass, want string }{
 		{"bob", "Bob Builder", "aaaaaaaaaaaa", "it scores 0 of 4"},
-		{"alice2", "Alice Example", "alice-example-2026", "the operator's id or printed name"},
+		{"carol", "Carol Example", "carol-example-2026", "the operator's id or printed name"},
 	} {
-		code, _, errs := pawl(t, "", "-C", dir, "operator", "add", tc.id, "--name", tc.name, "--passphrase-fd", passFD(t, tc.pass))
+		code, _, errs := pawl(t, "", "-C", dir, "operator", "add", tc.id, "--name", tc.name, "--passphrase-fd", passFD(t, tc.pass), "--reason", "QA")
 		if code != 1 || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "four or more unrelated words") || strings.Contains(errs, tc.pass) {
 			t.Errorf("%s: exit %d %s", tc.pass, code, errs)
 		}

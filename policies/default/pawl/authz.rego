@@ -100,8 +100,21 @@ deny contains msg if {
 	identified
 	not granted
 	count(needed) == 0
+	not action in object.get(data.authz, "self_service", [])
 	msg := sprintf("authz.unknown_action: no role may %q (it is not in data.authz.actions)", [action])
 }
+
+deny contains msg if {
+	identified
+	not granted
+	count(needed) == 0
+	action in object.get(data.authz, "self_service", [])
+	msg := sprintf("authz.self_service: an enrolled operator may %q only on themself: operator %q (%s) asked it on %s", [action, operator_id, enrolment(operator), input.object])
+}
+
+enrolment(op) := "enrolled" if op.enrolled
+
+else := "not enrolled"
 
 deny contains msg if {
 	identified

@@ -141,8 +141,14 @@ test_plugin_approval_policy_and_pins_need_policy_admin if {
 
 test_passphrase_change_is_self_service if {
 	decide("operator.passwd", "olga", {"object": "operator:olga"}).allow
-	not decide("operator.passwd", "olga", {"object": "operator:rita"}).allow
+	d := decide("operator.passwd", "olga", {"object": "operator:rita"})
+	not d.allow
+	"authz.self_service: an enrolled operator may \"operator.passwd\" only on themself: operator \"olga\" (enrolled) asked it on operator:rita" in d.deny
 	not decide("operator.passwd", "ada", {"object": "operator:rita"}).allow
+	u := decide("operator.passwd", "dave", {"object": "operator:dave", "operator": {"id": "dave", "enrolled": false, "uid": -1}, "principal": {"uid": 1001, "via": "process"}})
+	not u.allow
+	some msg in u.deny
+	contains(msg, "(not enrolled)")
 }
 
 test_time_outside_window_needs_admin_and_a_reason if {
