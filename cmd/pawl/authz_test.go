@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,4 +117,33 @@ func grant(t *testing.T, dir, id string, roles ...string) {
 	t.Helper()
 	mustPawl(t, append([]string{"-C", dir, "operator", "grant", id}, append(roles, "--reason", "test roles")...)...)
 	mustPawl(t, "-C", dir, "pin")
+}
+
+// TestOperatorFlagBoundToAnotherAccount — the attack: operator ids on runs
+// were whatever --operator said. An enrolled operator bound to another
+// account cannot be named by --operator (or PAWL_OPERATOR): exit 3, one
+// line, on record, and nothing ran.
+func TestOperatorFlagBoundToAnotherAccount(t *testing.T) {
+	root := t.TempDir()
+	mustPawl(t, "init", root)
+	other := strconv.Itoa(os.Getuid() + 4242)
+	code, _, errs := pawl(t, "", "-C", root, "operator", "add", "ghost", "--name", "Ghost Writer", "--uid", other, "--reason", "works from another account",
+		"--passphrase-fd", passFD(t, "a long enough pass phrase"))
+	if code != 0 {
+		t.Fatalf("operator add --uid: %d %s", code, errs)
+	}
+	grant(t, root, "ghost", "operator")
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(good+"\n"), 0o644)
+	code, _, errs = pawl(t, "", "-C", root, "run", "sensor-feed", "--input", in, "--operator", "ghost")
+	if code != 3 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, `authz.identity: operator "ghost" is bound to uid `+other+`; the request comes from uid `+strconv.Itoa(os.Getuid())) {
+		t.Fatalf("run --operator ghost: exit %d\n%s", code, errs)
+	}
+	if es := enginetest.TrailEntries(t, root, actions.BatchCommitted, ""); len(es) != 0 {
+		t.Fatalf("%d batches committed", len(es))
+	}
+	t.Setenv("PAWL_OPERATOR", "ghost")
+	if code, _, errs := pawl(t, "", "-C", root, "batches", "list"); code != 3 || !strings.Contains(errs, "authz.identity") {
+		t.Fatalf("PAWL_OPERATOR=ghost batches list: exit %d\n%s", code, errs)
+	}
 }
