@@ -272,7 +272,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	// Operator enrolment (key file first, then the entry), e-signing (one
 	// entry) and a checkpoint (the entry, then the file).
 	const pass = "a long enough pass phrase"
-	enrol := []string{"-C", dir, "operator", "add", "olga", "--name", "Olga Example", "--passphrase-fd", "3"}
+	enrol := []string{"-C", dir, "operator", "add", "olga", "--name", "Olga Example", "--reason", "reviewer", "--passphrase-fd", "3"}
 	crashableFD(t, bin, "enrol.after-keyfile:1", pass, enrol...)
 	crashWhole(t, dir)
 	if code, out, errs := pawlPass(t, pass, enrol...); code != 0 {
@@ -281,6 +281,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if aside, _ := filepath.Glob(filepath.Join(dir, ".pawl", "operators", "olga.key.unenrolled-*")); len(aside) != 1 {
 		t.Errorf("the key file of the enrolment cut short was not set aside: %v", aside)
 	}
+	mustPawl(t, "-C", dir, "operator", "grant", "olga", "reviewer", "operator", "approver", "--reason", "reviews")
+	mustPawl(t, "-C", dir, "pin", "--reason", "olga's role")
 	sign := []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", "olga", "--passphrase-fd", "3"}
 	crashableFD(t, bin, "sign.before-record:1", pass, sign...)
 	crashWhole(t, dir)
@@ -302,6 +304,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if es := enginetest.TrailEntries(t, dir, actions.OperatorPassphraseChanged, "operator:olga"); len(es) != 0 {
 		t.Errorf("a change killed before its entry is on record: %d", len(es))
 	}
+	// One signature per meaning per person: the next ones mean more.
+	sign = []string{"-C", dir, "sign", batch, "--meaning", "responsible", "--operator", "olga", "--passphrase-fd", "3"}
 	if code, out, errs := pawlPass(t, pass, sign...); code != 0 {
 		t.Fatalf("the old passphrase after a change killed before its entry: exit %d\n%s%s", code, out, errs)
 	}
@@ -313,6 +317,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if es := enginetest.TrailEntries(t, dir, actions.OperatorPassphraseChanged, "operator:olga"); len(es) != 1 {
 		t.Errorf("a change killed after its entry: %d entries", len(es))
 	}
+	sign = []string{"-C", dir, "sign", batch, "--meaning", "approved", "--reason", "fit", "--operator", "olga", "--passphrase-fd", "3"}
 	if code, out, errs := pawlPass(t, newPass, sign...); code != 0 {
 		t.Fatalf("the new passphrase after a change killed after its entry: exit %d\n%s%s", code, out, errs)
 	}
