@@ -257,3 +257,19 @@ func signerNames(n *note.Note) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// CheckpointSize reads the tree size a signed checkpoint claims, without
+// checking its signature: a verifier that holds a history of keys picks
+// with it the key that was in force when the checkpoint's last entry was
+// written, then verifies with VerifyCheckpoint.
+func CheckpointSize(cp []byte) (int64, error) {
+	split := bytes.LastIndex(cp, []byte("\n\n"))
+	if split < 0 {
+		return 0, errors.New("not a signed checkpoint: no signature block")
+	}
+	c, err := parseCheckpoint(string(cp[:split+1]))
+	if err != nil {
+		return 0, err
+	}
+	return c.Size, nil
+}

@@ -172,8 +172,8 @@ func TestCheckpointHasOneSpelling(t *testing.T) {
 			t.Errorf("%q parsed as %+v", text, c)
 		}
 	}
-	if c, err := parseCheckpoint("o\n0\n" + root + "\nextension\n"); err != nil || c.Size != 0 {
-		t.Errorf("size 0 with an extension line: %+v %v", c, err)
+	if c, err := parseCheckpoint("o\n1\n" + root + "\nextension\n"); err != nil || c.Size != 1 {
+		t.Errorf("size 1 with an extension line: %+v %v", c, err)
 	}
 }
 

@@ -180,7 +180,11 @@ func readVersion(ctx context.Context, q queryer) (int, error) {
 // migrate creates or upgrades the trail inside one IMMEDIATE transaction.
 // The file's state is re-read under the lock because another process may
 // have created or migrated it since Open looked.
-func migrate(ctx context.Context, db *sql.DB, path string) error {
+//
+// Creating a fresh trail is part of opening it; upgrading an existing one
+// is not: without upgrade, an older schema is refused with ErrOldSchema and
+// the command that upgrades it (`pawl audit migrate`, Migrate).
+func migrate(ctx context.Context, db *sql.DB, path string, upgrade bool) error {
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE via _txlock
 	if err != nil {
 		return fmt.Errorf("audit: open %s: lock for migration: %w", path, err)
@@ -205,6 +209,9 @@ func migrate(ctx context.Context, db *sql.DB, path string) error {
 	}
 	if from == latestVersion() {
 		return nil
+	}
+	if from > 0 && !upgrade {
+		return fmt.Errorf("audit: open %s: %w: the trail has schema version %d, this pawl writes %d; run `pawl audit migrate` to upgrade it (the upgrade is recorded in the trail)", path, ErrOldSchema, from, latestVersion())
 	}
 	for _, m := range migrations {
 		if m.version <= from {

@@ -182,7 +182,8 @@ func forgeAppend(t *testing.T, p string, es []Entry, e Entry) Entry {
 func TestTamperSecondGenesis(t *testing.T) {
 	p, es := tamperedTrail(t, 3)
 	g := es[0]
-	g.Seq, g.PrevHash, g.Hash = 0, "", ""
+	// Dated at the head, so that only its being a second genesis is wrong.
+	g.Seq, g.PrevHash, g.Hash, g.Time = 0, "", "", time.Time{}
 	f := forgeAppend(t, p, es, g)
 	wantBad(t, verifyFile(t, p), f.Seq, fmt.Sprintf("entry %d: a second %s entry", f.Seq, ActionTrailCreated))
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +25,7 @@ var (
 	ErrNotTrail    = errors.New("not a pawl audit trail")
 	ErrNewerSchema = errors.New("audit trail schema is newer than this pawl")
 	ErrReadOnly    = errors.New("audit trail is open read-only")
+	ErrOldSchema   = errors.New("audit trail schema is older than this pawl writes")
 )
 
 // busyTimeoutMS is how long a connection waits for another process's write
@@ -96,7 +98,15 @@ func readerDSN(abs string, readOnlyFile bool) string {
 // Open opens the trail at path for appending, creating it if the file does
 // not exist (or is empty) and upgrading an older schema. It refuses a file
 // that is not a pawl trail, and a trail written by a newer pawl.
-func Open(path string) (*Trail, error) {
+func Open(path string) (*Trail, error) { return open(path, false) }
+
+// Migrate opens the trail at path for appending, upgrading an older schema
+// to the one this pawl writes (each step a trail.migrated entry in the
+// same transaction as the step). Open refuses an older schema; this is
+// the explicit command.
+func Migrate(path string) (*Trail, error) { return open(path, true) }
+
+func open(path string, upgrade bool) (*Trail, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
@@ -111,7 +121,7 @@ func Open(path string) (*Trail, error) {
 	}
 	w.SetMaxOpenConns(1)
 	t := &Trail{path: abs, w: w}
-	if err := t.prepareWriter(ctx); err != nil {
+	if err := t.prepareWriter(ctx, upgrade); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -127,7 +137,7 @@ func Open(path string) (*Trail, error) {
 	return t, nil
 }
 
-func (t *Trail) prepareWriter(ctx context.Context) error {
+func (t *Trail) prepareWriter(ctx context.Context, upgrade bool) error {
 	st, err := inspect(ctx, t.w)
 	if err != nil {
 		return fmt.Errorf("audit: open %s: %w: %w", t.path, ErrNotTrail, err)
@@ -138,7 +148,7 @@ func (t *Trail) prepareWriter(ctx context.Context) error {
 	if err := setWAL(ctx, t.w); err != nil {
 		return fmt.Errorf("audit: open %s: set WAL mode: %w", t.path, err)
 	}
-	return migrate(ctx, t.w, t.path)
+	return migrate(ctx, t.w, t.path, upgrade)
 }
 
 // setWAL switches the file to WAL mode unless it already is. Switching
@@ -178,7 +188,13 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 // (SQLite may create the -wal and -shm side files next to it, which is how
 // it coordinates with a writer that has the trail open at the same time).
 // It refuses a missing file, a file that is not a pawl trail, and a newer
-// schema.
+// schema; an older schema is read as it is, never upgraded. It takes no
+// lock of pawl's. A trail in a directory this process cannot write, with no
+// write-ahead log beside it, or whose file nobody may write (a read-only
+// copy or an unpacked archive, closed cleanly), is opened immutable:
+// SQLite could not create the shared-memory file a WAL-mode reader needs
+// (or, for root, would create it in a copy meant to stay as it is), and no
+// pawl is writing it (a writer keeps the log while it has the trail open).
 func OpenReadOnly(path string) (*Trail, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -192,7 +208,11 @@ func OpenReadOnly(path string) (*Trail, error) {
 		return nil, fmt.Errorf("audit: open %s: %w: not a regular file", abs, ErrNotTrail)
 	}
 	ctx := context.Background()
-	r, err := sql.Open("sqlite3", readerDSN(abs, true))
+	dsn := readerDSN(abs, true)
+	if _, err := os.Stat(abs + "-wal"); errors.Is(err, os.ErrNotExist) && (syscall.Access(filepath.Dir(abs), 2 /* W_OK */) != nil || fi.Mode().Perm()&0o222 == 0) {
+		dsn += "&immutable=1"
+	}
+	r, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", abs, err)
 	}

@@ -637,7 +637,25 @@ func TestMigrationFramework(t *testing.T) {
 	t.Cleanup(func() { migrations = orig })
 	migrations = append(append([]migration(nil), orig...), migration{version: 2, up: func(context.Context, *sql.Tx) error { return nil }})
 
-	tr2, err := Open(p)
+	// Opening never migrates: the writer refuses with the command that
+	// does, and a read-only open reads the old schema as it is.
+	before, _ := os.ReadFile(p)
+	if _, err := Open(p); !errors.Is(err, ErrOldSchema) || !strings.Contains(err.Error(), "pawl audit migrate") {
+		t.Fatalf("Open of an older trail = %v, want ErrOldSchema naming pawl audit migrate", err)
+	}
+	ro, err := OpenReadOnly(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.SchemaVersion() != 1 {
+		t.Fatalf("a read-only open reads schema version %d", ro.SchemaVersion())
+	}
+	ro.Close()
+	if after, _ := os.ReadFile(p); !bytes.Equal(before, after) {
+		t.Fatal("refusing to migrate changed the file")
+	}
+
+	tr2, err := Migrate(p)
 	if err != nil {
 		t.Fatal(err)
 	}

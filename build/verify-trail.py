@@ -10,7 +10,12 @@ is in the trail's fixed-width UTC form and not before the previous entry's
 form, as described in docs/audit-format.md, and
 prints the RFC 6962 tree root over the entry hashes (the root a signed
 checkpoint of that size carries). With a checkpoint's size and root, also
-checks that the trail still extends it. With --vectors, checks this script's
+checks that the trail still extends it. Prints the engine key history (the
+project.init key, then each engine.key_rotated entry's new key, with the
+entries each key signed for) and checks that each rotation starts from the
+key then in force; the rotations' ed25519 cross-signatures, and which key
+signed a batch or checkpoint, are checked by `pawl audit verify` (the standard
+library has no ed25519). With --vectors, checks this script's
 canonical JSON against the shared test vectors instead. Exit status 0 when
 everything verifies.
 """
@@ -221,6 +226,7 @@ def main():
     prev_time = None
     leaves = []
     expect = 1
+    keys = []  # (key, from seq)
     for row in db.execute("SELECT seq, time, operator, os_user, action, object, reason, details, prev_hash, hash FROM entries ORDER BY seq"):
         seq, stored_prev, stored = row[0], row[8], row[9]
         if seq != expect:
@@ -243,10 +249,21 @@ def main():
             print(f"entry {seq}: details are not a valid JSON object: {e}"); return 1
         if canon != details:
             print(f"entry {seq}: details are not in canonical form"); return 1
+        action = row[4]
+        if action == "project.init" and not keys:
+            keys.append((json.loads(details)["engine_key"], seq))
+        elif action == "engine.key_rotated":
+            d = json.loads(details)
+            if not keys or d["old_key"] != keys[-1][0]:
+                print(f"entry {seq}: a key rotation from {d['old_key'].split()[-1]}, which is not the engine key in force"); return 1
+            keys.append((d["new_key"], seq))
         prev = stored
         leaves.append(bytes.fromhex(stored[len("sha256:"):]))
         expect += 1
     print(f"OK: {len(leaves)} entries, head {prev}")
+    for i, (key, start) in enumerate(keys):
+        end = f"entry {keys[i + 1][1] - 1}" if i + 1 < len(keys) else "now"
+        print(f"engine key {key.split()[-1]}: entries {start} to {end}")
     print(f"tree root over {len(leaves)} entries: {base64.b64encode(tree_root(leaves)).decode()}")
     if len(sys.argv) == 4:
         size, root = int(sys.argv[2]), sys.argv[3]

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
@@ -35,6 +36,16 @@ func Open(ctx context.Context, root string, cfg config.Config) (*project.Project
 type InitOptions struct {
 	Operator string // default: the OS user
 	Reason   string // default: "new project"
+	// SinglePerson writes change.two_person: false into pawl.yaml before
+	// the first pins: the one-person escape hatch of the two-person rule,
+	// pinned (pawl.yaml#change) and so on record from the start.
+	SinglePerson bool
+	// Roles are the project's first role holders besides its creator
+	// (operator id to roles), in force with its first pins: a project
+	// under the two-person rule needs a second policy_admin before any
+	// change of its bundle can be approved, and a grant made later is
+	// itself such a change.
+	Roles map[string][]string
 }
 
 // Init creates a project in dir (project.Scaffold), opens it with the
@@ -53,6 +64,12 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 	if opt.Operator != "" {
 		cfg.Operator = opt.Operator
 	}
+	if opt.SinglePerson {
+		if err := project.SetSinglePerson(root); err != nil {
+			return nil, err
+		}
+		cfg.ChangeTwoPerson = false
+	}
 	p, err := project.OpenNew(ctx, root, cfg)
 	if err != nil {
 		return nil, err
@@ -67,6 +84,9 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 	}
 	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: cfg.Operator, Object: "project", Reason: reason,
 		Details: actions.ProjectInitDetails{EngineKey: pub, PawlVersion: version.Version}}); err != nil {
+		return fail(err)
+	}
+	if err := p.ReloadKeys(ctx); err != nil {
 		return fail(err)
 	}
 	failpoint.Hit("init.after-record")
@@ -97,6 +117,19 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 	}
 	for _, c := range creators {
 		if err := gate.GrantRoles(ctx, p, c, gate.AllRoles, cfg.Operator, "whoever created the project holds every role"); err != nil {
+			return fail(err)
+		}
+	}
+	ids := make([]string, 0, len(opt.Roles))
+	for id := range opt.Roles {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if slices.Contains(creators, id) {
+			return fail(fmt.Errorf("--role %s: the project's creator holds every role already", id))
+		}
+		if err := gate.GrantRoles(ctx, p, id, opt.Roles[id], cfg.Operator, "a first role holder named at the project's creation"); err != nil {
 			return fail(err)
 		}
 	}

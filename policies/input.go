@@ -158,6 +158,10 @@ type AuthzFacts struct {
 	// time.outside_window: the flag and the time given.
 	Flag      string `json:"flag,omitempty"`
 	GivenTime string `json:"given_time,omitempty"`
+	// change.approve: who proposed the change (the change.proposed
+	// entry's operator); SignedMeanings holds the meanings this operator
+	// already signed it with.
+	Proposer string `json:"proposer,omitempty"`
 }
 
 // AuthzInput is the input of an authorisation decision (input of

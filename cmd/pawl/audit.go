@@ -3,12 +3,13 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/review"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
 )
 
@@ -17,18 +18,36 @@ func (a *app) auditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "The audit trail: verify it, read it, checkpoint it",
 	}
-	var checkpoint string
+	var checkpoint, keyFile string
 	verify := &cobra.Command{
-		Use:   "verify [--checkpoint FILE]",
+		Use:   "verify [--checkpoint FILE] [--key FILE]",
 		Short: "Verify the hash chain, every committed batch's signature, checkpoint and blobs",
 		Long: `Verify the audit trail: the hash chain entry by entry, and for every committed
 batch its folder, its signature, its checkpoint and every store blob it refers
 to (input, pinned files, outputs). With --checkpoint FILE, also prove that the
 trail extends that signed checkpoint: this is what detects deletion of the
-newest entries or a rewrite of the whole chain.`,
+newest entries or a rewrite of the whole chain. With --key FILE (the JSON of
+'pawl key history', or public keys one a line, kept outside the enclave), the
+trail's engine key history must agree with it and the checkpoint must be
+signed by a key in it.
+
+Every signature and checkpoint is checked against the engine key that was in
+force at its entry. Verification needs public keys only: it opens the project
+read-only, takes no lock, writes nothing and never upgrades a schema, so it
+runs on a read-only copy of a project or on an unpacked archive.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			p, err := a.openChecked(c)
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			var trusted *seal.KeyHistory
+			if keyFile != "" {
+				var err error
+				if trusted, err = seal.ReadTrustedKeys(keyFile); err != nil {
+					return err
+				}
+			}
+			p, err := a.openReadOnly(c)
 			if err != nil {
 				return err
 			}
@@ -37,14 +56,19 @@ newest entries or a rewrite of the whole chain.`,
 			if err != nil {
 				return err
 			}
+			if trusted != nil {
+				if err := trusted.Agrees(p.Keys); err != nil {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("key history: %s: %v", keyFile, err))
+				}
+			}
 			var cpErr error
 			var cp audit.Checkpoint
 			if checkpoint != "" {
-				b, err := os.ReadFile(checkpoint)
+				b, err := a.readUserFile(checkpoint)
 				if err != nil {
 					return err
 				}
-				cp, cpErr = review.VerifyCheckpoint(c.Context(), p, b)
+				cp, cpErr = review.VerifyCheckpoint(c.Context(), p, b, trusted)
 				if cpErr != nil {
 					rep.Problems = append(rep.Problems, fmt.Sprintf("checkpoint %s: %v", checkpoint, cpErr))
 				}
@@ -66,6 +90,7 @@ newest entries or a rewrite of the whole chain.`,
 		},
 	}
 	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint `FILE` the trail must extend")
+	verify.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE`: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	a.addOutputFlag(verify)
 
 	var out, operator, reason string
@@ -90,7 +115,7 @@ newest entries or a rewrite of the whole chain.`,
 				_, err = a.s.out.Write(b)
 				return err
 			}
-			if err := durable.WriteFile(out, b, 0o644); err != nil {
+			if err := a.writeUserFile(out, b, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.s.out, "wrote %s: %d entries, root %s\n", out, cp.Size, base64.StdEncoding.EncodeToString(cp.Root))
@@ -148,7 +173,43 @@ newest entries or a rewrite of the whole chain.`,
 	log.Flags().StringVar(&f.Operator, "operator", "", "only entries by operator `O`")
 	log.Flags().StringVar(&f.Action, "action", "", "only entries with action `A` (e.g. batch.committed)")
 	a.addOutputFlag(log)
-	c.AddCommand(verify, cpCmd, log)
+	migrate := &cobra.Command{
+		Use:   "migrate",
+		Short: "Upgrade the audit trail's schema to the one this pawl writes (recorded in the trail)",
+		Long: `Upgrade the audit trail to the schema version this pawl writes. Every step is a
+trail.migrated entry, written in the same transaction as the step. No other
+command upgrades a trail: a trail of an older schema is refused for writing
+with this command's name, and 'audit verify' reads it as it is.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			root, err := project.FindRoot(a.startDir())
+			if err != nil {
+				return err
+			}
+			cfg, err := config.Load(root, c.Flags())
+			if err != nil {
+				return err
+			}
+			l := project.NewLayout(root, cfg.DataDir)
+			before := -1
+			if ro, err := audit.OpenReadOnly(l.TrailPath()); err == nil {
+				before = ro.SchemaVersion()
+				ro.Close()
+			}
+			t, err := audit.Migrate(l.TrailPath())
+			if err != nil {
+				return err
+			}
+			defer t.Close()
+			if before == t.SchemaVersion() {
+				fmt.Fprintf(a.s.out, "audit trail: schema version %d, nothing to upgrade\n", before)
+			} else {
+				fmt.Fprintf(a.s.out, "audit trail: upgraded from schema version %d to %d (on record)\n", before, t.SchemaVersion())
+			}
+			return nil
+		},
+	}
+	c.AddCommand(verify, cpCmd, log, migrate)
 	c.AddCommand(a.proveCmds()...)
 	c.AddCommand(a.replayCmd())
 	c.AddCommand(a.auditExportCmd())

@@ -112,9 +112,16 @@ func TestProveAndVerifyProofOffline(t *testing.T) {
 	proof := filepath.Join(t.TempDir(), "proof.json")
 	mustPawl(t, "-C", dir, "audit", "prove", id, "3", "--out", proof)
 	sig := filepath.Join(dir, ".pawl", "batches", id, "signature.json")
-	// Offline: no project, just the proof and the signature.
+	// Offline: no project, just the proof, the signature and the key
+	// history kept from the project. Without a trusted key the signature
+	// is not taken on its own word.
 	elsewhere := t.TempDir()
-	ok := mustPawl(t, "-C", elsewhere, "audit", "verify-proof", proof, "--signature", sig)
+	hist := filepath.Join(t.TempDir(), "keys.json")
+	os.WriteFile(hist, []byte(mustPawl(t, "-C", dir, "key", "history", "--output", "json")), 0o644)
+	if code, stdout, stderr := pawl(t, "", "-C", elsewhere, "audit", "verify-proof", proof, "--signature", sig); code != 1 || strings.Contains(stdout, "OK") || !strings.Contains(stderr, "no trusted engine key") {
+		t.Fatalf("verify-proof --signature with no trusted key: exit %d\n%s%s", code, stdout, stderr)
+	}
+	ok := mustPawl(t, "-C", elsewhere, "audit", "verify-proof", proof, "--signature", sig, "--key", hist)
 	if !strings.Contains(ok, "record 3 is leaf 2 of 3") {
 		t.Fatalf("verify-proof: %s", ok)
 	}
@@ -134,7 +141,7 @@ func TestProveAndVerifyProofOffline(t *testing.T) {
 		t.Fatalf("no ordinal 2 in the proof:\n%s", b)
 	}
 	os.WriteFile(proof, []byte(edited), 0o644)
-	for _, extra := range [][]string{nil, {"--signature", sig}} {
+	for _, extra := range [][]string{nil, {"--signature", sig, "--key", hist}} {
 		code, stdout, stderr := pawl(t, "", append([]string{"-C", elsewhere, "audit", "verify-proof", proof}, extra...)...)
 		if code == 0 || strings.Contains(stdout, "OK") || !strings.Contains(stderr, "leaf index 1 does not belong to ordinal 3") {
 			t.Fatalf("a proof of record 2 presented as record 3 %v: exit %d\n%s%s", extra, code, stdout, stderr)

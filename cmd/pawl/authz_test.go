@@ -73,14 +73,12 @@ func TestEveryCommandIsAuthorized(t *testing.T) {
 // one line, and is on record.
 func TestApprovingOwnPluginNeedsPolicyAdmin(t *testing.T) {
 	root := t.TempDir()
-	mustPawl(t, "init", root)
+	mustPawl(t, "init", root, "--role", "approver=policy_admin")
 	code, _, errs := pawl(t, "", "-C", root, "operator", "grant", "olga", "operator", "--reason", "runs batches")
 	if code != 0 {
 		t.Fatalf("grant: %d %s", code, errs)
 	}
-	if code, _, errs := pawl(t, "", "-C", root, "pin"); code != 0 {
-		t.Fatalf("pin: %d %s", code, errs)
-	}
+	pinTwoPerson(t, root, "olga runs batches")
 	code, _, errs = pawl(t, "", "-C", root, "policy", "approve-plugin", "range@1.0.0", "--reason", "mine, trust me", "--operator", "olga")
 	if code != 3 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, `authz.role: policy.approve_plugin needs one of the roles ["policy_admin"]; operator "olga" has ["operator"]`) {
 		t.Fatalf("olga approves: exit %d\n%s", code, errs)
@@ -100,8 +98,7 @@ func TestApprovingOwnPluginNeedsPolicyAdmin(t *testing.T) {
 		t.Fatalf("denials on record: %v", denials)
 	}
 	// An auditor reads and changes nothing.
-	pawl(t, "", "-C", root, "operator", "grant", "aud", "auditor", "--reason", "inspection")
-	pawl(t, "", "-C", root, "pin")
+	grant(t, root, "aud", "auditor")
 	t.Setenv("PAWL_OPERATOR", "aud")
 	if code, _, errs := pawl(t, "", "-C", root, "audit", "log"); code != 0 {
 		t.Fatalf("the auditor verifies: %d %s", code, errs)
@@ -112,11 +109,13 @@ func TestApprovingOwnPluginNeedsPolicyAdmin(t *testing.T) {
 }
 
 // grant gives operator id its roles in the project in dir and pins them,
-// as the admin who created it (the OS user).
+// as the admin who created it (the OS user): a grant is a change of the
+// bundle, which operator "approver" approves (pinTwoPerson; the project
+// must be made with --role approver=policy_admin).
 func grant(t *testing.T, dir, id string, roles ...string) {
 	t.Helper()
 	mustPawl(t, append([]string{"-C", dir, "operator", "grant", id}, append(roles, "--reason", "test roles")...)...)
-	mustPawl(t, "-C", dir, "pin")
+	pinTwoPerson(t, dir, "roles granted")
 }
 
 // TestOperatorFlagBoundToAnotherAccount — the attack: operator ids on runs
@@ -125,7 +124,7 @@ func grant(t *testing.T, dir, id string, roles ...string) {
 // line, on record, and nothing ran.
 func TestOperatorFlagBoundToAnotherAccount(t *testing.T) {
 	root := t.TempDir()
-	mustPawl(t, "init", root)
+	mustPawl(t, "init", root, "--role", "approver=policy_admin")
 	other := strconv.Itoa(os.Getuid() + 4242)
 	code, _, errs := pawl(t, "", "-C", root, "operator", "add", "ghost", "--name", "Ghost Writer", "--uid", other, "--reason", "works from another account",
 		"--passphrase-fd", passFD(t, "a long enough pass phrase"))

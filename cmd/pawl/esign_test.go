@@ -33,7 +33,7 @@ func passFD(t *testing.T, pass string) string {
 
 func TestOperatorSignAndTraceViaPassphraseFD(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "admin")
+	mustPawl(t, "init", dir, "--operator", "admin", "--role", "approver=policy_admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"+`{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":"hot","unit":"celsius"}`+"\n"), 0o644)
 	var res map[string]any
@@ -143,7 +143,7 @@ func TestOperatorSignAndTraceViaPassphraseFD(t *testing.T) {
 // does not count.
 func TestApprovalRequiredExport(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "admin")
+	mustPawl(t, "init", dir, "--operator", "admin", "--role", "approver=policy_admin")
 	path := filepath.Join(dir, "policies", "data.json")
 	var data map[string]any
 	if err := json.Unmarshal(mustRead(t, path), &data); err != nil {
@@ -155,7 +155,7 @@ func TestApprovalRequiredExport(t *testing.T) {
 		"url": url, "classifications": []string{"internal"}, "requires_approval": true}
 	b, _ := json.MarshalIndent(data, "", "  ")
 	os.WriteFile(path, b, 0o644)
-	mustPawl(t, "-C", dir, "pin", "--reason", "the LIMS needs approved batches")
+	pinTwoPerson(t, dir, "the LIMS needs approved batches")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"), 0o644)
 	var res map[string]any

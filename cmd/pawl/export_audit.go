@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/pawl-dev/pawl/engine/review"
@@ -28,9 +30,30 @@ its own. The export is audited.`,
 				return err
 			}
 			defer p.Close()
-			out, err := review.ExportAudit(c.Context(), p, argv[0], format, operator, reason)
+			dir := argv[0]
+			if a.s.job != nil {
+				// Under a service the package is made in the service's
+				// data directory, then written to the user's DIR by the
+				// client, with the user's permissions.
+				if err := a.s.job.Mkdir(dir); err != nil {
+					return err
+				}
+				tmp, err := os.MkdirTemp(p.Data, "export-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				dir = tmp
+			}
+			out, err := review.ExportAudit(c.Context(), p, dir, format, operator, reason)
 			if err != nil {
 				return err
+			}
+			if a.s.job != nil {
+				if err := a.copyToUser(dir, argv[0]); err != nil {
+					return fmt.Errorf("the export is on record, but writing it to %s failed: %w", argv[0], err)
+				}
+				out.Dir = argv[0]
 			}
 			fmt.Fprintf(a.s.out, "wrote %d files to %s: %d audit entries, %d batches\n", len(out.Files)+1, out.Dir, out.Entries, out.Batches)
 			if format == "html" {
@@ -44,4 +67,27 @@ its own. The export is audited.`,
 	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
 	c.Flags().StringVar(&reason, "reason", "", "why the export is made (recorded in the audit trail)")
 	return c
+}
+
+// copyToUser writes the tree at src to the user's directory dst (which
+// exists and is empty) through the client.
+func (a *app) copyToUser(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == src {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return a.s.job.Mkdir(to)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return a.writeUserFile(to, b, 0o644)
+	})
 }

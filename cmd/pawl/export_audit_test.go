@@ -18,7 +18,7 @@ import (
 // reasons to a person reading it.
 func TestAuditExportForInspectors(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir)
+	mustPawl(t, "init", dir, "--role", "approver=policy_admin")
 	var ids []string
 	for i, records := range []string{
 		good + "\n" + `{"device_id":"AB-123456","value":"hot"}` + "\n",

@@ -31,7 +31,7 @@ import (
 func exportProject(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "alice")
+	mustPawl(t, "init", dir, "--operator", "alice", "--role", "approver=policy_admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"), 0o644)
 	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "--input", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")
@@ -55,7 +55,7 @@ func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 	dests[id] = map[string]any{"url": url, "classifications": classes, "requires_approval": false}
 	b, _ = json.MarshalIndent(data, "", "  ")
 	os.WriteFile(path, b, 0o644)
-	mustPawl(t, "-C", dir, "pin", "--reason", "whitelist "+id)
+	pinTwoPerson(t, dir, "whitelist "+id)
 }
 
 // lastDecision is the newest policy decision about a batch.
@@ -135,7 +135,7 @@ func TestExportToOutbox(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(outbox, "b", actions.QuarantineFile)); err == nil {
 		t.Error("the quarantine left the perimeter")
 	}
-	mustPawl(t, "verify-signature", filepath.Join(outbox, "b", actions.SignatureFile))
+	mustPawl(t, "verify-signature", filepath.Join(outbox, "b", actions.SignatureFile), "--key", filepath.Join(dir, ".pawl", "keys", "engine.pub"))
 	d := lastDecision(t, dir, id)
 	if !d.Allow || !strings.Contains(string(d.Input), `"principal":{"id":"bob"}`) || !strings.Contains(string(d.Input), `"canonical":"file://`+outbox+`/b/"`) {
 		t.Fatalf("decision on record: %+v %s", d, d.Input)

@@ -191,7 +191,9 @@ func (g *goldenScenario) run() {
 	asOf := []string{"--as-of", goldenAsOf}
 
 	// init, and the project's operator from now on.
-	g.step("init/text", 0, "", "init", root, "--operator", "qa-admin", "--reason", "golden project")
+	// One person's project until the end, where the two-person rule is
+	// turned on and shown.
+	g.step("init/text", 0, "", "init", root, "--operator", "qa-admin", "--reason", "golden project", "--single-person")
 	g.step("init/existing", 1, "", "init", root)
 	// The scenario's times are fixed (November 2026) and must need no
 	// reason whenever the test runs: the window reaches a century back
@@ -303,7 +305,7 @@ func (g *goldenScenario) run() {
 		g.write(filepath.Join(copied, f), string(mustRead(t, filepath.Join(batchDir, f))))
 	}
 	pub := filepath.Join(root, ".pawl", "keys", seal.PublicFile)
-	g.step("verify-signature/untrusted-key", 0, "", "-C", base, "verify-signature", filepath.Join(copied, actions.SignatureFile))
+	g.step("verify-signature/untrusted-key", 1, "", "-C", base, "verify-signature", filepath.Join(copied, actions.SignatureFile))
 	g.step("verify-signature/key", 0, "", "-C", base, "verify-signature", "--key", pub, filepath.Join(copied, actions.SignatureFile))
 	g.write(filepath.Join(copied, actions.VerifiedFile), strings.Replace(string(mustRead(t, filepath.Join(copied, actions.VerifiedFile))), "21.5", "12.5", 1))
 	g.step("verify-signature/output-changed", 1, "", "-C", base, "verify-signature", "--key", pub, filepath.Join(copied, actions.SignatureFile))
@@ -312,7 +314,8 @@ func (g *goldenScenario) run() {
 	proof := g.path("proof.json")
 	g.in("audit-prove/to-stdout", 0, "audit", "prove", b1, "4")
 	g.in("audit-prove/to-file", 0, "audit", "prove", b1, "4", "--out", proof)
-	g.step("audit-verify-proof/signature", 0, "", "-C", base, "audit", "verify-proof", proof, "--signature", sig)
+	g.step("audit-verify-proof/signature", 0, "", "-C", base, "audit", "verify-proof", proof, "--signature", sig, "--key", pub)
+	g.step("audit-verify-proof/signature-untrusted", 1, "", "-C", base, "audit", "verify-proof", proof, "--signature", sig)
 	g.step("audit-verify-proof/alone", 0, "", "-C", base, "audit", "verify-proof", proof)
 	edited := g.write(g.path("edited-proof.json"), strings.Replace(string(mustRead(t, proof)), `"leaf_index": 3`, `"leaf_index": 2`, 1))
 	g.step("audit-verify-proof/edited", 1, "", "-C", base, "audit", "verify-proof", edited)
@@ -412,7 +415,9 @@ func (g *goldenScenario) run() {
 	// that ran ahead leaves it: the next append is refused, and the
 	// anomaly is on record in its place.
 	clockRoot := g.path("clock")
-	mustPawl(t, "init", clockRoot, "--operator", "qa-admin")
+	mustPawl(t, "init", clockRoot, "--operator", "qa-admin", "--role", "approver=policy_admin")
+	clockCfg := filepath.Join(clockRoot, "pawl.yaml")
+	g.write(clockCfg, string(mustRead(t, clockCfg))+"time_window:\n  past: "+config.FormatDuration(enginetest.PastWindow)+"\n")
 	grant(t, clockRoot, "qa-runner", "operator")
 	tr, err := audit.Open(filepath.Join(clockRoot, ".pawl", "audit.db"))
 	if err != nil {
@@ -498,6 +503,54 @@ func (g *goldenScenario) run() {
 	g.in("run/lock-edited", 1, runArgs...)
 	g.in("pin/lock-edited", 1, "pin")
 	g.in("pin/accept-edit", 0, "pin", "--reason", "reviewed: notblank is withdrawn")
+
+	// The two-person rule, turned on by one person (it was off), then
+	// holding a change back until a second person e-signs it.
+	// Approving a change needs policy_admin (authz change.approve), and a
+	// grant made once the rule is on is itself a change: the policy
+	// admins are named while it is still off, in force with the pin that
+	// turns it on.
+	mustPawl(t, "-C", root, "operator", "grant", "alice", "approver", "operator", "policy_admin", "--reason", "QA lead approves, corrects and proposes policy changes", "--operator", "qa-admin")
+	mustPawl(t, "-C", root, "operator", "grant", "dave", "policy_admin", "--reason", "policy approver", "--operator", "qa-admin")
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "two_person: false", "two_person: true", 1))
+	g.in("pin/two-person-on", 0, "pin", "--reason", "two persons from now on")
+	const davePass = "walnut lighthouse cobalt ferry"
+	g.in("operator-add/approver", 0, "operator", "add", "dave", "--name", "Dave Approver", "--reason", "policy approver", "--operator", "qa-admin", "--passphrase-fd", passFD(t, davePass))
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 1048576", "max_record_bytes: 2097152", 1))
+	proposed := g.in("pin/proposed", 0, "pin", "--operator", "alice", "--reason", "records up to 2 MiB")
+	change := regexp.MustCompile(`change (chg-[0-9a-f]{12})`).FindStringSubmatch(proposed.stdout)
+	if change == nil {
+		t.Fatalf("no change id in %q", proposed.stdout)
+	}
+	id := change[1]
+	g.in("pin/proposed-again", 0, "pin", "--operator", "alice")
+	g.in("run/change-not-in-force", 1, runArgs...)
+	g.in("change-list/text", 0, "change", "list")
+	g.in("change-show/pending", 0, "change", "show", id)
+	g.in("change-approve/own", 3, "change", "approve", id, "--operator", "alice", "--reason", "mine", "--passphrase-fd", passFD(t, goldenPass))
+	g.in("change-approve/no-operator", 2, "change", "approve", id)
+	g.in("change-apply/not-approved", 3, "change", "apply", id)
+	g.in("change-approve/text", 0, "change", "approve", id, "--operator", "dave", "--reason", "the new instrument writes bigger records", "--passphrase-fd", passFD(t, davePass))
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 2097152", "max_record_bytes: 4194304", 1))
+	g.in("change-apply/files-changed", 3, "change", "apply", id)
+	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 4194304", "max_record_bytes: 2097152", 1))
+	g.in("change-apply/text", 0, "change", "apply", id, "--reason", "approved by dave")
+	g.in("change-show/json", 0, "change", "show", id, "--output", "json")
+	g.in("change-apply/applied", 1, "change", "apply", id)
+	g.in("change-list/json", 0, "change", "list", "--output", "json")
+	g.in("change-show/unknown", 1, "change", "show", "chg-nope")
+
+	// Corrections: record 2 of the first batch already has an accepted
+	// correction; another one needs a reason, and joins the chain trace
+	// shows.
+	fixed2b := g.write(g.path("fixed-2b.json"), `{"device_id":"AB-123456","timestamp":"2026-11-24T10:05:00Z","value":22.5,"unit":"celsius"}`)
+	g.in("quarantine-resubmit/again-no-reason", 1, "quarantine", "resubmit", b1, "2", "--file", fixed2b)
+	// Correcting a record again needs the approver role (authz
+	// record.correct_again): qa-runner is refused, on record; alice may.
+	g.in("quarantine-resubmit/again-not-approver", 3, "quarantine", "resubmit", b1, "2", "--file", fixed2b, "--reason", "the plant log says 22.5")
+	g.in("quarantine-resubmit/again", 0, "quarantine", "resubmit", b1, "2", "--file", fixed2b, "--reason", "the plant log says 22.5", "--operator", "alice")
+	g.in("audit-trace/corrections", 0, "audit", "trace", b1, "2")
+	g.in("audit-trace/corrections-json", 0, "audit", "trace", b1, "2", "--output", "json")
 }
 
 // batchID reads batch_id from a run's JSON.

@@ -15,7 +15,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
-	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/engine/esign"
 )
 
 // lifecycleProject is a project with one committed batch and alice
@@ -23,7 +23,7 @@ import (
 func lifecycleProject(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "admin")
+	mustPawl(t, "init", dir, "--operator", "admin", "--role", "approver=policy_admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"), 0o644)
 	var res struct {
@@ -138,17 +138,15 @@ func TestEightWrongThenRightLocksOut(t *testing.T) {
 	}
 }
 
-// TestExpiredPassphraseRefusedByTheCLI: the trail says alice's passphrase
-// was last changed 100 days ago; signing with it is refused and recorded;
+// TestExpiredPassphraseRefusedByTheCLI: 100 days after alice's enrolment
+// (the lifecycle's clock moved); signing with it is refused and recorded;
 // a change starts its age again.
 func TestExpiredPassphraseRefusedByTheCLI(t *testing.T) {
 	dir, batch := lifecycleProject(t)
-	key := filepath.Join(dir, ".pawl", "operators", "alice.key")
-	b, _ := os.ReadFile(key)
-	en := enginetest.TrailEntries(t, dir, actions.OperatorEnrolled, "operator:alice")[0]
-	d, _ := actions.Decode[actions.OperatorEnrolledDetails](en)
-	appendEntry(t, dir, actions.Record{Time: time.Now().Add(-100 * 24 * time.Hour), Operator: "alice", Object: "operator:alice",
-		Details: actions.OperatorPassphraseChangedDetails{ID: "alice", KeyID: d.KeyID, KDF: d.KDF, KeyFileHash: store.HashBytes(b)}})
+	// 100 days from now on the lifecycle's clock (entry times never go
+	// backwards, so an old change cannot be put on record instead).
+	restore := esign.MoveClockForTest(100 * 24 * time.Hour)
+	t.Cleanup(restore)
 	code, _, errs := signAs(t, dir, batch, "alice", alicePass)
 	if code != 1 || !strings.Contains(errs, "has expired: it was last changed 100 days ago") || !strings.Contains(errs, "change it with `pawl operator passwd alice`") {
 		t.Fatalf("an expired passphrase: exit %d %s", code, errs)
@@ -159,6 +157,8 @@ func TestExpiredPassphraseRefusedByTheCLI(t *testing.T) {
 	if list := mustPawl(t, "-C", dir, "operator", "list"); !strings.Contains(list, "EXPIRED: set 100 d ago (max 90 d)") {
 		t.Fatalf("operator list:\n%s", list)
 	}
+	// Back to today: the change is dated now, and its age starts again.
+	restore()
 	const newPass = "violet anchor meadow drizzle"
 	if out := mustPawl(t, "-C", dir, "operator", "passwd", "alice", "--passphrase-fd", passFD(t, alicePass+"\n"+newPass)); !strings.Contains(out, "it expires in 89 days") {
 		t.Fatalf("passwd: %s", out)
@@ -207,7 +207,7 @@ func TestRevokedOperatorInTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := appendEntry(t, dir, actions.Record{Time: signed.Time, Operator: signed.Operator, Object: signed.Object, Reason: signed.Reason, Details: sd})
+	forged := appendEntry(t, dir, actions.Record{Operator: signed.Operator, Object: signed.Object, Reason: signed.Reason, Details: sd})
 	code, out, _ := pawl(t, "", "-C", dir, "audit", "verify")
 	want := "e-signature in audit entry " + strconv.FormatInt(forged.Seq, 10) + ": signer alice was revoked (audit entry " + strconv.FormatInt(rev[0].Seq, 10)
 	if code != 1 || !strings.Contains(out, want) {

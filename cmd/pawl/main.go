@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/gate"
 )
 
@@ -26,7 +27,7 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &streams{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -44,7 +45,8 @@ func run(ctx context.Context, args []string, s *streams) int {
 	switch {
 	case errors.As(err, &u), errors.Is(err, gate.ErrOutsideWindow):
 		return exitUsage
-	case errors.Is(err, errDenied), errors.Is(err, gate.ErrDenied):
+	case errors.Is(err, errDenied), errors.Is(err, gate.ErrDenied),
+		errors.Is(err, esign.ErrChangeNotApplied), errors.Is(err, esign.ErrOwnChange):
 		return exitDenied
 	}
 	return exitError

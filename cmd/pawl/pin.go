@@ -2,20 +2,26 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/spf13/cobra"
 )
 
 func printPinChange(a *app, indent string, ch actions.PinChange) {
+	printPinChangeTo(a.s.out, indent, ch)
+}
+
+func printPinChangeTo(w io.Writer, indent string, ch actions.PinChange) {
 	switch {
 	case ch.Old == "":
-		fmt.Fprintf(a.s.out, "%spinned    %s %s\n", indent, ch.File, ch.New)
+		fmt.Fprintf(w, "%spinned    %s %s\n", indent, ch.File, ch.New)
 	case ch.New == "":
-		fmt.Fprintf(a.s.out, "%sunpinned  %s (was %s)\n", indent, ch.File, ch.Old)
+		fmt.Fprintf(w, "%sunpinned  %s (was %s)\n", indent, ch.File, ch.Old)
 	default:
-		fmt.Fprintf(a.s.out, "%schanged   %s %s (was %s)\n", indent, ch.File, ch.New, ch.Old)
+		fmt.Fprintf(w, "%schanged   %s %s (was %s)\n", indent, ch.File, ch.New, ch.Old)
 	}
 }
 
@@ -34,7 +40,17 @@ is written to the audit trail with the digest of the pins written.
 A reference must be a regular file inside the project, outside its data
 directory, once symlinks are resolved. A pawl.lock that is not the last one
 on record (edited by hand) is refused; review it and give --reason to accept
-the edit, which is then on record too.`,
+the edit, which is then on record too.
+
+The two-person rule (change.two_person, on by default): a change of the
+policy bundle (an edited policy, a plugin approval), of pawl.yaml#policy,
+#limits or #change is not written. It is recorded as a proposed change
+(change.proposed) with the lines that differ, and its id printed; every other
+pin is written. Another enrolled operator approves it (pawl change approve
+ID), and then 'pawl pin' or 'pawl change apply ID' puts it in force, if the
+files still hash to what was approved. A project's first pins (pawl init)
+are not a change. With change.two_person pinned false, such a change is
+written at once and its pin.changed entry says the rule was waived.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			p, err := a.open(c)
@@ -49,6 +65,23 @@ the edit, which is then on record too.`,
 			if err != nil {
 				return err
 			}
+			if pr := res.Proposal; pr != nil && pr.Existing {
+				// The change is on record already: in force now if a second
+				// person approved it.
+				ch, err := esign.LookupChange(c.Context(), p, pr.ID)
+				if err != nil {
+					return err
+				}
+				if ch.State == esign.ChangeApproved {
+					ch, applied, err := esign.ApplyChange(c.Context(), p, pr.ID, operator, reason)
+					if err != nil {
+						return err
+					}
+					a.printApplied(ch, applied)
+					return nil
+				}
+			}
+			defer a.printProposal(res.Proposal)
 			if res.Edited != nil {
 				fmt.Fprintf(a.s.out, "pawl.lock was edited by hand: it hashed to %s, the pins on record were %s; the edit is accepted and on record:\n", res.Edited.Found, res.Edited.Recorded)
 				for _, ch := range res.Edited.Changes {
@@ -56,7 +89,9 @@ the edit, which is then on record too.`,
 				}
 			}
 			if res.Recorded == 0 {
-				fmt.Fprintln(a.s.out, "pawl.lock is up to date")
+				if res.Proposal == nil {
+					fmt.Fprintln(a.s.out, "pawl.lock is up to date")
+				}
 				return nil
 			}
 			for _, ch := range res.Changes {
@@ -68,6 +103,9 @@ the edit, which is then on record too.`,
 					fmt.Fprintf(a.s.out, "          %s\n", project.DescribeLimits(*res.Limits))
 				}
 			}
+			if res.Waived {
+				fmt.Fprintln(a.s.out, "two-person rule waived: change.two_person is pinned false, so this change of the policy bundle or pawl.yaml's settings is in force on one person's word, and on record as such")
+			}
 			if len(res.Changes) == 0 {
 				fmt.Fprintf(a.s.out, "no other pin changed; pawl.lock is on record in the audit trail (entry %d)\n", res.Recorded)
 				return nil
@@ -76,7 +114,24 @@ the edit, which is then on record too.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
+	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail (the proposer of a change held back)")
 	c.Flags().StringVar(&reason, "reason", "", "why the pins change (recorded in the audit trail)")
 	return c
+}
+
+// printProposal says what the two-person rule held back, if anything.
+func (a *app) printProposal(pr *project.Proposal) {
+	if pr == nil {
+		return
+	}
+	w := a.s.out
+	state := fmt.Sprintf("proposed as change %s (audit entry %d)", pr.ID, pr.Seq)
+	if pr.Existing {
+		state = fmt.Sprintf("already proposed as change %s (audit entry %d), not approved yet", pr.ID, pr.Seq)
+	}
+	fmt.Fprintf(w, "NOT in force, held back by the two-person rule: %s\n", state)
+	for _, ch := range pr.Changes {
+		printPinChange(a, "  ", ch)
+	}
+	fmt.Fprintf(w, "next: another enrolled operator than %s runs `pawl change approve %s --operator ID --reason TEXT`, then `pawl change apply %s`\n", pr.Proposer, pr.ID, pr.ID)
 }

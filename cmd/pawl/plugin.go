@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/pawl-dev/pawl/engine/actions"
@@ -29,7 +28,7 @@ func (a *app) pluginCmd() *cobra.Command {
 		Short: "Read a plugin's manifest, keep the module in the store and pin name@version to its sha256",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			wasm, err := os.ReadFile(argv[0])
+			wasm, err := a.readUserFile(argv[0])
 			if err != nil {
 				return err
 			}

@@ -57,6 +57,7 @@ func TestPluginVerifyReportsARejectedCacheEntry(t *testing.T) {
 		}
 	}
 	os.WriteFile(lock, []byte(strings.Join(keep, "")), 0o644)
+	mustPawl(t, "-C", dir, "pin", "--reason", "only the two test plugins")
 	out := mustPawl(t, "-C", dir, "plugin", "verify")
 	if strings.Count(out, "OK (hash, manifest") != 2 || strings.Contains(out, "CACHE") {
 		t.Fatalf("verify:\n%s", out)

@@ -132,6 +132,13 @@ its candidate prefixes computed), so the answer is the one pawl would get.
 				if err := dec.Decode(&raw); err != nil {
 					return fmt.Errorf("standard input: %w", err)
 				}
+			} else if a.s.job != nil {
+				if raw, err = a.readUserFile(input); err != nil {
+					return err
+				}
+				if !json.Valid(raw) {
+					return fmt.Errorf("policies: input file %s is not valid JSON", input)
+				}
 			} else if raw, err = policies.ReadInputFile(input); err != nil {
 				return err
 			}
@@ -198,7 +205,7 @@ whose files differ from what was signed.`,
 			if err != nil {
 				return err
 			}
-			priv, err := os.ReadFile(key)
+			priv, err := a.readUserFile(key)
 			if err != nil {
 				return err
 			}
@@ -254,7 +261,7 @@ policy.key_id in pawl.yaml.`,
 			if pub == "" {
 				return &usageError{errors.New("no public key: pass --pub FILE or set policy.public_key in pawl.yaml")}
 			}
-			pem, err := os.ReadFile(pub)
+			pem, err := a.readUserFile(pub)
 			if err != nil {
 				return err
 			}

@@ -6,9 +6,7 @@ import (
 	"os"
 
 	"github.com/pawl-dev/pawl/audit"
-	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/review"
-	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
 )
 
@@ -47,18 +45,21 @@ implementation (docs/audit-format.md).`,
 				_, err = a.s.out.Write(b)
 				return err
 			}
-			return durable.WriteFile(out, b, 0o644)
+			return a.writeUserFile(out, b, 0o644)
 		},
 	}
 	prove.Flags().StringVar(&out, "out", "", "write the proof to `FILE`")
 
-	var sigFile string
+	var sigFile, keyFile string
 	verify := &cobra.Command{
-		Use:   "verify-proof FILE [--signature signature.json]",
+		Use:   "verify-proof FILE [--signature signature.json [--key FILE]]",
 		Short: "Check an inclusion proof offline, optionally against a batch's signature",
 		Long: `Check an inclusion proof written by 'pawl audit prove' with nothing but the
 proof: the leaf hash and the sibling hashes must give the root. With
---signature, the signature file must verify and carry the same batch id and
+--signature, the signature file must verify, be signed by the engine key in
+force at its batch's entry in a trusted key history (--key FILE: the JSON of
+'pawl key history' or public keys one a line; else the trail's history of the
+project found from the current directory), and carry the same batch id and
 lineage root, which ties the record to a signed batch.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
@@ -74,7 +75,11 @@ lineage root, which ties the record to a signed batch.`,
 				return err
 			}
 			if sigFile != "" {
-				chk, err := seal.VerifyFile(sigFile, nil)
+				trusted, err := a.trustedKeys(c, keyFile)
+				if err != nil {
+					return err
+				}
+				chk, err := trusted.VerifySignature(sigFile)
 				if err != nil {
 					return err
 				}
@@ -92,5 +97,6 @@ lineage root, which ties the record to a signed batch.`,
 		},
 	}
 	verify.Flags().StringVar(&sigFile, "signature", "", "the batch's `signature.json`")
+	verify.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE` the signature's key must be in: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	return []*cobra.Command{prove, verify}
 }

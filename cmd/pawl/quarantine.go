@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -116,7 +115,7 @@ func (a *app) quarantineCmd() *cobra.Command {
 			if file == "" {
 				return &usageError{fmt.Errorf("--file FIXED.json (the corrected record) is required")}
 			}
-			fixed, err := os.ReadFile(file)
+			fixed, err := a.readUserFile(file)
 			if err != nil {
 				return err
 			}

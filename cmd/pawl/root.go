@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/serve"
 	"github.com/spf13/cobra"
 )
 
@@ -17,6 +19,12 @@ import (
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
+	// job is the service's job when the command runs under pawl serve
+	// (nil in local mode): files the user names are opened through it.
+	job *serve.Job
+	// root is the served project's root under a service: -C is the
+	// client's, and the service serves one project.
+	root string
 }
 
 type usageError struct{ error }
@@ -49,16 +57,27 @@ Start with:  pawl demo`,
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		// Under a service, a command that runs on the user's side (it
+		// reads or writes the user's files by path, or makes a project) is
+		// refused: it would act with the service's permissions.
+		if a.s.job != nil && localOnly[strings.TrimPrefix(c.CommandPath(), "pawl ")] && c.Name() != "help" {
+			return a.servedBy(c)
+		}
+		return nil
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", "", "run as if pawl was started in `DIR` (the project directory)")
+	root.PersistentFlags().String("server", "", "send the command to the pawl service listening on the Unix socket `PATH` (default: PAWL_SERVER, then the project's socket when it exists)")
 	root.AddCommand(
 		a.initCmd(), a.pinCmd(), a.pluginCmd(), a.runCmd(), a.batchesCmd(), a.quarantineCmd(),
 		a.verifySignatureCmd(), a.auditCmd(), a.explainCmd(), a.demoCmd(), a.versionCmd(),
 		a.policyCmd(), a.exportCmd(),
-		a.operatorCmd(), a.signCmd(),
+		a.operatorCmd(), a.signCmd(), a.serveCmd(), a.changeCmd(),
 	)
+	root.AddCommand(a.keyCmd())
 	return root
 }
 
@@ -86,6 +105,9 @@ func (a *app) checkOutput() error {
 
 // startDir is where the project search begins.
 func (a *app) startDir() string {
+	if a.s.root != "" {
+		return a.s.root
+	}
 	if a.dir != "" {
 		return a.dir
 	}
@@ -111,6 +133,9 @@ func (a *app) open(c *cobra.Command) (*project.Project, error) {
 	cfg, err := config.Load(root, c.Flags())
 	if err != nil {
 		return nil, err
+	}
+	if a.s.job != nil {
+		cfg.Operator = servedOperator(c.Context())
 	}
 	p, err := engine.Open(c.Context(), root, cfg)
 	if err != nil {

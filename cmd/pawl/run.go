@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/ratchet"
@@ -54,6 +55,16 @@ included; 1 with a message otherwise.`,
 			}
 			defer p.Close()
 			opt.Stdin = a.s.in
+			if a.s.job != nil && opt.Input != "-" {
+				// The user's file, opened by the client with the user's
+				// permissions; on record under its base name as locally.
+				f, err := a.openUserFile(opt.Input)
+				if err != nil {
+					return fmt.Errorf("%w: cannot read input %s: %v", ratchet.ErrBadInput, opt.Input, err)
+				}
+				defer f.Close()
+				opt.Stdin, opt.StdinName, opt.Input = f, filepath.Base(opt.Input), "-"
+			}
 			var bar *progressBar
 			if f, ok := a.s.err.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				bar = newProgressBar(f)

@@ -121,9 +121,9 @@ type passSource struct {
 // >= 0, otherwise the terminal (refused when there is none).
 func (a *app) passphrases(fd int) (*passSource, error) {
 	if fd >= 0 {
-		f := os.NewFile(uintptr(fd), fmt.Sprintf("passphrase-fd %d", fd))
-		if f == nil {
-			return nil, &usageError{fmt.Errorf("--passphrase-fd %d is not a file descriptor", fd)}
+		f, err := a.userFD(fd)
+		if err != nil {
+			return nil, err
 		}
 		return &passSource{a: a, fd: fd, f: f}, nil
 	}

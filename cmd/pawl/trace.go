@@ -22,7 +22,10 @@ bytes recomputed from the input blob, what every stage and validator said
 (reasons and normalization actions), its outcome, its lineage leaf recomputed
 from the bytes and outputs and proved in the batch's Merkle root, and what
 happened to the batch since: exports, e-signatures (printed name, UTC time,
-meaning, valid or not) and other audited events.`,
+meaning, valid or not) and other audited events. A record that was corrected
+(pawl quarantine resubmit), or is itself a correction, shows its chain: the
+original record, then every correction of it in order, each with its batch,
+whether it was accepted, who made it, when and why.`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			ord, err := parseOrdinal(argv[1])
@@ -101,6 +104,21 @@ func writeTrace(w io.Writer, t *review.RecordTrace) {
 		}
 	}
 	writeSignatures(w, "  ", t.Signatures)
+	if c := t.Corrections; c != nil {
+		fmt.Fprintln(w, "  corrections (the chain, oldest first):")
+		fmt.Fprintf(w, "    original  record %d of batch %s\n", c.Original.OriginalOrdinal, c.Original.OriginalBatch)
+		for i, l := range c.Corrections {
+			outcome := "quarantined"
+			if l.Verified {
+				outcome = "accepted (verified)"
+			}
+			this := ""
+			if l.Batch == t.BatchID {
+				this = "  <- this record"
+			}
+			fmt.Fprintf(w, "    → %d.  batch %s, %s at %s by %s, %s (audit entry %d)%s\n", i+1, l.Batch, outcome, utc(l.Time.Time), l.Operator, reasonText(l.Reason), l.Entry, this)
+		}
+	}
 	if len(t.Events) > 0 {
 		fmt.Fprintln(w, "  other events:")
 		for _, e := range t.Events {

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"crypto/ed25519"
 	"fmt"
-	"path/filepath"
 
-	"github.com/pawl-dev/pawl/engine/config"
-	"github.com/pawl-dev/pawl/engine/project"
-	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
 )
 
@@ -19,36 +14,22 @@ func (a *app) verifySignatureCmd() *cobra.Command {
 		Long: `Check that FILE is exactly as pawl wrote it, that its ed25519 signature
 verifies, and that the output files next to it still have the signed hashes.
 
-The signing key must be trusted: the key given with --key (an engine.pub file),
-or else the engine key of the project found from the current directory (or -C).
-Outside a project and without --key, the signature is checked against the key
-it carries, and the output says that the key itself was not checked.`,
+The signing key must be the engine key that was in force at the batch's audit
+entry in a trusted key history: the one given with --key (the JSON of 'pawl
+key history', or public keys one a line such as engine.pub), or else the audit
+trail's own history in the project found from the current directory (or -C).
+A signature by any other key fails; so does one with no trusted key to check
+it against. Nothing is written, and no lock is taken.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			var trusted []ed25519.PublicKey
-			switch {
-			case keyFile != "":
-				k, err := seal.ReadPublicKey(keyFile)
-				if err != nil {
-					return err
-				}
-				trusted = append(trusted, k)
-			default:
-				if root, err := project.FindRoot(a.startDir()); err == nil {
-					cfg, err := config.Load(root, nil)
-					if err != nil {
-						return err
-					}
-					keys := project.NewLayout(root, cfg.DataDir).KeysDir()
-					if k, err := seal.ReadPublicKey(filepath.Join(keys, seal.PublicFile)); err == nil {
-						trusted = append(trusted, k)
-					}
-				}
+			trusted, err := a.trustedKeys(c, keyFile)
+			if err != nil {
+				return err
 			}
-			chk, err := seal.VerifyFile(argv[0], trusted)
+			chk, err := trusted.VerifySignature(argv[0])
 			if err != nil {
 				return err
 			}
@@ -58,9 +39,6 @@ it carries, and the output says that the key itself was not checked.`,
 			}
 			s := chk.Signature
 			fmt.Fprintf(a.s.out, "OK: signature of batch %s verifies (key %s)\n", s.BatchID, chk.KeyID)
-			if !chk.Trusted {
-				fmt.Fprintf(a.s.out, "  WARNING: key %s was not checked against a trusted key; pass --key engine.pub\n", chk.KeyID)
-			}
 			fmt.Fprintf(a.s.out, "  verified at %s, as of %s, job %s (%s)\n", s.VerifiedAt, s.AsOf, s.Job, s.Classification)
 			fmt.Fprintf(a.s.out, "  input %s, schema %s %s (%s)\n", s.InputHash, s.Schema.Name, s.Schema.Version, s.Schema.Hash)
 			fmt.Fprintf(a.s.out, "  %d in, %d verified, %d quarantined; audit entry %d\n", s.Result.RecordsIn, s.Result.Verified, s.Result.Quarantined, s.AuditSeq)
@@ -70,7 +48,7 @@ it carries, and the output says that the key itself was not checked.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&keyFile, "key", "", "trusted engine public key `FILE` (engine.pub)")
+	c.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE`: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	a.addOutputFlag(c)
 	return c
 }

@@ -41,6 +41,10 @@ const (
 	OperatorLocked                 = "operator.locked"                   // OperatorLockedDetails
 	OperatorUnlocked               = "operator.unlocked"                 // OperatorUnlockedDetails
 	OperatorRevoked                = "operator.revoked"                  // OperatorRevokedDetails
+
+	ChangeProposed     = "change.proposed"         // ChangeProposedDetails
+	ChangeApplyRefused = "change.apply_refused"    // ChangeApplyRefusedDetails
+	ResubmitRefused    = "record.resubmit_refused" // ResubmitRefusedDetails
 )
 
 // Spec describes one action for the catalogue: its name, the object it is
@@ -60,7 +64,7 @@ func Catalogue() []Spec {
 		{TrailMigrated, "trail:<id>", nil, "a schema upgrade, written by package audit: from and to schema version"},
 		{TrailClockAnomaly, "trail:<id>", nil, "an append refused because its time (the clock's, or one the caller gave) was before the newest entry's; written by package audit in place of the refused entry, dated at the newest entry's time: the clock's reading, the time given (if any), the newest entry's seq and time, and the refused entry's action, object and operator"},
 		{ProjectInit, "project", ProjectInitDetails{}, "a project was created: the engine's public key, the pawl version"},
-		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed (`pawl pin`): every changed pin (old, new) and the new pins digest; the new values of pawl.yaml's pinned settings when their pin changed (`policy`: the bundle's trust settings with the public key's sha256 and fingerprint; `limits`); and, when pawl.lock was found edited by hand and the edit was accepted with a reason, what was found (`edited`: its digest, the pins on record then, the lines that differ)"},
+		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed (`pawl pin`): every changed pin (old, new) and the new pins digest; the new values of pawl.yaml's pinned settings when their pin changed (`policy`: the bundle's trust settings with the public key's sha256 and fingerprint; `limits`); and, when pawl.lock was found edited by hand and the edit was accepted with a reason, what was found (`edited`: its digest, the pins on record then, the lines that differ). `change_settings`: the change-control settings when their pin changed; `change`: the approved change this entry puts in force (its id, its change.proposed entry, the approving esign.signed entries); `two_person_waived`: guarded pins changed without a second person because `change.two_person` was pinned false"},
 		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups, and the new pins digest"},
 		{PluginRefused, "plugin:<name@version>", PluginRefusedDetails{}, "a pinned plugin was refused before it ran: the pinned hash, the job and why (hash mismatch, import, ABI, policy)"},
 		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
@@ -71,20 +75,24 @@ func Catalogue() []Spec {
 		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of (and, for an as-of given outside the time window with a reason, that it was outside and the window), counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
 		{BatchFailed, "batch:<id>", BatchFailedDetails{}, "a batch failed and nothing was committed: job, input digest, the error"},
 		{BatchReplayed, "batch:<id>", BatchReplayedDetails{}, "a committed batch was replayed from the store under its recorded plan: match or mismatch per artifact (outputs, actions, lineage file, tiles, root, counts), or why the replay could not run"},
-		{RecordResubmitted, "batch:<original id>", RecordResubmittedDetails{}, "a corrected record ran as a new batch under the original batch's plan: original batch and ordinal, the new batch and its outcome; the reason is required"},
+		{RecordResubmitted, "batch:<original id>", RecordResubmittedDetails{}, "a corrected record ran as a new batch under the original batch's plan: original batch and ordinal, the new batch and its outcome; the reason is required. The corrections of one original record form a chain: `previous` names the correction before this one (its batch, its entry, whether it was accepted), and `root` the original record when the one corrected was itself a correction"},
+		{ResubmitRefused, "batch:<original id>", ResubmitRefusedDetails{}, "a resubmission was refused and nothing ran: the record, the failure (no reason; denied: a record that already has an accepted correction needs the approver role) and the error, with the accepted correction when there is one"},
 		{BatchExportStarted, "batch:<id>", BatchExportStartedDetails{}, "an allowed export began: the destination, the decision and the files with the hashes about to be sent, on record before the first byte leaves, and whether the decision's time was given outside the time window (with the window); an export interrupted after it has no batch.exported or batch.export_failed, and can be retried"},
 		{BatchExported, "batch:<id>", BatchExportedDetails{}, "a batch left for a destination: the URL, the canonical destination, the whitelisted prefix that allowed it, the purpose, the decision, every file with its hash as checked at the destination, and whether the decision's time was given outside the time window (with the window)"},
 		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete: the destination, the decision, the error and what, if anything, was written, and whether the decision's time was given outside the time window (with the window)"},
 		{Checkpoint, "trail:<id>", CheckpointDetails{}, "a signed checkpoint of the trail was issued: origin, size and root (base64)"},
 		{AuditExported, "export:<digest prefix>", AuditExportedDetails{}, "a review package was written for inspectors: directory, format, the SHA256SUMS digest, entries, batches, checkpoint size"},
 		{OperatorEnrolled, "operator:<id>", OperatorEnrolledDetails{}, "an operator was enrolled with a key of their own: id, printed name, public key (`ed25519 BASE64 KEYID`), key id, KDF (`pbkdf2-hmac-sha256+aes-256-gcm`, iterations), and the OS uid (and/or client certificate fingerprint) they are bound to: only a request from that account may act as them; the entry's operator is who enrolled them"},
-		{ESignSigned, "batch:<id>", ESignSignedDetails{}, "an operator e-signed a batch: the manifest and the signature {alg, key_id, value}; the entry's operator is the signer, its time the signing time, its reason the signer's reason"},
-		{ESignFailed, "batch:<id> (or the id given)", ESignFailedDetails{}, "an attempt to sign failed and nothing was signed: batch, operator and meaning as given, the failure (wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason) and the error; never the passphrase. A `wrong passphrase` counts towards the operator's lock-out"},
+		{ESignSigned, "batch:<id> or change:<id>", ESignSignedDetails{}, "an operator e-signed a batch, or approved a proposed change (manifest format `pawl-esign-change-v1`, naming the change and its change.proposed entry by seq and hash): the manifest and the signature {alg, key_id, value}; the entry's operator is the signer, its time the signing time, its reason the signer's reason"},
+		{ESignFailed, "batch:<id> or change:<id> (or the id given)", ESignFailedDetails{}, "an attempt to sign failed and nothing was signed: batch (or `change:<id>`), operator and meaning as given, the failure (wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason; for a change also unknown change, own change, superseded, already applied) and the error; never the passphrase. A `wrong passphrase` counts towards the operator's lock-out. A refusal by the authz policy is not one of these: it is the policy.decision on record"},
 		{OperatorPassphraseChanged, "operator:<id>", OperatorPassphraseChangedDetails{}, "an operator changed their passphrase (`pawl operator passwd`): the same key re-sealed under the new passphrase with a new salt and nonce; the key id, the KDF and the sha256 of the new key file (never the salt); the entry's operator is the operator, its time starts the passphrase's age. The commit point of the change: a key file staged before it is put in place after it, or discarded when the entry is missing"},
 		{OperatorPassphraseChangeFailed, "operator:<id>", OperatorPassphraseChangeFailedDetails{}, "an attempt to change a passphrase failed and nothing changed: the operator as given, the failure (wrong passphrase, locked, revoked, unknown operator, key unusable) and the error; never a passphrase. A `wrong passphrase` counts towards the operator's lock-out"},
 		{OperatorLocked, "operator:<id>", OperatorLockedDetails{}, "the alert: an operator reached `esign.lockout_after` consecutive wrong passphrases (at signing, or the old one at a change) since their last signature, change or unlock, and is locked; every later attempt is refused and recorded until an unlock. The entries of the counted attempts and the threshold"},
 		{OperatorUnlocked, "operator:<id>", OperatorUnlockedDetails{}, "a locked operator was unlocked (`pawl operator unlock`): the lock entry it ends; the entry's operator is who unlocked them, the reason is required; the count of failed attempts starts again"},
 		{OperatorRevoked, "operator:<id>", OperatorRevokedDetails{}, "an operator was revoked (`pawl operator revoke`): they can never sign again and their id is never enrolled again; signatures in entries before this one stay valid, any after it are invalid. The key id; the entry's operator is who revoked them, the reason is required"},
+		{EngineKeyRotated, EngineKeyObject, KeyRotatedDetails{}, "the engine key was rotated (`pawl key rotate`): the old and the new public key, each one's signature over the rotation statement (`pawl engine key rotation v1`, the trail id and both keys, in canonical JSON), and how the new private key is kept (`plain` or `sealed`); the reason is required. From this entry on, batch signatures and checkpoints are made with the new key; the old private key is destroyed once the entry is on record"},
+		{ChangeProposed, "change:<id>", ChangeProposedDetails{}, "the two-person rule held a change back (`pawl pin` found the policy bundle, `pawl.yaml#policy`, `#limits` or `#change` changed while `change.two_person` is pinned true): nothing of it is in force. The change id, the pins digest in force, each guarded pin (old, new), the new settings, the lines that differ; the entry's operator is the proposer. A second enrolled operator e-signs it (`esign.signed` about `change:<id>`, meaning approved) and `pawl change apply` (or `pawl pin`) puts exactly those pins in force with a `pin.changed` naming the change"},
+		{ChangeApplyRefused, "change:<id>", ChangeApplyRefusedDetails{}, "an approved (or unapproved) change was not applied and nothing changed: the change id, why (not approved, only the proposer signed, superseded, files changed since the approval) and, for files that no longer hash to what was approved, each pin as approved and as found"},
 	}
 }
 
@@ -108,6 +116,60 @@ type PinChangedDetails struct {
 	// Edited is present when pawl.lock was found edited by hand and the
 	// operator accepted it (`pawl pin --reason`).
 	Edited *LockEdit `json:"edited,omitempty"`
+	// ChangeSettings is pawl.yaml's change-control settings as now pinned,
+	// present when their pin (pawl.yaml#change) changed.
+	ChangeSettings *ChangeSettings `json:"change_settings,omitempty"`
+	// Change names the approved change (change.proposed and the approving
+	// esign.signed entries) this pin change puts in force; TwoPersonWaived
+	// says guarded pins changed without one because change.two_person was
+	// pinned false (the one-person escape hatch).
+	Change          *ChangeApplied `json:"change,omitempty"`
+	TwoPersonWaived bool           `json:"two_person_waived,omitempty"`
+}
+
+// ChangeSettings are pawl.yaml's change-control settings, as pinned: the
+// pin pawl.yaml#change is the sha256 of their canonical JSON.
+type ChangeSettings struct {
+	TwoPerson bool `json:"two_person"`
+}
+
+// ChangeApplied names the change a pin.changed entry puts in force.
+type ChangeApplied struct {
+	ID        string  `json:"id"`
+	Proposed  int64   `json:"proposed"`  // the change.proposed entry
+	Approvals []int64 `json:"approvals"` // the esign.signed entries that approve it (never the proposer's)
+}
+
+// ChangeProposedDetails: a change of guarded pins held back for a second
+// person's approval.
+type ChangeProposedDetails struct {
+	ID string `json:"id"`
+	// Base is the digest of the pins in force when it was proposed.
+	Base store.Digest `json:"base"`
+	// Changes are the guarded pins that change: Old in force, New proposed.
+	Changes []PinChange `json:"changes"`
+	// The new values of pawl.yaml's pinned settings whose pin changes.
+	Policy         *PolicySettings `json:"policy,omitempty"`
+	Limits         *Limits         `json:"limits,omitempty"`
+	ChangeSettings *ChangeSettings `json:"change_settings,omitempty"`
+	// Diff is, per changed file (a bundle file, or a settings pin), the
+	// lines removed ("-") and added ("+").
+	Diff []FileDiff `json:"diff"`
+}
+
+// FileDiff is the lines of one file that a change removes and adds.
+type FileDiff struct {
+	File  string   `json:"file"`
+	Lines []string `json:"lines"`
+}
+
+// ChangeApplyRefusedDetails: a change that was not applied.
+type ChangeApplyRefusedDetails struct {
+	ID      string `json:"id"`
+	Failure string `json:"failure"` // not approved, own approval only, superseded, files changed
+	Error   string `json:"error"`
+	// Mismatches: Old is the pin approved, New the file's hash now.
+	Mismatches []PinChange `json:"mismatches,omitempty"`
 }
 
 // LockEdit is a pawl.lock found edited by hand: its digest (its lines are
@@ -236,6 +298,29 @@ type RecordResubmittedDetails struct {
 	NewBatch        string `json:"new_batch"`
 	Status          string `json:"status"`
 	Verified        bool   `json:"verified"`
+	// Previous names the correction of the same original record before
+	// this one (its new batch and its record.resubmitted entry): the
+	// corrections of a record form a chain. Absent for the first.
+	Previous *Correction `json:"previous,omitempty"`
+	// Root is the original record, present when the record corrected
+	// (OriginalBatch, OriginalOrdinal) was itself a correction.
+	Root *Resubmission `json:"root,omitempty"`
+}
+
+// ResubmitRefusedDetails: a resubmission refused before it ran.
+type ResubmitRefusedDetails struct {
+	OriginalBatch   string      `json:"original_batch"`
+	OriginalOrdinal int64       `json:"original_ordinal"`
+	Failure         string      `json:"failure"` // no reason, denied
+	Error           string      `json:"error"`
+	Accepted        *Correction `json:"accepted,omitempty"` // the record's accepted correction, when it has one
+}
+
+// Correction is one resubmission of a record, as a later one names it.
+type Correction struct {
+	Batch    string `json:"batch"`    // the batch it ran as
+	Entry    int64  `json:"entry"`    // its record.resubmitted entry
+	Verified bool   `json:"verified"` // its record was accepted
 }
 
 // BatchExportStartedDetails: an allowed export began; nothing has left
@@ -375,6 +460,12 @@ type ESignManifest struct {
 	SignerKeyID   string                  `json:"signer_key_id"`
 	Time          string                  `json:"time"`
 	Reason        string                  `json:"reason"`
+	// A signature on a change (format pawl-esign-change-v1) leaves the
+	// batch fields empty and names the change: its id and its
+	// change.proposed entry (seq and hash).
+	ChangeID       string `json:"change_id,omitempty"`
+	ChangeEntrySeq int64  `json:"change_entry_seq,omitempty"`
+	ChangeEntry    string `json:"change_entry,omitempty"`
 }
 
 // ESignValue is the signature over the canonical manifest.
@@ -460,3 +551,6 @@ func (OperatorPassphraseChangeFailedDetails) Action() string { return OperatorPa
 func (OperatorLockedDetails) Action() string                 { return OperatorLocked }
 func (OperatorUnlockedDetails) Action() string               { return OperatorUnlocked }
 func (OperatorRevokedDetails) Action() string                { return OperatorRevoked }
+func (ChangeProposedDetails) Action() string                 { return ChangeProposed }
+func (ChangeApplyRefusedDetails) Action() string             { return ChangeApplyRefused }
+func (ResubmitRefusedDetails) Action() string                { return ResubmitRefused }

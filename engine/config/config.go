@@ -41,6 +41,7 @@ type Config struct {
 	PolicyRequireSignature bool
 	PolicyPublicKey        string
 	PolicyKeyID            string
+	ChangeTwoPerson        bool
 
 	ExportCAFile  string
 	ExportTimeout time.Duration
@@ -48,6 +49,10 @@ type Config struct {
 	ESignPassphraseMinScore   int
 	ESignPassphraseMaxAgeDays int
 	ESignLockoutAfter         int
+
+	ServeSocket         string
+	ServeGroup          string
+	EngineKeySecretFile string
 }
 
 // Defaults returns every key at its default. Two defaults depend on the

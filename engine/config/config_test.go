@@ -62,7 +62,7 @@ func TestPrecedence(t *testing.T) {
 	want := Config{
 		DataDir: ".pawl", Operator: osUser(), Workers: 0, MaxRecordBytes: 64 << 20, CacheDir: cache,
 		PluginCallTimeout: 30 * time.Second, TimeWindowPast: 7 * 24 * time.Hour, TimeWindowFuture: time.Hour,
-		PolicyKeyID: "pawl-policy", ExportTimeout: 2 * time.Minute,
+		PolicyKeyID: "pawl-policy", ChangeTwoPerson: true, ExportTimeout: 2 * time.Minute,
 		ESignPassphraseMinScore: 3, ESignPassphraseMaxAgeDays: 90, ESignLockoutAfter: 5,
 	}
 	if cfg != want {
@@ -363,8 +363,8 @@ func TestPinnedSettingsRefusedFromTheEnvironment(t *testing.T) {
 		if k.Pin != "" && k.Flag != "" {
 			t.Errorf("%s is pinned and has a flag --%s: a pinned setting comes from pawl.yaml only", k.Name, k.Flag)
 		}
-		if k.Pin != "" && k.Pin != PolicyPin && k.Pin != LimitsPin {
-			t.Errorf("%s: pinned in %q, which is neither %s nor %s", k.Name, k.Pin, PolicyPin, LimitsPin)
+		if k.Pin != "" && k.Pin != PolicyPin && k.Pin != LimitsPin && k.Pin != ChangePin {
+			t.Errorf("%s: pinned in %q, which is none of %s, %s, %s", k.Name, k.Pin, PolicyPin, LimitsPin, ChangePin)
 		}
 	}
 }

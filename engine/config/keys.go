@@ -56,6 +56,9 @@ type Key struct {
 const (
 	PolicyPin = File + "#policy"
 	LimitsPin = File + "#limits"
+	// ChangePin pins the change-control settings (change.two_person):
+	// whether a change of the guarded pins needs a second person.
+	ChangePin = File + "#change"
 )
 
 // table is the list of keys: the only place it is written. Viper's
@@ -140,6 +143,16 @@ var table = build([]Key{
 		Doc:   "Key id that policy bundle signatures carry, and are checked for.",
 	},
 	{
+		Name: "change.two_person", Type: Boolean, def: true, Pin: ChangePin,
+		field: func(c *Config) any { return &c.ChangeTwoPerson },
+		Doc: "The two-person rule: a change of the policy bundle (a plugin approval, an edited policy), of the `policy.*` " +
+			"settings, of the limits or of this setting, found by `pawl pin`, takes effect only after a second enrolled operator " +
+			"e-signs it (`pawl change approve`); until then it is a `change.proposed` entry and nothing is in force. " +
+			"`false` is the one-person escape hatch (a lone operator, the demo, tests): such changes are applied at once and the " +
+			"`pin.changed` entry says the rule was waived. What is in force is the value pinned, not the file: turning the rule off " +
+			"is itself a change that needs the second person. Set it at `pawl init --single-person`, or in pawl.yaml.",
+	},
+	{
 		Name: "time_window.past", Type: Duration, def: 7 * 24 * time.Hour,
 		field: func(c *Config) any { return &c.TimeWindowPast },
 		check: notNegative(func(c Config) time.Duration { return c.TimeWindowPast }),
@@ -191,6 +204,26 @@ var table = build([]Key{
 		Doc: "Consecutive wrong passphrases (at signing, or the old one at `pawl operator passwd`), counted from the audit trail since the operator's last signature, " +
 			"passphrase change or unlock, after which the operator is locked: an `operator.locked` entry is the alert, and every later attempt is " +
 			"refused, even with the right passphrase, until `pawl operator unlock`.",
+	},
+	{
+		Name: "serve.socket", Type: Path, def: "", defaultText: "`pawl.sock` in the project root",
+		field: func(c *Config) any { return &c.ServeSocket },
+		Doc: "The Unix socket `pawl serve` listens on, and where the CLI looks for a service when neither `--server` nor `PAWL_SERVER` names one: " +
+			"a command run in a project whose socket exists is sent to the service. Relative to the project root unless absolute. Empty: the default.",
+	},
+	{
+		Name: "serve.group", Type: String, def: "",
+		field: func(c *Config) any { return &c.ServeGroup },
+		Doc: "The group `pawl serve` gives its socket, mode 0660, so that the group's members may connect (what each may do is the policy's `authz` question). " +
+			"The service's account must be a member. Empty: the socket is mode 0600, for the service's account (and root) only.",
+	},
+	{
+		Name: "engine_key.secret_file", Type: Path, def: "", defaultText: "none: `$CREDENTIALS_DIRECTORY/pawl-engine-key` when that systemd credential exists",
+		field: func(c *Config) any { return &c.EngineKeySecretFile },
+		Doc: "File holding the secret (at least 32 random bytes, readable by its owner only) under which the engine's private key " +
+			"is sealed at rest (AES-256-GCM, the key derived with HKDF-SHA256). Relative to the project root unless absolute. " +
+			"Unset, pawl takes the systemd credential `pawl-engine-key` (`LoadCredential=` or `LoadCredentialEncrypted=` in the unit) when there is one. " +
+			"With a secret, `pawl key rotate` writes the new key sealed; a sealed key does not open without it. Keep the secret away from backups of the data directory.",
 	},
 })
 

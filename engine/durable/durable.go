@@ -105,3 +105,25 @@ func Rename(oldpath, newpath string) error {
 	}
 	return err
 }
+
+// Scrub overwrites the regular file at path with zeros, in place, and
+// fsyncs it, before the caller removes or replaces it: a key that is
+// destroyed should not be left readable in the file's blocks. On a copy-on-
+// write or flash file system the old blocks may survive elsewhere; the
+// overwrite is what a program can do, not a guarantee.
+func Scrub(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("scrubbing %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return fmt.Errorf("scrubbing %s: not a regular file", path)
+	}
+	if _, err := f.WriteAt(make([]byte, fi.Size()), 0); err != nil {
+		f.Close()
+		return fmt.Errorf("scrubbing %s: %w", path, err)
+	}
+	return Finish(f)
+}

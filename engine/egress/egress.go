@@ -14,7 +14,6 @@ package egress
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +28,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
-	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
 	"github.com/pawl-dev/pawl/policies"
 )
@@ -314,7 +312,7 @@ func readFiles(ctx context.Context, p *project.Project, b *project.Batch) ([]Fil
 		}
 		switch name {
 		case actions.SignatureFile:
-			chk, err := seal.Verify(b.Signature, data, []ed25519.PublicKey{p.Key.Public})
+			chk, err := p.Keys.VerifySignatureBytes(b.Signature, data)
 			if err != nil {
 				return nil, fmt.Errorf("batch %s: %w: run `pawl audit verify`", b.BatchID, err)
 			}
@@ -322,7 +320,7 @@ func readFiles(ctx context.Context, p *project.Project, b *project.Batch) ([]Fil
 				return nil, fmt.Errorf("batch %s: its signature names batch %s, audit entry %d: run `pawl audit verify`", b.BatchID, chk.Signature.BatchID, chk.Signature.AuditSeq)
 			}
 		case actions.CheckpointFile:
-			cp, err := p.Trail.VerifyCheckpoint(ctx, data, p.Key.Public)
+			cp, err := p.Keys.VerifyCheckpoint(ctx, p.Trail, data)
 			if err != nil {
 				return nil, fmt.Errorf("batch %s: its checkpoint: %w: run `pawl audit verify`", b.BatchID, err)
 			}

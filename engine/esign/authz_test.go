@@ -185,7 +185,7 @@ func TestOperatorBoundToAnotherAccountIsRefused(t *testing.T) {
 			t.Fatalf("an unbound caller got alice's roles: %s", d.Result)
 		}
 	}
-	if op := lookup(t, p, "alice"); op.FailedAttempts != 0 || len(enginetest.Entries(t, p.Trail, actions.ESignSigned, "")) != 0 {
+	if op := lookup(t, p, "alice"); op.FailedAttempts != 0 || len(enginetest.Entries(t, p.Trail, actions.ESignSigned, "batch:"+b.BatchID)) != 0 {
 		t.Fatalf("alice after refused requests: %d failed attempts", op.FailedAttempts)
 	}
 	// From her own account she signs.

@@ -30,4 +30,12 @@
 // signed, the printed names enrolled — before any passphrase is tried, and
 // the decision is on record. What it does not do: a copy of a key file can
 // be attacked offline, where no lock-out counts.
+//
+// The two-person rule's approvals (change.go): a change of the guarded
+// pins that `pawl pin` proposed takes effect only once an enrolled
+// operator other than its proposer has e-signed it "approved", through
+// the same signing path, over a manifest bound to the change.proposed
+// entry; ApplyChange puts exactly the approved pins in force. Approving a
+// change is an authz question too (change.approve: policy_admin in the
+// default bundle, never the proposer, one approval per person).
 package esign

@@ -67,6 +67,17 @@ var (
 // now is the clock passphrase ages are measured with; tests move it.
 var now = time.Now
 
+// MoveClockForTest moves the clock passphrase ages are measured with by d
+// until the returned function restores it: the commands' tests cannot wait
+// 90 days, and entry times never go backwards, so an old passphrase cannot
+// be put on record any more. Only tests call it; no configuration or
+// environment reaches it, and the audit trail's own clock does not move.
+func MoveClockForTest(d time.Duration) (restore func()) {
+	old := now
+	now = func() time.Time { return old().Add(d) }
+	return func() { now = old }
+}
+
 // Lock says since when, and after how many failed attempts, an operator
 // is locked.
 type Lock struct {

@@ -446,7 +446,7 @@ func TestRevokedOperatorCannotSignOrBeReenrolled(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "never enrolled again") {
 		t.Fatalf("re-enrolling a revoked id: %v", err)
 	}
-	if n := len(enginetest.Entries(t, p.Trail, actions.OperatorEnrolled, "")); n != 1 {
+	if n := len(enginetest.Entries(t, p.Trail, actions.OperatorEnrolled, "operator:alice")); n != 1 {
 		t.Fatalf("%d enrolments", n)
 	}
 

@@ -91,6 +91,7 @@ func canonical(m *actions.ESignManifest) ([]byte, error) { return canonjson.Mars
 // trail and verified.
 type ESignature struct {
 	BatchID    string          `json:"batch_id"`
+	ChangeID   string          `json:"change_id,omitempty"` // a signature on a change instead of a batch
 	Meaning    Meaning         `json:"meaning"`
 	SignerID   string          `json:"signer_id"`
 	SignerName string          `json:"signer_name"` // the printed name
@@ -156,7 +157,50 @@ type SignOptions struct {
 // operator is refused before the key file is opened; a wrong passphrase
 // that completes a lock-out appends operator.locked.
 func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature, error) {
-	object := "batch:" + opt.Batch
+	var b *project.Batch
+	var be audit.Entry
+	return sign(ctx, p, opt, "batch:"+opt.Batch, signTarget{
+		resolve: func() (string, string, error) {
+			var err error
+			if b, err = p.Batch(ctx, opt.Batch); err != nil {
+				return "", "unknown batch", err
+			}
+			if be, err = p.Trail.Get(ctx, b.AuditSeq); err != nil {
+				return "", "", err
+			}
+			return "batch:" + b.BatchID, "", nil
+		},
+		approvalHint: "why this batch is approved",
+		manifest: func(meaning Meaning, op *Operator, tm, reason string) *actions.ESignManifest {
+			return manifestFor(b, be, meaning, op, tm, reason)
+		},
+		authorize: func(op *Operator, meaning Meaning) error {
+			return authorizeSign(ctx, p, b, op.ID, string(meaning), opt.Reason)
+		},
+		verify: func(ops map[string]*Operator, e audit.Entry) ESignature { return verifyESign(b, be, ops, e) },
+	})
+}
+
+// signTarget is what a signature is about: a batch, or a change.
+type signTarget struct {
+	// resolve finds it and returns its object ("batch:<id>"); on failure
+	// the failure recorded ("" for an error that is not the signer's).
+	resolve func() (object, failure string, err error)
+	// refuse, when set, says why op may not sign it (failure, error).
+	refuse func(op *Operator) (string, error)
+	// authorize asks the authz question (gate.Authorize) for op signing it
+	// with meaning: the decision is on record, allow or deny.
+	authorize    func(op *Operator, meaning Meaning) error
+	approvalHint string
+	manifest     func(meaning Meaning, op *Operator, tm, reason string) *actions.ESignManifest
+	verify       func(ops map[string]*Operator, e audit.Entry) ESignature
+}
+
+// sign is every e-signature's path: each failure is recorded (esign.failed,
+// never the passphrase), a revoked, locked or expired operator is refused
+// before the key is opened, and a wrong passphrase counts towards the
+// lock-out.
+func sign(ctx context.Context, p *project.Project, opt SignOptions, object string, t signTarget) (*ESignature, error) {
 	fail := func(why string, err error) (*ESignature, error) {
 		// The entry names the operator the attempt claimed to be; the OS
 		// user beside it says who ran pawl.
@@ -175,11 +219,14 @@ func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature
 	if err != nil {
 		return fail("bad meaning", err)
 	}
-	b, err := p.Batch(ctx, opt.Batch)
+	obj, why, err := t.resolve()
 	if err != nil {
-		return fail("unknown batch", err)
+		if why == "" {
+			return nil, err
+		}
+		return fail(why, err)
 	}
-	object = "batch:" + b.BatchID
+	object = obj
 	if opt.Operator == "" {
 		return fail("unknown operator", fmt.Errorf("no operator given: pass --operator ID"))
 	}
@@ -196,11 +243,19 @@ func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature
 	if err := op.CanSign(); err != nil {
 		return fail(failureOf(err), err)
 	}
-	// May the caller sign as op, with this meaning, this batch? Asked
-	// before the passphrase is tried: a caller who may not act as op
-	// cannot count towards op's lock-out either.
-	if err := authorizeSign(ctx, p, b, op.ID, string(meaning), opt.Reason); err != nil {
-		return nil, err
+	if t.refuse != nil {
+		if why, err := t.refuse(op); err != nil {
+			return fail(why, err)
+		}
+	}
+	// May the caller sign as op, with this meaning, this batch or change?
+	// Asked before the passphrase is tried: a caller who may not act as op
+	// cannot count towards op's lock-out either. A denial is on record as
+	// the authz decision itself.
+	if t.authorize != nil {
+		if err := t.authorize(op, meaning); err != nil {
+			return nil, err
+		}
 	}
 	note, err := settleKeyFile(ctx, p, op)
 	if err != nil {
@@ -221,14 +276,10 @@ func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature
 	if meaning == MeaningApproved && strings.TrimSpace(opt.Reason) == "" {
 		// An approval is a decision someone must be able to read the
 		// grounds of later.
-		return fail("no reason", fmt.Errorf("an approval needs a reason: pass --reason \"why this batch is approved\""))
-	}
-	be, err := p.Trail.Get(ctx, b.AuditSeq)
-	if err != nil {
-		return nil, err
+		return fail("no reason", fmt.Errorf("an approval needs a reason: pass --reason %q", t.approvalHint))
 	}
 	now := time.Now().UTC()
-	m := manifestFor(b, be, meaning, op, now.Format(esignTimeLayout), opt.Reason)
+	m := t.manifest(meaning, op, now.Format(esignTimeLayout), opt.Reason)
 	msg, err := canonical(m)
 	if err != nil {
 		return nil, err
@@ -240,7 +291,7 @@ func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature
 	if err != nil {
 		return nil, fmt.Errorf("recording the signature: %w (nothing signed)", err)
 	}
-	s := verifyESign(b, be, map[string]*Operator{op.ID: op}, e)
+	s := t.verify(map[string]*Operator{op.ID: op}, e)
 	return &s, nil
 }
 
@@ -332,7 +383,21 @@ func Of(ctx context.Context, p *project.Project, b *project.Batch) ([]ESignature
 
 // verifyESign checks one esign.signed entry against batch b.
 func verifyESign(b *project.Batch, be audit.Entry, ops map[string]*Operator, e audit.Entry) ESignature {
-	s := ESignature{BatchID: b.BatchID, AuditSeq: e.Seq, AuditEntry: e.Hash, Time: audit.EntryTime{Time: e.Time.UTC()}, SignerID: e.Operator, Reason: e.Reason}
+	s := verifySigned(ops, e, func(m *actions.ESignManifest, op *Operator) (*actions.ESignManifest, string) {
+		if m.BatchID != b.BatchID {
+			return nil, fmt.Sprintf("it was made for batch %s (audit entry %d), not batch %s: a signature cannot be moved to another batch", m.BatchID, m.BatchEntrySeq, b.BatchID)
+		}
+		return manifestFor(b, be, Meaning(m.Meaning), op, m.Time, m.Reason), ""
+	})
+	s.BatchID = b.BatchID
+	return s
+}
+
+// verifySigned checks one esign.signed entry: want rebuilds, from what it
+// is about, the manifest the signer must have signed (or says why it
+// cannot be about it).
+func verifySigned(ops map[string]*Operator, e audit.Entry, want func(m *actions.ESignManifest, op *Operator) (*actions.ESignManifest, string)) ESignature {
+	s := ESignature{AuditSeq: e.Seq, AuditEntry: e.Hash, Time: audit.EntryTime{Time: e.Time.UTC()}, SignerID: e.Operator, Reason: e.Reason}
 	bad := func(format string, args ...any) ESignature {
 		s.Problem = fmt.Sprintf(format, args...)
 		return s
@@ -360,12 +425,12 @@ func verifyESign(b *project.Batch, be audit.Entry, ops map[string]*Operator, e a
 	if r := op.Revoked; r != nil && r.AuditSeq < e.Seq {
 		return bad("signer %s was revoked (audit entry %d, %s) before this signature (entry %d): a revoked operator's signature is never valid", op.ID, r.AuditSeq, utc(r.At), e.Seq)
 	}
-	if m.BatchID != b.BatchID {
-		return bad("it was made for batch %s (audit entry %d), not batch %s: a signature cannot be moved to another batch", m.BatchID, m.BatchEntrySeq, b.BatchID)
+	w, problem := want(&m, op)
+	if problem != "" {
+		return bad("%s", problem)
 	}
-	want := manifestFor(b, be, Meaning(m.Meaning), op, m.Time, m.Reason)
-	if diff := manifestDiff(want, &m); len(diff) > 0 {
-		return bad("what was signed does not match this batch and signer in %s: the signature belongs to other content", strings.Join(diff, ", "))
+	if diff := manifestDiff(w, &m); len(diff) > 0 {
+		return bad("what was signed does not match %s and signer in %s: the signature belongs to other content", e.Object, strings.Join(diff, ", "))
 	}
 	if e.Operator != m.SignerID || e.Reason != m.Reason || m.Time != e.Time.UTC().Format(esignTimeLayout) {
 		return bad("audit entry %d (operator %s, time %s, reason %q) does not match the signed manifest (signer %s, time %s, reason %q)",
@@ -378,7 +443,7 @@ func verifyESign(b *project.Batch, be audit.Entry, ops map[string]*Operator, e a
 	if err != nil {
 		return bad("damaged signature value")
 	}
-	msg, err := canonical(want)
+	msg, err := canonical(w)
 	if err != nil {
 		return bad("%v", err)
 	}

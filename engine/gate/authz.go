@@ -29,7 +29,20 @@ const (
 	ActionUnlock            = "operator.unlock"
 	ActionRevoke            = "operator.revoke"
 	ActionTimeOutsideWindow = "time.outside_window"
+	ActionApproveChange     = "change.approve"       // e-sign a proposed change "approved" (the two-person rule)
+	ActionCorrectAgain      = "record.correct_again" // correct a record that already has an accepted correction
+	ActionKeyRotate         = "key.rotate"           // rotate the engine key
 )
+
+// RotateKey asks the authz question key.rotate (the default bundle: admin)
+// for operator, on record allow or deny, and only when allowed rotates the
+// engine key (project.RotateKey).
+func RotateKey(ctx context.Context, p *project.Project, operator, reason string) (actions.KeyRotatedDetails, error) {
+	if err := Authorize(ctx, p, AuthzRequest{Action: ActionKeyRotate, Object: "engine-key", Operator: operator, Reason: reason}); err != nil {
+		return actions.KeyRotatedDetails{}, err
+	}
+	return p.RotateKey(ctx, operator, reason)
+}
 
 // AllRoles are the roles the default bundle knows, in the order a person
 // reads them; `pawl init` gives the initialising operator all of them.

@@ -66,9 +66,9 @@ func TestAuthorizeUsesTheBundleInForce(t *testing.T) {
 		!strings.Contains(err.Error(), "as operator mallory (uid 4242 (mallory) via process)") {
 		t.Fatalf("an unpinned grant: %v", err)
 	}
-	if _, err := p.Pin(ctx, "tester", "the grant, pinned by the admin"); err != nil {
-		t.Fatal(err)
-	}
+	// A grant is a change of the bundle: bob approves it (the two-person
+	// rule), and it is applied.
+	enginetest.Pin(t, p, "tester", "the grant, pinned by the admin")
 	if err := gate.Authorize(ctx, p, req); err != nil {
 		t.Fatalf("after the pin: %v", err)
 	}

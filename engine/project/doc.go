@@ -15,7 +15,12 @@
 // files inside the project and outside the data directory, after symlinks.
 // Changes to the pins are on record with the digest of the pins written,
 // and pawl.lock is read (Pins) only when its digest is the last one on
-// record: a hand edit is refused until `pawl pin --reason` records it. It
+// record: a hand edit is refused until `pawl pin --reason` records it.
+// Under the two-person rule (change.go) a change of a guarded pin — the
+// policy bundle, pawl.yaml#policy, #limits, #change — is recorded as a
+// proposal instead of written, and written (PinWith with Apply) only once
+// esign has checked a second person's approval. The corrections of a
+// record are read back as a chain (Corrections). It
 // does not run batches (package ratchet does) nor finish interrupted ones
 // (engine.Open does).
 package project

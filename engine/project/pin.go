@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pawl-dev/pawl/audit"
+
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/store"
 )
 
 // PinResult is what `pawl pin` changed.
@@ -21,10 +24,43 @@ type PinResult struct {
 	// Edited is present when pawl.lock was found edited by hand and the
 	// edit was accepted (a reason was given).
 	Edited *actions.LockEdit
+	// ChangeSettings is pawl.yaml's change-control settings, present when
+	// their pin changed.
+	ChangeSettings *actions.ChangeSettings
 	// Recorded says a pin.changed entry was written (at its sequence
 	// number); Written that pawl.lock was.
 	Recorded int64
 	Written  bool
+	// Proposal is the change the two-person rule held back: its guarded
+	// pins are not in force (Changes lists only the others). Nil when no
+	// guarded pin changed, or when they were applied.
+	Proposal *Proposal
+	// Applied names the approved change put in force; Waived says guarded
+	// pins changed in force without a second person because
+	// change.two_person was pinned false.
+	Applied *actions.ChangeApplied
+	Waived  bool
+}
+
+// PinOptions are the inputs of PinWith.
+type PinOptions struct {
+	Operator, Reason string
+	// Apply is an approved change to put in force, its approval already
+	// checked by the caller (esign.ApplyChange): the guarded pins are
+	// written as it changes them, if the files still hash to them and it
+	// was proposed against the guarded pins in force.
+	Apply *ApprovedChange
+}
+
+// ApprovedChange is a change whose approval esign has checked.
+type ApprovedChange struct {
+	Proposal  *Proposal
+	Approvals []int64 // the esign.signed entries that approve it
+}
+
+// Pin is PinWith without a change to apply.
+func (p *Project) Pin(ctx context.Context, operator, reason string) (*PinResult, error) {
+	return p.PinWith(ctx, PinOptions{Operator: operator, Reason: reason})
 }
 
 // Pin hashes every file every job references — the job spec, its schema
@@ -40,7 +76,16 @@ type PinResult struct {
 // refused unless a reason is given: then the edit is accepted, and on
 // record with what was found. One left behind by a command cut short is
 // finished without one.
-func (p *Project) Pin(ctx context.Context, operator, reason string) (*PinResult, error) {
+//
+// The two-person rule: when a guarded pin (GuardedPins: the policy bundle,
+// pawl.yaml#policy, #limits, #change) would change from the one in force —
+// the last pins on record — and change.two_person is pinned true, those
+// pins are held back: every other pin is written, and the guarded change
+// is recorded as a change.proposed entry (or found on record already) for
+// a second person to approve. A project's first guarded pins (`pawl
+// init`) are its creation, not a change, and are written at once.
+func (p *Project) PinWith(ctx context.Context, opt PinOptions) (*PinResult, error) {
+	operator, reason := opt.Operator, opt.Reason
 	st, err := p.readLock(ctx)
 	if err != nil {
 		return nil, err
@@ -124,12 +169,19 @@ func (p *Project) Pin(ctx context.Context, operator, reason string) (*PinResult,
 	} else if ok {
 		next[PolicyPinKey] = d
 	}
+	chg := p.ChangeSettings()
+	if next[ChangePinKey], err = p.storeSettings(chg); err != nil {
+		return nil, err
+	}
 	// Plugins are pinned by `pawl plugin add`, not derived from files; they
 	// stay pinned like go.sum lines.
 	for k, d := range old {
 		if strings.HasPrefix(k, lockfile.PluginPrefix) {
 			next[k] = d
 		}
+	}
+	if err := p.holdGuarded(ctx, st, opt, next, res); err != nil {
+		return nil, err
 	}
 	res.Changes = pinChanges(next.Diff(old))
 	if len(res.Changes) == 0 && st.problem == nil {
@@ -140,6 +192,9 @@ func (p *Project) Pin(ctx context.Context, operator, reason string) (*PinResult,
 	}
 	if old[LimitsPinKey] != next[LimitsPinKey] {
 		res.Limits = &lim
+	}
+	if old[ChangePinKey] != next[ChangePinKey] {
+		res.ChangeSettings = &chg
 	}
 	if reason == "" {
 		reason = "pins updated"
@@ -158,7 +213,8 @@ func (p *Project) Pin(ctx context.Context, operator, reason string) (*PinResult,
 	// change on record that the next `pawl pin` finds and records again,
 	// never pins in force that the trail does not know.
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "file:" + LockFile, Reason: reason,
-		Details: actions.PinChangedDetails{Changes: res.Changes, PinsDigest: next.Digest(), Policy: res.Policy, Limits: res.Limits, Edited: res.Edited}})
+		Details: actions.PinChangedDetails{Changes: res.Changes, PinsDigest: next.Digest(), Policy: res.Policy, Limits: res.Limits, Edited: res.Edited,
+			ChangeSettings: res.ChangeSettings, Change: res.Applied, TwoPersonWaived: res.Waived}})
 	if err != nil {
 		return nil, err
 	}
@@ -169,4 +225,136 @@ func (p *Project) Pin(ctx context.Context, operator, reason string) (*PinResult,
 	}
 	res.Written = true
 	return res, nil
+}
+
+// holdGuarded applies the two-person rule to the pins about to be written
+// (next): it leaves them alone when no guarded pin changes from the ones
+// in force, when this is the project's first pinning of them, when
+// opt.Apply approves exactly these changes (res.Applied), or when
+// change.two_person is pinned false (res.Waived); otherwise it puts the
+// guarded pins in force back into next and records the change as a
+// proposal (res.Proposal), or finds the same one on record.
+func (p *Project) holdGuarded(ctx context.Context, st *lockState, opt PinOptions, next lockfile.Pins, res *PinResult) error {
+	// In force are the last pins on record, not a pawl.lock edited by hand.
+	inForce := st.found
+	if st.problem != nil {
+		if rec, ok := p.recordedPins(st.problem.Recorded); ok {
+			inForce = rec
+		}
+	}
+	now, want := guarded(inForce), guarded(next)
+	var changes []actions.PinChange
+	first := true
+	for _, k := range GuardedPins {
+		if now[k] != "" {
+			first = false
+		}
+		if now[k] != want[k] {
+			changes = append(changes, actions.PinChange{File: k, Old: now[k], New: want[k]})
+		}
+	}
+	if opt.Apply != nil {
+		return p.checkApply(opt.Apply, now, want, res)
+	}
+	if len(changes) == 0 || first {
+		return nil
+	}
+	two, err := p.twoPersonInForce(inForce)
+	if err != nil {
+		return err
+	}
+	if !two {
+		res.Waived = true
+		return nil
+	}
+	// Held back: the guarded pins in force stay.
+	for _, k := range GuardedPins {
+		if now[k] == "" {
+			delete(next, k)
+		} else {
+			next[k] = now[k]
+		}
+	}
+	d := actions.ChangeProposedDetails{Base: inForce.Digest(), Changes: changes, Diff: p.proposalDiff(now, want)}
+	if want[PolicySettingsPinKey] != now[PolicySettingsPinKey] {
+		s, _, _ := p.policySettings()
+		d.Policy = &s
+	}
+	if want[LimitsPinKey] != now[LimitsPinKey] {
+		l, _ := p.Limits()
+		d.Limits = &l
+	}
+	if want[ChangePinKey] != now[ChangePinKey] {
+		c := p.ChangeSettings()
+		d.ChangeSettings = &c
+	}
+	all, err := p.Proposals(ctx)
+	if err != nil {
+		return err
+	}
+	if n := len(all); n > 0 && sameChange(&all[n-1].ChangeProposedDetails, &d) {
+		if applied, err := p.AppliedBy(ctx, all[n-1].ID); err != nil {
+			return err
+		} else if applied == 0 {
+			res.Proposal = all[n-1]
+			res.Proposal.Existing = true
+			return nil
+		}
+	}
+	d.ID = changeID(&d, len(all))
+	reason := opt.Reason
+	if strings.TrimSpace(reason) == "" {
+		reason = "pins changed"
+	}
+	if err := p.storePins(inForce); err != nil {
+		return err
+	}
+	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.Operator, Object: "change:" + d.ID, Reason: reason, Details: d})
+	if err != nil {
+		return err
+	}
+	res.Proposal = &Proposal{ChangeProposedDetails: d, Seq: e.Seq, Hash: e.Hash, Proposer: e.Operator, Reason: e.Reason,
+		Time: audit.EntryTime{Time: e.Time.UTC()}}
+	return nil
+}
+
+// checkApply checks that an approved change can be put in force: it was
+// proposed against the guarded pins in force (now), and the files hash to
+// what it approved (want); every guarded pin it does not change stays.
+func (p *Project) checkApply(a *ApprovedChange, now, want map[string]store.Digest, res *PinResult) error {
+	pr := a.Proposal
+	base := map[string]store.Digest{}
+	if rec, ok := p.recordedPins(pr.Base); ok {
+		base = guarded(rec)
+	} else {
+		for _, k := range GuardedPins {
+			base[k] = now[k]
+		}
+	}
+	approved := map[string]store.Digest{}
+	for k, v := range base {
+		approved[k] = v
+	}
+	for _, c := range pr.Changes {
+		base[c.File] = c.Old
+		approved[c.File] = c.New
+	}
+	stale := &ChangeMismatchError{ID: pr.ID, Superseded: true}
+	moved := &ChangeMismatchError{ID: pr.ID}
+	for _, k := range GuardedPins {
+		if now[k] != base[k] {
+			stale.Mismatches = append(stale.Mismatches, actions.PinChange{File: k, Old: base[k], New: now[k]})
+		}
+		if want[k] != approved[k] {
+			moved.Mismatches = append(moved.Mismatches, actions.PinChange{File: k, Old: approved[k], New: want[k]})
+		}
+	}
+	if len(stale.Mismatches) > 0 {
+		return stale
+	}
+	if len(moved.Mismatches) > 0 {
+		return moved
+	}
+	res.Applied = &actions.ChangeApplied{ID: pr.ID, Proposed: pr.Seq, Approvals: a.Approvals}
+	return nil
 }

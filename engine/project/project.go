@@ -39,6 +39,16 @@ type Project struct {
 	Trail *audit.Trail
 	Store *store.Store
 	Key   *seal.Key
+	// Keys is the engine key history as the trail holds it (keys.go):
+	// every signature and checkpoint is checked against the key in force
+	// at its entry.
+	Keys *seal.KeyHistory
+	// KeysProblem is why the trail's key history stops early, for a
+	// project opened read-only (one opened for writing refuses it).
+	KeysProblem error
+	// ReadOnly is a project opened by OpenReadOnly: no lock, no private
+	// key, nothing written.
+	ReadOnly bool
 
 	lock     *os.File
 	rts      map[runtimeKey]*sandbox.Runtime // plugin runtimes, created on first use
@@ -123,7 +133,7 @@ func open(ctx context.Context, root string, cfg config.Config, opt openOptions) 
 	if p.Trail, err = audit.Open(p.TrailPath()); err != nil {
 		return nil, err
 	}
-	if p.Key, err = seal.LoadKey(p.KeysDir()); err != nil {
+	if err := p.loadKeys(ctx); err != nil {
 		return nil, err
 	}
 	ok = true

@@ -58,7 +58,7 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(p.Root, "jobs", "csv-feed.yaml"), []byte(csvJob), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Pin(context.Background(), "tester", "csv job"); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "csv job"); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range cases {
@@ -104,7 +104,7 @@ func TestBadInput(t *testing.T) {
 func TestRecordOverTheSizeLimit(t *testing.T) {
 	p := enginetest.NewProject(t)
 	p.Cfg.MaxRecordBytes = 1024
-	if _, err := p.Pin(context.Background(), "tester", "records of at most 1 KiB"); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "records of at most 1 KiB"); err != nil {
 		t.Fatal(err)
 	}
 	in := enginetest.WriteInput(t, t.TempDir(), "in", []byte(goodRecord+"\n"+`{"pad":"`+strings.Repeat("y", 5000)+`"}`+"\n"+goodRecord))

@@ -1,6 +1,7 @@
 package ratchet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,13 @@ func finishCommit(p *project.Project, id string, e audit.Entry) error {
 	}
 	if err := step("commit.after-rename"); err != nil {
 		return err
+	}
+	// Only the key in force at the batch's entry signs for it. After a
+	// rotation the old key is gone: a signature or checkpoint of a batch
+	// from before it that has since been lost stays missing (audit verify
+	// reports it) rather than be signed by a key that was not in force.
+	if ep, ok := p.Keys.At(e.Seq); ok && !bytes.Equal(ep.Public(), p.Key.Public) {
+		return nil
 	}
 	// The checkpoint of the trail up to this batch's entry travels with
 	// the batch: whoever takes the batch away can later prove that the

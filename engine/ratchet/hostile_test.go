@@ -37,7 +37,7 @@ func useHostile(t *testing.T, p *project.Project, module string) string {
 	}
 	job := "name: sensor-feed\nsource: test\nclassification: internal\nformat: jsonl\nschema: schemas/sensor-reading.json\nvalidators:\n  - plugin: " + m.ID() + "\n"
 	os.WriteFile(filepath.Join(p.Root, "jobs", "sensor-feed.yaml"), []byte(job), 0o644)
-	if _, err := p.Pin(context.Background(), "tester", ""); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", ""); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID()

@@ -31,7 +31,7 @@ normalize:
   references: {/device_id: devices.txt}
 `
 	os.WriteFile(filepath.Join(p.Root, "jobs", "sensor-feed.yaml"), []byte(job), 0o644)
-	if _, err := p.Pin(context.Background(), "tester", "profile"); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "profile"); err != nil {
 		t.Fatal(err)
 	}
 	pins, _ := lockfile.Read(p.Root)

@@ -78,7 +78,7 @@ func TestReplayWhateverTheConfigurationToday(t *testing.T) {
 	// the size limit.
 	cfg.PluginCallTimeout = 30 * time.Second
 	p = reopen(t, p, cfg)
-	if _, err := p.Pin(ctx, "tester", "accept the edits"); err != nil {
+	if _, err := enginetest.PinAs(ctx, t, p, "tester", "accept the edits"); err != nil {
 		t.Fatal(err)
 	}
 	again, err := ratchet.Run(ctx, p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})

@@ -94,7 +94,7 @@ func TestPolicyWiredIntoRun(t *testing.T) {
 	if !errors.As(err, &pm) || pm.File != project.PolicyPinKey || !strings.Contains(err.Error(), "pawl pin") {
 		t.Fatalf("changed bundle: %v", err)
 	}
-	if _, err := p.Pin(context.Background(), "tester", "note"); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "note"); err != nil {
 		t.Fatal(err)
 	}
 	if again := enginetest.Run(t, p, in, 1); again.BatchID == res.BatchID || again.Status != "committed" {
@@ -108,7 +108,7 @@ func TestUnapprovedPluginIsDenied(t *testing.T) {
 	editData(t, p, func(d map[string]any) {
 		delete(d["plugins"].(map[string]any)["approved"].(map[string]any), string(pins["plugin:zscore@1.0.0"]))
 	})
-	if _, err := p.Pin(context.Background(), "tester", "revoke zscore"); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "revoke zscore"); err != nil {
 		t.Fatal(err)
 	}
 	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 20, 2))
@@ -130,7 +130,7 @@ func TestUnapprovedPluginIsDenied(t *testing.T) {
 	if _, err := gate.ApprovePinned(context.Background(), p, []string{"zscore@1.0.0"}, "tester", "re-approved"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Pin(context.Background(), "tester", "approve zscore"); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "approve zscore"); err != nil {
 		t.Fatal(err)
 	}
 	enginetest.Run(t, p, in, 1)
@@ -145,7 +145,7 @@ func TestUnderDeclaredClassificationIsRefused(t *testing.T) {
 	s["properties"].(map[string]any)["patient_id"] = map[string]any{"type": "string"}
 	b, _ = json.MarshalIndent(s, "", "  ")
 	os.WriteFile(path, b, 0o644)
-	if _, err := p.Pin(context.Background(), "tester", "schema with a patient id"); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "schema with a patient id"); err != nil {
 		t.Fatal(err)
 	}
 	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 20, 3))
@@ -189,7 +189,7 @@ func TestRequireSignature(t *testing.T) {
 	if !errors.As(err, &pm) || pm.File != project.PolicySettingsPinKey || !strings.Contains(err.Error(), "policy.require_signature true") {
 		t.Fatalf("settings not pinned: %v", err)
 	}
-	if _, err := p.Pin(context.Background(), "tester", "require signatures"); err == nil || !strings.Contains(err.Error(), "require_signature") || !strings.Contains(err.Error(), "unsigned") {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "require signatures"); err == nil || !strings.Contains(err.Error(), "require_signature") || !strings.Contains(err.Error(), "unsigned") {
 		t.Fatalf("pin of an unsigned bundle under require_signature: %v", err)
 	}
 	if ds := decisionsOn(t, p, ""); len(ds) != 0 {
@@ -203,7 +203,7 @@ func TestRequireSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = reopen(t, p, cfg)
-	if _, err := p.Pin(context.Background(), "tester", "require signatures"); err != nil {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "require signatures"); err != nil {
 		t.Fatal(err)
 	}
 	enginetest.Run(t, p, in, 1)
@@ -214,7 +214,7 @@ func TestRequireSignature(t *testing.T) {
 		t.Fatalf("tampered bundle: %v", err)
 	}
 	// pawl pin refuses to pin it too.
-	if _, err := p.Pin(context.Background(), "tester", ""); err == nil || !strings.Contains(err.Error(), "backdoor.rego") {
+	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", ""); err == nil || !strings.Contains(err.Error(), "backdoor.rego") {
 		t.Fatalf("pin of a tampered bundle: %v", err)
 	}
 }

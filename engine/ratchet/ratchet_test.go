@@ -169,7 +169,7 @@ func TestPinsAreEnforced(t *testing.T) {
 	if !strings.Contains(err.Error(), "pawl pin") {
 		t.Fatalf("the error does not say what to do: %v", err)
 	}
-	pr, err := p.Pin(context.Background(), "tester", "relax minimum")
+	pr, err := enginetest.PinAs(context.Background(), t, p, "tester", "relax minimum")
 	if err != nil || len(pr.Changes) != 1 || pr.Changes[0].File != "schemas/sensor-reading.json" {
 		t.Fatalf("pin: %v %+v", err, pr)
 	}
@@ -184,7 +184,7 @@ func TestPinsAreEnforced(t *testing.T) {
 	job := filepath.Join(p.Root, "jobs", "sensor-feed.yaml")
 	jb, _ := os.ReadFile(job)
 	os.WriteFile(job, append(jb, []byte("colour: red\n")...), 0o644)
-	_, err = p.Pin(context.Background(), "tester", "")
+	_, err = enginetest.PinAs(context.Background(), t, p, "tester", "")
 	if err == nil || !strings.Contains(err.Error(), "colour") || !strings.Contains(err.Error(), "jobs/sensor-feed.yaml") {
 		t.Fatalf("unknown key: %v", err)
 	}
@@ -249,6 +249,57 @@ func TestRecoveryAfterCrashBetweenSteps(t *testing.T) {
 				t.Fatalf("verify: %v %+v", err, rep)
 			}
 		})
+	}
+}
+
+// TestRecoverFinishesEveryCommittedBatch: several batches cut short after
+// their batch.committed entry — two still pending (run.after-audit), two
+// already moved but unsigned (commit.after-rename) — are all finished by one
+// recovery, not only the first of each kind.
+func TestRecoverFinishesEveryCommittedBatch(t *testing.T) {
+	p := enginetest.NewProject(t)
+	crash := errors.New("simulated crash")
+	for i, step := range []string{"run.after-audit", "run.after-audit", "commit.after-rename", "commit.after-rename"} {
+		in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 50, uint64(20+i)))
+		*ratchet.TestHook = func(s string) error {
+			if s == step {
+				return crash
+			}
+			return nil
+		}
+		_, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
+		*ratchet.TestHook = nil
+		if !errors.Is(err, crash) {
+			t.Fatalf("run %d: want the simulated crash at %s, got %v", i, step, err)
+		}
+	}
+	var ids []string
+	for _, e := range enginetest.Entries(t, p.Trail, actions.BatchCommitted, "") {
+		ids = append(ids, strings.TrimPrefix(e.Object, "batch:"))
+	}
+	if len(ids) != 4 {
+		t.Fatalf("%d batch.committed entries, want 4", len(ids))
+	}
+	if pend, _ := os.ReadDir(filepath.Join(p.Data, "pending")); len(pend) != 2 {
+		t.Fatalf("before recovery: %d pending, want 2", len(pend))
+	}
+	root := p.Root
+	p.Close()
+	q, err := engine.Open(context.Background(), root, enginetest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if pend, _ := os.ReadDir(filepath.Join(q.Data, "pending")); len(pend) != 0 {
+		t.Fatalf("pending work left after recovery: %v", pend)
+	}
+	for _, id := range ids {
+		if _, err := seal.VerifyFile(q.SignaturePath(id), []ed25519.PublicKey{q.Key.Public}); err != nil {
+			t.Errorf("batch %s after recovery: %v", id, err)
+		}
+	}
+	if rep, err := review.Verify(context.Background(), q); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %+v", err, rep)
 	}
 }
 

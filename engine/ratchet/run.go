@@ -21,11 +21,14 @@ import (
 
 // RunOptions are the inputs of one batch.
 type RunOptions struct {
-	Job      string    // a job name (jobs/NAME.yaml) or a path to a spec
-	Input    string    // a file path, or "-" for Stdin
-	Stdin    io.Reader // read when Input is "-"
-	Operator string    // default: the project's configured operator
-	Reason   string
+	Job   string    // a job name (jobs/NAME.yaml) or a path to a spec
+	Input string    // a file path, or "-" for Stdin
+	Stdin io.Reader // read when Input is "-"
+	// StdinName is the input's name on record when Input is "-" (default
+	// "-"): the base name of a file a service's client opened.
+	StdinName string
+	Operator  string // default: the project's configured operator
+	Reason    string
 	// AsOf is the batch's as-of time; default: now, to the second. A time
 	// given outside the configured window around now (time_window.past,
 	// time_window.future) is refused unless Reason says why, and the
@@ -231,6 +234,9 @@ func ingest(p *project.Project, opt RunOptions) (name string, d store.Digest, si
 		d, size, err = p.Store.Put(opt.Stdin)
 		if err != nil {
 			return "", "", 0, &InfraError{Err: fmt.Errorf("storing standard input: %w", err)}
+		}
+		if opt.StdinName != "" {
+			return opt.StdinName, d, size, nil
 		}
 		return "-", d, size, nil
 	}

@@ -3,7 +3,6 @@ package review
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -21,7 +20,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/project"
-	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/version"
 )
 
@@ -138,7 +136,7 @@ func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator,
 	for _, b := range batches {
 		buf.Write(finding.Line(b.BatchRecord))
 		rb := &reportBatch{Batch: b, Resubmitted: resubmittedFrom[b.BatchID]}
-		if chk, err := seal.VerifyFile(b.Signature, []ed25519.PublicKey{p.Key.Public}); err != nil {
+		if chk, err := p.Keys.VerifySignature(b.Signature); err != nil {
 			rb.SignatureError = err.Error()
 		} else if chk.Signature.BatchID != b.BatchID || chk.Signature.AuditSeq != b.AuditSeq {
 			rb.SignatureError = fmt.Sprintf("the signature names batch %s, audit entry %d; the trail has this batch at entry %d", chk.Signature.BatchID, chk.Signature.AuditSeq, b.AuditSeq)

@@ -52,6 +52,10 @@ type RecordTrace struct {
 	// Events are the batch's other audit entries (failed signing attempts,
 	// replays, …).
 	Events []TraceEvent `json:"events"`
+	// Corrections is the record's correction chain: its original record
+	// and every correction of it, oldest first; present when the record
+	// was corrected or is itself a correction.
+	Corrections *project.CorrectionChain `json:"corrections,omitempty"`
 }
 
 // TraceRecord is the record itself.
@@ -196,6 +200,13 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 
 	if t.Signatures, err = esign.Of(ctx, p, b); err != nil {
 		return nil, err
+	}
+	chain, err := p.Corrections(ctx, b.BatchID, ordinal)
+	if err != nil {
+		return nil, err
+	}
+	if len(chain.Corrections) > 0 || chain.Original.OriginalBatch != b.BatchID {
+		t.Corrections = chain
 	}
 	es, err := p.Trail.Find(ctx, "", "batch:"+b.BatchID)
 	if err != nil {

@@ -2,7 +2,6 @@ package review
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
 	"maps"
@@ -41,6 +40,9 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 		return nil, err
 	}
 	rep.Audit = ar
+	if p.KeysProblem != nil {
+		rep.Problems = append(rep.Problems, p.KeysProblem.Error())
+	}
 	batches, err := p.Batches(ctx)
 	if err != nil {
 		return nil, err
@@ -49,7 +51,7 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 	for _, b := range batches {
 		rep.Batches++
 		seen[b.BatchID] = true
-		chk, err := seal.VerifyFile(b.Signature, []ed25519.PublicKey{p.Key.Public})
+		chk, err := p.Keys.VerifySignature(b.Signature)
 		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
 		} else if chk.Signature.AuditSeq != b.AuditSeq {
@@ -59,7 +61,7 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 		}
 		if cp, err := os.ReadFile(filepath.Join(b.Dir, actions.CheckpointFile)); err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
-		} else if c, err := p.Trail.VerifyCheckpoint(ctx, cp, p.Key.Public); err != nil {
+		} else if c, err := p.Keys.VerifyCheckpoint(ctx, p.Trail, cp); err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: its checkpoint: %v", b.BatchID, err))
 		} else if c.Size != b.AuditSeq {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: its checkpoint is of the trail's first %d entries, not of the %d up to the batch's own entry", b.BatchID, c.Size, b.AuditSeq))
@@ -95,6 +97,23 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 			}
 		}
 	}
+	// Approvals of changes (the two-person rule): each must verify against
+	// its change.proposed entry, and an applied change must name approvals
+	// that count.
+	if cs, err := esign.Changes(ctx, p); err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("changes: %v", err))
+	} else {
+		for _, c := range cs {
+			for _, sg := range c.Signatures {
+				if !sg.Valid {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("change %s: e-signature in audit entry %d: %s", c.ID, sg.AuditSeq, sg.Problem))
+				}
+			}
+			if c.State == esign.ChangeApplied && len(c.Approvals) == 0 {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("change %s was put in force (audit entry %d) without a valid approval by another operator than its proposer %s", c.ID, c.AppliedEntry, c.Proposer))
+			}
+		}
+	}
 	dirs, _ := os.ReadDir(p.BatchesDir())
 	var stray []string
 	for _, d := range dirs {
@@ -124,9 +143,16 @@ func Checkpoint(ctx context.Context, p *project.Project, operator, reason string
 }
 
 // VerifyCheckpoint proves that the trail extends a checkpoint signed with
-// the engine key.
-func VerifyCheckpoint(ctx context.Context, p *project.Project, cp []byte) (audit.Checkpoint, error) {
-	return p.Trail.VerifyCheckpoint(ctx, cp, p.Key.Public)
+// the engine key in force at the checkpoint's last entry (the trail's key
+// history), or, with trusted, with the key the verifier's own history (or
+// list of keys) has in force there: a checkpoint and a history kept outside
+// the enclave are what catch a trail rewritten and re-signed by someone who
+// held the engine key.
+func VerifyCheckpoint(ctx context.Context, p *project.Project, cp []byte, trusted *seal.KeyHistory) (audit.Checkpoint, error) {
+	if trusted != nil {
+		return trusted.VerifyCheckpoint(ctx, p.Trail, cp)
+	}
+	return p.Keys.VerifyCheckpoint(ctx, p.Trail, cp)
 }
 
 // checkLineage recomputes the Merkle root over the batch's lineage file and

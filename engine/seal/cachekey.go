@@ -40,6 +40,9 @@ func GenerateCacheKey(dir string) error {
 // there. A key file that is not a regular file, or that others may read
 // or write, is refused.
 func CacheKey(dir string) ([]byte, error) {
+	if err := CheckKeysDir(dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, CacheKeyFile)
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -55,7 +58,7 @@ func CacheKey(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("compilation cache key %s is not a regular file (%v): refusing it", path, fi.Mode().Type())
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("compilation cache key %s has mode %v: others may read it; run `chmod 600 %s`", path, fi.Mode().Perm(), path)
+		return nil, fmt.Errorf("compilation cache key %s has mode %v: others may read it or write it; run `chmod 600 %s`", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 // when others may read it or it is not pawl's, never replaced.
 func TestCacheKey(t *testing.T) {
 	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
 	k1, err := seal.CacheKey(dir)
 	if err != nil || len(k1) != seal.CacheKeyBytes {
 		t.Fatalf("%d bytes, %v", len(k1), err)
@@ -29,7 +30,9 @@ func TestCacheKey(t *testing.T) {
 	if err := seal.GenerateCacheKey(dir); err == nil {
 		t.Fatal("an existing key was replaced")
 	}
-	if k3, _ := seal.CacheKey(t.TempDir()); bytes.Equal(k1, k3) {
+	dir3 := t.TempDir()
+	os.Chmod(dir3, 0o700)
+	if k3, _ := seal.CacheKey(dir3); bytes.Equal(k1, k3) {
 		t.Fatal("two projects have the same key")
 	}
 

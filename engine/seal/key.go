@@ -45,7 +45,7 @@ func GenerateKey(dir string) (string, error) {
 		return "", err
 	}
 	privPath := filepath.Join(dir, PrivateFile)
-	line := fmt.Sprintf("ed25519-private %s\n", base64.StdEncoding.EncodeToString(priv.Seed()))
+	line := fmt.Sprintf("%s %s\n", plainFormat, base64.StdEncoding.EncodeToString(priv.Seed()))
 	if err := durable.WriteNew(privPath, []byte(line), 0o600); err != nil {
 		return "", fmt.Errorf("cannot create the engine key: %w", err)
 	}
@@ -74,31 +74,54 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
-// LoadKey reads the engine key from dir. It refuses a private key file that
-// others may read.
-func LoadKey(dir string) (*Key, error) {
-	privPath := filepath.Join(dir, PrivateFile)
-	fi, err := os.Stat(privPath)
+// LoadKey reads the engine key from dir, opening it with secret when it
+// is sealed at rest (secret may be nil for a plain key). It refuses a keys
+// directory or a private key file that others may read or write, and a
+// key file that is not a regular file.
+func LoadKey(dir string, secret []byte) (*Key, error) {
+	return loadKeyFile(dir, filepath.Join(dir, PrivateFile), secret)
+}
+
+func loadKeyFile(dir, privPath string, secret []byte) (*Key, error) {
+	if err := CheckKeysDir(dir); err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(privPath)
 	if err != nil {
 		return nil, fmt.Errorf("engine key %s is missing: restore it from backup (a new key cannot sign for old batches)", privPath)
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("engine key %s is not a regular file (%v): refusing it; put the key file itself there", privPath, fi.Mode().Type())
+	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("engine key %s has mode %v: others may read it; run `chmod 600 %s`", privPath, fi.Mode().Perm(), privPath)
+		return nil, fmt.Errorf("engine key %s has mode %v: others may read it or write it; run `chmod 600 %s`", privPath, fi.Mode().Perm(), privPath)
 	}
 	b, err := os.ReadFile(privPath)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the engine key: %w", err)
 	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 || f[0] != "ed25519-private" {
-		return nil, fmt.Errorf("engine key %s is not in pawl's format", privPath)
-	}
-	seed, err := base64.StdEncoding.DecodeString(f[1])
-	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("engine key %s is damaged", privPath)
+	seed, err := parsePrivate(privPath, b, secret)
+	if err != nil {
+		return nil, err
 	}
 	priv := ed25519.NewKeyFromSeed(seed)
 	return &Key{Private: priv, Public: priv.Public().(ed25519.PublicKey)}, nil
+}
+
+// CheckKeysDir refuses a keys directory that is not a directory or that
+// group or others may read, write or enter.
+func CheckKeysDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("keys directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("keys directory %s is not a directory (%v): refusing it", dir, fi.Mode().Type())
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("keys directory %s has mode %v: others may read or replace the keys in it; run `chmod 700 %s`", dir, fi.Mode().Perm(), dir)
+	}
+	return nil
 }
 
 // ReadPublicKey reads engine.pub (or any file in that form).
@@ -112,4 +135,9 @@ func ReadPublicKey(path string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
+}
+
+// WritePublicKey writes engine.pub for pub.
+func WritePublicKey(dir string, pub ed25519.PublicKey) error {
+	return durable.WriteFile(filepath.Join(dir, PublicFile), []byte(FormatPublicKey(pub)+"\n"), 0o644)
 }

@@ -135,6 +135,23 @@ func Open(dir string) (*Store, error) {
 	return &Store{dir: abs}, nil
 }
 
+// OpenReadOnly opens the store rooted at dir for reading only: it creates
+// nothing, and refuses a missing directory.
+func OpenReadOnly(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", abs, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("store: open %s: not a directory", abs)
+	}
+	return &Store{dir: abs}, nil
+}
+
 // Dir returns the absolute directory the store is rooted at.
 func (s *Store) Dir() string { return s.dir }
 

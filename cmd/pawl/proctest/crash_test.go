@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -205,7 +206,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			}
 		}
 		mustPawl(t, exportArgs(sub)...) // the retry finishes it
-		mustPawl(t, "verify-signature", filepath.Join(dest, actions.SignatureFile))
+		mustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
 		if ents, _ := os.ReadDir(dest); len(ents) != len(egress.Files) {
 			t.Errorf("killed at %s: after the retry %s holds %d files, want %d", pt, dest, len(ents), len(egress.Files))
 		}
@@ -265,7 +266,13 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if es := enginetest.TrailEntries(t, dir, actions.PluginApproved, "plugin:"+plugin); len(es) != 2 {
 		t.Errorf("%d approvals of %s on record, want the interrupted one and its completion", len(es), plugin)
 	}
-	mustPawl(t, "-C", dir, "pin", "--reason", "approval")
+	// The two-person rule holds the approval back: a proposed change,
+	// applied below once a second person has approved it.
+	proposed := mustPawl(t, "-C", dir, "pin", "--reason", "approval")
+	chg := regexp.MustCompile(`change (chg-[0-9a-f]{12})`).FindStringSubmatch(proposed)
+	if chg == nil || !strings.Contains(proposed, "NOT in force") {
+		t.Fatalf("the plugin approval was not held back by the two-person rule:\n%s", proposed)
+	}
 	if es := enginetest.TrailEntries(t, dir, actions.PluginAdded, ""); len(es) < 2 || es[len(es)-1].Object != es[len(es)-2].Object {
 		t.Errorf("the interrupted addition and its completion are not both on record")
 	}
@@ -325,11 +332,46 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		t.Errorf("the staged key file of a change on record was not put in place: %v", err)
 	}
 
+	// The change approved by olga, a second person; its application
+	// killed after its pin.changed entry, before pawl.lock: the next `pawl
+	// pin` finishes it, and it is in force.
+	if code, out, errs := pawlPass(t, newPass, "-C", dir, "change", "approve", chg[1], "--operator", "olga", "--reason", "reviewed the plugin", "--passphrase-fd", "3"); code != 0 {
+		t.Fatalf("approving the change: exit %d\n%s%s", code, out, errs)
+	}
+	crashable(t, bin, "pin.after-record:1", "-C", dir, "change", "apply", chg[1])
+	crashWhole(t, dir)
+	mustPawl(t, "-C", dir, "pin", "--reason", "finish the change")
+	if list := mustPawl(t, "-C", dir, "change", "list"); !strings.Contains(list, chg[1]+"  applied") {
+		t.Errorf("the change applied before a kill is not in force after `pawl pin`:\n%s", list)
+	}
+
 	cp := filepath.Join(t.TempDir(), "head.checkpoint")
 	crashable(t, bin, "checkpoint.after-record:1", "-C", dir, "audit", "checkpoint", "--out", cp)
 	crashWhole(t, dir)
 	mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", cp)
 	mustPawl(t, "-C", dir, "audit", "verify", "--checkpoint", cp)
+
+	// Key rotation: the new key staged, the entry (the commit point), the
+	// old key scrubbed, the new one put in place. Killed before the entry,
+	// the old key stays in force and the staged one is removed; killed
+	// after it, the next open puts the new key in place. Either way a run
+	// afterwards signs with the key the trail has in force, and every
+	// signature made before verifies with its own key.
+	rotate := []string{"-C", dir, "key", "rotate", "--reason", "crash test"}
+	for i, pt := range []string{"rotate.after-stage:1", "rotate.after-record:1", "rotate.after-scrub:1", "rotate.after-install:1"} {
+		before := len(enginetest.TrailEntries(t, dir, actions.EngineKeyRotated, actions.EngineKeyObject))
+		crashable(t, bin, pt, rotate...)
+		crashWhole(t, dir)
+		after := len(enginetest.TrailEntries(t, dir, actions.EngineKeyRotated, actions.EngineKeyObject))
+		if want := before + min(i, 1); after != want {
+			t.Errorf("killed at %s: %d rotations on record, want %d", pt, after, want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".pawl", "keys", seal.NextFile)); !os.IsNotExist(err) {
+			t.Errorf("killed at %s: the staged key is left after the next open: %v", pt, err)
+		}
+		mustPawl(t, runArgs(input(uint64(7000+i)))...)
+		crashWhole(t, dir)
+	}
 
 	mustPawl(t, runArgs(input(9999))...)
 	crashWhole(t, dir)
@@ -340,6 +382,11 @@ func TestCrashAtEveryPoint(t *testing.T) {
 // pending, every batch folder has its signature, every signature its entry.
 func crashWhole(t *testing.T, dir string) {
 	t.Helper()
+	// audit verify writes nothing, so it does not recover: a command that
+	// opens the project for writing does.
+	if code, out, errs := pawl(t, "-C", dir, "batches", "list"); code != 0 {
+		t.Fatalf("opening after a kill: exit %d\n%s%s", code, out, errs)
+	}
 	code, out, errs := pawl(t, "-C", dir, "audit", "verify")
 	if code != 0 {
 		t.Fatalf("audit verify after a kill: exit %d\n%s%s", code, out, errs)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -128,7 +129,32 @@ func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 	dests[id] = map[string]any{"url": url, "classifications": classes, "requires_approval": false}
 	b, _ = json.MarshalIndent(data, "", "  ")
 	os.WriteFile(path, b, 0o644)
-	mustPawl(t, "-C", dir, "pin", "--reason", "whitelist "+id)
+	pinTwoPerson(t, dir, "whitelist "+id)
+}
+
+// changeIDRe finds the id of a change `pawl pin` proposed.
+var changeIDRe = regexp.MustCompile(`change (chg-[0-9a-f]{12})`)
+
+// pinTwoPerson runs `pawl pin` and, when the two-person rule holds a
+// change back, has operator "approver" (enrolled if need be) approve it
+// and applies it.
+func pinTwoPerson(t *testing.T, dir, reason string) {
+	t.Helper()
+	const pass = "harbour violin thistle marmalade"
+	out := mustPawl(t, "-C", dir, "pin", "--reason", reason)
+	m := changeIDRe.FindStringSubmatch(out)
+	if m == nil {
+		return
+	}
+	if !strings.Contains(mustPawl(t, "-C", dir, "operator", "list"), "approver") {
+		if code, out, errs := pawlPass(t, pass, "-C", dir, "operator", "add", "approver", "--name", "Ada Approver", "--passphrase-fd", "3"); code != 0 {
+			t.Fatalf("enrolling the approver: exit %d\n%s%s", code, out, errs)
+		}
+	}
+	if code, out, errs := pawlPass(t, pass, "-C", dir, "change", "approve", m[1], "--operator", "approver", "--reason", "reviewed: "+reason, "--passphrase-fd", "3"); code != 0 {
+		t.Fatalf("approving %s: exit %d\n%s%s", m[1], code, out, errs)
+	}
+	mustPawl(t, "-C", dir, "change", "apply", m[1])
 }
 
 // committedBatch is the id of the newest committed batch.

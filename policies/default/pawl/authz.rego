@@ -150,6 +150,20 @@ deny contains msg if {
 	msg := sprintf("authz.signed_twice: operator %q has already signed %s %q: one signature per meaning per person", [operator_id, input.object, facts.meaning])
 }
 
+# The two-person rule: nobody approves a change they proposed, and one
+# person approves a change once.
+deny contains msg if {
+	action == "change.approve"
+	operator_id == facts.proposer
+	msg := sprintf("authz.own_change: operator %q proposed %s and may not approve it: the two-person rule needs another person", [operator_id, input.object])
+}
+
+deny contains msg if {
+	action == "change.approve"
+	"approved" in object.get(facts, "signed_meanings", [])
+	msg := sprintf("authz.signed_twice: operator %q has already approved %s: one approval per person", [operator_id, input.object])
+}
+
 # Enrolment needs a reason, and a printed name nobody enrolled has.
 deny contains msg if {
 	action == "operator.enrol"

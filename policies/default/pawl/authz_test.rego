@@ -45,13 +45,13 @@ test_unknown_action_is_denied if {
 }
 
 test_auditor_reads_everything if {
-	every a in ["audit.read", "audit.verify", "audit.export", "audit.prove", "audit.checkpoint", "batches.read", "quarantine.read", "operator.read", "plugin.read", "replay"] {
+	every a in ["audit.read", "audit.verify", "audit.export", "audit.prove", "audit.checkpoint", "batches.read", "change.read", "key.read", "quarantine.read", "operator.read", "plugin.read", "replay"] {
 		decide(a, "aud", {}).allow
 	}
 }
 
 test_auditor_changes_nothing if {
-	every a in ["run", "resubmit", "export", "pin", "plugin.add", "operator.grant", "policy.approve_plugin", "operator.enrol", "operator.unlock", "operator.revoke", "time.outside_window"] {
+	every a in ["run", "resubmit", "record.correct_again", "export", "pin", "plugin.add", "operator.grant", "policy.approve_plugin", "operator.enrol", "operator.unlock", "operator.revoke", "time.outside_window", "key.rotate", "change.approve", "change.apply"] {
 		not decide(a, "aud", {}).allow
 	}
 	every m in ["approved", "reviewed", "responsible"] {
@@ -192,4 +192,54 @@ test_missing_time_is_denied if {
 	d := authz.decision with input as object.remove(req("run", "olga", {}), ["time"]) with data.authz.roles as roles
 	not d.allow
 	"authz.input: input.time is missing" in d.deny
+}
+
+change_facts(proposer, signed) := {"object": "change:chg-1", "facts": {"proposer": proposer, "meaning": "approved", "resubmitted_by": [], "signed_meanings": signed, "enrolled_names": []}}
+
+test_policy_admin_approves_another_persons_change if decide("change.approve", "pat", change_facts("ada", [])).allow
+
+test_change_approval_needs_policy_admin if {
+	d := decide("change.approve", "al", change_facts("ada", []))
+	not d.allow
+	some msg in d.deny
+	startswith(msg, "authz.role: change.approve needs one of the roles [\"policy_admin\"]")
+}
+
+test_nobody_approves_their_own_change if {
+	d := decide("change.approve", "pat", change_facts("pat", []))
+	not d.allow
+	some msg in d.deny
+	startswith(msg, "authz.own_change: operator \"pat\" proposed change:chg-1")
+}
+
+test_one_approval_per_person if {
+	d := decide("change.approve", "pat", change_facts("ada", ["approved"]))
+	not d.allow
+	some msg in d.deny
+	startswith(msg, "authz.signed_twice: operator \"pat\" has already approved change:chg-1")
+}
+
+test_policy_admin_applies_a_change if {
+	decide("change.apply", "pat", {"object": "change:chg-1"}).allow
+	not decide("change.apply", "olga", {"object": "change:chg-1"}).allow
+}
+
+test_approver_corrects_a_record_again if {
+	decide("record.correct_again", "al", {"object": "record:b1/3"}).allow
+	d := decide("record.correct_again", "olga", {"object": "record:b1/3"})
+	not d.allow
+	some msg in d.deny
+	startswith(msg, "authz.role: record.correct_again needs one of the roles [\"approver\"]")
+}
+
+test_key_rotation_needs_admin if {
+	decide("key.rotate", "ada", {"object": "engine-key"}).allow
+	not decide("key.rotate", "pat", {"object": "engine-key"}).allow
+}
+
+test_everyone_reads_changes_and_keys if {
+	every op in ["ada", "pat", "olga", "rita", "al", "aud"] {
+		decide("change.read", op, {}).allow
+		decide("key.read", op, {}).allow
+	}
 }

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/principal"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/serve"
+	"github.com/spf13/cobra"
+)
+
+// DefaultSocket is the service's socket, in the project root, unless
+// serve.socket says otherwise.
+const DefaultSocket = "pawl.sock"
+
+// localOnly are the commands the CLI runs itself even when a service is
+// found: they need nothing the service owns (or make a new project).
+var localOnly = map[string]bool{
+	"serve": true, "version": true, "demo": true, "init": true, "explain": true, "help": true, "completion": true,
+	"audit verify-proof": true, "policy keygen": true, "verify-signature": true,
+	"__complete": true,
+}
+
+// dispatch runs a command line: on the service when one is named
+// (--server, PAWL_SERVER) or found in the project, otherwise here.
+func dispatch(ctx context.Context, argv []string, stdin, stdout, stderr *os.File) int {
+	argv, socket, _ := findServer(argv)
+	if socket == "" || localOnly[commandOf(argv)] {
+		return run(ctx, argv, &streams{in: stdin, out: stdout, err: stderr})
+	}
+	code, err := serve.Call(ctx, socket, argv, stdin, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pawl: %v\n", err)
+		return exitError
+	}
+	return code
+}
+
+// findServer takes --server out of argv and says which socket the command
+// goes to: --server, else PAWL_SERVER, else the project's socket when it
+// exists ("" when there is none: local mode).
+func findServer(argv []string) (rest []string, socket string, explicit bool) {
+	dir := "."
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "--":
+			rest = append(rest, argv[i:]...)
+			i = len(argv)
+		case a == "--server" && i+1 < len(argv):
+			socket, explicit = argv[i+1], true
+			i++
+		case strings.HasPrefix(a, "--server="):
+			socket, explicit = strings.TrimPrefix(a, "--server="), true
+		case (a == "-C" || a == "--directory") && i+1 < len(argv):
+			dir = argv[i+1]
+			rest = append(rest, a, argv[i+1])
+			i++
+		case strings.HasPrefix(a, "--directory="):
+			dir = strings.TrimPrefix(a, "--directory=")
+			rest = append(rest, a)
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if explicit {
+		return rest, socket, true
+	}
+	if s := os.Getenv("PAWL_SERVER"); s != "" {
+		return rest, s, true
+	}
+	return rest, projectSocket(dir), false
+}
+
+// projectSocket is the socket of the project found from dir when it
+// exists, else "".
+func projectSocket(dir string) string {
+	root, err := project.FindRoot(dir)
+	if err != nil {
+		return ""
+	}
+	cfg, err := config.Load(root, nil)
+	path := cfg.ServeSocket
+	if err != nil || path == "" {
+		path = DefaultSocket
+	}
+	path = project.NewLayout(root, "").Resolve(path)
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return ""
+	}
+	return path
+}
+
+// commandOf is the command a command line names: its first word, with the
+// second for the commands that have subcommands ("audit verify-proof").
+func commandOf(argv []string) string {
+	var words []string
+	for i := 0; i < len(argv) && len(words) < 2; i++ {
+		a := argv[i]
+		if a == "-C" || a == "--directory" {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-") {
+			if len(words) > 0 {
+				break
+			}
+			continue
+		}
+		words = append(words, a)
+	}
+	if len(words) == 0 {
+		return "help"
+	}
+	if localOnly[words[0]] || len(words) == 1 {
+		return words[0]
+	}
+	return words[0] + " " + words[1]
+}
+
+// Files the user names are the user's: locally this process opens them;
+// under a service the client does, with the client's permissions, and
+// passes the descriptor. A relative path is relative to the user's
+// working directory either way.
+
+func (a *app) openUserFile(path string) (*os.File, error) {
+	if a.s.job != nil {
+		return a.s.job.Open(path)
+	}
+	return os.Open(path)
+}
+
+func (a *app) readUserFile(path string) ([]byte, error) {
+	f, err := a.openUserFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return b, nil
+}
+
+func (a *app) writeUserFile(path string, b []byte, perm os.FileMode) error {
+	if a.s.job == nil {
+		return durable.WriteFile(path, b, perm)
+	}
+	f, err := a.s.job.Create(path, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// userFD is the user's file descriptor n (--passphrase-fd).
+func (a *app) userFD(n int) (*os.File, error) {
+	if a.s.job != nil {
+		f, err := a.s.job.FD(n)
+		if err != nil {
+			return nil, &usageError{fmt.Errorf("--passphrase-fd %d: %v", n, err)}
+		}
+		return f, nil
+	}
+	f := os.NewFile(uintptr(n), fmt.Sprintf("passphrase-fd %d", n))
+	if f == nil {
+		return nil, &usageError{fmt.Errorf("--passphrase-fd %d is not a file descriptor", n)}
+	}
+	return f, nil
+}
+
+// servedBy refuses, under a service, a command that runs only locally.
+func (a *app) servedBy(c *cobra.Command) error {
+	if a.s.job != nil {
+		return &usageError{fmt.Errorf("%s runs on your side, not through a service: it would read or write paths with the service's permissions; the pawl CLI runs it locally without asking the service", c.CommandPath())}
+	}
+	return nil
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var socket string
+	c := &cobra.Command{
+		Use:   "serve [--socket PATH]",
+		Short: "Own the project's data, keys and compilation cache, and run commands for the users who connect",
+		Long: `Run as the service of the project: the one process that reads and writes its
+data directory, its keys and its compilation cache. Start it under an account
+of its own; it refuses to start when any of these is owned by another account
+or open to group or others, and says what to fix (chmod/chown). A second
+service on the same project is refused.
+
+It listens on a Unix socket (serve.socket, default pawl.sock in the project
+root; mode 0660 for the group serve.group, else 0600). Each connection is
+authenticated by the kernel (SO_PEERCRED): commands run as that uid's
+principal. Every pawl command run in the project (or with --server PATH or
+PAWL_SERVER) is sent to the service unchanged; files named on the command line
+are opened by the client with the user's permissions.
+
+Commands run one at a time in the order they arrive. A client that disconnects
+cancels its command: a batch not yet committed fails on record. SIGTERM stops
+accepting, lets the running command finish and exits. One line per command
+goes to standard error.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := a.servedBy(c); err != nil {
+				return err
+			}
+			root, err := project.FindRoot(a.startDir())
+			if err != nil {
+				return err
+			}
+			cfg, err := config.Load(root, c.Flags())
+			if err != nil {
+				return err
+			}
+			l := project.NewLayout(root, cfg.DataDir)
+			if socket == "" {
+				socket = cfg.ServeSocket
+			}
+			if socket == "" {
+				socket = DefaultSocket
+			}
+			socket = l.Resolve(socket)
+			if err := serve.CheckPrivate(l.Data, l.KeysDir(), l.OperatorsDir(), cfg.CacheDir, filepath.Join(cfg.CacheDir, "wasm")); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
+				return fmt.Errorf("making the compilation cache %s: %w", cfg.CacheDir, err)
+			}
+			// Opening once finishes interrupted batches before anyone connects.
+			p, err := engine.Open(c.Context(), root, cfg)
+			if err != nil {
+				return err
+			}
+			p.Close()
+			return serve.Serve(c.Context(), serve.Options{
+				Socket: socket, Group: cfg.ServeGroup, Lock: filepath.Join(l.Data, "serve.lock"), Log: a.s.err,
+				Handler: func(ctx context.Context, j *serve.Job) int {
+					return run(ctx, j.Args, &streams{in: j.Stdin, out: j.Stdout, err: j.Stderr, job: j, root: root})
+				},
+			})
+		},
+	}
+	c.Flags().StringVar(&socket, "socket", "", "listen on `PATH` (default: serve.socket, then pawl.sock in the project root)")
+	return c
+}
+
+// servedOperator is the default operator id under a service: the caller's
+// account name (never the service's).
+func servedOperator(ctx context.Context) string {
+	p := principal.From(ctx)
+	if p.User != "" {
+		return p.User
+	}
+	return fmt.Sprintf("uid-%d", p.UID)
+}
