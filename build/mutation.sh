@@ -34,7 +34,8 @@ gremlins=github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 all=(audit policies engine/store engine/sandbox engine/ratchet)
 ratchet_mutated=(commit.go run.go plan.go)
 ratchet_tests=(TestRunEndToEnd TestRerunIsAnsweredFromTheRecord TestPinsAreEnforced
-	TestRecoveryAfterCrashBetweenSteps
+	TestRecoveryAfterCrashBetweenSteps TestRecoverFinishesEveryCommittedBatch
+	TestOutputDoesNotDependOnWorkers TestAsOfOutsideWindow
 	TestInfrastructureFailureCommitsNothing TestMissingInputAndUnknownJob
 	TestBatchIDCoversTheLimits TestReplayWhateverTheConfigurationToday
 	TestReplayReproducesTheBatch TestReplayFailsLoudlyOnASwappedArtifact

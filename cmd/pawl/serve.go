@@ -163,11 +163,7 @@ func (a *app) writeUserFile(path string, b []byte, perm os.FileMode) error {
 		f.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
+	return durable.Finish(f)
 }
 
 // userFD is the user's file descriptor n (--passphrase-fd).
