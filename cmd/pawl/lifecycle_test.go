@@ -83,7 +83,7 @@ func TestWeakPassphrasesRefusedByTheCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "two lines: the old passphrase, then the new one") {
 		t.Fatalf("passwd with one line: exit %d %s", code, errs)
 	}
-	if es := enginetest.TrailEntries(t, dir, actions.OperatorEnrolled, ""); len(es) != 1 {
+	if es := enginetest.TrailEntries(t, dir, actions.OperatorEnrolled, "operator:alice"); len(es) != 1 {
 		t.Fatalf("%d enrolments", len(es))
 	}
 	if es := enginetest.TrailEntries(t, dir, actions.OperatorPassphraseChanged, ""); len(es) != 0 {
@@ -106,7 +106,7 @@ func TestEightWrongThenRightLocksOut(t *testing.T) {
 		!strings.Contains(errs, "pawl operator unlock alice --reason") {
 		t.Fatalf("the right passphrase after eight wrong ones: exit %d %s", code, errs)
 	}
-	if es := enginetest.TrailEntries(t, dir, actions.ESignSigned, ""); len(es) != 0 {
+	if es := enginetest.TrailEntries(t, dir, actions.ESignSigned, "batch:"+batch); len(es) != 0 {
 		t.Fatalf("%d signatures", len(es))
 	}
 	if es := enginetest.TrailEntries(t, dir, actions.OperatorLocked, "operator:alice"); len(es) != 1 {
@@ -202,7 +202,7 @@ func TestRevokedOperatorInTheCLI(t *testing.T) {
 		t.Fatalf("audit verify before the forgery:\n%s", out)
 	}
 
-	signed := enginetest.TrailEntries(t, dir, actions.ESignSigned, "")[0]
+	signed := enginetest.TrailEntries(t, dir, actions.ESignSigned, "batch:"+batch)[0]
 	sd, err := actions.Decode[actions.ESignSignedDetails](signed)
 	if err != nil {
 		t.Fatal(err)
