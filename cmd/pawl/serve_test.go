@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/principal"
-	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/serve"
 )
