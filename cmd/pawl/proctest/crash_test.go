@@ -100,7 +100,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		crashWhole(t, d)
 	}
 	t.Logf("init: killed at each of %d points", len(initPoints))
-	crashable(t, bin, "", "init", dir, "--operator", "alice")
+	crashable(t, bin, "", "init", dir, "--operator", "alice", "--role", "approver=policy_admin",
+		"--role", "olga=approver,operator,policy_admin,reviewer")
 	enginetest.UseTestCacheKey(t, filepath.Join(dir, project.DefaultDataDir))
 	inputs := t.TempDir()
 	input := func(seed uint64) string {
@@ -288,8 +289,6 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if aside, _ := filepath.Glob(filepath.Join(dir, ".pawl", "operators", "olga.key.unenrolled-*")); len(aside) != 1 {
 		t.Errorf("the key file of the enrolment cut short was not set aside: %v", aside)
 	}
-	mustPawl(t, "-C", dir, "operator", "grant", "olga", "reviewer", "operator", "approver", "--reason", "reviews")
-	mustPawl(t, "-C", dir, "pin", "--reason", "olga's role")
 	sign := []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", "olga", "--passphrase-fd", "3"}
 	crashableFD(t, bin, "sign.before-record:1", pass, sign...)
 	crashWhole(t, dir)

@@ -31,7 +31,7 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 	}
 	bin := buildPawl(t)
 	dir := t.TempDir()
-	mustPawl(t, "init", dir)
+	mustPawl(t, "init", dir, "--role", "approver=policy_admin")
 	inputs := t.TempDir()
 	rng := rand.New(rand.NewPCG(11, 12))
 
@@ -109,7 +109,7 @@ func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
 		}
 		mustPawl(t, "-C", dir, "operator", "grant", id, "reviewer", "--reason", "reviews")
 	}
-	mustPawl(t, "-C", dir, "pin", "--reason", "the signers' roles")
+	pinTwoPerson(t, dir, "the signers' roles")
 	fixed := filepath.Join(t.TempDir(), "fixed.json")
 	os.WriteFile(fixed, []byte(good), 0o644)
 	qs := quarantinedOrdinals(t, dir, batch)
