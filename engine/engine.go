@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
@@ -39,6 +40,12 @@ type InitOptions struct {
 	// the first pins: the one-person escape hatch of the two-person rule,
 	// pinned (pawl.yaml#change) and so on record from the start.
 	SinglePerson bool
+	// Roles are the project's first role holders besides its creator
+	// (operator id to roles), in force with its first pins: a project
+	// under the two-person rule needs a second policy_admin before any
+	// change of its bundle can be approved, and a grant made later is
+	// itself such a change.
+	Roles map[string][]string
 }
 
 // Init creates a project in dir (project.Scaffold), opens it with the
@@ -99,6 +106,33 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 		return fail(err)
 	}
 	failpoint.Hit("init.after-approval")
+	// The first admin: whoever creates the project holds every role of the
+	// default bundle, in force with the first pin below — the operator id
+	// they named and the OS account's own name (the operator id of every
+	// later command that names none). Nobody is enrolled; they enrol the
+	// others (and themself, to sign) and give them their roles.
+	creators := []string{cfg.Operator}
+	if osUser := config.Defaults().Operator; osUser != cfg.Operator {
+		creators = append(creators, osUser)
+	}
+	for _, c := range creators {
+		if err := gate.GrantRoles(ctx, p, c, gate.AllRoles, cfg.Operator, "whoever created the project holds every role"); err != nil {
+			return fail(err)
+		}
+	}
+	ids := make([]string, 0, len(opt.Roles))
+	for id := range opt.Roles {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if slices.Contains(creators, id) {
+			return fail(fmt.Errorf("--role %s: the project's creator holds every role already", id))
+		}
+		if err := gate.GrantRoles(ctx, p, id, opt.Roles[id], cfg.Operator, "a first role holder named at the project's creation"); err != nil {
+			return fail(err)
+		}
+	}
 	if _, err := p.Pin(ctx, cfg.Operator, "pins of the scaffolded project"); err != nil {
 		return fail(err)
 	}

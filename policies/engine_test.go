@@ -625,6 +625,9 @@ func TestInputValueMatchesJSON(t *testing.T) {
 		KindPlugin: PluginInput{Time: "2025-01-01T00:00:00Z", Principal: Principal{ID: "e"}, Plugin: PluginRef{Name: "n", Hash: "h"},
 			Resource: &Resource{BatchID: "b", Hashes: map[string]string{"a": "b", "c": "d"}}},
 		KindClassification: &ClassificationInput{Time: "2025-01-01T00:00:00Z", Principal: Principal{ID: "a"}, Dataset: Dataset{Fields: []string{"/a"}}},
+		KindAuthz: AuthzInput{Time: "2025-01-01T00:00:00Z", Action: "sign", Object: "batch:b",
+			Principal: Caller{UID: 1001, User: "alice", Via: "unix"}, Operator: Acting{ID: "alice", Enrolled: true, UID: -1},
+			Facts: AuthzFacts{Meaning: "approved", SignedMeanings: []string{"reviewed"}}},
 	}
 	for kind, in := range inputs {
 		canon, _, typed, err := prepareInput(kind, in)

@@ -30,6 +30,8 @@ func FuzzPrepareInput(f *testing.F) {
 		{2, `{"time":"2025-01-01T00:00:00Z","principal":{"id":"a"},"dataset":{"classification":"phi","fields":["/patient/mrn","email"],"job":"j","schema":"s@1"},"purpose":""}`},
 		{2, `{"TIME":"2025-01-01T00:00:00Z","principal":{"id":"a","id":"b"},"dataset":{}} `},
 		{2, "{\"time\":\"2025-01-01T00:00:00Z\",\"principal\":{\"id\":\"\xff\u2028\"},\"dataset\":{\"job\":\"\\ud800\"}}"},
+		{3, `{"time":"2026-11-25T00:00:00+02:00","action":"sign","object":"batch:b1","reason":"","principal":{"uid":1001,"user":"alice","via":"unix"},"operator":{"id":"alice","enrolled":true,"uid":1001,"name":"Alice"},"facts":{"meaning":"approved","batch_run_by":"bob","resubmitted_by":null,"signed_meanings":["reviewed"],"enrolled_names":null}}`},
+		{3, `{"time":"2026-11-25T00:00:00Z","action":"run","object":"project","reason":"","principal":{"uid":-1,"via":"tls","cert":"sha256:ab"},"operator":{"id":"x","enrolled":false,"uid":1e3},"facts":{}}`},
 	} {
 		f.Add(s.kind, []byte(s.in))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,10 +22,11 @@ const (
 	KindEgress         Kind = "egress"
 	KindPlugin         Kind = "plugins"
 	KindClassification Kind = "classification"
+	KindAuthz          Kind = "authz"
 )
 
 // Kinds lists every decision kind, in a fixed order.
-var Kinds = []Kind{KindEgress, KindPlugin, KindClassification}
+var Kinds = []Kind{KindEgress, KindPlugin, KindClassification, KindAuthz}
 
 // Query returns the Rego query a kind is decided by.
 func (k Kind) Query() string { return "data.pawl." + string(k) + ".decision" }
@@ -115,6 +117,64 @@ type ClassificationInput struct {
 	Purpose   string    `json:"purpose,omitempty"`
 	Resource  *Resource `json:"resource,omitempty"`
 	Time      string    `json:"time"`
+}
+
+// Caller is the authenticated identity a request comes from, as the
+// operating system or the transport vouches for it (engine/principal): the
+// account running pawl in local mode, the socket's peer or the client
+// certificate under a service.
+type Caller struct {
+	UID  int    `json:"uid"`            // the OS uid; -1 when authenticated by certificate alone
+	User string `json:"user,omitempty"` // the account's name
+	Via  string `json:"via"`            // "process" (local mode), "unix" or "tls" (a service)
+	Cert string `json:"cert,omitempty"` // "sha256:<hex>" of a client certificate
+}
+
+// Acting is the operator id a request acts as, and what the trail says of
+// it: whether it is enrolled and, if so, the account it is bound to.
+type Acting struct {
+	ID       string `json:"id"`
+	Enrolled bool   `json:"enrolled"`
+	Name     string `json:"name,omitempty"` // the printed name, when enrolled
+	// UID is the OS uid the operator was bound to at enrolment; -1 when
+	// not enrolled, or enrolled before operators were bound.
+	UID  int    `json:"uid"`
+	Cert string `json:"cert,omitempty"` // a client certificate's fingerprint they are bound to
+}
+
+// AuthzFacts are what a rule about one action needs to know besides who
+// asks: each is filled for the actions it concerns, and empty otherwise.
+type AuthzFacts struct {
+	// sign: the meaning, who ran the batch and who resubmitted records
+	// into it, and the meanings this operator already signed it with.
+	Meaning        string   `json:"meaning,omitempty"`
+	BatchRunBy     string   `json:"batch_run_by,omitempty"`
+	ResubmittedBy  []string `json:"resubmitted_by"`
+	SignedMeanings []string `json:"signed_meanings"`
+	// operator.enrol: the printed name asked for and the printed names of
+	// the operators already enrolled (NFC, case folded by the policy).
+	Name          string   `json:"name,omitempty"`
+	EnrolledNames []string `json:"enrolled_names"`
+	// time.outside_window: the flag and the time given.
+	Flag      string `json:"flag,omitempty"`
+	GivenTime string `json:"given_time,omitempty"`
+	// change.approve: who proposed the change (the change.proposed
+	// entry's operator); SignedMeanings holds the meanings this operator
+	// already signed it with.
+	Proposer string `json:"proposer,omitempty"`
+}
+
+// AuthzInput is the input of an authorisation decision (input of
+// data.pawl.authz.decision): may this caller, acting as this operator, do
+// this action on this object?
+type AuthzInput struct {
+	Action    string     `json:"action"` // a stable verb: "run", "sign", "operator.enrol", ...
+	Facts     AuthzFacts `json:"facts"`
+	Object    string     `json:"object"` // "batch:<id>", "operator:<id>", "project", ...
+	Operator  Acting     `json:"operator"`
+	Principal Caller     `json:"principal"`
+	Reason    string     `json:"reason"`
+	Time      string     `json:"time"`
 }
 
 // InputError is returned for an input that is not well-formed for its kind
@@ -208,6 +268,31 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 		}
 		canon, err := encodeCanonical(in)
 		return canon, in.Time, in, err
+	case KindAuthz:
+		in, err := asInput[AuthzInput](input, decode)
+		if err != nil {
+			return fail(err)
+		}
+		if err := checkCommon(&in.Time, Principal{ID: in.Operator.ID}); err != nil {
+			return fail(errors.New(strings.Replace(err.Error(), "principal.id", "operator.id", 1)))
+		}
+		if in.Action == "" {
+			return fail(errors.New("action is missing"))
+		}
+		if in.Principal.Via == "" {
+			return fail(errors.New("principal.via is missing: who asks must be authenticated"))
+		}
+		if in.Facts.ResubmittedBy == nil {
+			in.Facts.ResubmittedBy = []string{}
+		}
+		if in.Facts.SignedMeanings == nil {
+			in.Facts.SignedMeanings = []string{}
+		}
+		if in.Facts.EnrolledNames == nil {
+			in.Facts.EnrolledNames = []string{}
+		}
+		canon, err := encodeCanonical(in)
+		return canon, in.Time, in, err
 	}
 	return nil, "", nil, fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, Kinds)
 }
@@ -282,6 +367,8 @@ func reflectValue(rv reflect.Value) ast.Value {
 		return ast.String(rv.String())
 	case reflect.Bool:
 		return ast.Boolean(rv.Bool())
+	case reflect.Int:
+		return ast.Number(strconv.FormatInt(rv.Int(), 10))
 	case reflect.Slice:
 		if rv.IsNil() {
 			return ast.NullValue

@@ -41,10 +41,11 @@ func pinTwoPerson(t *testing.T, dir, reason string) string {
 // put it in force.
 func TestTwoPersonRuleAtTheCommandLine(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "admin")
+	// alice proposes and bob approves: both policy_admin from the start.
+	mustPawl(t, "init", dir, "--operator", "admin", "--role", "alice=policy_admin", "--role", "bob=policy_admin")
 	const alicePass = "copper kettle winter sonnet"
-	mustPawl(t, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, alicePass))
-	mustPawl(t, "-C", dir, "operator", "add", "bob", "--name", "Bob Example", "--passphrase-fd", passFD(t, approverPass))
+	mustPawl(t, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--reason", "proposes", "--passphrase-fd", passFD(t, alicePass))
+	mustPawl(t, "-C", dir, "operator", "add", "bob", "--name", "Bob Example", "--reason", "approves", "--passphrase-fd", passFD(t, approverPass))
 	cfg := filepath.Join(dir, "pawl.yaml")
 	os.WriteFile(cfg, []byte(strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 67108864", "max_record_bytes: 134217728", 1)), 0o644)
 

@@ -33,10 +33,11 @@ func passFD(t *testing.T, pass string) string {
 
 func TestOperatorSignAndTraceViaPassphraseFD(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "admin")
+	mustPawl(t, "init", dir, "--operator", "admin", "--role", "approver=policy_admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"+`{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":"hot","unit":"celsius"}`+"\n"), 0o644)
 	var res map[string]any
+	grant(t, dir, "runner", "operator")
 	json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z", "--reason", "nightly load", "--operator", "runner")), &res)
 	id, _ := res["batch_id"].(string)
 	if id == "" {
@@ -48,7 +49,8 @@ func TestOperatorSignAndTraceViaPassphraseFD(t *testing.T) {
 	if !strings.Contains(out, "enrolled alice (Alice Example)") {
 		t.Fatalf("operator add: %s", out)
 	}
-	if code, _, errs := pawl(t, "", "-C", dir, "operator", "add", "bob", "--name", "Bob", "--passphrase-fd", passFD(t, "short")); code == 0 || !strings.Contains(errs, "at least 12") {
+	grant(t, dir, "alice", "approver")
+	if code, _, errs := pawl(t, "", "-C", dir, "operator", "add", "bob", "--name", "Bob", "--passphrase-fd", passFD(t, "short"), "--reason", "QA"); code == 0 || !strings.Contains(errs, "at least 12") {
 		t.Fatalf("short passphrase: exit %d %s", code, errs)
 	}
 	if code, _, errs := pawl(t, "", "-C", dir, "operator", "add", "bob", "--name", "Bob"); code != 2 || !strings.Contains(errs, "--passphrase-fd") {
@@ -141,7 +143,7 @@ func TestOperatorSignAndTraceViaPassphraseFD(t *testing.T) {
 // does not count.
 func TestApprovalRequiredExport(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "admin")
+	mustPawl(t, "init", dir, "--operator", "admin", "--role", "approver=policy_admin")
 	path := filepath.Join(dir, "policies", "data.json")
 	var data map[string]any
 	if err := json.Unmarshal(mustRead(t, path), &data); err != nil {
@@ -160,7 +162,8 @@ func TestApprovalRequiredExport(t *testing.T) {
 	json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json")), &res)
 	id := res["batch_id"].(string)
 	const pass = "a long enough pass phrase"
-	mustPawl(t, "-C", dir, "operator", "add", "qa", "--name", "Quinn Auditor", "--passphrase-fd", passFD(t, pass))
+	mustPawl(t, "-C", dir, "operator", "add", "qa", "--name", "Quinn Auditor", "--passphrase-fd", passFD(t, pass), "--reason", "QA")
+	grant(t, dir, "qa", "reviewer", "approver")
 
 	if code, _, errs := pawl(t, "", "-C", dir, "export", id, "--to", url); code != 3 || !strings.Contains(errs, "approval") {
 		t.Fatalf("export before approval: exit %d %s", code, errs)

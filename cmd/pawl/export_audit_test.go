@@ -18,7 +18,7 @@ import (
 // reasons to a person reading it.
 func TestAuditExportForInspectors(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir)
+	mustPawl(t, "init", dir, "--role", "approver=policy_admin")
 	var ids []string
 	for i, records := range []string{
 		good + "\n" + `{"device_id":"AB-123456","value":"hot"}` + "\n",
@@ -47,7 +47,8 @@ func TestAuditExportForInspectors(t *testing.T) {
 		t.Fatalf("archive run: %v\n%s", err, out)
 	}
 	const pass = "a long enough pass phrase"
-	mustPawl(t, "-C", dir, "operator", "add", "qa", "--name", "Quinn Auditor", "--passphrase-fd", passFD(t, pass))
+	mustPawl(t, "-C", dir, "operator", "add", "qa", "--name", "Quinn Auditor", "--passphrase-fd", passFD(t, pass), "--reason", "QA")
+	grant(t, dir, "qa", "approver")
 	mustPawl(t, "-C", dir, "sign", ids[1], "--meaning", "approved", "--operator", "qa", "--reason", "fit for release", "--passphrase-fd", passFD(t, pass))
 
 	exp := filepath.Join(t.TempDir(), "review")

@@ -31,7 +31,7 @@ import (
 func exportProject(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "alice")
+	mustPawl(t, "init", dir, "--operator", "alice", "--role", "approver=policy_admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"), 0o644)
 	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "--input", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")
@@ -59,9 +59,22 @@ func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 }
 
 // lastDecision is the newest policy decision about a batch.
+// egressDecisions are the egress decisions about batch on record (every
+// command's authz decision is on record too, about the same object).
+func egressDecisions(t *testing.T, dir, batch string) []audit.Entry {
+	t.Helper()
+	var out []audit.Entry
+	for _, e := range enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+batch) {
+		if d, err := actions.Decode[actions.PolicyDecisionDetails](e); err == nil && d.Kind == policies.KindEgress {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func lastDecision(t *testing.T, dir, batch string) policies.Decision {
 	t.Helper()
-	es := enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+batch)
+	es := egressDecisions(t, dir, batch)
 	if len(es) == 0 {
 		t.Fatal("no decision on record")
 	}
@@ -104,6 +117,7 @@ func TestExportToOutbox(t *testing.T) {
 	// A percent-encoded spelling of the same URL is the same destination,
 	// and the files go to the canonical path.
 	enc := "file://" + outbox + "/%62/"
+	grant(t, dir, "bob", "operator")
 	out = mustPawl(t, "-C", dir, "export", id, "--to", enc, "--purpose", "test", "--operator", "bob")
 	if !strings.Contains(out, "hash confirmed at the destination") {
 		t.Fatalf("export output:\n%s", out)
@@ -187,7 +201,7 @@ func TestExportBypassAttempts(t *testing.T) {
 		{"prefix lookalike", "https://allowed.example/inbox-evil/", "egress.not_whitelisted", false},
 		{"classification", "file://" + outbox + "/public/x/", "egress.classification", false},
 	}
-	before := len(enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+id))
+	before := len(egressDecisions(t, dir, id))
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errs := pawl(t, "", "-C", dir, "export", id, "--to", c.url)
@@ -200,7 +214,7 @@ func TestExportBypassAttempts(t *testing.T) {
 			if got := tree(t, outbox); len(got) != 1 || got[0] != "link" {
 				t.Fatalf("written into the outbox: %v", got)
 			}
-			es := enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+id)
+			es := egressDecisions(t, dir, id)
 			if len(es) != before+i+1 {
 				t.Fatalf("%d decisions on record, want %d", len(es), before+i+1)
 			}
@@ -365,7 +379,7 @@ func TestExportTimeOutsideWindow(t *testing.T) {
 	outbox := t.TempDir()
 	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
 	t.Setenv("PAWL_TIME_WINDOW_PAST", "168h") // the default window, not the tests' wide one
-	decisions := len(enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+id))
+	decisions := len(egressDecisions(t, dir, id))
 	old := time.Now().Add(-30 * 24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
 	ahead := time.Now().Add(3 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
 	for _, c := range []struct{ at, want string }{{old, "more than 168h before now"}, {ahead, "more than 1h after now"}} {
@@ -374,7 +388,7 @@ func TestExportTimeOutsideWindow(t *testing.T) {
 			t.Fatalf("--time %s: exit %d\n%s%s", c.at, code, out, errs)
 		}
 	}
-	if n := len(enginetest.TrailEntries(t, dir, actions.PolicyDecision, "batch:"+id)); n != decisions || len(tree(t, outbox)) != 0 {
+	if n := len(egressDecisions(t, dir, id)); n != decisions || len(tree(t, outbox)) != 0 {
 		t.Fatalf("a refused export asked the policy (%d decisions, %d before) or wrote %v", n, decisions, tree(t, outbox))
 	}
 

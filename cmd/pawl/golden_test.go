@@ -24,6 +24,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/policies"
 )
@@ -199,6 +200,13 @@ func (g *goldenScenario) run() {
 	// (enginetest.PastWindow). Times before 1900 and after 2999 stay outside it.
 	cfg := filepath.Join(root, "pawl.yaml")
 	g.write(cfg, string(mustRead(t, cfg))+"operator: qa-runner\ntime_window:\n  past: "+config.FormatDuration(enginetest.PastWindow)+"\n")
+	// Roles: qa-admin, who created the project, holds every role; qa-runner
+	// none until granted, and a grant is in force only once pinned.
+	g.in("authz/no-role", 3, "plugin", "list")
+	g.in("operator-grant/text", 0, "operator", "grant", "qa-runner", "operator", "policy_admin", "--reason", "runs the loads, keeps the plugins", "--operator", "qa-admin")
+	g.in("operator-grant/no-reason", 2, "operator", "grant", "qa-runner", "operator")
+	g.in("authz/grant-not-pinned", 3, "plugin", "list")
+	g.in("pin/roles", 0, "pin", "--reason", "qa-runner's roles", "--operator", "qa-admin")
 
 	g.step("help/root", 0, "", "--help")
 	g.step("help/unknown-command", 1, "", "frobnicate")
@@ -318,16 +326,25 @@ func (g *goldenScenario) run() {
 	// Operators and e-signatures.
 	g.in("operator-list/none", 0, "operator", "list")
 	g.in("operator-list/none-json", 0, "operator", "list", "--output", "json")
-	g.in("operator-add/text", 0, "operator", "add", "alice", "--name", "Alice Example", "--reason", "QA lead", "--passphrase-fd", passFD(t, goldenPass))
-	g.in("operator-add/json", 0, "operator", "add", "bob", "--name", "Bob Reviewer", "--passphrase-fd", passFD(t, goldenPass), "--output", "json")
-	g.in("operator-add/short-passphrase", 1, "operator", "add", "carol", "--name", "Carol", "--passphrase-fd", passFD(t, "short"))
+	g.in("operator-add/not-admin", 3, "operator", "add", "alice", "--name", "Alice Example", "--reason", "QA lead", "--passphrase-fd", passFD(t, goldenPass))
+	g.in("operator-add/text", 0, "operator", "add", "alice", "--name", "Alice Example", "--reason", "QA lead", "--passphrase-fd", passFD(t, goldenPass), "--operator", "qa-admin")
+	g.in("operator-add/json", 0, "operator", "add", "bob", "--name", "Bob Reviewer", "--reason", "reviewer", "--passphrase-fd", passFD(t, goldenPass), "--output", "json", "--operator", "qa-admin")
+	g.in("operator-add/name-taken", 3, "operator", "add", "mallory", "--name", "alice example", "--reason", "a second alice", "--passphrase-fd", passFD(t, goldenPass), "--operator", "qa-admin")
+	g.in("operator-add/no-reason", 3, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, goldenPass), "--operator", "qa-admin")
+	g.in("operator-add/short-passphrase", 1, "operator", "add", "carol", "--name", "Carol", "--reason", "reviewer", "--passphrase-fd", passFD(t, "short"), "--operator", "qa-admin")
 	g.in("operator-add/no-terminal", 2, "operator", "add", "carol", "--name", "Carol")
 	g.in("operator-list/text", 0, "operator", "list")
+	g.in("sign/no-role", 3, "sign", b1, "--meaning", "approved", "--operator", "alice", "--reason", "x", "--passphrase-fd", passFD(t, goldenPass))
+	mustPawl(t, "-C", root, "operator", "grant", "alice", "approver", "--reason", "QA lead approves", "--operator", "qa-admin")
+	mustPawl(t, "-C", root, "operator", "grant", "bob", "reviewer", "--reason", "reviews", "--operator", "qa-admin")
+	mustPawl(t, "-C", root, "operator", "grant", "carol", "reviewer", "--reason", "reviews", "--operator", "qa-admin")
+	mustPawl(t, "-C", root, "pin", "--reason", "roles of alice, bob and carol", "--operator", "qa-admin")
 	g.in("operator-list/json", 0, "operator", "list", "--output", "json")
 	g.in("sign/wrong-passphrase", 1, "sign", b1, "--meaning", "approved", "--operator", "alice", "--reason", "x", "--passphrase-fd", passFD(t, "not the passphrase at all"))
 	g.in("sign/bad-meaning", 2, "sign", b1, "--meaning", "liked", "--operator", "alice")
 	g.in("sign/text", 0, "sign", b1[:8], "--meaning", "approved", "--operator", "alice", "--reason", "fit for release", "--passphrase-fd", passFD(t, goldenPass))
 	g.in("sign/json", 0, "sign", b1, "--meaning", "reviewed", "--operator", "bob", "--passphrase-fd", passFD(t, goldenPass), "--output", "json")
+	g.in("sign/twice", 3, "sign", b1, "--meaning", "reviewed", "--operator", "bob", "--passphrase-fd", passFD(t, goldenPass))
 	g.in("batches-show/signed", 0, "batches", "show", b1)
 	g.in("batches-show/signed-json", 0, "batches", "show", b1, "--output", "json")
 
@@ -372,13 +389,17 @@ func (g *goldenScenario) run() {
 	// An as-of and an export time outside the window, each with a reason:
 	// on record, and flagged.
 	archive := g.write(g.path("input", "archive.jsonl"), goldenArchive)
+	// A time outside the window needs a role as well (the default bundle:
+	// admin), and the refusal is on record.
+	g.in("run/as-of-outside-window-no-role", 3, "run", "sensor-feed", "--input", archive, "--as-of", goldenLongAgo,
+		"--reason", "loading the 1900 archive, dated as collected")
 	third := g.in("run/as-of-outside-window-reason", 0, "run", "sensor-feed", "--input", archive, "--as-of", goldenLongAgo,
-		"--reason", "loading the 1900 archive, dated as collected", "--output", "json")
+		"--reason", "loading the 1900 archive, dated as collected", "--output", "json", "--operator", "qa-admin")
 	b3 := batchID(t, third.stdout)
 	g.in("batches-show/as-of-outside-window", 0, "batches", "show", b3)
 	g.in("batches-show/as-of-outside-window-json", 0, "batches", "show", b3, "--output", "json")
 	g.in("export/time-outside-window-reason", 0, "export", b1, "--to", "file://"+outbox+"/lims-archive/", "--purpose", "release",
-		"--time", goldenLongAgo, "--reason", "re-sent as the release of record of 1900")
+		"--time", goldenLongAgo, "--reason", "re-sent as the release of record of 1900", "--operator", "qa-admin")
 
 	review := g.path("review")
 	g.in("audit-export/html", 0, "audit", "export", review, "--reason", "inspection 2026")
@@ -394,9 +415,10 @@ func (g *goldenScenario) run() {
 	// that ran ahead leaves it: the next append is refused, and the
 	// anomaly is on record in its place.
 	clockRoot := g.path("clock")
-	mustPawl(t, "init", clockRoot, "--operator", "qa-admin")
+	mustPawl(t, "init", clockRoot, "--operator", "qa-admin", "--role", "approver=policy_admin")
 	clockCfg := filepath.Join(clockRoot, "pawl.yaml")
 	g.write(clockCfg, string(mustRead(t, clockCfg))+"time_window:\n  past: "+config.FormatDuration(enginetest.PastWindow)+"\n")
+	grant(t, clockRoot, "qa-runner", "operator")
 	tr, err := audit.Open(filepath.Join(clockRoot, ".pawl", "audit.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -413,15 +435,15 @@ func (g *goldenScenario) run() {
 	// lock-out and its unlock, revocations.
 	const carolPass, carolNew, bobNew = "lantern orchard pebble quartz", "violet anchor meadow drizzle", "saffron glacier whistle copper"
 	g.step("help/operator", 0, "", "operator", "--help")
-	g.in("operator-add/weak-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, "aaaaaaaaaaaa"))
-	g.in("operator-add/name-in-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, "carol-example-2026"))
-	g.in("operator-add/third", 0, "operator", "add", "carol", "--name", "Carol Example", "--passphrase-fd", passFD(t, carolPass))
-	g.in("sign/carol", 0, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolPass))
+	g.in("operator-add/weak-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--reason", "reviewer", "--passphrase-fd", passFD(t, "aaaaaaaaaaaa"), "--operator", "qa-admin")
+	g.in("operator-add/name-in-passphrase", 1, "operator", "add", "carol", "--name", "Carol Example", "--reason", "reviewer", "--passphrase-fd", passFD(t, "carol-example-2026"), "--operator", "qa-admin")
+	g.in("operator-add/third", 0, "operator", "add", "carol", "--name", "Carol Example", "--reason", "reviewer", "--passphrase-fd", passFD(t, carolPass), "--operator", "qa-admin")
+	g.in("sign/carol", 0, "sign", b1, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolPass))
 	g.in("operator-passwd/text", 0, "operator", "passwd", "carol", "--reason", "quarterly change", "--passphrase-fd", passFD(t, carolPass+"\n"+carolNew))
 	g.in("operator-passwd/json", 0, "operator", "passwd", "bob", "--passphrase-fd", passFD(t, goldenPass+"\n"+bobNew), "--output", "json")
 	g.in("operator-passwd/weak-new", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolNew+"\n"+carolNew+"!"))
 	g.in("operator-passwd/no-terminal", 2, "operator", "passwd", "carol")
-	g.in("operator-passwd/unknown", 1, "operator", "passwd", "dave", "--passphrase-fd", passFD(t, carolPass+"\n"+carolNew))
+	g.in("operator-passwd/unknown", 3, "operator", "passwd", "dave", "--passphrase-fd", passFD(t, carolPass+"\n"+carolNew))
 	g.in("operator-passwd/wrong-old", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolPass+"\n"+"another fine passphrase"))
 	wrong := func() {
 		t.Helper()
@@ -451,9 +473,9 @@ func (g *goldenScenario) run() {
 	g.in("operator-unlock/revoked", 1, "operator", "unlock", "carol", "--reason", "undo")
 	g.in("sign/revoked", 1, "sign", b2, "--meaning", "reviewed", "--operator", "carol", "--passphrase-fd", passFD(t, carolNew))
 	g.in("operator-passwd/revoked", 1, "operator", "passwd", "carol", "--passphrase-fd", passFD(t, carolNew+"\n"+carolPass))
-	g.in("operator-add/revoked-id", 1, "operator", "add", "carol", "--name", "Carol Again", "--passphrase-fd", passFD(t, carolPass))
+	g.in("operator-add/revoked-id", 1, "operator", "add", "carol", "--name", "Carol Again", "--reason", "back", "--passphrase-fd", passFD(t, carolPass), "--operator", "qa-admin")
 	g.in("operator-list/revoked", 0, "operator", "list")
-	g.in("batches-show/signer-revoked", 0, "batches", "show", b2)
+	g.in("batches-show/signer-revoked", 0, "batches", "show", b1)
 	g.in("audit-log/locked", 0, "audit", "log", "--action", actions.OperatorLocked)
 	g.in("audit-log/unlocked-json", 0, "audit", "log", "--action", actions.OperatorUnlocked, "--output", "json")
 
@@ -484,10 +506,16 @@ func (g *goldenScenario) run() {
 
 	// The two-person rule, turned on by one person (it was off), then
 	// holding a change back until a second person e-signs it.
+	// Approving a change needs policy_admin (authz change.approve), and a
+	// grant made once the rule is on is itself a change: the policy
+	// admins are named while it is still off, in force with the pin that
+	// turns it on.
+	mustPawl(t, "-C", root, "operator", "grant", "alice", "approver", "operator", "policy_admin", "--reason", "QA lead approves, corrects and proposes policy changes", "--operator", "qa-admin")
+	mustPawl(t, "-C", root, "operator", "grant", "dave", "policy_admin", "--reason", "policy approver", "--operator", "qa-admin")
 	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "two_person: false", "two_person: true", 1))
 	g.in("pin/two-person-on", 0, "pin", "--reason", "two persons from now on")
 	const davePass = "walnut lighthouse cobalt ferry"
-	g.in("operator-add/approver", 0, "operator", "add", "dave", "--name", "Dave Approver", "--reason", "policy approver", "--passphrase-fd", passFD(t, davePass))
+	g.in("operator-add/approver", 0, "operator", "add", "dave", "--name", "Dave Approver", "--reason", "policy approver", "--operator", "qa-admin", "--passphrase-fd", passFD(t, davePass))
 	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 1048576", "max_record_bytes: 2097152", 1))
 	proposed := g.in("pin/proposed", 0, "pin", "--operator", "alice", "--reason", "records up to 2 MiB")
 	change := regexp.MustCompile(`change (chg-[0-9a-f]{12})`).FindStringSubmatch(proposed.stdout)
@@ -517,7 +545,10 @@ func (g *goldenScenario) run() {
 	// shows.
 	fixed2b := g.write(g.path("fixed-2b.json"), `{"device_id":"AB-123456","timestamp":"2026-11-24T10:05:00Z","value":22.5,"unit":"celsius"}`)
 	g.in("quarantine-resubmit/again-no-reason", 1, "quarantine", "resubmit", b1, "2", "--file", fixed2b)
-	g.in("quarantine-resubmit/again", 0, "quarantine", "resubmit", b1, "2", "--file", fixed2b, "--reason", "the plant log says 22.5")
+	// Correcting a record again needs the approver role (authz
+	// record.correct_again): qa-runner is refused, on record; alice may.
+	g.in("quarantine-resubmit/again-not-approver", 3, "quarantine", "resubmit", b1, "2", "--file", fixed2b, "--reason", "the plant log says 22.5")
+	g.in("quarantine-resubmit/again", 0, "quarantine", "resubmit", b1, "2", "--file", fixed2b, "--reason", "the plant log says 22.5", "--operator", "alice")
 	g.in("audit-trace/corrections", 0, "audit", "trace", b1, "2")
 	g.in("audit-trace/corrections-json", 0, "audit", "trace", b1, "2", "--output", "json")
 }
@@ -571,6 +602,9 @@ type normaliser struct {
 	decisions []decisionOnRecord
 	origins   []string // checkpoint origins
 	ancestors *regexp.Regexp
+	// uid is this process's uid in JSON ("uid": N): an authz input's
+	// principal, the account an enrolment binds.
+	uid *regexp.Regexp
 }
 
 type decisionOnRecord struct {
@@ -589,6 +623,9 @@ func newNormaliser(t *testing.T, base, root string) *normaliser {
 		}
 	}
 	n.exact[runtime.Version()] = "<go version>"
+	// Who runs the tests: the principal authz decisions name.
+	n.exact[principal.Process().String()] = "$CALLER"
+	n.uid = regexp.MustCompile(`"uid":( ?)` + strconv.Itoa(os.Getuid()) + `([,}\n])`)
 	// The egress policy's input lists every directory above the outbox as
 	// a candidate prefix; those above $TMP depend on where the temporary
 	// directory is, and how deep.
@@ -660,6 +697,13 @@ func (n *normaliser) fromProject(t *testing.T, root, label string) {
 		case actions.PolicyDecision:
 			d := decode[actions.PolicyDecisionDetails](t, e)
 			n.decisions = append(n.decisions, decisionOnRecord{e.Seq, label, d.ID, string(d.Input)})
+			if d.Kind == policies.KindAuthz {
+				// Asked at the time of the request: its time and id are
+				// volatile.
+				n.exact[d.Time] = ph("entry %d authz time", e.Seq)
+				n.exact[d.ID] = ph("entry %d decision id", e.Seq)
+				n.exact[d.ID[:16]] = ph("entry %d decision id prefix", e.Seq)
+			}
 		}
 	}
 	for size := int64(1); size <= int64(len(es)); size++ {
@@ -739,6 +783,8 @@ var (
 // fields are pinned as they are.
 var measuredSteps = []string{"run/", "quarantine-resubmit/", "demo/", "policy-test/"}
 
+var unrecorded = regexp.MustCompile(`policy decision [0-9a-f]{16} could not be put on record`)
+
 func (n *normaliser) normalise(s string, measured bool) string {
 	// Times to the second, on the lines that name their entry.
 	lines := strings.Split(s, "\n")
@@ -770,6 +816,10 @@ func (n *normaliser) normalise(s string, measured bool) string {
 	}
 	s = strings.Join(lines, "\n")
 	s = n.ancestors.ReplaceAllString(s, `"<file:// URLs of the directories above $$TMP>",$1`)
+	s = n.uid.ReplaceAllString(s, `"uid":$1"$$UID"$2`)
+	// A decision that could not go on record (an authz question, asked at
+	// the time of the request) has an id no entry names.
+	s = unrecorded.ReplaceAllString(s, "policy decision <unrecorded decision id prefix> could not be put on record")
 	for _, old := range n.order {
 		s = strings.ReplaceAll(s, old, n.exact[old])
 	}

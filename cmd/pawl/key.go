@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
@@ -41,7 +42,7 @@ pawl-engine-key) set, the new key is sealed at rest under that secret.`,
 				operator = p.Cfg.Operator
 			}
 			old := p.Key.ID()
-			d, err := p.RotateKey(c.Context(), operator, reason)
+			d, err := gate.RotateKey(c.Context(), p, operator, reason)
 			if err != nil {
 				return err
 			}

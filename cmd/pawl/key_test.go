@@ -48,7 +48,7 @@ func treeHash(t *testing.T, dir string) string {
 // history` — and not one byte, mode or time in it changes.
 func TestKeyRotateAndVerifyReadOnly(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir)
+	mustPawl(t, "init", dir, "--role", "keeper=admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"), 0o644)
 	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json")

@@ -23,7 +23,7 @@ import (
 func lifecycleProject(t *testing.T) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "admin")
+	mustPawl(t, "init", dir, "--operator", "admin", "--role", "approver=policy_admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"), 0o644)
 	var res struct {
@@ -33,7 +33,9 @@ func lifecycleProject(t *testing.T) (string, string) {
 	if res.BatchID == "" {
 		t.Fatal("no batch")
 	}
-	mustPawl(t, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, alicePass))
+	mustPawl(t, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, alicePass), "--reason", "QA")
+	grant(t, dir, "alice", "reviewer")
+	grant(t, dir, "qa-admin", "admin")
 	return dir, res.BatchID
 }
 
@@ -66,9 +68,9 @@ func TestWeakPassphrasesRefusedByTheCLI(t *testing.T) {
 	dir, _ := lifecycleProject(t)
 	for _, tc := range []struct{ id, name, pass, want string }{
 		{"bob", "Bob Builder", "aaaaaaaaaaaa", "it scores 0 of 4"},
-		{"alice2", "Alice Example", "alice-example-2026", "the operator's id or printed name"},
+		{"carol", "Carol Example", "carol-example-2026", "the operator's id or printed name"},
 	} {
-		code, _, errs := pawl(t, "", "-C", dir, "operator", "add", tc.id, "--name", tc.name, "--passphrase-fd", passFD(t, tc.pass))
+		code, _, errs := pawl(t, "", "-C", dir, "operator", "add", tc.id, "--name", tc.name, "--passphrase-fd", passFD(t, tc.pass), "--reason", "QA")
 		if code != 1 || !strings.Contains(errs, tc.want) || !strings.Contains(errs, "four or more unrelated words") || strings.Contains(errs, tc.pass) {
 			t.Errorf("%s: exit %d %s", tc.pass, code, errs)
 		}
@@ -81,7 +83,7 @@ func TestWeakPassphrasesRefusedByTheCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "two lines: the old passphrase, then the new one") {
 		t.Fatalf("passwd with one line: exit %d %s", code, errs)
 	}
-	if es := enginetest.TrailEntries(t, dir, actions.OperatorEnrolled, ""); len(es) != 1 {
+	if es := enginetest.TrailEntries(t, dir, actions.OperatorEnrolled, "operator:alice"); len(es) != 1 {
 		t.Fatalf("%d enrolments", len(es))
 	}
 	if es := enginetest.TrailEntries(t, dir, actions.OperatorPassphraseChanged, ""); len(es) != 0 {
@@ -104,7 +106,7 @@ func TestEightWrongThenRightLocksOut(t *testing.T) {
 		!strings.Contains(errs, "pawl operator unlock alice --reason") {
 		t.Fatalf("the right passphrase after eight wrong ones: exit %d %s", code, errs)
 	}
-	if es := enginetest.TrailEntries(t, dir, actions.ESignSigned, ""); len(es) != 0 {
+	if es := enginetest.TrailEntries(t, dir, actions.ESignSigned, "batch:"+batch); len(es) != 0 {
 		t.Fatalf("%d signatures", len(es))
 	}
 	if es := enginetest.TrailEntries(t, dir, actions.OperatorLocked, "operator:alice"); len(es) != 1 {
@@ -200,7 +202,7 @@ func TestRevokedOperatorInTheCLI(t *testing.T) {
 		t.Fatalf("audit verify before the forgery:\n%s", out)
 	}
 
-	signed := enginetest.TrailEntries(t, dir, actions.ESignSigned, "")[0]
+	signed := enginetest.TrailEntries(t, dir, actions.ESignSigned, "batch:"+batch)[0]
 	sd, err := actions.Decode[actions.ESignSignedDetails](signed)
 	if err != nil {
 		t.Fatal(err)

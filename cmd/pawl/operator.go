@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) operatorCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "operator",
-		Short: "Enrol, list, change the passphrase of, unlock and revoke the operators who e-sign batches",
+		Short: "Enrol, list, change the passphrase of, unlock, revoke and give roles to the operators",
 	}
-	c.AddCommand(a.operatorAddCmd(), a.operatorListCmd(), a.operatorPasswdCmd(), a.operatorUnlockCmd(), a.operatorRevokeCmd())
+	c.AddCommand(a.operatorAddCmd(), a.operatorListCmd(), a.operatorPasswdCmd(), a.operatorUnlockCmd(), a.operatorRevokeCmd(), a.operatorGrantCmd())
 	return c
 }
 
@@ -29,7 +31,8 @@ score and what made it weak. Four or more unrelated words picked at random
 make a good one.`, esign.MinPassphraseLen)
 
 func (a *app) operatorAddCmd() *cobra.Command {
-	var name, reason string
+	var name, reason, cert string
+	var bindUID int
 	var fd int
 	add := &cobra.Command{
 		Use:   "add ID --name \"Printed Name\"",
@@ -47,7 +50,14 @@ enrolled twice, not even after its operator was revoked.
 The passphrase is read from the terminal (twice), or for scripts from an open
 file descriptor (--passphrase-fd N, one line); never from an argument or the
 environment. The operator recorded as enrolling is the configured one
-(--operator, PAWL_OPERATOR, pawl.yaml).`, esign.OperatorKDFIterations, passphraseRules),
+(--operator, PAWL_OPERATOR, pawl.yaml); enrolling is an authz question (the
+default bundle: the admin role, a reason, and a printed name nobody enrolled
+has).
+
+The operator is bound to an OS account: --uid N, by default the caller's
+(under pawl serve, the account connected to the socket). Only a request
+from that account may act as them — sign, or be named by --operator. Give
+each person their own account and their own operator id.`, esign.OperatorKDFIterations, passphraseRules),
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -66,7 +76,13 @@ environment. The operator recorded as enrolling is the configured one
 				return err
 			}
 			defer p.Close()
-			opt := esign.EnrolOptions{ID: id, Name: name, Reason: reason}
+			opt := esign.EnrolOptions{ID: id, Name: name, Reason: reason, Cert: cert}
+			if c.Flags().Changed("uid") {
+				if bindUID < 0 {
+					return &usageError{fmt.Errorf("--uid %d: an OS uid is 0 or more", bindUID)}
+				}
+				opt.UID = &bindUID
+			}
 			if _, err := esign.LookupOperator(c.Context(), p, id); err == nil {
 				// Already enrolled, or revoked: said without asking for a
 				// passphrase.
@@ -95,6 +111,8 @@ environment. The operator recorded as enrolling is the configured one
 		},
 	}
 	add.Flags().StringVar(&name, "name", "", "the operator's printed name, shown on every signature")
+	add.Flags().IntVar(&bindUID, "uid", -1, "the OS `UID` of the account the operator is bound to (default: the caller's)")
+	add.Flags().StringVar(&cert, "cert", "", "bind the operator to a client certificate too: its `sha256:HEX` fingerprint")
 	add.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
 	add.Flags().String("operator", "", "operator `ID` recorded as performing the enrolment")
 	add.Flags().IntVar(&fd, "passphrase-fd", -1, "read the passphrase (one line) from open file descriptor `N` instead of the terminal")
@@ -297,9 +315,9 @@ func (a *app) adminCmd(use, short, long string, do func(c *cobra.Command, opt es
 	return c
 }
 
-const rolesNote = `Roles do not exist yet: anyone who can run pawl on the project may do this,
-and the entry records who (the configured operator, --operator, and the OS
-user) and why.`
+const rolesNote = `It is an authz question (docs/policy-guide.md): the default bundle gives it
+to the admin role. The decision is on record, allow or deny, and the entry
+records who (the configured operator, --operator, and the OS user) and why.`
 
 func (a *app) operatorUnlockCmd() *cobra.Command {
 	return a.adminCmd("unlock ID --reason TEXT",
@@ -361,4 +379,51 @@ person under a new id. A revocation is never undone.
 				op.ID, op.Name, op.KeyID, r.By, r.AuditSeq, op.ID)
 			return nil
 		})
+}
+
+func (a *app) operatorGrantCmd() *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   "grant ID ROLE... --reason TEXT",
+		Short: "Give an operator id its roles in the policy bundle (in force once pinned)",
+		Long: `Set the roles an operator id holds: authz.roles in policies/data.json, the
+roles the default bundle knows being admin, policy_admin, operator,
+reviewer, approver and auditor (docs/policy-guide.md). The grant is recorded
+(policy.roles_granted) with who and why (required). It changes the bundle,
+so it is in force only once the bundle is pinned again (` + "`pawl pin`" + `), and
+authorisation always asks the bundle the pins on record name: editing
+data.json by hand grants nothing until someone allowed to pin does. The
+roles given replace the ones held; none given takes every role away.
+Granting is an authz question (the default bundle: policy_admin).`,
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			if err := esign.CheckOperatorID(argv[0]); err != nil {
+				return &usageError{err}
+			}
+			if strings.TrimSpace(reason) == "" {
+				return &usageError{errors.New("--reason TEXT is required: why, on record")}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			roles := append([]string{}, argv[1:]...)
+			if err := gate.GrantRoles(c.Context(), p, argv[0], roles, p.Cfg.Operator, reason); err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(map[string]any{"operator": argv[0], "roles": roles, "pinned": false})
+			}
+			fmt.Fprintf(a.s.out, "%s now holds [%s] in %s/data.json; in force once the bundle is pinned: `pawl pin`\n", argv[0], strings.Join(roles, " "), project.PolicyDir)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "why (required; recorded in the audit trail)")
+	c.Flags().String("operator", "", "operator `ID` recorded as granting")
+	a.addOutputFlag(c)
+	return c
 }

@@ -123,7 +123,8 @@ func (a *app) openChecked(c *cobra.Command) (*project.Project, error) {
 	return a.open(c)
 }
 
-// open finds and opens the project, recovering interrupted batches.
+// open finds and opens the project, recovering interrupted batches, and
+// asks the authz question of the command (authorize).
 func (a *app) open(c *cobra.Command) (*project.Project, error) {
 	root, err := project.FindRoot(a.startDir())
 	if err != nil {
@@ -136,7 +137,17 @@ func (a *app) open(c *cobra.Command) (*project.Project, error) {
 	if a.s.job != nil {
 		cfg.Operator = servedOperator(c.Context())
 	}
-	return engine.Open(c.Context(), root, cfg)
+	p, err := engine.Open(c.Context(), root, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Every command that acts on a project is authorised here, once,
+	// before it does anything (cmd/pawl/authz.go).
+	if err := authorize(c, p); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
 // parseOrdinal reads a record number as the commands take it: 1 is the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/project"
@@ -21,6 +22,11 @@ func servedProject(t *testing.T) (dir, socket string) {
 	t.Helper()
 	dir = t.TempDir()
 	mustPawl(t, "init", dir, "--operator", "alice")
+	// Under a service every operator acts through an enrolment bound to
+	// their account: the caller's account name (every role, as the
+	// project's creator) is enrolled, bound to its uid.
+	mustPawl(t, "-C", dir, "operator", "add", config.Defaults().Operator, "--name", "Served Caller", "--reason", "acts through the service",
+		"--passphrase-fd", passFD(t, "served caller's own pass phrase"))
 	data := filepath.Join(dir, project.DefaultDataDir)
 	t.Setenv("PAWL_CACHE_DIR", filepath.Join(data, "cache"))
 	privatise(t, data)

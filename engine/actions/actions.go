@@ -21,6 +21,7 @@ const (
 	PluginAddRefused    = "plugin.add_refused"          // PluginAddRefusedDetails
 	PluginCacheRejected = "plugin.cache_rejected"       // PluginCacheRejectedDetails
 	PluginApproved      = "policy.plugin_approved"      // PluginApprovedDetails
+	RolesGranted        = "policy.roles_granted"        // RolesGrantedDetails
 	PolicyDecision      = "policy.decision"             // PolicyDecisionDetails
 	BatchCommitted      = "batch.committed"             // BatchRecord
 	BatchFailed         = "batch.failed"                // BatchFailedDetails
@@ -69,7 +70,8 @@ func Catalogue() []Spec {
 		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
 		{PluginCacheRejected, "plugin:<name@version>", PluginCacheRejectedDetails{}, "an entry of the compilation cache failed its check (its MAC under the project's cache key, bound to the module's sha256) and was deleted before wazero read it: the module's hash, the entry, what was wrong (no MAC, a MAC that does not match its files, a file pawl does not write there) and whether the module was compiled afresh; nothing ran from the entry"},
 		{PluginApproved, "plugin:<name@version>", PluginApprovedDetails{}, "a plugin hash was approved in `policies/data.json` with its capabilities; the reason is required"},
-		{PolicyDecision, "batch:<id> or plugin:<name@version>", PolicyDecisionDetails{}, "a policy decision, allow or deny: the whole decision (id, kind, query, time, canonical input, allow, deny reasons, result, bundle revision and sha256, OPA version), the batch and job, and the error when evaluation failed"},
+		{RolesGranted, "operator:<id>", RolesGrantedDetails{}, "an operator id was given roles in `policies/data.json` (`authz.roles`; `pawl init` gives the initialising operator every role): the roles now held and the file; in force once the bundle is pinned"},
+		{PolicyDecision, "batch:<id>, plugin:<name@version>, or what an authz decision is about (operator:<id>, project, ...)", PolicyDecisionDetails{}, "a policy decision, allow or deny, of kind plugins, classification, egress or authz (asked for every request): the whole decision (id, kind, query, time, canonical input, allow, deny reasons, result, bundle revision and sha256, OPA version), the batch and job, and the error when evaluation failed"},
 		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of (and, for an as-of given outside the time window with a reason, that it was outside and the window), counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the pawl version"},
 		{BatchFailed, "batch:<id>", BatchFailedDetails{}, "a batch failed and nothing was committed: job, input digest, the error"},
 		{BatchReplayed, "batch:<id>", BatchReplayedDetails{}, "a committed batch was replayed from the store under its recorded plan: match or mismatch per artifact (outputs, actions, lineage file, tiles, root, counts), or why the replay could not run"},
@@ -80,9 +82,9 @@ func Catalogue() []Spec {
 		{BatchExportFailed, "batch:<id>", BatchExportFailedDetails{}, "an allowed export did not complete: the destination, the decision, the error and what, if anything, was written, and whether the decision's time was given outside the time window (with the window)"},
 		{Checkpoint, "trail:<id>", CheckpointDetails{}, "a signed checkpoint of the trail was issued: origin, size and root (base64)"},
 		{AuditExported, "export:<digest prefix>", AuditExportedDetails{}, "a review package was written for inspectors: directory, format, the SHA256SUMS digest, entries, batches, checkpoint size"},
-		{OperatorEnrolled, "operator:<id>", OperatorEnrolledDetails{}, "an operator was enrolled with a key of their own: id, printed name, public key (`ed25519 BASE64 KEYID`), key id, KDF (`pbkdf2-hmac-sha256+aes-256-gcm`, iterations); the entry's operator is who enrolled them"},
+		{OperatorEnrolled, "operator:<id>", OperatorEnrolledDetails{}, "an operator was enrolled with a key of their own: id, printed name, public key (`ed25519 BASE64 KEYID`), key id, KDF (`pbkdf2-hmac-sha256+aes-256-gcm`, iterations), and the OS uid (and/or client certificate fingerprint) they are bound to: only a request from that account may act as them; the entry's operator is who enrolled them"},
 		{ESignSigned, "batch:<id> or change:<id>", ESignSignedDetails{}, "an operator e-signed a batch, or approved a proposed change (manifest format `pawl-esign-change-v1`, naming the change and its change.proposed entry by seq and hash): the manifest and the signature {alg, key_id, value}; the entry's operator is the signer, its time the signing time, its reason the signer's reason"},
-		{ESignFailed, "batch:<id> or change:<id> (or the id given)", ESignFailedDetails{}, "an attempt to sign failed and nothing was signed: batch (or `change:<id>`), operator and meaning as given, the failure (wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason; for a change also unknown change, own change, superseded, already applied) and the error; never the passphrase. A `wrong passphrase` counts towards the operator's lock-out"},
+		{ESignFailed, "batch:<id> or change:<id> (or the id given)", ESignFailedDetails{}, "an attempt to sign failed and nothing was signed: batch (or `change:<id>`), operator and meaning as given, the failure (wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason; for a change also unknown change, own change, superseded, already applied) and the error; never the passphrase. A `wrong passphrase` counts towards the operator's lock-out. A refusal by the authz policy is not one of these: it is the policy.decision on record"},
 		{OperatorPassphraseChanged, "operator:<id>", OperatorPassphraseChangedDetails{}, "an operator changed their passphrase (`pawl operator passwd`): the same key re-sealed under the new passphrase with a new salt and nonce; the key id, the KDF and the sha256 of the new key file (never the salt); the entry's operator is the operator, its time starts the passphrase's age. The commit point of the change: a key file staged before it is put in place after it, or discarded when the entry is missing"},
 		{OperatorPassphraseChangeFailed, "operator:<id>", OperatorPassphraseChangeFailedDetails{}, "an attempt to change a passphrase failed and nothing changed: the operator as given, the failure (wrong passphrase, locked, revoked, unknown operator, key unusable) and the error; never a passphrase. A `wrong passphrase` counts towards the operator's lock-out"},
 		{OperatorLocked, "operator:<id>", OperatorLockedDetails{}, "the alert: an operator reached `esign.lockout_after` consecutive wrong passphrases (at signing, or the old one at a change) since their last signature, change or unlock, and is locked; every later attempt is refused and recorded until an unlock. The entries of the counted attempts and the threshold"},
@@ -413,6 +415,21 @@ type OperatorEnrolledDetails struct {
 	PublicKey string      `json:"public_key"` // "ed25519 BASE64 KEYID"
 	KeyID     string      `json:"key_id"`
 	KDF       OperatorKDF `json:"kdf"`
+	// UID is the OS account the operator is bound to: only a request
+	// authenticated as that uid may act as them. Absent in entries written
+	// before operators were bound (such an operator can act as nobody).
+	UID *int `json:"uid,omitempty"`
+	// Cert is the sha256 fingerprint of a client certificate the operator
+	// is bound to instead (or as well), for a service over HTTPS.
+	Cert string `json:"cert,omitempty"`
+}
+
+// RolesGrantedDetails: the roles an operator id holds in the bundle's
+// data.json (authz.roles) were set.
+type RolesGrantedDetails struct {
+	Operator string   `json:"operator"`
+	Roles    []string `json:"roles"`
+	File     string   `json:"file"`
 }
 
 // OperatorKDF is how the operator's key file is sealed (never its salt).
@@ -512,6 +529,7 @@ func (PinChangedDetails) Action() string          { return PinChanged }
 func (PluginAddedDetails) Action() string         { return PluginAdded }
 func (PluginRefusedDetails) Action() string       { return PluginRefused }
 func (PluginApprovedDetails) Action() string      { return PluginApproved }
+func (RolesGrantedDetails) Action() string        { return RolesGranted }
 func (PolicyDecisionDetails) Action() string      { return PolicyDecision }
 func (BatchRecord) Action() string                { return BatchCommitted }
 func (BatchFailedDetails) Action() string         { return BatchFailed }

@@ -104,8 +104,8 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 	if now := time.Now(); asOf.IsZero() {
 		asOf = now.Truncate(time.Second)
 	} else {
-		w, err := gate.WindowOf(p.Cfg).Check(now, gate.GivenTime{Flag: "--time", Time: asOf, Operator: opt.Operator,
-			Reason: opt.Reason, Record: "the export's records"})
+		w, err := gate.WindowOf(p.Cfg).Admit(ctx, p, now, gate.GivenTime{Flag: "--time", Time: asOf, Operator: opt.Operator,
+			Reason: opt.Reason, Record: "the export's records"}, "batch:"+opt.Batch)
 		if err != nil {
 			return nil, err
 		}

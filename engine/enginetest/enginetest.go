@@ -20,6 +20,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/pawl-dev/pawl/engine/seal"
@@ -42,12 +43,19 @@ func Config() config.Config {
 	return c
 }
 
+// FirstRoles are the first role holders of the tests' projects besides
+// their creator "tester" (engine.InitOptions.Roles): bob, the second
+// person of the two-person rule (Pin), and pat, who approves the role
+// grants of Grant; both may approve a change (policy_admin).
+// alice (EnrolAlice) is a reviewer and approver from the start.
+var FirstRoles = map[string][]string{"alice": {"approver", "reviewer"}, "bob": {"approver", "policy_admin", "reviewer"}, "pat": {"policy_admin"}}
+
 // NewProject creates a project (engine.Init) in a temporary directory with
-// operator "tester" and the tests' time window (PastWindow); it is closed
-// when the test ends.
+// operator "tester", the first role holders FirstRoles and the tests' time
+// window (PastWindow); it is closed when the test ends.
 func NewProject(t testing.TB) *project.Project {
 	t.Helper()
-	p, err := engine.Init(context.Background(), t.TempDir(), engine.InitOptions{Operator: "tester"})
+	p, err := engine.Init(context.Background(), t.TempDir(), engine.InitOptions{Operator: "tester", Roles: FirstRoles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,10 +185,55 @@ func Batch(t testing.TB, p *project.Project, lines ...string) *ratchet.Result {
 }
 
 // EnrolAlice enrols operator "alice" (printed name "Alice Example") with
-// AlicePass.
+// AlicePass, bound to this process's uid; she holds the roles reviewer and
+// approver from the project's creation (FirstRoles).
 func EnrolAlice(t testing.TB, p *project.Project) *esign.Operator {
 	t.Helper()
 	op, err := esign.EnrolOperator(context.Background(), p, esign.EnrolOptions{ID: "alice", Name: "Alice Example", Passphrase: []byte(AlicePass), Reason: "QA reviewer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+// Grant gives operator id the roles in the project's bundle
+// (gate.GrantRoles, by the project's operator) and pins the bundle, so
+// that they are in force: a grant is a change of the bundle, so under the
+// two-person rule pat (EnrolPat, policy_admin from the start) approves it
+// and it is applied.
+func Grant(t testing.TB, p *project.Project, id string, roles ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := gate.GrantRoles(ctx, p, id, roles, p.Cfg.Operator, "test roles"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Pin(ctx, p.Cfg.Operator, "roles granted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Proposal == nil {
+		return
+	}
+	EnrolPat(t, p)
+	if _, err := esign.ApproveChange(ctx, p, esign.ApproveOptions{Change: res.Proposal.ID, Operator: "pat", Reason: "test roles", Passphrase: []byte(PatPass)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := esign.ApplyChange(ctx, p, res.Proposal.ID, p.Cfg.Operator, "roles granted"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PatPass is the passphrase of the operator EnrolPat enrols.
+const PatPass = "saffron glacier tandem orchard"
+
+// EnrolPat enrols operator "pat" (printed name "Pat Policy-Admin") with
+// PatPass, unless enrolled already: who approves Grant's role grants.
+func EnrolPat(t testing.TB, p *project.Project) *esign.Operator {
+	t.Helper()
+	if op, err := esign.LookupOperator(context.Background(), p, "pat"); err == nil {
+		return op
+	}
+	op, err := esign.EnrolOperator(context.Background(), p, esign.EnrolOptions{ID: "pat", Name: "Pat Policy-Admin", Passphrase: []byte(PatPass), Reason: "approves role grants", By: "tester"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/policies"
 )
 
 // The two-person rule's signatures (21 CFR 11.10(g), 11.10(k), 11.70). A
@@ -208,11 +211,9 @@ func ApproveChange(ctx context.Context, p *project.Project, opt ApproveOptions) 
 			if op.ID == c.Proposer {
 				return FailureOwnChange, fmt.Errorf("%w: operator %s proposed change %s, and the two-person rule needs another person's approval", ErrOwnChange, op.ID, c.ID)
 			}
-			if err := mayApproveChange(ctx, p, op, c); err != nil {
-				return "denied", err
-			}
 			return "", nil
 		},
+		authorize:    func(op *Operator, _ Meaning) error { return mayApproveChange(ctx, p, op, c, opt.Reason) },
 		approvalHint: "why this change is approved",
 		manifest: func(meaning Meaning, op *Operator, tm, reason string) *actions.ESignManifest {
 			return manifestForChange(c.Proposal, meaning, op, tm, reason)
@@ -221,13 +222,21 @@ func ApproveChange(ctx context.Context, p *project.Project, opt ApproveOptions) 
 	})
 }
 
-// mayApproveChange is the ROLE CHECK HOOK for approving a change of the
-// guarded pins. ROLE CHECK: policy_admin. Roles do not exist yet (the
-// `authz` policy question adds them); until then any enrolled operator
-// other than the proposer may approve, and the approval is on record with
-// their e-signature.
-func mayApproveChange(ctx context.Context, p *project.Project, op *Operator, c *Change) error {
-	return nil
+// mayApproveChange asks the authz question change.approve for op
+// approving change c, with the facts its rules need: the proposer (never
+// the approver) and the meanings op already signed it with (one approval
+// per person). The default bundle wants policy_admin, in the bundle in
+// force (not the one proposed). The decision is on record, allow or deny.
+func mayApproveChange(ctx context.Context, p *project.Project, op *Operator, c *Change, reason string) error {
+	f := policies.AuthzFacts{Meaning: string(MeaningApproved), Proposer: c.Proposer, ResubmittedBy: []string{}, SignedMeanings: []string{}, EnrolledNames: []string{}}
+	for _, s := range c.Signatures {
+		if s.Valid && s.SignerID == op.ID && !slices.Contains(f.SignedMeanings, string(s.Meaning)) {
+			f.SignedMeanings = append(f.SignedMeanings, string(s.Meaning))
+		}
+	}
+	slices.Sort(f.SignedMeanings)
+	return gate.Authorize(ctx, p, gate.AuthzRequest{Action: gate.ActionApproveChange, Object: "change:" + c.ID, Operator: op.ID,
+		Reason: reason, Facts: f})
 }
 
 // ErrChangeNotApplied is matched by every refusal of ApplyChange, and

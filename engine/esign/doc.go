@@ -23,14 +23,19 @@
 // revocation does not verify, and the id is never enrolled again. A
 // passphrase change is on record before its key file replaces the old
 // one, and a change cut short is finished or discarded before the key is
-// next used. What it does not do yet: roles and separation of duties —
-// anyone who can run pawl may enrol, unlock and revoke (mayAdminister is
-// where the check goes); and a copy of a key file can be attacked offline,
-// where no lock-out counts.
+// next used. Enrolment binds the operator to an OS uid (or a client
+// certificate); signing, enrolling, unlocking and revoking each ask the
+// policy bundle's authz question (gate.Authorize) with the facts its rules
+// need — who ran the batch, who resubmitted into it, the meanings already
+// signed, the printed names enrolled — before any passphrase is tried, and
+// the decision is on record. What it does not do: a copy of a key file can
+// be attacked offline, where no lock-out counts.
 //
 // The two-person rule's approvals (change.go): a change of the guarded
 // pins that `pawl pin` proposed takes effect only once an enrolled
 // operator other than its proposer has e-signed it "approved", through
 // the same signing path, over a manifest bound to the change.proposed
-// entry; ApplyChange puts exactly the approved pins in force.
+// entry; ApplyChange puts exactly the approved pins in force. Approving a
+// change is an authz question too (change.approve: policy_admin in the
+// default bundle, never the proposer, one approval per person).
 package esign

@@ -251,12 +251,12 @@ func TestEnrolRefuses(t *testing.T) {
 		opt  esign.EnrolOptions
 		want string
 	}{
-		{esign.EnrolOptions{ID: "bob", Name: "Bob", Passphrase: []byte("short")}, "at least 12"},
-		{esign.EnrolOptions{ID: "bob", Name: "Bob", Passphrase: []byte("aaaaaaaaaaaa")}, "too easy to guess: it scores 0 of 4"},
-		{esign.EnrolOptions{ID: "../bob", Name: "Bob", Passphrase: []byte(enginetest.AlicePass)}, "operator id"},
-		{esign.EnrolOptions{ID: "bob", Name: "Bob\u202eevil", Passphrase: []byte(enginetest.AlicePass)}, "U+202E"},
-		{esign.EnrolOptions{ID: "bob", Name: "  ", Passphrase: []byte(enginetest.AlicePass)}, "printed name is empty"},
-		{esign.EnrolOptions{ID: "alice", Name: "Alice Again", Passphrase: []byte(enginetest.AlicePass)}, "already enrolled"},
+		{esign.EnrolOptions{Reason: "test", ID: "bob", Name: "Bob", Passphrase: []byte("short")}, "at least 12"},
+		{esign.EnrolOptions{Reason: "test", ID: "bob", Name: "Bob", Passphrase: []byte("aaaaaaaaaaaa")}, "too easy to guess: it scores 0 of 4"},
+		{esign.EnrolOptions{Reason: "test", ID: "../bob", Name: "Bob", Passphrase: []byte(enginetest.AlicePass)}, "operator id"},
+		{esign.EnrolOptions{Reason: "test", ID: "bob", Name: "Bob\u202eevil", Passphrase: []byte(enginetest.AlicePass)}, "U+202E"},
+		{esign.EnrolOptions{Reason: "test", ID: "bob", Name: "  ", Passphrase: []byte(enginetest.AlicePass)}, "printed name is empty"},
+		{esign.EnrolOptions{Reason: "test", ID: "alice", Name: "Alice Again", Passphrase: []byte(enginetest.AlicePass)}, "already enrolled"},
 	}
 	for _, tc := range cases {
 		if _, err := esign.EnrolOperator(ctx, p, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -276,7 +276,7 @@ func TestReplacedKeyFileCannotSign(t *testing.T) {
 	p := enginetest.NewProject(t)
 	b := enginetest.Batch(t, p, enginetest.GoodReading)
 	alice := enginetest.EnrolAlice(t, p)
-	if _, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{ID: "mallory", Name: "Mallory", Passphrase: []byte("mallory's own passphrase")}); err != nil {
+	if _, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{Reason: "test", ID: "mallory", Name: "Mallory", Passphrase: []byte("mallory's own passphrase")}); err != nil {
 		t.Fatal(err)
 	}
 	mk, _ := os.ReadFile(p.OperatorKeyFile("mallory"))

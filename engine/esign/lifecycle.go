@@ -17,6 +17,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/failpoint"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/store"
 )
@@ -347,14 +348,12 @@ func afterWrongPassphrase(ctx context.Context, p *project.Project, id string, er
 		err, id, op.Locked.FailedAttempts, op.Locked.AuditSeq, id)
 }
 
-// mayAdminister is the ROLE CHECK HOOK: the one place that decides who may
-// unlock or revoke an operator (action is "unlock" or "revoke"). Roles do
-// not exist yet; a later piece adds an `authz` policy with an admin role,
-// and its check goes here. Until then anyone who can run pawl on the
-// project may, and every unlock and revocation is on record with who did it
-// (the configured operator and the OS user) and the reason they gave.
-func mayAdminister(ctx context.Context, p *project.Project, by, action string, op *Operator) error {
-	return nil
+// mayAdminister asks the authz question for an unlock or a revocation
+// (action is gate.ActionUnlock or gate.ActionRevoke) of op by by: the
+// default bundle wants the admin role. The decision is on record, allow
+// or deny.
+func mayAdminister(ctx context.Context, p *project.Project, by, action, reason string, op *Operator) error {
+	return gate.Authorize(ctx, p, gate.AuthzRequest{Action: action, Object: "operator:" + op.ID, Operator: by, Reason: reason})
 }
 
 // PasswdOptions are the inputs of ChangePassphrase.
@@ -559,7 +558,7 @@ func UnlockOperator(ctx context.Context, p *project.Project, opt AdminOptions) (
 	if op.Locked == nil {
 		return nil, fmt.Errorf("operator %s is not locked (%d failed attempts in a row; %d lock them): nothing to unlock", op.ID, op.FailedAttempts, p.Cfg.ESignLockoutAfter)
 	}
-	if err := mayAdminister(ctx, p, opt.By, "unlock", op); err != nil {
+	if err := mayAdminister(ctx, p, opt.By, gate.ActionUnlock, opt.Reason, op); err != nil {
 		return nil, err
 	}
 	if err := recordLock(ctx, p, op); err != nil {
@@ -594,7 +593,7 @@ func RevokeOperator(ctx context.Context, p *project.Project, opt AdminOptions) (
 	if op.Revoked != nil {
 		return nil, fmt.Errorf("operator %s is already revoked (audit entry %d)", op.ID, op.Revoked.AuditSeq)
 	}
-	if err := mayAdminister(ctx, p, opt.By, "revoke", op); err != nil {
+	if err := mayAdminister(ctx, p, opt.By, gate.ActionRevoke, opt.Reason, op); err != nil {
 		return nil, err
 	}
 	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.By, Object: "operator:" + op.ID, Reason: opt.Reason,

@@ -56,7 +56,7 @@ func TestWeakPassphrasesAreRefused(t *testing.T) {
 		{"bob", "Bob Builder", "P@ssw0rd2024!", []string{"look-alike substitutions"}},
 	}
 	for _, tc := range cases {
-		_, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{ID: tc.id, Name: tc.name, Passphrase: []byte(tc.pass)})
+		_, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{Reason: "test", ID: tc.id, Name: tc.name, Passphrase: []byte(tc.pass)})
 		var weak *esign.WeakPassphraseError
 		if !errors.As(err, &weak) || weak.Score >= 3 {
 			t.Errorf("%s for %s: err %v, want a weak passphrase", tc.pass, tc.id, err)
@@ -78,7 +78,7 @@ func TestWeakPassphrasesAreRefused(t *testing.T) {
 		t.Fatalf("%d enrolments on record", n)
 	}
 	// The same passphrase is fine for someone it says nothing about.
-	if _, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{ID: "carol", Name: "Carol Other", Passphrase: []byte("alice-example-2026 in may")}); err != nil {
+	if _, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{Reason: "test", ID: "carol", Name: "Carol Other", Passphrase: []byte("alice-example-2026 in may")}); err != nil {
 		t.Fatalf("a passphrase about someone else: %v", err)
 	}
 	// A change is weighed the same way, and with the old passphrase known.
@@ -99,7 +99,7 @@ func TestWeakPassphrasesAreRefused(t *testing.T) {
 	}
 	// esign.passphrase_min_score 0 checks the length only.
 	p.Cfg.ESignPassphraseMinScore = 0
-	if _, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{ID: "dave", Name: "Dave", Passphrase: []byte("aaaaaaaaaaaa")}); err != nil {
+	if _, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{Reason: "test", ID: "dave", Name: "Dave", Passphrase: []byte("aaaaaaaaaaaa")}); err != nil {
 		t.Fatalf("min score 0: %v", err)
 	}
 }
@@ -157,6 +157,7 @@ func TestEightWrongPassphrasesThenTheRightOneIsRefused(t *testing.T) {
 		t.Fatalf("alice: %+v", op)
 	}
 
+	enginetest.Grant(t, p, "qa-admin", "admin")
 	if _, err := esign.UnlockOperator(ctx, p, esign.AdminOptions{ID: "alice", By: "qa-admin"}); err == nil || !strings.Contains(err.Error(), "needs a reason") {
 		t.Fatalf("unlock without a reason: %v", err)
 	}
@@ -194,8 +195,11 @@ func TestWrongPassphrasesCountInARow(t *testing.T) {
 	if _, err := sign(p, b.BatchID, enginetest.AlicePass); err != nil {
 		t.Fatal(err)
 	}
+	// One signature per meaning per person: the next attempts are on
+	// another batch (on this one they are refused before the passphrase).
+	c := enginetest.Batch(t, p, enginetest.GoodReading, enginetest.HotReading)
 	for i := 0; i < 4; i++ {
-		sign(p, b.BatchID, "not it, not it at all")
+		sign(p, c.BatchID, "not it, not it at all")
 	}
 	if op := lookup(t, p, "alice"); op.State != esign.StateActive || op.FailedAttempts != 4 {
 		t.Fatalf("after 4 + 4 wrong passphrases around a signature: %s, %d failed", op.State, op.FailedAttempts)
@@ -318,14 +322,17 @@ func TestPasswdChangesThePassphraseNotTheKey(t *testing.T) {
 			t.Fatalf("a passphrase in the trail: %s", e.Details)
 		}
 	}
-	if _, err := sign(p, b.BatchID, enginetest.AlicePass); !errors.Is(err, esign.ErrWrongPassphrase) {
+	c := enginetest.Batch(t, p, enginetest.GoodReading, enginetest.HotReading)
+	if _, err := sign(p, c.BatchID, enginetest.AlicePass); !errors.Is(err, esign.ErrWrongPassphrase) {
 		t.Fatalf("the old passphrase after the change: %v", err)
 	}
-	if _, err := sign(p, b.BatchID, newPass); err != nil {
+	if _, err := sign(p, c.BatchID, newPass); err != nil {
 		t.Fatalf("the new passphrase: %v", err)
 	}
-	if sigs, _ := esign.Signatures(ctx, p, b.BatchID); len(sigs) != 2 || !sigs[0].Valid || !sigs[1].Valid {
-		t.Fatalf("signatures before and after the change: %+v", sigs)
+	sb, _ := esign.Signatures(ctx, p, b.BatchID)
+	sc, _ := esign.Signatures(ctx, p, c.BatchID)
+	if len(sb) != 1 || len(sc) != 1 || !sb[0].Valid || !sc[0].Valid {
+		t.Fatalf("signatures before and after the change: %+v %+v", sb, sc)
 	}
 	if _, err := os.Stat(alice.KeyFile + ".pending"); !os.IsNotExist(err) {
 		t.Fatalf("the staged key file is left: %v", err)
@@ -374,14 +381,15 @@ func TestPasswdCutShort(t *testing.T) {
 	changed, _ := os.ReadFile(alice.KeyFile)
 	os.WriteFile(pending, changed, 0o600)
 	os.WriteFile(alice.KeyFile, old, 0o600)
-	_, err := sign(p, b.BatchID, enginetest.AlicePass)
+	c := enginetest.Batch(t, p, enginetest.GoodReading, enginetest.HotReading)
+	_, err := sign(p, c.BatchID, enginetest.AlicePass)
 	if !errors.Is(err, esign.ErrWrongPassphrase) || !strings.Contains(err.Error(), "finished the passphrase change of alice") {
 		t.Fatalf("the old passphrase after a change cut short after its entry: %v", err)
 	}
 	if now, _ := os.ReadFile(alice.KeyFile); !bytes.Equal(now, changed) {
 		t.Fatal("the staged key file was not put in place")
 	}
-	if _, err := sign(p, b.BatchID, newPass); err != nil {
+	if _, err := sign(p, c.BatchID, newPass); err != nil {
 		t.Fatalf("the new passphrase: %v", err)
 	}
 }
@@ -402,6 +410,7 @@ func TestRevokedOperatorCannotSignOrBeReenrolled(t *testing.T) {
 	if _, err := sign(p, a.BatchID, enginetest.AlicePass); err != nil {
 		t.Fatal(err)
 	}
+	enginetest.Grant(t, p, "qa-admin", "admin")
 	if _, err := esign.RevokeOperator(ctx, p, esign.AdminOptions{ID: "alice", By: "qa-admin"}); err == nil || !strings.Contains(err.Error(), "needs a reason") {
 		t.Fatalf("revoke without a reason: %v", err)
 	}
@@ -433,11 +442,11 @@ func TestRevokedOperatorCannotSignOrBeReenrolled(t *testing.T) {
 	// (the thief keeps a copy).
 	stolen, _ := os.ReadFile(alice.KeyFile)
 	os.Remove(alice.KeyFile)
-	_, err = esign.EnrolOperator(ctx, p, esign.EnrolOptions{ID: "alice", Name: "Alice Impostor", Passphrase: []byte(newPass)})
+	_, err = esign.EnrolOperator(ctx, p, esign.EnrolOptions{Reason: "test", ID: "alice", Name: "Alice Impostor", Passphrase: []byte(newPass)})
 	if err == nil || !strings.Contains(err.Error(), "never enrolled again") {
 		t.Fatalf("re-enrolling a revoked id: %v", err)
 	}
-	if n := len(enginetest.Entries(t, p.Trail, actions.OperatorEnrolled, "")); n != 1 {
+	if n := len(enginetest.Entries(t, p.Trail, actions.OperatorEnrolled, "operator:alice")); n != 1 {
 		t.Fatalf("%d enrolments", n)
 	}
 

@@ -25,8 +25,11 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/failpoint"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/policies"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -165,6 +168,13 @@ type EnrolOptions struct {
 	Passphrase []byte
 	By         string // who performs the enrolment; default the project's operator
 	Reason     string
+	// UID is the OS account the operator is bound to: only requests from
+	// it may act as them. Nil: the caller's (principal.From the context),
+	// unless the caller is known by a certificate alone.
+	UID *int
+	// Cert is the sha256 fingerprint of a client certificate to bind them
+	// to ("sha256:<hex>"), for a service over HTTPS.
+	Cert string
 }
 
 // EnrolOperator creates an operator's ed25519 key, writes it encrypted
@@ -192,6 +202,23 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 		}
 		return nil, fmt.Errorf("operator %s is already enrolled (audit entry %d, %s): pick another id", op.ID, op.AuditSeq, op.Name)
 	} else if !errors.Is(err, ErrUnknownOperator) {
+		return nil, err
+	}
+	if opt.UID == nil {
+		if who := principal.From(ctx); who.UID >= 0 {
+			opt.UID = &who.UID
+		}
+	}
+	if opt.UID != nil && *opt.UID < 0 {
+		return nil, fmt.Errorf("--uid %d: an OS uid is 0 or more", *opt.UID)
+	}
+	if opt.Cert != "" && !certFingerprint.MatchString(opt.Cert) {
+		return nil, fmt.Errorf("certificate fingerprint %q: want sha256: and 64 lower-case hex digits", opt.Cert)
+	}
+	if opt.UID == nil && opt.Cert == "" {
+		return nil, fmt.Errorf("operator %s would be bound to no account: pass --uid N (or a certificate)", opt.ID)
+	}
+	if err := authorizeEnrol(ctx, p, opt, name); err != nil {
 		return nil, err
 	}
 	if err := CheckPassphrase(opt.Passphrase, p.Cfg.ESignPassphraseMinScore, Known{ID: opt.ID, Name: name}); err != nil {
@@ -236,7 +263,7 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 	}
 	failpoint.Hit("enrol.after-keyfile")
 	details := actions.OperatorEnrolledDetails{ID: opt.ID, Name: name, PublicKey: kf.PublicKey, KeyID: seal.KeyID(pub),
-		KDF: actions.OperatorKDF{Alg: operatorKDF + "+" + operatorAEAD, Iterations: OperatorKDFIterations}}
+		KDF: actions.OperatorKDF{Alg: operatorKDF + "+" + operatorAEAD, Iterations: OperatorKDFIterations}, UID: opt.UID, Cert: opt.Cert}
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.By, Object: "operator:" + opt.ID, Reason: opt.Reason, Details: details})
 	if err != nil {
 		os.Remove(path)
@@ -250,6 +277,24 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 		return nil, err
 	}
 	return op, nil
+}
+
+var certFingerprint = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// authorizeEnrol asks the authz question for an enrolment, with the
+// printed name asked for and those already enrolled (a printed name names
+// one person).
+func authorizeEnrol(ctx context.Context, p *project.Project, opt EnrolOptions, name string) error {
+	ops, err := operators(ctx, p, false)
+	if err != nil {
+		return err
+	}
+	f := policies.AuthzFacts{Name: name, EnrolledNames: []string{}, ResubmittedBy: []string{}, SignedMeanings: []string{}}
+	for _, op := range ops {
+		f.EnrolledNames = append(f.EnrolledNames, op.Name)
+	}
+	return gate.Authorize(ctx, p, gate.AuthzRequest{Action: gate.ActionEnrol, Object: "operator:" + opt.ID, Operator: opt.By,
+		Reason: opt.Reason, Facts: f})
 }
 
 // seal encrypts seed under pass with a new random salt and nonce and the

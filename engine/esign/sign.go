@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/failpoint"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/store"
 	"github.com/pawl-dev/pawl/policies"
@@ -172,6 +174,9 @@ func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature
 		manifest: func(meaning Meaning, op *Operator, tm, reason string) *actions.ESignManifest {
 			return manifestFor(b, be, meaning, op, tm, reason)
 		},
+		authorize: func(op *Operator, meaning Meaning) error {
+			return authorizeSign(ctx, p, b, op.ID, string(meaning), opt.Reason)
+		},
 		verify: func(ops map[string]*Operator, e audit.Entry) ESignature { return verifyESign(b, be, ops, e) },
 	})
 }
@@ -182,7 +187,10 @@ type signTarget struct {
 	// the failure recorded ("" for an error that is not the signer's).
 	resolve func() (object, failure string, err error)
 	// refuse, when set, says why op may not sign it (failure, error).
-	refuse       func(op *Operator) (string, error)
+	refuse func(op *Operator) (string, error)
+	// authorize asks the authz question (gate.Authorize) for op signing it
+	// with meaning: the decision is on record, allow or deny.
+	authorize    func(op *Operator, meaning Meaning) error
 	approvalHint string
 	manifest     func(meaning Meaning, op *Operator, tm, reason string) *actions.ESignManifest
 	verify       func(ops map[string]*Operator, e audit.Entry) ESignature
@@ -240,6 +248,15 @@ func sign(ctx context.Context, p *project.Project, opt SignOptions, object strin
 			return fail(why, err)
 		}
 	}
+	// May the caller sign as op, with this meaning, this batch or change?
+	// Asked before the passphrase is tried: a caller who may not act as op
+	// cannot count towards op's lock-out either. A denial is on record as
+	// the authz decision itself.
+	if t.authorize != nil {
+		if err := t.authorize(op, meaning); err != nil {
+			return nil, err
+		}
+	}
 	note, err := settleKeyFile(ctx, p, op)
 	if err != nil {
 		return fail(FailureKeyUnusable, err)
@@ -276,6 +293,40 @@ func sign(ctx context.Context, p *project.Project, opt SignOptions, object strin
 	}
 	s := t.verify(map[string]*Operator{op.ID: op}, e)
 	return &s, nil
+}
+
+// authorizeSign asks the authz question for a signature, with the facts
+// the rules of separation of duties need: who ran the batch, who
+// resubmitted records of it, and the meanings the signer already signed it
+// with.
+func authorizeSign(ctx context.Context, p *project.Project, b *project.Batch, signer, meaning, reason string) error {
+	be, err := p.Trail.Get(ctx, b.AuditSeq)
+	if err != nil {
+		return err
+	}
+	f := policies.AuthzFacts{Meaning: meaning, BatchRunBy: be.Operator, ResubmittedBy: []string{}, SignedMeanings: []string{}}
+	rs, err := p.Trail.Find(ctx, actions.RecordResubmitted, "batch:"+b.BatchID)
+	if err != nil {
+		return err
+	}
+	for _, e := range rs {
+		if !slices.Contains(f.ResubmittedBy, e.Operator) {
+			f.ResubmittedBy = append(f.ResubmittedBy, e.Operator)
+		}
+	}
+	sigs, err := Of(ctx, p, b)
+	if err != nil {
+		return err
+	}
+	for _, sg := range sigs {
+		if sg.SignerID == signer && sg.Valid && !slices.Contains(f.SignedMeanings, string(sg.Meaning)) {
+			f.SignedMeanings = append(f.SignedMeanings, string(sg.Meaning))
+		}
+	}
+	slices.Sort(f.ResubmittedBy)
+	slices.Sort(f.SignedMeanings)
+	return gate.Authorize(ctx, p, gate.AuthzRequest{Action: gate.ActionSign, Object: "batch:" + b.BatchID, Operator: signer,
+		Reason: reason, Facts: f, BatchID: b.BatchID})
 }
 
 // manifestFor builds the manifest of a signature on batch b (whose

@@ -9,10 +9,13 @@
 // decision that cannot be recorded is an error. It does not decide what
 // happens after an allow; the callers act, and record that too.
 //
-// It also holds the rule for times an operator gives on the command line (a
-// run's --as-of, an export's --time): outside the configured window around
-// now they are refused without a reason (Window.Check), and
-// mayUseTimeOutsideWindow is where a role will be required once roles exist.
+// It also asks the fourth question, authz (Authorize): may the caller,
+// acting as an operator, do this action on this object — asked of the
+// bundle in force for every request and on record, allow or deny. And it
+// holds the rule for times an operator gives on the command line (a run's
+// --as-of, an export's --time): outside the configured window around now
+// they are refused without a reason (Window.Check), and with one they need
+// the role the bundle says (Window.Admit).
 package gate
 
 import (

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/policies"
 )
 
 // ErrOutsideWindow is matched (errors.Is) by the refusal of a time given on
@@ -69,9 +72,9 @@ func (e *OutsideWindowError) Is(target error) bool { return target == ErrOutside
 // Check checks a time given on the command line against w around now. A
 // time inside the window (bounds included) returns nil, nil: nothing is
 // put on record about it. A time outside it is refused with an
-// *OutsideWindowError unless a reason is given; with one (and, once roles
-// exist, the role: see mayUseTimeOutsideWindow) Check returns the window,
-// for the record to say the time was outside it.
+// *OutsideWindowError unless a reason is given; with one Check returns the
+// window, for the record to say the time was outside it. Admit adds the
+// role check.
 func (w Window) Check(now time.Time, g GivenTime) (*actions.TimeWindow, error) {
 	before, after := g.Time.Before(now.Add(-w.Past)), g.Time.After(now.Add(w.Future))
 	if !before && !after {
@@ -80,21 +83,22 @@ func (w Window) Check(now time.Time, g GivenTime) (*actions.TimeWindow, error) {
 	if strings.TrimSpace(g.Reason) == "" {
 		return nil, &OutsideWindowError{GivenTime: g, Window: w, After: after}
 	}
-	if err := mayUseTimeOutsideWindow(g); err != nil {
-		return nil, err
-	}
 	return w.Record(), nil
 }
 
-// mayUseTimeOutsideWindow is the one place where using a time outside the
-// window will need a role.
-//
-// ROLE CHECK (not yet enforced): roles do not exist yet. When the authz
-// policy arrives, ask it here whether g.Operator holds the role that may
-// back-date or post-date a run or an export (a decision on record, like
-// every other gate decision, refused with a *DeniedError). Until then a
-// reason is enough, and the record says the time was outside the window.
-func mayUseTimeOutsideWindow(g GivenTime) error {
-	_ = g
-	return nil
+// Admit is Check, and for a time outside the window given with a reason,
+// the authz question time.outside_window (which role may back-date or
+// post-date a run or an export is the bundle's to say; the default
+// bundle's is admin): a decision on record, and a denial refuses the time
+// with a *DeniedError.
+func (w Window) Admit(ctx context.Context, p *project.Project, now time.Time, g GivenTime, object string) (*actions.TimeWindow, error) {
+	tw, err := w.Check(now, g)
+	if tw == nil || err != nil {
+		return tw, err
+	}
+	if err := Authorize(ctx, p, AuthzRequest{Action: ActionTimeOutsideWindow, Object: object, Operator: g.Operator, Reason: g.Reason,
+		Facts: policies.AuthzFacts{Flag: g.Flag, GivenTime: g.Time.UTC().Format(time.RFC3339Nano)}}); err != nil {
+		return nil, err
+	}
+	return tw, nil
 }

@@ -194,6 +194,47 @@ func (p *Project) StoredPolicy(ctx context.Context, d store.Digest) (*policies.E
 	return policies.NewEngine(ctx, b)
 }
 
+// inForcePolicy is the engine PolicyInForce compiled, and its pin.
+type inForcePolicy struct {
+	pin    store.Digest
+	engine *policies.Engine
+}
+
+// PolicyInForce is the policy engine of the bundle the pins on record
+// name — the pins of the newest entry that wrote pawl.lock — compiled from
+// the store, and the bundle's pin: the bundle in force, whatever
+// policies/ or pawl.lock hold now. Authorisation asks it, so that editing
+// data.json (granting oneself a role) or pawl.lock grants nothing until a
+// pin on record, made by someone the bundle in force allowed to pin, says
+// so.
+func (p *Project) PolicyInForce(ctx context.Context) (*policies.Engine, store.Digest, error) {
+	hist, err := p.pinHistory(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the pin history of the audit trail: %w", err)
+	}
+	if len(hist) == 0 {
+		return nil, "", fmt.Errorf("no pins are on record yet, so no policy bundle is in force: the project's init did not finish; run `pawl init` again")
+	}
+	last := hist[len(hist)-1]
+	pins, ok := p.recordedPins(last.digest)
+	if !ok {
+		return nil, "", fmt.Errorf("the pins on record (audit entry %d, %s) are not in the store: no policy bundle can be found in force; restore the data directory from backup", last.seq, last.digest)
+	}
+	d, ok := pins[PolicyPinKey]
+	if !ok {
+		return nil, "", fmt.Errorf("the pins on record (audit entry %d) pin no policy bundle (%s): no policy is in force", last.seq, PolicyPinKey)
+	}
+	if p.inForce != nil && p.inForce.pin == d {
+		return p.inForce.engine, d, nil
+	}
+	e, err := p.StoredPolicy(ctx, d)
+	if err != nil {
+		return nil, "", err
+	}
+	p.inForce = &inForcePolicy{pin: d, engine: e}
+	return e, d, nil
+}
+
 // SignBundle signs the policy bundle in dir with an ed25519 private key
 // (PKCS#8 PEM) and writes its .signatures.json durably (see
 // policies.SignBundle).

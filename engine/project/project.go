@@ -54,6 +54,7 @@ type Project struct {
 	rts      map[runtimeKey]*sandbox.Runtime // plugin runtimes, created on first use
 	cacheKey []byte                          // the compilation cache's MAC key, read on first use
 	pol      *policyState                    // the policy engine, opened on first use (policy.go)
+	inForce  *inForcePolicy                  // the bundle the pins on record name (PolicyInForce)
 }
 
 // FindRoot walks up from dir to the first directory holding pawl.yaml.

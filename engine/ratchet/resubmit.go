@@ -12,6 +12,7 @@ import (
 	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/failpoint"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/records"
 )
@@ -69,7 +70,7 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 		return refuse("no reason", fmt.Errorf("a reason is required to resubmit a record: pass --reason \"what was corrected and why\""))
 	}
 	if accepted != nil {
-		if err := mayCorrectAgain(ctx, p, operator, chain); err != nil {
+		if err := mayCorrectAgain(ctx, p, operator, reason, chain); err != nil {
 			return refuse("denied", err)
 		}
 	}
@@ -115,11 +116,13 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 	return res, err
 }
 
-// mayCorrectAgain is the ROLE CHECK HOOK for correcting a record that
-// already has an accepted correction. ROLE CHECK: approver. Roles do not
-// exist yet (the `authz` policy question adds them); until then anyone
-// who may resubmit may, with a reason, and the correction is on record
-// linked to the one it replaces.
-func mayCorrectAgain(ctx context.Context, p *project.Project, operator string, chain *project.CorrectionChain) error {
-	return nil
+// mayCorrectAgain asks the authz question record.correct_again for
+// operator correcting a record that already has an accepted correction
+// (the default bundle: approver). The decision is on record, allow or
+// deny; a denial is also a record.resubmit_refused entry.
+func mayCorrectAgain(ctx context.Context, p *project.Project, operator, reason string, chain *project.CorrectionChain) error {
+	o := chain.Original
+	return gate.Authorize(ctx, p, gate.AuthzRequest{Action: gate.ActionCorrectAgain,
+		Object: fmt.Sprintf("record:%s/%d", o.OriginalBatch, o.OriginalOrdinal), Operator: operator, Reason: reason,
+		BatchID: o.OriginalBatch})
 }

@@ -91,8 +91,8 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 	var outside *actions.TimeWindow
 	if !opt.AsOf.IsZero() {
 		var err error
-		outside, err = gate.WindowOf(p.Cfg).Check(start, gate.GivenTime{Flag: "--as-of", Time: opt.AsOf, Operator: opt.Operator,
-			Reason: opt.Reason, Record: "the batch record"})
+		outside, err = gate.WindowOf(p.Cfg).Admit(ctx, p, start, gate.GivenTime{Flag: "--as-of", Time: opt.AsOf, Operator: opt.Operator,
+			Reason: opt.Reason, Record: "the batch record"}, "job:"+opt.Job)
 		if err != nil {
 			return nil, err
 		}

@@ -100,7 +100,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		crashWhole(t, d)
 	}
 	t.Logf("init: killed at each of %d points", len(initPoints))
-	crashable(t, bin, "", "init", dir, "--operator", "alice")
+	crashable(t, bin, "", "init", dir, "--operator", "alice", "--role", "approver=policy_admin",
+		"--role", "olga=approver,operator,policy_admin,reviewer")
 	enginetest.UseTestCacheKey(t, filepath.Join(dir, project.DefaultDataDir))
 	inputs := t.TempDir()
 	input := func(seed uint64) string {
@@ -279,7 +280,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	// Operator enrolment (key file first, then the entry), e-signing (one
 	// entry) and a checkpoint (the entry, then the file).
 	const pass = "a long enough pass phrase"
-	enrol := []string{"-C", dir, "operator", "add", "olga", "--name", "Olga Example", "--passphrase-fd", "3"}
+	enrol := []string{"-C", dir, "operator", "add", "olga", "--name", "Olga Example", "--reason", "reviewer", "--passphrase-fd", "3"}
 	crashableFD(t, bin, "enrol.after-keyfile:1", pass, enrol...)
 	crashWhole(t, dir)
 	if code, out, errs := pawlPass(t, pass, enrol...); code != 0 {
@@ -309,6 +310,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if es := enginetest.TrailEntries(t, dir, actions.OperatorPassphraseChanged, "operator:olga"); len(es) != 0 {
 		t.Errorf("a change killed before its entry is on record: %d", len(es))
 	}
+	// One signature per meaning per person: the next ones mean more.
+	sign = []string{"-C", dir, "sign", batch, "--meaning", "responsible", "--operator", "olga", "--passphrase-fd", "3"}
 	if code, out, errs := pawlPass(t, pass, sign...); code != 0 {
 		t.Fatalf("the old passphrase after a change killed before its entry: exit %d\n%s%s", code, out, errs)
 	}
@@ -320,6 +323,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if es := enginetest.TrailEntries(t, dir, actions.OperatorPassphraseChanged, "operator:olga"); len(es) != 1 {
 		t.Errorf("a change killed after its entry: %d entries", len(es))
 	}
+	sign = []string{"-C", dir, "sign", batch, "--meaning", "approved", "--reason", "fit", "--operator", "olga", "--passphrase-fd", "3"}
 	if code, out, errs := pawlPass(t, newPass, sign...); code != 0 {
 		t.Fatalf("the new passphrase after a change killed after its entry: exit %d\n%s%s", code, out, errs)
 	}

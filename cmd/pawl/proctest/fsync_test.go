@@ -50,7 +50,7 @@ func fsyncs(t *testing.T, base string, args ...string) []string {
 // folder. A skipped fsync or a directory fsync that does nothing fails.
 func TestWhatIsFsynced(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "alice")
+	mustPawl(t, "init", dir, "--operator", "alice", "--role", "approver=policy_admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"+strings.Replace(good, "21.5", `"hot"`, 1)+"\n"), 0o644)
 	seq := fsyncs(t, dir, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z")

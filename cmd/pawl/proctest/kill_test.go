@@ -31,7 +31,7 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 	}
 	bin := buildPawl(t)
 	dir := t.TempDir()
-	mustPawl(t, "init", dir)
+	mustPawl(t, "init", dir, "--role", "approver=policy_admin")
 	inputs := t.TempDir()
 	rng := rand.New(rand.NewPCG(11, 12))
 
@@ -100,9 +100,16 @@ func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
 	outbox := t.TempDir()
 	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
 	const pass = "a long enough pass phrase"
-	if code, out, errs := pawlPass(t, pass, "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", "3"); code != 0 {
-		t.Fatalf("operator add: exit %d\n%s%s", code, out, errs)
+	// One signer per attempt: a person signs a meaning once, so a retry
+	// after a kill that signed would be refused by policy, not tested.
+	for _, i := range []int{100, 0, 1, 2, 3, 4, 5} {
+		id := fmt.Sprintf("signer%d", i)
+		if code, out, errs := pawlPass(t, pass, "-C", dir, "operator", "add", id, "--name", fmt.Sprintf("Signer Number %d", i), "--reason", "reviewer", "--passphrase-fd", "3"); code != 0 {
+			t.Fatalf("operator add: exit %d\n%s%s", code, out, errs)
+		}
+		mustPawl(t, "-C", dir, "operator", "grant", id, "reviewer", "--reason", "reviews")
 	}
+	pinTwoPerson(t, dir, "the signers' roles")
 	fixed := filepath.Join(t.TempDir(), "fixed.json")
 	os.WriteFile(fixed, []byte(good), 0o644)
 	qs := quarantinedOrdinals(t, dir, batch)
@@ -123,7 +130,7 @@ func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
 			mustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
 		}},
 		{"sign", func(i int) []string {
-			return []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", "alice", "--passphrase-fd", "3"}
+			return []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", fmt.Sprintf("signer%d", i), "--passphrase-fd", "3"}
 		}, pass, nil},
 		{"resubmit", func(i int) []string {
 			return []string{"-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(qs[i%len(qs)]), "--file", fixed, "--reason", "corrected"}

@@ -147,7 +147,7 @@ func pinTwoPerson(t *testing.T, dir, reason string) {
 		return
 	}
 	if !strings.Contains(mustPawl(t, "-C", dir, "operator", "list"), "approver") {
-		if code, out, errs := pawlPass(t, pass, "-C", dir, "operator", "add", "approver", "--name", "Ada Approver", "--passphrase-fd", "3"); code != 0 {
+		if code, out, errs := pawlPass(t, pass, "-C", dir, "operator", "add", "approver", "--name", "Ada Approver", "--reason", "second person", "--passphrase-fd", "3"); code != 0 {
 			t.Fatalf("enrolling the approver: exit %d\n%s%s", code, out, errs)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/build/tooltest"
+	"github.com/pawl-dev/pawl/engine/config"
 )
 
 // The accounts of TestServiceAsItsOwnAccount: the service runs as nobody
@@ -43,8 +44,15 @@ func TestServiceAsItsOwnAccount(t *testing.T) {
 	os.Chmod(filepath.Dir(bin), 0o755)
 	os.Chmod(bin, 0o755)
 	dir := filepath.Join(base, "project")
-	if code, out, errs := pawl(t, "init", dir, "--operator", "admin"); code != 0 {
+	if code, out, errs := pawl(t, "init", dir, "--operator", "admin", "--role", "uid-4321=auditor,operator"); code != 0 {
 		t.Fatalf("init: %d %s%s", code, out, errs)
+	}
+	// Under a service every operator acts through an enrolment bound to
+	// their account: the user's (uid 4321, no name) is enrolled by the
+	// admin.
+	if code, out, errs := pawlPass(t, "a user of the service, 4321", "-C", dir, "operator", "add", "uid-4321", "--name", "User 4321", "--uid", "4321",
+		"--reason", "works through the service", "--passphrase-fd", "3"); code != 0 {
+		t.Fatalf("enrolling uid-4321: exit %d\n%s%s", code, out, errs)
 	}
 	os.Chmod(dir, 0o755)
 	yaml := filepath.Join(dir, "pawl.yaml")
@@ -169,6 +177,12 @@ func TestServedProgressOnTheClientsTerminal(t *testing.T) {
 	dir := t.TempDir()
 	if code, out, errs := pawl(t, "init", dir); code != 0 {
 		t.Fatalf("init: %s%s", out, errs)
+	}
+	// Under a service every operator acts through an enrolment bound to
+	// their account: the caller's (every role, as the project's creator).
+	if code, out, errs := pawlPass(t, "the caller's own pass phrase", "-C", dir, "operator", "add", config.Defaults().Operator, "--name", "Served Caller",
+		"--reason", "acts through the service", "--passphrase-fd", "3"); code != 0 {
+		t.Fatalf("enrolling the caller: exit %d\n%s%s", code, out, errs)
 	}
 	data := filepath.Join(dir, ".pawl")
 	filepath.Walk(data, func(p string, fi os.FileInfo, err error) error {
