@@ -1,13 +1,9 @@
 package gate
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -144,20 +140,9 @@ func GrantRoles(ctx context.Context, p *project.Project, operator string, roles 
 			return fmt.Errorf("role %q: a role is 1 to 32 lower-case letters, digits or '_' (the default bundle's: %s)", r, strings.Join(AllRoles, ", "))
 		}
 	}
-	dir := p.PolicyBundleDir()
-	if _, err := os.Stat(filepath.Join(dir, policies.SignaturesFile)); err == nil {
-		return fmt.Errorf("%s/ is signed (.signatures.json): granting would break the signature; set authz.roles in %s/data.json yourself and re-sign with `pawl policy sign`", project.PolicyDir, project.PolicyDir)
-	}
-	path := filepath.Join(dir, "data.json")
-	raw, err := os.ReadFile(path)
+	path, data, err := readPolicyData(p, "granting", "set authz.roles in "+project.PolicyDir+"/data.json", "grant")
 	if err != nil {
-		return fmt.Errorf("cannot read the policy data: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var data map[string]any
-	if err := dec.Decode(&data); err != nil || data == nil {
-		return fmt.Errorf("%s/data.json is not a JSON object (%v): fix it, then grant again", project.PolicyDir, err)
+		return err
 	}
 	az, _ := data["authz"].(map[string]any)
 	if az == nil {
@@ -172,11 +157,8 @@ func GrantRoles(ctx context.Context, p *project.Project, operator string, roles 
 		az["roles"] = held
 	}
 	held[operator] = roles
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(data); err != nil {
+	out, err := encodePolicyData(data)
+	if err != nil {
 		return err
 	}
 	// On record first, as approvals are.
@@ -184,7 +166,7 @@ func GrantRoles(ctx context.Context, p *project.Project, operator string, roles 
 		Details: actions.RolesGrantedDetails{Operator: operator, Roles: roles, File: project.PolicyDir + "/data.json"}}); err != nil {
 		return err
 	}
-	if err := durable.WriteFile(path, out.Bytes(), 0o644); err != nil {
+	if err := durable.WriteFile(path, out, 0o644); err != nil {
 		return fmt.Errorf("the grant is on record but %s/data.json could not be written: %w: grant again", project.PolicyDir, err)
 	}
 	return nil

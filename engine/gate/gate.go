@@ -233,20 +233,9 @@ func ApprovePlugins(ctx context.Context, p *project.Project, ps []PluginApproval
 			ps[i].Capabilities = []string{}
 		}
 	}
-	dir := p.PolicyBundleDir()
-	if _, err := os.Stat(filepath.Join(dir, policies.SignaturesFile)); err == nil {
-		return fmt.Errorf("%s/ is signed (.signatures.json): approving would break the signature; add the hash to plugins.approved in %s/data.json yourself and re-sign with `pawl policy sign`", project.PolicyDir, project.PolicyDir)
-	}
-	path := filepath.Join(dir, "data.json")
-	raw, err := os.ReadFile(path)
+	path, data, err := readPolicyData(p, "approving", "add the hash to plugins.approved in "+project.PolicyDir+"/data.json", "approve")
 	if err != nil {
-		return fmt.Errorf("cannot read the policy data: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var data map[string]any
-	if err := dec.Decode(&data); err != nil || data == nil {
-		return fmt.Errorf("%s/data.json is not a JSON object (%v): fix it, then approve again", project.PolicyDir, err)
+		return err
 	}
 	plug, _ := data["plugins"].(map[string]any)
 	if plug == nil {
@@ -267,11 +256,8 @@ func ApprovePlugins(ctx context.Context, p *project.Project, ps []PluginApproval
 	for _, a := range ps {
 		approved[string(a.Hash)] = map[string]any{"name": a.Name, "version": a.Version, "capabilities": a.Capabilities}
 	}
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(data); err != nil {
+	out, err := encodePolicyData(data)
+	if err != nil {
 		return err
 	}
 	// On record first, as pins are: a crash before data.json is written
@@ -284,8 +270,45 @@ func ApprovePlugins(ctx context.Context, p *project.Project, ps []PluginApproval
 		}
 	}
 	failpoint.Hit("approve.after-record")
-	if err := durable.WriteFile(path, out.Bytes(), 0o644); err != nil {
+	if err := durable.WriteFile(path, out, 0o644); err != nil {
 		return fmt.Errorf("the approval is on record but %s/data.json could not be written: %w: approve again", project.PolicyDir, err)
 	}
 	return nil
+}
+
+// readPolicyData reads the project's policy data (policies/data.json) for
+// an edit: a signed bundle is refused (the edit would break its signature;
+// fix says what to change by hand before re-signing), and so is a file that
+// is not a JSON object. doing and again name the edit in the errors
+// ("approving", "approve"). Numbers stay json.Number, as written.
+func readPolicyData(p *project.Project, doing, fix, again string) (string, map[string]any, error) {
+	dir := p.PolicyBundleDir()
+	if _, err := os.Stat(filepath.Join(dir, policies.SignaturesFile)); err == nil {
+		return "", nil, fmt.Errorf("%s/ is signed (.signatures.json): %s would break the signature; %s yourself and re-sign with `pawl policy sign`", project.PolicyDir, doing, fix)
+	}
+	path := filepath.Join(dir, "data.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot read the policy data: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var data map[string]any
+	if err := dec.Decode(&data); err != nil || data == nil {
+		return "", nil, fmt.Errorf("%s/data.json is not a JSON object (%v): fix it, then %s again", project.PolicyDir, err, again)
+	}
+	return path, data, nil
+}
+
+// encodePolicyData writes policy data as data.json is kept: two-space
+// indentation, sorted keys, no HTML escaping.
+func encodePolicyData(data map[string]any) ([]byte, error) {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(data); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
