@@ -36,6 +36,23 @@ func DefaultFS() fs.FS {
 	return sub
 }
 
+// The transition bundle: pawl's own authorisation for a project whose
+// bundle in force has no package pawl.authz (it predates roles). See
+// Transition.
+//
+//go:embed all:transition
+var transitionBundle embed.FS
+
+// TransitionFS returns the transition bundle (policies/transition in this
+// repository) rooted at the bundle directory.
+func TransitionFS() fs.FS {
+	sub, err := fs.Sub(transitionBundle, "transition")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
 // SignaturesFile is the bundle signature file at a bundle's root.
 const SignaturesFile = ".signatures.json"
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -95,6 +96,51 @@ func newStore(data map[string]any) storage.Store {
 	return inmem.NewFromObjectWithOpts(data,
 		inmem.OptRoundTripOnWrite(false),
 		inmem.OptReturnASTValuesOnRead(true))
+}
+
+// Answers reports whether the bundle defines kind's decision rule (the
+// rule data.pawl.<kind>.decision, in a module that is not a test). A bundle
+// written before pawl asked a kind cannot answer it: deciding it is a deny
+// ("no decision"); for authz, the gate asks the transition bundle instead.
+func (e *Engine) Answers(kind Kind) bool {
+	want := "data.pawl." + string(kind)
+	for _, m := range e.bundle.productionModules() {
+		if m.Package.Path.String() != want {
+			continue
+		}
+		for _, r := range m.Rules {
+			if r.Head.Ref().String() == "decision" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var transition struct {
+	once sync.Once
+	e    *Engine
+	err  error
+}
+
+// Transition is the engine of the transition bundle (TransitionFS, revision
+// pawl-transition-1), built once: the authz decisions of a project whose
+// bundle in force does not answer authz (Answers) are asked of it. It
+// allows reading (facts.read_only) and the steps that adopt a bundle with
+// roles — pin, change.approve by another person, change.apply, enrolling
+// with a reason, an operator's own passphrase, unlock and revoke with a
+// reason, trail checkpoints and exports — and refuses everything else,
+// naming facts.bundle_in_force and what to do.
+func Transition(ctx context.Context) (*Engine, error) {
+	transition.once.Do(func() {
+		b, err := LoadBundleFS(TransitionFS(), "built-in transition bundle", LoadOptions{})
+		if err != nil {
+			transition.err = err
+			return
+		}
+		transition.e, transition.err = NewEngine(ctx, b)
+	})
+	return transition.e, transition.err
 }
 
 // Bundle returns the identity of the bundle the engine decides with; pin

@@ -162,6 +162,16 @@ type AuthzFacts struct {
 	// entry's operator); SignedMeanings holds the meanings this operator
 	// already signed it with.
 	Proposer string `json:"proposer,omitempty"`
+	// Set only when the bundle in force does not answer authz and the
+	// transition bundle is asked instead (Transition): whether the request
+	// changes nothing, and the digest of the bundle in force, for the
+	// reason of a refusal.
+	ReadOnly      bool   `json:"read_only,omitempty"`
+	BundleInForce string `json:"bundle_in_force,omitempty"`
+	// pin and change.apply, in that case: the roles (admin, policy_admin)
+	// the bundle about to be put in force gives nobody, when it answers
+	// authz.
+	MissingRoles []string `json:"missing_roles,omitempty"`
 }
 
 // AuthzInput is the input of an authorisation decision (input of

@@ -2,8 +2,11 @@ package gate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -88,7 +91,10 @@ func Caller(ctx context.Context) policies.Caller {
 
 // Authorize asks the bundle in force (project.PolicyInForce: the one the
 // pins on record name, not what policies/ holds now) the authz question
-// for r and puts the decision on record, allow or deny. A denial is a
+// for r and puts the decision on record, allow or deny. A bundle in force
+// that predates roles (no package pawl.authz) is not asked: the built-in
+// transition bundle is (policies.Transition), which allows only reading
+// and the steps that adopt a bundle with roles (CheckAdoption). A denial is a
 // *DeniedError (exit 3) carrying every reason; a question that cannot be
 // asked or recorded is an error, and nothing is allowed.
 func Authorize(ctx context.Context, p *project.Project, r AuthzRequest) error {
@@ -105,6 +111,17 @@ func Authorize(ctx context.Context, p *project.Project, r AuthzRequest) error {
 		Operator: acting, Principal: Caller(ctx),
 		Time: time.Now().UTC().Format(time.RFC3339Nano),
 	}
+	if !e.Answers(policies.KindAuthz) {
+		// The bundle in force predates roles: the transition bundle
+		// answers, allowing reads and the steps that adopt roles.
+		in.Facts.ReadOnly, in.Facts.BundleInForce = r.ReadOnly, e.Bundle().SHA256
+		if r.Action == "pin" || r.Action == "change.apply" {
+			in.Facts.MissingRoles = missingAdoptionRoles(ctx, p)
+		}
+		if e, err = policies.Transition(ctx); err != nil {
+			return fmt.Errorf("authorising %s: %w", r.Action, err)
+		}
+	}
 	what := r.Action
 	if r.Action == ActionSign {
 		what = fmt.Sprintf("sign %q", r.Facts.Meaning)
@@ -119,6 +136,44 @@ func Authorize(ctx context.Context, p *project.Project, r AuthzRequest) error {
 		return nil
 	}
 	return err
+}
+
+// adoptionRoles are the roles a bundle with roles must give someone before
+// it replaces a bundle in force that predates roles: with nobody holding
+// admin and policy_admin, nobody could enrol, grant or change the policy
+// again, and the project would be locked for good.
+var adoptionRoles = []string{"admin", "policy_admin"}
+
+// missingAdoptionRoles: when the bundle in policies/ (the one a pin or an
+// applied change is about to put in force) answers authz, the
+// adoptionRoles its data.authz.roles gives nobody. A bundle that does not
+// load or does not answer authz adopts nothing (the pin itself checks the
+// bundle).
+func missingAdoptionRoles(ctx context.Context, p *project.Project) []string {
+	e, err := policies.Open(ctx, p.PolicyBundleDir(), policies.LoadOptions{})
+	if err != nil || !e.Answers(policies.KindAuthz) {
+		return nil
+	}
+	var data struct {
+		Authz struct {
+			Roles map[string][]string `json:"roles"`
+		} `json:"authz"`
+	}
+	raw, err := os.ReadFile(filepath.Join(p.PolicyBundleDir(), "data.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &data)
+	}
+	var missing []string
+	for _, want := range adoptionRoles {
+		held := false
+		for _, rs := range data.Authz.Roles {
+			held = held || (err == nil && slices.Contains(rs, want))
+		}
+		if !held {
+			missing = append(missing, want)
+		}
+	}
+	return missing
 }
 
 var roleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
