@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -146,6 +147,24 @@ func Transition(ctx context.Context) (*Engine, error) {
 // Bundle returns the identity of the bundle the engine decides with; pin
 // Bundle().SHA256 like every other input.
 func (e *Engine) Bundle() BundleInfo { return e.bundle.Info }
+
+// Roles are the roles the bundle's data gives an operator id
+// (data.authz.roles[id]), sorted; none when it gives none. What a request
+// may do is the authz decision's to say; this is for showing who holds
+// what.
+func (e *Engine) Roles(id string) []string {
+	out := []string{}
+	az, _ := e.bundle.data["authz"].(map[string]any)
+	held, _ := az["roles"].(map[string]any)
+	rs, _ := held[id].([]any)
+	for _, r := range rs {
+		if s, ok := r.(string); ok {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // zeroReader is the random source given to evaluation. No builtin that draws
 // randomness is in the capabilities; this makes sure that if one ever slips

@@ -109,6 +109,9 @@ func (a *app) printChange(w io.Writer, ch *esign.Change) {
 	if ch.ChangeSettings != nil {
 		fmt.Fprintf(w, "  change    change.two_person %v\n", ch.ChangeSettings.TwoPerson)
 	}
+	if ch.ESign != nil {
+		fmt.Fprintf(w, "  esign     %s\n", project.DescribeESign(*ch.ESign))
+	}
 	for _, d := range ch.Diff {
 		fmt.Fprintf(w, "  --- %s\n", d.File)
 		for _, l := range d.Lines {
@@ -149,13 +152,18 @@ number and hash, so it covers exactly the pins and lines proposed. The
 proposer cannot approve their own change; an applied or superseded change
 cannot be approved. Every refusal and failure (wrong passphrase, locked,
 revoked, expired, no reason) is recorded as esign.failed about the change.
-The passphrase is read as 'pawl sign' reads it.`,
+The passphrase is read as 'pawl sign' reads it, after the checks that need
+none (the authz question included). An approval always gives --operator:
+it opens a signing session like any signing with every component, but is
+never made in one.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
 			if operator == "" {
+				// A change of what decides every batch is approved with
+				// every component, never in a signing session.
 				return &usageError{fmt.Errorf("--operator ID is required: the enrolled operator who approves (`pawl operator list`)")}
 			}
 			p, err := a.open(c)
@@ -163,23 +171,26 @@ The passphrase is read as 'pawl sign' reads it.`,
 				return err
 			}
 			defer p.Close()
-			opt := esign.ApproveOptions{Change: argv[0], Operator: operator, Reason: reason}
-			ch, cerr := esign.LookupChange(c.Context(), p, argv[0])
-			op, oerr := esign.LookupOperator(c.Context(), p, operator)
-			if cerr != nil || oerr != nil || op.CanSign() != nil || ch.State == esign.ChangeApplied || ch.State == esign.ChangeSuperseded || op.ID == ch.Proposer {
-				// Refused and recorded without asking for a passphrase.
-				_, err := esign.ApproveChange(c.Context(), p, opt)
+			// Every refusal that needs no passphrase — the change, the
+			// operator (or the session), the proposer, the authz question —
+			// before the passphrase is asked, each on record.
+			ps, err := esign.PrepareApproval(c.Context(), p, esign.ApproveOptions{Change: argv[0], Operator: operator, Reason: reason})
+			if err != nil {
 				return err
 			}
+			ch, err := esign.LookupChange(c.Context(), p, argv[0])
+			if err != nil {
+				return err
+			}
+			op := ps.Operator()
 			a.printChange(a.s.err, ch)
-			fmt.Fprintf(a.s.err, "approving change %s as %s (%s)\n", ch.ID, op.Name, op.ID)
+			fmt.Fprintf(a.s.err, "approving change %s as %s (%s)%s\n", ch.ID, op.Name, op.ID, sessionNote(ps.Session()))
 			pass, err := a.readPassphrase(fd, fmt.Sprintf("passphrase for %s: ", op.ID), nil)
 			if err != nil {
 				return err
 			}
 			defer clear(pass)
-			opt.Passphrase = pass
-			s, err := esign.ApproveChange(c.Context(), p, opt)
+			s, err := ps.Sign(pass)
 			if err != nil {
 				return err
 			}

@@ -625,6 +625,10 @@ func newNormaliser(t *testing.T, base, root string) *normaliser {
 	n.exact[runtime.Version()] = "<go version>"
 	// Who runs the tests: the principal authz decisions name.
 	n.exact[principal.Process().String()] = "$CALLER"
+	// The account operators are bound to, as `operator list` names it.
+	if who := principal.Process(); who.User != "" {
+		n.exact[fmt.Sprintf("uid %d (%s)", who.UID, who.User)] = "$ACCOUNT"
+	}
 	n.uid = regexp.MustCompile(`"uid":( ?)` + strconv.Itoa(os.Getuid()) + `([,}\n])`)
 	// The egress policy's input lists every directory above the outbox as
 	// a candidate prefix; those above $TMP depend on where the temporary
@@ -690,6 +694,9 @@ func (n *normaliser) fromProject(t *testing.T, root, label string) {
 		case actions.ESignSigned:
 			d := decode[actions.ESignSignedDetails](t, e)
 			n.exact[d.Signature.Value] = ph("entry %d e-signature", e.Seq)
+			if d.Session != nil && d.Session.Opened {
+				n.exact[d.Session.ID] = ph("session opened at entry %d", e.Seq)
+			}
 		case actions.AuditExported:
 			d := decode[actions.AuditExportedDetails](t, e)
 			n.exact[d.SHA256Sums] = ph("entry %d SHA256SUMS digest", e.Seq)

@@ -18,7 +18,7 @@ func (a *app) operatorCmd() *cobra.Command {
 		Use:   "operator",
 		Short: "Enrol, list, change the passphrase of, unlock, revoke and give roles to the operators",
 	}
-	c.AddCommand(a.operatorAddCmd(), a.operatorListCmd(), a.operatorPasswdCmd(), a.operatorUnlockCmd(), a.operatorRevokeCmd(), a.operatorGrantCmd())
+	c.AddCommand(a.operatorAddCmd(), a.operatorListCmd(), a.operatorShowCmd(), a.operatorPasswdCmd(), a.operatorUnlockCmd(), a.operatorRevokeCmd(), a.operatorGrantCmd())
 	return c
 }
 
@@ -127,7 +127,9 @@ func (a *app) operatorListCmd() *cobra.Command {
 		Long: `List every enrolled operator with their key, the state the audit trail gives
 them now — active, locked (since when, after how many failed attempts) or
 revoked (when, by whom, why) — the age of their passphrase and when it
-expires (esign.passphrase_max_age_days), and whether their key file is there.`,
+expires (esign.passphrase_max_age_days), whether their key file is there,
+the OS account (uid and name) or client certificate their enrolment bound
+them to, and the roles the policy bundle in force gives them.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			p, err := a.openChecked(c)
@@ -139,11 +141,16 @@ expires (esign.passphrase_max_age_days), and whether their key file is there.`,
 			if err != nil {
 				return err
 			}
+			roles, err := rolesInForce(c, p)
+			if err != nil {
+				return err
+			}
 			if a.output == "json" {
-				if ops == nil {
-					ops = []*esign.Operator{}
+				out := []operatorJSON{}
+				for _, op := range ops {
+					out = append(out, operatorJSON{op, roles(op.ID)})
 				}
-				return a.printJSON(ops)
+				return a.printJSON(out)
 			}
 			if len(ops) == 0 {
 				fmt.Fprintln(a.s.out, "no operators enrolled yet: `pawl operator add ID --name \"Printed Name\"`")
@@ -161,6 +168,7 @@ expires (esign.passphrase_max_age_days), and whether their key file is there.`,
 					state = fmt.Sprintf("active (%d failed)", op.FailedAttempts)
 				}
 				fmt.Fprintf(a.s.out, row, op.ID, op.Name, op.KeyID, op.EnrolledAt.Format(time.DateTime), state, passphraseAge(op.Passphrase), kf)
+				fmt.Fprintf(a.s.out, "    bound to %s; roles %s\n", op.BoundTo(), rolesText(roles(op.ID)))
 				writeOperatorState(a.s.out, "    ", op)
 			}
 			return nil
@@ -168,6 +176,86 @@ expires (esign.passphrase_max_age_days), and whether their key file is there.`,
 	}
 	a.addOutputFlag(list)
 	return list
+}
+
+// operatorJSON is an operator as `operator list` and `operator show` print
+// them in JSON: with the roles the bundle in force gives them.
+type operatorJSON struct {
+	*esign.Operator
+	Roles []string `json:"roles"`
+}
+
+// rolesInForce reads the roles the policy bundle in force (the one the
+// pins on record name, not policies/ as it is now) gives operator ids.
+func rolesInForce(c *cobra.Command, p *project.Project) (func(id string) []string, error) {
+	e, _, err := p.PolicyInForce(c.Context())
+	if err != nil {
+		return nil, err
+	}
+	return e.Roles, nil
+}
+
+// rolesText writes roles for a person.
+func rolesText(roles []string) string {
+	if len(roles) == 0 {
+		return "none (in the policy bundle in force)"
+	}
+	return strings.Join(roles, ", ") + " (in the policy bundle in force)"
+}
+
+func (a *app) operatorShowCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one operator: key, state, passphrase age, what they are bound to and their roles",
+		Long: `Show one enrolled operator: their printed name and key, the state the audit
+trail gives them (active, locked, revoked), their passphrase's age, the OS
+account (uid and name) or client certificate their enrolment bound them to —
+only a request from it may act as them — and the roles the policy bundle in
+force gives them.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := esign.CheckOperatorID(argv[0]); err != nil {
+				return &usageError{err}
+			}
+			p, err := a.openChecked(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			op, err := esign.LookupOperator(c.Context(), p, argv[0])
+			if err != nil {
+				return err
+			}
+			roles, err := rolesInForce(c, p)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(operatorJSON{op, roles(op.ID)})
+			}
+			w := a.s.out
+			fmt.Fprintf(w, "operator %s: %s\n", op.ID, op.Name)
+			fmt.Fprintf(w, "  bound to   %s\n", op.BoundTo())
+			fmt.Fprintf(w, "  roles      %s\n", rolesText(roles(op.ID)))
+			state := op.State
+			if op.State == esign.StateActive && op.FailedAttempts > 0 {
+				state = fmt.Sprintf("active (%d failed attempts in a row)", op.FailedAttempts)
+			}
+			fmt.Fprintf(w, "  state      %s\n", state)
+			writeOperatorState(w, "             ", op)
+			fmt.Fprintf(w, "  key        %s\n", op.PublicKey)
+			kf := "present"
+			if !op.KeyFilePresent {
+				kf = "MISSING: restore it from backup"
+			}
+			fmt.Fprintf(w, "  key file   %s (%s)\n", op.KeyFile, kf)
+			fmt.Fprintf(w, "  enrolled   %s UTC by %s (audit entry %d)\n", op.EnrolledAt.Format(time.DateTime), op.EnrolledBy, op.AuditSeq)
+			fmt.Fprintf(w, "  passphrase %s, set %s\n", passphraseAge(op.Passphrase), op.Passphrase.How())
+			return nil
+		},
+	}
+	a.addOutputFlag(c)
+	return c
 }
 
 // passphraseAge is the PASSPHRASE column of `operator list`.

@@ -101,6 +101,8 @@ written at once and its pin.changed entry says the rule was waived.`,
 					fmt.Fprintf(a.s.out, "          %s\n", project.DescribePolicy(*res.Policy))
 				case ch.File == project.LimitsPinKey && res.Limits != nil:
 					fmt.Fprintf(a.s.out, "          %s\n", project.DescribeLimits(*res.Limits))
+				case ch.File == project.ESignPinKey && res.ESign != nil:
+					fmt.Fprintf(a.s.out, "          %s\n", project.DescribeESign(*res.ESign))
 				}
 			}
 			if res.Waived {

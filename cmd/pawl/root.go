@@ -78,6 +78,7 @@ Start with:  pawl demo`,
 		a.operatorCmd(), a.signCmd(), a.serveCmd(), a.changeCmd(),
 	)
 	root.AddCommand(a.keyCmd())
+	root.AddCommand(a.sessionCmd())
 	return root
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/principal"
@@ -324,5 +325,49 @@ func TestServedESignViaPassphraseFD(t *testing.T) {
 		if strings.Contains(string(e.Details), pass) {
 			t.Fatalf("the passphrase is in entry %d", e.Seq)
 		}
+	}
+}
+
+// TestServedSigningSession: a signing session under `pawl serve` is the
+// same as in local mode, read from the trail: `sign --operator` through
+// the service opens one bound to the socket's peer (via unix); a later
+// `sign` without --operator through the service signs in it, with the
+// passphrase from the client's descriptor; `session end` ends it.
+func TestServedSigningSession(t *testing.T) {
+	dir, socket := servedProject(t)
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	os.WriteFile("in.jsonl", []byte(good+"\n"), 0o600)
+	ctx := context.Background()
+	code, out, errs := served(t, ctx, socket, "", "run", "sensor-feed", "-i", "in.jsonl", "--as-of", "2026-11-25T00:00:00Z", "--output", "json")
+	var res map[string]any
+	if json.Unmarshal([]byte(out), &res); code != 0 || res["batch_id"] == nil {
+		t.Fatalf("served run: exit %d\n%s%s", code, out, errs)
+	}
+	id := res["batch_id"].(string)
+	const pass = "correct horse battery staple of the enclave"
+	if code, out, errs := served(t, ctx, socket, "", "operator", "add", "alice", "--name", "Alice Example", "--passphrase-fd", passFD(t, pass), "--reason", "QA"); code != 0 {
+		t.Fatalf("served operator add: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := served(t, ctx, socket, "", "sign", id, "--meaning", "reviewed", "--operator", "alice", "--passphrase-fd", passFD(t, pass)); code != 0 {
+		t.Fatalf("served sign --operator: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := served(t, ctx, socket, "", "session", "show"); code != 0 || !strings.Contains(out, "of operator alice") || !strings.Contains(out, " via unix") {
+		t.Fatalf("served session show: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = served(t, ctx, socket, "", "sign", id, "--meaning", "approved", "--reason", "fit", "--passphrase-fd", passFD(t, pass))
+	if code != 0 || !strings.Contains(out, "approved by Alice Example (alice)") {
+		t.Fatalf("served sign in the session: exit %d\n%s%s", code, out, errs)
+	}
+	signed := enginetest.TrailEntries(t, dir, "esign.signed", "batch:"+id)
+	d, _ := actions.Decode[actions.ESignSignedDetails](signed[len(signed)-1])
+	if len(signed) != 2 || d.Session == nil || d.Session.Opened || d.Session.Principal.Via != "unix" || d.Session.Principal.UID != os.Getuid() {
+		t.Fatalf("the served session signing on record: %+v", d.Session)
+	}
+	if code, out, errs := served(t, ctx, socket, "", "session", "end"); code != 0 || !strings.Contains(out, "ended signing session") {
+		t.Fatalf("served session end: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := served(t, ctx, socket, "", "sign", id, "--meaning", "responsible", "--passphrase-fd", passFD(t, pass)); code != 1 || !strings.Contains(errs, "sign with --operator ID") {
+		t.Fatalf("served sign after the end: exit %d %s", code, errs)
 	}
 }

@@ -21,7 +21,7 @@ func (a *app) signCmd() *cobra.Command {
 	var meaning, operator, reason string
 	var fd int
 	c := &cobra.Command{
-		Use:   "sign BATCH --meaning reviewed|approved|responsible --operator ID [--reason TEXT]",
+		Use:   "sign BATCH --meaning reviewed|approved|responsible [--operator ID] [--reason TEXT]",
 		Short: "E-sign a committed batch with your operator key (asks for your passphrase)",
 		Long: `Sign a committed batch electronically (21 CFR 11.50, 11.200). The signature is
 made with the operator's own key, opened with their passphrase, over a
@@ -37,7 +37,18 @@ are recorded too, without the passphrase. After esign.lockout_after wrong
 passphrases in a row the operator is locked until an admin unlocks them
 (pawl operator unlock); a revoked operator, a locked one and a passphrase
 older than esign.passphrase_max_age_days days (pawl operator passwd) are
-refused without asking for the passphrase, and the attempt is recorded.`,
+refused without asking for the passphrase, and the attempt is recorded.
+Whether the caller may sign the batch with that meaning is asked (the authz
+policy, on record) before the passphrase is: a refusal exits 3 unasked.
+
+Signing sessions (21 CFR 11.200(a)(1)): a signing with --operator and the
+passphrase uses both components and opens a session for your account. Until
+esign.session_timeout (default 15m) passes without a signing, you may sign
+again without --operator: you sign as the session's operator, and the
+passphrase is still asked and checked (a wrong one counts towards the
+lock-out). Without --operator and no session open, the signing is refused
+and the attempt recorded. 'pawl session show' shows your session, 'pawl
+session end' ends it.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -46,38 +57,33 @@ refused without asking for the passphrase, and the attempt is recorded.`,
 			if _, err := esign.ParseMeaning(meaning); err != nil {
 				return &usageError{fmt.Errorf("--meaning: %w", err)}
 			}
-			if operator == "" {
-				return &usageError{fmt.Errorf("--operator ID is required: the enrolled operator who signs (`pawl operator list`)")}
-			}
 			p, err := a.open(c)
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			opt := esign.SignOptions{Batch: argv[0], Meaning: meaning, Operator: operator, Reason: reason}
-			b, berr := p.Batch(c.Context(), argv[0])
-			op, oerr := esign.LookupOperator(c.Context(), p, operator)
-			if berr != nil || oerr != nil {
-				// Sign records the failed attempt and says why.
-				_, err := esign.Sign(c.Context(), p, opt)
+			// Every check that needs no passphrase first — the batch, the
+			// operator or the session, their state, and the authz question
+			// (on record): a person who may not sign is told so before
+			// being asked for a passphrase. Each refusal is on record.
+			ps, err := esign.PrepareSign(c.Context(), p, esign.SignOptions{Batch: argv[0], Meaning: meaning, Operator: operator, Reason: reason})
+			if err != nil {
 				return err
 			}
-			if op.CanSign() != nil {
-				// Revoked, locked or expired: refused and recorded
-				// without asking for a passphrase.
-				_, err := esign.Sign(c.Context(), p, opt)
+			b, err := p.Batch(c.Context(), argv[0])
+			if err != nil {
 				return err
 			}
+			op := ps.Operator()
 			fmt.Fprintf(a.s.err, "signing batch %s (job %s, as of %s, %d records: %d verified, %d quarantined; lineage root %s)\n",
 				b.BatchID, b.Job, b.AsOf, b.RecordsIn, b.Verified, b.Quarantined, b.Lineage.Root)
-			fmt.Fprintf(a.s.err, "as %q: %s (%s)\n", meaning, op.Name, op.ID)
+			fmt.Fprintf(a.s.err, "as %q: %s (%s)%s\n", meaning, op.Name, op.ID, sessionNote(ps.Session()))
 			pass, err := a.readPassphrase(fd, fmt.Sprintf("passphrase for %s: ", op.ID), nil)
 			if err != nil {
 				return err
 			}
 			defer clear(pass)
-			opt.Passphrase = pass
-			s, err := esign.Sign(c.Context(), p, opt)
+			s, err := ps.Sign(pass)
 			if err != nil {
 				return err
 			}
@@ -89,11 +95,19 @@ refused without asking for the passphrase, and the attempt is recorded.`,
 		},
 	}
 	c.Flags().StringVar(&meaning, "meaning", "", "what the signature means: reviewed, approved or responsible")
-	c.Flags().StringVar(&operator, "operator", "", "the signer's operator `ID`")
+	c.Flags().StringVar(&operator, "operator", "", "the signer's operator `ID` (left out: sign in your signing session, `pawl session show`)")
 	c.Flags().StringVar(&reason, "reason", "", "why, recorded with the signature")
 	c.Flags().IntVar(&fd, "passphrase-fd", -1, "read the passphrase (one line) from open file descriptor `N` instead of the terminal")
 	a.addOutputFlag(c)
 	return c
+}
+
+// sessionNote says, after "as ... (id)", that a signing is in a session.
+func sessionNote(s *esign.Session) string {
+	if s == nil {
+		return ""
+	}
+	return fmt.Sprintf(", in signing session %s (opened at audit entry %d; the passphrase only)", s.ID, s.OpenedEntry)
 }
 
 // readPassphrase reads one passphrase from file descriptor fd when fd >= 0,

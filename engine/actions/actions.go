@@ -35,6 +35,7 @@ const (
 	OperatorEnrolled    = "operator.enrolled"           // OperatorEnrolledDetails
 	ESignSigned         = "esign.signed"                // ESignSignedDetails
 	ESignFailed         = "esign.failed"                // ESignFailedDetails
+	ESignSessionEnded   = "esign.session_ended"         // ESignSessionEndedDetails
 
 	OperatorPassphraseChanged      = "operator.passphrase_changed"       // OperatorPassphraseChangedDetails
 	OperatorPassphraseChangeFailed = "operator.passphrase_change_failed" // OperatorPassphraseChangeFailedDetails
@@ -64,7 +65,7 @@ func Catalogue() []Spec {
 		{TrailMigrated, "trail:<id>", nil, "a schema upgrade, written by package audit: from and to schema version"},
 		{TrailClockAnomaly, "trail:<id>", nil, "an append refused because its time (the clock's, or one the caller gave) was before the newest entry's; written by package audit in place of the refused entry, dated at the newest entry's time: the clock's reading, the time given (if any), the newest entry's seq and time, and the refused entry's action, object and operator"},
 		{ProjectInit, "project", ProjectInitDetails{}, "a project was created: the engine's public key, the pawl version"},
-		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed (`pawl pin`): every changed pin (old, new) and the new pins digest; the new values of pawl.yaml's pinned settings when their pin changed (`policy`: the bundle's trust settings with the public key's sha256 and fingerprint; `limits`); and, when pawl.lock was found edited by hand and the edit was accepted with a reason, what was found (`edited`: its digest, the pins on record then, the lines that differ). `change_settings`: the change-control settings when their pin changed; `change`: the approved change this entry puts in force (its id, its change.proposed entry, the approving esign.signed entries); `two_person_waived`: guarded pins changed without a second person because `change.two_person` was pinned false"},
+		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed (`pawl pin`): every changed pin (old, new) and the new pins digest; the new values of pawl.yaml's pinned settings when their pin changed (`policy`: the bundle's trust settings with the public key's sha256 and fingerprint; `limits`); and, when pawl.lock was found edited by hand and the edit was accepted with a reason, what was found (`edited`: its digest, the pins on record then, the lines that differ). `change_settings`: the change-control settings when their pin changed; `esign`: the e-signature settings (`session_timeout_ms`) when their pin changed; `change`: the approved change this entry puts in force (its id, its change.proposed entry, the approving esign.signed entries); `two_person_waived`: guarded pins changed without a second person because `change.two_person` was pinned false"},
 		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups, and the new pins digest"},
 		{PluginRefused, "plugin:<name@version>", PluginRefusedDetails{}, "a pinned plugin was refused before it ran: the pinned hash, the job and why (hash mismatch, import, ABI, policy)"},
 		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
@@ -83,15 +84,16 @@ func Catalogue() []Spec {
 		{Checkpoint, "trail:<id>", CheckpointDetails{}, "a signed checkpoint of the trail was issued: origin, size and root (base64)"},
 		{AuditExported, "export:<digest prefix>", AuditExportedDetails{}, "a review package was written for inspectors: directory, format, the SHA256SUMS digest, entries, batches, checkpoint size"},
 		{OperatorEnrolled, "operator:<id>", OperatorEnrolledDetails{}, "an operator was enrolled with a key of their own: id, printed name, public key (`ed25519 BASE64 KEYID`), key id, KDF (`pbkdf2-hmac-sha256+aes-256-gcm`, iterations), and the OS uid (and/or client certificate fingerprint) they are bound to: only a request from that account may act as them; the entry's operator is who enrolled them"},
-		{ESignSigned, "batch:<id> or change:<id>", ESignSignedDetails{}, "an operator e-signed a batch, or approved a proposed change (manifest format `pawl-esign-change-v1`, naming the change and its change.proposed entry by seq and hash): the manifest and the signature {alg, key_id, value}; the entry's operator is the signer, its time the signing time, its reason the signer's reason"},
-		{ESignFailed, "batch:<id> or change:<id> (or the id given)", ESignFailedDetails{}, "an attempt to sign failed and nothing was signed: batch (or `change:<id>`), operator and meaning as given, the failure (wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason; for a change also unknown change, own change, superseded, already applied) and the error; never the passphrase. A `wrong passphrase` counts towards the operator's lock-out. A refusal by the authz policy is not one of these: it is the policy.decision on record"},
+		{ESignSigned, "batch:<id> or change:<id>", ESignSignedDetails{}, "an operator e-signed a batch, or approved a proposed change (manifest format `pawl-esign-change-v1`, naming the change and its change.proposed entry by seq and hash): the manifest and the signature {alg, key_id, value}; the entry's operator is the signer, its time the signing time, its reason the signer's reason. `session` (when `esign.session_timeout` is not 0): the signing session it belongs to (21 CFR 11.200(a)(1)) — its id, whether this signing opened it (every component: the operator id and the passphrase) or, for a later signing in it, the entry that opened it (the passphrase only, the operator id taken from the session), the components used, the account (principal) the session is bound to and the timeout in force"},
+		{ESignFailed, "batch:<id> or change:<id> (or the id given)", ESignFailedDetails{}, "an attempt to sign failed and nothing was signed: batch (or `change:<id>`), operator and meaning as given, the failure (wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason, no session — a signing without an operator id when the caller's account has no signing session open; for a change also unknown change, own change, superseded, already applied) and the error; never the passphrase. A `wrong passphrase` counts towards the operator's lock-out. A refusal by the authz policy is not one of these: it is the policy.decision on record"},
+		{ESignSessionEnded, "operator:<id>", ESignSessionEndedDetails{}, "a signing session (21 CFR 11.200(a)(1)(i)) was ended by its account (`pawl session end`): the session id, the operator, the account (principal) it belongs to, the entry that opened it, its last signing and how many signings it held. A session is opened by a signing with every component (`esign.signed` with `session.opened`) and ends here, after `esign.session_timeout` without a signing, or when its operator is locked, revoked or their passphrase expires; only the end asked for has an entry"},
 		{OperatorPassphraseChanged, "operator:<id>", OperatorPassphraseChangedDetails{}, "an operator changed their passphrase (`pawl operator passwd`): the same key re-sealed under the new passphrase with a new salt and nonce; the key id, the KDF and the sha256 of the new key file (never the salt); the entry's operator is the operator, its time starts the passphrase's age. The commit point of the change: a key file staged before it is put in place after it, or discarded when the entry is missing"},
 		{OperatorPassphraseChangeFailed, "operator:<id>", OperatorPassphraseChangeFailedDetails{}, "an attempt to change a passphrase failed and nothing changed: the operator as given, the failure (wrong passphrase, locked, revoked, unknown operator, key unusable) and the error; never a passphrase. A `wrong passphrase` counts towards the operator's lock-out"},
 		{OperatorLocked, "operator:<id>", OperatorLockedDetails{}, "the alert: an operator reached `esign.lockout_after` consecutive wrong passphrases (at signing, or the old one at a change) since their last signature, change or unlock, and is locked; every later attempt is refused and recorded until an unlock. The entries of the counted attempts and the threshold"},
 		{OperatorUnlocked, "operator:<id>", OperatorUnlockedDetails{}, "a locked operator was unlocked (`pawl operator unlock`): the lock entry it ends; the entry's operator is who unlocked them, the reason is required; the count of failed attempts starts again"},
 		{OperatorRevoked, "operator:<id>", OperatorRevokedDetails{}, "an operator was revoked (`pawl operator revoke`): they can never sign again and their id is never enrolled again; signatures in entries before this one stay valid, any after it are invalid. The key id; the entry's operator is who revoked them, the reason is required"},
 		{EngineKeyRotated, EngineKeyObject, KeyRotatedDetails{}, "the engine key was rotated (`pawl key rotate`): the old and the new public key, each one's signature over the rotation statement (`pawl engine key rotation v1`, the trail id and both keys, in canonical JSON), and how the new private key is kept (`plain` or `sealed`); the reason is required. From this entry on, batch signatures and checkpoints are made with the new key; the old private key is destroyed once the entry is on record"},
-		{ChangeProposed, "change:<id>", ChangeProposedDetails{}, "the two-person rule held a change back (`pawl pin` found the policy bundle, `pawl.yaml#policy`, `#limits` or `#change` changed while `change.two_person` is pinned true): nothing of it is in force. The change id, the pins digest in force, each guarded pin (old, new), the new settings, the lines that differ; the entry's operator is the proposer. A second enrolled operator e-signs it (`esign.signed` about `change:<id>`, meaning approved) and `pawl change apply` (or `pawl pin`) puts exactly those pins in force with a `pin.changed` naming the change"},
+		{ChangeProposed, "change:<id>", ChangeProposedDetails{}, "the two-person rule held a change back (`pawl pin` found the policy bundle, `pawl.yaml#policy`, `#limits`, `#change` or `#esign` changed while `change.two_person` is pinned true): nothing of it is in force. The change id, the pins digest in force, each guarded pin (old, new), the new settings, the lines that differ; the entry's operator is the proposer. A second enrolled operator e-signs it (`esign.signed` about `change:<id>`, meaning approved) and `pawl change apply` (or `pawl pin`) puts exactly those pins in force with a `pin.changed` naming the change"},
 		{ChangeApplyRefused, "change:<id>", ChangeApplyRefusedDetails{}, "an approved (or unapproved) change was not applied and nothing changed: the change id, why (not approved, only the proposer signed, superseded, files changed since the approval) and, for files that no longer hash to what was approved, each pin as approved and as found"},
 	}
 }
@@ -119,6 +121,9 @@ type PinChangedDetails struct {
 	// ChangeSettings is pawl.yaml's change-control settings as now pinned,
 	// present when their pin (pawl.yaml#change) changed.
 	ChangeSettings *ChangeSettings `json:"change_settings,omitempty"`
+	// ESign is pawl.yaml's e-signature settings as now pinned, present
+	// when their pin (pawl.yaml#esign) changed.
+	ESign *ESignSettings `json:"esign,omitempty"`
 	// Change names the approved change (change.proposed and the approving
 	// esign.signed entries) this pin change puts in force; TwoPersonWaived
 	// says guarded pins changed without one because change.two_person was
@@ -131,6 +136,15 @@ type PinChangedDetails struct {
 // pin pawl.yaml#change is the sha256 of their canonical JSON.
 type ChangeSettings struct {
 	TwoPerson bool `json:"two_person"`
+}
+
+// ESignSettings are pawl.yaml's e-signature settings that decide what a
+// signing needs, as pinned: the pin pawl.yaml#esign is the sha256 of their
+// canonical JSON.
+type ESignSettings struct {
+	// SessionTimeoutMS is esign.session_timeout: how long after its last
+	// signing a signing session stays open; 0, no sessions.
+	SessionTimeoutMS int64 `json:"session_timeout_ms"`
 }
 
 // ChangeApplied names the change a pin.changed entry puts in force.
@@ -152,6 +166,7 @@ type ChangeProposedDetails struct {
 	Policy         *PolicySettings `json:"policy,omitempty"`
 	Limits         *Limits         `json:"limits,omitempty"`
 	ChangeSettings *ChangeSettings `json:"change_settings,omitempty"`
+	ESign          *ESignSettings  `json:"esign,omitempty"`
 	// Diff is, per changed file (a bundle file, or a settings pin), the
 	// lines removed ("-") and added ("+").
 	Diff []FileDiff `json:"diff"`
@@ -442,6 +457,42 @@ type OperatorKDF struct {
 type ESignSignedDetails struct {
 	Manifest  ESignManifest `json:"manifest"`
 	Signature ESignValue    `json:"signature"`
+	// Session is the signing session the signature belongs to, when
+	// esign.session_timeout is not 0; it is not part of what is signed.
+	Session *ESignSession `json:"session,omitempty"`
+}
+
+// The components of an e-signature (21 CFR 11.200(a)(1)): the operator id
+// and the passphrase.
+const (
+	ComponentOperatorID = "operator_id"
+	ComponentPassphrase = "passphrase"
+)
+
+// ESignSession says which signing session (21 CFR 11.200(a)(1)(i)) a
+// signature belongs to: the first signing of a continuous period uses
+// every component and opens it; a later one, by the same account within
+// the timeout, uses the passphrase only.
+type ESignSession struct {
+	ID          string   `json:"id"`
+	Opened      bool     `json:"opened"`                 // this signing opened the session
+	OpenedEntry int64    `json:"opened_entry,omitempty"` // a later signing: the esign.signed entry that opened it
+	Components  []string `json:"components"`             // ComponentOperatorID, ComponentPassphrase
+	// Principal is the account the session is bound to: only a request
+	// authenticated as it may sign in the session.
+	Principal policies.Caller `json:"principal"`
+	TimeoutMS int64           `json:"timeout_ms"` // esign.session_timeout in force
+}
+
+// ESignSessionEndedDetails: a signing session ended at its account's
+// request.
+type ESignSessionEndedDetails struct {
+	ID          string          `json:"id"`
+	Operator    string          `json:"operator"`
+	Principal   policies.Caller `json:"principal"`
+	OpenedEntry int64           `json:"opened_entry"` // the esign.signed entry that opened it
+	LastEntry   int64           `json:"last_entry"`   // its last signing
+	Signings    int             `json:"signings"`
 }
 
 // ESignManifest is what an operator signs; its canonical JSON is the signed
@@ -481,8 +532,11 @@ type ESignFailedDetails struct {
 	Batch    string `json:"batch"`    // as given
 	Operator string `json:"operator"` // as given
 	Meaning  string `json:"meaning"`  // as given
-	Failure  string `json:"failure"`  // wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason
+	Failure  string `json:"failure"`  // wrong passphrase, passphrase expired, locked, revoked, unknown operator, unknown batch, bad meaning, key unusable, no reason, no session
 	Error    string `json:"error"`
+	// Session is the signing session the attempt was made in (a wrong
+	// passphrase in a session counts towards the lock-out like any other).
+	Session string `json:"session,omitempty"`
 }
 
 // OperatorPassphraseChangedDetails: an operator's key was re-sealed under
@@ -543,6 +597,7 @@ func (AuditExportedDetails) Action() string       { return AuditExported }
 func (OperatorEnrolledDetails) Action() string    { return OperatorEnrolled }
 func (ESignSignedDetails) Action() string         { return ESignSigned }
 func (ESignFailedDetails) Action() string         { return ESignFailed }
+func (ESignSessionEndedDetails) Action() string   { return ESignSessionEnded }
 func (PluginAddRefusedDetails) Action() string    { return PluginAddRefused }
 func (PluginCacheRejectedDetails) Action() string { return PluginCacheRejected }
 

@@ -92,14 +92,14 @@ func TestCatalogueIsComplete(t *testing.T) {
 	}
 	for _, a := range []string{audit.ActionTrailCreated, audit.ActionTrailMigrated, audit.ActionTrailClockAnomaly, ProjectInit, PinChanged, PluginAdded, PluginRefused,
 		PluginAddRefused, PluginCacheRejected, PluginApproved, RolesGranted, PolicyDecision, BatchCommitted, BatchFailed, BatchReplayed, RecordResubmitted, BatchExportStarted, BatchExported,
-		BatchExportFailed, Checkpoint, AuditExported, OperatorEnrolled, ESignSigned, ESignFailed,
+		BatchExportFailed, Checkpoint, AuditExported, OperatorEnrolled, ESignSigned, ESignFailed, ESignSessionEnded,
 		OperatorPassphraseChanged, OperatorPassphraseChangeFailed, OperatorLocked, OperatorUnlocked, OperatorRevoked,
 		ChangeProposed, ChangeApplyRefused, ResubmitRefused, EngineKeyRotated} {
 		if !seen[a] {
 			t.Errorf("%s is not in the catalogue", a)
 		}
 	}
-	if len(seen) != 33 {
+	if len(seen) != 34 {
 		t.Errorf("%d actions in the catalogue; update this test when adding one", len(seen))
 	}
 }

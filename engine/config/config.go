@@ -49,6 +49,7 @@ type Config struct {
 	ESignPassphraseMinScore   int
 	ESignPassphraseMaxAgeDays int
 	ESignLockoutAfter         int
+	ESignSessionTimeout       time.Duration
 
 	ServeSocket         string
 	ServeGroup          string

@@ -63,7 +63,7 @@ func TestPrecedence(t *testing.T) {
 		DataDir: ".pawl", Operator: osUser(), Workers: 0, MaxRecordBytes: 64 << 20, CacheDir: cache,
 		PluginCallTimeout: 30 * time.Second, TimeWindowPast: 7 * 24 * time.Hour, TimeWindowFuture: time.Hour,
 		PolicyKeyID: "pawl-policy", ChangeTwoPerson: true, ExportTimeout: 2 * time.Minute,
-		ESignPassphraseMinScore: 3, ESignPassphraseMaxAgeDays: 90, ESignLockoutAfter: 5,
+		ESignPassphraseMinScore: 3, ESignPassphraseMaxAgeDays: 90, ESignLockoutAfter: 5, ESignSessionTimeout: 15 * time.Minute,
 	}
 	if cfg != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -337,6 +337,7 @@ func TestPinnedSettingsRefusedFromTheEnvironment(t *testing.T) {
 		{"PAWL_POLICY_KEY_ID", "attacker", PolicyPin},
 		{"PAWL_MAX_RECORD_BYTES", "10", LimitsPin},
 		{"PAWL_PLUGIN_CALL_TIMEOUT", "1h", LimitsPin},
+		{"PAWL_ESIGN_SESSION_TIMEOUT", "24h", ESignPin},
 	} {
 		t.Setenv(tc.env, tc.value)
 		loadErr(t, root, nil, "environment "+tc.env+": ", "is pinned in pawl.lock ("+tc.pin+")", "set only in pawl.yaml", "unset "+tc.env)
@@ -363,8 +364,8 @@ func TestPinnedSettingsRefusedFromTheEnvironment(t *testing.T) {
 		if k.Pin != "" && k.Flag != "" {
 			t.Errorf("%s is pinned and has a flag --%s: a pinned setting comes from pawl.yaml only", k.Name, k.Flag)
 		}
-		if k.Pin != "" && k.Pin != PolicyPin && k.Pin != LimitsPin && k.Pin != ChangePin {
-			t.Errorf("%s: pinned in %q, which is none of %s, %s, %s", k.Name, k.Pin, PolicyPin, LimitsPin, ChangePin)
+		if k.Pin != "" && k.Pin != PolicyPin && k.Pin != LimitsPin && k.Pin != ChangePin && k.Pin != ESignPin {
+			t.Errorf("%s: pinned in %q, which is none of %s, %s, %s, %s", k.Name, k.Pin, PolicyPin, LimitsPin, ChangePin, ESignPin)
 		}
 	}
 }

@@ -59,6 +59,9 @@ const (
 	// ChangePin pins the change-control settings (change.two_person):
 	// whether a change of the guarded pins needs a second person.
 	ChangePin = File + "#change"
+	// ESignPin pins the e-signature settings that decide what a signing
+	// needs (esign.session_timeout).
+	ESignPin = File + "#esign"
 )
 
 // table is the list of keys: the only place it is written. Viper's
@@ -204,6 +207,22 @@ var table = build([]Key{
 		Doc: "Consecutive wrong passphrases (at signing, or the old one at `pawl operator passwd`), counted from the audit trail since the operator's last signature, " +
 			"passphrase change or unlock, after which the operator is locked: an `operator.locked` entry is the alert, and every later attempt is " +
 			"refused, even with the right passphrase, until `pawl operator unlock`.",
+	},
+	{
+		Name: "esign.session_timeout", Type: Duration, def: 15 * time.Minute, Pin: ESignPin,
+		field: func(c *Config) any { return &c.ESignSessionTimeout },
+		check: func(k Key, c Config) string {
+			if d := c.ESignSessionTimeout; d < 0 || d > 24*time.Hour {
+				return fmt.Sprintf("%s = %s: must be from 0 (no sessions) to 24h; the default is %s", k.Name, formatDuration(d), plain(k.Default))
+			}
+			return ""
+		},
+		Doc: "The signing session of 21 CFR 11.200(a)(1)(i): after a signing with every component (`pawl sign --operator ID`, and the passphrase), " +
+			"the same account may sign again without `--operator` — the passphrase is still asked — until this long passes without a signing " +
+			"(counted from the audit trail's entries), `pawl session end`, or the operator is locked, revoked or their passphrase expires. " +
+			"0: no sessions, every signing uses every component (11.200(a)(1)(ii)). " +
+			"The default, 15 minutes, is the idle time after which workstation policies commonly lock a screen: a signer who steps away longer starts again with their id. " +
+			"Pinned: the timeout in force is the one `pawl pin` put on record (a change is a proposal a second person approves); a project whose pins have none has no sessions.",
 	},
 	{
 		Name: "serve.socket", Type: Path, def: "", defaultText: "`pawl.sock` in the project root",

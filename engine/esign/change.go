@@ -191,9 +191,20 @@ type ApproveOptions struct {
 // a signature (wrong passphrase, locked, revoked, expired, no reason) are
 // refused and recorded as esign.failed entries about the change.
 func ApproveChange(ctx context.Context, p *project.Project, opt ApproveOptions) (*ESignature, error) {
+	ps, err := PrepareApproval(ctx, p, opt)
+	if err != nil {
+		return nil, err
+	}
+	return ps.Sign(opt.Passphrase)
+}
+
+// PrepareApproval makes every check of an approval that needs no
+// passphrase, the authz question included (on record), as PrepareSign
+// does for a batch; the Pending signs with the passphrase.
+func PrepareApproval(ctx context.Context, p *project.Project, opt ApproveOptions) (*Pending, error) {
 	var c *Change
-	so := SignOptions{Batch: "change:" + opt.Change, Meaning: string(MeaningApproved), Operator: opt.Operator, Reason: opt.Reason, Passphrase: opt.Passphrase}
-	return sign(ctx, p, so, "change:"+opt.Change, signTarget{
+	so := SignOptions{Batch: "change:" + opt.Change, Meaning: string(MeaningApproved), Operator: opt.Operator, Reason: opt.Reason}
+	return prepare(ctx, p, so, "change:"+opt.Change, signTarget{
 		resolve: func() (string, string, error) {
 			var err error
 			if c, err = LookupChange(ctx, p, opt.Change); err != nil {

@@ -120,6 +120,13 @@ type Operator struct {
 	KeyFile    string          `json:"key_file"`
 	// KeyFilePresent says whether the encrypted key is still on disk.
 	KeyFilePresent bool `json:"key_file_present"`
+	// What the enrolment bound them to: only a request from that OS
+	// account (UID; Account is its name on this machine, when it has one)
+	// or with that client certificate (Cert, "sha256:<hex>") may act as
+	// them. Neither: enrolled before operators were bound, and nobody may.
+	UID     *int   `json:"uid,omitempty"`
+	Account string `json:"account,omitempty"`
+	Cert    string `json:"cert,omitempty"`
 
 	// What the trail says of the operator since (lifecycle.go): State is
 	// active, locked or revoked; FailedAttempts counts the wrong
@@ -356,6 +363,11 @@ func operatorFromEntry(p *project.Project, e audit.Entry) (*Operator, error) {
 	}
 	op := &Operator{ID: d.ID, Name: d.Name, PublicKey: d.PublicKey, KeyID: seal.KeyID(pub), EnrolledAt: audit.EntryTime{Time: e.Time.UTC()},
 		EnrolledBy: e.Operator, AuditSeq: e.Seq, KeyFile: p.OperatorKeyFile(d.ID), pub: pub}
+	if d.UID != nil {
+		uid := *d.UID
+		op.UID, op.Account = &uid, principal.ForUID(uid, "").User
+	}
+	op.Cert = d.Cert
 	if _, err := os.Stat(op.KeyFile); err == nil {
 		op.KeyFilePresent = true
 	}
@@ -394,6 +406,27 @@ func operators(ctx context.Context, p *project.Project, attempts bool) ([]*Opera
 		return nil, err
 	}
 	return out, nil
+}
+
+// BoundTo says, for a person, what an operator is bound to: "uid 1001
+// (alice)", "certificate sha256:…", both, or that they are bound to
+// nothing (enrolled before operators were bound: nobody may act as them).
+func (op *Operator) BoundTo() string {
+	var parts []string
+	if op.UID != nil {
+		u := fmt.Sprintf("uid %d", *op.UID)
+		if op.Account != "" {
+			u += " (" + op.Account + ")"
+		}
+		parts = append(parts, u)
+	}
+	if op.Cert != "" {
+		parts = append(parts, "certificate "+op.Cert)
+	}
+	if len(parts) == 0 {
+		return "nothing (enrolled before operators were bound: nobody may act as them)"
+	}
+	return strings.Join(parts, " and ")
 }
 
 // LookupOperator returns one enrolled operator, or an error wrapping

@@ -155,11 +155,26 @@ type SignOptions struct {
 // recorded too, as an esign.failed entry with the reason (never the
 // passphrase), and nothing is signed. A revoked, locked or expired
 // operator is refused before the key file is opened; a wrong passphrase
-// that completes a lock-out appends operator.locked.
+// that completes a lock-out appends operator.locked. Without an operator
+// id it signs in the caller's signing session (session.go), or is refused.
 func Sign(ctx context.Context, p *project.Project, opt SignOptions) (*ESignature, error) {
+	ps, err := PrepareSign(ctx, p, opt)
+	if err != nil {
+		return nil, err
+	}
+	return ps.Sign(opt.Passphrase)
+}
+
+// PrepareSign makes every check of a signature on a batch that needs no
+// passphrase — the meaning, the batch, the operator (or the caller's
+// signing session, when opt.Operator is empty), their state and the authz
+// question, on record allow or deny — so that a person who may not sign
+// is told so before being asked for a passphrase. Each refusal is on
+// record as Sign's are. The Pending it returns signs with the passphrase.
+func PrepareSign(ctx context.Context, p *project.Project, opt SignOptions) (*Pending, error) {
 	var b *project.Batch
 	var be audit.Entry
-	return sign(ctx, p, opt, "batch:"+opt.Batch, signTarget{
+	return prepare(ctx, p, opt, "batch:"+opt.Batch, signTarget{
 		resolve: func() (string, string, error) {
 			var err error
 			if b, err = p.Batch(ctx, opt.Batch); err != nil {
@@ -196,29 +211,63 @@ type signTarget struct {
 	verify       func(ops map[string]*Operator, e audit.Entry) ESignature
 }
 
-// sign is every e-signature's path: each failure is recorded (esign.failed,
-// never the passphrase), a revoked, locked or expired operator is refused
-// before the key is opened, and a wrong passphrase counts towards the
-// lock-out.
-func sign(ctx context.Context, p *project.Project, opt SignOptions, object string, t signTarget) (*ESignature, error) {
-	fail := func(why string, err error) (*ESignature, error) {
-		// The entry names the operator the attempt claimed to be; the OS
-		// user beside it says who ran pawl.
-		who := opt.Operator
-		if who == "" || !utf8.ValidString(who) {
-			who = p.Cfg.Operator
-		}
-		_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: who, Object: object, Reason: opt.Reason,
-			Details: actions.ESignFailedDetails{Batch: opt.Batch, Operator: opt.Operator, Meaning: opt.Meaning, Failure: why, Error: err.Error()}})
-		if aerr != nil {
-			return nil, errors.Join(err, fmt.Errorf("and the failed attempt could not be recorded: %w", aerr))
-		}
-		return nil, fmt.Errorf("nothing signed: %w (the attempt is recorded in the audit trail)", err)
+// Pending is a signature whose every check that needs no passphrase has
+// passed (PrepareSign, PrepareApproval): Sign completes it.
+type Pending struct {
+	ctx     context.Context
+	p       *project.Project
+	opt     SignOptions
+	object  string
+	t       signTarget
+	meaning Meaning
+	op      *Operator
+	session *Session // the session it signs in; nil: every component is used
+	done    bool
+}
+
+// Operator is who signs: the operator id given, or the session's.
+func (ps *Pending) Operator() *Operator { return ps.op }
+
+// Session is the signing session it signs in, or nil when it uses every
+// component (and opens a session, when esign.session_timeout is not 0).
+func (ps *Pending) Session() *Session { return ps.session }
+
+// fail records a failed attempt (esign.failed, never the passphrase) and
+// returns the error that says so.
+func (ps *Pending) fail(why string, err error) (*ESignature, error) {
+	opt := ps.opt
+	// The entry names the operator the attempt claimed to be (or its
+	// session's); the OS user beside it says who ran pawl.
+	who := opt.Operator
+	if who == "" || !utf8.ValidString(who) {
+		who = ps.p.Cfg.Operator
+	}
+	d := actions.ESignFailedDetails{Batch: opt.Batch, Operator: opt.Operator, Meaning: opt.Meaning, Failure: why, Error: err.Error()}
+	if ps.session != nil {
+		d.Session = ps.session.ID
+	}
+	_, aerr := actions.Append(context.WithoutCancel(ps.ctx), ps.p.Trail, actions.Record{Operator: who, Object: ps.object, Reason: opt.Reason, Details: d})
+	if aerr != nil {
+		return nil, errors.Join(err, fmt.Errorf("and the failed attempt could not be recorded: %w", aerr))
+	}
+	return nil, fmt.Errorf("nothing signed: %w (the attempt is recorded in the audit trail)", err)
+}
+
+// prepare is every e-signature's checks before the passphrase: each
+// failure is recorded (esign.failed), a revoked, locked or expired
+// operator is refused before the key is opened, and the authz question is
+// asked (on record) before anyone is asked for a passphrase.
+func prepare(ctx context.Context, p *project.Project, opt SignOptions, object string, t signTarget) (*Pending, error) {
+	ps := &Pending{ctx: ctx, p: p, opt: opt, object: object, t: t}
+	fail := func(why string, err error) (*Pending, error) {
+		_, err = ps.fail(why, err)
+		return nil, err
 	}
 	meaning, err := ParseMeaning(opt.Meaning)
 	if err != nil {
 		return fail("bad meaning", err)
 	}
+	ps.meaning = meaning
 	obj, why, err := t.resolve()
 	if err != nil {
 		if why == "" {
@@ -226,11 +275,20 @@ func sign(ctx context.Context, p *project.Project, opt SignOptions, object strin
 		}
 		return fail(why, err)
 	}
-	object = obj
+	ps.object = obj
 	if opt.Operator == "" {
-		return fail("unknown operator", fmt.Errorf("no operator given: pass --operator ID"))
+		// No operator id: a later signing of a continuous period, in the
+		// caller's session (21 CFR 11.200(a)(1)(i)), or refused.
+		s, err := CurrentSession(ctx, p)
+		if err != nil {
+			if !errors.Is(err, ErrNoSession) {
+				return nil, err
+			}
+			return fail(FailureNoSession, err)
+		}
+		ps.session, ps.opt.Operator = s, s.Operator
 	}
-	op, err := LookupOperator(ctx, p, opt.Operator)
+	op, err := LookupOperator(ctx, p, ps.opt.Operator)
 	if err != nil {
 		return fail(FailureUnknownOperator, err)
 	}
@@ -257,37 +315,68 @@ func sign(ctx context.Context, p *project.Project, opt SignOptions, object strin
 			return nil, err
 		}
 	}
+	ps.op = op
+	return ps, nil
+}
+
+// Sign opens the operator's key with the passphrase and records the
+// signature. A wrong passphrase is a failed attempt on record that counts
+// towards the lock-out, in a session as outside one. A Pending signs once.
+func (ps *Pending) Sign(passphrase []byte) (*ESignature, error) {
+	if ps.done {
+		return nil, fmt.Errorf("this signature was already attempted: prepare another")
+	}
+	ps.done = true
+	ctx, p, op, t, opt := ps.ctx, ps.p, ps.op, ps.t, ps.opt
 	note, err := settleKeyFile(ctx, p, op)
 	if err != nil {
-		return fail(FailureKeyUnusable, err)
+		return ps.fail(FailureKeyUnusable, err)
 	}
-	priv, err := unlock(op, opt.Passphrase)
+	priv, err := unlock(op, passphrase)
 	if errors.Is(err, ErrWrongPassphrase) {
 		if note != "" {
 			err = fmt.Errorf("%w (pawl %s)", err, note)
 		}
-		_, ferr := fail(FailureWrongPassphrase, err)
+		_, ferr := ps.fail(FailureWrongPassphrase, err)
 		return nil, afterWrongPassphrase(ctx, p, op.ID, ferr)
 	}
 	if err != nil {
-		return fail(FailureKeyUnusable, err)
+		return ps.fail(FailureKeyUnusable, err)
 	}
 	defer clear(priv)
-	if meaning == MeaningApproved && strings.TrimSpace(opt.Reason) == "" {
+	if ps.meaning == MeaningApproved && strings.TrimSpace(opt.Reason) == "" {
 		// An approval is a decision someone must be able to read the
 		// grounds of later.
-		return fail("no reason", fmt.Errorf("an approval needs a reason: pass --reason %q", t.approvalHint))
+		return ps.fail("no reason", fmt.Errorf("an approval needs a reason: pass --reason %q", t.approvalHint))
+	}
+	var sess *actions.ESignSession
+	timeout, err := sessionTimeout(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if timeout > 0 {
+		// The session this signing opens (every component) or continues
+		// (the passphrase only).
+		sess = &actions.ESignSession{Principal: gate.Caller(ctx), TimeoutMS: timeout.Milliseconds()}
+		if s := ps.session; s != nil {
+			sess.ID, sess.OpenedEntry, sess.Components = s.ID, s.OpenedEntry, []string{actions.ComponentPassphrase}
+		} else {
+			if sess.ID, err = newSessionID(); err != nil {
+				return nil, err
+			}
+			sess.Opened, sess.Components = true, []string{actions.ComponentOperatorID, actions.ComponentPassphrase}
+		}
 	}
 	now := time.Now().UTC()
-	m := t.manifest(meaning, op, now.Format(esignTimeLayout), opt.Reason)
+	m := t.manifest(ps.meaning, op, now.Format(esignTimeLayout), opt.Reason)
 	msg, err := canonical(m)
 	if err != nil {
 		return nil, err
 	}
 	d := actions.ESignSignedDetails{Manifest: *m, Signature: actions.ESignValue{Alg: "ed25519", KeyID: op.KeyID,
-		Value: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, msg))}}
+		Value: base64.StdEncoding.EncodeToString(ed25519.Sign(priv, msg))}, Session: sess}
 	failpoint.Hit("sign.before-record")
-	e, err := actions.Append(ctx, p.Trail, actions.Record{Time: now, Operator: op.ID, Object: object, Reason: opt.Reason, Details: d})
+	e, err := actions.Append(ctx, p.Trail, actions.Record{Time: now, Operator: op.ID, Object: ps.object, Reason: opt.Reason, Details: d})
 	if err != nil {
 		return nil, fmt.Errorf("recording the signature: %w (nothing signed)", err)
 	}

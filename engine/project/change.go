@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pawl-dev/pawl/audit"
@@ -39,8 +40,12 @@ import (
 // (actions.ChangeSettings).
 const ChangePinKey = config.ChangePin // "pawl.yaml#change"
 
+// ESignPinKey pins pawl.yaml's e-signature settings
+// (actions.ESignSettings: esign.session_timeout).
+const ESignPinKey = config.ESignPin // "pawl.yaml#esign"
+
 // GuardedPins are the pins the two-person rule holds.
-var GuardedPins = []string{PolicyPinKey, PolicySettingsPinKey, LimitsPinKey, ChangePinKey}
+var GuardedPins = []string{PolicyPinKey, PolicySettingsPinKey, LimitsPinKey, ChangePinKey, ESignPinKey}
 
 // IsGuarded says whether a pin is held by the two-person rule.
 func IsGuarded(key string) bool {
@@ -55,6 +60,51 @@ func IsGuarded(key string) bool {
 // ChangeSettings are the change-control settings as configured.
 func (p *Project) ChangeSettings() actions.ChangeSettings {
 	return actions.ChangeSettings{TwoPerson: p.Cfg.ChangeTwoPerson}
+}
+
+// ESignSettings are the e-signature settings as configured (pawl.yaml).
+func (p *Project) ESignSettings() actions.ESignSettings {
+	return actions.ESignSettings{SessionTimeoutMS: p.Cfg.ESignSessionTimeout.Milliseconds()}
+}
+
+// DescribeESign writes e-signature settings for a person.
+func DescribeESign(s actions.ESignSettings) string {
+	d := time.Duration(s.SessionTimeoutMS) * time.Millisecond
+	if d <= 0 {
+		return "esign.session_timeout 0 (no signing sessions)"
+	}
+	return "esign.session_timeout " + config.FormatDuration(d)
+}
+
+// ESignSettingsInForce are the e-signature settings the pins on record
+// name — the pins of the newest entry that wrote pawl.lock — whatever
+// pawl.yaml says now: a change of them is in force only once pinned (under
+// the two-person rule, approved). Pins without them (a project pinned
+// before they existed, or none yet) give the zero settings: no signing
+// sessions.
+func (p *Project) ESignSettingsInForce(ctx context.Context) (actions.ESignSettings, error) {
+	var s actions.ESignSettings
+	hist, err := p.pinHistory(ctx)
+	if err != nil || len(hist) == 0 {
+		return s, err
+	}
+	last := hist[len(hist)-1]
+	pins, ok := p.recordedPins(last.digest)
+	if !ok {
+		return s, fmt.Errorf("the pins on record (audit entry %d, %s) are not in the store: restore the data directory from backup", last.seq, last.digest)
+	}
+	d, ok := pins[ESignPinKey]
+	if !ok {
+		return s, nil
+	}
+	b, err := p.ReadBlob(d)
+	if err != nil {
+		return s, fmt.Errorf("the e-signature settings pinned as %s: %w", d, err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("the e-signature settings pinned as %s: %w", d, err)
+	}
+	return s, nil
 }
 
 // guarded are the values of the guarded pins in pins ("" when absent).

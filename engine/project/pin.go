@@ -27,6 +27,9 @@ type PinResult struct {
 	// ChangeSettings is pawl.yaml's change-control settings, present when
 	// their pin changed.
 	ChangeSettings *actions.ChangeSettings
+	// ESign is pawl.yaml's e-signature settings, present when their pin
+	// changed.
+	ESign *actions.ESignSettings
 	// Recorded says a pin.changed entry was written (at its sequence
 	// number); Written that pawl.lock was.
 	Recorded int64
@@ -173,6 +176,10 @@ func (p *Project) PinWith(ctx context.Context, opt PinOptions) (*PinResult, erro
 	if next[ChangePinKey], err = p.storeSettings(chg); err != nil {
 		return nil, err
 	}
+	es := p.ESignSettings()
+	if next[ESignPinKey], err = p.storeSettings(es); err != nil {
+		return nil, err
+	}
 	// Plugins are pinned by `pawl plugin add`, not derived from files; they
 	// stay pinned like go.sum lines.
 	for k, d := range old {
@@ -196,6 +203,9 @@ func (p *Project) PinWith(ctx context.Context, opt PinOptions) (*PinResult, erro
 	if old[ChangePinKey] != next[ChangePinKey] {
 		res.ChangeSettings = &chg
 	}
+	if old[ESignPinKey] != next[ESignPinKey] {
+		res.ESign = &es
+	}
 	if reason == "" {
 		reason = "pins updated"
 	}
@@ -214,7 +224,7 @@ func (p *Project) PinWith(ctx context.Context, opt PinOptions) (*PinResult, erro
 	// never pins in force that the trail does not know.
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "file:" + LockFile, Reason: reason,
 		Details: actions.PinChangedDetails{Changes: res.Changes, PinsDigest: next.Digest(), Policy: res.Policy, Limits: res.Limits, Edited: res.Edited,
-			ChangeSettings: res.ChangeSettings, Change: res.Applied, TwoPersonWaived: res.Waived}})
+			ChangeSettings: res.ChangeSettings, ESign: res.ESign, Change: res.Applied, TwoPersonWaived: res.Waived}})
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +297,10 @@ func (p *Project) holdGuarded(ctx context.Context, st *lockState, opt PinOptions
 	if want[ChangePinKey] != now[ChangePinKey] {
 		c := p.ChangeSettings()
 		d.ChangeSettings = &c
+	}
+	if want[ESignPinKey] != now[ESignPinKey] {
+		e := p.ESignSettings()
+		d.ESign = &e
 	}
 	all, err := p.Proposals(ctx)
 	if err != nil {
