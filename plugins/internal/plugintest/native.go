@@ -112,8 +112,6 @@ type Native struct {
 	State sandbox.StateStore
 }
 
-
-
 // NewNative initialises p as the guest kit would: config "" is "{}", the
 // lookups are never nil, the as-of time is AsOf and the seed 1. A refusal
 // is a *sandbox.Error of KindConfig, like the sandbox's. The host's own
