@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/lockfile"
@@ -78,6 +80,9 @@ func committedBase(ctx context.Context, p *project.Project, job, base string) (*
 // empty state is put there first, so that every state_in on record is a
 // blob).
 func loadState(p *project.Project, d store.Digest) (*plugstate.Table, error) {
+	if measureState {
+		defer timed(time.Now())
+	}
 	if d == store.Digest(plugstate.EmptyDigest) {
 		if _, _, err := p.Store.Put(strings.NewReader(plugstate.Magic)); err != nil {
 			return nil, err
@@ -98,6 +103,9 @@ func loadState(p *project.Project, d store.Digest) (*plugstate.Table, error) {
 // storeState writes the table's canonical file into the store and returns
 // its digest.
 func storeState(p *project.Project, t *plugstate.Table) (store.Digest, error) {
+	if measureState {
+		defer timed(time.Now())
+	}
 	pr, pw := io.Pipe()
 	go func() { _, err := t.WriteTo(pw); pw.CloseWithError(err) }()
 	d, _, err := p.Store.Put(pr)
@@ -108,6 +116,18 @@ func storeState(p *project.Project, t *plugstate.Table) (store.Digest, error) {
 	return d, nil
 }
 
+// stateNanos, when measureState is set (only BenchmarkStateCost sets it),
+// sums the time spent in the host's state: loading state_in, every get and
+// put, storing state_out.
+var (
+	measureState bool
+	stateNanos   atomic.Int64
+)
+
+func timed(start time.Time) {
+	stateNanos.Add(int64(time.Since(start)))
+}
+
 // nsState is one plugin's view of a state table: its own keys only.
 type nsState struct {
 	t   *plugstate.Table
@@ -116,11 +136,17 @@ type nsState struct {
 }
 
 func (s *nsState) Get(key []byte) ([]byte, bool) {
+	if measureState {
+		defer timed(time.Now())
+	}
 	s.buf = plugstate.FullKey(s.buf[:0], s.ns, key)
 	return s.t.Get(s.buf)
 }
 
 func (s *nsState) Put(key, value []byte) error {
+	if measureState {
+		defer timed(time.Now())
+	}
 	s.buf = plugstate.FullKey(s.buf[:0], s.ns, key)
 	return s.t.Put(s.buf, value)
 }
