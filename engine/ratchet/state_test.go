@@ -13,6 +13,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/plugstate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/pawl-dev/pawl/engine/store"
 )
 
@@ -219,5 +220,44 @@ func TestHighCardinalityState(t *testing.T) {
 	res := enginetest.Run(t, p, in, 2)
 	if res.RecordsIn != int64(n) || res.State == nil || res.State.Keys != int64(n) {
 		t.Fatalf("%d records, state %+v", res.RecordsIn, res.State)
+	}
+}
+
+// TestStateViolationFailsTheBatch: a plugin that breaks its declared state
+// — a key over max_key_bytes, a key it did not declare, a value over
+// max_value_bytes — fails the batch with the named reason: nothing
+// committed, the failure on record, the job's state as it was.
+func TestStateViolationFailsTheBatch(t *testing.T) {
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	useHostile(t, p, "stateprobe")
+	ok := enginetest.Run(t, p, enginetest.WriteInput(t, t.TempDir(), "ok.jsonl", readings("1", "1")), 1)
+	if ok.State == nil || ok.State.Keys != 2 {
+		t.Fatalf("the first batch's state: %+v", ok.State)
+	}
+	for i, c := range []struct{ value, want string }{
+		{"2", "a key of 33 bytes; its manifest declares max_key_bytes 32"},
+		{"4", `state_put of key "other", which it did not declare`},
+		{"3", "a value of 65 bytes; its manifest declares max_value_bytes 64"},
+	} {
+		in := enginetest.WriteInput(t, t.TempDir(), fmt.Sprintf("bad%d.jsonl", i), readings("1", c.value))
+		_, err := ratchet.Run(ctx, p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
+		var ie *ratchet.InfraError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "stateprobe@0.0.1") || !strings.Contains(err.Error(), "broke its declared state") || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("value %s: want the batch failed naming the breach, got %v", c.value, err)
+		}
+		if _, committed, _ := p.CommittedEntry(ctx, ie.BatchID); committed {
+			t.Fatalf("value %s: the batch was committed", c.value)
+		}
+		if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != ok.State.Out {
+			t.Fatalf("value %s: the job's state moved to %s", c.value, cur)
+		}
+	}
+	if n := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, "")); n != 3 {
+		t.Fatalf("%d batch.failed entries, want 3", n)
+	}
+	rep, err := review.Verify(ctx, p)
+	if err != nil || !rep.OK() {
+		t.Fatalf("audit verify: %v %+v", err, rep)
 	}
 }
