@@ -54,6 +54,19 @@ cat > "$tmp/probe.json" <<'JSON'
 JSON
 "$tmp/addsection" -payload "$tmp/probe.json" "$tmp/probe.wasm" "$(dest probe engine/sandbox/testdata/probe.wasm)"
 
+# The stateful test plugin of engine/sandbox, with its state declared, and
+# the same code with none (which the host refuses).
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-buildid= \
+	-o "$tmp/stateprobe.wasm" ./engine/sandbox/testdata/stateprobe
+cat > "$tmp/stateprobe.json" <<'JSON'
+{"abi": 1, "name": "stateprobe", "version": "0.0.1", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"]}}
+JSON
+"$tmp/addsection" -payload "$tmp/stateprobe.json" "$tmp/stateprobe.wasm" "$(dest stateprobe engine/sandbox/testdata/stateprobe.wasm)"
+cat > "$tmp/stateundeclared.json" <<'JSON'
+{"abi": 1, "name": "stateundeclared", "version": "0.0.1", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}]}
+JSON
+"$tmp/addsection" -payload "$tmp/stateundeclared.json" "$tmp/stateprobe.wasm" "$(dest stateundeclared engine/sandbox/testdata/stateundeclared.wasm)"
+
 if ! command -v wat2wasm >/dev/null 2>&1; then
 	echo "plugins.sh: wat2wasm not found; skipping the WAT modules (run build/setup-tools.sh)" >&2
 	exit 0

@@ -89,6 +89,7 @@ func TestReproducible(t *testing.T) {
 		"range": "range/range.wasm", "freshness": "freshness/freshness.wasm",
 		"registry": "registry/registry.wasm", "zscore": "zscore/zscore.wasm",
 		"probe": "../engine/sandbox/testdata/probe.wasm", "notblank": "notblank/notblank.wasm",
+		"stateprobe": "../engine/sandbox/testdata/stateprobe.wasm", "stateundeclared": "../engine/sandbox/testdata/stateundeclared.wasm",
 	}
 	wat := map[string]bool{"notblank": true} // built by wat2wasm
 	wats, _ := filepath.Glob("../engine/sandbox/testdata/wat/*.wat")

@@ -157,7 +157,9 @@ func TestReplayCommand(t *testing.T) {
 	out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z", "--output", "json")
 	id := out[strings.Index(out, `"batch_id": "`)+13:][:32]
 	rep := mustPawl(t, "-C", dir, "audit", "replay", id[:8], "--reason", "inspection")
-	if strings.Count(rep, "match\n") != 7 || strings.Contains(rep, "MISMATCH") {
+	// Seven artifacts and the state the batch produced (the example job's
+	// zscore keeps state).
+	if strings.Count(rep, "match\n") != 8 || !strings.Contains(rep, "state_out          match") || strings.Contains(rep, "MISMATCH") {
 		t.Fatalf("replay:\n%s", rep)
 	}
 	// Swap the schema blob in the store: the replay must fail and say so.

@@ -61,8 +61,11 @@ type BatchRecord struct {
 	Validators  map[string]ValidatorRef `json:"validators"`
 	Lineage     LineageRef              `json:"lineage"`
 	// Resubmits names the quarantined record a resubmitted batch corrects.
-	Resubmits   *Resubmission `json:"resubmits,omitempty"`
-	PawlVersion string        `json:"pawl_version"`
+	Resubmits *Resubmission `json:"resubmits,omitempty"`
+	// State is the plugin state the batch was judged against and the state
+	// it produced, for a job whose plugins keep state; absent otherwise.
+	State       *StateRef `json:"state,omitempty"`
+	PawlVersion string    `json:"pawl_version"`
 }
 
 // Limits are the bounds a batch ran under. They are inputs on record: a
@@ -157,6 +160,31 @@ func BatchID(jobSpec, input, pins store.Digest, l Limits) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "pawl-batch-v2\njob_spec %s\ninput %s\npins %s\nmax_record_bytes %d\nplugin_memory_pages %d\n",
 		jobSpec, input, pins, l.MaxRecordBytes, l.PluginMemoryPages)
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// StateRef is a batch's plugin state (docs/plugin-abi.md §8): the
+// content hashes of the state files in the store it started from and
+// produced. Committing the batch makes Out the job's state, unless the
+// batch is a resubmission (which is judged against its original's state and
+// advances nothing).
+type StateRef struct {
+	In  store.Digest `json:"state_in"`
+	Out store.Digest `json:"state_out"`
+	// Base is the batch id without the state: the same input of the same
+	// job under the same pins, whatever state it met. A job that keeps
+	// state takes an input once: a rerun is answered from the record.
+	Base string `json:"base_id"`
+	// Keys is how many keys state_out holds.
+	Keys int64 `json:"keys"`
+}
+
+// StateBatchID is the id of a batch of a job that keeps state: the base id
+// (BatchID) and the state it starts from, so that the same input against
+// another history is another batch.
+func StateBatchID(base string, stateIn store.Digest) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "pawl-batch-state-v1\nbase %s\nstate_in %s\n", base, stateIn)
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 

@@ -36,6 +36,8 @@ func PolicyForRecord(ctx context.Context, p *project.Project, rec *actions.Batch
 // Internals the external tests and benchmarks reach.
 var (
 	TestHook      = &testHook
+	MeasureState  = &measureState
+	StateNanos    = &stateNanos
 	SkipLineage   = &skipLineage
 	SkipNormalize = &skipNormalize
 )

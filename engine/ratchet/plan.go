@@ -12,6 +12,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/normalize"
+	"github.com/pawl-dev/pawl/engine/plugstate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/schema"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -44,6 +45,14 @@ type Plan struct {
 	AsOf       time.Time
 	Seed       uint64
 	Resubmits  *actions.Resubmission
+
+	// StateIn is the plugin state the batch starts from, for a job whose
+	// plugins keep state (stateful): the job's state when planned, or the
+	// recorded one. BaseID is the batch id without it.
+	StateIn  store.Digest
+	BaseID   string
+	stateful bool
+	state    *plugstate.Table // StateIn loaded, then changed by the batch
 
 	validators []*validator
 }
@@ -150,6 +159,16 @@ func PlanRun(ctx context.Context, p *project.Project, job string) (*Plan, error)
 	pl.Pins[project.PolicySettingsPinKey] = pins[project.PolicySettingsPinKey]
 	pl.Policy = e
 	pl.Limits = limits
+	// A job whose plugins keep state starts from the job's state now; it
+	// is checked again at the commit point (execute).
+	if pl.stateful, err = keepsState(p, pl.Job, pl.Pins); err != nil {
+		return nil, err
+	}
+	if pl.stateful {
+		if pl.StateIn, _, err = JobState(ctx, p, pl.Job.Name); err != nil {
+			return nil, err
+		}
+	}
 	return pl, nil
 }
 
@@ -181,6 +200,9 @@ func planFromRecord(p *project.Project, rec *actions.BatchRecord, scratch string
 	pl.AsOf = asOf
 	pl.Input, pl.InputBytes, pl.InputName = rec.Input, rec.InputBytes, rec.InputName
 	pl.BatchID, pl.Seed = rec.BatchID, actions.Seed(rec.BatchID)
+	if rec.State != nil {
+		pl.stateful, pl.StateIn, pl.BaseID = true, rec.State.In, rec.State.Base
+	}
 	return pl, nil
 }
 
@@ -216,7 +238,11 @@ func (pl *Plan) policyFor(ctx context.Context, p *project.Project) error {
 func (pl *Plan) Bind(name string, input store.Digest, size int64, asOf time.Time) {
 	pl.InputName, pl.Input, pl.InputBytes = name, input, size
 	pl.AsOf = asOf
-	pl.BatchID = actions.BatchID(pl.Pins[pl.Job.Path], input, pl.Pins.Digest(), pl.Limits)
+	pl.BaseID = actions.BatchID(pl.Pins[pl.Job.Path], input, pl.Pins.Digest(), pl.Limits)
+	pl.BatchID = pl.BaseID
+	if pl.stateful {
+		pl.BatchID = actions.StateBatchID(pl.BaseID, pl.StateIn)
+	}
 	pl.Seed = actions.Seed(pl.BatchID)
 }
 

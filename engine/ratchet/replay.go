@@ -2,6 +2,8 @@ package ratchet
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/store"
 )
 
 // ReplayReport is what a replay found, and the audit entry that records it.
@@ -48,6 +51,14 @@ func Replay(ctx context.Context, p *project.Project, id, operator, reason string
 		check(actions.LineageFile, string(b.Lineage.Leaves), string(replayed.Lineage.Leaves))
 		check(actions.TilesFile, string(b.Lineage.Tiles), string(replayed.Lineage.Tiles))
 		check("lineage root", b.Lineage.Root, replayed.Lineage.Root)
+		if b.State != nil {
+			// The state the batch produced, from the state it started from.
+			var got string
+			if replayed.State != nil {
+				got = string(replayed.State.Out)
+			}
+			check("state_out", string(b.State.Out), got)
+		}
 		check("counts", fmt.Sprintf("%d in, %d verified, %d quarantined", b.RecordsIn, b.Verified, b.Quarantined),
 			fmt.Sprintf("%d in, %d verified, %d quarantined", replayed.RecordsIn, replayed.Verified, replayed.Quarantined))
 	}
@@ -78,6 +89,11 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 	if err != nil {
 		return nil, err
 	}
+	if pl.stateful {
+		if pl.state, err = loadState(p, pl.StateIn); err != nil {
+			return nil, err
+		}
+	}
 	if err := pl.loadValidators(ctx, p, operator, false); err != nil {
 		return nil, err
 	}
@@ -87,6 +103,13 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 	again := pl.record()
 	if err := process(ctx, p, pl, &again, runtime.NumCPU(), nil, filepath.Join(scratch, "out"), false); err != nil {
 		return nil, err
+	}
+	if pl.state != nil {
+		h := sha256.New()
+		if _, err := pl.state.WriteTo(h); err != nil {
+			return nil, err
+		}
+		again.State = &actions.StateRef{In: pl.StateIn, Out: store.Digest("sha256:" + hex.EncodeToString(h.Sum(nil))), Base: pl.BaseID, Keys: pl.state.Len()}
 	}
 	return &again, nil
 }

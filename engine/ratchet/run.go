@@ -135,6 +135,20 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	} else if ok {
 		return resultOf(p, e, StatusAlreadyCommitted, o.start)
 	}
+	// A job that keeps state takes an input once: the same input again,
+	// met by a later state, is the batch already committed (counting its
+	// readings twice would corrupt the statistics).
+	if pl.stateful && pl.Resubmits == nil {
+		if b, err := committedBase(ctx, p, pl.Job.Name, pl.BaseID); err != nil {
+			return nil, err
+		} else if b != nil {
+			e, _, err := p.CommittedEntry(ctx, b.BatchID)
+			if err != nil {
+				return nil, err
+			}
+			return resultOf(p, e, StatusAlreadyCommitted, o.start)
+		}
+	}
 	br := pl.record()
 	br.PawlVersion = version.Version
 	if o.asOfOutside != nil {
@@ -157,6 +171,12 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if err := gate.Classification(ctx, p.Trail, pl.Policy, pl.Job, pl.Schema, br.Schema.Name+"@"+br.Schema.Version, id, br.AsOf, o.operator, o.reason); err != nil {
 		return nil, err
 	}
+	if pl.stateful {
+		var err error
+		if pl.state, err = loadState(p, pl.StateIn); err != nil {
+			return fail(err)
+		}
+	}
 	if err := pl.loadValidators(ctx, p, o.operator, true); err != nil {
 		return nil, err
 	}
@@ -171,8 +191,28 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if err := process(ctx, p, pl, &br, workers, o.progress, p.PendingBatch(id), true); err != nil {
 		return fail(err)
 	}
+	// The state the batch produced goes into the store before the commit
+	// point; the batch.committed entry naming it is what makes it the
+	// job's. A crash in between leaves a blob nobody names.
+	var err error
+	if br.State, err = pl.stateRecord(p); err != nil {
+		return fail(err)
+	}
+	if br.State != nil {
+		failpoint.Hit("run.state-stored")
+	}
 	if err := step("run.before-audit"); err != nil {
 		return nil, err
+	}
+	if pl.stateful && pl.Resubmits == nil {
+		cur, by, err := JobState(ctx, p, pl.Job.Name)
+		if err != nil {
+			return fail(err)
+		}
+		if cur != pl.StateIn {
+			return fail(fmt.Errorf("%w: batch %s of job %s was judged against the job's state %s, but batch %s has committed since and the job's state is now %s; nothing of this batch is committed: run it again to judge it against the new state",
+				ErrStaleState, id, pl.Job.Name, pl.StateIn, by, cur))
+		}
 	}
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason, Details: br})
 	if err != nil {

@@ -121,6 +121,12 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 		}
 		v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered,
 			icfg: sandbox.InstanceConfig{Config: cfg, Lookup: map[string][]byte{}, AsOf: pl.AsOf, Seed: pl.Seed}}
+		if m.State != nil {
+			if pl.state == nil {
+				return fmt.Errorf("job %s: %s keeps state, and the batch has none loaded (internal error)", job.Name, spec.Plugin)
+			}
+			v.icfg.State = &nsState{t: pl.state, ns: m.Name}
+		}
 		for _, f := range m.Fields {
 			ptr := f.Pointer
 			if b, ok := spec.Fields[f.Name]; ok && b != "" {

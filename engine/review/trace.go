@@ -43,6 +43,10 @@ type RecordTrace struct {
 	Input          store.Digest      `json:"input_blob"`
 	InputName      string            `json:"input_name"`
 	Schema         actions.SchemaRef `json:"schema"`
+	// State is the plugin state the record was judged against (state_in:
+	// the job's state when its batch began) and the one its batch
+	// produced, for a job whose plugins keep state.
+	State *actions.StateRef `json:"state,omitempty"`
 
 	Record     TraceRecord        `json:"record"`
 	Stages     []StageVerdict     `json:"stages"`
@@ -134,7 +138,7 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 	t := &RecordTrace{BatchID: b.BatchID, Job: b.Job, Source: b.Source, Classification: b.Classification, AsOf: b.AsOf,
 		CommittedAt: audit.EntryTime{Time: be.Time.UTC()}, Operator: be.Operator, OSUser: be.OSUser, Reason: be.Reason,
 		AuditSeq: be.Seq, AuditEntry: be.Hash, Input: b.Input, InputName: b.InputName, Schema: b.Schema,
-		Exports: []TraceEvent{}, Events: []TraceEvent{}}
+		Exports: []TraceEvent{}, Events: []TraceEvent{}, State: b.State}
 	r := &t.Record
 	r.Ordinal = ordinal
 	r.Reasons, r.Actions = []finding.Finding{}, []finding.Finding{}

@@ -78,6 +78,10 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 		if b.Lineage.Tiles != "" {
 			blobs[string(b.Lineage.Tiles)] = actions.TilesFile
 		}
+		if b.State != nil {
+			blobs[string(b.State.In)] = "state_in"
+			blobs[string(b.State.Out)] = "state_out"
+		}
 		if err := checkLineage(p, b); err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("batch %s: %v", b.BatchID, err))
 		}
@@ -97,6 +101,8 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 			}
 		}
 	}
+	// The chain of plugin states of each job.
+	rep.Problems = append(rep.Problems, stateChains(batches, p.ReadBlob)...)
 	// Approvals of changes (the two-person rule): each must verify against
 	// its change.proposed entry, and an applied change must name approvals
 	// that count.

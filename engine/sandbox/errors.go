@@ -39,6 +39,10 @@ const (
 	KindCanceled
 	// KindClosed: the instance was used after it failed or was closed.
 	KindClosed
+	// KindState: the guest broke its declared state: a key or value over
+	// its limits, a key outside its prefixes, more keys than max_keys,
+	// state used outside pawl_validate or without a declaration.
+	KindState
 )
 
 var kindNames = map[Kind]string{
@@ -53,6 +57,7 @@ var kindNames = map[Kind]string{
 	KindMalformedResult: "returned a malformed result",
 	KindCanceled:        "was canceled",
 	KindClosed:          "was used after it was closed",
+	KindState:           "broke its declared state",
 }
 
 func (k Kind) String() string {

@@ -33,6 +33,9 @@ type InstanceConfig struct {
 	AsOf time.Time
 	// Seed seeds the guest's random source (derive it from the batch id).
 	Seed uint64
+	// State is the plugin's keyed state in the host; required exactly when
+	// its manifest declares state.
+	State StateStore
 }
 
 // Instance is one running copy of a plugin. It is not safe for concurrent
@@ -50,6 +53,10 @@ type Instance struct {
 	asOf   int64
 	buf    uint32 // guest input buffer from pawl_alloc
 	bufCap uint32
+
+	state      StateStore
+	validating bool  // pawl_validate is running: state may be used
+	stateErr   error // the first state violation, which stopped the guest
 
 	mu   sync.Mutex
 	dead error
@@ -83,6 +90,12 @@ func (p *Plugin) NewInstance(ctx context.Context, ic InstanceConfig) (*Instance,
 		sort.Strings(extra)
 		return nil, fail(KindConfig, "was given lookup files it does not declare: %s", strings.Join(extra, ", "))
 	}
+	if m.State != nil && ic.State == nil {
+		return nil, fail(KindConfig, "keeps state in the host, and none was given")
+	}
+	if m.State == nil && ic.State != nil {
+		return nil, fail(KindConfig, "was given state, and its manifest declares none")
+	}
 	config := []byte(ic.Config)
 	if len(bytes.TrimSpace(config)) == 0 {
 		config = []byte("{}")
@@ -91,7 +104,7 @@ func (p *Plugin) NewInstance(ctx context.Context, ic InstanceConfig) (*Instance,
 		return nil, fail(KindConfig, "config is not valid JSON")
 	}
 
-	in := &Instance{p: p, out: &cappedBuffer{max: p.rt.cfg.MaxOutputBytes}, asOf: ic.AsOf.UnixNano()}
+	in := &Instance{p: p, out: &cappedBuffer{max: p.rt.cfg.MaxOutputBytes}, asOf: ic.AsOf.UnixNano(), state: ic.State}
 	in.clock = &detClock{wallSec: ic.AsOf.Unix(), wallNsec: int32(ic.AsOf.Nanosecond()), mono: 1}
 	mc := wazero.NewModuleConfig().
 		WithName(""). // anonymous: many instances of one plugin
@@ -194,7 +207,9 @@ func (in *Instance) Validate(ctx context.Context, b *Batch) ([]Verdict, error) {
 		return nil, nil
 	}
 	size := b.encodedSize(m.Fields)
+	in.validating = true
 	res, err := in.callWith(ctx, "validate", in.valid, size, func(dst []byte) { b.encode(dst, m.Fields, in.asOf) }, b)
+	in.validating = false
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +291,11 @@ func (in *Instance) callWith(ctx context.Context, op string, fn api.Function, si
 // guest did, and closes the instance.
 func (in *Instance) classify(ctx context.Context, op string, err error, b *Batch) error {
 	in.closeLocked(ctx, err)
+	if in.stateErr != nil {
+		e := in.errorf(op, KindState, b, "%v", in.stateErr)
+		e.Err = in.stateErr
+		return e
+	}
 	limit := in.p.rt.cfg.MemoryLimitPages
 	var pages uint32
 	if in.mem != nil {

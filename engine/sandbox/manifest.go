@@ -76,7 +76,34 @@ type Manifest struct {
 	// The host checks the config against it before NewInstance; the
 	// plugin checks it again at init.
 	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
+	// State declares the keyed state the plugin keeps in the host from
+	// batch to batch (pawl.state_get, pawl.state_put); nil: none. Only an
+	// ordered plugin may keep state.
+	State *StateDecl `json:"state,omitempty"`
 }
+
+// StateDecl is what a plugin declares of the state it keeps in the host:
+// its limits, on record with the module (the manifest is inside the pinned
+// bytes). A put beyond them, or of a key outside Prefixes, fails the batch
+// (KindState) and nothing of the batch is committed.
+type StateDecl struct {
+	// MaxKeyBytes bounds one key, 1..MaxStateKeyBytes.
+	MaxKeyBytes int `json:"max_key_bytes"`
+	// MaxValueBytes bounds one value, 1..MaxStateValueBytes.
+	MaxValueBytes int `json:"max_value_bytes"`
+	// MaxKeys bounds how many keys the plugin holds at once (0: no bound
+	// but the store's).
+	MaxKeys int64 `json:"max_keys,omitempty"`
+	// Prefixes, when given, are the only starts a key may have: the keys
+	// the plugin declares it writes.
+	Prefixes []string `json:"prefixes,omitempty"`
+}
+
+// The host's caps on a declared state (engine/plugstate holds the same).
+const (
+	MaxStateKeyBytes   = 1024
+	MaxStateValueBytes = 64 << 10
+)
 
 // ID is "name@version", the way errors and the audit trail name a plugin.
 func (m *Manifest) ID() string { return m.Name + "@" + m.Version }
@@ -191,6 +218,25 @@ func (m *Manifest) check() error {
 	}
 	if len(m.ConfigSchema) > 0 && !json.Valid(m.ConfigSchema) {
 		return fmt.Errorf("config_schema is not JSON")
+	}
+	if s := m.State; s != nil {
+		if m.Mode != ModeOrdered {
+			return fmt.Errorf("state: only an ordered plugin may keep state (mode is %q): its verdicts depend on the records before them", m.Mode)
+		}
+		if s.MaxKeyBytes < 1 || s.MaxKeyBytes > MaxStateKeyBytes {
+			return fmt.Errorf("state.max_key_bytes %d: want 1..%d", s.MaxKeyBytes, MaxStateKeyBytes)
+		}
+		if s.MaxValueBytes < 1 || s.MaxValueBytes > MaxStateValueBytes {
+			return fmt.Errorf("state.max_value_bytes %d: want 1..%d", s.MaxValueBytes, MaxStateValueBytes)
+		}
+		if s.MaxKeys < 0 {
+			return fmt.Errorf("state.max_keys %d: want 0 (no bound) or more", s.MaxKeys)
+		}
+		for i, p := range s.Prefixes {
+			if p == "" || len(p) > s.MaxKeyBytes {
+				return fmt.Errorf("state.prefixes[%d] %q: want 1..max_key_bytes bytes", i, p)
+			}
+		}
 	}
 	return nil
 }

@@ -269,6 +269,13 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, sha string) (*Plugin, e
 	if err != nil {
 		return nil, fail(m.ID(), KindLoad, "%v", err)
 	}
+	if m.State == nil {
+		for _, im := range imports {
+			if im == hostModule+".state_get" || im == hostModule+".state_put" {
+				return nil, fail(m.ID(), KindLoad, "imports %s but its manifest declares no state: declare \"state\": {\"max_key_bytes\": …, \"max_value_bytes\": …}", im)
+			}
+		}
+	}
 
 	p := &Plugin{rt: r, sha: sha, manifest: m, imports: imports}
 	rc := wazero.NewRuntimeConfig().
@@ -301,6 +308,8 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, sha string) (*Plugin, e
 	}
 	if _, err := p.wrt.NewHostModuleBuilder(hostModule).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, nil).Export("log").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostStateGet), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export("state_get").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostStatePut), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export("state_put").
 		Instantiate(ctx); err != nil {
 		return nil, fmt.Errorf("sandbox: pawl host module: %w", err)
 	}
@@ -367,7 +376,7 @@ var allowedWASI = map[string]bool{
 	"path_open": true, "path_filestat_get": true,
 }
 
-var allowedHost = map[string]bool{"log": true}
+var allowedHost = map[string]bool{"log": true, "state_get": true, "state_put": true}
 
 // checkImports refuses every import but the allowed functions, naming it.
 func checkImports(imps []importEntry) ([]string, error) {

@@ -37,6 +37,13 @@
 // environment or network; a panic is reported to the host as a trap of the
 // batch, which the host bisects to the record that caused it.
 //
+// State that must outlive the run — a per-device mean carried from one
+// batch to the next — belongs in the host, not in a map of the instance:
+// declare "state" in the manifest and use package
+// github.com/pawl-dev/pawl/plugins/pdk/state (docs/plugin-abi.md §8; the
+// zscore plugin is the example). The instance's memory then holds one
+// batch's working set, whatever the number of keys.
+//
 // The wire encoding (DecodeBatch, Result.Bytes) builds on every platform
 // so validators can be tested and benchmarked natively; only the exports
 // need GOOS=wasip1.

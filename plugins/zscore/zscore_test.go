@@ -1,6 +1,7 @@
 package zscore
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -166,13 +167,13 @@ var zscoreCases = []struct {
 		[]rec{r("n", 1), r("n", 3), r("m", math.NaN())},
 		nil,
 		nil},
-	{"the default config: 3 sd, warm-up 30, window 100", "",
+	{"the default config: 3 sd, warm-up 30, every value", "",
 		cat(alternate("d", 29, 9, 11),
 			[]rec{r("d", 1000)}, // 29: 29 values are not yet 30: accepted
 			alternate("d", 100, 9, 11),
-			[]rec{r("d", 1000)}), // 130: the first 1000 has left the window
+			[]rec{r("d", 1000)}), // 130: the first 1000 is still counted, widening the band
 		nil,
-		map[int]string{130: outlier("1000", "990.00", "10", "d", "3")}},
+		map[int]string{130: outlier("1000", "11.36", "17.6077", "d", "3")}},
 	{"an empty batch", "", nil, nil, nil},
 }
 
@@ -204,9 +205,9 @@ func TestZscoreRefusesBadConfig(t *testing.T) {
 	cases := map[string]string{
 		`{"k": 0}`:                   "zscore config: k 0: want a positive number of standard deviations",
 		`{"k": -1}`:                  "k -1: want a positive",
-		`{"window": 1}`:              "zscore config: window 1: want 2..1000000",
-		`{"window": 1000001}`:        "window 1000001: want 2..1000000",
-		`{"warmup": 1}`:              "zscore config: warmup 1: want 2..window (100)",
+		`{"window": 1}`:              "zscore config: window 1: want 2..1000, or none",
+		`{"window": 1001}`:           "window 1001: want 2..1000",
+		`{"warmup": 1}`:              "zscore config: warmup 1: want 2 or more",
 		`{"window": 5, "warmup": 6}`: "warmup 6: want 2..window (5)",
 		`{"window": 20}`:             "warmup 30: want 2..window (20)", // the default warm-up is more than that window
 		`{"kk": 3}`:                  `zscore config: json: unknown field "kk"`,
@@ -217,12 +218,12 @@ func TestZscoreRefusesBadConfig(t *testing.T) {
 		t.Run(impl.Name, func(t *testing.T) {
 			for cfg, want := range cases {
 				_, err := impl.New(t, cfg, nil)
-				if sandbox.KindOf(err) != sandbox.KindConfig || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "zscore@1.0.0") {
+				if sandbox.KindOf(err) != sandbox.KindConfig || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "zscore@2.0.0") {
 					t.Errorf("config %s: want a config error containing %q, got %v", cfg, want, err)
 				}
 			}
 			// The edges that are accepted.
-			for _, cfg := range []string{`{"window": 2, "warmup": 2}`, `{"window": 1000000, "warmup": 1000000}`, `{"k": 1e-9}`, `{"k": null}`} {
+			for _, cfg := range []string{`{"window": 2, "warmup": 2}`, `{"window": 1000, "warmup": 1000}`, `{"warmup": 1000000}`, `{"k": 1e-9}`, `{"k": null}`} {
 				if _, err := impl.New(t, cfg, nil); err != nil {
 					t.Errorf("config %s: %v", cfg, err)
 				}
@@ -351,45 +352,65 @@ func TestZscoreLikeReference(t *testing.T) {
 	}
 }
 
-// TestZscoreStatsExact checks the ring's running sums against the window
-// after every add, through several laps.
-func TestZscoreStatsExact(t *testing.T) {
-	s := &stats{ring: make([]float64, 4)}
+// TestZscoreWelford checks Welford's running statistics against the
+// two-pass mean and variance, and that an update that would overflow is
+// refused and leaves them as they were.
+func TestZscoreWelford(t *testing.T) {
+	var s Stats
 	var all []float64
-	for i := 1; i <= 13; i++ {
-		v := float64(i * i)
-		s.add(v)
+	for i := 1; i <= 1000; i++ {
+		v := float64(i*i%97) + 0.25
+		var ok bool
+		if s, ok = s.Add(v); !ok {
+			t.Fatal("a small value overflowed")
+		}
 		all = append(all, v)
-		w := all[max(0, len(all)-4):]
-		var sum, sumsq float64
-		for _, x := range w {
-			sum, sumsq = sum+x, sumsq+x*x
-		}
-		if s.n != len(w) || s.sum != sum || s.sumsq != sumsq {
-			t.Fatalf("after %d adds: n %d sum %v sumsq %v, want %d %v %v", i, s.n, s.sum, s.sumsq, len(w), sum, sumsq)
-		}
-		if s.pos != i%4 {
-			t.Fatalf("after %d adds: pos %d", i, s.pos)
-		}
 	}
-	// The variance is clamped at 0 when rounding makes it negative.
-	s = &stats{ring: make([]float64, 2), n: 2, sum: 2, sumsq: 1.9999999}
-	if mean, sd := s.meanSD(); mean != 1 || sd != 0 {
-		t.Fatalf("mean %v sd %v", mean, sd)
+	var mean, ss float64
+	for _, x := range all {
+		mean += x
+	}
+	mean /= float64(len(all))
+	for _, x := range all {
+		ss += (x - mean) * (x - mean)
+	}
+	sd := math.Sqrt(ss / float64(len(all)))
+	if s.N != 1000 || math.Abs(s.Mean-mean) > 1e-12*mean || math.Abs(s.SD()-sd) > 1e-12*sd {
+		t.Fatalf("n %d mean %v sd %v, two-pass %v %v", s.N, s.Mean, s.SD(), mean, sd)
+	}
+	if got, ok := s.Add(math.MaxFloat64); ok || got != s {
+		t.Fatalf("MaxFloat64 after small values: %+v %v, want refused and unchanged", got, ok)
 	}
 }
 
-// TestZscoreNewInstanceStartsEmpty: the state belongs to the instance.
-func TestZscoreNewInstanceStartsEmpty(t *testing.T) {
+// TestZscoreStateCarries: the statistics live in the state, not the
+// instance: a new instance given the state continues (the warm-up counted
+// across them), one given an empty state starts over.
+func TestZscoreStateCarries(t *testing.T) {
 	for _, impl := range impls(t) {
 		t.Run(impl.Name, func(t *testing.T) {
-			warm := alternate("A", 10, 9, 11)
-			const cfg = `{"warmup": 10, "window": 10}`
-			if got := plugintest.Run(t, impl, cfg, nil, batch(impl.Manifest.Fields, cat(warm, []rec{r("A", 50)})))[10]; got == "" {
-				t.Fatal("50 passed after the warm-up")
+			const cfg = `{"warmup": 12}`
+			st := sandbox.NewMemState()
+			for half := 0; half < 2; half++ { // 6 values, then 6 more on another instance
+				in, err := impl.WithState(t, cfg, nil, st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v, err := in.Validate(context.Background(), batch(impl.Manifest.Fields, alternate("A", 6, 9, 11)))
+				if err != nil || plugintest.Reasons(v)[5] != "" {
+					t.Fatalf("warm-up: %v %q", err, plugintest.Reasons(v))
+				}
+			}
+			in, err := impl.WithState(t, cfg, nil, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := in.Validate(context.Background(), batch(impl.Manifest.Fields, []rec{r("A", 50)}))
+			if err != nil || plugintest.Reasons(v)[0] != outlier("50", "40.00", "10", "A", "3") {
+				t.Fatalf("after a warm-up over two instances: %v %q", err, plugintest.Reasons(v))
 			}
 			if got := plugintest.Run(t, impl, cfg, nil, batch(impl.Manifest.Fields, []rec{r("A", 50)}))[0]; got != "" {
-				t.Fatalf("a new instance judged a key it has not seen: %q", got)
+				t.Fatalf("an empty state judged a key it has not seen: %q", got)
 			}
 		})
 	}

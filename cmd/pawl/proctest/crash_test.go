@@ -143,6 +143,19 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if committedFrom < 0 {
 		t.Fatalf("no run.after-audit among the points %v", runPoints)
 	}
+	// The example job's zscore keeps state: its state_out is stored before
+	// the commit point, and a kill there must leave state and trail
+	// consistent (crashWhole's audit verify checks the job's chain of
+	// states, and the rerun commits against the state on record).
+	stateStored := -1
+	for i, pt := range runPoints {
+		if strings.HasPrefix(pt, "run.state-stored:") {
+			stateStored = i
+		}
+	}
+	if stateStored < 0 || stateStored > committedFrom {
+		t.Fatalf("run.state-stored is not among the points before the commit point: %v", runPoints)
+	}
 	for i, pt := range runPoints {
 		in := input(uint64(i))
 		crashable(t, bin, pt, runArgs(in)...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/plugins/pdk"
+	"github.com/pawl-dev/pawl/plugins/pdk/state"
 )
 
 // Validator is an initialised plugin that judges batches: a
@@ -30,9 +31,13 @@ type Impl struct {
 	Name     string
 	Manifest *sandbox.Manifest
 	// New initialises an instance with config ("" means "{}") and
-	// lookups, at AsOf with seed 1. Both ways fail with a
+	// lookups, at AsOf with seed 1, and, when the manifest declares
+	// state, a fresh empty state. Both ways fail with a
 	// *sandbox.Error of KindConfig when the plugin refuses them.
 	New func(t testing.TB, config string, lookup map[string][]byte) (Validator, error)
+	// WithState is New with the given state (a plugin that declares
+	// state).
+	WithState func(t testing.TB, config string, lookup map[string][]byte, st sandbox.StateStore) (Validator, error)
 }
 
 // Impls returns the plugin's two ways: newPlugin's value (what the
@@ -46,21 +51,34 @@ func Impls(t testing.TB, wasmFile string, newPlugin func() pdk.Plugin) []Impl {
 	if !reflect.DeepEqual(m, p.Manifest()) {
 		t.Fatalf("%s embeds another manifest than manifest.json: run build/plugins.sh", wasmFile)
 	}
+	fresh := func() sandbox.StateStore {
+		if m.State == nil {
+			return nil
+		}
+		return sandbox.NewMemState()
+	}
+	native := func(t testing.TB, config string, lookup map[string][]byte, st sandbox.StateStore) (Validator, error) {
+		n, err := NewNative(newPlugin(), m, config, lookup)
+		if err != nil {
+			return nil, err // a nil *Native must not become a non-nil Validator
+		}
+		n.State = st
+		return n, nil
+	}
+	wasm := func(t testing.TB, config string, lookup map[string][]byte, st sandbox.StateStore) (Validator, error) {
+		in, err := InstanceWithState(t, p, config, lookup, st)
+		if err != nil {
+			return nil, err
+		}
+		return in, nil
+	}
 	return []Impl{
 		{"native", m, func(t testing.TB, config string, lookup map[string][]byte) (Validator, error) {
-			n, err := NewNative(newPlugin(), m, config, lookup)
-			if err != nil {
-				return nil, err // a nil *Native must not become a non-nil Validator
-			}
-			return n, nil
-		}},
+			return native(t, config, lookup, fresh())
+		}, native},
 		{"wasm", p.Manifest(), func(t testing.TB, config string, lookup map[string][]byte) (Validator, error) {
-			in, err := Instance(t, p, config, lookup)
-			if err != nil {
-				return nil, err
-			}
-			return in, nil
-		}},
+			return wasm(t, config, lookup, fresh())
+		}, wasm},
 	}
 }
 
@@ -89,6 +107,9 @@ type Native struct {
 	p pdk.Plugin
 	m *sandbox.Manifest
 	r *pdk.Result
+	// State is the plugin's state (Batch.State), for a plugin whose
+	// manifest declares it.
+	State sandbox.StateStore
 }
 
 // NewNative initialises p as the guest kit would: config "" is "{}", the
@@ -121,6 +142,10 @@ func (n *Native) Validate(ctx context.Context, b *sandbox.Batch) (v []sandbox.Ve
 			v, err = nil, &sandbox.Error{Plugin: n.m.ID(), Op: "validate", Kind: sandbox.KindTrap, Detail: fmt.Sprint("panic: ", x), Records: b.N, First: b.First}
 		}
 	}()
+	if n.State != nil {
+		state.Use(n.State)
+		defer state.Use(nil)
+	}
 	out, err := pdk.Run(n.p, msg, n.r)
 	if err != nil {
 		return nil, err

@@ -53,10 +53,22 @@ func Load(t testing.TB, path string) *sandbox.Plugin {
 	return p
 }
 
-// Instance makes an instance with config and lookups at AsOf.
+// Instance makes an instance with config and lookups at AsOf (and a fresh
+// state, for a plugin that declares one).
 func Instance(t testing.TB, p *sandbox.Plugin, config string, lookup map[string][]byte) (*sandbox.Instance, error) {
 	t.Helper()
-	in, err := p.NewInstance(context.Background(), sandbox.InstanceConfig{Config: []byte(config), Lookup: lookup, AsOf: AsOf, Seed: 1})
+	var st sandbox.StateStore
+	if p.Manifest().State != nil {
+		st = sandbox.NewMemState()
+	}
+	return InstanceWithState(t, p, config, lookup, st)
+}
+
+// InstanceWithState makes an instance with config, lookups and state at
+// AsOf.
+func InstanceWithState(t testing.TB, p *sandbox.Plugin, config string, lookup map[string][]byte, st sandbox.StateStore) (*sandbox.Instance, error) {
+	t.Helper()
+	in, err := p.NewInstance(context.Background(), sandbox.InstanceConfig{Config: []byte(config), Lookup: lookup, AsOf: AsOf, Seed: 1, State: st})
 	if err == nil {
 		t.Cleanup(func() { in.Close(context.Background()) })
 	}

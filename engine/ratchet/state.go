@@ -1,0 +1,167 @@
+package ratchet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/plugstate"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/store"
+)
+
+// ErrStaleState is a batch judged against a state of its job that is no
+// longer the job's: another batch of the job committed in between.
+var ErrStaleState = errors.New("stale state")
+
+// keepsState says whether any of the job's pinned plugins declares state
+// (read from the modules' manifests in the store, without compiling them).
+func keepsState(p *project.Project, job *project.Job, pins lockfile.Pins) (bool, error) {
+	for _, spec := range job.Validators {
+		pin, ok := pins[lockfile.PluginKey(spec.Plugin)]
+		if !ok {
+			continue // loadValidators says so
+		}
+		wasm, err := p.ReadBlob(pin)
+		if err != nil {
+			continue // loadValidators refuses it, on record
+		}
+		m, err := sandbox.ReadManifest(wasm)
+		if err != nil {
+			continue // loadValidators refuses it, on record
+		}
+		if m.State != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// JobState is the state of a job: the state_out of its last committed
+// batch that advances it (resubmissions do not), or the empty state before
+// any; with that batch's id ("" before any).
+func JobState(ctx context.Context, p *project.Project, job string) (store.Digest, string, error) {
+	bs, err := p.Batches(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	for i := len(bs) - 1; i >= 0; i-- {
+		b := bs[i]
+		if b.Job == job && b.State != nil && b.Resubmits == nil {
+			return b.State.Out, b.BatchID, nil
+		}
+	}
+	return store.Digest(plugstate.EmptyDigest), "", nil
+}
+
+// committedBase finds a committed batch of job with the given base id: the
+// same input under the same pins, whatever state it met.
+func committedBase(ctx context.Context, p *project.Project, job, base string) (*project.Batch, error) {
+	bs, err := p.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bs {
+		if b.Job == job && b.State != nil && b.State.Base == base && b.Resubmits == nil {
+			return b, nil
+		}
+	}
+	return nil, nil
+}
+
+// loadState reads the state a batch starts from out of the store (the
+// empty state is put there first, so that every state_in on record is a
+// blob).
+func loadState(p *project.Project, d store.Digest) (*plugstate.Table, error) {
+	if measureState {
+		defer timed(time.Now())
+	}
+	if d == store.Digest(plugstate.EmptyDigest) {
+		if _, _, err := p.Store.Put(strings.NewReader(plugstate.Magic)); err != nil {
+			return nil, err
+		}
+		return plugstate.New(), nil
+	}
+	b, err := p.ReadBlob(d)
+	if err != nil {
+		return nil, fmt.Errorf("the state %s: %w", d, err)
+	}
+	t, err := plugstate.Load(b)
+	if err != nil {
+		return nil, fmt.Errorf("the state %s: %w", d, err)
+	}
+	return t, nil
+}
+
+// storeState writes the table's canonical file into the store and returns
+// its digest.
+func storeState(p *project.Project, t *plugstate.Table) (store.Digest, error) {
+	if measureState {
+		defer timed(time.Now())
+	}
+	pr, pw := io.Pipe()
+	go func() { _, err := t.WriteTo(pw); pw.CloseWithError(err) }()
+	d, _, err := p.Store.Put(pr)
+	pr.Close()
+	if err != nil {
+		return "", fmt.Errorf("storing the state: %w", err)
+	}
+	return d, nil
+}
+
+// stateNanos, when measureState is set (only BenchmarkStateCost sets it),
+// sums the time spent in the host's state: loading state_in, every get and
+// put, storing state_out.
+var (
+	measureState bool
+	stateNanos   atomic.Int64
+)
+
+func timed(start time.Time) {
+	stateNanos.Add(int64(time.Since(start)))
+}
+
+// nsState is one plugin's view of a state table: its own keys only.
+type nsState struct {
+	t   *plugstate.Table
+	ns  string
+	buf []byte
+}
+
+func (s *nsState) Get(key []byte) ([]byte, bool) {
+	if measureState {
+		defer timed(time.Now())
+	}
+	s.buf = plugstate.FullKey(s.buf[:0], s.ns, key)
+	return s.t.Get(s.buf)
+}
+
+func (s *nsState) Put(key, value []byte) error {
+	if measureState {
+		defer timed(time.Now())
+	}
+	s.buf = plugstate.FullKey(s.buf[:0], s.ns, key)
+	return s.t.Put(s.buf, value)
+}
+
+func (s *nsState) Keys() int64 { return s.t.Keys(s.ns) }
+
+// stateRecord is the batch record's state: what it started from and what
+// it produced, stored.
+func (pl *Plan) stateRecord(p *project.Project) (*actions.StateRef, error) {
+	if pl.state == nil {
+		return nil, nil
+	}
+	out, err := storeState(p, pl.state)
+	if err != nil {
+		return nil, err
+	}
+	return &actions.StateRef{In: pl.StateIn, Out: out, Base: pl.BaseID, Keys: pl.state.Len()}, nil
+}

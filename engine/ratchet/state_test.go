@@ -1,0 +1,263 @@
+package ratchet_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/plugstate"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/pawl-dev/pawl/engine/review"
+	"github.com/pawl-dev/pawl/engine/store"
+)
+
+// reading is a SensorReading of device dev that passes every check but
+// zscore's; i makes its timestamp (and so the input) unique.
+func reading(dev string, v float64, i int) string {
+	return fmt.Sprintf(`{"device_id":%q,"timestamp":"2026-11-24T%02d:%02d:%02dZ","value":%v,"unit":"celsius"}`, dev, 10+i/3600, i/60%60, i%60, v)
+}
+
+// steady is n readings of dev alternating 20 and 22 (mean 21, sd 1),
+// timestamps from i0.
+func steady(dev string, n, i0 int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, reading(dev, []float64{20, 22}[i%2], i0+i))
+	}
+	return out
+}
+
+func rules(t *testing.T, p *project.Project, id string) map[int64]string {
+	out := map[int64]string{}
+	for _, q := range enginetest.Quarantine(t, p, id) {
+		var rs []string
+		for _, r := range q.Reasons {
+			rs = append(rs, r.Rule)
+		}
+		out[q.Ordinal] = strings.Join(rs, ",")
+	}
+	return out
+}
+
+// TestStateCarriedAcrossThreeBatches: the example job's zscore (warm-up
+// 30) keeps each device's statistics in the job's state. Batches 1 and 2
+// hold 15 ordinary readings of a device each, which are not judged; in
+// batch 3 the device's outlier is caught because of them — the same batch
+// in a project without that history lets it pass (and is another batch).
+// Each batch starts from the state the one before produced; a rerun of a
+// committed batch changes nothing; replay and resubmission start from the
+// recorded state and reproduce it.
+func TestStateCarriedAcrossThreeBatches(t *testing.T) {
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	dev := "AB-123456"
+	r1 := enginetest.Batch(t, p, steady(dev, 15, 0)...)
+	r2 := enginetest.Batch(t, p, steady(dev, 15, 100)...)
+	b3 := []string{reading(dev, 21.5, 200), reading(dev, 60, 201)}
+	r3 := enginetest.Batch(t, p, b3...)
+
+	if r1.State == nil || r2.State == nil || r3.State == nil {
+		t.Fatalf("a batch of a job that keeps state has no state on record: %+v %+v %+v", r1.State, r2.State, r3.State)
+	}
+	if r1.State.In != store.Digest(plugstate.EmptyDigest) || r2.State.In != r1.State.Out || r3.State.In != r2.State.Out {
+		t.Fatalf("the states do not chain: 1 %+v, 2 %+v, 3 %+v", r1.State, r2.State, r3.State)
+	}
+	if r1.State.Keys != 1 || r1.State.Out == r2.State.Out {
+		t.Fatalf("state: %+v then %+v", r1.State, r2.State)
+	}
+	if got := rules(t, p, r1.BatchID); len(got) != 0 {
+		t.Fatalf("batch 1 quarantined %v", got)
+	}
+	if got := rules(t, p, r3.BatchID); len(got) != 1 || got[2] != "zscore/zscore.outlier" {
+		t.Fatalf("batch 3: want record 2 quarantined as zscore.outlier, got %v", got)
+	}
+	if cur, by, err := ratchet.JobState(ctx, p, "sensor-feed"); err != nil || cur != r3.State.Out || by != r3.BatchID {
+		t.Fatalf("the job's state %s (by %s, %v), want batch 3's %s", cur, by, err, r3.State.Out)
+	}
+
+	// Without the history the outlier is not judged: still in warm-up.
+	fresh := enginetest.NewProject(t)
+	f3 := enginetest.Batch(t, fresh, b3...)
+	if got := rules(t, fresh, f3.BatchID); len(got) != 0 {
+		t.Fatalf("a project without batches 1-2 quarantined %v", got)
+	}
+	if f3.BatchID == r3.BatchID || f3.State.Base != r3.State.Base {
+		t.Fatalf("the same input against another history: ids %s and %s, bases %s and %s", f3.BatchID, r3.BatchID, f3.State.Base, r3.State.Base)
+	}
+
+	// A rerun of batch 2 is answered from the record and changes nothing.
+	again := enginetest.Batch(t, p, steady(dev, 15, 100)...)
+	if again.Status != ratchet.StatusAlreadyCommitted || again.BatchID != r2.BatchID {
+		t.Fatalf("rerun of batch 2: %s %s, want already_committed %s", again.Status, again.BatchID, r2.BatchID)
+	}
+	if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != r3.State.Out {
+		t.Fatalf("a rerun moved the job's state to %s", cur)
+	}
+
+	// Replay reads state_in from the store and reproduces state_out.
+	rep, err := ratchet.Replay(ctx, p, r3.BatchID, "inspector", "review")
+	if err != nil || !rep.Match {
+		t.Fatalf("replay of batch 3: %v %+v", err, rep)
+	}
+	var sawState bool
+	for _, a := range rep.Artifacts {
+		if a.Name == "state_out" {
+			sawState = a.Match && a.Replayed == string(r3.State.Out)
+		}
+	}
+	if !sawState {
+		t.Fatalf("the replay did not reproduce state_out: %+v", rep.Artifacts)
+	}
+	// A record whose state_out was altered does not replay.
+	rec := r3.BatchRecord
+	st := *rec.State
+	st.Out = store.Digest(plugstate.EmptyDigest)
+	rec.State = &st
+	bad, err := ratchet.ReplayRecord(ctx, p, &rec, "inspector")
+	if err != nil || bad.State == nil || bad.State.Out != r3.State.Out {
+		t.Fatalf("replay of an altered record: %v %+v", err, bad)
+	}
+
+	// A resubmission is judged against its original's state and advances
+	// nothing: the corrected value of the outlier passes.
+	res, err := ratchet.Resubmit(ctx, p, r3.BatchID, 2, []byte(reading(dev, 21, 201)), "tester", "transcription error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State == nil || res.State.In != r3.State.In || res.Verified != 1 {
+		t.Fatalf("resubmission: state %+v, verified %d", res.State, res.Verified)
+	}
+	if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != r3.State.Out {
+		t.Fatalf("a resubmission moved the job's state to %s", cur)
+	}
+	// Its state_out replays too.
+	if rep, err := ratchet.Replay(ctx, p, res.BatchID, "inspector", "review"); err != nil || !rep.Match {
+		t.Fatalf("replay of the resubmission: %v %+v", err, rep)
+	}
+}
+
+// TestStaleStateRefused: a batch judged against a state that another batch
+// of the job replaced before its commit point is refused — on record as
+// batch.failed, nothing committed, the job's state the other batch's.
+func TestStaleStateRefused(t *testing.T) {
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	first := enginetest.Batch(t, p, steady("AB-123456", 4, 0)...)
+	inner := enginetest.WriteInput(t, t.TempDir(), "inner.jsonl", []byte(strings.Join(steady("AB-123456", 4, 300), "\n")+"\n"))
+	outer := enginetest.WriteInput(t, t.TempDir(), "outer.jsonl", []byte(strings.Join(steady("AB-123456", 4, 600), "\n")+"\n"))
+	var innerRes *ratchet.Result
+	started := false
+	*ratchet.TestHook = func(s string) error {
+		if s != "run.before-audit" || started {
+			return nil
+		}
+		started = true
+		// Another run of the job commits while this one is between its
+		// plan and its commit point.
+		r, err := ratchet.Run(ctx, p, ratchet.RunOptions{Job: "sensor-feed", Input: inner, AsOf: enginetest.AsOf})
+		innerRes = r
+		return err
+	}
+	defer func() { *ratchet.TestHook = nil }()
+	_, err := ratchet.Run(ctx, p, ratchet.RunOptions{Job: "sensor-feed", Input: outer, AsOf: enginetest.AsOf})
+	if !errors.Is(err, ratchet.ErrStaleState) {
+		t.Fatalf("want the stale batch refused, got %v", err)
+	}
+	if innerRes == nil || innerRes.State.In != first.State.Out {
+		t.Fatalf("the inner batch: %+v", innerRes)
+	}
+	for _, want := range []string{"was judged against the job's state " + string(first.State.Out), "batch " + innerRes.BatchID + " has committed since", "run it again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal %q does not say %q", err, want)
+		}
+	}
+	var failed []actions.BatchFailedDetails
+	for _, e := range enginetest.Entries(t, p.Trail, actions.BatchFailed, "") {
+		d, _ := actions.Decode[actions.BatchFailedDetails](e)
+		failed = append(failed, d)
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0].Error, "stale state") {
+		t.Fatalf("the refusal is not on record: %+v", failed)
+	}
+	if _, ok, _ := p.CommittedEntry(ctx, failed[0].BatchID); ok {
+		t.Fatal("the stale batch was committed")
+	}
+	if _, err := os.Stat(p.PendingBatch(failed[0].BatchID)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the stale batch's pending folder is still there: %v", err)
+	}
+	if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != innerRes.State.Out {
+		t.Fatalf("the job's state is %s, want the inner batch's %s", cur, innerRes.State.Out)
+	}
+	// Run again, it is judged against the new state and commits.
+	*ratchet.TestHook = nil
+	r, err := ratchet.Run(ctx, p, ratchet.RunOptions{Job: "sensor-feed", Input: outer, AsOf: enginetest.AsOf})
+	if err != nil || r.State.In != innerRes.State.Out {
+		t.Fatalf("the rerun: %v %+v", err, r)
+	}
+}
+
+// TestHighCardinalityState: every reading from its own device — the case
+// that exhausted zscore@1.0.0's memory in its instance — commits, with one
+// key per device in the state, which stays out of guest memory.
+// BenchmarkHighCardinality (bench_test.go) runs 1,000,000.
+func TestHighCardinalityState(t *testing.T) {
+	n := 20000
+	if testing.Short() {
+		n = 3000
+	}
+	p := enginetest.NewProject(t)
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%s\n", reading(fmt.Sprintf("ZZ-%06d", i), 21, i%3600))
+	}
+	in := enginetest.WriteInput(t, t.TempDir(), "many.jsonl", []byte(b.String()))
+	res := enginetest.Run(t, p, in, 2)
+	if res.RecordsIn != int64(n) || res.State == nil || res.State.Keys != int64(n) {
+		t.Fatalf("%d records, state %+v", res.RecordsIn, res.State)
+	}
+}
+
+// TestStateViolationFailsTheBatch: a plugin that breaks its declared state
+// — a key over max_key_bytes, a key it did not declare, a value over
+// max_value_bytes — fails the batch with the named reason: nothing
+// committed, the failure on record, the job's state as it was.
+func TestStateViolationFailsTheBatch(t *testing.T) {
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	useHostile(t, p, "stateprobe")
+	ok := enginetest.Run(t, p, enginetest.WriteInput(t, t.TempDir(), "ok.jsonl", readings("1", "1")), 1)
+	if ok.State == nil || ok.State.Keys != 2 {
+		t.Fatalf("the first batch's state: %+v", ok.State)
+	}
+	for i, c := range []struct{ value, want string }{
+		{"2", "a key of 33 bytes; its manifest declares max_key_bytes 32"},
+		{"4", `state_put of key "other", which it did not declare`},
+		{"3", "a value of 65 bytes; its manifest declares max_value_bytes 64"},
+	} {
+		in := enginetest.WriteInput(t, t.TempDir(), fmt.Sprintf("bad%d.jsonl", i), readings("1", c.value))
+		_, err := ratchet.Run(ctx, p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
+		var ie *ratchet.InfraError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "stateprobe@0.0.1") || !strings.Contains(err.Error(), "broke its declared state") || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("value %s: want the batch failed naming the breach, got %v", c.value, err)
+		}
+		if _, committed, _ := p.CommittedEntry(ctx, ie.BatchID); committed {
+			t.Fatalf("value %s: the batch was committed", c.value)
+		}
+		if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != ok.State.Out {
+			t.Fatalf("value %s: the job's state moved to %s", c.value, cur)
+		}
+	}
+	if n := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, "")); n != 3 {
+		t.Fatalf("%d batch.failed entries, want 3", n)
+	}
+	rep, err := review.Verify(ctx, p)
+	if err != nil || !rep.OK() {
+		t.Fatalf("audit verify: %v %+v", err, rep)
+	}
+}

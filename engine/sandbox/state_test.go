@@ -1,0 +1,139 @@
+package sandbox
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func stateInstance(t *testing.T, p *Plugin, config string, st StateStore) (*Instance, error) {
+	t.Helper()
+	in, err := p.NewInstance(context.Background(), InstanceConfig{Config: []byte(config), AsOf: asOf, Seed: 42, State: st})
+	if err == nil {
+		t.Cleanup(func() { in.Close(context.Background()) })
+	}
+	return in, err
+}
+
+// TestStateCarriesAcrossInstances: what one instance puts, the next reads
+// through the same store; a removal removes.
+func TestStateCarriesAcrossInstances(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	p := load(t, rt, "stateprobe")
+	st := NewMemState()
+	in, err := stateInstance(t, p, "", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Validate(context.Background(), numbers(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if st.Keys() != 2 || string(st.M["k/0"]) != "12345678" {
+		t.Fatalf("state after two puts: %q", st.M)
+	}
+	in2, err := stateInstance(t, p, "", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := in2.Validate(context.Background(), numbers(5, 6, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v[0].Reasons[0].Message + "|" + v[2].Reasons[0].Message; got != `"12345678" true|"" false` {
+		t.Fatalf("reads: %s", got)
+	}
+}
+
+// TestStateViolations: each way of breaking the declared state fails the
+// call with KindState and a message naming what and the limit, and is not
+// a trap (a trap would be bisected and the record quarantined; a broken
+// declaration is the plugin's fault and fails the batch).
+func TestStateViolations(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	p := load(t, rt, "stateprobe")
+	for _, c := range []struct {
+		name  string
+		vals  []float64
+		wants []string
+	}{
+		{"key over max_key_bytes", []float64{2}, []string{"a key of 33 bytes; its manifest declares max_key_bytes 32"}},
+		{"value over max_value_bytes", []float64{3}, []string{`key "k/big": a value of 65 bytes; its manifest declares max_value_bytes 64`}},
+		{"a key it did not declare", []float64{4}, []string{`key "other", which it did not declare: its manifest declares the prefixes k/`}},
+		{"more keys than max_keys", []float64{1, 1, 1, 1, 1}, []string{`a new key "k/4": it holds 4 keys; its manifest declares max_keys 4`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := NewMemState()
+			in, err := stateInstance(t, p, "", st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = in.Validate(context.Background(), numbers(c.vals...))
+			e := wantErr(t, err, KindState, "stateprobe@0.0.1", append(c.wants, "broke its declared state")...)
+			if e.Deterministic() || IsTrap(err) {
+				t.Fatal("a state violation is reported as a trap")
+			}
+			if _, err := in.Validate(context.Background(), numbers(1)); KindOf(err) != KindClosed {
+				t.Fatalf("the instance was not closed: %v", err)
+			}
+		})
+	}
+	// Writing an existing key again is not a new key.
+	st := NewMemState()
+	in, _ := stateInstance(t, p, "", st)
+	if _, err := in.Validate(context.Background(), numbers(1, 1, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	in2, _ := stateInstance(t, p, "", st)
+	b := numbers(1)
+	b.First = 3
+	if _, err := in2.Validate(context.Background(), b); err != nil {
+		t.Fatalf("rewriting a held key at max_keys: %v", err)
+	}
+}
+
+func TestStateOutsideValidate(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	p := load(t, rt, "stateprobe")
+	_, err := stateInstance(t, p, `{"init_put": true}`, NewMemState())
+	wantErr(t, err, KindState, "stateprobe@0.0.1", "state_put outside pawl_validate")
+}
+
+// TestStateDeclared: a module that imports the state functions without
+// declaring state is refused at load; one that declares it gets state
+// exactly when given one.
+func TestStateDeclared(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	b := readWasm(t, "stateundeclared")
+	_, err := rt.Load(context.Background(), b, Pin(b))
+	wantErr(t, err, KindLoad, "stateundeclared@0.0.1", "imports pawl.state_get but its manifest declares no state")
+
+	p := load(t, rt, "stateprobe")
+	_, err = stateInstance(t, p, "", nil)
+	wantErr(t, err, KindConfig, "stateprobe@0.0.1", "keeps state in the host, and none was given")
+	_, err = load(t, rt, "ok").NewInstance(context.Background(), InstanceConfig{AsOf: asOf, State: NewMemState()})
+	wantErr(t, err, KindConfig, "hostile-ok@0.0.1", "was given state, and its manifest declares none")
+}
+
+func TestStateManifestChecks(t *testing.T) {
+	base := func() *Manifest {
+		return &Manifest{ABI: 1, Name: "x", Version: "1", Mode: ModeOrdered,
+			State: &StateDecl{MaxKeyBytes: 8, MaxValueBytes: 8}}
+	}
+	if err := base().check(); err != nil {
+		t.Fatal(err)
+	}
+	for want, edit := range map[string]func(m *Manifest){
+		"only an ordered plugin may keep state": func(m *Manifest) { m.Mode = ModeStateless },
+		"state.max_key_bytes 0: want 1..1024":   func(m *Manifest) { m.State.MaxKeyBytes = 0 },
+		"state.max_key_bytes 1025":              func(m *Manifest) { m.State.MaxKeyBytes = 1025 },
+		"state.max_value_bytes 65537":           func(m *Manifest) { m.State.MaxValueBytes = 65537 },
+		"state.max_keys -1":                     func(m *Manifest) { m.State.MaxKeys = -1 },
+		`state.prefixes[0] ""`:                  func(m *Manifest) { m.State.Prefixes = []string{""} },
+	} {
+		m := base()
+		edit(m)
+		if err := m.check(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+}
