@@ -91,7 +91,11 @@ each person their own account and their own operator id.`, esign.OperatorKDFIter
 			}
 			pass, err := a.readPassphrase(fd, fmt.Sprintf("new passphrase for %s (at least %d characters, hard to guess): ", id, esign.MinPassphraseLen),
 				func(b []byte) error {
-					return esign.CheckPassphrase(b, p.Cfg.ESignPassphraseMinScore, esign.Known{ID: id, Name: printed})
+					minScore, err := esign.PassphraseMinScore(c.Context(), p)
+					if err != nil {
+						return err
+					}
+					return esign.CheckPassphrase(b, minScore, esign.Known{ID: id, Name: printed})
 				})
 			if err != nil {
 				return err
@@ -344,7 +348,11 @@ the next command that uses the key finishes the change).`,
 			}
 			defer clear(old)
 			pass, err := src.read(fmt.Sprintf("new passphrase for %s (at least %d characters, hard to guess): ", id, esign.MinPassphraseLen), func(b []byte) error {
-				return esign.CheckPassphrase(b, p.Cfg.ESignPassphraseMinScore, esign.Known{ID: op.ID, Name: op.Name, Old: old})
+				minScore, err := esign.PassphraseMinScore(c.Context(), p)
+				if err != nil {
+					return err
+				}
+				return esign.CheckPassphrase(b, minScore, esign.Known{ID: op.ID, Name: op.Name, Old: old})
 			})
 			if err != nil && fd >= 0 {
 				return fmt.Errorf("%w (--passphrase-fd gives two lines: the old passphrase, then the new one)", err)

@@ -145,6 +145,13 @@ type ESignSettings struct {
 	// SessionTimeoutMS is esign.session_timeout: how long after its last
 	// signing a signing session stays open; 0, no sessions.
 	SessionTimeoutMS int64 `json:"session_timeout_ms"`
+	// The lifecycle rules (esign.lockout_after,
+	// esign.passphrase_min_score, esign.passphrase_max_age_days); absent
+	// from pins made before they were pinned, which then run under the
+	// defaults.
+	LockoutAfter         *int `json:"lockout_after,omitempty"`
+	PassphraseMinScore   *int `json:"passphrase_min_score,omitempty"`
+	PassphraseMaxAgeDays *int `json:"passphrase_max_age_days,omitempty"`
 }
 
 // ChangeApplied names the change a pin.changed entry puts in force.

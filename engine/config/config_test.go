@@ -120,14 +120,9 @@ func TestESignKeys(t *testing.T) {
 	if cfg := load(t, root, nil); cfg.ESignPassphraseMinScore != 4 || cfg.ESignPassphraseMaxAgeDays != 0 || cfg.ESignLockoutAfter != 3 {
 		t.Fatalf("%+v", cfg)
 	}
-	t.Setenv("PAWL_ESIGN_PASSPHRASE_MIN_SCORE", "5")
-	loadErr(t, root, nil, "environment PAWL_ESIGN_PASSPHRASE_MIN_SCORE", "esign.passphrase_min_score = 5", "from 0 to 4")
-	t.Setenv("PAWL_ESIGN_PASSPHRASE_MIN_SCORE", "")
-	t.Setenv("PAWL_ESIGN_LOCKOUT_AFTER", "0")
-	loadErr(t, root, nil, "esign.lockout_after = 0", "from 1 to 1000")
-	t.Setenv("PAWL_ESIGN_LOCKOUT_AFTER", "")
-	t.Setenv("PAWL_ESIGN_PASSPHRASE_MAX_AGE_DAYS", "-1")
-	loadErr(t, root, nil, "esign.passphrase_max_age_days = -1", "from 0 to 36500")
+	loadErr(t, project(t, "esign:\n  passphrase_min_score: 5\n"), nil, "esign.passphrase_min_score = 5", "from 0 to 4")
+	loadErr(t, project(t, "esign:\n  lockout_after: 0\n"), nil, "esign.lockout_after = 0", "from 1 to 1000")
+	loadErr(t, project(t, "esign:\n  passphrase_max_age_days: -1\n"), nil, "esign.passphrase_max_age_days = -1", "from 0 to 36500")
 }
 
 func TestFlagBeatsBadEnvironment(t *testing.T) {
@@ -338,6 +333,9 @@ func TestPinnedSettingsRefusedFromTheEnvironment(t *testing.T) {
 		{"PAWL_MAX_RECORD_BYTES", "10", LimitsPin},
 		{"PAWL_PLUGIN_CALL_TIMEOUT", "1h", LimitsPin},
 		{"PAWL_ESIGN_SESSION_TIMEOUT", "24h", ESignPin},
+		{"PAWL_ESIGN_LOCKOUT_AFTER", "1000", ESignPin},
+		{"PAWL_ESIGN_PASSPHRASE_MIN_SCORE", "0", ESignPin},
+		{"PAWL_ESIGN_PASSPHRASE_MAX_AGE_DAYS", "0", ESignPin},
 	} {
 		t.Setenv(tc.env, tc.value)
 		loadErr(t, root, nil, "environment "+tc.env+": ", "is pinned in pawl.lock ("+tc.pin+")", "set only in pawl.yaml", "unset "+tc.env)

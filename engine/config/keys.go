@@ -60,7 +60,8 @@ const (
 	// whether a change of the guarded pins needs a second person.
 	ChangePin = File + "#change"
 	// ESignPin pins the e-signature settings that decide what a signing
-	// needs (esign.session_timeout).
+	// and a passphrase need (esign.session_timeout, esign.lockout_after,
+	// esign.passphrase_min_score, esign.passphrase_max_age_days).
 	ESignPin = File + "#esign"
 )
 
@@ -186,7 +187,7 @@ var table = build([]Key{
 		Doc:   "Bound on each request of an https export.",
 	},
 	{
-		Name: "esign.passphrase_min_score", Type: Integer, def: 3,
+		Name: "esign.passphrase_min_score", Type: Integer, def: 3, Pin: ESignPin,
 		field: func(c *Config) any { return &c.ESignPassphraseMinScore },
 		check: between(0, 4, func(c Config) int { return c.ESignPassphraseMinScore }),
 		Doc: "Least strength, 0 to 4, an operator's passphrase must score when it is set (`pawl operator add`, `pawl operator passwd`), " +
@@ -194,14 +195,14 @@ var table = build([]Key{
 			"a score of 1 means at least 10^3 guesses, 2 at least 10^6, 3 at least 10^8, 4 at least 10^10. 0 checks only the length (12 characters).",
 	},
 	{
-		Name: "esign.passphrase_max_age_days", Type: Integer, def: 90,
+		Name: "esign.passphrase_max_age_days", Type: Integer, def: 90, Pin: ESignPin,
 		field: func(c *Config) any { return &c.ESignPassphraseMaxAgeDays },
 		check: between(0, 36500, func(c Config) int { return c.ESignPassphraseMaxAgeDays }),
 		Doc: "Days an operator's passphrase may be used to sign, counted from the audit entry that set it (the enrolment or the last " +
 			"`pawl operator passwd`), never from file times. An older one is refused (and the attempt recorded) until it is changed. 0: passphrases never expire.",
 	},
 	{
-		Name: "esign.lockout_after", Type: Integer, def: 5,
+		Name: "esign.lockout_after", Type: Integer, def: 5, Pin: ESignPin,
 		field: func(c *Config) any { return &c.ESignLockoutAfter },
 		check: between(1, 1000, func(c Config) int { return c.ESignLockoutAfter }),
 		Doc: "Consecutive wrong passphrases (at signing, or the old one at `pawl operator passwd`), counted from the audit trail since the operator's last signature, " +

@@ -302,3 +302,14 @@ func PinAs(ctx context.Context, t testing.TB, p *project.Project, operator, reas
 	}
 	return applied, nil
 }
+
+// SetESign changes the project's e-signature rules as an edit of
+// pawl.yaml would (set changes p.Cfg) and pins them (Pin, with its
+// two-person dance), so that they are in force: the rules a signing, a
+// passphrase and a lock-out are held to are the pinned ones
+// (project.ESignRulesInForce).
+func SetESign(t testing.TB, p *project.Project, set func(c *config.Config)) {
+	t.Helper()
+	set(&p.Cfg)
+	Pin(t, p, p.Cfg.Operator, "e-signature rules")
+}

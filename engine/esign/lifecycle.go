@@ -271,12 +271,16 @@ func lifecycle(ctx context.Context, p *project.Project, ops []*Operator, attempt
 			}
 		}
 	}
-	lockAt := p.Cfg.ESignLockoutAfter
-	maxDays := p.Cfg.ESignPassphraseMaxAgeDays
+	rules, err := p.ESignRulesInForce(ctx)
+	if err != nil {
+		return err
+	}
+	lockAt, maxDays := rules.LockoutAfter, rules.PassphraseMaxAgeDays
 	t := now()
 	for _, h := range byID {
 		op := h.op
 		op.FailedAttempts = len(h.failures)
+		op.lockoutAfter = lockAt
 		switch {
 		case h.locked != nil:
 			op.Locked = &Lock{Since: audit.EntryTime{Time: h.locked.Time.UTC()}, AuditSeq: h.locked.Seq, FailedAttempts: h.lockedD.FailedAttempts}
@@ -311,6 +315,17 @@ func lifecycle(ctx context.Context, p *project.Project, ops []*Operator, attempt
 
 // recordLock puts a lock-out that is not on record yet on record (the
 // alert), and fills in its entry.
+// PassphraseMinScore is esign.passphrase_min_score in force (pinned in
+// pawl.yaml#esign; the default for pins from before it was pinned): what a
+// new passphrase must score.
+func PassphraseMinScore(ctx context.Context, p *project.Project) (int, error) {
+	r, err := p.ESignRulesInForce(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the e-signature rules in force: %w", err)
+	}
+	return r.PassphraseMinScore, nil
+}
+
 func recordLock(ctx context.Context, p *project.Project, op *Operator) error {
 	if op.Locked == nil || op.Locked.AuditSeq != 0 || op.Revoked != nil {
 		return nil // not locked, already on record, or revoked: nothing to alert
@@ -320,7 +335,7 @@ func recordLock(ctx context.Context, p *project.Project, op *Operator) error {
 		seqs[i] = e.Seq
 	}
 	e, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: op.ID, Object: "operator:" + op.ID,
-		Details: actions.OperatorLockedDetails{ID: op.ID, FailedAttempts: len(seqs), Attempts: seqs, LockoutAfter: p.Cfg.ESignLockoutAfter}})
+		Details: actions.OperatorLockedDetails{ID: op.ID, FailedAttempts: len(seqs), Attempts: seqs, LockoutAfter: op.lockoutAfter}})
 	if err != nil {
 		return fmt.Errorf("recording that operator %s is locked: %w", op.ID, err)
 	}
@@ -339,7 +354,7 @@ func afterWrongPassphrase(ctx context.Context, p *project.Project, id string, er
 		return errors.Join(err, lerr)
 	}
 	if op.Locked == nil {
-		return fmt.Errorf("%w; %d of %d failed attempts in a row before operator %s is locked", err, op.FailedAttempts, p.Cfg.ESignLockoutAfter, id)
+		return fmt.Errorf("%w; %d of %d failed attempts in a row before operator %s is locked", err, op.FailedAttempts, op.lockoutAfter, id)
 	}
 	if rerr := recordLock(ctx, p, op); rerr != nil {
 		return errors.Join(err, rerr)
@@ -405,7 +420,11 @@ func ChangePassphrase(ctx context.Context, p *project.Project, opt PasswdOptions
 	if err := op.CanChangePassphrase(); err != nil {
 		return fail(failureOf(err), err)
 	}
-	if err := CheckPassphrase(opt.New, p.Cfg.ESignPassphraseMinScore, Known{ID: op.ID, Name: op.Name, Old: opt.Old}); err != nil {
+	minScore, err := PassphraseMinScore(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckPassphrase(opt.New, minScore, Known{ID: op.ID, Name: op.Name, Old: opt.Old}); err != nil {
 		return nil, fmt.Errorf("nothing changed: the new passphrase: %w", err)
 	}
 	note, err := settleKeyFile(ctx, p, op)
@@ -556,7 +575,7 @@ func UnlockOperator(ctx context.Context, p *project.Project, opt AdminOptions) (
 		return nil, fmt.Errorf("operator %s was revoked (audit entry %d): a revocation is never undone; enrol them under a new id", op.ID, op.Revoked.AuditSeq)
 	}
 	if op.Locked == nil {
-		return nil, fmt.Errorf("operator %s is not locked (%d failed attempts in a row; %d lock them): nothing to unlock", op.ID, op.FailedAttempts, p.Cfg.ESignLockoutAfter)
+		return nil, fmt.Errorf("operator %s is not locked (%d failed attempts in a row; %d lock them): nothing to unlock", op.ID, op.FailedAttempts, op.lockoutAfter)
 	}
 	if err := mayAdminister(ctx, p, opt.By, gate.ActionUnlock, opt.Reason, op); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/project"
@@ -98,7 +99,7 @@ func TestWeakPassphrasesAreRefused(t *testing.T) {
 		t.Fatalf("%d changes on record", n)
 	}
 	// esign.passphrase_min_score 0 checks the length only.
-	p.Cfg.ESignPassphraseMinScore = 0
+	enginetest.SetESign(t, p, func(c *config.Config) { c.ESignPassphraseMinScore = 0 })
 	if _, err := esign.EnrolOperator(ctx, p, esign.EnrolOptions{Reason: "test", ID: "dave", Name: "Dave", Passphrase: []byte("aaaaaaaaaaaa")}); err != nil {
 		t.Fatalf("min score 0: %v", err)
 	}
@@ -223,7 +224,7 @@ func TestWrongPassphrasesCountInARow(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		sign(p2, b2.BatchID, "not it, not it at all")
 	}
-	p2.Cfg.ESignLockoutAfter = 2
+	enginetest.SetESign(t, p2, func(c *config.Config) { c.ESignLockoutAfter = 2 })
 	if op := lookup(t, p2, "alice"); op.State != esign.StateLocked || op.Locked.AuditSeq != 0 {
 		t.Fatalf("past a lowered threshold: %+v", op.Locked)
 	}
@@ -247,6 +248,12 @@ func TestExpiredPassphraseIsRefused(t *testing.T) {
 	if op := lookup(t, p, "alice"); op.Passphrase.Expired || op.Passphrase.ExpiresInDays == nil || *op.Passphrase.ExpiresInDays != 89 || op.Passphrase.SetEntry != alice.AuditSeq {
 		t.Fatalf("a new passphrase: %+v", op.Passphrase)
 	}
+	// A project whose pinned rules let passphrases never expire.
+	p0 := enginetest.NewProject(t)
+	enginetest.EnrolAlice(t, p0)
+	enginetest.SetESign(t, p0, func(c *config.Config) { c.ESignPassphraseMaxAgeDays = 0 })
+	// pawl.yaml saying so is not enough: the rule in force is the pinned one.
+	p.Cfg.ESignPassphraseMaxAgeDays = 0
 	later := func() time.Time { return time.Now().Add(91 * 24 * time.Hour) }
 	esign.SetClock(t, later)
 	future := later()
@@ -259,11 +266,9 @@ func TestExpiredPassphraseIsRefused(t *testing.T) {
 	if f := enginetest.Details[actions.ESignFailedDetails](t, p.Trail, ""); len(f) != 1 || f[0].Failure != "passphrase expired" {
 		t.Fatalf("esign.failed: %+v", f)
 	}
-	p.Cfg.ESignPassphraseMaxAgeDays = 0
-	if op := lookup(t, p, "alice"); op.Passphrase.Expired || op.Passphrase.ExpiresInDays != nil {
+	if op := lookup(t, p0, "alice"); op.Passphrase.Expired || op.Passphrase.ExpiresInDays != nil {
 		t.Fatalf("esign.passphrase_max_age_days 0: %+v", op.Passphrase)
 	}
-	p.Cfg.ESignPassphraseMaxAgeDays = 90
 	if _, err := esign.ChangePassphrase(ctx, p, esign.PasswdOptions{ID: "alice", Old: []byte(enginetest.AlicePass), New: []byte(newPass)}); err != nil {
 		t.Fatalf("changing an expired passphrase: %v", err)
 	}

@@ -137,6 +137,8 @@ type Operator struct {
 	Locked         *Lock       `json:"locked,omitempty"`
 	Revoked        *Revocation `json:"revoked,omitempty"`
 	Passphrase     Passphrase  `json:"passphrase"`
+	// lockoutAfter is esign.lockout_after in force when the state was read.
+	lockoutAfter int
 
 	pub      ed25519.PublicKey
 	attempts []audit.Entry // the failed attempts of a lock-out not on record yet
@@ -228,7 +230,11 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 	if err := authorizeEnrol(ctx, p, opt, name); err != nil {
 		return nil, err
 	}
-	if err := CheckPassphrase(opt.Passphrase, p.Cfg.ESignPassphraseMinScore, Known{ID: opt.ID, Name: name}); err != nil {
+	minScore, err := PassphraseMinScore(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckPassphrase(opt.Passphrase, minScore, Known{ID: opt.ID, Name: name}); err != nil {
 		return nil, err
 	}
 	path := p.OperatorKeyFile(opt.ID)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/project"
@@ -262,7 +263,7 @@ func TestWrongPassphraseInSessionCountsTowardsLockOut(t *testing.T) {
 	p := enginetest.NewProject(t)
 	b := enginetest.Batch(t, p, enginetest.GoodReading)
 	enginetest.EnrolAlice(t, p)
-	p.Cfg.ESignLockoutAfter = 3
+	enginetest.SetESign(t, p, func(c *config.Config) { c.ESignLockoutAfter = 3 })
 	first, err := signAs(ctx, p, b.BatchID, "reviewed", "alice", enginetest.AlicePass)
 	if err != nil {
 		t.Fatal(err)

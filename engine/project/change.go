@@ -64,16 +64,53 @@ func (p *Project) ChangeSettings() actions.ChangeSettings {
 
 // ESignSettings are the e-signature settings as configured (pawl.yaml).
 func (p *Project) ESignSettings() actions.ESignSettings {
-	return actions.ESignSettings{SessionTimeoutMS: p.Cfg.ESignSessionTimeout.Milliseconds()}
+	lock, score, age := p.Cfg.ESignLockoutAfter, p.Cfg.ESignPassphraseMinScore, p.Cfg.ESignPassphraseMaxAgeDays
+	return actions.ESignSettings{SessionTimeoutMS: p.Cfg.ESignSessionTimeout.Milliseconds(),
+		LockoutAfter: &lock, PassphraseMinScore: &score, PassphraseMaxAgeDays: &age}
+}
+
+// ESignRules are the e-signature rules in force, resolved: the pinned
+// values, and for a rule the pins on record predate, its default.
+type ESignRules struct {
+	SessionTimeout       time.Duration
+	LockoutAfter         int
+	PassphraseMinScore   int
+	PassphraseMaxAgeDays int
+}
+
+// Rules resolves settings as pinned: a rule they do not name (pinned
+// before it was) is its default.
+func Rules(s actions.ESignSettings) ESignRules {
+	def := config.Defaults()
+	r := ESignRules{SessionTimeout: time.Duration(s.SessionTimeoutMS) * time.Millisecond,
+		LockoutAfter: def.ESignLockoutAfter, PassphraseMinScore: def.ESignPassphraseMinScore, PassphraseMaxAgeDays: def.ESignPassphraseMaxAgeDays}
+	if s.LockoutAfter != nil {
+		r.LockoutAfter = *s.LockoutAfter
+	}
+	if s.PassphraseMinScore != nil {
+		r.PassphraseMinScore = *s.PassphraseMinScore
+	}
+	if s.PassphraseMaxAgeDays != nil {
+		r.PassphraseMaxAgeDays = *s.PassphraseMaxAgeDays
+	}
+	return r
+}
+
+// ESignRulesInForce are Rules(ESignSettingsInForce): what a signing, a
+// passphrase and a lock-out are held to, whatever pawl.yaml says now.
+func (p *Project) ESignRulesInForce(ctx context.Context) (ESignRules, error) {
+	s, err := p.ESignSettingsInForce(ctx)
+	return Rules(s), err
 }
 
 // DescribeESign writes e-signature settings for a person.
 func DescribeESign(s actions.ESignSettings) string {
-	d := time.Duration(s.SessionTimeoutMS) * time.Millisecond
-	if d <= 0 {
-		return "esign.session_timeout 0 (no signing sessions)"
+	r := Rules(s)
+	out := "esign.session_timeout " + config.FormatDuration(r.SessionTimeout)
+	if r.SessionTimeout <= 0 {
+		out = "esign.session_timeout 0 (no signing sessions)"
 	}
-	return "esign.session_timeout " + config.FormatDuration(d)
+	return out + fmt.Sprintf(", lockout_after %d, passphrase_min_score %d, passphrase_max_age_days %d", r.LockoutAfter, r.PassphraseMinScore, r.PassphraseMaxAgeDays)
 }
 
 // ESignSettingsInForce are the e-signature settings the pins on record
