@@ -74,7 +74,7 @@ func Call(ctx context.Context, socket string, args []string, stdin, stdout, stde
 		return r.code, r.err
 	case <-ctx.Done():
 		conn.Close()
-		return 0, fmt.Errorf("interrupted: the command is cancelled on the service (a batch not yet committed fails on record; check with pawl audit log)")
+		return 0, errors.New(interrupted)
 	}
 }
 

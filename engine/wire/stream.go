@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -187,6 +188,7 @@ type StreamConn struct {
 	w     io.Writer
 	flush func() error
 	buf   []byte
+	shut  bool // CloseSend was called
 }
 
 // NewStreamConn reads frames from r and writes them to w, calling flush
@@ -203,6 +205,9 @@ func (c *StreamConn) Send(msg any) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.shut {
+		return ErrSendClosed
+	}
 	c.buf, err = Append(c.buf[:0], f)
 	if err != nil {
 		return err
@@ -214,6 +219,18 @@ func (c *StreamConn) Send(msg any) error {
 		return c.flush()
 	}
 	return nil
+}
+
+// ErrSendClosed is Send's error after CloseSend.
+var ErrSendClosed = errors.New("wire: the session has ended: nothing more is sent")
+
+// CloseSend ends sending: a Send after it (from a goroutine still running)
+// is ErrSendClosed and writes nothing, so that nothing is written after
+// the session's writer has gone (an HTTP handler has returned).
+func (c *StreamConn) CloseSend() {
+	c.wmu.Lock()
+	c.shut = true
+	c.wmu.Unlock()
 }
 
 // Recv reads the next message. A Data message's bytes are its own.

@@ -103,6 +103,10 @@ func TestStreamConn(t *testing.T) {
 	if flushed != 2 {
 		t.Errorf("flushed %d times for 2 frames", flushed)
 	}
+	tx.CloseSend()
+	if err := tx.Send(Exit{Code: 0}); !errors.Is(err, ErrSendClosed) || flushed != 2 {
+		t.Errorf("Send after CloseSend: %v, flushed %d", err, flushed)
+	}
 	f, _ := EncodeStreamed(Exit{Code: 1})
 	b, _ := Append(nil, f)
 	cut := NewStreamConn(bytes.NewReader(b[:len(b)-1]), io.Discard, nil)

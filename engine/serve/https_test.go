@@ -1,0 +1,479 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pawl-dev/pawl/engine/principal"
+)
+
+// PKI is a test's certificates, real ones: a CA, the service's certificate
+// for 127.0.0.1 from it, a client certificate from it (alice) and one from
+// another CA (mallory), each written as PEM files, keys mode 0600.
+type PKI struct {
+	CA, ServerCert, ServerKey string
+	Alice, Mallory            TLSFiles
+	AliceDER                  []byte
+	OtherCA                   string
+}
+
+func newPKI(t *testing.T) PKI {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, typ string, der []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	serial := int64(1)
+	mk := func(cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, ca bool, client bool) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serial++
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature,
+		}
+		switch {
+		case ca:
+			tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
+		case client:
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		default:
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+		}
+		if parent == nil {
+			parent, parentKey = tmpl, key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, key, der
+	}
+	keyFile := func(name string, k *ecdsa.PrivateKey) string {
+		der, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name, "EC PRIVATE KEY", der, 0o600)
+	}
+	ca, caKey, caDER := mk("pawl test CA", nil, nil, true, false)
+	other, otherKey, otherDER := mk("another CA", nil, nil, true, false)
+	_, srvKey, srvDER := mk("127.0.0.1", ca, caKey, false, false)
+	_, aliceKey, aliceDER := mk("alice", ca, caKey, false, true)
+	_, malKey, malDER := mk("mallory", other, otherKey, false, true)
+	p := PKI{
+		CA: write("ca.crt", "CERTIFICATE", caDER, 0o644), OtherCA: write("other-ca.crt", "CERTIFICATE", otherDER, 0o644),
+		ServerCert: write("server.crt", "CERTIFICATE", srvDER, 0o644), ServerKey: keyFile("server.key", srvKey),
+		AliceDER: aliceDER,
+	}
+	p.Alice = TLSFiles{Cert: write("alice.crt", "CERTIFICATE", aliceDER, 0o644), Key: keyFile("alice.key", aliceKey), CA: p.CA}
+	p.Mallory = TLSFiles{Cert: write("mallory.crt", "CERTIFICATE", malDER, 0o644), Key: keyFile("mallory.key", malKey), CA: p.CA}
+	return p
+}
+
+// logBuf is a service log the test reads while the service writes it.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startHTTPS runs a service with an HTTPS listener on a free port of
+// 127.0.0.1 until the test ends; server is its https:// address.
+func startHTTPS(t *testing.T, pki PKI, h Handler) (server string, log *logBuf, stop func()) {
+	t.Helper()
+	dir := t.TempDir()
+	log = &logBuf{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	o := Options{Socket: filepath.Join(dir, "pawl.sock"), Lock: filepath.Join(dir, "serve.lock"), Handler: h, Log: log,
+		HTTPS: HTTPSOptions{Listen: "127.0.0.1:0", Cert: pki.ServerCert, Key: pki.ServerKey, ClientCA: pki.CA},
+		Ready: func() { close(ready) }}
+	go func() { done <- Serve(ctx, o) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Serve: %v", err)
+	}
+	_, addr, ok := strings.Cut(log.String(), "listening on https://")
+	if !ok {
+		t.Fatalf("no HTTPS listener in the log:\n%s", log)
+	}
+	addr, _, _ = strings.Cut(addr, "/")
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return "https://" + addr, log, stop
+}
+
+// TestHTTPSCommandRunsWithTheCertificateAndTheClientsFiles: over HTTPS the
+// handler sees the command line, the client certificate's principal (its
+// fingerprint, no uid, the CN for messages), the client's stdin, and the
+// client's files through requests, as streams; a created file is durable
+// and closed on the client's side when Finish returns; mkdir works; the
+// exit status comes back.
+func TestHTTPSCommandRunsWithTheCertificateAndTheClientsFiles(t *testing.T) {
+	pki := newPKI(t)
+	server, log, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
+		p := principal.From(ctx)
+		fmt.Fprintf(j.Stdout, "args=%s uid=%d via=%s cert=%s user=%s\n", strings.Join(j.Args, ","), p.UID, p.Via, p.Cert, p.User)
+		in, _ := io.ReadAll(j.Stdin)
+		fmt.Fprintf(j.Stdout, "stdin=%s\n", in)
+		f, err := j.Open("input.txt")
+		if err != nil {
+			fmt.Fprintln(j.Stderr, err)
+			return 1
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		fmt.Fprintf(j.Stdout, "file=%s\n", b)
+		if w, err := j.Create("sub/out.txt", 0o640); err == nil {
+			t.Error("Create in a missing directory succeeded")
+			w.Close()
+		}
+		if err := j.Mkdir("sub/deeper"); err != nil {
+			t.Errorf("Mkdir: %v", err)
+		}
+		w, err := j.Create("sub/deeper/out.txt", 0o640)
+		if err != nil {
+			fmt.Fprintln(j.Stderr, err)
+			return 1
+		}
+		w.WriteString("written by the service")
+		if err := j.Finish(w); err != nil {
+			t.Errorf("Finish: %v", err)
+		}
+		// Finish returned: the file is whole on the client's side.
+		if got, _ := os.ReadFile("sub/deeper/out.txt"); string(got) != "written by the service" {
+			t.Errorf("after Finish the client's file holds %q", got)
+		}
+		if err := j.Mkdir("sub"); err == nil || !strings.Contains(err.Error(), "is not empty") {
+			t.Errorf("Mkdir of a directory with files: %v", err)
+		}
+		if _, err := j.Open("missing.txt"); err == nil || !strings.Contains(err.Error(), "missing.txt") {
+			t.Errorf("Open of a missing file: %v", err)
+		}
+		if _, err := j.FD(97); err == nil || !strings.Contains(err.Error(), "descriptor 97 is not open") {
+			t.Errorf("FD of a closed descriptor: %v", err)
+		}
+		fmt.Fprint(j.Stderr, "done")
+		return 3
+	})
+	cwd := t.TempDir()
+	if err := os.WriteFile(filepath.Join(cwd, "input.txt"), []byte("client bytes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(cwd)
+	in, out, errw, read := pipes(t, "piped")
+	code, err := CallHTTPS(context.Background(), server, pki.Alice, []string{"run", "job"}, in, out, errw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, e := read()
+	want := fmt.Sprintf("args=run,job uid=-1 via=tls cert=%s user=alice\nstdin=piped\nfile=client bytes\n", principal.Fingerprint(pki.AliceDER))
+	if code != 3 || o != want || e != "done" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 3, %q, \"done\"", code, o, e, want)
+	}
+	if fi, err := os.Stat(filepath.Join(cwd, "sub/deeper/out.txt")); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("out.txt: %v, %v; want mode 0640", fi, err)
+	}
+	if want := "certificate " + principal.Fingerprint(pki.AliceDER) + " (alice) via tls ran [\"run\" \"job\"]: exit 3"; !strings.Contains(log.String(), want) {
+		t.Errorf("the service's log lacks %q:\n%s", want, log)
+	}
+}
+
+// TestHTTPSLargeStreamsBothWays: the command copies 6 MiB of stdin to
+// stdout while it writes 3 MiB to stderr and a 5 MiB client file to a new
+// client file: no stream waits on another, every byte arrives in order.
+func TestHTTPSLargeStreamsBothWays(t *testing.T) {
+	pki := newPKI(t)
+	server, _, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3 << 10 {
+				fmt.Fprintf(j.Stderr, "%01023d\n", i)
+			}
+		}()
+		if _, err := io.Copy(j.Stdout, j.Stdin); err != nil {
+			t.Errorf("copying stdin to stdout: %v", err)
+		}
+		f, err := j.Open("big.in")
+		if err != nil {
+			t.Error(err)
+			return 1
+		}
+		w, err := j.Create("big.out", 0o600)
+		if err != nil {
+			t.Error(err)
+			return 1
+		}
+		if _, err := io.Copy(w, f); err != nil {
+			t.Error(err)
+		}
+		f.Close()
+		if err := j.Finish(w); err != nil {
+			t.Error(err)
+		}
+		wg.Wait()
+		return 0
+	})
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	stdin := bytes.Repeat([]byte("0123456789abcdef"), 6<<16)
+	file := bytes.Repeat([]byte("fedcba9876543210"), 5<<16)
+	if err := os.WriteFile("big.in", file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, out, errw, read := pipes(t, string(stdin))
+	done := make(chan error, 1)
+	go func() {
+		code, err := CallHTTPS(context.Background(), server, pki.Alice, []string{"copy"}, in, out, errw)
+		if err == nil && code != 0 {
+			err = fmt.Errorf("exit %d", code)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("deadlock: the command did not end in 2 minutes")
+	}
+	o, e := read()
+	if o != string(stdin) {
+		t.Errorf("stdout: %d bytes, want stdin's %d back", len(o), len(stdin))
+	}
+	if len(e) != 3<<20 || !strings.HasSuffix(e, fmt.Sprintf("%01023d\n", 3<<10-1)) {
+		t.Errorf("stderr: %d bytes, want %d ending with the last line", len(e), 3<<20)
+	}
+	if got, _ := os.ReadFile("big.out"); !bytes.Equal(got, file) {
+		t.Errorf("big.out: %d bytes, want the %d of big.in", len(got), len(file))
+	}
+}
+
+// TestHTTPSQueueAndDisconnect: an HTTPS job queues behind a running one
+// (and is told), and a client that goes away cancels its command; the
+// service goes on.
+func TestHTTPSQueueAndDisconnect(t *testing.T) {
+	pki := newPKI(t)
+	begun := make(chan string, 2)
+	cancelled := make(chan struct{})
+	server, log, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
+		begun <- j.Args[0]
+		if j.Args[0] != "long" {
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			close(cancelled)
+		case <-time.After(30 * time.Second):
+			t.Error("the command was not cancelled when its client left")
+		}
+		return 1
+	})
+	in, out, errw, _ := pipes(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := CallHTTPS(ctx, server, pki.Alice, []string{"long"}, in, out, errw)
+		first <- err
+	}()
+	if got := <-begun; got != "long" {
+		t.Fatalf("began %s", got)
+	}
+	in2, out2, err2, read2 := pipes(t, "")
+	second := make(chan error, 1)
+	go func() {
+		code, err := CallHTTPS(context.Background(), server, pki.Alice, []string{"quick"}, in2, out2, err2)
+		if err == nil && code != 0 {
+			err = fmt.Errorf("exit %d", code)
+		}
+		second <- err
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, e := read2(); strings.Contains(e, "queued behind 1 job(s)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second client was not told it is queued")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-first; err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("the interrupted client: %v", err)
+	}
+	<-cancelled
+	if err := <-second; err != nil {
+		t.Fatalf("the queued client: %v", err)
+	}
+	if got := <-begun; got != "quick" {
+		t.Fatalf("began %s", got)
+	}
+	if !strings.Contains(log.String(), `ran ["long"]: exit 1`) || !strings.Contains(log.String(), "(the client disconnected: the command was cancelled)") {
+		t.Errorf("the log does not say the command was cancelled:\n%s", log)
+	}
+}
+
+// TestHTTPSRefusals: each way in that is not a verified client with a
+// certificate of the configured CA is refused, with one line saying what
+// to fix, and the service says so in its log; nothing runs.
+func TestHTTPSRefusals(t *testing.T) {
+	pki := newPKI(t)
+	ran := make(chan string, 10)
+	server, log, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
+		ran <- j.Args[0]
+		return 0
+	})
+	in, out, errw, _ := pipes(t, "")
+	call := func(tf TLSFiles, srv string) error {
+		_, err := CallHTTPS(context.Background(), srv, tf, []string{"x"}, in, out, errw)
+		return err
+	}
+	// A certificate from another CA: refused at the handshake, on the log.
+	err := call(pki.Mallory, server)
+	if err == nil || !strings.Contains(err.Error(), "refused this client's certificate (--tls-cert "+pki.Mallory.Cert+")") {
+		t.Errorf("a certificate of another CA: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "TLS handshake: tls: failed to verify certificate") {
+		if time.Now().After(deadline) {
+			t.Errorf("the refused handshake is not in the log:\n%s", log)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// No certificate at all.
+	if err := call(TLSFiles{CA: pki.CA}, server); err == nil || !strings.Contains(err.Error(), "no client certificate: pass --tls-cert FILE and --tls-key FILE") {
+		t.Errorf("no certificate: %v", err)
+	}
+	// The service's certificate from a CA the client does not trust.
+	wrongCA := pki.Alice
+	wrongCA.CA = pki.OtherCA
+	if err := call(wrongCA, server); err == nil || !strings.Contains(err.Error(), "is not trusted by --tls-ca "+pki.OtherCA) {
+		t.Errorf("an untrusted service: %v", err)
+	}
+	// A client key others can read.
+	loose := filepath.Join(t.TempDir(), "loose.key")
+	b, _ := os.ReadFile(pki.Alice.Key)
+	os.WriteFile(loose, b, 0o644)
+	looseFiles := pki.Alice
+	looseFiles.Key = loose
+	if err := call(looseFiles, server); err == nil || !strings.Contains(err.Error(), "mode 0644, open to group or others: run chmod 600 "+loose) {
+		t.Errorf("a key readable by others: %v", err)
+	}
+	// Plain HTTP, by this client and by another.
+	if err := call(pki.Alice, strings.Replace(server, "https://", "http://", 1)); err == nil || !strings.Contains(err.Error(), "plain HTTP is refused: use https://") {
+		t.Errorf("http://: %v", err)
+	}
+	resp, err := http.Post(strings.Replace(server, "https://", "http://", 1)+CommandPath, ContentType, strings.NewReader("x"))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP answered %s", resp.Status)
+		}
+	}
+	// HTTPS without a client certificate, by a general client.
+	pool := x509.NewCertPool()
+	caPEM, _ := os.ReadFile(pki.CA)
+	pool.AppendCertsFromPEM(caPEM)
+	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	if resp, err := anon.Post(server+CommandPath, ContentType, strings.NewReader("x")); err == nil {
+		resp.Body.Close()
+		t.Errorf("a client without a certificate got %s", resp.Status)
+	}
+	// Nobody listening.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "https://" + l.Addr().String()
+	l.Close()
+	if err := call(pki.Alice, closed); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "is pawl serve running there, with serve.https.listen set?") {
+		t.Errorf("nobody listening: %v", err)
+	}
+	select {
+	case got := <-ran:
+		t.Fatalf("a refused client ran %q", got)
+	default:
+	}
+	// And a client with its certificate still gets in.
+	if err := call(pki.Alice, server); err != nil {
+		t.Fatalf("alice: %v", err)
+	}
+}
+
+// TestHTTPSKeyMustBePrivate: the service refuses to start when its TLS
+// private key is open to others, saying what to run; nothing listens.
+func TestHTTPSKeyMustBePrivate(t *testing.T) {
+	pki := newPKI(t)
+	os.Chmod(pki.ServerKey, 0o640)
+	dir := t.TempDir()
+	err := Serve(context.Background(), Options{Socket: filepath.Join(dir, "pawl.sock"), Lock: filepath.Join(dir, "serve.lock"),
+		HTTPS: HTTPSOptions{Listen: "127.0.0.1:0", Cert: pki.ServerCert, Key: pki.ServerKey, ClientCA: pki.CA}})
+	if want := pki.ServerKey + " is mode 0640, open to group or others: run chmod -R go-rwx " + pki.ServerKey; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Serve with a key others read: %v, want %q", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pawl.sock")); err == nil {
+		t.Error("the refused service left its socket")
+	}
+	err = Serve(context.Background(), Options{Socket: filepath.Join(dir, "pawl.sock"), Lock: filepath.Join(dir, "serve.lock"),
+		HTTPS: HTTPSOptions{Listen: "127.0.0.1:0", Cert: pki.ServerCert, Key: pki.ServerKey}})
+	if err == nil || !strings.Contains(err.Error(), "serve.https.client_ca is not set") {
+		t.Fatalf("Serve without a client CA: %v", err)
+	}
+}
