@@ -3,17 +3,11 @@ package serve
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -24,83 +18,13 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/principal"
+	"github.com/pawl-dev/pawl/engine/serve/tlstest"
 )
 
-// PKI is a test's certificates, real ones: a CA, the service's certificate
-// for 127.0.0.1 from it, a client certificate from it (alice) and one from
-// another CA (mallory), each written as PEM files, keys mode 0600.
-type PKI struct {
-	CA, ServerCert, ServerKey string
-	Alice, Mallory            TLSFiles
-	AliceDER                  []byte
-	OtherCA                   string
-}
+// files are a client's TLS files, trusting ca for the service.
+func files(c tlstest.Client, ca string) TLSFiles { return TLSFiles{Cert: c.Cert, Key: c.Key, CA: ca} }
 
-func newPKI(t *testing.T) PKI {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name, typ string, der []byte, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	serial := int64(1)
-	mk := func(cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, ca bool, client bool) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		serial++
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature,
-		}
-		switch {
-		case ca:
-			tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
-		case client:
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		default:
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		}
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, key, der
-	}
-	keyFile := func(name string, k *ecdsa.PrivateKey) string {
-		der, err := x509.MarshalECPrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return write(name, "EC PRIVATE KEY", der, 0o600)
-	}
-	ca, caKey, caDER := mk("pawl test CA", nil, nil, true, false)
-	other, otherKey, otherDER := mk("another CA", nil, nil, true, false)
-	_, srvKey, srvDER := mk("127.0.0.1", ca, caKey, false, false)
-	_, aliceKey, aliceDER := mk("alice", ca, caKey, false, true)
-	_, malKey, malDER := mk("mallory", other, otherKey, false, true)
-	p := PKI{
-		CA: write("ca.crt", "CERTIFICATE", caDER, 0o644), OtherCA: write("other-ca.crt", "CERTIFICATE", otherDER, 0o644),
-		ServerCert: write("server.crt", "CERTIFICATE", srvDER, 0o644), ServerKey: keyFile("server.key", srvKey),
-		AliceDER: aliceDER,
-	}
-	p.Alice = TLSFiles{Cert: write("alice.crt", "CERTIFICATE", aliceDER, 0o644), Key: keyFile("alice.key", aliceKey), CA: p.CA}
-	p.Mallory = TLSFiles{Cert: write("mallory.crt", "CERTIFICATE", malDER, 0o644), Key: keyFile("mallory.key", malKey), CA: p.CA}
-	return p
-}
+func alice(pki tlstest.PKI) TLSFiles { return files(pki.Alice, pki.CA) }
 
 // logBuf is a service log the test reads while the service writes it.
 type logBuf struct {
@@ -122,7 +46,7 @@ func (l *logBuf) String() string {
 
 // startHTTPS runs a service with an HTTPS listener on a free port of
 // 127.0.0.1 until the test ends; server is its https:// address.
-func startHTTPS(t *testing.T, pki PKI, h Handler) (server string, log *logBuf, stop func()) {
+func startHTTPS(t *testing.T, pki tlstest.PKI, h Handler) (server string, log *logBuf, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	log = &logBuf{}
@@ -165,7 +89,7 @@ func startHTTPS(t *testing.T, pki PKI, h Handler) (server string, log *logBuf, s
 // and closed on the client's side when Finish returns; mkdir works; the
 // exit status comes back.
 func TestHTTPSCommandRunsWithTheCertificateAndTheClientsFiles(t *testing.T) {
-	pki := newPKI(t)
+	pki := tlstest.New(t)
 	server, log, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
 		p := principal.From(ctx)
 		fmt.Fprintf(j.Stdout, "args=%s uid=%d via=%s cert=%s user=%s\n", strings.Join(j.Args, ","), p.UID, p.Via, p.Cert, p.User)
@@ -217,19 +141,19 @@ func TestHTTPSCommandRunsWithTheCertificateAndTheClientsFiles(t *testing.T) {
 	}
 	t.Chdir(cwd)
 	in, out, errw, read := pipes(t, "piped")
-	code, err := CallHTTPS(context.Background(), server, pki.Alice, []string{"run", "job"}, in, out, errw)
+	code, err := CallHTTPS(context.Background(), server, alice(pki), []string{"run", "job"}, in, out, errw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o, e := read()
-	want := fmt.Sprintf("args=run,job uid=-1 via=tls cert=%s user=alice\nstdin=piped\nfile=client bytes\n", principal.Fingerprint(pki.AliceDER))
+	want := fmt.Sprintf("args=run,job uid=-1 via=tls cert=%s user=alice\nstdin=piped\nfile=client bytes\n", principal.Fingerprint(pki.Alice.DER))
 	if code != 3 || o != want || e != "done" {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want 3, %q, \"done\"", code, o, e, want)
 	}
 	if fi, err := os.Stat(filepath.Join(cwd, "sub/deeper/out.txt")); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Errorf("out.txt: %v, %v; want mode 0640", fi, err)
 	}
-	if want := "certificate " + principal.Fingerprint(pki.AliceDER) + " (alice) via tls ran [\"run\" \"job\"]: exit 3"; !strings.Contains(log.String(), want) {
+	if want := "certificate " + principal.Fingerprint(pki.Alice.DER) + " (alice) via tls ran [\"run\" \"job\"]: exit 3"; !strings.Contains(log.String(), want) {
 		t.Errorf("the service's log lacks %q:\n%s", want, log)
 	}
 }
@@ -238,7 +162,7 @@ func TestHTTPSCommandRunsWithTheCertificateAndTheClientsFiles(t *testing.T) {
 // stdout while it writes 3 MiB to stderr and a 5 MiB client file to a new
 // client file: no stream waits on another, every byte arrives in order.
 func TestHTTPSLargeStreamsBothWays(t *testing.T) {
-	pki := newPKI(t)
+	pki := tlstest.New(t)
 	server, _, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -281,7 +205,7 @@ func TestHTTPSLargeStreamsBothWays(t *testing.T) {
 	in, out, errw, read := pipes(t, string(stdin))
 	done := make(chan error, 1)
 	go func() {
-		code, err := CallHTTPS(context.Background(), server, pki.Alice, []string{"copy"}, in, out, errw)
+		code, err := CallHTTPS(context.Background(), server, alice(pki), []string{"copy"}, in, out, errw)
 		if err == nil && code != 0 {
 			err = fmt.Errorf("exit %d", code)
 		}
@@ -311,7 +235,7 @@ func TestHTTPSLargeStreamsBothWays(t *testing.T) {
 // (and is told), and a client that goes away cancels its command; the
 // service goes on.
 func TestHTTPSQueueAndDisconnect(t *testing.T) {
-	pki := newPKI(t)
+	pki := tlstest.New(t)
 	begun := make(chan string, 2)
 	cancelled := make(chan struct{})
 	server, log, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
@@ -331,7 +255,7 @@ func TestHTTPSQueueAndDisconnect(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() {
-		_, err := CallHTTPS(ctx, server, pki.Alice, []string{"long"}, in, out, errw)
+		_, err := CallHTTPS(ctx, server, alice(pki), []string{"long"}, in, out, errw)
 		first <- err
 	}()
 	if got := <-begun; got != "long" {
@@ -340,7 +264,7 @@ func TestHTTPSQueueAndDisconnect(t *testing.T) {
 	in2, out2, err2, read2 := pipes(t, "")
 	second := make(chan error, 1)
 	go func() {
-		code, err := CallHTTPS(context.Background(), server, pki.Alice, []string{"quick"}, in2, out2, err2)
+		code, err := CallHTTPS(context.Background(), server, alice(pki), []string{"quick"}, in2, out2, err2)
 		if err == nil && code != 0 {
 			err = fmt.Errorf("exit %d", code)
 		}
@@ -376,7 +300,7 @@ func TestHTTPSQueueAndDisconnect(t *testing.T) {
 // certificate of the configured CA is refused, with one line saying what
 // to fix, and the service says so in its log; nothing runs.
 func TestHTTPSRefusals(t *testing.T) {
-	pki := newPKI(t)
+	pki := tlstest.New(t)
 	ran := make(chan string, 10)
 	server, log, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
 		ran <- j.Args[0]
@@ -388,7 +312,7 @@ func TestHTTPSRefusals(t *testing.T) {
 		return err
 	}
 	// A certificate from another CA: refused at the handshake, on the log.
-	err := call(pki.Mallory, server)
+	err := call(files(pki.Mallory, pki.CA), server)
 	if err == nil || !strings.Contains(err.Error(), "refused this client's certificate (--tls-cert "+pki.Mallory.Cert+")") {
 		t.Errorf("a certificate of another CA: %v", err)
 	}
@@ -405,8 +329,7 @@ func TestHTTPSRefusals(t *testing.T) {
 		t.Errorf("no certificate: %v", err)
 	}
 	// The service's certificate from a CA the client does not trust.
-	wrongCA := pki.Alice
-	wrongCA.CA = pki.OtherCA
+	wrongCA := files(pki.Alice, pki.OtherCA)
 	if err := call(wrongCA, server); err == nil || !strings.Contains(err.Error(), "is not trusted by --tls-ca "+pki.OtherCA) {
 		t.Errorf("an untrusted service: %v", err)
 	}
@@ -414,13 +337,13 @@ func TestHTTPSRefusals(t *testing.T) {
 	loose := filepath.Join(t.TempDir(), "loose.key")
 	b, _ := os.ReadFile(pki.Alice.Key)
 	os.WriteFile(loose, b, 0o644)
-	looseFiles := pki.Alice
+	looseFiles := alice(pki)
 	looseFiles.Key = loose
 	if err := call(looseFiles, server); err == nil || !strings.Contains(err.Error(), "mode 0644, open to group or others: run chmod 600 "+loose) {
 		t.Errorf("a key readable by others: %v", err)
 	}
 	// Plain HTTP, by this client and by another.
-	if err := call(pki.Alice, strings.Replace(server, "https://", "http://", 1)); err == nil || !strings.Contains(err.Error(), "plain HTTP is refused: use https://") {
+	if err := call(alice(pki), strings.Replace(server, "https://", "http://", 1)); err == nil || !strings.Contains(err.Error(), "plain HTTP is refused: use https://") {
 		t.Errorf("http://: %v", err)
 	}
 	resp, err := http.Post(strings.Replace(server, "https://", "http://", 1)+CommandPath, ContentType, strings.NewReader("x"))
@@ -443,7 +366,7 @@ func TestHTTPSRefusals(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := "https://" + l.Addr().String()
 	l.Close()
-	if err := call(pki.Alice, closed); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "is pawl serve running there, with serve.https.listen set?") {
+	if err := call(alice(pki), closed); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "is pawl serve running there, with serve.https.listen set?") {
 		t.Errorf("nobody listening: %v", err)
 	}
 	select {
@@ -452,7 +375,7 @@ func TestHTTPSRefusals(t *testing.T) {
 	default:
 	}
 	// And a client with its certificate still gets in.
-	if err := call(pki.Alice, server); err != nil {
+	if err := call(alice(pki), server); err != nil {
 		t.Fatalf("alice: %v", err)
 	}
 }
@@ -460,7 +383,7 @@ func TestHTTPSRefusals(t *testing.T) {
 // TestHTTPSKeyMustBePrivate: the service refuses to start when its TLS
 // private key is open to others, saying what to run; nothing listens.
 func TestHTTPSKeyMustBePrivate(t *testing.T) {
-	pki := newPKI(t)
+	pki := tlstest.New(t)
 	os.Chmod(pki.ServerKey, 0o640)
 	dir := t.TempDir()
 	err := Serve(context.Background(), Options{Socket: filepath.Join(dir, "pawl.sock"), Lock: filepath.Join(dir, "serve.lock"),
