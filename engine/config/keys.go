@@ -227,7 +227,7 @@ var table = build([]Key{
 	{
 		Name: "serve.https.cert", Type: Path, def: "",
 		field: func(c *Config) any { return &c.ServeHTTPSCert },
-		Doc: "The service's certificate chain (PEM) for HTTPS, for the name or address clients reach it by. Relative to the project root unless absolute.",
+		Doc:   "The service's certificate chain (PEM) for HTTPS, for the name or address clients reach it by. Relative to the project root unless absolute.",
 	},
 	{
 		Name: "serve.https.key", Type: Path, def: "",
