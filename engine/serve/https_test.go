@@ -400,3 +400,73 @@ func TestHTTPSKeyMustBePrivate(t *testing.T) {
 		t.Fatalf("Serve without a client CA: %v", err)
 	}
 }
+
+// TestHTTPSStop: on stop, an HTTPS job that is running finishes and its
+// client gets its status and output; one queued behind it is told nothing
+// was done; then the service returns.
+func TestHTTPSStop(t *testing.T) {
+	pki := tlstest.New(t)
+	begun := make(chan struct{})
+	release := make(chan struct{})
+	server, _, stop := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
+		if j.Args[0] != "first" {
+			t.Errorf("%s ran after the stop", j.Args[0])
+			return 0
+		}
+		close(begun)
+		<-release
+		if ctx.Err() != nil {
+			t.Error("the running job was cancelled by the stop")
+		}
+		fmt.Fprint(j.Stdout, "finished")
+		return 4
+	})
+	in, out, errw, read := pipes(t, "")
+	first := make(chan int, 1)
+	go func() {
+		code, err := CallHTTPS(context.Background(), server, alice(pki), []string{"first"}, in, out, errw)
+		if err != nil {
+			t.Error(err)
+		}
+		first <- code
+	}()
+	<-begun
+	in2, out2, err2, read2 := pipes(t, "")
+	second := make(chan int, 1)
+	go func() {
+		code, err := CallHTTPS(context.Background(), server, alice(pki), []string{"second"}, in2, out2, err2)
+		if err != nil {
+			t.Error(err)
+		}
+		second <- code
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, e := read2(); strings.Contains(e, "queued behind 1 job(s)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second client was not queued")
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	if code := <-second; code != refusedStatus {
+		t.Errorf("the queued job: exit %d, want %d", code, refusedStatus)
+	}
+	if _, e := read2(); !strings.Contains(e, "the service is stopping: nothing was done") {
+		t.Errorf("the queued client was told %q", e)
+	}
+	select {
+	case <-stopped:
+		t.Fatal("stopped before the running job ended")
+	default:
+	}
+	close(release)
+	if code := <-first; code != 4 {
+		t.Errorf("the running job: exit %d, want 4", code)
+	}
+	if o, _ := read(); o != "finished" {
+		t.Errorf("the running job's stdout: %q", o)
+	}
+	<-stopped
+}
