@@ -91,6 +91,12 @@ func TestServedOverHTTPS(t *testing.T) {
 		"--passphrase-fd", passFD(t, pass), "--reason", "works from the lab"); code != 0 {
 		t.Fatalf("operator add --cert: exit %d\n%s%s", code, out, errs)
 	}
+	// Bound to the certificate alone: the account that enrolled her cannot
+	// act as her.
+	if code, _, errs := served(t, ctx, socket, "", "operator", "passwd", "alice", "--passphrase-fd", passFD(t, pass)); code != exitDenied ||
+		!strings.Contains(errs, `operator "alice" is bound to certificate `+fp) {
+		t.Fatalf("the enroller's account acts as alice: exit %d\n%s", code, errs)
+	}
 	cwd := t.TempDir()
 	t.Chdir(cwd)
 	os.WriteFile("in.jsonl", []byte(good+"\n"), 0o600)
@@ -166,7 +172,7 @@ func TestServedOverHTTPS(t *testing.T) {
 			denials = append(denials, d.Operator)
 		}
 	}
-	if strings.Join(denials, ",") != "bob,alice" {
-		t.Fatalf("authz denials on record by operator: %v, want bob, alice", denials)
+	if strings.Join(denials, ",") != "alice,bob,alice" {
+		t.Fatalf("authz denials on record by operator: %v, want alice (the enroller's account), bob, alice (bob's certificate)", denials)
 	}
 }
