@@ -174,7 +174,7 @@ func (s *Server) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(principal.With(r.Context(), who))
 	defer cancel()
 	ss := &streamSession{conn: conn, cancel: cancel, who: who, log: s.logf, done: make(chan struct{}),
-		pending: map[uint32]chan wire.Answer{}, inputs: map[uint32]*inStream{}, outputs: map[uint32]*outStream{}, byFile: map[*os.File]*outStream{}}
+		inputs: map[uint32]*inStream{}, outputs: map[uint32]*outStream{}, byFile: map[*os.File]*outStream{}}
 	j := &Job{Args: h.Args, Cwd: h.Cwd, Principal: who, s: ss}
 	if j.Stdin, err = ss.input(wire.StreamStdin); err == nil {
 		if j.Stdout, err = ss.output(wire.StreamStdout, false); err == nil {
@@ -203,15 +203,15 @@ type streamSession struct {
 	who    principal.Principal
 	log    func(string, ...any)
 	done   chan struct{} // closed when the client is gone (or broke the protocol)
+	once   sync.Once
+
+	q requests
 
 	mu      sync.Mutex
-	next    uint32
-	pending map[uint32]chan wire.Answer
 	inputs  map[uint32]*inStream
 	outputs map[uint32]*outStream
 	byFile  map[*os.File]*outStream // the job's end of a created file
 	mine    []*os.File              // the job's ends, closed when it returns
-	closed  error
 
 	pumps sync.WaitGroup // the output pumps
 }
@@ -347,12 +347,9 @@ func (s *streamSession) deliver(msg any) error {
 	defer s.mu.Unlock()
 	switch m := msg.(type) {
 	case wire.Answer:
-		ch := s.pending[m.ID]
-		if ch == nil {
+		if !s.q.deliver(answer{msg: m}) {
 			return fmt.Errorf("an answer to request %d, which is not pending", m.ID)
 		}
-		delete(s.pending, m.ID)
-		ch <- m
 	case wire.Data:
 		in := s.inputs[m.Stream]
 		if in == nil || !in.pulling {
@@ -389,17 +386,8 @@ func (s *streamSession) deliver(msg any) error {
 // waiter.
 func (s *streamSession) gone(err error) {
 	s.cancel()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed != nil {
-		return
-	}
-	s.closed = err
-	for id, ch := range s.pending {
-		close(ch)
-		delete(s.pending, id)
-	}
-	close(s.done)
+	s.q.fail(err)
+	s.once.Do(func() { close(s.done) })
 }
 
 // end, once the job has returned: closes the job's ends of every stream
@@ -415,31 +403,9 @@ func (s *streamSession) end() {
 }
 
 func (s *streamSession) ask(r wire.Request) (*os.File, error) {
-	ch := make(chan wire.Answer, 1)
-	s.mu.Lock()
-	if s.closed != nil {
-		s.mu.Unlock()
-		return nil, s.closed
-	}
-	if s.next >= wire.MaxRequestID {
-		s.mu.Unlock()
-		return nil, errors.New("too many files asked of the client in one command")
-	}
-	s.next++
-	r.ID = s.next
-	s.pending[r.ID] = ch
-	s.mu.Unlock()
-	if err := s.conn.Send(r); err != nil {
-		return nil, fmt.Errorf("asking the client for %s: %w", r.Path, err)
-	}
-	a, ok := <-ch
-	if !ok {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return nil, s.closed
-	}
-	if a.Error != "" {
-		return nil, errors.New(a.Error)
+	_, r, err := s.q.ask(r, func(r wire.Request) error { return s.conn.Send(r) })
+	if err != nil {
+		return nil, err
 	}
 	switch r.Op {
 	case wire.OpOpen, wire.OpFD:
@@ -469,8 +435,6 @@ func (s *streamSession) finish(f *os.File) error {
 		}
 		return nil
 	case <-s.done:
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.closed
+		return s.q.err()
 	}
 }

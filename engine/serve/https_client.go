@@ -124,10 +124,6 @@ func CallHTTPS(ctx context.Context, server string, tf TLSFiles, args []string, s
 		out: map[uint32]*clientOut{wire.StreamStdout: {f: stdout}, wire.StreamStderr: {f: stderr}}}
 	defer cs.closeOwned()
 	in := wire.NewStreamConn(resp.Body, io.Discard, nil)
-	type result struct {
-		code int
-		err  error
-	}
 	done := make(chan result, 1)
 	go func() {
 		for {
@@ -146,13 +142,7 @@ func CallHTTPS(ctx context.Context, server string, tf TLSFiles, args []string, s
 			}
 		}
 	}()
-	select {
-	case r := <-done:
-		return r.code, r.err
-	case <-ctx.Done():
-		cancel()
-		return 0, errors.New(interrupted)
-	}
+	return await(ctx, done, cancel)
 }
 
 // interrupted is what a client interrupted while its command runs says.

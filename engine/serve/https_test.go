@@ -50,35 +50,13 @@ func startHTTPS(t *testing.T, pki tlstest.PKI, h Handler) (server string, log *l
 	t.Helper()
 	dir := t.TempDir()
 	log = &logBuf{}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	o := Options{Socket: filepath.Join(dir, "pawl.sock"), Lock: filepath.Join(dir, "serve.lock"), Handler: h, Log: log,
-		HTTPS: HTTPSOptions{Listen: "127.0.0.1:0", Cert: pki.ServerCert, Key: pki.ServerKey, ClientCA: pki.CA},
-		Ready: func() { close(ready) }}
-	go func() { done <- Serve(ctx, o) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
-	}
+	stop = startWith(t, Options{Socket: filepath.Join(dir, "pawl.sock"), Lock: filepath.Join(dir, "serve.lock"), Handler: h, Log: log,
+		HTTPS: HTTPSOptions{Listen: "127.0.0.1:0", Cert: pki.ServerCert, Key: pki.ServerKey, ClientCA: pki.CA}})
 	_, addr, ok := strings.Cut(log.String(), "listening on https://")
 	if !ok {
 		t.Fatalf("no HTTPS listener in the log:\n%s", log)
 	}
 	addr, _, _ = strings.Cut(addr, "/")
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}
-	t.Cleanup(stop)
 	return "https://" + addr, log, stop
 }
 

@@ -179,7 +179,7 @@ func (s *Server) serveConn(c *net.UnixConn) {
 	defer closeFiles(files)
 	ctx, cancel := context.WithCancel(principal.With(context.Background(), who))
 	defer cancel()
-	us := &unixSession{conn: conn, pending: map[uint32]chan answer{}}
+	us := &unixSession{conn: conn}
 	j := &Job{Args: h.Args, Cwd: h.Cwd, Principal: who, Stdin: files[0], Stdout: files[1], Stderr: files[2], s: us}
 	go us.read(cancel)
 	if code, ok := s.runJob(ctx, j); ok {
@@ -252,11 +252,82 @@ type transport interface {
 // unixSession is the service's side of a Unix connection while its job
 // runs: the requests for client-side files and their answers.
 type unixSession struct {
-	conn    *wire.Conn
+	conn *wire.Conn
+	q    requests
+}
+
+// requests are a session's requests for client-side files awaiting their
+// answers, the same on either transport.
+type requests struct {
 	mu      sync.Mutex
 	next    uint32
 	pending map[uint32]chan answer
 	closed  error
+}
+
+// ask sends r under a new ID and waits for its answer: the file (nil for
+// mkdir over HTTPS), or why the client could not.
+func (q *requests) ask(r wire.Request, send func(wire.Request) error) (answer, wire.Request, error) {
+	ch := make(chan answer, 1)
+	q.mu.Lock()
+	if q.closed != nil {
+		q.mu.Unlock()
+		return answer{}, r, q.closed
+	}
+	if q.next >= wire.MaxRequestID {
+		q.mu.Unlock()
+		return answer{}, r, errors.New("too many files asked of the client in one command")
+	}
+	if q.pending == nil {
+		q.pending = map[uint32]chan answer{}
+	}
+	q.next++
+	r.ID = q.next
+	q.pending[r.ID] = ch
+	q.mu.Unlock()
+	if err := send(r); err != nil {
+		return answer{}, r, fmt.Errorf("asking the client for %s: %w", r.Path, err)
+	}
+	a, ok := <-ch
+	if !ok {
+		return answer{}, r, q.err()
+	}
+	if a.msg.Error != "" {
+		return answer{}, r, errors.New(a.msg.Error)
+	}
+	return a, r, nil
+}
+
+// deliver hands a to the request waiting for it; false when none waits.
+func (q *requests) deliver(a answer) bool {
+	q.mu.Lock()
+	ch := q.pending[a.msg.ID]
+	delete(q.pending, a.msg.ID)
+	q.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	ch <- a
+	return true
+}
+
+// fail ends every wait, and every later ask, with err (the first one).
+func (q *requests) fail(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed == nil {
+		q.closed = err
+	}
+	for id, ch := range q.pending {
+		close(ch)
+		delete(q.pending, id)
+	}
+}
+
+func (q *requests) err() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }
 
 type answer struct {
@@ -269,13 +340,7 @@ func (s *unixSession) read(cancel context.CancelFunc) {
 	for {
 		msg, files, err := s.conn.Recv()
 		if err != nil {
-			s.mu.Lock()
-			s.closed = fmt.Errorf("the client disconnected: %w", err)
-			for id, ch := range s.pending {
-				close(ch)
-				delete(s.pending, id)
-			}
-			s.mu.Unlock()
+			s.q.fail(fmt.Errorf("the client disconnected: %w", err))
 			cancel()
 			return
 		}
@@ -284,47 +349,20 @@ func (s *unixSession) read(cancel context.CancelFunc) {
 			closeFiles(files)
 			continue
 		}
-		s.mu.Lock()
-		ch := s.pending[a.ID]
-		delete(s.pending, a.ID)
-		s.mu.Unlock()
 		var f *os.File
 		if len(files) == 1 {
 			f = files[0]
 		}
-		if ch == nil {
-			if f != nil {
-				f.Close()
-			}
-			continue
+		if !s.q.deliver(answer{msg: a, file: f}) && f != nil {
+			f.Close()
 		}
-		ch <- answer{msg: a, file: f}
 	}
 }
 
 // ask sends a request and waits for its answer.
 func (s *unixSession) ask(r wire.Request) (*os.File, error) {
-	ch := make(chan answer, 1)
-	s.mu.Lock()
-	if s.closed != nil {
-		s.mu.Unlock()
-		return nil, s.closed
-	}
-	s.next++
-	r.ID = s.next
-	s.pending[r.ID] = ch
-	s.mu.Unlock()
-	if err := s.conn.Send(r); err != nil {
-		return nil, fmt.Errorf("asking the client for %s: %w", r.Path, err)
-	}
-	a, ok := <-ch
-	if !ok {
-		return nil, s.closed
-	}
-	if a.msg.Error != "" {
-		return nil, errors.New(a.msg.Error)
-	}
-	return a.file, nil
+	a, _, err := s.q.ask(r, func(r wire.Request) error { return s.conn.Send(r) })
+	return a.file, err
 }
 
 // finish: the descriptor is the client's file itself.
