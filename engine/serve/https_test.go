@@ -19,6 +19,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/serve/tlstest"
+	"github.com/pawl-dev/pawl/engine/wire"
 )
 
 // files are a client's TLS files, trusting ca for the service.
@@ -447,4 +448,52 @@ func TestHTTPSStop(t *testing.T) {
 		t.Errorf("the running job's stdout: %q", o)
 	}
 	<-stopped
+}
+
+// TestHTTPSFrameOutOfTurnCancels: a client that sends what was not asked
+// for (data on a stream nobody pulled) ends its session: the command is
+// cancelled and the service says why in its log.
+func TestHTTPSFrameOutOfTurnCancels(t *testing.T) {
+	pki := tlstest.New(t)
+	cancelled := make(chan struct{})
+	server, log, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
+		select {
+		case <-ctx.Done():
+			close(cancelled)
+		case <-time.After(30 * time.Second):
+			t.Error("the command was not cancelled")
+		}
+		return 1
+	})
+	cfg, err := clientTLS(alice(pki), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	tr := &http.Transport{TLSClientConfig: cfg, Protocols: &protos, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest(http.MethodPost, server+CommandPath, pr)
+	out := wire.NewStreamConn(strings.NewReader(""), pw, nil)
+	go func() {
+		out.Send(wire.Hello{Version: wire.Version, Args: []string{"x"}, Cwd: "/"})
+		out.Send(wire.Data{Stream: 9, Bytes: []byte("unasked")})
+	}()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("not cancelled")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "data on stream 9, which was not pulled: the command is cancelled"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not say why:\n%s", log)
+		}
+	}
 }
