@@ -390,9 +390,11 @@ func (s *streamSession) gone(err error) {
 	s.once.Do(func() { close(s.done) })
 }
 
-// end, once the job has returned: closes the job's ends of every stream
-// and waits until every output is pushed (and every file shut), so that
-// the Exit goes after all of it.
+// end, once the job has returned: closes the job's ends of every stream,
+// waits until every output is pushed and every file shut, and until the
+// client has answered each Shut (a file the job closed without Finish), so
+// that the Exit goes after all of it and the client's answers arrive while
+// the exchange is open.
 func (s *streamSession) end() {
 	s.mu.Lock()
 	mine := s.mine
@@ -400,6 +402,21 @@ func (s *streamSession) end() {
 	s.mu.Unlock()
 	closeFiles(mine)
 	s.pumps.Wait()
+	s.mu.Lock()
+	var waiting []*outStream
+	for _, o := range s.outputs {
+		if o.file && o.shut {
+			waiting = append(waiting, o)
+		}
+	}
+	s.mu.Unlock()
+	for _, o := range waiting {
+		select {
+		case <-o.ack:
+		case <-s.done:
+			return
+		}
+	}
 }
 
 func (s *streamSession) ask(r wire.Request) (*os.File, error) {

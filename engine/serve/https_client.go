@@ -227,11 +227,14 @@ type clientOut struct {
 	err  error // the first write that failed
 }
 
-// handle answers one frame of the service.
+// handle answers one frame of the service. Its error is a frame the
+// session cannot take; a failed send is not one: what went wrong (the
+// service gone, or its Exit already on the way) is what the next read
+// finds.
 func (c *clientStreams) handle(msg any) error {
 	switch m := msg.(type) {
 	case wire.Request:
-		return c.request(m)
+		c.request(m)
 	case wire.Pull:
 		c.mu.Lock()
 		f := c.in[m.Stream]
@@ -269,7 +272,7 @@ func (c *clientStreams) handle(msg any) error {
 		if err != nil {
 			end.Error = err.Error()
 		}
-		return c.conn.Send(end)
+		c.conn.Send(end) // the service gone, its Exit or the closed connection is what the next read finds
 	default:
 		return fmt.Errorf("the service sent an unexpected %T", msg)
 	}
@@ -278,10 +281,11 @@ func (c *clientStreams) handle(msg any) error {
 
 // request opens what the service asks for, as this process, and makes it
 // the request's stream before answering.
-func (c *clientStreams) request(r wire.Request) error {
+func (c *clientStreams) request(r wire.Request) {
 	f, err := serveRequest(r)
 	if err != nil {
-		return c.conn.Send(wire.Answer{ID: r.ID, Error: err.Error()})
+		c.conn.Send(wire.Answer{ID: r.ID, Error: err.Error()})
+		return
 	}
 	id := wire.StreamOf(r.ID)
 	c.mu.Lock()
@@ -298,7 +302,7 @@ func (c *clientStreams) request(r wire.Request) error {
 		f.Close()
 	}
 	c.mu.Unlock()
-	return c.conn.Send(wire.Answer{ID: r.ID})
+	c.conn.Send(wire.Answer{ID: r.ID})
 }
 
 // pull answers one Pull: one read of at most Max bytes, or the end.

@@ -497,3 +497,37 @@ func TestHTTPSFrameOutOfTurnCancels(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPSFilesClosedWithoutFinish: files the command closes without
+// Finish, or leaves open, are whole and closed on the client's side before
+// the client gets the exit status.
+func TestHTTPSFilesClosedWithoutFinish(t *testing.T) {
+	pki := tlstest.New(t)
+	server, _, _ := startHTTPS(t, pki, func(ctx context.Context, j *Job) int {
+		for _, name := range []string{"closed.txt", "left-open.txt"} {
+			w, err := j.Create(name, 0o600)
+			if err != nil {
+				t.Error(err)
+				return 1
+			}
+			fmt.Fprintf(w, "all of %s", name)
+			if name == "closed.txt" {
+				w.Close()
+			}
+		}
+		return 5
+	})
+	t.Chdir(t.TempDir())
+	in, out, errw, _ := pipes(t, "")
+	for range 3 {
+		code, err := CallHTTPS(context.Background(), server, alice(pki), []string{"x"}, in, out, errw)
+		if err != nil || code != 5 {
+			t.Fatalf("exit %d, %v; want 5", code, err)
+		}
+		for _, name := range []string{"closed.txt", "left-open.txt"} {
+			if b, err := os.ReadFile(name); err != nil || string(b) != "all of "+name {
+				t.Fatalf("%s: %q, %v", name, b, err)
+			}
+		}
+	}
+}
