@@ -183,6 +183,7 @@ func (s *Server) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.logf("refused %s: %v", who, err)
+		ss.gone(err) // stops the pumps already started
 		ss.end()
 		return
 	}
