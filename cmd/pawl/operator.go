@@ -57,7 +57,10 @@ has).
 The operator is bound to an OS account: --uid N, by default the caller's
 (under pawl serve, the account connected to the socket). Only a request
 from that account may act as them — sign, or be named by --operator. Give
-each person their own account and their own operator id.`, esign.OperatorKDFIterations, passphraseRules),
+each person their own account and their own operator id. With --cert
+sha256:HEX (a client certificate's fingerprint, for pawl serve over HTTPS)
+they are bound to that certificate alone, unless --uid binds an account
+too.`, esign.OperatorKDFIterations, passphraseRules),
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -116,7 +119,7 @@ each person their own account and their own operator id.`, esign.OperatorKDFIter
 	}
 	add.Flags().StringVar(&name, "name", "", "the operator's printed name, shown on every signature")
 	add.Flags().IntVar(&bindUID, "uid", -1, "the OS `UID` of the account the operator is bound to (default: the caller's)")
-	add.Flags().StringVar(&cert, "cert", "", "bind the operator to a client certificate too: its `sha256:HEX` fingerprint")
+	add.Flags().StringVar(&cert, "cert", "", "bind the operator to a client certificate: its `sha256:HEX` fingerprint (then to no account unless --uid is given)")
 	add.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
 	add.Flags().String("operator", "", "operator `ID` recorded as performing the enrolment")
 	add.Flags().IntVar(&fd, "passphrase-fd", -1, "read the passphrase (one line) from open file descriptor `N` instead of the terminal")

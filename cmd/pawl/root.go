@@ -70,7 +70,10 @@ Start with:  pawl demo`,
 		return &usageError{fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.PersistentFlags().StringVarP(&a.dir, "directory", "C", "", "run as if pawl was started in `DIR` (the project directory)")
-	root.PersistentFlags().String("server", "", "send the command to the pawl service listening on the Unix socket `PATH` (default: PAWL_SERVER, then the project's socket when it exists)")
+	root.PersistentFlags().String("server", "", "send the command to the pawl service listening on the Unix socket `PATH`, or at https://HOST:PORT (default: PAWL_SERVER, then the project's socket when it exists)")
+	root.PersistentFlags().String("tls-cert", "", "with --server https://HOST:PORT: your client certificate `FILE` (PEM; default: PAWL_TLS_CERT)")
+	root.PersistentFlags().String("tls-key", "", "with --server https://HOST:PORT: its private key `FILE` (PEM, mode 0600; default: PAWL_TLS_KEY)")
+	root.PersistentFlags().String("tls-ca", "", "with --server https://HOST:PORT: the certificate `FILE` of the CA that issued the service's (default: PAWL_TLS_CA, then the system's)")
 	root.AddCommand(
 		a.initCmd(), a.pinCmd(), a.pluginCmd(), a.runCmd(), a.batchesCmd(), a.quarantineCmd(),
 		a.verifySignatureCmd(), a.auditCmd(), a.explainCmd(), a.demoCmd(), a.versionCmd(),

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pawl-dev/pawl/engine"
@@ -30,13 +31,20 @@ var localOnly = map[string]bool{
 }
 
 // dispatch runs a command line: on the service when one is named
-// (--server, PAWL_SERVER) or found in the project, otherwise here.
+// (--server, PAWL_SERVER: a Unix socket's path or https://HOST:PORT) or
+// found in the project, otherwise here.
 func dispatch(ctx context.Context, argv []string, stdin, stdout, stderr *os.File) int {
-	argv, socket, _ := findServer(argv)
-	if socket == "" || localOnly[commandOf(argv)] {
+	argv, server, tf := findServer(argv)
+	if server == "" || localOnly[commandOf(argv)] {
 		return run(ctx, argv, &streams{in: stdin, out: stdout, err: stderr})
 	}
-	code, err := serve.Call(ctx, socket, argv, stdin, stdout, stderr)
+	var code int
+	var err error
+	if serve.IsHTTPS(server) {
+		code, err = serve.CallHTTPS(ctx, server, tf, argv, stdin, stdout, stderr)
+	} else {
+		code, err = serve.Call(ctx, server, argv, stdin, stdout, stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pawl: %v\n", err)
 		return exitError
@@ -44,22 +52,30 @@ func dispatch(ctx context.Context, argv []string, stdin, stdout, stderr *os.File
 	return code
 }
 
-// findServer takes --server out of argv and says which socket the command
-// goes to: --server, else PAWL_SERVER, else the project's socket when it
-// exists ("" when there is none: local mode).
-func findServer(argv []string) (rest []string, socket string, explicit bool) {
+// clientFlags are the flags the client takes out of the command line
+// before it is sent: where the service is, and the client's TLS files.
+var clientFlags = []string{"--server", "--tls-cert", "--tls-key", "--tls-ca"}
+
+// findServer takes the client's flags out of argv and says which service
+// the command goes to: --server, else PAWL_SERVER, else the project's
+// socket when it exists ("" when there is none: local mode); and the TLS
+// files for an https:// one (--tls-cert, --tls-key, --tls-ca, else
+// PAWL_TLS_CERT, PAWL_TLS_KEY, PAWL_TLS_CA).
+func findServer(argv []string) (rest []string, server string, tf serve.TLSFiles) {
 	dir := "."
+	got := map[string]string{}
 	for i := 0; i < len(argv); i++ {
 		a := argv[i]
+		flag, val, hasVal := strings.Cut(a, "=")
 		switch {
 		case a == "--":
 			rest = append(rest, argv[i:]...)
 			i = len(argv)
-		case a == "--server" && i+1 < len(argv):
-			socket, explicit = argv[i+1], true
+		case slices.Contains(clientFlags, flag) && hasVal:
+			got[flag] = val
+		case slices.Contains(clientFlags, a) && i+1 < len(argv):
+			got[a] = argv[i+1]
 			i++
-		case strings.HasPrefix(a, "--server="):
-			socket, explicit = strings.TrimPrefix(a, "--server="), true
 		case (a == "-C" || a == "--directory") && i+1 < len(argv):
 			dir = argv[i+1]
 			rest = append(rest, a, argv[i+1])
@@ -71,13 +87,20 @@ func findServer(argv []string) (rest []string, socket string, explicit bool) {
 			rest = append(rest, a)
 		}
 	}
-	if explicit {
-		return rest, socket, true
+	pick := func(flag, env string) string {
+		if v, ok := got[flag]; ok {
+			return v
+		}
+		return os.Getenv(env)
+	}
+	tf = serve.TLSFiles{Cert: pick("--tls-cert", "PAWL_TLS_CERT"), Key: pick("--tls-key", "PAWL_TLS_KEY"), CA: pick("--tls-ca", "PAWL_TLS_CA")}
+	if server, ok := got["--server"]; ok {
+		return rest, server, tf
 	}
 	if s := os.Getenv("PAWL_SERVER"); s != "" {
-		return rest, s, true
+		return rest, s, tf
 	}
-	return rest, projectSocket(dir), false
+	return rest, projectSocket(dir), tf
 }
 
 // projectSocket is the socket of the project found from dir when it
@@ -163,7 +186,9 @@ func (a *app) writeUserFile(path string, b []byte, perm os.FileMode) error {
 		f.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return durable.Finish(f)
+	// Durable on the client's side: the descriptor itself (the socket), or
+	// by the client when the stream is shut (HTTPS).
+	return a.s.job.Finish(f)
 }
 
 // userFD is the user's file descriptor n (--passphrase-fd).
@@ -208,6 +233,13 @@ principal. Every pawl command run in the project (or with --server PATH or
 PAWL_SERVER) is sent to the service unchanged; files named on the command line
 are opened by the client with the user's permissions.
 
+With serve.https.listen set it also accepts commands over HTTPS (TLS 1.3,
+HTTP/2) from clients whose certificate serve.https.client_ca issued: each
+connection acts as its certificate's sha256 fingerprint, which 'pawl operator
+add --cert' binds an operator to. Clients name it with --server
+https://HOST:PORT and give --tls-cert, --tls-key and --tls-ca; files cross
+as streams, opened on the client's side as over the socket.
+
 Commands run one at a time in the order they arrive. A client that disconnects
 cancels its command: a batch not yet committed fails on record. SIGTERM stops
 accepting, lets the running command finish and exits. One line per command
@@ -247,6 +279,8 @@ goes to standard error.`,
 			p.Close()
 			return serve.Serve(c.Context(), serve.Options{
 				Socket: socket, Group: cfg.ServeGroup, Lock: filepath.Join(l.Data, "serve.lock"), Log: a.s.err,
+				HTTPS: serve.HTTPSOptions{Listen: cfg.ServeHTTPSListen, Cert: resolveSet(l, cfg.ServeHTTPSCert),
+					Key: resolveSet(l, cfg.ServeHTTPSKey), ClientCA: resolveSet(l, cfg.ServeHTTPSClientCA)},
 				Handler: func(ctx context.Context, j *serve.Job) int {
 					return run(ctx, j.Args, &streams{in: j.Stdin, out: j.Stdout, err: j.Stderr, job: j, root: root})
 				},
@@ -257,12 +291,24 @@ goes to standard error.`,
 	return c
 }
 
+// resolveSet resolves a configured path, leaving "" (unset) alone.
+func resolveSet(l project.Layout, path string) string {
+	if path == "" {
+		return ""
+	}
+	return l.Resolve(path)
+}
+
 // servedOperator is the default operator id under a service: the caller's
 // account name (never the service's).
 func servedOperator(ctx context.Context) string {
 	p := principal.From(ctx)
-	if p.User != "" {
+	switch {
+	case p.User != "": // the account's name, or a certificate's CN
 		return p.User
+	case p.UID < 0: // a certificate without a CN: name the operator with --operator
+		fp := strings.TrimPrefix(p.Cert, "sha256:")
+		return "cert-" + fp[:min(12, len(fp))]
 	}
 	return fmt.Sprintf("uid-%d", p.UID)
 }

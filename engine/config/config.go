@@ -53,6 +53,10 @@ type Config struct {
 
 	ServeSocket         string
 	ServeGroup          string
+	ServeHTTPSListen    string
+	ServeHTTPSCert      string
+	ServeHTTPSKey       string
+	ServeHTTPSClientCA  string
 	EngineKeySecretFile string
 }
 

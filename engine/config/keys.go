@@ -238,6 +238,31 @@ var table = build([]Key{
 			"The service's account must be a member. Empty: the socket is mode 0600, for the service's account (and root) only.",
 	},
 	{
+		Name: "serve.https.listen", Type: String, def: "",
+		field: func(c *Config) any { return &c.ServeHTTPSListen },
+		Doc: "The `host:port` on which `pawl serve` also accepts commands over HTTPS (TLS 1.3, HTTP/2), from clients with a certificate issued by `serve.https.client_ca`. " +
+			"A connection acts as the certificate's SHA-256 fingerprint, which `pawl operator add --cert` binds an operator to. " +
+			"Empty: no HTTPS, the Unix socket only. Set it together with `serve.https.cert`, `serve.https.key` and `serve.https.client_ca`.",
+	},
+	{
+		Name: "serve.https.cert", Type: Path, def: "",
+		field: func(c *Config) any { return &c.ServeHTTPSCert },
+		Doc:   "The service's certificate chain (PEM) for HTTPS, for the name or address clients reach it by. Relative to the project root unless absolute.",
+	},
+	{
+		Name: "serve.https.key", Type: Path, def: "",
+		field: func(c *Config) any { return &c.ServeHTTPSKey },
+		Doc: "The private key (PEM) of `serve.https.cert`. It must be owned by the service's account and closed to group and others, " +
+			"or `pawl serve` refuses to start and says what to run. Relative to the project root unless absolute.",
+	},
+	{
+		Name: "serve.https.client_ca", Type: Path, def: "",
+		field: func(c *Config) any { return &c.ServeHTTPSClientCA },
+		Doc: "The certificates (PEM) of the CAs whose client certificates `pawl serve` admits over HTTPS; any other client is refused at the TLS handshake " +
+			"(and the refusal logged). Admission is not authority: what a client may do is what the operator bound to its certificate's fingerprint may do. " +
+			"Relative to the project root unless absolute.",
+	},
+	{
 		Name: "engine_key.secret_file", Type: Path, def: "", defaultText: "none: `$CREDENTIALS_DIRECTORY/pawl-engine-key` when that systemd credential exists",
 		field: func(c *Config) any { return &c.EngineKeySecretFile },
 		Doc: "File holding the secret (at least 32 random bytes, readable by its owner only) under which the engine's private key " +

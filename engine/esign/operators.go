@@ -179,7 +179,8 @@ type EnrolOptions struct {
 	Reason     string
 	// UID is the OS account the operator is bound to: only requests from
 	// it may act as them. Nil: the caller's (principal.From the context),
-	// unless the caller is known by a certificate alone.
+	// unless the caller is known by a certificate alone or Cert is given
+	// (then the certificate alone).
 	UID *int
 	// Cert is the sha256 fingerprint of a client certificate to bind them
 	// to ("sha256:<hex>"), for a service over HTTPS.
@@ -213,7 +214,10 @@ func EnrolOperator(ctx context.Context, p *project.Project, opt EnrolOptions) (*
 	} else if !errors.Is(err, ErrUnknownOperator) {
 		return nil, err
 	}
-	if opt.UID == nil {
+	if opt.UID == nil && opt.Cert == "" {
+		// Bound to the caller's account by default — but never when a
+		// certificate is given: an admin enrolling someone by their
+		// certificate must not become able to act as them.
 		if who := principal.From(ctx); who.UID >= 0 {
 			opt.UID = &who.UID
 		}

@@ -14,6 +14,8 @@ package principal
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/user"
@@ -45,6 +47,8 @@ func (p Principal) String() string {
 		who = fmt.Sprintf("uid %d (%s)", p.UID, p.User)
 	case p.UID >= 0:
 		who = fmt.Sprintf("uid %d", p.UID)
+	case p.User != "":
+		who = fmt.Sprintf("certificate %s (%s)", p.Cert, p.User)
 	default:
 		who = "certificate " + p.Cert
 	}
@@ -58,6 +62,21 @@ func ForUID(uid int, via string) Principal {
 		p.User = u.Username
 	}
 	return p
+}
+
+// ForCertificate is the principal of a client certificate the transport
+// has verified: no uid, its fingerprint (what an operator is bound to) and
+// cn, the subject's common name, for messages only.
+func ForCertificate(der []byte, cn string) Principal {
+	return Principal{UID: -1, User: cn, Via: ViaTLS, Cert: Fingerprint(der)}
+}
+
+// Fingerprint is a certificate's fingerprint as pawl writes it: "sha256:"
+// and the lower-case hex SHA-256 of its DER encoding (what `openssl x509
+// -outform DER | sha256sum` prints).
+func Fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Process is the principal of this process: its real uid.

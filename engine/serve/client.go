@@ -32,10 +32,6 @@ func Call(ctx context.Context, socket string, args []string, stdin, stdout, stde
 	if err := conn.Send(wire.Hello{Version: wire.Version, Args: args, Cwd: cwd}, stdin, stdout, stderr); err != nil {
 		return 0, fmt.Errorf("sending the command to %s: %w", socket, err)
 	}
-	type result struct {
-		code int
-		err  error
-	}
 	done := make(chan result, 1)
 	go func() {
 		for {
@@ -69,12 +65,24 @@ func Call(ctx context.Context, socket string, args []string, stdin, stdout, stde
 			}
 		}
 	}()
+	return await(ctx, done, func() { conn.Close() })
+}
+
+// result is how a session ended: the command's exit status, or what broke.
+type result struct {
+	code int
+	err  error
+}
+
+// await waits for the session's result or for ctx; then it hangs up,
+// which cancels the command on the service.
+func await(ctx context.Context, done <-chan result, hangUp func()) (int, error) {
 	select {
 	case r := <-done:
 		return r.code, r.err
 	case <-ctx.Done():
-		conn.Close()
-		return 0, fmt.Errorf("interrupted: the command is cancelled on the service (a batch not yet committed fails on record; check with pawl audit log)")
+		hangUp()
+		return 0, errors.New(interrupted)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/wire"
 	"golang.org/x/sys/unix"
@@ -36,7 +37,11 @@ type Options struct {
 	Lock    string
 	Handler Handler
 	Log     io.Writer // one line per job and per refusal; nil: discarded
-	// Ready, when set, is called once the socket accepts connections.
+	// HTTPS, when its Listen is set, serves the same commands over HTTPS
+	// with client certificates too (https.go).
+	HTTPS HTTPSOptions
+	// Ready, when set, is called once the socket (and the HTTPS listener)
+	// accept connections.
 	Ready func()
 }
 
@@ -47,7 +52,7 @@ type Job struct {
 	Cwd                   string
 	Principal             principal.Principal
 	Stdin, Stdout, Stderr *os.File
-	s                     *session
+	s                     transport
 }
 
 // refusedStatus is the exit status of a queued job the service refuses
@@ -78,6 +83,14 @@ func Serve(ctx context.Context, o Options) error {
 		return err
 	}
 	s := &Server{o: o, slot: make(chan struct{}, 1), stop: make(chan struct{})}
+	stopHTTPS := func() error { return nil }
+	if o.HTTPS.Listen != "" {
+		if stopHTTPS, err = s.listenHTTPS(o.HTTPS); err != nil {
+			ln.Close()
+			os.Remove(o.Socket)
+			return err
+		}
+	}
 	go func() {
 		<-ctx.Done()
 		close(s.stop)
@@ -92,15 +105,17 @@ func Serve(ctx context.Context, o Options) error {
 		if err != nil {
 			select {
 			case <-s.stop:
+				herr := stopHTTPS()
 				s.wg.Wait()
 				os.Remove(o.Socket)
 				s.logf("stopped")
-				return nil
+				return herr
 			default:
 			}
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				continue
 			}
+			stopHTTPS()
 			s.wg.Wait()
 			return fmt.Errorf("accepting on %s: %w", o.Socket, err)
 		}
@@ -164,10 +179,20 @@ func (s *Server) serveConn(c *net.UnixConn) {
 	defer closeFiles(files)
 	ctx, cancel := context.WithCancel(principal.With(context.Background(), who))
 	defer cancel()
-	j := &Job{Args: h.Args, Cwd: h.Cwd, Principal: who, Stdin: files[0], Stdout: files[1], Stderr: files[2],
-		s: &session{conn: conn, pending: map[uint32]chan answer{}}}
-	go j.s.read(cancel)
+	us := &unixSession{conn: conn}
+	j := &Job{Args: h.Args, Cwd: h.Cwd, Principal: who, Stdin: files[0], Stdout: files[1], Stderr: files[2], s: us}
+	go us.read(cancel)
+	if code, ok := s.runJob(ctx, j); ok {
+		conn.Send(wire.Exit{Code: code})
+	}
+}
 
+// runJob queues j behind the jobs before it, runs it, and logs it, the
+// same for every transport. It returns the exit status to send the client;
+// ok is false when the client left the queue before its job ran (there is
+// no one to send it to).
+func (s *Server) runJob(ctx context.Context, j *Job) (code int, ok bool) {
+	who := j.Principal
 	// The queue: one job at a time, in the order they arrive.
 	if n := s.waiting.Add(1); n > 1 {
 		fmt.Fprintf(j.Stderr, "pawl serve: queued behind %d job(s)\n", n-1)
@@ -176,24 +201,23 @@ func (s *Server) serveConn(c *net.UnixConn) {
 	case s.slot <- struct{}{}:
 	case <-ctx.Done():
 		s.waiting.Add(-1)
-		s.logf("%s left the queue before %q ran", who, h.Args)
-		return
+		s.logf("%s left the queue before %q ran", who, j.Args)
+		return 0, false
 	case <-s.stop:
 		s.waiting.Add(-1)
 		fmt.Fprintln(j.Stderr, "pawl: the service is stopping: nothing was done; run the command again when it is back")
-		conn.Send(wire.Exit{Code: refusedStatus})
-		return
+		return refusedStatus, true
 	}
 	start := time.Now()
-	code := s.run(ctx, j)
+	code = s.run(ctx, j)
 	<-s.slot
 	s.waiting.Add(-1)
 	gone := ""
 	if ctx.Err() != nil {
 		gone = " (the client disconnected: the command was cancelled)"
 	}
-	s.logf("%s ran %q: exit %d in %s%s", who, h.Args, code, time.Since(start).Round(time.Millisecond), gone)
-	conn.Send(wire.Exit{Code: code})
+	s.logf("%s ran %q: exit %d in %s%s", who, j.Args, code, time.Since(start).Round(time.Millisecond), gone)
+	return code, true
 }
 
 // run calls the handler, turning a panic into exit status 1.
@@ -214,14 +238,96 @@ func closeFiles(fs []*os.File) {
 	}
 }
 
-// session is the service's side of a connection while its job runs: the
-// requests for client-side files and their answers.
-type session struct {
-	conn    *wire.Conn
+// transport is how a job reaches the client's side: the Unix socket's
+// descriptors (unixSession) or an HTTPS exchange's streams (streamSession).
+type transport interface {
+	// ask sends a request for a client-side file and waits for the
+	// answer: the file (nil for mkdir), or why the client could not.
+	ask(r wire.Request) (*os.File, error)
+	// finish makes a file from ask(create) durable on the client's side
+	// and closes it.
+	finish(f *os.File) error
+}
+
+// unixSession is the service's side of a Unix connection while its job
+// runs: the requests for client-side files and their answers.
+type unixSession struct {
+	conn *wire.Conn
+	q    requests
+}
+
+// requests are a session's requests for client-side files awaiting their
+// answers, the same on either transport.
+type requests struct {
 	mu      sync.Mutex
 	next    uint32
 	pending map[uint32]chan answer
 	closed  error
+}
+
+// ask sends r under a new ID and waits for its answer: the file (nil for
+// mkdir over HTTPS), or why the client could not.
+func (q *requests) ask(r wire.Request, send func(wire.Request) error) (answer, wire.Request, error) {
+	ch := make(chan answer, 1)
+	q.mu.Lock()
+	if q.closed != nil {
+		q.mu.Unlock()
+		return answer{}, r, q.closed
+	}
+	if q.next >= wire.MaxRequestID {
+		q.mu.Unlock()
+		return answer{}, r, errors.New("too many files asked of the client in one command")
+	}
+	if q.pending == nil {
+		q.pending = map[uint32]chan answer{}
+	}
+	q.next++
+	r.ID = q.next
+	q.pending[r.ID] = ch
+	q.mu.Unlock()
+	if err := send(r); err != nil {
+		return answer{}, r, fmt.Errorf("asking the client for %s: %w", r.Path, err)
+	}
+	a, ok := <-ch
+	if !ok {
+		return answer{}, r, q.err()
+	}
+	if a.msg.Error != "" {
+		return answer{}, r, errors.New(a.msg.Error)
+	}
+	return a, r, nil
+}
+
+// deliver hands a to the request waiting for it; false when none waits.
+func (q *requests) deliver(a answer) bool {
+	q.mu.Lock()
+	ch := q.pending[a.msg.ID]
+	delete(q.pending, a.msg.ID)
+	q.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	ch <- a
+	return true
+}
+
+// fail ends every wait, and every later ask, with err (the first one).
+func (q *requests) fail(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed == nil {
+		q.closed = err
+	}
+	for id, ch := range q.pending {
+		close(ch)
+		delete(q.pending, id)
+	}
+}
+
+func (q *requests) err() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }
 
 type answer struct {
@@ -230,17 +336,11 @@ type answer struct {
 }
 
 // read delivers answers until the client goes; then cancels the job.
-func (s *session) read(cancel context.CancelFunc) {
+func (s *unixSession) read(cancel context.CancelFunc) {
 	for {
 		msg, files, err := s.conn.Recv()
 		if err != nil {
-			s.mu.Lock()
-			s.closed = fmt.Errorf("the client disconnected: %w", err)
-			for id, ch := range s.pending {
-				close(ch)
-				delete(s.pending, id)
-			}
-			s.mu.Unlock()
+			s.q.fail(fmt.Errorf("the client disconnected: %w", err))
 			cancel()
 			return
 		}
@@ -249,48 +349,24 @@ func (s *session) read(cancel context.CancelFunc) {
 			closeFiles(files)
 			continue
 		}
-		s.mu.Lock()
-		ch := s.pending[a.ID]
-		delete(s.pending, a.ID)
-		s.mu.Unlock()
 		var f *os.File
 		if len(files) == 1 {
 			f = files[0]
 		}
-		if ch == nil {
-			if f != nil {
-				f.Close()
-			}
-			continue
+		if !s.q.deliver(answer{msg: a, file: f}) && f != nil {
+			f.Close()
 		}
-		ch <- answer{msg: a, file: f}
 	}
 }
 
 // ask sends a request and waits for its answer.
-func (s *session) ask(r wire.Request) (*os.File, error) {
-	ch := make(chan answer, 1)
-	s.mu.Lock()
-	if s.closed != nil {
-		s.mu.Unlock()
-		return nil, s.closed
-	}
-	s.next++
-	r.ID = s.next
-	s.pending[r.ID] = ch
-	s.mu.Unlock()
-	if err := s.conn.Send(r); err != nil {
-		return nil, fmt.Errorf("asking the client for %s: %w", r.Path, err)
-	}
-	a, ok := <-ch
-	if !ok {
-		return nil, s.closed
-	}
-	if a.msg.Error != "" {
-		return nil, errors.New(a.msg.Error)
-	}
-	return a.file, nil
+func (s *unixSession) ask(r wire.Request) (*os.File, error) {
+	a, _, err := s.q.ask(r, func(r wire.Request) error { return s.conn.Send(r) })
+	return a.file, err
 }
+
+// finish: the descriptor is the client's file itself.
+func (s *unixSession) finish(f *os.File) error { return durable.Finish(f) }
 
 // Open opens path on the client's side, with the client's permissions,
 // for reading; a relative path is relative to the client's working
@@ -308,6 +384,11 @@ func (j *Job) Create(path string, perm os.FileMode) (*os.File, error) {
 func (j *Job) FD(n int) (*os.File, error) {
 	return j.s.ask(wire.Request{Op: wire.OpFD, FD: n})
 }
+
+// Finish makes a file from Create durable on the client's side and closes
+// it: use it, not f.Close, so that a write the client could not make
+// durable is an error.
+func (j *Job) Finish(f *os.File) error { return j.s.finish(f) }
 
 // Mkdir makes the empty directory path (and its parents) on the client's
 // side; an existing directory must be empty.

@@ -17,12 +17,17 @@ import (
 func start(t *testing.T, dir string, h Handler) (socket string, stop func()) {
 	t.Helper()
 	socket = filepath.Join(dir, "pawl.sock")
+	return socket, startWith(t, Options{Socket: socket, Lock: filepath.Join(dir, "serve.lock"), Handler: h})
+}
+
+// startWith runs a service with o until the test ends (or stop).
+func startWith(t *testing.T, o Options) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, Options{Socket: socket, Lock: filepath.Join(dir, "serve.lock"), Handler: h, Ready: func() { close(ready) }})
-	}()
+	o.Ready = func() { close(ready) }
+	go func() { done <- Serve(ctx, o) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -40,7 +45,7 @@ func start(t *testing.T, dir string, h Handler) (socket string, stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return socket, stop
+	return stop
 }
 
 // pipes gives a client's stdin (with content), stdout and stderr as files,

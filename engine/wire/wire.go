@@ -10,8 +10,9 @@ import (
 )
 
 // Version is the protocol version a Hello carries; a service refuses any
-// other.
-const Version = 1
+// other. Version 2 added the streamed session (stream.go), for the HTTPS
+// transport; a descriptor session is as it was in version 1.
+const Version = 2
 
 // Limits of one frame.
 const (
@@ -30,6 +31,12 @@ const (
 	TRequest Type = 'R' // service → client: Request
 	TAnswer  Type = 'A' // client → service: Answer, with one descriptor when it succeeded
 	TExit    Type = 'X' // service → client: Exit
+
+	// Only in a streamed session (stream.go):
+	TPull Type = 'P' // service → client: Pull, the next chunk of an input stream
+	TData Type = 'D' // either way: Data, bytes of a stream (a binary payload, not JSON)
+	TShut Type = 'C' // service → client: Shut, an output stream has ended
+	TEnd  Type = 'E' // client → service: End, the client's side of a stream has ended
 )
 
 // Frame is one frame: its type, the number of descriptors it carries and
@@ -55,7 +62,7 @@ func Append(dst []byte, f Frame) ([]byte, error) {
 
 func (f Frame) check() error {
 	switch f.Type {
-	case THello, TRequest, TAnswer, TExit:
+	case THello, TRequest, TAnswer, TExit, TPull, TData, TShut, TEnd:
 	default:
 		return fmt.Errorf("wire: unknown frame type 0x%02x", byte(f.Type))
 	}
@@ -128,7 +135,8 @@ type Exit struct {
 	Code int `json:"code"`
 }
 
-// Encode is the frame of a message: Hello, Request, Answer or Exit.
+// Encode is the frame of a message of a descriptor session: Hello,
+// Request, Answer or Exit.
 func Encode(msg any) (Frame, error) {
 	var f Frame
 	switch m := msg.(type) {
@@ -160,12 +168,41 @@ func Encode(msg any) (Frame, error) {
 	return f, nil
 }
 
-// Decode is the message a frame carries, checked: the JSON is one object
-// of the type's fields and nothing else, and the descriptor count is the
-// one the message takes.
+// Decode is the message a frame of a descriptor session carries, checked:
+// the JSON is one object of the type's fields and nothing else, and the
+// descriptor count is the one the message takes. A frame of a streamed
+// session only (Pull, Data, Shut, End) is refused.
 func Decode(f Frame) (any, error) {
 	if err := f.check(); err != nil {
 		return nil, err
+	}
+	if streamedOnly(f.Type) {
+		return nil, fmt.Errorf("wire: %c frame outside a streamed session", byte(f.Type))
+	}
+	msg, err := decodeMessage(f)
+	if err != nil {
+		return nil, err
+	}
+	want := 0
+	switch m := msg.(type) {
+	case Hello:
+		want = 3
+	case Answer:
+		if m.Error == "" {
+			want = 1
+		}
+	}
+	if f.NFDs != want {
+		return nil, fmt.Errorf("wire: %c frame with %d descriptors, want %d", byte(f.Type), f.NFDs, want)
+	}
+	return msg, nil
+}
+
+// decodeMessage decodes and validates the payload of a checked frame of
+// any type, its descriptor count aside.
+func decodeMessage(f Frame) (any, error) {
+	if f.Type == TData {
+		return decodeData(f.Payload)
 	}
 	var msg any
 	var err error
@@ -186,24 +223,24 @@ func Decode(f Frame) (any, error) {
 		var m Exit
 		err = strict(f.Payload, &m)
 		msg = m
+	case TPull:
+		var m Pull
+		err = strict(f.Payload, &m)
+		msg = m
+	case TShut:
+		var m Shut
+		err = strict(f.Payload, &m)
+		msg = m
+	case TEnd:
+		var m End
+		err = strict(f.Payload, &m)
+		msg = m
 	}
 	if err != nil {
 		return nil, fmt.Errorf("wire: %c frame: %v", byte(f.Type), err)
 	}
 	if err := validate(msg); err != nil {
 		return nil, err
-	}
-	want := 0
-	switch m := msg.(type) {
-	case Hello:
-		want = 3
-	case Answer:
-		if m.Error == "" {
-			want = 1
-		}
-	}
-	if f.NFDs != want {
-		return nil, fmt.Errorf("wire: %c frame with %d descriptors, want %d", byte(f.Type), f.NFDs, want)
 	}
 	return msg, nil
 }
@@ -249,6 +286,14 @@ func validate(msg any) error {
 	case Exit:
 		if m.Code < 0 || m.Code > 255 {
 			return fmt.Errorf("wire: exit status %d", m.Code)
+		}
+	case Pull:
+		if m.Max < 1 || m.Max > MaxChunk {
+			return fmt.Errorf("wire: pull of %d bytes (1 to %d)", m.Max, MaxChunk)
+		}
+	case Data:
+		if len(m.Bytes) < 1 || len(m.Bytes) > MaxChunk {
+			return fmt.Errorf("wire: data of %d bytes (1 to %d)", len(m.Bytes), MaxChunk)
 		}
 	}
 	return nil

@@ -63,8 +63,10 @@ func TestDecodeRefuses(t *testing.T) {
 		{"unknown type", frame('Z', 0, `{}`), "unknown frame type"},
 		{"too many descriptors", frame(THello, 9, `{}`), "descriptors in a frame"},
 		{"oversized", []byte{0x7f, 0, 0, 0, 'H', 3}, "payload of"},
-		{"wrong version", frame(THello, 3, `{"version":2,"args":[],"cwd":"/"}`), "protocol version 2"},
-		{"hello without its descriptors", frame(THello, 0, `{"version":1,"args":[],"cwd":"/"}`), "want 3"},
+		{"wrong version", frame(THello, 3, `{"version":1,"args":[],"cwd":"/"}`), "protocol version 1"},
+		{"hello without its descriptors", frame(THello, 0, `{"version":2,"args":[],"cwd":"/"}`), "want 3"},
+		{"pull in a descriptor session", frame(TPull, 0, `{"stream":0,"max":10}`), "outside a streamed session"},
+		{"data in a descriptor session", frame(TData, 0, "\x00\x00\x00\x01x"), "outside a streamed session"},
 		{"unknown field", frame(TExit, 0, `{"code":0,"extra":1}`), "unknown field"},
 		{"trailing data", frame(TExit, 0, `{"code":0}{}`), "trailing data"},
 		{"exit status out of range", frame(TExit, 0, `{"code":256}`), "exit status 256"},
@@ -97,6 +99,14 @@ func FuzzDecode(f *testing.F) {
 		b, _ := Append(nil, fr)
 		f.Add(b)
 	}
+	for _, msg := range []any{
+		Hello{Version: Version, Args: []string{"run", "j"}, Cwd: "/"}, Answer{ID: 3},
+		Pull{Stream: 0, Max: 65536}, Data{Stream: 1, Bytes: []byte("out")}, Shut{Stream: 4}, End{Stream: 3, Error: "disk full"},
+	} {
+		fr, _ := EncodeStreamed(msg)
+		b, _ := Append(nil, fr)
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, n, err := Parse(b)
 		if err != nil {
@@ -105,20 +115,37 @@ func FuzzDecode(f *testing.F) {
 		if n > len(b) || n != HeaderLen+len(fr.Payload) || len(fr.Payload) > MaxPayload {
 			t.Fatalf("Parse took %d of %d bytes with a payload of %d", n, len(b), len(fr.Payload))
 		}
-		msg, err := Decode(fr)
-		if err != nil {
-			return
-		}
-		fr2, err := Encode(msg)
-		if err != nil {
-			t.Fatalf("a decoded %#v does not encode: %v", msg, err)
-		}
-		if fr2.Type != fr.Type || fr2.NFDs != fr.NFDs {
-			t.Fatalf("re-encoded as %c/%d, was %c/%d", fr2.Type, fr2.NFDs, fr.Type, fr.NFDs)
-		}
-		msg2, err := Decode(fr2)
-		if err != nil || !reflect.DeepEqual(msg, msg2) {
-			t.Fatalf("re-decoded %#v (%v), want %#v", msg2, err, msg)
+		// Both sessions' decoders: what one decodes re-encodes to a frame
+		// of the same type and descriptors that decodes to the same
+		// message; a frame of a streamed session only never decodes in a
+		// descriptor session, and no frame with descriptors in a streamed
+		// one.
+		for _, s := range []struct {
+			name   string
+			decode func(Frame) (any, error)
+			encode func(any) (Frame, error)
+		}{{"descriptor", Decode, Encode}, {"streamed", DecodeStreamed, EncodeStreamed}} {
+			msg, err := s.decode(fr)
+			if err != nil {
+				continue
+			}
+			if s.name == "descriptor" && streamedOnly(fr.Type) {
+				t.Fatalf("a %c frame decoded in a descriptor session", byte(fr.Type))
+			}
+			if s.name == "streamed" && fr.NFDs != 0 {
+				t.Fatalf("a frame with %d descriptors decoded in a streamed session", fr.NFDs)
+			}
+			fr2, err := s.encode(msg)
+			if err != nil {
+				t.Fatalf("%s: a decoded %#v does not encode: %v", s.name, msg, err)
+			}
+			if fr2.Type != fr.Type || fr2.NFDs != fr.NFDs {
+				t.Fatalf("%s: re-encoded as %c/%d, was %c/%d", s.name, fr2.Type, fr2.NFDs, fr.Type, fr.NFDs)
+			}
+			msg2, err := s.decode(fr2)
+			if err != nil || !reflect.DeepEqual(msg, msg2) {
+				t.Fatalf("%s: re-decoded %#v (%v), want %#v", s.name, msg2, err, msg)
+			}
 		}
 	})
 }
