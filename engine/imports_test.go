@@ -25,7 +25,7 @@ var layers = [][]string{
 	{"engine/ratchet", "engine/review", "engine/egress", "engine/serve"},
 	{"engine"},
 	{"engine/enginetest"},
-	{"cmd/pawl", "cmd/pawl/proctest", "build/bench"},
+	{"cmd/pawl", "cmd/pawl/proctest", "cmd/pawl/proctest/crash", "cmd/pawl/proctest/kill", "cmd/pawl/proctest/fsync", "cmd/pawl/proctest/serve", "build/bench"},
 }
 
 // TestImportsFlowOneWay: no package imports one of its own layer or above,

@@ -1,4 +1,4 @@
-package proctest
+package crash
 
 import (
 	"bufio"
@@ -260,7 +260,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 	// plugin add: on record first; killed before pawl.lock is written, the
 	// next add completes it.
-	module := filepath.Join("..", "..", "..", "engine", "sandbox", "testdata", "ok.wasm")
+	module := filepath.Join("..", "..", "..", "..", "engine", "sandbox", "testdata", "ok.wasm")
 	crashable(t, bin, "plugin-add.after-record:1", "-C", dir, "plugin", "add", module)
 	crashWhole(t, dir)
 	out := mustPawl(t, "-C", dir, "plugin", "add", module)

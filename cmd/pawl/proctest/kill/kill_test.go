@@ -1,4 +1,4 @@
-package proctest
+package kill
 
 import (
 	"bytes"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/actions"
-	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/seal"
 )
@@ -214,26 +213,6 @@ func TestProgressBarOnlyOnATerminal(t *testing.T) {
 	if !regexp.MustCompile(`\r\[[=> ]{30}\] +\d+%  [0-9.]+ [KM]iB of [0-9.]+ MiB  [0-9,]+ records/s`).Match(out) {
 		t.Fatalf("no progress bar on the terminal:\n%q", out)
 	}
-}
-
-// killRecords makes one run long enough for kill points to land inside it.
-const killRecords = 20000
-
-func writeGen(t *testing.T, dir string, seed uint64) string {
-	t.Helper()
-	path := filepath.Join(dir, "in-"+string(rune('a'+seed))+".jsonl")
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := demo.GenerateSensorReadings(f, demo.GenOptions{Records: killRecords, Seed: seed, AsOf: demoAsOf, FailureRate: 0.02, Unicode: true}); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func timeRun(t *testing.T, bin, dir, in string) time.Duration {

@@ -16,23 +16,24 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/project"
 )
 
-// demoAsOf is the as-of time of every batch these tests run.
-var demoAsOf = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+// DemoAsOf is the as-of time of every batch these tests run.
+var DemoAsOf = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
-// TestMain gives the pawl processes these tests start the tests' time
-// window (enginetest.PastWindow), so that demoAsOf needs no reason on any
+// Main is each test package's TestMain: it gives the pawl processes
+// these tests start the tests' time window (enginetest.PastWindow), so that DemoAsOf needs no reason on any
 // date.
-func TestMain(m *testing.M) {
+func Main(m *testing.M) {
 	os.Setenv("PAWL_TIME_WINDOW_PAST", config.FormatDuration(enginetest.PastWindow))
 	os.Exit(m.Run())
 }
 
-// good is a reading that passes every stage.
-const good = enginetest.GoodReading
+// Good is a reading that passes every stage.
+const Good = enginetest.GoodReading
 
 var builds sync.Map // build tags → *built
 
@@ -42,8 +43,8 @@ type built struct {
 	err  error
 }
 
-// build builds pawl (with the given build tags) once per test binary.
-func build(t *testing.T, tags string) string {
+// Build builds pawl (with the given build tags) once per test binary.
+func Build(t *testing.T, tags string) string {
 	t.Helper()
 	v, _ := builds.LoadOrStore(tags, &built{})
 	b := v.(*built)
@@ -58,7 +59,7 @@ func build(t *testing.T, tags string) string {
 		if tags != "" {
 			args = append(args, "-tags", tags)
 		}
-		if out, err := exec.Command("go", append(args, "..")...).CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", append(args, "github.com/pawl-dev/pawl/cmd/pawl")...).CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s: %v\n%s", tags, err, out)
 		}
 	})
@@ -68,14 +69,14 @@ func build(t *testing.T, tags string) string {
 	return b.bin
 }
 
-// buildPawl is the release build.
-func buildPawl(t *testing.T) string { return build(t, "") }
+// BuildPawl is the release build.
+func BuildPawl(t *testing.T) string { return Build(t, "") }
 
-// pawl runs the release build and returns its exit status and output. A
+// PawlPass runs the release build and returns its exit status and output. A
 // passphrase, when given, is on file descriptor 3.
-func pawlPass(t *testing.T, pass string, args ...string) (int, string, string) {
+func PawlPass(t *testing.T, pass string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(buildPawl(t), args...)
+	cmd := exec.Command(BuildPawl(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if pass != "" {
@@ -102,22 +103,22 @@ func pawlPass(t *testing.T, pass string, args ...string) (int, string, string) {
 	return 0, out.String(), errb.String()
 }
 
-func pawl(t *testing.T, args ...string) (int, string, string) {
+func Pawl(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	return pawlPass(t, "", args...)
+	return PawlPass(t, "", args...)
 }
 
-func mustPawl(t *testing.T, args ...string) string {
+func MustPawl(t *testing.T, args ...string) string {
 	t.Helper()
-	code, out, errs := pawl(t, args...)
+	code, out, errs := Pawl(t, args...)
 	if code != 0 {
 		t.Fatalf("pawl %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
 	}
 	return out
 }
 
-// whitelist adds a destination to the project's bundle and pins it.
-func whitelist(t *testing.T, dir, id, url string, classes ...string) {
+// Whitelist adds a destination to the project's bundle and pins it.
+func Whitelist(t *testing.T, dir, id, url string, classes ...string) {
 	t.Helper()
 	path := filepath.Join(dir, "policies", "data.json")
 	var data map[string]any
@@ -129,36 +130,36 @@ func whitelist(t *testing.T, dir, id, url string, classes ...string) {
 	dests[id] = map[string]any{"url": url, "classifications": classes, "requires_approval": false}
 	b, _ = json.MarshalIndent(data, "", "  ")
 	os.WriteFile(path, b, 0o644)
-	pinTwoPerson(t, dir, "whitelist "+id)
+	PinTwoPerson(t, dir, "whitelist "+id)
 }
 
 // changeIDRe finds the id of a change `pawl pin` proposed.
 var changeIDRe = regexp.MustCompile(`change (chg-[0-9a-f]{12})`)
 
-// pinTwoPerson runs `pawl pin` and, when the two-person rule holds a
+// PinTwoPerson runs `pawl pin` and, when the two-person rule holds a
 // change back, has operator "approver" (enrolled if need be) approve it
 // and applies it.
-func pinTwoPerson(t *testing.T, dir, reason string) {
+func PinTwoPerson(t *testing.T, dir, reason string) {
 	t.Helper()
 	const pass = "harbour violin thistle marmalade"
-	out := mustPawl(t, "-C", dir, "pin", "--reason", reason)
+	out := MustPawl(t, "-C", dir, "pin", "--reason", reason)
 	m := changeIDRe.FindStringSubmatch(out)
 	if m == nil {
 		return
 	}
-	if !strings.Contains(mustPawl(t, "-C", dir, "operator", "list"), "approver") {
-		if code, out, errs := pawlPass(t, pass, "-C", dir, "operator", "add", "approver", "--name", "Ada Approver", "--reason", "second person", "--passphrase-fd", "3"); code != 0 {
+	if !strings.Contains(MustPawl(t, "-C", dir, "operator", "list"), "approver") {
+		if code, out, errs := PawlPass(t, pass, "-C", dir, "operator", "add", "approver", "--name", "Ada Approver", "--reason", "second person", "--passphrase-fd", "3"); code != 0 {
 			t.Fatalf("enrolling the approver: exit %d\n%s%s", code, out, errs)
 		}
 	}
-	if code, out, errs := pawlPass(t, pass, "-C", dir, "change", "approve", m[1], "--operator", "approver", "--reason", "reviewed: "+reason, "--passphrase-fd", "3"); code != 0 {
+	if code, out, errs := PawlPass(t, pass, "-C", dir, "change", "approve", m[1], "--operator", "approver", "--reason", "reviewed: "+reason, "--passphrase-fd", "3"); code != 0 {
 		t.Fatalf("approving %s: exit %d\n%s%s", m[1], code, out, errs)
 	}
-	mustPawl(t, "-C", dir, "change", "apply", m[1])
+	MustPawl(t, "-C", dir, "change", "apply", m[1])
 }
 
-// committedBatch is the id of the newest committed batch.
-func committedBatch(t *testing.T, dir string) string {
+// CommittedBatch is the id of the newest committed batch.
+func CommittedBatch(t *testing.T, dir string) string {
 	t.Helper()
 	es := enginetest.TrailEntries(t, dir, actions.BatchCommitted, "")
 	if len(es) == 0 {
@@ -167,10 +168,10 @@ func committedBatch(t *testing.T, dir string) string {
 	return strings.TrimPrefix(es[len(es)-1].Object, "batch:")
 }
 
-// quarantinedOrdinals lists a batch's quarantined records.
-func quarantinedOrdinals(t *testing.T, dir, batch string) []int64 {
+// QuarantinedOrdinals lists a batch's quarantined records.
+func QuarantinedOrdinals(t *testing.T, dir, batch string) []int64 {
 	t.Helper()
-	out := mustPawl(t, "-C", dir, "quarantine", "list", batch, "--output", "json")
+	out := MustPawl(t, "-C", dir, "quarantine", "list", batch, "--output", "json")
 	var rows []struct {
 		Ordinal int64 `json:"ordinal"`
 	}
@@ -182,4 +183,26 @@ func quarantinedOrdinals(t *testing.T, dir, batch string) []int64 {
 		o = append(o, r.Ordinal)
 	}
 	return o
+}
+
+// KillRecords makes one run long enough for kill points to land inside it.
+const KillRecords = 20000
+
+// WriteGen writes KillRecords generated readings (seed, 2% failures,
+// Unicode) into dir once, and returns the file.
+func WriteGen(t *testing.T, dir string, seed uint64) string {
+	t.Helper()
+	path := filepath.Join(dir, "in-"+string(rune('a'+seed))+".jsonl")
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := demo.GenerateSensorReadings(f, demo.GenOptions{Records: KillRecords, Seed: seed, AsOf: DemoAsOf, FailureRate: 0.02, Unicode: true}); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
