@@ -138,7 +138,10 @@ func (a *app) open(c *cobra.Command) (*project.Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.s.job != nil {
+	if f := c.Flags().Lookup("operator"); a.s.job != nil && (f == nil || !f.Changed) {
+		// Under a service the operator is the caller's account unless
+		// --operator names one; either way the authz question checks that
+		// the caller may act as it (an enrolment bound to them).
 		cfg.Operator = servedOperator(c.Context())
 	}
 	p, err := engine.Open(c.Context(), root, cfg)

@@ -180,6 +180,13 @@ func TestServedIsLocal(t *testing.T) {
 	if code, out, errs := served(t, ctx, socket, "", "audit", "verify", "--checkpoint", "head.cp"); code != 0 || !strings.Contains(out, "checkpoint: the trail extends head.cp") {
 		t.Fatalf("served verify --checkpoint: exit %d\n%s%s", code, out, errs)
 	}
+	// An operator id on the command line is the one asked about, not
+	// replaced by the caller's account: one nobody enrolled is refused
+	// under a service, on record.
+	if code, _, errs := served(t, ctx, socket, "", "run", "sensor-feed", "--input", "in.jsonl", "--as-of", "2026-11-25T00:00:00Z", "--operator", "mallory"); code != 3 ||
+		!strings.Contains(errs, `authz.not_enrolled: operator "mallory" is not enrolled`) {
+		t.Fatalf("served run as an operator nobody enrolled: exit %d %s", code, errs)
+	}
 	// A missing client file is named as the client sees it.
 	if code, _, errs := served(t, ctx, socket, "", "run", "sensor-feed", "--input", "missing.jsonl"); code != 1 || !strings.Contains(errs, "cannot read input missing.jsonl") {
 		t.Fatalf("served run of a missing file: exit %d %s", code, errs)
