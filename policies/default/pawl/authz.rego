@@ -93,7 +93,7 @@ deny contains msg if {
 deny contains msg if {
 	not operator.enrolled
 	via != "process"
-	msg := sprintf("authz.not_enrolled: operator %q is not enrolled; under a service every operator acts through an enrolment bound to their account (`pawl operator add %s --uid N`)", [operator_id, operator_id])
+	msg := sprintf("authz.not_enrolled: operator %q is not enrolled; under a service every operator acts through an enrolment bound to them (%s)", [operator_id, how_to_enrol(operator_id)])
 }
 
 deny contains msg if {
@@ -111,6 +111,12 @@ deny contains msg if {
 	action in object.get(data.authz, "self_service", [])
 	msg := sprintf("authz.self_service: an enrolled operator may %q only on themself: operator %q (%s) asked it on %s", [action, operator_id, enrolment(operator), input.object])
 }
+
+# How an admin enrols the caller: by the certificate they came with, or by
+# their account.
+how_to_enrol(id) := sprintf("`pawl operator add %s --cert %s`", [id, principal.cert]) if object.get(principal, "cert", "") != ""
+
+else := sprintf("`pawl operator add %s --uid %d`", [id, principal.uid])
 
 enrolment(op) := "enrolled" if op.enrolled
 

@@ -178,7 +178,14 @@ test_unenrolled_operator_only_in_local_mode if {
 	d := decide("run", "olga", {"operator": {"id": "olga", "enrolled": false, "uid": -1}})
 	not d.allow
 	some msg in d.deny
-	startswith(msg, "authz.not_enrolled")
+	msg == "authz.not_enrolled: operator \"olga\" is not enrolled; under a service every operator acts through an enrolment bound to them (`pawl operator add olga --uid 1001`)"
+}
+
+test_unenrolled_certificate_is_told_to_enrol_by_certificate if {
+	d := decide("run", "carol", {"operator": {"id": "carol", "enrolled": false, "uid": -1}, "principal": {"uid": -1, "via": "tls", "cert": "sha256:cc"}})
+	not d.allow
+	some msg in d.deny
+	msg == "authz.not_enrolled: operator \"carol\" is not enrolled; under a service every operator acts through an enrolment bound to them (`pawl operator add carol --cert sha256:cc`)"
 }
 
 test_enrolled_before_binding_is_refused if {
