@@ -30,6 +30,9 @@ type Record struct {
 	// csv.ragged_row, csv.too_long); the row is still a Record so that it
 	// can be quarantined with its bytes.
 	Err *Error
+	// Value is a Parquet row, typed (ParquetReader): the caller renders Raw,
+	// the record's bytes, as its canonical JSON. nil for JSONL and CSV.
+	Value map[string]any
 }
 
 // Options tunes the readers.
@@ -37,6 +40,13 @@ type Options struct {
 	// MaxRecordBytes bounds the bytes of one record, and so the reader's
 	// memory; DefaultMaxRecordBytes (64 MiB) when zero or negative.
 	MaxRecordBytes int64
+	// Delimiter and Quote are the CSV dialect's separator and quote
+	// characters (',' and '"' when zero); they must differ and not be CR
+	// or LF.
+	Delimiter, Quote byte
+	// Columns, when not nil, names the columns of CSV input without a
+	// header row: every row is data.
+	Columns []string
 }
 
 func (o Options) maxRecord() int64 {
