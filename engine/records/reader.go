@@ -11,9 +11,9 @@ const DefaultMaxRecordBytes = 64 << 20
 // Record is one record of the input, with where it came from.
 type Record struct {
 	Ordinal int64 // 1-based position among the records of the input (CSV: the header is not counted)
-	Line    int64 // 1-based line number where the record starts
-	Offset  int64 // byte offset in the input of the record's first byte
-	Length  int64 // number of input bytes of the record, excluding its line terminator
+	Line    int64 // 1-based line number where the record starts (Parquet: the row's number in the file)
+	Offset  int64 // byte offset in the input of the record's first byte (Parquet: of its row group)
+	Length  int64 // number of input bytes of the record, excluding its line terminator (Parquet: set with Raw)
 	// Raw holds the record's exact input bytes without the terminator (LF or
 	// CRLF); nil when TooLong. It is owned by the caller and never reused.
 	Raw []byte
