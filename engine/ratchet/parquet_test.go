@@ -444,3 +444,28 @@ func TestParquetTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestParquetRowOverTheSizeLimit: a row whose canonical JSON is over
+// max_record_bytes is quarantined (parquet.too_long) with its bytes; the
+// rows around it are not affected.
+func TestParquetRowOverTheSizeLimit(t *testing.T) {
+	p := enginetest.NewProject(t)
+	p.Cfg.MaxRecordBytes = 1024
+	addJob(t, p, "sensor-pq", "parquet", "")
+	good := sensorRow{DeviceID: "AB-123456", Timestamp: "2026-11-24T10:00:00Z", Unit: "celsius", Value: 21.5, Has: [4]bool{true, true, true, true}}
+	long := good
+	long.Unit = strings.Repeat("y", 5000)
+	res, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-pq", Input: enginetest.WriteInput(t, t.TempDir(), "in.parquet", sensorParquet(t, []sensorRow{good, long, good}, 10)), AsOf: enginetest.AsOf, Workers: 2, Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := enginetest.Quarantine(t, p, res.BatchID)
+	if res.RecordsIn != 3 || res.Verified != 2 || len(qs) != 1 {
+		t.Fatalf("in %d verified %d quarantine %d", res.RecordsIn, res.Verified, len(qs))
+	}
+	q := qs[0]
+	if q.Ordinal != 2 || q.Reasons[0].Stage != finding.StageFrame || q.Reasons[0].Rule != records.RuleParquetTooLong || q.Length != int64(len(q.Raw)) || q.Length <= 5000 ||
+		!strings.Contains(q.Reasons[0].Message, "over max_record_bytes (1024)") {
+		t.Fatalf("too-long row: %+v", q)
+	}
+}
