@@ -84,3 +84,37 @@ func TestParquetAndDialectsFromTheCLI(t *testing.T) {
 		t.Errorf("a two-character delimiter: exit %d\n%s", code, errs)
 	}
 }
+
+// TestExportCarriesVerifiedParquet: an export of a batch that wrote
+// verified.parquet sends it with verified.jsonl, checked against its hash
+// on record, and the signature verifies it at the destination.
+func TestExportCarriesVerifiedParquet(t *testing.T) {
+	dir := t.TempDir()
+	mustPawl(t, "init", dir, "--operator", "alice", "--role", "approver=policy_admin")
+	spec, _ := os.ReadFile(filepath.Join(dir, "jobs", "sensor-feed.yaml"))
+	os.WriteFile(filepath.Join(dir, "jobs", "sensor-feed.yaml"), []byte(strings.Replace(string(spec), "format: jsonl\n", "format: jsonl\noutputs: [parquet]\n", 1)), 0o644)
+	mustPawl(t, "-C", dir, "pin", "--reason", "verified records as Parquet too")
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(good+"\n"), 0o644)
+	var r map[string]any
+	if err := json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "--input", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")), &r); err != nil {
+		t.Fatal(err)
+	}
+	id := r["batch_id"].(string)
+	outbox := t.TempDir()
+	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	grant(t, dir, "bob", "operator")
+	mustPawl(t, "-C", dir, "export", id, "--to", "file://"+outbox+"/b/", "--purpose", "test", "--operator", "bob")
+	got, err := os.ReadFile(filepath.Join(outbox, "b", "verified.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, ".pawl", "batches", id, "verified.parquet"))
+	if !bytes.Equal(got, want) || len(got) == 0 {
+		t.Fatal("verified.parquet at the destination differs from the batch's")
+	}
+	sig := mustPawl(t, "verify-signature", filepath.Join(outbox, "b", "signature.json"), "--key", filepath.Join(dir, ".pawl", "keys", "engine.pub"))
+	if !strings.HasPrefix(sig, "OK") || !strings.Contains(sig, "verified.parquet") {
+		t.Errorf("verify-signature at the destination:\n%s", sig)
+	}
+}
