@@ -342,7 +342,8 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	}
 	if pl.Job.Format == "parquet" {
 		// Parquet is read from the blob by offset (its footer is at the
-		// end); the verified stream above is still drained at the end.
+		// end); the blob's hash is still checked at the end, when the
+		// checked reader in is drained.
 	} else if bom, _ := src.Peek(3); len(bom) == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF {
 		src.Discard(3)
 		st.baseOffset = 3
