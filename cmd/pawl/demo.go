@@ -95,7 +95,7 @@ Deterministic: the same batch id every time.`,
 			}
 			for _, rule := range want {
 				if q := picked[rule]; q != nil {
-					writeQuarantineEntry(w, res.BatchID, q)
+					writeQuarantineEntry(w, res.BatchID, res.Format, q)
 				}
 			}
 

@@ -93,8 +93,11 @@ func writeSummary(w io.Writer, r *ratchet.Result) {
 		}
 	}
 	fmt.Fprintln(w, "  outputs:")
-	for _, name := range []string{actions.VerifiedFile, actions.QuarantineFile} {
-		o := r.Outputs[name]
+	for _, name := range []string{actions.VerifiedFile, actions.VerifiedParquetFile, actions.QuarantineFile} {
+		o, ok := r.Outputs[name]
+		if !ok && name == actions.VerifiedParquetFile {
+			continue // written when the job's outputs ask for it
+		}
 		fmt.Fprintf(w, "    %s  %s  %s records\n", filepath.Join(r.Dir, name), o.Hash, thousands(o.Records))
 	}
 	fmt.Fprintf(w, "    %s\n", r.Signature)

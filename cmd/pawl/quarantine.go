@@ -95,7 +95,7 @@ func (a *app) quarantineCmd() *cobra.Command {
 			if a.output == "json" {
 				return a.printJSON(q)
 			}
-			writeQuarantineEntry(a.s.out, b.BatchID, q)
+			writeQuarantineEntry(a.s.out, b.BatchID, b.Format, q)
 			return nil
 		},
 	}
@@ -149,9 +149,14 @@ func (a *app) quarantineCmd() *cobra.Command {
 	return c
 }
 
-// writeQuarantineEntry prints one quarantined record for a person.
-func writeQuarantineEntry(w io.Writer, batch string, q *finding.QuarantineEntry) {
-	fmt.Fprintf(w, "record %d of batch %s: line %d, input bytes %d..%d\n", q.Ordinal, batch, q.Line, q.Offset, q.Offset+q.Length)
+// writeQuarantineEntry prints one quarantined record for a person. A
+// Parquet row's bytes are its canonical JSON, not a span of the input.
+func writeQuarantineEntry(w io.Writer, batch, format string, q *finding.QuarantineEntry) {
+	if format == "parquet" {
+		fmt.Fprintf(w, "record %d of batch %s: row %d of the Parquet file (its row group starts at byte %d); its bytes are the row as canonical JSON (%d bytes)\n", q.Ordinal, batch, q.Line, q.Offset, q.Length)
+	} else {
+		fmt.Fprintf(w, "record %d of batch %s: line %d, input bytes %d..%d\n", q.Ordinal, batch, q.Line, q.Offset, q.Offset+q.Length)
+	}
 	switch {
 	case q.RawOmitted != "":
 		fmt.Fprintf(w, "  bytes: not kept here: %s\n", q.RawOmitted)

@@ -13,13 +13,16 @@ import (
 
 // The files of a batch folder, as the batch record names them.
 const (
-	VerifiedFile   = "verified.jsonl"
-	QuarantineFile = "quarantine.jsonl"
-	SignatureFile  = "signature.json"
-	CheckpointFile = "checkpoint"
-	LineageFile    = "lineage"
-	TilesFile      = "lineage.tiles"
-	ActionsFile    = "actions.jsonl"
+	VerifiedFile = "verified.jsonl"
+	// VerifiedParquetFile is the verified records as Parquet, written
+	// beside verified.jsonl when the job's outputs ask for it.
+	VerifiedParquetFile = "verified.parquet"
+	QuarantineFile      = "quarantine.jsonl"
+	SignatureFile       = "signature.json"
+	CheckpointFile      = "checkpoint"
+	LineageFile         = "lineage"
+	TilesFile           = "lineage.tiles"
+	ActionsFile         = "actions.jsonl"
 )
 
 // BatchRecord is everything on record about a committed batch: the details

@@ -37,6 +37,16 @@ import (
 // (a destination that holds signature.json holds the rest).
 var Files = []string{actions.VerifiedFile, actions.CheckpointFile, actions.SignatureFile}
 
+// filesOf are the files an export of b sends: Files, with verified.parquet
+// after verified.jsonl when the batch wrote it (its hash is in the record
+// and the signature, like verified.jsonl's).
+func filesOf(b *project.Batch) []string {
+	if _, ok := b.Outputs[actions.VerifiedParquetFile]; !ok {
+		return Files
+	}
+	return append([]string{Files[0], actions.VerifiedParquetFile}, Files[1:]...)
+}
+
 // File is one file to send, read and checked before anything leaves.
 type File struct {
 	Name string
@@ -298,10 +308,10 @@ func allowedDestination(d policies.Decision) (canonical, prefix string, err erro
 // checks the bytes that will leave: the signature verifies with the engine
 // key and names this batch's audit entry, the checkpoint is the engine's
 // checkpoint of the trail at that entry, and the verified output has the
-// hash on record.
+// hash on record (verified.parquet too, when the batch wrote it).
 func readFiles(ctx context.Context, p *project.Project, b *project.Batch) ([]File, error) {
 	var out []File
-	for _, name := range Files {
+	for _, name := range filesOf(b) {
 		data, err := os.ReadFile(filepath.Join(b.Dir, name))
 		if err != nil {
 			return nil, fmt.Errorf("batch %s: %w", b.BatchID, err)

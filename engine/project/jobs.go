@@ -22,7 +22,14 @@ type Job struct {
 	Source         string `yaml:"source"`
 	Classification string `yaml:"classification"`
 	Format         string `yaml:"format"`
-	Schema         string `yaml:"schema"`
+	// CSV is the dialect of a csv input: delimiter, quote character,
+	// whether the first row is a header (and the column names when not).
+	CSV *CSVDialect `yaml:"csv"`
+	// Outputs are further renderings of the verified records, beside
+	// verified.jsonl (which is always written: lineage, trace and export
+	// read it): "parquet" writes verified.parquet.
+	Outputs []string `yaml:"outputs"`
+	Schema  string   `yaml:"schema"`
 	// Normalize is the Unicode boundary's profile: which fields are
 	// identifiers, free text or single-line, and the actions per hazard.
 	Normalize normalize.Config `yaml:"normalize"`
@@ -82,7 +89,13 @@ func ParseJob(rel string, b []byte) (*Job, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: the job spec is empty", rel)
 		}
-		return nil, fmt.Errorf("%s: %s", rel, strings.TrimPrefix(err.Error(), "yaml: "))
+		// yaml's "unmarshal errors:\n  line 6: field x not found in type
+		// project.Job" becomes one line per problem, "; "-separated.
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+		msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ; ")), " ")
+		msg = strings.ReplaceAll(msg, " ; ", "; ")
+		return nil, fmt.Errorf("%s: %s", rel, msg)
 	}
 	j.Path = rel
 	var problems []string
@@ -98,9 +111,26 @@ func ParseJob(rel string, b []byte) (*Job, error) {
 		problems = append(problems, fmt.Sprintf("classification %q must be a lower-case word such as internal, confidential or phi", j.Classification))
 	}
 	switch j.Format {
-	case "jsonl", "csv":
+	case "jsonl", "csv", "parquet":
 	default:
-		problems = append(problems, fmt.Sprintf("format %q must be jsonl or csv", j.Format))
+		problems = append(problems, fmt.Sprintf("format %q must be jsonl, csv or parquet", j.Format))
+	}
+	if j.CSV != nil {
+		if j.Format != "csv" {
+			problems = append(problems, fmt.Sprintf("csv: the dialect is for csv input, and the format is %q: remove csv, or set format: csv", j.Format))
+		} else {
+			problems = append(problems, j.CSV.check()...)
+		}
+	}
+	seenOut := map[string]bool{}
+	for _, o := range j.Outputs {
+		switch {
+		case o != "parquet":
+			problems = append(problems, fmt.Sprintf("outputs: %q is not an output format: the one there is is parquet (verified.jsonl is always written)", o))
+		case seenOut[o]:
+			problems = append(problems, fmt.Sprintf("outputs: %q is listed twice", o))
+		}
+		seenOut[o] = true
 	}
 	if j.Schema == "" {
 		problems = append(problems, "schema (the path of a JSON Schema file) is required")
@@ -123,6 +153,84 @@ func ParseJob(rel string, b []byte) (*Job, error) {
 	}
 	j.Schema = filepath.ToSlash(filepath.Clean(filepath.FromSlash(j.Schema)))
 	return &j, nil
+}
+
+// CSVDialect is a job's `csv:` block. Every field is optional; the zero
+// dialect is RFC 4180 with a header row: comma, double quote.
+type CSVDialect struct {
+	// Delimiter separates cells: one ASCII character, e.g. ";" for EU
+	// exports or "\t" for tab-separated files. Default ",".
+	Delimiter string `yaml:"delimiter"`
+	// Quote encloses a cell holding the delimiter, the quote or a line
+	// break (doubled inside): one ASCII character. Default '"'.
+	Quote string `yaml:"quote"`
+	// Header says whether the first row names the columns. Default true.
+	Header *bool `yaml:"header"`
+	// Columns names the columns of a file without a header row, in order;
+	// required when header is false, refused otherwise.
+	Columns []string `yaml:"columns"`
+}
+
+// Delim is the delimiter byte (',' by default).
+func (d *CSVDialect) Delim() byte {
+	if d == nil || d.Delimiter == "" {
+		return ','
+	}
+	return d.Delimiter[0]
+}
+
+// QuoteChar is the quote byte ('"' by default).
+func (d *CSVDialect) QuoteChar() byte {
+	if d == nil || d.Quote == "" {
+		return '"'
+	}
+	return d.Quote[0]
+}
+
+// HasHeader says whether the first row is a header (true by default).
+func (d *CSVDialect) HasHeader() bool { return d == nil || d.Header == nil || *d.Header }
+
+func (d *CSVDialect) check() []string {
+	var problems []string
+	char := func(key, v string) bool {
+		switch {
+		case v == "":
+			return true
+		case len(v) != 1 || v[0] >= 0x80:
+			problems = append(problems, fmt.Sprintf("csv: %s %q must be one ASCII character, e.g. \";\" or \"\\t\"", key, v))
+		case v[0] == '\n' || v[0] == '\r':
+			problems = append(problems, fmt.Sprintf("csv: %s cannot be a line break: rows end at line breaks", key))
+		case v[0] < 0x20 && v[0] != '\t' || v[0] == 0x7f:
+			problems = append(problems, fmt.Sprintf("csv: %s %q is a control character: use a printable character or a tab", key, v))
+		default:
+			return true
+		}
+		return false
+	}
+	okD, okQ := char("delimiter", d.Delimiter), char("quote", d.Quote)
+	if okD && okQ && d.Delim() == d.QuoteChar() {
+		problems = append(problems, fmt.Sprintf("csv: the delimiter and the quote are both %q: they must differ", string(d.Delim())))
+	}
+	if d.HasHeader() {
+		if len(d.Columns) > 0 {
+			problems = append(problems, "csv: columns names the columns of a file without a header: set header: false, or remove columns")
+		}
+		return problems
+	}
+	if len(d.Columns) == 0 {
+		problems = append(problems, "csv: header is false, so columns must name the columns in order")
+	}
+	seen := map[string]bool{}
+	for _, c := range d.Columns {
+		switch {
+		case c == "":
+			problems = append(problems, "csv: columns: a column name is empty")
+		case seen[c]:
+			problems = append(problems, fmt.Sprintf("csv: columns: %q is listed twice", c))
+		}
+		seen[c] = true
+	}
+	return problems
 }
 
 func insideProject(p string) bool {

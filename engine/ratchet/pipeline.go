@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -47,6 +48,7 @@ type stages struct {
 	schema     *schema.Schema
 	norm       *normalize.Profile
 	baseOffset int64 // bytes before record 1 that the reader never saw (a stripped BOM)
+	maxRecord  int64 // max_record_bytes: a Parquet row's canonical JSON is held to it
 	// input reads the batch's input blob, for hashing the bytes of a record
 	// too long to have been buffered.
 	input io.ReaderAt
@@ -86,6 +88,16 @@ func (s *stages) evaluate(it *item, st *stats) {
 		it.stage, it.reasons = stage, rs
 	}
 	st.in[finding.StageFrame]++
+	if rec.Value != nil {
+		// A Parquet row: its bytes are its canonical JSON (strings byte
+		// for byte, so a value that is not UTF-8 stays as it was).
+		rec.Raw = canonjson.Append(nil, rec.Value)
+		rec.Length = int64(len(rec.Raw))
+		if rec.Err == nil && rec.Length > s.maxRecord {
+			rec.Err = &records.Error{Rule: records.RuleParquetTooLong, Offset: rec.Offset,
+				Message: fmt.Sprintf("row %d of the file is %d bytes as JSON, over max_record_bytes (%d)", rec.Ordinal, rec.Length, s.maxRecord)}
+		}
+	}
 	if rec.TooLong {
 		reject(finding.StageFrame, finding.TooLong(rec.Offset, rec.Length))
 		return
@@ -101,7 +113,12 @@ func (s *stages) evaluate(it *item, st *stats) {
 	}
 	st.in[finding.StageDecode]++
 	var v any
-	if s.format == "csv" {
+	if rec.Value != nil {
+		// Typed by the Parquet reader: the value DecodeJSON would give
+		// for Raw.
+		v = rec.Value
+		rec.Value = nil
+	} else if s.format == "csv" {
 		m, errs := records.TypeCSV(s.header, rec.Cells, rec.CellOffsets, s.types)
 		if len(errs) > 0 {
 			rs := make([]finding.Finding, 0, len(errs))
@@ -319,15 +336,34 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	}
 	defer blob.Close()
 	src := bufio.NewReaderSize(in, 1<<20)
-	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0}
-	if bom, _ := src.Peek(3); len(bom) == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF {
+	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes}
+	if st.maxRecord <= 0 {
+		st.maxRecord = records.DefaultMaxRecordBytes
+	}
+	if pl.Job.Format == "parquet" {
+		// Parquet is read from the blob by offset (its footer is at the
+		// end); the blob's hash is still checked at the end, when the
+		// checked reader in is drained.
+	} else if bom, _ := src.Peek(3); len(bom) == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF {
 		src.Discard(3)
 		st.baseOffset = 3
 		br.BOMStripped = true
 	}
 	opts := records.Options{MaxRecordBytes: pl.Limits.MaxRecordBytes}
 	var rd records.Reader
-	if pl.Job.Format == "csv" {
+	switch pl.Job.Format {
+	case "parquet":
+		prd, err := records.NewParquetReader(blob, pl.InputBytes, pl.Schema.PropertyTypes())
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+		rd = prd
+	case "csv":
+		d := pl.Job.CSV
+		opts.Delimiter, opts.Quote = d.Delim(), d.QuoteChar()
+		if !d.HasHeader() {
+			opts.Columns = d.Columns
+		}
 		var hdr []string
 		rd, hdr, err = records.NewCSVReader(src, opts)
 		if err != nil {
@@ -335,7 +371,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 		}
 		st.header = hdr
 		st.types = pl.Schema.PropertyTypes()
-	} else {
+	default:
 		rd = records.NewJSONLReader(src, opts)
 	}
 
@@ -384,6 +420,11 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 				return
 			}
 			if rerr != nil {
+				if re := (*records.Error)(nil); errors.As(rerr, &re) {
+					// A file that breaks off (a damaged Parquet page):
+					// the input, not the machine.
+					rerr = fmt.Errorf("%w: %v", ErrBadInput, rerr)
+				}
 				cancel(fmt.Errorf("reading the input: %w", rerr))
 				return
 			}
@@ -478,6 +519,14 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	if _, err := io.Copy(io.Discard, in); err != nil {
 		return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
 	}
+	var parquetOut *actions.OutputRef
+	if slices.Contains(pl.Job.Outputs, "parquet") {
+		ref, err := writeVerifiedParquet(filepath.Join(dir, actions.VerifiedFile), filepath.Join(dir, actions.VerifiedParquetFile), pl.Schema.PropertyTypes())
+		if err != nil {
+			return err
+		}
+		parquetOut = &ref
+	}
 	if err := durable.SyncDir(dir); err != nil {
 		return err
 	}
@@ -492,6 +541,12 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	br.Rules = total.ruleCounts()
 	br.Normalize = total.norm
 	br.Outputs = map[string]actions.OutputRef{actions.VerifiedFile: out.verified.ref(), actions.QuarantineFile: out.quarantine.ref()}
+	if parquetOut != nil {
+		if parquetOut.Records != br.Verified {
+			return fmt.Errorf("internal error: %s holds %d records, %s %d", actions.VerifiedParquetFile, parquetOut.Records, actions.VerifiedFile, br.Verified)
+		}
+		br.Outputs[actions.VerifiedParquetFile] = *parquetOut
+	}
 	br.Lineage = actions.LineageRef{Root: hex.EncodeToString(tree.Root()), Size: tree.Size(), Leaves: out.lineage.ref().Hash, Tiles: out.tiles.ref().Hash, Actions: out.actions.ref()}
 	if br.Verified+br.Quarantined != br.RecordsIn || tree.Size() != br.RecordsIn {
 		return fmt.Errorf("internal error: %d records in but %d verified + %d quarantined, %d lineage leaves", br.RecordsIn, br.Verified, br.Quarantined, tree.Size())

@@ -44,8 +44,12 @@ func Replay(ctx context.Context, p *project.Project, id, operator, reason string
 		check := func(name, recorded, got string) {
 			d.Artifacts = append(d.Artifacts, actions.ArtifactCheck{Name: name, Recorded: recorded, Replayed: got, Match: recorded == got})
 		}
-		for _, n := range []string{actions.VerifiedFile, actions.QuarantineFile} {
-			check(n, string(b.Outputs[n].Hash), string(replayed.Outputs[n].Hash))
+		for _, n := range []string{actions.VerifiedFile, actions.QuarantineFile, actions.VerifiedParquetFile} {
+			_, rec := b.Outputs[n]
+			_, rep := replayed.Outputs[n]
+			if rec || rep {
+				check(n, string(b.Outputs[n].Hash), string(replayed.Outputs[n].Hash))
+			}
 		}
 		check(actions.ActionsFile, string(b.Lineage.Actions.Hash), string(replayed.Lineage.Actions.Hash))
 		check(actions.LineageFile, string(b.Lineage.Leaves), string(replayed.Lineage.Leaves))

@@ -74,8 +74,8 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 			return refuse("denied", err)
 		}
 	}
-	if b.Format != "jsonl" {
-		return nil, fmt.Errorf("batch %s is %s: resubmission takes one JSON record and is supported for jsonl jobs", b.BatchID, b.Format)
+	if b.Format != "jsonl" && b.Format != "parquet" {
+		return nil, fmt.Errorf("batch %s is %s: resubmission takes one JSON record and is supported for jsonl and parquet jobs", b.BatchID, b.Format)
 	}
 	v, derr := records.DecodeJSON(fixed, records.DecodeOptions{RequireObject: true})
 	if derr != nil {
@@ -92,6 +92,11 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 	}
 	if err := pl.policyFor(ctx, p); err != nil {
 		return nil, err
+	}
+	if pl.Job.Format == "parquet" {
+		// A Parquet row's bytes are its canonical JSON: the correction is
+		// one JSON line, read as such under the batch's plan otherwise.
+		pl.Job.Format = "jsonl"
 	}
 	d, size, err := p.Store.Put(bytes.NewReader(append(canonjson.Append(nil, v), '\n')))
 	if err != nil {

@@ -2,7 +2,9 @@ package records
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -38,6 +40,8 @@ type CSVReader struct {
 	blank   int64
 	columns int // expected cells per row; 0 while reading the header
 	spans   []cellSpan
+	delim   byte // Options.Delimiter, ',' by default
+	quote   byte // Options.Quote, '"' by default
 }
 
 type cellSpan struct {
@@ -52,7 +56,21 @@ type cellSpan struct {
 // *Error; other errors are I/O errors.
 func NewCSVReader(r io.Reader, opt Options) (Reader, []string, error) {
 	max := opt.maxRecord()
-	cr := &CSVReader{src: newSource(r, max), max: max, line: 1}
+	cr := &CSVReader{src: newSource(r, max), max: max, line: 1, delim: ',', quote: '"'}
+	if opt.Delimiter != 0 {
+		cr.delim = opt.Delimiter
+	}
+	if opt.Quote != 0 {
+		cr.quote = opt.Quote
+	}
+	if cr.delim == cr.quote || cr.delim == '\n' || cr.delim == '\r' || cr.quote == '\n' || cr.quote == '\r' {
+		return nil, nil, errors.New("records: the CSV delimiter and quote must differ and not be line breaks")
+	}
+	if opt.Columns != nil {
+		// No header row: the columns are named by the job.
+		cr.columns = len(opt.Columns)
+		return cr, slices.Clone(opt.Columns), nil
+	}
 	rec, err := cr.Next()
 	if err == io.EOF {
 		return nil, nil, &Error{Rule: RuleCSVEmpty, Message: "the input is empty: a CSV file must start with a header row naming its columns"}
@@ -121,6 +139,7 @@ func (r *CSVReader) Next() (*Record, error) {
 // is nonzero only once an overlong row has had bytes discarded.
 func (r *CSVReader) row() (rec *Record, blank bool, err error) {
 	s := &r.src
+	d, q := r.delim, r.quote
 	recOff := s.off
 	lineNo := r.line
 	spans := r.spans[:0]
@@ -165,9 +184,9 @@ scan:
 			switch state {
 			case stFieldStart:
 				switch c {
-				case '"':
+				case q:
 					state, quoteAt, escaped = stQuoted, p, false
-				case ',':
+				case d:
 					cellStart, quoteAt = p, -1
 					endCell(p)
 					cellStart = p + 1
@@ -180,27 +199,27 @@ scan:
 				}
 			case stUnquoted:
 				switch c {
-				case ',':
+				case d:
 					endCell(p)
 					state, cellStart = stFieldStart, p+1
 				case '\n':
 					termEnd, termLen = p, 1
 					break scan
-				case '"':
+				case q:
 					fail(p, "quote at byte "+strconv.FormatInt(recOff+int64(p), 10)+" inside an unquoted cell: a cell containing quotes must be quoted as a whole, with inner quotes doubled (\"a \"\"b\"\"\")")
 				}
 			case stQuoted:
 				switch c {
-				case '"':
+				case q:
 					state, closeAt = stAfterQuote, p
 				case '\n':
 					lines++
 				}
 			case stAfterQuote:
 				switch c {
-				case '"':
+				case q:
 					state, escaped = stQuoted, true
-				case ',':
+				case d:
 					endCell(p)
 					state, cellStart = stFieldStart, p+1
 				case '\n':
@@ -210,7 +229,7 @@ scan:
 					state = stCRAfterQuote
 				default:
 					desc, _ := describeByte(buf, i)
-					fail(p, desc+" at byte "+strconv.FormatInt(recOff+int64(p), 10)+" after the closing quote of the cell opened at byte "+strconv.FormatInt(recOff+int64(quoteAt), 10)+": expected ',' or a line end (a quote inside a quoted cell must be doubled)")
+					fail(p, desc+" at byte "+strconv.FormatInt(recOff+int64(p), 10)+" after the closing quote of the cell opened at byte "+strconv.FormatInt(recOff+int64(quoteAt), 10)+": expected "+strconv.QuoteRune(rune(d))+" or a line end (a quote inside a quoted cell must be doubled)")
 				}
 			case stCRAfterQuote:
 				if c == '\n' {
@@ -326,7 +345,7 @@ scan:
 	for i, sp := range spans {
 		cell := str[sp.start:sp.end]
 		if sp.escaped {
-			cell = strings.ReplaceAll(cell, `""`, `"`)
+			cell = strings.ReplaceAll(cell, string([]byte{q, q}), string(q))
 		}
 		rec.Cells[i] = cell
 		first := sp.start
@@ -341,7 +360,7 @@ scan:
 			at = rec.CellOffsets[r.columns]
 		}
 		rec.Err = &Error{Rule: RuleCSVRaggedRow, Offset: at,
-			Message: "row has " + strconv.Itoa(len(spans)) + " cells, header has " + strconv.Itoa(r.columns) + ": every row needs one cell per column (check for unquoted commas or missing cells)"}
+			Message: "row has " + strconv.Itoa(len(spans)) + " cells, header has " + strconv.Itoa(r.columns) + ": every row needs one cell per column (check for unquoted delimiters or missing cells)"}
 	}
 	return rec, false, nil
 }

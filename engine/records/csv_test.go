@@ -248,3 +248,57 @@ func TestTypeCSV(t *testing.T) {
 		t.Errorf("unknown type: %v", errs)
 	}
 }
+
+// TestCSVDialect: an EU export (semicolons, decimal commas inside quotes
+// or not), apostrophe quotes, and a file without a header.
+func TestCSVDialect(t *testing.T) {
+	in := "id;name;score\n1;\"Müller; Anna\";9,5\n2;'x';\"a \"\"b\"\"\"\n"
+	r, hdr, err := NewCSVReader(strings.NewReader(in), Options{Delimiter: ';'})
+	if err != nil || !reflect.DeepEqual(hdr, []string{"id", "name", "score"}) {
+		t.Fatalf("header %q, %v", hdr, err)
+	}
+	var got [][]string
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil || rec.Err != nil {
+			t.Fatalf("%v %v", err, rec.Err)
+		}
+		got = append(got, rec.Cells)
+	}
+	want := [][]string{{"1", "Müller; Anna", "9,5"}, {"2", "'x'", `a "b"`}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("cells %q, want %q", got, want)
+	}
+
+	r, hdr, err = NewCSVReader(strings.NewReader("1|'a|b'\n2|'it''s'\n3|\"q\"\n"), Options{Delimiter: '|', Quote: '\'', Columns: []string{"n", "s"}})
+	if err != nil || !reflect.DeepEqual(hdr, []string{"n", "s"}) {
+		t.Fatalf("header %q, %v", hdr, err)
+	}
+	var rows []*Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		rows = append(rows, rec)
+	}
+	if len(rows) != 3 || rows[0].Line != 1 || !reflect.DeepEqual(rows[0].Cells, []string{"1", "a|b"}) || !reflect.DeepEqual(rows[1].Cells, []string{"2", "it's"}) {
+		t.Fatalf("rows %+v", rows)
+	}
+	// With apostrophes as the quote, a double quote is data.
+	if rows[2].Err != nil || !reflect.DeepEqual(rows[2].Cells, []string{"3", `"q"`}) {
+		t.Fatalf("row 3 %+v", rows[2])
+	}
+	// Misquoting in the dialect is reported with the dialect's delimiter.
+	r, _, _ = NewCSVReader(strings.NewReader("a;b\n'1'x;2\n"), Options{Delimiter: ';', Quote: '\''})
+	rec, _ := r.Next()
+	if rec.Err == nil || rec.Err.Rule != RuleCSVSyntax || !strings.Contains(rec.Err.Message, "expected ';' or a line end") {
+		t.Fatalf("error %v", rec.Err)
+	}
+	if _, _, err := NewCSVReader(strings.NewReader("a\n"), Options{Delimiter: '\n'}); err == nil {
+		t.Fatal("a line feed delimiter was accepted")
+	}
+}

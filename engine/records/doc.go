@@ -1,5 +1,6 @@
-// Package records frames input records (JSONL and CSV) with exact byte
-// offsets, strictly decodes them, and encodes verified records canonically.
+// Package records frames input records (JSONL, CSV in a dialect, Parquet)
+// with exact byte offsets, strictly decodes them, and encodes verified
+// records canonically.
 //
 // # What it guarantees
 //
@@ -38,6 +39,33 @@
 // value that is not an object when one is required (json.not_object), and
 // everything else that is not JSON — leading zeros, a leading '+', trailing
 // commas, single quotes, comments — as json.syntax.
+//
+// CSV dialects (Options.Delimiter, Options.Quote, Options.Columns for a
+// file without a header row) run the same state machine: FuzzCSVDialect
+// holds that any dialect reads a file as the default dialect reads the
+// file with the characters swapped.
+//
+// # Parquet
+//
+// NewParquetReader reads flat Parquet files: one scalar column per
+// top-level property. A row is an object with a member per non-null column
+// (a null is left out, as an empty CSV cell is): BOOLEAN a boolean;
+// INT32/INT64, signed or unsigned, a number as its exact decimal text;
+// DECIMAL on INT32/INT64 its exact text with the scale's digits after the
+// point; FLOAT and DOUBLE the shortest text that reads back to the value
+// (as the canonical JSON writes a float); STRING and ENUM a string; JSON
+// the value its text decodes to (strictly); DATE "YYYY-MM-DD"; TIMESTAMP
+// RFC 3339 text, with Z when adjusted to UTC and without a zone otherwise.
+// The record's bytes are the canonical JSON of that object: what its
+// lineage leaf hashes, what a quarantine entry holds and what a correction
+// resubmits. Refused before any row is read (parquet.file, parquet.column):
+// a file that is not Parquet, truncated, encrypted or damaged; nested,
+// repeated, INT96, fixed-length, binary (unannotated BYTE_ARRAY), TIME and
+// other logical types; a column whose values cannot be of the type the
+// schema declares. A value that cannot be JSON — a string that is not
+// UTF-8, NaN, JSON text that does not decode — quarantines its row, named
+// by row group, row and column. Page headers are checked before parquet-go
+// reads a row group, so a small file cannot make it allocate gigabytes.
 //
 // The readers do not interpret encodings: a byte order mark at the start of a
 // JSONL input stays part of record 1's bytes, to be reported by a later

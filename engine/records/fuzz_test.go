@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"reflect"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/pawl-dev/pawl/audit/canonjson"
 )
 
@@ -343,6 +345,168 @@ func FuzzCSVWriteBack(f *testing.F) {
 			}
 			if err != nil || want == nil || !reflect.DeepEqual(rec.Cells, want) {
 				t.Fatalf("row %d %q written back reads as %+v (%v):\n%q", i+1, want, rec, err, out)
+			}
+		}
+	})
+}
+
+// parquetSeeds are small valid files of every column kind pawl reads, and
+// of some it refuses, for FuzzParquetReader to mutate.
+func parquetSeeds(t testing.TB) [][]byte {
+	nan := 0.0
+	nan /= nan
+	return [][]byte{
+		writePQ(t, parquet.Group{"a": parquet.String(), "n": parquet.Optional(parquet.Int(32))}, []pqRow{{"a": "x", "n": int32(1)}, {"a": "\xff"}}, 1),
+		writePQ(t, parquet.Group{"f": parquet.Optional(parquet.Leaf(parquet.DoubleType)), "j": parquet.Optional(parquet.JSON()), "b": parquet.Optional(parquet.Leaf(parquet.BooleanType))},
+			[]pqRow{{"f": nan, "j": `[1,{"k":"v"}]`, "b": true}, {"j": `{"a":1,"a":2}`}}, 0),
+		writePQ(t, parquet.Group{"d": parquet.Optional(parquet.Date()), "ts": parquet.Optional(parquet.Timestamp(parquet.Nanosecond)), "dec": parquet.Optional(parquet.Decimal(2, 18, parquet.Int64Type))},
+			[]pqRow{{"d": int32(-800000), "ts": int64(-1), "dec": int64(-101)}}, 0),
+		writePQ(t, parquet.Group{"g": parquet.Group{"x": parquet.String()}}, nil, 0),
+	}
+}
+
+// FuzzParquetReader: whatever the bytes, the reader returns a *Error or
+// rows, never panics; a row without Err is an object whose canonical JSON
+// decodes back to it (so its bytes are meaningful); a row with Err names
+// its row group, row and column; the rows never outnumber the footer's
+// count, and ordinals count from 1.
+func FuzzParquetReader(f *testing.F) {
+	for _, s := range parquetSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		pr, err := NewParquetReader(bytes.NewReader(in), int64(len(in)), map[string]string{"a": "string", "n": "integer"})
+		if err != nil {
+			var re *Error
+			if !errors.As(err, &re) || re.Message == "" || !strings.HasPrefix(re.Rule, "parquet.") {
+				t.Fatalf("error %v (%T), want a parquet.* *Error", err, err)
+			}
+			return
+		}
+		for n := int64(1); ; n++ {
+			rec, err := pr.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				var re *Error
+				if !errors.As(err, &re) || re.Rule != RuleParquetFile {
+					t.Fatalf("row %d: error %v (%T), want parquet.file", n, err, err)
+				}
+				return
+			}
+			if n > pr.Rows() || rec.Ordinal != n || rec.Value == nil {
+				t.Fatalf("row %d of %d: %+v", n, pr.Rows(), rec)
+			}
+			if rec.Err != nil {
+				if !strings.Contains(rec.Err.Message, "row group ") || !strings.Contains(rec.Err.Message, "column ") || rec.Err.Pointer == "" {
+					t.Fatalf("row %d: error %v does not say where", n, rec.Err)
+				}
+				continue
+			}
+			canon := canonjson.Append(nil, rec.Value)
+			back, derr := DecodeJSON(canon, DecodeOptions{RequireObject: true})
+			if derr != nil || !reflect.DeepEqual(back, any(rec.Value)) {
+				t.Fatalf("row %d %#v: canonical %q decodes to %#v (%v)", n, rec.Value, canon, back, derr)
+			}
+		}
+	})
+}
+
+// csvDialects are the delimiter and quote pairs FuzzCSVDialect picks from.
+var csvDialects = [][2]byte{{';', '"'}, {'\t', '"'}, {'|', '\''}, {';', '\''}, {',', '\''}, {'"', ','}}
+
+// FuzzCSVDialect: the reader is the same state machine whatever the
+// dialect. Reading input X with delimiter d and quote q gives the rows,
+// offsets, cells (mapped back) and error rules that the default dialect
+// gives on X with the bytes d and ',' swapped and q and '"' swapped.
+func FuzzCSVDialect(f *testing.F) {
+	f.Add([]byte("a;b\n1;'x;y'\n'it''s';2\n"), uint8(3), false)
+	f.Add([]byte("a\tb\n\"1\t2\"\t3\r\n4\t\"oops\n"), uint8(1), true)
+	f.Add([]byte("x|y\n'a\nb'|c\n|\n"), uint8(2), false)
+	f.Fuzz(func(t *testing.T, in []byte, pick uint8, noHeader bool) {
+		dq := csvDialects[int(pick)%len(csvDialects)]
+		d, q := dq[0], dq[1]
+		swap := func(c byte) byte {
+			switch c {
+			case d:
+				return ','
+			case ',':
+				return d
+			}
+			switch c {
+			case q:
+				return '"'
+			case '"':
+				return q
+			}
+			return c
+		}
+		if d == '"' && q == ',' {
+			// The pair swaps the two roles outright.
+			swap = func(c byte) byte {
+				switch c {
+				case '"':
+					return ','
+				case ',':
+					return '"'
+				}
+				return c
+			}
+		}
+		std := make([]byte, len(in))
+		for i, c := range in {
+			std[i] = swap(c)
+		}
+		back := func(s string) string {
+			b := []byte(s)
+			for i, c := range b {
+				b[i] = swap(c)
+			}
+			return string(b)
+		}
+		opt := Options{MaxRecordBytes: 1 << 16, Delimiter: d, Quote: q}
+		stdOpt := Options{MaxRecordBytes: 1 << 16}
+		if noHeader {
+			opt.Columns = []string{"a", "b"}
+			stdOpt.Columns = opt.Columns
+		}
+		r1, h1, err1 := NewCSVReader(bytes.NewReader(in), opt)
+		r2, h2, err2 := NewCSVReader(bytes.NewReader(std), stdOpt)
+		if (err1 == nil) != (err2 == nil) {
+			t.Fatalf("dialect %q %q: error %v, default %v", d, q, err1, err2)
+		}
+		if err1 != nil {
+			if err1.(*Error).Rule != err2.(*Error).Rule || err1.(*Error).Offset != err2.(*Error).Offset {
+				t.Fatalf("dialect error %v, default %v", err1, err2)
+			}
+			return
+		}
+		for i := range h2 {
+			h2[i] = back(h2[i])
+		}
+		if !reflect.DeepEqual(h1, h2) {
+			t.Fatalf("header %q, default %q", h1, h2)
+		}
+		for {
+			a, e1 := r1.Next()
+			b, e2 := r2.Next()
+			if e1 != nil || e2 != nil {
+				if e1 != e2 {
+					t.Fatalf("end %v, default %v", e1, e2)
+				}
+				return
+			}
+			for i := range b.Cells {
+				b.Cells[i] = back(b.Cells[i])
+			}
+			if b.Raw != nil {
+				b.Raw = []byte(back(string(b.Raw)))
+			}
+			if a.Ordinal != b.Ordinal || a.Line != b.Line || a.Offset != b.Offset || a.Length != b.Length || !bytes.Equal(a.Raw, b.Raw) ||
+				!reflect.DeepEqual(a.Cells, b.Cells) || !reflect.DeepEqual(a.CellOffsets, b.CellOffsets) || (a.Err == nil) != (b.Err == nil) ||
+				a.Err != nil && (a.Err.Rule != b.Err.Rule || a.Err.Offset != b.Err.Offset) {
+				t.Fatalf("row %+v\ndefault %+v", a, b)
 			}
 		}
 	})

@@ -11,9 +11,9 @@ const DefaultMaxRecordBytes = 64 << 20
 // Record is one record of the input, with where it came from.
 type Record struct {
 	Ordinal int64 // 1-based position among the records of the input (CSV: the header is not counted)
-	Line    int64 // 1-based line number where the record starts
-	Offset  int64 // byte offset in the input of the record's first byte
-	Length  int64 // number of input bytes of the record, excluding its line terminator
+	Line    int64 // 1-based line number where the record starts (Parquet: the row's number in the file)
+	Offset  int64 // byte offset in the input of the record's first byte (Parquet: of its row group)
+	Length  int64 // number of input bytes of the record, excluding its line terminator (Parquet: set with Raw)
 	// Raw holds the record's exact input bytes without the terminator (LF or
 	// CRLF); nil when TooLong. It is owned by the caller and never reused.
 	Raw []byte
@@ -30,6 +30,9 @@ type Record struct {
 	// csv.ragged_row, csv.too_long); the row is still a Record so that it
 	// can be quarantined with its bytes.
 	Err *Error
+	// Value is a Parquet row, typed (ParquetReader): the caller renders Raw,
+	// the record's bytes, as its canonical JSON. nil for JSONL and CSV.
+	Value map[string]any
 }
 
 // Options tunes the readers.
@@ -37,6 +40,13 @@ type Options struct {
 	// MaxRecordBytes bounds the bytes of one record, and so the reader's
 	// memory; DefaultMaxRecordBytes (64 MiB) when zero or negative.
 	MaxRecordBytes int64
+	// Delimiter and Quote are the CSV dialect's separator and quote
+	// characters (',' and '"' when zero); they must differ and not be CR
+	// or LF.
+	Delimiter, Quote byte
+	// Columns, when not nil, names the columns of CSV input without a
+	// header row: every row is data.
+	Columns []string
 }
 
 func (o Options) maxRecord() int64 {

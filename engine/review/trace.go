@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/finding"
@@ -150,6 +151,15 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 		return nil, err
 	}
 	leaf := audit.LineageLeaf{Ordinal: ordinal}
+	// A Parquet row's bytes are its canonical JSON, not a span of the
+	// input: read the row again, as the run did.
+	var pqRaw []byte
+	var pqLine, pqOffset int64
+	if b.Format == "parquet" {
+		if pqRaw, pqLine, pqOffset, err = parquetRecord(p, b, ordinal); err != nil {
+			return nil, err
+		}
+	}
 	if q != nil {
 		r.Outcome, r.Line, r.Offset, r.Length = "quarantined", q.Line, q.Offset, q.Length
 		r.Reasons = append(r.Reasons, q.Reasons...)
@@ -159,7 +169,9 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 		leaf.Reasons = finding.ReasonsDigest(q.Actions, q.Reasons)
 	} else {
 		r.Outcome = "verified"
-		if r.Offset, r.Length, r.Line, err = locateRecord(p, b, ordinal); err != nil {
+		if pqRaw != nil {
+			r.Offset, r.Length, r.Line = pqOffset, int64(len(pqRaw)), pqLine
+		} else if r.Offset, r.Length, r.Line, err = locateRecord(p, b, ordinal); err != nil {
 			return nil, err
 		}
 		line, err := nthLine(p.Store, b.Outputs[actions.VerifiedFile].Hash, ordinal-1-before)
@@ -177,7 +189,9 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 		leaf.Reasons = finding.ReasonsDigest(acts, nil)
 	}
 	r.OutputHash = "sha256:" + hex.EncodeToString(leaf.Output[:])
-	if leaf.Input, err = hashInput(p, b.Input, r.Offset, r.Length); err != nil {
+	if pqRaw != nil {
+		leaf.Input = sha256.Sum256(pqRaw)
+	} else if leaf.Input, err = hashInput(p, b.Input, r.Offset, r.Length); err != nil {
 		return nil, err
 	}
 	r.InputHash = "sha256:" + hex.EncodeToString(leaf.Input[:])
@@ -383,6 +397,33 @@ func locateRecord(p *project.Project, b *project.Batch, ordinal int64) (offset, 
 		}
 		if rec.Ordinal == ordinal {
 			return rec.Offset + base, rec.Length, rec.Line, nil
+		}
+	}
+}
+
+// parquetRecord reads row ordinal of a Parquet batch's input again and
+// returns its bytes (the canonical JSON of the row), its line (its number
+// in the file) and offset (its row group's).
+func parquetRecord(p *project.Project, b *project.Batch, ordinal int64) (raw []byte, line, offset int64, err error) {
+	f, err := os.Open(p.Store.Path(b.Input))
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("batch %s: input blob: %w", b.BatchID, err)
+	}
+	defer f.Close()
+	rd, err := records.NewParquetReader(f, b.InputBytes, nil)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("batch %s: input blob: %w: run `pawl audit verify`", b.BatchID, err)
+	}
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return nil, 0, 0, fmt.Errorf("batch %s: its input has fewer than %d rows: run `pawl audit verify`", b.BatchID, ordinal)
+		}
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("batch %s: reading the input blob: %w", b.BatchID, err)
+		}
+		if rec.Ordinal == ordinal {
+			return canonjson.Append(nil, rec.Value), rec.Line, rec.Offset, nil
 		}
 	}
 }
