@@ -165,16 +165,18 @@ func TestParquetRoundTrip(t *testing.T) {
 	roundTrip(t, 3000, 700)
 }
 
-// TestParquetRoundTripMillion is the million-record round trip:
-// minutes on two cores, so not under -short.
-func TestParquetRoundTripMillion(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a million records as JSON Lines and as Parquet: minutes; run without -short")
+// BenchmarkParquetRoundTripMillion is the million-record round
+// trip (TestParquetRoundTrip's checks on 1,000,000 readings): minutes on
+// two cores, so a benchmark, run by hand and recorded in BENCHMARKS.md:
+//
+//	go test ./engine/ratchet -run '^$' -bench ParquetRoundTripMillion -benchtime 1x -timeout 30m
+func BenchmarkParquetRoundTripMillion(b *testing.B) {
+	for range b.N {
+		roundTrip(b, 1_000_000, 1<<16)
 	}
-	roundTrip(t, 1_000_000, 1<<16)
 }
 
-func roundTrip(t *testing.T, n int, rowsPerGroup int64) {
+func roundTrip(t testing.TB, n int, rowsPerGroup int64) {
 	p := enginetest.NewProject(t)
 	addJob(t, p, "sensor-pq", "parquet", "outputs: [parquet]\n")
 	addJob(t, p, "sensor-jl", "jsonl", "outputs: [parquet]\n")
