@@ -97,9 +97,14 @@ runs on a read-only copy of a project or on an unpacked archive.`,
 	cpCmd := &cobra.Command{
 		Use:   "checkpoint [--out FILE]",
 		Short: "Sign the trail's head as a C2SP tlog-checkpoint (keep it outside the enclave)",
-		Args:  args(cobra.NoArgs),
+		Long: `Sign the trail's head as a C2SP tlog-checkpoint with the engine key and record
+that it was issued. Keep it outside the enclave: 'pawl audit verify
+--checkpoint FILE' proves later that the trail extends it. A trail that does
+not verify (its hash chain, as 'pawl audit verify' checks it first) is refused
+before anything is signed or written, with the first bad entry named: exit 1.`,
+		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			p, err := a.open(c)
+			p, err := a.openTrusted(c)
 			if err != nil {
 				return err
 			}
@@ -131,13 +136,17 @@ runs on a read-only copy of a project or on an unpacked archive.`,
 	log := &cobra.Command{
 		Use:   "log [--batch B] [--since T] [--operator O] [--action A]",
 		Short: "List audit entries, oldest first",
-		Args:  args(cobra.NoArgs),
+		Long: `List audit entries, oldest first. It reads a trail that does not verify too (an
+inspector must be able to read it), with a WARNING on standard error naming
+the first bad entry.`,
+		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			p, err := a.openChecked(c)
 			if err != nil {
 				return err
 			}
 			defer p.Close()
+			a.warnBrokenTrail(c, p)
 			if since != "" {
 				t, err := time.Parse(time.RFC3339, since)
 				if err != nil {

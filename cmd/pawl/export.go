@@ -37,6 +37,10 @@ time_window.past (default 168h) before now or time_window.future (default
 1h) after it is refused unless --reason says why; with a reason the
 export's records say the time was outside the window.
 
+A trail that does not verify (its hash chain, as 'pawl audit verify' checks
+it first) is refused before anything is asked, sent or written, with the
+first bad entry named.
+
 Exit status 3 when the policy denies (nothing is written anywhere; the
 reasons are printed), 2 for a usage error (a --time outside the window
 without --reason included), 1 when the export fails otherwise.`,
@@ -56,7 +60,7 @@ without --reason included), 1 when the export fails otherwise.`,
 				opt.Time = t
 			}
 			opt.Batch = argv[0]
-			p, err := a.open(c)
+			p, err := a.openTrusted(c)
 			if err != nil {
 				return err
 			}

@@ -22,10 +22,12 @@ that opens offline in any browser: batch summaries, quarantine reasons,
 e-signatures with name, time and meaning, policy decisions, and the full
 trail; records changed since original entry (resubmitted) are flagged.
 SHA256SUMS covers every file: 'sha256sum -c SHA256SUMS' verifies the package on
-its own. The export is audited.`,
+its own. The export is audited. A trail that does not verify (its hash chain,
+as 'pawl audit verify' checks it first) is refused before anything is done or
+written, with the first bad entry named: exit 1.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			p, err := a.open(c)
+			p, err := a.openTrusted(c)
 			if err != nil {
 				return err
 			}

@@ -48,7 +48,11 @@ again without --operator: you sign as the session's operator, and the
 passphrase is still asked and checked (a wrong one counts towards the
 lock-out). Without --operator and no session open, the signing is refused
 and the attempt recorded. 'pawl session show' shows your session, 'pawl
-session end' ends it.`,
+session end' ends it.
+
+A trail that does not verify (its hash chain, as 'pawl audit verify' checks
+it first) is refused before anything is asked or written, with the first bad
+entry named: exit 1. Nothing vouches for a broken trail.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -57,7 +61,7 @@ session end' ends it.`,
 			if _, err := esign.ParseMeaning(meaning); err != nil {
 				return &usageError{fmt.Errorf("--meaning: %w", err)}
 			}
-			p, err := a.open(c)
+			p, err := a.openTrusted(c)
 			if err != nil {
 				return err
 			}
