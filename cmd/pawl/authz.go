@@ -80,6 +80,8 @@ var authzRules = map[string]authzRule{
 	"quarantine show":       {action: "quarantine.read", object: arg("batch"), read: true},
 	"run":                   {action: "run", object: arg("job")},
 	"sign":                  {engine: gate.ActionSign},
+	"state reset":           {action: "state.reset", object: arg("job")},
+	"state show":            {action: "state.read", object: arg("job"), read: true},
 	"session show":          {action: "audit.read", object: fixed("session"), read: true},
 	"session end":           {none: "it ends the caller's own signing session and nobody else's (the session of the account principal.From names): it takes a power away and grants none, and the end is on record (esign.session_ended); a signer whose roles were taken away must still be able to end it"},
 	"init":                  {none: "it creates a project; whoever creates it holds every role in it (its first admin)"},

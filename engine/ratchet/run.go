@@ -205,13 +205,13 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 		return nil, err
 	}
 	if pl.stateful && pl.Resubmits == nil {
-		cur, by, err := JobState(ctx, p, pl.Job.Name)
+		cur, err := JobStateNow(ctx, p, pl.Job.Name)
 		if err != nil {
 			return fail(err)
 		}
-		if cur != pl.StateIn {
-			return fail(fmt.Errorf("%w: batch %s of job %s was judged against the job's state %s, but batch %s has committed since and the job's state is now %s; nothing of this batch is committed: run it again to judge it against the new state",
-				ErrStaleState, id, pl.Job.Name, pl.StateIn, by, cur))
+		if cur.State != pl.StateIn {
+			return fail(fmt.Errorf("%w: batch %s of job %s was judged against the job's state %s, but %s has changed it since and the job's state is now %s; nothing of this batch is committed: run it again to judge it against the new state",
+				ErrStaleState, id, pl.Job.Name, pl.StateIn, cur.By(), cur.State))
 		}
 	}
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason, Details: br})

@@ -46,19 +46,14 @@ func keepsState(p *project.Project, job *project.Job, pins lockfile.Pins) (bool,
 
 // JobState is the state of a job: the state_out of its last committed
 // batch that advances it (resubmissions do not), or the empty state before
-// any; with that batch's id ("" before any).
+// any or after a state reset; with that batch's id ("" before any or after
+// a reset). JobStateNow says more.
 func JobState(ctx context.Context, p *project.Project, job string) (store.Digest, string, error) {
-	bs, err := p.Batches(ctx)
+	cur, err := JobStateNow(ctx, p, job)
 	if err != nil {
 		return "", "", err
 	}
-	for i := len(bs) - 1; i >= 0; i-- {
-		b := bs[i]
-		if b.Job == job && b.State != nil && b.Resubmits == nil {
-			return b.State.Out, b.BatchID, nil
-		}
-	}
-	return store.Digest(plugstate.EmptyDigest), "", nil
+	return cur.State, cur.Batch, nil
 }
 
 // committedBase finds a committed batch of job with the given base id: the

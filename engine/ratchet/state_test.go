@@ -172,7 +172,7 @@ func TestStaleStateRefused(t *testing.T) {
 	if innerRes == nil || innerRes.State.In != first.State.Out {
 		t.Fatalf("the inner batch: %+v", innerRes)
 	}
-	for _, want := range []string{"was judged against the job's state " + string(first.State.Out), "batch " + innerRes.BatchID + " has committed since", "run it again"} {
+	for _, want := range []string{"was judged against the job's state " + string(first.State.Out), "batch " + innerRes.BatchID + " has changed it since", "run it again"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the refusal %q does not say %q", err, want)
 		}

@@ -9,17 +9,41 @@ import (
 )
 
 // stateChains checks the chain of plugin states of every job that keeps
-// state, batches in commit order: a job's first stateful batch starts from
-// the empty state, each later one from the state_out of the one before, and
-// a resubmission from its original's state_in; every state_out the trail
+// state, batches and state resets in trail order: a job's first stateful
+// batch starts from the empty state, each later one from the state_out of
+// the one before, and a resubmission from its original's state_in; a state
+// reset replaces the job's state as it was and sets the empty state (a
+// reset is the only way a chain may restart); every state_out the trail
 // names is a canonical state file with the number of keys on record (read
 // loads a blob, checked against its hash).
-func stateChains(batches []*project.Batch, read func(store.Digest) ([]byte, error)) []string {
+func stateChains(batches []*project.Batch, resets []*project.StateReset, read func(store.Digest) ([]byte, error)) []string {
 	var problems []string
 	type last struct{ out, by string }
 	jobs := map[string]last{}
+	current := func(job string) (string, string) {
+		if prev, ok := jobs[job]; ok {
+			return prev.out, prev.by
+		}
+		return plugstate.EmptyDigest, "none: the job's first batch"
+	}
 	byID := map[string]*project.Batch{}
+	ri := 0
+	// resetsUpTo applies the resets on record before entry seq.
+	resetsUpTo := func(seq int64) {
+		for ; ri < len(resets) && (seq < 0 || resets[ri].AuditSeq < seq); ri++ {
+			r := resets[ri]
+			want, by := current(r.Job)
+			if string(r.Replaced) != want {
+				problems = append(problems, fmt.Sprintf("the state reset of audit entry %d of job %s replaces state %s, but the job's state was %s (%s): the chain of states is broken", r.AuditSeq, r.Job, r.Replaced, want, by))
+			}
+			if string(r.After) != plugstate.EmptyDigest {
+				problems = append(problems, fmt.Sprintf("the state reset of audit entry %d of job %s sets state %s, not the empty state %s: a reset may only restart the chain", r.AuditSeq, r.Job, r.After, plugstate.EmptyDigest))
+			}
+			jobs[r.Job] = last{string(r.After), fmt.Sprintf("the state reset of audit entry %d", r.AuditSeq)}
+		}
+	}
 	for _, b := range batches {
+		resetsUpTo(b.AuditSeq)
 		byID[b.BatchID] = b
 		if b.State == nil {
 			continue
@@ -30,15 +54,11 @@ func stateChains(batches []*project.Batch, read func(store.Digest) ([]byte, erro
 				problems = append(problems, fmt.Sprintf("batch %s: a resubmission of batch %s starts from state %s, not from its original's", b.BatchID, r.OriginalBatch, s.In))
 			}
 		} else {
-			prev, ok := jobs[b.Job]
-			want, by := plugstate.EmptyDigest, "(none: the job's first batch)"
-			if ok {
-				want, by = prev.out, prev.by
-			}
+			want, by := current(b.Job)
 			if string(s.In) != want {
-				problems = append(problems, fmt.Sprintf("batch %s of job %s starts from state %s, but the job's state was %s (batch %s): the chain of states is broken", b.BatchID, b.Job, s.In, want, by))
+				problems = append(problems, fmt.Sprintf("batch %s of job %s starts from state %s, but the job's state was %s (%s): the chain of states is broken", b.BatchID, b.Job, s.In, want, by))
 			}
-			jobs[b.Job] = last{string(s.Out), b.BatchID}
+			jobs[b.Job] = last{string(s.Out), "batch " + b.BatchID}
 		}
 		data, err := read(s.Out)
 		if err != nil {
@@ -54,5 +74,6 @@ func stateChains(batches []*project.Batch, read func(store.Digest) ([]byte, erro
 			problems = append(problems, fmt.Sprintf("batch %s: its state_out %s holds %d keys, the record says %d", b.BatchID, s.Out, t.Len(), s.Keys))
 		}
 	}
+	resetsUpTo(-1)
 	return problems
 }

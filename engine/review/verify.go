@@ -102,7 +102,11 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 		}
 	}
 	// The chain of plugin states of each job.
-	rep.Problems = append(rep.Problems, stateChains(batches, p.ReadBlob)...)
+	if resets, err := p.StateResets(ctx); err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("state resets: %v", err))
+	} else {
+		rep.Problems = append(rep.Problems, stateChains(batches, resets, p.ReadBlob)...)
+	}
 	// Approvals of changes (the two-person rule): each must verify against
 	// its change.proposed entry, and an applied change must name approvals
 	// that count.

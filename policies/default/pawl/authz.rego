@@ -191,6 +191,13 @@ deny contains msg if {
 	msg := sprintf("authz.reason: %s %s outside the window needs a reason", [object.get(facts, "flag", ""), object.get(facts, "given_time", "")])
 }
 
+# A state reset weakens the job's checks: it needs a reason.
+deny contains msg if {
+	action == "state.reset"
+	trim_space(object.get(input, "reason", "")) == ""
+	msg := sprintf("authz.reason: resetting the plugin state of %s needs a reason (--reason TEXT): a reset weakens the job's checks", [object.get(input, "object", "")])
+}
+
 deny contains "authz.input: input.time is missing" if object.get(input, "time", "") == ""
 
 binding(op) := sprintf("uid %d", [op.uid]) if op.uid >= 0

@@ -250,3 +250,20 @@ test_everyone_reads_changes_and_keys if {
 		decide("key.read", op, {}).allow
 	}
 }
+
+test_state_reset_needs_an_approver_and_a_reason if {
+	decide("state.reset", "al", {"object": "job:sensor-feed", "reason": "sensor recalibrated"}).allow
+	d := decide("state.reset", "olga", {"object": "job:sensor-feed", "reason": "sensor recalibrated"})
+	not d.allow
+	some msg in d.deny
+	startswith(msg, "authz.role: state.reset needs one of the roles [\"approver\"]")
+	e := decide("state.reset", "al", {"object": "job:sensor-feed", "reason": " "})
+	not e.allow
+	"authz.reason: resetting the plugin state of job:sensor-feed needs a reason (--reason TEXT): a reset weakens the job's checks" in e.deny
+}
+
+test_every_role_reads_state if {
+	every op in ["ada", "pat", "olga", "rita", "al", "aud"] {
+		decide("state.read", op, {"object": "job:sensor-feed"}).allow
+	}
+}
