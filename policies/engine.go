@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -153,16 +154,35 @@ func (e *Engine) Bundle() BundleInfo { return e.bundle.Info }
 // may do is the authz decision's to say; this is for showing who holds
 // what.
 func (e *Engine) Roles(id string) []string {
-	out := []string{}
 	az, _ := e.bundle.data["authz"].(map[string]any)
 	held, _ := az["roles"].(map[string]any)
-	rs, _ := held[id].([]any)
+	out := rolesOf(held[id])
+	sort.Strings(out)
+	return out
+}
+
+// Held reports whether the bundle's data gives role to any operator id.
+func (e *Engine) Held(role string) bool {
+	az, _ := e.bundle.data["authz"].(map[string]any)
+	held, _ := az["roles"].(map[string]any)
+	for _, rs := range held {
+		if slices.Contains(rolesOf(rs), role) {
+			return true
+		}
+	}
+	return false
+}
+
+// rolesOf is a data.authz.roles value as strings (what is not one is
+// left out).
+func rolesOf(v any) []string {
+	out := []string{}
+	rs, _ := v.([]any)
 	for _, r := range rs {
 		if s, ok := r.(string); ok {
 			out = append(out, s)
 		}
 	}
-	sort.Strings(out)
 	return out
 }
 

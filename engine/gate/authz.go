@@ -2,11 +2,8 @@ package gate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -154,22 +151,9 @@ func missingAdoptionRoles(ctx context.Context, p *project.Project) []string {
 	if err != nil || !e.Answers(policies.KindAuthz) {
 		return nil
 	}
-	var data struct {
-		Authz struct {
-			Roles map[string][]string `json:"roles"`
-		} `json:"authz"`
-	}
-	raw, err := os.ReadFile(filepath.Join(p.PolicyBundleDir(), "data.json"))
-	if err == nil {
-		err = json.Unmarshal(raw, &data)
-	}
 	var missing []string
 	for _, want := range adoptionRoles {
-		held := false
-		for _, rs := range data.Authz.Roles {
-			held = held || (err == nil && slices.Contains(rs, want))
-		}
-		if !held {
+		if !e.Held(want) {
 			missing = append(missing, want)
 		}
 	}
