@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pawl-dev/pawl/cmd/pawl/proctest"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/egress"
@@ -24,7 +25,7 @@ import (
 
 // buildFailpointPawl builds pawl with -tags failpoints: a binary that
 // kills itself at the point PAWL_FAILPOINT names.
-func buildFailpointPawl(t *testing.T) string { return build(t, "failpoints") }
+func buildFailpointPawl(t *testing.T) string { return proctest.Build(t, "failpoints") }
 
 // crashable runs a command of the failpoint build. With point "" it logs
 // the points it passes and must succeed; otherwise it must die of SIGKILL
@@ -93,10 +94,10 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	for i, pt := range initPoints {
 		d := filepath.Join(t.TempDir(), fmt.Sprintf("p%d", i))
 		crashable(t, bin, pt, "init", d, "--operator", "alice")
-		if code, _, errs := pawl(t, "-C", d, "batches", "list"); code == 0 || (!strings.Contains(errs, "pawl init") && !strings.Contains(errs, "not a pawl project")) {
+		if code, _, errs := proctest.Pawl(t, "-C", d, "batches", "list"); code == 0 || (!strings.Contains(errs, "pawl init") && !strings.Contains(errs, "not a pawl project")) {
 			t.Errorf("init killed at %s: a command on the half-made project: exit %d, %s", pt, code, errs)
 		}
-		mustPawl(t, "init", d, "--operator", "alice")
+		proctest.MustPawl(t, "init", d, "--operator", "alice")
 		crashWhole(t, d)
 	}
 	t.Logf("init: killed at each of %d points", len(initPoints))
@@ -112,7 +113,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		}
 		defer f.Close()
 		// 700 records: two chunks, so a batch is more than one write.
-		if err := demo.GenerateSensorReadings(f, demo.GenOptions{Records: 700, Seed: seed, AsOf: demoAsOf, FailureRate: 0.05}); err != nil {
+		if err := demo.GenerateSensorReadings(f, demo.GenOptions{Records: 700, Seed: seed, AsOf: proctest.DemoAsOf, FailureRate: 0.05}); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -121,7 +122,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		return []string{"-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z"}
 	}
 	statusOf := func(in string) string {
-		out := mustPawl(t, append(runArgs(in), "--output", "json")...)
+		out := proctest.MustPawl(t, append(runArgs(in), "--output", "json")...)
 		var r struct {
 			Status string `json:"status"`
 		}
@@ -193,9 +194,9 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	t.Logf("recovery: killed at each of %d points", len(recoverPoints))
 
 	// Export to an outbox, killed at each point, then retried.
-	batch := committedBatch(t, dir)
+	batch := proctest.CommittedBatch(t, dir)
 	outbox := t.TempDir()
-	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	proctest.Whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
 	exportArgs := func(sub string) []string {
 		return []string{"-C", dir, "export", batch, "--to", "file://" + outbox + "/" + sub + "/", "--operator", "alice"}
 	}
@@ -219,8 +220,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 				}
 			}
 		}
-		mustPawl(t, exportArgs(sub)...) // the retry finishes it
-		mustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
+		proctest.MustPawl(t, exportArgs(sub)...) // the retry finishes it
+		proctest.MustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
 		if ents, _ := os.ReadDir(dest); len(ents) != len(egress.Files) {
 			t.Errorf("killed at %s: after the retry %s holds %d files, want %d", pt, dest, len(ents), len(egress.Files))
 		}
@@ -228,9 +229,9 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	t.Logf("export: killed at each of %d points", len(exportPoints))
 
 	// Resubmission, replay and pin.
-	q := quarantinedOrdinals(t, dir, batch)[0]
+	q := proctest.QuarantinedOrdinals(t, dir, batch)[0]
 	fixed := filepath.Join(t.TempDir(), "fixed.json")
-	os.WriteFile(fixed, []byte(good), 0o644)
+	os.WriteFile(fixed, []byte(proctest.Good), 0o644)
 	resubmit := []string{"-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(q), "--file", fixed, "--reason", "corrected at the source"}
 	for _, c := range []struct {
 		name  string
@@ -243,7 +244,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	} {
 		crashable(t, bin, c.point, c.args...)
 		crashWhole(t, dir)
-		mustPawl(t, c.args...)
+		proctest.MustPawl(t, c.args...)
 		crashWhole(t, dir)
 	}
 	if es := enginetest.TrailEntries(t, dir, actions.RecordResubmitted, "batch:"+batch); len(es) == 0 {
@@ -255,7 +256,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	os.WriteFile(job, append(b, []byte("# reviewed\n")...), 0o644)
 	crashable(t, bin, "pin.after-record:1", "-C", dir, "pin", "--reason", "comment")
 	crashWhole(t, dir)
-	if out := mustPawl(t, "-C", dir, "pin", "--reason", "comment, again"); !strings.Contains(out, "jobs/sensor-feed.yaml") {
+	if out := proctest.MustPawl(t, "-C", dir, "pin", "--reason", "comment, again"); !strings.Contains(out, "jobs/sensor-feed.yaml") {
 		t.Errorf("after a pin killed before pawl.lock was written, the next pin does not find the change:\n%s", out)
 	}
 	// plugin add: on record first; killed before pawl.lock is written, the
@@ -263,7 +264,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	module := filepath.Join("..", "..", "..", "..", "engine", "sandbox", "testdata", "ok.wasm")
 	crashable(t, bin, "plugin-add.after-record:1", "-C", dir, "plugin", "add", module)
 	crashWhole(t, dir)
-	out := mustPawl(t, "-C", dir, "plugin", "add", module)
+	out := proctest.MustPawl(t, "-C", dir, "plugin", "add", module)
 	if !strings.HasPrefix(out, "pinned ") {
 		t.Fatalf("after a plugin add killed before pawl.lock was written, the next add does not pin it:\n%s", out)
 	}
@@ -273,7 +274,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	approve := []string{"-C", dir, "policy", "approve-plugin", plugin, "--reason", "reviewed"}
 	crashable(t, bin, "approve.after-record:1", approve...)
 	crashWhole(t, dir)
-	mustPawl(t, approve...)
+	proctest.MustPawl(t, approve...)
 	if b, _ := os.ReadFile(filepath.Join(dir, "policies", "data.json")); !strings.Contains(string(b), plugin[:strings.Index(plugin, "@")]) {
 		t.Errorf("the approval of %s is not in data.json after its retry", plugin)
 	}
@@ -282,7 +283,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 	// The two-person rule holds the approval back: a proposed change,
 	// applied below once a second person has approved it.
-	proposed := mustPawl(t, "-C", dir, "pin", "--reason", "approval")
+	proposed := proctest.MustPawl(t, "-C", dir, "pin", "--reason", "approval")
 	chg := regexp.MustCompile(`change (chg-[0-9a-f]{12})`).FindStringSubmatch(proposed)
 	if chg == nil || !strings.Contains(proposed, "NOT in force") {
 		t.Fatalf("the plugin approval was not held back by the two-person rule:\n%s", proposed)
@@ -296,7 +297,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	enrol := []string{"-C", dir, "operator", "add", "olga", "--name", "Olga Example", "--reason", "reviewer", "--passphrase-fd", "3"}
 	crashableFD(t, bin, "enrol.after-keyfile:1", pass, enrol...)
 	crashWhole(t, dir)
-	if code, out, errs := pawlPass(t, pass, enrol...); code != 0 {
+	if code, out, errs := proctest.PawlPass(t, pass, enrol...); code != 0 {
 		t.Fatalf("enrolment after one cut short: exit %d\n%s%s", code, out, errs)
 	}
 	if aside, _ := filepath.Glob(filepath.Join(dir, ".pawl", "operators", "olga.key.unenrolled-*")); len(aside) != 1 {
@@ -308,7 +309,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if es := enginetest.TrailEntries(t, dir, actions.ESignSigned, "batch:"+batch); len(es) != 0 {
 		t.Errorf("a signature cut short before its entry is on record: %d", len(es))
 	}
-	if code, out, errs := pawlPass(t, pass, sign...); code != 0 {
+	if code, out, errs := proctest.PawlPass(t, pass, sign...); code != 0 {
 		t.Fatalf("signing again: exit %d\n%s%s", code, out, errs)
 	}
 	// A passphrase change: the new key file staged, the entry, the rename.
@@ -325,7 +326,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 	// One signature per meaning per person: the next ones mean more.
 	sign = []string{"-C", dir, "sign", batch, "--meaning", "responsible", "--operator", "olga", "--passphrase-fd", "3"}
-	if code, out, errs := pawlPass(t, pass, sign...); code != 0 {
+	if code, out, errs := proctest.PawlPass(t, pass, sign...); code != 0 {
 		t.Fatalf("the old passphrase after a change killed before its entry: exit %d\n%s%s", code, out, errs)
 	}
 	if _, err := os.Stat(pending); !os.IsNotExist(err) {
@@ -337,7 +338,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		t.Errorf("a change killed after its entry: %d entries", len(es))
 	}
 	sign = []string{"-C", dir, "sign", batch, "--meaning", "approved", "--reason", "fit", "--operator", "olga", "--passphrase-fd", "3"}
-	if code, out, errs := pawlPass(t, newPass, sign...); code != 0 {
+	if code, out, errs := proctest.PawlPass(t, newPass, sign...); code != 0 {
 		t.Fatalf("the new passphrase after a change killed after its entry: exit %d\n%s%s", code, out, errs)
 	}
 	if _, err := os.Stat(pending); !os.IsNotExist(err) {
@@ -347,21 +348,21 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	// The change approved by olga, a second person; its application
 	// killed after its pin.changed entry, before pawl.lock: the next `pawl
 	// pin` finishes it, and it is in force.
-	if code, out, errs := pawlPass(t, newPass, "-C", dir, "change", "approve", chg[1], "--operator", "olga", "--reason", "reviewed the plugin", "--passphrase-fd", "3"); code != 0 {
+	if code, out, errs := proctest.PawlPass(t, newPass, "-C", dir, "change", "approve", chg[1], "--operator", "olga", "--reason", "reviewed the plugin", "--passphrase-fd", "3"); code != 0 {
 		t.Fatalf("approving the change: exit %d\n%s%s", code, out, errs)
 	}
 	crashable(t, bin, "pin.after-record:1", "-C", dir, "change", "apply", chg[1])
 	crashWhole(t, dir)
-	mustPawl(t, "-C", dir, "pin", "--reason", "finish the change")
-	if list := mustPawl(t, "-C", dir, "change", "list"); !strings.Contains(list, chg[1]+"  applied") {
+	proctest.MustPawl(t, "-C", dir, "pin", "--reason", "finish the change")
+	if list := proctest.MustPawl(t, "-C", dir, "change", "list"); !strings.Contains(list, chg[1]+"  applied") {
 		t.Errorf("the change applied before a kill is not in force after `pawl pin`:\n%s", list)
 	}
 
 	cp := filepath.Join(t.TempDir(), "head.checkpoint")
 	crashable(t, bin, "checkpoint.after-record:1", "-C", dir, "audit", "checkpoint", "--out", cp)
 	crashWhole(t, dir)
-	mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", cp)
-	mustPawl(t, "-C", dir, "audit", "verify", "--checkpoint", cp)
+	proctest.MustPawl(t, "-C", dir, "audit", "checkpoint", "--out", cp)
+	proctest.MustPawl(t, "-C", dir, "audit", "verify", "--checkpoint", cp)
 
 	// Key rotation: the new key staged, the entry (the commit point), the
 	// old key scrubbed, the new one put in place. Killed before the entry,
@@ -381,11 +382,11 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, ".pawl", "keys", seal.NextFile)); !os.IsNotExist(err) {
 			t.Errorf("killed at %s: the staged key is left after the next open: %v", pt, err)
 		}
-		mustPawl(t, runArgs(input(uint64(7000+i)))...)
+		proctest.MustPawl(t, runArgs(input(uint64(7000+i)))...)
 		crashWhole(t, dir)
 	}
 
-	mustPawl(t, runArgs(input(9999))...)
+	proctest.MustPawl(t, runArgs(input(9999))...)
 	crashWhole(t, dir)
 }
 
@@ -396,10 +397,10 @@ func crashWhole(t *testing.T, dir string) {
 	t.Helper()
 	// audit verify writes nothing, so it does not recover: a command that
 	// opens the project for writing does.
-	if code, out, errs := pawl(t, "-C", dir, "batches", "list"); code != 0 {
+	if code, out, errs := proctest.Pawl(t, "-C", dir, "batches", "list"); code != 0 {
 		t.Fatalf("opening after a kill: exit %d\n%s%s", code, out, errs)
 	}
-	code, out, errs := pawl(t, "-C", dir, "audit", "verify")
+	code, out, errs := proctest.Pawl(t, "-C", dir, "audit", "verify")
 	if code != 0 {
 		t.Fatalf("audit verify after a kill: exit %d\n%s%s", code, out, errs)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pawl-dev/pawl/build/tooltest"
+	"github.com/pawl-dev/pawl/cmd/pawl/proctest"
 )
 
 // fsyncs runs a pawl command under strace and returns the paths it
@@ -18,7 +19,7 @@ func fsyncs(t *testing.T, base string, args ...string) []string {
 	t.Helper()
 	strace := tooltest.Need(t, "strace")
 	log := filepath.Join(t.TempDir(), "strace")
-	cmd := exec.Command(strace, append([]string{"-f", "-y", "-qq", "-e", "signal=none", "-e", "trace=fsync,fdatasync", "-o", log, buildPawl(t)}, args...)...)
+	cmd := exec.Command(strace, append([]string{"-f", "-y", "-qq", "-e", "signal=none", "-e", "trace=fsync,fdatasync", "-o", log, proctest.BuildPawl(t)}, args...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("strace pawl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -50,9 +51,9 @@ func fsyncs(t *testing.T, base string, args ...string) []string {
 // folder. A skipped fsync or a directory fsync that does nothing fails.
 func TestWhatIsFsynced(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "alice", "--role", "approver=policy_admin")
+	proctest.MustPawl(t, "init", dir, "--operator", "alice", "--role", "approver=policy_admin")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
-	os.WriteFile(in, []byte(good+"\n"+strings.Replace(good, "21.5", `"hot"`, 1)+"\n"), 0o644)
+	os.WriteFile(in, []byte(proctest.Good+"\n"+strings.Replace(proctest.Good, "21.5", `"hot"`, 1)+"\n"), 0o644)
 	seq := fsyncs(t, dir, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z")
 
 	at := func(pattern string, after int) int {
@@ -84,8 +85,8 @@ func TestWhatIsFsynced(t *testing.T) {
 
 	// An export: each file fsynced under its temporary name, then the folder.
 	outbox := t.TempDir()
-	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
-	batch := committedBatch(t, dir)
+	proctest.Whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	batch := proctest.CommittedBatch(t, dir)
 	seq = fsyncs(t, outbox, "-C", dir, "export", batch, "--to", "file://"+outbox+"/b/")
 	last = -1
 	for _, n := range []string{"verified.jsonl", "checkpoint", "signature.json"} {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/build/tooltest"
+	"github.com/pawl-dev/pawl/cmd/pawl/proctest"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/seal"
@@ -28,20 +29,20 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs it many times")
 	}
-	bin := buildPawl(t)
+	bin := proctest.BuildPawl(t)
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--role", "approver=policy_admin")
+	proctest.MustPawl(t, "init", dir, "--role", "approver=policy_admin")
 	inputs := t.TempDir()
 	rng := rand.New(rand.NewPCG(11, 12))
 
 	// How long does one run take here? Kill points are spread over it.
 	// The first run compiles the plugins into the cache; time a warm one.
-	timeRun(t, bin, dir, writeGen(t, inputs, 0))
-	full := timeRun(t, bin, dir, writeGen(t, inputs, 25))
+	timeRun(t, bin, dir, proctest.WriteGen(t, inputs, 0))
+	full := timeRun(t, bin, dir, proctest.WriteGen(t, inputs, 25))
 	const runs = 16
 	killed := 0
 	for i := 1; i <= runs; i++ {
-		in := writeGen(t, inputs, uint64(i%20)) // inputs repeat: reruns of committed and of killed batches
+		in := proctest.WriteGen(t, inputs, uint64(i%20)) // inputs repeat: reruns of committed and of killed batches
 		cmd := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", in, "--as-of", "2026-11-25T00:00:00Z")
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
@@ -69,7 +70,7 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 	}
 	// Every input commits on a rerun, and the counts add up.
 	for s := uint64(0); s < 20; s++ {
-		out, err := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", writeGen(t, inputs, s), "--output", "json").Output()
+		out, err := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", proctest.WriteGen(t, inputs, s), "--output", "json").Output()
 		if err != nil {
 			t.Fatalf("rerun of input %d: %v", s, err)
 		}
@@ -83,7 +84,7 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 		r.In = int64(m["records_in"].(float64))
 		r.Verified = int64(m["records_verified"].(float64))
 		r.Quarantined = int64(m["records_quarantined"].(float64))
-		if (r.Status != "committed" && r.Status != "already_committed") || r.In != killRecords || r.Verified+r.Quarantined != r.In {
+		if (r.Status != "committed" && r.Status != "already_committed") || r.In != proctest.KillRecords || r.Verified+r.Quarantined != r.In {
 			t.Fatalf("input %d after the kills: %+v", s, r)
 		}
 	}
@@ -95,23 +96,23 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 // checks after each kill that the project is whole and that a retry
 // finishes the work.
 func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
-	batch := committedBatch(t, dir)
+	batch := proctest.CommittedBatch(t, dir)
 	outbox := t.TempDir()
-	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	proctest.Whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
 	const pass = "a long enough pass phrase"
 	// One signer per attempt: a person signs a meaning once, so a retry
 	// after a kill that signed would be refused by policy, not tested.
 	for _, i := range []int{100, 0, 1, 2, 3, 4, 5} {
 		id := fmt.Sprintf("signer%d", i)
-		if code, out, errs := pawlPass(t, pass, "-C", dir, "operator", "add", id, "--name", fmt.Sprintf("Signer Number %d", i), "--reason", "reviewer", "--passphrase-fd", "3"); code != 0 {
+		if code, out, errs := proctest.PawlPass(t, pass, "-C", dir, "operator", "add", id, "--name", fmt.Sprintf("Signer Number %d", i), "--reason", "reviewer", "--passphrase-fd", "3"); code != 0 {
 			t.Fatalf("operator add: exit %d\n%s%s", code, out, errs)
 		}
-		mustPawl(t, "-C", dir, "operator", "grant", id, "reviewer", "--reason", "reviews")
+		proctest.MustPawl(t, "-C", dir, "operator", "grant", id, "reviewer", "--reason", "reviews")
 	}
-	pinTwoPerson(t, dir, "the signers' roles")
+	proctest.PinTwoPerson(t, dir, "the signers' roles")
 	fixed := filepath.Join(t.TempDir(), "fixed.json")
-	os.WriteFile(fixed, []byte(good), 0o644)
-	qs := quarantinedOrdinals(t, dir, batch)
+	os.WriteFile(fixed, []byte(proctest.Good), 0o644)
+	qs := proctest.QuarantinedOrdinals(t, dir, batch)
 	cases := []struct {
 		name  string
 		args  func(i int) []string
@@ -125,8 +126,8 @@ func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
 			if ents, _ := os.ReadDir(dest); len(ents) > 0 && len(enginetest.TrailEntries(t, dir, actions.BatchExportStarted, "batch:"+batch)) == 0 {
 				t.Fatalf("files reached %s with no export on record", dest)
 			}
-			mustPawl(t, "-C", dir, "export", batch, "--to", fmt.Sprintf("file://%s/k%d/", outbox, i))
-			mustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
+			proctest.MustPawl(t, "-C", dir, "export", batch, "--to", fmt.Sprintf("file://%s/k%d/", outbox, i))
+			proctest.MustPawl(t, "-C", dir, "verify-signature", filepath.Join(dest, actions.SignatureFile))
 		}},
 		{"sign", func(i int) []string {
 			return []string{"-C", dir, "sign", batch, "--meaning", "reviewed", "--operator", fmt.Sprintf("signer%d", i), "--passphrase-fd", "3"}
@@ -134,7 +135,7 @@ func killOthers(t *testing.T, bin, dir string, rng *rand.Rand) {
 		{"resubmit", func(i int) []string {
 			return []string{"-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(qs[i%len(qs)]), "--file", fixed, "--reason", "corrected"}
 		}, "", func(i int) {
-			mustPawl(t, "-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(qs[i%len(qs)]), "--file", fixed, "--reason", "corrected")
+			proctest.MustPawl(t, "-C", dir, "quarantine", "resubmit", batch, fmt.Sprint(qs[i%len(qs)]), "--file", fixed, "--reason", "corrected")
 		}},
 	}
 	for _, c := range cases {
@@ -192,10 +193,10 @@ func timeCmd(t *testing.T, bin string, args []string, stdin string) time.Duratio
 // otherwise stderr stays empty.
 func TestProgressBarOnlyOnATerminal(t *testing.T) {
 	tooltest.Need(t, "script") // gives pawl a terminal
-	bin := buildPawl(t)
+	bin := proctest.BuildPawl(t)
 	dir := t.TempDir()
-	mustPawl(t, "init", dir)
-	in := writeGen(t, t.TempDir(), 1)
+	proctest.MustPawl(t, "init", dir)
+	in := proctest.WriteGen(t, t.TempDir(), 1)
 	var errb bytes.Buffer
 	cmd := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", in)
 	cmd.Stderr = &errb
@@ -205,7 +206,7 @@ func TestProgressBarOnlyOnATerminal(t *testing.T) {
 	if errb.Len() != 0 {
 		t.Fatalf("stderr is not a terminal, yet pawl wrote to it: %q", errb.String())
 	}
-	mustPawl(t, "init", dir+"2")
+	proctest.MustPawl(t, "init", dir+"2")
 	out, err := exec.Command("script", "-qec", bin+" -C "+dir+"2 run sensor-feed -i "+in, "/dev/null").CombinedOutput()
 	if err != nil {
 		t.Fatalf("run on a terminal: %v\n%s", err, out)
@@ -258,12 +259,12 @@ func checkWhole(t *testing.T, bin, dir string) {
 // and 4 workers in two projects, gives byte-identical outputs (plugins
 // included: their clocks and randomness come from the batch).
 func TestSameBatchInTwoProcesses(t *testing.T) {
-	bin := buildPawl(t)
-	in := writeGen(t, t.TempDir(), 3)
+	bin := proctest.BuildPawl(t)
+	in := proctest.WriteGen(t, t.TempDir(), 3)
 	var outs []map[string]any
 	for _, w := range []string{"1", "4"} {
 		dir := t.TempDir()
-		mustPawl(t, "init", dir)
+		proctest.MustPawl(t, "init", dir)
 		out, err := exec.Command(bin, "-C", dir, "run", "sensor-feed", "-i", in, "--workers", w, "--as-of", "2026-11-25T00:00:00Z", "--output", "json").Output()
 		if err != nil {
 			t.Fatalf("workers %s: %v", w, err)

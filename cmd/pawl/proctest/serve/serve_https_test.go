@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pawl-dev/pawl/cmd/pawl/proctest"
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/serve/tlstest"
 )
@@ -26,7 +27,7 @@ func TestServiceOverHTTPSAsItsOwnAccount(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root, to run the service and its client as two other accounts")
 	}
-	bin := buildPawl(t)
+	bin := proctest.BuildPawl(t)
 	base, err := os.MkdirTemp("", "pawl-https-*")
 	if err != nil {
 		t.Fatal(err)
@@ -62,15 +63,15 @@ func TestServiceOverHTTPSAsItsOwnAccount(t *testing.T) {
 	looseKey := copyTo(pki.Alice.Key, filepath.Join(home, "loose.key"), 0o644, userUID)
 	ca := copyTo(pki.CA, filepath.Join(home, "ca.crt"), 0o644, userUID)
 	input := filepath.Join(home, "in.jsonl")
-	os.WriteFile(input, []byte(good+"\n"), 0o600)
+	os.WriteFile(input, []byte(proctest.Good+"\n"), 0o600)
 	os.Chown(input, userUID, userUID)
 
 	dir := filepath.Join(base, "project")
-	if code, out, errs := pawl(t, "init", dir, "--operator", "admin", "--role", "alice=operator,auditor"); code != 0 {
+	if code, out, errs := proctest.Pawl(t, "init", dir, "--operator", "admin", "--role", "alice=operator,auditor"); code != 0 {
 		t.Fatalf("init: %d %s%s", code, out, errs)
 	}
 	fp := principal.Fingerprint(pki.Alice.DER)
-	if code, out, errs := pawlPass(t, "alice works from the lab bench", "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--cert", fp,
+	if code, out, errs := proctest.PawlPass(t, "alice works from the lab bench", "-C", dir, "operator", "add", "alice", "--name", "Alice Example", "--cert", fp,
 		"--reason", "works over HTTPS", "--operator", "admin", "--passphrase-fd", "3"); code != 0 {
 		t.Fatalf("enrolling alice by her certificate: exit %d\n%s%s", code, out, errs)
 	}

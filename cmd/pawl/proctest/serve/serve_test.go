@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/build/tooltest"
+	"github.com/pawl-dev/pawl/cmd/pawl/proctest"
 	"github.com/pawl-dev/pawl/engine/config"
 )
 
@@ -34,7 +35,7 @@ func TestServiceAsItsOwnAccount(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root, to run the service and its client as two other accounts")
 	}
-	bin := buildPawl(t)
+	bin := proctest.BuildPawl(t)
 	base, err := os.MkdirTemp("", "pawl-serve-*")
 	if err != nil {
 		t.Fatal(err)
@@ -44,13 +45,13 @@ func TestServiceAsItsOwnAccount(t *testing.T) {
 	os.Chmod(filepath.Dir(bin), 0o755)
 	os.Chmod(bin, 0o755)
 	dir := filepath.Join(base, "project")
-	if code, out, errs := pawl(t, "init", dir, "--operator", "admin", "--role", "uid-4321=auditor,operator"); code != 0 {
+	if code, out, errs := proctest.Pawl(t, "init", dir, "--operator", "admin", "--role", "uid-4321=auditor,operator"); code != 0 {
 		t.Fatalf("init: %d %s%s", code, out, errs)
 	}
 	// Under a service every operator acts through an enrolment bound to
 	// their account: the user's (uid 4321, no name) is enrolled by the
 	// admin.
-	if code, out, errs := pawlPass(t, "a user of the service, 4321", "-C", dir, "operator", "add", "uid-4321", "--name", "User 4321", "--uid", "4321",
+	if code, out, errs := proctest.PawlPass(t, "a user of the service, 4321", "-C", dir, "operator", "add", "uid-4321", "--name", "User 4321", "--uid", "4321",
 		"--reason", "works through the service", "--passphrase-fd", "3"); code != 0 {
 		t.Fatalf("enrolling uid-4321: exit %d\n%s%s", code, out, errs)
 	}
@@ -104,7 +105,7 @@ func TestServiceAsItsOwnAccount(t *testing.T) {
 	os.Mkdir(home, 0o700)
 	os.Chown(home, userUID, userUID)
 	in := filepath.Join(home, "in.jsonl")
-	os.WriteFile(in, []byte(good+"\n"), 0o600)
+	os.WriteFile(in, []byte(proctest.Good+"\n"), 0o600)
 	os.Chown(in, userUID, userUID)
 
 	user := func(args ...string) (int, string, string) {
@@ -173,14 +174,14 @@ func TestServiceAsItsOwnAccount(t *testing.T) {
 // is not a terminal.
 func TestServedProgressOnTheClientsTerminal(t *testing.T) {
 	tooltest.Need(t, "script") // gives the client a terminal
-	bin := buildPawl(t)
+	bin := proctest.BuildPawl(t)
 	dir := t.TempDir()
-	if code, out, errs := pawl(t, "init", dir); code != 0 {
+	if code, out, errs := proctest.Pawl(t, "init", dir); code != 0 {
 		t.Fatalf("init: %s%s", out, errs)
 	}
 	// Under a service every operator acts through an enrolment bound to
 	// their account: the caller's (every role, as the project's creator).
-	if code, out, errs := pawlPass(t, "the caller's own pass phrase", "-C", dir, "operator", "add", config.Defaults().Operator, "--name", "Served Caller",
+	if code, out, errs := proctest.PawlPass(t, "the caller's own pass phrase", "-C", dir, "operator", "add", config.Defaults().Operator, "--name", "Served Caller",
 		"--reason", "acts through the service", "--passphrase-fd", "3"); code != 0 {
 		t.Fatalf("enrolling the caller: exit %d\n%s%s", code, out, errs)
 	}
@@ -210,7 +211,7 @@ func TestServedProgressOnTheClientsTerminal(t *testing.T) {
 			t.Fatalf("the service did not listen:\n%s", log.String())
 		}
 	}
-	in := writeGen(t, t.TempDir(), 1)
+	in := proctest.WriteGen(t, t.TempDir(), 1)
 	c := exec.Command("script", "-qec", bin+" -C "+dir+" run sensor-feed -i "+in, "/dev/null")
 	c.Env = env
 	out, err := c.CombinedOutput()
