@@ -93,6 +93,23 @@ func readmeBlock(t *testing.T, heading string) []string {
 	return strings.Split(s[start+6:start+6+end], "\n")
 }
 
+// atTerminal runs one command line in process at the pseudo-terminal tty,
+// writing answers (one line each) to master first for the passphrase
+// prompts; answers a refusal left unread are flushed, not left for the
+// next command.
+func atTerminal(t *testing.T, ctx context.Context, master, tty *os.File, args []string, answers ...string) (int, string, string) {
+	t.Helper()
+	for _, a := range answers {
+		fmt.Fprintln(master, a)
+	}
+	var out, errb bytes.Buffer
+	code := run(ctx, args, &streams{in: tty, out: &out, err: &errb})
+	if err := unix.IoctlSetInt(int(tty.Fd()), unix.TCFLSH, unix.TCIFLUSH); err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
 var (
 	trailingComment = regexp.MustCompile(`\s+#.*$`)
 	commentUID      = regexp.MustCompile(`^#.*\(uid (\d+)\)`)
@@ -152,24 +169,16 @@ func walkReadme(t *testing.T, block []string, master, tty *os.File, step readmeS
 			if words[0] != "pawl" {
 				t.Fatalf("README line %q: not a pawl command", raw)
 			}
-			for _, a := range answers {
-				fmt.Fprintln(master, a)
-			}
-			var out, errb bytes.Buffer
-			code := run(ctx, args, &streams{in: tty, out: &out, err: &errb})
+			code, out, errs := atTerminal(t, ctx, master, tty, args, answers...)
 			if code == 0 && args[0] == "init" {
 				enginetest.UseTestCacheKey(t, filepath.Join(args[1], ".pawl"))
 			}
-			// Answers a refusal left unread are not the next command's.
-			if err := unix.IoctlSetInt(int(tty.Fd()), unix.TCFLSH, unix.TCIFLUSH); err != nil {
-				t.Fatal(err)
-			}
 			if code != want {
-				t.Fatalf("README line %q: pawl %s: exit %d, want %d\n%s%s", raw, strings.Join(args, " "), code, want, out.String(), errb.String())
+				t.Fatalf("README line %q: pawl %s: exit %d, want %d\n%s%s", raw, strings.Join(args, " "), code, want, out, errs)
 			}
 			ran++
 			if after != nil {
-				after(out.String() + errb.String())
+				after(out + errs)
 			}
 		}
 	}
@@ -207,13 +216,8 @@ func TestReadmeTwoPersons(t *testing.T) {
 	// exec runs one command of the test's own (not the README's).
 	exec := func(args []string, answers ...string) (int, string) {
 		t.Helper()
-		for _, a := range answers {
-			fmt.Fprintln(master, a)
-		}
-		var out bytes.Buffer
-		code := run(context.Background(), args, &streams{in: tty, out: &out, err: &out})
-		unix.IoctlSetInt(int(tty.Fd()), unix.TCFLSH, unix.TCIFLUSH)
-		return code, out.String()
+		code, out, errs := atTerminal(t, context.Background(), master, tty, args, answers...)
+		return code, out + errs
 	}
 	var change string
 	ran := walkReadme(t, block, master, tty, func(words []string) ([]string, []string, func(string), bool) {
@@ -329,9 +333,8 @@ func TestReadmeRoles(t *testing.T) {
 	if ran < 7 || batch == "" {
 		t.Fatalf("ran %d README commands, batch %q: the walk-through was not found whole", ran, batch)
 	}
-	var out bytes.Buffer
-	if code := run(context.Background(), []string{"batches", "show", batch}, &streams{in: strings.NewReader(""), out: &out, err: &out}); code != 0 ||
-		!strings.Contains(out.String(), "approved by Quinn Auditor (quinn)") || !strings.Contains(out.String(), "valid") {
-		t.Fatalf("quinn's approval is not shown valid: exit %d\n%s", code, out.String())
+	if code, out, errs := atTerminal(t, context.Background(), master, tty, []string{"batches", "show", batch}); code != 0 ||
+		!strings.Contains(out, "approved by Quinn Auditor (quinn)") || !strings.Contains(out, "valid") {
+		t.Fatalf("quinn's approval is not shown valid: exit %d\n%s%s", code, out, errs)
 	}
 }
