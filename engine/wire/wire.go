@@ -208,33 +208,19 @@ func decodeMessage(f Frame) (any, error) {
 	var err error
 	switch f.Type {
 	case THello:
-		var m Hello
-		err = strict(f.Payload, &m)
-		msg = m
+		msg, err = decodeAs[Hello](f.Payload)
 	case TRequest:
-		var m Request
-		err = strict(f.Payload, &m)
-		msg = m
+		msg, err = decodeAs[Request](f.Payload)
 	case TAnswer:
-		var m Answer
-		err = strict(f.Payload, &m)
-		msg = m
+		msg, err = decodeAs[Answer](f.Payload)
 	case TExit:
-		var m Exit
-		err = strict(f.Payload, &m)
-		msg = m
+		msg, err = decodeAs[Exit](f.Payload)
 	case TPull:
-		var m Pull
-		err = strict(f.Payload, &m)
-		msg = m
+		msg, err = decodeAs[Pull](f.Payload)
 	case TShut:
-		var m Shut
-		err = strict(f.Payload, &m)
-		msg = m
+		msg, err = decodeAs[Shut](f.Payload)
 	case TEnd:
-		var m End
-		err = strict(f.Payload, &m)
-		msg = m
+		msg, err = decodeAs[End](f.Payload)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("wire: %c frame: %v", byte(f.Type), err)
@@ -243,6 +229,13 @@ func decodeMessage(f Frame) (any, error) {
 		return nil, err
 	}
 	return msg, nil
+}
+
+// decodeAs decodes payload strictly (strict) as a message of type T.
+func decodeAs[T any](payload []byte) (any, error) {
+	var m T
+	err := strict(payload, &m)
+	return m, err
 }
 
 func strict(b []byte, v any) error {
