@@ -51,21 +51,26 @@ if [ -z "$targets" ]; then
 fi
 
 start=$SECONDS
-failed=()
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-# fuzz_once PKG NAME [FUZZTIME]: one run of a target; 0 when it passed, 1
-# when it failed, 2 when it stopped with Go's "context deadline exceeded"
-# and wrote no failing input: the fuzz coordinator's race at the end of a
-# -fuzztime duration (go.dev/issue/75804, fixed in Go 1.27), not a finding.
-# The retry counts executions instead (-fuzztime Nx, N what the first run
-# reached), which has no deadline to race.
+# Two lanes, one fuzzing worker each (-parallel 1): the targets' start-up
+# (building, worker start, the stored corpus) is about half of each one's
+# time and is mostly one core's work, so two lanes on two cores take about
+# half the wall time of one lane with two workers, for the same fuzzing
+# time per target.
+lanes=${PAWL_FUZZ_LANES:-2}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# fuzz_once LOG PKG NAME [FUZZTIME]: one run of a target; 0 when it
+# passed, 1 when it failed, 2 when it stopped with Go's "context deadline
+# exceeded" and wrote no failing input: the fuzz coordinator's race at the
+# end of a -fuzztime duration (go.dev/issue/75804, fixed in Go 1.27), not a
+# finding. The retry counts executions instead (-fuzztime Nx, N what the
+# first run reached), which has no deadline to race.
 fuzz_once() {
-	local ft=${3:-$fuzztime}
+	local log=$1 ft=${4:-$fuzztime}
 	local dir before after
-	dir=$(go list -f '{{.Dir}}' "$1")/testdata/fuzz/$2
+	dir=$(go list -f '{{.Dir}}' "$2")/testdata/fuzz/$3
 	before=$(ls "$dir" 2>/dev/null | sort || true)
-	if go test -run '^$' -fuzz "^${2}\$" -fuzztime "$ft" "$1" >"$log" 2>&1; then
+	if go test -run '^$' -fuzz "^${3}\$" -fuzztime "$ft" -parallel 1 "$2" >"$log" 2>&1; then
 		return 0
 	fi
 	after=$(ls "$dir" 2>/dev/null | sort || true)
@@ -76,31 +81,47 @@ fuzz_once() {
 	return 1
 }
 
-while read -r pkg name; do
-	t0=$SECONDS
-	status=0
-	fuzz_once "$pkg" "$name" || status=$?
-	if [ $status -eq 2 ]; then
-		echo "again $name: the fuzz coordinator stopped with \"context deadline exceeded\" and no failing input (go.dev/issue/75804)"
-		n=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
+# lane N: fuzzes every lanes-th target from the N-th, writing what it
+# prints to $work/out.N and each failed target to $work/failed.N.
+lane() {
+	local n=$1 i=0 pkg name t0 status execs log=$work/log.$1
+	while read -r pkg name; do
+		i=$((i + 1))
+		[ $(((i - 1) % lanes)) -eq "$n" ] || continue
+		t0=$SECONDS
 		status=0
-		fuzz_once "$pkg" "$name" "$((${n:-0} > 100 ? n : 100))x" || status=$?
-	fi
-	case $status in
-	0)
-		execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 || true)
-		printf 'ok    %-28s %-45s %3ds %s\n' "$name" "${pkg#github.com/pawl-dev/pawl/}" $((SECONDS - t0)) "${execs:-}"
-		;;
-	*)
-		printf 'FAIL  %-28s %s\n' "$name" "$pkg"
-		grep -v '^fuzz: elapsed' "$log" || true
-		failed+=("$pkg $name")
-		;;
-	esac
-done <<<"$targets"
+		fuzz_once "$log" "$pkg" "$name" || status=$?
+		if [ $status -eq 2 ]; then
+			echo "again $name: the fuzz coordinator stopped with \"context deadline exceeded\" and no failing input (go.dev/issue/75804)"
+			execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
+			status=0
+			fuzz_once "$log" "$pkg" "$name" "$((${execs:-0} > 100 ? execs : 100))x" || status=$?
+		fi
+		case $status in
+		0)
+			execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 || true)
+			printf 'ok    %-28s %-45s %3ds %s\n' "$name" "${pkg#github.com/pawl-dev/pawl/}" $((SECONDS - t0)) "${execs:-}"
+			;;
+		*)
+			printf 'FAIL  %-28s %s\n' "$name" "$pkg"
+			grep -v '^fuzz: elapsed' "$log" || true
+			echo "$pkg $name" >>"$work/failed.$n"
+			;;
+		esac
+	done <<<"$targets" >"$work/out.$n" 2>&1
+}
 
-echo "$(wc -l <<<"$targets") fuzz targets, ${fuzztime} each, in $((SECONDS - start)) s"
-if [ ${#failed[@]} -gt 0 ]; then
-	printf 'failed: %s\n' "${failed[@]}" >&2
+pids=()
+for ((n = 0; n < lanes; n++)); do
+	lane $n &
+	pids+=($!)
+done
+for pid in "${pids[@]}"; do
+	wait "$pid"
+done
+cat "$work"/out.*
+echo "$(wc -l <<<"$targets") fuzz targets, ${fuzztime} each, in $lanes lanes, in $((SECONDS - start)) s"
+if cat "$work"/failed.* >/dev/null 2>&1; then
+	printf 'failed: %s\n' "$(cat "$work"/failed.*)" >&2
 	exit 1
 fi
