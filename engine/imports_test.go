@@ -11,7 +11,7 @@ import (
 // docs/architecture.md draws it.
 var layers = [][]string{
 	// the foundation: nothing of ours
-	{"audit/canonjson", "engine/durable", "engine/failpoint", "engine/jsonptr", "engine/version", "engine/demo", "engine/records",
+	{"audit/canonjson", "engine/contract", "engine/durable", "engine/failpoint", "engine/jsonptr", "engine/version", "engine/demo", "engine/records",
 		"engine/sandbox", "engine/plugstate", "engine/config", "engine/principal", "engine/wire", "engine/serve/tlstest", "plugins", "plugins/pdk", "plugins/pdk/state", "engine/normalize/internal/gen", "build/tooltest"},
 	// the leaves: one foundation package at most
 	{"audit", "policies", "engine/store", "engine/normalize", "engine/schema",
