@@ -558,3 +558,68 @@ func ParseReferences(r io.Reader, name string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Summary is what a Config decides, resolved: the class of each named
+// field, the action for each hazard in each class (defaults included),
+// the forms and the rest, as plain names. The arbiter (engine/contract)
+// compares two of them.
+type Summary struct {
+	Classes          map[string]string            // JSON pointer → "identifier", "text" or "free", for the named fields
+	Actions          map[string]map[string]string // class → hazard → action, for every hazard the class checks
+	Forms            map[string]string            // class → "NFC" or "NFKC"
+	SingleLine       []string
+	RestrictionLevel string
+	References       map[string]string // JSON pointer → reference file
+	Lowercase        []string
+	Language         string
+}
+
+// Summary validates c and resolves what it decides.
+func (c Config) Summary() (Summary, error) {
+	p, err := c.build()
+	if err != nil {
+		return Summary{}, err
+	}
+	s := Summary{Classes: map[string]string{}, Actions: map[string]map[string]string{}, Forms: map[string]string{},
+		RestrictionLevel: p.level.String(), References: map[string]string{}, Language: p.lang}
+	for cl := Class(0); cl < numClasses; cl++ {
+		s.Forms[cl.String()] = formName(p.forms[cl])
+		acts := map[string]string{}
+		for h := hazard(0); h < numHazards; h++ {
+			if a := p.actions[cl][h]; a != 0 {
+				acts[hazards[h].name] = a.String()
+			}
+		}
+		s.Actions[cl.String()] = acts
+	}
+	for _, ptr := range sortedKeys(p.named) {
+		r := p.named[ptr]
+		if r.hasClass {
+			s.Classes[ptr] = r.class.String()
+		}
+		if r.singleLine {
+			s.SingleLine = append(s.SingleLine, ptr)
+		}
+		if r.lower {
+			s.Lowercase = append(s.Lowercase, ptr)
+		}
+	}
+	for ptr, f := range c.References {
+		s.References[ptr] = f
+	}
+	return s, nil
+}
+
+func formName(f norm.Form) string {
+	switch f {
+	case norm.NFC:
+		return "NFC"
+	case norm.NFKC:
+		return "NFKC"
+	case norm.NFD:
+		return "NFD"
+	case norm.NFKD:
+		return "NFKD"
+	}
+	return fmt.Sprintf("Form(%d)", int(f))
+}
