@@ -58,6 +58,8 @@ var authzRules = map[string]authzRule{
 	"change approve":        {engine: gate.ActionApproveChange},
 	"change list":           {action: "change.read", object: fixed("changes"), read: true},
 	"change show":           {action: "change.read", object: arg("change"), read: true},
+	"contract diff":         {action: "contract.read", object: arg("job"), read: true},
+	"contract log":          {action: "contract.read", object: arg("job"), read: true},
 	"key history":           {action: "key.read", object: fixed("engine-key"), read: true},
 	"key rotate":            {engine: gate.ActionKeyRotate},
 	"serve":                 {none: "it asks nothing itself: every command it runs for a client is authorised as that client (the socket's peer, principal.From)"},

@@ -82,6 +82,7 @@ Start with:  pawl demo`,
 	)
 	root.AddCommand(a.keyCmd())
 	root.AddCommand(a.sessionCmd())
+	root.AddCommand(a.contractCmd())
 	root.AddCommand(a.stateCmd())
 	return root
 }

@@ -101,14 +101,14 @@ func (c *comparer) compare(p, n node, at string) {
 		return
 	case pIsBool && !pb:
 		if m := asObject(n.v); m != nil && onlyDecided(m) {
-			c.add(Weakening, at, "false", "the schema was false (it accepted nothing here); now it accepts instances")
+			c.add(Weakening, at, keywordOf(p.loc), "the schema was false (it accepted nothing here); now it accepts instances")
 		} else {
-			c.add(Unknown, at, "false", "the schema was false (it accepted nothing here); whether the new one accepts anything is not decided statically")
+			c.add(Unknown, at, keywordOf(p.loc), "the schema was false (it accepted nothing here); whether the new one accepts anything is not decided statically")
 		}
 		return
 	case nIsBool && !nb:
 		if !(pIsBool && !pb) {
-			c.add(Tightening, at, "false", "the schema is now false: nothing is accepted here")
+			c.add(Tightening, at, keywordOf(n.loc), "the schema is now false: nothing is accepted here")
 		}
 		return
 	}
@@ -645,6 +645,30 @@ func (c *comparer) compareAllOf(p node, pm map[string]any, n node, nm map[string
 		}
 		c.compare(pn, nn, at)
 	}
+}
+
+// keywordOf names the keyword a schema location is under: the last one in
+// its path ("additionalProperties", "items", "properties" for a property's
+// schema), or "schema" for a document's root.
+func keywordOf(loc string) string {
+	segs := strings.Split(loc, "/")
+	if n := len(segs); n >= 2 {
+		switch segs[n-2] {
+		case "properties", "patternProperties", "$defs", "dependentSchemas":
+			return segs[n-2]
+		}
+	}
+	for i := len(segs) - 1; i >= 0; i-- {
+		seg := segs[i]
+		if _, err := strconv.Atoi(seg); err == nil || seg == "" {
+			continue
+		}
+		if strings.HasSuffix(seg, "#") || strings.HasPrefix(seg, "(") {
+			return "schema"
+		}
+		return seg
+	}
+	return "schema"
 }
 
 // onlyDecided reports whether a schema uses only keywords with a static

@@ -52,9 +52,9 @@ func TestEachKeywordChange(t *testing.T) {
 		kind           Kind
 		at, keyword    string
 	}{
-		{"additionalProperties false dropped", `"additionalProperties": false`, `"additionalProperties": true`, Weakening, "/*", "false"},
+		{"additionalProperties false dropped", `"additionalProperties": false`, `"additionalProperties": true`, Weakening, "/*", "additionalProperties"},
 		{"additionalProperties removed", `,
-  "additionalProperties": false`, ``, Weakening, "/*", "false"},
+  "additionalProperties": false`, ``, Weakening, "/*", "additionalProperties"},
 		{"required name dropped", `"required": ["device_id", "timestamp", "value", "unit"]`, `"required": ["device_id", "timestamp", "value"]`, Weakening, "/", "required"},
 		{"required name added", `"required": ["device_id", "timestamp", "value", "unit"]`, `"required": ["device_id", "timestamp", "value", "unit", "tags"]`, Tightening, "/", "required"},
 		{"pattern removed", `, "pattern": "^[A-Z]{2}-[0-9]{6}$"`, ``, Weakening, "/device_id", "pattern"},
@@ -79,7 +79,7 @@ func TestEachKeywordChange(t *testing.T) {
 		{"format changed", `"format": "date-time"`, `"format": "date"`, Weakening, "/timestamp", "format"},
 		{"property schema made anything", `"unit": {"type": "string", "enum": ["celsius", "fahrenheit", "kelvin"]}`, `"unit": {"type": "string"}`, Weakening, "/unit", "enum"},
 		{"property removed falls to additionalProperties false", `,
-    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 4}`, ``, Tightening, "/tags", "false"},
+    "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 4}`, ``, Tightening, "/tags", "additionalProperties"},
 		{"oneOf added", `"title": "SensorReading",`, `"title": "SensorReading", "oneOf": [{"required": ["tags"]}, {"required": ["unit"]}],`, Unknown, "/", "oneOf"},
 		{"title changed only", `"title": "SensorReading"`, `"title": "Reading"`, 0, "", ""},
 		{"uniqueItems added", `"maxItems": 4`, `"maxItems": 4, "uniqueItems": true`, Tightening, "/tags", "uniqueItems"},

@@ -293,23 +293,7 @@ func schemaVersion(d store.Digest) string {
 // $refs reach (in records that pin them), lookup and reference files, and a pawl.lock of the batch's pins. Each comes out of
 // the store checked against its hash. It returns the job spec's path.
 func layOut(p *project.Project, rec *actions.BatchRecord, tree string) (string, error) {
-	for f, d := range rec.Pins {
-		if !lockfile.IsFile(f) {
-			continue // plugins are loaded from the store by their pin; the bundle and its settings by policyFor
-		}
-		b, err := p.ReadBlob(d)
-		if err != nil {
-			return "", fmt.Errorf("pinned %s: %w", f, err)
-		}
-		dst := filepath.Join(tree, filepath.FromSlash(f))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(dst, b, 0o600); err != nil {
-			return "", err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(tree, lockfile.Name), rec.Pins.Format(), 0o600); err != nil {
+	if err := layOutPins(p, rec.Pins, tree); err != nil {
 		return "", err
 	}
 	for f, d := range rec.Pins {
@@ -318,4 +302,26 @@ func layOut(p *project.Project, rec *actions.BatchRecord, tree string) (string, 
 		}
 	}
 	return "", fmt.Errorf("the batch's job spec %s is not among its pins", rec.JobSpec)
+}
+
+// layOutPins writes every pinned file, from the store, under tree, with
+// the pins as its pawl.lock.
+func layOutPins(p *project.Project, pins lockfile.Pins, tree string) error {
+	for f, d := range pins {
+		if !lockfile.IsFile(f) {
+			continue // plugins are loaded from the store by their pin; the bundle and its settings by policyFor
+		}
+		b, err := p.ReadBlob(d)
+		if err != nil {
+			return fmt.Errorf("pinned %s: %w", f, err)
+		}
+		dst := filepath.Join(tree, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(tree, lockfile.Name), pins.Format(), 0o600)
 }

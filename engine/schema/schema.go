@@ -19,6 +19,8 @@ type Schema struct {
 	title     string
 	propTypes map[string]string
 	files     map[string]string // Compile: every file read, with the sha256 of its bytes
+	rootURL   string
+	docs      map[string]any // every document compiled, by URL without fragment
 }
 
 // Options tunes [CompileURL]. The zero value is pawl's contract stage exactly
@@ -166,6 +168,8 @@ func compile(rootURL string, rootDoc any, load func(string) (any, error), format
 		sch:       sch,
 		title:     sch.Title,
 		propTypes: propertyTypes(sch, rec.docs),
+		rootURL:   rootURL,
+		docs:      rec.docs,
 	}, nil
 }
 
@@ -183,6 +187,13 @@ func oneLine(err error) error {
 	}
 	return errors.New(strings.Join(lines, " "))
 }
+
+// Documents returns the URL of the root document and every document the
+// schema compiled from (the root and each one a reference reached, not the
+// built-in metaschemas), decoded as [DecodeJSON] does, by URL without a
+// fragment: what engine/contract compares. The map is shared: do not
+// change it.
+func (s *Schema) Documents() (string, map[string]any) { return s.rootURL, s.docs }
 
 // Title returns the root schema's "title", or "".
 func (s *Schema) Title() string { return s.title }

@@ -45,7 +45,7 @@ test_unknown_action_is_denied if {
 }
 
 test_auditor_reads_everything if {
-	every a in ["audit.read", "audit.verify", "audit.export", "audit.prove", "audit.checkpoint", "batches.read", "change.read", "key.read", "quarantine.read", "operator.read", "plugin.read", "replay"] {
+	every a in ["audit.read", "audit.verify", "audit.export", "audit.prove", "audit.checkpoint", "batches.read", "change.read", "contract.read", "key.read", "quarantine.read", "operator.read", "plugin.read", "replay"] {
 		decide(a, "aud", {}).allow
 	}
 }
