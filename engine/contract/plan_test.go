@@ -70,7 +70,11 @@ func TestValidatorAndLimitChanges(t *testing.T) {
 		{"validator added", func(c *Contract) {
 			c.Validators = append(c.Validators, Validator{Name: "zscore", Version: "2.0.0"})
 		}, Tightening, "zscore"},
-		{"version changed", func(c *Contract) { v := rng; v.Version, v.Module = "1.1.0", "sha256:dd"; c.Validators = []Validator{v, reg} }, Unknown, "range"},
+		{"version changed", func(c *Contract) {
+			v := rng
+			v.Version, v.Module = "1.1.0", "sha256:dd"
+			c.Validators = []Validator{v, reg}
+		}, Unknown, "range"},
 		{"config changed", func(c *Contract) { v := rng; v.Config = `{"max":20}`; c.Validators = []Validator{v, reg} }, Unknown, "range"},
 		{"lookup file changed", func(c *Contract) {
 			v := reg
