@@ -25,6 +25,7 @@ func Open(ctx context.Context, root string, cfg config.Config) (*project.Project
 	if err != nil {
 		return nil, err
 	}
+	p.ContractCheck = ratchet.CheckContracts
 	if err := ratchet.Recover(ctx, p); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("recovering interrupted batches: %w", err)
@@ -74,6 +75,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 	if err != nil {
 		return nil, err
 	}
+	p.ContractCheck = ratchet.CheckContracts
 	reason := opt.Reason
 	if reason == "" {
 		reason = "new project"

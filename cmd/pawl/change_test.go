@@ -16,13 +16,15 @@ const approverPass = "harbour violin thistle marmalade"
 
 var changeIDRe = regexp.MustCompile(`change (chg-[0-9a-f]{12})`)
 
-// pinTwoPerson runs `pawl pin` and, when the two-person rule holds a
-// change back, does the two-person dance at the command line: operator
+// pinTwoPerson runs `pawl pin --weaken` and, when the two-person rule
+// holds a change back (a guarded pin, or a job's contract weakened: the
+// tests rewrite jobs to set up what they test), does the two-person dance
+// at the command line: operator
 // "approver" (enrolled if need be) approves the change with their
 // passphrase, and `pawl change apply` puts it in force.
 func pinTwoPerson(t *testing.T, dir, reason string) string {
 	t.Helper()
-	out := mustPawl(t, "-C", dir, "pin", "--reason", reason)
+	out := mustPawl(t, "-C", dir, "pin", "--weaken", "--reason", reason)
 	m := changeIDRe.FindStringSubmatch(out)
 	if !strings.Contains(out, "NOT in force") || m == nil {
 		return out
@@ -49,7 +51,7 @@ func TestTwoPersonRuleAtTheCommandLine(t *testing.T) {
 	cfg := filepath.Join(dir, "pawl.yaml")
 	os.WriteFile(cfg, []byte(strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 67108864", "max_record_bytes: 134217728", 1)), 0o644)
 
-	out := mustPawl(t, "-C", dir, "pin", "--operator", "alice", "--reason", "bigger records")
+	out := mustPawl(t, "-C", dir, "pin", "--operator", "alice", "--weaken", "--reason", "bigger records")
 	m := changeIDRe.FindStringSubmatch(out)
 	if m == nil || !strings.Contains(out, "NOT in force") {
 		t.Fatalf("pin by one person:\n%s", out)

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/contract"
@@ -30,9 +32,9 @@ every version of a job's contract on record with its classification.`,
 }
 
 func (a *app) contractDiffCmd() *cobra.Command {
-	var from, to string
+	var from, to, empirical string
 	c := &cobra.Command{
-		Use:   "diff JOB [--from pinned|ENTRY|BATCH] [--to tree|pinned|ENTRY|BATCH]",
+		Use:   "diff JOB [--from pinned|ENTRY|BATCH] [--to tree|pinned|ENTRY|BATCH] [--empirical N|all]",
 		Short: "Classify each change of a job's contract as tightening, weakening or unknown",
 		Long: `Compare the contract of JOB at --from (default: the pins in force) with the one
 at --to (default: the working tree, which is what 'pawl pin' would pin).
@@ -43,10 +45,19 @@ Each side is one of:
             plugin.added; 'pawl contract log JOB' lists them)
   BATCH     the contract a committed batch was judged by (its id)
 Every side is rebuilt from the store: an old version needs nothing but the
-data directory. The command changes nothing.`,
+data directory. The command changes nothing.
+
+--empirical N (or all) settles what the static comparison cannot: the --to
+contract judges again the records of the job's N newest committed batches,
+from the store, as of each batch's time and from the plugin state it started
+from. A record the batch quarantined that would now pass is proof of a
+weakening, shown with the reasons it was quarantined for; a record it
+verified that would now be quarantined is the impact of a tightening,
+counted per rule.`,
 		Example: `  pawl contract diff sensor-feed
   pawl contract diff sensor-feed --from 3c2f…e1 --to pinned
-  pawl contract diff sensor-feed --from 12 --output json`,
+  pawl contract diff sensor-feed --from 12 --output json
+  pawl contract diff sensor-feed --empirical all`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			p, err := a.openChecked(c)
@@ -55,6 +66,10 @@ data directory. The command changes nothing.`,
 			}
 			defer p.Close()
 			job := argv[0]
+			batches, err := empiricalBatches(empirical)
+			if err != nil {
+				return err
+			}
 			prev, fromLabel, err := contractAt(c.Context(), p, job, from)
 			if err != nil {
 				return fmt.Errorf("--from %s: %w", from, err)
@@ -68,17 +83,34 @@ data directory. The command changes nothing.`,
 				return err
 			}
 			v := contract.Verdict(changes)
+			var evidence []*ratchet.Evidence
+			if batches != 0 {
+				if evidence, err = judgeAgain(c.Context(), p, job, to, batches); err != nil {
+					return err
+				}
+				if proven(evidence) {
+					v = contract.Weakening
+				}
+			}
 			if a.output == "json" {
-				return a.printJSON(map[string]any{"job": job, "from": fromLabel, "to": toLabel, "verdict": verdictName(v), "changes": nonNil(changes)})
+				out := map[string]any{"job": job, "from": fromLabel, "to": toLabel, "verdict": verdictName(v), "changes": nonNil(changes)}
+				if batches != 0 {
+					out["evidence"] = nonNil(evidence)
+				}
+				return a.printJSON(out)
 			}
 			fmt.Fprintf(a.s.out, "contract of job %s: %s → %s\n", job, fromLabel, toLabel)
 			printChanges(a, "  ", changes)
+			if batches != 0 {
+				printEvidence(a, toLabel, evidence)
+			}
 			fmt.Fprintf(a.s.out, "verdict: %s\n", describeVerdict(v, changes))
 			return nil
 		},
 	}
 	c.Flags().StringVar(&from, "from", "pinned", "the old side: pinned, tree, an audit entry that wrote pins, or a batch id")
 	c.Flags().StringVar(&to, "to", "tree", "the new side: tree, pinned, an audit entry that wrote pins, or a batch id")
+	c.Flags().StringVar(&empirical, "empirical", "0", "judge again the records of the job's N newest committed batches (or all) with the --to contract")
 	a.addOutputFlag(c)
 	return c
 }
@@ -123,9 +155,13 @@ contract diff'.`,
 				if _, ok := v.Pins[jobRel]; !ok {
 					continue
 				}
-				cur, err := ratchet.ContractAtPins(p, v.Pins, job)
+				pl, err := ratchet.PlanAtPins(p, v.Pins, job)
 				if err != nil {
 					return fmt.Errorf("the pins of audit entry %d: %w", v.Entry.Seq, err)
+				}
+				cur, err := ratchet.ContractOf(pl)
+				if err != nil {
+					return err
 				}
 				le := logEntry{Entry: v.Entry.Seq, Time: v.Entry.Time, Operator: v.Entry.Operator, Reason: v.Entry.Reason, Verdict: "first"}
 				if prev != nil {
@@ -162,40 +198,163 @@ contract diff'.`,
 
 // contractAt resolves one side of a comparison (see contract diff's help).
 func contractAt(ctx context.Context, p *project.Project, job, ref string) (contract.Contract, string, error) {
+	pl, label, err := planAt(ctx, p, job, ref)
+	if err != nil {
+		return contract.Contract{}, "", err
+	}
+	c, err := ratchet.ContractOf(pl)
+	return c, label, err
+}
+
+// planAt is the contract part of the plan of one side.
+func planAt(ctx context.Context, p *project.Project, job, ref string) (*ratchet.Plan, string, error) {
 	switch ref {
 	case "tree":
-		c, err := ratchet.ContractOfTree(ctx, p, job)
-		return c, "the working tree", err
+		pl, err := ratchet.PlanOfTree(ctx, p, job)
+		return pl, "the working tree", err
 	case "pinned", "":
 		pins, err := p.Pins(ctx)
 		if err != nil {
-			return contract.Contract{}, "", err
+			return nil, "", err
 		}
-		c, err := ratchet.ContractAtPins(p, pins, job)
-		return c, "the pins in force", err
+		pl, err := ratchet.PlanAtPins(p, pins, job)
+		return pl, "the pins in force", err
 	}
 	if seq, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		versions, err := p.PinVersions(ctx)
 		if err != nil {
-			return contract.Contract{}, "", err
+			return nil, "", err
 		}
 		for _, v := range versions {
 			if v.Entry.Seq == seq {
-				c, err := ratchet.ContractAtPins(p, v.Pins, job)
-				return c, fmt.Sprintf("the pins of audit entry %d (%s UTC, %s)", seq, v.Entry.Time.Format(time.DateTime), v.Entry.Operator), err
+				pl, err := ratchet.PlanAtPins(p, v.Pins, job)
+				return pl, fmt.Sprintf("the pins of audit entry %d (%s UTC, %s)", seq, v.Entry.Time.Format(time.DateTime), v.Entry.Operator), err
 			}
 		}
-		return contract.Contract{}, "", fmt.Errorf("audit entry %d wrote no pins: `pawl contract log %s` lists the entries that did", seq, job)
+		return nil, "", fmt.Errorf("audit entry %d wrote no pins: `pawl contract log %s` lists the entries that did", seq, job)
 	}
 	b, err := p.Batch(ctx, ref)
 	if err != nil {
-		return contract.Contract{}, "", fmt.Errorf("%w (a side is tree, pinned, an audit entry number or a committed batch id)", err)
+		return nil, "", fmt.Errorf("%w (a side is tree, pinned, an audit entry number or a committed batch id)", err)
 	}
 	if b.Job != job {
-		return contract.Contract{}, "", fmt.Errorf("batch %s is of job %s, not %s", ref, b.Job, job)
+		return nil, "", fmt.Errorf("batch %s is of job %s, not %s", ref, b.Job, job)
 	}
-	c, err := ratchet.ContractOfBatch(p, &b.BatchRecord)
-	return c, "batch " + ref, err
+	pl, err := ratchet.PlanOfBatch(p, &b.BatchRecord)
+	return pl, "batch " + ref, err
+}
+
+// empiricalBatches reads --empirical: a number of batches, or all (-1).
+func empiricalBatches(s string) (int, error) {
+	if s == "all" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, &usageError{fmt.Errorf("--empirical %q: want a number of batches (0: none) or all", s)}
+	}
+	return n, nil
+}
+
+// judgeAgain has the contract of side `to` judge the records of the job's
+// n newest committed batches (n < 0: all) again.
+func judgeAgain(ctx context.Context, p *project.Project, job, to string, n int) ([]*ratchet.Evidence, error) {
+	all, err := p.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var mine []*project.Batch
+	for i := len(all) - 1; i >= 0 && (n < 0 || len(mine) < n); i-- {
+		if all[i].Job == job {
+			mine = append(mine, all[i])
+		}
+	}
+	var out []*ratchet.Evidence
+	for _, b := range mine {
+		pl, _, err := planAt(ctx, p, job, to)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := ratchet.Rejudge(ctx, p, pl, &b.BatchRecord, p.Cfg.Operator)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func proven(evidence []*ratchet.Evidence) bool {
+	for _, ev := range evidence {
+		if len(ev.NowPass) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// maxShown bounds the records listed as proof of a weakening.
+const maxShown = 10
+
+func printEvidence(a *app, toLabel string, evidence []*ratchet.Evidence) {
+	w := a.s.out
+	var records, quarantined, pass, fail int64
+	rules := map[string]int{}
+	for _, ev := range evidence {
+		records += ev.Records
+		quarantined += ev.Quarantined
+		pass += int64(len(ev.NowPass))
+		fail += int64(len(ev.NowFail))
+		for _, r := range ev.NowFail {
+			for _, f := range r.Reasons {
+				rules[f.Rule+" at "+orRoot(f.Pointer)]++
+			}
+		}
+	}
+	fmt.Fprintf(w, "empirical check: %s judged again the records of %d batch(es): %d records, %d of them quarantined\n", toLabel, len(evidence), records, quarantined)
+	switch {
+	case pass > 0:
+		fmt.Fprintf(w, "  would now pass %d of %d quarantined records — proof of a weakening:\n", pass, quarantined)
+		shown := 0
+		for _, ev := range evidence {
+			for _, r := range ev.NowPass {
+				if shown == maxShown {
+					break
+				}
+				shown++
+				var why []string
+				for _, f := range r.Reasons {
+					why = append(why, f.Rule+" at "+orRoot(f.Pointer)+": "+f.Message)
+				}
+				fmt.Fprintf(w, "    batch %s record %d (byte %d), quarantined for %s\n", ev.Batch, r.Ordinal, r.Offset, strings.Join(why, "; "))
+			}
+		}
+		if pass > maxShown {
+			fmt.Fprintf(w, "    … and %d more (--output json lists them all)\n", pass-maxShown)
+		}
+	default:
+		fmt.Fprintf(w, "  no quarantined record would now pass (of %d)\n", quarantined)
+	}
+	if fail > 0 {
+		fmt.Fprintf(w, "  would quarantine %d of %d past verified records:\n", fail, records-quarantined)
+		keys := make([]string, 0, len(rules))
+		for k := range rules {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			return rules[keys[i]] > rules[keys[j]] || rules[keys[i]] == rules[keys[j]] && keys[i] < keys[j]
+		})
+		for _, k := range keys {
+			fmt.Fprintf(w, "    %s: %d\n", k, rules[k])
+		}
+	}
+}
+
+func orRoot(ptr string) string {
+	if ptr == "" {
+		return "/"
+	}
+	return ptr
 }
 
 func printChanges(a *app, indent string, changes []contract.Change) {

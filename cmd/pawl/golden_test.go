@@ -517,7 +517,7 @@ func (g *goldenScenario) run() {
 	const davePass = "walnut lighthouse cobalt ferry"
 	g.in("operator-add/approver", 0, "operator", "add", "dave", "--name", "Dave Approver", "--reason", "policy approver", "--operator", "qa-admin", "--passphrase-fd", passFD(t, davePass))
 	g.write(cfg, strings.Replace(string(mustRead(t, cfg)), "max_record_bytes: 1048576", "max_record_bytes: 2097152", 1))
-	proposed := g.in("pin/proposed", 0, "pin", "--operator", "alice", "--reason", "records up to 2 MiB")
+	proposed := g.in("pin/proposed", 0, "pin", "--operator", "alice", "--weaken", "--reason", "records up to 2 MiB")
 	change := regexp.MustCompile(`change (chg-[0-9a-f]{12})`).FindStringSubmatch(proposed.stdout)
 	if change == nil {
 		t.Fatalf("no change id in %q", proposed.stdout)

@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/contract"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/spf13/cobra"
@@ -27,6 +29,7 @@ func printPinChangeTo(w io.Writer, indent string, ch actions.PinChange) {
 
 func (a *app) pinCmd() *cobra.Command {
 	var operator, reason string
+	var weaken bool
 	c := &cobra.Command{
 		Use:   "pin",
 		Short: "Record the sha256 of every file the jobs reference in pawl.lock",
@@ -50,7 +53,15 @@ pin is written. Another enrolled operator approves it (pawl change approve
 ID), and then 'pawl pin' or 'pawl change apply ID' puts it in force, if the
 files still hash to what was approved. A project's first pins (pawl init)
 are not a change. With change.two_person pinned false, such a change is
-written at once and its pin.changed entry says the rule was waived.`,
+written at once and its pin.changed entry says the rule was waived.
+
+The arbiter: every job's contract under the pins in force is compared with
+the one about to be pinned, as 'pawl contract diff' does. A tightening is
+pinned, with its classification on record. A weakening (or a change no
+static rule decides) is refused unless --weaken is given with a --reason;
+then the job's changed files are held back like a guarded change, proposed
+with every classified change, and take effect only after another person
+approves it.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			p, err := a.open(c)
@@ -61,7 +72,10 @@ written at once and its pin.changed entry says the rule was waived.`,
 			if operator == "" {
 				operator = p.Cfg.Operator
 			}
-			res, err := p.Pin(c.Context(), operator, reason)
+			if weaken && strings.TrimSpace(reason) == "" {
+				return &usageError{fmt.Errorf("pin --weaken needs --reason: why the contract may admit what it refused is on record")}
+			}
+			res, err := p.PinWith(c.Context(), project.PinOptions{Operator: operator, Reason: reason, Weaken: weaken})
 			if err != nil {
 				return err
 			}
@@ -105,6 +119,13 @@ written at once and its pin.changed entry says the rule was waived.`,
 					fmt.Fprintf(a.s.out, "          %s\n", project.DescribeESign(*res.ESign))
 				}
 			}
+			for _, d := range res.Contract {
+				fmt.Fprintf(a.s.out, "contract of job %s: %s\n", d.Job, d.Verdict)
+				printContractChanges(a, "  ", d.Changes)
+				if d.Evidence != nil {
+					fmt.Fprintf(a.s.out, "  %s\n", project.DescribeEvidence(*d.Evidence))
+				}
+			}
 			if res.Waived {
 				fmt.Fprintln(a.s.out, "two-person rule waived: change.two_person is pinned false, so this change of the policy bundle or pawl.yaml's settings is in force on one person's word, and on record as such")
 			}
@@ -118,7 +139,23 @@ written at once and its pin.changed entry says the rule was waived.`,
 	}
 	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail (the proposer of a change held back)")
 	c.Flags().StringVar(&reason, "reason", "", "why the pins change (recorded in the audit trail)")
+	c.Flags().BoolVar(&weaken, "weaken", false, "propose a weakening of a job's contract for a second person's approval (needs --reason)")
 	return c
+}
+
+func printContractChanges(a *app, indent string, cs []actions.ContractChange) {
+	for _, c := range cs {
+		printChanges(a, indent, []contract.Change{{Kind: kindOf(c.Kind), Part: c.Part, At: c.At, Keyword: c.Keyword, Reason: c.Reason}})
+	}
+}
+
+func kindOf(s string) contract.Kind {
+	for _, k := range []contract.Kind{contract.Tightening, contract.Weakening, contract.Unknown} {
+		if k.String() == s {
+			return k
+		}
+	}
+	return 0
 }
 
 // printProposal says what the two-person rule held back, if anything.
@@ -134,6 +171,13 @@ func (a *app) printProposal(pr *project.Proposal) {
 	fmt.Fprintf(w, "NOT in force, held back by the two-person rule: %s\n", state)
 	for _, ch := range pr.Changes {
 		printPinChange(a, "  ", ch)
+	}
+	for _, d := range pr.Contract {
+		fmt.Fprintf(w, "  contract of job %s: %s\n", d.Job, d.Verdict)
+		printContractChanges(a, "    ", d.Changes)
+		if d.Evidence != nil {
+			fmt.Fprintf(w, "    %s\n", project.DescribeEvidence(*d.Evidence))
+		}
 	}
 	fmt.Fprintf(w, "next: another enrolled operator than %s runs `pawl change approve %s --operator ID --reason TEXT`, then `pawl change apply %s`\n", pr.Proposer, pr.ID, pr.ID)
 }

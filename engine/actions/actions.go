@@ -65,7 +65,7 @@ func Catalogue() []Spec {
 		{TrailMigrated, "trail:<id>", nil, "a schema upgrade, written by package audit: from and to schema version"},
 		{TrailClockAnomaly, "trail:<id>", nil, "an append refused because its time (the clock's, or one the caller gave) was before the newest entry's; written by package audit in place of the refused entry, dated at the newest entry's time: the clock's reading, the time given (if any), the newest entry's seq and time, and the refused entry's action, object and operator"},
 		{ProjectInit, "project", ProjectInitDetails{}, "a project was created: the engine's public key, the pawl version"},
-		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed (`pawl pin`): every changed pin (old, new) and the new pins digest; the new values of pawl.yaml's pinned settings when their pin changed (`policy`: the bundle's trust settings with the public key's sha256 and fingerprint; `limits`); and, when pawl.lock was found edited by hand and the edit was accepted with a reason, what was found (`edited`: its digest, the pins on record then, the lines that differ). `change_settings`: the change-control settings when their pin changed; `esign`: the e-signature settings (`session_timeout_ms`) when their pin changed; `change`: the approved change this entry puts in force (its id, its change.proposed entry, the approving esign.signed entries); `two_person_waived`: guarded pins changed without a second person because `change.two_person` was pinned false"},
+		{PinChanged, "file:pawl.lock", PinChangedDetails{}, "pawl.lock changed (`pawl pin`): every changed pin (old, new) and the new pins digest; the new values of pawl.yaml's pinned settings when their pin changed (`policy`: the bundle's trust settings with the public key's sha256 and fingerprint; `limits`); and, when pawl.lock was found edited by hand and the edit was accepted with a reason, what was found (`edited`: its digest, the pins on record then, the lines that differ). `change_settings`: the change-control settings when their pin changed; `esign`: the e-signature settings (`session_timeout_ms`) when their pin changed; `change`: the approved change this entry puts in force (its id, its change.proposed entry, the approving esign.signed entries); `two_person_waived`: guarded pins changed without a second person because `change.two_person` was pinned false; `contract`: for each job whose contract the pins written change, the arbiter's verdict (tightening, weakening, unknown) and every classified change (kind, part, at, keyword, reason) — a weakening only when `--weaken` was given and it was approved (or the rule waived)"},
 		{PluginAdded, "plugin:<name@version>", PluginAddedDetails{}, "a plugin module was kept in the store and pinned (`pawl plugin add`, `pawl init`): its hash, mode, fields and lookups, and the new pins digest"},
 		{PluginRefused, "plugin:<name@version>", PluginRefusedDetails{}, "a pinned plugin was refused before it ran: the pinned hash, the job and why (hash mismatch, import, ABI, policy)"},
 		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
@@ -93,7 +93,7 @@ func Catalogue() []Spec {
 		{OperatorUnlocked, "operator:<id>", OperatorUnlockedDetails{}, "a locked operator was unlocked (`pawl operator unlock`): the lock entry it ends; the entry's operator is who unlocked them, the reason is required; the count of failed attempts starts again"},
 		{OperatorRevoked, "operator:<id>", OperatorRevokedDetails{}, "an operator was revoked (`pawl operator revoke`): they can never sign again and their id is never enrolled again; signatures in entries before this one stay valid, any after it are invalid. The key id; the entry's operator is who revoked them, the reason is required"},
 		{EngineKeyRotated, EngineKeyObject, KeyRotatedDetails{}, "the engine key was rotated (`pawl key rotate`): the old and the new public key, each one's signature over the rotation statement (`pawl engine key rotation v1`, the trail id and both keys, in canonical JSON), and how the new private key is kept (`plain` or `sealed`); the reason is required. From this entry on, batch signatures and checkpoints are made with the new key; the old private key is destroyed once the entry is on record"},
-		{ChangeProposed, "change:<id>", ChangeProposedDetails{}, "the two-person rule held a change back (`pawl pin` found the policy bundle, `pawl.yaml#policy`, `#limits`, `#change` or `#esign` changed while `change.two_person` is pinned true): nothing of it is in force. The change id, the pins digest in force, each guarded pin (old, new), the new settings, the lines that differ; the entry's operator is the proposer. A second enrolled operator e-signs it (`esign.signed` about `change:<id>`, meaning approved) and `pawl change apply` (or `pawl pin`) puts exactly those pins in force with a `pin.changed` naming the change"},
+		{ChangeProposed, "change:<id>", ChangeProposedDetails{}, "the two-person rule held a change back (`pawl pin` found the policy bundle, `pawl.yaml#policy`, `#limits`, `#change` or `#esign` changed while `change.two_person` is pinned true, or the arbiter found a job's contract weakened and `pawl pin --weaken` proposed it): nothing of it is in force. `contract`: each weakened job's verdict and classified changes, its changed files among the pins held. The change id, the pins digest in force, each guarded pin (old, new), the new settings, the lines that differ; the entry's operator is the proposer. A second enrolled operator e-signs it (`esign.signed` about `change:<id>`, meaning approved) and `pawl change apply` (or `pawl pin`) puts exactly those pins in force with a `pin.changed` naming the change"},
 		{ChangeApplyRefused, "change:<id>", ChangeApplyRefusedDetails{}, "an approved (or unapproved) change was not applied and nothing changed: the change id, why (not approved, only the proposer signed, superseded, files changed since the approval) and, for files that no longer hash to what was approved, each pin as approved and as found"},
 		{StateReset, "job:<name>", StateResetDetails{}, "an approver reset a job's plugin state (`pawl state reset JOB --reason TEXT`; authz action `state.reset`, the reason required): the job, the state it replaces (`replaced`, the batch that produced it and its key count) and the state after (`after`, always the empty state). The job's next batch starts from the empty state: what the plugins had learnt is gone and their checks are weaker until they learn again. `pawl audit verify` accepts a reset as a link of the job's chain of states, the only way the chain may restart"},
 	}
@@ -131,12 +131,53 @@ type PinChangedDetails struct {
 	// pinned false (the one-person escape hatch).
 	Change          *ChangeApplied `json:"change,omitempty"`
 	TwoPersonWaived bool           `json:"two_person_waived,omitempty"`
+	// Contract is, for each job whose contract these pins change, the
+	// arbiter's classification of every change (engine/contract).
+	Contract []ContractDiff `json:"contract,omitempty"`
+}
+
+// ContractDiff is the arbiter's comparison of one job's contract: the
+// pins in force against the pins proposed or written.
+type ContractDiff struct {
+	Job string `json:"job"`
+	// Verdict is "tightening", "weakening" or "unknown" (unknown is held
+	// as a weakening is).
+	Verdict string           `json:"verdict"`
+	Changes []ContractChange `json:"changes"`
+	// Evidence is what the empirical check found when no static rule
+	// decided: the past quarantined records judged again, and how many
+	// would now pass (each of them proves a weakening).
+	Evidence *ContractEvidence `json:"evidence,omitempty"`
+}
+
+// ContractEvidence is the empirical check of a contract change at `pawl
+// pin`: the new contract judged the records of past batches again.
+type ContractEvidence struct {
+	Batches     int   `json:"batches"`
+	Quarantined int64 `json:"quarantined"` // past quarantined records judged
+	Required    int   `json:"required"`    // change.contract_evidence in force
+	NowPass     int   `json:"now_pass"`    // of them, would now pass
+	// Cleared: none would pass, and at least Required were judged.
+	Cleared bool `json:"cleared"`
+}
+
+// ContractChange is one classified change of a contract.
+type ContractChange struct {
+	Kind    string `json:"kind"` // tightening, weakening, unknown
+	Part    string `json:"part"` // schema, profile, validator, limits
+	At      string `json:"at"`   // a JSON Pointer into the record, a validator's or a limit's name
+	Keyword string `json:"keyword,omitempty"`
+	Reason  string `json:"reason"`
 }
 
 // ChangeSettings are pawl.yaml's change-control settings, as pinned: the
 // pin pawl.yaml#change is the sha256 of their canonical JSON.
 type ChangeSettings struct {
 	TwoPerson bool `json:"two_person"`
+	// ContractEvidence is change.contract_evidence when it is not the
+	// default (1000): pins from before it existed, or with the default,
+	// do not name it.
+	ContractEvidence *int `json:"contract_evidence,omitempty"`
 }
 
 // ESignSettings are pawl.yaml's e-signature settings that decide what a
@@ -178,6 +219,10 @@ type ChangeProposedDetails struct {
 	// Diff is, per changed file (a bundle file, or a settings pin), the
 	// lines removed ("-") and added ("+").
 	Diff []FileDiff `json:"diff"`
+	// Contract is present when the change weakens a job's contract (or
+	// changes it in a way no static rule decides): the arbiter's
+	// classification of every change, and Changes holds the job's files.
+	Contract []ContractDiff `json:"contract,omitempty"`
 }
 
 // FileDiff is the lines of one file that a change removes and adds.

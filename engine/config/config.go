@@ -42,6 +42,7 @@ type Config struct {
 	PolicyPublicKey        string
 	PolicyKeyID            string
 	ChangeTwoPerson        bool
+	ChangeContractEvidence int
 
 	ExportCAFile  string
 	ExportTimeout time.Duration

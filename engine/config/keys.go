@@ -157,6 +157,16 @@ var table = build([]Key{
 			"is itself a change that needs the second person. Set it at `pawl init --single-person`, or in pawl.yaml.",
 	},
 	{
+		Name: "change.contract_evidence", Type: Integer, def: 1000, Pin: ChangePin,
+		field: func(c *Config) any { return &c.ChangeContractEvidence },
+		check: between(0, 1000000000, func(c Config) int { return c.ChangeContractEvidence }),
+		Doc: "The arbiter: how many records past batches quarantined the empirical check at `pawl pin` judges again before it " +
+			"clears a change of a job's contract that no static rule decides (a changed pattern, a new plugin version). If one of " +
+			"them would now pass, the change is a proven weakening; if none would and at least this many were judged, it is pinned " +
+			"like a tightening; with fewer on record it is held like a weakening (`pawl pin --weaken` and a second person). " +
+			"`0`: every such change is held.",
+	},
+	{
 		Name: "time_window.past", Type: Duration, def: 7 * 24 * time.Hour,
 		field: func(c *Config) any { return &c.TimeWindowPast },
 		check: notNegative(func(c Config) time.Duration { return c.TimeWindowPast }),

@@ -271,9 +271,11 @@ func EnrolBob(t testing.TB, p *project.Project) *esign.Operator {
 	return op
 }
 
-// Pin runs `pawl pin` and, when the two-person rule holds a change back,
-// does the two-person dance: bob (EnrolBob) approves the proposed change
-// with his e-signature and it is applied. It returns the result of the pin
+// Pin runs `pawl pin --weaken` and, when the two-person rule holds a
+// change back (a guarded pin, or a job's contract weakened: the tests
+// rewrite jobs to set up what they test), does the two-person dance: bob
+// (EnrolBob) approves the proposed change with his e-signature and it is
+// applied. It returns the result of the pin
 // that put the pins in force.
 func Pin(t testing.TB, p *project.Project, operator, reason string) *project.PinResult {
 	t.Helper()
@@ -288,7 +290,7 @@ func Pin(t testing.TB, p *project.Project, operator, reason string) *project.Pin
 // returned, a failure of the dance fails the test.
 func PinAs(ctx context.Context, t testing.TB, p *project.Project, operator, reason string) (*project.PinResult, error) {
 	t.Helper()
-	res, err := p.Pin(ctx, operator, reason)
+	res, err := p.PinWith(ctx, project.PinOptions{Operator: operator, Reason: reason, Weaken: true})
 	if err != nil || res.Proposal == nil {
 		return res, err
 	}

@@ -219,7 +219,7 @@ func TestLimitChangeNeedsTwoPersons(t *testing.T) {
 	}
 	editYAML(t, p, "max_record_bytes: 100", "max_record_bytes: 200")
 	p = reload(t, p)
-	r2, err := p.Pin(ctx, "tester", "smaller still")
+	r2, err := p.PinWith(ctx, project.PinOptions{Operator: "tester", Reason: "larger again", Weaken: true})
 	if err != nil || r2.Proposal == nil || r2.Proposal.ID == r1.Proposal.ID {
 		t.Fatalf("second limit change: %+v %v", r2, err)
 	}
@@ -305,7 +305,7 @@ func TestForgedApprovalIsNamedByVerify(t *testing.T) {
 	// Bob's approval copied onto a second change, appended as if he signed it.
 	editYAML(t, p, "max_record_bytes: 100", "max_record_bytes: 200")
 	p = reload(t, p)
-	r2, err := p.Pin(ctx, "tester", "smaller still")
+	r2, err := p.PinWith(ctx, project.PinOptions{Operator: "tester", Reason: "larger again", Weaken: true})
 	if err != nil || r2.Proposal == nil {
 		t.Fatalf("second change: %+v %v", r2, err)
 	}

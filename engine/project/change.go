@@ -59,7 +59,33 @@ func IsGuarded(key string) bool {
 
 // ChangeSettings are the change-control settings as configured.
 func (p *Project) ChangeSettings() actions.ChangeSettings {
-	return actions.ChangeSettings{TwoPerson: p.Cfg.ChangeTwoPerson}
+	s := actions.ChangeSettings{TwoPerson: p.Cfg.ChangeTwoPerson}
+	if n := p.Cfg.ChangeContractEvidence; n != config.Defaults().ChangeContractEvidence {
+		s.ContractEvidence = &n
+	}
+	return s
+}
+
+// ContractEvidenceInForce is change.contract_evidence as pinned in pins
+// (its default when they do not name it).
+func (p *Project) ContractEvidenceInForce(pins lockfile.Pins) (int, error) {
+	n := config.Defaults().ChangeContractEvidence
+	d, ok := pins[ChangePinKey]
+	if !ok {
+		return n, nil
+	}
+	b, err := p.ReadBlob(d)
+	if err != nil {
+		return n, fmt.Errorf("the change-control settings pinned as %s: %w", d, err)
+	}
+	var s actions.ChangeSettings
+	if err := json.Unmarshal(b, &s); err != nil {
+		return n, fmt.Errorf("the change-control settings pinned as %s: %w", d, err)
+	}
+	if s.ContractEvidence != nil {
+		n = *s.ContractEvidence
+	}
+	return n, nil
 }
 
 // ESignSettings are the e-signature settings as configured (pawl.yaml).
@@ -144,10 +170,10 @@ func (p *Project) ESignSettingsInForce(ctx context.Context) (actions.ESignSettin
 	return s, nil
 }
 
-// guarded are the values of the guarded pins in pins ("" when absent).
-func guarded(pins lockfile.Pins) map[string]store.Digest {
+// pick are the values of keys in pins ("" when absent).
+func pick(pins lockfile.Pins, keys []string) map[string]store.Digest {
 	out := map[string]store.Digest{}
-	for _, k := range GuardedPins {
+	for _, k := range keys {
 		out[k] = pins[k]
 	}
 	return out
@@ -301,10 +327,15 @@ func orNone(d store.Digest) string {
 // proposalDiff is the lines of every guarded pin's content that a change
 // removes and adds: each file of the policy bundle that differs (by its
 // file list), and each settings document (one "key: value" line each).
-func (p *Project) proposalDiff(old, next map[string]store.Digest) []actions.FileDiff {
+func (p *Project) proposalDiff(old, next map[string]store.Digest, keys []string) []actions.FileDiff {
 	out := []actions.FileDiff{}
-	for _, k := range GuardedPins {
+	for _, k := range keys {
 		if old[k] == next[k] {
+			continue
+		}
+		if !IsGuarded(k) {
+			// A file of a job's contract (the arbiter holds it).
+			out = append(out, actions.FileDiff{File: k, Lines: lineDiff(p.blobLines(old[k]), p.blobLines(next[k]))})
 			continue
 		}
 		if k == PolicyPinKey {

@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pawl-dev/pawl/audit"
@@ -17,6 +18,9 @@ import (
 // PinResult is what `pawl pin` changed.
 type PinResult struct {
 	Changes []actions.PinChange
+	// Contract is the arbiter's classification of each job whose contract
+	// the pins written change (a weakening held back is in the proposal).
+	Contract []actions.ContractDiff
 	// Policy and Limits are pawl.yaml's pinned settings, present when
 	// their pin changed.
 	Policy *actions.PolicySettings
@@ -53,6 +57,80 @@ type PinOptions struct {
 	// written as it changes them, if the files still hash to them and it
 	// was proposed against the guarded pins in force.
 	Apply *ApprovedChange
+	// Weaken accepts a weakening of a job's contract (`pawl pin
+	// --weaken`): it is proposed for a second person's approval (or, with
+	// change.two_person pinned false, written and marked waived) instead
+	// of refused.
+	Weaken bool
+}
+
+// ContractCheck is what the arbiter found comparing every job's contract
+// under the pins in force with the pins about to be written.
+type ContractCheck struct {
+	// Diffs are the jobs whose contract changes, each classified.
+	Diffs []actions.ContractDiff
+	// Hold are the pins of the jobs whose contract weakens (or changes in
+	// a way no static rule decides) that change: held back like guarded
+	// pins, for a second person's approval.
+	Hold []string
+}
+
+// ContractWeakenedError refuses a pin that weakens a job's contract
+// without --weaken.
+type ContractWeakenedError struct {
+	Diffs []actions.ContractDiff
+}
+
+func (e *ContractWeakenedError) Error() string {
+	var jobs []string
+	for _, d := range e.Diffs {
+		if d.Verdict == "tightening" {
+			continue
+		}
+		first := ""
+		for _, c := range d.Changes {
+			if c.Kind != "tightening" {
+				first = fmt.Sprintf(" (%s %s at %s: %s", c.Kind, c.Keyword, c.At, c.Reason)
+				if n := countNotTightening(d.Changes) - 1; n > 0 {
+					first += fmt.Sprintf("; %d more", n)
+				}
+				first += ")"
+				break
+			}
+		}
+		msg := fmt.Sprintf("the contract of job %s gets weaker%s", d.Job, first)
+		if d.Verdict == "unknown" {
+			msg = fmt.Sprintf("the contract of job %s changes in a way no static rule decides%s", d.Job, first)
+		}
+		if ev := d.Evidence; ev != nil {
+			msg += "; " + DescribeEvidence(*ev)
+		}
+		jobs = append(jobs, msg)
+	}
+	return strings.Join(jobs, "; ") + ": a weakening is pinned only with --weaken and a --reason, and takes effect after a second person approves it (`pawl contract diff JOB` shows every change)"
+}
+
+// DescribeEvidence says what the empirical check found, for a person.
+func DescribeEvidence(ev actions.ContractEvidence) string {
+	switch {
+	case ev.NowPass > 0:
+		return fmt.Sprintf("the empirical check proves it: %d of %d past quarantined records (%d batch(es)) would now pass", ev.NowPass, ev.Quarantined, ev.Batches)
+	case ev.Cleared:
+		return fmt.Sprintf("the empirical check cleared it: none of %d past quarantined records (%d batch(es)) would now pass", ev.Quarantined, ev.Batches)
+	case ev.Required == 0:
+		return "the empirical check is off (change.contract_evidence 0)"
+	}
+	return fmt.Sprintf("the empirical check judged %d past quarantined records (%d batch(es)), none would now pass, but change.contract_evidence asks for %d", ev.Quarantined, ev.Batches, ev.Required)
+}
+
+func countNotTightening(cs []actions.ContractChange) int {
+	n := 0
+	for _, c := range cs {
+		if c.Kind != "tightening" {
+			n++
+		}
+	}
+	return n
 }
 
 // ApprovedChange is a change whose approval esign has checked.
@@ -224,7 +302,7 @@ func (p *Project) PinWith(ctx context.Context, opt PinOptions) (*PinResult, erro
 	// never pins in force that the trail does not know.
 	e, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "file:" + LockFile, Reason: reason,
 		Details: actions.PinChangedDetails{Changes: res.Changes, PinsDigest: next.Digest(), Policy: res.Policy, Limits: res.Limits, Edited: res.Edited,
-			ChangeSettings: res.ChangeSettings, ESign: res.ESign, Change: res.Applied, TwoPersonWaived: res.Waived}})
+			ChangeSettings: res.ChangeSettings, ESign: res.ESign, Change: res.Applied, TwoPersonWaived: res.Waived, Contract: res.Contract}})
 	if err != nil {
 		return nil, err
 	}
@@ -252,19 +330,55 @@ func (p *Project) holdGuarded(ctx context.Context, st *lockState, opt PinOptions
 			inForce = rec
 		}
 	}
-	now, want := guarded(inForce), guarded(next)
-	var changes []actions.PinChange
 	first := true
 	for _, k := range GuardedPins {
-		if now[k] != "" {
+		if inForce[k] != "" {
 			first = false
 		}
+	}
+	// The keys held: the guarded pins, and the files of the jobs whose
+	// contract weakens (the arbiter), or those an approved change names.
+	keys := append([]string(nil), GuardedPins...)
+	var chk *ContractCheck
+	switch {
+	case opt.Apply != nil:
+		for _, c := range opt.Apply.Proposal.Changes {
+			keys = addKey(keys, c.File)
+		}
+	case p.ContractCheck != nil && !first:
+		var err error
+		if chk, err = p.ContractCheck(ctx, p, inForce, next); err != nil {
+			return fmt.Errorf("comparing the jobs' contracts with the pins in force: %w", err)
+		}
+		for _, k := range chk.Hold {
+			keys = addKey(keys, k)
+		}
+	}
+	now, want := pick(inForce, keys), pick(next, keys)
+	var changes []actions.PinChange
+	held := false
+	for _, k := range keys {
 		if now[k] != want[k] {
 			changes = append(changes, actions.PinChange{File: k, Old: now[k], New: want[k]})
+			if chk != nil && slices.Contains(chk.Hold, k) {
+				held = true
+			}
 		}
 	}
 	if opt.Apply != nil {
-		return p.checkApply(opt.Apply, now, want, res)
+		return p.checkApply(opt.Apply, now, want, keys, res)
+	}
+	// The contract changes written with these pins (a tightening, or
+	// anything when nothing is held) are on record with them.
+	var weaker []actions.ContractDiff
+	if chk != nil {
+		for _, d := range chk.Diffs {
+			if held && d.Verdict != "tightening" {
+				weaker = append(weaker, d)
+			} else {
+				res.Contract = append(res.Contract, d)
+			}
+		}
 	}
 	if len(changes) == 0 || first {
 		return nil
@@ -273,19 +387,23 @@ func (p *Project) holdGuarded(ctx context.Context, st *lockState, opt PinOptions
 	if err != nil {
 		return err
 	}
+	if held && !opt.Weaken && (!two || !p.sameAsLastProposal(ctx, inForce, changes)) {
+		return &ContractWeakenedError{Diffs: weaker}
+	}
 	if !two {
 		res.Waived = true
+		res.Contract = append(res.Contract, weaker...)
 		return nil
 	}
-	// Held back: the guarded pins in force stay.
-	for _, k := range GuardedPins {
+	// Held back: the pins in force stay.
+	for _, k := range keys {
 		if now[k] == "" {
 			delete(next, k)
 		} else {
 			next[k] = now[k]
 		}
 	}
-	d := actions.ChangeProposedDetails{Base: inForce.Digest(), Changes: changes, Diff: p.proposalDiff(now, want)}
+	d := actions.ChangeProposedDetails{Base: inForce.Digest(), Changes: changes, Diff: p.proposalDiff(now, want, keys), Contract: weaker}
 	if want[PolicySettingsPinKey] != now[PolicySettingsPinKey] {
 		s, _, _ := p.policySettings()
 		d.Policy = &s
@@ -335,13 +453,13 @@ func (p *Project) holdGuarded(ctx context.Context, st *lockState, opt PinOptions
 // checkApply checks that an approved change can be put in force: it was
 // proposed against the guarded pins in force (now), and the files hash to
 // what it approved (want); every guarded pin it does not change stays.
-func (p *Project) checkApply(a *ApprovedChange, now, want map[string]store.Digest, res *PinResult) error {
+func (p *Project) checkApply(a *ApprovedChange, now, want map[string]store.Digest, keys []string, res *PinResult) error {
 	pr := a.Proposal
 	base := map[string]store.Digest{}
 	if rec, ok := p.recordedPins(pr.Base); ok {
-		base = guarded(rec)
+		base = pick(rec, keys)
 	} else {
-		for _, k := range GuardedPins {
+		for _, k := range keys {
 			base[k] = now[k]
 		}
 	}
@@ -355,7 +473,7 @@ func (p *Project) checkApply(a *ApprovedChange, now, want map[string]store.Diges
 	}
 	stale := &ChangeMismatchError{ID: pr.ID, Superseded: true}
 	moved := &ChangeMismatchError{ID: pr.ID}
-	for _, k := range GuardedPins {
+	for _, k := range keys {
 		if now[k] != base[k] {
 			stale.Mismatches = append(stale.Mismatches, actions.PinChange{File: k, Old: base[k], New: now[k]})
 		}
@@ -370,5 +488,29 @@ func (p *Project) checkApply(a *ApprovedChange, now, want map[string]store.Diges
 		return moved
 	}
 	res.Applied = &actions.ChangeApplied{ID: pr.ID, Proposed: pr.Seq, Approvals: a.Approvals}
+	res.Contract = pr.Contract
 	return nil
+}
+
+// sameAsLastProposal says the last change proposed holds back exactly
+// these changes from these pins and is not applied yet: pinning it again
+// finds it (and applies it once approved) rather than proposing anew.
+func (p *Project) sameAsLastProposal(ctx context.Context, inForce lockfile.Pins, changes []actions.PinChange) bool {
+	all, err := p.Proposals(ctx)
+	if err != nil || len(all) == 0 {
+		return false
+	}
+	last := all[len(all)-1]
+	if !sameChange(&last.ChangeProposedDetails, &actions.ChangeProposedDetails{Base: inForce.Digest(), Changes: changes}) {
+		return false
+	}
+	applied, err := p.AppliedBy(ctx, last.ID)
+	return err == nil && applied == 0
+}
+
+func addKey(keys []string, k string) []string {
+	if slices.Contains(keys, k) {
+		return keys
+	}
+	return append(keys, k)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/demo"
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/failpoint"
+	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
@@ -49,6 +50,12 @@ type Project struct {
 	// ReadOnly is a project opened by OpenReadOnly: no lock, no private
 	// key, nothing written.
 	ReadOnly bool
+	// ContractCheck is the arbiter (ratchet.CheckContracts, which
+	// engine.Open and engine.Init set): Pin asks it to compare every
+	// job's contract under the pins in force with the pins about to be
+	// written, and holds back a weakening for a second person. Nil (a
+	// project opened by project.Open alone): no comparison.
+	ContractCheck func(ctx context.Context, p *Project, inForce, next lockfile.Pins) (*ContractCheck, error)
 
 	lock     *os.File
 	rts      map[runtimeKey]*sandbox.Runtime // plugin runtimes, created on first use

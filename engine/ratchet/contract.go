@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/pawl-dev/pawl/audit/canonjson"
@@ -12,7 +14,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/contract"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/project"
-	"github.com/pawl-dev/pawl/engine/store"
 )
 
 // ContractOf is the contract of a plan: everything in it that decides a
@@ -63,99 +64,198 @@ func jsonValue(v any) any {
 	return out
 }
 
-// ContractOfBatch is the contract a committed batch was judged by,
-// rebuilt from the store and its record alone.
-func ContractOfBatch(p *project.Project, rec *actions.BatchRecord) (contract.Contract, error) {
+// PlanOfBatch is the contract part of the plan a committed batch was
+// judged by, rebuilt from the store and its record alone.
+func PlanOfBatch(p *project.Project, rec *actions.BatchRecord) (*Plan, error) {
 	scratch, err := os.MkdirTemp(p.PendingDir(), ".contract-*")
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	pl, err := planFromRecord(p, rec, scratch)
-	if err != nil {
-		return contract.Contract{}, err
-	}
-	return ContractOf(pl)
+	return planFromRecord(p, rec, scratch)
 }
 
-// ContractAtPins is job's contract under a set of pins on record (pins in
-// force, or any earlier version): its files as kept in the store, and the
-// limits they pin.
-func ContractAtPins(p *project.Project, pins lockfile.Pins, job string) (contract.Contract, error) {
+// PlanAtPins is the contract part of the plan of job under a set of pins
+// on record (pins in force, or any earlier version): its files as kept in
+// the store, and the limits they pin.
+func PlanAtPins(p *project.Project, pins lockfile.Pins, job string) (*Plan, error) {
 	jobRel, err := project.JobPath(p.Root, job)
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
+	return planAtPins(p, pins, jobRel)
+}
+
+// planAtPins is the contract part of the plan of the job at jobRel under
+// pins, its files laid out from the store, with the limits they pin.
+func planAtPins(p *project.Project, pins lockfile.Pins, jobRel string) (*Plan, error) {
 	if _, ok := pins[jobRel]; !ok {
-		return contract.Contract{}, fmt.Errorf("job %s is not pinned there (no %s among the pins)", job, jobRel)
+		return nil, fmt.Errorf("job %s is not pinned there (no %s among the pins)", strings.TrimSuffix(strings.TrimPrefix(jobRel, "jobs/"), ".yaml"), jobRel)
 	}
 	scratch, err := os.MkdirTemp(p.PendingDir(), ".contract-*")
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	defer os.RemoveAll(scratch)
 	tree := scratch + string(os.PathSeparator) + "project"
 	if err := layOutPins(p, pins, tree); err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	pl, err := planContract(project.Layout{Root: tree}, jobRel, pins)
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	pl.Limits = (&actions.BatchRecord{}).RecordedLimits()
 	if d, ok := pins[project.LimitsPinKey]; ok {
 		b, err := p.ReadBlob(d)
 		if err != nil {
-			return contract.Contract{}, fmt.Errorf("the limits pinned as %s: %w", d, err)
+			return nil, fmt.Errorf("the limits pinned as %s: %w", d, err)
 		}
 		if err := json.Unmarshal(b, &pl.Limits); err != nil {
-			return contract.Contract{}, fmt.Errorf("the limits pinned as %s: %w", d, err)
+			return nil, fmt.Errorf("the limits pinned as %s: %w", d, err)
 		}
 	}
-	return ContractOf(pl)
+	return pl, nil
 }
 
-// ContractOfTree is job's contract as its files are now: what `pawl pin`
-// would pin (the plugins as pinned, the limits as configured). A job spec
-// that does not parse or a schema that does not compile is an error.
-func ContractOfTree(ctx context.Context, p *project.Project, job string) (contract.Contract, error) {
+// CheckContracts is the arbiter at `pawl pin` (project.Project's
+// ContractCheck): for every job pinned both in force and in next, its
+// contract under each, compared. A job whose contract weakens, or changes
+// in a way no static rule decides, has its changed pins held (Hold). A
+// job whose pins did not change is not compared.
+func CheckContracts(ctx context.Context, p *project.Project, inForce, next lockfile.Pins) (*project.ContractCheck, error) {
+	chk := &project.ContractCheck{}
+	for _, jobRel := range inForce.Sorted() {
+		if !strings.HasPrefix(jobRel, "jobs/") || !strings.HasSuffix(jobRel, ".yaml") || next[jobRel] == "" {
+			continue
+		}
+		prev, perr := planAtPins(p, inForce, jobRel)
+		changed := inForce[project.LimitsPinKey] != next[project.LimitsPinKey] || perr != nil
+		if perr == nil {
+			for k := range prev.Pins {
+				changed = changed || inForce[k] != next[k]
+			}
+		}
+		if !changed {
+			continue
+		}
+		cur, err := planAtPins(p, next, jobRel)
+		if err != nil {
+			return nil, fmt.Errorf("under the pins to be written: %w", err)
+		}
+		if perr != nil {
+			// Pinned broken (before the arbiter, or by a hand edit
+			// accepted): nothing to compare with, so nothing says the
+			// new contract is not weaker. Held, like a weakening.
+			chk.Diffs = append(chk.Diffs, actions.ContractDiff{Job: cur.Job.Name, Verdict: contract.Unknown.String(), Changes: []actions.ContractChange{{
+				Kind: contract.Unknown.String(), Part: "contract", At: cur.Job.Name,
+				Reason: fmt.Sprintf("the contract under the pins in force cannot be resolved (%v): the new one cannot be compared with it", perr)}}})
+			chk.Hold = holdKeys(chk.Hold, inForce, next, nil, cur.Pins)
+			continue
+		}
+		pc, err := ContractOf(prev)
+		if err != nil {
+			return nil, err
+		}
+		nc, err := ContractOf(cur)
+		if err != nil {
+			return nil, err
+		}
+		changes, err := contract.Compare(pc, nc)
+		if err != nil {
+			return nil, err
+		}
+		if len(changes) == 0 {
+			continue
+		}
+		v := contract.Verdict(changes)
+		d := actions.ContractDiff{Job: cur.Job.Name, Verdict: v.String()}
+		for _, c := range changes {
+			d.Changes = append(d.Changes, actions.ContractChange{Kind: c.Kind.String(), Part: c.Part, At: c.At, Keyword: c.Keyword, Reason: c.Reason})
+		}
+		if v == contract.Unknown {
+			// No static rule decides: the new contract judges the past
+			// quarantined records again.
+			if d.Evidence, err = pinEvidence(ctx, p, inForce, next, jobRel); err != nil {
+				return nil, err
+			}
+			switch {
+			case d.Evidence.NowPass > 0:
+				d.Verdict = contract.Weakening.String()
+			case d.Evidence.Cleared:
+				v = contract.Tightening // pinned as a tightening is; the verdict stays unknown, with its evidence
+			}
+		}
+		chk.Diffs = append(chk.Diffs, d)
+		if v == contract.Tightening {
+			continue
+		}
+		chk.Hold = holdKeys(chk.Hold, inForce, next, prev.Pins, cur.Pins)
+	}
+	return chk, nil
+}
+
+// holdKeys adds to hold the pins of a job (either side's, and the limits)
+// that differ between inForce and next.
+func holdKeys(hold []string, inForce, next, prev, cur lockfile.Pins) []string {
+	keys := map[string]bool{project.LimitsPinKey: true}
+	for k := range prev {
+		keys[k] = true
+	}
+	for k := range cur {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if inForce[k] != next[k] && !slices.Contains(hold, k) {
+			hold = append(hold, k)
+		}
+	}
+	return hold
+}
+
+// PlanOfTree is the contract part of the plan of job as its files are
+// now: what `pawl pin` would pin (the plugins as pinned, the limits as
+// configured). Its files are kept in the store, as a run keeps them, so
+// that it can judge records (Rejudge). A job spec that does not parse or
+// a schema that does not compile is an error.
+func PlanOfTree(ctx context.Context, p *project.Project, job string) (*Plan, error) {
 	jobRel, err := project.JobPath(p.Root, job)
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	pins, err := p.Pins(ctx)
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	pins = treePins(pins)
 	if err := p.CheckReference(nil, project.Ref{Path: jobRel, What: "job spec"}); err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	j, err := project.LoadJob(p.Root, jobRel)
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	for _, r := range j.Refs() {
 		if err := p.CheckReference(j, r); err != nil {
-			return contract.Contract{}, err
+			return nil, err
 		}
-		if pins[r.Path], _, err = store.HashFile(p.File(r.Path)); err != nil {
-			return contract.Contract{}, fmt.Errorf("job %s: %s %s: %w", j.Name, r.What, r.Path, err)
+		if pins[r.Path], _, err = p.Store.PutFile(p.File(r.Path)); err != nil {
+			return nil, fmt.Errorf("job %s: %s %s: %w", j.Name, r.What, r.Path, err)
 		}
 	}
 	_, refs, files, err := p.CompileSchema(j)
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	for _, r := range refs {
 		pins[r.Path] = files[r.Path]
 	}
 	pl, err := planContract(p.Layout, jobRel, pins)
 	if err != nil {
-		return contract.Contract{}, err
+		return nil, err
 	}
 	pl.Limits, _ = p.Limits()
-	return ContractOf(pl)
+	return pl, nil
 }
 
 // treePins is a copy of pins to be overwritten with the tree's digests.
@@ -165,4 +265,45 @@ func treePins(pins lockfile.Pins) lockfile.Pins {
 		out[k] = v
 	}
 	return out
+}
+
+// pinEvidence is the empirical check at `pawl pin`: the contract under next
+// judges again the records of the job's committed batches, newest first,
+// until change.contract_evidence (as in force) quarantined records have
+// been judged or one of them would now pass.
+func pinEvidence(ctx context.Context, p *project.Project, inForce, next lockfile.Pins, jobRel string) (*actions.ContractEvidence, error) {
+	need, err := p.ContractEvidenceInForce(inForce)
+	if err != nil {
+		return nil, err
+	}
+	ev := &actions.ContractEvidence{Required: need}
+	if need == 0 {
+		return ev, nil
+	}
+	all, err := p.Batches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(all) - 1; i >= 0 && ev.Quarantined < int64(need) && ev.NowPass == 0; i-- {
+		b := all[i]
+		if b.Pins[jobRel] == "" || b.Quarantined == 0 {
+			continue // another job's, or nothing to judge
+		}
+		pl, err := planAtPins(p, next, jobRel)
+		if err != nil {
+			return nil, err
+		}
+		if pl.Job.Name != b.Job {
+			continue
+		}
+		r, err := Rejudge(ctx, p, pl, &b.BatchRecord, p.Cfg.Operator)
+		if err != nil {
+			return nil, fmt.Errorf("the empirical check over batch %s: %w", b.BatchID, err)
+		}
+		ev.Batches++
+		ev.Quarantined += r.Quarantined
+		ev.NowPass += len(r.NowPass)
+	}
+	ev.Cleared = ev.NowPass == 0 && ev.Quarantined >= int64(need)
+	return ev, nil
 }
