@@ -83,6 +83,7 @@ Start with:  pawl demo`,
 	root.AddCommand(a.keyCmd())
 	root.AddCommand(a.sessionCmd())
 	root.AddCommand(a.stateCmd())
+	root.AddCommand(a.inspectCmd())
 	return root
 }
 
