@@ -39,17 +39,17 @@ runs on a read-only copy of a project or on an unpacked archive.
 With --package DIR, verify the package 'pawl inspect' wrote instead, from its
 files alone (no project): SHA256SUMS and its signature, every entry, the key
 history, every batch signature, checkpoint, lineage root and e-signature, and
-the head checkpoint; one line per problem, exit 1 when anything fails.`,
+the head checkpoint; one line per problem, exit 1 when anything fails. With
+--key FILE the package's key history must agree with that one, and with
+--checkpoint FILE its entries must extend that checkpoint: copies kept
+outside the enclave are what a package re-signed with a stolen key fails.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
 			if pkgDir != "" {
-				if checkpoint != "" || keyFile != "" {
-					return &usageError{fmt.Errorf("--package checks a package with its own keys and checkpoints: drop --checkpoint and --key")}
-				}
-				return a.verifyPackage(c, pkgDir)
+				return a.verifyPackage(c, pkgDir, keyFile, checkpoint)
 			}
 			var trusted *seal.KeyHistory
 			if keyFile != "" {
@@ -101,7 +101,7 @@ the head checkpoint; one line per problem, exit 1 when anything fails.`,
 		},
 	}
 	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint `FILE` the trail must extend")
-	verify.Flags().StringVar(&pkgDir, "package", "", "verify the package `DIR` written by 'pawl inspect' (no project needed)")
+	verify.Flags().StringVar(&pkgDir, "package", "", "verify the package `DIR` written by 'pawl inspect' (no project needed; with --key and --checkpoint too)")
 	verify.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE`: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	a.addOutputFlag(verify)
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/pawl-dev/pawl/engine/review"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
 )
 
@@ -75,11 +76,25 @@ neither needing the project.`,
 }
 
 // verifyPackage is `pawl audit verify --package DIR`: no project, read only.
-func (a *app) verifyPackage(c *cobra.Command, dir string) error {
+func (a *app) verifyPackage(c *cobra.Command, dir, keyFile, checkpoint string) error {
 	if err := a.servedBy(c); err != nil {
 		return err
 	}
-	rep, err := review.VerifyPackage(dir)
+	var trusted *seal.KeyHistory
+	if keyFile != "" {
+		var err error
+		if trusted, err = seal.ReadTrustedKeys(keyFile); err != nil {
+			return err
+		}
+	}
+	var cp []byte
+	if checkpoint != "" {
+		var err error
+		if cp, err = os.ReadFile(checkpoint); err != nil {
+			return err
+		}
+	}
+	rep, err := review.VerifyPackage(dir, trusted, cp)
 	if err != nil {
 		return err
 	}
@@ -94,6 +109,12 @@ func (a *app) verifyPackage(c *cobra.Command, dir string) error {
 		if rep.OK() {
 			fmt.Fprintf(a.s.out, "package %s: OK, %d entries (head %s), %d batches, %d e-signatures, %d engine keys; SHA256SUMS and its signature verify\n",
 				dir, rep.Entries, rep.Head, rep.Batches, rep.ESignatures, rep.Keys)
+			if keyFile != "" {
+				fmt.Fprintf(a.s.out, "  its key history agrees with %s\n", keyFile)
+			}
+			if checkpoint != "" {
+				fmt.Fprintf(a.s.out, "  its entries extend the checkpoint %s\n", checkpoint)
+			}
 		}
 	}
 	if !rep.OK() {

@@ -49,6 +49,11 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 		t.Fatalf("an export to a destination not whitelisted: exit %d %s", code, errs)
 	}
 
+	// What the inspector holds from before: a checkpoint, the key history.
+	held := t.TempDir()
+	mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", filepath.Join(held, "checkpoint"))
+	os.WriteFile(filepath.Join(held, "keys.json"), []byte(mustPawl(t, "-C", dir, "key", "history", "--output", "json")), 0o644)
+
 	pkg := filepath.Join(t.TempDir(), "for-the-inspector")
 	out := mustPawl(t, "-C", dir, "inspect", pkg, "--reason", "inspection 2026")
 	if !strings.Contains(out, "verify.py") || !strings.Contains(out, "audit verify --package") {
@@ -84,6 +89,20 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 	} else if want := "2 batches, 2 e-signatures"; !strings.Contains(outGo, want) || !strings.Contains(outPy, want) {
 		// The batch's, and the approval of the roles change (grant).
 		t.Errorf("the verifiers did not count what the package holds:\n%s\n%s", outGo, outPy)
+	}
+
+	// Against what the inspector held: it agrees and extends; a stranger's
+	// key, or a checkpoint of more than the package holds, fails.
+	if out := mustPawl(t, "audit", "verify", "--package", pkg, "--key", filepath.Join(held, "keys.json"), "--checkpoint", filepath.Join(held, "checkpoint")); !strings.Contains(out, "agrees with") || !strings.Contains(out, "extend the checkpoint") {
+		t.Fatalf("against the held history and checkpoint:\n%s", out)
+	}
+	stranger, _, _ := ed25519Key(t)
+	os.WriteFile(filepath.Join(held, "stranger.pub"), []byte(seal.FormatPublicKey(stranger)+"\n"), 0o644)
+	mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", filepath.Join(held, "later"))
+	for flag, file := range map[string]string{"--key": "stranger.pub", "--checkpoint": "later"} {
+		if code, out, _ := pawl(t, "", "audit", "verify", "--package", pkg, flag, filepath.Join(held, file)); code != 1 || !strings.Contains(out, "FAILED: trusted ") {
+			t.Errorf("%s %s: exit %d\n%s", flag, file, code, out)
+		}
 	}
 
 	// Each tamper on a copy of the package: both verifiers fail, each

@@ -58,7 +58,14 @@ var sumsLine = regexp.MustCompile(`^([0-9a-f]{64})  (\S.*)$`)
 // checkpoint, which must cover every entry. Each problem is one line
 // naming the file or the entry. It returns an error only when dir cannot
 // be read at all.
-func VerifyPackage(dir string) (*PackageReport, error) {
+//
+// With trusted (a key history or list of keys kept outside the enclave,
+// seal.ReadTrustedKeys) the package's history must agree with it; with
+// checkpoint (a signed checkpoint kept elsewhere) the package's entries
+// must extend it, signed by the key the trusted history (or the package's)
+// had in force at its size: what a package made from a trail rewritten
+// and re-signed by someone who held the engine key cannot pass.
+func VerifyPackage(dir string, trusted *seal.KeyHistory, checkpoint []byte) (*PackageReport, error) {
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, err
 	} else if !fi.IsDir() {
@@ -99,7 +106,17 @@ func VerifyPackage(dir string) (*PackageReport, error) {
 		checkSumsSig(read(SumsSigFile), sums, h, r)
 	}
 	origin := audit.OriginOf(ar.TrailID)
-	checkpoint := func(name string, cp []byte, size int64) {
+	if trusted != nil {
+		if err := trusted.Agrees(h); err != nil {
+			r.fail("trusted key history: %v", err)
+		}
+	}
+	if checkpoint != nil && len(h.Keys) > 0 {
+		if err := extends(checkpoint, audit.OriginOf(ar.TrailID), trusted, h, entries); err != nil {
+			r.fail("trusted checkpoint: %v", err)
+		}
+	}
+	check := func(name string, cp []byte, size int64) {
 		if cp == nil {
 			return
 		}
@@ -120,10 +137,37 @@ func VerifyPackage(dir string) (*PackageReport, error) {
 			r.fail("%s: %v (key %s, in force at entry %d)", name, err, k.KeyID, n)
 		}
 	}
-	checkpoint("checkpoint", read("checkpoint"), int64(len(entries)))
-	checkBatches(dir, entries, h, r, read, checkpoint)
+	check("checkpoint", read("checkpoint"), int64(len(entries)))
+	checkBatches(dir, entries, h, r, read, check)
 	checkESignatures(entries, r)
 	return r, nil
+}
+
+// extends checks that entries extend the signed checkpoint cp, signed by
+// the key in force at its size: in the trusted history when there is one
+// (any of its keys, for a plain list), else in the package's.
+func extends(cp []byte, origin string, trusted, h *seal.KeyHistory, entries []audit.Entry) error {
+	size, err := audit.CheckpointSize(cp)
+	if err != nil {
+		return err
+	}
+	var keys []ed25519.PublicKey
+	if k, ok := trusted.At(size); ok {
+		keys = append(keys, k.Public())
+	} else if trusted != nil {
+		for _, k := range trusted.Keys {
+			keys = append(keys, k.Public())
+		}
+	} else if k, ok := h.At(size); ok {
+		keys = append(keys, k.Public())
+	}
+	err = errors.New("no key to check it with")
+	for _, k := range keys {
+		if _, err = audit.VerifyCheckpointOf(cp, origin, k, entries); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // checkSums checks that SHA256SUMS lists every file of the package once,
