@@ -18,7 +18,7 @@ import (
 
 // TestInspectPackageVerifiesWithNothingElse is issue 12's done-when: a
 // project with an e-signature, a correction, a denied export and a failed
-// passphrase; `pawl inspect` writes the package, which verifies with
+// passphrase, its engine key rotated; `pawl inspect` writes the package, which verifies with
 // `pawl audit verify --package` and with the bundled verify.py (no project,
 // no network). One byte of entries.jsonl edited, keys.json swapped, the
 // last line dropped, SHA256SUMS altered: both fail, naming the problem.
@@ -42,6 +42,9 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 		t.Fatalf("a wrong passphrase: exit %d %s", code, errs)
 	}
 	mustPawl(t, "-C", dir, "sign", id, "--meaning", "approved", "--operator", "alice", "--reason", "release", "--passphrase-fd", passFD(t, brokenPass))
+	// The engine key rotated between the batch and its correction: each
+	// batch's signature and checkpoint verify under the key of its time.
+	mustPawl(t, "-C", dir, "key", "rotate", "--reason", "annual rotation")
 	fixed := filepath.Join(t.TempDir(), "fixed.json")
 	os.WriteFile(fixed, []byte(`{"device_id":"AB-123456","timestamp":"2026-11-24T10:05:00Z","value":22,"unit":"celsius"}`), 0o644)
 	mustPawl(t, "-C", dir, "quarantine", "resubmit", id, "2", "--file", fixed, "--reason", "the value was typed as text")
@@ -86,7 +89,7 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 	}
 	if okGo, outGo, okPy, outPy := verify(t, pkg); !okGo || !okPy || !strings.Contains(outGo, "OK, ") || !strings.Contains(outPy, "OK, ") {
 		t.Fatalf("the package as written does not verify:\npawl: %s\nverify.py: %s", outGo, outPy)
-	} else if want := "2 batches, 2 e-signatures"; !strings.Contains(outGo, want) || !strings.Contains(outPy, want) {
+	} else if want := "2 batches, 2 e-signatures, 2 engine keys"; !strings.Contains(outGo, want) || !strings.Contains(outPy, want) {
 		// The batch's, and the approval of the roles change (grant).
 		t.Errorf("the verifiers did not count what the package holds:\n%s\n%s", outGo, outPy)
 	}
