@@ -68,6 +68,11 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 			t.Errorf("entries.jsonl lacks %s", a)
 		}
 	}
+	// The report names each signer by their printed name, with the verdict.
+	page := string(mustRead(t, filepath.Join(pkg, "report.html")))
+	if !strings.Contains(page, `<tr class="esignature"><td>Alice Example</td><td>alice</td>`) || !strings.Contains(page, `<td>approved</td><td>release</td><td><span class="ok">valid</span></td>`) {
+		t.Errorf("report.html does not show the e-signature with its printed name, meaning, reason and verdict")
+	}
 	if log := mustPawl(t, "-C", dir, "audit", "log", "--action", "audit.inspected"); !strings.Contains(log, "inspection 2026") {
 		t.Fatalf("the package is not on record:\n%s", log)
 	}

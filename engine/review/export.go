@@ -19,6 +19,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/version"
@@ -49,6 +50,10 @@ type reportBatch struct {
 	MoreQuarantine int64
 	Events         []reportEvent
 	Resubmitted    bool
+	// ESignatures are the batch's e-signatures, each verified: printed
+	// name, time, meaning, reason and verdict (21 CFR 11.50).
+	ESignatures []esign.ESignature
+	ESignError  string
 }
 
 // reportEvent is an audit entry about a batch, for a person.
@@ -182,6 +187,9 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 	for _, b := range batches {
 		buf.Write(finding.Line(b.BatchRecord))
 		rb := &reportBatch{Batch: b, Resubmitted: resubmittedFrom[b.BatchID]}
+		if rb.ESignatures, err = esign.Of(ctx, p, b); err != nil {
+			rb.ESignError = err.Error()
+		}
 		if chk, err := p.Keys.VerifySignature(b.Signature); err != nil {
 			rb.SignatureError = err.Error()
 		} else if chk.Signature.BatchID != b.BatchID || chk.Signature.AuditSeq != b.AuditSeq {
@@ -221,6 +229,7 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 	if format == "html" {
 		t, err := template.New("report.html.tmpl").Funcs(template.FuncMap{
 			"thousands": func(n int64) string { return thousandsSep(n) },
+			"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 		}).ParseFS(reportFS, "report.html.tmpl")
 		if err != nil {
 			return nil, err
