@@ -20,7 +20,7 @@ type InspectedDetails struct {
 // InspectRefusedDetails: `pawl inspect` refused and wrote nothing.
 type InspectRefusedDetails struct {
 	Dir      string   `json:"dir"`
-	Failure  string   `json:"failure"`  // "does not verify" or "directory not empty"
+	Failure  string   `json:"failure"`  // "does not verify", "directory not empty" or "not a directory"
 	Problems []string `json:"problems"` // what did not verify, one line each
 }
 

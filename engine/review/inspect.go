@@ -117,6 +117,9 @@ func Inspect(ctx context.Context, p *project.Project, dir, operator, reason stri
 		}
 		return nil, err
 	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return refuse("not a directory", nil, fmt.Errorf("%s is a file: name a new or empty directory for the package", dir))
+	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
 		return refuse("directory not empty", nil, fmt.Errorf("%s is not empty: name a new or empty directory, so that the package is exactly what SHA256SUMS lists", dir))
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -145,9 +148,14 @@ func Inspect(ctx context.Context, p *project.Project, dir, operator, reason stri
 	}
 
 	parent := filepath.Dir(filepath.Clean(dir))
+	// A crash while writing leaves this hidden directory beside dir, never
+	// a part of a package in dir.
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".inspect-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the package is written beside %s first, and that failed: %w", dir, err)
 	}
 	done := false
 	defer func() {

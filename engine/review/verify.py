@@ -402,7 +402,7 @@ def check_entries(rows, c, where):
     `pawl audit verify` checks the trail. Stops at the first broken entry:
     what follows cannot be trusted. Returns the entries read and the trail id."""
     out = []
-    prev, prev_time, expect, trail_id = GENESIS_PREV, None, 1, None
+    prev, prev_time, expect, trail_id, version = GENESIS_PREV, None, 1, None, 0
     for e in rows:
         def bad(msg):
             c.fail(f"{where}: entry {e.seq}: {msg}")
@@ -433,11 +433,20 @@ def check_entries(rows, c, where):
         if not e.operator or not e.action:
             return bad("operator and action are required")
         if e.seq == 1:
-            trail_id = get(d, "trail_id")
-            if e.action != "trail.created" or not isinstance(trail_id, str) or not trail_id:
-                return bad("the genesis entry does not create and name the trail")
+            g = plain(d)
+            trail_id = g.get("trail_id")
+            if e.action != "trail.created" or set(g) - {"trail_id", "schema_version", "created_at"} \
+                    or not isinstance(trail_id, str) or not trail_id or not g.get("created_at") \
+                    or not isinstance(g.get("schema_version"), int) or g["schema_version"] < 1:
+                return bad("the genesis entry does not create and name the trail (want trail_id, schema_version, created_at)")
+            version = g["schema_version"]
         elif e.action == "trail.created":
             return bad("a second trail.created entry")
+        elif e.action == "trail.migrated":
+            m = plain(d)
+            if e.operator != "pawl" or m.get("from") != version or not isinstance(m.get("to"), int) or m["to"] <= version:
+                return bad(f"a trail.migrated entry that does not follow schema version {version}")
+            version = m["to"]
         elif e.action == "trail.clock_anomaly":
             head_seq, head_time = plain(get(d, "head_seq")), get(d, "head_time")
             refused = get(d, "given") or get(d, "clock")
