@@ -19,7 +19,7 @@ import (
 
 // Origin names the trail in its checkpoints (the first line of a C2SP
 // tlog-checkpoint) and is the name of the key that signs them.
-func (t *Trail) Origin() string { return "pawl.dev/audit/" + t.id }
+func (t *Trail) Origin() string { return OriginOf(t.id) }
 
 // TreeRoot is the RFC 6962 Merkle tree head over the hashes of entries 1..size:
 // each entry's hash (its 32 bytes) is one leaf. The tree lets a checkpoint

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // proofFixture is a batch's lineage of up to maxLeaves records, with the
@@ -200,4 +201,61 @@ func FuzzParseCheckpoint(f *testing.F) {
 			t.Fatalf("%q: %+v, then %+v, %v", text, c, again, err)
 		}
 	})
+}
+
+// FuzzVerifyLines: entries.jsonl of a review package is untrusted bytes.
+// VerifyLines never panics; what it accepts is exactly its entries, each
+// written back as MarshalJSON writes it (one spelling), chained from the
+// genesis, each hash its fields' hash.
+func FuzzVerifyLines(f *testing.F) {
+	g := Entry{Seq: 1, Time: mustTime("2026-11-24T10:00:00.000000000Z"), Operator: SystemOperator, OSUser: "u", Action: ActionTrailCreated,
+		Object: "trail:t", Details: []byte(`{"created_at":"2026-11-24T10:00:00.000000000Z","schema_version":1,"trail_id":"t"}`), PrevHash: GenesisPrevHash}
+	g.Hash = ComputeHash(g)
+	e := Entry{Seq: 2, Time: g.Time, Operator: "alice", OSUser: "u", Action: "batch.committed", Object: "batch:1", Reason: "r \u2028\"",
+		Details: []byte(`{"n":1.50,"s":"\u0001"}`), PrevHash: g.Hash}
+	e.Hash = ComputeHash(e)
+	var good []byte
+	for _, x := range []Entry{g, e} {
+		b, err := x.MarshalJSON()
+		if err != nil {
+			f.Fatal(err)
+		}
+		good = append(append(good, b...), '\n')
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add([]byte("\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rep, entries := VerifyLines(data)
+		if !rep.OK {
+			if rep.Problem == "" {
+				t.Fatal("a failure without a problem")
+			}
+			return
+		}
+		var again []byte
+		prev := GenesisPrevHash
+		for i, x := range entries {
+			if x.Seq != int64(i+1) || x.PrevHash != prev || ComputeHash(x) != x.Hash {
+				t.Fatalf("entry %d accepted out of its chain: %+v", i+1, x)
+			}
+			prev = x.Hash
+			b, err := x.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			again = append(append(again, b...), '\n')
+		}
+		if !bytes.Equal(again, data) || rep.Head != prev || rep.Entries != int64(len(entries)) {
+			t.Fatalf("accepted %q, which is not the %d entries it holds written back", data, len(entries))
+		}
+	})
+}
+
+func mustTime(s string) time.Time {
+	t, err := parseTime(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -2,7 +2,8 @@
 # Installs the Debian packages the builds and tests need beyond Go:
 #   wabt       wat2wasm, for the plugins and test modules written in WebAssembly text.
 #   chromium   headless, to check that the inspectors' HTML report renders.
-#   python3    build/verify-trail.py, the stand-alone verifier the tests run.
+#   python3    the stand-alone verifiers the tests run: engine/review/verify.py (in every
+#              inspectors' package) and build/verify-trail.py, its SQLite front end.
 #   coreutils  sha256sum: an export's SHA256SUMS, the policy bundle digest.
 #   bsdutils   script(1), which gives pawl a terminal in the progress bar test.
 #   strace     which fsyncs a run makes, in order (cmd/pawl's TestWhatIsFsynced).

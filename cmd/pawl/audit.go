@@ -18,9 +18,9 @@ func (a *app) auditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "The audit trail: verify it, read it, checkpoint it",
 	}
-	var checkpoint, keyFile string
+	var checkpoint, keyFile, pkgDir string
 	verify := &cobra.Command{
-		Use:   "verify [--checkpoint FILE] [--key FILE]",
+		Use:   "verify [--checkpoint FILE] [--key FILE] | --package DIR",
 		Short: "Verify the hash chain, every committed batch's signature, checkpoint and blobs",
 		Long: `Verify the audit trail: the hash chain entry by entry, and for every committed
 batch its folder, its signature, its checkpoint and every store blob it refers
@@ -34,11 +34,22 @@ signed by a key in it.
 Every signature and checkpoint is checked against the engine key that was in
 force at its entry. Verification needs public keys only: it opens the project
 read-only, takes no lock, writes nothing and never upgrades a schema, so it
-runs on a read-only copy of a project or on an unpacked archive.`,
+runs on a read-only copy of a project or on an unpacked archive.
+
+With --package DIR, verify the package 'pawl inspect' wrote instead, from its
+files alone (no project): SHA256SUMS and its signature, every entry, the key
+history, every batch signature, checkpoint, lineage root and e-signature, and
+the head checkpoint; one line per problem, exit 1 when anything fails. With
+--key FILE the package's key history must agree with that one, and with
+--checkpoint FILE its entries must extend that checkpoint: copies kept
+outside the enclave are what a package re-signed with a stolen key fails.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
+			}
+			if pkgDir != "" {
+				return a.verifyPackage(c, pkgDir, keyFile, checkpoint)
 			}
 			var trusted *seal.KeyHistory
 			if keyFile != "" {
@@ -90,6 +101,7 @@ runs on a read-only copy of a project or on an unpacked archive.`,
 		},
 	}
 	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint `FILE` the trail must extend")
+	verify.Flags().StringVar(&pkgDir, "package", "", "verify the package `DIR` written by 'pawl inspect' (no project needed; with --key and --checkpoint too)")
 	verify.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE`: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	a.addOutputFlag(verify)
 

@@ -47,6 +47,7 @@ func fixed(s string) func([]string) string { return func([]string) string { retu
 var authzRules = map[string]authzRule{
 	"audit checkpoint":      {action: "audit.checkpoint", object: fixed("trail")},
 	"audit export":          {action: "audit.export", object: fixed("trail")},
+	"inspect":               {action: "audit.export", object: fixed("trail")},
 	"audit log":             {action: "audit.read", object: fixed("trail"), read: true},
 	"audit prove":           {action: "audit.prove", object: arg("batch"), read: true},
 	"audit replay":          {action: "replay", object: arg("batch")},

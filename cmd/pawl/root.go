@@ -84,6 +84,7 @@ Start with:  pawl demo`,
 	root.AddCommand(a.sessionCmd())
 	root.AddCommand(a.contractCmd())
 	root.AddCommand(a.stateCmd())
+	root.AddCommand(a.inspectCmd())
 	return root
 }
 

@@ -174,6 +174,14 @@ func TestServedIsLocal(t *testing.T) {
 			t.Errorf("served export: %v", err)
 		}
 	}
+	// The inspectors' package, made by the service, written by the client,
+	// verifies on the client's side without the service.
+	if code, out, errs := served(t, ctx, socket, "", "inspect", "--reason", "inspection", "ipkg"); code != 0 || !strings.Contains(out, "files to ipkg") {
+		t.Fatalf("served inspect: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := pawl(t, "", "audit", "verify", "--package", "ipkg"); code != 0 || !strings.Contains(out, "OK, ") {
+		t.Fatalf("the served package: exit %d\n%s%s", code, out, errs)
+	}
 	if code, out, errs := served(t, ctx, socket, "", "audit", "checkpoint", "--out", "head.cp", "--reason", "kept elsewhere"); code != 0 || !strings.Contains(out, "wrote head.cp") {
 		t.Fatalf("served checkpoint: exit %d\n%s%s", code, out, errs)
 	}

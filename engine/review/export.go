@@ -9,15 +9,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/version"
@@ -48,6 +50,10 @@ type reportBatch struct {
 	MoreQuarantine int64
 	Events         []reportEvent
 	Resubmitted    bool
+	// ESignatures are the batch's e-signatures, each verified: printed
+	// name, time, meaning, reason and verdict (21 CFR 11.50).
+	ESignatures []esign.ESignature
+	ESignError  string
 }
 
 // reportEvent is an audit entry about a batch, for a person.
@@ -79,21 +85,67 @@ func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator,
 	if operator == "" {
 		operator = p.Cfg.Operator
 	}
-	out := &AuditExport{Dir: dir, Format: format, Files: map[string]string{}}
-	write := func(name string, b []byte) error {
-		if err := durable.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), b, 0o644); err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		out.Files[name] = hex.EncodeToString(sum[:])
-		return nil
+	w := &packageWriter{dir: dir, files: map[string]string{}}
+	rv, err := writeReview(ctx, p, w, format)
+	if err != nil {
+		return nil, err
 	}
+	sums, err := w.sums()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(sums)
+	out := &AuditExport{Dir: dir, Format: format, Files: w.files, Entries: len(rv.entries), Batches: len(rv.batches)}
+	_, err = actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "export:" + hex.EncodeToString(sum[:8]), Reason: reason,
+		Details: actions.AuditExportedDetails{Dir: dir, Format: format, SHA256Sums: "sha256:" + hex.EncodeToString(sum[:]),
+			Entries: out.Entries, Batches: out.Batches, CheckpointSize: rv.checkpoint.Size}})
+	return out, err
+}
 
+// packageWriter writes the files of a package and keeps their sha256.
+type packageWriter struct {
+	dir   string
+	files map[string]string // name (slash-separated) → sha256 hex
+}
+
+func (w *packageWriter) write(name string, b []byte) error {
+	path := filepath.Join(w.dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := durable.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	w.files[name] = hex.EncodeToString(sum[:])
+	return nil
+}
+
+// sums writes SHA256SUMS over every file written, in the form sha256sum
+// writes and checks ("<hex>  <name>", sorted by name), and returns it.
+func (w *packageWriter) sums() ([]byte, error) {
+	var sums bytes.Buffer
+	for _, n := range slices.Sorted(maps.Keys(w.files)) {
+		fmt.Fprintf(&sums, "%s  %s\n", w.files[n], n)
+	}
+	return sums.Bytes(), durable.WriteFile(filepath.Join(w.dir, SumsFile), sums.Bytes(), 0o644)
+}
+
+// review is what writeReview wrote.
+type review struct {
+	entries    []audit.Entry
+	batches    []*project.Batch
+	cp         []byte
+	checkpoint audit.Checkpoint
+}
+
+// writeReview writes the files of an audit export but SHA256SUMS.
+func writeReview(ctx context.Context, p *project.Project, w *packageWriter, format string) (*review, error) {
+	write := w.write
 	entries, err := p.Trail.List(ctx, audit.Filter{})
 	if err != nil {
 		return nil, err
 	}
-	out.Entries = len(entries)
 	var buf bytes.Buffer
 	for _, e := range entries {
 		buf.Write(finding.Line(e))
@@ -113,7 +165,6 @@ func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator,
 	if err != nil {
 		return nil, err
 	}
-	out.Batches = len(batches)
 	byBatch := map[string][]audit.Entry{}
 	for _, e := range entries {
 		if id, ok := strings.CutPrefix(e.Object, "batch:"); ok {
@@ -136,6 +187,9 @@ func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator,
 	for _, b := range batches {
 		buf.Write(finding.Line(b.BatchRecord))
 		rb := &reportBatch{Batch: b, Resubmitted: resubmittedFrom[b.BatchID]}
+		if rb.ESignatures, err = esign.Of(ctx, p, b); err != nil {
+			rb.ESignError = err.Error()
+		}
 		if chk, err := p.Keys.VerifySignature(b.Signature); err != nil {
 			rb.SignatureError = err.Error()
 		} else if chk.Signature.BatchID != b.BatchID || chk.Signature.AuditSeq != b.AuditSeq {
@@ -175,6 +229,7 @@ func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator,
 	if format == "html" {
 		t, err := template.New("report.html.tmpl").Funcs(template.FuncMap{
 			"thousands": func(n int64) string { return thousandsSep(n) },
+			"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 		}).ParseFS(reportFS, "report.html.tmpl")
 		if err != nil {
 			return nil, err
@@ -198,23 +253,7 @@ func ExportAudit(ctx context.Context, p *project.Project, dir, format, operator,
 		}
 	}
 
-	var sums bytes.Buffer
-	names := make([]string, 0, len(out.Files))
-	for n := range out.Files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(&sums, "%s  %s\n", out.Files[n], n)
-	}
-	if err := durable.WriteFile(filepath.Join(dir, "SHA256SUMS"), sums.Bytes(), 0o644); err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(sums.Bytes())
-	_, err = actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "export:" + hex.EncodeToString(sum[:8]), Reason: reason,
-		Details: actions.AuditExportedDetails{Dir: dir, Format: format, SHA256Sums: "sha256:" + hex.EncodeToString(sum[:]),
-			Entries: out.Entries, Batches: out.Batches, CheckpointSize: c.Size}})
-	return out, err
+	return &review{entries: entries, batches: batches, cp: cp, checkpoint: c}, nil
 }
 
 // summarize says in a line what an entry's details hold, for the report.

@@ -92,10 +92,31 @@ type KeyHistory struct {
 // before. A trail without project.init (an init cut short) has an empty
 // history.
 func ReadHistory(ctx context.Context, t *audit.Trail) (*KeyHistory, error) {
-	h := &KeyHistory{Trail: t.ID(), Keys: []KeyEpoch{}}
 	inits, err := t.Find(ctx, actions.ProjectInit, "project")
 	if err != nil {
 		return nil, err
+	}
+	rots, err := t.Find(ctx, actions.EngineKeyRotated, actions.EngineKeyObject)
+	if err != nil {
+		return nil, err
+	}
+	return HistoryOf(t.ID(), append(inits, rots...))
+}
+
+// HistoryOf reads the key history of the trail trailID from its entries
+// (all of them, or at least its project.init and engine.key_rotated
+// entries, in seq order), as ReadHistory reads it from the database: for a
+// verifier that holds the entries only, as a review package carries them.
+func HistoryOf(trailID string, entries []audit.Entry) (*KeyHistory, error) {
+	h := &KeyHistory{Trail: trailID, Keys: []KeyEpoch{}}
+	var inits, rots []audit.Entry
+	for _, e := range entries {
+		switch {
+		case e.Action == actions.ProjectInit && e.Object == "project":
+			inits = append(inits, e)
+		case e.Action == actions.EngineKeyRotated && e.Object == actions.EngineKeyObject:
+			rots = append(rots, e)
+		}
 	}
 	if len(inits) == 0 {
 		return h, nil
@@ -110,10 +131,6 @@ func ReadHistory(ctx context.Context, t *audit.Trail) (*KeyHistory, error) {
 	}
 	h.Keys = append(h.Keys, KeyEpoch{Key: FormatPublicKey(pub), KeyID: KeyID(pub), From: inits[0].Seq,
 		Time: audit.FormatTime(inits[0].Time), Operator: inits[0].Operator, Reason: inits[0].Reason, pub: pub})
-	rots, err := t.Find(ctx, actions.EngineKeyRotated, actions.EngineKeyObject)
-	if err != nil {
-		return nil, err
-	}
 	for _, e := range rots {
 		d, err := actions.Decode[actions.KeyRotatedDetails](e)
 		if err != nil {

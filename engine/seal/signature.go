@@ -65,6 +65,19 @@ type Seal struct {
 // ForBatch builds the usability signature of a committed batch from its
 // batch.committed entry alone and signs it with k.
 func ForBatch(e audit.Entry, k *Key) (*Signature, error) {
+	s, err := Expected(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sign(k); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Expected is the usability signature a batch.committed entry calls for,
+// unsigned: what a signature.json must say, but for its seal.
+func Expected(e audit.Entry) (*Signature, error) {
 	br, err := actions.Decode[actions.BatchRecord](e)
 	if err != nil {
 		return nil, err
@@ -81,11 +94,12 @@ func ForBatch(e audit.Entry, k *Key) (*Signature, error) {
 		Outputs:    br.Outputs, LineageRoot: br.Lineage.Root,
 		PawlVersion: br.PawlVersion, AuditSeq: e.Seq, AuditEntry: e.Hash,
 	}
-	if err := s.sign(k); err != nil {
-		return nil, err
-	}
 	return s, nil
 }
+
+// Payload is the signed message: the canonical JSON of the signature
+// without its seal.
+func (s *Signature) Payload() ([]byte, error) { return s.payload() }
 
 // payload is the signed message: the canonical JSON of the signature
 // without its "signature" member.
