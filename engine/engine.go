@@ -85,14 +85,14 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 		return nil, err
 	}
 	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: cfg.Operator, Object: "project", Reason: reason,
-		Details: actions.ProjectInitDetails{EngineKey: pub, PawlVersion: version.Version}}); err != nil {
+		Details: actions.ProjectInitDetails{EngineKey: pub, PawlVersion: version.Pawl()}}); err != nil {
 		return fail(err)
 	}
 	if err := p.ReloadKeys(ctx); err != nil {
 		return fail(err)
 	}
 	failpoint.Hit("init.after-record")
-	why := "first-party validator shipped with pawl " + version.Version
+	why := "first-party validator shipped with pawl " + version.Pawl()
 	var firstParty []gate.PluginApproval
 	for _, m := range plugins.FirstParty() {
 		man, d, _, err := p.AddPlugin(ctx, m.Wasm, cfg.Operator, why)
@@ -104,7 +104,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) (*project.Project, e
 	failpoint.Hit("init.after-plugins")
 	// The default bundle approves no plugin; the first-party ones the
 	// scaffolded job uses are approved here, in the project's own bundle.
-	if err := gate.ApprovePlugins(ctx, p, firstParty, cfg.Operator, "first-party validators shipped with pawl "+version.Version); err != nil {
+	if err := gate.ApprovePlugins(ctx, p, firstParty, cfg.Operator, "first-party validators shipped with pawl "+version.Pawl()); err != nil {
 		return fail(err)
 	}
 	failpoint.Hit("init.after-approval")

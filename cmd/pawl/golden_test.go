@@ -26,6 +26,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/engine/version"
 	"github.com/pawl-dev/pawl/policies"
 )
 
@@ -623,6 +624,10 @@ func newNormaliser(t *testing.T, base, root string) *normaliser {
 		}
 	}
 	n.exact[runtime.Version()] = "<go version>"
+	// The test binary's own hash (`pawl version`).
+	if sum, err := version.BinarySHA256(); err == nil {
+		n.exact[sum] = "<binary sha256>"
+	}
 	// Who runs the tests: the principal authz decisions name.
 	n.exact[principal.Process().String()] = "$CALLER"
 	// The account operators are bound to, as `operator list` names it.

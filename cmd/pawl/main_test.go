@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/version"
 )
 
 // TestMain gives the projects of every test the tests' time window
@@ -193,5 +196,31 @@ func TestVersionAndDemo(t *testing.T) {
 	}
 	if id(out1) != id(out2) {
 		t.Errorf("the demo is not deterministic: %s vs %s", id(out1), id(out2))
+	}
+}
+
+// TestVersionSaysWhichBinary: the version comes from the build info (a
+// test binary has none: the default), a linker flag overrides it, and the
+// binary's sha256 is the hash of the file that runs.
+func TestVersionSaysWhichBinary(t *testing.T) {
+	var v map[string]string
+	if err := json.Unmarshal([]byte(mustPawl(t, "version", "--output", "json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	sum := sha256.Sum256(mustRead(t, exe))
+	if v["binary_sha256"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("binary_sha256 %q is not the hash of %s", v["binary_sha256"], exe)
+	}
+	if v["pawl"] != version.Devel || v["pawl_source"] != "default" {
+		t.Errorf("a test binary's version: %q from %q", v["pawl"], v["pawl_source"])
+	}
+	version.Version = "v9.9.9"
+	t.Cleanup(func() { version.Version = "" })
+	if err := json.Unmarshal([]byte(mustPawl(t, "version", "--output", "json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v["pawl"] != "v9.9.9" || v["pawl_source"] != "ldflags" {
+		t.Errorf("the linker's version: %q from %q", v["pawl"], v["pawl_source"])
 	}
 }

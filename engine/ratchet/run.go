@@ -150,7 +150,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 		}
 	}
 	br := pl.record()
-	br.PawlVersion = version.Version
+	br.PawlVersion = version.Pawl()
 	if o.asOfOutside != nil {
 		br.AsOfOutsideWindow, br.AsOfWindow = true, o.asOfOutside
 	}

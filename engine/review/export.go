@@ -243,7 +243,7 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 		err = t.Execute(&page, map[string]any{
 			"Project": filepath.Base(p.Root), "TrailID": p.Trail.ID(), "Origin": c.Origin, "Size": c.Size,
 			"Head": entries[len(entries)-1].Hash, "Checkpoint": string(cp), "Generated": time.Now().UTC().Format(time.RFC3339),
-			"Batches": rbs, "Entries": events, "PawlVersion": version.Version,
+			"Batches": rbs, "Entries": events, "PawlVersion": version.Pawl(),
 		})
 		if err != nil {
 			return nil, err

@@ -4,18 +4,106 @@
 package version
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"sync"
 )
 
-// Version is pawl's version; release builds set it with
+// Version overrides the version the module's build info gives: release
+// builds may set it with
 // -ldflags "-X github.com/pawl-dev/pawl/engine/version.Version=v1.2.3".
-var Version = "0.1.0-dev"
+// Empty (the default): Pawl reads the build info.
+var Version = ""
+
+// Devel is the version of a build whose build info names none (a test
+// binary, a build outside a module or a VCS checkout).
+const Devel = "0.1.0-dev"
+
+// Pawl is pawl's version: Version when the linker set it, else the main
+// module's version from the build info (a tag for `go install …@v0.9.0`,
+// a pseudo-version with the commit for a build in a checkout), else Devel.
+func Pawl() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return Devel
+}
+
+// Source says where Pawl's answer comes from: "ldflags", "build info" or
+// "default".
+func Source() string {
+	if Version != "" {
+		return "ldflags"
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return "build info"
+	}
+	return "default"
+}
+
+// VCS is what the build info says of the checkout the binary was built
+// from: revision, commit time, and whether the tree had changes ("true" or
+// "false"); empty values when it says nothing (go test, -buildvcs=false).
+func VCS() (revision, time, modified string) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "", "", ""
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.time":
+			time = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	return revision, time, modified
+}
+
+var binary struct {
+	once sync.Once
+	sum  string
+	err  error
+}
+
+// BinarySHA256 is the hex sha256 of the running executable's file: what
+// a site compares with the hash of the binary it qualified.
+func BinarySHA256() (string, error) {
+	binary.once.Do(func() {
+		path, err := os.Executable()
+		if err != nil {
+			binary.err = err
+			return
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			binary.err = err
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			binary.err = err
+			return
+		}
+		binary.sum = hex.EncodeToString(h.Sum(nil))
+	})
+	return binary.sum, binary.err
+}
 
 // Versions lists pawl's version and those of the components it links, by
 // snake_case name: pawl, go, wazero, opa, jsonschema, x_text, go_sqlite3.
 func Versions() map[string]string {
-	v := map[string]string{"pawl": Version, "go": runtime.Version()}
+	v := map[string]string{"pawl": Pawl(), "go": runtime.Version()}
 	mods := map[string]string{
 		"github.com/tetratelabs/wazero":            "wazero",
 		"github.com/open-policy-agent/opa":         "opa",
