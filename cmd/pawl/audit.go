@@ -220,6 +220,7 @@ with this command's name, and 'audit verify' reads it as it is.`,
 	}
 	c.AddCommand(verify, cpCmd, log, migrate)
 	c.AddCommand(a.proveCmds()...)
+	c.AddCommand(a.auditKeyCmd())
 	c.AddCommand(a.replayCmd())
 	c.AddCommand(a.auditExportCmd())
 	c.AddCommand(a.traceCmd())
