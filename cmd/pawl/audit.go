@@ -19,8 +19,9 @@ func (a *app) auditCmd() *cobra.Command {
 		Short: "The audit trail: verify it, read it, checkpoint it",
 	}
 	var checkpoint, keyFile string
+	var witnesses int
 	verify := &cobra.Command{
-		Use:   "verify [--checkpoint FILE] [--key FILE]",
+		Use:   "verify [--checkpoint FILE] [--key FILE] [--witnesses K]",
 		Short: "Verify the hash chain, every committed batch's signature, checkpoint and blobs",
 		Long: `Verify the audit trail: the hash chain entry by entry, and for every committed
 batch its folder, its signature, its checkpoint and every store blob it refers
@@ -30,6 +31,13 @@ newest entries or a rewrite of the whole chain. With --key FILE (the JSON of
 'pawl key history', or public keys one a line, kept outside the enclave), the
 trail's engine key history must agree with it and the checkpoint must be
 signed by a key in it.
+
+Every witness cosignature on record is checked against the witness key the
+policy bundle in force names, and the trail's root at the cosigned size must be
+the one cosigned (a rewrite fails, even re-signed with the engine key); the
+trail must extend each witness's latest cosigned checkpoint kept in the data
+directory (a truncation fails). With --witnesses K, K distinct witnesses must
+have cosigned a checkpoint covering the newest committed batch.
 
 Every signature and checkpoint is checked against the engine key that was in
 force at its entry. Verification needs public keys only: it opens the project
@@ -55,6 +63,17 @@ runs on a read-only copy of a project or on an unpacked archive.`,
 			rep, err := review.Verify(c.Context(), p)
 			if err != nil {
 				return err
+			}
+			if witnesses > 0 {
+				w := rep.Witnessing
+				if w == nil {
+					if w, err = review.CheckWitnesses(c.Context(), p); err != nil {
+						return err
+					}
+				}
+				if err := w.Require(witnesses); err != nil {
+					rep.Problems = append(rep.Problems, err.Error())
+				}
 			}
 			if trusted != nil {
 				if err := trusted.Agrees(p.Keys); err != nil {
@@ -90,6 +109,7 @@ runs on a read-only copy of a project or on an unpacked archive.`,
 		},
 	}
 	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint `FILE` the trail must extend")
+	verify.Flags().IntVar(&witnesses, "witnesses", 0, "require `K` distinct witnesses to have cosigned a checkpoint covering the newest committed batch")
 	verify.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE`: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	a.addOutputFlag(verify)
 
@@ -220,7 +240,7 @@ with this command's name, and 'audit verify' reads it as it is.`,
 	}
 	c.AddCommand(verify, cpCmd, log, migrate)
 	c.AddCommand(a.proveCmds()...)
-	c.AddCommand(a.auditKeyCmd())
+	c.AddCommand(a.auditKeyCmd(), a.witnessCmd())
 	c.AddCommand(a.replayCmd())
 	c.AddCommand(a.auditExportCmd())
 	c.AddCommand(a.traceCmd())

@@ -50,6 +50,7 @@ func fixed(s string) func([]string) string { return func([]string) string { retu
 var authzRules = map[string]authzRule{
 	"audit checkpoint":      {action: "audit.checkpoint", object: fixed("trail")},
 	"audit export":          {action: "audit.export", object: fixed("trail")},
+	"audit witness push":    {action: "audit.checkpoint", object: fixed("witness")},
 	"audit key":             {action: "key.read", object: fixed("engine-key"), read: true},
 	"audit log":             {action: "audit.read", object: fixed("trail"), read: true},
 	"audit prove":           {action: "audit.prove", object: arg("batch"), read: true, flagObject: map[string]string{"consistency": "trail"}},

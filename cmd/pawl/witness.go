@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/witness"
+	"github.com/spf13/cobra"
+)
+
+// witnessCmd is `pawl audit witness push`.
+func (a *app) witnessCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "witness",
+		Short: "Take the trail's checkpoints off the box: push them to witnesses (C2SP tlog-witness)",
+	}
+	var toDir, fromDir, operator, reason string
+	push := &cobra.Command{
+		Use:   "push [--to-dir DIR | --from-dir DIR]",
+		Short: "Push the trail's head, with its consistency proof, to every witness of the policy bundle; keep the cosignatures",
+		Long: `Push the signed checkpoint of the trail's head to every witness the policy
+bundle in force names (data.egress.witnesses), with the consistency proof from
+the checkpoint each last cosigned, by the C2SP tlog-witness protocol. Each push
+is a policy decision (kind witness) on record; each cosignature is verified
+against the witness's key and kept as a witness.cosigned entry, and the
+cosigned checkpoint as the witness's latest in the data directory. A witness
+that holds another size (409) is retried once from it. A push that does not
+end in a cosignature is a witness.push_failed entry with its reason
+(unreachable, refused, fork, truncated, garbage, denied): nothing is lost and
+the next push tries again. Exit 1 when any push failed, 3 when every push was
+denied by the policy.
+
+Across an air gap, --to-dir DIR writes each witness's request to
+DIR/<witness id>.request instead of sending it; carry it to the witness, POST
+it to <url>/add-checkpoint, write the answer to DIR/<witness id>.response, carry
+DIR back and run push --from-dir DIR to verify and keep the cosignatures.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			if toDir != "" && fromDir != "" {
+				return &usageError{fmt.Errorf("--to-dir and --from-dir are the two ends of one air-gap push: give one")}
+			}
+			if toDir != "" {
+				if err := os.MkdirAll(toDir, 0o755); err != nil {
+					return err
+				}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			if operator == "" {
+				operator = p.Cfg.Operator
+			}
+			rs, err := witness.Push(c.Context(), p, witness.Options{Operator: operator, Reason: reason, ToDir: toDir, FromDir: fromDir})
+			if err != nil {
+				return err
+			}
+			failed, denied := 0, 0
+			for _, r := range rs {
+				if r.Problem != "" {
+					failed++
+					if r.Problem == "denied" {
+						denied++
+					}
+				}
+			}
+			if a.output == "json" {
+				if err := a.printJSON(map[string]any{"ok": failed == 0, "results": rs}); err != nil {
+					return err
+				}
+			} else {
+				for _, r := range rs {
+					switch {
+					case r.Problem != "":
+						fmt.Fprintf(a.s.out, "%s: FAILED (%s): %s\n", r.Witness, r.Problem, r.Error)
+					case r.Written != "":
+						fmt.Fprintf(a.s.out, "%s: wrote %s: the checkpoint of %d entries, proof from %d; carry it to the witness and its answer back as %s.response\n", r.Witness, r.Written, r.Size, r.OldSize, r.Witness)
+					case r.Cosigned:
+						fmt.Fprintf(a.s.out, "%s: cosigned the trail's first %d entries (consistent with the %d it held)\n", r.Witness, r.Size, r.OldSize)
+					default:
+						fmt.Fprintf(a.s.out, "%s: nothing to read back\n", r.Witness)
+					}
+				}
+			}
+			switch {
+			case failed > 0 && denied == failed:
+				return fmt.Errorf("%w: %d of %d pushes (the decisions are on record)", gate.ErrDenied, denied, len(rs))
+			case failed > 0:
+				return fmt.Errorf("%d of %d pushes failed (on record as witness.push_failed); the next push tries again", failed, len(rs))
+			}
+			return nil
+		},
+	}
+	push.Flags().StringVar(&toDir, "to-dir", "", "write each witness's request to `DIR`/<id>.request instead of sending it (an air gap)")
+	push.Flags().StringVar(&fromDir, "from-dir", "", "read back `DIR`/<id>.request and the witness's answer DIR/<id>.response")
+	push.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
+	push.Flags().StringVar(&reason, "reason", "", "reason recorded in the audit trail")
+	a.addOutputFlag(push)
+	c.AddCommand(push)
+	return c
+}
