@@ -1,8 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"sync"
+
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/config"
 
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/witness"
@@ -103,4 +110,86 @@ DIR back and run push --from-dir DIR to verify and keep the cosignatures.`,
 	a.addOutputFlag(push)
 	c.AddCommand(push)
 	return c
+}
+
+// commits says whether a command line, run with exit 0, may have committed
+// a batch: after those the service pushes the trail's head to the
+// witnesses.
+func commits(argv []string) bool {
+	cmd := commandOf(argv)
+	return cmd == "run" || strings.HasPrefix(cmd, "run ") || cmd == "quarantine resubmit"
+}
+
+// witnessPusher is the service's after-commit push: trigger asks for a push
+// and returns at once (never blocking the command that committed, which has
+// already answered its client's commit); one goroutine pushes, taking the
+// project lock like any command (so it runs between commands), and
+// coalesces triggers that arrive while it pushes into one more push. A push
+// that fails is on record (witness.push_failed) and retried by the next
+// one; a bundle with no witnesses makes it do nothing. wait, for tests and
+// shutdown, returns once no push is asked or running.
+func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.Writer) (trigger func(), wait func()) {
+	asked := make(chan struct{}, 1)
+	var mu sync.Mutex
+	pending := 0
+	idle := sync.NewCond(&mu)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-asked:
+			}
+			pushOnce(ctx, root, cfg, log)
+			mu.Lock()
+			pending = 0
+			if len(asked) > 0 {
+				pending = 1
+			}
+			idle.Broadcast()
+			mu.Unlock()
+		}
+	}()
+	trigger = func() {
+		mu.Lock()
+		pending = 1
+		mu.Unlock()
+		select {
+		case asked <- struct{}{}:
+		default: // a push is already asked: it will see this commit too
+		}
+	}
+	wait = func() {
+		mu.Lock()
+		for pending > 0 {
+			idle.Wait()
+		}
+		mu.Unlock()
+	}
+	return trigger, wait
+}
+
+func pushOnce(ctx context.Context, root string, cfg config.Config, log io.Writer) {
+	p, err := engine.Open(ctx, root, cfg)
+	if err != nil {
+		fmt.Fprintf(log, "pawl serve: witness push: %v\n", err)
+		return
+	}
+	defer p.Close()
+	e, _, err := p.PolicyInForce(ctx)
+	if err != nil || len(e.Witnesses()) == 0 {
+		return
+	}
+	rs, err := witness.Push(ctx, p, witness.Options{Operator: gate.EnginePrincipal, Reason: "after a commit"})
+	if err != nil {
+		fmt.Fprintf(log, "pawl serve: witness push: %v\n", err)
+		return
+	}
+	for _, r := range rs {
+		if r.Problem != "" {
+			fmt.Fprintf(log, "pawl serve: witness %s: push failed (%s), on record; the next push retries: %s\n", r.Witness, r.Problem, r.Error)
+		} else {
+			fmt.Fprintf(log, "pawl serve: witness %s cosigned the trail's first %d entries\n", r.Witness, r.Size)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/policies"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -402,4 +404,57 @@ func copyProject(t *testing.T, root string) string {
 		t.Fatalf("cp -a: %v\n%s", err, out)
 	}
 	return dst
+}
+
+// TestServiceWitnessPushAfterCommit: the service's after-commit push runs
+// in the background, takes the project lock like any command, and a push
+// that fails (here: the witness is down) is on record, ready to be retried
+// by the next; triggers coalesce. Which command lines trigger it.
+func TestServiceWitnessPushAfterCommit(t *testing.T) {
+	for argv, want := range map[string]bool{
+		"run sensor-feed --input x": true, "-C /p run sensor-feed": true, "quarantine resubmit b 2 --file f": true,
+		"audit verify": false, "export b --to x": false, "runner": false,
+	} {
+		if got := commits(strings.Fields(argv)); got != want {
+			t.Errorf("commits(%q) = %v", argv, got)
+		}
+	}
+	root := t.TempDir()
+	mustPawl(t, "init", root, "--single-person")
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	k, _, _ := ed25519.GenerateKey(nil)
+	raw := append([]byte{4}, k...)
+	h := sha256.Sum256(append([]byte("example.com/down\n"), raw...))
+	vkey := fmt.Sprintf("example.com/down+%x+%s", h[:4], base64.StdEncoding.EncodeToString(raw))
+	configureWitnesses(t, root, map[string]map[string]string{"down": {"url": downURL, "vkey": vkey}})
+	cfg, err := config.Load(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	trigger, wait := witnessPusher(t.Context(), root, cfg, &logWriter{b: &log})
+	trigger()
+	trigger()
+	wait()
+	es := witnessEntries(t, root, actions.WitnessPushFailed)
+	if len(es) < 1 || len(es) > 2 || !strings.Contains(string(es[0].Details), `"problem":"unreachable"`) || es[0].Operator != "pawl-engine" {
+		t.Fatalf("after-commit push to a witness that is down: %d entries %+v", len(es), es)
+	}
+	if !strings.Contains(log.String(), "witness down: push failed (unreachable), on record") {
+		t.Fatalf("the service's log: %s", log.String())
+	}
+}
+
+// logWriter is a goroutine-safe writer for the pusher's log.
+type logWriter struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
