@@ -39,7 +39,7 @@ type litewitness struct {
 	url, vkey string
 }
 
-func startLitewitness(t *testing.T, name, origin, logVKey string) litewitness {
+func startLitewitness(t testing.TB, name, origin, logVKey string) litewitness {
 	t.Helper()
 	lw := tooltest.Need(t, "litewitness")
 	ctl := tooltest.Need(t, "witnessctl")
@@ -139,7 +139,7 @@ func startLitewitness(t *testing.T, name, origin, logVKey string) litewitness {
 
 // configureWitnesses writes the witness policy module and
 // data.egress.witnesses into the project's bundle and pins it.
-func configureWitnesses(t *testing.T, root string, ws map[string]map[string]string) {
+func configureWitnesses(t testing.TB, root string, ws map[string]map[string]string) {
 	t.Helper()
 	dir := filepath.Join(root, "policies")
 	if err := fs.WalkDir(policies.WitnessFS(), ".", func(p string, d fs.DirEntry, err error) error {
@@ -167,7 +167,7 @@ func configureWitnesses(t *testing.T, root string, ws map[string]map[string]stri
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pinTwoPerson(t, root, "witnesses")
+	mustPawl(t, "-C", root, "pin", "--reason", "witnesses") // the tests' projects are --single-person
 }
 
 // attackTrail runs SQL against a trail with its guards (triggers) dropped,
@@ -457,4 +457,24 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+// BenchmarkWitnessPush is the cost of one push of the trail's head to
+// torchwood's litewitness on this machine, as `pawl audit witness push`
+// does it: open the project, the authz and witness decisions on record,
+// the consistency proof from the last cosigned size, the checkpoint
+// signed, the HTTP round trip, the cosignature verified and put on record.
+// BENCHMARKS.md.
+func BenchmarkWitnessPush(b *testing.B) {
+	root := b.TempDir()
+	mustPawl(b, "init", root, "--single-person")
+	vkey := strings.TrimSpace(mustPawl(b, "-C", root, "audit", "key"))
+	origin, _, _ := strings.Cut(vkey, "+")
+	w1 := startLitewitness(b, "example.com/w1", origin, vkey)
+	configureWitnesses(b, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
+	mustPawl(b, "-C", root, "audit", "witness", "push")
+	b.ResetTimer()
+	for b.Loop() {
+		mustPawl(b, "-C", root, "audit", "witness", "push")
+	}
 }
