@@ -10,6 +10,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/project"
 
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/witness"
@@ -170,16 +171,25 @@ func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.W
 }
 
 func pushOnce(ctx context.Context, root string, cfg config.Config, log io.Writer) {
+	// Without witnesses in the bundle in force there is nothing to do:
+	// found read-only, so the common case takes no lock and the next
+	// command does not wait.
+	ro, err := project.OpenReadOnly(ctx, root, cfg)
+	if err != nil {
+		fmt.Fprintf(log, "pawl serve: witness push: %v\n", err)
+		return
+	}
+	e, _, err := ro.PolicyInForce(ctx)
+	ro.Close()
+	if err != nil || len(e.Witnesses()) == 0 {
+		return
+	}
 	p, err := engine.Open(ctx, root, cfg)
 	if err != nil {
 		fmt.Fprintf(log, "pawl serve: witness push: %v\n", err)
 		return
 	}
 	defer p.Close()
-	e, _, err := p.PolicyInForce(ctx)
-	if err != nil || len(e.Witnesses()) == 0 {
-		return
-	}
 	rs, err := witness.Push(ctx, p, witness.Options{Operator: gate.EnginePrincipal, Reason: "after a commit"})
 	if err != nil {
 		fmt.Fprintf(log, "pawl serve: witness push: %v\n", err)
