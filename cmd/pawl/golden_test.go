@@ -570,6 +570,8 @@ func (g *goldenScenario) run() {
 	lines[1] = strings.Repeat("A", 43) + "=\n"
 	forked := g.write(g.path("forked.consistency"), strings.Join(lines, ""))
 	g.step("audit-verify-proof/consistency-forked", 1, "", "-C", base, "audit", "verify-proof", "--consistency", forked, "--checkpoint", cp, "--key", pub)
+	g.in("audit-witness-push/no-witness", 1, "audit", "witness", "push")
+	g.in("audit-verify/witnesses-required", 1, "audit", "verify", "--witnesses", "1")
 }
 
 // batchID reads batch_id from a run's JSON.

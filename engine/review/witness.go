@@ -135,7 +135,7 @@ func (w *Witnessing) Require(k int) error {
 		return nil
 	}
 	if len(ok) == 0 {
-		return fmt.Errorf("%d witnesses required, none has cosigned a checkpoint covering the newest batch (audit entry %d): run `pawl audit witness push`", k, w.LastBatch)
+		return fmt.Errorf("%d witness(es) required, none has cosigned a checkpoint covering the newest batch (audit entry %d): run `pawl audit witness push`", k, w.LastBatch)
 	}
-	return errors.New(fmt.Sprintf("%d witnesses required, %d cosigned a checkpoint covering the newest batch (audit entry %d): %s", k, len(ok), w.LastBatch, strings.Join(ok, ", ")))
+	return errors.New(fmt.Sprintf("%d witness(es) required, %d cosigned a checkpoint covering the newest batch (audit entry %d): %s", k, len(ok), w.LastBatch, strings.Join(ok, ", ")))
 }

@@ -60,7 +60,7 @@ func Push(ctx context.Context, p *project.Project, o Options) ([]Result, error) 
 	}
 	ws := e.Witnesses()
 	if len(ws) == 0 {
-		return nil, errors.New("the policy bundle in force names no witness (data.egress.witnesses): add one and its policy (docs/policy-guide.md, Witnesses), then `pawl pin`")
+		return nil, errors.New("the policy bundle in force names no witness (data.egress.witnesses): add one and its policy (docs/policy-guide.md, \"How to add a witness\"), then `pawl pin`")
 	}
 	if o.Operator == "" {
 		o.Operator = gate.EnginePrincipal
