@@ -279,7 +279,7 @@ goes to standard error.`,
 			p.Close()
 			// After each commit, the trail's head goes to the witnesses,
 			// in the background (witnessPusher).
-			pushWitnesses, _ := witnessPusher(c.Context(), root, cfg, a.s.err)
+			pushWitnesses, _ := witnessPusher(c.Context(), root, cfg, a.s.err, witnessRetry, nil)
 			return serve.Serve(c.Context(), serve.Options{
 				Socket: socket, Group: cfg.ServeGroup, Lock: filepath.Join(l.Data, "serve.lock"), Log: a.s.err,
 				HTTPS: serve.HTTPSOptions{Listen: cfg.ServeHTTPSListen, Cert: resolveSet(l, cfg.ServeHTTPSCert),

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/config"
@@ -121,27 +122,44 @@ func commits(argv []string) bool {
 	return cmd == "run" || strings.HasPrefix(cmd, "run ") || cmd == "quarantine resubmit"
 }
 
+// witnessRetry is how long the service waits, after a push that failed
+// (a witness down, an air gap not yet crossed), before it pushes again
+// on its own; a commit in the meantime pushes at once.
+const witnessRetry = time.Minute
+
 // witnessPusher is the service's after-commit push: trigger asks for a push
 // and returns at once (never blocking the command that committed, which has
 // already answered its client's commit); one goroutine pushes, taking the
 // project lock like any command (so it runs between commands), and
 // coalesces triggers that arrive while it pushes into one more push. A push
-// that fails is on record (witness.push_failed) and retried by the next
-// one; a bundle with no witnesses makes it do nothing. wait, for tests and
-// shutdown, returns once no push is asked or running.
-func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.Writer) (trigger func(), wait func()) {
+// that fails is on record (witness.push_failed) and tried again after
+// retry, or at the next commit, whichever comes first; a bundle with no
+// witnesses makes it do nothing. wait, for tests and shutdown, returns once
+// no push is asked or running. pushed, when not nil, is told after each
+// push whether it failed, and closed when the pusher stops with ctx
+// (tests).
+func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.Writer, retry time.Duration, pushed chan<- bool) (trigger func(), wait func()) {
 	asked := make(chan struct{}, 1)
 	var mu sync.Mutex
 	pending := 0
 	idle := sync.NewCond(&mu)
 	go func() {
+		if pushed != nil {
+			defer close(pushed)
+		}
+		var again <-chan time.Time
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-asked:
+			case <-again:
 			}
-			pushOnce(ctx, root, cfg, log)
+			again = nil
+			failed := pushOnce(ctx, root, cfg, log)
+			if failed && retry > 0 {
+				again = time.After(retry)
+			}
 			mu.Lock()
 			pending = 0
 			if len(asked) > 0 {
@@ -149,6 +167,9 @@ func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.W
 			}
 			idle.Broadcast()
 			mu.Unlock()
+			if pushed != nil {
+				pushed <- failed
+			}
 		}
 	}()
 	trigger = func() {
@@ -170,36 +191,40 @@ func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.W
 	return trigger, wait
 }
 
-func pushOnce(ctx context.Context, root string, cfg config.Config, log io.Writer) {
+// pushOnce pushes to every witness of the bundle in force, if any, and
+// says whether any push failed.
+func pushOnce(ctx context.Context, root string, cfg config.Config, log io.Writer) (failed bool) {
 	// Without witnesses in the bundle in force there is nothing to do:
 	// found read-only, so the common case takes no lock and the next
 	// command does not wait.
 	ro, err := project.OpenReadOnly(ctx, root, cfg)
 	if err != nil {
 		fmt.Fprintf(log, "pawl serve: witness push: %v\n", err)
-		return
+		return true
 	}
 	e, _, err := ro.PolicyInForce(ctx)
 	ro.Close()
 	if err != nil || len(e.Witnesses()) == 0 {
-		return
+		return false
 	}
 	p, err := engine.Open(ctx, root, cfg)
 	if err != nil {
 		fmt.Fprintf(log, "pawl serve: witness push: %v\n", err)
-		return
+		return true
 	}
 	defer p.Close()
 	rs, err := witness.Push(ctx, p, witness.Options{Operator: gate.EnginePrincipal, Reason: "after a commit"})
 	if err != nil {
 		fmt.Fprintf(log, "pawl serve: witness push: %v\n", err)
-		return
+		return true
 	}
 	for _, r := range rs {
 		if r.Problem != "" {
+			failed = true
 			fmt.Fprintf(log, "pawl serve: witness %s: push failed (%s), on record; the next push retries: %s\n", r.Witness, r.Problem, r.Error)
 		} else {
 			fmt.Fprintf(log, "pawl serve: witness %s cosigned the trail's first %d entries\n", r.Witness, r.Size)
 		}
 	}
+	return failed
 }

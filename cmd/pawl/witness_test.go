@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"database/sql"
@@ -433,17 +434,38 @@ func TestServiceWitnessPushAfterCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	trigger, wait := witnessPusher(t.Context(), root, cfg, &logWriter{b: &log})
+	lw := &logWriter{b: &bytes.Buffer{}}
+	pushed := make(chan bool, 8)
+	ctx, stop := context.WithCancel(t.Context())
+	trigger, wait := witnessPusher(ctx, root, cfg, lw, time.Millisecond, pushed)
+	defer func() {
+		stop()
+		for range pushed { // until the pusher has stopped touching the project
+		}
+	}()
 	trigger()
 	trigger()
 	wait()
 	es := witnessEntries(t, root, actions.WitnessPushFailed)
-	if len(es) < 1 || len(es) > 2 || !strings.Contains(string(es[0].Details), `"problem":"unreachable"`) || es[0].Operator != "pawl-engine" {
+	if len(es) < 1 || !strings.Contains(string(es[0].Details), `"problem":"unreachable"`) || es[0].Operator != "pawl-engine" {
 		t.Fatalf("after-commit push to a witness that is down: %d entries %+v", len(es), es)
 	}
-	if !strings.Contains(log.String(), "witness down: push failed (unreachable), on record") {
-		t.Fatalf("the service's log: %s", log.String())
+	// A failed push is tried again on its own, without a commit.
+	for i := range 2 {
+		select {
+		case failed := <-pushed:
+			if !failed {
+				t.Fatalf("push %d to a witness that is down did not fail", i+1)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no push %d: a failed push is not retried", i+1)
+		}
+	}
+	if n := len(witnessEntries(t, root, actions.WitnessPushFailed)); n < 2 {
+		t.Fatalf("%d witness.push_failed entries after a retry, want 2 or more", n)
+	}
+	if l := lw.String(); !strings.Contains(l, "witness down: push failed (unreachable), on record") {
+		t.Fatalf("the service's log: %s", l)
 	}
 }
 
@@ -451,6 +473,12 @@ func TestServiceWitnessPushAfterCommit(t *testing.T) {
 type logWriter struct {
 	mu sync.Mutex
 	b  *bytes.Buffer
+}
+
+func (w *logWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
