@@ -6,14 +6,11 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -26,42 +23,7 @@ func (t *Trail) Origin() string { return OriginOf(t.id) }
 // vouch for a prefix of the trail in 32 bytes, and lets anyone holding an old
 // checkpoint prove that the current trail extends it.
 func (t *Trail) TreeRoot(ctx context.Context, size int64) ([]byte, error) {
-	rows, err := t.r.QueryContext(ctx, "SELECT seq, hash FROM entries WHERE seq <= ? ORDER BY seq", size)
-	if err != nil {
-		return nil, fmt.Errorf("audit: tree of %s: %w", t.path, err)
-	}
-	defer rows.Close()
-	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	r := rf.NewEmptyRange(0)
-	var n int64
-	for rows.Next() {
-		var seq int64
-		var h string
-		if err := rows.Scan(&seq, &h); err != nil {
-			return nil, err
-		}
-		n++
-		if seq != n {
-			return nil, fmt.Errorf("audit: tree of %s: entry %d missing (seq jumps to %d): run pawl audit verify", t.path, n, seq)
-		}
-		raw, err := hex.DecodeString(strings.TrimPrefix(h, "sha256:"))
-		if err != nil || len(raw) != 32 {
-			return nil, fmt.Errorf("audit: tree of %s: entry %d has a malformed hash", t.path, seq)
-		}
-		if err := r.Append(rfc6962.DefaultHasher.HashLeaf(raw), nil); err != nil {
-			return nil, err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if n != size {
-		return nil, fmt.Errorf("audit: tree of %s: the trail has %d entries, fewer than %d", t.path, n, size)
-	}
-	if n == 0 {
-		return rfc6962.DefaultHasher.EmptyRoot(), nil
-	}
-	return r.GetRootHash(nil)
+	return t.tree(ctx, size, nil)
 }
 
 // Checkpoint is a parsed C2SP tlog-checkpoint of the trail.

@@ -259,3 +259,51 @@ func mustTime(s string) time.Time {
 	}
 	return t
 }
+// FuzzParseAddCheckpoint: a consistency proof (a tlog-witness
+// add-checkpoint body) parses only in its one spelling — Format writes back
+// exactly the bytes read — and never holds more than 63 hashes; one that
+// parses, names a checkpoint pawl signed and verifies against the trail's
+// roots is exactly the proof the trail makes.
+func FuzzParseAddCheckpoint(f *testing.F) {
+	fx := newCheckpointFixture(f)
+	for _, old := range []int64{0, 3, 8} {
+		a := AddCheckpoint{OldSize: old, Checkpoint: fx.cps[8]}
+		if old > 0 {
+			pr, err := fx.tr.ConsistencyProof(ctx, old, 8)
+			if err != nil {
+				f.Fatal(err)
+			}
+			a.Proof = pr
+		}
+		f.Add(a.Format())
+	}
+	f.Add([]byte("old 03\n\npawl.dev/audit/x\n8\n" + strings.Repeat("A", 43) + "=\n\n— x AAAA\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ParseAddCheckpoint(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(a.Format(), b) || len(a.Proof) > MaxConsistencyProof {
+			t.Fatalf("%q parses to %+v, which Format writes as %q", b, a, a.Format())
+		}
+		c, err := fx.tr.VerifyCheckpoint(ctx, a.Checkpoint, fx.pub)
+		if err != nil || a.OldSize < 1 {
+			return
+		}
+		oldRoot, err := fx.tr.TreeRoot(ctx, a.OldSize)
+		if err != nil {
+			return
+		}
+		if VerifyConsistency(a.OldSize, c.Size, a.Proof, oldRoot, c.Root) == nil {
+			want, err := fx.tr.ConsistencyProof(ctx, a.OldSize, c.Size)
+			if err != nil || len(want) != len(a.Proof) {
+				t.Fatalf("a proof from %d to %d verifies with %d hashes, the trail's has %d (%v)", a.OldSize, c.Size, len(a.Proof), len(want), err)
+			}
+			for i := range want {
+				if !bytes.Equal(want[i], a.Proof[i]) {
+					t.Fatalf("a proof from %d to %d verifies with hash %d differing from the trail's", a.OldSize, c.Size, i)
+				}
+			}
+		}
+	})
+}

@@ -67,7 +67,7 @@ func NewEngine(ctx context.Context, b *Bundle) (*Engine, error) {
 	}
 	store := newStore(b.data)
 	e := &Engine{bundle: b, queries: map[Kind]rego.PreparedEvalQuery{}}
-	for _, k := range Kinds {
+	for _, k := range append(Kinds, OptionalKinds...) {
 		pq, err := rego.New(
 			rego.Query(k.Query()),
 			rego.Compiler(compiler),

@@ -32,7 +32,7 @@ var Kinds = []Kind{KindEgress, KindPlugin, KindClassification, KindAuthz}
 func (k Kind) Query() string { return "data.pawl." + string(k) + ".decision" }
 
 func (k Kind) valid() bool {
-	for _, x := range Kinds {
+	for _, x := range append(Kinds, OptionalKinds...) {
 		if k == x {
 			return true
 		}
@@ -303,6 +303,16 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 		}
 		canon, err := encodeCanonical(in)
 		return canon, in.Time, in, err
+	case KindWitness:
+		in, err := asInput[WitnessInput](input, decode)
+		if err != nil {
+			return fail(err)
+		}
+		if err := checkCommon(&in.Time, in.Principal); err != nil {
+			return fail(err)
+		}
+		canon, err := encodeCanonical(in)
+		return canon, in.Time, in, err
 	}
 	return nil, "", nil, fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, Kinds)
 }
@@ -377,7 +387,7 @@ func reflectValue(rv reflect.Value) ast.Value {
 		return ast.String(rv.String())
 	case reflect.Bool:
 		return ast.Boolean(rv.Bool())
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		return ast.Number(strconv.FormatInt(rv.Int(), 10))
 	case reflect.Slice:
 		if rv.IsNil() {

@@ -34,6 +34,11 @@ var Installed = map[string]string{
 	"sha256sum": "coreutils", // an export's SHA256SUMS; the policy bundle digest
 	"script":    "bsdutils",  // a terminal for the progress bar
 	"strace":    "strace",    // which fsyncs a run makes, in order
+	// Not Debian packages: Go programs, which setup-tools.sh builds with
+	// go install into /usr/local/bin. torchwood's witness and its control
+	// tool: a third-party C2SP tlog-witness that pawl's pushes must satisfy.
+	"litewitness": "filippo.io/torchwood/cmd/litewitness@v0.6.1",
+	"witnessctl":  "filippo.io/torchwood/cmd/witnessctl@v0.6.1",
 }
 
 // CIEnv is the environment variable that says the tools were installed:

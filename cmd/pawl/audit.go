@@ -19,8 +19,9 @@ func (a *app) auditCmd() *cobra.Command {
 		Short: "The audit trail: verify it, read it, checkpoint it",
 	}
 	var checkpoint, keyFile, pkgDir string
+	var witnesses int
 	verify := &cobra.Command{
-		Use:   "verify [--checkpoint FILE] [--key FILE] | --package DIR",
+		Use:   "verify [--checkpoint FILE] [--key FILE] [--witnesses K] | --package DIR",
 		Short: "Verify the hash chain, every committed batch's signature, checkpoint and blobs",
 		Long: `Verify the audit trail: the hash chain entry by entry, and for every committed
 batch its folder, its signature, its checkpoint and every store blob it refers
@@ -30,6 +31,13 @@ newest entries or a rewrite of the whole chain. With --key FILE (the JSON of
 'pawl key history', or public keys one a line, kept outside the enclave), the
 trail's engine key history must agree with it and the checkpoint must be
 signed by a key in it.
+
+Every witness cosignature on record is checked against the witness key the
+policy bundle in force names, and the trail's root at the cosigned size must be
+the one cosigned (a rewrite fails, even re-signed with the engine key); the
+trail must extend each witness's latest cosigned checkpoint kept in the data
+directory (a truncation fails). With --witnesses K, K distinct witnesses must
+have cosigned a checkpoint covering the newest committed batch.
 
 Every signature and checkpoint is checked against the engine key that was in
 force at its entry. Verification needs public keys only: it opens the project
@@ -67,6 +75,17 @@ outside the enclave are what a package re-signed with a stolen key fails.`,
 			if err != nil {
 				return err
 			}
+			if witnesses > 0 {
+				w := rep.Witnessing
+				if w == nil {
+					if w, err = review.CheckWitnesses(c.Context(), p); err != nil {
+						return err
+					}
+				}
+				if err := w.Require(witnesses); err != nil {
+					rep.Problems = append(rep.Problems, err.Error())
+				}
+			}
 			if trusted != nil {
 				if err := trusted.Agrees(p.Keys); err != nil {
 					rep.Problems = append(rep.Problems, fmt.Sprintf("key history: %s: %v", keyFile, err))
@@ -102,6 +121,7 @@ outside the enclave are what a package re-signed with a stolen key fails.`,
 	}
 	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint `FILE` the trail must extend")
 	verify.Flags().StringVar(&pkgDir, "package", "", "verify the package `DIR` written by 'pawl inspect' (no project needed; with --key and --checkpoint too)")
+	verify.Flags().IntVar(&witnesses, "witnesses", 0, "require `K` distinct witnesses to have cosigned a checkpoint covering the newest committed batch")
 	verify.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE`: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	a.addOutputFlag(verify)
 
@@ -232,6 +252,7 @@ with this command's name, and 'audit verify' reads it as it is.`,
 	}
 	c.AddCommand(verify, cpCmd, log, migrate)
 	c.AddCommand(a.proveCmds()...)
+	c.AddCommand(a.auditKeyCmd(), a.witnessCmd())
 	c.AddCommand(a.replayCmd())
 	c.AddCommand(a.auditExportCmd())
 	c.AddCommand(a.traceCmd())

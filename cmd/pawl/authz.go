@@ -30,6 +30,9 @@ type authzRule struct {
 	none string
 	// read: the command changes nothing (gate.AuthzRequest.ReadOnly).
 	read bool
+	// flagObject: the object when the named flag is set, in place of
+	// object's (audit prove --consistency proves the trail, not a batch).
+	flagObject map[string]string
 }
 
 func arg(prefix string) func([]string) string {
@@ -48,8 +51,10 @@ var authzRules = map[string]authzRule{
 	"audit checkpoint":      {action: "audit.checkpoint", object: fixed("trail")},
 	"audit export":          {action: "audit.export", object: fixed("trail")},
 	"inspect":               {action: "audit.export", object: fixed("trail")},
+	"audit witness push":    {action: "audit.checkpoint", object: fixed("witness")},
+	"audit key":             {action: "key.read", object: fixed("engine-key"), read: true},
 	"audit log":             {action: "audit.read", object: fixed("trail"), read: true},
-	"audit prove":           {action: "audit.prove", object: arg("batch"), read: true},
+	"audit prove":           {action: "audit.prove", object: arg("batch"), read: true, flagObject: map[string]string{"consistency": "trail"}},
 	"audit replay":          {action: "replay", object: arg("batch")},
 	"audit trace":           {action: "audit.read", object: arg("batch"), read: true},
 	"audit verify":          {none: "it checks the trail with public keys only, and must run on a trail whatever was done to it (its pins, and so the bundle in force, included)"},
@@ -126,5 +131,11 @@ func authorize(c *cobra.Command, p *project.Project) error {
 	if f := c.Flags().Lookup("reason"); f != nil {
 		reason = f.Value.String()
 	}
-	return gate.Authorize(c.Context(), p, gate.AuthzRequest{Action: r.action, Object: r.object(args), Operator: op, Reason: reason, ReadOnly: r.read})
+	object := r.object(args)
+	for flag, o := range r.flagObject {
+		if f := c.Flags().Lookup(flag); f != nil && f.Changed {
+			object = o
+		}
+	}
+	return gate.Authorize(c.Context(), p, gate.AuthzRequest{Action: r.action, Object: object, Operator: op, Reason: reason, ReadOnly: r.read})
 }

@@ -552,6 +552,27 @@ func (g *goldenScenario) run() {
 	g.in("quarantine-resubmit/again", 0, "quarantine", "resubmit", b1, "2", "--file", fixed2b, "--reason", "the plant log says 22.5", "--operator", "alice")
 	g.in("audit-trace/corrections", 0, "audit", "trace", b1, "2")
 	g.in("audit-trace/corrections-json", 0, "audit", "trace", b1, "2", "--output", "json")
+
+	// Consistency proofs: from the checkpoint taken above to the head,
+	// checked offline against it; the verifier key a witness trusts.
+	g.in("audit-key/text", 0, "audit", "key")
+	g.in("audit-key/json", 0, "audit", "key", "--output", "json")
+	oldSize, err := audit.CheckpointSize(mustRead(t, cp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons := g.path("head.consistency")
+	g.in("audit-prove/consistency", 0, "audit", "prove", "--consistency", strconv.FormatInt(oldSize, 10), "--out", cons)
+	g.in("audit-prove/consistency-too-big", 1, "audit", "prove", "--consistency", "100000")
+	g.in("audit-prove/consistency-args", 2, "audit", "prove", "--consistency", "3", "4", "5")
+	g.step("audit-verify-proof/consistency", 0, "", "-C", base, "audit", "verify-proof", "--consistency", cons, "--checkpoint", cp, "--key", pub)
+	g.step("audit-verify-proof/consistency-no-checkpoint", 2, "", "-C", base, "audit", "verify-proof", "--consistency", cons, "--key", pub)
+	lines := strings.SplitAfter(string(mustRead(t, cons)), "\n")
+	lines[1] = strings.Repeat("A", 43) + "=\n"
+	forked := g.write(g.path("forked.consistency"), strings.Join(lines, ""))
+	g.step("audit-verify-proof/consistency-forked", 1, "", "-C", base, "audit", "verify-proof", "--consistency", forked, "--checkpoint", cp, "--key", pub)
+	g.in("audit-witness-push/no-witness", 1, "audit", "witness", "push")
+	g.in("audit-verify/witnesses-required", 1, "audit", "verify", "--witnesses", "1")
 }
 
 // batchID reads batch_id from a run's JSON.
@@ -692,6 +713,11 @@ func (n *normaliser) fromProject(t *testing.T, root, label string) {
 		case actions.ProjectInit:
 			d := decode[actions.ProjectInitDetails](t, e)
 			n.key(d.EngineKey, ph("engine public key"), ph("engine key id"))
+			if pub, err := seal.ParsePublicKey(d.EngineKey); err == nil {
+				if v, err := audit.VerifierKey(tr.Origin(), pub); err == nil {
+					n.exact[v] = ph("engine vkey")
+				}
+			}
 		case actions.OperatorEnrolled:
 			d := decode[actions.OperatorEnrolledDetails](t, e)
 			n.key(d.PublicKey, ph("operator %s public key", d.ID), ph("operator %s key id", d.ID))

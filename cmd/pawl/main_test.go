@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 }
 
 // pawl runs one command line in process and returns its exit status and output.
-func pawl(t *testing.T, stdin string, args ...string) (int, string, string) {
+func pawl(t testing.TB, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &streams{in: strings.NewReader(stdin), out: &out, err: &errb})
@@ -37,7 +37,7 @@ func pawl(t *testing.T, stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func mustPawl(t *testing.T, args ...string) string {
+func mustPawl(t testing.TB, args ...string) string {
 	t.Helper()
 	code, out, errs := pawl(t, "", args...)
 	if code != 0 {
@@ -111,7 +111,7 @@ func TestInitRunJSONAndRerun(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

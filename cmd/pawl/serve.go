@@ -277,12 +277,19 @@ goes to standard error.`,
 				return err
 			}
 			p.Close()
+			// After each commit, the trail's head goes to the witnesses,
+			// in the background (witnessPusher).
+			pushWitnesses, _ := witnessPusher(c.Context(), root, cfg, a.s.err, witnessRetry, nil)
 			return serve.Serve(c.Context(), serve.Options{
 				Socket: socket, Group: cfg.ServeGroup, Lock: filepath.Join(l.Data, "serve.lock"), Log: a.s.err,
 				HTTPS: serve.HTTPSOptions{Listen: cfg.ServeHTTPSListen, Cert: resolveSet(l, cfg.ServeHTTPSCert),
 					Key: resolveSet(l, cfg.ServeHTTPSKey), ClientCA: resolveSet(l, cfg.ServeHTTPSClientCA)},
 				Handler: func(ctx context.Context, j *serve.Job) int {
-					return run(ctx, j.Args, &streams{in: j.Stdin, out: j.Stdout, err: j.Stderr, job: j, root: root})
+					code := run(ctx, j.Args, &streams{in: j.Stdin, out: j.Stdout, err: j.Stderr, job: j, root: root})
+					if code == 0 && commits(j.Args) {
+						pushWitnesses()
+					}
+					return code
 				},
 			})
 		},

@@ -58,6 +58,7 @@ func (l Layout) PendingDir() string            { return filepath.Join(l.Data, "p
 func (l Layout) OperatorsDir() string          { return filepath.Join(l.Data, "operators") }
 func (l Layout) WasmStageDir() string          { return filepath.Join(l.Data, "wasm-stage") }
 func (l Layout) BatchDir(id string) string     { return filepath.Join(l.BatchesDir(), id) }
+func (l Layout) WitnessDir() string            { return filepath.Join(l.Data, "witness") }
 func (l Layout) PendingBatch(id string) string { return filepath.Join(l.PendingDir(), id) }
 
 // Resolve is where a path from the configuration points: relative paths

@@ -25,6 +25,9 @@ type VerifyReport struct {
 	Batches  int           `json:"batches"`
 	Blobs    int           `json:"blobs"`
 	Problems []string      `json:"problems"`
+	// Witnessing is what the witnesses' cosignatures show, when the trail
+	// holds any (CheckWitnesses).
+	Witnessing *Witnessing `json:"witnessing,omitempty"`
 }
 
 // OK says whether everything verified.
@@ -123,6 +126,13 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("change %s was put in force (audit entry %d) without a valid approval by another operator than its proposer %s", c.ID, c.AppliedEntry, c.Proposer))
 			}
 		}
+	}
+	// Witnesses' cosignatures, and the latest checkpoints they cosigned.
+	if w, err := CheckWitnesses(ctx, p); err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("witnesses: %v", err))
+	} else if w.Cosignatures > 0 || len(w.Problems) > 0 {
+		rep.Witnessing = w
+		rep.Problems = append(rep.Problems, w.Problems...)
 	}
 	dirs, _ := os.ReadDir(p.BatchesDir())
 	var stray []string

@@ -1,0 +1,508 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/build/tooltest"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/policies"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// litewitness is torchwood's witness (filippo.io/torchwood v0.6.1, a
+// third-party implementation of C2SP tlog-witness), run by the test: its
+// key is served by an in-process ssh-agent (golang.org/x/crypto's), as
+// litewitness takes its key from an agent.
+type litewitness struct {
+	url, vkey string
+}
+
+func startLitewitness(t testing.TB, name, origin, logVKey string) litewitness {
+	t.Helper()
+	lw := tooltest.Need(t, "litewitness")
+	ctl := tooltest.Need(t, "witnessctl")
+	dir, err := os.MkdirTemp("", "lw") // a short path: a Unix socket's is limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); agent.ServeAgent(keyring, c) }()
+		}
+	}()
+	db := filepath.Join(dir, "litewitness.db")
+	for _, args := range [][]string{{"add-log", "-db", db, "-origin", origin}, {"add-key", "-db", db, "-origin", origin, "-key", logVKey}} {
+		if out, err := exec.Command(ctl, args...).CombinedOutput(); err != nil {
+			t.Fatalf("witnessctl %v: %v\n%s", args, err, out)
+		}
+	}
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	pub := priv.Public().(ed25519.PublicKey)
+	sum := sha256.Sum256(pub)
+	cmd := exec.Command(lw, "-name", name, "-db", db, "-ssh-agent", sock, "-listen", addr, "-key", hex.EncodeToString(sum[:]))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// Its verifier key, as litewitness logs it; then wait for it to listen.
+	vkeyRe := regexp.MustCompile(`vkey=(\S+)`)
+	vkeys := make(chan string, 1)
+	var logMu sync.Mutex
+	var logged bytes.Buffer
+	go func() {
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+			logMu.Lock()
+			logged.WriteString(s.Text() + "\n")
+			logMu.Unlock()
+			if m := vkeyRe.FindStringSubmatch(s.Text()); m != nil {
+				select {
+				case vkeys <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	var w litewitness
+	select {
+	case w.vkey = <-vkeys:
+	case <-time.After(20 * time.Second):
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Fatalf("litewitness printed no verifier key:\n%s", logged.String())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("litewitness does not listen on %s: %v", addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.url = "http://" + addr
+	return w
+}
+
+// configureWitnesses writes the witness policy module and
+// data.egress.witnesses into the project's bundle and pins it.
+func configureWitnesses(t testing.TB, root string, ws map[string]map[string]string) {
+	t.Helper()
+	dir := filepath.Join(root, "policies")
+	if err := fs.WalkDir(policies.WitnessFS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(policies.WitnessFS(), p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "data.json")
+	var data map[string]any
+	if err := json.Unmarshal(mustRead(t, path), &data); err != nil {
+		t.Fatal(err)
+	}
+	data["egress"].(map[string]any)["witnesses"] = ws
+	b, _ := json.MarshalIndent(data, "", "  ")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustPawl(t, "-C", root, "pin", "--reason", "witnesses") // the tests' projects are --single-person
+}
+
+// attackTrail runs SQL against a trail with its guards (triggers) dropped,
+// as someone holding the file can.
+func attackTrail(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT name FROM sqlite_schema WHERE type = 'trigger'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if _, err := db.Exec("DROP TRIGGER " + n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func witnessEntries(t *testing.T, root, action string) []audit.Entry {
+	t.Helper()
+	tr, err := audit.OpenReadOnly(filepath.Join(root, ".pawl", "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	es, err := tr.Find(t.Context(), action, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// TestWitnessLitewitness pushes pawl's checkpoints to torchwood's
+// litewitness: the first (from 0) and the next, with its consistency
+// proof — the push a real witness refused before pawl could prove
+// consistency — and checks that the cosignatures are verified, on record,
+// and counted by audit verify --witnesses. Then the faults, each refused
+// with its reason on record and audit verify green afterwards: a witness
+// that answers garbage, one that is down, a forked copy of the trail
+// pushed to the same witness; and the attacks: a truncated trail and a
+// rewritten one, re-signed with the engine key, fail audit verify (and the
+// truncated one is refused by the witness).
+func TestWitnessLitewitness(t *testing.T) {
+	root := t.TempDir()
+	mustPawl(t, "init", root, "--single-person")
+	vkey := strings.TrimSpace(mustPawl(t, "-C", root, "audit", "key"))
+	origin, _, _ := strings.Cut(vkey, "+")
+	w1 := startLitewitness(t, "example.com/w1", origin, vkey)
+	configureWitnesses(t, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
+
+	// Nothing to require yet: no cosignature.
+	if code, _, errs := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "1"); code != 1 || !strings.Contains(errs, "does not verify") {
+		t.Fatalf("--witnesses 1 before any push: exit %d %s", code, errs)
+	}
+	out := mustPawl(t, "-C", root, "audit", "witness", "push", "--reason", "first")
+	if !strings.Contains(out, "w1: cosigned the trail's first") || !strings.Contains(out, "consistent with the 0 it held") {
+		t.Fatalf("first push: %s", out)
+	}
+	// A copy of the project as it is now, to be grown differently below:
+	// a fork of the trail under the same key.
+	fork := copyProject(t, root)
+	mustPawl(t, "-C", root, "audit", "checkpoint", "--out", filepath.Join(t.TempDir(), "cp"))
+	out = mustPawl(t, "-C", root, "audit", "witness", "push", "--output", "json")
+	var res struct {
+		OK      bool `json:"ok"`
+		Results []struct {
+			Witness  string `json:"witness"`
+			Size     int64  `json:"size"`
+			OldSize  int64  `json:"old_size"`
+			Cosigned bool   `json:"cosigned"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.OK || len(res.Results) != 1 || !res.Results[0].Cosigned || res.Results[0].OldSize < 2 || res.Results[0].Size <= res.Results[0].OldSize {
+		t.Fatalf("second push, with a consistency proof: %v %s", err, out)
+	}
+	cos := witnessEntries(t, root, actions.WitnessCosigned)
+	if len(cos) != 2 {
+		t.Fatalf("%d witness.cosigned entries, want 2", len(cos))
+	}
+	d, err := actions.Decode[actions.WitnessCosignedDetails](cos[1])
+	if err != nil || d.Witness != "w1" || d.Name != "example.com/w1" || d.Size != res.Results[0].Size || d.OldSize != res.Results[0].OldSize || d.Decision == "" || d.Via != "https" {
+		t.Fatalf("second cosignature on record: %+v %v", d, err)
+	}
+	if out := mustPawl(t, "-C", root, "audit", "verify", "--witnesses", "1"); !strings.Contains(out, "OK") {
+		t.Fatalf("verify --witnesses 1: %s", out)
+	}
+	if code, _, _ := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "2"); code != 1 {
+		t.Fatalf("--witnesses 2 with one witness: exit %d", code)
+	}
+
+	// The fork, grown past what the witness cosigned since: the witness
+	// refuses it (no proof leads from what it cosigned to the fork's
+	// head), on record.
+	for range 6 {
+		mustPawl(t, "-C", fork, "audit", "checkpoint", "--reason", "forked", "--out", filepath.Join(t.TempDir(), "cp"))
+	}
+	code, out, errs := pawl(t, "", "-C", fork, "audit", "witness", "push")
+	if code != 1 || !strings.Contains(out, "w1: FAILED (fork)") {
+		t.Fatalf("push of a fork: exit %d\n%s%s", code, out, errs)
+	}
+	if es := witnessEntries(t, fork, actions.WitnessPushFailed); len(es) != 1 || !strings.Contains(string(es[0].Details), `"problem":"fork"`) {
+		t.Fatalf("the fork's refusal on record: %+v", es)
+	}
+
+	// Faults: a witness that answers garbage, one that is down.
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "— example.com/w1 bm90IGEgc2lnbmF0dXJl\n")
+	}))
+	defer garbage.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	configureWitnesses(t, root, map[string]map[string]string{
+		"w1":      {"url": w1.url, "vkey": w1.vkey},
+		"garbage": {"url": garbage.URL, "vkey": w1.vkey},
+		"down":    {"url": downURL, "vkey": w1.vkey},
+	})
+	code, out, errs = pawl(t, "", "-C", root, "audit", "witness", "push")
+	if code != 1 || !strings.Contains(out, "w1: cosigned") || !strings.Contains(out, "garbage: FAILED (garbage)") || !strings.Contains(out, "down: FAILED (unreachable)") {
+		t.Fatalf("push with faults: exit %d\n%s%s", code, out, errs)
+	}
+	if es := witnessEntries(t, root, actions.WitnessPushFailed); len(es) != 2 {
+		t.Fatalf("%d witness.push_failed entries, want 2", len(es))
+	}
+	if out := mustPawl(t, "-C", root, "audit", "verify", "--witnesses", "1"); !strings.Contains(out, "OK") {
+		t.Fatalf("verify after the faults: %s", out)
+	}
+
+	// The air gap: the request written to a directory, the witness's
+	// answer carried back (here by POSTing the very file), read back.
+	configureWitnesses(t, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
+	gap := t.TempDir()
+	mustPawl(t, "-C", root, "audit", "witness", "push", "--to-dir", gap)
+	resp, err := http.Post(w1.url+"/add-checkpoint", "text/plain", bytes.NewReader(mustRead(t, filepath.Join(gap, "w1.request"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer bytes.Buffer
+	answer.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("litewitness answered the carried request with %d: %s", resp.StatusCode, answer.String())
+	}
+	if err := os.WriteFile(filepath.Join(gap, "w1.response"), answer.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustPawl(t, "-C", root, "audit", "witness", "push", "--from-dir", gap); !strings.Contains(out, "w1: cosigned") {
+		t.Fatalf("from the air gap: %s", out)
+	}
+	if es := witnessEntries(t, root, actions.WitnessCosigned); len(es) != 4 || !strings.Contains(string(es[3].Details), `"via":"file"`) {
+		t.Fatalf("the air-gap cosignature on record: %d entries", len(es))
+	}
+	mustPawl(t, "-C", root, "audit", "verify", "--witnesses", "1")
+
+	// Rewritten: entry 3's reason changed, it and every later entry
+	// re-hashed (the chain verifies on its own). The cosigned roots are no
+	// longer the trail's.
+	rewritten := copyProject(t, root)
+	rewriteTrail(t, filepath.Join(rewritten, ".pawl", "audit.db"), 3)
+	code, out, _ = pawl(t, "", "-C", rewritten, "audit", "verify")
+	if code != 1 || !strings.Contains(out, "the trail was rewritten after it was witnessed") {
+		t.Fatalf("a rewritten trail: exit %d\n%s", code, out)
+	}
+
+	// Truncated below a cosigned size: audit verify fails (the witness's
+	// latest cosigned checkpoint), and the witness refuses the next push.
+	last := witnessEntries(t, root, actions.WitnessCosigned)
+	ld, err := actions.Decode[actions.WitnessCosignedDetails](last[len(last)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := ld.Size - 10 // the push appends six entries (three witnesses): still short of what was cosigned
+	attackTrail(t, filepath.Join(root, ".pawl", "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
+	code, out, _ = pawl(t, "", "-C", root, "audit", "verify")
+	if code != 1 || !strings.Contains(out, "were deleted") {
+		t.Fatalf("a truncated trail: exit %d\n%s", code, out)
+	}
+	code, out, _ = pawl(t, "", "-C", root, "audit", "witness", "push")
+	if code != 1 || !strings.Contains(out, "w1: FAILED (truncated)") {
+		_, log, _ := pawl(t, "", "-C", root, "audit", "log")
+		t.Fatalf("push of a truncated trail (cut at %d): exit %d\n%s\n%s", cut, code, out, log)
+	}
+}
+
+// rewriteTrail changes entry seq's reason and re-hashes it and every later
+// entry, so that the hash chain verifies again.
+func rewriteTrail(t *testing.T, path string, seq int64) {
+	t.Helper()
+	tr, err := audit.OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := tr.List(t.Context(), audit.Filter{})
+	tr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	prev := es[seq-2].Hash
+	for _, e := range es[seq-1:] {
+		if e.Seq == seq {
+			e.Reason = "rewritten history"
+		}
+		e.PrevHash = prev
+		e.Hash = audit.ComputeHash(e)
+		prev = e.Hash
+		stmts = append(stmts, fmt.Sprintf("UPDATE entries SET reason = '%s', prev_hash = '%s', hash = '%s' WHERE seq = %d",
+			strings.ReplaceAll(e.Reason, "'", "''"), e.PrevHash, e.Hash, e.Seq))
+	}
+	attackTrail(t, path, stmts...)
+}
+
+// copyProject copies a project with its files' modes (cp -a).
+func copyProject(t *testing.T, root string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "copy")
+	if out, err := exec.Command("cp", "-a", root, dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a: %v\n%s", err, out)
+	}
+	return dst
+}
+
+// TestServiceWitnessPushAfterCommit: the service's after-commit push runs
+// in the background, takes the project lock like any command, and a push
+// that fails (here: the witness is down) is on record, ready to be retried
+// by the next; triggers coalesce. Which command lines trigger it.
+func TestServiceWitnessPushAfterCommit(t *testing.T) {
+	for argv, want := range map[string]bool{
+		"run sensor-feed --input x": true, "-C /p run sensor-feed": true, "quarantine resubmit b 2 --file f": true,
+		"audit verify": false, "export b --to x": false, "runner": false,
+	} {
+		if got := commits(strings.Fields(argv)); got != want {
+			t.Errorf("commits(%q) = %v", argv, got)
+		}
+	}
+	root := t.TempDir()
+	mustPawl(t, "init", root, "--single-person")
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	k, _, _ := ed25519.GenerateKey(nil)
+	raw := append([]byte{4}, k...)
+	h := sha256.Sum256(append([]byte("example.com/down\n"), raw...))
+	vkey := fmt.Sprintf("example.com/down+%x+%s", h[:4], base64.StdEncoding.EncodeToString(raw))
+	configureWitnesses(t, root, map[string]map[string]string{"down": {"url": downURL, "vkey": vkey}})
+	cfg, err := config.Load(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw := &logWriter{b: &bytes.Buffer{}}
+	pushed := make(chan bool, 8)
+	ctx, stop := context.WithCancel(t.Context())
+	trigger, wait := witnessPusher(ctx, root, cfg, lw, time.Millisecond, pushed)
+	defer func() {
+		stop()
+		for range pushed { // until the pusher has stopped touching the project
+		}
+	}()
+	trigger()
+	trigger()
+	wait()
+	es := witnessEntries(t, root, actions.WitnessPushFailed)
+	if len(es) < 1 || !strings.Contains(string(es[0].Details), `"problem":"unreachable"`) || es[0].Operator != "pawl-engine" {
+		t.Fatalf("after-commit push to a witness that is down: %d entries %+v", len(es), es)
+	}
+	// A failed push is tried again on its own, without a commit.
+	for i := range 2 {
+		select {
+		case failed := <-pushed:
+			if !failed {
+				t.Fatalf("push %d to a witness that is down did not fail", i+1)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no push %d: a failed push is not retried", i+1)
+		}
+	}
+	if n := len(witnessEntries(t, root, actions.WitnessPushFailed)); n < 2 {
+		t.Fatalf("%d witness.push_failed entries after a retry, want 2 or more", n)
+	}
+	if l := lw.String(); !strings.Contains(l, "witness down: push failed (unreachable), on record") {
+		t.Fatalf("the service's log: %s", l)
+	}
+}
+
+// logWriter is a goroutine-safe writer for the pusher's log.
+type logWriter struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w *logWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// BenchmarkWitnessPush is the cost of one push of the trail's head to
+// torchwood's litewitness on this machine, as `pawl audit witness push`
+// does it: open the project, the authz and witness decisions on record,
+// the consistency proof from the last cosigned size, the checkpoint
+// signed, the HTTP round trip, the cosignature verified and put on record.
+// BENCHMARKS.md.
+func BenchmarkWitnessPush(b *testing.B) {
+	root := b.TempDir()
+	mustPawl(b, "init", root, "--single-person")
+	vkey := strings.TrimSpace(mustPawl(b, "-C", root, "audit", "key"))
+	origin, _, _ := strings.Cut(vkey, "+")
+	w1 := startLitewitness(b, "example.com/w1", origin, vkey)
+	configureWitnesses(b, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
+	mustPawl(b, "-C", root, "audit", "witness", "push")
+	b.ResetTimer()
+	for b.Loop() {
+		mustPawl(b, "-C", root, "audit", "witness", "push")
+	}
+}

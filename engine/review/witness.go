@@ -1,0 +1,141 @@
+package review
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/project"
+)
+
+// Witnessing is what the trail's cosignatures show.
+type Witnessing struct {
+	// Cosignatures is the number of witness.cosigned entries.
+	Cosignatures int `json:"cosignatures"`
+	// Covered is, per witness key trusted by the bundle in force
+	// ("name+hash"), the largest size it validly cosigned.
+	Covered map[string]int64 `json:"covered"`
+	// LastBatch is the seq of the newest batch.committed entry (0: none).
+	LastBatch int64 `json:"last_batch"`
+	// Problems found: a cosignature that does not verify, a cosigned root
+	// the trail no longer has, a latest cosigned checkpoint the trail does
+	// not extend.
+	Problems []string `json:"problems"`
+}
+
+// CheckWitnesses checks every witness.cosigned entry: its cosignature
+// verifies under the witness key of the same name and hash that the policy
+// bundle in force names (data.egress.witnesses), and the trail's tree over
+// its first Size entries still has the cosigned root — a rewrite below a
+// cosigned size, even one re-signed with the engine key, fails here. A
+// cosignature by a key the bundle does not name is reported and not
+// counted. Each witness's latest cosigned checkpoint kept outside the trail
+// (the data directory's witness/<id>.checkpoint) must be extended by the
+// trail: one the trail has fewer entries than means entries were deleted.
+func CheckWitnesses(ctx context.Context, p *project.Project) (*Witnessing, error) {
+	w := &Witnessing{Covered: map[string]int64{}, Problems: []string{}}
+	es, err := p.Trail.Find(ctx, actions.WitnessCosigned, "trail:"+p.Trail.ID())
+	if err != nil {
+		return nil, err
+	}
+	if bs, err := p.Trail.Find(ctx, actions.BatchCommitted, ""); err == nil && len(bs) > 0 {
+		w.LastBatch = bs[len(bs)-1].Seq
+	}
+	keys := map[string]audit.WitnessKey{}
+	if len(es) > 0 {
+		e, _, err := p.PolicyInForce(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, wt := range e.Witnesses() {
+			if k, err := audit.ParseWitnessKey(wt.VKey); err == nil {
+				keys[fmt.Sprintf("%s+%08x", k.Name, k.Hash)] = k
+			}
+		}
+	}
+	head, err := p.Trail.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, en := range es {
+		w.Cosignatures++
+		d, err := actions.Decode[actions.WitnessCosignedDetails](en)
+		if err != nil {
+			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
+			continue
+		}
+		if d.Size < 1 || d.Size >= en.Seq || d.Origin != p.Trail.Origin() {
+			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: a cosignature of %s at %d entries, recorded at entry %d: not a checkpoint of this trail before it", en.Seq, d.Origin, d.Size, en.Seq))
+			continue
+		}
+		root, err := p.Trail.TreeRoot(ctx, d.Size)
+		if err != nil {
+			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
+			continue
+		}
+		if !bytes.Equal(root, d.Root) {
+			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: witness %s cosigned the trail's first %d entries with root %s; they now have root %s: the trail was rewritten after it was witnessed",
+				en.Seq, d.Witness, d.Size, base64.StdEncoding.EncodeToString(d.Root), base64.StdEncoding.EncodeToString(root)))
+			continue
+		}
+		id := d.Name + "+" + d.KeyHash
+		k, ok := keys[id]
+		if !ok {
+			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: cosignature by witness key %s, which the policy bundle in force does not name (data.egress.witnesses)", en.Seq, id))
+			continue
+		}
+		body := audit.Checkpoint{Origin: d.Origin, Size: d.Size, Root: d.Root}.Format()
+		c := audit.Cosignature{Witness: d.Name, KeyHash: k.Hash, Time: d.Time, Signature: d.Signature}
+		if err := c.Verify(k, body); err != nil {
+			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
+			continue
+		}
+		if d.Size > w.Covered[id] {
+			w.Covered[id] = d.Size
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(p.WitnessDir(), "*.checkpoint"))
+	sort.Strings(files)
+	for _, f := range files {
+		cp, err := os.ReadFile(f)
+		if err != nil {
+			w.Problems = append(w.Problems, err.Error())
+			continue
+		}
+		if _, err := p.Keys.VerifyCheckpoint(ctx, p.Trail, cp); err != nil {
+			w.Problems = append(w.Problems, fmt.Sprintf("%s, the latest checkpoint witness %s cosigned: %v (the trail holds %d entries)", f, strings.TrimSuffix(filepath.Base(f), ".checkpoint"), err, head.Seq))
+		}
+	}
+	return w, nil
+}
+
+// Require says whether k distinct witness keys the bundle trusts have
+// validly cosigned a checkpoint that covers the newest committed batch
+// (a size at least the seq of its batch.committed entry).
+func (w *Witnessing) Require(k int) error {
+	if k <= 0 {
+		return nil
+	}
+	var ok []string
+	for id, size := range w.Covered {
+		if size >= w.LastBatch {
+			ok = append(ok, id)
+		}
+	}
+	sort.Strings(ok)
+	if len(ok) >= k {
+		return nil
+	}
+	if len(ok) == 0 {
+		return fmt.Errorf("%d witness(es) required, none has cosigned a checkpoint covering the newest batch (audit entry %d): run `pawl audit witness push`", k, w.LastBatch)
+	}
+	return errors.New(fmt.Sprintf("%d witness(es) required, %d cosigned a checkpoint covering the newest batch (audit entry %d): %s", k, len(ok), w.LastBatch, strings.Join(ok, ", ")))
+}
