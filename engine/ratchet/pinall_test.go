@@ -258,7 +258,7 @@ func TestHandEditedLockIsRefused(t *testing.T) {
 	if _, _, _, err := p.AddPlugin(ctx, plugins.FirstParty()[0].Wasm, "tester", ""); !errors.Is(err, project.ErrLockEdited) {
 		t.Fatalf("plugin add: %v", err)
 	}
-	if _, err := gate.ApprovePinned(ctx, p, []string{"range@1.0.0"}, "tester", "why not"); !errors.Is(err, project.ErrLockEdited) {
+	if _, err := gate.ApprovePinned(ctx, p, []string{"range@1.1.0"}, "tester", "why not"); !errors.Is(err, project.ErrLockEdited) {
 		t.Fatalf("approve: %v", err)
 	}
 	if bs, _ := p.Batches(ctx); len(bs) != 0 {
@@ -325,8 +325,8 @@ func TestHandEditedLockIsRefused(t *testing.T) {
 func TestLockCheckedAgainstRecordsWithoutDigests(t *testing.T) {
 	ctx := context.Background()
 	p := enginetest.NewProject(t)
-	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: "tester", Object: "plugin:range@1.0.0", Reason: "as an older pawl wrote it",
-		Details: actions.PluginAddedDetails{Plugin: "range@1.0.0", Hash: store.HashBytes([]byte("x")), Mode: "stateless", Fields: nil, Lookups: []string{}}}); err != nil {
+	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: "tester", Object: "plugin:range@1.1.0", Reason: "as an older pawl wrote it",
+		Details: actions.PluginAddedDetails{Plugin: "range@1.1.0", Hash: store.HashBytes([]byte("x")), Mode: "stateless", Fields: nil, Lookups: []string{}}}); err != nil {
 		t.Fatal(err)
 	}
 	err := runErr(t, p)

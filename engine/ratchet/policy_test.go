@@ -76,7 +76,7 @@ func TestPolicyWiredIntoRun(t *testing.T) {
 	if rep, err := review.Verify(context.Background(), p); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
-	for _, id := range []string{"range@1.0.0", "freshness@1.0.0", "registry@1.0.0", "zscore@2.0.0"} {
+	for _, id := range []string{"range@1.1.0", "freshness@1.0.0", "registry@1.0.0", "zscore@2.0.0"} {
 		ds := decisionsOn(t, p, "plugin:"+id)
 		if len(ds) != 1 || !ds[0].Allow || ds[0].Kind != policies.KindPlugin || ds[0].BatchID != res.BatchID || ds[0].Bundle.SHA256 != want {
 			t.Fatalf("%s: decisions on record %+v", id, ds)
@@ -161,7 +161,7 @@ func TestUnderDeclaredClassificationIsRefused(t *testing.T) {
 	if last.Kind != policies.KindClassification || last.Allow {
 		t.Fatalf("last decision on record: %+v", last)
 	}
-	if ds := decisionsOn(t, p, "plugin:range@1.0.0"); len(ds) != 0 {
+	if ds := decisionsOn(t, p, "plugin:range@1.1.0"); len(ds) != 0 {
 		t.Fatal("plugins were admitted after the classification was refused")
 	}
 }
@@ -226,7 +226,7 @@ func TestApprovalsNeedAReason(t *testing.T) {
 	p := enginetest.NewProject(t)
 	data := filepath.Join(p.Root, "policies", "data.json")
 	before, _ := os.ReadFile(data)
-	if _, err := gate.ApprovePinned(context.Background(), p, []string{"range@1.0.0"}, "tester", " "); err == nil || !strings.Contains(err.Error(), "needs a reason") {
+	if _, err := gate.ApprovePinned(context.Background(), p, []string{"range@1.1.0"}, "tester", " "); err == nil || !strings.Contains(err.Error(), "needs a reason") {
 		t.Fatalf("an approval without a reason: %v", err)
 	}
 	if after, _ := os.ReadFile(data); string(after) != string(before) {
