@@ -37,8 +37,8 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/addsection" ./plugins/internal/addsection
 
 # The first-party plugins written in C, and those still in Go.
-c_plugins="range"
-go_plugins="freshness registry zscore"
+c_plugins="range registry"
+go_plugins="freshness zscore"
 
 dest() { # dest NAME DEFAULT_PATH
 	if [ -n "$out" ]; then echo "$out/$1.wasm"; else echo "$2"; fi
@@ -51,7 +51,7 @@ dest() { # dest NAME DEFAULT_PATH
 cc=${PAWL_CLANG:-clang-14} # clang is an input, as the Go version is: another one may give other bytes
 if command -v "$cc" >/dev/null 2>&1; then
 	for p in $c_plugins; do
-		"$cc" --target=wasm32 -nostdlib -ffreestanding -Os -Wall -Werror -ffile-prefix-map="$root"=. \
+		"$cc" --target=wasm32 -nostdlib -ffreestanding -ffp-contract=off -Os -Wall -Werror -ffile-prefix-map="$root"=. \
 			-Wl,--no-entry -Wl,--strip-all -Wl,--export-dynamic \
 			-o "$tmp/$p.wasm" plugins/c/pawl.c "plugins/$p/c/$p.c"
 		"$tmp/addsection" -payload "plugins/$p/manifest.json" "$tmp/$p.wasm" "$(dest "$p" "plugins/$p/$p.wasm")"

@@ -419,7 +419,7 @@ func TestReferencesMustStayInsideTheProject(t *testing.T) {
 			job := readFile(t, p, "jobs/sensor-feed.yaml")
 			writeFile(t, p, "jobs/sensor-feed.yaml", strings.Replace(job, "lookups/device-registry.txt", ".pawl/keys/engine.key", 1))
 		}, func(p *project.Project) []string {
-			return []string{`lookup registry of registry@1.0.0 ".pawl/keys/engine.key"`, "inside the data directory"}
+			return []string{`lookup registry of registry@1.1.0 ".pawl/keys/engine.key"`, "inside the data directory"}
 		}},
 		{"a lookup symlinked out of the project", func(t *testing.T, p *project.Project) {
 			reg := readFile(t, p, "lookups/device-registry.txt")
@@ -455,7 +455,7 @@ func TestReferencesMustStayInsideTheProject(t *testing.T) {
 			job := readFile(t, p, "jobs/sensor-feed.yaml")
 			writeFile(t, p, "jobs/sensor-feed.yaml", strings.Replace(job, "lookups/device-registry.txt", "lookups", 1))
 		}, func(p *project.Project) []string {
-			return []string{`lookup registry of registry@1.0.0 "lookups" resolves to`, "a directory, not a regular file"}
+			return []string{`lookup registry of registry@1.1.0 "lookups" resolves to`, "a directory, not a regular file"}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
