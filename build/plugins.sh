@@ -37,8 +37,8 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/addsection" ./plugins/internal/addsection
 
 # The first-party plugins written in C, and those still in Go.
-c_plugins="range registry"
-go_plugins="freshness zscore"
+c_plugins="range registry zscore"
+go_plugins="freshness"
 
 dest() { # dest NAME DEFAULT_PATH
 	if [ -n "$out" ]; then echo "$out/$1.wasm"; else echo "$2"; fi
