@@ -92,8 +92,8 @@ func TestReproducible(t *testing.T) {
 		"probe": "../engine/sandbox/testdata/probe.wasm", "notblank": "notblank/notblank.wasm",
 		"stateprobe": "../engine/sandbox/testdata/stateprobe.wasm", "stateundeclared": "../engine/sandbox/testdata/stateundeclared.wasm",
 	}
-	wat := map[string]bool{"notblank": true}                                  // built by wat2wasm
-	clang := map[string]bool{"range": true, "registry": true, "zscore": true} // built by clang
+	wat := map[string]bool{"notblank": true}                                                     // built by wat2wasm
+	clang := map[string]bool{"range": true, "registry": true, "zscore": true, "freshness": true} // built by clang
 	wats, _ := filepath.Glob("../engine/sandbox/testdata/wat/*.wat")
 	for _, w := range wats {
 		n := strings.TrimSuffix(filepath.Base(w), ".wat")

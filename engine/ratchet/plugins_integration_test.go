@@ -58,11 +58,14 @@ func TestAddPlugin(t *testing.T) {
 		if pp.Problem != "" {
 			t.Errorf("%s: %s", pp.ID, pp.Problem)
 		}
-		// The C plugins import nothing from WASI (zscore only the host's
-		// state); the Go ones do.
-		wasi := slices.ContainsFunc(pp.Imports, func(s string) bool { return strings.HasPrefix(s, "wasi_snapshot_preview1.") })
-		if c := !strings.HasPrefix(pp.ID, "freshness@"); c == wasi {
-			t.Errorf("%s imports %q", pp.ID, pp.Imports)
+		// The first-party plugins are C and import nothing, but zscore the
+		// host's state.
+		want := []string(nil)
+		if strings.HasPrefix(pp.ID, "zscore@") {
+			want = []string{"pawl.state_get", "pawl.state_put"}
+		}
+		if !slices.Equal(pp.Imports, want) {
+			t.Errorf("%s imports %q, want %q", pp.ID, pp.Imports, want)
 		}
 	}
 }

@@ -76,7 +76,7 @@ func TestPolicyWiredIntoRun(t *testing.T) {
 	if rep, err := review.Verify(context.Background(), p); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
-	for _, id := range []string{"range@1.1.0", "freshness@1.0.0", "registry@1.1.0", "zscore@2.1.0"} {
+	for _, id := range []string{"range@1.1.0", "freshness@1.1.0", "registry@1.1.0", "zscore@2.1.0"} {
 		ds := decisionsOn(t, p, "plugin:"+id)
 		if len(ds) != 1 || !ds[0].Allow || ds[0].Kind != policies.KindPlugin || ds[0].BatchID != res.BatchID || ds[0].Bundle.SHA256 != want {
 			t.Fatalf("%s: decisions on record %+v", id, ds)

@@ -49,7 +49,7 @@ func natives(b *testing.B) map[string]func(sandbox.InstanceConfig) (ratchet.Chec
 	out := map[string]func(sandbox.InstanceConfig) (ratchet.Checker, error){}
 	news := map[string]func() pdk.Plugin{
 		"range@1.1.0":     func() pdk.Plugin { return rangecheck.New() },
-		"freshness@1.0.0": func() pdk.Plugin { return freshness.New() },
+		"freshness@1.1.0": func() pdk.Plugin { return freshness.New() },
 		"registry@1.1.0":  func() pdk.Plugin { return registry.New() },
 	}
 	for _, mod := range plugins.FirstParty() {
@@ -90,7 +90,7 @@ schema: schemas/sensor-reading.json
 normalize: {identifiers: [/device_id]}
 validators:
   - plugin: range@1.1.0
-  - plugin: freshness@1.0.0
+  - plugin: freshness@1.1.0
   - plugin: registry@1.1.0
     lookups: {registry: lookups/device-registry.txt}
 `

@@ -39,7 +39,7 @@ func TestFreshnessCLikeGo(t *testing.T) {
 	zones := []string{"Z", "z", "+00:00", "-00:00", "+05:30", "-12:00", "+23:59", "+24:00", "+5:30", "-08:60", "", "Z junk"}
 	timestamps := func(asOf time.Time) []string {
 		var ts []string
-		for len(ts) < 400 {
+		for len(ts) < 250 {
 			// offsets from nanoseconds to centuries, both ways
 			off := time.Duration(rng.Int64N(int64(1)<<rng.IntN(63))) * time.Duration(1-2*rng.IntN(2))
 			at := asOf.Add(-off)
@@ -121,6 +121,7 @@ func TestFreshnessCLikeGo(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("verdicts compared: %v", compared)
 	for _, rule := range []string{"ok", "freshness.stale", "freshness.future", "freshness.format"} {
 		if compared[rule] < 100 {
 			t.Errorf("only %d verdicts %s: %v", compared[rule], rule, compared)
