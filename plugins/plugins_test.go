@@ -385,7 +385,11 @@ func BenchmarkWarmStart(b *testing.B) {
 			if len(p.Manifest().Lookups) > 0 {
 				lookup = map[string][]byte{"registry": reg}
 			}
-			in, err := p.NewInstance(ctx, sandbox.InstanceConfig{AsOf: plugintest.AsOf, Lookup: lookup})
+			var st sandbox.StateStore
+			if p.Manifest().State != nil {
+				st = sandbox.NewMemState() // zscore keeps its statistics in the host
+			}
+			in, err := p.NewInstance(ctx, sandbox.InstanceConfig{AsOf: plugintest.AsOf, Lookup: lookup, State: st})
 			if err != nil {
 				b.Fatal(err)
 			}
