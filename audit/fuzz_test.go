@@ -259,6 +259,7 @@ func mustTime(s string) time.Time {
 	}
 	return t
 }
+
 // FuzzParseAddCheckpoint: a consistency proof (a tlog-witness
 // add-checkpoint body) parses only in its one spelling — Format writes back
 // exactly the bytes read — and never holds more than 63 hashes; one that

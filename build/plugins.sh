@@ -5,7 +5,11 @@
 #   build/plugins.sh OUTDIR     write OUTDIR/<name>.wasm instead (the
 #                               reproducibility test compares these)
 #
-# Go plugins (plugins/<name>/wasm):
+# C plugins (the first-party ones, plugins/<name>/c/<name>.c with
+# plugins/c/pawl.c): clang-14 and wasm-ld for wasm32, freestanding; see
+# below. Without clang-14 they are skipped (the committed .wasm files stay).
+#
+# Go plugins (plugins/<name>/wasm; today only engine/sandbox's test guests):
 #   GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid=
 # then plugins/internal/addsection appends plugins/<name>/manifest.json as
 # the "pawl.manifest" custom section. The Go version is part of the build:
@@ -36,11 +40,31 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/addsection" ./plugins/internal/addsection
 
+# The first-party plugins written in C, and any written in Go.
+c_plugins="range registry zscore freshness"
+go_plugins="" # none now; the Go guests built below are engine/sandbox's test plugins
+
 dest() { # dest NAME DEFAULT_PATH
 	if [ -n "$out" ]; then echo "$out/$1.wasm"; else echo "$2"; fi
 }
 
-for p in range freshness registry zscore; do
+# C plugins (plugins/<name>/c/<name>.c with the shared plugins/c/pawl.c):
+# clang and wasm-ld for wasm32, freestanding (no libc, no WASI), no debug
+# information and no paths in the module: the same source and the same
+# clang give the same bytes.
+cc=${PAWL_CLANG:-clang-14} # clang is an input, as the Go version is: another one may give other bytes
+if command -v "$cc" >/dev/null 2>&1; then
+	for p in $c_plugins; do
+		"$cc" --target=wasm32 -nostdlib -ffreestanding -ffp-contract=off -Os -Wall -Werror -ffile-prefix-map="$root"=. \
+			-Wl,--no-entry -Wl,--strip-all -Wl,--export-dynamic \
+			-o "$tmp/$p.wasm" plugins/c/pawl.c "plugins/$p/c/$p.c"
+		"$tmp/addsection" -payload "plugins/$p/manifest.json" "$tmp/$p.wasm" "$(dest "$p" "plugins/$p/$p.wasm")"
+	done
+else
+	echo "plugins.sh: $cc not found; skipping the C plugins (run build/setup-tools.sh)" >&2
+fi
+
+for p in $go_plugins; do
 	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-buildid= \
 		-o "$tmp/$p.wasm" "./plugins/$p/wasm"
 	"$tmp/addsection" -payload "plugins/$p/manifest.json" "$tmp/$p.wasm" "$(dest "$p" "plugins/$p/$p.wasm")"

@@ -7,6 +7,7 @@
 #   coreutils  sha256sum: an export's SHA256SUMS, the policy bundle digest.
 #   bsdutils   script(1), which gives pawl a terminal in the progress bar test.
 #   strace     which fsyncs a run makes, in order (cmd/pawl's TestWhatIsFsynced).
+#   clang-14, lld-14   clang and wasm-ld for wasm32: the first-party plugins written in C.
 # and two Go programs (a package with @version), built with go install into
 # /usr/local/bin (about 80 s the first time, nothing after):
 #   litewitness, witnessctl  torchwood's C2SP tlog-witness, which cmd/pawl's
@@ -16,7 +17,7 @@
 # Idempotent: does nothing when the tools are already there. Needs root (CI is).
 set -euo pipefail
 # tool:package, one entry per program the tests run (build/tooltest.Installed).
-tools=(wat2wasm:wabt chromium:chromium python3:python3 sha256sum:coreutils script:bsdutils strace:strace litewitness:filippo.io/torchwood/cmd/litewitness@v0.6.1 witnessctl:filippo.io/torchwood/cmd/witnessctl@v0.6.1)
+tools=(wat2wasm:wabt chromium:chromium python3:python3 sha256sum:coreutils script:bsdutils strace:strace clang-14:clang-14 wasm-ld-14:lld-14 litewitness:filippo.io/torchwood/cmd/litewitness@v0.6.1 witnessctl:filippo.io/torchwood/cmd/witnessctl@v0.6.1)
 missing=()
 gomissing=()
 for tp in "${tools[@]}"; do

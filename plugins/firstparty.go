@@ -5,6 +5,8 @@
 // README.md and docs/plugin-abi.md.
 package plugins
 
+//go:generate go run ./c/gen c/unicode.h
+
 import _ "embed"
 
 var (

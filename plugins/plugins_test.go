@@ -22,6 +22,7 @@ import (
 	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/plugins/freshness"
+	"github.com/pawl-dev/pawl/plugins/internal/cgen"
 	"github.com/pawl-dev/pawl/plugins/internal/plugintest"
 	"github.com/pawl-dev/pawl/plugins/pdk"
 	rangecheck "github.com/pawl-dev/pawl/plugins/range"
@@ -91,7 +92,8 @@ func TestReproducible(t *testing.T) {
 		"probe": "../engine/sandbox/testdata/probe.wasm", "notblank": "notblank/notblank.wasm",
 		"stateprobe": "../engine/sandbox/testdata/stateprobe.wasm", "stateundeclared": "../engine/sandbox/testdata/stateundeclared.wasm",
 	}
-	wat := map[string]bool{"notblank": true} // built by wat2wasm
+	wat := map[string]bool{"notblank": true}                                                     // built by wat2wasm
+	clang := map[string]bool{"range": true, "registry": true, "zscore": true, "freshness": true} // built by clang
 	wats, _ := filepath.Glob("../engine/sandbox/testdata/wat/*.wat")
 	for _, w := range wats {
 		n := strings.TrimSuffix(filepath.Base(w), ".wat")
@@ -104,6 +106,11 @@ func TestReproducible(t *testing.T) {
 			if wat[name] {
 				// build/plugins.sh builds the WAT modules only when wat2wasm is there.
 				tooltest.Need(t, "wat2wasm")
+			}
+			if clang[name] {
+				// ... and the C modules only when clang is.
+				tooltest.Need(t, "clang-14")
+				tooltest.Need(t, "wasm-ld-14")
 			}
 			a, err := os.ReadFile(committed)
 			if err != nil {
@@ -119,6 +126,19 @@ func TestReproducible(t *testing.T) {
 				t.Logf("%-20s %s", name, sandbox.Pin(a))
 			}
 		})
+	}
+}
+
+// TestUnicodeTablesCurrent: plugins/c/unicode.h, the tables of the C
+// plugins' strconv.Quote and strings.ToLower, is what plugins/c/gen makes
+// from this Go's tables (`go generate ./plugins` rewrites it).
+func TestUnicodeTablesCurrent(t *testing.T) {
+	committed, err := os.ReadFile("c/unicode.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(committed, cgen.Header()) {
+		t.Fatalf("plugins/c/unicode.h is not this Go's tables (%s): run `go generate ./plugins`, then build/plugins.sh", runtime.Version())
 	}
 }
 
@@ -365,7 +385,11 @@ func BenchmarkWarmStart(b *testing.B) {
 			if len(p.Manifest().Lookups) > 0 {
 				lookup = map[string][]byte{"registry": reg}
 			}
-			in, err := p.NewInstance(ctx, sandbox.InstanceConfig{AsOf: plugintest.AsOf, Lookup: lookup})
+			var st sandbox.StateStore
+			if p.Manifest().State != nil {
+				st = sandbox.NewMemState() // zscore keeps its statistics in the host
+			}
+			in, err := p.NewInstance(ctx, sandbox.InstanceConfig{AsOf: plugintest.AsOf, Lookup: lookup, State: st})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -28,12 +28,14 @@ import (
 // build/setup-tools.sh installs it from. A test in this package holds the
 // script and this table in step.
 var Installed = map[string]string{
-	"wat2wasm":  "wabt",      // WebAssembly text modules (plugins/notblank, engine/sandbox/testdata/wat)
-	"chromium":  "chromium",  // the inspectors' HTML report, rendered headless
-	"python3":   "python3",   // build/verify-trail.py
-	"sha256sum": "coreutils", // an export's SHA256SUMS; the policy bundle digest
-	"script":    "bsdutils",  // a terminal for the progress bar
-	"strace":    "strace",    // which fsyncs a run makes, in order
+	"wat2wasm":   "wabt",      // WebAssembly text modules (plugins/notblank, engine/sandbox/testdata/wat)
+	"chromium":   "chromium",  // the inspectors' HTML report, rendered headless
+	"python3":    "python3",   // build/verify-trail.py
+	"sha256sum":  "coreutils", // an export's SHA256SUMS; the policy bundle digest
+	"script":     "bsdutils",  // a terminal for the progress bar
+	"strace":     "strace",    // which fsyncs a run makes, in order
+	"clang-14":   "clang-14",  // the first-party plugins written in C (build/plugins.sh)
+	"wasm-ld-14": "lld-14",    // the linker clang-14 uses for wasm32
 	// Not Debian packages: Go programs, which setup-tools.sh builds with
 	// go install into /usr/local/bin. torchwood's witness and its control
 	// tool: a third-party C2SP tlog-witness that pawl's pushes must satisfy.

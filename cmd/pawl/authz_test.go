@@ -79,7 +79,7 @@ func TestApprovingOwnPluginNeedsPolicyAdmin(t *testing.T) {
 		t.Fatalf("grant: %d %s", code, errs)
 	}
 	pinTwoPerson(t, root, "olga runs batches")
-	code, _, errs = pawl(t, "", "-C", root, "policy", "approve-plugin", "range@1.0.0", "--reason", "mine, trust me", "--operator", "olga")
+	code, _, errs = pawl(t, "", "-C", root, "policy", "approve-plugin", "range@1.1.0", "--reason", "mine, trust me", "--operator", "olga")
 	if code != 3 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, `authz.role: policy.approve_plugin needs one of the roles ["policy_admin"]; operator "olga" has ["operator"]`) {
 		t.Fatalf("olga approves: exit %d\n%s", code, errs)
 	}
@@ -94,7 +94,7 @@ func TestApprovingOwnPluginNeedsPolicyAdmin(t *testing.T) {
 			denials = append(denials, d.Operator+" "+d.Object)
 		}
 	}
-	if strings.Join(denials, ", ") != "olga plugin:range@1.0.0, olga file:pawl.lock" {
+	if strings.Join(denials, ", ") != "olga plugin:range@1.1.0, olga file:pawl.lock" {
 		t.Fatalf("denials on record: %v", denials)
 	}
 	// An auditor reads and changes nothing.

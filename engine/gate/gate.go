@@ -55,7 +55,7 @@ var ErrDenied = errors.New("denied by policy")
 // DeniedError is a refusal: the decision that denied (nil when pawl refused
 // a destination the policy had allowed) and every reason.
 type DeniedError struct {
-	What     string // what was refused, e.g. `plugin range@1.0.0`, `export of batch 3f2a… to file:///…`
+	What     string // what was refused, e.g. `plugin range@1.1.0`, `export of batch 3f2a… to file:///…`
 	Decision *policies.Decision
 	Reasons  []string
 	Hint     string // what to do

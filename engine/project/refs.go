@@ -17,7 +17,7 @@ import (
 // Ref is one file a job references and what the job uses it for.
 type Ref struct {
 	Path string // relative to the project root, slash-separated, clean
-	What string // e.g. "schema", "lookup registry of registry@1.0.0"
+	What string // e.g. "schema", "lookup registry of registry@1.1.0"
 }
 
 // Refs lists the files the job spec names, with what each is for: the

@@ -258,7 +258,7 @@ func TestHandEditedLockIsRefused(t *testing.T) {
 	if _, _, _, err := p.AddPlugin(ctx, plugins.FirstParty()[0].Wasm, "tester", ""); !errors.Is(err, project.ErrLockEdited) {
 		t.Fatalf("plugin add: %v", err)
 	}
-	if _, err := gate.ApprovePinned(ctx, p, []string{"range@1.0.0"}, "tester", "why not"); !errors.Is(err, project.ErrLockEdited) {
+	if _, err := gate.ApprovePinned(ctx, p, []string{"range@1.1.0"}, "tester", "why not"); !errors.Is(err, project.ErrLockEdited) {
 		t.Fatalf("approve: %v", err)
 	}
 	if bs, _ := p.Batches(ctx); len(bs) != 0 {
@@ -325,8 +325,8 @@ func TestHandEditedLockIsRefused(t *testing.T) {
 func TestLockCheckedAgainstRecordsWithoutDigests(t *testing.T) {
 	ctx := context.Background()
 	p := enginetest.NewProject(t)
-	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: "tester", Object: "plugin:range@1.0.0", Reason: "as an older pawl wrote it",
-		Details: actions.PluginAddedDetails{Plugin: "range@1.0.0", Hash: store.HashBytes([]byte("x")), Mode: "stateless", Fields: nil, Lookups: []string{}}}); err != nil {
+	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: "tester", Object: "plugin:range@1.1.0", Reason: "as an older pawl wrote it",
+		Details: actions.PluginAddedDetails{Plugin: "range@1.1.0", Hash: store.HashBytes([]byte("x")), Mode: "stateless", Fields: nil, Lookups: []string{}}}); err != nil {
 		t.Fatal(err)
 	}
 	err := runErr(t, p)
@@ -419,7 +419,7 @@ func TestReferencesMustStayInsideTheProject(t *testing.T) {
 			job := readFile(t, p, "jobs/sensor-feed.yaml")
 			writeFile(t, p, "jobs/sensor-feed.yaml", strings.Replace(job, "lookups/device-registry.txt", ".pawl/keys/engine.key", 1))
 		}, func(p *project.Project) []string {
-			return []string{`lookup registry of registry@1.0.0 ".pawl/keys/engine.key"`, "inside the data directory"}
+			return []string{`lookup registry of registry@1.1.0 ".pawl/keys/engine.key"`, "inside the data directory"}
 		}},
 		{"a lookup symlinked out of the project", func(t *testing.T, p *project.Project) {
 			reg := readFile(t, p, "lookups/device-registry.txt")
@@ -455,7 +455,7 @@ func TestReferencesMustStayInsideTheProject(t *testing.T) {
 			job := readFile(t, p, "jobs/sensor-feed.yaml")
 			writeFile(t, p, "jobs/sensor-feed.yaml", strings.Replace(job, "lookups/device-registry.txt", "lookups", 1))
 		}, func(p *project.Project) []string {
-			return []string{`lookup registry of registry@1.0.0 "lookups" resolves to`, "a directory, not a regular file"}
+			return []string{`lookup registry of registry@1.1.0 "lookups" resolves to`, "a directory, not a regular file"}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -76,7 +76,7 @@ func TestPolicyWiredIntoRun(t *testing.T) {
 	if rep, err := review.Verify(context.Background(), p); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
-	for _, id := range []string{"range@1.0.0", "freshness@1.0.0", "registry@1.0.0", "zscore@2.0.0"} {
+	for _, id := range []string{"range@1.1.0", "freshness@1.1.0", "registry@1.1.0", "zscore@2.1.0"} {
 		ds := decisionsOn(t, p, "plugin:"+id)
 		if len(ds) != 1 || !ds[0].Allow || ds[0].Kind != policies.KindPlugin || ds[0].BatchID != res.BatchID || ds[0].Bundle.SHA256 != want {
 			t.Fatalf("%s: decisions on record %+v", id, ds)
@@ -106,28 +106,28 @@ func TestUnapprovedPluginIsDenied(t *testing.T) {
 	p := enginetest.NewProject(t)
 	pins, _ := lockfile.Read(p.Root)
 	editData(t, p, func(d map[string]any) {
-		delete(d["plugins"].(map[string]any)["approved"].(map[string]any), string(pins["plugin:zscore@2.0.0"]))
+		delete(d["plugins"].(map[string]any)["approved"].(map[string]any), string(pins["plugin:zscore@2.1.0"]))
 	})
 	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "revoke zscore"); err != nil {
 		t.Fatal(err)
 	}
 	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 20, 2))
 	_, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
-	if !errors.Is(err, gate.ErrDenied) || !strings.Contains(err.Error(), "plugins.not_approved") || !strings.Contains(err.Error(), "approve-plugin zscore@2.0.0") {
+	if !errors.Is(err, gate.ErrDenied) || !strings.Contains(err.Error(), "plugins.not_approved") || !strings.Contains(err.Error(), "approve-plugin zscore@2.1.0") {
 		t.Fatalf("want a denial naming the rule and what to do, got %v", err)
 	}
-	ds := decisionsOn(t, p, "plugin:zscore@2.0.0")
+	ds := decisionsOn(t, p, "plugin:zscore@2.1.0")
 	if len(ds) != 1 || ds[0].Allow || len(ds[0].Deny) == 0 {
 		t.Fatalf("denial on record: %+v", ds)
 	}
-	if es, _ := p.Trail.Find(context.Background(), actions.PluginRefused, "plugin:zscore@2.0.0"); len(es) != 1 {
+	if es, _ := p.Trail.Find(context.Background(), actions.PluginRefused, "plugin:zscore@2.1.0"); len(es) != 1 {
 		t.Fatal("refusal not on record")
 	}
 	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
 		t.Fatal("a batch was committed with a plugin the policy denied")
 	}
 	// approve-plugin puts it back.
-	if _, err := gate.ApprovePinned(context.Background(), p, []string{"zscore@2.0.0"}, "tester", "re-approved"); err != nil {
+	if _, err := gate.ApprovePinned(context.Background(), p, []string{"zscore@2.1.0"}, "tester", "re-approved"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := enginetest.PinAs(context.Background(), t, p, "tester", "approve zscore"); err != nil {
@@ -161,7 +161,7 @@ func TestUnderDeclaredClassificationIsRefused(t *testing.T) {
 	if last.Kind != policies.KindClassification || last.Allow {
 		t.Fatalf("last decision on record: %+v", last)
 	}
-	if ds := decisionsOn(t, p, "plugin:range@1.0.0"); len(ds) != 0 {
+	if ds := decisionsOn(t, p, "plugin:range@1.1.0"); len(ds) != 0 {
 		t.Fatal("plugins were admitted after the classification was refused")
 	}
 }
@@ -226,7 +226,7 @@ func TestApprovalsNeedAReason(t *testing.T) {
 	p := enginetest.NewProject(t)
 	data := filepath.Join(p.Root, "policies", "data.json")
 	before, _ := os.ReadFile(data)
-	if _, err := gate.ApprovePinned(context.Background(), p, []string{"range@1.0.0"}, "tester", " "); err == nil || !strings.Contains(err.Error(), "needs a reason") {
+	if _, err := gate.ApprovePinned(context.Background(), p, []string{"range@1.1.0"}, "tester", " "); err == nil || !strings.Contains(err.Error(), "needs a reason") {
 		t.Fatalf("an approval without a reason: %v", err)
 	}
 	if after, _ := os.ReadFile(data); string(after) != string(before) {

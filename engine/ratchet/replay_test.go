@@ -54,7 +54,7 @@ func TestReplayFailsLoudlyOnASwappedArtifact(t *testing.T) {
 		key  string
 		edit func([]byte) []byte
 	}{
-		{"plugin:range@1.0.0", func(b []byte) []byte { b[len(b)/2] ^= 1; return b }},
+		{"plugin:range@1.1.0", func(b []byte) []byte { b[len(b)/2] ^= 1; return b }},
 		{"schemas/sensor-reading.json", func(b []byte) []byte {
 			return []byte(strings.Replace(string(b), `"minimum": -273.15`, `"minimum": 0`, 1))
 		}},

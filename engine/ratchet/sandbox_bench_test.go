@@ -48,9 +48,9 @@ func (c *nativeChecker) Close(context.Context) {}
 func natives(b *testing.B) map[string]func(sandbox.InstanceConfig) (ratchet.Checker, error) {
 	out := map[string]func(sandbox.InstanceConfig) (ratchet.Checker, error){}
 	news := map[string]func() pdk.Plugin{
-		"range@1.0.0":     func() pdk.Plugin { return rangecheck.New() },
-		"freshness@1.0.0": func() pdk.Plugin { return freshness.New() },
-		"registry@1.0.0":  func() pdk.Plugin { return registry.New() },
+		"range@1.1.0":     func() pdk.Plugin { return rangecheck.New() },
+		"freshness@1.1.0": func() pdk.Plugin { return freshness.New() },
+		"registry@1.1.0":  func() pdk.Plugin { return registry.New() },
 	}
 	for _, mod := range plugins.FirstParty() {
 		m, err := sandbox.ReadManifest(mod.Wasm)
@@ -89,9 +89,9 @@ format: jsonl
 schema: schemas/sensor-reading.json
 normalize: {identifiers: [/device_id]}
 validators:
-  - plugin: range@1.0.0
-  - plugin: freshness@1.0.0
-  - plugin: registry@1.0.0
+  - plugin: range@1.1.0
+  - plugin: freshness@1.1.0
+  - plugin: registry@1.1.0
     lookups: {registry: lookups/device-registry.txt}
 `
 	native := natives(b)

@@ -71,7 +71,7 @@ func (k Kind) String() string {
 // plugin (name@version, or its sha256 when no manifest could be read),
 // the operation, and what the plugin did, with the evidence at hand.
 type Error struct {
-	Plugin  string // "range@1.0.0" or "sha256:…"
+	Plugin  string // "range@1.1.0" or "sha256:…"
 	Op      string // "load", "instantiate", "init", "validate"
 	Kind    Kind
 	Detail  string // what it did, e.g. "wasm error: integer divide by zero"

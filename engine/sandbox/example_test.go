@@ -76,7 +76,7 @@ func Example() {
 		}
 	}
 	// Output:
-	// loaded range@1.0.0 stateless
+	// loaded range@1.1.0 stateless
 	//   field value (number) at /value
 	//   field unit (string) at /unit
 	// record 0: ok

@@ -206,7 +206,7 @@ func TestFreshnessRefusesBadConfig(t *testing.T) {
 			for cfg, want := range cases {
 				want = strings.ReplaceAll(want, `\"`, `"`)
 				_, err := impl.New(t, cfg, nil)
-				if sandbox.KindOf(err) != sandbox.KindConfig || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "freshness@1.0.0") {
+				if sandbox.KindOf(err) != sandbox.KindConfig || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "freshness@1.1.0") {
 					t.Errorf("config %s: want a config error containing %q, got %v", cfg, want, err)
 				}
 			}

@@ -270,7 +270,7 @@ func TestRangeRefusesBadConfig(t *testing.T) {
 		t.Run(impl.Name, func(t *testing.T) {
 			for cfg, want := range cases {
 				_, err := impl.New(t, cfg, nil)
-				if sandbox.KindOf(err) != sandbox.KindConfig || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "range@1.0.0") {
+				if sandbox.KindOf(err) != sandbox.KindConfig || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "range@1.1.0") {
 					t.Errorf("config %s: want a config error containing %q, got %v", cfg, want, err)
 				}
 			}

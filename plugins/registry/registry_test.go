@@ -144,7 +144,7 @@ func TestRegistryRefuses(t *testing.T) {
 					want = tc.wantWasm
 				}
 				_, err := impl.New(t, tc.config, tc.lookup)
-				if sandbox.KindOf(err) != sandbox.KindConfig || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "registry@1.0.0") {
+				if sandbox.KindOf(err) != sandbox.KindConfig || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "registry@1.1.0") {
 					t.Errorf("%s: want a config error containing %q, got %v", tc.name, want, err)
 				}
 			}
