@@ -326,6 +326,19 @@ void pawl_say_quote(const u8 *s, u32 n) {
 	out_bytes((const u8 *)"\"", 1);
 }
 
+void pawl_say_quote_value(const u8 *s, u32 n) {
+	if (n <= 200) {
+		pawl_say_quote(s, n);
+		return;
+	}
+	u32 cut = 200;
+	while (cut > 0 && (s[cut] & 0xC0) == 0x80) cut--;
+	pawl_say_quote(s, cut);
+	pawl_say("\xe2\x80\xa6 (");
+	pawl_say_int((i64)n);
+	pawl_say(" bytes)");
+}
+
 void pawl_say_int(i64 v) {
 	u8 buf[24]; int n = 24;
 	u64 u = v < 0 ? -(u64)v : (u64)v;

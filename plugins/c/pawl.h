@@ -68,6 +68,11 @@ void pawl_say_bytes(const u8 *s, u32 n);
 void pawl_say_g(double v);               /* strconv.FormatFloat(v, 'g', -1, 64) */
 void pawl_say_fmt(double v, char fmt, int prec); /* strconv.FormatFloat(v, fmt, prec, 64), fmt 'e' 'f' 'g' */
 void pawl_say_quote(const u8 *s, u32 n); /* strconv.Quote */
+/* pdk.QuoteValue: strconv.Quote of at most the value's first 200 bytes
+ * (cut where a UTF-8 sequence starts), then "… (N bytes)" when it is
+ * longer, so that a long value in a record never makes a message longer
+ * than the ABI's 4096 bytes. */
+void pawl_say_quote_value(const u8 *s, u32 n);
 void pawl_say_int(i64 v);                /* strconv.Itoa */
 
 /* An init error: pawl_fail starts it (replacing any earlier one), the

@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/pawl-dev/pawl/plugins/pdk"
@@ -70,7 +69,7 @@ func (p *Plugin) Validate(b *pdk.Batch, r *pdk.Result) {
 		}
 		t, why := ParseRFC3339(s)
 		if why != "" {
-			r.Reject(i, colTimestamp, "freshness.format", strconv.Quote(s)+" is not an RFC 3339 date-time with a timezone: "+why)
+			r.Reject(i, colTimestamp, "freshness.format", pdk.QuoteValue(s)+" is not an RFC 3339 date-time with a timezone: "+why)
 			continue
 		}
 		age := asOf - t

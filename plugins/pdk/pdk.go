@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -392,4 +393,24 @@ func Run(p Plugin, msg []byte, r *Result) ([]byte, error) {
 	r.reset(b.N)
 	p.Validate(b, r)
 	return r.Bytes(), nil
+}
+
+// MaxQuotedValue is how many bytes of a record's value QuoteValue quotes.
+const MaxQuotedValue = 200
+
+// QuoteValue is strconv.Quote of a record's value for a reason's message,
+// of at most its first MaxQuotedValue bytes (cut where a UTF-8 sequence
+// starts), followed by "… (N bytes)" when the value is longer: the ABI
+// refuses a message over 4096 bytes, and a long value in a record must cost
+// that record, not the batch. The C helper pawl_say_quote_value
+// (plugins/c/pawl.h) writes the same bytes.
+func QuoteValue(s string) string {
+	if len(s) <= MaxQuotedValue {
+		return strconv.Quote(s)
+	}
+	cut := MaxQuotedValue
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }

@@ -3,6 +3,8 @@ package pdk
 import (
 	"encoding/binary"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,5 +80,24 @@ func TestResultEncoding(t *testing.T) {
 	}
 	if want := 16 + (4 + 4 + 4 + 3 + 4 + 3) + (4 + 4 + 1 + 8); len(out) != want {
 		t.Fatalf("%d bytes, want %d", len(out), want)
+	}
+}
+
+func TestQuoteValue(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"AB-1", `"AB-1"`},
+		{strings.Repeat("x", 200), strconv.Quote(strings.Repeat("x", 200))},
+		{strings.Repeat("x", 201), strconv.Quote(strings.Repeat("x", 200)) + "… (201 bytes)"},
+		// the 200th byte is inside an "é": cut before it
+		{"a" + strings.Repeat("é", 150), strconv.Quote("a"+strings.Repeat("é", 99)) + "… (301 bytes)"},
+		// invalid bytes are quoted as \xNN and never split
+		{strings.Repeat("\xff", 300), strconv.Quote(strings.Repeat("\xff", 200)) + "… (300 bytes)"},
+	} {
+		if got := QuoteValue(tc.in); got != tc.want {
+			t.Errorf("QuoteValue(%.20q…) = %.60q…, want %.60q…", tc.in, got, tc.want)
+		}
+		if got := QuoteValue(tc.in); len(got) > 1000 {
+			t.Errorf("QuoteValue of %d bytes is %d bytes", len(tc.in), len(got))
+		}
 	}
 }

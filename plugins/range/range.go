@@ -143,7 +143,7 @@ func (p *Plugin) Validate(b *pdk.Batch, r *pdk.Result) {
 			if lastIdx < len(p.units) {
 				bounds, unit = p.units[lastIdx].b, lastIdx
 			} else if p.cfg.UnknownUnit == "reject" {
-				r.Reject(i, colUnit, "range.unit", "unit "+strconv.Quote(u)+" has no configured bounds")
+				r.Reject(i, colUnit, "range.unit", "unit "+pdk.QuoteValue(u)+" has no configured bounds")
 				continue
 			}
 		}

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -95,7 +94,7 @@ func (p *Plugin) Validate(b *pdk.Batch, r *pdk.Result) {
 			key = strings.ToLower(id)
 		}
 		if _, ok := p.ids[key]; !ok {
-			r.Reject(i, colID, "registry.unknown", strconv.Quote(id)+" is not in the registry")
+			r.Reject(i, colID, "registry.unknown", pdk.QuoteValue(id)+" is not in the registry")
 		}
 	}
 }

@@ -3,7 +3,6 @@ package registry
 import (
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -41,8 +40,13 @@ func batch(fields []sandbox.Field, ids []string) *sandbox.Batch {
 }
 
 func unknown(id string) string {
-	return "registry.unknown on id: " + strconv.Quote(id) + " is not in the registry"
+	return "registry.unknown on id: " + pdk.QuoteValue(id) + " is not in the registry"
 }
+
+// longID is 6,001 bytes: its message quotes its first 199 (the 200th byte
+// is inside an "é"), then says how long it is, and stays under the ABI's
+// 4096 bytes, so that it costs the record, not the batch.
+var longID = "a" + strings.Repeat("é", 3000)
 
 // registryCases cover the one rule (registry.unknown), the config field,
 // and every way a line of the registry file is read.
@@ -61,6 +65,7 @@ var registryCases = []struct {
 		{"x-1", ""},
 		{"X-2", ""}, // the last line needs no newline
 		{"ab-100001", unknown("ab-100001")},
+		{longID, unknown(longID)},
 		{"émile-1", unknown("émile-1")},
 		{"X-1", unknown("X-1")},
 		{" AB-100001", unknown(" AB-100001")}, // a value is not trimmed

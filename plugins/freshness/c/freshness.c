@@ -312,7 +312,7 @@ void pawl_plugin_validate(const pawl_batch *b) {
 		const char *why = parse_rfc3339(s, n, &t);
 		if (why) {
 			pawl_reject(i, COL_TS, "freshness.format");
-			pawl_say_quote(s, n);
+			pawl_say_quote_value(s, n);
 			pawl_say(" is not an RFC 3339 date-time with a timezone: ");
 			pawl_say(why);
 			continue;

@@ -184,7 +184,7 @@ void pawl_plugin_validate(const pawl_batch *b) {
 			else if (reject_unknown) {
 				pawl_reject(i, COL_UNIT, "range.unit");
 				pawl_say("unit ");
-				pawl_say_quote(u, ul);
+				pawl_say_quote_value(u, ul);
 				pawl_say(" has no configured bounds");
 				continue;
 			}

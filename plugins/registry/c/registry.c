@@ -171,7 +171,7 @@ void pawl_plugin_validate(const pawl_batch *b) {
 		}
 		if (!find(key, kn, fnv(key, kn))->s) {
 			pawl_reject(i, COL_ID, "registry.unknown");
-			pawl_say_quote(id, n);
+			pawl_say_quote_value(id, n);
 			pawl_say(" is not in the registry");
 		}
 	}
