@@ -9,15 +9,14 @@
 # failing input is written to the package's testdata/fuzz/<name>/ and the
 # script exits 1 after running the other targets.
 #
-# Measured on the shared 2-core box (load average about 8) with the default
-# 5 s: 16 targets in 2 min 35 s with the build cache warm (about 20 s to
-# list the targets, then about 8 s per target: worker start-up and the
-# stored corpus take about 3 s). The fuzzing builds are instrumented for
-# coverage and cached apart from `go test`'s: with none of them cached (a
-# fresh CI runner) the same run took 11 min 42 s, 9 to 10 minutes of it
-# building (mattn/go-sqlite3's C code, OPA and wazero, once each); its CPU
-# time, 9.8 min, suggests about 6 min on two idle cores. Keep the Go build
-# cache between CI runs.
+# Measured on this 2-core box, idle, build cache warm, with the default 5 s:
+# 29 targets in two lanes in 139 s (one lane took 214 s for 23 targets):
+# about 20 s to list the targets, then about 9 s per target of which 4 s
+# are worker start-up and the stored corpus. The fuzzing builds are
+# instrumented for coverage and cached apart from `go test`'s: with none of
+# them cached (a fresh CI runner) a run spends several minutes building
+# (mattn/go-sqlite3's C code, OPA and wazero, once each). Keep the Go build
+# cache between CI runs. PAWL_FUZZ_LANES sets the number of lanes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
