@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // BisectResult is what Bisect found: verdicts for every record that did
@@ -35,6 +36,16 @@ type BisectResult struct {
 // removed — as quarantine removes it from the run — and the rest is tried
 // again, so t trapping records cost about t·log2(N) runs. Any error that
 // is not a trap (a timeout, memory) is returned: the batch fails.
+//
+// Fail fast: when SameTrapLimit culprits in a row trap with the same
+// message, the plugin traps on (nearly) every record — it is broken, and
+// bisecting a large batch record by record would take hours. Bisect then
+// returns a KindTrapStorm error naming the trap and the records: the
+// batch fails with the plugin's own message.
+// SameTrapLimit is how many records in a row may trap the same way
+// before Bisect gives up on the plugin (KindTrapStorm).
+const SameTrapLimit = 16
+
 func Bisect(ctx context.Context, fresh func(context.Context) (*Instance, error), replay []*Batch, b *Batch) (*BisectResult, error) {
 	res := &BisectResult{Trapped: map[int]*Error{}}
 	try := func(idx []int) ([]Verdict, error) {
@@ -60,6 +71,9 @@ func Bisect(ctx context.Context, fresh func(context.Context) (*Instance, error),
 		}
 		return in.Validate(ctx, b.Subset(idx))
 	}
+	var same int // culprits in a row with the same trap
+	var sameDetail, sameOutput string
+	var sameFirst uint64
 	remaining := make([]int, b.N)
 	for i := range remaining {
 		remaining[i] = i
@@ -97,6 +111,17 @@ func Bisect(ctx context.Context, fresh func(context.Context) (*Instance, error),
 		e := *last
 		e.First, e.Records = b.First+uint64(culprit), 1
 		res.Trapped[culprit] = &e
+		if same == 0 || e.Detail != sameDetail || e.Output != sameOutput {
+			same, sameDetail, sameOutput, sameFirst = 0, e.Detail, e.Output, e.First
+		}
+		if same++; same >= SameTrapLimit {
+			storm := e
+			storm.Kind = KindTrapStorm
+			storm.First, storm.Records = sameFirst, int(e.First-sameFirst)+1
+			storm.Detail = fmt.Sprintf("the same trap on %d records in a row (the first at record %d, the last at %d), so the plugin is broken for this input rather than the records bad; the batch fails instead of bisecting every record: %s",
+				same, sameFirst, e.First, e.Detail)
+			return nil, &storm
+		}
 		remaining = append(remaining[:hi-1:hi-1], remaining[hi:]...)
 		if len(remaining) == 0 {
 			res.Verdicts = make([]Verdict, b.N)

@@ -43,6 +43,11 @@ const (
 	// its limits, a key outside its prefixes, more keys than max_keys,
 	// state used outside pawl_validate or without a declaration.
 	KindState
+	// KindTrapStorm: the guest trapped the same way on SameTrapLimit
+	// records in a row while Bisect looked for the records that trap: it
+	// is broken for this input, not the records, and the batch fails
+	// rather than bisecting every record.
+	KindTrapStorm
 )
 
 var kindNames = map[Kind]string{
@@ -58,6 +63,7 @@ var kindNames = map[Kind]string{
 	KindCanceled:        "was canceled",
 	KindClosed:          "was used after it was closed",
 	KindState:           "broke its declared state",
+	KindTrapStorm:       "traps on every record",
 }
 
 func (k Kind) String() string {

@@ -298,10 +298,30 @@ func TestBisect(t *testing.T) {
 			t.Logf("%s: %d runs for 2 traps in 40 records", name, res.Runs)
 		})
 	}
+	// A plugin that traps on every record fails the batch after
+	// SameTrapLimit of them, with its own message, instead of bisecting
+	// all 600.
+	p13 := load(t, rt, "trap13")
+	all := make([]float64, 600)
+	for i := range all {
+		all[i] = 13
+	}
+	b := numbers(all...)
+	b.First = 5000
+	res, err := Bisect(ctx, func(ctx context.Context) (*Instance, error) {
+		return p13.NewInstance(ctx, InstanceConfig{AsOf: asOf})
+	}, nil, b)
+	wantErr(t, err, KindTrapStorm, "hostile-trap13")
+	if res != nil || !strings.Contains(err.Error(), "the same trap on 16 records in a row (the first at record 5000, the last at 5015)") || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("a plugin that traps on every record: %v", err)
+	}
+	if IsTrap(err) {
+		t.Error("a trap storm must fail the batch, not be bisected further")
+	}
 	// A timeout is not bisected.
 	rt2 := newRuntime(t, Config{CallTimeout: 100 * time.Millisecond})
 	p := load(t, rt2, "loop")
-	_, err := Bisect(ctx, func(ctx context.Context) (*Instance, error) {
+	_, err = Bisect(ctx, func(ctx context.Context) (*Instance, error) {
 		return p.NewInstance(ctx, InstanceConfig{AsOf: asOf})
 	}, nil, numbers(1, 2, 3))
 	wantErr(t, err, KindTimeout, "hostile-loop@0.0.1")
