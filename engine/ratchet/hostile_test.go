@@ -20,7 +20,7 @@ import (
 
 // useHostile pins a module of the sandbox's hostile suite and makes it the
 // job's only validator.
-func useHostile(t *testing.T, p *project.Project, module string) string {
+func useHostile(t testing.TB, p *project.Project, module string) string {
 	t.Helper()
 	wasm, err := os.ReadFile(filepath.Join("..", "sandbox", "testdata", module+".wasm"))
 	if err != nil {
@@ -174,5 +174,25 @@ func TestEveryHostileModuleFailsCleanly(t *testing.T) {
 				t.Fatalf("half-done work left behind: %v", pend)
 			}
 		})
+	}
+}
+
+// BenchmarkATrapStormFailsFast: a plugin that traps on every one of
+// 200,000 records fails the batch after SameTrapLimit traps in its first
+// call instead of bisecting every record (issue 16: under 10 s).
+func BenchmarkATrapStormFailsFast(b *testing.B) {
+	p := enginetest.NewProject(b)
+	useHostile(b, p, "trap13")
+	vals := make([]string, 200000)
+	for i := range vals {
+		vals[i] = "13"
+	}
+	in := enginetest.WriteInput(b, b.TempDir(), "in.jsonl", readings(vals...))
+	b.ResetTimer()
+	for range b.N {
+		_, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf, Reason: "bench"})
+		if err == nil || !strings.Contains(err.Error(), "traps on every record") {
+			b.Fatalf("want the batch failed by a trap storm, got %v", err)
+		}
 	}
 }
