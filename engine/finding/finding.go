@@ -96,6 +96,19 @@ func PluginRejected(m *sandbox.Manifest) Finding {
 	return Finding{Stage: StageValidate, Rule: m.Name + "/rejected", Message: "rejected without a reason (" + m.ID() + ")"}
 }
 
+// MaxPluginReasons is how many reasons of one plugin a record keeps: a
+// plugin that gives more (a valid result may carry thousands) cannot make
+// the quarantine grow without bound; the rest are counted in one reason of
+// their own (PluginReasonsCapped).
+const MaxPluginReasons = 16
+
+// PluginReasonsCapped is the reason that stands for the reasons of a
+// plugin beyond MaxPluginReasons for one record.
+func PluginReasonsCapped(m *sandbox.Manifest, more int) Finding {
+	return Finding{Stage: StageValidate, Rule: m.Name + "/reasons.capped",
+		Message: fmt.Sprintf("%d more reasons of %s for this record are not kept (at most %d per plugin and record)", more, m.ID(), MaxPluginReasons)}
+}
+
 // PluginTrap is the reason for a record that made a plugin trap.
 func PluginTrap(m *sandbox.Manifest, err error) Finding {
 	return Finding{Stage: StageValidate, Rule: m.Name + "/plugin.trap",

@@ -12,6 +12,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
@@ -64,6 +65,28 @@ func TestATrapQuarantinesTheRecordThatCausedIt(t *testing.T) {
 	q := enginetest.Quarantine(t, p, res.BatchID)[0]
 	if q.Ordinal != 3 || !strings.HasSuffix(q.Reasons[0].Rule, "plugin.trap") || !strings.Contains(q.Reasons[0].Message, id) {
 		t.Fatalf("the trap's record: %+v", q)
+	}
+}
+
+// TestReasonsPerRecordAreCapped: a plugin that gives every record 40
+// reasons (a valid result) leaves 16 of them in the quarantine, and one
+// more reason saying how many were not kept.
+func TestReasonsPerRecordAreCapped(t *testing.T) {
+	p := enginetest.NewProject(t)
+	id := useHostile(t, p, "manyreasons")
+	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", readings("1", "2"))
+	res := enginetest.Run(t, p, in, 1)
+	if res.Quarantined != 2 {
+		t.Fatalf("quarantined %d of 2", res.Quarantined)
+	}
+	for _, q := range enginetest.Quarantine(t, p, res.BatchID) {
+		if len(q.Reasons) != finding.MaxPluginReasons+1 {
+			t.Fatalf("record %d kept %d reasons, want %d and the cap's", q.Ordinal, len(q.Reasons), finding.MaxPluginReasons)
+		}
+		last := q.Reasons[finding.MaxPluginReasons]
+		if !strings.HasSuffix(last.Rule, "reasons.capped") || !strings.Contains(last.Message, "24 more reasons of "+id) {
+			t.Errorf("record %d: the cap's reason is %+v", q.Ordinal, last)
+		}
 	}
 }
 

@@ -258,7 +258,11 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 				continue
 			}
 			vd := verdicts[j]
-			for _, r := range vd.Reasons {
+			for n, r := range vd.Reasons {
+				if n == finding.MaxPluginReasons {
+					it.reasons = append(it.reasons, finding.PluginReasonsCapped(m, len(vd.Reasons)-n))
+					break
+				}
 				it.reasons = append(it.reasons, finding.FromPlugin(m, r, v.pointerOf(r.FieldIndex)))
 			}
 			if !vd.OK && len(vd.Reasons) == 0 {

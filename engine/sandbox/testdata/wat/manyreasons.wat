@@ -1,0 +1,57 @@
+;; Gives every record 40 reasons (rule "many", message "many"): a valid
+;; result that would make the quarantine grow 40-fold (the host keeps 16).
+(module
+
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (global $inEnd (mut i32) (i32.const 1024))
+  ;; $reserve returns an 8-aligned block of n bytes at the top of the heap,
+  ;; growing memory as needed.
+  (func $reserve (param $n i32) (result i32)
+    (local $p i32) (local $end i32) (local $have i32)
+    (local.set $p (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (local.get $end) (local.get $have))
+      (then
+        (if (i32.eq (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end) (local.get $have)) (i32.const 16)) (i32.const 1))) (i32.const -1))
+          (then unreachable))))
+    (global.set $heap (local.get $end))
+    (local.get $p))
+  (func (export "pawl_alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (call $reserve (local.get $n)))
+    (global.set $inEnd (global.get $heap))
+    (local.get $p))
+  (func (export "pawl_init") (param i32 i32) (result i64) (i64.const 0))
+  (data (i32.const 16) "many")
+  (func (export "pawl_validate") (param $b i32) (param $len i32) (result i64)
+    (local $n i32) (local $out i32) (local $p i32) (local $i i32) (local $k i32) (local $size i32)
+    (local.set $n (i32.load offset=8 (local.get $b)))
+    (global.set $heap (global.get $inEnd))
+    ;; a reason: record, field, rule length, "many", message length, "many"
+    (local.set $size (i32.add (i32.const 16) (i32.mul (i32.mul (local.get $n) (i32.const 40)) (i32.const 24))))
+    (local.set $out (call $reserve (local.get $size)))
+    (i32.store (local.get $out) (i32.const 0x31525750))
+    (i32.store offset=4 (local.get $out) (local.get $n))
+    (i32.store offset=8 (local.get $out) (i32.mul (local.get $n) (i32.const 40)))
+    (i32.store offset=12 (local.get $out) (i32.const 0))
+    (local.set $p (i32.add (local.get $out) (i32.const 16)))
+    (block $done (loop $records
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $k (i32.const 0))
+      (block $next (loop $reasons
+        (br_if $next (i32.ge_u (local.get $k) (i32.const 40)))
+        (i32.store (local.get $p) (local.get $i))
+        (i32.store offset=4 (local.get $p) (i32.const 0))
+        (i32.store offset=8 (local.get $p) (i32.const 4))
+        (i32.store offset=12 (local.get $p) (i32.load (i32.const 16)))
+        (i32.store offset=16 (local.get $p) (i32.const 4))
+        (i32.store offset=20 (local.get $p) (i32.load (i32.const 16)))
+        (local.set $p (i32.add (local.get $p) (i32.const 24)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $reasons)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $records)))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.extend_i32_u (local.get $size))))
+)
