@@ -82,6 +82,12 @@ type Limits struct {
 	// batch, so it never changes a committed batch's verdicts and is not
 	// part of the id.
 	PluginCallTimeoutMS int64 `json:"plugin_call_timeout_ms"`
+	// BatchTimeoutMS bounds a whole batch (batch.timeout; 0: none, and
+	// then absent, so that limits pinned before it existed keep their
+	// digest). Running over it fails the batch, so, like the call timeout,
+	// it never changes a committed batch's verdicts and is not part of
+	// the id.
+	BatchTimeoutMS int64 `json:"batch_timeout_ms,omitempty"`
 }
 
 // RecordedLimits are the limits the batch ran under. A record written

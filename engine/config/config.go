@@ -34,6 +34,7 @@ type Config struct {
 	CacheDir       string
 
 	PluginCallTimeout time.Duration
+	BatchTimeout      time.Duration
 
 	TimeWindowPast   time.Duration
 	TimeWindowFuture time.Duration

@@ -129,6 +129,13 @@ var table = build([]Key{
 			"A plugin that runs longer fails the batch: the failure is audited and nothing is committed.",
 	},
 	{
+		Name: "batch.timeout", Type: Duration, def: time.Duration(0), Pin: LimitsPin, defaultText: "`0` (none)",
+		field: func(c *Config) any { return &c.BatchTimeout },
+		check: notNegative(func(c Config) time.Duration { return c.BatchTimeout }),
+		Doc: "Bound on a whole batch, from its first record to its commit point (`pawl run`, a resubmission, a replay). " +
+			"A batch that runs longer fails: the failure is audited, naming this limit, and nothing is committed. `0`: no bound.",
+	},
+	{
 		Name: "policy.require_signature", Type: Boolean, def: false, Pin: PolicyPin,
 		field: func(c *Config) any { return &c.PolicyRequireSignature },
 		Doc: "Refuse a policy bundle that is unsigned, tampered with, or signed by another key than " +

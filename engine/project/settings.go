@@ -32,7 +32,8 @@ func LimitsFor(cfg config.Config) actions.Limits {
 	if mrb <= 0 {
 		mrb = config.Defaults().MaxRecordBytes
 	}
-	return actions.Limits{MaxRecordBytes: mrb, PluginMemoryPages: sandbox.DefaultMemoryLimitPages, PluginCallTimeoutMS: timeout.Milliseconds()}
+	return actions.Limits{MaxRecordBytes: mrb, PluginMemoryPages: sandbox.DefaultMemoryLimitPages, PluginCallTimeoutMS: timeout.Milliseconds(),
+		BatchTimeoutMS: cfg.BatchTimeout.Milliseconds()}
 }
 
 // policySettings are the bundle's trust settings as configured, and the
@@ -127,7 +128,11 @@ func checkSettingsPin(pins lockfile.Pins, key string, d store.Digest, now string
 
 // DescribeLimits writes pinned limits for a person.
 func DescribeLimits(l actions.Limits) string {
-	return fmt.Sprintf("max_record_bytes %d, plugin.call_timeout %dms, plugin memory %d pages", l.MaxRecordBytes, l.PluginCallTimeoutMS, l.PluginMemoryPages)
+	out := fmt.Sprintf("max_record_bytes %d, plugin.call_timeout %dms, plugin memory %d pages", l.MaxRecordBytes, l.PluginCallTimeoutMS, l.PluginMemoryPages)
+	if l.BatchTimeoutMS > 0 {
+		out += fmt.Sprintf(", batch.timeout %dms", l.BatchTimeoutMS)
+	}
+	return out
 }
 
 // DescribePolicy writes pinned trust settings for a person.

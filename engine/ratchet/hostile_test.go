@@ -219,3 +219,23 @@ func BenchmarkATrapStormFailsFast(b *testing.B) {
 		}
 	}
 }
+
+// TestABatchPastItsTimeBudgetFails: with batch.timeout pinned, a batch that
+// runs longer fails naming the limit, on record, and nothing is committed.
+func TestABatchPastItsTimeBudgetFails(t *testing.T) {
+	p := enginetest.NewProject(t)
+	p.Cfg.BatchTimeout = time.Millisecond
+	enginetest.Pin(t, p, "tester", "a 1 ms budget")
+	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 20000, 7))
+	_, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
+	if !errors.Is(err, ratchet.ErrBatchTimeout) || !strings.Contains(err.Error(), "batch.timeout 1ms") {
+		t.Fatalf("want the batch failed by its budget, got %v", err)
+	}
+	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
+		t.Fatal("a batch past its budget was committed")
+	}
+	failed := enginetest.Entries(t, p.Trail, actions.BatchFailed, "")
+	if len(failed) != 1 || !strings.Contains(string(failed[0].Details), "time budget") {
+		t.Fatalf("the failure on record: %v", failed)
+	}
+}

@@ -105,7 +105,7 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 		return nil, fmt.Errorf("the input blob %s is missing from the store", rec.Input)
 	}
 	again := pl.record()
-	if err := process(ctx, p, pl, &again, runtime.NumCPU(), nil, filepath.Join(scratch, "out"), false); err != nil {
+	if err := processWithin(ctx, p, pl, &again, runtime.NumCPU(), nil, filepath.Join(scratch, "out"), false); err != nil {
 		return nil, err
 	}
 	if pl.state != nil {

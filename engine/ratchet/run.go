@@ -188,7 +188,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	if err := process(ctx, p, pl, &br, workers, o.progress, p.PendingBatch(id), true); err != nil {
+	if err := processWithin(ctx, p, pl, &br, workers, o.progress, p.PendingBatch(id), true); err != nil {
 		return fail(err)
 	}
 	// The state the batch produced goes into the store before the commit
@@ -292,4 +292,24 @@ func ingest(p *project.Project, opt RunOptions) (name string, d store.Digest, si
 		return "", "", 0, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
 	}
 	return filepath.Base(opt.Input), d, size, nil
+}
+
+// ErrBatchTimeout is why a batch that ran past batch.timeout failed.
+var ErrBatchTimeout = errors.New("the batch ran past its time budget")
+
+// processWithin is process bounded by the plan's batch.timeout, when it
+// has one: running over it fails the batch with ErrBatchTimeout, naming
+// the limit.
+func processWithin(ctx context.Context, p *project.Project, pl *Plan, br *actions.BatchRecord, workers int, progress func(Progress), dir string, keep bool) error {
+	if pl.Limits.BatchTimeoutMS <= 0 {
+		return process(ctx, p, pl, br, workers, progress, dir, keep)
+	}
+	budget := time.Duration(pl.Limits.BatchTimeoutMS) * time.Millisecond
+	tctx, cancel := context.WithTimeoutCause(ctx, budget, ErrBatchTimeout)
+	defer cancel()
+	err := process(tctx, p, pl, br, workers, progress, dir, keep)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(tctx), ErrBatchTimeout) {
+		return fmt.Errorf("%w (batch.timeout %s, pinned in pawl.yaml#limits): nothing of it is committed; raise batch.timeout, or split the input", ErrBatchTimeout, budget)
+	}
+	return err
 }
