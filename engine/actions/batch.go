@@ -88,6 +88,25 @@ type Limits struct {
 	// it never changes a committed batch's verdicts and is not part of
 	// the id.
 	BatchTimeoutMS int64 `json:"batch_timeout_ms,omitempty"`
+	// MaxQuarantineGrowth bounds the quarantine file to this many times
+	// the input's bytes plus 1 MiB (batch.max_quarantine_growth), present
+	// only when it is not the default (DefaultQuarantineGrowth), so that
+	// limits pinned before it existed keep their digest. A batch whose
+	// quarantine grows past it fails; not part of the id.
+	MaxQuarantineGrowth int64 `json:"max_quarantine_growth,omitempty"`
+}
+
+// DefaultQuarantineGrowth is batch.max_quarantine_growth's default.
+const DefaultQuarantineGrowth = 32
+
+// QuarantineBound is the most bytes a batch's quarantine file may hold
+// under l for an input of inputBytes.
+func (l Limits) QuarantineBound(inputBytes int64) int64 {
+	g := l.MaxQuarantineGrowth
+	if g == 0 {
+		g = DefaultQuarantineGrowth
+	}
+	return g*inputBytes + 1<<20
 }
 
 // RecordedLimits are the limits the batch ran under. A record written

@@ -33,8 +33,9 @@ type Config struct {
 	MaxRecordBytes int64
 	CacheDir       string
 
-	PluginCallTimeout time.Duration
-	BatchTimeout      time.Duration
+	PluginCallTimeout        time.Duration
+	BatchTimeout             time.Duration
+	BatchMaxQuarantineGrowth int
 
 	TimeWindowPast   time.Duration
 	TimeWindowFuture time.Duration

@@ -136,6 +136,14 @@ var table = build([]Key{
 			"A batch that runs longer fails: the failure is audited, naming this limit, and nothing is committed. `0`: no bound.",
 	},
 	{
+		Name: "batch.max_quarantine_growth", Type: Integer, def: 32, Pin: LimitsPin,
+		field: func(c *Config) any { return &c.BatchMaxQuarantineGrowth },
+		check: between(1, 1000000, func(c Config) int { return c.BatchMaxQuarantineGrowth }),
+		Doc: "Bound on a batch's quarantine: at most this many times the input's bytes, plus 1 MiB. A batch whose quarantine grows " +
+			"past it (millions of tiny records each with several reasons, say) fails naming this limit, on record, and nothing is " +
+			"committed: most of its records fail the same way, and the input or the contract needs fixing first.",
+	},
+	{
 		Name: "policy.require_signature", Type: Boolean, def: false, Pin: PolicyPin,
 		field: func(c *Config) any { return &c.PolicyRequireSignature },
 		Doc: "Refuse a policy bundle that is unsigned, tampered with, or signed by another key than " +

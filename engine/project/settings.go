@@ -32,8 +32,12 @@ func LimitsFor(cfg config.Config) actions.Limits {
 	if mrb <= 0 {
 		mrb = config.Defaults().MaxRecordBytes
 	}
-	return actions.Limits{MaxRecordBytes: mrb, PluginMemoryPages: sandbox.DefaultMemoryLimitPages, PluginCallTimeoutMS: timeout.Milliseconds(),
+	l := actions.Limits{MaxRecordBytes: mrb, PluginMemoryPages: sandbox.DefaultMemoryLimitPages, PluginCallTimeoutMS: timeout.Milliseconds(),
 		BatchTimeoutMS: cfg.BatchTimeout.Milliseconds()}
+	if g := int64(cfg.BatchMaxQuarantineGrowth); g != 0 && g != actions.DefaultQuarantineGrowth {
+		l.MaxQuarantineGrowth = g
+	}
+	return l
 }
 
 // policySettings are the bundle's trust settings as configured, and the
@@ -131,6 +135,9 @@ func DescribeLimits(l actions.Limits) string {
 	out := fmt.Sprintf("max_record_bytes %d, plugin.call_timeout %dms, plugin memory %d pages", l.MaxRecordBytes, l.PluginCallTimeoutMS, l.PluginMemoryPages)
 	if l.BatchTimeoutMS > 0 {
 		out += fmt.Sprintf(", batch.timeout %dms", l.BatchTimeoutMS)
+	}
+	if l.MaxQuarantineGrowth > 0 {
+		out += fmt.Sprintf(", batch.max_quarantine_growth %d", l.MaxQuarantineGrowth)
 	}
 	return out
 }

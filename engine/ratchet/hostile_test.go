@@ -239,3 +239,33 @@ func TestABatchPastItsTimeBudgetFails(t *testing.T) {
 		t.Fatalf("the failure on record: %v", failed)
 	}
 }
+
+// TestAQuarantineFloodFailsTheBatch: 5,000 empty objects (15 KB) would make
+// a quarantine of 1.5 MB, each with four reasons; with
+// batch.max_quarantine_growth 2 the batch fails naming the limit, and
+// nothing is committed.
+func TestAQuarantineFloodFailsTheBatch(t *testing.T) {
+	p := enginetest.NewProject(t)
+	p.Cfg.BatchMaxQuarantineGrowth = 2
+	enginetest.Pin(t, p, "tester", "a tight quarantine bound")
+	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", []byte(strings.Repeat("{}\n", 5000)))
+	_, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
+	if !errors.Is(err, ratchet.ErrQuarantineGrowth) || !strings.Contains(err.Error(), "batch.max_quarantine_growth") {
+		t.Fatalf("want the batch failed by its quarantine bound, got %v", err)
+	}
+	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
+		t.Fatal("a flooded batch was committed")
+	}
+	// The default bound (32 times, plus 1 MiB) stops the same flood (its
+	// quarantine is about 100 times the input) and lets ordinary data,
+	// 5% of it defective, through.
+	p.Cfg.BatchMaxQuarantineGrowth = 32
+	enginetest.Pin(t, p, "tester", "the default bound")
+	if _, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf}); !errors.Is(err, ratchet.ErrQuarantineGrowth) {
+		t.Fatalf("the flood under the default bound: %v", err)
+	}
+	ordinary := enginetest.WriteInput(t, t.TempDir(), "ordinary.jsonl", enginetest.GenInput(t, 5000, 11))
+	if res := enginetest.Run(t, p, ordinary, 1); res.Status != "committed" || res.Quarantined == 0 {
+		t.Fatalf("ordinary data under the default bound: %+v", res)
+	}
+}

@@ -265,6 +265,9 @@ func (o *outFile) ref() actions.OutputRef {
 // outputs are the files a batch writes into its pending folder.
 type outputs struct {
 	verified, quarantine, actions, lineage, tiles *outFile
+	// maxQuarantine is the most bytes the quarantine may hold
+	// (Limits.QuarantineBound).
+	maxQuarantine int64
 }
 
 func createOutputs(dir string) (*outputs, error) {
@@ -379,6 +382,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	if err != nil {
 		return err
 	}
+	out.maxQuarantine = pl.Limits.QuarantineBound(pl.InputBytes)
 	tree := audit.NewLineageTree()
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -571,6 +575,10 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	return nil
 }
 
+// ErrQuarantineGrowth is why a batch whose quarantine grew past its bound
+// failed.
+var ErrQuarantineGrowth = errors.New("the batch's quarantine grew past its bound")
+
 // writeChunk writes one finished chunk's lines and lineage leaves, and its
 // tile when it is full.
 func (o *outputs) writeChunk(c *chunk) error {
@@ -584,6 +592,10 @@ func (o *outputs) writeChunk(c *chunk) error {
 			err = o.verified.write(it.verified)
 		} else {
 			err = o.quarantine.write(it.quar)
+			if err == nil && o.quarantine.bytes > o.maxQuarantine {
+				return fmt.Errorf("%w: it reached %d bytes at record %d, past its bound of %d (batch.max_quarantine_growth times the input's bytes, plus 1 MiB); nothing of it is committed: most records fail the same way — fix the input or the contract, or raise batch.max_quarantine_growth",
+					ErrQuarantineGrowth, o.quarantine.bytes, it.rec.Ordinal, o.maxQuarantine)
+			}
 		}
 		if err == nil && it.actLine != nil {
 			err = o.actions.write(it.actLine)
