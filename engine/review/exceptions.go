@@ -8,6 +8,7 @@ import (
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/esign"
 )
 
 // Exception is an entry of the trail an inspector should look at first:
@@ -156,7 +157,7 @@ var exceptionKinds = []exceptionKind{
 		switch {
 		case m.ChangeID != "" && t.proposedBy[m.ChangeID] == m.SignerID:
 			return fmt.Sprintf("%s (%s) signed %q the change %s they proposed", m.SignerName, m.SignerID, m.Meaning, m.ChangeID), "", true
-		case m.BatchID != "" && (m.Meaning == "approved" || m.Meaning == "reviewed") && t.ranBy[m.BatchID] == m.SignerID:
+		case m.BatchID != "" && (m.Meaning == string(esign.MeaningApproved) || m.Meaning == string(esign.MeaningReviewed)) && t.ranBy[m.BatchID] == m.SignerID:
 			return fmt.Sprintf("%s (%s) signed %q the batch %s they ran", m.SignerName, m.SignerID, m.Meaning, m.BatchID), "", true
 		}
 		return "", "", false

@@ -94,8 +94,15 @@ func TestExceptions(t *testing.T) {
 	unsigned := policies.BundleInfo{SHA256: "sha256:b3", Revision: "r1"}
 	add(actions.PolicyDecision, "project", "admin", "", decision("authz", true, unsigned))
 	add(actions.PolicyDecision, "project", "admin", "", decision("authz", true, unsigned))
+	// A change approved by its proposer is a self-approval; by another, not.
+	add(actions.ChangeProposed, "change:c1", "carol", "looser limits", actions.ChangeProposedDetails{ID: "c1"})
+	add(actions.ESignSigned, "change:c1", "dave", "ok", actions.ESignSignedDetails{Manifest: actions.ESignManifest{ChangeID: "c1", Meaning: "approved", SignerID: "dave", SignerName: "Dave"}})
+	add(actions.ESignSigned, "change:c1", "carol", "mine", actions.ESignSignedDetails{Manifest: actions.ESignManifest{ChangeID: "c1", Meaning: "approved", SignerID: "carol", SignerName: "Carol"}})
 	got = review.Exceptions(entries)
-	if len(got) != 1 || got[0].Seq != 1 || !strings.Contains(got[0].What, "policy bundle sha256:b3") || !strings.Contains(got[0].What, "not verified") {
+	if len(got) != 2 || got[1].Kind != "Self-approval" || got[1].Seq != 5 || !strings.Contains(got[1].What, `Carol (carol) signed "approved" the change c1 they proposed`) {
+		t.Errorf("a change approved by its proposer:\n%s", dump(got))
+	}
+	if len(got) < 1 || got[0].Seq != 1 || !strings.Contains(got[0].What, "policy bundle sha256:b3") || !strings.Contains(got[0].What, "not verified") {
 		t.Errorf("an unsigned bundle's decisions:\n%s", dump(got))
 	}
 }
