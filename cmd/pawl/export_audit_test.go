@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"html"
 	"os"
@@ -101,18 +102,23 @@ func TestAuditExportForInspectors(t *testing.T) {
 }
 
 // visibleTextScript runs in a copy of the report, after the page: it writes
-// into the DOM, as JSON, the text a person sees (document.body.innerText,
+// into the DOM, as JSON, for each part of the page asked for (an element's
+// id, "" for the body), the text a person sees there (its innerText,
 // which leaves out what is not rendered: display:none, visibility:hidden)
 // and, for each wanted string that no occurrence shows, why each one is
 // not seen: it has no area on the page, it (or an ancestor) is fully
 // transparent, or its colour is its background's.
 const visibleTextScript = `<script>
 (function () {
-  var wanted = WANTED;
-  var text = document.body.innerText;
-  var problems = {};
-  wanted.forEach(function (w) {
-    var walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  var sections = WANTED, texts = {}, problems = {};
+  Object.keys(sections).forEach(function (section) {
+  var root = section ? document.getElementById(section) : document.body;
+  if (!root) { root = document.createElement("div"); }
+  var text = root.innerText;
+  texts[section] = text;
+  problems[section] = {};
+  sections[section].forEach(function (w) {
+    var walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     var node, seen = false, why = [];
     while ((node = walk.nextNode())) {
       var at = node.data.indexOf(w);
@@ -134,11 +140,12 @@ const visibleTextScript = `<script>
       seen = true;
       break;
     }
-    if (!seen) problems[w] = why.length ? why.join("; ") : "no text node holds it";
+    if (!seen) problems[section][w] = why.length ? why.join("; ") : "no text node holds it";
+  });
   });
   var out = document.createElement("pre");
   out.id = "pawl-test-visible";
-  out.textContent = JSON.stringify({text: text, problems: problems});
+  out.textContent = JSON.stringify({text: texts, problems: problems});
   document.documentElement.appendChild(out);
 })();
 </script>`
@@ -147,6 +154,16 @@ const visibleTextScript = `<script>
 // in headless Chromium and fails unless each wanted string is in the text
 // the page shows and is visible where it is.
 func checkRendered(t *testing.T, report string, wanted []string) {
+	checkRenderedIn(t, report, map[string][]string{"": wanted}, false)
+}
+
+// checkRenderedIn is checkRendered with one start of Chromium for several
+// parts of the page: wanted maps the id of an element of the page ("" for
+// the whole page) to the strings it must show. With shot, the same start
+// of Chromium keeps a screenshot of the page as a test artefact: in the
+// directory PAWL_TEST_ARTEFACTS names when set, else in the test's
+// temporary directory; the test logs its path.
+func checkRenderedIn(t *testing.T, report string, wanted map[string][]string, shot bool) {
 	chromium := tooltest.Need(t, "chromium")
 	page, err := os.ReadFile(report)
 	if err != nil {
@@ -155,12 +172,22 @@ func checkRendered(t *testing.T, report string, wanted []string) {
 	w, _ := json.Marshal(wanted)
 	probe := filepath.Join(t.TempDir(), "report.html")
 	os.WriteFile(probe, append(page, strings.Replace(visibleTextScript, "WANTED", string(w), 1)...), 0o644)
-	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(), "--window-size=1280,2000"}
+	flags := chromiumFlags(t)
+	png := ""
+	if shot {
+		png = artefact(t, strings.ReplaceAll(t.Name(), "/", "_")+".png")
+		flags = append(flags, "--screenshot="+png)
+	}
 	dom, err := exec.Command(chromium, append(flags, "--dump-dom", "file://"+probe)...).Output()
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	if shot {
+		if b, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Errorf("chromium --screenshot wrote no PNG to %s: %v", png, err)
+		} else {
+			t.Logf("the report as rendered: %s", png)
+		}
 	}
 	_, rest, ok := strings.Cut(string(dom), `<pre id="pawl-test-visible">`)
 	body, _, ok2 := strings.Cut(rest, "</pre>")
@@ -168,20 +195,47 @@ func checkRendered(t *testing.T, report string, wanted []string) {
 		t.Fatalf("the probe script did not run; the DOM:\n%.2000s", dom)
 	}
 	var seen struct {
-		Text     string            `json:"text"`
-		Problems map[string]string `json:"problems"`
+		Text     map[string]string            `json:"text"`
+		Problems map[string]map[string]string `json:"problems"`
 	}
 	if err := json.Unmarshal([]byte(html.UnescapeString(body)), &seen); err != nil {
 		t.Fatalf("the probe's output: %v\n%.2000s", err, body)
 	}
-	for _, want := range wanted {
-		if !strings.Contains(seen.Text, want) {
-			t.Errorf("the rendered report does not show %q", want)
-		} else if why, bad := seen.Problems[want]; bad {
-			t.Errorf("the rendered report holds %q but it is not visible: %s", want, why)
+	for section, strs := range wanted {
+		where := "the rendered report"
+		if section != "" {
+			where += "'s #" + section
+		}
+		for _, want := range strs {
+			if !strings.Contains(seen.Text[section], want) {
+				t.Errorf("%s does not show %q", where, want)
+			} else if why, bad := seen.Problems[section][want]; bad {
+				t.Errorf("%s holds %q but it is not visible: %s", where, want, why)
+			}
+		}
+		if t.Failed() {
+			t.Logf("the text %s shows:\n%.3000s", where, seen.Text[section])
 		}
 	}
-	if t.Failed() {
-		t.Logf("the text the page shows:\n%.3000s", seen.Text)
+}
+
+// chromiumFlags are the flags of every headless Chromium a test starts.
+func chromiumFlags(t *testing.T) []string {
+	return []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--window-size=1280,2000"}
+}
+
+// artefact is the path of a file a test keeps for people to look at: in
+// the directory PAWL_TEST_ARTEFACTS names when set, else in the test's
+// temporary directory.
+func artefact(t *testing.T, name string) string {
+	dir := os.Getenv("PAWL_TEST_ARTEFACTS")
+	if dir == "" {
+		return filepath.Join(t.TempDir(), name)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("PAWL_TEST_ARTEFACTS: %v", err)
+	}
+	return filepath.Join(dir, name)
 }

@@ -73,6 +73,19 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 	if !strings.Contains(page, `<tr class="esignature"><td>Alice Example</td><td>alice</td>`) || !strings.Contains(page, `<td>approved</td><td>release</td><td><span class="ok">valid</span></td>`) {
 		t.Errorf("report.html does not show the e-signature with its printed name, meaning, reason and verdict")
 	}
+	// As a browser renders it: the Exceptions section, first, names the
+	// wrong passphrase, the denied export and the key rotation; the page
+	// shows the signer's printed name and the verdicts. A screenshot is
+	// kept.
+	if !strings.Contains(page, `<section id="exceptions">`) || strings.Index(page, `<section id="exceptions">`) > strings.Index(page, `id="batches"`) {
+		t.Errorf("report.html does not open with its Exceptions section")
+	}
+	checkRenderedIn(t, filepath.Join(pkg, "report.html"), map[string][]string{
+		"exceptions": {"Exceptions", "Failed e-signature", `e-signature of ` + id + ` as "alice" (meaning "approved") failed: wrong passphrase`,
+			"Policy denial", "egress decision about batch:" + id + " denied", "Engine key rotation", "annual rotation",
+			"Configuration or pin change", "No one approved or reviewed a batch they ran"},
+		"": {"Alice Example", "approved", "release", "valid", "The plan it ran under"},
+	}, true)
 	if log := mustPawl(t, "-C", dir, "audit", "log", "--action", "audit.inspected"); !strings.Contains(log, "inspection 2026") {
 		t.Fatalf("the package is not on record:\n%s", log)
 	}

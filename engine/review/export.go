@@ -239,11 +239,13 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 			events = append(events, reportEvent{Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339), Operator: e.Operator,
 				Action: e.Action, Reason: e.Reason, Summary: e.Object + " " + summarize(e)})
 		}
+		xs := Exceptions(entries)
 		var page bytes.Buffer
 		err = t.Execute(&page, map[string]any{
 			"Project": filepath.Base(p.Root), "TrailID": p.Trail.ID(), "Origin": c.Origin, "Size": c.Size,
 			"Head": entries[len(entries)-1].Hash, "Checkpoint": string(cp), "Generated": time.Now().UTC().Format(time.RFC3339),
 			"Batches": rbs, "Entries": events, "PawlVersion": version.Pawl(),
+			"Exceptions": xs, "SelfApprovals": selfApprovals(xs),
 		})
 		if err != nil {
 			return nil, err
