@@ -127,6 +127,17 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 			}
 		}
 	}
+	// Signed reviews of the trail (pawl audit review): each must verify
+	// against the entry it names as the last one reviewed.
+	if rs, err := esign.TrailReviews(ctx, p); err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("trail reviews: %v", err))
+	} else {
+		for _, r := range rs.Reviews {
+			if !r.Valid {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("review of the trail through entry %d: e-signature in audit entry %d: %s", r.Through, r.AuditSeq, r.Problem))
+			}
+		}
+	}
 	// Witnesses' cosignatures, and the latest checkpoints they cosigned.
 	if w, err := CheckWitnesses(ctx, p); err != nil {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("witnesses: %v", err))
