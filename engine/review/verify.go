@@ -234,3 +234,11 @@ func Prove(ctx context.Context, p *project.Project, id string, ordinal int64) (*
 	pr.BatchID = b.BatchID
 	return pr, b, nil
 }
+
+// TrailReviews is every signed review of the audit trail (pawl audit
+// review), each verified, with the newest entry a valid review covers and
+// how many entries are unreviewed since: what the inspectors' report shows
+// beside the e-signatures (esign.TrailReviews).
+func TrailReviews(ctx context.Context, p *project.Project) (*esign.Reviews, error) {
+	return esign.TrailReviews(ctx, p)
+}
