@@ -256,6 +256,7 @@ with this command's name, and 'audit verify' reads it as it is.`,
 	c.AddCommand(a.replayCmd())
 	c.AddCommand(a.auditExportCmd())
 	c.AddCommand(a.traceCmd())
+	c.AddCommand(a.auditReviewCmd(), a.auditReviewsCmd())
 	return c
 }
 

@@ -57,6 +57,8 @@ var authzRules = map[string]authzRule{
 	"audit prove":           {action: "audit.prove", object: arg("batch"), read: true, flagObject: map[string]string{"consistency": "trail"}},
 	"audit replay":          {action: "replay", object: arg("batch")},
 	"audit trace":           {action: "audit.read", object: arg("batch"), read: true},
+	"audit review":          {engine: gate.ActionReviewTrail},
+	"audit reviews":         {action: "audit.read", object: fixed("reviews"), read: true},
 	"audit verify":          {none: "it checks the trail with public keys only, and must run on a trail whatever was done to it (its pins, and so the bundle in force, included)"},
 	"audit migrate":         {none: "it upgrades the trail's schema, which no other command writes to until it is done (a decision could not be recorded in it); each step is on record (trail.migrated), and it needs write access to the data directory (under a service, the service's account alone has it)"},
 	"batches list":          {action: "batches.read", object: fixed("batches"), read: true},

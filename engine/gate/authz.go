@@ -28,6 +28,7 @@ const (
 	ActionApproveChange     = "change.approve"       // e-sign a proposed change "approved" (the two-person rule)
 	ActionCorrectAgain      = "record.correct_again" // correct a record that already has an accepted correction
 	ActionKeyRotate         = "key.rotate"           // rotate the engine key
+	ActionReviewTrail       = "audit.review"         // e-sign a review of the audit trail (21 CFR 11.10(e))
 )
 
 // RotateKey asks the authz question key.rotate (the default bundle: admin)

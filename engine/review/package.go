@@ -355,7 +355,8 @@ func firstDiffBytes(a, b []byte) int {
 // enrolled before it (operator.enrolled: the key of record) and not
 // revoked before it; the entry's object, operator, time and reason are
 // the manifest's; the manifest names the batch.committed (or
-// change.proposed) entry it signs by seq and hash, and for a batch its
+// change.proposed) entry it signs by seq and hash (a review of the trail:
+// the last entry reviewed, before it), and for a batch its
 // input, lineage root and outputs as that entry records them; the
 // ed25519 signature over the manifest's canonical JSON verifies with the
 // enrolled key.
@@ -399,6 +400,10 @@ type enrolled struct {
 	revoked int64 // operator.revoked, 0 if never
 }
 
+// reviewFormat names the manifest of a signed review of the trail
+// (engine/esign, pawl audit review).
+const reviewFormat = "pawl-esign-review-v1"
+
 // checkESignature says what is wrong with the esign.signed entry e, or "".
 func checkESignature(e audit.Entry, ops map[string]*enrolled, entries []audit.Entry) string {
 	d, err := actions.Decode[actions.ESignSignedDetails](e)
@@ -423,7 +428,18 @@ func checkESignature(e audit.Entry, ops map[string]*enrolled, entries []audit.En
 		}
 		return entries[seq-1], ""
 	}
-	if m.ChangeID != "" {
+	if m.Format == reviewFormat || strings.HasPrefix(e.Object, "review:") {
+		// A review of the trail up to entry through_seq (pawl audit
+		// review): that entry's hash, which chains every entry before it.
+		switch {
+		case m.Format != reviewFormat || e.Object != "review:"+strconv.FormatInt(m.ThroughSeq, 10) || m.BatchID != "" || m.ChangeID != "":
+			return fmt.Sprintf("the manifest (format %s) signs a review through entry %d, the entry is about %s", m.Format, m.ThroughSeq, e.Object)
+		case m.Meaning != "reviewed":
+			return fmt.Sprintf("a review of the trail is signed with the meaning reviewed, not %q", m.Meaning)
+		case m.ThroughSeq < 1 || m.ThroughSeq >= e.Seq || entries[m.ThroughSeq-1].Hash != m.ThroughEntry:
+			return fmt.Sprintf("the manifest names entry %d (%s) as the last entry reviewed; it is not", m.ThroughSeq, m.ThroughEntry)
+		}
+	} else if m.ChangeID != "" {
 		if e.Object != "change:"+m.ChangeID || m.BatchID != "" {
 			return fmt.Sprintf("the manifest signs change %s, the entry is about %s", m.ChangeID, e.Object)
 		}

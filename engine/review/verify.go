@@ -127,6 +127,17 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 			}
 		}
 	}
+	// Signed reviews of the trail (pawl audit review): each must verify
+	// against the entry it names as the last one reviewed.
+	if rs, err := esign.TrailReviews(ctx, p); err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("trail reviews: %v", err))
+	} else {
+		for _, r := range rs.Reviews {
+			if !r.Valid {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("review of the trail through entry %d: e-signature in audit entry %d: %s", r.Through, r.AuditSeq, r.Problem))
+			}
+		}
+	}
 	// Witnesses' cosignatures, and the latest checkpoints they cosigned.
 	if w, err := CheckWitnesses(ctx, p); err != nil {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("witnesses: %v", err))
@@ -222,4 +233,12 @@ func Prove(ctx context.Context, p *project.Project, id string, ordinal int64) (*
 	}
 	pr.BatchID = b.BatchID
 	return pr, b, nil
+}
+
+// TrailReviews is every signed review of the audit trail (pawl audit
+// review), each verified, with the newest entry a valid review covers and
+// how many entries are unreviewed since: what the inspectors' report shows
+// beside the e-signatures (esign.TrailReviews).
+func TrailReviews(ctx context.Context, p *project.Project) (*esign.Reviews, error) {
+	return esign.TrailReviews(ctx, p)
 }

@@ -638,7 +638,18 @@ def check_esignature(e, ops, entries):
         t = entries[seq - 1]
         return t if t.hash == hash_ and t.action == action and t.object == e.object else None
     change = get(m, "change_id")
-    if change:
+    if get(m, "format") == "pawl-esign-review-v1" or e.object.startswith("review:"):
+        # A review of the trail up to entry through_seq: its hash chains
+        # every entry before it.
+        seq = plain(get(m, "through_seq"))
+        if get(m, "format") != "pawl-esign-review-v1" or not isinstance(seq, int) or isinstance(seq, bool) \
+                or e.object != f"review:{seq}" or get(m, "batch_id") or change:
+            return f"the manifest signs a review through entry {seq}, the entry is about {e.object}"
+        if get(m, "meaning") != "reviewed":
+            return f"a review of the trail is signed with the meaning reviewed, not {get(m, 'meaning')!r}"
+        if not 1 <= seq < e.seq or entries[seq - 1].hash != get(m, "through_entry"):
+            return f"the manifest names entry {seq} as the last entry reviewed; it is not"
+    elif change:
         if e.object != "change:" + change or get(m, "batch_id"):
             return f"the manifest signs change {change}, the entry is about {e.object}"
         if target(get(m, "change_entry_seq"), get(m, "change_entry"), "change.proposed") is None:

@@ -267,3 +267,21 @@ test_every_role_reads_state if {
 		decide("state.read", op, {"object": "job:sensor-feed"}).allow
 	}
 }
+
+# A review of the audit trail (21 CFR 11.10(e)) is e-signed by an auditor
+# or a reviewer; it signs the trail, never a batch, so an auditor who may
+# sign no batch may still sign that they reviewed the trail.
+test_auditor_and_reviewer_sign_a_trail_review if {
+	every op in ["aud", "rita"] {
+		decide("audit.review", op, {"object": "review:12", "facts": {"meaning": "reviewed"}}).allow
+	}
+}
+
+test_others_do_not_sign_a_trail_review if {
+	every op in ["ada", "pat", "olga", "al"] {
+		d := decide("audit.review", op, {"object": "review:12", "facts": {"meaning": "reviewed"}})
+		not d.allow
+		some msg in d.deny
+		startswith(msg, "authz.role: audit.review needs one of the roles")
+	}
+}
