@@ -226,6 +226,7 @@ func set(xs []string) map[string]bool {
 	return m
 }
 
+// keys are the keys of a and b, each once, sorted.
 func keys[V any](a, b map[string]V) []string {
 	var out []string
 	for k := range a {

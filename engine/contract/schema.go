@@ -142,7 +142,7 @@ func (c *comparer) compare(p, n node, at string) {
 	// Every other assertion keyword (anyOf, oneOf, not, if/then/else,
 	// dependentSchemas, contains, unevaluatedItems, $dynamicRef, …): a
 	// change is not decided statically.
-	for _, k := range unionKeys(pm, nm) {
+	for _, k := range keys(pm, nm) {
 		if handled[k] || annotations[k] {
 			continue
 		}
@@ -511,7 +511,7 @@ func (c *comparer) compareNames(at, keyword string, prev, next []string, meaning
 func (c *comparer) compareDependentRequired(pm, nm map[string]any, at string) {
 	pd, _ := pm["dependentRequired"].(map[string]any)
 	nd, _ := nm["dependentRequired"].(map[string]any)
-	for _, k := range unionKeys(pd, nd) {
+	for _, k := range keys(pd, nd) {
 		c.compareNames(at, "dependentRequired", names(pd[k]), names(nd[k]), fmt.Sprintf("is required when %q is present", k))
 	}
 }
@@ -542,7 +542,7 @@ func (c *comparer) compareObject(p node, pm map[string]any, n node, nm map[strin
 	np, _ := nm["properties"].(map[string]any)
 	pa, pHasAdd := additional(pm)
 	na, nHasAdd := additional(nm)
-	for _, name := range unionKeys(pp, np) {
+	for _, name := range keys(pp, np) {
 		ps, pok := pp[name]
 		ns, nok := np[name]
 		pn, nn := child(p, ps, "properties/"+escape(name)), child(n, ns, "properties/"+escape(name))
@@ -728,20 +728,6 @@ func names(v any) []string {
 	return out
 }
 
-func unionKeys(a, b map[string]any) []string {
-	var keys []string
-	for k := range a {
-		keys = append(keys, k)
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // escape is a JSON Pointer reference token (RFC 6901).
 func escape(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
@@ -781,7 +767,7 @@ func writeCanonical(b *strings.Builder, v any) {
 	switch t := v.(type) {
 	case map[string]any:
 		b.WriteByte('{')
-		for i, k := range unionKeys(t, nil) {
+		for i, k := range keys(t, nil) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
@@ -862,7 +848,7 @@ func (r *resolver) index(n node) {
 				}
 			}
 		}
-		for _, k := range unionKeys(t, nil) {
+		for _, k := range keys(t, nil) {
 			if k == "enum" || k == "const" || k == "examples" || k == "default" {
 				continue
 			}
@@ -962,7 +948,7 @@ func findAnchor(n node, name string) (node, bool) {
 	if a, _ := m["$anchor"].(string); a == name {
 		return n, true
 	}
-	for _, k := range unionKeys(m, nil) {
+	for _, k := range keys(m, nil) {
 		if k == "enum" || k == "const" || k == "examples" || k == "default" {
 			continue
 		}

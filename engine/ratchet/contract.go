@@ -227,7 +227,7 @@ func PlanOfTree(ctx context.Context, p *project.Project, job string) (*Plan, err
 	if err != nil {
 		return nil, err
 	}
-	pins = treePins(pins)
+	pins = maps.Clone(pins) // overwritten with the tree's digests below
 	if err := p.CheckReference(nil, project.Ref{Path: jobRel, What: "job spec"}); err != nil {
 		return nil, err
 	}
@@ -256,15 +256,6 @@ func PlanOfTree(ctx context.Context, p *project.Project, job string) (*Plan, err
 	}
 	pl.Limits, _ = p.Limits()
 	return pl, nil
-}
-
-// treePins is a copy of pins to be overwritten with the tree's digests.
-func treePins(pins lockfile.Pins) lockfile.Pins {
-	out := lockfile.Pins{}
-	for k, v := range pins {
-		out[k] = v
-	}
-	return out
 }
 
 // pinEvidence is the empirical check at `pawl pin`: the contract under next
