@@ -27,25 +27,25 @@ const Devel = "0.1.0-dev"
 // module's version from the build info (a tag for `go install …@v0.9.0`,
 // a pseudo-version with the commit for a build in a checkout), else Devel.
 func Pawl() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return Devel
+	v, _ := resolve()
+	return v
 }
 
 // Source says where Pawl's answer comes from: "ldflags", "build info" or
 // "default".
 func Source() string {
+	_, src := resolve()
+	return src
+}
+
+func resolve() (version, source string) {
 	if Version != "" {
-		return "ldflags"
+		return Version, "ldflags"
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return "build info"
+		return bi.Main.Version, "build info"
 	}
-	return "default"
+	return Devel, "default"
 }
 
 // VCS is what the build info says of the checkout the binary was built
