@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/spf13/cobra"
 )
@@ -32,31 +33,15 @@ written, with the first bad entry named: exit 1.`,
 				return err
 			}
 			defer p.Close()
-			dir := argv[0]
-			if a.s.job != nil {
-				// Under a service the package is made in the service's
-				// data directory, then written to the user's DIR by the
-				// client, with the user's permissions.
-				if err := a.s.job.Mkdir(dir); err != nil {
-					return err
-				}
-				tmp, err := os.MkdirTemp(p.Data, "export-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(tmp)
-				dir = tmp
-			}
-			out, err := review.ExportAudit(c.Context(), p, dir, format, operator, reason)
+			var out *review.AuditExport
+			dir, err := a.writeForUser(p, argv[0], "export", "", func(dir string) (err error) {
+				out, err = review.ExportAudit(c.Context(), p, dir, format, operator, reason)
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			if a.s.job != nil {
-				if err := a.copyToUser(dir, argv[0]); err != nil {
-					return fmt.Errorf("the export is on record, but writing it to %s failed: %w", argv[0], err)
-				}
-				out.Dir = argv[0]
-			}
+			out.Dir = dir
 			fmt.Fprintf(a.s.out, "wrote %d files to %s: %d audit entries, %d batches\n", len(out.Files)+1, out.Dir, out.Entries, out.Batches)
 			if format == "html" {
 				fmt.Fprintf(a.s.out, "  open %s in a browser\n", filepath.Join(out.Dir, "report.html"))
@@ -69,6 +54,37 @@ written, with the first bad entry named: exit 1.`,
 	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
 	c.Flags().StringVar(&reason, "reason", "", "why the export is made (recorded in the audit trail)")
 	return c
+}
+
+// writeForUser has write make a package for the user's directory userDir
+// and returns where the user finds it. Locally write writes userDir
+// itself. Under a service it writes a directory in the service's data
+// directory (sub inside a fresh temporary one, or that one itself when sub
+// is ""), which the client then copies to userDir with the user's
+// permissions. what names the package in an error ("export", "package").
+func (a *app) writeForUser(p *project.Project, userDir, what, sub string, write func(dir string) error) (string, error) {
+	if a.s.job == nil {
+		return userDir, write(userDir)
+	}
+	if err := a.s.job.Mkdir(userDir); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(p.Data, what+"-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	dir := tmp
+	if sub != "" {
+		dir = filepath.Join(tmp, sub)
+	}
+	if err := write(dir); err != nil {
+		return "", err
+	}
+	if err := a.copyToUser(dir, userDir); err != nil {
+		return "", fmt.Errorf("the %s is on record, but writing it to %s failed: %w", what, userDir, err)
+	}
+	return userDir, nil
 }
 
 // copyToUser writes the tree at src to the user's directory dst (which

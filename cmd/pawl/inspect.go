@@ -40,30 +40,15 @@ neither needing the project.`,
 				return err
 			}
 			defer p.Close()
-			dir := argv[0]
-			if a.s.job != nil {
-				// Under a service the package is made in the service's data
-				// directory, then written to the user's DIR by the client.
-				if err := a.s.job.Mkdir(dir); err != nil {
-					return err
-				}
-				tmp, err := os.MkdirTemp(p.Data, "inspect-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(tmp)
-				dir = filepath.Join(tmp, "package")
-			}
-			pkg, err := review.Inspect(c.Context(), p, dir, operator, reason)
+			var pkg *review.Package
+			dir, err := a.writeForUser(p, argv[0], "package", "package", func(dir string) (err error) {
+				pkg, err = review.Inspect(c.Context(), p, dir, operator, reason)
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			if a.s.job != nil {
-				if err := a.copyToUser(dir, argv[0]); err != nil {
-					return fmt.Errorf("the package is on record, but writing it to %s failed: %w", argv[0], err)
-				}
-				pkg.Dir = argv[0]
-			}
+			pkg.Dir = dir
 			fmt.Fprintf(a.s.out, "verified, then wrote %d files to %s: %d audit entries, %d batches; SHA256SUMS signed by %s\n", pkg.Files, pkg.Dir, pkg.Entries, pkg.Batches, pkg.KeyID)
 			fmt.Fprintf(a.s.out, "  check it with: python3 %s %s\n", filepath.Join(pkg.Dir, review.VerifierFile), pkg.Dir)
 			fmt.Fprintf(a.s.out, "            or: pawl audit verify --package %s\n", pkg.Dir)
