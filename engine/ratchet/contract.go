@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -89,25 +90,52 @@ func PlanAtPins(p *project.Project, pins lockfile.Pins, job string) (*Plan, erro
 // planAtPins is the contract part of the plan of the job at jobRel under
 // pins, its files laid out from the store, with the limits they pin.
 func planAtPins(p *project.Project, pins lockfile.Pins, jobRel string) (*Plan, error) {
-	if _, ok := pins[jobRel]; !ok {
-		return nil, fmt.Errorf("job %s is not pinned there (no %s among the pins)", strings.TrimSuffix(strings.TrimPrefix(jobRel, "jobs/"), ".yaml"), jobRel)
+	lo, err := layOutTemp(p, pins)
+	if err != nil {
+		return nil, err
 	}
+	defer lo.remove()
+	return lo.plan(jobRel)
+}
+
+// pinsLayout is a set of pins laid out from the store in a scratch tree,
+// so that the plans of several jobs, or of one job several times, are
+// built from one copy of the files.
+type pinsLayout struct {
+	p       *project.Project
+	pins    lockfile.Pins
+	scratch string
+	tree    string
+}
+
+func layOutTemp(p *project.Project, pins lockfile.Pins) (*pinsLayout, error) {
 	scratch, err := os.MkdirTemp(p.PendingDir(), ".contract-*")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(scratch)
-	tree := scratch + string(os.PathSeparator) + "project"
-	if err := layOutPins(p, pins, tree); err != nil {
+	lo := &pinsLayout{p: p, pins: pins, scratch: scratch, tree: filepath.Join(scratch, "project")}
+	if err := layOutPins(p, pins, lo.tree); err != nil {
+		lo.remove()
 		return nil, err
 	}
-	pl, err := planContract(project.Layout{Root: tree}, jobRel, pins)
+	return lo, nil
+}
+
+func (lo *pinsLayout) remove() { os.RemoveAll(lo.scratch) }
+
+// plan is the contract part of the plan of the job at jobRel, with the
+// limits the pins pin.
+func (lo *pinsLayout) plan(jobRel string) (*Plan, error) {
+	if _, ok := lo.pins[jobRel]; !ok {
+		return nil, fmt.Errorf("job %s is not pinned there (no %s among the pins)", strings.TrimSuffix(strings.TrimPrefix(jobRel, "jobs/"), ".yaml"), jobRel)
+	}
+	pl, err := planContract(project.Layout{Root: lo.tree}, jobRel, lo.pins)
 	if err != nil {
 		return nil, err
 	}
 	pl.Limits = (&actions.BatchRecord{}).RecordedLimits()
-	if d, ok := pins[project.LimitsPinKey]; ok {
-		b, err := p.ReadBlob(d)
+	if d, ok := lo.pins[project.LimitsPinKey]; ok {
+		b, err := lo.p.ReadBlob(d)
 		if err != nil {
 			return nil, fmt.Errorf("the limits pinned as %s: %w", d, err)
 		}
@@ -125,11 +153,29 @@ func planAtPins(p *project.Project, pins lockfile.Pins, jobRel string) (*Plan, e
 // job whose pins did not change is not compared.
 func CheckContracts(ctx context.Context, p *project.Project, inForce, next lockfile.Pins) (*project.ContractCheck, error) {
 	chk := &project.ContractCheck{}
+	// Each set of pins is laid out once, for every job. The pins in force
+	// may not lay out (pinned broken): then every job is compared with
+	// nothing, below. The pins to be written are laid out only when a job
+	// changed.
+	before, berr := layOutTemp(p, inForce)
+	if berr == nil {
+		defer before.remove()
+	}
+	var after *pinsLayout
+	defer func() {
+		if after != nil {
+			after.remove()
+		}
+	}()
 	for _, jobRel := range inForce.Sorted() {
 		if !strings.HasPrefix(jobRel, "jobs/") || !strings.HasSuffix(jobRel, ".yaml") || next[jobRel] == "" {
 			continue
 		}
-		prev, perr := planAtPins(p, inForce, jobRel)
+		var prev *Plan
+		perr := berr
+		if berr == nil {
+			prev, perr = before.plan(jobRel)
+		}
 		changed := inForce[project.LimitsPinKey] != next[project.LimitsPinKey] || perr != nil
 		if perr == nil {
 			for k := range prev.Pins {
@@ -139,7 +185,13 @@ func CheckContracts(ctx context.Context, p *project.Project, inForce, next lockf
 		if !changed {
 			continue
 		}
-		cur, err := planAtPins(p, next, jobRel)
+		if after == nil {
+			var err error
+			if after, err = layOutTemp(p, next); err != nil {
+				return nil, fmt.Errorf("under the pins to be written: %w", err)
+			}
+		}
+		cur, err := after.plan(jobRel)
 		if err != nil {
 			return nil, fmt.Errorf("under the pins to be written: %w", err)
 		}
@@ -176,7 +228,7 @@ func CheckContracts(ctx context.Context, p *project.Project, inForce, next lockf
 		if v == contract.Unknown {
 			// No static rule decides: the new contract judges the past
 			// quarantined records again.
-			if d.Evidence, err = pinEvidence(ctx, p, inForce, next, jobRel); err != nil {
+			if d.Evidence, err = pinEvidence(ctx, p, inForce, after, jobRel); err != nil {
 				return nil, err
 			}
 			switch {
@@ -262,7 +314,7 @@ func PlanOfTree(ctx context.Context, p *project.Project, job string) (*Plan, err
 // judges again the records of the job's committed batches, newest first,
 // until change.contract_evidence (as in force) quarantined records have
 // been judged or one of them would now pass.
-func pinEvidence(ctx context.Context, p *project.Project, inForce, next lockfile.Pins, jobRel string) (*actions.ContractEvidence, error) {
+func pinEvidence(ctx context.Context, p *project.Project, inForce lockfile.Pins, next *pinsLayout, jobRel string) (*actions.ContractEvidence, error) {
 	need, err := p.ContractEvidenceInForce(inForce)
 	if err != nil {
 		return nil, err
@@ -280,7 +332,7 @@ func pinEvidence(ctx context.Context, p *project.Project, inForce, next lockfile
 		if b.Pins[jobRel] == "" || b.Quarantined == 0 {
 			continue // another job's, or nothing to judge
 		}
-		pl, err := planAtPins(p, next, jobRel)
+		pl, err := next.plan(jobRel) // a fresh plan: Rejudge binds and loads it
 		if err != nil {
 			return nil, err
 		}
