@@ -146,14 +146,12 @@ type queryer interface {
 }
 
 func inspect(ctx context.Context, q queryer) (fileState, error) {
+	// One statement, so both are read in one snapshot: read apart, another
+	// process could commit the trail's creation between them, and a file
+	// with no application_id yet but eleven schema objects is not a trail.
 	var s fileState
-	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&s.appID); err != nil {
-		return s, err
-	}
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&s.tables); err != nil {
-		return s, err
-	}
-	return s, nil
+	err := q.QueryRowContext(ctx, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT count(*) FROM sqlite_schema)").Scan(&s.appID, &s.tables)
+	return s, err
 }
 
 func readMeta(ctx context.Context, q queryer, key string) (string, error) {
