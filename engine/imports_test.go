@@ -18,7 +18,7 @@ var layers = [][]string{
 		"plugins/range", "plugins/freshness", "plugins/registry", "plugins/zscore", "plugins/internal/addsection", "plugins/internal/plugintest", "plugins/c/gen"},
 	{"engine/lockfile"},
 	{"engine/actions", "engine/finding"},
-	{"engine/seal"},
+	{"engine/seal", "engine/openlineage"},
 	{"engine/project"},
 	{"engine/gate"},
 	{"engine/esign"},

@@ -38,6 +38,7 @@ type runJSON struct {
 	AuditSeq           int64               `json:"audit_seq"`
 	ElapsedSeconds     float64             `json:"elapsed_seconds"`
 	RecordsPerSecond   float64             `json:"records_per_second"`
+	Warnings           []string            `json:"warnings,omitempty"`
 }
 
 type outJSON struct {
@@ -53,7 +54,7 @@ func toRunJSON(r *ratchet.Result) runJSON {
 		RecordsIn: r.RecordsIn, RecordsVerified: r.Verified, RecordsQuarantined: r.Quarantined,
 		Stages: r.Stages, Rules: r.Rules, Normalize: r.Normalize, Outputs: map[string]outJSON{},
 		Signature: r.Signature, AuditSeq: r.AuditSeq,
-		ElapsedSeconds: r.Elapsed.Seconds(), RecordsPerSecond: r.RecordsPerSec,
+		ElapsedSeconds: r.Elapsed.Seconds(), RecordsPerSecond: r.RecordsPerSec, Warnings: r.Warnings,
 	}
 	for name, o := range r.Outputs {
 		out.Outputs[name] = outJSON{Path: filepath.Join(r.Dir, name), Hash: string(o.Hash), Bytes: o.Bytes, Records: o.Records}
@@ -105,6 +106,9 @@ func writeSummary(w io.Writer, r *ratchet.Result) {
 		fmt.Fprintf(w, "  audit entry %d; %.2fs, %s records/s\n", r.AuditSeq, r.Elapsed.Seconds(), thousands(int64(r.RecordsPerSec)))
 	} else {
 		fmt.Fprintf(w, "  answered from the record (audit entry %d); nothing was redone\n", r.AuditSeq)
+	}
+	for _, m := range r.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", m)
 	}
 }
 

@@ -49,6 +49,10 @@ type Config struct {
 	ExportCAFile  string
 	ExportTimeout time.Duration
 
+	OpenLineageEnabled   bool
+	OpenLineageFile      string
+	OpenLineageNamespace string
+
 	ESignPassphraseMinScore   int
 	ESignPassphraseMaxAgeDays int
 	ESignLockoutAfter         int

@@ -122,6 +122,31 @@ var table = build([]Key{
 			"Relative to the project root unless absolute. Empty: the default.",
 	},
 	{
+		Name: "openlineage.enabled", Type: Boolean, def: true,
+		field: func(c *Config) any { return &c.OpenLineageEnabled },
+		Doc: "Write OpenLineage run events for every batch (a START, then a COMPLETE or a FAIL) to `openlineage.file`. " +
+			"They hold no record bytes: the input's name, digest and size, the schema's top-level fields, and counts per stage and per rule. " +
+			"The trail stays the record; the events are a view of it for a lineage service.",
+	},
+	{
+		Name: "openlineage.file", Type: Path, def: "", defaultText: "`openlineage.jsonl` in the data directory",
+		field: func(c *Config) any { return &c.OpenLineageFile },
+		Doc: "The JSON Lines file OpenLineage events are appended to, one event per line, synced after each batch's events. " +
+			"Relative to the project root unless absolute. Empty: the default.",
+	},
+	{
+		Name: "openlineage.namespace", Type: String, def: "pawl",
+		field: func(c *Config) any { return &c.OpenLineageNamespace },
+		check: func(k Key, c Config) string {
+			if c.OpenLineageNamespace == "" {
+				return k.Name + " is empty: name the namespace the jobs and datasets appear under in the lineage service, or remove the key for " + plain(k.Default)
+			}
+			return ""
+		},
+		Doc: "The OpenLineage namespace of the project's jobs and datasets: a job appears as NAMESPACE/JOB, " +
+			"its datasets as JOB/input, JOB/verified and JOB/quarantine. Give each site or project its own.",
+	},
+	{
 		Name: "plugin.call_timeout", Type: Duration, def: 30 * time.Second, Pin: LimitsPin,
 		field: func(c *Config) any { return &c.PluginCallTimeout },
 		check: positive(func(c Config) time.Duration { return c.PluginCallTimeout }),

@@ -53,6 +53,9 @@ type Result struct {
 	Elapsed time.Duration // the whole run, ingest included
 	// RecordsPerSec is measured over the whole run, ingest included.
 	RecordsPerSec float64
+	// Warnings are what went wrong beside the batch without touching it:
+	// an OpenLineage event that could not be written.
+	Warnings []string
 }
 
 // Statuses of a Result.
@@ -154,6 +157,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if o.asOfOutside != nil {
 		br.AsOfOutsideWindow, br.AsOfWindow = true, o.asOfOutside
 	}
+	var events *lineageEvents // written once the records begin to flow
 	fail := func(err error) (*Result, error) {
 		// An append can report an error after its entry reached the disk:
 		// then the batch is committed, and what remains is rolled forward.
@@ -161,11 +165,17 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 			if ferr := finishCommit(p, id, e); ferr != nil {
 				return nil, fmt.Errorf("batch %s is committed (audit entry %d) but its folder is not finished; it will be finished when the project is next opened: %w", id, e.Seq, ferr)
 			}
-			return resultOf(p, e, StatusCommitted, o.start)
+			res, rerr := resultOf(p, e, StatusCommitted, o.start)
+			if rerr == nil {
+				events.complete(&res.BatchRecord, e.Seq)
+				res.Warnings = events.Warnings()
+			}
+			return res, rerr
 		}
 		os.RemoveAll(p.PendingBatch(id))
-		_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason,
+		fe, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason,
 			Details: actions.BatchFailedDetails{BatchID: id, Job: pl.Job.Name, Classification: pl.Job.Classification, Input: pl.Input, Error: err.Error()}})
+		events.fail(fe.Seq, err.Error())
 		return nil, &InfraError{BatchID: id, Err: errors.Join(err, aerr)}
 	}
 	if err := gate.Classification(ctx, p.Trail, pl.Policy, pl.Job, pl.Schema, br.Schema.Name+"@"+br.Schema.Version, id, br.AsOf, o.operator, o.reason); err != nil {
@@ -188,6 +198,8 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
+	events = newLineageEvents(p, pl, &br)
+	events.start()
 	if err := processWithin(ctx, p, pl, &br, workers, o.progress, p.PendingBatch(id), true); err != nil {
 		return fail(err)
 	}
@@ -233,6 +245,8 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if s := res.Elapsed.Seconds(); s > 0 {
 		res.RecordsPerSec = float64(res.RecordsIn) / s
 	}
+	events.complete(&res.BatchRecord, e.Seq)
+	res.Warnings = events.Warnings()
 	return res, nil
 }
 
