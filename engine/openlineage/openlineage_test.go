@@ -314,3 +314,27 @@ func anyOf(t *testing.T, m map[string]any) any {
 	}
 	return v
 }
+
+// TestAnEventThatCannotBeWrittenIsAWarning: the events are a view of the
+// trail; a file that cannot be written never fails the batch.
+func TestAnEventThatCannotBeWrittenIsAWarning(t *testing.T) {
+	p := enginetest.NewProject(t)
+	blocker := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Cfg.OpenLineageFile = filepath.Join(blocker, "events.jsonl") // its parent is a file
+	res := enginetest.Batch(t, p, `{"device_id":"d1","timestamp":"2026-01-01T00:00:00Z","value":1,"unit":"C"}`)
+	if res.Status != ratchet.StatusCommitted {
+		t.Fatalf("status %s", res.Status)
+	}
+	if len(res.Warnings) != 2 || !strings.Contains(res.Warnings[0], "OpenLineage events") || !strings.Contains(res.Warnings[0], "a-file") {
+		t.Errorf("warnings %q, want the START and the COMPLETE that could not be written, naming the file", res.Warnings)
+	}
+	p.Cfg.OpenLineageEnabled = false
+	p.Cfg.OpenLineageFile = ""
+	enginetest.Batch(t, p, `{"device_id":"d2","timestamp":"2026-01-01T00:00:00Z","value":1,"unit":"C"}`)
+	if _, err := os.Stat(filepath.Join(p.Data, "openlineage.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("openlineage.enabled: false still wrote events (%v)", err)
+	}
+}
