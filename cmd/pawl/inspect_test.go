@@ -114,15 +114,37 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 
 	// Against what the inspector held: it agrees and extends; a stranger's
 	// key, or a checkpoint of more than the package holds, fails.
-	if out := mustPawl(t, "audit", "verify", "--package", pkg, "--key", filepath.Join(held, "keys.json"), "--checkpoint", filepath.Join(held, "checkpoint")); !strings.Contains(out, "agrees with") || !strings.Contains(out, "extend the checkpoint") {
+	// verify.py takes the same two flags and must agree.
+	python := func(args ...string) (int, string) {
+		c := exec.Command(py, append([]string{filepath.Join(pkg, "verify.py"), pkg}, args...)...)
+		out, _ := c.CombinedOutput()
+		return c.ProcessState.ExitCode(), string(out)
+	}
+	heldArgs := []string{"--key", filepath.Join(held, "keys.json"), "--checkpoint", filepath.Join(held, "checkpoint")}
+	if out := mustPawl(t, append([]string{"audit", "verify", "--package", pkg}, heldArgs...)...); !strings.Contains(out, "agrees with") || !strings.Contains(out, "extend the checkpoint") {
 		t.Fatalf("against the held history and checkpoint:\n%s", out)
+	}
+	if code, out := python(heldArgs...); code != 0 || !strings.Contains(out, "agrees with") || !strings.Contains(out, "extend the checkpoint") {
+		t.Fatalf("verify.py against the held history and checkpoint: exit %d\n%s", code, out)
 	}
 	stranger, _, _ := ed25519Key(t)
 	os.WriteFile(filepath.Join(held, "stranger.pub"), []byte(seal.FormatPublicKey(stranger)+"\n"), 0o644)
 	mustPawl(t, "-C", dir, "audit", "checkpoint", "--out", filepath.Join(held, "later"))
-	for flag, file := range map[string]string{"--key": "stranger.pub", "--checkpoint": "later"} {
+	// A list of keys that holds every key of the trail agrees; one key
+	// short, it does not.
+	all := readKeyHistory(t, filepath.Join(held, "keys.json"))
+	os.WriteFile(filepath.Join(held, "all.pub"), []byte("# the engine keys\n"+strings.Join(all, "\n")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(held, "short.pub"), []byte(strings.Join(all[1:], "\n")+"\n"), 0o644)
+	if code, out := python("--key", filepath.Join(held, "all.pub"), "--checkpoint", filepath.Join(held, "checkpoint")); code != 0 {
+		t.Errorf("verify.py with a list of every key: exit %d\n%s", code, out)
+	}
+	for flag, file := range map[string]string{"--key": "stranger.pub", "--checkpoint": "later", "--key ": "short.pub"} {
+		flag = strings.TrimSpace(flag)
 		if code, out, _ := pawl(t, "", "audit", "verify", "--package", pkg, flag, filepath.Join(held, file)); code != 1 || !strings.Contains(out, "FAILED: trusted ") {
 			t.Errorf("%s %s: exit %d\n%s", flag, file, code, out)
+		}
+		if code, out := python(flag, filepath.Join(held, file)); code != 1 || !strings.Contains(out, "FAILED: trusted ") {
+			t.Errorf("verify.py %s %s: exit %d\n%s", flag, file, code, out)
 		}
 	}
 
@@ -218,4 +240,26 @@ func ed25519Key(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey, error) {
 		t.Fatal(err)
 	}
 	return pub, priv, err
+}
+
+// readKeyHistory returns the public keys of a keys.json, oldest first.
+func readKeyHistory(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Keys []struct {
+			Key string `json:"key"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil || len(h.Keys) < 2 {
+		t.Fatalf("%s: %v (%d keys; the test rotates the key once)", path, err, len(h.Keys))
+	}
+	var out []string
+	for _, k := range h.Keys {
+		out = append(out, k.Key)
+	}
+	return out
 }

@@ -68,6 +68,18 @@ own key entries; every batch signature, batch checkpoint, lineage root and
 e-signature under the key valid at its entry; and the head checkpoint.
 They print OK, or one line per problem and exit 1.
 
+What you kept from before (outside the site that wrote this) makes the check
+stronger, and both verifiers take it:
+
+  python3 verify.py . --key KEYS --checkpoint CHECKPOINT
+  pawl audit verify --package . --key KEYS --checkpoint CHECKPOINT
+
+KEYS: an earlier package's keys.json, or a list of engine public keys; the
+package's key history must agree with it. CHECKPOINT: a checkpoint from an
+earlier package or one a witness cosigned; the package's entries must extend
+it. Without them, someone who held the engine key could rewrite the trail
+and sign a new package that verifies.
+
 report.html is the trail for a person: batches, quarantine reasons,
 e-signatures, policy decisions, every entry. The format of every file is in
 pawl's docs/audit-format.md ("The inspectors' package").

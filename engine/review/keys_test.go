@@ -7,12 +7,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
@@ -433,4 +435,23 @@ func TestRotationSealsTheKeyAtRest(t *testing.T) {
 	defer q.Close()
 	enginetest.Batch(t, q, enginetest.GoodReading)
 	mustVerify(t, q)
+}
+
+// TestPackageOfATrailWithNoBatch: a project inspected before its first
+// batch makes a package both verifiers accept (an empty lineage-roots.txt
+// is no malformed line).
+func TestPackageOfATrailWithNoBatch(t *testing.T) {
+	p := enginetest.NewProject(t)
+	pkg := filepath.Join(t.TempDir(), "pkg")
+	if _, err := review.Inspect(ctx, p, pkg, "tester", "inspection before any batch"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := review.VerifyPackage(pkg, nil, nil)
+	if err != nil || !rep.OK() || rep.Batches != 0 {
+		t.Fatalf("the package of a trail with no batch: %+v %v", rep, err)
+	}
+	py := tooltest.Need(t, "python3")
+	if out, err := exec.Command(py, filepath.Join(pkg, "verify.py"), pkg).CombinedOutput(); err != nil || !strings.Contains(string(out), "OK, ") {
+		t.Fatalf("verify.py: %v\n%s", err, out)
+	}
 }

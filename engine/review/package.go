@@ -282,7 +282,7 @@ func keysAgree(b []byte, h *seal.KeyHistory) error {
 // and lineage root in the package.
 func checkBatches(dir string, entries []audit.Entry, h *seal.KeyHistory, r *PackageReport, read func(string) []byte, checkpoint func(string, []byte, int64)) {
 	roots := map[string]string{}
-	if b := read(LineageFile); b != nil {
+	if b := read(LineageFile); len(b) > 0 { // empty: a trail with no batch yet
 		for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 			id, rest, ok := strings.Cut(line, " ")
 			if !ok || roots[id] != "" {

@@ -1,7 +1,15 @@
 #!/usr/bin/env python3
 """Verify a pawl review package with nothing but Python's standard library.
 
-Usage: python3 verify.py [DIR]      (DIR: the package; default: this file's directory)
+Usage: python3 verify.py [DIR] [--key FILE] [--checkpoint FILE]
+       (DIR: the package; default: this file's directory)
+
+--key FILE: a key history (keys.json from an earlier package) or a list of
+engine public keys, kept outside the enclave: the package's history must
+agree with it. --checkpoint FILE: a signed checkpoint kept elsewhere (one
+a witness cosigned, or an earlier package's): the package's entries must
+extend it. Together they defeat a package made from a trail rewritten and
+re-signed by someone who held the engine key.
 
 Written by `pawl inspect` into every package, and the same code that
 build/verify-trail.py runs over an audit.db. It checks, from the package's
@@ -544,6 +552,88 @@ def verify_checkpoint(cp, origin, keys, leaves, size):
 
 SUMS, SUMS_SIG, SUMS_PURPOSE = "SHA256SUMS", "SHA256SUMS.sig", "pawl-sha256sums-v1"
 
+def read_trusted_keys(path):
+    """What the verifier holds from elsewhere (--key): a key history as
+    keys.json holds it ({"trail", "keys"}), or a list of public keys, one
+    per line ("#" comments). Returns (history or None, [public keys]) or
+    raises ValueError saying what is wrong."""
+    with open(path, "rb") as f:
+        b = f.read()
+    text = b.decode("utf-8", "replace")
+    if text.strip().startswith("{"):
+        try:
+            h = json.loads(text)
+        except ValueError as err:
+            raise ValueError(f"{path} is not a key history: {err}")
+        ks = h.get("keys") if isinstance(h, dict) else None
+        if not isinstance(h, dict) or not h.get("trail") or not isinstance(ks, list) or not ks:
+            raise ValueError(f"{path} is not a key history: no trail id or no keys")
+        out = []
+        for i, k in enumerate(ks, 1):
+            pub = parse_public_key(k.get("key") or "") if isinstance(k, dict) else None
+            if pub is None or not isinstance(k.get("from"), int) or not isinstance(k.get("until", 0), int):
+                raise ValueError(f"{path}: key {i}: not a key with the entry it is in force from")
+            out.append({"key_id": key_id(pub), "from": k["from"], "until": k.get("until", 0), "_pub": pub})
+        return h["trail"], out
+    out = []
+    for i, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        pub = parse_public_key(line)
+        if pub is None:
+            raise ValueError(f"{path}:{i}: not a public key (ed25519:BASE64)")
+        out.append({"key_id": key_id(pub), "from": 0, "until": 0, "_pub": pub})
+    if not out:
+        raise ValueError(f"{path} holds no public key")
+    return None, out
+
+def trusted_agrees(trail, tkeys, trail_id, keys):
+    """What is wrong with the trail's key history against the trusted one,
+    or None: a history must be the trail's own or a beginning of it, key by
+    key; with a list, every key the trail ever had must be in it."""
+    if trail is None:
+        for k in keys:
+            if all(t["_pub"] != k["_pub"] for t in tkeys):
+                return f"the trail's engine key {k['key_id']} (in force from entry {k['from']}) is not a trusted key"
+        return None
+    if trail != trail_id:
+        return f"it is the key history of trail {trail}, this trail is {trail_id}"
+    for i, t in enumerate(tkeys):
+        if i >= len(keys):
+            return f"the trail's key history ends after {len(keys)} keys, the trusted history has {len(tkeys)} (key {t['key_id']} from entry {t['from']} is missing)"
+        k = keys[i]
+        if k["_pub"] != t["_pub"] or k["from"] != t["from"]:
+            return f"key {i + 1} differs: the trail has {k['key_id']} from entry {k['from']}, the trusted history {t['key_id']} from entry {t['from']}"
+        if t["until"] and k["until"] != t["until"]:
+            return f"key {i + 1} ({t['key_id']}) was rotated out at entry {t['until']} by the trusted history, at entry {k['until']} by the trail"
+    return None
+
+def held_checkpoint(cp, origin, trusted, keys, leaves):
+    """What is wrong with a checkpoint the verifier held from elsewhere
+    (--checkpoint), or None: the package's entries must extend it, and it
+    must be signed by the key in force at its size, in the trusted history
+    when there is one (any trusted key, for a list), else in the trail's."""
+    m = re.match(r"[^\n]*\n(0|[1-9][0-9]*)\n", cp.decode("utf-8", "replace"))
+    if not m:
+        return f"not a checkpoint of {origin}"
+    n = int(m.group(1))
+    trail, tkeys = trusted if trusted else (None, None)
+    if tkeys is None:
+        candidates = [key_at(keys, n)]
+    elif trail is not None:
+        candidates = [key_at(tkeys, n)]
+    else:
+        candidates = tkeys
+    problem = "no key to check it with"
+    for k in candidates:
+        if k is None:
+            continue
+        problem = verify_checkpoint(cp, origin, [k], leaves, n)
+        if problem is None:
+            return None
+    return problem
+
 def check_sums(d, sums, c):
     listed = {SUMS, SUMS_SIG}
     text = sums.decode("utf-8", "replace")
@@ -669,7 +759,7 @@ def check_esignature(e, ops, entries):
         return f"the signature does not verify with {signer}'s enrolled key {op['key_id']}"
     return None
 
-def check_package(d):
+def check_package(d, key_file=None, checkpoint_file=None):
     c = Checker()
     def read(name):
         try:
@@ -723,6 +813,26 @@ def check_package(d):
         p = verify_checkpoint(cp, origin, keys, leaves, len(entries))
         if p:
             c.fail(f"checkpoint: {p}")
+    trusted = None
+    if key_file is not None:
+        try:
+            trusted = read_trusted_keys(key_file)
+        except (OSError, ValueError) as err:
+            c.fail(f"trusted key history: {err}")
+        else:
+            p = trusted_agrees(trusted[0], trusted[1], trail_id, keys)
+            if p:
+                c.fail(f"trusted key history: {p}")
+    if checkpoint_file is not None and keys:
+        try:
+            with open(checkpoint_file, "rb") as f:
+                held = f.read()
+        except OSError as err:
+            c.fail(f"trusted checkpoint: {checkpoint_file}: {err.strerror}")
+        else:
+            p = held_checkpoint(held, origin, trusted, keys, leaves)
+            if p:
+                c.fail(f"trusted checkpoint: {p}")
     roots = {}
     lr = read("lineage-roots.txt")
     for i, line in enumerate((lr or b"").decode("utf-8", "replace").splitlines(), 1):
@@ -782,23 +892,37 @@ def check_ed25519_cases(path):
         print(1 if ed25519_verify(bytes.fromhex(t["pub"]), bytes.fromhex(t["msg"]), bytes.fromhex(t["sig"])) else 0)
     return 0
 
+USAGE = "usage: python3 verify.py [DIR] [--key FILE] [--checkpoint FILE]"
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "--ed25519-cases":
         return check_ed25519_cases(argv[2])
-    if len(argv) > 2 or len(argv) == 2 and argv[1].startswith("-"):
-        print("usage: python3 verify.py [DIR]", file=sys.stderr)
-        return 2
-    d = argv[1] if len(argv) == 2 else os.path.dirname(os.path.abspath(__file__))
+    args, opts = [], {"--key": None, "--checkpoint": None}
+    rest = argv[1:]
+    while rest:
+        a = rest.pop(0)
+        if a in opts and rest and opts[a] is None:
+            opts[a] = rest.pop(0)
+        elif a.startswith("-") or args:
+            print(USAGE, file=sys.stderr)
+            return 2
+        else:
+            args.append(a)
+    d = args[0] if args else os.path.dirname(os.path.abspath(__file__))
     if not os.path.isdir(d):
         print(f"{d} is not a directory: give the package's directory", file=sys.stderr)
         return 2
-    c, n, batches, esigs, nkeys, head = check_package(d)
+    c, n, batches, esigs, nkeys, head = check_package(d, opts["--key"], opts["--checkpoint"])
     for p in c.problems:
         print(f"FAILED: {p}")
     if c.problems:
         print(f"the package {d} does not verify: {len(c.problems)} problems; do not rely on it: ask for a new package")
         return 1
     print(f"package {d}: OK, {n} entries (head {head}), {batches} batches, {esigs} e-signatures, {nkeys} engine keys; SHA256SUMS and its signature verify")
+    if opts["--key"]:
+        print(f"  its key history agrees with {opts['--key']}")
+    if opts["--checkpoint"]:
+        print(f"  its entries extend the checkpoint {opts['--checkpoint']}")
     return 0
 
 if __name__ == "__main__":
