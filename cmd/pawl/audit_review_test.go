@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,4 +42,36 @@ func TestAuditReviewSignedByAnAuditor(t *testing.T) {
 		t.Fatalf("the refusal is not on record:\n%s", log)
 	}
 	mustPawl(t, "-C", dir, "audit", "verify")
+
+	// The inspectors' report shows the review, with the printed name, and
+	// what is left unreviewed since.
+	pkg := filepath.Join(t.TempDir(), "pkg")
+	entries := func() int { return strings.Count(mustPawl(t, "-C", dir, "audit", "log", "--output", "json"), `"seq":`) }
+	before := entries()
+	mustPawl(t, "-C", dir, "inspect", pkg, "--reason", "inspection")
+	after := entries()
+	page, err := os.ReadFile(filepath.Join(pkg, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := between(string(page), `<section id="reviews">`, "</section>")
+	for _, want := range []string{`<tr class="trail-review"><td>Ann Auditor</td><td>ann</td>`, `<td>2</td><td class="num">2</td><td>first review</td><td><span class="ok">valid</span>`} {
+		if !strings.Contains(section, want) {
+			t.Errorf("report.html does not show %q:\n%s", want, section)
+		}
+	}
+	// The head the report saw is the trail's before the inspection was
+	// recorded: everything after the review's entry 2 is unreviewed.
+	var to, n int
+	_, rest, _ := strings.Cut(section, "Unreviewed:</span> entries 3 to ")
+	if k, err := fmt.Sscanf(rest, "%d (%d entries) since the last valid review, through entry 2.", &to, &n); k != 2 || err != nil || to < before || to >= after || n != to-2 {
+		t.Errorf("report.html's unreviewed entries: %d to %d (%d entries), want 3 to a head in [%d, %d): %v\n%s", 3, to, n, before, after, err, section)
+	}
+}
+
+// between is the part of s from the first start to the end after it.
+func between(s, start, end string) string {
+	_, after, _ := strings.Cut(s, start)
+	before, _, _ := strings.Cut(after, end)
+	return before
 }

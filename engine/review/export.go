@@ -229,6 +229,7 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 	if format == "html" {
 		t, err := template.New("report.html.tmpl").Funcs(template.FuncMap{
 			"thousands": func(n int64) string { return thousandsSep(n) },
+			"next":      func(n int64) int64 { return n + 1 },
 			"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 		}).ParseFS(reportFS, "report.html.tmpl")
 		if err != nil {
@@ -240,12 +241,16 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 				Action: e.Action, Reason: e.Reason, Summary: e.Object + " " + summarize(e)})
 		}
 		xs := Exceptions(entries)
+		reviews, err := esign.TrailReviews(ctx, p)
+		if err != nil {
+			return nil, err
+		}
 		var page bytes.Buffer
 		err = t.Execute(&page, map[string]any{
 			"Project": filepath.Base(p.Root), "TrailID": p.Trail.ID(), "Origin": c.Origin, "Size": c.Size,
 			"Head": entries[len(entries)-1].Hash, "Checkpoint": string(cp), "Generated": time.Now().UTC().Format(time.RFC3339),
 			"Batches": rbs, "Entries": events, "PawlVersion": version.Pawl(),
-			"Exceptions": xs, "SelfApprovals": selfApprovals(xs),
+			"Exceptions": xs, "SelfApprovals": selfApprovals(xs), "Reviews": reviews,
 		})
 		if err != nil {
 			return nil, err
