@@ -18,10 +18,10 @@ func (a *app) auditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "The audit trail: verify it, read it, checkpoint it",
 	}
-	var checkpoint, keyFile, pkgDir string
+	var checkpoint, keyFile, pkgDir, witnessKeys string
 	var witnesses int
 	verify := &cobra.Command{
-		Use:   "verify [--checkpoint FILE] [--key FILE] [--witnesses K] | --package DIR",
+		Use:   "verify [--checkpoint FILE] [--key FILE] [--witnesses K] | --package DIR [--witness-keys FILE]",
 		Short: "Verify the hash chain, every committed batch's signature, checkpoint and blobs",
 		Long: `Verify the audit trail: the hash chain entry by entry, and for every committed
 batch its folder, its signature, its checkpoint and every store blob it refers
@@ -50,14 +50,17 @@ history, every batch signature, checkpoint, lineage root and e-signature, and
 the head checkpoint; one line per problem, exit 1 when anything fails. With
 --key FILE the package's key history must agree with that one, and with
 --checkpoint FILE its entries must extend that checkpoint: copies kept
-outside the enclave are what a package re-signed with a stolen key fails.`,
+outside the enclave are what a package re-signed with a stolen key fails.
+The witnesses' cosignatures in the entries are checked against the keys the
+package lists (witnesses.txt) or, with --witness-keys FILE, against those
+the verifier holds (one NAME+HASH+BASE64 a line); --witnesses K applies too.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
 			if pkgDir != "" {
-				return a.verifyPackage(c, pkgDir, keyFile, checkpoint)
+				return a.verifyPackage(c, pkgDir, keyFile, checkpoint, witnessKeys, witnesses)
 			}
 			var trusted *seal.KeyHistory
 			if keyFile != "" {
@@ -121,6 +124,7 @@ outside the enclave are what a package re-signed with a stolen key fails.`,
 	}
 	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint `FILE` the trail must extend")
 	verify.Flags().StringVar(&pkgDir, "package", "", "verify the package `DIR` written by 'pawl inspect' (no project needed; with --key and --checkpoint too)")
+	verify.Flags().StringVar(&witnessKeys, "witness-keys", "", "with --package: the witness keys `FILE` to check cosignatures against, one NAME+HASH+BASE64 a line, in place of the package's witnesses.txt")
 	verify.Flags().IntVar(&witnesses, "witnesses", 0, "require `K` distinct witnesses to have cosigned a checkpoint covering the newest committed batch")
 	verify.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE`: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	a.addOutputFlag(verify)

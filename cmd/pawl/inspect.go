@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/pawl-dev/pawl/engine/seal"
@@ -61,7 +64,7 @@ neither needing the project.`,
 }
 
 // verifyPackage is `pawl audit verify --package DIR`: no project, read only.
-func (a *app) verifyPackage(c *cobra.Command, dir, keyFile, checkpoint string) error {
+func (a *app) verifyPackage(c *cobra.Command, dir, keyFile, checkpoint, witnessKeys string, witnesses int) error {
 	if err := a.servedBy(c); err != nil {
 		return err
 	}
@@ -79,7 +82,17 @@ func (a *app) verifyPackage(c *cobra.Command, dir, keyFile, checkpoint string) e
 			return err
 		}
 	}
-	rep, err := review.VerifyPackage(dir, trusted, cp)
+	o := review.PackageOptions{Trusted: trusted, Checkpoint: cp, Witnesses: witnesses}
+	if witnessKeys != "" {
+		b, err := os.ReadFile(witnessKeys)
+		if err != nil {
+			return err
+		}
+		if o.WitnessKeys, err = review.WitnessKeys(b); err != nil {
+			return fmt.Errorf("--witness-keys %s: %w", witnessKeys, err)
+		}
+	}
+	rep, err := review.VerifyPackage(dir, o)
 	if err != nil {
 		return err
 	}
@@ -100,10 +113,26 @@ func (a *app) verifyPackage(c *cobra.Command, dir, keyFile, checkpoint string) e
 			if checkpoint != "" {
 				fmt.Fprintf(a.s.out, "  its entries extend the checkpoint %s\n", checkpoint)
 			}
+			if w := rep.Witnessing; w != nil {
+				fmt.Fprintf(a.s.out, "  witnesses: %d cosignatures verify; %s\n", w.Cosignatures, coveredText(w))
+			}
 		}
 	}
 	if !rep.OK() {
 		return fmt.Errorf("the package %s does not verify: %d problems (listed above); do not rely on it: ask for a new package", dir, len(rep.Problems))
 	}
 	return nil
+}
+
+// coveredText says, per witness key, the largest size it validly
+// cosigned.
+func coveredText(w *review.Witnessing) string {
+	if len(w.Covered) == 0 {
+		return "no witness key covers any entry"
+	}
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(w.Covered)) {
+		parts = append(parts, fmt.Sprintf("%s cosigned the first %d entries", id, w.Covered[id]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -339,6 +339,12 @@ func TestWitnessLitewitness(t *testing.T) {
 	}
 	mustPawl(t, "-C", root, "audit", "verify", "--witnesses", "1")
 
+	// The inspectors' package carries the cosignatures (in its entries)
+	// and the witness keys the bundle names (witnesses.txt): both
+	// verifiers check them, and can require witnesses; a key list that
+	// does not name the witness fails both.
+	inspectPackageWitnessed(t, root, w1.vkey)
+
 	// Rewritten: entry 3's reason changed, it and every later entry
 	// re-hashed (the chain verifies on its own). The cosigned roots are no
 	// longer the trail's.
@@ -505,4 +511,79 @@ func BenchmarkWitnessPush(b *testing.B) {
 	for b.Loop() {
 		mustPawl(b, "-C", root, "audit", "witness", "push")
 	}
+}
+
+// inspectPackageWitnessed inspects a project whose trail holds cosignatures
+// by the witness with key vkey and checks the package with both verifiers.
+func inspectPackageWitnessed(t *testing.T, root, vkey string) {
+	t.Helper()
+	pkg := filepath.Join(t.TempDir(), "pkg")
+	mustPawl(t, "-C", root, "inspect", pkg, "--reason", "witnessed inspection")
+	if b := mustRead(t, filepath.Join(pkg, "witnesses.txt")); string(b) != "w1 "+vkey+"\n" {
+		t.Fatalf("witnesses.txt: %q", b)
+	}
+	py := tooltest.Need(t, "python3")
+	both := func(dir string, args ...string) (int, string, int, string) {
+		t.Helper()
+		code, out, errs := pawl(t, "", append([]string{"audit", "verify", "--package", dir}, args...)...)
+		c := exec.Command(py, append([]string{filepath.Join(dir, "verify.py"), dir}, args...)...)
+		pyOut, _ := c.CombinedOutput()
+		return code, out + errs, c.ProcessState.ExitCode(), string(pyOut)
+	}
+	name, _, _ := strings.Cut(vkey, "+")
+	if code, out, pyCode, pyOut := both(pkg, "--witnesses", "1"); code != 0 || pyCode != 0 ||
+		!strings.Contains(out, "witnesses: 4 cosignatures verify; "+name) || !strings.Contains(pyOut, "witnesses: 4 cosignatures verify; "+name) {
+		t.Fatalf("--witnesses 1: exit %d, %d\npawl: %s\nverify.py: %s", code, pyCode, out, pyOut)
+	}
+	held := filepath.Join(t.TempDir(), "witness.keys")
+	os.WriteFile(held, []byte("# the witness we trust\n"+vkey+"\n"), 0o644)
+	if code, out, pyCode, pyOut := both(pkg, "--witness-keys", held, "--witnesses", "1"); code != 0 || pyCode != 0 {
+		t.Fatalf("with the held witness key: exit %d, %d\npawl: %s\nverify.py: %s", code, pyCode, out, pyOut)
+	}
+	for what, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"two required":    {[]string{"--witnesses", "2"}, "2 witness(es) required, 1 cosigned"},
+		"a malformed key": {[]string{"--witness-keys", filepath.Join(t.TempDir(), "bad.keys")}, "line 1: not [ID] NAME+HASH+BASE64"},
+	} {
+		if what == "a malformed key" {
+			os.WriteFile(c.args[1], []byte("example.com/other+00000000+AAAA\n"), 0o644)
+		}
+		code, out, pyCode, pyOut := both(pkg, c.args...)
+		if code != 1 || pyCode != 1 || !strings.Contains(out, c.want) || !strings.Contains(pyOut, c.want) {
+			t.Errorf("%s: exit %d, %d, want 1 and %q from both\npawl: %s\nverify.py: %s", what, code, pyCode, c.want, out, pyOut)
+		}
+	}
+	// A well-formed key list that does not name the witness.
+	other := filepath.Join(t.TempDir(), "other.keys")
+	os.WriteFile(other, []byte(startKeylessVKey(t)+"\n"), 0o644)
+	if code, out, pyCode, pyOut := both(pkg, "--witness-keys", other); code != 1 || pyCode != 1 ||
+		!strings.Contains(out, "which the witness keys given do not name") || !strings.Contains(pyOut, "which the witness keys given do not name") {
+		t.Errorf("a key list without the witness: exit %d, %d\npawl: %s\nverify.py: %s", code, pyCode, out, pyOut)
+	}
+	// witnesses.txt swapped for another witness's key: SHA256SUMS fails,
+	// and so does every cosignature.
+	swapped := filepath.Join(t.TempDir(), "pkg")
+	if err := os.CopyFS(swapped, os.DirFS(pkg)); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(swapped, "witnesses.txt"), []byte("w1 "+startKeylessVKey(t)+"\n"), 0o644)
+	if code, out, pyCode, pyOut := both(swapped); code != 1 || pyCode != 1 ||
+		strings.Count(out, "which witnesses.txt does not name") != 4 || strings.Count(pyOut, "which witnesses.txt does not name") != 4 {
+		t.Errorf("a swapped witnesses.txt: exit %d, %d\npawl: %s\nverify.py: %s", code, pyCode, out, pyOut)
+	}
+}
+
+// startKeylessVKey is a well-formed cosignature/v1 verifier key of a
+// witness nobody runs.
+func startKeylessVKey(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := append([]byte{0x04}, pub...)
+	h := sha256.Sum256(append([]byte("example.com/stranger\n"), key...))
+	return fmt.Sprintf("example.com/stranger+%x+%s", h[:4], base64.StdEncoding.EncodeToString(key))
 }

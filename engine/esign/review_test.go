@@ -140,7 +140,7 @@ func TestTrailReview(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(moved, "entries.jsonl"), out.Bytes(), 0o644)
 	for dir, ok := range map[string]bool{pkg: true, moved: false} {
-		rep, err := review.VerifyPackage(dir, nil, nil)
+		rep, err := review.VerifyPackage(dir, review.PackageOptions{})
 		if err != nil || rep.OK() != ok || !ok && !strings.Contains(strings.Join(rep.Problems, "\n"), "e-signature: the signature does not verify with alice's enrolled key") {
 			t.Errorf("audit verify --package %s: OK %v, want %v: %v %v", filepath.Base(dir), rep.OK(), ok, rep.Problems, err)
 		}

@@ -31,6 +31,10 @@ const (
 	LineageFile   = "lineage-roots.txt"
 	SignaturesDir = "signatures"  // <batch>.json: each batch's signature.json
 	CheckpointDir = "checkpoints" // <batch>.checkpoint: each batch's own checkpoint
+	// WitnessesFile lists the witnesses the policy bundle in force names,
+	// "ID VKEY" a line, when it names any: the keys the cosignatures in
+	// the entries are checked against.
+	WitnessesFile = "witnesses.txt"
 )
 
 // SumsPurpose is the first line of the message SHA256SUMS.sig signs and
@@ -191,6 +195,17 @@ func Inspect(ctx context.Context, p *project.Project, dir, operator, reason stri
 	}
 	if err := w.write(KeysFile, append(keys, '\n')); err != nil {
 		return nil, err
+	}
+	if e, _, err := p.PolicyInForce(ctx); err != nil {
+		return nil, err
+	} else if ws := e.Witnesses(); len(ws) > 0 {
+		var lines strings.Builder
+		for _, wt := range ws {
+			fmt.Fprintf(&lines, "%s %s\n", wt.ID, wt.VKey)
+		}
+		if err := w.write(WitnessesFile, []byte(lines.String())); err != nil {
+			return nil, err
+		}
 	}
 	var roots strings.Builder
 	for _, b := range rv.batches {

@@ -446,7 +446,7 @@ func TestPackageOfATrailWithNoBatch(t *testing.T) {
 	if _, err := review.Inspect(ctx, p, pkg, "tester", "inspection before any batch"); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := review.VerifyPackage(pkg, nil, nil)
+	rep, err := review.VerifyPackage(pkg, review.PackageOptions{})
 	if err != nil || !rep.OK() || rep.Batches != 0 {
 		t.Fatalf("the package of a trail with no batch: %+v %v", rep, err)
 	}

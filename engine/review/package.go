@@ -34,6 +34,26 @@ type PackageReport struct {
 	Keys        int      `json:"keys"`
 	Head        string   `json:"head"`
 	Problems    []string `json:"problems"`
+	// Witnessing is what the witnesses' cosignatures in the entries show
+	// (each checked against witnesses.txt, or the keys the verifier held),
+	// when there are any or when witnesses were required.
+	Witnessing *Witnessing `json:"witnessing,omitempty"`
+}
+
+// PackageOptions are what the verifier holds from outside the package.
+type PackageOptions struct {
+	// Trusted is a key history or list of keys kept outside the enclave
+	// (seal.ReadTrustedKeys): the package's history must agree with it.
+	Trusted *seal.KeyHistory
+	// Checkpoint is a signed checkpoint kept elsewhere: the package's
+	// entries must extend it.
+	Checkpoint []byte
+	// WitnessKeys, when set, are the witness keys the verifier trusts
+	// (WitnessKeys), in place of the package's witnesses.txt.
+	WitnessKeys map[string]audit.WitnessKey
+	// Witnesses is how many distinct witnesses must have cosigned a
+	// checkpoint covering the newest batch (0: none required).
+	Witnesses int
 }
 
 // OK says whether the package verified.
@@ -65,7 +85,8 @@ var sumsLine = regexp.MustCompile(`^([0-9a-f]{64})  (\S.*)$`)
 // must extend it, signed by the key the trusted history (or the package's)
 // had in force at its size: what a package made from a trail rewritten
 // and re-signed by someone who held the engine key cannot pass.
-func VerifyPackage(dir string, trusted *seal.KeyHistory, checkpoint []byte) (*PackageReport, error) {
+func VerifyPackage(dir string, o PackageOptions) (*PackageReport, error) {
+	trusted, checkpoint := o.Trusted, o.Checkpoint
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, err
 	} else if !fi.IsDir() {
@@ -140,7 +161,45 @@ func VerifyPackage(dir string, trusted *seal.KeyHistory, checkpoint []byte) (*Pa
 	check("checkpoint", read("checkpoint"), int64(len(entries)))
 	checkBatches(dir, entries, h, r, read, check)
 	checkESignatures(entries, r)
+	checkCosignatures(dir, entries, origin, o, r)
 	return r, nil
+}
+
+// checkCosignatures checks every witness.cosigned entry as `pawl audit
+// verify` does, under the witness keys the package lists (witnesses.txt,
+// covered by SHA256SUMS and its signature) or those the verifier holds,
+// and the number of witnesses required.
+func checkCosignatures(dir string, entries []audit.Entry, origin string, o PackageOptions, r *PackageReport) {
+	w := &Witnessing{Covered: map[string]int64{}, Problems: []string{}}
+	keys, where := o.WitnessKeys, "the witness keys given do not name"
+	if keys == nil {
+		where = WitnessesFile + " does not name"
+		keys = map[string]audit.WitnessKey{}
+		if b, err := os.ReadFile(filepath.Join(dir, WitnessesFile)); err == nil {
+			if keys, err = WitnessKeys(b); err != nil {
+				r.fail("%s: %v", WitnessesFile, err)
+			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			r.fail("%s: %v", WitnessesFile, err)
+		}
+	}
+	for _, e := range entries {
+		switch e.Action {
+		case actions.BatchCommitted:
+			w.LastBatch = e.Seq
+		case actions.WitnessCosigned:
+			w.check(e, origin, keys, where, func(size int64) ([]byte, error) { return audit.RootOf(entries[:size]) })
+		}
+	}
+	for _, p := range w.Problems {
+		r.fail("witnesses: %s", p)
+	}
+	if err := w.Require(o.Witnesses); err != nil {
+		r.fail("witnesses: %v", err)
+	}
+	if w.Cosignatures > 0 || o.Witnesses > 0 {
+		r.Witnessing = w
+	}
 }
 
 // extends checks that entries extend the signed checkpoint cp, signed by

@@ -11,6 +11,11 @@ a witness cosigned, or an earlier package's): the package's entries must
 extend it. Together they defeat a package made from a trail rewritten and
 re-signed by someone who held the engine key.
 
+Witnesses' cosignatures (witness.cosigned entries) are checked against the
+witness keys in witnesses.txt, or those in --witness-keys FILE (one
+NAME+HASH+BASE64 a line); --witnesses K requires K distinct witnesses to
+have cosigned a checkpoint covering the newest batch.
+
 Written by `pawl inspect` into every package, and the same code that
 build/verify-trail.py runs over an audit.db. It checks, from the package's
 files alone (docs/audit-format.md, "The inspectors' package"):
@@ -552,6 +557,78 @@ def verify_checkpoint(cp, origin, keys, leaves, size):
 
 SUMS, SUMS_SIG, SUMS_PURPOSE = "SHA256SUMS", "SHA256SUMS.sig", "pawl-sha256sums-v1"
 
+def parse_witness_key(vkey):
+    """A witness's verifier key, NAME+HASH+BASE64 (c2sp.org/signed-note,
+    type 0x04: cosignature/v1), as (name, hash bytes, ed25519 key), or None."""
+    name, _, rest = vkey.partition("+")
+    h, _, k64 = rest.partition("+")
+    if not name or "+" in name or any(ch.isspace() for ch in name) or not re.fullmatch(r"[0-9a-f]{8}", h):
+        return None
+    key = b64(k64)
+    if key is None or len(key) != 33 or key[0] != 4:
+        return None
+    if hashlib.sha256(name.encode() + b"\n" + key).digest()[:4] != bytes.fromhex(h):
+        return None
+    return name, bytes.fromhex(h), key[1:]
+
+def read_witness_keys(text):
+    """Witness keys, one a line, optionally after the witness's id (as
+    witnesses.txt lists them), keyed by "NAME+HASH"; raises ValueError."""
+    keys = {}
+    for i, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        f = line.split()
+        k = parse_witness_key(f[-1]) if len(f) <= 2 else None
+        if k is None:
+            raise ValueError(f"line {i}: not [ID] NAME+HASH+BASE64")
+        keys[f"{k[0]}+{k[1].hex()}"] = k
+    return keys
+
+def check_cosignatures(entries, origin, leaves, keys, where, required):
+    """Every witness.cosigned entry, as `pawl audit verify` checks it;
+    returns (problems, {key: largest size validly cosigned}, count)."""
+    problems, covered, count, last_batch = [], {}, 0, 0
+    for e in entries:
+        if e.action == "batch.committed":
+            last_batch = e.seq
+        if e.action != "witness.cosigned":
+            continue
+        count += 1
+        d = e.details
+        size, name, kh = get(d, "size"), get(d, "name") or "", get(d, "key_hash") or ""
+        size = int(size) if isinstance(size, _Num) and re.fullmatch(r"[0-9]+", size) else -1
+        if size < 1 or size >= e.seq or get(d, "origin") != origin:
+            problems.append(f"audit entry {e.seq}: a cosignature of {get(d, 'origin')} at {size} entries, recorded at entry {e.seq}: not a checkpoint of this trail before it")
+            continue
+        root, want = b64(get(d, "root") or ""), tree_root(leaves[:size])
+        if root != want:
+            problems.append(f"audit entry {e.seq}: witness {get(d, 'witness')} cosigned the trail's first {size} entries with root {get(d, 'root')}; they now have root {base64.b64encode(want).decode()}: the trail was rewritten after it was witnessed")
+            continue
+        kid = f"{name}+{kh}"
+        k = keys.get(kid)
+        if k is None:
+            problems.append(f"audit entry {e.seq}: cosignature by witness key {kid}, which {where}")
+            continue
+        sig, t = b64(get(d, "signature") or ""), get(d, "time")
+        t = int(t) if isinstance(t, _Num) and re.fullmatch(r"[0-9]+", t) else -1
+        if sig is None or len(sig) != 76 or sig[:4] != k[1] or int.from_bytes(sig[4:12], "big") != t or t < 0:
+            problems.append(f"audit entry {e.seq}: cosignature by {name}: malformed (want key hash, time and a 64-byte ed25519 signature)")
+            continue
+        body = f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n".encode()
+        if not ed25519_verify(k[2], f"cosignature/v1\ntime {t}\n".encode() + body, sig[12:]):
+            problems.append(f"audit entry {e.seq}: cosignature by {name} does not verify over the checkpoint")
+            continue
+        covered[kid] = max(covered.get(kid, 0), size)
+    if required > 0:
+        ok = sorted(k for k, n in covered.items() if n >= last_batch)
+        if not ok:
+            problems.append(f"{required} witness(es) required, none has cosigned a checkpoint covering the newest batch (audit entry {last_batch}): run `pawl audit witness push`")
+        elif len(ok) < required:
+            problems.append(f"{required} witness(es) required, {len(ok)} cosigned a checkpoint covering the newest batch (audit entry {last_batch}): {', '.join(ok)}")
+    return problems, covered, count
+
 def read_trusted_keys(path):
     """What the verifier holds from elsewhere (--key): a key history as
     keys.json holds it ({"trail", "keys"}), or a list of public keys, one
@@ -759,7 +836,7 @@ def check_esignature(e, ops, entries):
         return f"the signature does not verify with {signer}'s enrolled key {op['key_id']}"
     return None
 
-def check_package(d, key_file=None, checkpoint_file=None):
+def check_package(d, key_file=None, checkpoint_file=None, witness_keys_file=None, required=0):
     c = Checker()
     def read(name):
         try:
@@ -833,6 +910,28 @@ def check_package(d, key_file=None, checkpoint_file=None):
             p = held_checkpoint(held, origin, trusted, keys, leaves)
             if p:
                 c.fail(f"trusted checkpoint: {p}")
+    c.witnessing = None
+    if witness_keys_file is not None:
+        where = "the witness keys given do not name"
+        try:
+            with open(witness_keys_file, encoding="utf-8") as f:
+                wkeys = read_witness_keys(f.read())
+        except (OSError, ValueError) as err:
+            c.fail(f"witness keys {witness_keys_file}: {err}")
+            wkeys = {}
+    else:
+        where, wkeys = "witnesses.txt does not name", {}
+        if os.path.exists(os.path.join(d, "witnesses.txt")):
+            wt = read("witnesses.txt")
+            try:
+                wkeys = read_witness_keys((wt or b"").decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as err:
+                c.fail(f"witnesses.txt: {err}")
+    wp, covered, ncos = check_cosignatures(entries, origin, leaves, wkeys, where, required)
+    for p in wp:
+        c.fail(f"witnesses: {p}")
+    if ncos or required:
+        c.witnessing = (ncos, covered)
     roots = {}
     lr = read("lineage-roots.txt")
     for i, line in enumerate((lr or b"").decode("utf-8", "replace").splitlines(), 1):
@@ -892,12 +991,12 @@ def check_ed25519_cases(path):
         print(1 if ed25519_verify(bytes.fromhex(t["pub"]), bytes.fromhex(t["msg"]), bytes.fromhex(t["sig"])) else 0)
     return 0
 
-USAGE = "usage: python3 verify.py [DIR] [--key FILE] [--checkpoint FILE]"
+USAGE = "usage: python3 verify.py [DIR] [--key FILE] [--checkpoint FILE] [--witness-keys FILE] [--witnesses K]"
 
 def main(argv):
     if len(argv) == 3 and argv[1] == "--ed25519-cases":
         return check_ed25519_cases(argv[2])
-    args, opts = [], {"--key": None, "--checkpoint": None}
+    args, opts = [], {"--key": None, "--checkpoint": None, "--witness-keys": None, "--witnesses": None}
     rest = argv[1:]
     while rest:
         a = rest.pop(0)
@@ -908,11 +1007,14 @@ def main(argv):
             return 2
         else:
             args.append(a)
+    if opts["--witnesses"] is not None and not re.fullmatch(r"[0-9]+", opts["--witnesses"]):
+        print(USAGE, file=sys.stderr)
+        return 2
     d = args[0] if args else os.path.dirname(os.path.abspath(__file__))
     if not os.path.isdir(d):
         print(f"{d} is not a directory: give the package's directory", file=sys.stderr)
         return 2
-    c, n, batches, esigs, nkeys, head = check_package(d, opts["--key"], opts["--checkpoint"])
+    c, n, batches, esigs, nkeys, head = check_package(d, opts["--key"], opts["--checkpoint"], opts["--witness-keys"], int(opts["--witnesses"] or 0))
     for p in c.problems:
         print(f"FAILED: {p}")
     if c.problems:
@@ -923,6 +1025,10 @@ def main(argv):
         print(f"  its key history agrees with {opts['--key']}")
     if opts["--checkpoint"]:
         print(f"  its entries extend the checkpoint {opts['--checkpoint']}")
+    if c.witnessing:
+        ncos, covered = c.witnessing
+        text = ", ".join(f"{k} cosigned the first {covered[k]} entries" for k in sorted(covered)) or "no witness key covers any entry"
+        print(f"  witnesses: {ncos} cosignatures verify; {text}")
     return 0
 
 if __name__ == "__main__":

@@ -66,41 +66,9 @@ func CheckWitnesses(ctx context.Context, p *project.Project) (*Witnessing, error
 		return nil, err
 	}
 	for _, en := range es {
-		w.Cosignatures++
-		d, err := actions.Decode[actions.WitnessCosignedDetails](en)
-		if err != nil {
-			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
-			continue
-		}
-		if d.Size < 1 || d.Size >= en.Seq || d.Origin != p.Trail.Origin() {
-			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: a cosignature of %s at %d entries, recorded at entry %d: not a checkpoint of this trail before it", en.Seq, d.Origin, d.Size, en.Seq))
-			continue
-		}
-		root, err := p.Trail.TreeRoot(ctx, d.Size)
-		if err != nil {
-			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
-			continue
-		}
-		if !bytes.Equal(root, d.Root) {
-			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: witness %s cosigned the trail's first %d entries with root %s; they now have root %s: the trail was rewritten after it was witnessed",
-				en.Seq, d.Witness, d.Size, base64.StdEncoding.EncodeToString(d.Root), base64.StdEncoding.EncodeToString(root)))
-			continue
-		}
-		id := d.Name + "+" + d.KeyHash
-		k, ok := keys[id]
-		if !ok {
-			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: cosignature by witness key %s, which the policy bundle in force does not name (data.egress.witnesses)", en.Seq, id))
-			continue
-		}
-		body := audit.Checkpoint{Origin: d.Origin, Size: d.Size, Root: d.Root}.Format()
-		c := audit.Cosignature{Witness: d.Name, KeyHash: k.Hash, Time: d.Time, Signature: d.Signature}
-		if err := c.Verify(k, body); err != nil {
-			w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
-			continue
-		}
-		if d.Size > w.Covered[id] {
-			w.Covered[id] = d.Size
-		}
+		w.check(en, p.Trail.Origin(), keys, "the policy bundle in force does not name (data.egress.witnesses)", func(size int64) ([]byte, error) {
+			return p.Trail.TreeRoot(ctx, size)
+		})
 	}
 	files, _ := filepath.Glob(filepath.Join(p.WitnessDir(), "*.checkpoint"))
 	sort.Strings(files)
@@ -115,6 +83,70 @@ func CheckWitnesses(ctx context.Context, p *project.Project) (*Witnessing, error
 		}
 	}
 	return w, nil
+}
+
+// check checks one witness.cosigned entry: a checkpoint of this trail
+// (origin) before the entry, whose root is still the trail's at its size
+// (rootAt), cosigned by the key of that name and hash among keys (unknown
+// says where keys come from, for the problem when it is not there). A
+// valid cosignature counts towards Covered.
+func (w *Witnessing) check(en audit.Entry, origin string, keys map[string]audit.WitnessKey, unknown string, rootAt func(int64) ([]byte, error)) {
+	w.Cosignatures++
+	d, err := actions.Decode[actions.WitnessCosignedDetails](en)
+	if err != nil {
+		w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
+		return
+	}
+	if d.Size < 1 || d.Size >= en.Seq || d.Origin != origin {
+		w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: a cosignature of %s at %d entries, recorded at entry %d: not a checkpoint of this trail before it", en.Seq, d.Origin, d.Size, en.Seq))
+		return
+	}
+	root, err := rootAt(d.Size)
+	if err != nil {
+		w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
+		return
+	}
+	if !bytes.Equal(root, d.Root) {
+		w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: witness %s cosigned the trail's first %d entries with root %s; they now have root %s: the trail was rewritten after it was witnessed",
+			en.Seq, d.Witness, d.Size, base64.StdEncoding.EncodeToString(d.Root), base64.StdEncoding.EncodeToString(root)))
+		return
+	}
+	id := d.Name + "+" + d.KeyHash
+	k, ok := keys[id]
+	if !ok {
+		w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: cosignature by witness key %s, which %s", en.Seq, id, unknown))
+		return
+	}
+	body := audit.Checkpoint{Origin: d.Origin, Size: d.Size, Root: d.Root}.Format()
+	c := audit.Cosignature{Witness: d.Name, KeyHash: k.Hash, Time: d.Time, Signature: d.Signature}
+	if err := c.Verify(k, body); err != nil {
+		w.Problems = append(w.Problems, fmt.Sprintf("audit entry %d: %v", en.Seq, err))
+		return
+	}
+	if d.Size > w.Covered[id] {
+		w.Covered[id] = d.Size
+	}
+}
+
+// WitnessKeys reads witness verifier keys, one per line: a vkey
+// (NAME+HASH+BASE64), optionally after the witness's id and a space (as
+// an inspectors' package's witnesses.txt lists them); blank lines and
+// "#" comments are skipped. Keyed by "NAME+HASH".
+func WitnessKeys(b []byte) (map[string]audit.WitnessKey, error) {
+	keys := map[string]audit.WitnessKey{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		k, err := audit.ParseWitnessKey(f[len(f)-1])
+		if err != nil || len(f) > 2 {
+			return nil, fmt.Errorf("line %d: not [ID] NAME+HASH+BASE64: %v", i+1, err)
+		}
+		keys[fmt.Sprintf("%s+%08x", k.Name, k.Hash)] = k
+	}
+	return keys, nil
 }
 
 // Require says whether k distinct witness keys the bundle trusts have
