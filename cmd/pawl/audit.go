@@ -117,7 +117,7 @@ the verifier holds (one NAME+HASH+BASE64 a line); --witnesses K applies too.`,
 				}
 			}
 			if !rep.OK() {
-				return fmt.Errorf("the audit trail does not verify")
+				return notVerified(fmt.Errorf("the audit trail does not verify"))
 			}
 			return nil
 		},

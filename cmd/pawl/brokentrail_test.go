@@ -104,8 +104,8 @@ func TestNothingVouchesForABrokenTrail(t *testing.T) {
 	} {
 		name := strings.Join(cmd[:2], " ")
 		code, out, errs := pawl(t, "", append([]string{"-C", dir}, cmd...)...)
-		if code != 1 {
-			t.Errorf("%s: exit %d, want 1\n%s%s", name, code, out, errs)
+		if code != exitNotVerified {
+			t.Errorf("%s: exit %d, want %d (does not verify)\n%s%s", name, code, exitNotVerified, out, errs)
 		}
 		if out != "" {
 			t.Errorf("%s: printed on standard output:\n%s", name, out)

@@ -309,7 +309,7 @@ func (g *goldenScenario) run() {
 	g.step("verify-signature/untrusted-key", 1, "", "-C", base, "verify-signature", filepath.Join(copied, actions.SignatureFile))
 	g.step("verify-signature/key", 0, "", "-C", base, "verify-signature", "--key", pub, filepath.Join(copied, actions.SignatureFile))
 	g.write(filepath.Join(copied, actions.VerifiedFile), strings.Replace(string(mustRead(t, filepath.Join(copied, actions.VerifiedFile))), "21.5", "12.5", 1))
-	g.step("verify-signature/output-changed", 1, "", "-C", base, "verify-signature", "--key", pub, filepath.Join(copied, actions.SignatureFile))
+	g.step("verify-signature/output-changed", exitNotVerified, "", "-C", base, "verify-signature", "--key", pub, filepath.Join(copied, actions.SignatureFile))
 
 	// Inclusion proofs.
 	proof := g.path("proof.json")
@@ -319,7 +319,7 @@ func (g *goldenScenario) run() {
 	g.step("audit-verify-proof/signature-untrusted", 1, "", "-C", base, "audit", "verify-proof", proof, "--signature", sig)
 	g.step("audit-verify-proof/alone", 0, "", "-C", base, "audit", "verify-proof", proof)
 	edited := g.write(g.path("edited-proof.json"), strings.Replace(string(mustRead(t, proof)), `"leaf_index": 3`, `"leaf_index": 2`, 1))
-	g.step("audit-verify-proof/edited", 1, "", "-C", base, "audit", "verify-proof", edited)
+	g.step("audit-verify-proof/edited", exitNotVerified, "", "-C", base, "audit", "verify-proof", edited)
 
 	g.in("audit-replay/text", 0, "audit", "replay", b1[:8], "--reason", "inspection")
 	g.in("audit-replay/json", 0, "audit", "replay", b2, "--output", "json")
@@ -486,8 +486,8 @@ func (g *goldenScenario) run() {
 		t.Fatal(err)
 	}
 	g.write(verified, strings.Replace(string(mustRead(t, verified)), "21.5", "12.5", 1))
-	g.in("audit-verify/tampered", 1, "audit", "verify")
-	g.in("audit-verify/tampered-json", 1, "audit", "verify", "--output", "json")
+	g.in("audit-verify/tampered", exitNotVerified, "audit", "verify")
+	g.in("audit-verify/tampered-json", exitNotVerified, "audit", "verify", "--output", "json")
 
 	// What can change an outcome is pinned and on record: a pinned setting
 	// from the environment is refused, one changed in pawl.yaml is refused
@@ -570,9 +570,9 @@ func (g *goldenScenario) run() {
 	lines := strings.SplitAfter(string(mustRead(t, cons)), "\n")
 	lines[1] = strings.Repeat("A", 43) + "=\n"
 	forked := g.write(g.path("forked.consistency"), strings.Join(lines, ""))
-	g.step("audit-verify-proof/consistency-forked", 1, "", "-C", base, "audit", "verify-proof", "--consistency", forked, "--checkpoint", cp, "--key", pub)
+	g.step("audit-verify-proof/consistency-forked", exitNotVerified, "", "-C", base, "audit", "verify-proof", "--consistency", forked, "--checkpoint", cp, "--key", pub)
 	g.in("audit-witness-push/no-witness", 1, "audit", "witness", "push")
-	g.in("audit-verify/witnesses-required", 1, "audit", "verify", "--witnesses", "1")
+	g.in("audit-verify/witnesses-required", exitNotVerified, "audit", "verify", "--witnesses", "1")
 }
 
 // batchID reads batch_id from a run's JSON.

@@ -119,7 +119,7 @@ func (a *app) verifyPackage(c *cobra.Command, dir, keyFile, checkpoint, witnessK
 		}
 	}
 	if !rep.OK() {
-		return fmt.Errorf("the package %s does not verify: %d problems (listed above); do not rely on it: ask for a new package", dir, len(rep.Problems))
+		return notVerified(fmt.Errorf("the package %s does not verify: %d problems (listed above); do not rely on it: ask for a new package", dir, len(rep.Problems)))
 	}
 	return nil
 }

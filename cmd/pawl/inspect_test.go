@@ -100,7 +100,7 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 		c := exec.Command(py, filepath.Join(p, "verify.py"), p)
 		c.Dir = other
 		pyOut, err := c.CombinedOutput()
-		if code != 0 && code != 1 || err != nil && c.ProcessState.ExitCode() != 1 {
+		if code != 0 && code != exitNotVerified || err != nil && c.ProcessState.ExitCode() != 1 {
 			t.Fatalf("exit %d / %v:\n%s%s\n%s", code, err, out, errs, pyOut)
 		}
 		return code == 0, out + errs, err == nil, string(pyOut)
@@ -140,7 +140,7 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 	}
 	for flag, file := range map[string]string{"--key": "stranger.pub", "--checkpoint": "later", "--key ": "short.pub"} {
 		flag = strings.TrimSpace(flag)
-		if code, out, _ := pawl(t, "", "audit", "verify", "--package", pkg, flag, filepath.Join(held, file)); code != 1 || !strings.Contains(out, "FAILED: trusted ") {
+		if code, out, _ := pawl(t, "", "audit", "verify", "--package", pkg, flag, filepath.Join(held, file)); code != exitNotVerified || !strings.Contains(out, "FAILED: trusted ") {
 			t.Errorf("%s %s: exit %d\n%s", flag, file, code, out)
 		}
 		if code, out := python(flag, filepath.Join(held, file)); code != 1 || !strings.Contains(out, "FAILED: trusted ") {
@@ -214,7 +214,7 @@ func TestInspectPackageVerifiesWithNothingElse(t *testing.T) {
 	}
 	fresh := filepath.Join(t.TempDir(), "pkg")
 	code, _, errs := pawl(t, "", "-C", dir, "inspect", fresh)
-	if code != 1 || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "does not verify: batch "+id) || !strings.Contains(errs, "nothing was written") {
+	if code != exitNotVerified || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "does not verify: batch "+id) || !strings.Contains(errs, "nothing was written") {
 		t.Fatalf("inspect of a project that does not verify: exit %d %s", code, errs)
 	}
 	if _, err := os.Stat(fresh); !os.IsNotExist(err) {

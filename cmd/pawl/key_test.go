@@ -115,11 +115,11 @@ func TestKeyRotateAndVerifyReadOnly(t *testing.T) {
 	// key is not among them, and verify-signature of the new batch fails.
 	oldPub := filepath.Join(t.TempDir(), "engine.pub")
 	os.WriteFile(oldPub, []byte(firstKey(t, kept)+"\n"), 0o644)
-	if code, stdout, stderr := pawl(t, "", "verify-signature", "--key", oldPub, filepath.Join(cp, ".pawl", "batches", b2, actions.SignatureFile)); code != 1 || strings.Contains(stdout, "OK") || !strings.Contains(stderr, "not in the trusted key history") {
+	if code, stdout, stderr := pawl(t, "", "verify-signature", "--key", oldPub, filepath.Join(cp, ".pawl", "batches", b2, actions.SignatureFile)); code != exitNotVerified || strings.Contains(stdout, "OK") || !strings.Contains(stderr, "not in the trusted key history") {
 		t.Fatalf("a batch signed by a key outside the trusted keys: exit %d\n%s%s", code, stdout, stderr)
 	}
 	mustPawl(t, "verify-signature", "--key", oldPub, filepath.Join(cp, ".pawl", "batches", b1, actions.SignatureFile))
-	if code, stdout, _ := pawl(t, "", "-C", cp, "audit", "verify", "--key", oldPub); code != 1 || !strings.Contains(stdout, "is not a trusted key") {
+	if code, stdout, _ := pawl(t, "", "-C", cp, "audit", "verify", "--key", oldPub); code != exitNotVerified || !strings.Contains(stdout, "is not a trusted key") {
 		t.Fatalf("audit verify against keys without the current one: exit %d\n%s", code, stdout)
 	}
 }
@@ -174,11 +174,11 @@ func TestStrangerKeyFailsEveryVerifier(t *testing.T) {
 		{"-C", dir, "audit", "verify-proof", proof, "--signature", sigPath},
 		{"audit", "verify-proof", proof, "--signature", sigPath, "--key", hist},
 	} {
-		if code, stdout, stderr := pawl(t, "", c...); code != 1 || strings.Contains(stdout, "OK") || !strings.Contains(stderr, "not in the trusted key history") {
+		if code, stdout, stderr := pawl(t, "", c...); code != exitNotVerified || strings.Contains(stdout, "OK") || !strings.Contains(stderr, "not in the trusted key history") {
 			t.Errorf("pawl %s: exit %d\n%s%s", strings.Join(c, " "), code, stdout, stderr)
 		}
 	}
-	if code, stdout, _ := pawl(t, "", "-C", dir, "audit", "verify"); code != 1 || !strings.Contains(stdout, "not in the trusted key history") {
+	if code, stdout, _ := pawl(t, "", "-C", dir, "audit", "verify"); code != exitNotVerified || !strings.Contains(stdout, "not in the trusted key history") {
 		t.Errorf("audit verify: exit %d\n%s", code, stdout)
 	}
 }

@@ -210,7 +210,7 @@ func TestRevokedOperatorInTheCLI(t *testing.T) {
 	forged := appendEntry(t, dir, actions.Record{Operator: signed.Operator, Object: signed.Object, Reason: signed.Reason, Details: sd})
 	code, out, _ := pawl(t, "", "-C", dir, "audit", "verify")
 	want := "e-signature in audit entry " + strconv.FormatInt(forged.Seq, 10) + ": signer alice was revoked (audit entry " + strconv.FormatInt(rev[0].Seq, 10)
-	if code != 1 || !strings.Contains(out, want) {
+	if code != exitNotVerified || !strings.Contains(out, want) {
 		t.Fatalf("audit verify after a signature forged after the revocation: exit %d, want %q in\n%s", code, want, out)
 	}
 	show := mustPawl(t, "-C", dir, "batches", "show", batch)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/review"
 )
 
 // Exit statuses.
@@ -23,7 +24,27 @@ const (
 	exitError  = 1
 	exitUsage  = 2
 	exitDenied = 3 // a policy said no
+	// exitNotVerified: what was checked does not verify — the audit
+	// trail, an inspectors' package, a proof, a signature, a replay, a
+	// record's lineage — or a command refused to vouch for a trail that
+	// does not. Distinct from 1 (pawl could not do the job) so that a
+	// script can tell "forged or damaged" from "failed to check".
+	exitNotVerified = 4
 )
+
+// notVerifiedError marks an error as exitNotVerified's.
+type notVerifiedError struct{ err error }
+
+func (e *notVerifiedError) Error() string { return e.err.Error() }
+func (e *notVerifiedError) Unwrap() error { return e.err }
+
+// notVerified marks err: what was checked does not verify.
+func notVerified(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &notVerifiedError{err}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,7 +63,12 @@ func run(ctx context.Context, args []string, s *streams) int {
 	}
 	fmt.Fprintf(s.err, "pawl: %v\n", err)
 	var u *usageError
+	var nv *notVerifiedError
+	var broken *review.BrokenTrailError
+	var refused *review.InspectRefusedError
 	switch {
+	case errors.As(err, &nv), errors.As(err, &broken), errors.As(err, &refused):
+		return exitNotVerified
 	case errors.As(err, &u), errors.Is(err, gate.ErrOutsideWindow):
 		return exitUsage
 	case errors.Is(err, errDenied), errors.Is(err, gate.ErrDenied),

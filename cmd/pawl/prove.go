@@ -103,7 +103,7 @@ forked after the old checkpoint was taken.`,
 				return fmt.Errorf("%s: %v", argv[0], err)
 			}
 			if err := pr.Verify(); err != nil {
-				return err
+				return notVerified(err)
 			}
 			if sigFile != "" {
 				trusted, err := a.trustedKeys(c, keyFile)
@@ -112,11 +112,11 @@ forked after the old checkpoint was taken.`,
 				}
 				chk, err := trusted.VerifySignature(sigFile)
 				if err != nil {
-					return err
+					return signatureError(err)
 				}
 				s := chk.Signature
 				if err := pr.VerifyFor(s.BatchID, s.LineageRoot, s.Result.RecordsIn); err != nil {
-					return fmt.Errorf("%s does not sign this proof's tree: %v", sigFile, err)
+					return notVerified(fmt.Errorf("%s does not sign this proof's tree: %v", sigFile, err))
 				}
 				fmt.Fprintf(a.s.out, "OK: record %d is leaf %d of %d in batch %s, whose signature (key %s) carries root %s\n",
 					pr.Ordinal, pr.Index, pr.Size, pr.BatchID, chk.KeyID, pr.Root)
@@ -183,7 +183,7 @@ func (a *app) verifyConsistency(c *cobra.Command, file, oldCp, keyFile string) e
 	}
 	o, n, err := trusted.VerifyConsistency(b, old)
 	if err != nil {
-		return fmt.Errorf("%s: %v", file, err)
+		return signatureError(fmt.Errorf("%s: %w", file, err))
 	}
 	fmt.Fprintf(a.s.out, "OK: the trail %s of %d entries (root %s) extends its first %d (root %s, %s)\n",
 		n.Origin, n.Size, base64.StdEncoding.EncodeToString(n.Root), o.Size, base64.StdEncoding.EncodeToString(o.Root), oldCp)

@@ -52,7 +52,7 @@ Exit status 0 only when everything matches.`,
 				}
 			}
 			if !rep.Match {
-				return fmt.Errorf("the replay of batch %s does not reproduce it", rep.BatchID)
+				return notVerified(fmt.Errorf("the replay of batch %s does not reproduce it", rep.BatchID))
 			}
 			return nil
 		},

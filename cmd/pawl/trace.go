@@ -46,7 +46,7 @@ whether it was accepted, who made it, when and why.`,
 			}
 			writeTrace(a.s.out, t)
 			if !t.Lineage.Proved {
-				return fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, t.BatchID, t.Lineage.Problem)
+				return notVerified(fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, t.BatchID, t.Lineage.Problem))
 			}
 			return nil
 		},

@@ -15,7 +15,7 @@ import (
 // runs on a read-only opening first, before recovery and the authz
 // question could write anything: a trail that does not verify cannot be
 // trusted to append to, so the refusal is on the caller's screen only
-// (exit 1), and `pawl audit verify` says the rest.
+// (exit 4, does not verify), and `pawl audit verify` says the rest.
 func (a *app) openTrusted(c *cobra.Command) (*project.Project, error) {
 	ro, err := a.openReadOnly(c)
 	if err != nil {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/spf13/cobra"
 )
 
@@ -31,7 +34,7 @@ it against. Nothing is written, and no lock is taken.`,
 			}
 			chk, err := trusted.VerifySignature(argv[0])
 			if err != nil {
-				return err
+				return signatureError(err)
 			}
 			if a.output == "json" {
 				return a.printJSON(map[string]any{"ok": true, "batch_id": chk.Signature.BatchID, "key_id": chk.KeyID,
@@ -51,4 +54,13 @@ it against. Nothing is written, and no lock is taken.`,
 	c.Flags().StringVar(&keyFile, "key", "", "trusted engine keys `FILE`: `pawl key history --output json`, or public keys one a line (engine.pub)")
 	a.addOutputFlag(c)
 	return c
+}
+
+// signatureError is a signature check's error: not verifying
+// (exitNotVerified), unless the file could not be read at all.
+func signatureError(err error) error {
+	if _, ok := errors.AsType[*fs.PathError](err); ok || errors.Is(err, seal.ErrNoTrustedKey) {
+		return err
+	}
+	return notVerified(err)
 }

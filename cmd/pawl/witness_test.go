@@ -236,7 +236,7 @@ func TestWitnessLitewitness(t *testing.T) {
 	configureWitnesses(t, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
 
 	// Nothing to require yet: no cosignature.
-	if code, _, errs := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "1"); code != 1 || !strings.Contains(errs, "does not verify") {
+	if code, _, errs := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "1"); code != exitNotVerified || !strings.Contains(errs, "does not verify") {
 		t.Fatalf("--witnesses 1 before any push: exit %d %s", code, errs)
 	}
 	out := mustPawl(t, "-C", root, "audit", "witness", "push", "--reason", "first")
@@ -271,7 +271,7 @@ func TestWitnessLitewitness(t *testing.T) {
 	if out := mustPawl(t, "-C", root, "audit", "verify", "--witnesses", "1"); !strings.Contains(out, "OK") {
 		t.Fatalf("verify --witnesses 1: %s", out)
 	}
-	if code, _, _ := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "2"); code != 1 {
+	if code, _, _ := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "2"); code != exitNotVerified {
 		t.Fatalf("--witnesses 2 with one witness: exit %d", code)
 	}
 
@@ -351,7 +351,7 @@ func TestWitnessLitewitness(t *testing.T) {
 	rewritten := copyProject(t, root)
 	rewriteTrail(t, filepath.Join(rewritten, ".pawl", "audit.db"), 3)
 	code, out, _ = pawl(t, "", "-C", rewritten, "audit", "verify")
-	if code != 1 || !strings.Contains(out, "the trail was rewritten after it was witnessed") {
+	if code != exitNotVerified || !strings.Contains(out, "the trail was rewritten after it was witnessed") {
 		t.Fatalf("a rewritten trail: exit %d\n%s", code, out)
 	}
 
@@ -365,7 +365,7 @@ func TestWitnessLitewitness(t *testing.T) {
 	cut := ld.Size - 10 // the push appends six entries (three witnesses): still short of what was cosigned
 	attackTrail(t, filepath.Join(root, ".pawl", "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
 	code, out, _ = pawl(t, "", "-C", root, "audit", "verify")
-	if code != 1 || !strings.Contains(out, "were deleted") {
+	if code != exitNotVerified || !strings.Contains(out, "were deleted") {
 		t.Fatalf("a truncated trail: exit %d\n%s", code, out)
 	}
 	code, out, _ = pawl(t, "", "-C", root, "audit", "witness", "push")
@@ -543,22 +543,23 @@ func inspectPackageWitnessed(t *testing.T, root, vkey string) {
 	for what, c := range map[string]struct {
 		args []string
 		want string
+		code int // pawl's: a package that does not verify, or a key file it cannot read
 	}{
-		"two required":    {[]string{"--witnesses", "2"}, "2 witness(es) required, 1 cosigned"},
-		"a malformed key": {[]string{"--witness-keys", filepath.Join(t.TempDir(), "bad.keys")}, "line 1: not [ID] NAME+HASH+BASE64"},
+		"two required":    {[]string{"--witnesses", "2"}, "2 witness(es) required, 1 cosigned", exitNotVerified},
+		"a malformed key": {[]string{"--witness-keys", filepath.Join(t.TempDir(), "bad.keys")}, "line 1: not [ID] NAME+HASH+BASE64", exitError},
 	} {
 		if what == "a malformed key" {
 			os.WriteFile(c.args[1], []byte("example.com/other+00000000+AAAA\n"), 0o644)
 		}
 		code, out, pyCode, pyOut := both(pkg, c.args...)
-		if code != 1 || pyCode != 1 || !strings.Contains(out, c.want) || !strings.Contains(pyOut, c.want) {
+		if code != c.code || pyCode != 1 || !strings.Contains(out, c.want) || !strings.Contains(pyOut, c.want) {
 			t.Errorf("%s: exit %d, %d, want 1 and %q from both\npawl: %s\nverify.py: %s", what, code, pyCode, c.want, out, pyOut)
 		}
 	}
 	// A well-formed key list that does not name the witness.
 	other := filepath.Join(t.TempDir(), "other.keys")
 	os.WriteFile(other, []byte(startKeylessVKey(t)+"\n"), 0o644)
-	if code, out, pyCode, pyOut := both(pkg, "--witness-keys", other); code != 1 || pyCode != 1 ||
+	if code, out, pyCode, pyOut := both(pkg, "--witness-keys", other); code != exitNotVerified || pyCode != 1 ||
 		!strings.Contains(out, "which the witness keys given do not name") || !strings.Contains(pyOut, "which the witness keys given do not name") {
 		t.Errorf("a key list without the witness: exit %d, %d\npawl: %s\nverify.py: %s", code, pyCode, out, pyOut)
 	}
@@ -569,7 +570,7 @@ func inspectPackageWitnessed(t *testing.T, root, vkey string) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(swapped, "witnesses.txt"), []byte("w1 "+startKeylessVKey(t)+"\n"), 0o644)
-	if code, out, pyCode, pyOut := both(swapped); code != 1 || pyCode != 1 ||
+	if code, out, pyCode, pyOut := both(swapped); code != exitNotVerified || pyCode != 1 ||
 		strings.Count(out, "which witnesses.txt does not name") != 4 || strings.Count(pyOut, "which witnesses.txt does not name") != 4 {
 		t.Errorf("a swapped witnesses.txt: exit %d, %d\npawl: %s\nverify.py: %s", code, pyCode, out, pyOut)
 	}

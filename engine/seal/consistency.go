@@ -2,7 +2,6 @@ package seal
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/pawl-dev/pawl/audit"
@@ -17,7 +16,7 @@ func (h *KeyHistory) OpenCheckpoint(cp []byte) (audit.Checkpoint, error) {
 		return audit.Checkpoint{}, &audit.CheckpointError{Problem: err.Error()}
 	}
 	if h == nil || len(h.Keys) == 0 {
-		return audit.Checkpoint{}, errors.New("no trusted engine key to check the checkpoint against: run inside the project, or pass --key FILE (engine.pub, a list of public keys, or `pawl key history --output json`)")
+		return audit.Checkpoint{}, fmt.Errorf("%w to check the checkpoint against: run inside the project, or pass --key FILE (engine.pub, a list of public keys, or `pawl key history --output json`)", ErrNoTrustedKey)
 	}
 	if h.anyTime {
 		var first error

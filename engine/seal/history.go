@@ -220,11 +220,15 @@ func (h *KeyHistory) find(pub ed25519.PublicKey) (KeyEpoch, bool) {
 	return KeyEpoch{}, false
 }
 
+// ErrNoTrustedKey: there is no key to check a signature against, so
+// nothing was checked (not a signature that fails).
+var ErrNoTrustedKey = errors.New("no trusted engine key")
+
 // Check says whether pub may have signed for entry seq: it must be the key
 // the history had in force then (any key of a plain list of trusted keys).
 func (h *KeyHistory) Check(pub ed25519.PublicKey, seq int64) error {
 	if h == nil || len(h.Keys) == 0 {
-		return errors.New("no trusted engine key to check the signer against: run inside the project, or pass --key FILE (engine.pub, a list of public keys, or `pawl key history --output json`)")
+		return fmt.Errorf("%w to check the signer against: run inside the project, or pass --key FILE (engine.pub, a list of public keys, or `pawl key history --output json`)", ErrNoTrustedKey)
 	}
 	ep, known := h.find(pub)
 	if !known {
