@@ -31,13 +31,13 @@ import (
 )
 
 // The OQ's plugins, copies of the sandbox's hostile suite
-// (engine/sandbox/testdata/wat: ok.wat, membomb.wat): a well-behaved module
-// nobody approved, and one that grows its memory until refused.
+// (engine/sandbox/testdata/wat: ok.wat, loop.wat): a well-behaved module
+// nobody approved, and one that never returns.
 var (
 	//go:embed modules/ok.wasm
 	okWasm []byte
-	//go:embed modules/membomb.wasm
-	membombWasm []byte
+	//go:embed modules/loop.wasm
+	loopWasm []byte
 )
 
 // Operator is the operator id the scratch project is made and worked by,
@@ -58,8 +58,9 @@ type Scratch struct {
 	Checkpoint     []byte
 	CheckpointSize int64
 	// InputBlob is the batch input's blob, relative to Root.
-	InputBlob string
-	dir       string // the temporary directory holding Root and the copies
+	InputBlob  string
+	dir        string // the temporary directory holding Root and the copies
+	crashInput string // the input of the batch the crash challenge cuts short
 }
 
 // Challenge is one OQ challenge. A live one acts on the open scratch
@@ -95,8 +96,8 @@ func Challenges() []Challenge {
 		{ID: "oq.unapproved-plugin", Live: true, Title: "a job using a plugin nobody approved",
 			Expected: "the run is refused before any record is read, the plugins policy's denial on record, nothing committed",
 			Detect:   unapprovedPlugin},
-		{ID: "oq.hostile-plugin", Live: true, Title: "an approved plugin that grows its memory without end",
-			Expected: "the plugin is stopped at its memory limit, the batch fails naming the plugin, batch.failed on record, nothing committed or left pending",
+		{ID: "oq.hostile-plugin", Live: true, Title: "an approved plugin that never returns (an infinite loop)",
+			Expected: "the plugin is stopped at its call deadline (plugin.call_timeout, 1 s in this challenge), the batch fails naming the plugin, batch.failed on record, nothing committed or left pending",
 			Detect:   hostilePlugin},
 		{ID: "oq.edited-entry", Title: "one audit entry edited in the SQLite file, the append-only triggers removed and put back",
 			Expected: "audit verify fails naming the edited entry's seq",
@@ -104,6 +105,9 @@ func Challenges() []Challenge {
 		{ID: "oq.truncated-trail", Title: "the trail's newest entries deleted after a checkpoint was held elsewhere",
 			Expected: "the held checkpoint no longer verifies against the trail: the truncation is detected",
 			Tamper:   truncateTrail, Detect: detectTruncation},
+		{ID: "oq.crash-mid-commit", Title: "pawl killed (SIGKILL) at the commit point of a batch",
+			Expected: "a child process dies after the batch's audit entry, before its folder, checkpoint and signature; the project reopens consistent (the batch rolled forward, everything verifies) and the rerun is answered from its one record",
+			Tamper:   crash, Detect: detectCrash},
 		{ID: "oq.swapped-blob", Title: "a batch's input blob replaced in the store",
 			Expected: "audit verify fails naming the batch and its input blob",
 			Tamper:   swapBlob, Detect: detectSwap},
@@ -198,6 +202,16 @@ func newScratch(ctx context.Context, tmp string) (*Scratch, error) {
 	}
 	input := filepath.Join(tmp, "readings.jsonl")
 	if err := os.WriteFile(input, in.Bytes(), 0o600); err != nil {
+		p.Close()
+		return nil, err
+	}
+	in.Reset()
+	s.crashInput = filepath.Join(tmp, "crash.jsonl")
+	if err := demo.GenerateSensorReadings(&in, demo.GenOptions{Records: 50, Seed: 12, AsOf: time.Now().UTC(), FailureRate: 0.1}); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(s.crashInput, in.Bytes(), 0o600); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -334,6 +348,9 @@ func deniedExport(ctx context.Context, s *Scratch, _ string) (string, []string, 
 	return fmt.Sprintf("denied by policy (exit 3), decision entry %d, nothing written", e.Seq), ev, true
 }
 
+// demoLine is a reading that passes every stage of the demo's job.
+const demoLine = `{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":21.5,"unit":"celsius"}`
+
 // useJob writes a job of the demo's schema whose only validator is the
 // plugin id, and pins it.
 func useJob(ctx context.Context, p *project.Project, name, plugin string) error {
@@ -394,7 +411,14 @@ func unapprovedPlugin(ctx context.Context, s *Scratch, _ string) (string, []stri
 }
 
 func hostilePlugin(ctx context.Context, s *Scratch, _ string) (string, []string, bool) {
-	id, err := addPlugin(ctx, s.P, membombWasm)
+	// The loop never ends, so any deadline stops it: a short one, pinned
+	// with the job (the limits are pinned), keeps the challenge short (the
+	// default is 30 s). It is the scratch project's last run.
+	if err := appendFile(s.P.ConfigPath(), "\nplugin:\n  call_timeout: 1s\n"); err != nil {
+		return err.Error(), nil, false
+	}
+	s.P.Cfg.PluginCallTimeout = time.Second
+	id, err := addPlugin(ctx, s.P, loopWasm)
 	if err == nil {
 		_, err = gate.ApprovePinned(ctx, s.P, []string{id}, Operator, "pawl validate: a hostile plugin, approved so that its containment is what is shown")
 	}
@@ -405,14 +429,18 @@ func hostilePlugin(ctx context.Context, s *Scratch, _ string) (string, []string,
 		return "setting up the job: " + err.Error(), nil, false
 	}
 	n, _ := committed(ctx, s.P)
-	_, err = ratchet.Run(ctx, s.P, ratchet.RunOptions{Job: "validate-hostile", Input: filepath.Join(s.dir, "readings.jsonl"), Reason: "pawl validate: a hostile plugin"})
+	few := filepath.Join(s.dir, "two.jsonl")
+	if err := os.WriteFile(few, []byte(demoLine+"\n"+demoLine+"\n"), 0o600); err != nil {
+		return err.Error(), nil, false
+	}
+	_, err = ratchet.Run(ctx, s.P, ratchet.RunOptions{Job: "validate-hostile", Input: few, Reason: "pawl validate: a hostile plugin"})
 	if err == nil {
-		return "the run with the memory bomb " + id + " was committed", nil, false
+		return "the run with the endless loop " + id + " was committed", nil, false
 	}
 	ev := []string{"stopped: " + err.Error()}
 	var ie *ratchet.InfraError
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), id) || !strings.Contains(strings.ToLower(err.Error()), "memory") {
-		return "the run failed, but not naming the plugin and its memory: " + err.Error(), ev, false
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "timed out") {
+		return "the run failed, but not naming the plugin and its deadline: " + err.Error(), ev, false
 	}
 	es, _ := s.P.Trail.Find(ctx, actions.BatchFailed, "batch:"+ie.BatchID)
 	if len(es) != 1 {
@@ -425,7 +453,7 @@ func hostilePlugin(ctx context.Context, s *Scratch, _ string) (string, []string,
 	if pend, _ := os.ReadDir(s.P.PendingDir()); len(pend) != 0 {
 		return fmt.Sprintf("half-done work left in %s", s.P.PendingDir()), ev, false
 	}
-	return fmt.Sprintf("contained: batch %s failed naming %s and its memory, batch.failed entry %d, nothing committed or pending", ie.BatchID, id, es[0].Seq), ev, true
+	return fmt.Sprintf("contained: batch %s failed naming %s and its deadline, batch.failed entry %d, nothing committed or pending", ie.BatchID, id, es[0].Seq), ev, true
 }
 
 // attack runs statements against a trail file as anyone with write access
@@ -554,6 +582,18 @@ func detectSwap(ctx context.Context, s *Scratch, root string) (string, []string,
 		}
 	}
 	return "expected audit verify to name the input blob of batch " + s.Batch.BatchID + "; saw no such failure", ev, false
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // copyTree copies a closed project, modes kept.
