@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/pawl-dev/pawl/engine/project"
@@ -47,6 +48,10 @@ otherwise, each failure on a line.`,
   pawl validate --iq-only`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
+			// A report is evidence: never written over another one.
+			if ents, err := os.ReadDir(out); out != "" && err == nil && len(ents) > 0 {
+				return fmt.Errorf("--out %s: the directory is not empty; name a new or empty directory (a report is never written over another)", out)
+			}
 			var p *project.Project
 			if _, err := project.FindRoot(a.startDir()); err == nil || a.s.job != nil {
 				if p, err = a.open(c); err != nil {

@@ -77,6 +77,9 @@ func TestValidateCommand(t *testing.T) {
 	if rep, err := validate.VerifyDir(out2, nil); err != nil || !rep.Signer.SelfSigned || rep.Project != "" {
 		t.Fatalf("a self-signed report: %v", err)
 	}
+	if code, _, errs := pawl(t, "", "-C", bare, "validate", "--iq-only", "--out", out2); code != exitError || !strings.Contains(errs, "not empty") {
+		t.Errorf("a report over another: exit %d, %s", code, errs)
+	}
 	if code, _, errs := pawl(t, "", "validate", "extra"); code != exitUsage {
 		t.Errorf("pawl validate extra: exit %d, %s", code, errs)
 	}
