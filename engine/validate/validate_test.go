@@ -69,6 +69,20 @@ func TestKitOnAFreshProject(t *testing.T) {
 	if iq.Checks[1].ID != "iq.permissions" || iq.Checks[1].Status != validate.Pass {
 		t.Errorf("the project's permissions: %+v", iq.Checks[1])
 	}
+	// A private key readable by the group, and a world-writable trail, fail
+	// the permissions check, each named.
+	key := filepath.Join(p.KeysDir(), "engine.key")
+	os.Chmod(key, 0o640)
+	os.Chmod(p.TrailPath(), 0o646)
+	bad, err := validate.Run(ctx, validate.Options{Project: p, IQOnly: true})
+	os.Chmod(key, 0o600)
+	os.Chmod(p.TrailPath(), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := bad.Checks[1]; !c.Failed() || !strings.Contains(c.Observed, key+" is mode 0640") || !strings.Contains(c.Observed, p.TrailPath()+" is mode 0646") || bad.OK() {
+		t.Errorf("open key and trail: %s %s", c.Status, c.Observed)
+	}
 	rows := map[string]validate.Row{}
 	for _, r := range rep.Matrix {
 		rows[r.ID] = r
