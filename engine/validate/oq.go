@@ -25,6 +25,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/pawl-dev/pawl/engine/review"
@@ -119,6 +120,9 @@ func Challenges() []Challenge {
 // are removed afterwards. A scratch project that cannot be made is one
 // failed check, oq.setup.
 func RunOQ(ctx context.Context, dir string, chs []Challenge) ([]Check, error) {
+	// The scratch project is the kit's own: it acts in it as this process
+	// (under pawl serve, the service's account), whoever asked for the run.
+	ctx = principal.With(ctx, principal.Process())
 	tmp, err := os.MkdirTemp(dir, "pawl-validate-*")
 	if err != nil {
 		return nil, fmt.Errorf("making the OQ's scratch directory: %w", err)

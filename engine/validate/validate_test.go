@@ -11,6 +11,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/validate"
 )
 
@@ -19,8 +20,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// kit is the one run of the whole kit the tests share (IQ against a
-// project, OQ in its own scratch project): it takes seconds.
+// kit is the one run of the whole kit the tests share (IQ of the binary
+// and the machine, OQ in its own scratch project): it takes seconds.
 var kit struct {
 	once sync.Once
 	rep  *validate.Report
@@ -30,7 +31,10 @@ var kit struct {
 func runKit(t *testing.T) *validate.Report {
 	t.Helper()
 	kit.once.Do(func() {
-		kit.rep, kit.err = validate.Run(context.Background(), validate.Options{Scratch: os.TempDir()})
+		// As pawl serve runs it for a client: the scratch project is the
+		// kit's own, acted in as this process, not as the client.
+		ctx := principal.With(context.Background(), principal.ForUID(os.Getuid(), principal.ViaUnix))
+		kit.rep, kit.err = validate.Run(ctx, validate.Options{Scratch: os.TempDir()})
 	})
 	if kit.err != nil {
 		t.Fatal(kit.err)
