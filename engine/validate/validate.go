@@ -166,7 +166,7 @@ type Row struct {
 	Answer   string   `json:"pawl"`
 	Checks   []string `json:"checks"`
 	Statuses []string `json:"statuses"` // per check: pass, fail, warn, unknown, not run, not yet
-	Result   string   `json:"result"`   // pass, fail, partly run, not run, procedural
+	Result   string   `json:"result"`   // pass, fail, warn (a check warned or is unknown), partly run, not run, procedural
 	Tests    string   `json:"developer_tests"`
 }
 
@@ -187,7 +187,7 @@ func Matrix(checks []Check) []Row {
 		if row.Checks == nil {
 			row.Checks = []string{}
 		}
-		ran, failed := 0, 0
+		ran, failed, warned := 0, 0, 0
 		for _, id := range r.Checks {
 			st := "not run"
 			if c, ok := byID[id]; ok {
@@ -195,6 +195,8 @@ func Matrix(checks []Check) []Row {
 				ran++
 				if c.Failed() {
 					failed++
+				} else if c.Status != Pass {
+					warned++
 				}
 			} else if _, ok := NotYet[id]; ok {
 				st = "not yet"
@@ -213,6 +215,8 @@ func Matrix(checks []Check) []Row {
 			row.Result = "not run"
 		case ran < len(r.Checks):
 			row.Result = "partly run"
+		case warned > 0:
+			row.Result = Warn
 		default:
 			row.Result = Pass
 		}

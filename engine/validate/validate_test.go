@@ -103,6 +103,10 @@ func TestKitOnAFreshProject(t *testing.T) {
 	if r := rows["11.10(c)"]; r.Result != "partly run" || r.Statuses[0] != "not run" || r.Statuses[2] != validate.Pass || r.Checks[2] != "oq.crash-mid-commit" {
 		t.Errorf("11.10(c): %+v", r)
 	}
+	// 11.10(e) rests on the clock too: a clock that warns makes it warn.
+	if r := rows["11.10(e)"]; (r.Result == validate.Warn) != (rep.Checks[1].ID == "iq.clock" && rep.Checks[1].Status != validate.Pass) || r.Result == validate.Fail {
+		t.Errorf("11.10(e) with the clock %s: %s", rep.Checks[1].Status, r.Result)
+	}
 	if r := rows["11.10(i)"]; r.Result != "procedural" {
 		t.Errorf("11.10(i) is procedural: %+v", r)
 	}
