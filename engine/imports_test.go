@@ -24,7 +24,7 @@ var layers = [][]string{
 	{"engine/esign"},
 	{"engine/ratchet", "engine/review", "engine/egress", "engine/serve", "engine/witness"},
 	{"engine"},
-	{"engine/enginetest"},
+	{"engine/enginetest", "engine/validate"},
 	{"cmd/pawl", "cmd/pawl/proctest", "cmd/pawl/proctest/crash", "cmd/pawl/proctest/kill", "cmd/pawl/proctest/fsync", "cmd/pawl/proctest/serve", "build/bench"},
 }
 

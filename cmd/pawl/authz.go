@@ -51,6 +51,7 @@ var authzRules = map[string]authzRule{
 	"audit checkpoint":      {action: "audit.checkpoint", object: fixed("trail")},
 	"audit export":          {action: "audit.export", object: fixed("trail")},
 	"inspect":               {action: "audit.export", object: fixed("trail")},
+	"validate":              {action: "audit.checkpoint", object: fixed("validation")},
 	"audit witness push":    {action: "audit.checkpoint", object: fixed("witness")},
 	"audit key":             {action: "key.read", object: fixed("engine-key"), read: true},
 	"audit log":             {action: "audit.read", object: fixed("trail"), read: true},

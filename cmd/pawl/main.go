@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/review"
+	"github.com/pawl-dev/pawl/engine/validate"
 )
 
 // Exit statuses.
@@ -47,6 +48,9 @@ func notVerified(err error) error {
 }
 
 func main() {
+	// The validation kit's crash challenge starts this binary as a child
+	// that runs one batch of its scratch project and dies mid-commit.
+	validate.MaybeChild()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pawl-dev/pawl/engine/validate"
+
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/project"
@@ -22,6 +24,7 @@ import (
 // pass on any date. TestGolden clears PAWL_* and writes the window into its
 // project's pawl.yaml; the tests of the window set their own.
 func TestMain(m *testing.M) {
+	validate.MaybeChild() // pawl validate's crash challenge starts this binary
 	os.Setenv("PAWL_TIME_WINDOW_PAST", config.FormatDuration(enginetest.PastWindow))
 	os.Exit(m.Run())
 }

@@ -21,6 +21,9 @@ var (
 // Hit kills the process when PAWL_FAILPOINT names this point (and pass),
 // after logging the pass to PAWL_FAILPOINT_LOG.
 func Hit(name string) {
+	if hook != nil {
+		hook(name)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	passes[name]++
