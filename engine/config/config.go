@@ -48,6 +48,8 @@ type Config struct {
 
 	ExportCAFile  string
 	ExportTimeout time.Duration
+	// WatchInterval is how often the gate scans the sources' inboxes.
+	WatchInterval time.Duration
 
 	ESignPassphraseMinScore   int
 	ESignPassphraseMaxAgeDays int

@@ -212,6 +212,13 @@ var table = build([]Key{
 		Doc:   "Bound on each request of an https export.",
 	},
 	{
+		Name: "watch.interval", Type: Duration, def: 2 * time.Second, Flag: "interval",
+		field: func(c *Config) any { return &c.WatchInterval },
+		check: positive(func(c Config) time.Duration { return c.WatchInterval }),
+		Doc: "How often the gate (`pawl watch`, `pawl serve`) scans the inboxes of the jobs' `sources:` for complete files, " +
+			"and retries the notices not yet delivered. Polling, not inotify: it works on every filesystem, NFS included.",
+	},
+	{
 		Name: "esign.passphrase_min_score", Type: Integer, def: 3, Pin: ESignPin,
 		field: func(c *Config) any { return &c.ESignPassphraseMinScore },
 		check: between(0, 4, func(c Config) int { return c.ESignPassphraseMinScore }),
