@@ -206,7 +206,7 @@ func TestGate(t *testing.T) {
 
 	t.Run("crash between commit and move, restart: nothing lost, nothing run twice", func(t *testing.T) {
 		a4 := land(t, p, "lab-a", "a01.jsonl", reading("22"), reading("23")) // first in name order
-		land(t, p, "lab-a", "a1-again.jsonl", good, hot) // a1's bytes under another name
+		land(t, p, "lab-a", "a1-again.jsonl", good, hot)                     // a1's bytes under another name
 		testHook = func(step string) error {
 			if step == "inbox.before-move" {
 				return errors.New("killed")
