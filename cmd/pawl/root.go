@@ -85,6 +85,7 @@ Start with:  pawl demo`,
 	root.AddCommand(a.contractCmd())
 	root.AddCommand(a.stateCmd())
 	root.AddCommand(a.inspectCmd())
+	root.AddCommand(a.watchCmd())
 	return root
 }
 
