@@ -285,7 +285,9 @@ goes to standard error.`,
 			// the service's account, between commands (each scan takes the
 			// project lock); a scan that commits pushes to the witnesses.
 			gateDone := make(chan error, 1)
-			go func() { gateDone <- gateLoop(c.Context(), root, cfg, inbox.NewScanner(), a.s.err, a.s.err, pushWitnesses) }()
+			go func() {
+				gateDone <- gateLoop(c.Context(), root, cfg, inbox.NewScanner(), a.s.err, a.s.err, pushWitnesses)
+			}()
 			err = serve.Serve(c.Context(), serve.Options{
 				Socket: socket, Group: cfg.ServeGroup, Lock: filepath.Join(l.Data, "serve.lock"), Log: a.s.err,
 				HTTPS: serve.HTTPSOptions{Listen: cfg.ServeHTTPSListen, Cert: resolveSet(l, cfg.ServeHTTPSCert),
