@@ -29,9 +29,10 @@ func reading(value string) string {
 }
 
 // gateProject is a project whose example job has two sources: lab-a
-// (rename) notifies an outbox whitelisted for the job's classification,
-// lab-b (done-marker) one whitelisted only for phi. It returns the project
-// and the two outboxes.
+// (rename) notifies an outbox whitelisted for the job's classification
+// (and for notices with records), lab-b (done-marker) one whitelisted only
+// for phi; a CSV job has a source lab-c that asks for the records' bytes.
+// It returns the project and the two outboxes.
 func gateProject(t *testing.T) (p *project.Project, allowed, denied string) {
 	t.Helper()
 	p = enginetest.NewProject(t)
@@ -43,7 +44,7 @@ func gateProject(t *testing.T) (p *project.Project, allowed, denied string) {
 		t.Fatal(err)
 	}
 	dests := data["egress"].(map[string]any)["destinations"].(map[string]any)
-	dests["lab-notices"] = map[string]any{"url": "file://" + allowed + "/", "classifications": []string{"internal"}}
+	dests["lab-notices"] = map[string]any{"url": "file://" + allowed + "/", "classifications": []string{"internal"}, "notice_records": true}
 	dests["phi-only"] = map[string]any{"url": "file://" + denied + "/", "classifications": []string{"phi"}}
 	b, _ = json.MarshalIndent(data, "", "  ")
 	os.WriteFile(path, b, 0o644)
@@ -53,7 +54,10 @@ func gateProject(t *testing.T) (p *project.Project, allowed, denied string) {
 		"  - {name: lab-a, inbox: inbox/lab-a, notify: \"file://%s/lab-a/\"}\n"+
 		"  - {name: lab-b, inbox: inbox/lab-b, complete: done-marker, notify: \"file://%s/\"}\n", allowed, denied)...)
 	os.WriteFile(spec, b, 0o644)
-	for _, s := range []string{"lab-a", "lab-b"} {
+	// A second job, CSV, whose source asks for the records' bytes.
+	os.WriteFile(filepath.Join(p.Root, "jobs", "csv-feed.yaml"), fmt.Appendf(nil, "name: csv-feed\nsource: lab\nclassification: internal\nformat: csv\n"+
+		"schema: schemas/sensor-reading.json\nsources:\n  - {name: lab-c, inbox: inbox/lab-c, notify: \"file://%s/lab-c/\", notify_records: true}\n", allowed), 0o644)
+	for _, s := range []string{"lab-a", "lab-b", "lab-c"} {
 		os.MkdirAll(filepath.Join(p.Root, "inbox", s), 0o755)
 	}
 	enginetest.Pin(t, p, "tester", "sources and notice destinations")
@@ -324,6 +328,49 @@ func TestGate(t *testing.T) {
 		// The next scan reads it whole.
 		if o := outcome(t, scan(t, s, p), "a6.jsonl"); o.Status != ratchet.StatusCommitted {
 			t.Errorf("a6 next scan: %+v", o)
+		}
+	})
+
+	t.Run("records in the notice when source and policy allow; a failed file", func(t *testing.T) {
+		c1 := land(t, p, "lab-c", "c1.csv", "device_id,timestamp,value,unit", "AB-123456,2026-11-24T10:00:00Z,hot,celsius")
+		c2 := land(t, p, "lab-c", "c2.csv") // empty but for a line break: no header row
+		rep := scan(t, NewScanner(), p)
+		o1, o2 := outcome(t, rep, "c1.csv"), outcome(t, rep, "c2.csv")
+		if o1.Status != ratchet.StatusCommitted || o1.Quarantined != 1 {
+			t.Fatalf("c1: %+v", o1)
+		}
+		if o2.Status != StatusFailed || o2.MovedTo != "failed/"+c2.Hex()+"-c2.csv" || o2.BatchID == "" {
+			t.Fatalf("c2: %+v", o2)
+		}
+		reason, err := os.ReadFile(filepath.Join(p.Root, "inbox/lab-c", o2.MovedTo+".reason"))
+		if err != nil || !strings.Contains(string(reason), "header") {
+			t.Errorf("c2's reason: %q, %v", reason, err)
+		}
+		if f := enginetest.Details[actions.SourceFailedDetails](t, p.Trail, "source:csv-feed/lab-c"); len(f) != 1 || f[0].BatchID != o2.BatchID || f[0].Input != c2 {
+			t.Errorf("source.failed %+v", f)
+		}
+		read := func(batch string) Notice {
+			m, _ := filepath.Glob(filepath.Join(allowed, "lab-c", "notice-"+batch+"-*.json"))
+			if len(m) != 1 {
+				t.Fatalf("notices of %s: %q", batch, m)
+			}
+			b, _ := os.ReadFile(m[0])
+			var n Notice
+			if err := json.Unmarshal(b, &n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := read(o1.BatchID); n.SHA256 != c1.Hex() || len(n.Records) != 1 || n.Records[0].Ordinal != 1 || !strings.Contains(n.Records[0].Raw, "AB-123456,2026-11-24T10:00:00Z,hot") {
+			t.Errorf("c1's notice with records: %+v", n)
+		}
+		if n := read(o2.BatchID); n.Status != StatusFailed || !strings.Contains(n.Error, "header") || n.SHA256 != c2.Hex() {
+			t.Errorf("c2's notice: %+v", n)
+		}
+		for _, s := range enginetest.Details[actions.NoticeSentDetails](t, p.Trail, "source:csv-feed/lab-c") {
+			if s.Records != (s.BatchID == o1.BatchID) {
+				t.Errorf("notice.sent %+v", s)
+			}
 		}
 	})
 }

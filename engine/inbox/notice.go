@@ -134,7 +134,7 @@ func buildNotice(p *project.Project, j *project.Job, src project.SourceSpec, out
 	if plain, err = canonjson.Marshal(n); err != nil {
 		return nil, nil, err
 	}
-	if src.NotifyRecords {
+	if src.NotifyRecords && failure == "" {
 		n.Records = recs
 		if n.Records == nil {
 			n.Records = []NoticeRecord{}
