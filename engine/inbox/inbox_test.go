@@ -374,3 +374,22 @@ func TestGate(t *testing.T) {
 		}
 	})
 }
+
+// TestQueuedNoticeKeepsItsBytes: a notice read back from the queue is
+// byte for byte the one queued (a retry sends what the first attempt
+// did: the outbox accepts a repeat only when its bytes are the same).
+func TestQueuedNoticeKeepsItsBytes(t *testing.T) {
+	report := []byte(`{"message":"value <b> & \u00e9 is not a number"}`)
+	path := filepath.Join(t.TempDir(), "q.json")
+	if err := writeQueued(path, &queued{Job: "j", Report: report, WithRecords: report}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	var q queued
+	if err := json.Unmarshal(b, &q); err != nil {
+		t.Fatal(err)
+	}
+	if string(q.Report) != string(report) || string(q.WithRecords) != string(report) {
+		t.Errorf("read back %q, queued %q", q.Report, report)
+	}
+}

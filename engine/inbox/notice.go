@@ -71,16 +71,18 @@ type NoticeRecord struct {
 
 // queued is a notice waiting in <data_dir>/notices/pending/ to be sent.
 type queued struct {
-	Job            string          `json:"job"`
-	Source         string          `json:"source"`
-	To             string          `json:"to"`
-	BatchID        string          `json:"batch_id"`
-	State          string          `json:"state"`
-	Classification string          `json:"classification"`
-	Name           string          `json:"name"`
-	Report         json.RawMessage `json:"report"`
-	WithRecords    json.RawMessage `json:"with_records,omitempty"`
-	Attempts       int             `json:"attempts"`
+	Job            string `json:"job"`
+	Source         string `json:"source"`
+	To             string `json:"to"`
+	BatchID        string `json:"batch_id"`
+	State          string `json:"state"`
+	Classification string `json:"classification"`
+	Name           string `json:"name"`
+	// The reports' exact bytes (base64 in the queue file): a retry sends
+	// the very bytes the first attempt did.
+	Report      []byte `json:"report"`
+	WithRecords []byte `json:"with_records,omitempty"`
+	Attempts    int    `json:"attempts"`
 }
 
 // NoticeOutcome is what a scan did with one notice.
