@@ -50,6 +50,8 @@ type Config struct {
 	ExportTimeout time.Duration
 	// WatchInterval is how often the gate scans the sources' inboxes.
 	WatchInterval time.Duration
+	// NoticeTimeout bounds one attempt to deliver a notice.
+	NoticeTimeout time.Duration
 
 	ESignPassphraseMinScore   int
 	ESignPassphraseMaxAgeDays int

@@ -101,7 +101,15 @@ func Notice(ctx context.Context, p *project.Project, opt NoticeOptions) (*Notice
 	}
 	f := File{Name: opt.Name, Data: data, Hash: store.HashBytes(data)}
 	res.Hash = f.Hash
-	if _, err := dest.Send(ctx, opt.BatchID, []File{f}); err != nil {
+	// A destination that does not answer holds up the gate (which holds
+	// the project lock) for notice.timeout at most.
+	timeout := p.Cfg.NoticeTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := dest.Send(sctx, opt.BatchID, []File{f}); err != nil {
 		return res, withWhat(err, what)
 	}
 	return res, nil

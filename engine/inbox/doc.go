@@ -12,7 +12,8 @@
 // leaves it in the inbox, and the next scan finds its batch committed by
 // its content-derived id: nothing runs twice, nothing is lost), and that a
 // notice never blocks the gate: one that cannot be delivered waits in a
-// durable queue in the data directory and is retried at every scan. Every
+// durable queue in the data directory and is retried, after a pause that
+// doubles up to an hour, each attempt bounded by notice.timeout. Every
 // pick-up, failure, deferral and notice is on record.
 //
 // It polls; it does not use inotify, which misses changes on NFS and other

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
@@ -74,10 +75,13 @@ func (r *Report) Committed() bool {
 // reason at every scan is on record once, not every interval.
 type Scanner struct {
 	deferred map[string]string // inbox path → the reason on record
+	now      func() time.Time  // the clock notices are due by; tests move it
 }
 
 // NewScanner returns a scanner with nothing remembered.
-func NewScanner() *Scanner { return &Scanner{deferred: map[string]string{}} }
+func NewScanner() *Scanner { return &Scanner{deferred: map[string]string{}, now: time.Now} }
+
+func (s *Scanner) clock() time.Time { return s.now() }
 
 // errChanged is why a file read while it changed commits nothing.
 var errChanged = errors.New("the file changed while it was read")

@@ -119,7 +119,7 @@ func committedPerInput(t *testing.T, p *project.Project) map[store.Digest]int {
 // read commits nothing; a notice reaches an allowed outbox with the
 // counts and no record bytes, is refused for a destination of another
 // classification (the batch stays committed), and one that cannot be
-// delivered waits in the queue and goes at the next scan.
+// delivered waits in the queue and goes once its pause is over.
 func TestGate(t *testing.T) {
 	p, allowed, denied := gateProject(t)
 	ctx := context.Background()
@@ -261,7 +261,7 @@ func TestGate(t *testing.T) {
 		p = p2
 	})
 
-	t.Run("undeliverable notice queued, delivered at the next scan", func(t *testing.T) {
+	t.Run("undeliverable notice queued, delivered once due", func(t *testing.T) {
 		away := allowed + ".away"
 		os.Rename(allowed, away)
 		a5 := land(t, p, "lab-a", "a5.jsonl", reading(`"warm"`))
@@ -277,6 +277,12 @@ func TestGate(t *testing.T) {
 			t.Fatalf("queue holds %d notices", len(ents))
 		}
 		os.Rename(away, allowed)
+		// Not due yet: the next scan leaves it (no entry every interval).
+		entries := len(enginetest.Entries(t, p.Trail, "", ""))
+		if rep = scan(t, s, p); len(rep.Notices) != 0 || len(enginetest.Entries(t, p.Trail, "", "")) != entries {
+			t.Fatalf("a notice retried before it was due: %+v", rep.Notices)
+		}
+		s.now = func() time.Time { return time.Now().Add(backoff(1)) }
 		rep = scan(t, s, p)
 		if len(rep.Notices) != 1 || rep.Notices[0].Status != "sent" || len(rep.Files) != 0 {
 			t.Fatalf("retry: %+v", rep)
@@ -391,5 +397,15 @@ func TestQueuedNoticeKeepsItsBytes(t *testing.T) {
 	}
 	if string(q.Report) != string(report) || string(q.WithRecords) != string(report) {
 		t.Errorf("read back %q, queued %q", q.Report, report)
+	}
+}
+
+// TestBackoff: the pause after each undeliverable attempt doubles from 5 s
+// and stops at an hour.
+func TestBackoff(t *testing.T) {
+	for n, want := range map[int]time.Duration{1: 5 * time.Second, 2: 10 * time.Second, 5: 80 * time.Second, 10: 2560 * time.Second, 11: time.Hour, 1000: time.Hour} {
+		if got := backoff(n); got != want {
+			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
+		}
 	}
 }

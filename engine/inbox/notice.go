@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
@@ -83,6 +84,19 @@ type queued struct {
 	Report      []byte `json:"report"`
 	WithRecords []byte `json:"with_records,omitempty"`
 	Attempts    int    `json:"attempts"`
+	// Next is when the next attempt is due, after an undeliverable one.
+	Next time.Time `json:"next,omitzero"`
+}
+
+// backoff is the pause after the n-th undeliverable attempt: 5 s,
+// doubling, at most an hour, so that a destination down for a day costs
+// the trail a few dozen entries, not one every scan.
+func backoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
 }
 
 // NoticeOutcome is what a scan did with one notice.
@@ -215,6 +229,9 @@ func (s *Scanner) retryNotices(ctx context.Context, p *project.Project, opt Opti
 			rep.Problems = append(rep.Problems, fmt.Sprintf("notice %s cannot be read (%v): move it out of %s", path, err, PendingDir(p)))
 			continue
 		}
+		if s.clock().Before(q.Next) {
+			continue // not due yet
+		}
 		if err := s.deliver(ctx, p, opt, path, &q, rep); err != nil {
 			return err
 		}
@@ -264,6 +281,7 @@ func (s *Scanner) deliver(ctx context.Context, p *project.Project, opt Options, 
 	rep.Notices = append(rep.Notices, o)
 	s.logf(opt, "%s/%s: notice about batch %s to %s: %s%s", q.Job, q.Source, q.BatchID, q.To, o.Status, suffix(o.Error))
 	if o.Status == "queued" {
+		q.Next = s.clock().Add(backoff(q.Attempts))
 		return writeQueued(path, q)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
