@@ -115,6 +115,13 @@ func (s *Scanner) Scan(ctx context.Context, p *project.Project, opt Options) (*R
 	if err != nil {
 		return rep, err
 	}
+	// Forget the deferrals of files that are gone: a file landing again
+	// under the same name is on record afresh.
+	for path := range s.deferred {
+		if _, err := os.Lstat(path); err != nil {
+			delete(s.deferred, path)
+		}
+	}
 	owner := map[string]string{} // an inbox (symlinks resolved) → job/source
 	for _, name := range names {
 		j, err := project.LoadJob(p.Root, "jobs/"+name+".yaml")
