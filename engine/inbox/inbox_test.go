@@ -3,11 +3,16 @@ package inbox
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,10 +38,14 @@ func reading(value string) string {
 // (and for notices with records), lab-b (done-marker) one whitelisted only
 // for phi; a CSV job has a source lab-c that asks for the records' bytes.
 // It returns the project and the two outboxes.
-func gateProject(t *testing.T) (p *project.Project, allowed, denied string) {
+func gateProject(t *testing.T) (p *project.Project, allowed, denied string, hook *webhook) {
 	t.Helper()
 	p = enginetest.NewProject(t)
 	allowed, denied = t.TempDir(), t.TempDir()
+	hook = newWebhook(t)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hook.srv.Certificate().Raw}), 0o644)
+	p.Cfg.ExportCAFile = ca
 	path := filepath.Join(p.Root, "policies", "data.json")
 	var data map[string]any
 	b, _ := os.ReadFile(path)
@@ -46,22 +55,51 @@ func gateProject(t *testing.T) (p *project.Project, allowed, denied string) {
 	dests := data["egress"].(map[string]any)["destinations"].(map[string]any)
 	dests["lab-notices"] = map[string]any{"url": "file://" + allowed + "/", "classifications": []string{"internal"}, "notice_records": true}
 	dests["phi-only"] = map[string]any{"url": "file://" + denied + "/", "classifications": []string{"phi"}}
+	dests["lims"] = map[string]any{"url": hook.srv.URL + "/notices/", "classifications": []string{"internal"}}
 	b, _ = json.MarshalIndent(data, "", "  ")
 	os.WriteFile(path, b, 0o644)
 	spec := filepath.Join(p.Root, "jobs", "sensor-feed.yaml")
 	b, _ = os.ReadFile(spec)
 	b = append(b, fmt.Sprintf("sources:\n"+
 		"  - {name: lab-a, inbox: inbox/lab-a, notify: \"file://%s/lab-a/\"}\n"+
-		"  - {name: lab-b, inbox: inbox/lab-b, complete: done-marker, notify: \"file://%s/\"}\n", allowed, denied)...)
+		"  - {name: lab-b, inbox: inbox/lab-b, complete: done-marker, notify: \"file://%s/\"}\n"+
+		"  - {name: lab-d, inbox: inbox/lab-d, notify: \"%s/notices/\"}\n", allowed, denied, hook.srv.URL)...)
 	os.WriteFile(spec, b, 0o644)
 	// A second job, CSV, whose source asks for the records' bytes.
 	os.WriteFile(filepath.Join(p.Root, "jobs", "csv-feed.yaml"), fmt.Appendf(nil, "name: csv-feed\nsource: lab\nclassification: internal\nformat: csv\n"+
 		"schema: schemas/sensor-reading.json\nsources:\n  - {name: lab-c, inbox: inbox/lab-c, notify: \"file://%s/lab-c/\", notify_records: true}\n", allowed), 0o644)
-	for _, s := range []string{"lab-a", "lab-b", "lab-c"} {
+	for _, s := range []string{"lab-a", "lab-b", "lab-c", "lab-d"} {
 		os.MkdirAll(filepath.Join(p.Root, "inbox", s), 0o755)
 	}
 	enginetest.Pin(t, p, "tester", "sources and notice destinations")
-	return p, allowed, denied
+	return p, allowed, denied, hook
+}
+
+// webhook is a loopback HTTPS notice endpoint that answers 503 while down
+// and otherwise keeps each PUT body, confirming its sha256.
+type webhook struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	down  bool
+	files map[string][]byte
+}
+
+func newWebhook(t *testing.T) *webhook {
+	h := &webhook{down: true, files: map[string][]byte{}}
+	h.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.down || r.Method != http.MethodPut {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		h.files[r.URL.Path] = b
+		w.Header().Set("X-Content-SHA256", string(store.HashBytes(b)))
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
 }
 
 // land writes a file into an inbox as a source would: under a temporary
@@ -121,7 +159,7 @@ func committedPerInput(t *testing.T, p *project.Project) map[store.Digest]int {
 // classification (the batch stays committed), and one that cannot be
 // delivered waits in the queue and goes once its pause is over.
 func TestGate(t *testing.T) {
-	p, allowed, denied := gateProject(t)
+	p, allowed, denied, hook := gateProject(t)
 	ctx := context.Background()
 	good, hot := reading("21.5"), reading(`"hot"`)
 	outer := t
@@ -377,6 +415,31 @@ func TestGate(t *testing.T) {
 			if s.Records != (s.BatchID == o1.BatchID) {
 				t.Errorf("notice.sent %+v", s)
 			}
+		}
+	})
+
+	t.Run("webhook down: notice queued, delivered once it is up", func(t *testing.T) {
+		d1 := land(t, p, "lab-d", "d1.jsonl", reading(`"cold"`))
+		s := NewScanner()
+		rep := scan(t, s, p)
+		if o := outcome(t, rep, "d1.jsonl"); o.Status != ratchet.StatusCommitted || o.Input != d1 || len(rep.Notices) != 1 || rep.Notices[0].Status != "queued" ||
+			!strings.Contains(rep.Notices[0].Error, "503") {
+			t.Fatalf("with the webhook down: %+v", rep)
+		}
+		hook.mu.Lock()
+		hook.down = false
+		hook.mu.Unlock()
+		s.now = func() time.Time { return time.Now().Add(time.Hour) }
+		rep = scan(t, s, p)
+		if len(rep.Notices) != 1 || rep.Notices[0].Status != "sent" {
+			t.Fatalf("with the webhook up: %+v", rep.Notices)
+		}
+		sent := enginetest.Details[actions.NoticeSentDetails](t, p.Trail, "source:sensor-feed/lab-d")
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		body := hook.files["/notices/"+sent[0].File]
+		if len(sent) != 1 || sent[0].Attempt != 2 || body == nil || store.HashBytes(body) != sent[0].Hash || !strings.Contains(string(body), d1.Hex()) {
+			t.Errorf("notice.sent %+v; the webhook holds %q", sent, body)
 		}
 	})
 }
