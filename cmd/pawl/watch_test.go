@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ import (
 )
 
 // TestWatchOnce: pawl watch --once gates a source's inbox and says what it
-// did; a source whose inbox is missing is a one-line error naming the job,
+// did (and audit trace where a record came from); a source whose inbox is missing is a one-line error naming the job,
 // the source and the fix, exit 1, and nothing is read; a second scan finds
 // nothing new.
 func TestWatchOnce(t *testing.T) {
@@ -44,6 +45,14 @@ func TestWatchOnce(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "inbox", "lab", "processed", "*-x.jsonl")); len(m) != 1 {
 		t.Errorf("processed: %q", m)
+	}
+	// The trace of a record says where it came from.
+	id := regexp.MustCompile(`x\.jsonl: batch ([0-9a-f]{32}) `).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("no batch id in:\n%s", out)
+	}
+	if tr := mustPawl(t, "-C", dir, "audit", "trace", id[1], "1"); !strings.Contains(tr, "from: source lab, file x.jsonl (picked up from its inbox)") {
+		t.Errorf("audit trace:\n%s", tr)
 	}
 	if out := mustPawl(t, "-C", dir, "watch", "--once"); !strings.HasPrefix(out, "0 files:") {
 		t.Errorf("second scan:\n%s", out)
