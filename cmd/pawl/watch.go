@@ -108,6 +108,7 @@ func gateLoop(ctx context.Context, root string, cfg config.Config, s *inbox.Scan
 	t := time.NewTicker(cfg.WatchInterval)
 	defer t.Stop()
 	for {
+		more := false
 		if rep, err := scanOnce(ctx, root, cfg, s, out); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -120,11 +121,19 @@ func gateLoop(ctx context.Context, root string, cfg config.Config, s *inbox.Scan
 			if committed != nil && rep.Committed() {
 				committed()
 			}
+			more = rep.More
+		}
+		next := t.C
+		if more {
+			// A backlog: scan again after a pause long enough for a
+			// command waiting for the project lock (it polls every 50 ms)
+			// to take it first.
+			next = time.After(min(cfg.WatchInterval, 200*time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-next:
 		}
 	}
 }
@@ -142,8 +151,12 @@ func scanOnce(ctx context.Context, root string, cfg config.Config, s *inbox.Scan
 		return nil, err
 	}
 	defer p.Close()
-	return s.Scan(ctx, p, inbox.Options{Log: out})
+	return s.Scan(ctx, p, inbox.Options{Log: out, MaxFiles: loopMaxFiles})
 }
+
+// loopMaxFiles is how many files one scan of the loop takes through the
+// gate before it lets go of the project lock.
+const loopMaxFiles = 8
 
 // hasSources says whether any job of the project declares sources.
 func hasSources(root string) bool {

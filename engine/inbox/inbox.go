@@ -40,6 +40,11 @@ type Options struct {
 	Operator string    // on record; default the project's operator
 	Workers  int       // per batch; default the project's setting
 	Log      io.Writer // one line per file and notice; nil: none
+	// MaxFiles, when above 0, ends a scan once it has taken this many files
+	// through the gate (Report.More then says files may be waiting): the
+	// service releases the project lock between such scans, so that a
+	// backlog in an inbox does not hold up its users' commands.
+	MaxFiles int
 }
 
 // Outcome is what a scan did with one file.
@@ -58,6 +63,8 @@ type Report struct {
 	Files    []Outcome
 	Notices  []NoticeOutcome
 	Problems []string // jobs or sources that could not be scanned, one line each
+	// More says the scan stopped at Options.MaxFiles: scan again soon.
+	More bool
 }
 
 // Committed says whether the scan committed a batch (for the witness push).
@@ -197,6 +204,10 @@ func (s *Scanner) scanSource(ctx context.Context, p *project.Project, opt Option
 	for _, name := range files {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if opt.MaxFiles > 0 && gated(rep) >= opt.MaxFiles {
+			rep.More = true
+			return nil
 		}
 		if err := s.file(ctx, p, opt, j, src, dir, name, rep); err != nil {
 			return err
@@ -385,4 +396,16 @@ func (s *Scanner) logf(opt Options, format string, args ...any) {
 	if opt.Log != nil {
 		fmt.Fprintf(opt.Log, format+"\n", args...)
 	}
+}
+
+// gated counts the files a scan has taken through the gate so far
+// (committed, failed; not those left in their inbox).
+func gated(rep *Report) int {
+	n := 0
+	for _, o := range rep.Files {
+		if o.Status != StatusDeferred {
+			n++
+		}
+	}
+	return n
 }

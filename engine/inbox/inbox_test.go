@@ -442,6 +442,23 @@ func TestGate(t *testing.T) {
 			t.Errorf("notice.sent %+v; the webhook holds %q", sent, body)
 		}
 	})
+
+	t.Run("a backlog taken a few files per scan", func(t *testing.T) {
+		land(t, p, "lab-a", "m1.jsonl", reading("27"))
+		land(t, p, "lab-a", "m2.jsonl", reading("28"))
+		s := NewScanner()
+		rep, err := s.Scan(ctx, p, Options{Workers: 1, MaxFiles: 1})
+		if err != nil || !rep.More || len(rep.Files) != 1 || rep.Files[0].File != "m1.jsonl" {
+			t.Fatalf("first scan: %+v, %v", rep, err)
+		}
+		rep, err = s.Scan(ctx, p, Options{Workers: 1, MaxFiles: 1})
+		if err != nil || len(rep.Files) != 1 || rep.Files[0].File != "m2.jsonl" {
+			t.Fatalf("second scan: %+v, %v", rep, err)
+		}
+		if rep, _ = s.Scan(ctx, p, Options{Workers: 1, MaxFiles: 1}); rep.More || len(rep.Files) != 0 {
+			t.Errorf("third scan: %+v", rep)
+		}
+	})
 }
 
 // TestQueuedNoticeKeepsItsBytes: a notice read back from the queue is
