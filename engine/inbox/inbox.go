@@ -275,7 +275,7 @@ func (s *Scanner) file(ctx context.Context, p *project.Project, opt Options, j *
 			return s.failed(ctx, p, opt, j, src, dir, out, size, err, rep)
 		default:
 			// Not the file's fault (the job, its pins, the project): it
-			// waits, unread by nothing, until that is fixed.
+			// waits in its inbox until that is fixed.
 			return s.deferFile(ctx, p, opt, out, path, err.Error(), rep)
 		}
 	}
