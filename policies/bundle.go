@@ -417,6 +417,11 @@ func egressIndex(data map[string]any) (map[string]any, error) {
 				return nil, fmt.Errorf("egress.destinations[%q].requires_approval must be true or false, not %v", id, ra)
 			}
 		}
+		if nr, ok := d["notice_records"]; ok {
+			if _, isBool := nr.(bool); !isBool {
+				return nil, fmt.Errorf("egress.destinations[%q].notice_records must be true or false, not %v", id, nr)
+			}
+		}
 		list, _ := idx[c].([]any)
 		idx[c] = append(list, id)
 	}

@@ -541,6 +541,7 @@ func TestBundleRefusesBadWhitelist(t *testing.T) {
 		`{"egress": {"destinations": {"x": {"url": "http://a.example/", "classifications": ["public"]}}}}`:                             `egress.destinations["x"].url`,
 		`{"egress": {"destinations": {"x": {"url": "https://a.example/", "classifications": "public"}}}}`:                              "classifications must be a list",
 		`{"egress": {"destinations": {"x": {"url": "https://a.example/", "classifications": ["public"], "requires_approval": "no"}}}}`: "requires_approval must be true or false",
+		`{"egress": {"destinations": {"x": {"url": "https://a.example/", "classifications": ["public"], "notice_records": "yes"}}}}`:   "notice_records must be true or false",
 		`{"egress": {"destinations": ["https://a.example/"]}}`:                                                                         "keyed by destination id",
 		`{"pawl_derived": {}}`: "reserved",
 	}

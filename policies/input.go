@@ -79,11 +79,19 @@ type Destination struct {
 // data.pawl.egress.decision).
 type EgressInput struct {
 	Destination Destination `json:"destination"`
-	Principal   Principal   `json:"principal"`
-	Purpose     string      `json:"purpose"`
-	Resource    Resource    `json:"resource"`
-	Time        string      `json:"time"` // RFC 3339, from the caller
+	// Kind is what leaves: "" for a batch's export, KindNotice for a
+	// notice to a source (a quarantine report).
+	Kind      string    `json:"kind,omitempty"`
+	Principal Principal `json:"principal"`
+	Purpose   string    `json:"purpose"`
+	// Records says a notice asks to carry the quarantined records' bytes.
+	Records  bool     `json:"records,omitempty"`
+	Resource Resource `json:"resource"`
+	Time     string   `json:"time"` // RFC 3339, from the caller
 }
+
+// EgressNotice is the EgressInput.Kind of a notice to a source.
+const EgressNotice = "notice"
 
 // PluginRef is the plugin asking to run.
 type PluginRef struct {
@@ -237,6 +245,12 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 		}
 		if in.Resource.Signatures == nil {
 			in.Resource.Signatures = []ESignature{}
+		}
+		if in.Kind != "" && in.Kind != EgressNotice {
+			return fail(fmt.Errorf("kind %q is not an egress kind: leave it out for an export, or %q", in.Kind, EgressNotice))
+		}
+		if in.Records && in.Kind != EgressNotice {
+			return fail(errors.New("records is for a notice (kind \"notice\") only"))
 		}
 		d := &in.Destination
 		d.Canonical, d.Candidates, d.Refused = "", nil, ""

@@ -35,3 +35,27 @@ func TestInputTimeStaysRFC3339(t *testing.T) {
 		}
 	}
 }
+
+// TestEgressNoticeInput: an egress input is an export or a notice; the
+// fields of a notice stay out of an export's canonical input (so its
+// decision id is what it was), and records is for a notice only.
+func TestEgressNoticeInput(t *testing.T) {
+	in := EgressInput{Destination: Destination{URL: "file:///srv/out/"}, Principal: Principal{ID: "a"},
+		Resource: Resource{BatchID: "b1", State: "committed", Classification: "internal"}, Time: "2026-01-02T03:04:05Z"}
+	b, err := PrepareInput(KindEgress, in)
+	if err != nil || strings.Contains(string(b), `"kind"`) || strings.Contains(string(b), `"records"`) {
+		t.Fatalf("export input %s, %v", b, err)
+	}
+	in.Kind, in.Records = EgressNotice, true
+	if b, err = PrepareInput(KindEgress, in); err != nil || !strings.Contains(string(b), `"kind":"notice"`) || !strings.Contains(string(b), `"records":true`) {
+		t.Fatalf("notice input %s, %v", b, err)
+	}
+	in.Kind = "telegram"
+	if _, err := PrepareInput(KindEgress, in); err == nil || !strings.Contains(err.Error(), `kind "telegram" is not an egress kind`) {
+		t.Errorf("unknown kind: %v", err)
+	}
+	in.Kind = ""
+	if _, err := PrepareInput(KindEgress, in); err == nil || !strings.Contains(err.Error(), "records is for a notice") {
+		t.Errorf("records on an export: %v", err)
+	}
+}

@@ -90,6 +90,7 @@ var authzRules = map[string]authzRule{
 	"quarantine resubmit":   {action: "resubmit", object: arg("batch")},
 	"quarantine show":       {action: "quarantine.read", object: arg("batch"), read: true},
 	"run":                   {action: "run", object: arg("job")},
+	"watch":                 {action: "run", object: fixed("sources")},
 	"sign":                  {engine: gate.ActionSign},
 	"state reset":           {action: "state.reset", object: arg("job")},
 	"state show":            {action: "state.read", object: arg("job"), read: true},

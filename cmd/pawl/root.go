@@ -86,6 +86,7 @@ Start with:  pawl demo`,
 	root.AddCommand(a.stateCmd())
 	root.AddCommand(a.inspectCmd())
 	root.AddCommand(a.validateCmd())
+	root.AddCommand(a.watchCmd())
 	return root
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/inbox"
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/serve"
@@ -280,7 +281,14 @@ goes to standard error.`,
 			// After each commit, the trail's head goes to the witnesses,
 			// in the background (witnessPusher).
 			pushWitnesses, _ := witnessPusher(c.Context(), root, cfg, a.s.err, witnessRetry, nil)
-			return serve.Serve(c.Context(), serve.Options{
+			// The gate: the jobs' sources scanned every watch.interval, as
+			// the service's account, between commands (each scan takes the
+			// project lock); a scan that commits pushes to the witnesses.
+			gateDone := make(chan error, 1)
+			go func() {
+				gateDone <- gateLoop(c.Context(), root, cfg, inbox.NewScanner(), a.s.err, a.s.err, pushWitnesses)
+			}()
+			err = serve.Serve(c.Context(), serve.Options{
 				Socket: socket, Group: cfg.ServeGroup, Lock: filepath.Join(l.Data, "serve.lock"), Log: a.s.err,
 				HTTPS: serve.HTTPSOptions{Listen: cfg.ServeHTTPSListen, Cert: resolveSet(l, cfg.ServeHTTPSCert),
 					Key: resolveSet(l, cfg.ServeHTTPSKey), ClientCA: resolveSet(l, cfg.ServeHTTPSClientCA)},
@@ -292,6 +300,10 @@ goes to standard error.`,
 					return code
 				},
 			})
+			if c.Context().Err() != nil {
+				<-gateDone // stopping: let the gate's scan end (a batch cut short fails on record; its file stays)
+			}
+			return err
 		},
 	}
 	c.Flags().StringVar(&socket, "socket", "", "listen on `PATH` (default: serve.socket, then pawl.sock in the project root)")

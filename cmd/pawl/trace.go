@@ -63,6 +63,9 @@ func writeTrace(w io.Writer, t *review.RecordTrace) {
 	fmt.Fprintf(w, "  batch: job %s (%s, %s), schema %s %s, as of %s\n", t.Job, t.Source, t.Classification, t.Schema.Name, t.Schema.Version, t.AsOf)
 	fmt.Fprintf(w, "  committed %s by %s (OS user %s), %s; audit entry %d %s\n", utc(t.CommittedAt.Time), t.Operator, t.OSUser, reasonText(t.Reason), t.AuditSeq, t.AuditEntry)
 	fmt.Fprintf(w, "  input: %s (%s), line %d, bytes %d..%d\n", t.Input, t.InputName, r.Line, r.Offset, r.Offset+r.Length)
+	if t.Inbox != nil {
+		fmt.Fprintf(w, "  from: source %s, file %s (picked up from its inbox)\n", t.Inbox.Source, t.Inbox.File)
+	}
 	fmt.Fprintf(w, "  input hash (the record's bytes): %s\n", r.InputHash)
 	if t.State != nil {
 		fmt.Fprintf(w, "  judged against plugin state %s (the job's state when the batch began); the batch produced %s\n", t.State.In, t.State.Out)

@@ -29,20 +29,24 @@ const (
 // of its batch.committed entry, from which its signature and its summary
 // are derived, and from which a replay rebuilds its plan.
 type BatchRecord struct {
-	BatchID        string        `json:"batch_id"`
-	Job            string        `json:"job"`
-	Source         string        `json:"source"`
-	Classification string        `json:"classification"`
-	Format         string        `json:"format"`
-	JobSpec        store.Digest  `json:"job_spec"`
-	Input          store.Digest  `json:"input"`
-	InputBytes     int64         `json:"input_bytes"`
-	InputName      string        `json:"input_name"`
-	Pins           lockfile.Pins `json:"pins"`
-	PinsDigest     store.Digest  `json:"pins_digest"`
-	Limits         *Limits       `json:"limits,omitempty"` // absent only in records written before limits were recorded
-	Schema         SchemaRef     `json:"schema"`
-	AsOf           string        `json:"as_of"`
+	BatchID        string       `json:"batch_id"`
+	Job            string       `json:"job"`
+	Source         string       `json:"source"`
+	Classification string       `json:"classification"`
+	Format         string       `json:"format"`
+	JobSpec        store.Digest `json:"job_spec"`
+	Input          store.Digest `json:"input"`
+	InputBytes     int64        `json:"input_bytes"`
+	InputName      string       `json:"input_name"`
+	// Inbox is the source whose inbox the input was picked up from by the
+	// gate (pawl watch, pawl serve), and the file's name there; absent
+	// for a batch run by hand.
+	Inbox      *InboxOrigin  `json:"inbox,omitempty"`
+	Pins       lockfile.Pins `json:"pins"`
+	PinsDigest store.Digest  `json:"pins_digest"`
+	Limits     *Limits       `json:"limits,omitempty"` // absent only in records written before limits were recorded
+	Schema     SchemaRef     `json:"schema"`
+	AsOf       string        `json:"as_of"`
 
 	// AsOfOutsideWindow says the as-of time was given (--as-of) outside the
 	// window around the time of the run that needs no reason, and

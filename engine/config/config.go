@@ -48,6 +48,10 @@ type Config struct {
 
 	ExportCAFile  string
 	ExportTimeout time.Duration
+	// WatchInterval is how often the gate scans the sources' inboxes.
+	WatchInterval time.Duration
+	// NoticeTimeout bounds one attempt to deliver a notice.
+	NoticeTimeout time.Duration
 
 	OpenLineageEnabled   bool
 	OpenLineageFile      string

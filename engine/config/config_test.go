@@ -62,7 +62,7 @@ func TestPrecedence(t *testing.T) {
 	want := Config{
 		DataDir: ".pawl", Operator: osUser(), Workers: 0, MaxRecordBytes: 64 << 20, CacheDir: cache,
 		PluginCallTimeout: 30 * time.Second, TimeWindowPast: 7 * 24 * time.Hour, TimeWindowFuture: time.Hour,
-		PolicyKeyID: "pawl-policy", ChangeTwoPerson: true, ChangeContractEvidence: 1000, BatchMaxQuarantineGrowth: 32, ExportTimeout: 2 * time.Minute,
+		PolicyKeyID: "pawl-policy", ChangeTwoPerson: true, ChangeContractEvidence: 1000, BatchMaxQuarantineGrowth: 32, ExportTimeout: 2 * time.Minute, WatchInterval: 2 * time.Second, NoticeTimeout: 10 * time.Second,
 		OpenLineageEnabled: true, OpenLineageNamespace: "pawl",
 		ESignPassphraseMinScore: 3, ESignPassphraseMaxAgeDays: 90, ESignLockoutAfter: 5, ESignSessionTimeout: 15 * time.Minute,
 	}

@@ -237,6 +237,21 @@ var table = build([]Key{
 		Doc:   "Bound on each request of an https export.",
 	},
 	{
+		Name: "watch.interval", Type: Duration, def: 2 * time.Second, Flag: "interval",
+		field: func(c *Config) any { return &c.WatchInterval },
+		check: positive(func(c Config) time.Duration { return c.WatchInterval }),
+		Doc: "How often the gate (`pawl watch`, `pawl serve`) scans the inboxes of the jobs' `sources:` for complete files, " +
+			"and retries the notices due for another attempt. Polling, not inotify: it works on every filesystem, NFS included.",
+	},
+	{
+		Name: "notice.timeout", Type: Duration, def: 10 * time.Second,
+		field: func(c *Config) any { return &c.NoticeTimeout },
+		check: positive(func(c Config) time.Duration { return c.NoticeTimeout }),
+		Doc: "Bound on one attempt to deliver a notice (a quarantine report to a source's `notify` destination). " +
+			"The gate holds the project lock while it delivers, so a destination that does not answer holds up runs for at most this long; " +
+			"an attempt that times out leaves the notice queued, retried later with a growing pause (up to an hour between attempts).",
+	},
+	{
 		Name: "esign.passphrase_min_score", Type: Integer, def: 3, Pin: ESignPin,
 		field: func(c *Config) any { return &c.ESignPassphraseMinScore },
 		check: between(0, 4, func(c Config) int { return c.ESignPassphraseMinScore }),

@@ -35,6 +35,10 @@ type Job struct {
 	Normalize normalize.Config `yaml:"normalize"`
 	// Validators run, in order, on every record that passed the schema.
 	Validators []ValidatorSpec `yaml:"validators"`
+	// Sources are the inboxes the gate (pawl watch, pawl serve) picks
+	// files up from, each run as a batch of this job, and where each
+	// source's notices go.
+	Sources []SourceSpec `yaml:"sources"`
 
 	// Path is the spec's path relative to the project root (slash-separated).
 	Path string `yaml:"-"`
@@ -140,6 +144,7 @@ func ParseJob(rel string, b []byte) (*Job, error) {
 	for _, v := range j.Validators {
 		problems = append(problems, v.check()...)
 	}
+	problems = append(problems, checkSources(j.Sources)...)
 	if err := j.Normalize.Validate(); err != nil {
 		problems = append(problems, "normalize: "+err.Error())
 	}
@@ -309,4 +314,122 @@ func (v ValidatorSpec) check() []string {
 		}
 	}
 	return problems
+}
+
+// SourceSpec is one entry of a job's `sources:` list: a landing directory
+// (the inbox) the gate picks complete files up from, and where the
+// source's notices (quarantine reports) go.
+type SourceSpec struct {
+	// Name names the source on record; unique in the job.
+	Name string `yaml:"name"`
+	// Inbox is the landing directory, relative to the project root unless
+	// absolute. It must exist; processed/ and failed/ are made inside it.
+	Inbox string `yaml:"inbox"`
+	// Complete says how a file is known to be whole: "rename" (the
+	// default: a regular file whose name does not start with "." nor end
+	// in .part or .tmp, landed by an atomic rename) or "done-marker"
+	// (NAME is complete once NAME.done exists).
+	Complete string `yaml:"complete"`
+	// Notify is where the source's notices go: a file:// or https://
+	// directory URL ending in "/", decided by the egress policy like any
+	// export. Empty: no notices.
+	Notify string `yaml:"notify"`
+	// NotifyRecords asks for the quarantined records' bytes in the
+	// notices; they are sent only when the egress policy also allows
+	// them for the destination (notice_records).
+	NotifyRecords bool `yaml:"notify_records"`
+}
+
+// The ways a source's file is known to be complete.
+const (
+	CompleteRename     = "rename"
+	CompleteDoneMarker = "done-marker"
+)
+
+var sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// CompleteMode is the source's complete mode, with the default.
+func (s SourceSpec) CompleteMode() string {
+	if s.Complete == "" {
+		return CompleteRename
+	}
+	return s.Complete
+}
+
+// InboxDir is the source's inbox as an absolute path.
+func (s SourceSpec) InboxDir(root string) string {
+	if filepath.IsAbs(s.Inbox) {
+		return filepath.Clean(s.Inbox)
+	}
+	return filepath.Join(root, filepath.FromSlash(s.Inbox))
+}
+
+func checkSources(ss []SourceSpec) []string {
+	var problems []string
+	names, inboxes := map[string]bool{}, map[string]string{}
+	for i, s := range ss {
+		what := fmt.Sprintf("sources[%d]", i)
+		if !sourceNameRE.MatchString(s.Name) {
+			problems = append(problems, fmt.Sprintf("%s: name %q must be 1-64 of a-z 0-9 . _ - (starting with a letter or digit)", what, s.Name))
+		} else {
+			if names[s.Name] {
+				problems = append(problems, fmt.Sprintf("%s: name %q is used by another source of the job: names must be unique", what, s.Name))
+			}
+			names[s.Name] = true
+			what = "sources: " + s.Name
+		}
+		if strings.TrimSpace(s.Inbox) == "" {
+			problems = append(problems, what+": inbox (the landing directory) is required")
+		} else {
+			c := filepath.Clean(filepath.FromSlash(s.Inbox))
+			if other, ok := inboxes[c]; ok {
+				problems = append(problems, fmt.Sprintf("%s: inbox %q is also the inbox of source %q: each source needs its own", what, s.Inbox, other))
+			}
+			inboxes[c] = s.Name
+		}
+		switch s.Complete {
+		case "", CompleteRename, CompleteDoneMarker:
+		default:
+			problems = append(problems, fmt.Sprintf("%s: complete %q must be rename or done-marker", what, s.Complete))
+		}
+		scheme := strings.HasPrefix(s.Notify, "file://") || strings.HasPrefix(s.Notify, "https://")
+		if s.Notify != "" && (!scheme || !strings.HasSuffix(s.Notify, "/")) {
+			problems = append(problems, fmt.Sprintf("%s: notify %q must be a file:// or https:// directory URL ending in \"/\"", what, s.Notify))
+		}
+		if s.NotifyRecords && s.Notify == "" {
+			problems = append(problems, what+": notify_records is set but notify names no destination")
+		}
+	}
+	return problems
+}
+
+// CheckInboxes checks that each source's inbox exists and is a directory,
+// and that no two sources share one (after symlinks).
+func (j *Job) CheckInboxes(root string) error {
+	var problems []string
+	seen := map[string]string{}
+	for _, s := range j.Sources {
+		dir := s.InboxDir(root)
+		fi, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("source %s: inbox %s: %v: create the directory, or fix sources[].inbox", s.Name, dir, errors.Unwrap(err)))
+			continue
+		case !fi.IsDir():
+			problems = append(problems, fmt.Sprintf("source %s: inbox %s is not a directory", s.Name, dir))
+			continue
+		}
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			real = dir
+		}
+		if other, ok := seen[real]; ok {
+			problems = append(problems, fmt.Sprintf("source %s: inbox %s is also the inbox of source %s: each source needs its own", s.Name, dir, other))
+		}
+		seen[real] = s.Name
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: %s", j.Path, strings.Join(problems, "; "))
+	}
+	return nil
 }

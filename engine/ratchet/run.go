@@ -37,6 +37,14 @@ type RunOptions struct {
 	Workers int // default: the project's setting, then one per CPU
 	// Progress, when set, is called from the writer after each chunk.
 	Progress func(Progress)
+	// Inbox, when set, is the source and file the gate picked the input
+	// up from; it goes into the batch record.
+	Inbox *actions.InboxOrigin
+	// Ingested, when set, is called once the input is in the store, before
+	// anything is decided or run: an error stops the run there and nothing
+	// is on record of it (the gate checks that the file it read did not
+	// change while it was read).
+	Ingested func(d store.Digest, size int64) error
 }
 
 // Progress is how far a run has got.
@@ -108,13 +116,18 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
+	if opt.Ingested != nil {
+		if err := opt.Ingested(d, size); err != nil {
+			return nil, err
+		}
+	}
 	asOf := opt.AsOf
 	if asOf.IsZero() {
 		asOf = time.Now().Truncate(time.Second)
 	}
 	pl.Bind(name, d, size, asOf)
 	return execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start,
-		asOfOutside: outside})
+		asOfOutside: outside, inbox: opt.Inbox})
 }
 
 type execOptions struct {
@@ -125,6 +138,7 @@ type execOptions struct {
 	// asOfOutside is the window the as-of time was given outside of, with
 	// a reason; nil when it was inside, or not given.
 	asOfOutside *actions.TimeWindow
+	inbox       *actions.InboxOrigin // where the gate picked the input up
 }
 
 // execute commits a bound plan: answered from the record when the batch is
@@ -158,6 +172,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 		br.AsOfOutsideWindow, br.AsOfWindow = true, o.asOfOutside
 	}
 	var events *lineageEvents // written once the records begin to flow
+	br.Inbox = o.inbox
 	fail := func(err error) (*Result, error) {
 		// An append can report an error after its entry reached the disk:
 		// then the batch is committed, and what remains is rolled forward.

@@ -30,20 +30,23 @@ import (
 // Merkle root, and what happened to the batch afterwards: exports,
 // e-signatures and other audited events.
 type RecordTrace struct {
-	BatchID        string            `json:"batch_id"`
-	Job            string            `json:"job"`
-	Source         string            `json:"source"`
-	Classification string            `json:"classification"`
-	AsOf           string            `json:"as_of"`
-	CommittedAt    audit.EntryTime   `json:"committed_at"` // the batch.committed entry's time
-	Operator       string            `json:"operator"`
-	OSUser         string            `json:"os_user"`
-	Reason         string            `json:"reason"`
-	AuditSeq       int64             `json:"audit_seq"`
-	AuditEntry     string            `json:"audit_entry"`
-	Input          store.Digest      `json:"input_blob"`
-	InputName      string            `json:"input_name"`
-	Schema         actions.SchemaRef `json:"schema"`
+	BatchID        string          `json:"batch_id"`
+	Job            string          `json:"job"`
+	Source         string          `json:"source"`
+	Classification string          `json:"classification"`
+	AsOf           string          `json:"as_of"`
+	CommittedAt    audit.EntryTime `json:"committed_at"` // the batch.committed entry's time
+	Operator       string          `json:"operator"`
+	OSUser         string          `json:"os_user"`
+	Reason         string          `json:"reason"`
+	AuditSeq       int64           `json:"audit_seq"`
+	AuditEntry     string          `json:"audit_entry"`
+	Input          store.Digest    `json:"input_blob"`
+	InputName      string          `json:"input_name"`
+	// Inbox is the source and file the gate picked the input up from,
+	// when it did.
+	Inbox  *actions.InboxOrigin `json:"inbox,omitempty"`
+	Schema actions.SchemaRef    `json:"schema"`
 	// State is the plugin state the record was judged against (state_in:
 	// the job's state when its batch began) and the one its batch
 	// produced, for a job whose plugins keep state.
@@ -138,7 +141,7 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 	}
 	t := &RecordTrace{BatchID: b.BatchID, Job: b.Job, Source: b.Source, Classification: b.Classification, AsOf: b.AsOf,
 		CommittedAt: audit.EntryTime{Time: be.Time.UTC()}, Operator: be.Operator, OSUser: be.OSUser, Reason: be.Reason,
-		AuditSeq: be.Seq, AuditEntry: be.Hash, Input: b.Input, InputName: b.InputName, Schema: b.Schema,
+		AuditSeq: be.Seq, AuditEntry: be.Hash, Input: b.Input, InputName: b.InputName, Inbox: b.Inbox, Schema: b.Schema,
 		Exports: []TraceEvent{}, Events: []TraceEvent{}, State: b.State}
 	r := &t.Record
 	r.Ordinal = ordinal

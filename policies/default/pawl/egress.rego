@@ -6,7 +6,10 @@
 #   whitelisted prefix, the most specific matching destination accepts its
 #   classification (and purpose, when the destination lists purposes), and,
 #   when the destination requires approval, the batch carries an "approved"
-#   e-signature.
+#   e-signature. A notice (input.kind "notice": a quarantine report sent to
+#   the source a file came from) goes by the same whitelist; it may report a
+#   failed batch too, and carries the quarantined records' bytes only when
+#   it asks for them and every permitted destination has notice_records.
 package pawl.egress
 
 # The decision pawl records: allow needs a positive match, deny holds every
@@ -17,6 +20,7 @@ decision := {
 	"deny": deny,
 	"prefix": best_prefix,
 	"destinations": permitted,
+	"notice_records": notice_records,
 }
 
 default allow := false
@@ -24,12 +28,35 @@ default allow := false
 # Positive match required: an allow never follows from the mere absence of
 # deny reasons (a deny rule that failed to evaluate must not open the door).
 allow if {
-	committed
+	deliverable
 	count(permitted) > 0
 	count(deny) == 0
 }
 
 committed if input.resource.state == "committed"
+
+is_notice if input.kind == "notice"
+
+# A batch leaves only when committed; a notice may also report a failure.
+deliverable if committed
+
+deliverable if {
+	is_notice
+	input.resource.state == "failed"
+}
+
+# Record bytes go in a notice only when it asks for them and every
+# destination that permits it says notice_records: true. Never by default.
+default notice_records := false
+
+notice_records if {
+	is_notice
+	input.records == true
+	count(permitted) > 0
+	every id in permitted {
+		data.egress.destinations[id].notice_records == true
+	}
+}
 
 # The whitelist index (data.pawl_derived.egress.by_prefix, derived by pawl
 # from data.egress.destinations when the bundle loads) maps each canonical
@@ -78,7 +105,7 @@ approved if {
 batch_id := object.get(input, ["resource", "batch_id"], "")
 
 deny contains msg if {
-	not committed
+	not deliverable
 	msg := sprintf("egress.not_committed: batch %q is in state %q; only committed batches may leave", [batch_id, object.get(input, ["resource", "state"], "")])
 }
 

@@ -171,3 +171,37 @@ test_missing_time_denies if {
 	d.allow == false
 	"egress.input: input.time is missing" in d.deny
 }
+
+# A notice reports a failed batch too; an export of one is refused.
+test_notice_may_report_a_failed_batch if {
+	failed := json.patch(request, [{"op": "replace", "path": "/resource/state", "value": "failed"}])
+	decide(failed).allow == false
+	d := decide(json.patch(failed, [{"op": "add", "path": "/kind", "value": "notice"}]))
+	d.allow == true
+	d.notice_records == false
+}
+
+# Record bytes go in a notice only when it asks and the destination says so.
+test_notice_records_need_the_destination if {
+	notice := json.patch(request, [{"op": "add", "path": "/kind", "value": "notice"}, {"op": "add", "path": "/records", "value": true}])
+	decide(notice).notice_records == false
+	with_records := json.patch(destinations, [{"op": "add", "path": "/partner/notice_records", "value": true}])
+	d := egress.decision with input as notice
+		with data.egress.destinations as with_records
+		with data.pawl_derived.egress.by_prefix as index
+	d.allow == true
+	d.notice_records == true
+	d2 := egress.decision with input as json.remove(notice, ["/records"])
+		with data.egress.destinations as with_records
+		with data.pawl_derived.egress.by_prefix as index
+	d2.notice_records == false
+}
+
+# A notice goes by the whitelist like an export: another classification is refused.
+test_notice_refused_for_another_classification if {
+	notice := json.patch(request, [{"op": "add", "path": "/kind", "value": "notice"}, {"op": "replace", "path": "/resource/classification", "value": "phi"}])
+	d := decide(notice)
+	d.allow == false
+	some msg in d.deny
+	startswith(msg, "egress.classification: destination \"partner\"")
+}
