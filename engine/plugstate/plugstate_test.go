@@ -63,10 +63,10 @@ func TestPutGetWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for i := range c.idx {
-		k, v := c.entry(i)
+	c.Each(func(k, v []byte) error {
 		got = append(got, fmt.Sprintf("%q=%q", k, v))
-	}
+		return nil
+	})
 	want := `["other\x00x"="\x01\x02\x03" "zscore\x00a"="long" "zscore\x00c"="VC" "zscore\x00d"="vd" "zscore\x00e"="new"]`
 	if s := "[" + join(got) + "]"; s != want {
 		t.Fatalf("entries\n got %s\nwant %s", s, want)

@@ -53,6 +53,8 @@ type Plan struct {
 	BaseID   string
 	stateful bool
 	state    *plugstate.Table // StateIn loaded, then changed by the batch
+	// closeState releases state: its file and its spilled changes.
+	closeState func()
 
 	validators []*validator
 }

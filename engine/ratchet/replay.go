@@ -94,7 +94,8 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 		return nil, err
 	}
 	if pl.stateful {
-		if pl.state, err = loadState(p, pl.StateIn); err != nil {
+		defer pl.releaseState()
+		if err = pl.loadState(p, pl.StateIn); err != nil {
 			return nil, err
 		}
 	}

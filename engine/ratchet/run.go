@@ -173,7 +173,8 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	}
 	if pl.stateful {
 		var err error
-		if pl.state, err = loadState(p, pl.StateIn); err != nil {
+		defer pl.releaseState()
+		if err = pl.loadState(p, pl.StateIn); err != nil {
 			return fail(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -71,28 +72,62 @@ func committedBase(ctx context.Context, p *project.Project, job, base string) (*
 	return nil, nil
 }
 
-// loadState reads the state a batch starts from out of the store (the
-// empty state is put there first, so that every state_in on record is a
-// blob).
-func loadState(p *project.Project, d store.Digest) (*plugstate.Table, error) {
+// stateBuffer is the bytes of a batch's state changes held in memory
+// before they spill to sorted runs on disk (plugstate.Options.Buffer); 0
+// is plugstate.DefaultBuffer. Tests make it small.
+var stateBuffer int
+
+// loadState opens the state a batch starts from in the store (the empty
+// state is put there first, so that every state_in on record is a blob):
+// the file is checked and hashed in one streaming pass and read through a
+// sparse index from then on, never loaded whole; the batch's changes spill
+// to a directory of their own under pending/. Release the table with
+// pl.releaseState.
+func (pl *Plan) loadState(p *project.Project, d store.Digest) error {
 	if measureState {
 		defer timed(time.Now())
 	}
+	dir, err := os.MkdirTemp(p.PendingDir(), ".state-*")
+	if err != nil {
+		return fmt.Errorf("the state %s: %w", d, err)
+	}
+	opt := plugstate.Options{Dir: dir, Buffer: stateBuffer}
+	pl.closeState = func() { os.RemoveAll(dir) }
 	if d == store.Digest(plugstate.EmptyDigest) {
 		if _, _, err := p.Store.Put(strings.NewReader(plugstate.Magic)); err != nil {
-			return nil, err
+			return err
 		}
-		return plugstate.New(), nil
+		pl.state = plugstate.NewWith(opt)
+		return nil
 	}
-	b, err := p.ReadBlob(d)
+	path := p.Store.Path(d)
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("the state %s: %w", d, err)
+		return fmt.Errorf("the state %s: %w", d, err)
 	}
-	t, err := plugstate.Load(b)
+	pl.closeState = func() { f.Close(); os.RemoveAll(dir) }
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("the state %s: %w", d, err)
+		return fmt.Errorf("the state %s: %w", d, err)
 	}
-	return t, nil
+	t, err := plugstate.Open(f, fi.Size(), opt)
+	if err != nil {
+		return fmt.Errorf("the state %s: %w", d, err)
+	}
+	if t.Digest() != string(d) {
+		return &store.CorruptError{Digest: d, Path: path, Actual: store.Digest(t.Digest()), Size: fi.Size()}
+	}
+	pl.state = t
+	return nil
+}
+
+// releaseState closes the batch's state table, if any, removing what it
+// spilled.
+func (pl *Plan) releaseState() {
+	if pl.closeState != nil {
+		pl.closeState()
+		pl.closeState = nil
+	}
 }
 
 // storeState writes the table's canonical file into the store and returns
