@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,18 +59,28 @@ func JobState(ctx context.Context, p *project.Project, job string) (store.Digest
 }
 
 // committedBase finds a committed batch of job with the given base id: the
-// same input under the same pins, whatever state it met.
+// same input under the same pins, whatever state it met. The state index
+// names it; its record on the trail is checked to say so.
 func committedBase(ctx context.Context, p *project.Project, job, base string) (*project.Batch, error) {
-	bs, err := p.Batches(ctx)
+	id, err := p.CommittedBase(ctx, base)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	e, ok, err := p.CommittedEntry(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range bs {
-		if b.Job == job && b.State != nil && b.State.Base == base && b.Resubmits == nil {
-			return b, nil
-		}
+	if !ok {
+		return nil, fmt.Errorf("the state index names batch %s for base id %s, which is not committed: remove %s and it is rebuilt from the trail", id, base, filepath.Join(p.Data, "state-index"))
 	}
-	return nil, nil
+	b, err := p.BatchOf(e)
+	if err != nil {
+		return nil, err
+	}
+	if b.Job != job || b.State == nil || b.State.Base != base || b.Resubmits != nil {
+		return nil, fmt.Errorf("the state index names batch %s for base id %s, whose record says otherwise: remove %s and it is rebuilt from the trail", id, base, filepath.Join(p.Data, "state-index"))
+	}
+	return b, nil
 }
 
 // stateBuffer is the bytes of a batch's state changes held in memory

@@ -141,6 +141,43 @@ func TestStateCarriedAcrossThreeBatches(t *testing.T) {
 	if rep, err := ratchet.Replay(ctx, p, res.BatchID, "inspector", "review"); err != nil || !rep.Match {
 		t.Fatalf("replay of the resubmission: %v %+v", err, rep)
 	}
+
+	// The job's state is found through the state index: current, it
+	// reads no entry of the trail; removed, it is rebuilt from the trail
+	// (the four batch.committed entries), the same bytes; wrong, audit
+	// verify says so and the next reader puts it right.
+	if cur, _, err := ratchet.JobState(ctx, p, "sensor-feed"); err != nil || cur != r3.State.Out || p.StateIndexRead() != 0 {
+		t.Fatalf("through a current index: %s (%v), %d trail entries read", cur, err, p.StateIndexRead())
+	}
+	idx := filepath.Join(p.Data, "state-index")
+	heads, err := os.ReadFile(filepath.Join(idx, "heads.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(idx)
+	if cur, by, err := ratchet.JobState(ctx, p, "sensor-feed"); err != nil || cur != r3.State.Out || by != r3.BatchID || p.StateIndexRead() != 4 {
+		t.Fatalf("without the index: %s by %s (%v), %d trail entries read, want 4", cur, by, err, p.StateIndexRead())
+	}
+	if again, _ := os.ReadFile(filepath.Join(idx, "heads.json")); string(again) != string(heads) {
+		t.Fatalf("the index rebuilt differs:\n%s\nwas\n%s", again, heads)
+	}
+	if bases, _ := os.ReadDir(filepath.Join(idx, "bases")); len(bases) != 3 {
+		t.Fatalf("%d base ids in the index, want the 3 batches'", len(bases))
+	}
+	again = enginetest.Batch(t, p, steady(dev, 15, 0)...) // batch 1's input, through the index
+	if again.Status != ratchet.StatusAlreadyCommitted || again.BatchID != r1.BatchID || p.StateIndexRead() != 0 {
+		t.Fatalf("rerun of batch 1 through the index: %s %s, %d trail entries read", again.Status, again.BatchID, p.StateIndexRead())
+	}
+	os.WriteFile(filepath.Join(idx, "heads.json"), []byte(strings.ReplaceAll(string(heads), string(r3.State.Out), string(r2.State.Out))), 0o600)
+	if rep, err := review.Verify(ctx, p); err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "the state index says job sensor-feed's state is") {
+		t.Fatalf("audit verify of a wrong index: %v %v", err, rep.Problems)
+	}
+	if cur, _, err := ratchet.JobState(ctx, p, "sensor-feed"); err != nil || cur != r3.State.Out {
+		t.Fatalf("through a wrong index: %s (%v), want %s", cur, err, r3.State.Out)
+	}
+	if rep, err := review.Verify(ctx, p); err != nil || !rep.OK() {
+		t.Fatalf("audit verify after the index was put right: %v %v", err, rep.Problems)
+	}
 }
 
 // TestStaleStateRefused: a batch judged against a state that another batch
