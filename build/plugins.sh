@@ -86,6 +86,12 @@ cat > "$tmp/stateprobe.json" <<'JSON'
 {"abi": 1, "name": "stateprobe", "version": "0.0.1", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"]}}
 JSON
 "$tmp/addsection" -payload "$tmp/stateprobe.json" "$tmp/stateprobe.wasm" "$(dest stateprobe engine/sandbox/testdata/stateprobe.wasm)"
+# Version 0.0.2 of stateprobe: the same code, its state declared in format
+# 2 (engine/ratchet's test of a format change).
+cat > "$tmp/stateprobe2.json" <<'JSON'
+{"abi": 1, "name": "stateprobe", "version": "0.0.2", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"], "format": "2"}}
+JSON
+"$tmp/addsection" -payload "$tmp/stateprobe2.json" "$tmp/stateprobe.wasm" "$(dest stateprobe2 engine/sandbox/testdata/stateprobe2.wasm)"
 cat > "$tmp/stateundeclared.json" <<'JSON'
 {"abi": 1, "name": "stateundeclared", "version": "0.0.1", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}]}
 JSON

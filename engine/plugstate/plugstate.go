@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Magic starts every state file.
@@ -25,7 +26,7 @@ const Magic = "pawl-state-v1\n"
 const (
 	MaxKeyBytes   = 1024
 	MaxValueBytes = 64 << 10
-	maxNSBytes    = 64
+	maxNSBytes    = 64 + 1 + 16 // a plugin's name, and ".format" past format 1
 	maxFullKey    = maxNSBytes + 1 + MaxKeyBytes
 )
 
@@ -58,7 +59,36 @@ var EmptyDigest = func() string {
 	return "sha256:" + hex.EncodeToString(s[:])
 }()
 
-var nsRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+var nsRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}(\.[a-z0-9][a-z0-9_-]{0,15})?$`)
+
+// Namespace is where a plugin's keys in a state format live: the plugin's
+// name for format "1" (and for every state written before formats), the
+// name, a dot and the format for any other.
+func Namespace(plugin, format string) string {
+	if format == "" || format == "1" {
+		return plugin
+	}
+	return plugin + "." + format
+}
+
+// Formats returns the state formats in which the table holds keys of the
+// plugin, sorted.
+func (t *Table) Formats(plugin string) []string {
+	var out []string
+	for ns, n := range t.count {
+		if n <= 0 {
+			continue
+		}
+		switch {
+		case ns == plugin:
+			out = append(out, "1")
+		case strings.HasPrefix(ns, plugin+"."):
+			out = append(out, ns[len(plugin)+1:])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Options says where a table keeps the changes it cannot hold in memory.
 type Options struct {

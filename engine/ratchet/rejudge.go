@@ -71,6 +71,9 @@ func Rejudge(ctx context.Context, p *project.Project, pl *Plan, rec *actions.Bat
 	if err := pl.loadValidators(ctx, p, operator, false); err != nil {
 		return nil, err
 	}
+	if err := pl.checkStateFormats(); err != nil {
+		return nil, err
+	}
 	scratch, err := os.MkdirTemp(p.PendingDir(), ".rejudge-*")
 	if err != nil {
 		return nil, err

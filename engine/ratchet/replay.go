@@ -102,6 +102,9 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 	if err := pl.loadValidators(ctx, p, operator, false); err != nil {
 		return nil, err
 	}
+	if err := pl.checkStateFormats(); err != nil {
+		return nil, err
+	}
 	if !p.Store.Has(rec.Input) {
 		return nil, fmt.Errorf("the input blob %s is missing from the store", rec.Input)
 	}

@@ -181,6 +181,9 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if err := pl.loadValidators(ctx, p, o.operator, true); err != nil {
 		return nil, err
 	}
+	if err := pl.checkStateFormats(); err != nil {
+		return fail(err)
+	}
 	br.Validators = pl.validatorRefs()
 	workers := o.workers
 	if workers <= 0 {

@@ -83,6 +83,34 @@ func committedBase(ctx context.Context, p *project.Project, job, base string) (*
 	return b, nil
 }
 
+// ErrStateFormat is a plugin that keeps its state in another format than
+// the one the job's state holds its keys in.
+var ErrStateFormat = errors.New("plugin state in another format")
+
+// checkStateFormats refuses a batch whose state holds a plugin's keys in
+// a format the pinned version does not declare: that version would not
+// read them (or would misread them), and the keys of the old format would
+// linger. The plan's validators are loaded.
+func (pl *Plan) checkStateFormats() error {
+	if pl.state == nil {
+		return nil
+	}
+	for _, v := range pl.validators {
+		m := v.plugin.Manifest()
+		if m.State == nil {
+			continue
+		}
+		want := m.State.StateFormat()
+		for _, f := range pl.state.Formats(m.Name) {
+			if f != want {
+				return fmt.Errorf("%w: %s keeps its state in format %s, but the state %s of job %s holds %d keys of %s in format %s, which this version does not read: pin the version of %s that wrote them again, or reset the job's state (`pawl state reset %s --reason TEXT`, an approver's action: %s then starts from the empty state)",
+					ErrStateFormat, m.ID(), want, pl.StateIn, pl.Job.Name, pl.state.Keys(plugstate.Namespace(m.Name, f)), m.Name, f, m.Name, pl.Job.Name, m.Name)
+			}
+		}
+	}
+	return nil
+}
+
 // stateBuffer is the bytes of a batch's state changes held in memory
 // before they spill to sorted runs on disk (plugstate.Options.Buffer); 0
 // is plugstate.DefaultBuffer. Tests make it small.

@@ -312,4 +312,54 @@ func TestStateViolationFailsTheBatch(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("audit verify: %v %+v", err, rep)
 	}
+	t.Run("format change", func(t *testing.T) { stateFormatChange(t, p, ok) })
 }
+
+// stateFormatChange: a version of a plugin that declares another state
+// format (stateprobe@0.0.2, format 2) does not run against a job state
+// holding the plugin's keys in format 1: the batch fails on record naming
+// both formats and the way out, the state as it was. After an approved
+// reset it runs from the empty state and keeps its keys apart from format
+// 1's. (The same check refuses going back to 0.0.1 then.)
+func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) {
+	ctx := context.Background()
+	failed := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, ""))
+	run := func(name string, values ...string) (*ratchet.Result, error) {
+		in := enginetest.WriteInput(t, t.TempDir(), name, readings(values...))
+		return ratchet.Run(ctx, p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
+	}
+	useHostile(t, p, "stateprobe2")
+	_, err := run("two.jsonl", "1")
+	if !errors.Is(err, ratchet.ErrStateFormat) || !strings.Contains(err.Error(), "stateprobe@0.0.2 keeps its state in format 2, but the state") ||
+		!strings.Contains(err.Error(), "holds 2 keys of stateprobe in format 1, which this version does not read") || !strings.Contains(err.Error(), "pawl state reset sensor-feed") {
+		t.Fatalf("want the batch refused for its state format, got %v", err)
+	}
+	if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != first.State.Out {
+		t.Fatalf("a refused batch moved the job's state to %s", cur)
+	}
+	if n := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, "")); n != failed+1 {
+		t.Fatalf("%d batch.failed entries, want %d: the refusal on record", n, failed+1)
+	}
+	if _, _, err := ratchet.ResetState(ctx, p, "sensor-feed", "approver", "stateprobe 0.0.2 keeps its state in format 2"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := run("three.jsonl", "1", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := p.ReadBlob(second.State.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := plugstate.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := tb.Formats("stateprobe"); len(f) != 1 || f[0] != "2" || tb.Keys("stateprobe.2") != first.State.Keys {
+		t.Fatalf("after the reset: formats %v, %d keys in format 2, want format 2 alone with %d", f, tb.Keys("stateprobe.2"), first.State.Keys)
+	}
+	if rep, err := review.Verify(ctx, p); err != nil || !rep.OK() {
+		t.Fatalf("audit verify: %v %v", err, rep.Problems)
+	}
+}
+
