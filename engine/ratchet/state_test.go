@@ -362,4 +362,3 @@ func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) 
 		t.Fatalf("audit verify: %v %v", err, rep.Problems)
 	}
 }
-
