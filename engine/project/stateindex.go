@@ -210,8 +210,10 @@ func (p *Project) rebuildStateIndex(ctx context.Context) (*stateIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	os.RemoveAll(p.stateIndexPath())
-	p.writeStateIndex(idx)
+	if !p.ReadOnly {
+		os.RemoveAll(p.stateIndexPath())
+		p.writeStateIndex(idx)
+	}
 	return idx, nil
 }
 
