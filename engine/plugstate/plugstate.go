@@ -118,6 +118,7 @@ type Table struct {
 	buf      []byte
 	seed     maphash.Seed
 	digest   string
+	lastNS   string // the namespace of the last Put, known valid
 }
 
 // New returns the empty table.
@@ -305,7 +306,12 @@ func (t *Table) Get(fk []byte) ([]byte, bool) {
 // The table copies key and value.
 func (t *Table) Put(fk, val []byte) error {
 	ns, own, ok := split(fk)
-	if !ok || !nsRE.Match(ns) || len(own) == 0 || len(own) > MaxKeyBytes {
+	if ok && string(ns) != t.lastNS { // a plugin's puts share a namespace: checked once
+		if ok = nsRE.Match(ns); ok {
+			t.lastNS = string(ns)
+		}
+	}
+	if !ok || len(own) == 0 || len(own) > MaxKeyBytes {
 		return fmt.Errorf("state key %q: want a plugin name, a zero byte and 1..%d bytes", fk, MaxKeyBytes)
 	}
 	if len(val) > MaxValueBytes {
