@@ -244,11 +244,11 @@ func TestStaleStateRefused(t *testing.T) {
 // that exhausted zscore@1.0.0's memory in its instance — commits, with one
 // key per device in the state, which stays out of guest memory and, past
 // the host's buffer (made small here), out of the host's memory too: the
-// changes spill to sorted runs on disk, which are gone after the batch. A
-// replay with the whole state in one buffer reproduces state_out: spilling
-// changes nothing in the file. BenchmarkHighCardinality (bench_test.go)
-// runs 1,000,000; engine/plugstate's TestMemoryBoundedByBuffer bounds the
-// heap.
+// changes spill to sorted runs on disk, which are gone after the batch.
+// BenchmarkHighCardinality (state_bench_test.go) runs 1,000,000 and
+// replays it; engine/plugstate's TestSpilledTableMatchesModel shows that
+// spilling changes nothing in the file and TestMemoryBoundedByBuffer
+// bounds the heap.
 func TestHighCardinalityState(t *testing.T) {
 	n := 20000
 	if testing.Short() {
@@ -268,10 +268,6 @@ func TestHighCardinalityState(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(p.PendingDir(), ".state-*")); len(left) != 0 {
 		t.Fatalf("the batch left its spilled state behind: %v", left)
-	}
-	rep, err := ratchet.Replay(context.Background(), p, res.BatchID, "test", "")
-	if err != nil || !rep.Match {
-		t.Fatalf("replay without spilling: %v %+v", err, rep)
 	}
 }
 
