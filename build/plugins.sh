@@ -104,6 +104,14 @@ fi
 wat2wasm plugins/notblank/notblank.wat -o "$tmp/notblank.wasm"
 "$tmp/addsection" -payload plugins/notblank/manifest.json "$tmp/notblank.wasm" "$(dest notblank plugins/notblank/notblank.wasm)"
 
+# Version 0.0.3 of stateprobe, in WAT: its state in format 2, migrated from
+# format 1 by its pawl_migrate_state (engine/ratchet's migration test).
+wat2wasm engine/sandbox/testdata/statemigrate/statemigrate.wat -o "$tmp/statemigrate.wasm"
+cat > "$tmp/statemigrate.json" <<'JSON'
+{"abi": 1, "name": "stateprobe", "version": "0.0.3", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"], "format": "2"}}
+JSON
+"$tmp/addsection" -payload "$tmp/statemigrate.json" "$tmp/statemigrate.wasm" "$(dest statemigrate engine/sandbox/testdata/statemigrate.wasm)"
+
 # The hostile test modules: each gets a one-field manifest; wrongabi's
 # claims ABI 2.
 for f in engine/sandbox/testdata/wat/*.wat; do

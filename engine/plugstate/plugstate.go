@@ -92,8 +92,8 @@ func (t *Table) Formats(plugin string) []string {
 
 // Options says where a table keeps the changes it cannot hold in memory.
 type Options struct {
-	// Dir receives the sorted runs of spilled changes (removed by Close);
-	// "" is os.TempDir().
+	// Dir receives the sorted runs of spilled changes (removed by Close),
+	// made (0700) on the first spill; "" is os.TempDir().
 	Dir string
 	// Buffer is the bytes of changes held in memory before they are
 	// spilled; 0 is DefaultBuffer.
@@ -702,6 +702,9 @@ type runWriter struct {
 }
 
 func (t *Table) newRun(keys int) (*runWriter, error) {
+	if err := os.MkdirAll(t.opt.Dir, 0o700); err != nil {
+		return nil, err
+	}
 	f, err := os.CreateTemp(t.opt.Dir, "state-run-*")
 	if err != nil {
 		return nil, err

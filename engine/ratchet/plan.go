@@ -55,6 +55,8 @@ type Plan struct {
 	state    *plugstate.Table // StateIn loaded, then changed by the batch
 	// closeState releases state: its file and its spilled changes.
 	closeState func()
+	stateDir   string                   // where state spills, removed by closeState
+	migrated   []actions.StateMigration // what migrateStates carried over
 
 	validators []*validator
 }

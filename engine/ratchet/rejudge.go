@@ -71,7 +71,7 @@ func Rejudge(ctx context.Context, p *project.Project, pl *Plan, rec *actions.Bat
 	if err := pl.loadValidators(ctx, p, operator, false); err != nil {
 		return nil, err
 	}
-	if err := pl.checkStateFormats(); err != nil {
+	if err := pl.migrateStates(ctx); err != nil {
 		return nil, err
 	}
 	scratch, err := os.MkdirTemp(p.PendingDir(), ".rejudge-*")

@@ -102,7 +102,7 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 	if err := pl.loadValidators(ctx, p, operator, false); err != nil {
 		return nil, err
 	}
-	if err := pl.checkStateFormats(); err != nil {
+	if err := pl.migrateStates(ctx); err != nil {
 		return nil, err
 	}
 	if !p.Store.Has(rec.Input) {
@@ -117,7 +117,7 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 		if _, err := pl.state.WriteTo(h); err != nil {
 			return nil, err
 		}
-		again.State = &actions.StateRef{In: pl.StateIn, Out: store.Digest("sha256:" + hex.EncodeToString(h.Sum(nil))), Base: pl.BaseID, Keys: pl.state.Len()}
+		again.State = &actions.StateRef{In: pl.StateIn, Out: store.Digest("sha256:" + hex.EncodeToString(h.Sum(nil))), Base: pl.BaseID, Keys: pl.state.Len(), Migrated: pl.migrated}
 	}
 	return &again, nil
 }

@@ -181,7 +181,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if err := pl.loadValidators(ctx, p, o.operator, true); err != nil {
 		return nil, err
 	}
-	if err := pl.checkStateFormats(); err != nil {
+	if err := pl.migrateStates(ctx); err != nil {
 		return fail(err)
 	}
 	br.Validators = pl.validatorRefs()

@@ -1,10 +1,12 @@
 package ratchet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,11 +89,16 @@ func committedBase(ctx context.Context, p *project.Project, job, base string) (*
 // the one the job's state holds its keys in.
 var ErrStateFormat = errors.New("plugin state in another format")
 
-// checkStateFormats refuses a batch whose state holds a plugin's keys in
-// a format the pinned version does not declare: that version would not
-// read them (or would misread them), and the keys of the old format would
-// linger. The plan's validators are loaded.
-func (pl *Plan) checkStateFormats() error {
+// migrateStates carries the keys the batch's state holds of each stateful
+// plugin in a format other than the one its pinned version declares: a
+// plugin that exports pawl_migrate_state is given every such key, in key
+// order, on an instance of its own (its declared limits apply to what it
+// writes), and the old key is removed; any other plugin refuses the batch
+// (ErrStateFormat). It runs before the first record, so the batch's
+// state_out (and a replay's) holds the migration. The plan's validators
+// are loaded.
+func (pl *Plan) migrateStates(ctx context.Context) error {
+	pl.migrated = nil
 	if pl.state == nil {
 		return nil
 	}
@@ -102,13 +109,62 @@ func (pl *Plan) checkStateFormats() error {
 		}
 		want := m.State.StateFormat()
 		for _, f := range pl.state.Formats(m.Name) {
-			if f != want {
-				return fmt.Errorf("%w: %s keeps its state in format %s, but the state %s of job %s holds %d keys of %s in format %s, which this version does not read: pin the version of %s that wrote them again, or reset the job's state (`pawl state reset %s --reason TEXT`, an approver's action: %s then starts from the empty state)",
+			if f == want {
+				continue
+			}
+			if !v.plugin.Migrates() {
+				return fmt.Errorf("%w: %s keeps its state in format %s, but the state %s of job %s holds %d keys of %s in format %s, which this version does not read and cannot migrate (it exports no pawl_migrate_state): pin the version of %s that wrote them again, or reset the job's state (`pawl state reset %s --reason TEXT`, an approver's action: %s then starts from the empty state)",
 					ErrStateFormat, m.ID(), want, pl.StateIn, pl.Job.Name, pl.state.Keys(plugstate.Namespace(m.Name, f)), m.Name, f, m.Name, pl.Job.Name, m.Name)
 			}
+			n, err := pl.migrate(ctx, v, f)
+			if err != nil {
+				return fmt.Errorf("migrating the state of %s from format %s to %s: %w", m.ID(), f, want, err)
+			}
+			pl.migrated = append(pl.migrated, actions.StateMigration{Plugin: m.ID(), From: f, To: want, Keys: n})
 		}
 	}
 	return nil
+}
+
+// migrate gives plugin v every key of its namespace in format from, read
+// from a snapshot of the table (the table changes as it goes).
+func (pl *Plan) migrate(ctx context.Context, v *validator, from string) (int64, error) {
+	if err := os.MkdirAll(pl.stateDir, 0o700); err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp(pl.stateDir, "snapshot-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	size, err := pl.state.WriteTo(f)
+	if err != nil {
+		return 0, err
+	}
+	snap, err := plugstate.Open(f, size, plugstate.Options{Dir: pl.stateDir})
+	if err != nil {
+		return 0, err
+	}
+	defer snap.Close()
+	in, err := v.plugin.NewInstance(ctx, v.icfg)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close(ctx)
+	prefix := plugstate.FullKey(nil, plugstate.Namespace(v.plugin.Manifest().Name, from), nil)
+	var n int64
+	err = snap.Each(func(k, val []byte) error {
+		if !bytes.HasPrefix(k, prefix) {
+			return nil
+		}
+		if err := in.MigrateState(ctx, from, k[len(prefix):], val); err != nil {
+			return err
+		}
+		n++
+		return pl.state.Put(k, nil)
+	})
+	return n, err
 }
 
 // stateBuffer is the bytes of a batch's state changes held in memory
@@ -126,11 +182,11 @@ func (pl *Plan) loadState(p *project.Project, d store.Digest) error {
 	if measureState {
 		defer timed(time.Now())
 	}
-	dir, err := os.MkdirTemp(p.PendingDir(), ".state-*")
-	if err != nil {
-		return fmt.Errorf("the state %s: %w", d, err)
-	}
+	// Made on the first spill only: most batches never spill, and
+	// pending/ holds nothing of a batch before its folder.
+	dir := filepath.Join(p.PendingDir(), fmt.Sprintf(".state-%d-%016x", os.Getpid(), rand.Uint64()))
 	opt := plugstate.Options{Dir: dir, Buffer: stateBuffer}
+	pl.stateDir = dir
 	pl.closeState = func() { os.RemoveAll(dir) }
 	if d == store.Digest(plugstate.EmptyDigest) {
 		if _, _, err := p.Store.Put(strings.NewReader(plugstate.Magic)); err != nil {
@@ -232,5 +288,5 @@ func (pl *Plan) stateRecord(p *project.Project) (*actions.StateRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &actions.StateRef{In: pl.StateIn, Out: out, Base: pl.BaseID, Keys: pl.state.Len()}, nil
+	return &actions.StateRef{In: pl.StateIn, Out: out, Base: pl.BaseID, Keys: pl.state.Len(), Migrated: pl.migrated}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -312,11 +313,13 @@ func TestStateViolationFailsTheBatch(t *testing.T) {
 }
 
 // stateFormatChange: a version of a plugin that declares another state
-// format (stateprobe@0.0.2, format 2) does not run against a job state
-// holding the plugin's keys in format 1: the batch fails on record naming
-// both formats and the way out, the state as it was. After an approved
-// reset it runs from the empty state and keeps its keys apart from format
-// 1's. (The same check refuses going back to 0.0.1 then.)
+// format and cannot migrate (stateprobe@0.0.2, format 2) does not run
+// against a job state holding the plugin's keys in format 1: the batch
+// fails on record naming both formats and the way out, the state as it
+// was. A version that migrates (stateprobe@0.0.3, WAT, format 2) is given
+// every key of format 1 before the first record: state_out holds them in
+// format 2 as it rewrote them and nothing of format 1, the record says
+// what was migrated, and a replay reproduces it.
 func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) {
 	ctx := context.Background()
 	failed := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, ""))
@@ -327,7 +330,7 @@ func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) 
 	useHostile(t, p, "stateprobe2")
 	_, err := run("two.jsonl", "1")
 	if !errors.Is(err, ratchet.ErrStateFormat) || !strings.Contains(err.Error(), "stateprobe@0.0.2 keeps its state in format 2, but the state") ||
-		!strings.Contains(err.Error(), "holds 2 keys of stateprobe in format 1, which this version does not read") || !strings.Contains(err.Error(), "pawl state reset sensor-feed") {
+		!strings.Contains(err.Error(), "holds 2 keys of stateprobe in format 1, which this version does not read and cannot migrate") || !strings.Contains(err.Error(), "pawl state reset sensor-feed") {
 		t.Fatalf("want the batch refused for its state format, got %v", err)
 	}
 	if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != first.State.Out {
@@ -336,14 +339,17 @@ func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) 
 	if n := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, "")); n != failed+1 {
 		t.Fatalf("%d batch.failed entries, want %d: the refusal on record", n, failed+1)
 	}
-	if _, _, err := ratchet.ResetState(ctx, p, "sensor-feed", "approver", "stateprobe 0.0.2 keeps its state in format 2"); err != nil {
-		t.Fatal(err)
-	}
-	second, err := run("three.jsonl", "1", "1")
+
+	useHostile(t, p, "statemigrate")
+	res, err := run("three.jsonl", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := p.ReadBlob(second.State.Out)
+	want := []actions.StateMigration{{Plugin: "stateprobe@0.0.3", From: "1", To: "2", Keys: 2}}
+	if res.State == nil || res.State.In != first.State.Out || !slices.Equal(res.State.Migrated, want) {
+		t.Fatalf("the migrating batch's state: %+v, want from %s with %+v", res.State, first.State.Out, want)
+	}
+	data, err := p.ReadBlob(res.State.Out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,8 +357,16 @@ func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := tb.Formats("stateprobe"); len(f) != 1 || f[0] != "2" || tb.Keys("stateprobe.2") != first.State.Keys {
-		t.Fatalf("after the reset: formats %v, %d keys in format 2, want format 2 alone with %d", f, tb.Keys("stateprobe.2"), first.State.Keys)
+	var entries []string
+	tb.Each(func(k, v []byte) error {
+		entries = append(entries, fmt.Sprintf("%q=%q", k, v))
+		return nil
+	})
+	if got := strings.Join(entries, " "); got != `"stateprobe.2\x00k/0"="M2345678" "stateprobe.2\x00k/1"="M2345678"` {
+		t.Fatalf("state_out after the migration: %s", got)
+	}
+	if rep, err := ratchet.Replay(ctx, p, res.BatchID, "inspector", "review"); err != nil || !rep.Match {
+		t.Fatalf("replay of the migrating batch: %v %+v", err, rep)
 	}
 	if rep, err := review.Verify(ctx, p); err != nil || !rep.OK() {
 		t.Fatalf("audit verify: %v %v", err, rep.Problems)
