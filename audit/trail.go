@@ -471,6 +471,7 @@ type Filter struct {
 	ObjectPrefix string    // object starts with this (case-sensitive)
 	Operator     string    // exact operator
 	Since        time.Time // recorded at or after this instant
+	AfterSeq     int64     // seq greater than this
 	Limit        int       // at most this many, the earliest first; 0 means no limit
 }
 
@@ -501,6 +502,9 @@ func (t *Trail) List(ctx context.Context, f Filter) ([]Entry, error) {
 	if !f.Since.IsZero() {
 		// Stored times are fixed-width UTC, so string order is time order.
 		where, args = append(where, "time >= ?"), append(args, formatTime(f.Since))
+	}
+	if f.AfterSeq > 0 {
+		where, args = append(where, "seq > ?"), append(args, f.AfterSeq)
 	}
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("audit: list %s: negative limit %d", t.path, f.Limit)

@@ -238,6 +238,8 @@ func TestFindAndList(t *testing.T) {
 		{Filter{Operator: "bob"}, "3,6"},
 		{Filter{Since: mid}, fmt.Sprintf("%d,7", e.Seq)},
 		{Filter{Operator: "alice", Limit: 2}, "2,4"},
+		{Filter{Action: "batch.committed", AfterSeq: 2}, "4,6"},
+		{Filter{AfterSeq: 7}, ""},
 		{Filter{Action: "batch.committed", ObjectPrefix: "batch:1", Operator: "bob"}, "6"},
 		{Filter{}, "1,2,3,4,5,6,7"},
 	}

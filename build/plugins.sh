@@ -86,6 +86,12 @@ cat > "$tmp/stateprobe.json" <<'JSON'
 {"abi": 1, "name": "stateprobe", "version": "0.0.1", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"]}}
 JSON
 "$tmp/addsection" -payload "$tmp/stateprobe.json" "$tmp/stateprobe.wasm" "$(dest stateprobe engine/sandbox/testdata/stateprobe.wasm)"
+# Version 0.0.2 of stateprobe: the same code, its state declared in format
+# 2 (engine/ratchet's test of a format change).
+cat > "$tmp/stateprobe2.json" <<'JSON'
+{"abi": 1, "name": "stateprobe", "version": "0.0.2", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"], "format": "2"}}
+JSON
+"$tmp/addsection" -payload "$tmp/stateprobe2.json" "$tmp/stateprobe.wasm" "$(dest stateprobe2 engine/sandbox/testdata/stateprobe2.wasm)"
 cat > "$tmp/stateundeclared.json" <<'JSON'
 {"abi": 1, "name": "stateundeclared", "version": "0.0.1", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}]}
 JSON
@@ -97,6 +103,14 @@ if ! command -v wat2wasm >/dev/null 2>&1; then
 fi
 wat2wasm plugins/notblank/notblank.wat -o "$tmp/notblank.wasm"
 "$tmp/addsection" -payload plugins/notblank/manifest.json "$tmp/notblank.wasm" "$(dest notblank plugins/notblank/notblank.wasm)"
+
+# Version 0.0.3 of stateprobe, in WAT: its state in format 2, migrated from
+# format 1 by its pawl_migrate_state (engine/ratchet's migration test).
+wat2wasm engine/sandbox/testdata/statemigrate/statemigrate.wat -o "$tmp/statemigrate.wasm"
+cat > "$tmp/statemigrate.json" <<'JSON'
+{"abi": 1, "name": "stateprobe", "version": "0.0.3", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"], "format": "2"}}
+JSON
+"$tmp/addsection" -payload "$tmp/statemigrate.json" "$tmp/statemigrate.wasm" "$(dest statemigrate engine/sandbox/testdata/statemigrate.wasm)"
 
 # The hostile test modules: each gets a one-field manifest; wrongabi's
 # claims ABI 2.

@@ -91,8 +91,9 @@ func TestReproducible(t *testing.T) {
 		"registry": "registry/registry.wasm", "zscore": "zscore/zscore.wasm",
 		"probe": "../engine/sandbox/testdata/probe.wasm", "notblank": "notblank/notblank.wasm",
 		"stateprobe": "../engine/sandbox/testdata/stateprobe.wasm", "stateundeclared": "../engine/sandbox/testdata/stateundeclared.wasm",
+		"stateprobe2": "../engine/sandbox/testdata/stateprobe2.wasm", "statemigrate": "../engine/sandbox/testdata/statemigrate.wasm",
 	}
-	wat := map[string]bool{"notblank": true}                                                     // built by wat2wasm
+	wat := map[string]bool{"notblank": true, "statemigrate": true}                               // built by wat2wasm
 	clang := map[string]bool{"range": true, "registry": true, "zscore": true, "freshness": true} // built by clang
 	wats, _ := filepath.Glob("../engine/sandbox/testdata/wat/*.wat")
 	for _, w := range wats {

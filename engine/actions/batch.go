@@ -209,6 +209,19 @@ type StateRef struct {
 	Base string `json:"base_id"`
 	// Keys is how many keys state_out holds.
 	Keys int64 `json:"keys"`
+	// Migrated lists the plugins whose keys the batch carried from an
+	// older state format to the one their pinned version declares, before
+	// its first record (docs/plugin-abi.md §8): part of state_out.
+	Migrated []StateMigration `json:"migrated,omitempty"`
+}
+
+// StateMigration is one plugin's state carried from one format to another
+// by its pawl_migrate_state, key by key in key order.
+type StateMigration struct {
+	Plugin string `json:"plugin"` // name@version
+	From   string `json:"from_format"`
+	To     string `json:"to_format"`
+	Keys   int64  `json:"keys"` // the keys of the old format given to the plugin
 }
 
 // StateBatchID is the id of a batch of a job that keeps state: the base id

@@ -20,12 +20,20 @@
 //   - Load refuses any file that is not exactly the canonical encoding of
 //     some table (order, duplicates, lengths, the namespace, trailing
 //     bytes), naming the offset: FuzzLoad holds Load ∘ WriteTo = identity.
-//   - A Table never changes the bytes it was loaded from: Put writes to an
-//     overlay, and WriteTo merges the two into a new file, so the state a
-//     batch started from is untouched until its commit names the new one.
-//   - Memory: the loaded file plus one offset per entry, plus the keys the
-//     batch wrote and their values (a value rewritten at the same length
-//     is rewritten in place).
+//   - A Table never changes the bytes it was opened from: Put writes to a
+//     buffer, and WriteTo merges the file and the changes into a new file,
+//     so the state a batch started from is untouched until its commit
+//     names the new one.
+//   - Memory is bounded by Options.Buffer, not by the number of keys: Open
+//     checks and hashes the file in one streaming pass and keeps only the
+//     first key of every 4 KiB block (a lookup reads one block); changes
+//     past the buffer spill to sorted runs on disk (a Bloom filter each,
+//     merged into one past eight), newest first on lookup; WriteTo streams
+//     the merge (beyond the buffer, about 2 bytes a key: the sparse
+//     indexes and the filters). The file written does not depend on the
+//     buffer: the same
+//     changes give the same bytes (TestSpilledTableMatchesModel), so replay
+//     reproduces state_out whatever the buffer.
 //
 // It imports nothing of ours: the ratchet keeps the files in the store and
 // the sandbox reaches a table through its own interface.

@@ -24,8 +24,19 @@ func FuzzLoad(f *testing.F) {
 		if got := tb.Bytes(); !bytes.Equal(got, b) {
 			tt.Fatalf("accepted a non-canonical file:\n in %q\nout %q", b, got)
 		}
-		for i := range tb.idx {
-			k, v := tb.entry(i)
+		type kv struct{ k, v []byte }
+		var all []kv
+		if err := tb.Each(func(k, v []byte) error {
+			all = append(all, kv{bytes.Clone(k), bytes.Clone(v)})
+			return nil
+		}); err != nil {
+			tt.Fatal(err)
+		}
+		if int64(len(all)) != tb.Len() {
+			tt.Fatalf("%d entries, Len %d", len(all), tb.Len())
+		}
+		for _, e := range all {
+			k, v := e.k, e.v
 			if got, ok := tb.Get(k); !ok || !bytes.Equal(got, v) {
 				tt.Fatalf("entry %q does not read back", k)
 			}

@@ -63,10 +63,10 @@ func TestPutGetWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for i := range c.idx {
-		k, v := c.entry(i)
+	c.Each(func(k, v []byte) error {
 		got = append(got, fmt.Sprintf("%q=%q", k, v))
-	}
+		return nil
+	})
 	want := `["other\x00x"="\x01\x02\x03" "zscore\x00a"="long" "zscore\x00c"="VC" "zscore\x00d"="vd" "zscore\x00e"="new"]`
 	if s := "[" + join(got) + "]"; s != want {
 		t.Fatalf("entries\n got %s\nwant %s", s, want)
@@ -138,5 +138,26 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	if _, err := Load(good); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFormats: a plugin's keys in format 1 live under its name, in any
+// other under name.format; Formats lists the ones that hold keys, and
+// Load accepts the namespaces (and only a format after one dot).
+func TestFormats(t *testing.T) {
+	tb := New()
+	tb.Put(fk(Namespace("zscore", "1"), "a"), []byte("x"))
+	tb.Put(fk(Namespace("zscore", "2"), "a"), []byte("y"))
+	tb.Put(fk(Namespace("zscore-b", "3"), "a"), []byte("z"))
+	tb.Put(fk("zscore.4", "a"), []byte("w"))
+	tb.Put(fk("zscore.4", "a"), nil) // removed: format 4 holds nothing
+	if got := fmt.Sprint(tb.Formats("zscore")); got != "[1 2]" {
+		t.Fatalf("Formats(zscore) = %s, want [1 2]", got)
+	}
+	if _, err := Load(tb.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := New().Put(fk("zscore.a.b", "k"), []byte("x")); err == nil {
+		t.Fatal("a namespace with two dots was accepted")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,6 +63,9 @@ type Project struct {
 	cacheKey []byte                          // the compilation cache's MAC key, read on first use
 	pol      *policyState                    // the policy engine, opened on first use (policy.go)
 	inForce  *inForcePolicy                  // the bundle the pins on record name (PolicyInForce)
+	// stateIndexRead is how many trail entries the state index last read
+	// (stateindex.go).
+	stateIndexRead atomic.Int64
 }
 
 // FindRoot walks up from dir to the first directory holding pawl.yaml.

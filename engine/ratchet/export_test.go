@@ -38,6 +38,7 @@ var (
 	TestHook      = &testHook
 	MeasureState  = &measureState
 	StateNanos    = &stateNanos
+	StateBuffer   = &stateBuffer
 	SkipLineage   = &skipLineage
 	SkipNormalize = &skipNormalize
 )

@@ -53,6 +53,10 @@ type Plan struct {
 	BaseID   string
 	stateful bool
 	state    *plugstate.Table // StateIn loaded, then changed by the batch
+	// closeState releases state: its file and its spilled changes.
+	closeState func()
+	stateDir   string                   // where state spills, removed by closeState
+	migrated   []actions.StateMigration // what migrateStates carried over
 
 	validators []*validator
 }

@@ -63,11 +63,15 @@ func Rejudge(ctx context.Context, p *project.Project, pl *Plan, rec *actions.Bat
 		if rec.State != nil {
 			pl.StateIn = rec.State.In
 		}
-		if pl.state, err = loadState(p, pl.StateIn); err != nil {
+		defer pl.releaseState()
+		if err = pl.loadState(p, pl.StateIn); err != nil {
 			return nil, err
 		}
 	}
 	if err := pl.loadValidators(ctx, p, operator, false); err != nil {
+		return nil, err
+	}
+	if err := pl.migrateStates(ctx); err != nil {
 		return nil, err
 	}
 	scratch, err := os.MkdirTemp(p.PendingDir(), ".rejudge-*")

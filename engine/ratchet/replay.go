@@ -94,11 +94,15 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 		return nil, err
 	}
 	if pl.stateful {
-		if pl.state, err = loadState(p, pl.StateIn); err != nil {
+		defer pl.releaseState()
+		if err = pl.loadState(p, pl.StateIn); err != nil {
 			return nil, err
 		}
 	}
 	if err := pl.loadValidators(ctx, p, operator, false); err != nil {
+		return nil, err
+	}
+	if err := pl.migrateStates(ctx); err != nil {
 		return nil, err
 	}
 	if !p.Store.Has(rec.Input) {
@@ -113,7 +117,7 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 		if _, err := pl.state.WriteTo(h); err != nil {
 			return nil, err
 		}
-		again.State = &actions.StateRef{In: pl.StateIn, Out: store.Digest("sha256:" + hex.EncodeToString(h.Sum(nil))), Base: pl.BaseID, Keys: pl.state.Len()}
+		again.State = &actions.StateRef{In: pl.StateIn, Out: store.Digest("sha256:" + hex.EncodeToString(h.Sum(nil))), Base: pl.BaseID, Keys: pl.state.Len(), Migrated: pl.migrated}
 	}
 	return &again, nil
 }

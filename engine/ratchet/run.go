@@ -198,12 +198,16 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	}
 	if pl.stateful {
 		var err error
-		if pl.state, err = loadState(p, pl.StateIn); err != nil {
+		defer pl.releaseState()
+		if err = pl.loadState(p, pl.StateIn); err != nil {
 			return fail(err)
 		}
 	}
 	if err := pl.loadValidators(ctx, p, o.operator, true); err != nil {
 		return nil, err
+	}
+	if err := pl.migrateStates(ctx); err != nil {
+		return fail(err)
 	}
 	br.Validators = pl.validatorRefs()
 	workers := o.workers

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,20 +78,28 @@ func freshProject(b *testing.B, dir string) *project.Project {
 // key per device in the host's state), in a fresh project each time:
 // records/s, the state's keys, the peak RSS of the process during the run,
 // and the replay of the batch (which must reproduce state_out).
-// PAWL_BENCH_RECORDS overrides the count.
+// PAWL_BENCH_RECORDS overrides the count, PAWL_BENCH_DEVICES the devices
+// (default: as many as records); PAWL_BENCH_HEAPPROFILE names a file to
+// receive a heap profile taken near the run's peak of Go heap in use.
 func BenchmarkHighCardinality(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("PAWL_BENCH_RECORDS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	in := writeReadings(b, n, n)
+	devices := n
+	if s := os.Getenv("PAWL_BENCH_DEVICES"); s != "" {
+		devices, _ = strconv.Atoi(s)
+	}
+	in := writeReadings(b, n, devices)
 	dir := b.TempDir()
 	warmCache(b, filepath.Join(dir, "warm"))
 	for i := 0; i < b.N; i++ {
 		p := freshProject(b, filepath.Join(dir, fmt.Sprintf("p%d", i)))
 		runtimeGC()
 		resetPeakRSS()
+		stop := heapPeakProfile(b, os.Getenv("PAWL_BENCH_HEAPPROFILE"))
 		res, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf, Workers: 2, Reason: "benchmark at the tests' as-of time"})
+		stop()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -140,6 +150,44 @@ func BenchmarkStateCost(b *testing.B) {
 	}
 	b.ReportMetric(100*float64(state)/float64(total), "state-%")
 	b.ReportMetric(total.Seconds()/float64(2*b.N), "s/batch")
+}
+
+// heapPeakProfile, given a file name, samples the Go heap in use every
+// 100 ms until stopped and writes a heap profile to the file whenever the
+// heap in use passes its previous peak by 5%: the last one written is taken
+// near the peak. With no file name it does nothing.
+func heapPeakProfile(b *testing.B, file string) (stop func()) {
+	if file == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			metrics.Read(samples)
+			if v := samples[0].Value.Uint64(); v > peak+peak/20 {
+				peak = v
+				f, err := os.Create(file)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 func runtimeGC() { debug.FreeOSMemory() }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,6 +142,43 @@ func TestStateCarriedAcrossThreeBatches(t *testing.T) {
 	if rep, err := ratchet.Replay(ctx, p, res.BatchID, "inspector", "review"); err != nil || !rep.Match {
 		t.Fatalf("replay of the resubmission: %v %+v", err, rep)
 	}
+
+	// The job's state is found through the state index: current, it
+	// reads no entry of the trail; removed, it is rebuilt from the trail
+	// (the four batch.committed entries), the same bytes; wrong, audit
+	// verify says so and the next reader puts it right.
+	if cur, _, err := ratchet.JobState(ctx, p, "sensor-feed"); err != nil || cur != r3.State.Out || p.StateIndexRead() != 0 {
+		t.Fatalf("through a current index: %s (%v), %d trail entries read", cur, err, p.StateIndexRead())
+	}
+	idx := filepath.Join(p.Data, "state-index")
+	heads, err := os.ReadFile(filepath.Join(idx, "heads.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(idx)
+	if cur, by, err := ratchet.JobState(ctx, p, "sensor-feed"); err != nil || cur != r3.State.Out || by != r3.BatchID || p.StateIndexRead() != 4 {
+		t.Fatalf("without the index: %s by %s (%v), %d trail entries read, want 4", cur, by, err, p.StateIndexRead())
+	}
+	if again, _ := os.ReadFile(filepath.Join(idx, "heads.json")); string(again) != string(heads) {
+		t.Fatalf("the index rebuilt differs:\n%s\nwas\n%s", again, heads)
+	}
+	if bases, _ := os.ReadDir(filepath.Join(idx, "bases")); len(bases) != 3 {
+		t.Fatalf("%d base ids in the index, want the 3 batches'", len(bases))
+	}
+	again = enginetest.Batch(t, p, steady(dev, 15, 0)...) // batch 1's input, through the index
+	if again.Status != ratchet.StatusAlreadyCommitted || again.BatchID != r1.BatchID || p.StateIndexRead() != 0 {
+		t.Fatalf("rerun of batch 1 through the index: %s %s, %d trail entries read", again.Status, again.BatchID, p.StateIndexRead())
+	}
+	os.WriteFile(filepath.Join(idx, "heads.json"), []byte(strings.ReplaceAll(string(heads), string(r3.State.Out), string(r2.State.Out))), 0o600)
+	if rep, err := review.Verify(ctx, p); err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "the state index says job sensor-feed's state is") {
+		t.Fatalf("audit verify of a wrong index: %v %v", err, rep.Problems)
+	}
+	if cur, _, err := ratchet.JobState(ctx, p, "sensor-feed"); err != nil || cur != r3.State.Out {
+		t.Fatalf("through a wrong index: %s (%v), want %s", cur, err, r3.State.Out)
+	}
+	if rep, err := review.Verify(ctx, p); err != nil || !rep.OK() {
+		t.Fatalf("audit verify after the index was put right: %v %v", err, rep.Problems)
+	}
 }
 
 // TestStaleStateRefused: a batch judged against a state that another batch
@@ -204,8 +243,13 @@ func TestStaleStateRefused(t *testing.T) {
 
 // TestHighCardinalityState: every reading from its own device — the case
 // that exhausted zscore@1.0.0's memory in its instance — commits, with one
-// key per device in the state, which stays out of guest memory.
-// BenchmarkHighCardinality (bench_test.go) runs 1,000,000.
+// key per device in the state, which stays out of guest memory and, past
+// the host's buffer (made small here), out of the host's memory too: the
+// changes spill to sorted runs on disk, which are gone after the batch.
+// BenchmarkHighCardinality (state_bench_test.go) runs 1,000,000 and
+// replays it; engine/plugstate's TestSpilledTableMatchesModel shows that
+// spilling changes nothing in the file and TestMemoryBoundedByBuffer
+// bounds the heap.
 func TestHighCardinalityState(t *testing.T) {
 	n := 20000
 	if testing.Short() {
@@ -217,9 +261,14 @@ func TestHighCardinalityState(t *testing.T) {
 		fmt.Fprintf(&b, "%s\n", reading(fmt.Sprintf("ZZ-%06d", i), 21, i%3600))
 	}
 	in := enginetest.WriteInput(t, t.TempDir(), "many.jsonl", []byte(b.String()))
+	*ratchet.StateBuffer = 16 << 10 // a few hundred keys: dozens of spills, merged
 	res := enginetest.Run(t, p, in, 2)
+	*ratchet.StateBuffer = 0
 	if res.RecordsIn != int64(n) || res.State == nil || res.State.Keys != int64(n) {
 		t.Fatalf("%d records, state %+v", res.RecordsIn, res.State)
+	}
+	if left, _ := filepath.Glob(filepath.Join(p.PendingDir(), ".state-*")); len(left) != 0 {
+		t.Fatalf("the batch left its spilled state behind: %v", left)
 	}
 }
 
@@ -259,5 +308,67 @@ func TestStateViolationFailsTheBatch(t *testing.T) {
 	rep, err := review.Verify(ctx, p)
 	if err != nil || !rep.OK() {
 		t.Fatalf("audit verify: %v %+v", err, rep)
+	}
+	t.Run("format change", func(t *testing.T) { stateFormatChange(t, p, ok) })
+}
+
+// stateFormatChange: a version of a plugin that declares another state
+// format and cannot migrate (stateprobe@0.0.2, format 2) does not run
+// against a job state holding the plugin's keys in format 1: the batch
+// fails on record naming both formats and the way out, the state as it
+// was. A version that migrates (stateprobe@0.0.3, WAT, format 2) is given
+// every key of format 1 before the first record: state_out holds them in
+// format 2 as it rewrote them and nothing of format 1, the record says
+// what was migrated, and a replay reproduces it.
+func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) {
+	ctx := context.Background()
+	failed := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, ""))
+	run := func(name string, values ...string) (*ratchet.Result, error) {
+		in := enginetest.WriteInput(t, t.TempDir(), name, readings(values...))
+		return ratchet.Run(ctx, p, ratchet.RunOptions{Job: "sensor-feed", Input: in, AsOf: enginetest.AsOf})
+	}
+	useHostile(t, p, "stateprobe2")
+	_, err := run("two.jsonl", "1")
+	if !errors.Is(err, ratchet.ErrStateFormat) || !strings.Contains(err.Error(), "stateprobe@0.0.2 keeps its state in format 2, but the state") ||
+		!strings.Contains(err.Error(), "holds 2 keys of stateprobe in format 1, which this version does not read and cannot migrate") || !strings.Contains(err.Error(), "pawl state reset sensor-feed") {
+		t.Fatalf("want the batch refused for its state format, got %v", err)
+	}
+	if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != first.State.Out {
+		t.Fatalf("a refused batch moved the job's state to %s", cur)
+	}
+	if n := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, "")); n != failed+1 {
+		t.Fatalf("%d batch.failed entries, want %d: the refusal on record", n, failed+1)
+	}
+
+	useHostile(t, p, "statemigrate")
+	res, err := run("three.jsonl", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []actions.StateMigration{{Plugin: "stateprobe@0.0.3", From: "1", To: "2", Keys: 2}}
+	if res.State == nil || res.State.In != first.State.Out || !slices.Equal(res.State.Migrated, want) {
+		t.Fatalf("the migrating batch's state: %+v, want from %s with %+v", res.State, first.State.Out, want)
+	}
+	data, err := p.ReadBlob(res.State.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := plugstate.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []string
+	tb.Each(func(k, v []byte) error {
+		entries = append(entries, fmt.Sprintf("%q=%q", k, v))
+		return nil
+	})
+	if got := strings.Join(entries, " "); got != `"stateprobe.2\x00k/0"="M2345678" "stateprobe.2\x00k/1"="M2345678"` {
+		t.Fatalf("state_out after the migration: %s", got)
+	}
+	if rep, err := ratchet.Replay(ctx, p, res.BatchID, "inspector", "review"); err != nil || !rep.Match {
+		t.Fatalf("replay of the migrating batch: %v %+v", err, rep)
+	}
+	if rep, err := review.Verify(ctx, p); err != nil || !rep.OK() {
+		t.Fatalf("audit verify: %v %v", err, rep.Problems)
 	}
 }

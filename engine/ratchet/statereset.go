@@ -36,35 +36,18 @@ func (c *CurrentState) By() string {
 	return "nothing: no batch of the job has kept state"
 }
 
-// JobStateNow reads a job's current state from the trail: the state_out of
-// its last committed batch that advances it (resubmissions do not), unless
-// a state.reset of the job came after it (then the empty state).
+// JobStateNow reads a job's current state: the state_out of its last
+// committed batch that advances it (resubmissions do not), unless a
+// state.reset of the job came after it (then the empty state). It reads the
+// project's state index, which the trail's entries since it was written
+// bring up to date (project.StateHeadOf): not every batch on record.
 func JobStateNow(ctx context.Context, p *project.Project, job string) (*CurrentState, error) {
 	cur := &CurrentState{Job: job, State: store.Digest(plugstate.EmptyDigest)}
-	bs, err := p.Batches(ctx)
-	if err != nil {
-		return nil, err
+	h, err := p.StateHeadOf(ctx, job)
+	if err != nil || h == nil {
+		return cur, err
 	}
-	for i := len(bs) - 1; i >= 0; i-- {
-		b := bs[i]
-		if b.Job == job && b.State != nil && b.Resubmits == nil {
-			cur.State, cur.Keys, cur.Batch, cur.Seq = b.State.Out, b.State.Keys, b.BatchID, b.AuditSeq
-			break
-		}
-	}
-	rs, err := p.StateResets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for i := len(rs) - 1; i >= 0; i-- {
-		r := rs[i]
-		if r.Job == job {
-			if r.AuditSeq > cur.Seq {
-				*cur = CurrentState{Job: job, State: r.After, Reset: r.AuditSeq, Seq: r.AuditSeq}
-			}
-			break
-		}
-	}
+	cur.State, cur.Keys, cur.Batch, cur.Reset, cur.Seq = h.State, h.Keys, h.Batch, h.Reset, h.Seq
 	return cur, nil
 }
 

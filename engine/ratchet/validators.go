@@ -15,6 +15,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/jsonptr"
 	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/plugstate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/schema"
@@ -125,7 +126,7 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 			if pl.state == nil {
 				return fmt.Errorf("job %s: %s keeps state, and the batch has none loaded (internal error)", job.Name, spec.Plugin)
 			}
-			v.icfg.State = &nsState{t: pl.state, ns: m.Name}
+			v.icfg.State = &nsState{t: pl.state, ns: plugstate.Namespace(m.Name, m.State.StateFormat())}
 		}
 		for _, f := range m.Fields {
 			ptr := f.Pointer

@@ -110,6 +110,13 @@ func Verify(ctx context.Context, p *project.Project) (*VerifyReport, error) {
 	} else {
 		rep.Problems = append(rep.Problems, stateChains(batches, resets, p.ReadBlob)...)
 	}
+	// The state index (data/state-index) agrees with the trail up to the
+	// entry it covers.
+	if probs, err := p.CheckStateIndex(ctx); err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the state index: %v", err))
+	} else {
+		rep.Problems = append(rep.Problems, probs...)
+	}
 	// Approvals of changes (the two-person rule): each must verify against
 	// its change.proposed entry, and an applied change must name approvals
 	// that count.

@@ -42,17 +42,19 @@ type InstanceConfig struct {
 // use: give each goroutine its own. An instance that failed in any way is
 // closed and refuses further calls; make a fresh one.
 type Instance struct {
-	p      *Plugin
-	mod    api.Module
-	mem    api.Memory
-	alloc  api.Function
-	init   api.Function
-	valid  api.Function
-	out    *cappedBuffer
-	clock  *detClock
-	asOf   int64
-	buf    uint32 // guest input buffer from pawl_alloc
-	bufCap uint32
+	p     *Plugin
+	mod   api.Module
+	mem   api.Memory
+	alloc api.Function
+	init  api.Function
+	valid api.Function
+	// migrate is pawl_migrate_state, when the plugin exports it.
+	migrate api.Function
+	out     *cappedBuffer
+	clock   *detClock
+	asOf    int64
+	buf     uint32 // guest input buffer from pawl_alloc
+	bufCap  uint32
 
 	state      StateStore
 	validating bool  // pawl_validate is running: state may be used
@@ -128,6 +130,7 @@ func (p *Plugin) NewInstance(ctx context.Context, ic InstanceConfig) (*Instance,
 	in.alloc = mod.ExportedFunction("pawl_alloc")
 	in.init = mod.ExportedFunction("pawl_init")
 	in.valid = mod.ExportedFunction("pawl_validate")
+	in.migrate = mod.ExportedFunction(migrateExport)
 	if in.mem == nil {
 		_ = mod.Close(ctx)
 		return nil, fail(KindLoad, "has no memory")
@@ -219,6 +222,42 @@ func (in *Instance) Validate(ctx context.Context, b *Batch) ([]Verdict, error) {
 		return nil, in.errorf("validate", KindMalformedResult, b, "%v", err)
 	}
 	return verdicts, nil
+}
+
+// MigrateState gives the plugin one key of its state in an older format
+// (from) and its value, through pawl_migrate_state(ptr, len): the message
+// is u32 LE length and bytes of from, of the key, of the value. The plugin
+// writes what it keeps of them in its declared format with state_put
+// (within its declared limits, as in pawl_validate) and returns an empty
+// result; a non-empty result is its refusal, in words. The host removes
+// the old key. Any error closes the instance.
+func (in *Instance) MigrateState(ctx context.Context, from string, key, val []byte) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	m := in.p.manifest
+	if in.dead != nil {
+		return &Error{Plugin: m.ID(), Op: "migrate_state", Kind: KindClosed, Detail: in.dead.Error()}
+	}
+	if in.migrate == nil || m.State == nil {
+		return in.errorf("migrate_state", KindLoad, nil, "exports no %s or declares no state", migrateExport)
+	}
+	var hdr [4]byte
+	msg := make([]byte, 0, 12+len(from)+len(key)+len(val))
+	for _, part := range [][]byte{[]byte(from), key, val} {
+		binary.LittleEndian.PutUint32(hdr[:], uint32(len(part)))
+		msg = append(append(msg, hdr[:]...), part...)
+	}
+	in.validating = true
+	res, err := in.call(ctx, "migrate_state", in.migrate, msg, nil)
+	in.validating = false
+	if err != nil {
+		return err
+	}
+	if len(res) > 0 {
+		in.closeLocked(ctx, errors.New("migration refused"))
+		return in.errorf("migrate_state", KindState, nil, "refused to migrate key %q from format %s: %s", clip(key), from, clip(res))
+	}
+	return nil
 }
 
 func (in *Instance) errorf(op string, kind Kind, b *Batch, format string, args ...any) *Error {

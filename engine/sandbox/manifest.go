@@ -97,6 +97,21 @@ type StateDecl struct {
 	// Prefixes, when given, are the only starts a key may have: the keys
 	// the plugin declares it writes.
 	Prefixes []string `json:"prefixes,omitempty"`
+	// Format names the encoding of the plugin's keys and values ("" is
+	// "1"). The host keeps the state of each format apart: a version of
+	// the plugin that changes its encoding declares a new format, and a
+	// job whose state holds the plugin's keys in another format does not
+	// run it until the state is reset (docs/plugin-abi.md §8).
+	Format string `json:"format,omitempty"`
+}
+
+// StateFormat is the format a state declaration names: "1" when it names
+// none.
+func (s *StateDecl) StateFormat() string {
+	if s.Format == "" {
+		return "1"
+	}
+	return s.Format
 }
 
 // The host's caps on a declared state (engine/plugstate holds the same).
@@ -120,6 +135,7 @@ func (m *Manifest) FieldIndex(name string) int {
 
 var (
 	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+	formatRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,15}$`)
 	versionRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$`)
 )
 
@@ -231,6 +247,9 @@ func (m *Manifest) check() error {
 		}
 		if s.MaxKeys < 0 {
 			return fmt.Errorf("state.max_keys %d: want 0 (no bound) or more", s.MaxKeys)
+		}
+		if s.Format != "" && !formatRE.MatchString(s.Format) {
+			return fmt.Errorf("state.format %q: want %s", s.Format, formatRE)
 		}
 		for i, p := range s.Prefixes {
 			if p == "" || len(p) > s.MaxKeyBytes {

@@ -438,7 +438,20 @@ func checkExports(c wazero.CompiledModule) error {
 	if _, ok := c.ExportedMemories()["memory"]; !ok {
 		return fmt.Errorf("does not export its memory as \"memory\"")
 	}
+	if f, ok := fns[migrateExport]; ok && (!sameTypes(f.ParamTypes(), []api.ValueType{i32, i32}) || !sameTypes(f.ResultTypes(), []api.ValueType{i64})) {
+		return fmt.Errorf("exports %s%s, ABI %d requires %s(i32, i32) -> (i64)", migrateExport, sig(f.ParamTypes(), f.ResultTypes()), ABIVersion, migrateExport)
+	}
 	return nil
+}
+
+// migrateExport is the optional export through which a plugin carries its
+// state from an older format to the one it declares (docs/plugin-abi.md §8).
+const migrateExport = "pawl_migrate_state"
+
+// Migrates says whether the plugin exports pawl_migrate_state.
+func (p *Plugin) Migrates() bool {
+	_, ok := p.compiled.ExportedFunctions()[migrateExport]
+	return ok
 }
 
 func sameTypes(a, b []api.ValueType) bool {

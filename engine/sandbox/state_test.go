@@ -122,6 +122,9 @@ func TestStateManifestChecks(t *testing.T) {
 	if err := base().check(); err != nil {
 		t.Fatal(err)
 	}
+	if m := base(); m.State.StateFormat() != "1" {
+		t.Fatalf("a state without format is in format %q, want 1", m.State.StateFormat())
+	}
 	for want, edit := range map[string]func(m *Manifest){
 		"only an ordered plugin may keep state": func(m *Manifest) { m.Mode = ModeStateless },
 		"state.max_key_bytes 0: want 1..1024":   func(m *Manifest) { m.State.MaxKeyBytes = 0 },
@@ -129,6 +132,8 @@ func TestStateManifestChecks(t *testing.T) {
 		"state.max_value_bytes 65537":           func(m *Manifest) { m.State.MaxValueBytes = 65537 },
 		"state.max_keys -1":                     func(m *Manifest) { m.State.MaxKeys = -1 },
 		`state.prefixes[0] ""`:                  func(m *Manifest) { m.State.Prefixes = []string{""} },
+		`state.format "v.2"`:                    func(m *Manifest) { m.State.Format = "v.2" },
+		`state.format "Two"`:                    func(m *Manifest) { m.State.Format = "Two" },
 	} {
 		m := base()
 		edit(m)
