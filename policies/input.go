@@ -79,8 +79,9 @@ type Destination struct {
 // data.pawl.egress.decision).
 type EgressInput struct {
 	Destination Destination `json:"destination"`
-	// Kind is what leaves: "" for a batch's export, KindNotice for a
-	// notice to a source (a quarantine report).
+	// Kind is what leaves: "" for a batch's export, EgressNotice for a
+	// notice to a source (a quarantine report), EgressLineage for a
+	// batch's OpenLineage events.
 	Kind      string    `json:"kind,omitempty"`
 	Principal Principal `json:"principal"`
 	Purpose   string    `json:"purpose"`
@@ -92,6 +93,10 @@ type EgressInput struct {
 
 // EgressNotice is the EgressInput.Kind of a notice to a source.
 const EgressNotice = "notice"
+
+// EgressLineage is the EgressInput.Kind of a batch's OpenLineage events
+// sent to a lineage service.
+const EgressLineage = "lineage"
 
 // PluginRef is the plugin asking to run.
 type PluginRef struct {
@@ -246,8 +251,8 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 		if in.Resource.Signatures == nil {
 			in.Resource.Signatures = []ESignature{}
 		}
-		if in.Kind != "" && in.Kind != EgressNotice {
-			return fail(fmt.Errorf("kind %q is not an egress kind: leave it out for an export, or %q", in.Kind, EgressNotice))
+		if in.Kind != "" && in.Kind != EgressNotice && in.Kind != EgressLineage {
+			return fail(fmt.Errorf("kind %q is not an egress kind: leave it out for an export, or %q or %q", in.Kind, EgressNotice, EgressLineage))
 		}
 		if in.Records && in.Kind != EgressNotice {
 			return fail(errors.New("records is for a notice (kind \"notice\") only"))

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -77,7 +78,17 @@ included; 1 with a message otherwise.`,
 			if err != nil {
 				return err
 			}
-			return a.printResult(res)
+			if err := a.printResult(res); err != nil {
+				return err
+			}
+			// The batch's OpenLineage events go on to openlineage.url, or
+			// wait: a problem is a warning, never the run's failure.
+			if lr, err := egress.SendLineage(c.Context(), p, egress.LineageOptions{}); err != nil {
+				fmt.Fprintf(a.s.err, "warning: OpenLineage events not sent: %v (kept, and sent again after a pause by the next run or scan)\n", err)
+			} else if lr.Waiting {
+				fmt.Fprintf(a.s.err, "warning: %d OpenLineage events wait to be sent (the last attempt failed: %s)\n", lr.Pending, lr.Problem)
+			}
+			return nil
 		},
 	}
 	f := c.Flags()

@@ -56,6 +56,7 @@ type Config struct {
 	OpenLineageEnabled   bool
 	OpenLineageFile      string
 	OpenLineageNamespace string
+	OpenLineageURL       string
 
 	ESignPassphraseMinScore   int
 	ESignPassphraseMaxAgeDays int

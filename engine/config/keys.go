@@ -135,6 +135,19 @@ var table = build([]Key{
 			"Relative to the project root unless absolute. Empty: the default.",
 	},
 	{
+		Name: "openlineage.url", Type: String, def: "",
+		field: func(c *Config) any { return &c.OpenLineageURL },
+		check: func(k Key, c Config) string {
+			u := c.OpenLineageURL
+			if u != "" && (!strings.HasSuffix(u, "/") || !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "file://")) {
+				return k.Name + " is " + plain(u) + ": give the lineage service's base URL, https://…/ ending in \"/\" (events are POSTed to its api/v1/lineage), or a file:// outbox directory ending in \"/\""
+			}
+			return ""
+		},
+		Doc: "Where the OpenLineage events are also sent, as egress (`kind: lineage`, purpose `lineage`): a lineage service's base URL, `https://…/` (each event POSTed to `api/v1/lineage` below it, the OpenLineage HTTP transport), or a `file://` outbox directory (one `<batch>-<offset>.openlineage.jsonl` file per batch's events, for an air gap). " +
+			"Each batch's events are a policy decision on record (its classification against the whitelist); denied events are skipped, undelivered ones stay pending and are retried after `pawl run`, `pawl watch` and the service's scans, with a pause that doubles from 5 s to an hour. Empty: the events stay in `openlineage.file`.",
+	},
+	{
 		Name: "openlineage.namespace", Type: String, def: "pawl",
 		field: func(c *Config) any { return &c.OpenLineageNamespace },
 		check: func(k Key, c Config) string {

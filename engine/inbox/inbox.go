@@ -16,6 +16,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
@@ -65,6 +66,9 @@ type Report struct {
 	Problems []string // jobs or sources that could not be scanned, one line each
 	// More says the scan stopped at Options.MaxFiles: scan again soon.
 	More bool
+	// Lineage is what was sent of the OpenLineage events (nil: nothing
+	// tried, or a problem, then in Problems).
+	Lineage *egress.LineageResult
 }
 
 // Committed says whether the scan committed a batch (for the witness push).
@@ -159,6 +163,14 @@ func (s *Scanner) Scan(ctx context.Context, p *project.Project, opt Options) (*R
 				return rep, err
 			}
 		}
+	}
+	// The OpenLineage events of what ran go on to the lineage service
+	// (openlineage.url), or wait for the next scan: never the gate's
+	// failure.
+	if lr, err := egress.SendLineage(ctx, p, egress.LineageOptions{}); err != nil {
+		rep.Problems = append(rep.Problems, "OpenLineage events: "+err.Error()+" (kept, and sent again after a pause)")
+	} else {
+		rep.Lineage = lr
 	}
 	return rep, nil
 }

@@ -4,15 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/openlineage"
 	"github.com/pawl-dev/pawl/engine/ratchet"
@@ -336,5 +344,144 @@ func TestAnEventThatCannotBeWrittenIsAWarning(t *testing.T) {
 	enginetest.Batch(t, p, `{"device_id":"d2","timestamp":"2026-01-01T00:00:00Z","value":1,"unit":"C"}`)
 	if _, err := os.Stat(filepath.Join(p.Data, "openlineage.jsonl")); !os.IsNotExist(err) {
 		t.Errorf("openlineage.enabled: false still wrote events (%v)", err)
+	}
+}
+
+// lineageService is a loopback OpenLineage HTTP endpoint: it answers 503
+// while down and keeps each event POSTed to api/v1/lineage.
+type lineageService struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	down   bool
+	events [][]byte
+}
+
+func newLineageService(t *testing.T) *lineageService {
+	l := &lineageService{down: true}
+	l.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if r.Method != http.MethodPost || r.URL.Path != "/"+egress.LineageAPI || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "not the OpenLineage endpoint", http.StatusNotFound)
+			return
+		}
+		if l.down {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		l.events = append(l.events, b)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(l.srv.Close)
+	return l
+}
+
+func (l *lineageService) received() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
+}
+
+// TestEventsGoToTheLineageService: with openlineage.url set, each batch's
+// events go through egress (kind lineage), a decision on record per batch:
+// to a lineage service that is down they stay pending and wait out a
+// pause, then arrive, each valid against the official schema; to a
+// destination the policy does not allow they are skipped, denied on
+// record; to a file:// outbox they arrive as one file per batch.
+func TestEventsGoToTheLineageService(t *testing.T) {
+	s := loadSpec(t)
+	svc := newLineageService(t)
+	p := enginetest.NewProject(t)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: svc.srv.Certificate().Raw}), 0o644)
+	p.Cfg.ExportCAFile = ca
+	drop := t.TempDir()
+	path := filepath.Join(p.Root, "policies", "data.json")
+	var data map[string]any
+	b, _ := os.ReadFile(path)
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	dests := data["egress"].(map[string]any)["destinations"].(map[string]any)
+	dests["marquez"] = map[string]any{"url": svc.srv.URL + "/", "classifications": []string{"internal"}, "purposes": []string{"lineage"}}
+	dests["lineage-drop"] = map[string]any{"url": "file://" + drop + "/", "classifications": []string{"internal"}, "purposes": []string{"lineage"}}
+	b, _ = json.MarshalIndent(data, "", "  ")
+	os.WriteFile(path, b, 0o644)
+	enginetest.Pin(t, p, "tester", "the lineage service is a destination")
+	reading := `{"device_id":"AB-123456","timestamp":"2026-01-01T00:00:00Z","value":21.5,"unit":"celsius"}`
+	decisions := func(id string) []string {
+		var out []string
+		for _, e := range enginetest.Entries(t, p.Trail, actions.PolicyDecision, "batch:"+id) {
+			if bytes.Contains(e.Details, []byte(`"kind":"lineage"`)) {
+				out = append(out, map[bool]string{true: "allow", false: "deny"}[bytes.Contains(e.Details, []byte(`"allow":true`))])
+			}
+		}
+		return out
+	}
+
+	p.Cfg.OpenLineageURL = svc.srv.URL + "/"
+	b1 := enginetest.Batch(t, p, reading)
+	t0 := time.Now()
+	res, err := egress.SendLineage(t.Context(), p, egress.LineageOptions{Now: t0})
+	if err == nil || !strings.Contains(err.Error(), "503") || res.Sent != 0 || res.Pending != 2 || len(svc.received()) != 0 {
+		t.Fatalf("to a service that is down: %+v %v", res, err)
+	}
+	if res, err := egress.SendLineage(t.Context(), p, egress.LineageOptions{Now: t0.Add(time.Second)}); err != nil || !res.Waiting || res.Pending != 2 {
+		t.Fatalf("within the pause: %+v %v", res, err)
+	}
+	if got := decisions(b1.BatchID); !slices.Equal(got, []string{"allow"}) {
+		t.Errorf("decisions on record %v: one, none asked within the pause", got)
+	}
+	svc.mu.Lock()
+	svc.down = false
+	svc.mu.Unlock()
+	if res, err := egress.SendLineage(t.Context(), p, egress.LineageOptions{Now: t0.Add(6 * time.Second)}); err != nil || res.Sent != 2 || res.Pending != 0 {
+		t.Fatalf("after the pause: %+v %v", res, err)
+	}
+	got := svc.received()
+	if len(got) != 2 {
+		t.Fatalf("the service received %d events, want START and COMPLETE", len(got))
+	}
+	for i, ev := range got {
+		if problems := s.check(ev); len(problems) > 0 {
+			t.Errorf("event %d as received does not conform: %v", i, problems)
+		}
+		if !bytes.Contains(ev, []byte(b1.BatchID)) {
+			t.Errorf("event %d does not name batch %s", i, b1.BatchID)
+		}
+	}
+	if res, err := egress.SendLineage(t.Context(), p, egress.LineageOptions{}); err != nil || res.Sent != 0 || len(svc.received()) != 2 {
+		t.Fatalf("nothing is sent twice: %+v %v", res, err)
+	}
+
+	// A destination nobody whitelisted: denied on record, skipped.
+	p.Cfg.OpenLineageURL = "https://lineage.elsewhere.example/"
+	b2 := enginetest.Batch(t, p, strings.Replace(reading, "21.5", "22.5", 1))
+	if res, err := egress.SendLineage(t.Context(), p, egress.LineageOptions{}); err != nil || res.Denied != 2 || res.Sent != 0 || res.Pending != 0 {
+		t.Fatalf("to a destination the policy does not allow: %+v %v", res, err)
+	}
+	if got := decisions(b2.BatchID); !slices.Equal(got, []string{"deny"}) {
+		t.Errorf("decisions on record %v, want one deny", got)
+	}
+
+	// A file:// outbox (an air gap): one file of the batch's events.
+	p.Cfg.OpenLineageURL = "file://" + drop + "/"
+	b3 := enginetest.Batch(t, p, strings.Replace(reading, "21.5", "23.5", 1))
+	if res, err := egress.SendLineage(t.Context(), p, egress.LineageOptions{}); err != nil || res.Sent != 2 {
+		t.Fatalf("to an outbox: %+v %v", res, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(drop, b3.BatchID+"-*.openlineage.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("the outbox holds %v, want one file of batch %s", files, b3.BatchID)
+	}
+	lines := enginetest.ReadLines(t, files[0])
+	if len(lines) != 2 {
+		t.Fatalf("the outbox file holds %d events", len(lines))
+	}
+	for _, l := range lines {
+		if problems := s.check(l); len(problems) > 0 {
+			t.Errorf("an event in the outbox does not conform: %v", problems)
+		}
 	}
 }

@@ -10,6 +10,9 @@
 #   the source a file came from) goes by the same whitelist; it may report a
 #   failed batch too, and carries the quarantined records' bytes only when
 #   it asks for them and every permitted destination has notice_records.
+#   A batch's OpenLineage events (input.kind "lineage": counts, rule names,
+#   the schema's field names, never record bytes) go by the same whitelist
+#   whatever the batch's state: a lineage service hears of failures too.
 package pawl.egress
 
 # The decision pawl records: allow needs a positive match, deny holds every
@@ -37,6 +40,8 @@ committed if input.resource.state == "committed"
 
 is_notice if input.kind == "notice"
 
+is_lineage if input.kind == "lineage"
+
 # A batch leaves only when committed; a notice may also report a failure.
 deliverable if committed
 
@@ -44,6 +49,8 @@ deliverable if {
 	is_notice
 	input.resource.state == "failed"
 }
+
+deliverable if is_lineage
 
 # Record bytes go in a notice only when it asks for them and every
 # destination that permits it says notice_records: true. Never by default.

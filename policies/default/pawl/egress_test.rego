@@ -181,6 +181,18 @@ test_notice_may_report_a_failed_batch if {
 	d.notice_records == false
 }
 
+# A batch's OpenLineage events go whatever its state (a START, a FAIL), by
+# the same whitelist: another classification is refused.
+test_lineage_events_of_any_state if {
+	lineage := json.patch(request, [{"op": "add", "path": "/kind", "value": "lineage"}])
+	every state in ["running", "failed", "committed"] {
+		decide(json.patch(lineage, [{"op": "replace", "path": "/resource/state", "value": state}])).allow == true
+	}
+	d := decide(json.patch(lineage, [{"op": "replace", "path": "/resource/classification", "value": "phi"}]))
+	d.allow == false
+	d.notice_records == false
+}
+
 # Record bytes go in a notice only when it asks and the destination says so.
 test_notice_records_need_the_destination if {
 	notice := json.patch(request, [{"op": "add", "path": "/kind", "value": "notice"}, {"op": "add", "path": "/records", "value": true}])
