@@ -111,7 +111,7 @@ func SendLineage(ctx context.Context, p *project.Project, o LineageOptions) (*Li
 		if err != nil {
 			return err
 		}
-		return durable.WriteFile(cursorPath, append(b, '\n'), 0o640)
+		return durable.WriteFile(cursorPath, append(b, '\n'), 0o600)
 	}
 	for _, g := range groups {
 		err := sendLineageGroup(ctx, p, base, g, cur.Offset, o)

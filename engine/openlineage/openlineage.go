@@ -286,7 +286,7 @@ func Assertions(br *actions.BatchRecord) []Assertion {
 }
 
 // Append writes events to the JSON Lines file at path, one line each, in
-// one write, and syncs it. The file is created (0640) when missing.
+// one write, and syncs it. The file is created (0600: the data directory is private to the account that owns it) when missing.
 func Append(path string, events ...Event) error {
 	var buf []byte
 	for _, e := range events {
@@ -296,11 +296,11 @@ func Append(path string, events ...Event) error {
 		}
 		buf = append(append(buf, line...), '\n')
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("openlineage: %w", err)
 	}
 	_, statErr := os.Stat(path)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("openlineage: %w", err)
 	}
