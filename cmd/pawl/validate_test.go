@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -82,5 +83,34 @@ func TestValidateCommand(t *testing.T) {
 	}
 	if code, _, errs := pawl(t, "", "validate", "extra"); code != exitUsage {
 		t.Errorf("pawl validate extra: exit %d, %s", code, errs)
+	}
+
+	// pawl validate --verify: with the engine key kept elsewhere, with the
+	// key the report names (self-signed), and a report changed after it
+	// was signed or checked against another key: exit 4.
+	enginePub := filepath.Join(dir, ".pawl", "keys", seal.PublicFile)
+	if out := mustPawl(t, "validate", "--verify", out, "--key", enginePub); !strings.Contains(out, "OK: validation report "+rep.RunID) || !strings.Contains(out, "the engine key "+rep.Signer.KeyID) {
+		t.Errorf("--verify with the engine key:\n%s", out)
+	}
+	if out := mustPawl(t, "validate", "--verify", out2); !strings.Contains(out, "self-signed") {
+		t.Errorf("--verify of a self-signed report:\n%s", out)
+	}
+	stranger, _, _ := ed25519Key(t)
+	strangerFile := filepath.Join(t.TempDir(), "stranger.pub")
+	os.WriteFile(strangerFile, []byte(seal.FormatPublicKey(stranger)+"\n"), 0o644)
+	if code, _, errs := pawl(t, "", "validate", "--verify", out, "--key", strangerFile); code != exitNotVerified || !strings.Contains(errs, "does not verify") {
+		t.Errorf("--verify with another key: exit %d %s", code, errs)
+	}
+	js := filepath.Join(out, validate.JSONFile)
+	b, _ := os.ReadFile(js)
+	os.WriteFile(js, bytes.Replace(b, []byte(`"failed": 0`), []byte(`"failed": 1`), 1), 0o644)
+	if b2, _ := os.ReadFile(js); bytes.Equal(b, b2) {
+		t.Fatal("the report was not changed")
+	}
+	if code, _, errs := pawl(t, "", "validate", "--verify", out, "--key", enginePub); code != exitNotVerified || !strings.Contains(errs, "changed after it was signed") {
+		t.Errorf("--verify of a changed report: exit %d %s", code, errs)
+	}
+	if code, _, _ := pawl(t, "", "validate", "--key", enginePub); code != exitUsage {
+		t.Errorf("--key without --verify: exit %d", code)
 	}
 }
