@@ -92,6 +92,15 @@ cat > "$tmp/stateprobe2.json" <<'JSON'
 {"abi": 1, "name": "stateprobe", "version": "0.0.2", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"], "format": "2"}}
 JSON
 "$tmp/addsection" -payload "$tmp/stateprobe2.json" "$tmp/stateprobe.wasm" "$(dest stateprobe2 engine/sandbox/testdata/stateprobe2.wasm)"
+# Version 0.0.4 of stateprobe, in Go: its state in format 3, migrated from
+# format 1 or 2 through plugins/pdk/state/migrate (engine/ratchet's test of
+# a format change).
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -ldflags=-buildid= \
+	-o "$tmp/stategomigrate.wasm" ./engine/sandbox/testdata/stategomigrate
+cat > "$tmp/stategomigrate.json" <<'JSON'
+{"abi": 1, "name": "stateprobe", "version": "0.0.4", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"], "format": "3"}}
+JSON
+"$tmp/addsection" -payload "$tmp/stategomigrate.json" "$tmp/stategomigrate.wasm" "$(dest stategomigrate engine/sandbox/testdata/stategomigrate.wasm)"
 cat > "$tmp/stateundeclared.json" <<'JSON'
 {"abi": 1, "name": "stateundeclared", "version": "0.0.1", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}]}
 JSON

@@ -340,6 +340,27 @@ func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) 
 		t.Fatalf("%d batch.failed entries, want %d: the refusal on record", n, failed+1)
 	}
 
+	// stateprobe@0.0.4 (Go, plugins/pdk/state/migrate, format 3) refuses
+	// the format-1 key k/1, after it migrated k/0: the batch fails with its
+	// words, nothing of the migration kept.
+	useHostile(t, p, "stategomigrate")
+	_, err = run("gorefused.jsonl", "1")
+	var ie *ratchet.InfraError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "stateprobe@0.0.4") ||
+		!strings.Contains(err.Error(), `refused to migrate key "k/1" from format 1: k/1 of format 1 has no format-3 form; reset the state`) {
+		t.Fatalf("want the batch failed with the Go plugin's refusal, got %v", err)
+	}
+	if _, committed, _ := p.CommittedEntry(ctx, ie.BatchID); committed {
+		t.Fatal("the batch whose migration was refused was committed")
+	}
+	if cur, _, _ := ratchet.JobState(ctx, p, "sensor-feed"); cur != first.State.Out {
+		t.Fatalf("a refused migration moved the job's state to %s", cur)
+	}
+	if fs := enginetest.Details[actions.BatchFailedDetails](t, p.Trail, ""); len(fs) != failed+2 || fs[len(fs)-1].BatchID != ie.BatchID ||
+		!strings.Contains(fs[len(fs)-1].Error, "k/1 of format 1 has no format-3 form") {
+		t.Fatalf("want the refusal on record as batch.failed %d, in the plugin's words: %+v", failed+2, fs)
+	}
+
 	useHostile(t, p, "statemigrate")
 	res, err := run("three.jsonl", "1")
 	if err != nil {
@@ -349,7 +370,39 @@ func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) 
 	if res.State == nil || res.State.In != first.State.Out || !slices.Equal(res.State.Migrated, want) {
 		t.Fatalf("the migrating batch's state: %+v, want from %s with %+v", res.State, first.State.Out, want)
 	}
-	data, err := p.ReadBlob(res.State.Out)
+	if got := stateEntries(t, p, res.State.Out); got != `"stateprobe.2\x00k/0"="M2345678" "stateprobe.2\x00k/1"="M2345678"` {
+		t.Fatalf("state_out after the migration: %s", got)
+	}
+	if rep, err := ratchet.Replay(ctx, p, res.BatchID, "inspector", "review"); err != nil || !rep.Match {
+		t.Fatalf("replay of the migrating batch: %v %+v", err, rep)
+	}
+
+	// stateprobe@0.0.4 again, now that the state is in format 2: it
+	// migrates every key into format 3.
+	useHostile(t, p, "stategomigrate")
+	gores, err := run("gomigrated.jsonl", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []actions.StateMigration{{Plugin: "stateprobe@0.0.4", From: "2", To: "3", Keys: 2}}
+	if gores.State == nil || gores.State.In != res.State.Out || !slices.Equal(gores.State.Migrated, want) {
+		t.Fatalf("the Go plugin's migrating batch's state: %+v, want from %s with %+v", gores.State, res.State.Out, want)
+	}
+	if got := stateEntries(t, p, gores.State.Out); got != `"stateprobe.3\x00k/0"="go3:M2345678" "stateprobe.3\x00k/1"="go3:M2345678"` {
+		t.Fatalf("state_out after the Go plugin's migration: %s", got)
+	}
+	if rep, err := ratchet.Replay(ctx, p, gores.BatchID, "inspector", "review"); err != nil || !rep.Match {
+		t.Fatalf("replay of the Go plugin's migrating batch: %v %+v", err, rep)
+	}
+	if rep, err := review.Verify(ctx, p); err != nil || !rep.OK() {
+		t.Fatalf("audit verify: %v %v", err, rep.Problems)
+	}
+}
+
+// stateEntries is a state's entries, `"key"="value"` in key order.
+func stateEntries(t *testing.T, p *project.Project, digest store.Digest) string {
+	t.Helper()
+	data, err := p.ReadBlob(digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,13 +415,5 @@ func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) 
 		entries = append(entries, fmt.Sprintf("%q=%q", k, v))
 		return nil
 	})
-	if got := strings.Join(entries, " "); got != `"stateprobe.2\x00k/0"="M2345678" "stateprobe.2\x00k/1"="M2345678"` {
-		t.Fatalf("state_out after the migration: %s", got)
-	}
-	if rep, err := ratchet.Replay(ctx, p, res.BatchID, "inspector", "review"); err != nil || !rep.Match {
-		t.Fatalf("replay of the migrating batch: %v %+v", err, rep)
-	}
-	if rep, err := review.Verify(ctx, p); err != nil || !rep.OK() {
-		t.Fatalf("audit verify: %v %v", err, rep.Problems)
-	}
+	return strings.Join(entries, " ")
 }
