@@ -319,7 +319,10 @@ func TestStateViolationFailsTheBatch(t *testing.T) {
 // was. A version that migrates (stateprobe@0.0.3, WAT, format 2) is given
 // every key of format 1 before the first record: state_out holds them in
 // format 2 as it rewrote them and nothing of format 1, the record says
-// what was migrated, and a replay reproduces it.
+// what was migrated, and a replay reproduces it. The same for a Go version
+// (stateprobe@0.0.4, plugins/pdk/state/migrate, format 3): it refuses a
+// format-1 key, failing the batch in its words with nothing kept, and
+// migrates the format-2 keys.
 func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) {
 	ctx := context.Background()
 	failed := len(enginetest.Entries(t, p.Trail, actions.BatchFailed, ""))
