@@ -350,7 +350,8 @@ func stateFormatChange(t *testing.T, p *project.Project, first *ratchet.Result) 
 	_, err = run("gorefused.jsonl", "1")
 	var ie *ratchet.InfraError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "stateprobe@0.0.4") ||
-		!strings.Contains(err.Error(), `refused to migrate key "k/1" from format 1: k/1 of format 1 has no format-3 form; reset the state`) {
+		!strings.Contains(err.Error(), `refused to migrate key "k/1" from format 1: k/1 of format 1 has no format-3 form; reset the state`) ||
+		!strings.Contains(err.Error(), "refused to migrate its state") || strings.Contains(err.Error(), "broke its declared state") {
 		t.Fatalf("want the batch failed with the Go plugin's refusal, got %v", err)
 	}
 	if _, committed, _ := p.CommittedEntry(ctx, ie.BatchID); committed {

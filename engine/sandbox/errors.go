@@ -48,22 +48,27 @@ const (
 	// is broken for this input, not the records, and the batch fails
 	// rather than bisecting every record.
 	KindTrapStorm
+	// KindMigrationRefused: the guest's pawl_migrate_state refused to carry
+	// a key of an older state format over (its words in the error): a
+	// decision of the plugin, not a broken state.
+	KindMigrationRefused
 )
 
 var kindNames = map[Kind]string{
-	KindLoad:            "refused to load",
-	KindABI:             "wrong ABI version",
-	KindConfig:          "rejected its config",
-	KindTrap:            "trapped",
-	KindTimeout:         "timed out",
-	KindMemory:          "exhausted its memory",
-	KindStack:           "overflowed its stack",
-	KindResultTooLarge:  "returned too large a result",
-	KindMalformedResult: "returned a malformed result",
-	KindCanceled:        "was canceled",
-	KindClosed:          "was used after it was closed",
-	KindState:           "broke its declared state",
-	KindTrapStorm:       "traps on every record",
+	KindLoad:             "refused to load",
+	KindABI:              "wrong ABI version",
+	KindConfig:           "rejected its config",
+	KindTrap:             "trapped",
+	KindTimeout:          "timed out",
+	KindMemory:           "exhausted its memory",
+	KindStack:            "overflowed its stack",
+	KindResultTooLarge:   "returned too large a result",
+	KindMalformedResult:  "returned a malformed result",
+	KindCanceled:         "was canceled",
+	KindClosed:           "was used after it was closed",
+	KindState:            "broke its declared state",
+	KindTrapStorm:        "traps on every record",
+	KindMigrationRefused: "refused to migrate its state",
 }
 
 func (k Kind) String() string {

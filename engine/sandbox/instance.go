@@ -255,7 +255,7 @@ func (in *Instance) MigrateState(ctx context.Context, from string, key, val []by
 	}
 	if len(res) > 0 {
 		in.closeLocked(ctx, errors.New("migration refused"))
-		return in.errorf("migrate_state", KindState, nil, "refused to migrate key %q from format %s: %s", clip(key), from, clip(res))
+		return in.errorf("migrate_state", KindMigrationRefused, nil, "refused to migrate key %q from format %s: %s", clip(key), from, clipText(res, maxRefusalBytes))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -120,6 +121,23 @@ func (in *Instance) stateKey(fn string, mod api.Module, kp, kl uint32) []byte {
 		in.violate("%s: its key 0x%x+%d is outside its memory", fn, kp, kl)
 	}
 	return key
+}
+
+// maxRefusalBytes bounds the words of a refused migration kept in the
+// error: enough for a sentence that says what to do.
+const maxRefusalBytes = 512
+
+// clipText is the UTF-8 text b, cut to at most n bytes at a character
+// boundary (never inside a character), with "…" when cut.
+func clipText(b []byte, n int) string {
+	if len(b) <= n {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(b[i]) {
+		i--
+	}
+	return strings.ToValidUTF8(string(b[:i]), "\uFFFD") + "…"
 }
 
 func clip(b []byte) string {

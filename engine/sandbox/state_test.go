@@ -142,3 +142,22 @@ func TestStateManifestChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestClipTextKeepsCharactersWhole: a refusal cut to its bound is cut
+// between characters, never inside one, and says it was cut.
+func TestClipTextKeepsCharactersWhole(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"ééé", 3, "é…"}, // é is 2 bytes: 3 bytes hold one and a half
+		{"abcdef", 4, "abcd…"},
+		{"a\xffb", 10, "a\uFFFDb"},
+	} {
+		if got := clipText([]byte(c.in), c.n); got != c.want {
+			t.Errorf("clipText(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
