@@ -16,7 +16,7 @@ var layers = [][]string{
 	// the leaves: one foundation package at most
 	{"audit", "policies", "engine/store", "engine/normalize", "engine/schema",
 		"plugins/range", "plugins/freshness", "plugins/registry", "plugins/zscore", "plugins/internal/addsection", "plugins/internal/plugintest", "plugins/c/gen"},
-	{"engine/lockfile"},
+	{"engine/lockfile", "engine/sbom"},
 	{"engine/actions", "engine/finding"},
 	{"engine/seal", "engine/openlineage"},
 	{"engine/project"},

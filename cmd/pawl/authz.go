@@ -100,6 +100,7 @@ var authzRules = map[string]authzRule{
 	"demo":                  {none: "it creates a project of its own in a new directory"},
 	"explain":               {none: "it reads only the string given"},
 	"version":               {none: "it reads nothing"},
+	"sbom":                  {none: "it reads nothing of a project: this binary's build info and embedded plugins"},
 	"audit verify-proof":    {none: "it checks a proof file against public keys"},
 	"verify-signature":      {none: "it checks a signature file against public keys"},
 	"policy eval":           {none: "it evaluates a bundle directory given to it"},

@@ -76,7 +76,7 @@ Start with:  pawl demo`,
 	root.PersistentFlags().String("tls-ca", "", "with --server https://HOST:PORT: the certificate `FILE` of the CA that issued the service's (default: PAWL_TLS_CA, then the system's)")
 	root.AddCommand(
 		a.initCmd(), a.pinCmd(), a.pluginCmd(), a.runCmd(), a.batchesCmd(), a.quarantineCmd(),
-		a.verifySignatureCmd(), a.auditCmd(), a.explainCmd(), a.demoCmd(), a.versionCmd(),
+		a.verifySignatureCmd(), a.auditCmd(), a.explainCmd(), a.demoCmd(), a.versionCmd(), a.sbomCmd(),
 		a.policyCmd(), a.exportCmd(),
 		a.operatorCmd(), a.signCmd(), a.serveCmd(), a.changeCmd(),
 	)

@@ -26,7 +26,7 @@ const DefaultSocket = "pawl.sock"
 // localOnly are the commands the CLI runs itself even when a service is
 // found: they need nothing the service owns (or make a new project).
 var localOnly = map[string]bool{
-	"serve": true, "version": true, "demo": true, "init": true, "explain": true, "help": true, "completion": true,
+	"serve": true, "version": true, "sbom": true, "demo": true, "init": true, "explain": true, "help": true, "completion": true,
 	"audit verify-proof": true, "policy keygen": true, "verify-signature": true,
 	"__complete": true,
 }
