@@ -14,7 +14,9 @@ func (a *app) batchesCmd() *cobra.Command {
 		Short: "List and show committed batches",
 	}
 	list := &cobra.Command{
-		Use:   "list",
+		Use: "list",
+		Example: `  pawl batches list
+  pawl batches list --output json`,
 		Short: "List committed batches, oldest first",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -47,7 +49,9 @@ func (a *app) batchesCmd() *cobra.Command {
 		},
 	}
 	show := &cobra.Command{
-		Use:   "show BATCH",
+		Use: "show BATCH",
+		Example: `  pawl batches show 3f2a1c
+  pawl batches show 3f2a1c --output json`,
 		Short: "Show one committed batch (a unique prefix of its id is enough)",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {

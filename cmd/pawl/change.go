@@ -31,7 +31,9 @@ earlier one that was not applied.`,
 
 func (a *app) changeListCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "list",
+		Use: "list",
+		Example: `  pawl change list
+  pawl change list --output json`,
 		Short: "List the proposed changes and their state: pending, approved, applied, superseded",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -68,9 +70,10 @@ func (a *app) changeListCmd() *cobra.Command {
 
 func (a *app) changeShowCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a change: who proposed it and why, each pin old and new, the lines that differ, the signatures",
-		Args:  args(cobra.ExactArgs(1)),
+		Use:     "show ID",
+		Example: `  pawl change show chg-5d1e`,
+		Short:   "Show a change: who proposed it and why, each pin old and new, the lines that differ, the signatures",
+		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			p, err := a.openChecked(c)
 			if err != nil {
@@ -144,8 +147,9 @@ func (a *app) changeApproveCmd() *cobra.Command {
 	var operator, reason string
 	var fd int
 	c := &cobra.Command{
-		Use:   "approve ID --operator ID --reason TEXT",
-		Short: "E-sign a change as approved: the second person of the two-person rule (asks for your passphrase)",
+		Use:     "approve ID --operator ID --reason TEXT",
+		Example: `  pawl change approve chg-5d1e --operator qa-lead --reason "contract v2 reviewed"`,
+		Short:   "E-sign a change as approved: the second person of the two-person rule (asks for your passphrase)",
 		Long: `Approve a proposed change with your e-signature (meaning "approved"): the
 manifest signed names the change and its change.proposed entry by sequence
 number and hash, so it covers exactly the pins and lines proposed. The
@@ -211,8 +215,9 @@ never made in one.`,
 func (a *app) changeApplyCmd() *cobra.Command {
 	var operator, reason string
 	c := &cobra.Command{
-		Use:   "apply ID",
-		Short: "Put an approved change in force: write exactly the approved pins to pawl.lock, on record",
+		Use:     "apply ID",
+		Example: `  pawl change apply chg-5d1e --reason "release window"`,
+		Short:   "Put an approved change in force: write exactly the approved pins to pawl.lock, on record",
 		Long: `Apply an approved change: the guarded pins it approved are written to
 pawl.lock with every other pin, and a pin.changed entry names the change and
 its approvals. Refused (exit 3, and on record as change.apply_refused) when

@@ -24,9 +24,10 @@ func (a *app) pluginCmd() *cobra.Command {
 	}
 	var operator, reason string
 	add := &cobra.Command{
-		Use:   "add FILE.wasm",
-		Short: "Read a plugin's manifest, keep the module in the store and pin name@version to its sha256",
-		Args:  args(cobra.ExactArgs(1)),
+		Use:     "add FILE.wasm",
+		Example: `  pawl plugin add plugins/range.wasm --reason "range check v1.2"`,
+		Short:   "Read a plugin's manifest, keep the module in the store and pin name@version to its sha256",
+		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			wasm, err := a.readUserFile(argv[0])
 			if err != nil {
@@ -57,7 +58,9 @@ func (a *app) pluginCmd() *cobra.Command {
 	add.Flags().StringVar(&reason, "reason", "", "why the plugin is added (recorded in the audit trail)")
 
 	list := &cobra.Command{
-		Use:   "list",
+		Use: "list",
+		Example: `  pawl plugin list
+  pawl plugin list --output json`,
 		Short: "List the pinned plugins with their manifests",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -65,9 +68,10 @@ func (a *app) pluginCmd() *cobra.Command {
 		},
 	}
 	verify := &cobra.Command{
-		Use:   "verify",
-		Short: "Re-hash every pinned plugin and load it (hash, manifest, imports and its compilation cache entry checked)",
-		Args:  args(cobra.NoArgs),
+		Use:     "verify",
+		Example: `  pawl plugin verify`,
+		Short:   "Re-hash every pinned plugin and load it (hash, manifest, imports and its compilation cache entry checked)",
+		Args:    args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return a.listPlugins(c, true)
 		},

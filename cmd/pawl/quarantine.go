@@ -18,7 +18,9 @@ func (a *app) quarantineCmd() *cobra.Command {
 		Short: "What did not come through, and why",
 	}
 	list := &cobra.Command{
-		Use:   "list [BATCH]",
+		Use: "list [BATCH]",
+		Example: `  pawl quarantine list
+  pawl quarantine list 3f2a1c --output json`,
 		Short: "List quarantined records with their first reason (all batches, or one)",
 		Args:  args(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
@@ -71,9 +73,10 @@ func (a *app) quarantineCmd() *cobra.Command {
 		},
 	}
 	show := &cobra.Command{
-		Use:   "show BATCH ORDINAL",
-		Short: "Show one quarantined record: where it was, its bytes, and every reason",
-		Args:  args(cobra.ExactArgs(2)),
+		Use:     "show BATCH ORDINAL",
+		Example: `  pawl quarantine show 3f2a1c 2`,
+		Short:   "Show one quarantined record: where it was, its bytes, and every reason",
+		Args:    args(cobra.ExactArgs(2)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			ord, err := parseOrdinal(argv[1])
 			if err != nil {
@@ -101,9 +104,10 @@ func (a *app) quarantineCmd() *cobra.Command {
 	}
 	var file, reason, operator string
 	resubmit := &cobra.Command{
-		Use:   "resubmit BATCH ORDINAL --file FIXED.json --reason TEXT",
-		Short: "Run a corrected record through the same pins as its batch, as a new batch linked to the original",
-		Args:  args(cobra.ExactArgs(2)),
+		Use:     "resubmit BATCH ORDINAL --file FIXED.json --reason TEXT",
+		Example: `  pawl quarantine resubmit 3f2a1c 2 --file fixed.json --reason "unit corrected, deviation DV-31"`,
+		Short:   "Run a corrected record through the same pins as its batch, as a new batch linked to the original",
+		Args:    args(cobra.ExactArgs(2)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err

@@ -219,7 +219,9 @@ func (a *app) servedBy(c *cobra.Command) error {
 func (a *app) serveCmd() *cobra.Command {
 	var socket string
 	c := &cobra.Command{
-		Use:   "serve [--socket PATH]",
+		Use: "serve [--socket PATH]",
+		Example: `  pawl serve
+  pawl serve --socket /run/pawl/plant7.sock`,
 		Short: "Own the project's data, keys and compilation cache, and run commands for the users who connect",
 		Long: `Run as the service of the project: the one process that reads and writes its
 data directory, its keys and its compilation cache. Start it under an account
