@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -131,5 +134,71 @@ func TestExampleWords(t *testing.T) {
 	}
 	if _, err := exampleWords(`pawl sign "x`); err == nil {
 		t.Error(`exampleWords("pawl sign \"x") did not fail`)
+	}
+}
+
+// TestCompletion asks cobra's hidden __complete command, in process, as
+// the shell scripts of `pawl completion` do: job names, committed batch ids
+// (by prefix), enrolled operators not revoked, the egress destinations of
+// the policy bundle, and enum flags. Completion reads only: the trail has
+// as many entries after as before. One project serves every case.
+func TestCompletion(t *testing.T) {
+	dir := t.TempDir()
+	mustPawl(t, "init", dir, "--operator", "alice")
+	os.WriteFile(filepath.Join(dir, "jobs", "lab-results.yaml"), mustRead(t, filepath.Join(dir, "jobs", "sensor-feed.yaml")), 0o644)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(in, []byte(good+"\n"), 0o644)
+	var res struct {
+		BatchID string `json:"batch_id"`
+	}
+	json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "--input", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")), &res)
+	if len(res.BatchID) < 8 {
+		t.Fatalf("no batch id: %+v", res)
+	}
+	mustPawl(t, "-C", dir, "operator", "add", "qa-lead", "--name", "Quinn Auditor", "--reason", "QA", "--passphrase-fd", passFD(t, "correct horse battery staple"))
+	mustPawl(t, "-C", dir, "operator", "add", "gone", "--name", "Gone Person", "--reason", "QA", "--passphrase-fd", passFD(t, "correct horse battery staple"))
+	mustPawl(t, "-C", dir, "operator", "revoke", "gone", "--reason", "left")
+	data := filepath.Join(dir, "policies", "data.json")
+	b := strings.Replace(string(mustRead(t, data)), `"destinations": {}`, `"destinations": {"lims": {"url": "https://lims.example.org/upload/", "classifications": ["internal"]}, "outbox": {"url": "file:///srv/outbox/"}}`, 1)
+	if !strings.Contains(b, "lims.example.org") {
+		t.Fatalf("data.json has no empty egress.destinations to fill:\n%s", b)
+	}
+	os.WriteFile(data, []byte(b), 0o644)
+	entries := func() string { return mustPawl(t, "-C", dir, "audit", "verify", "--output", "json") }
+	before := entries()
+
+	other := t.TempDir() // no project: nothing offered, no error
+	for _, tc := range []struct {
+		args []string
+		want string // the candidates, one a line, then the directive
+	}{
+		{[]string{"-C", dir, "__complete", "run", ""}, "lab-results\nsensor-feed\n:4"},
+		{[]string{"__complete", "-C", dir, "state", "show", "se"}, "sensor-feed\n:4"},
+		{[]string{"-C", dir, "__complete", "run", "sensor-feed", ""}, ":4"},
+		{[]string{"-C", dir, "__complete", "batches", "show", res.BatchID[:2]}, res.BatchID + "\n:4"},
+		{[]string{"-C", dir, "__complete", "batches", "show", "zz"}, ":4"},
+		{[]string{"-C", dir, "__complete", "audit", "trace", res.BatchID[:4]}, res.BatchID + "\n:4"},
+		{[]string{"-C", dir, "__complete", "audit", "trace", res.BatchID, ""}, ":4"},
+		{[]string{"-C", dir, "__complete", "audit", "log", "--batch", ""}, res.BatchID + "\n:4"},
+		{[]string{"-C", dir, "__complete", "operator", "show", ""}, "qa-lead\n:4"},
+		{[]string{"-C", dir, "__complete", "sign", res.BatchID, "--operator", "q"}, "qa-lead\n:4"},
+		{[]string{"-C", dir, "__complete", "sign", "X", "--meaning", ""}, "reviewed\napproved\nresponsible\n:4"},
+		{[]string{"-C", dir, "__complete", "sign", "X", "--meaning", "re"}, "reviewed\nresponsible\n:4"},
+		{[]string{"-C", dir, "__complete", "batches", "list", "--output", ""}, "text\njson\n:4"},
+		{[]string{"-C", dir, "__complete", "audit", "export", "--format", ""}, "jsonl\nhtml\n:4"},
+		{[]string{"-C", dir, "__complete", "policy", "eval", "--kind", "e"}, "egress\n:4"},
+		{[]string{"-C", dir, "__complete", "audit", "log", "--action", "batch.export"}, "batch.export_started\nbatch.exported\nbatch.export_failed\n:4"},
+		{[]string{"-C", dir, "__complete", "export", res.BatchID, "--to", ""}, "file:///srv/outbox/\nhttps://lims.example.org/upload/\n:6"},
+		{[]string{"-C", other, "__complete", "run", ""}, ":4"},
+		{[]string{"-C", other, "__complete", "batches", "show", ""}, ":4"},
+		{[]string{"-C", other, "__complete", "export", "x", "--to", ""}, ":6"},
+	} {
+		code, out, errs := pawl(t, "", tc.args...)
+		if code != 0 || out != tc.want+"\n" || strings.Contains(errs, "rror") {
+			t.Errorf("pawl %s: exit %d\n%s\nwant\n%s\nstderr: %s", strings.Join(tc.args, " "), code, out, tc.want, errs)
+		}
+	}
+	if after := entries(); after != before {
+		t.Errorf("completion changed the trail:\nbefore %s\nafter %s", before, after)
 	}
 }

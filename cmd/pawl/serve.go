@@ -36,7 +36,7 @@ var localOnly = map[string]bool{
 // found in the project, otherwise here.
 func dispatch(ctx context.Context, argv []string, stdin, stdout, stderr *os.File) int {
 	argv, server, tf := findServer(argv)
-	if server == "" || localOnly[commandOf(argv)] || commandOf(argv) == "audit verify" && slices.ContainsFunc(argv, func(s string) bool { return s == "--package" || strings.HasPrefix(s, "--package=") }) {
+	if server == "" || localOnly[commandOf(argv)] || isCompletion(argv) || commandOf(argv) == "audit verify" && slices.ContainsFunc(argv, func(s string) bool { return s == "--package" || strings.HasPrefix(s, "--package=") }) {
 		return run(ctx, argv, &streams{in: stdin, out: stdout, err: stderr})
 	}
 	var code int
