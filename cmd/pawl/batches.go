@@ -40,12 +40,14 @@ func (a *app) batchesCmd() *cobra.Command {
 				fmt.Fprintln(a.s.out, "no committed batches yet: `pawl run JOB --input FILE` makes one")
 				return nil
 			}
-			fmt.Fprintf(a.s.out, "%-32s  %-16s  %-20s  %10s  %10s  %11s\n", "BATCH", "JOB", "AS OF", "IN", "VERIFIED", "QUARANTINED")
+			// Counts stay right-aligned in their cells (as wide as the header).
+			w := newTable(a.s.out)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%10s\t%10s\t%11s\n", "BATCH", "JOB", "AS OF", "IN", "VERIFIED", "QUARANTINED")
 			for _, b := range bs {
-				fmt.Fprintf(a.s.out, "%-32s  %-16s  %-20s  %10s  %10s  %11s\n", b.BatchID, b.Job, b.AsOf,
+				fmt.Fprintf(w, "%s\t%s\t%s\t%10s\t%10s\t%11s\n", b.BatchID, b.Job, b.AsOf,
 					thousands(b.RecordsIn), thousands(b.Verified), thousands(b.Quarantined))
 			}
-			return nil
+			return w.Flush()
 		},
 	}
 	show := &cobra.Command{

@@ -53,15 +53,16 @@ func (a *app) changeListCmd() *cobra.Command {
 				fmt.Fprintln(a.s.out, "no changes proposed")
 				return nil
 			}
-			fmt.Fprintf(a.s.out, "%-16s  %-10s  %-5s  %-12s  %s\n", "CHANGE", "STATE", "ENTRY", "PROPOSER", "PINS")
+			w := newTable(a.s.out)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", "CHANGE", "STATE", "ENTRY", "PROPOSER", "PINS")
 			for _, ch := range cs {
 				var files []string
 				for _, pc := range ch.Changes {
 					files = append(files, pc.File)
 				}
-				fmt.Fprintf(a.s.out, "%-16s  %-10s  %-5d  %-12s  %s\n", ch.ID, ch.State, ch.Seq, ch.Proposer, strings.Join(files, ", "))
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", ch.ID, ch.State, ch.Seq, ch.Proposer, strings.Join(files, ", "))
 			}
-			return nil
+			return w.Flush()
 		},
 	}
 	a.addOutputFlag(c)

@@ -137,15 +137,21 @@ func TestExampleWords(t *testing.T) {
 	}
 }
 
-// TestCompletion asks cobra's hidden __complete command, in process, as
+// TestCompletionAndTables asks cobra's hidden __complete command, in process, as
 // the shell scripts of `pawl completion` do: job names, committed batch ids
 // (by prefix), enrolled operators not revoked, the egress destinations of
 // the policy bundle, and enum flags. Completion reads only: the trail has
 // as many entries after as before. One project serves every case.
-func TestCompletion(t *testing.T) {
+func TestCompletionAndTables(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "alice")
-	os.WriteFile(filepath.Join(dir, "jobs", "lab-results.yaml"), mustRead(t, filepath.Join(dir, "jobs", "sensor-feed.yaml")), 0o644)
+	mustPawl(t, "init", dir, "--operator", "alice", "--single-person")
+	copyJob := func(name string) {
+		spec := strings.Replace(string(mustRead(t, filepath.Join(dir, "jobs", "sensor-feed.yaml"))), "sensor-feed", name, 1)
+		if err := os.WriteFile(filepath.Join(dir, "jobs", name+".yaml"), []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyJob("lab-results")
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	os.WriteFile(in, []byte(good+"\n"), 0o644)
 	var res struct {
@@ -159,7 +165,7 @@ func TestCompletion(t *testing.T) {
 	mustPawl(t, "-C", dir, "operator", "add", "gone", "--name", "Gone Person", "--reason", "QA", "--passphrase-fd", passFD(t, "correct horse battery staple"))
 	mustPawl(t, "-C", dir, "operator", "revoke", "gone", "--reason", "left")
 	data := filepath.Join(dir, "policies", "data.json")
-	b := strings.Replace(string(mustRead(t, data)), `"destinations": {}`, `"destinations": {"lims": {"url": "https://lims.example.org/upload/", "classifications": ["internal"]}, "outbox": {"url": "file:///srv/outbox/"}}`, 1)
+	b := strings.Replace(string(mustRead(t, data)), `"destinations": {}`, `"destinations": {"lims": {"url": "https://lims.example.org/upload/", "classifications": ["internal"]}, "outbox": {"url": "file:///srv/outbox/", "classifications": ["internal"]}}`, 1)
 	if !strings.Contains(b, "lims.example.org") {
 		t.Fatalf("data.json has no empty egress.destinations to fill:\n%s", b)
 	}
@@ -200,5 +206,23 @@ func TestCompletion(t *testing.T) {
 	}
 	if after := entries(); after != before {
 		t.Errorf("completion changed the trail:\nbefore %s\nafter %s", before, after)
+	}
+
+	// The same project, for text/tabwriter: a job name longer than any
+	// column width the old %-16s padding allowed leaves the columns
+	// aligned — AS OF starts at the same offset on every line.
+	long := "a-job-name-longer-than-sixteen-characters"
+	copyJob(long)
+	mustPawl(t, "-C", dir, "pin", "--reason", "a job with a long name")
+	mustPawl(t, "-C", dir, "run", long, "--input", in, "--as-of", "2026-11-25T00:00:00Z")
+	list := strings.Split(strings.TrimSuffix(mustPawl(t, "-C", dir, "batches", "list"), "\n"), "\n")
+	if len(list) != 3 {
+		t.Fatalf("batches list: want a header and 2 rows:\n%s", strings.Join(list, "\n"))
+	}
+	col := strings.Index(list[0], "AS OF")
+	for _, line := range list[1:] {
+		if col < len(long) || len(line) < col+4 || line[col:col+4] != "2026" || line[col-2:col] != "  " {
+			t.Errorf("batches list: AS OF is not at column %d:\n%s", col, strings.Join(list, "\n"))
+		}
 	}
 }

@@ -45,6 +45,11 @@ func (a *app) quarantineCmd() *cobra.Command {
 				*finding.QuarantineEntry
 			}
 			var rows []row
+			// The table is flushed every tableChunk rows: a batch may hold
+			// millions of quarantined records, and tabwriter keeps what it
+			// has not flushed.
+			w := newTable(a.s.out)
+			n := 0
 			for _, b := range batches {
 				err := p.Quarantined(b.BatchID, func(q *finding.QuarantineEntry) bool {
 					if a.output == "json" {
@@ -55,13 +60,19 @@ func (a *app) quarantineCmd() *cobra.Command {
 						if len(q.Reasons) > 1 {
 							more = fmt.Sprintf(" (+%d more)", len(q.Reasons)-1)
 						}
-						fmt.Fprintf(a.s.out, "%s  %8d  %-9s %-22s %s%s\n", b.BatchID[:12], q.Ordinal, r.Stage, r.Rule, oneLine(r.Pointer+" "+r.Message, 90), more)
+						fmt.Fprintf(w, "%s\t%8d\t%s\t%s\t%s%s\n", b.BatchID[:12], q.Ordinal, r.Stage, r.Rule, oneLine(r.Pointer+" "+r.Message, 90), more)
+						if n++; n%tableChunk == 0 {
+							w.Flush()
+						}
 					}
 					return true
 				})
 				if err != nil {
 					return err
 				}
+			}
+			if err := w.Flush(); err != nil {
+				return err
 			}
 			if a.output == "json" {
 				if rows == nil {
