@@ -214,10 +214,14 @@ the first bad entry.`,
 				}
 				return a.printJSON(es)
 			}
-			for _, e := range es {
-				fmt.Fprintf(a.s.out, "%6d  %s  %-12s %-18s %-40s %s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Operator, e.Action, e.Object, e.Reason+esignNote(e))
+			w := newTable(a.s.out)
+			for i, e := range es {
+				fmt.Fprintf(w, "%6d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Operator, e.Action, e.Object, e.Reason+esignNote(e))
+				if (i+1)%tableChunk == 0 {
+					w.Flush()
+				}
 			}
-			return nil
+			return w.Flush()
 		},
 	}
 	log.Flags().String("batch", "", "only entries about batch `B` (a unique prefix is enough)")
