@@ -106,20 +106,26 @@ func (a *app) listPlugins(c *cobra.Command, verify bool) error {
 			return err
 		}
 	} else {
+		// The columns are aligned by text/tabwriter; a cache line goes
+		// under the hash.
+		w := newTable(a.s.out)
 		for _, pp := range ps {
 			cache := ""
 			if pp.CacheRejected != "" {
-				cache = fmt.Sprintf("\n%-20s CACHE REJECTED: its compilation cache entry was refused: %s; deleted and compiled afresh, nothing ran from it (on record as %s)", "", pp.CacheRejected, actions.PluginCacheRejected)
+				cache = fmt.Sprintf("\n\tCACHE REJECTED: its compilation cache entry was refused: %s; deleted and compiled afresh, nothing ran from it (on record as %s)", pp.CacheRejected, actions.PluginCacheRejected)
 			}
 			if pp.Problem != "" {
-				fmt.Fprintf(a.s.out, "%-20s %s  PROBLEM: %s%s\n", pp.ID, pp.Hash, pp.Problem, cache)
+				fmt.Fprintf(w, "%s\t%s\tPROBLEM: %s%s\n", pp.ID, pp.Hash, pp.Problem, cache)
 				continue
 			}
 			status := ""
 			if verify {
 				status = fmt.Sprintf("  OK (hash, manifest, %d imports)", len(pp.Imports))
 			}
-			fmt.Fprintf(a.s.out, "%-20s %s  %-9s reads %s%s%s\n", pp.ID, pp.Hash, pp.Manifest.Mode, fieldList(pp.Manifest.Fields), status, cache)
+			fmt.Fprintf(w, "%s\t%s\t%s\treads %s%s%s\n", pp.ID, pp.Hash, pp.Manifest.Mode, fieldList(pp.Manifest.Fields), status, cache)
+		}
+		if err := w.Flush(); err != nil {
+			return err
 		}
 		if len(ps) == 0 {
 			fmt.Fprintln(a.s.out, "no plugins are pinned: `pawl plugin add FILE.wasm` pins one")
