@@ -52,7 +52,8 @@ var completeArgs = map[string][]string{
 	"operator grant":      {"operator", ""},
 }
 
-// isCompletion says whether argv asks cobra's hidden completion command.
+// isCompletion says whether argv asks cobra's hidden completion command
+// (__complete, __completeNoDesc; localOnly keeps them off a service).
 func isCompletion(argv []string) bool {
 	return strings.HasPrefix(commandOf(argv), cobra.ShellCompRequestCmd)
 }

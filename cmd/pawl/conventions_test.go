@@ -226,3 +226,24 @@ func TestCompletionAndTables(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionRunsLocally: a completion request registers the completion
+// functions (isCompletion) and is never sent to a service (localOnly), so
+// it reads only what the user's own account can read.
+func TestCompletionRunsLocally(t *testing.T) {
+	for line, want := range map[string]bool{
+		"-C dir __complete run x":          true,
+		"__completeNoDesc batches show 3f": true,
+		"--server s __complete sign X":     true,
+		"run __complete --input x":         false,
+		"completion bash":                  false,
+	} {
+		argv, _, _ := findServer(strings.Fields(line)) // as dispatch does
+		if got := isCompletion(argv); got != want {
+			t.Errorf("isCompletion(%q) = %v, want %v", line, got, want)
+		}
+		if want && !localOnly[commandOf(argv)] {
+			t.Errorf("%q would be sent to a service: commandOf = %q", line, commandOf(argv))
+		}
+	}
+}

@@ -28,7 +28,7 @@ const DefaultSocket = "pawl.sock"
 var localOnly = map[string]bool{
 	"serve": true, "version": true, "demo": true, "init": true, "explain": true, "help": true, "completion": true,
 	"audit verify-proof": true, "policy keygen": true, "verify-signature": true,
-	"__complete": true,
+	"__complete": true, "__completeNoDesc": true,
 }
 
 // dispatch runs a command line: on the service when one is named
@@ -36,7 +36,7 @@ var localOnly = map[string]bool{
 // found in the project, otherwise here.
 func dispatch(ctx context.Context, argv []string, stdin, stdout, stderr *os.File) int {
 	argv, server, tf := findServer(argv)
-	if server == "" || localOnly[commandOf(argv)] || isCompletion(argv) || commandOf(argv) == "audit verify" && slices.ContainsFunc(argv, func(s string) bool { return s == "--package" || strings.HasPrefix(s, "--package=") }) {
+	if server == "" || localOnly[commandOf(argv)] || commandOf(argv) == "audit verify" && slices.ContainsFunc(argv, func(s string) bool { return s == "--package" || strings.HasPrefix(s, "--package=") }) {
 		return run(ctx, argv, &streams{in: stdin, out: stdout, err: stderr})
 	}
 	var code int
