@@ -72,7 +72,7 @@ func (a *app) changeListCmd() *cobra.Command {
 func (a *app) changeShowCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:     "show ID",
-		Example: `  pawl change show chg-5d1e`,
+		Example: `  pawl change show chg-aa74bb2316b4`,
 		Short:   "Show a change: who proposed it and why, each pin old and new, the lines that differ, the signatures",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
@@ -149,7 +149,7 @@ func (a *app) changeApproveCmd() *cobra.Command {
 	var fd int
 	c := &cobra.Command{
 		Use:     "approve ID --operator ID --reason TEXT",
-		Example: `  pawl change approve chg-5d1e --operator qa-lead --reason "contract v2 reviewed"`,
+		Example: `  pawl change approve chg-aa74bb2316b4 --operator qa-lead --reason "contract v2 reviewed"`,
 		Short:   "E-sign a change as approved: the second person of the two-person rule (asks for your passphrase)",
 		Long: `Approve a proposed change with your e-signature (meaning "approved"): the
 manifest signed names the change and its change.proposed entry by sequence
@@ -217,7 +217,7 @@ func (a *app) changeApplyCmd() *cobra.Command {
 	var operator, reason string
 	c := &cobra.Command{
 		Use:     "apply ID",
-		Example: `  pawl change apply chg-5d1e --reason "release window"`,
+		Example: `  pawl change apply chg-aa74bb2316b4 --reason "release window"`,
 		Short:   "Put an approved change in force: write exactly the approved pins to pawl.lock, on record",
 		Long: `Apply an approved change: the guarded pins it approved are written to
 pawl.lock with every other pin, and a pin.changed entry names the change and

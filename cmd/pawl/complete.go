@@ -19,7 +19,7 @@ import (
 
 // Dynamic shell completion (cobra's __complete, which `pawl completion
 // bash|zsh|fish|powershell` scripts call): job names, committed batch ids,
-// enrolled operators, egress destinations and the values of enum flags.
+// enrolled operators, proposed changes, egress destinations and the values of enum flags.
 // Completion reads only: the job specs, the policy bundle's data.json and
 // the audit trail opened read-only (as `pawl audit verify` opens it), never
 // the project lock, never a write, never an audit entry, and it never fails
@@ -29,7 +29,7 @@ import (
 const completionTimeout = 2 * time.Second
 
 // completeArgs says what each positional argument of a command is: job,
-// batch or operator, by position ("": a value pawl cannot list).
+// batch, operator or change, by position ("": a value pawl cannot list).
 var completeArgs = map[string][]string{
 	"run":                 {"job"},
 	"state show":          {"job"},
@@ -50,6 +50,9 @@ var completeArgs = map[string][]string{
 	"operator unlock":     {"operator"},
 	"operator revoke":     {"operator"},
 	"operator grant":      {"operator", ""},
+	"change show":         {"change"},
+	"change approve":      {"change"},
+	"change apply":        {"change"},
 }
 
 // isCompletion says whether argv asks cobra's hidden completion command
@@ -142,7 +145,7 @@ func candidates(c *cobra.Command, kind, prefix string) []string {
 		all, _ = project.ListJobs(root)
 	case "destination":
 		all = destinations(root)
-	case "batch", "operator":
+	case "batch", "operator", "change":
 		cfg, err := config.Load(root, c.Flags())
 		if err != nil {
 			return nil
@@ -158,8 +161,8 @@ func candidates(c *cobra.Command, kind, prefix string) []string {
 	return out
 }
 
-// fromTrail reads committed batch ids, or the ids of enrolled operators
-// not revoked, from the audit trail opened read-only.
+// fromTrail reads committed batch ids, proposed change ids, or the ids of
+// enrolled operators not revoked, from the audit trail opened read-only.
 func fromTrail(path, kind, prefix string) []string {
 	t, err := audit.OpenReadOnly(path)
 	if err != nil {
@@ -179,8 +182,11 @@ func fromTrail(path, kind, prefix string) []string {
 		}
 		return out
 	}
-	if kind == "batch" {
+	switch kind {
+	case "batch":
 		return ids(actions.BatchCommitted, "batch")
+	case "change":
+		return ids(actions.ChangeProposed, "change")
 	}
 	revoked := ids(actions.OperatorRevoked, "operator")
 	var out []string

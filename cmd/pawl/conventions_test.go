@@ -137,14 +137,16 @@ func TestExampleWords(t *testing.T) {
 	}
 }
 
-// TestCompletionAndTables asks cobra's hidden __complete command, in process, as
-// the shell scripts of `pawl completion` do: job names, committed batch ids
-// (by prefix), enrolled operators not revoked, the egress destinations of
-// the policy bundle, and enum flags. Completion reads only: the trail has
-// as many entries after as before. One project serves every case.
+// TestCompletionAndTables asks cobra's hidden __complete command, in
+// process, as the shell scripts of `pawl completion` do: job names,
+// committed batch ids (by prefix), enrolled operators not revoked, proposed
+// changes, the egress destinations of the policy bundle, and enum flags.
+// Completion reads only: the trail has as many entries after as before.
+// Then, in the same project, a long job name in `batches list`. One project
+// serves every case.
 func TestCompletionAndTables(t *testing.T) {
 	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "alice", "--single-person")
+	mustPawl(t, "init", dir, "--operator", "alice")
 	copyJob := func(name string) {
 		spec := strings.Replace(string(mustRead(t, filepath.Join(dir, "jobs", "sensor-feed.yaml"))), "sensor-feed", name, 1)
 		if err := os.WriteFile(filepath.Join(dir, "jobs", name+".yaml"), []byte(spec), 0o644); err != nil {
@@ -165,11 +167,21 @@ func TestCompletionAndTables(t *testing.T) {
 	mustPawl(t, "-C", dir, "operator", "add", "gone", "--name", "Gone Person", "--reason", "QA", "--passphrase-fd", passFD(t, "correct horse battery staple"))
 	mustPawl(t, "-C", dir, "operator", "revoke", "gone", "--reason", "left")
 	data := filepath.Join(dir, "policies", "data.json")
-	b := strings.Replace(string(mustRead(t, data)), `"destinations": {}`, `"destinations": {"lims": {"url": "https://lims.example.org/upload/", "classifications": ["internal"]}, "outbox": {"url": "file:///srv/outbox/", "classifications": ["internal"]}}`, 1)
+	orig := mustRead(t, data)
+	b := strings.Replace(string(orig), `"destinations": {}`, `"destinations": {"lims": {"url": "https://lims.example.org/upload/", "classifications": ["internal"]}, "outbox": {"url": "file:///srv/outbox/", "classifications": ["internal"]}}`, 1)
 	if !strings.Contains(b, "lims.example.org") {
 		t.Fatalf("data.json has no empty egress.destinations to fill:\n%s", b)
 	}
 	os.WriteFile(data, []byte(b), 0o644)
+	// A change of the bundle is proposed (the two-person rule).
+	mustPawl(t, "-C", dir, "pin", "--reason", "two destinations")
+	var changes []struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal([]byte(mustPawl(t, "-C", dir, "change", "list", "--output", "json")), &changes)
+	if len(changes) != 1 {
+		t.Fatalf("change list: want one proposed change, got %+v", changes)
+	}
 	entries := func() string { return mustPawl(t, "-C", dir, "audit", "verify", "--output", "json") }
 	before := entries()
 
@@ -187,6 +199,8 @@ func TestCompletionAndTables(t *testing.T) {
 		{[]string{"-C", dir, "__complete", "audit", "trace", res.BatchID, ""}, ":4"},
 		{[]string{"-C", dir, "__complete", "audit", "log", "--batch", ""}, res.BatchID + "\n:4"},
 		{[]string{"-C", dir, "__complete", "operator", "show", ""}, "qa-lead\n:4"},
+		{[]string{"-C", dir, "__complete", "change", "approve", "chg-"}, changes[0].ID + "\n:4"},
+		{[]string{"-C", dir, "__complete", "change", "show", "x"}, ":4"},
 		{[]string{"-C", dir, "__complete", "sign", res.BatchID, "--operator", "q"}, "qa-lead\n:4"},
 		{[]string{"-C", dir, "__complete", "sign", "X", "--meaning", ""}, "reviewed\napproved\nresponsible\n:4"},
 		{[]string{"-C", dir, "__complete", "sign", "X", "--meaning", "re"}, "reviewed\nresponsible\n:4"},
@@ -213,6 +227,7 @@ func TestCompletionAndTables(t *testing.T) {
 	// aligned — AS OF starts at the same offset on every line.
 	long := "a-job-name-longer-than-sixteen-characters"
 	copyJob(long)
+	os.WriteFile(data, orig, 0o644) // the bundle in force again: the job's pin alone is no change to approve
 	mustPawl(t, "-C", dir, "pin", "--reason", "a job with a long name")
 	mustPawl(t, "-C", dir, "run", long, "--input", in, "--as-of", "2026-11-25T00:00:00Z")
 	list := strings.Split(strings.TrimSuffix(mustPawl(t, "-C", dir, "batches", "list"), "\n"), "\n")

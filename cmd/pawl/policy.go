@@ -94,7 +94,7 @@ func (a *app) policyEvalCmd() *cobra.Command {
 		Use: "eval --input FILE (--kind KIND | QUERY) [--explain]",
 		Example: `  pawl policy eval --input request.json --kind egress
   pawl policy eval --input request.json --kind plugins --explain
-  pawl policy eval --input request.json data.pawl.egress.allow`,
+  pawl policy eval --input request.json data.pawl.egress.decision`,
 		Short: "Evaluate a query against the bundle: what would the policy say, and why",
 		Long: `Evaluate QUERY (e.g. data.pawl.egress.decision) against the bundle with the
 JSON input in FILE (- for standard input). --kind egress|plugins|classification
