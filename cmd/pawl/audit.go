@@ -21,7 +21,10 @@ func (a *app) auditCmd() *cobra.Command {
 	var checkpoint, keyFile, pkgDir, witnessKeys string
 	var witnesses int
 	verify := &cobra.Command{
-		Use:   "verify [--checkpoint FILE] [--key FILE] [--witnesses K] | --package DIR [--witness-keys FILE]",
+		Use: "verify [--checkpoint FILE] [--key FILE] [--witnesses K] | --package DIR [--witness-keys FILE]",
+		Example: `  pawl audit verify
+  pawl audit verify --checkpoint /media/qa/checkpoint-2026-11 --key engine.pub
+  pawl audit verify --package /media/inspection-2026-12`,
 		Short: "Verify the hash chain, every committed batch's signature, checkpoint and blobs",
 		Long: `Verify the audit trail: the hash chain entry by entry, and for every committed
 batch its folder, its signature, its checkpoint and every store blob it refers
@@ -131,8 +134,9 @@ the verifier holds (one NAME+HASH+BASE64 a line); --witnesses K applies too.`,
 
 	var out, operator, reason string
 	cpCmd := &cobra.Command{
-		Use:   "checkpoint [--out FILE]",
-		Short: "Sign the trail's head as a C2SP tlog-checkpoint (keep it outside the enclave)",
+		Use:     "checkpoint [--out FILE]",
+		Example: `  pawl audit checkpoint --out /media/qa/checkpoint-2026-11 --reason "monthly escrow"`,
+		Short:   "Sign the trail's head as a C2SP tlog-checkpoint (keep it outside the enclave)",
 		Long: `Sign the trail's head as a C2SP tlog-checkpoint with the engine key and record
 that it was issued. Keep it outside the enclave: 'pawl audit verify
 --checkpoint FILE' proves later that the trail extends it. A trail that does
@@ -170,7 +174,10 @@ before anything is signed or written, with the first bad entry named: exit 1.`,
 	var f audit.Filter
 	var since string
 	log := &cobra.Command{
-		Use:   "log [--batch B] [--since T] [--operator O] [--action A]",
+		Use: "log [--batch B] [--since T] [--operator O] [--action A]",
+		Example: `  pawl audit log --batch 3f2a1c
+  pawl audit log --since 2026-11-01T00:00:00Z --action esign.failed
+  pawl audit log --operator qa-lead --output json`,
 		Short: "List audit entries, oldest first",
 		Long: `List audit entries, oldest first. It reads a trail that does not verify too (an
 inspector must be able to read it), with a WARNING on standard error naming
@@ -207,10 +214,14 @@ the first bad entry.`,
 				}
 				return a.printJSON(es)
 			}
-			for _, e := range es {
-				fmt.Fprintf(a.s.out, "%6d  %s  %-12s %-18s %-40s %s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Operator, e.Action, e.Object, e.Reason+esignNote(e))
+			w := newTable(a.s.out)
+			for i, e := range es {
+				fmt.Fprintf(w, "%6d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Operator, e.Action, e.Object, e.Reason+esignNote(e))
+				if (i+1)%tableChunk == 0 {
+					w.Flush()
+				}
 			}
-			return nil
+			return w.Flush()
 		},
 	}
 	log.Flags().String("batch", "", "only entries about batch `B` (a unique prefix is enough)")
@@ -219,8 +230,9 @@ the first bad entry.`,
 	log.Flags().StringVar(&f.Action, "action", "", "only entries with action `A` (e.g. batch.committed)")
 	a.addOutputFlag(log)
 	migrate := &cobra.Command{
-		Use:   "migrate",
-		Short: "Upgrade the audit trail's schema to the one this pawl writes (recorded in the trail)",
+		Use:     "migrate",
+		Example: `  pawl audit migrate`,
+		Short:   "Upgrade the audit trail's schema to the one this pawl writes (recorded in the trail)",
 		Long: `Upgrade the audit trail to the schema version this pawl writes. Every step is a
 trail.migrated entry, written in the same transaction as the step. No other
 command upgrades a trail: a trail of an older schema is refused for writing

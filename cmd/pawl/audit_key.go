@@ -11,7 +11,9 @@ import (
 // signed-note form, as a witness is told to trust it.
 func (a *app) auditKeyCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "key",
+		Use: "key",
+		Example: `  pawl audit key
+  pawl audit key --output json`,
 		Short: "Print the key that verifies the trail's checkpoints, in signed-note form (name+hash+base64)",
 		Long: `Print the verifier key of the trail's checkpoints as C2SP signed-note writes it:
 the trail's origin (pawl.dev/audit/<trail id>), the key hash and the base64 of

@@ -14,8 +14,9 @@ func (a *app) auditReviewCmd() *cobra.Command {
 	var through int64
 	var fd int
 	c := &cobra.Command{
-		Use:   "review --through SEQ --reason TEXT [--operator ID]",
-		Short: "E-sign that you reviewed the audit trail up to entry SEQ (asks for your passphrase)",
+		Use:     "review --through SEQ --reason TEXT [--operator ID]",
+		Example: `  pawl audit review --through 1200 --operator qa-lead --reason "monthly trail review"`,
+		Short:   "E-sign that you reviewed the audit trail up to entry SEQ (asks for your passphrase)",
 		Long: `Sign a review of the audit trail (21 CFR 11.10(e)): your e-signature, with the
 meaning "reviewed", on a manifest (pawl-esign-review-v1) that names entry SEQ
 by sequence number and hash. That hash chains every entry before it, so the
@@ -81,7 +82,9 @@ counts towards the lock-out. The passphrase is read as 'pawl sign' reads it.`,
 // and what is left unreviewed.
 func (a *app) auditReviewsCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "reviews",
+		Use: "reviews",
+		Example: `  pawl audit reviews
+  pawl audit reviews --output json`,
 		Short: "List the signed reviews of the audit trail and how many entries are unreviewed since the newest",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {

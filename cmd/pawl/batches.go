@@ -14,7 +14,9 @@ func (a *app) batchesCmd() *cobra.Command {
 		Short: "List and show committed batches",
 	}
 	list := &cobra.Command{
-		Use:   "list",
+		Use: "list",
+		Example: `  pawl batches list
+  pawl batches list --output json`,
 		Short: "List committed batches, oldest first",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -38,16 +40,20 @@ func (a *app) batchesCmd() *cobra.Command {
 				fmt.Fprintln(a.s.out, "no committed batches yet: `pawl run JOB --input FILE` makes one")
 				return nil
 			}
-			fmt.Fprintf(a.s.out, "%-32s  %-16s  %-20s  %10s  %10s  %11s\n", "BATCH", "JOB", "AS OF", "IN", "VERIFIED", "QUARANTINED")
+			// Counts stay right-aligned in their cells (as wide as the header).
+			w := newTable(a.s.out)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%10s\t%10s\t%11s\n", "BATCH", "JOB", "AS OF", "IN", "VERIFIED", "QUARANTINED")
 			for _, b := range bs {
-				fmt.Fprintf(a.s.out, "%-32s  %-16s  %-20s  %10s  %10s  %11s\n", b.BatchID, b.Job, b.AsOf,
+				fmt.Fprintf(w, "%s\t%s\t%s\t%10s\t%10s\t%11s\n", b.BatchID, b.Job, b.AsOf,
 					thousands(b.RecordsIn), thousands(b.Verified), thousands(b.Quarantined))
 			}
-			return nil
+			return w.Flush()
 		},
 	}
 	show := &cobra.Command{
-		Use:   "show BATCH",
+		Use: "show BATCH",
+		Example: `  pawl batches show 3f2a1c
+  pawl batches show 3f2a1c --output json`,
 		Short: "Show one committed batch (a unique prefix of its id is enough)",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {

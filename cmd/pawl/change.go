@@ -31,7 +31,9 @@ earlier one that was not applied.`,
 
 func (a *app) changeListCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "list",
+		Use: "list",
+		Example: `  pawl change list
+  pawl change list --output json`,
 		Short: "List the proposed changes and their state: pending, approved, applied, superseded",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -51,15 +53,16 @@ func (a *app) changeListCmd() *cobra.Command {
 				fmt.Fprintln(a.s.out, "no changes proposed")
 				return nil
 			}
-			fmt.Fprintf(a.s.out, "%-16s  %-10s  %-5s  %-12s  %s\n", "CHANGE", "STATE", "ENTRY", "PROPOSER", "PINS")
+			w := newTable(a.s.out)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", "CHANGE", "STATE", "ENTRY", "PROPOSER", "PINS")
 			for _, ch := range cs {
 				var files []string
 				for _, pc := range ch.Changes {
 					files = append(files, pc.File)
 				}
-				fmt.Fprintf(a.s.out, "%-16s  %-10s  %-5d  %-12s  %s\n", ch.ID, ch.State, ch.Seq, ch.Proposer, strings.Join(files, ", "))
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", ch.ID, ch.State, ch.Seq, ch.Proposer, strings.Join(files, ", "))
 			}
-			return nil
+			return w.Flush()
 		},
 	}
 	a.addOutputFlag(c)
@@ -68,9 +71,10 @@ func (a *app) changeListCmd() *cobra.Command {
 
 func (a *app) changeShowCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a change: who proposed it and why, each pin old and new, the lines that differ, the signatures",
-		Args:  args(cobra.ExactArgs(1)),
+		Use:     "show ID",
+		Example: `  pawl change show chg-aa74bb2316b4`,
+		Short:   "Show a change: who proposed it and why, each pin old and new, the lines that differ, the signatures",
+		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			p, err := a.openChecked(c)
 			if err != nil {
@@ -144,8 +148,9 @@ func (a *app) changeApproveCmd() *cobra.Command {
 	var operator, reason string
 	var fd int
 	c := &cobra.Command{
-		Use:   "approve ID --operator ID --reason TEXT",
-		Short: "E-sign a change as approved: the second person of the two-person rule (asks for your passphrase)",
+		Use:     "approve ID --operator ID --reason TEXT",
+		Example: `  pawl change approve chg-aa74bb2316b4 --operator qa-lead --reason "contract v2 reviewed"`,
+		Short:   "E-sign a change as approved: the second person of the two-person rule (asks for your passphrase)",
 		Long: `Approve a proposed change with your e-signature (meaning "approved"): the
 manifest signed names the change and its change.proposed entry by sequence
 number and hash, so it covers exactly the pins and lines proposed. The
@@ -211,8 +216,9 @@ never made in one.`,
 func (a *app) changeApplyCmd() *cobra.Command {
 	var operator, reason string
 	c := &cobra.Command{
-		Use:   "apply ID",
-		Short: "Put an approved change in force: write exactly the approved pins to pawl.lock, on record",
+		Use:     "apply ID",
+		Example: `  pawl change apply chg-aa74bb2316b4 --reason "release window"`,
+		Short:   "Put an approved change in force: write exactly the approved pins to pawl.lock, on record",
 		Long: `Apply an approved change: the guarded pins it approved are written to
 pawl.lock with every other pin, and a pin.changed entry names the change and
 its approvals. Refused (exit 3, and on record as change.apply_refused) when

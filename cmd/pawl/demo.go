@@ -24,7 +24,9 @@ func (a *app) demoCmd() *cobra.Command {
 	var dir string
 	var n int
 	c := &cobra.Command{
-		Use:   "demo",
+		Use: "demo",
+		Example: `  pawl demo
+  pawl demo --dir /tmp/pawl-tour --records 1000`,
 		Short: "Show pawl end to end on generated sensor readings, in a temporary project",
 		Long: `Create a project in a temporary directory, generate sensor readings with
 realistic defects mixed in (a value of "hot", an extra field, a malformed

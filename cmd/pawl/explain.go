@@ -19,7 +19,10 @@ func (a *app) explainCmd() *cobra.Command {
 	var file string
 	var escapes bool
 	c := &cobra.Command{
-		Use:   "explain [STRING]",
+		Use: "explain [STRING]",
+		Example: `  pawl explain 'AB-123456'
+  pawl explain -e 'AB-1\u200b23456'
+  pawl explain --file suspicious.txt --output json`,
 		Short: "Take a suspicious string apart: every character, and what the Unicode boundary does with it",
 		Long: `Explain prints each character of STRING (or of the file given with --file) with
 its byte offset, code point, Unicode name, general category, script and UTF-8

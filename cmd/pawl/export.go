@@ -14,7 +14,9 @@ func (a *app) exportCmd() *cobra.Command {
 	var opt egress.Options
 	var at string
 	c := &cobra.Command{
-		Use:   "export BATCH --to URL",
+		Use: "export BATCH --to URL",
+		Example: `  pawl export 3f2a1c --to file:///srv/outbox/nightly/ --purpose report
+  pawl export 3f2a1c --to https://lims.example.org/upload --purpose lims --reason "weekly transfer"`,
 		Short: "Send a committed batch's verified output, checkpoint and signature to a whitelisted destination",
 		Long: `Ask the egress policy (policies/, data.pawl.egress.decision) whether BATCH may
 go to URL and, only if it may, copy verified.jsonl, checkpoint and

@@ -14,7 +14,9 @@ import (
 func (a *app) auditExportCmd() *cobra.Command {
 	var format, operator, reason string
 	c := &cobra.Command{
-		Use:   "export --format jsonl|html DIR",
+		Use: "export --format jsonl|html DIR",
+		Example: `  pawl audit export --format html /media/inspection-2026-12
+  pawl audit export --format jsonl /media/inspection-2026-12`,
 		Short: "Write a self-contained review package for inspectors (HTML report, JSONL, checkpoint, SHA256SUMS)",
 		Long: `Write into DIR (new or empty) the whole audit trail (entries.jsonl), every
 committed batch (batches.jsonl) with its quarantine (quarantine/<batch>.jsonl),

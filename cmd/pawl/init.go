@@ -14,7 +14,10 @@ func (a *app) initCmd() *cobra.Command {
 	var single bool
 	var roles []string
 	c := &cobra.Command{
-		Use:   "init [DIR]",
+		Use: "init [DIR]",
+		Example: `  pawl init plant7
+  pawl init lab --single-person
+  pawl init lab --operator qa-admin --role pia=policy_admin --reason "stability study"`,
 		Short: "Create a project: pawl.yaml, jobs/, schemas/, policies/, pawl.lock and the data directory",
 		Long: `Create a pawl project in DIR (default: the current directory, or -C DIR).
 

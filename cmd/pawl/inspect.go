@@ -21,8 +21,9 @@ import (
 func (a *app) inspectCmd() *cobra.Command {
 	var operator, reason string
 	c := &cobra.Command{
-		Use:   "inspect DIR",
-		Short: "Verify the whole project, then write a signed package an inspector verifies with nothing else",
+		Use:     "inspect DIR",
+		Example: `  pawl inspect /media/inspection-2026-12 --reason "FDA inspection"`,
+		Short:   "Verify the whole project, then write a signed package an inspector verifies with nothing else",
 		Long: `Verify the whole project as 'pawl audit verify' does (the trail, every batch's
 signature, checkpoint and blobs, every e-signature), and refuse, writing
 nothing, when anything fails: exit 1, with what failed. Then write into DIR

@@ -19,8 +19,9 @@ func (a *app) keyCmd() *cobra.Command {
 	}
 	var operator, reason string
 	rotate := &cobra.Command{
-		Use:   "rotate --reason TEXT",
-		Short: "Replace the engine key; the old and new keys sign the rotation, the old private key is destroyed",
+		Use:     "rotate --reason TEXT",
+		Example: `  pawl key rotate --reason "annual rotation"`,
+		Short:   "Replace the engine key; the old and new keys sign the rotation, the old private key is destroyed",
 		Long: `Make a new engine key and put the rotation on record (engine.key_rotated: the
 old and the new public key, each signing the other). From that entry on,
 batch signatures and checkpoints are made with the new key; everything signed
@@ -56,7 +57,9 @@ pawl-engine-key) set, the new key is sealed at rest under that secret.`,
 	rotate.Flags().StringVar(&reason, "reason", "", "why the key is rotated (required; recorded)")
 
 	history := &cobra.Command{
-		Use:   "history",
+		Use: "history",
+		Example: `  pawl key history
+  pawl key history --output json`,
 		Short: "List the engine keys in the order they were in force, with the entries each signed for",
 		Long: `List the engine key history as the audit trail holds it: the key of project.init,
 then each rotation's new key, each rotation's cross-signatures checked. The

@@ -60,6 +60,9 @@ func main() {
 // run executes one command line and returns the exit status.
 func run(ctx context.Context, args []string, s *streams) int {
 	root := newRootCmd(s)
+	if isCompletion(args) {
+		registerCompletions(root)
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

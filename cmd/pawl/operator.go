@@ -35,7 +35,9 @@ func (a *app) operatorAddCmd() *cobra.Command {
 	var bindUID int
 	var fd int
 	add := &cobra.Command{
-		Use:   "add ID --name \"Printed Name\"",
+		Use: "add ID --name \"Printed Name\"",
+		Example: `  pawl operator add qa-lead --name "Quinn Auditor" --reason "QA lead since 2026-11"
+  pawl operator add olga --name "Olga Operator" --uid 1001 --reason "runs the loads"`,
 		Short: "Enrol an operator: a new ed25519 key of their own, encrypted with their passphrase",
 		Long: fmt.Sprintf(`Enrol an operator. pawl creates an ed25519 key for them and writes it to
 <data dir>/operators/ID.key (mode 0600), encrypted with AES-256-GCM under a key
@@ -129,7 +131,9 @@ too.`, esign.OperatorKDFIterations, passphraseRules),
 
 func (a *app) operatorListCmd() *cobra.Command {
 	list := &cobra.Command{
-		Use:   "list",
+		Use: "list",
+		Example: `  pawl operator list
+  pawl operator list --output json`,
 		Short: "List enrolled operators: their keys, state (active, locked, revoked) and passphrase age",
 		Long: `List every enrolled operator with their key, the state the audit trail gives
 them now — active, locked (since when, after how many failed attempts) or
@@ -212,8 +216,9 @@ func rolesText(roles []string) string {
 
 func (a *app) operatorShowCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one operator: key, state, passphrase age, what they are bound to and their roles",
+		Use:     "show ID",
+		Example: `  pawl operator show qa-lead`,
+		Short:   "Show one operator: key, state, passphrase age, what they are bound to and their roles",
 		Long: `Show one enrolled operator: their printed name and key, the state the audit
 trail gives them (active, locked, revoked), their passphrase's age, the OS
 account (uid and name) or client certificate their enrolment bound them to —
@@ -296,8 +301,9 @@ func (a *app) operatorPasswdCmd() *cobra.Command {
 	var reason string
 	var fd int
 	c := &cobra.Command{
-		Use:   "passwd ID",
-		Short: "Change an operator's passphrase (asks the old one, then the new one); the key stays the same",
+		Use:     "passwd ID",
+		Example: `  pawl operator passwd qa-lead`,
+		Short:   "Change an operator's passphrase (asks the old one, then the new one); the key stays the same",
 		Long: `Change an operator's passphrase. The operator's key is opened with the old
 passphrase and sealed again under the new one, with a new salt and nonce: the
 key, and so the public key on record and every signature made with it, stay
@@ -387,6 +393,12 @@ the next command that uses the key finishes the change).`,
 	return c
 }
 
+// withExample sets c's Example (cobra prints it under "Examples:").
+func withExample(example string, c *cobra.Command) *cobra.Command {
+	c.Example = example
+	return c
+}
+
 // adminCmd is unlock or revoke: ID, a required reason, who does it.
 func (a *app) adminCmd(use, short, long string, do func(c *cobra.Command, opt esign.AdminOptions) error) *cobra.Command {
 	var reason string
@@ -419,7 +431,7 @@ to the admin role. The decision is on record, allow or deny, and the entry
 records who (the configured operator, --operator, and the OS user) and why.`
 
 func (a *app) operatorUnlockCmd() *cobra.Command {
-	return a.adminCmd("unlock ID --reason TEXT",
+	return withExample(`  pawl operator unlock qa-lead --reason "mistyped; confirmed in person"`, a.adminCmd("unlock ID --reason TEXT",
 		"Unlock an operator locked out after too many wrong passphrases (reason required)",
 		`Unlock an operator who was locked after esign.lockout_after wrong passphrases
 in a row. The unlock is recorded (operator.unlocked) with who unlocked them and
@@ -444,11 +456,11 @@ Before unlocking, find out who made the attempts: `+"`pawl audit log --action es
 			fmt.Fprintf(a.s.out, "unlocked %s (%s) by %s, audit entry %d\n  ended the lock-out since %s UTC after %d failed attempts (audit entry %d)\n",
 				op.ID, op.Name, u.By, u.AuditSeq, u.Ended.Since.Format(time.DateTime), u.Ended.FailedAttempts, u.Ended.AuditSeq)
 			return nil
-		})
+		}))
 }
 
 func (a *app) operatorRevokeCmd() *cobra.Command {
-	return a.adminCmd("revoke ID --reason TEXT",
+	return withExample(`  pawl operator revoke qa-lead --reason "left the company"`, a.adminCmd("revoke ID --reason TEXT",
 		"Revoke an operator for good: they can never sign again and the id is never reused (reason required)",
 		`Revoke an operator (21 CFR 11.300(c), 11.100(a)): someone who left, or whose
 key file or passphrase may be known to others. The revocation is recorded
@@ -477,13 +489,15 @@ person under a new id. A revocation is never undone.
 			fmt.Fprintf(a.s.out, "revoked %s (%s), key %s, by %s, audit entry %d\n  %s can no longer sign; signatures made before stay valid; the id is never enrolled again\n",
 				op.ID, op.Name, op.KeyID, r.By, r.AuditSeq, op.ID)
 			return nil
-		})
+		}))
 }
 
 func (a *app) operatorGrantCmd() *cobra.Command {
 	var reason string
 	c := &cobra.Command{
-		Use:   "grant ID ROLE... --reason TEXT",
+		Use: "grant ID ROLE... --reason TEXT",
+		Example: `  pawl operator grant olga operator --reason "runs the nightly loads"
+  pawl operator grant pia policy_admin approver --reason "second policy admin"`,
 		Short: "Give an operator id its roles in the policy bundle (in force once pinned)",
 		Long: `Set the roles an operator id holds: authz.roles in policies/data.json, the
 roles the default bundle knows being admin, policy_admin, operator,

@@ -6,10 +6,22 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 )
+
+// newTable writes the rows of a list: cells end with a tab, and the columns
+// are as wide as their widest cell plus two spaces (text/tabwriter), so a
+// long job name or rule does not shift the columns after it. The last cell
+// of a row is not padded. Flush it when the rows are written.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// tableChunk is how many rows a long table aligns at a time.
+const tableChunk = 1000
 
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.s.out)

@@ -31,7 +31,9 @@ func (a *app) pinCmd() *cobra.Command {
 	var operator, reason string
 	var weaken bool
 	c := &cobra.Command{
-		Use:   "pin",
+		Use: "pin",
+		Example: `  pawl pin --reason "contract v2 agreed with QA"
+  pawl pin --weaken --reason "unit list widened, CR-114"`,
 		Short: "Record the sha256 of every file the jobs reference in pawl.lock",
 		Long: `Hash every file the jobs reference (job specs, schemas and every file their
 $refs reach, normalization reference files, lookup files), the policy bundle

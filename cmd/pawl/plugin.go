@@ -24,9 +24,10 @@ func (a *app) pluginCmd() *cobra.Command {
 	}
 	var operator, reason string
 	add := &cobra.Command{
-		Use:   "add FILE.wasm",
-		Short: "Read a plugin's manifest, keep the module in the store and pin name@version to its sha256",
-		Args:  args(cobra.ExactArgs(1)),
+		Use:     "add FILE.wasm",
+		Example: `  pawl plugin add plugins/range.wasm --reason "range check v1.2"`,
+		Short:   "Read a plugin's manifest, keep the module in the store and pin name@version to its sha256",
+		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			wasm, err := a.readUserFile(argv[0])
 			if err != nil {
@@ -57,7 +58,9 @@ func (a *app) pluginCmd() *cobra.Command {
 	add.Flags().StringVar(&reason, "reason", "", "why the plugin is added (recorded in the audit trail)")
 
 	list := &cobra.Command{
-		Use:   "list",
+		Use: "list",
+		Example: `  pawl plugin list
+  pawl plugin list --output json`,
 		Short: "List the pinned plugins with their manifests",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -65,9 +68,10 @@ func (a *app) pluginCmd() *cobra.Command {
 		},
 	}
 	verify := &cobra.Command{
-		Use:   "verify",
-		Short: "Re-hash every pinned plugin and load it (hash, manifest, imports and its compilation cache entry checked)",
-		Args:  args(cobra.NoArgs),
+		Use:     "verify",
+		Example: `  pawl plugin verify`,
+		Short:   "Re-hash every pinned plugin and load it (hash, manifest, imports and its compilation cache entry checked)",
+		Args:    args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return a.listPlugins(c, true)
 		},
@@ -102,20 +106,26 @@ func (a *app) listPlugins(c *cobra.Command, verify bool) error {
 			return err
 		}
 	} else {
+		// The columns are aligned by text/tabwriter; a cache line goes
+		// under the hash.
+		w := newTable(a.s.out)
 		for _, pp := range ps {
 			cache := ""
 			if pp.CacheRejected != "" {
-				cache = fmt.Sprintf("\n%-20s CACHE REJECTED: its compilation cache entry was refused: %s; deleted and compiled afresh, nothing ran from it (on record as %s)", "", pp.CacheRejected, actions.PluginCacheRejected)
+				cache = fmt.Sprintf("\n\tCACHE REJECTED: its compilation cache entry was refused: %s; deleted and compiled afresh, nothing ran from it (on record as %s)", pp.CacheRejected, actions.PluginCacheRejected)
 			}
 			if pp.Problem != "" {
-				fmt.Fprintf(a.s.out, "%-20s %s  PROBLEM: %s%s\n", pp.ID, pp.Hash, pp.Problem, cache)
+				fmt.Fprintf(w, "%s\t%s\tPROBLEM: %s%s\n", pp.ID, pp.Hash, pp.Problem, cache)
 				continue
 			}
 			status := ""
 			if verify {
 				status = fmt.Sprintf("  OK (hash, manifest, %d imports)", len(pp.Imports))
 			}
-			fmt.Fprintf(a.s.out, "%-20s %s  %-9s reads %s%s%s\n", pp.ID, pp.Hash, pp.Manifest.Mode, fieldList(pp.Manifest.Fields), status, cache)
+			fmt.Fprintf(w, "%s\t%s\t%s\treads %s%s%s\n", pp.ID, pp.Hash, pp.Manifest.Mode, fieldList(pp.Manifest.Fields), status, cache)
+		}
+		if err := w.Flush(); err != nil {
+			return err
 		}
 		if len(ps) == 0 {
 			fmt.Fprintln(a.s.out, "no plugins are pinned: `pawl plugin add FILE.wasm` pins one")

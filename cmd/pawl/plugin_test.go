@@ -29,7 +29,7 @@ func TestPluginAddRefusedIsOnRecord(t *testing.T) {
 
 // TestPluginVerifyReportsARejectedCacheEntry: with another module's
 // compiled code and MAC copied over a plugin's compilation cache entry,
-// `pawl plugin verify` says so, exits 1, and the rejection is on record;
+// `pawl plugin verify --bogus x` says so, exits 1, and the rejection is on record;
 // the entry compiled afresh verifies the next time.
 func TestPluginVerifyReportsARejectedCacheEntry(t *testing.T) {
 	dir := t.TempDir()

@@ -46,7 +46,9 @@ func (a *app) bundleDir(argv []string) (string, error) {
 func (a *app) policyTestCmd() *cobra.Command {
 	var coverage bool
 	c := &cobra.Command{
-		Use:   "test [DIR] [--coverage]",
+		Use: "test [DIR] [--coverage]",
+		Example: `  pawl policy test
+  pawl policy test policies --coverage`,
 		Short: "Run the bundle's Rego tests (*_test.rego) with pawl's capabilities",
 		Long: `Run the Rego unit tests (rules named test_*) of the bundle, like opa test,
 but compiled with pawl's capabilities: a module or test that calls a removed
@@ -89,7 +91,10 @@ func (a *app) policyEvalCmd() *cobra.Command {
 	var input, kind, bundle string
 	var explain bool
 	c := &cobra.Command{
-		Use:   "eval --input FILE (--kind KIND | QUERY) [--explain]",
+		Use: "eval --input FILE (--kind KIND | QUERY) [--explain]",
+		Example: `  pawl policy eval --input request.json --kind egress
+  pawl policy eval --input request.json --kind plugins --explain
+  pawl policy eval --input request.json data.pawl.egress.decision`,
 		Short: "Evaluate a query against the bundle: what would the policy say, and why",
 		Long: `Evaluate QUERY (e.g. data.pawl.egress.decision) against the bundle with the
 JSON input in FILE (- for standard input). --kind egress|plugins|classification
@@ -190,7 +195,9 @@ its candidate prefixes computed), so the answer is the one pawl would get.
 func (a *app) policySignCmd() *cobra.Command {
 	var key, keyID string
 	c := &cobra.Command{
-		Use:   "sign --key FILE [--key-id ID] [DIR]",
+		Use: "sign --key FILE [--key-id ID] [DIR]",
+		Example: `  pawl policy sign --key qa-policy.key policies
+  pawl policy sign --key qa-policy.key --key-id qa-2026 policies`,
 		Short: "Sign the bundle (ed25519): writes DIR/.signatures.json",
 		Long: `Load and compile the bundle, then sign it with the ed25519 private key in
 FILE (PKCS#8 PEM, from pawl policy keygen) and write .signatures.json. Re-sign
@@ -231,7 +238,9 @@ whose files differ from what was signed.`,
 func (a *app) policyVerifyCmd() *cobra.Command {
 	var pub, keyID string
 	c := &cobra.Command{
-		Use:   "verify [--pub FILE] [--key-id ID] [DIR]",
+		Use: "verify [--pub FILE] [--key-id ID] [DIR]",
+		Example: `  pawl policy verify
+  pawl policy verify --pub qa-policy.pub --key-id qa-2026 policies`,
 		Short: "Check the bundle's signature: every file signed, unchanged, by the key",
 		Long: `Check DIR/.signatures.json against the public key: an unsigned bundle, a file
 changed, added or removed after signing, or a signature by another key is an
@@ -285,9 +294,10 @@ policy.key_id in pawl.yaml.`,
 func (a *app) policyKeygenCmd() *cobra.Command {
 	var out string
 	c := &cobra.Command{
-		Use:   "keygen --out PREFIX",
-		Short: "Make an ed25519 key pair for signing bundles: PREFIX.key (private, 0600) and PREFIX.pub",
-		Args:  args(cobra.NoArgs),
+		Use:     "keygen --out PREFIX",
+		Example: `  pawl policy keygen --out qa-policy`,
+		Short:   "Make an ed25519 key pair for signing bundles: PREFIX.key (private, 0600) and PREFIX.pub",
+		Args:    args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if out == "" {
 				return &usageError{errors.New("no --out PREFIX: the keys are written to PREFIX.key and PREFIX.pub")}
@@ -316,8 +326,9 @@ func (a *app) policyKeygenCmd() *cobra.Command {
 func (a *app) policyApproveCmd() *cobra.Command {
 	var operator, reason string
 	c := &cobra.Command{
-		Use:   "approve-plugin NAME@VERSION...",
-		Short: "Approve pinned plugins in the bundle (policies/data.json plugins.approved), by hash",
+		Use:     "approve-plugin NAME@VERSION...",
+		Example: `  pawl policy approve-plugin range@1.2.0 --reason "reviewed in CR-114"`,
+		Short:   "Approve pinned plugins in the bundle (policies/data.json plugins.approved), by hash",
 		Long: `Add each pinned plugin's sha256, name, version and capabilities to
 plugins.approved in policies/data.json, and record the approval. The bundle
 changes, so run pawl pin afterwards. A signed bundle is refused: edit

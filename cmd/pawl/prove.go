@@ -17,7 +17,9 @@ func (a *app) proveCmds() []*cobra.Command {
 	var out string
 	var oldSize int64
 	prove := &cobra.Command{
-		Use:   "prove BATCH ORDINAL | --consistency OLD_SIZE [NEW_SIZE] [--out FILE]",
+		Use: "prove BATCH ORDINAL | --consistency OLD_SIZE [NEW_SIZE] [--out FILE]",
+		Example: `  pawl audit prove 3f2a1c 42 --out record42.proof
+  pawl audit prove --consistency 1200 --out since-1200.proof`,
 		Short: "Print the inclusion proof of one record, or the trail's consistency proof between two sizes (both verify offline)",
 		Long: `Print, as JSON, the proof that record ORDINAL is a leaf of its batch's
 lineage tree: the record's leaf hash, the sibling hashes, and the root that
@@ -73,7 +75,9 @@ FILE --checkpoint OLD_CHECKPOINT'; a witness takes the same bytes.`,
 	var sigFile, keyFile, oldCp string
 	var consistency bool
 	verify := &cobra.Command{
-		Use:   "verify-proof FILE [--signature signature.json [--key FILE]] | --consistency FILE --checkpoint OLD [--key FILE]",
+		Use: "verify-proof FILE [--signature signature.json [--key FILE]] | --consistency FILE --checkpoint OLD [--key FILE]",
+		Example: `  pawl audit verify-proof record42.proof --signature signature.json --key engine.pub
+  pawl audit verify-proof since-1200.proof --consistency --checkpoint checkpoint-2026-11`,
 		Short: "Check an inclusion or a consistency proof offline, optionally against a batch's signature",
 		Long: `Check an inclusion proof written by 'pawl audit prove' with nothing but the
 proof: the leaf hash and the sibling hashes must give the root. With

@@ -18,7 +18,9 @@ func (a *app) quarantineCmd() *cobra.Command {
 		Short: "What did not come through, and why",
 	}
 	list := &cobra.Command{
-		Use:   "list [BATCH]",
+		Use: "list [BATCH]",
+		Example: `  pawl quarantine list
+  pawl quarantine list 3f2a1c --output json`,
 		Short: "List quarantined records with their first reason (all batches, or one)",
 		Args:  args(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
@@ -43,6 +45,11 @@ func (a *app) quarantineCmd() *cobra.Command {
 				*finding.QuarantineEntry
 			}
 			var rows []row
+			// The table is flushed every tableChunk rows: a batch may hold
+			// millions of quarantined records, and tabwriter keeps what it
+			// has not flushed.
+			w := newTable(a.s.out)
+			n := 0
 			for _, b := range batches {
 				err := p.Quarantined(b.BatchID, func(q *finding.QuarantineEntry) bool {
 					if a.output == "json" {
@@ -53,13 +60,19 @@ func (a *app) quarantineCmd() *cobra.Command {
 						if len(q.Reasons) > 1 {
 							more = fmt.Sprintf(" (+%d more)", len(q.Reasons)-1)
 						}
-						fmt.Fprintf(a.s.out, "%s  %8d  %-9s %-22s %s%s\n", b.BatchID[:12], q.Ordinal, r.Stage, r.Rule, oneLine(r.Pointer+" "+r.Message, 90), more)
+						fmt.Fprintf(w, "%s\t%8d\t%s\t%s\t%s%s\n", b.BatchID[:12], q.Ordinal, r.Stage, r.Rule, oneLine(r.Pointer+" "+r.Message, 90), more)
+						if n++; n%tableChunk == 0 {
+							w.Flush()
+						}
 					}
 					return true
 				})
 				if err != nil {
 					return err
 				}
+			}
+			if err := w.Flush(); err != nil {
+				return err
 			}
 			if a.output == "json" {
 				if rows == nil {
@@ -71,9 +84,10 @@ func (a *app) quarantineCmd() *cobra.Command {
 		},
 	}
 	show := &cobra.Command{
-		Use:   "show BATCH ORDINAL",
-		Short: "Show one quarantined record: where it was, its bytes, and every reason",
-		Args:  args(cobra.ExactArgs(2)),
+		Use:     "show BATCH ORDINAL",
+		Example: `  pawl quarantine show 3f2a1c 2`,
+		Short:   "Show one quarantined record: where it was, its bytes, and every reason",
+		Args:    args(cobra.ExactArgs(2)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			ord, err := parseOrdinal(argv[1])
 			if err != nil {
@@ -101,9 +115,10 @@ func (a *app) quarantineCmd() *cobra.Command {
 	}
 	var file, reason, operator string
 	resubmit := &cobra.Command{
-		Use:   "resubmit BATCH ORDINAL --file FIXED.json --reason TEXT",
-		Short: "Run a corrected record through the same pins as its batch, as a new batch linked to the original",
-		Args:  args(cobra.ExactArgs(2)),
+		Use:     "resubmit BATCH ORDINAL --file FIXED.json --reason TEXT",
+		Example: `  pawl quarantine resubmit 3f2a1c 2 --file fixed.json --reason "unit corrected, deviation DV-31"`,
+		Short:   "Run a corrected record through the same pins as its batch, as a new batch linked to the original",
+		Args:    args(cobra.ExactArgs(2)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err

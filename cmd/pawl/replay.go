@@ -10,7 +10,9 @@ import (
 func (a *app) replayCmd() *cobra.Command {
 	var operator, reason string
 	c := &cobra.Command{
-		Use:   "replay BATCH",
+		Use: "replay BATCH",
+		Example: `  pawl audit replay 3f2a1c
+  pawl audit replay 3f2a1c --output json`,
 		Short: "Re-run a committed batch from the store and compare every output hash and the lineage root",
 		Long: `Re-run a committed batch from what the store holds: its input, the pinned
 job spec, schema, lookup files and plugin modules, with the recorded as-of time

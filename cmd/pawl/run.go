@@ -16,7 +16,10 @@ func (a *app) runCmd() *cobra.Command {
 	var opt ratchet.RunOptions
 	var asOf string
 	c := &cobra.Command{
-		Use:   "run JOB --input FILE|-",
+		Use: "run JOB --input FILE|-",
+		Example: `  pawl run sensor-feed --input readings.jsonl --reason "nightly load"
+  pawl run sensor-feed --input - < readings.jsonl
+  pawl run sensor-feed --input readings.jsonl --as-of 2026-11-25T00:00:00Z --output json`,
 		Short: "Run one batch: every record to verified output or quarantine, committed atomically",
 		Long: `Run one batch of JOB (jobs/JOB.yaml) over the input.
 

@@ -28,7 +28,7 @@ const DefaultSocket = "pawl.sock"
 var localOnly = map[string]bool{
 	"serve": true, "version": true, "sbom": true, "demo": true, "init": true, "explain": true, "help": true, "completion": true,
 	"audit verify-proof": true, "policy keygen": true, "verify-signature": true,
-	"__complete": true,
+	"__complete": true, "__completeNoDesc": true,
 }
 
 // dispatch runs a command line: on the service when one is named
@@ -219,7 +219,9 @@ func (a *app) servedBy(c *cobra.Command) error {
 func (a *app) serveCmd() *cobra.Command {
 	var socket string
 	c := &cobra.Command{
-		Use:   "serve [--socket PATH]",
+		Use: "serve [--socket PATH]",
+		Example: `  pawl serve
+  pawl serve --socket /run/pawl/plant7.sock`,
 		Short: "Own the project's data, keys and compilation cache, and run commands for the users who connect",
 		Long: `Run as the service of the project: the one process that reads and writes its
 data directory, its keys and its compilation cache. Start it under an account

@@ -28,9 +28,10 @@ expires.`,
 
 func (a *app) sessionShowCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "show",
-		Short: "Show your signing session: its operator, when it opened, its last signing and when it times out",
-		Args:  args(cobra.NoArgs),
+		Use:     "show",
+		Example: `  pawl session show`,
+		Short:   "Show your signing session: its operator, when it opened, its last signing and when it times out",
+		Args:    args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			p, err := a.openChecked(c)
 			if err != nil {
@@ -59,8 +60,9 @@ func (a *app) sessionShowCmd() *cobra.Command {
 func (a *app) sessionEndCmd() *cobra.Command {
 	var reason string
 	c := &cobra.Command{
-		Use:   "end [--reason TEXT]",
-		Short: "End your signing session now, on record: the next signing gives --operator again",
+		Use:     "end [--reason TEXT]",
+		Example: `  pawl session end --reason "end of shift"`,
+		Short:   "End your signing session now, on record: the next signing gives --operator again",
 		Long: `End your account's signing session: an esign.session_ended entry, with the
 reason when one is given. From then on 'pawl sign' needs --operator and the
 passphrase again. With no session open it says why and records nothing.`,

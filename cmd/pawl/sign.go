@@ -21,7 +21,9 @@ func (a *app) signCmd() *cobra.Command {
 	var meaning, operator, reason string
 	var fd int
 	c := &cobra.Command{
-		Use:   "sign BATCH --meaning reviewed|approved|responsible [--operator ID] [--reason TEXT]",
+		Use: "sign BATCH --meaning reviewed|approved|responsible [--operator ID] [--reason TEXT]",
+		Example: `  pawl sign 3f2a1c --meaning approved --operator qa-lead --reason "fit for release"
+  pawl sign 7b9e04 --meaning reviewed`,
 		Short: "E-sign a committed batch with your operator key (asks for your passphrase)",
 		Long: `Sign a committed batch electronically (21 CFR 11.50, 11.200). The signature is
 made with the operator's own key, opened with their passphrase, over a

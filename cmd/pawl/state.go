@@ -27,7 +27,9 @@ states, the only way the chain may restart.`,
 
 func (a *app) stateShowCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "show JOB",
+		Use: "show JOB",
+		Example: `  pawl state show sensor-feed
+  pawl state show sensor-feed --output json`,
 		Short: "Show a job's plugin state: its hash, how many keys it holds, the batch (or reset) that put it there",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
@@ -54,9 +56,10 @@ func (a *app) stateShowCmd() *cobra.Command {
 func (a *app) stateResetCmd() *cobra.Command {
 	var reason string
 	c := &cobra.Command{
-		Use:   "reset JOB --reason TEXT",
-		Short: "Reset a job's plugin state to the empty state (approver; reason required; on record)",
-		Args:  args(cobra.ExactArgs(1)),
+		Use:     "reset JOB --reason TEXT",
+		Example: `  pawl state reset sensor-feed --reason "registry rebuilt, CR-120"`,
+		Short:   "Reset a job's plugin state to the empty state (approver; reason required; on record)",
+		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
 			p, err := a.openChecked(c)
 			if err != nil {

@@ -14,7 +14,9 @@ import (
 // traceCmd is `pawl audit trace`.
 func (a *app) traceCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "trace BATCH ORDINAL",
+		Use: "trace BATCH ORDINAL",
+		Example: `  pawl audit trace 3f2a1c 42
+  pawl audit trace 3f2a1c 42 --output json`,
 		Short: "One record's whole history: batch, input hash, every stage's verdict, outcome, proof, exports, e-signatures",
 		Long: `Show everything on record about one record of a committed batch: the batch
 (job, as-of time, who committed it and why), the SHA-256 of the record's input

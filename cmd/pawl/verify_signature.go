@@ -12,7 +12,9 @@ import (
 func (a *app) verifySignatureCmd() *cobra.Command {
 	var keyFile string
 	c := &cobra.Command{
-		Use:   "verify-signature FILE",
+		Use: "verify-signature FILE",
+		Example: `  pawl verify-signature .pawl/batches/26f133d37cbfc690e5673b763a826278/signature.json
+  pawl verify-signature signature.json --key engine.pub`,
 		Short: "Check a batch's usability signature (signature.json) and the outputs beside it",
 		Long: `Check that FILE is exactly as pawl wrote it, that its ed25519 signature
 verifies, and that the output files next to it still have the signed hashes.

@@ -20,7 +20,9 @@ func (a *app) watchCmd() *cobra.Command {
 	var once bool
 	var interval time.Duration
 	c := &cobra.Command{
-		Use:   "watch [--once] [--interval D]",
+		Use: "watch [--once] [--interval D]",
+		Example: `  pawl watch --once
+  pawl watch --interval 10s`,
 		Short: "Gate the files that land in the jobs' sources' inboxes: each one a batch, moved out by content hash, its source notified",
 		Long: `Scan the inbox of every source of every job (sources: in jobs/*.yaml) and run
 each file that has landed complete as a batch of its job: in rename mode a

@@ -26,7 +26,10 @@ func (a *app) witnessCmd() *cobra.Command {
 	}
 	var toDir, fromDir, operator, reason string
 	push := &cobra.Command{
-		Use:   "push [--to-dir DIR | --from-dir DIR]",
+		Use: "push [--to-dir DIR | --from-dir DIR]",
+		Example: `  pawl audit witness push
+  pawl audit witness push --to-dir /media/airgap/witness
+  pawl audit witness push --from-dir /media/airgap/witness`,
 		Short: "Push the trail's head, with its consistency proof, to every witness of the policy bundle; keep the cosignatures",
 		Long: `Push the signed checkpoint of the trail's head to every witness the policy
 bundle in force names (data.egress.witnesses), with the consistency proof from
