@@ -216,7 +216,7 @@ the first bad entry.`,
 			}
 			w := newTable(a.s.out)
 			for i, e := range es {
-				fmt.Fprintf(w, "%6d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Operator, e.Action, e.Object, e.Reason+esignNote(e))
+				fmt.Fprintf(w, "%6d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), cell(e.Operator), e.Action, cell(e.Object), cell(e.Reason+esignNote(e)))
 				if (i+1)%tableChunk == 0 {
 					w.Flush()
 				}

@@ -20,6 +20,19 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 }
 
+// cell is s as one cell of a table row: a tab, newline or carriage return
+// in it (a reason or a message may hold any) would end the cell or the row,
+// so each becomes a space. The JSON output keeps them.
+func cell(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '\t', '\n', '\r', '\v', '\f':
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // tableChunk is how many rows a long table aligns at a time.
 const tableChunk = 1000
 
