@@ -53,6 +53,9 @@ record and in the output); 1 when a job or an inbox could not be scanned.`,
 			if a.s.job != nil && !once {
 				return &usageError{fmt.Errorf("pawl watch runs only with --once through a service: the service gates the sources itself, every watch.interval")}
 			}
+			if c.Flags().Changed("interval") && interval <= 0 {
+				return &usageError{fmt.Errorf("--interval %s: give a positive duration, such as 2s or 1m", interval)}
+			}
 			// The authz question is asked once, here; each scan after it
 			// opens the project as the same caller.
 			p, err := a.open(c)

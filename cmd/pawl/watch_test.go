@@ -31,6 +31,11 @@ func TestWatchOnce(t *testing.T) {
 	os.WriteFile(spec, append(b, "sources:\n  - {name: lab, inbox: inbox/lab}\n"...), 0o644)
 	mustPawl(t, "-C", dir, "pin", "--reason", "a source")
 
+	for _, bad := range []string{"0s", "-1s"} {
+		if code, _, errs := pawl(t, "", "-C", dir, "watch", "--interval", bad); code != exitUsage || !strings.Contains(errs, "give a positive duration") {
+			t.Errorf("--interval %s: exit %d %s", bad, code, errs)
+		}
+	}
 	code, _, errs := pawl(t, "", "-C", dir, "watch", "--once")
 	if code != exitError || !strings.Contains(errs, "jobs/sensor-feed.yaml: source lab: inbox "+filepath.Join(dir, "inbox", "lab")) ||
 		!strings.Contains(errs, "create the directory") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
