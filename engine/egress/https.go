@@ -45,10 +45,7 @@ func newHTTPS(p *project.Project, canonical string) (*httpsDest, error) {
 		}
 		tc.RootCAs = pool
 	}
-	timeout := p.Cfg.ExportTimeout
-	if timeout <= 0 {
-		timeout = 2 * time.Minute
-	}
+	timeout := exportTimeout(p)
 	return &httpsDest{base: canonical, client: &http.Client{
 		Transport: &http.Transport{Proxy: nil, TLSClientConfig: tc, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 30 * time.Second},
 		Timeout:   timeout,
@@ -109,4 +106,12 @@ func contentType(name string) string {
 		return "application/json"
 	}
 	return "text/plain; charset=utf-8"
+}
+
+// exportTimeout bounds one delivery (export.timeout; 2 min when unset).
+func exportTimeout(p *project.Project) time.Duration {
+	if p.Cfg.ExportTimeout > 0 {
+		return p.Cfg.ExportTimeout
+	}
+	return 2 * time.Minute
 }

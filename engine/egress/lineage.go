@@ -76,13 +76,7 @@ func SendLineage(ctx context.Context, p *project.Project, o LineageOptions) (*Li
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	events := p.Cfg.OpenLineageFile
-	switch {
-	case events == "":
-		events = filepath.Join(p.Data, "openlineage.jsonl")
-	case !filepath.IsAbs(events):
-		events = filepath.Join(p.Root, events)
-	}
+	events := p.OpenLineageFile()
 	cursorPath := filepath.Join(p.Data, "openlineage.sent")
 	var cur lineageCursor
 	if b, err := os.ReadFile(cursorPath); err == nil {
@@ -120,7 +114,7 @@ func SendLineage(ctx context.Context, p *project.Project, o LineageOptions) (*Li
 			res.Denied += len(g.lines)
 		case err != nil:
 			cur.Failures++
-			cur.Next = o.Now.Add(lineageBackoff(cur.Failures))
+			cur.Next = o.Now.Add(RetryPause(cur.Failures))
 			cur.Problem = err.Error()
 			res.Problem = cur.Problem
 			return res, errors.Join(err, save())
@@ -136,9 +130,11 @@ func SendLineage(ctx context.Context, p *project.Project, o LineageOptions) (*Li
 	return res, nil
 }
 
-// lineageBackoff is the pause after n failures in a row: 5 s, doubling,
-// at most an hour.
-func lineageBackoff(n int) time.Duration {
+// RetryPause is the pause before trying a delivery again after n
+// failures in a row (a notice, the OpenLineage events): 5 s, doubling, at
+// most an hour, so a destination that is down costs one attempt, and its
+// entries, per pause rather than per scan.
+func RetryPause(n int) time.Duration {
 	d := 5 * time.Second
 	for i := 1; i < n && d < time.Hour; i++ {
 		d *= 2
@@ -235,11 +231,7 @@ func sendLineageGroup(ctx context.Context, p *project.Project, base string, g li
 	if err != nil {
 		return withWhat(err, what)
 	}
-	timeout := p.Cfg.ExportTimeout
-	if timeout <= 0 {
-		timeout = 2 * time.Minute
-	}
-	sctx, cancel := context.WithTimeout(ctx, timeout)
+	sctx, cancel := context.WithTimeout(ctx, exportTimeout(p))
 	defer cancel()
 	if !strings.HasPrefix(canonical, "https://") {
 		dest, err := open(p, canonical, prefix)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
@@ -320,7 +321,7 @@ func TestGate(t *testing.T) {
 		if rep = scan(t, s, p); len(rep.Notices) != 0 || len(enginetest.Entries(t, p.Trail, "", "")) != entries {
 			t.Fatalf("a notice retried before it was due: %+v", rep.Notices)
 		}
-		s.now = func() time.Time { return time.Now().Add(backoff(1)) }
+		s.now = func() time.Time { return time.Now().Add(egress.RetryPause(1)) }
 		rep = scan(t, s, p)
 		if len(rep.Notices) != 1 || rep.Notices[0].Status != "sent" || len(rep.Files) != 0 {
 			t.Fatalf("retry: %+v", rep)
@@ -484,8 +485,8 @@ func TestQueuedNoticeKeepsItsBytes(t *testing.T) {
 // and stops at an hour.
 func TestBackoff(t *testing.T) {
 	for n, want := range map[int]time.Duration{1: 5 * time.Second, 2: 10 * time.Second, 5: 80 * time.Second, 10: 2560 * time.Second, 11: time.Hour, 1000: time.Hour} {
-		if got := backoff(n); got != want {
-			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
+		if got := egress.RetryPause(n); got != want {
+			t.Errorf("RetryPause(%d) = %v, want %v", n, got, want)
 		}
 	}
 }

@@ -88,17 +88,6 @@ type queued struct {
 	Next time.Time `json:"next,omitzero"`
 }
 
-// backoff is the pause after the n-th undeliverable attempt: 5 s,
-// doubling, at most an hour, so that a destination down for a day costs
-// the trail a few dozen entries, not one every scan.
-func backoff(n int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < n && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
-
 // NoticeOutcome is what a scan did with one notice.
 type NoticeOutcome struct {
 	Job, Source, BatchID, URL string
@@ -281,7 +270,7 @@ func (s *Scanner) deliver(ctx context.Context, p *project.Project, opt Options, 
 	rep.Notices = append(rep.Notices, o)
 	s.logf(opt, "%s/%s: notice about batch %s to %s: %s%s", q.Job, q.Source, q.BatchID, q.To, o.Status, suffix(o.Error))
 	if o.Status == "queued" {
-		q.Next = s.clock().Add(backoff(q.Attempts))
+		q.Next = s.clock().Add(egress.RetryPause(q.Attempts))
 		return writeQueued(path, q)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -70,6 +70,16 @@ func (l Layout) Resolve(path string) string {
 	return filepath.Join(l.Root, path)
 }
 
+// OpenLineageFile is where the project's OpenLineage events are appended
+// (openlineage.file: relative to the root unless absolute; empty, the
+// data directory's openlineage.jsonl).
+func (p *Project) OpenLineageFile() string {
+	if p.Cfg.OpenLineageFile == "" {
+		return filepath.Join(p.Data, "openlineage.jsonl")
+	}
+	return p.Resolve(p.Cfg.OpenLineageFile)
+}
+
 // OperatorKeyFile is where an operator's encrypted key lives.
 func (l Layout) OperatorKeyFile(id string) string {
 	return filepath.Join(l.OperatorsDir(), id+".key")

@@ -1,7 +1,6 @@
 package ratchet
 
 import (
-	"path/filepath"
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/actions"
@@ -25,14 +24,7 @@ func newLineageEvents(p *project.Project, pl *Plan, br *actions.BatchRecord) *li
 	if !p.Cfg.OpenLineageEnabled {
 		return nil
 	}
-	path := p.Cfg.OpenLineageFile
-	switch {
-	case path == "":
-		path = filepath.Join(p.Data, "openlineage.jsonl")
-	case !filepath.IsAbs(path):
-		path = filepath.Join(p.Root, path)
-	}
-	l := &lineageEvents{path: path, batch: openlineage.Batch{Namespace: p.Cfg.OpenLineageNamespace, Record: br}}
+	l := &lineageEvents{path: p.OpenLineageFile(), batch: openlineage.Batch{Namespace: p.Cfg.OpenLineageNamespace, Record: br}}
 	if pl.Schema != nil {
 		l.batch.Fields = openlineage.FieldsOf(pl.Schema.PropertyTypes())
 	}
