@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,4 +315,30 @@ func SetESign(t testing.TB, p *project.Project, set func(c *config.Config)) {
 	t.Helper()
 	set(&p.Cfg)
 	Pin(t, p, p.Cfg.Operator, "e-signature rules")
+}
+
+// AddDestinations whitelists egress destinations (id → the whitelist
+// entry: url, classifications, purposes, …) in the project's
+// policies/data.json; the bundle is in force once pinned (Pin).
+func AddDestinations(t testing.TB, p *project.Project, dests map[string]map[string]any) {
+	t.Helper()
+	path := filepath.Join(p.Root, "policies", "data.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	whitelist := data["egress"].(map[string]any)["destinations"].(map[string]any)
+	for id, d := range dests {
+		whitelist[id] = d
+	}
+	if b, err = json.MarshalIndent(data, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

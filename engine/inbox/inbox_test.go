@@ -47,20 +47,13 @@ func gateProject(t *testing.T) (p *project.Project, allowed, denied string, hook
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hook.srv.Certificate().Raw}), 0o644)
 	p.Cfg.ExportCAFile = ca
-	path := filepath.Join(p.Root, "policies", "data.json")
-	var data map[string]any
-	b, _ := os.ReadFile(path)
-	if err := json.Unmarshal(b, &data); err != nil {
-		t.Fatal(err)
-	}
-	dests := data["egress"].(map[string]any)["destinations"].(map[string]any)
-	dests["lab-notices"] = map[string]any{"url": "file://" + allowed + "/", "classifications": []string{"internal"}, "notice_records": true}
-	dests["phi-only"] = map[string]any{"url": "file://" + denied + "/", "classifications": []string{"phi"}}
-	dests["lims"] = map[string]any{"url": hook.srv.URL + "/notices/", "classifications": []string{"internal"}}
-	b, _ = json.MarshalIndent(data, "", "  ")
-	os.WriteFile(path, b, 0o644)
+	enginetest.AddDestinations(t, p, map[string]map[string]any{
+		"lab-notices": {"url": "file://" + allowed + "/", "classifications": []string{"internal"}, "notice_records": true},
+		"phi-only":    {"url": "file://" + denied + "/", "classifications": []string{"phi"}},
+		"lims":        {"url": hook.srv.URL + "/notices/", "classifications": []string{"internal"}},
+	})
 	spec := filepath.Join(p.Root, "jobs", "sensor-feed.yaml")
-	b, _ = os.ReadFile(spec)
+	b, _ := os.ReadFile(spec)
 	b = append(b, fmt.Sprintf("sources:\n"+
 		"  - {name: lab-a, inbox: inbox/lab-a, notify: \"file://%s/lab-a/\"}\n"+
 		"  - {name: lab-b, inbox: inbox/lab-b, complete: done-marker, notify: \"file://%s/\"}\n"+

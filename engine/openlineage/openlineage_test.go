@@ -397,17 +397,10 @@ func TestEventsGoToTheLineageService(t *testing.T) {
 	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: svc.srv.Certificate().Raw}), 0o644)
 	p.Cfg.ExportCAFile = ca
 	drop := t.TempDir()
-	path := filepath.Join(p.Root, "policies", "data.json")
-	var data map[string]any
-	b, _ := os.ReadFile(path)
-	if err := json.Unmarshal(b, &data); err != nil {
-		t.Fatal(err)
-	}
-	dests := data["egress"].(map[string]any)["destinations"].(map[string]any)
-	dests["marquez"] = map[string]any{"url": svc.srv.URL + "/", "classifications": []string{"internal"}, "purposes": []string{"lineage"}}
-	dests["lineage-drop"] = map[string]any{"url": "file://" + drop + "/", "classifications": []string{"internal"}, "purposes": []string{"lineage"}}
-	b, _ = json.MarshalIndent(data, "", "  ")
-	os.WriteFile(path, b, 0o644)
+	enginetest.AddDestinations(t, p, map[string]map[string]any{
+		"marquez":      {"url": svc.srv.URL + "/", "classifications": []string{"internal"}, "purposes": []string{"lineage"}},
+		"lineage-drop": {"url": "file://" + drop + "/", "classifications": []string{"internal"}, "purposes": []string{"lineage"}},
+	})
 	enginetest.Pin(t, p, "tester", "the lineage service is a destination")
 	reading := `{"device_id":"AB-123456","timestamp":"2026-01-01T00:00:00Z","value":21.5,"unit":"celsius"}`
 	decisions := func(id string) []string {
