@@ -19,7 +19,7 @@ func (r *run) identifier(cur string) {
 			continue
 		}
 		o := r.back(i)
-		if r.seenAt(o) {
+		if r.seenAt(o, c) {
 			continue
 		}
 		a := acts[hzIdentifierStatus]
@@ -67,12 +67,20 @@ func verdict(a Action) string {
 }
 
 // seenAt reports whether a hazard was already reported at original offset
-// o (a rewrite there is no reason to skip the identifier check).
-func (r *run) seenAt(o int) bool {
+// o about the code point c (a rewrite there is no reason to skip the
+// identifier check). A hazard about another character that a rewrite put
+// at the same original offset (lower-casing "I" + U+030E maps both output
+// characters back to the "I") does not count: U+030E is still checked.
+func (r *run) seenAt(o int, c rune) bool {
 	for i := range r.findings {
-		if f := &r.findings[i]; f.Offset == o && f.Action != "normalize" {
-			return true
+		f := &r.findings[i]
+		if f.Offset != o || f.Action == "normalize" {
+			continue
 		}
+		if at, ok := r.about[i]; ok && at >= 0 && at != c {
+			continue
+		}
+		return true
 	}
 	return false
 }

@@ -337,6 +337,11 @@ type run struct {
 	orig     string
 	maps     []offsetMap // orig → ... → current string
 	findings []Finding
+	// about is, for a hazard finding (by its index in findings), the code
+	// point it was about in the string it was found in, -1 when it spans
+	// more than one: an offset of the original can stand for several
+	// characters once a rewrite (lower-casing, normalization) made them.
+	about    map[int]rune
 	counts   [numSlots]int
 	extra    [numSlots]Finding // the first finding not listed, per rule
 	rejected bool
@@ -377,7 +382,9 @@ func (r *run) noun() string {
 	return "value"
 }
 
-func (r *run) add(slot int, f Finding) {
+// add records f (listed, or counted past maxPerRule) and says whether it
+// was listed.
+func (r *run) add(slot int, f Finding) bool {
 	f.Pointer, f.Key = r.ptr, r.key
 	if f.Reject {
 		r.rejected = true
@@ -387,9 +394,10 @@ func (r *run) add(slot int, f Finding) {
 		if r.counts[slot] == maxPerRule+1 {
 			r.extra[slot] = f
 		}
-		return
+		return false
 	}
 	r.findings = append(r.findings, f)
+	return true
 }
 
 // hazardAt reports hazard h found at [off,end) of the current string with
@@ -397,9 +405,9 @@ func (r *run) add(slot int, f Finding) {
 func (r *run) hazardAt(h hazard, cur string, off, end int, a Action, subject, extra string) {
 	o := r.back(off)
 	n := r.back(end) - o
-	ru := rune(-1)
+	ru, at := rune(-1), rune(-1)
 	if c, size := utf8.DecodeRuneInString(cur[off:]); size == end-off {
-		ru = r.origRune(o, c)
+		ru, at = r.origRune(o, c), c
 	}
 	if !strings.HasPrefix(r.orig[o:], cur[off:end]) {
 		subject += " (made by stripping or normalizing what was there)"
@@ -419,7 +427,12 @@ func (r *run) hazardAt(h hazard, cur string, off, end int, a Action, subject, ex
 	if extra != "" {
 		msg = fmt.Sprintf("%s at byte %d of the %s %s; %s", subject, o, r.noun(), extra, did)
 	}
-	r.add(int(h), Finding{Offset: o, Length: n, Rune: ru, Rule: h.rule(), Action: a.String(), Reject: a == Reject, Message: msg})
+	if r.add(int(h), Finding{Offset: o, Length: n, Rune: ru, Rule: h.rule(), Action: a.String(), Reject: a == Reject, Message: msg}) {
+		if r.about == nil {
+			r.about = map[int]rune{}
+		}
+		r.about[len(r.findings)-1] = at
+	}
 }
 
 // value takes s through the boundary as field f.
