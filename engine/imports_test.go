@@ -15,7 +15,7 @@ var layers = [][]string{
 		"engine/sandbox", "engine/plugstate", "engine/config", "engine/principal", "engine/wire", "engine/serve/tlstest", "plugins", "plugins/pdk", "plugins/pdk/state", "plugins/pdk/state/migrate", "engine/normalize/internal/gen", "build/tooltest", "plugins/internal/cgen"},
 	// the leaves: one foundation package at most
 	{"audit", "policies", "engine/store", "engine/normalize", "engine/schema",
-		"plugins/range", "plugins/freshness", "plugins/registry", "plugins/zscore", "plugins/internal/addsection", "plugins/internal/plugintest", "plugins/c/gen"},
+		"plugins/range", "plugins/freshness", "plugins/registry", "plugins/zscore", "plugins/internal/addsection", "plugins/internal/plugintest", "plugins/c/gen", "plugins/pdk/pdktest", "plugins/kit"},
 	{"engine/lockfile", "engine/sbom"},
 	{"engine/actions", "engine/finding"},
 	{"engine/seal", "engine/openlineage"},

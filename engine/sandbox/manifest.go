@@ -259,3 +259,31 @@ func (m *Manifest) check() error {
 	}
 	return nil
 }
+
+// EmbedManifest returns wasm (a compiler's output) with manifest, the
+// bytes of a manifest.json, appended as its one "pawl.manifest" custom
+// section, and checks the result with ReadManifest. The payload is the
+// file's bytes, byte for byte, except its trailing newlines ("\n"), which
+// are dropped: what is reviewed in manifest.json is what is pinned,
+// whether or not an editor ended the file with a newline. Compilers'
+// own ways to emit a section do not do this: clang's
+// __attribute__((section)) and wat2wasm's --enable-annotations silently
+// produce no custom section for wasm32. It refuses a module that already
+// has a pawl.manifest section. `pawl plugin build` and build/plugins.sh
+// (through plugins/internal/addsection) use it.
+func EmbedManifest(wasm, manifest []byte) ([]byte, error) {
+	mod, err := scanModule(wasm)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range mod.customs {
+		if c.name == ManifestSection {
+			return nil, fmt.Errorf("the module already has a %q section: embed the manifest into the compiler's output, once", ManifestSection)
+		}
+	}
+	out := AppendCustomSection(wasm, ManifestSection, bytes.TrimRight(manifest, "\n"))
+	if _, err := ReadManifest(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

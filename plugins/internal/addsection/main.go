@@ -42,19 +42,19 @@ func run(name, payloadFile, in, out string, check bool) error {
 	if err != nil {
 		return err
 	}
-	if name == sandbox.ManifestSection {
-		if _, err := sandbox.ReadManifest(wasm); err == nil {
-			return fmt.Errorf("%s already has a %s section", in, name)
-		}
-		// Compact the JSON? No: the payload is embedded byte for byte, so
-		// what is reviewed in manifest.json is what is pinned.
-		data = bytes.TrimRight(data, "\n")
-	}
-	res := sandbox.AppendCustomSection(wasm, name, data)
+	var res []byte
 	if name == sandbox.ManifestSection && check {
-		if _, err := sandbox.ReadManifest(res); err != nil {
-			return fmt.Errorf("%s: %w", payloadFile, err)
+		// The payload is embedded byte for byte, but for its trailing
+		// newlines (sandbox.EmbedManifest says why), and checked with the
+		// host's manifest reader.
+		if res, err = sandbox.EmbedManifest(wasm, data); err != nil {
+			return fmt.Errorf("%s with %s: %w", in, payloadFile, err)
 		}
+	} else {
+		if name == sandbox.ManifestSection {
+			data = bytes.TrimRight(data, "\n")
+		}
+		res = sandbox.AppendCustomSection(wasm, name, data)
 	}
 	return os.WriteFile(out, res, 0o644)
 }
