@@ -26,11 +26,16 @@
 // and given a manifest by build/plugins.sh. The kit exports pawl_alloc,
 // pawl_init and pawl_validate; the host hands the columns the manifest
 // declares, already parsed, in guest memory; nothing is parsed from JSON
-// per record. Columns are views of the host's message: strings and slices
-// from them are valid only during the Validate call that received them
-// (copy what must outlive it, e.g. map keys of an ordered plugin: Go's
-// map assignment copies the key string's header, not its bytes, so use
-// strings.Clone).
+// per record. Columns are views of the host's message: a string from
+// Strings.Get borrows the message's bytes and is valid only during the
+// Validate call that received it. The rule, precisely: a borrowed string
+// may be read, compared, sliced, formatted into a reason and used to look
+// a map up during the call; anything that keeps it past the call must
+// keep a copy (Strings.GetCopy, or strings.Clone) — a field of the plugin,
+// a slice that outlives the call, and every map write with it as the key,
+// not only the first insert: Go's map assignment stores the key again on
+// every write (m[k] = v, m[k]++), so a borrowed key rebinds an entry made
+// with a copy to the batch's memory (TestMapWriteRebindsTheKey).
 //
 // Guarantees the guest can rely on: the wall clock is the batch's as-of
 // time, random numbers are seeded from the batch, there is no filesystem,

@@ -101,3 +101,38 @@ func TestQuoteValue(t *testing.T) {
 		}
 	}
 }
+
+// The borrowing rule of doc.go, shown: a map write with a borrowed key
+// rebinds an existing entry's key to the batch's memory, even though the
+// entry was made with a copy; GetCopy's keys survive the next batch. If a
+// Go release stops storing the key again on assignment, this fails: say
+// so in doc.go and docs/plugin-abi.md.
+func TestMapWriteRebindsTheKey(t *testing.T) {
+	msg := batchMsg()
+	b, err := DecodeBatch(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := b.Strings(1)
+	borrowed, _ := col.Get(1)
+	copied, _ := col.GetCopy(1)
+	m := map[string]int{copied: 1}
+	m[borrowed]++ // the same key: only the count changes, but the key is stored again
+	safe := map[string]int{}
+	safe[copied]++
+	safe[copied]++
+	copy(msg[108:], "XY") // the next batch reuses the buffer
+	for k := range m {
+		if k != "XY" {
+			t.Errorf("the map's key is %q after the buffer changed: Go no longer rebinds the key on a write", k)
+		}
+	}
+	for k, n := range safe {
+		if k != "hi" || n != 2 {
+			t.Errorf("GetCopy's key is %q (%d)", k, n)
+		}
+	}
+	if s, ok := col.GetCopy(0); s != "" || !ok {
+		t.Errorf("GetCopy of an empty present value: %q %v", s, ok)
+	}
+}
