@@ -10,6 +10,8 @@
 #ifndef PAWL_H
 #define PAWL_H
 
+#include "pawl_abi.h" /* the ABI itself: the wire format and the host's imports */
+
 typedef unsigned char u8;
 typedef unsigned int u32;
 typedef int i32;
@@ -119,10 +121,7 @@ const char *pawl_json_kind_name(int kind); /* as encoding/json names it */
 void pawl_plugin_init(const pawl_init_msg *m);
 void pawl_plugin_validate(const pawl_batch *b);
 
-/* The host state (§8), for plugins that declare it. */
-__attribute__((import_module("pawl"), import_name("state_get")))
-i32 pawl_state_get(const u8 *key, u32 key_len, u8 *buf, u32 cap);
-__attribute__((import_module("pawl"), import_name("state_put")))
-i32 pawl_state_put(const u8 *key, u32 key_len, const u8 *val, u32 val_len);
+/* The host state (§8): pawl_state_get and pawl_state_put, declared in
+ * pawl_abi.h. */
 
 #endif

@@ -12,8 +12,9 @@
 // declares is read at its JSON pointer, a value of another type (or null)
 // is absent, strings are NFC. The records of one Run are one batch, fed to
 // one fresh instance in order (as an ordered plugin sees them); a record
-// that makes the plugin trap is found by the host's own bisection and
-// reported with the rule "<plugin>/plugin.trap", as a run quarantines it.
+// that makes a stateless plugin trap is found by the host's own bisection
+// and reported with the rule "<plugin>/plugin.trap", as a run quarantines
+// it; a trap of an ordered plugin fails the Run, as it fails a batch.
 // What pdktest does not do: the stages before the plugins (the job's
 // schema, the Unicode profile), and checking the config against the
 // manifest's config_schema (the plugin's own init still checks it).
@@ -137,7 +138,11 @@ func (p *Plugin) Run(ctx context.Context, o Options, records ...[]byte) ([]Outco
 	out := make([]Outcome, b.N)
 	v, err := in.Validate(ctx, b)
 	in.Close(ctx)
-	if sandbox.IsTrap(err) {
+	if sandbox.IsTrap(err) && m.Mode == sandbox.ModeOrdered {
+		// As in a run: an ordered plugin's record cannot be set aside
+		// without replaying everything before it, so the batch fails.
+		return nil, fmt.Errorf("%w: %s is ordered, so the record cannot be set aside; fix the plugin or the input", err, m.ID())
+	} else if sandbox.IsTrap(err) {
 		res, berr := sandbox.Bisect(ctx, fresh, nil, b)
 		if berr != nil {
 			return nil, berr
