@@ -227,6 +227,21 @@ func (g *goldenScenario) run() {
 	g.in("plugin-verify/text", 0, "plugin", "verify")
 	g.in("plugin-verify/json", 0, "plugin", "verify", "--output", "json")
 	wasm := filepath.Join("..", "..", "plugins", "notblank", "notblank.wasm")
+	// The author's kit (no project): a case file through the module, a
+	// case that fails, a skeleton.
+	cases := g.write(g.path("kit", "cases.jsonl"), `{"name": "blank", "record": {"device_id": " "}, "expect": "quarantined", "rules": ["notblank.blank"]}
+{"record": {"device_id": "AB-1"}, "expect": "verified"}
+`)
+	g.step("plugin-test/text", 0, "", "plugin", "test", wasm, "--cases", cases)
+	wrongCases := g.write(g.path("kit", "wrong.jsonl"), `{"record": {"device_id": "AB-1"}, "expect": "quarantined"}
+{"record": {"device_id": ""}, "expect": "quarantined", "rules": ["notblank.empty"]}
+`)
+	g.step("plugin-test/failing", 1, "", "plugin", "test", wasm, "--cases", wrongCases)
+	g.step("plugin-test/no-cases", 2, "", "plugin", "test", wasm)
+	g.step("plugin-test/bad-case", 2, "", "plugin", "test", wasm, "--cases", g.write(g.path("kit", "bad.jsonl"), `{"record": {}, "expect": "ok"}`+"\n"))
+	g.step("plugin-new/wat", 0, "", "plugin", "new", "blank", "--lang", "wat", "--dir", g.path("kit", "blank"))
+	g.step("plugin-new/not-empty", 2, "", "plugin", "new", "blank", "--lang", "wat", "--dir", g.path("kit", "blank"))
+	g.step("plugin-new/no-lang", 2, "", "plugin", "new", "blank")
 	g.in("plugin-add/pinned", 0, "plugin", "add", wasm, "--reason", "device ids must not be blank")
 	g.in("plugin-add/already-pinned", 0, "plugin", "add", wasm)
 	g.in("plugin-add/missing-file", 1, "plugin", "add", g.path("missing.wasm"))

@@ -87,6 +87,11 @@ Start with:  pawl demo`,
 	root.AddCommand(a.inspectCmd())
 	root.AddCommand(a.validateCmd())
 	root.AddCommand(a.watchCmd())
+	for _, c := range root.Commands() {
+		if c.Name() == "plugin" {
+			c.AddCommand(a.pluginKitCmds()...) // plugin new, build, test (plugin_kit.go)
+		}
+	}
 	return root
 }
 

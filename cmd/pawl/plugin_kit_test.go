@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pawl-dev/pawl/build/tooltest"
+)
+
+// howToBlocks returns the fenced blocks of docs/plugin-how-to.md that
+// follow a <!-- kit:NAME --> marker, by NAME.
+func howToBlocks(t *testing.T) map[string]string {
+	t.Helper()
+	doc := string(mustRead(t, filepath.Join("..", "..", "docs", "plugin-how-to.md")))
+	re := regexp.MustCompile("(?s)<!-- kit:([a-z]+) -->\n```[a-z]*\n(.*?)```")
+	out := map[string]string{}
+	for _, m := range re.FindAllStringSubmatch(doc, -1) {
+		out[m[1]] = m[2]
+	}
+	for _, k := range []string{"go", "c", "wat", "job", "project"} {
+		if out[k] == "" {
+			t.Fatalf("docs/plugin-how-to.md has no block marked <!-- kit:%s -->", k)
+		}
+	}
+	return out
+}
+
+// runHowTo runs the pawl command lines of a how-to block in the current
+// directory and returns the last one's output.
+func runHowTo(t *testing.T, block string) string {
+	t.Helper()
+	var last string
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		w := shellWords(line)
+		if len(w) == 0 || w[0] != "pawl" {
+			t.Fatalf("how-to line %q is not a pawl command", line)
+		}
+		last = mustPawl(t, w[1:]...)
+	}
+	return last
+}
+
+// TestPluginKitThreeCommands: from `pawl plugin new` to a quarantine
+// reason from the skeleton's rule in the three commands the how-to shows,
+// in each language, with the toolchains build/setup-tools.sh installs (Go
+// is the test's own, with no module proxy: the skeleton carries its PDK).
+// The C module then goes into a project by the how-to's commands, to a
+// quarantined record with the rule's reason.
+func TestPluginKitThreeCommands(t *testing.T) {
+	blocks := howToBlocks(t)
+	want := `ok   cases.jsonl:1 empty: quarantined
+       sensor.too_short on value: the value has 0 characters; at least 1 required
+ok   cases.jsonl:2 long enough: verified
+ok   cases.jsonl:3 absent: the job's schema decides whether it may be: verified
+ok   cases.jsonl:4 another type is absent to the plugin: verified
+sensor@0.1.0: 4 of 4 cases passed
+`
+	for _, lang := range []string{"wat", "c", "go"} {
+		t.Run(lang, func(t *testing.T) {
+			switch lang {
+			case "wat":
+				tooltest.Need(t, "wat2wasm")
+			case "c":
+				tooltest.Need(t, "clang-14")
+				tooltest.Need(t, "wasm-ld-14")
+			case "go":
+				t.Setenv("GOPROXY", "off")
+			}
+			dir := t.TempDir()
+			t.Chdir(dir)
+			if got := runHowTo(t, blocks[lang]); got != want {
+				t.Fatalf("pawl plugin test printed\n%s\nwant\n%s", got, want)
+			}
+			if lang != "c" {
+				return
+			}
+			// Into a project: add, approve, pin, run, the reason.
+			mustPawl(t, "init", "proj", "--operator", "alice", "--single-person")
+			if err := os.WriteFile(filepath.Join("proj", "jobs", "units.yaml"), []byte(blocks["job"]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			readings := `{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":21.5,"unit":"celsius"}
+{"device_id":"AB-123456","timestamp":"2026-11-24T10:00:00Z","value":280,"unit":"kelvin"}
+`
+			if err := os.WriteFile("readings.jsonl", []byte(readings), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Chdir(filepath.Join(dir, "proj"))
+			got := runHowTo(t, blocks["project"])
+			if !regexp.MustCompile(`(?m)^[0-9a-f]{12} +2  validate  sensor/sensor\.too_short  /unit the value has 6 characters; at least 7 required \(sensor@0\.1\.0\)$`).MatchString(got) ||
+				strings.Count(strings.TrimSpace(got), "\n") != 0 {
+				t.Fatalf("pawl quarantine list:\n%s", got)
+			}
+		})
+	}
+}
