@@ -285,6 +285,15 @@ type Value struct {
 // Every length and index is checked: the guest is not trusted.
 func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict, error) {
 	le := binary.LittleEndian
+	if len(msg) == 0 {
+		// The empty result (ptr|len = 0, docs/plugin-abi.md §3): every
+		// record passes, nothing replaced.
+		verdicts := make([]Verdict, n)
+		for i := range verdicts {
+			verdicts[i].OK = true
+		}
+		return verdicts, nil
+	}
 	if len(msg) < 16 {
 		return nil, fmt.Errorf("result of %d bytes: shorter than its 16-byte header", len(msg))
 	}
