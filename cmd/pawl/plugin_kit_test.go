@@ -74,6 +74,17 @@ sensor@0.1.0: 4 of 4 cases passed
 			if got := runHowTo(t, blocks[lang]); got != want {
 				t.Fatalf("pawl plugin test printed\n%s\nwant\n%s", got, want)
 			}
+			if lang == "go" {
+				return
+			}
+			// The same source, manifest and toolchain give the same bytes
+			// (the Go build is left out: it costs seconds, and
+			// plugins' TestReproducible shows it for Go guests).
+			first := mustRead(t, filepath.Join("sensor", "sensor.wasm"))
+			mustPawl(t, "plugin", "build", "sensor")
+			if again := mustRead(t, filepath.Join("sensor", "sensor.wasm")); string(again) != string(first) {
+				t.Fatal("a second build of the same skeleton gave other bytes")
+			}
 			if lang != "c" {
 				return
 			}
