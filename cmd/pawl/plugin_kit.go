@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,7 +81,9 @@ func (a *app) pluginKitCmds() []*cobra.Command {
 				return &usageError{errors.New("--cases is required: a JSON Lines file of {\"record\": {…}, \"expect\": \"verified\"|\"quarantined\", \"rules\": [\"…\"]}")}
 			}
 			wasm, err := os.ReadFile(argv[0])
-			if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%w: `pawl plugin build DIR` writes DIR/NAME.wasm", err)
+			} else if err != nil {
 				return err
 			}
 			var opts pdktest.Options

@@ -169,7 +169,7 @@ func parseManifest(mod *moduleInfo) (*Manifest, error) {
 	}
 	switch len(payloads) {
 	case 0:
-		return nil, fmt.Errorf("no %q custom section: not a pawl plugin (build it with build/plugins.sh, which appends the manifest)", ManifestSection)
+		return nil, fmt.Errorf("no %q custom section: not a pawl plugin (`pawl plugin build` embeds manifest.json in the compiler's output: docs/plugin-how-to.md)", ManifestSection)
 	case 1:
 	default:
 		return nil, fmt.Errorf("%d %q custom sections: a plugin has exactly one manifest", len(payloads), ManifestSection)
