@@ -95,7 +95,6 @@ type node struct {
 // that recursive schemas make a graph, not an endless tree).
 type compiler struct {
 	nodes     map[*jsonschema.Schema]*node
-	unsafe    bool
 	fallbacks int
 }
 
@@ -103,11 +102,11 @@ type compiler struct {
 // whole schema must go to the library. nodes and fallbacks count the
 // schemas compiled and the ones left to the library.
 func compileFast(sch *jsonschema.Schema) (root *node, nodes, fallbacks int) {
+	if needsContext(sch) {
+		return nil, 0, 0
+	}
 	c := &compiler{nodes: map[*jsonschema.Schema]*node{}}
 	root = c.node(sch)
-	if c.unsafe || inPlaceCycle(root) {
-		return nil, len(c.nodes), len(c.nodes)
-	}
 	return root, len(c.nodes), c.fallbacks
 }
 
@@ -120,10 +119,6 @@ func (c *compiler) node(s *jsonschema.Schema) *node {
 	}
 	n := &node{sch: s, minProps: -1, maxProps: -1, minItems: -1, maxItems: -1, minContains: -1, maxContains: -1, minLen: -1, maxLen: -1}
 	c.nodes[s] = n
-	if s.DynamicRef != nil || s.RecursiveRef != nil {
-		c.unsafe = true
-		return n
-	}
 	if s.Bool != nil {
 		n.bool = s.Bool
 		return n
@@ -284,76 +279,91 @@ func (c *compiler) list(l []*jsonschema.Schema) []*node {
 	return out
 }
 
-// inPlaceCycle reports whether a schema can reach itself through keywords
-// that apply to the same instance ($ref, allOf, not, if, …): the library
-// reports such a cycle as an error, the compiled path would recurse forever.
-func inPlaceCycle(root *node) bool {
+// needsContext reports whether any schema reachable from root makes
+// validation of one schema depend on the schemas around it, so that a node
+// checked by the library on its own could get another verdict than in
+// place: $dynamicRef and $recursiveRef (resolved through the dynamic
+// scope), and schemas that apply to the same instance in a cycle ($ref,
+// allOf, not, if, …), which the library reports as an error where it
+// re-enters the cycle. It walks the library's graph, fallback nodes'
+// subschemas included.
+func needsContext(root *jsonschema.Schema) bool {
 	const (
-		unseen = iota
-		onPath
+		onPath = 1 + iota
 		done
 	)
-	state := map[*node]int{}
-	var visit func(n *node) bool
-	var all func(n *node) bool
-	visit = func(n *node) bool {
-		if n == nil {
+	state := map[*jsonschema.Schema]int{}
+	seen := map[*jsonschema.Schema]bool{}
+	// inPlace lists the schemas that apply to the same instance as s.
+	inPlace := func(s *jsonschema.Schema) []*jsonschema.Schema {
+		l := []*jsonschema.Schema{s.Ref, s.Not, s.If, s.Then, s.Else}
+		l = append(l, s.AllOf...)
+		l = append(l, s.AnyOf...)
+		l = append(l, s.OneOf...)
+		for _, d := range s.DependentSchemas {
+			l = append(l, d)
+		}
+		for _, d := range s.Dependencies {
+			if d, ok := d.(*jsonschema.Schema); ok {
+				l = append(l, d)
+			}
+		}
+		return l
+	}
+	var cycle func(s *jsonschema.Schema) bool
+	cycle = func(s *jsonschema.Schema) bool {
+		if s == nil {
 			return false
 		}
-		switch state[n] {
+		switch state[s] {
 		case onPath:
 			return true
 		case done:
 			return false
 		}
-		state[n] = onPath
-		in := []*node{n.ref, n.not, n.ifN, n.thenN, n.elseN}
-		in = append(in, n.allOf...)
-		in = append(in, n.anyOf...)
-		in = append(in, n.oneOf...)
-		for _, d := range n.depSchemas {
-			in = append(in, d)
-		}
-		for _, m := range in {
-			if visit(m) {
+		state[s] = onPath
+		for _, m := range inPlace(s) {
+			if cycle(m) {
 				return true
 			}
 		}
-		state[n] = done
+		state[s] = done
 		return false
 	}
-	// Every node is a possible start: a cycle below a property matters too.
-	seen := map[*node]bool{}
-	all = func(n *node) bool {
-		if n == nil || seen[n] {
+	var walk func(s *jsonschema.Schema) bool
+	walk = func(s *jsonschema.Schema) bool {
+		if s == nil || seen[s] {
 			return false
 		}
-		seen[n] = true
-		if visit(n) {
+		seen[s] = true
+		if s.DynamicRef != nil || s.RecursiveRef != nil || cycle(s) {
 			return true
 		}
-		kids := []*node{n.ref, n.not, n.ifN, n.thenN, n.elseN, n.addl, n.propNames, n.items, n.addlItems, n.contains}
-		kids = append(kids, n.allOf...)
-		kids = append(kids, n.anyOf...)
-		kids = append(kids, n.oneOf...)
-		kids = append(kids, n.prefix...)
-		for _, k := range n.props {
+		kids := append(inPlace(s), s.PropertyNames, s.UnevaluatedProperties, s.Items2020,
+			s.Contains, s.UnevaluatedItems, s.ContentSchema)
+		kids = append(kids, s.PrefixItems...)
+		for _, k := range s.Properties {
 			kids = append(kids, k)
 		}
-		for _, p := range n.patProps {
-			kids = append(kids, p.n)
+		for _, k := range s.PatternProperties {
+			kids = append(kids, k)
 		}
-		for _, d := range n.depSchemas {
-			kids = append(kids, d)
+		for _, k := range []any{s.AdditionalProperties, s.Items, s.AdditionalItems} {
+			switch k := k.(type) {
+			case *jsonschema.Schema:
+				kids = append(kids, k)
+			case []*jsonschema.Schema:
+				kids = append(kids, k...)
+			}
 		}
 		for _, k := range kids {
-			if all(k) {
+			if walk(k) {
 				return true
 			}
 		}
 		return false
 	}
-	return all(root)
+	return walk(root)
 }
 
 // valid reports whether v conforms to n; the same verdict as the library's.
