@@ -87,6 +87,7 @@ type node struct {
 	maxContains            int
 	minLen, maxLen         int
 	pattern                jsonschema.Regexp
+	simple                 *simplePattern // pattern, when it has a simple shape
 	min, max, exMin, exMax *limit
 	multipleOf             *limit
 }
@@ -261,6 +262,9 @@ func (c *compiler) node(s *jsonschema.Schema) *node {
 		n.maxLen = *s.MaxLength
 	}
 	n.pattern = s.Pattern
+	if s.Pattern != nil {
+		n.simple = newSimplePattern(s.Pattern)
+	}
 
 	n.min, n.max = newLimit(s.Minimum), newLimit(s.Maximum)
 	n.exMin, n.exMax = newLimit(s.ExclusiveMinimum), newLimit(s.ExclusiveMaximum)
@@ -446,7 +450,11 @@ func (n *node) valid(v any) bool {
 				return false
 			}
 		}
-		if n.pattern != nil && !n.pattern.MatchString(x) {
+		if n.simple != nil {
+			if !n.simple.match(x) {
+				return false
+			}
+		} else if n.pattern != nil && !n.pattern.MatchString(x) {
 			return false
 		}
 	case json.Number:

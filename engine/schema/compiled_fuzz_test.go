@@ -29,8 +29,11 @@ var (
 		"2024-05-01T23:59:60Z", "2024-05-01T12:00:00.5+05:30", "12:00:00Z", "2024-05-01",
 		"10.0.0.1", "x@y.z", "P1D", "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "^a+$", "(",
 	}
-	fuzzPatterns = []string{"^[A-Z]{2}-[0-9]{2}$", "a", `^\p{L}+$`, "é", "", "^$", "b|c"}
-	fuzzFormats  = []string{"date-time", "date", "time", "email", "ipv4", "uuid", "duration", "regex"}
+	fuzzPatterns = []string{
+		"^[A-Z]{2}-[0-9]{2}$", "a", `^\p{L}+$`, "é", "", "^$", "b|c", "^a.b*$", "^(?i)ab$", "^[^a]é?$",
+		`^\d{2,}$`, "^(ab)c{0,2}$", "^.{2}$", "^a{2,3}$", "(?m)^a$", "^A\\z",
+	}
+	fuzzFormats = []string{"date-time", "date", "time", "email", "ipv4", "uuid", "duration", "regex"}
 )
 
 func (g *fuzzGen) number(positive bool) json.Number {
@@ -105,9 +108,9 @@ func (g *fuzzGen) schema(depth int) any {
 	}
 	s := map[string]any{}
 	for range 1 + g.n(3) {
-		kw := g.n(30)
-		if depth > 2 && kw >= 20 { // no more subschemas
-			kw %= 20
+		kw := 16 + g.n(11) // a keyword with subschemas
+		if depth > 2 || g.n(2) == 0 {
+			kw = g.n(16) // one without
 		}
 		switch kw {
 		case 0:
@@ -150,7 +153,7 @@ func (g *fuzzGen) schema(depth int) any {
 			s["additionalProperties"] = g.n(2) == 0
 		default:
 			switch kw {
-			case 20, 21:
+			case 16, 17:
 				props := map[string]any{}
 				for _, name := range fuzzNames {
 					if g.n(2) == 0 {
@@ -158,22 +161,24 @@ func (g *fuzzGen) schema(depth int) any {
 					}
 				}
 				s["properties"] = props
-			case 22:
+			case 18:
 				s["additionalProperties"] = g.schema(depth + 1)
-			case 23:
+			case 19:
 				s["patternProperties"] = map[string]any{fuzzPatterns[g.n(len(fuzzPatterns))]: g.schema(depth + 1)}
-			case 24:
+			case 20:
 				s["items"] = g.schema(depth + 1)
-			case 25:
+			case 21:
 				s["prefixItems"] = g.schemas(depth)
-			case 26:
+			case 22:
 				s[[]string{"allOf", "anyOf", "oneOf"}[g.n(3)]] = g.schemas(depth)
-			case 27:
+			case 23:
 				s[[]string{"not", "if", "then", "else", "contains", "propertyNames"}[g.n(6)]] = g.schema(depth + 1)
-			case 28:
+			case 24:
 				s["dependentSchemas"] = map[string]any{fuzzNames[g.n(4)]: g.schema(depth + 1)}
-			default:
+			case 25:
 				s["unevaluatedProperties"] = g.schema(depth + 1)
+			default:
+				s["unevaluatedItems"] = g.schema(depth + 1)
 			}
 		}
 	}
@@ -189,6 +194,7 @@ func FuzzCompiledMatchesSanthosh(f *testing.F) {
 	f.Add([]byte("\x01\x14\x02\x00\x05\x00\x03\x07"))
 	f.Add([]byte("2024-05-01T12:00:00Z"))
 	dt := dateTimeFormat(f)
+	fuzzRegexps, fuzzSimple := simplePatterns(f, fuzzPatterns)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := &fuzzGen{b: data}
 		root := g.schema(0)
@@ -199,8 +205,14 @@ func FuzzCompiledMatchesSanthosh(f *testing.F) {
 		for range 4 {
 			insts = append(insts, g.value(0))
 		}
-		if rest := string(g.b); fastDateTime(rest) && dt.Validate(rest) != nil {
+		rest := string(g.b)
+		if fastDateTime(rest) && dt.Validate(rest) != nil {
 			t.Fatalf("fastDateTime accepts %q, the library refuses it: %v", rest, dt.Validate(rest))
+		}
+		for i, re := range fuzzRegexps {
+			if sp := fuzzSimple[i]; sp != nil && sp.match(rest) != re.MatchString(rest) {
+				t.Fatalf("pattern %s on %q: simplePattern says %v, regexp the opposite", re, rest, sp.match(rest))
+			}
 		}
 		s, err := CompileURL(suiteSchemaURL, Options{Load: func(u string) (any, error) { return root, nil }})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,9 @@ func TestCompiledCoversExamples(t *testing.T) {
 		s := mustCompile(t, p)
 		if s.fast == nil || s.falls != 0 {
 			t.Errorf("%s: compiled path %v, %d of %d schemas left to the library; want all compiled", p, s.fast != nil, s.falls, s.nodes)
+		}
+		if s.fast != nil && s.fast.props["device_id"].simple == nil {
+			t.Errorf("%s: the device_id pattern goes through the regexp machine, not the one-pass matcher", p)
 		}
 	}
 }
@@ -251,5 +255,49 @@ func BenchmarkSensorReadings(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// simplePatterns compiles each pattern as the library does and the simple
+// matcher of each, nil where the shape is not simple.
+func simplePatterns(t testing.TB, patterns []string) ([]*regexp.Regexp, []*simplePattern) {
+	res := make([]*regexp.Regexp, len(patterns))
+	sps := make([]*simplePattern, len(patterns))
+	for i, p := range patterns {
+		res[i] = regexp.MustCompile(p)
+		sps[i] = newSimplePattern(res[i])
+	}
+	return res, sps
+}
+
+// TestSimplePattern: the one-pass matcher agrees with regexp on every
+// pattern it takes, and takes the shapes contracts use.
+func TestSimplePattern(t *testing.T) {
+	patterns := []string{
+		"^[A-Z]{2}-[0-9]{6}$", "^[a-z]+$", "^a.b*$", "^[^a]é?$", `^\d{2,}$`, "^(ab)c{0,1}$", "^.{2}$",
+		"^$", "^A\\z", `^\p{Lu}x$`, "^[a-c]{2,3}$", // simple ({2,3}: two, then one optional)
+		"a", "^(?i)ab$", "(?m)^a$", "^a|b$", "^a*b$", "^(ab)+$", "",
+	}
+	simple := map[string]bool{
+		"^[A-Z]{2}-[0-9]{6}$": true, "^[a-z]+$": true, "^a.b*$": true, "^[^a]é?$": true, `^\d{2,}$`: true,
+		"^(ab)c{0,1}$": true, "^.{2}$": true, "^$": true, "^A\\z": true, `^\p{Lu}x$`: true, "^[a-c]{2,3}$": true,
+	}
+	strs := []string{
+		"", "a", "b", "ab", "abb", "abc", "AB-123456", "AB-12345", "ab-123456", "AB-1234567", "ÄB-123456",
+		"xé", "é", "ax", "a\nb", "\xff\xfe", "a\xffb", "12", "1", "123", "٣٣", "Éx", "A", "A\n", "abcc", "aéb",
+	}
+	res, sps := simplePatterns(t, patterns)
+	for i, p := range patterns {
+		if (sps[i] != nil) != simple[p] {
+			t.Errorf("%s: simple %v, want %v", p, sps[i] != nil, simple[p])
+		}
+		if sps[i] == nil {
+			continue
+		}
+		for _, s := range strs {
+			if got, want := sps[i].match(s), res[i].MatchString(s); got != want {
+				t.Errorf("%s on %q: %v, regexp %v", p, s, got, want)
+			}
+		}
 	}
 }
