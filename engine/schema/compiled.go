@@ -2,6 +2,8 @@ package schema
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -46,6 +48,12 @@ var typeBits = map[string]uint8{
 	"string": tString, "array": tArray, "object": tObject,
 }
 
+type propEntry struct {
+	name     string
+	n        *node
+	required bool
+}
+
 type patternNode struct {
 	re jsonschema.Regexp
 	n  *node
@@ -70,6 +78,8 @@ type node struct {
 	minProps, maxProps     int // -1: absent
 	required               []string
 	props                  map[string]*node
+	propList               []propEntry // props in name order, each marked if required
+	otherRequired          []string    // required names that are not in props
 	patProps               []patternNode
 	addlFalse              bool
 	addl                   *node
@@ -168,6 +178,26 @@ func (c *compiler) node(s *jsonschema.Schema) *node {
 		for k, ps := range s.Properties {
 			n.props[k] = c.node(ps)
 		}
+	}
+	if n.props != nil {
+		// The object check looks each property up once, required or not,
+		// and walks the record's members only when some are not properties.
+		req := map[string]bool{}
+		for _, r := range n.required {
+			req[r] = true
+		}
+		for _, k := range slices.Sorted(maps.Keys(n.props)) {
+			n.propList = append(n.propList, propEntry{k, n.props[k], req[k]})
+			delete(req, k)
+		}
+		for _, r := range n.required {
+			if req[r] {
+				n.otherRequired = append(n.otherRequired, r)
+				delete(req, r)
+			}
+		}
+	} else {
+		n.otherRequired = n.required
 	}
 	for re, ps := range s.PatternProperties {
 		n.patProps = append(n.patProps, patternNode{re, c.node(ps)})
@@ -515,7 +545,7 @@ func (n *node) object(obj map[string]any) bool {
 	if n.minProps >= 0 && len(obj) < n.minProps || n.maxProps >= 0 && len(obj) > n.maxProps {
 		return false
 	}
-	for _, r := range n.required {
+	for _, r := range n.otherRequired {
 		if _, ok := obj[r]; !ok {
 			return false
 		}
@@ -534,34 +564,43 @@ func (n *node) object(obj map[string]any) bool {
 			return false
 		}
 	}
-	if n.props != nil || n.patProps != nil || n.addlFalse || n.addl != nil || n.propNames != nil {
-		for k, e := range obj {
-			evaluated := false
-			if ps, ok := n.props[k]; ok {
-				evaluated = true
-				if !ps.valid(e) {
-					return false
-				}
-			}
-			for _, pp := range n.patProps {
-				if pp.re.MatchString(k) {
-					evaluated = true
-					if !pp.n.valid(e) {
-						return false
-					}
-				}
-			}
-			if !evaluated {
-				if n.addlFalse {
-					return false
-				}
-				if n.addl != nil && !n.addl.valid(e) {
-					return false
-				}
-			}
-			if n.propNames != nil && !n.propNames.valid(k) {
+	found := 0
+	for _, pe := range n.propList {
+		e, ok := obj[pe.name]
+		if !ok {
+			if pe.required {
 				return false
 			}
+			continue
+		}
+		found++
+		if !pe.n.valid(e) {
+			return false
+		}
+	}
+	if n.patProps == nil && n.propNames == nil && (found == len(obj) || !n.addlFalse && n.addl == nil) {
+		return true // every member was a property, or the others are not checked
+	}
+	for k, e := range obj {
+		_, evaluated := n.props[k]
+		for _, pp := range n.patProps {
+			if pp.re.MatchString(k) {
+				evaluated = true
+				if !pp.n.valid(e) {
+					return false
+				}
+			}
+		}
+		if !evaluated {
+			if n.addlFalse {
+				return false
+			}
+			if n.addl != nil && !n.addl.valid(e) {
+				return false
+			}
+		}
+		if n.propNames != nil && !n.propNames.valid(k) {
+			return false
 		}
 	}
 	return true
