@@ -64,13 +64,13 @@ type node struct {
 	fallback bool // the library checks this node
 	bool     *bool
 
-	types  uint8
-	hasTyp bool
-	constV *any
-	enum   []any
-	format *jsonschema.Format
-	ref    *node
-	refOly bool // draft < 2019: $ref replaces the keywords after format
+	types   uint8
+	hasTyp  bool
+	constV  *any
+	enum    []any
+	format  *jsonschema.Format
+	ref     *node
+	refOnly bool // draft < 2019: $ref replaces the keywords after format
 
 	not                    *node
 	allOf, anyOf, oneOf    []*node
@@ -155,8 +155,8 @@ func (c *compiler) node(s *jsonschema.Schema) *node {
 	}
 	n.format = s.Format
 	n.ref = c.node(s.Ref)
-	n.refOly = s.Ref != nil && s.DraftVersion < 2019
-	if n.refOly {
+	n.refOnly = s.Ref != nil && s.DraftVersion < 2019
+	if n.refOnly {
 		return n
 	}
 
@@ -460,7 +460,7 @@ func (n *node) valid(v any) bool {
 		if !n.ref.valid(v) {
 			return false
 		}
-		if n.refOly {
+		if n.refOnly {
 			return true
 		}
 	}
