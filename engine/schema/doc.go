@@ -20,9 +20,17 @@
 //     defaults: they describe payloads that pawl does not decode, and
 //     asserting them would make the verdict depend on decoders outside the
 //     contract.
-//   - Numbers are compared exactly: instances carry json.Number, which the
-//     library compares as big.Rat, so 1.0 is an integer and
-//     98249283749234923498293171823948729348710298301928331 keeps every digit.
+//   - Numbers are compared exactly: instances carry json.Number, compared as
+//     decimals of up to 19 significant digits or else as big.Rat, so 1.0 is
+//     an integer and 98249283749234923498293171823948729348710298301928331
+//     keeps every digit.
+//   - The verdict comes from a compiled path (compiled.go) built from the
+//     library's compiled schema: each schema checks only its own keywords,
+//     and a valid record costs no allocation. It gives the library's verdict
+//     exactly (what it does not implement, the library checks); the
+//     violations of an invalid record are always the library's. The official
+//     suite and FuzzCompiledMatchesSanthosh run both paths and require the
+//     same violations.
 //   - Validate is safe for concurrent use: a compiled Schema is never written
 //     after Compile returns.
 //   - Violations are deterministic: sorted by Pointer, then Keyword, then

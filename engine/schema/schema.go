@@ -21,6 +21,9 @@ type Schema struct {
 	files     map[string]string // Compile: every file read, with the sha256 of its bytes
 	rootURL   string
 	docs      map[string]any // every document compiled, by URL without fragment
+
+	fast         *node // the compiled path; nil when the library decides every record
+	nodes, falls int   // schemas compiled, and those left to the library
 }
 
 // Options tunes [CompileURL]. The zero value is pawl's contract stage exactly
@@ -164,12 +167,16 @@ func compile(rootURL string, rootDoc any, load func(string) (any, error), format
 			return nil, err
 		}
 	}
+	fast, nodes, falls := compileFast(sch)
 	return &Schema{
 		sch:       sch,
 		title:     sch.Title,
 		propTypes: propertyTypes(sch, rec.docs),
 		rootURL:   rootURL,
 		docs:      rec.docs,
+		fast:      fast,
+		nodes:     nodes,
+		falls:     falls,
 	}, nil
 }
 

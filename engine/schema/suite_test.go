@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -85,9 +86,26 @@ type caseResult struct {
 	detail  string // the compile error or the violations
 }
 
+// coverage counts the suite's test groups by how much of their schema the
+// compiled path checks.
+type coverage struct {
+	full, partial, library int // compiled entirely; some nodes left to the library; all left to it
+	cases                  int // cases both paths ran on
+}
+
+func (c coverage) String() string {
+	return fmt.Sprintf("%d groups compiled fully, %d partly (some schemas checked by the library), %d left to the library; %d cases checked on both paths",
+		c.full, c.partial, c.library, c.cases)
+}
+
 // runSuiteFile runs one test file through CompileURL and Validate, the same
 // path Compile uses after it has read the file, and returns every case.
-func runSuiteFile(t *testing.T, path string, opts Options) []caseResult {
+//
+// Every case runs on both paths — Validate as pawl runs it (the compiled
+// path deciding, when the schema has one) and the library alone — which
+// must return exactly the same violations; and the compiled path's own
+// verdict must be the library's. cov counts the groups by coverage.
+func runSuiteFile(t *testing.T, path string, opts Options, cov *coverage) []caseResult {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -108,6 +126,20 @@ func runSuiteFile(t *testing.T, path string, opts Options) []caseResult {
 		o := opts
 		o.Load = suiteLoader(schemaDoc)
 		s, cerr := CompileURL(suiteSchemaURL, o)
+		var lib *Schema // the same schema, every record to the library
+		if cerr == nil {
+			l := *s
+			l.fast = nil
+			lib = &l
+			switch {
+			case s.fast == nil:
+				cov.library++
+			case s.falls > 0:
+				cov.partial++
+			default:
+				cov.full++
+			}
+		}
 		for _, tc := range g.Tests {
 			r := caseResult{suiteCase: suiteCase{rel, g.Description, tc.Description}}
 			switch {
@@ -119,6 +151,15 @@ func runSuiteFile(t *testing.T, path string, opts Options) []caseResult {
 					t.Fatalf("%s: data: %v", r.suiteCase, err)
 				}
 				vs := s.Validate(inst)
+				cov.cases++
+				if want := lib.Validate(inst); !reflect.DeepEqual(vs, want) {
+					t.Errorf("%s: the compiled path returns\n%s\nthe library alone\n%s", r.suiteCase, dump(vs), dump(want))
+				}
+				if bad, foreign := scanRecord(inst); s.fast != nil && !bad && !foreign {
+					if got, want := s.fast.valid(inst), s.sch.Validate(inst) == nil; got != want {
+						t.Errorf("%s: the compiled path says valid=%v, the library valid=%v", r.suiteCase, got, want)
+					}
+				}
 				switch {
 				case (vs == nil) == tc.Valid:
 				case tc.Valid:
@@ -144,11 +185,11 @@ func suiteFiles(t *testing.T, pattern string) []string {
 }
 
 // runSuite runs every file that matches pattern.
-func runSuite(t *testing.T, pattern string, opts Options) []caseResult {
+func runSuite(t *testing.T, pattern string, opts Options, cov *coverage) []caseResult {
 	t.Helper()
 	var all []caseResult
 	for _, f := range suiteFiles(t, pattern) {
-		all = append(all, runSuiteFile(t, f, opts)...)
+		all = append(all, runSuiteFile(t, f, opts, cov)...)
 	}
 	return all
 }
@@ -267,7 +308,9 @@ func checkExemptions(t *testing.T, results []caseResult, listed []exemption) (pa
 //     suite's optional non-format tests assume annotation only.
 func TestOfficialSuite(t *testing.T) {
 	t.Run("required", func(t *testing.T) {
-		results := runSuite(t, "*.json", Options{})
+		var cov coverage
+		results := runSuite(t, "*.json", Options{}, &cov)
+		t.Logf("required, pawl's configuration: %s", cov)
 		pass := checkExemptions(t, results, exemptions)
 		t.Logf("required, pawl's configuration (format asserted): %d/%d pass; %d exempted, each listed in suite_test.go",
 			pass, len(results), len(exemptions))
@@ -281,7 +324,9 @@ func TestOfficialSuite(t *testing.T) {
 	})
 
 	t.Run("required-format-annotation", func(t *testing.T) {
-		results := runSuite(t, "*.json", Options{FormatAnnotation: true})
+		var cov coverage
+		results := runSuite(t, "*.json", Options{FormatAnnotation: true}, &cov)
+		t.Logf("required, format as annotation: %s", cov)
 		pass := checkExemptions(t, results, nil)
 		t.Logf("required, format as annotation: %d/%d pass", pass, len(results))
 	})
@@ -289,8 +334,10 @@ func TestOfficialSuite(t *testing.T) {
 	logOptional := func(t *testing.T, pattern string, opts Options) {
 		var pass, total int
 		var failed []caseResult
+		var cov coverage
+		defer func() { t.Logf("%s: %s", pattern, cov) }()
 		for _, f := range suiteFiles(t, pattern) {
-			rs := runSuiteFile(t, f, opts)
+			rs := runSuiteFile(t, f, opts, &cov)
 			p := 0
 			for _, r := range rs {
 				if r.failure == passed {

@@ -62,12 +62,26 @@ const MaxExponent = 4096
 // Validate checks one record (as decoded by pawl: map[string]any, []any,
 // string, json.Number, bool, nil) and returns its violations, or nil when it
 // conforms. Safe for concurrent use.
+//
+// The verdict comes from the compiled path when the schema has one (see
+// compiled.go); the violations of a record that does not conform always
+// come from the library, so they are the same whichever path decided.
 func (s *Schema) Validate(v any) []Violation {
-	if hasBadNumber(v) {
+	badNum, foreign := scanRecord(v)
+	if badNum {
 		vs := badNumbers(v, nil, nil)
 		sortViolations(vs)
 		return vs
 	}
+	if s.fast != nil && !foreign && s.fast.valid(v) {
+		return nil
+	}
+	return s.interpreted(v)
+}
+
+// interpreted is Validate through the library alone, for a record whose
+// numbers are all acceptable.
+func (s *Schema) interpreted(v any) []Violation {
 	err := s.sch.Validate(v)
 	if err == nil {
 		return nil
@@ -97,28 +111,37 @@ func sortViolations(vs []Violation) {
 	})
 }
 
-// hasBadNumber reports whether v holds a json.Number the library must not
-// see: text that is not a JSON number (the library would panic comparing it)
-// or an exponent beyond MaxExponent. It runs on every record, so it
-// allocates nothing; badNumbers builds the violations only when needed.
-func hasBadNumber(v any) bool {
+// scanRecord reports whether v holds a json.Number the library must not
+// see (badNum): text that is not a JSON number (the library would panic
+// comparing it) or an exponent beyond MaxExponent; and whether it holds a
+// Go value pawl's decoder never produces (foreign), which only the library
+// judges. It runs on every record, so it allocates nothing; badNumbers
+// builds the violations only when needed.
+func scanRecord(v any) (badNum, foreign bool) {
 	switch v := v.(type) {
 	case map[string]any:
 		for _, e := range v {
-			if hasBadNumber(e) {
-				return true
+			b, f := scanRecord(e)
+			if b {
+				return true, f
 			}
+			foreign = foreign || f
 		}
 	case []any:
 		for _, e := range v {
-			if hasBadNumber(e) {
-				return true
+			b, f := scanRecord(e)
+			if b {
+				return true, f
 			}
+			foreign = foreign || f
 		}
 	case json.Number:
-		return numberProblem(string(v)) != ""
+		return numberProblem(string(v)) != "", false
+	case string, bool, nil:
+	default:
+		return false, true
 	}
-	return false
+	return false, foreign
 }
 
 func badNumbers(v any, path []string, out []Violation) []Violation {
