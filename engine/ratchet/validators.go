@@ -117,7 +117,7 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 		if err != nil {
 			return fmt.Errorf("job %s: %s: config: %w", job.Name, spec.Plugin, err)
 		}
-		if err := checkConfig(m, cfg); err != nil {
+		if err := CheckConfig(m, cfg); err != nil {
 			return fmt.Errorf("job %s: %s: %w", job.Name, spec.Plugin, err)
 		}
 		v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered,
@@ -193,10 +193,10 @@ func fieldNames(m *sandbox.Manifest) string {
 	return strings.Join(n, ", ")
 }
 
-// checkConfig validates a plugin's config against the JSON Schema in its
-// manifest, so that a mistake is reported with its pointer before any
+// CheckConfig validates a plugin's config (JSON) against the JSON Schema in
+// its manifest, so that a mistake is reported with its pointer before any
 // record is read.
-func checkConfig(m *sandbox.Manifest, cfg []byte) error {
+func CheckConfig(m *sandbox.Manifest, cfg []byte) error {
 	if len(m.ConfigSchema) == 0 {
 		return nil
 	}
