@@ -168,6 +168,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	}
 	br := pl.record()
 	br.PawlVersion = version.Pawl()
+	br.Binary = binaryRef()
 	if o.asOfOutside != nil {
 		br.AsOfOutsideWindow, br.AsOfWindow = true, o.asOfOutside
 	}
@@ -345,4 +346,16 @@ func processWithin(ctx context.Context, p *project.Project, pl *Plan, br *action
 		return fmt.Errorf("%w (batch.timeout %s, pinned in pawl.yaml#limits): nothing of it is committed; raise batch.timeout, or split the input", ErrBatchTimeout, budget)
 	}
 	return err
+}
+
+// binaryRef identifies the running executable for a batch record.
+func binaryRef() *actions.BinaryRef {
+	b := &actions.BinaryRef{}
+	if sum, err := version.BinarySHA256(); err != nil {
+		b.Error = "hashing the executable: " + err.Error()
+	} else {
+		b.SHA256 = "sha256:" + sum
+	}
+	b.VCSRevision, b.VCSTime, b.VCSModified = version.VCS()
+	return b
 }
