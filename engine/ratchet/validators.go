@@ -18,7 +18,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/plugstate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/sandbox"
-	"github.com/pawl-dev/pawl/engine/schema"
 )
 
 // validator is one of a job's validators, loaded for a plan.
@@ -197,24 +196,11 @@ func fieldNames(m *sandbox.Manifest) string {
 // its manifest, so that a mistake is reported with its pointer before any
 // record is read.
 func CheckConfig(m *sandbox.Manifest, cfg []byte) error {
-	if len(m.ConfigSchema) == 0 {
-		return nil
-	}
-	const u = "https://plugins.pawl.invalid/config-schema.json"
-	sch, err := schema.CompileURL(u, schema.Options{Load: func(url string) (any, error) {
-		if url != u {
-			return nil, fmt.Errorf("the config schema of %s may not reference %s", m.ID(), url)
-		}
-		return schema.DecodeJSON(m.ConfigSchema)
-	}})
-	if err != nil {
-		return fmt.Errorf("config schema: %w", err)
-	}
-	v, err := schema.DecodeJSON(cfg)
+	vs, err := ConfigViolations(m, cfg)
 	if err != nil {
 		return err
 	}
-	if vs := sch.Validate(v); len(vs) > 0 {
+	if len(vs) > 0 {
 		var msgs []string
 		for _, x := range vs {
 			msgs = append(msgs, x.String())
