@@ -4,11 +4,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/sandbox"
@@ -122,6 +124,50 @@ func TestPluginLifecycle(t *testing.T) {
 		BatchID string `json:"batch_id"`
 	}
 	json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json")), &res)
+	if res.BatchID == "" {
+		t.Fatal("the -dev build did not run in a development project")
+	}
+
+	// --plugin-log: a build of the -dev plugin that logs (pawl.log) at init
+	// and in every validate call; its output is shown on success.
+	t.Run("plugin-log", func(t *testing.T) {
+		wat2wasm := tooltest.Need(t, "wat2wasm")
+		src := string(mustRead(t, filepath.Join("..", "..", "plugins", "notblank", "notblank.wat")))
+		for old, new := range map[string]string{
+			"(module\n": "(module\n  (import \"pawl\" \"log\" (func $log (param i32 i32)))\n  (data (i32.const 200) \"notblank-log: init ran\")\n  (data (i32.const 232) \"notblank-log: validate ran\")\n",
+			`(func (export "pawl_init") (param i32 i32) (result i64) (i64.const 0))`: `(func (export "pawl_init") (param i32 i32) (result i64) (call $log (i32.const 200) (i32.const 22)) (i64.const 0))`,
+			"(local.set $n (i32.load offset=8 (local.get $b)))":                      "(call $log (i32.const 232) (i32.const 26))\n    (local.set $n (i32.load offset=8 (local.get $b)))",
+		} {
+			if !strings.Contains(src, old) {
+				t.Fatalf("notblank.wat has no %q", old)
+			}
+			src = strings.Replace(src, old, new, 1)
+		}
+		os.WriteFile(filepath.Join(w, "log.wat"), []byte(src), 0o644)
+		if out, err := exec.Command(wat2wasm, filepath.Join(w, "log.wat"), "-o", filepath.Join(w, "log.wasm")).CombinedOutput(); err != nil {
+			t.Fatalf("wat2wasm: %v\n%s", err, out)
+		}
+		manifest := strings.Replace(string(mustRead(t, filepath.Join("..", "..", "plugins", "notblank", "manifest.json"))), `"1.0.0"`, `"1.0.0-dev"`, 1)
+		os.WriteFile(filepath.Join(w, "log.wasm"), sandbox.AppendCustomSection(mustRead(t, filepath.Join(w, "log.wasm")), sandbox.ManifestSection, []byte(manifest)), 0o644)
+		mustPawl(t, "-C", dir, "plugin", "add", filepath.Join(w, "log.wasm"), "--reason", "a build that logs")
+		out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--plugin-log")
+		if !strings.Contains(out, "COMMITTED") || !strings.Contains(out, "  plugin output:\n    notblank@1.0.0-dev:\n      notblank-log: init ran\n      notblank-log: validate ran\n") {
+			t.Errorf("run --plugin-log:\n%s", out)
+		}
+		// Without the flag nothing is shown; with --output json it is plugin_log.
+		in2 := filepath.Join(w, "in2.jsonl")
+		os.WriteFile(in2, append(mustRead(t, in), mustRead(t, in)...), 0o644)
+		var js struct {
+			PluginLog map[string]string `json:"plugin_log"`
+		}
+		json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in2, "--plugin-log", "--output", "json")), &js)
+		if got := js.PluginLog["notblank@1.0.0-dev"]; !strings.HasPrefix(got, "notblank-log: init ran\n") || !strings.Contains(got, "validate ran") {
+			t.Errorf("run --plugin-log --output json: plugin_log %q", js.PluginLog)
+		}
+		if out := mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in2); strings.Contains(out, "plugin output") {
+			t.Errorf("run without --plugin-log shows plugin output:\n%s", out)
+		}
+	})
 
 	// job check: every refusal, by plugin, step and config pointer.
 	editFile(t, job, "config: {max_age: 24h, max_skew: 5m}", "config: {max_age: soon, max_skew: 5m, extra: 1}")
@@ -161,7 +207,16 @@ func TestPluginLifecycle(t *testing.T) {
 	if code, _, errs := pawl(t, "", "-C", dir, "plugin", "remove", "notblank@1.0.0-dev"); code != 1 || !strings.Contains(errs, "needs a reason") {
 		t.Errorf("plugin remove without a reason: exit %d %s", code, errs)
 	}
-	if out := mustPawl(t, "-C", dir, "plugin", "remove", "notblank@1.0.0-dev", "--reason", "done"); !strings.Contains(out, "unpinned notblank@1.0.0-dev (was "+string(h2)+")") {
+	var pinned string // the last build added (h2, or the logging build)
+	for _, l := range strings.Split(string(mustRead(t, filepath.Join(dir, "pawl.lock"))), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "plugin:notblank@1.0.0-dev" {
+			pinned = f[1]
+		}
+	}
+	if pinned == "" {
+		t.Fatal("pawl.lock does not pin notblank@1.0.0-dev")
+	}
+	if out := mustPawl(t, "-C", dir, "plugin", "remove", "notblank@1.0.0-dev", "--reason", "done"); !strings.Contains(out, "unpinned notblank@1.0.0-dev (was "+pinned+")") {
 		t.Errorf("plugin remove:\n%s", out)
 	}
 	if lock := string(mustRead(t, filepath.Join(dir, "pawl.lock"))); strings.Contains(lock, "notblank@1.0.0-dev") {

@@ -64,6 +64,11 @@ type Result struct {
 	// Warnings are what went wrong beside the batch without touching it:
 	// an OpenLineage event that could not be written.
 	Warnings []string
+	// PluginLog is what each plugin wrote (stdout, stderr, pawl.log) while
+	// it judged this batch, by name@version, at most MaxPluginLogBytes
+	// each; only for a batch committed by this run (not on record: output
+	// is for diagnosis, never part of a verdict).
+	PluginLog map[string]string
 }
 
 // Statuses of a Result.
@@ -267,6 +272,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	}
 	events.complete(&res.BatchRecord, e.Seq)
 	res.Warnings = events.Warnings()
+	res.PluginLog = pl.PluginLogs()
 	return res, nil
 }
 

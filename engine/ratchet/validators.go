@@ -27,6 +27,7 @@ type validator struct {
 	ordered  bool
 	pointers []string // per manifest field: the JSON pointer it reads
 	icfg     sandbox.InstanceConfig
+	log      *pluginLog // what its instances wrote, gathered as they close
 }
 
 // checker validates batches: a sandboxed plugin instance, or — only in the
@@ -119,7 +120,7 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 		if err := CheckConfig(m, cfg); err != nil {
 			return fmt.Errorf("job %s: %s: %w", job.Name, spec.Plugin, err)
 		}
-		v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered,
+		v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered, log: &pluginLog{},
 			icfg: sandbox.InstanceConfig{Config: cfg, Lookup: map[string][]byte{}, AsOf: pl.AsOf, Seed: pl.Seed}}
 		if m.State != nil {
 			if pl.state == nil {
@@ -305,6 +306,7 @@ func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch) (
 	if err == nil {
 		return verdicts, nil, nil
 	}
+	v.collect(*inst)
 	(*inst).Close(ctx)
 	*inst = nil // a trapped instance is thrown away
 	if !sandbox.IsTrap(err) {
