@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/spf13/cobra"
@@ -42,9 +43,13 @@ func (a *app) pluginCmd() *cobra.Command {
 			if operator == "" {
 				operator = p.Cfg.Operator
 			}
+			before, _ := p.Pins(c.Context()) // to say which build a -dev one replaces
 			m, d, added, err := p.AddPlugin(c.Context(), wasm, operator, reason)
 			if err != nil {
 				return fmt.Errorf("%s: %w", argv[0], err)
+			}
+			if old := before[lockfile.PluginKey(m.ID())]; added && old != "" && old != d {
+				fmt.Fprintf(a.s.out, "replaced %s %s (a development build; the old module stays in the store)\n", m.ID(), old)
 			}
 			if !added {
 				fmt.Fprintf(a.s.out, "%s is already pinned to %s\n", m.ID(), d)
@@ -94,6 +99,9 @@ is untouched: pawl policy revoke-plugin takes it away. A refusal changes
 nothing and is on record (plugin.remove_refused).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
+			if strings.TrimSpace(rmReason) == "" {
+				return &usageError{fmt.Errorf("plugin remove needs --reason: why %s goes is on record", argv[0])}
+			}
 			p, err := a.open(c)
 			if err != nil {
 				return err

@@ -374,6 +374,9 @@ refused: edit data.json and re-sign instead. A refusal changes nothing and
 is on record (policy.plugin_revoke_refused).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return &usageError{fmt.Errorf("policy revoke-plugin needs --reason: why %s may no longer run is on record", argv[0])}
+			}
 			p, err := a.open(c)
 			if err != nil {
 				return err
