@@ -151,7 +151,7 @@ func CheckJob(ctx context.Context, p *project.Project, job, operator string) (*J
 			var se *sandbox.Error
 			if errors.As(err, &se) && se.Kind == sandbox.KindConfig {
 				msg = se.Detail
-				// The Go kit's refusals (pdk.ConfigError) read
+				// The Go kit's refusals (plugins/pdk/config.Error) read
 				// "config /pointer: message".
 				if rest, ok := strings.CutPrefix(msg, "config /"); ok {
 					if ptr, m, ok := strings.Cut(rest, ": "); ok {

@@ -32,22 +32,12 @@
 // map assignment copies the key string's header, not its bytes, so use
 // strings.Clone).
 //
-// Typed config (stable API; `pawl plugin new --lang go` generates code that
-// calls it): declare the config as a Go struct whose tags say its keys
-// (`json`), descriptions (`doc`) and rules (`pawl:"required,enum=a|b,min=0,max=9"`),
-// decode it in Init with
-//
-//	cfg := Config{K: 3} // the defaults
-//	if err := in.DecodeConfig(&cfg); err != nil {
-//		return err // "config /k: -1 is less than the minimum 0"
-//	}
-//
-// (strict: unknown keys, repeated keys, wrong types, out-of-range numbers
-// and trailing data are refused, each with its JSON pointer), and generate
-// the manifest's config_schema with ConfigSchema(Config{K: 3}), natively,
-// e.g. in a test that keeps manifest.json current. The schema refuses what
-// DecodeConfig refuses, so the host reports a bad config before any record
-// runs (`pawl job check JOB` reports it without running anything).
+// Typed config: package github.com/pawl-dev/pawl/plugins/pdk/config
+// decodes Init.Config into a Go struct strictly (config.Decode) and
+// generates the manifest's config_schema from the same struct
+// (config.Schema), so the host and the plugin refuse the same configs
+// with the same JSON pointer; a separate package, so that a plugin that
+// does not use it carries no reflection in its module.
 //
 // Guarantees the guest can rely on: the wall clock is the batch's as-of
 // time, random numbers are seeded from the batch, there is no filesystem,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/plugins/pdk"
+	"github.com/pawl-dev/pawl/plugins/pdk/config"
 )
 
 // minLength is a validator: a string must have at least Min characters.
@@ -18,7 +19,7 @@ import (
 type minLength struct{ min int }
 
 // minLengthConfig is the plugin's config, {"min": N}. Its tags give the
-// schema (pdk.ConfigSchema) and the checks (pdk.DecodeConfig) at once.
+// schema (config.Schema) and the checks (config.Decode) at once.
 type minLengthConfig struct {
 	Min int `json:"min" pawl:"min=0,max=1000" doc:"the fewest characters a value may have"`
 }
@@ -27,7 +28,7 @@ type minLengthConfig struct {
 // kit's errors name the key ("config /min: -1 is less than the minimum 0").
 func (p *minLength) Init(in pdk.Init) error {
 	cfg := minLengthConfig{Min: 1}
-	if err := in.DecodeConfig(&cfg); err != nil {
+	if err := config.Decode(in.Config, &cfg); err != nil {
 		return err
 	}
 	p.min = cfg.Min
@@ -97,9 +98,9 @@ func Example() {
 // defaults the plugin sets; a test of the plugin keeps manifest.json's copy
 // current. A config the schema refuses is refused by the host before any
 // record runs (and reported by `pawl job check`); the plugin's
-// DecodeConfig refuses the same configs, naming the same key.
-func ExampleConfigSchema() {
-	sch, err := pdk.ConfigSchema(minLengthConfig{Min: 1})
+// config.Decode refuses the same configs, naming the same key.
+func Example_config() {
+	sch, err := config.Schema(minLengthConfig{Min: 1})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package pdk
+package config
 
 import (
 	"bytes"
@@ -15,42 +15,14 @@ import (
 	"unicode/utf8"
 )
 
-// Typed config.
-//
-// A plugin's config is a Go struct. Its fields are named by their `json`
-// tag (or their Go name), described by a `doc` tag, and constrained by a
-// `pawl` tag of comma-separated rules:
-//
-//	required        the key must be present
-//	enum=a|b|c      a string field: one of these values
-//	min=N, max=N    a number field: inclusive bounds; a string field: its
-//	                length in characters; a slice or map: its entries
-//
-// A pointer field may also be null (nil); no other field may. Fields of
-// type any take any JSON value.
-//
-//	type Config struct {
-//		Min  *float64 `json:"min" doc:"inclusive lower bound; null: none"`
-//		Mode string   `json:"mode" pawl:"required,enum=strict|lenient"`
-//		K    float64  `json:"k" pawl:"min=0" doc:"how many sigmas"`
-//	}
-//
-// Init.DecodeConfig (or DecodeConfig) reads a config into it strictly, and
-// ConfigSchema writes the JSON Schema (2020-12) of it for the manifest's
-// config_schema: the host checks a job's config against that schema before
-// any record runs (and `pawl job check` reports its refusals), and the
-// plugin's decoding refuses exactly what the schema refuses, with the same
-// JSON pointer. Both are stable API: `pawl plugin new --lang go` generates
-// a plugin that calls them.
-
-// ConfigError is a config the plugin refuses: Path is the JSON pointer of
-// the offending value ("" for the whole config).
-type ConfigError struct {
+// Error is a config the plugin refuses: Path is the JSON pointer of the
+// offending value ("" for the whole config).
+type Error struct {
 	Path string
 	Msg  string
 }
 
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	at := e.Path
 	if at == "" {
 		at = "the config"
@@ -58,11 +30,8 @@ func (e *ConfigError) Error() string {
 	return "config " + at + ": " + e.Msg
 }
 
-// DecodeConfig decodes the plugin's config (Init.Config) into v.
-func (in Init) DecodeConfig(v any) error { return DecodeConfig(in.Config, v) }
-
-// DecodeConfig decodes the JSON config data into v, a pointer to a struct
-// (or any type ConfigSchema accepts), strictly: an unknown key, a key
+// Decode decodes the JSON config data (pdk.Init.Config) into v, a pointer
+// to a struct (or any type Schema accepts), strictly: an unknown key, a key
 // given twice, a value of the wrong type, a number out of the field's
 // range or not an integer for an integer field, null for a field that is
 // not a pointer, a missing required key, a value outside the field's enum
@@ -70,16 +39,16 @@ func (in Init) DecodeConfig(v any) error { return DecodeConfig(in.Config, v) }
 // JSON pointer of the value. Keys absent from data leave v's fields as
 // they were, so set the defaults before decoding. Empty data is "{}".
 // On error v may be partly written: decode into a fresh value.
-func DecodeConfig(data []byte, v any) error {
+func Decode(data []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("pdk.DecodeConfig: want a non-nil pointer, got %T", v)
+		return fmt.Errorf("config.Decode: want a non-nil pointer, got %T", v)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
 	}
 	if !utf8.Valid(data) {
-		return &ConfigError{Msg: "is not valid UTF-8"}
+		return &Error{Msg: "is not valid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -88,10 +57,10 @@ func DecodeConfig(data []byte, v any) error {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &ConfigError{Msg: fmt.Sprintf("data after the JSON value at byte %d", dec.InputOffset())}
+		return &Error{Msg: fmt.Sprintf("data after the JSON value at byte %d", dec.InputOffset())}
 	}
 	if err := checkType(rv.Elem().Type(), "config"); err != nil {
-		return fmt.Errorf("pdk.DecodeConfig: %w", err)
+		return fmt.Errorf("config.Decode: %w", err)
 	}
 	return assign(rv.Elem(), tree, "", rules{})
 }
@@ -111,7 +80,7 @@ func ptrEscape(s string) string {
 func readValue(dec *json.Decoder, path string) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, &ConfigError{Path: path, Msg: "is not JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+		return nil, &Error{Path: path, Msg: "is not JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 	}
 	switch t := tok.(type) {
 	case json.Delim:
@@ -121,12 +90,12 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
-					return nil, &ConfigError{Path: path, Msg: "is not JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+					return nil, &Error{Path: path, Msg: "is not JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 				}
 				k := kt.(string)
 				kp := path + "/" + ptrEscape(k)
 				if _, dup := o.vals[k]; dup {
-					return nil, &ConfigError{Path: kp, Msg: fmt.Sprintf("key %q is given twice", k)}
+					return nil, &Error{Path: kp, Msg: fmt.Sprintf("key %q is given twice", k)}
 				}
 				val, err := readValue(dec, kp)
 				if err != nil {
@@ -136,7 +105,7 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 				o.vals[k] = val
 			}
 			if _, err := dec.Token(); err != nil {
-				return nil, &ConfigError{Path: path, Msg: "is not JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+				return nil, &Error{Path: path, Msg: "is not JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 			}
 			return o, nil
 		case '[':
@@ -149,11 +118,11 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 				a = append(a, val)
 			}
 			if _, err := dec.Token(); err != nil {
-				return nil, &ConfigError{Path: path, Msg: "is not JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+				return nil, &Error{Path: path, Msg: "is not JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 			}
 			return a, nil
 		}
-		return nil, &ConfigError{Path: path, Msg: fmt.Sprintf("is not JSON: unexpected %q", t)}
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("is not JSON: unexpected %q", t)}
 	default:
 		return tok, nil
 	}
@@ -328,7 +297,7 @@ func want(t reflect.Type) string {
 func assign(v reflect.Value, j any, path string, r rules) error {
 	t := v.Type()
 	bad := func(format string, args ...any) error {
-		return &ConfigError{Path: path, Msg: fmt.Sprintf(format, args...)}
+		return &Error{Path: path, Msg: fmt.Sprintf(format, args...)}
 	}
 	if j == nil {
 		switch t.Kind() {
@@ -373,7 +342,7 @@ func assign(v reflect.Value, j any, path string, r rules) error {
 				if len(names) > 0 {
 					known = "the keys are " + strings.Join(names, ", ")
 				}
-				return &ConfigError{Path: path + "/" + ptrEscape(k), Msg: fmt.Sprintf("unknown key %q (%s)", k, known)}
+				return &Error{Path: path + "/" + ptrEscape(k), Msg: fmt.Sprintf("unknown key %q (%s)", k, known)}
 			}
 		}
 		for _, f := range fs {
@@ -498,10 +467,10 @@ func intRange(t reflect.Type) (lo, hi *big.Int) {
 func countBounds(n int, what, path string, r rules) error {
 	c := new(big.Rat).SetInt64(int64(n))
 	if r.min != nil && c.Cmp(r.min) < 0 {
-		return &ConfigError{Path: path, Msg: fmt.Sprintf("has %d %s; want at least %s", n, what, r.minS)}
+		return &Error{Path: path, Msg: fmt.Sprintf("has %d %s; want at least %s", n, what, r.minS)}
 	}
 	if r.max != nil && c.Cmp(r.max) > 0 {
-		return &ConfigError{Path: path, Msg: fmt.Sprintf("has %d %s; want at most %s", n, what, r.maxS)}
+		return &Error{Path: path, Msg: fmt.Sprintf("has %d %s; want at most %s", n, what, r.maxS)}
 	}
 	return nil
 }
@@ -543,7 +512,7 @@ func plain(j any) any {
 	return j
 }
 
-// ConfigSchema returns the JSON Schema (2020-12) of the config type of v
+// Schema returns the JSON Schema (2020-12) of the config type of v
 // (a struct or a pointer to one), for the manifest's config_schema:
 // objects with additionalProperties false, each field's type (a pointer
 // also admits null), its `doc` tag as description, its `pawl` tag's
@@ -551,13 +520,13 @@ func plain(j any) any {
 // in v when it is not the zero value (so pass the defaults the plugin
 // sets before decoding). The output is deterministic: keys sorted,
 // two-space indentation.
-func ConfigSchema(v any) ([]byte, error) {
+func Schema(v any) ([]byte, error) {
 	rv := reflect.ValueOf(v)
 	if !rv.IsValid() {
-		return nil, errors.New("pdk.ConfigSchema: want a value of the config type, got nil")
+		return nil, errors.New("config.Schema: want a value of the config type, got nil")
 	}
 	if err := checkType(rv.Type(), "config"); err != nil {
-		return nil, fmt.Errorf("pdk.ConfigSchema: %w", err)
+		return nil, fmt.Errorf("config.Schema: %w", err)
 	}
 	for rv.Kind() == reflect.Pointer {
 		if rv.IsNil() {
@@ -568,7 +537,7 @@ func ConfigSchema(v any) ([]byte, error) {
 	}
 	s, err := schemaOf(rv.Type(), rv, rules{})
 	if err != nil {
-		return nil, fmt.Errorf("pdk.ConfigSchema: %w", err)
+		return nil, fmt.Errorf("config.Schema: %w", err)
 	}
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	var out bytes.Buffer
@@ -686,7 +655,7 @@ func schemaOf(t reflect.Type, val reflect.Value, r rules) (map[string]any, error
 		if t.Kind() == reflect.Float32 {
 			lim = math.MaxFloat32
 		}
-		// A number beyond the type's range is refused by DecodeConfig, so
+		// A number beyond the type's range is refused by Decode, so
 		// the schema says so too (unless a tighter bound is given).
 		if r.min == nil {
 			s["minimum"] = -lim
