@@ -12,7 +12,7 @@ import (
 var layers = [][]string{
 	// the foundation: nothing of ours
 	{"audit/canonjson", "engine/contract", "engine/durable", "engine/failpoint", "engine/jsonptr", "engine/version", "engine/demo", "engine/records",
-		"engine/sandbox", "engine/plugstate", "engine/config", "engine/principal", "engine/wire", "engine/serve/tlstest", "plugins", "plugins/pdk", "plugins/pdk/state", "plugins/pdk/state/migrate", "engine/normalize/internal/gen", "build/tooltest", "plugins/internal/cgen"},
+		"engine/sandbox", "engine/plugstate", "engine/config", "engine/principal", "engine/wire", "engine/serve/tlstest", "plugins", "plugins/pdk", "plugins/pdk/config", "plugins/pdk/state", "plugins/pdk/state/migrate", "engine/normalize/internal/gen", "build/tooltest", "plugins/internal/cgen"},
 	// the leaves: one foundation package at most
 	{"audit", "policies", "engine/store", "engine/normalize", "engine/schema",
 		"plugins/range", "plugins/freshness", "plugins/registry", "plugins/zscore", "plugins/internal/addsection", "plugins/internal/plugintest", "plugins/c/gen", "plugins/pdk/pdktest", "plugins/kit"},

@@ -18,9 +18,9 @@ import (
 
 // SigningAlgorithm is the JWS algorithm of bundle signatures: EdDSA over an
 // ed25519 key, the same kind of key pawl signs batches with. OPA's bundle
-// signer and verifier (jwx) support it, though the `opa` CLI's key
-// configuration lists only the RSA/ECDSA/HMAC families, so verify pawl
-// bundles with `pawl policy verify` rather than `opa run --verification-key`.
+// signer and verifier (jwx) support it, and so does the `opa` CLI given the
+// bundle as a tarball (`opa build -b b.tgz --verification-key PUB
+// --signing-alg EdDSA`; docs/policy-guide.md, TestOPAVerifiesPawlSignatures).
 const SigningAlgorithm = "EdDSA"
 
 // GenerateSigningKey returns a new ed25519 key pair for signing bundles: the

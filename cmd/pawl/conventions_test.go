@@ -240,6 +240,24 @@ func TestCompletionAndTables(t *testing.T) {
 			t.Errorf("batches list: AS OF is not at column %d:\n%s", col, strings.Join(list, "\n"))
 		}
 	}
+	// operator list too: "Quinn Auditor" is wider than its header, and
+	// KEY starts at the same offset on the header and every operator's row
+	// (the lines under a row are no cells).
+	ops := strings.Split(strings.TrimSuffix(mustPawl(t, "-C", dir, "operator", "list"), "\n"), "\n")
+	key := strings.Index(ops[0], "KEY ")
+	rows := 0
+	for _, line := range ops[1:] {
+		if strings.HasPrefix(line, " ") {
+			continue
+		}
+		rows++
+		if key < len("Quinn Auditor") || len(line) <= key || line[key-2:key] != "  " || line[key] == ' ' {
+			t.Errorf("operator list: KEY is not at column %d:\n%s", key, strings.Join(ops, "\n"))
+		}
+	}
+	if rows != 2 {
+		t.Errorf("operator list: %d rows, want 2 (qa-lead, gone):\n%s", rows, strings.Join(ops, "\n"))
+	}
 }
 
 // TestCompletionRunsLocally: a completion request registers the completion

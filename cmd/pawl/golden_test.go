@@ -588,6 +588,17 @@ func (g *goldenScenario) run() {
 	g.step("audit-verify-proof/consistency-forked", exitNotVerified, "", "-C", base, "audit", "verify-proof", "--consistency", forked, "--checkpoint", cp, "--key", pub)
 	g.in("audit-witness-push/no-witness", 1, "audit", "witness", "push")
 	g.in("audit-verify/witnesses-required", exitNotVerified, "audit", "verify", "--witnesses", "1")
+
+	// The plugin lifecycle, last: its refusals are on record, and no step
+	// above should move for them.
+	g.in("job-check/ok", 0, "job", "check", "sensor-feed")
+	g.in("job-check/json", 0, "job", "check", "sensor-feed", "--output", "json")
+	g.in("plugin-remove/used", 1, "plugin", "remove", "range@1.1.0", "--reason", "superseded")
+	mustPawl(t, "-C", g.root, "plugin", "add", wasm, "--reason", "pinned again, to remove")
+	g.in("plugin-remove/no-reason", 2, "plugin", "remove", "notblank@1.0.0")
+	g.in("plugin-remove/text", 0, "plugin", "remove", "notblank@1.0.0", "--reason", "no job uses it")
+	g.in("policy-revoke-plugin/text", 0, "policy", "revoke-plugin", "range@1.1.0", "--reason", "withdrawn")
+	g.in("policy-revoke-plugin/not-approved", 1, "policy", "revoke-plugin", "nope@1.0.0", "--reason", "withdrawn")
 }
 
 // batchID reads batch_id from a run's JSON.

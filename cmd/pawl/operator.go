@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -167,8 +168,12 @@ them to, and the roles the policy bundle in force gives them.`,
 				fmt.Fprintln(a.s.out, "no operators enrolled yet: `pawl operator add ID --name \"Printed Name\"`")
 				return nil
 			}
-			const row = "%-16s  %-28s  %-24s  %-20s  %-18s  %-30s  %s\n"
-			fmt.Fprintf(a.s.out, row, "ID", "PRINTED NAME", "KEY", "ENROLLED (UTC)", "STATE", "PASSPHRASE", "KEY FILE")
+			// The rows are aligned by text/tabwriter as a whole (a long
+			// printed name widens its column for every row), then each is
+			// printed with the lines that follow it, which are no cells.
+			var rows bytes.Buffer
+			w := newTable(&rows)
+			fmt.Fprintln(w, "ID\tPRINTED NAME\tKEY\tENROLLED (UTC)\tSTATE\tPASSPHRASE\tKEY FILE")
 			for _, op := range ops {
 				kf := "present"
 				if !op.KeyFilePresent {
@@ -178,7 +183,16 @@ them to, and the roles the policy bundle in force gives them.`,
 				if op.State == esign.StateActive && op.FailedAttempts > 0 {
 					state = fmt.Sprintf("active (%d failed)", op.FailedAttempts)
 				}
-				fmt.Fprintf(a.s.out, row, op.ID, op.Name, op.KeyID, op.EnrolledAt.Format(time.DateTime), state, passphraseAge(op.Passphrase), kf)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(op.ID), cell(op.Name), cell(op.KeyID), op.EnrolledAt.Format(time.DateTime),
+					cell(state), cell(passphraseAge(op.Passphrase)), cell(kf))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			lines := strings.SplitAfter(rows.String(), "\n")
+			fmt.Fprint(a.s.out, lines[0])
+			for i, op := range ops {
+				fmt.Fprint(a.s.out, lines[i+1])
 				fmt.Fprintf(a.s.out, "    bound to %s; roles %s\n", op.BoundTo(), rolesText(roles(op.ID)))
 				writeOperatorState(a.s.out, "    ", op)
 			}

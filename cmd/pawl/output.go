@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -64,6 +65,10 @@ type runJSON struct {
 	ElapsedSeconds     float64             `json:"elapsed_seconds"`
 	RecordsPerSecond   float64             `json:"records_per_second"`
 	Warnings           []string            `json:"warnings,omitempty"`
+	// PluginLog is what each plugin wrote while judging the batch, by
+	// name@version (`pawl run --plugin-log`; at most
+	// ratchet.MaxPluginLogBytes, 64 KiB, each).
+	PluginLog map[string]string `json:"plugin_log,omitempty"`
 }
 
 type outJSON struct {
@@ -79,7 +84,7 @@ func toRunJSON(r *ratchet.Result) runJSON {
 		RecordsIn: r.RecordsIn, RecordsVerified: r.Verified, RecordsQuarantined: r.Quarantined,
 		Stages: r.Stages, Rules: r.Rules, Normalize: r.Normalize, Outputs: map[string]outJSON{},
 		Signature: r.Signature, AuditSeq: r.AuditSeq,
-		ElapsedSeconds: r.Elapsed.Seconds(), RecordsPerSecond: r.RecordsPerSec, Warnings: r.Warnings,
+		ElapsedSeconds: r.Elapsed.Seconds(), RecordsPerSecond: r.RecordsPerSec, Warnings: r.Warnings, PluginLog: r.PluginLog,
 	}
 	for name, o := range r.Outputs {
 		out.Outputs[name] = outJSON{Path: filepath.Join(r.Dir, name), Hash: string(o.Hash), Bytes: o.Bytes, Records: o.Records}
@@ -92,7 +97,30 @@ func (a *app) printResult(r *ratchet.Result) error {
 		return a.printJSON(toRunJSON(r))
 	}
 	writeSummary(a.s.out, r)
+	if r.PluginLog != nil {
+		writePluginLog(a.s.out, r.PluginLog)
+	}
 	return nil
+}
+
+// writePluginLog prints what each plugin wrote, indented under its name.
+func writePluginLog(w io.Writer, logs map[string]string) {
+	if len(logs) == 0 {
+		fmt.Fprintln(w, "  plugin output: none (no plugin wrote to stdout, stderr or pawl.log)")
+		return
+	}
+	ids := make([]string, 0, len(logs))
+	for id := range logs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Fprintln(w, "  plugin output:")
+	for _, id := range ids {
+		fmt.Fprintf(w, "    %s:\n", id)
+		for _, l := range strings.Split(strings.TrimRight(logs[id], "\n"), "\n") {
+			fmt.Fprintf(w, "      %s\n", l)
+		}
+	}
 }
 
 // writeSummary is the text summary of a run.

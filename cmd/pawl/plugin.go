@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/spf13/cobra"
 )
@@ -20,7 +22,7 @@ func fieldList(fs []sandbox.Field) string {
 func (a *app) pluginCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "plugin",
-		Short: "Validator plugins: add (pin), list, verify",
+		Short: "Validator plugins: add (pin), list, verify, remove",
 	}
 	var operator, reason string
 	add := &cobra.Command{
@@ -41,9 +43,13 @@ func (a *app) pluginCmd() *cobra.Command {
 			if operator == "" {
 				operator = p.Cfg.Operator
 			}
+			before, _ := p.Pins(c.Context()) // to say which build a -dev one replaces
 			m, d, added, err := p.AddPlugin(c.Context(), wasm, operator, reason)
 			if err != nil {
 				return fmt.Errorf("%s: %w", argv[0], err)
+			}
+			if old := before[lockfile.PluginKey(m.ID())]; added && old != "" && old != d {
+				fmt.Fprintf(a.s.out, "replaced %s %s (a development build; the old module stays in the store)\n", m.ID(), old)
 			}
 			if !added {
 				fmt.Fprintf(a.s.out, "%s is already pinned to %s\n", m.ID(), d)
@@ -51,6 +57,9 @@ func (a *app) pluginCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.s.out, "pinned %s %s (%s; reads %s)\n", m.ID(), d, m.Mode, fieldList(m.Fields))
 			fmt.Fprintf(a.s.out, "use it in a job: validators: [{plugin: %s}]\n", m.ID())
+			if project.IsDevVersion(m.Version) {
+				fmt.Fprintf(a.s.out, "%s is a development build: adding a new build of it replaces this pin; the default policy runs it only in a project marked for development (plugins.development in policies/data.json)\n", m.ID())
+			}
 			return nil
 		},
 	}
@@ -76,9 +85,44 @@ func (a *app) pluginCmd() *cobra.Command {
 			return a.listPlugins(c, true)
 		},
 	}
+	var rmOperator, rmReason string
+	remove := &cobra.Command{
+		Use:     "remove NAME@VERSION --reason TEXT",
+		Example: `  pawl plugin remove range@1.0.0 --reason "superseded by range@1.1.0, CR-131"`,
+		Short:   "Unpin a plugin no job uses (the module stays in the store for the batches that ran it)",
+		Long: `Remove NAME@VERSION's pin from pawl.lock, on record (plugin.removed), when no
+job spec uses it — neither one in jobs/ nor one pinned in pawl.lock: take it
+out of the job's validators and run pawl pin first. The module itself stays
+in the store: the batches on record that ran it name it by hash, and replay,
+trace and export still read it from there. Its approval in the policy bundle
+is untouched: pawl policy revoke-plugin takes it away. A refusal changes
+nothing and is on record (plugin.remove_refused).`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if strings.TrimSpace(rmReason) == "" {
+				return &usageError{fmt.Errorf("plugin remove needs --reason: why %s goes is on record", argv[0])}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			if rmOperator == "" {
+				rmOperator = p.Cfg.Operator
+			}
+			d, err := p.RemovePlugin(c.Context(), argv[0], rmOperator, rmReason)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.s.out, "unpinned %s (was %s); the module stays in the store for the batches that ran it\n", argv[0], d)
+			return nil
+		},
+	}
+	remove.Flags().StringVar(&rmOperator, "operator", "", "operator id recorded in the audit trail")
+	remove.Flags().StringVar(&rmReason, "reason", "", "why the plugin is removed (required; recorded in the audit trail)")
 	a.addOutputFlag(list)
 	a.addOutputFlag(verify)
-	c.AddCommand(add, list, verify)
+	c.AddCommand(add, list, verify, remove)
 	return c
 }
 

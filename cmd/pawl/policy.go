@@ -19,7 +19,7 @@ import (
 func (a *app) policyCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "policy",
-		Short: "The policy bundle (policies/): test, eval, sign, verify, keygen, approve-plugin",
+		Short: "The policy bundle (policies/): test, eval, sign, verify, keygen, approve-plugin, revoke-plugin",
 		Long: `The project's policy bundle in policies/ decides where batches may go
 (egress), which plugins may run (plugins) and whether a job's classification
 is high enough (classification). See docs/policy-guide.md.
@@ -27,7 +27,7 @@ is high enough (classification). See docs/policy-guide.md.
 Commands that take [DIR] default to the project's policies/ directory.`,
 	}
 	c.AddCommand(a.policyTestCmd(), a.policyEvalCmd(), a.policySignCmd(), a.policyVerifyCmd(),
-		a.policyKeygenCmd(), a.policyApproveCmd())
+		a.policyKeygenCmd(), a.policyApproveCmd(), a.policyRevokeCmd())
 	return c
 }
 
@@ -356,5 +356,47 @@ data.json and re-sign instead.`,
 	}
 	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
 	c.Flags().StringVar(&reason, "reason", "", "why the plugins are approved (recorded in the audit trail)")
+	return c
+}
+
+func (a *app) policyRevokeCmd() *cobra.Command {
+	var operator, reason string
+	c := &cobra.Command{
+		Use:     "revoke-plugin NAME@VERSION --reason TEXT",
+		Example: `  pawl policy revoke-plugin range@1.0.0 --reason "CVE in its unit table, CR-140"`,
+		Short:   "Take a plugin's approval out of the bundle (the inverse of approve-plugin)",
+		Long: `Remove every hash approved as NAME@VERSION from plugins.approved in
+policies/data.json, and record each revocation (policy.plugin_revoked). The
+bundle changes, so run pawl pin afterwards (a change of the bundle: the
+two-person rule applies); from then on the plugins policy refuses to run it.
+The plugin's pin is untouched (pawl plugin remove). A signed bundle is
+refused: edit data.json and re-sign instead. A refusal changes nothing and
+is on record (policy.plugin_revoke_refused).`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return &usageError{fmt.Errorf("policy revoke-plugin needs --reason: why %s may no longer run is on record", argv[0])}
+			}
+			p, err := a.open(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			if operator == "" {
+				operator = p.Cfg.Operator
+			}
+			ps, err := gate.RevokePlugin(c.Context(), p, argv[0], operator, reason)
+			if err != nil {
+				return err
+			}
+			for _, x := range ps {
+				fmt.Fprintf(a.s.out, "revoked %s@%s %s (was approved for capabilities %v)\n", x.Name, x.Version, x.Hash, x.Capabilities)
+			}
+			fmt.Fprintln(a.s.out, "policies/data.json changed: review it, then run `pawl pin --reason ...`")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&operator, "operator", "", "operator id recorded in the audit trail")
+	c.Flags().StringVar(&reason, "reason", "", "why the plugin may no longer run (required; recorded in the audit trail)")
 	return c
 }

@@ -92,6 +92,7 @@ Start with:  pawl demo`,
 			c.AddCommand(a.pluginKitCmds()...) // plugin new, build, test (plugin_kit.go)
 		}
 	}
+	root.AddCommand(a.jobCmd())
 	return root
 }
 

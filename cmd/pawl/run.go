@@ -15,11 +15,13 @@ import (
 func (a *app) runCmd() *cobra.Command {
 	var opt ratchet.RunOptions
 	var asOf string
+	var pluginLog bool
 	c := &cobra.Command{
 		Use: "run JOB --input FILE|-",
 		Example: `  pawl run sensor-feed --input readings.jsonl --reason "nightly load"
   pawl run sensor-feed --input - < readings.jsonl
-  pawl run sensor-feed --input readings.jsonl --as-of 2026-11-25T00:00:00Z --output json`,
+  pawl run sensor-feed --input readings.jsonl --as-of 2026-11-25T00:00:00Z --output json
+  pawl run sensor-feed --input readings.jsonl --plugin-log`,
 		Short: "Run one batch: every record to verified output or quarantine, committed atomically",
 		Long: `Run one batch of JOB (jobs/JOB.yaml) over the input.
 
@@ -33,6 +35,12 @@ time more than time_window.past (default 168h) before now or
 time_window.future (default 1h) after it is refused unless --reason says
 why; with a reason the batch record says the as-of time was outside the
 window, and "pawl batches show" and the inspectors' report flag the batch.
+
+--plugin-log shows what each plugin wrote to stdout, stderr or pawl.log
+while judging the batch (otherwise shown only when a plugin fails): the
+first 64 KiB of each plugin's output (each instance keeps its first 16 KiB),
+under "plugin output:", or as plugin_log (name@version → text) with
+--output json. It is diagnostics: never part of a verdict or the record.
 
 Exit status 0 when the batch is committed, quarantined records included;
 2 for a usage error, an --as-of outside the window without --reason
@@ -81,6 +89,11 @@ included; 1 with a message otherwise.`,
 			if err != nil {
 				return err
 			}
+			if !pluginLog {
+				res.PluginLog = nil
+			} else if res.PluginLog == nil {
+				res.PluginLog = map[string]string{} // a rerun answered from the record: nothing ran
+			}
 			if err := a.printResult(res); err != nil {
 				return err
 			}
@@ -99,6 +112,7 @@ included; 1 with a message otherwise.`,
 	f.StringVar(&opt.Operator, "operator", "", "operator id recorded in the audit trail (default: config, then the OS user)")
 	f.StringVar(&opt.Reason, "reason", "", "reason recorded in the audit trail (required for an --as-of outside the time window)")
 	f.StringVar(&asOf, "as-of", "", "the batch's as-of time, RFC 3339 (default: now); outside the time window it needs --reason")
+	f.BoolVar(&pluginLog, "plugin-log", false, "show what each plugin wrote to stdout, stderr or pawl.log (at most 64 KiB each; with --output json, as plugin_log)")
 	f.IntVar(&opt.Workers, "workers", 0, "worker goroutines (default: config, then one per CPU); output never depends on it")
 	a.addOutputFlag(c)
 	return c

@@ -71,6 +71,10 @@ func Catalogue() []Spec {
 		{PluginAddRefused, "plugin:<name@version> (or plugin:sha256:<hex> when the manifest cannot be read)", PluginAddRefusedDetails{}, "`pawl plugin add` refused a module and nothing was kept in the store or pinned: the module's hash, its name@version when its manifest could be read, the module that name@version is already pinned to (when that is why) and the error"},
 		{PluginCacheRejected, "plugin:<name@version>", PluginCacheRejectedDetails{}, "an entry of the compilation cache failed its check (its MAC under the project's cache key, bound to the module's sha256) and was deleted before wazero read it: the module's hash, the entry, what was wrong (no MAC, a MAC that does not match its files, a file pawl does not write there) and whether the module was compiled afresh; nothing ran from the entry"},
 		{PluginApproved, "plugin:<name@version>", PluginApprovedDetails{}, "a plugin hash was approved in `policies/data.json` with its capabilities; the reason is required"},
+		{PluginRemoved, "plugin:<name@version>", PluginRemovedDetails{}, "a plugin's pin was removed from `pawl.lock` (`pawl plugin remove`; no job spec, in the tree or pinned, uses it): the hash it named and the new pins digest; the module stays in the store, so the batches that ran it still replay"},
+		{PluginRemoveRefused, "plugin:<name@version>", PluginRemoveRefusedDetails{}, "`pawl plugin remove` refused and nothing changed: the pinned hash (when pinned), the jobs that still use it and the error"},
+		{PluginRevoked, "plugin:<name@version>", PluginRevokedDetails{}, "a plugin hash was taken off the approved list in `policies/data.json` (`pawl policy revoke-plugin`), with the capabilities it had been approved for; the reason is required"},
+		{PluginRevokeRefused, "plugin:<name@version>", PluginRevokeRefusedDetails{}, "`pawl policy revoke-plugin` refused (no reason, not approved, a signed bundle) and the bundle is unchanged: the error"},
 		{RolesGranted, "operator:<id>", RolesGrantedDetails{}, "an operator id was given roles in `policies/data.json` (`authz.roles`; `pawl init` gives the initialising operator every role): the roles now held and the file; in force once the bundle is pinned"},
 		{PolicyDecision, "batch:<id>, plugin:<name@version>, or what an authz decision is about (operator:<id>, project, ...)", PolicyDecisionDetails{}, "a policy decision, allow or deny, of kind plugins, classification, egress or authz (asked for every request): the whole decision (id, kind, query, time, canonical input, allow, deny reasons, result, bundle revision and sha256, OPA version), the batch and job, and the error when evaluation failed"},
 		{BatchCommitted, "batch:<id>", BatchRecord{}, "the commit point of a batch: its whole record — job, classification, format, job spec / input / pin digests and the pins, the limits it ran under, schema, as-of (and, for an as-of given outside the time window with a reason, that it was outside and the window), counts per stage and rule, normalization statistics, output hashes, validators, lineage root, tiles and actions, the batch it resubmits, the plugin state it was judged against and produced (`state`: `state_in`, `state_out`, content hashes in the store, for a job whose plugins keep state; `migrated`: the plugins whose keys it carried to a new state format first), the pawl version"},
@@ -293,6 +297,9 @@ type PluginAddedDetails struct {
 	// PinsDigest is the digest of the pins written to pawl.lock, as in
 	// PinChangedDetails; "" in entries written before it was recorded.
 	PinsDigest store.Digest `json:"pins_digest"`
+	// Replaces is the module a development version (-dev) was pinned to
+	// before this build replaced it; absent otherwise.
+	Replaces store.Digest `json:"replaces,omitempty"`
 }
 
 // PluginRefusedDetails: a pinned plugin was refused (hash mismatch, a

@@ -73,6 +73,27 @@ type BatchRecord struct {
 	// it produced, for a job whose plugins keep state; absent otherwise.
 	State       *StateRef `json:"state,omitempty"`
 	PawlVersion string    `json:"pawl_version"`
+	// Binary is the pawl executable that ran the batch: its file's sha256
+	// and the commit it was built from; absent in records written before
+	// it was recorded. Not part of the batch id: a replay by another build
+	// reproduces the same batch.
+	Binary *BinaryRef `json:"binary,omitempty"`
+}
+
+// BinaryRef identifies the pawl executable that wrote a record: what a site
+// compares with the binary it qualified (`pawl version --output json`
+// prints the same values).
+type BinaryRef struct {
+	// SHA256 is "sha256:" and the hex sha256 of the executable's file, or
+	// empty when it could not be read (Error says why).
+	SHA256 string `json:"sha256"`
+	Error  string `json:"error,omitempty"`
+	// VCSRevision, VCSTime and VCSModified are the build info's vcs.*
+	// settings, absent when the build recorded none (go test,
+	// -buildvcs=false).
+	VCSRevision string `json:"vcs_revision,omitempty"`
+	VCSTime     string `json:"vcs_time,omitempty"`
+	VCSModified string `json:"vcs_modified,omitempty"`
 }
 
 // Limits are the bounds a batch ran under. They are inputs on record: a

@@ -67,7 +67,7 @@ type lockState struct {
 }
 
 // pinHistory lists the entries that wrote pawl.lock, oldest first: every
-// pin.changed and plugin.added.
+// pin.changed, plugin.added and plugin.removed.
 func (p *Project) pinHistory(ctx context.Context) ([]pinRecord, error) {
 	var out []pinRecord
 	changed, err := p.Trail.Find(ctx, actions.PinChanged, "")
@@ -87,6 +87,17 @@ func (p *Project) pinHistory(ctx context.Context) ([]pinRecord, error) {
 	}
 	for _, e := range added {
 		d, err := actions.Decode[actions.PluginAddedDetails](e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pinRecord{e.Seq, e.Action, d.PinsDigest})
+	}
+	removed, err := p.Trail.Find(ctx, actions.PluginRemoved, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range removed {
+		d, err := actions.Decode[actions.PluginRemovedDetails](e)
 		if err != nil {
 			return nil, err
 		}

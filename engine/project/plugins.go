@@ -152,8 +152,14 @@ func (p *Project) AddPlugin(ctx context.Context, wasm []byte, operator, reason s
 	pins := st.found
 	key := lockfile.PluginKey(m.ID())
 	old, pinned := pins[key]
+	var replaces store.Digest
 	if pinned && old != d {
-		return refuse(m.ID(), old, fmt.Errorf("%s is already pinned to %s, this module is %s: a new build must carry a new version", m.ID(), old, d))
+		if !IsDevVersion(m.Version) {
+			return refuse(m.ID(), old, fmt.Errorf("%s is already pinned to %s, this module is %s: a new build must carry a new version (or a version ending in %q while developing, which a production policy refuses)", m.ID(), old, d, DevSuffix))
+		}
+		// A development build replaces the pin; the build it replaces
+		// stays in the store for the batches that ran it.
+		replaces, pinned = old, false
 	}
 	// Stored only now, once it is accepted (again, when the pinned blob was lost).
 	if _, _, err := p.Store.Put(bytes.NewReader(wasm)); err != nil {
@@ -179,7 +185,7 @@ func (p *Project) AddPlugin(ctx context.Context, wasm []byte, operator, reason s
 		return nil, "", false, err
 	}
 	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: operator, Object: "plugin:" + m.ID(), Reason: reason,
-		Details: actions.PluginAddedDetails{Plugin: m.ID(), Hash: d, Mode: m.Mode, Fields: m.Fields, Lookups: lookups, PinsDigest: pins.Digest()}}); err != nil {
+		Details: actions.PluginAddedDetails{Plugin: m.ID(), Hash: d, Mode: m.Mode, Fields: m.Fields, Lookups: lookups, PinsDigest: pins.Digest(), Replaces: replaces}}); err != nil {
 		return nil, "", false, err
 	}
 	failpoint.Hit("plugin-add.after-record")

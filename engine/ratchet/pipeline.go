@@ -441,7 +441,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 		go func() {
 			defer wg.Done()
 			insts := make([]checker, len(stateless))
-			defer closeAll(ctx, insts)
+			defer closeAll(ctx, stateless, insts)
 			for c := range work {
 				c.st = newStats()
 				for i := range c.items {
@@ -466,7 +466,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	// The writer puts chunks back in input order; ordered plugins run here,
 	// on one instance each, in record order.
 	orderedInsts := make([]checker, len(ordered))
-	defer closeAll(ctx, orderedInsts)
+	defer closeAll(ctx, ordered, orderedInsts)
 	total := newStats()
 	held := map[int]*chunk{}
 	next := 0
@@ -627,9 +627,10 @@ func (s *stages) finalizeChunk(c *chunk) {
 	}
 }
 
-func closeAll(ctx context.Context, insts []checker) {
-	for _, in := range insts {
+func closeAll(ctx context.Context, vs []*validator, insts []checker) {
+	for k, in := range insts {
 		if in != nil {
+			vs[k].collect(in)
 			in.Close(context.WithoutCancel(ctx))
 		}
 	}

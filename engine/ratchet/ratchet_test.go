@@ -22,6 +22,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/records"
 	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/engine/version"
 )
 
 func TestRunEndToEnd(t *testing.T) {
@@ -96,6 +97,10 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if len(chk.Outputs) != 2 || chk.Signature.Result.RecordsIn != 8000 || len(chk.Signature.Validators) != 4 {
 		t.Fatalf("signature check: %+v", chk)
+	}
+	// The executable that ran it is on record (the test binary here).
+	if sum, err := version.BinarySHA256(); err != nil || res.Binary == nil || res.Binary.SHA256 != "sha256:"+sum || res.Binary.Error != "" {
+		t.Errorf("batch record's binary: %+v; want sha256:%s (%v)", res.Binary, sum, err)
 	}
 	rep, err := review.Verify(context.Background(), p)
 	if err != nil {

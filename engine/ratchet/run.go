@@ -64,6 +64,11 @@ type Result struct {
 	// Warnings are what went wrong beside the batch without touching it:
 	// an OpenLineage event that could not be written.
 	Warnings []string
+	// PluginLog is what each plugin wrote (stdout, stderr, pawl.log) while
+	// it judged this batch, by name@version, at most MaxPluginLogBytes
+	// each; only for a batch committed by this run (not on record: output
+	// is for diagnosis, never part of a verdict).
+	PluginLog map[string]string
 }
 
 // Statuses of a Result.
@@ -168,6 +173,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	}
 	br := pl.record()
 	br.PawlVersion = version.Pawl()
+	br.Binary = binaryRef()
 	if o.asOfOutside != nil {
 		br.AsOfOutsideWindow, br.AsOfWindow = true, o.asOfOutside
 	}
@@ -266,6 +272,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	}
 	events.complete(&res.BatchRecord, e.Seq)
 	res.Warnings = events.Warnings()
+	res.PluginLog = pl.PluginLogs()
 	return res, nil
 }
 
@@ -345,4 +352,16 @@ func processWithin(ctx context.Context, p *project.Project, pl *Plan, br *action
 		return fmt.Errorf("%w (batch.timeout %s, pinned in pawl.yaml#limits): nothing of it is committed; raise batch.timeout, or split the input", ErrBatchTimeout, budget)
 	}
 	return err
+}
+
+// binaryRef identifies the running executable for a batch record.
+func binaryRef() *actions.BinaryRef {
+	b := &actions.BinaryRef{}
+	if sum, err := version.BinarySHA256(); err != nil {
+		b.Error = "hashing the executable: " + err.Error()
+	} else {
+		b.SHA256 = "sha256:" + sum
+	}
+	b.VCSRevision, b.VCSTime, b.VCSModified = version.VCS()
+	return b
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/plugstate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/sandbox"
-	"github.com/pawl-dev/pawl/engine/schema"
 )
 
 // validator is one of a job's validators, loaded for a plan.
@@ -28,6 +27,7 @@ type validator struct {
 	ordered  bool
 	pointers []string // per manifest field: the JSON pointer it reads
 	icfg     sandbox.InstanceConfig
+	log      *pluginLog // what its instances wrote, gathered as they close
 }
 
 // checker validates batches: a sandboxed plugin instance, or — only in the
@@ -117,10 +117,10 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 		if err != nil {
 			return fmt.Errorf("job %s: %s: config: %w", job.Name, spec.Plugin, err)
 		}
-		if err := checkConfig(m, cfg); err != nil {
+		if err := CheckConfig(m, cfg); err != nil {
 			return fmt.Errorf("job %s: %s: %w", job.Name, spec.Plugin, err)
 		}
-		v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered,
+		v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered, log: &pluginLog{},
 			icfg: sandbox.InstanceConfig{Config: cfg, Lookup: map[string][]byte{}, AsOf: pl.AsOf, Seed: pl.Seed}}
 		if m.State != nil {
 			if pl.state == nil {
@@ -193,28 +193,15 @@ func fieldNames(m *sandbox.Manifest) string {
 	return strings.Join(n, ", ")
 }
 
-// checkConfig validates a plugin's config against the JSON Schema in its
-// manifest, so that a mistake is reported with its pointer before any
+// CheckConfig validates a plugin's config (JSON) against the JSON Schema in
+// its manifest, so that a mistake is reported with its pointer before any
 // record is read.
-func checkConfig(m *sandbox.Manifest, cfg []byte) error {
-	if len(m.ConfigSchema) == 0 {
-		return nil
-	}
-	const u = "https://plugins.pawl.invalid/config-schema.json"
-	sch, err := schema.CompileURL(u, schema.Options{Load: func(url string) (any, error) {
-		if url != u {
-			return nil, fmt.Errorf("the config schema of %s may not reference %s", m.ID(), url)
-		}
-		return schema.DecodeJSON(m.ConfigSchema)
-	}})
-	if err != nil {
-		return fmt.Errorf("config schema: %w", err)
-	}
-	v, err := schema.DecodeJSON(cfg)
+func CheckConfig(m *sandbox.Manifest, cfg []byte) error {
+	vs, err := ConfigViolations(m, cfg)
 	if err != nil {
 		return err
 	}
-	if vs := sch.Validate(v); len(vs) > 0 {
+	if len(vs) > 0 {
 		var msgs []string
 		for _, x := range vs {
 			msgs = append(msgs, x.String())
@@ -319,6 +306,7 @@ func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch) (
 	if err == nil {
 		return verdicts, nil, nil
 	}
+	v.collect(*inst)
 	(*inst).Close(ctx)
 	*inst = nil // a trapped instance is thrown away
 	if !sandbox.IsTrap(err) {

@@ -37,6 +37,13 @@
 // every write (m[k] = v, m[k]++), so a borrowed key rebinds an entry made
 // with a copy to the batch's memory (TestMapWriteRebindsTheKey).
 //
+// Typed config: package github.com/pawl-dev/pawl/plugins/pdk/config
+// decodes Init.Config into a Go struct strictly (config.Decode) and
+// generates the manifest's config_schema from the same struct
+// (config.Schema), so the host and the plugin refuse the same configs
+// with the same JSON pointer; a separate package, so that a plugin that
+// does not use it carries no reflection in its module.
+//
 // Guarantees the guest can rely on: the wall clock is the batch's as-of
 // time, random numbers are seeded from the batch, there is no filesystem,
 // environment or network; a panic is reported to the host as a trap of the

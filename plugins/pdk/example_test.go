@@ -1,7 +1,6 @@
 package pdk_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"log"
 	"time"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/plugins/pdk"
+	"github.com/pawl-dev/pawl/plugins/pdk/config"
 )
 
 // minLength is a validator: a string must have at least Min characters.
@@ -18,17 +18,18 @@ import (
 //	func main() {}
 type minLength struct{ min int }
 
-// Init reads the config, {"min": N} (default 1). An error refuses the
-// config, so it says what is wrong.
+// minLengthConfig is the plugin's config, {"min": N}. Its tags give the
+// schema (config.Schema) and the checks (config.Decode) at once.
+type minLengthConfig struct {
+	Min int `json:"min" pawl:"min=0,max=1000" doc:"the fewest characters a value may have"`
+}
+
+// Init reads the config (default min 1). An error refuses the config; the
+// kit's errors name the key ("config /min: -1 is less than the minimum 0").
 func (p *minLength) Init(in pdk.Init) error {
-	cfg := struct {
-		Min int `json:"min"`
-	}{Min: 1}
-	if err := json.Unmarshal(in.Config, &cfg); err != nil {
-		return fmt.Errorf("min_length config: %v", err)
-	}
-	if cfg.Min < 0 {
-		return fmt.Errorf("min_length config: min %d is negative", cfg.Min)
+	cfg := minLengthConfig{Min: 1}
+	if err := config.Decode(in.Config, &cfg); err != nil {
+		return err
 	}
 	p.min = cfg.Min
 	return nil
@@ -91,4 +92,39 @@ func Example() {
 	// record 1: min_length.short on device_id: "AB" has fewer than 3 characters
 	// record 2: ok
 	// record 3: ok
+}
+
+// The manifest's config_schema is generated from the config type, with the
+// defaults the plugin sets; a test of the plugin keeps manifest.json's copy
+// current. A config the schema refuses is refused by the host before any
+// record runs (and reported by `pawl job check`); the plugin's
+// config.Decode refuses the same configs, naming the same key.
+func Example_config() {
+	sch, err := config.Schema(minLengthConfig{Min: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(string(sch))
+
+	err = (&minLength{}).Init(pdk.Init{Config: []byte(`{"min": -1}`)})
+	fmt.Println(err)
+	err = (&minLength{}).Init(pdk.Init{Config: []byte(`{"minimum": 3}`)})
+	fmt.Println(err)
+	// Output:
+	// {
+	//   "$schema": "https://json-schema.org/draft/2020-12/schema",
+	//   "additionalProperties": false,
+	//   "properties": {
+	//     "min": {
+	//       "default": 1,
+	//       "description": "the fewest characters a value may have",
+	//       "maximum": 1000,
+	//       "minimum": 0,
+	//       "type": "integer"
+	//     }
+	//   },
+	//   "type": "object"
+	// }
+	// config /min: -1 is less than the minimum 0
+	// config /minimum: unknown key "minimum" (the keys are "min")
 }

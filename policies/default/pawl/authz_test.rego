@@ -132,7 +132,7 @@ test_unlock_and_revoke_need_admin if {
 }
 
 test_plugin_approval_policy_and_pins_need_policy_admin if {
-	every a in ["policy.approve_plugin", "pin", "plugin.add", "operator.grant"] {
+	every a in ["policy.approve_plugin", "policy.revoke_plugin", "pin", "plugin.add", "plugin.remove", "operator.grant"] {
 		decide(a, "pat", {}).allow
 		not decide(a, "ada", {}).allow
 		not decide(a, "olga", {}).allow

@@ -66,3 +66,39 @@ test_missing_principal_and_time_deny if {
 	"plugins.input: input.principal.id is missing" in d.deny
 	"plugins.input: input.time is missing" in d.deny
 }
+
+dev_request := json.patch(request, [{"op": "replace", "path": "/plugin/version", "value": "1.3.0-dev"}])
+
+test_dev_version_refused_in_production if {
+	# Even approved by hash: production runs no development build.
+	dev_approved := {hash: {"name": "range-check", "version": "1.3.0-dev", "capabilities": ["log"]}}
+	d := plugins.decision with input as dev_request with data.plugins.approved as dev_approved
+	d.allow == false
+	some msg in d.deny
+	startswith(msg, "plugins.dev_version: plugin \"range-check\" version \"1.3.0-dev\" is a development build")
+}
+
+test_dev_version_runs_in_development_without_approval if {
+	d := plugins.decision with input as dev_request with data.plugins.approved as {} with data.plugins.development as true
+	d.allow == true
+	d.deny == set()
+}
+
+test_development_admits_only_dev_versions if {
+	d := plugins.decision with input as request with data.plugins.approved as {} with data.plugins.development as true
+	d.allow == false
+	some msg in d.deny
+	startswith(msg, "plugins.not_approved:")
+}
+
+test_development_must_be_true if {
+	d := plugins.decision with input as dev_request with data.plugins.approved as {} with data.plugins.development as "yes"
+	d.allow == false
+}
+
+test_dev_suffix_only_at_the_end if {
+	d := decide(json.patch(request, [{"op": "replace", "path": "/plugin/version", "value": "1.3.0-devel"}]))
+	every msg in d.deny {
+		not startswith(msg, "plugins.dev_version:")
+	}
+}
