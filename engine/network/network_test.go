@@ -1,0 +1,389 @@
+package network_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/network"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/serve/tlstest"
+	"github.com/pawl-dev/pawl/policies"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// site is one site of the test network: a real pawl project, its nkey
+// seed file and its trail's verifier key.
+type site struct {
+	id    string
+	p     *project.Project
+	creds string
+	nkey  string
+	vkey  string
+}
+
+func newSite(t *testing.T, id string) *site {
+	t.Helper()
+	p := enginetest.NewProject(t)
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	pub, _ := kp.PublicKey()
+	creds := filepath.Join(p.Data, "network.nk")
+	if err := os.WriteFile(creds, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := audit.VerifierKey(p.Trail.Origin(), p.Key.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &site{id: id, p: p, creds: creds, nkey: pub, vkey: vkey}
+}
+
+// join puts the network module and the hub into the site's bundle, pins
+// it, and sets the site's network settings.
+func (s *site) join(t *testing.T, hub, ca string) {
+	t.Helper()
+	dir := filepath.Join(s.p.Root, "policies")
+	if err := os.CopyFS(dir, policies.NetworkFS()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "data.json")
+	var data map[string]any
+	b, _ := os.ReadFile(path)
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	data["egress"].(map[string]any)["network"] = map[string]any{"hub": hub}
+	b, _ = json.MarshalIndent(data, "", "  ")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	enginetest.Pin(t, s.p, "tester", "join the network")
+	s.p.Cfg.NetworkHub, s.p.Cfg.NetworkSite, s.p.Cfg.NetworkCredentials, s.p.Cfg.NetworkCA = hub, s.id, s.creds, ca
+}
+
+var seq int
+
+// commit commits a batch of one record.
+func (s *site) commit(t *testing.T) {
+	t.Helper()
+	seq++
+	enginetest.Batch(t, s.p, fmt.Sprintf(`{"device_id":"d%d","timestamp":"2026-01-01T00:00:00Z","value":%d,"unit":"C"}`, seq, seq))
+}
+
+func (s *site) publish(t *testing.T) network.Result {
+	t.Helper()
+	r, err := network.Publish(t.Context(), s.p, network.Options{Reason: "after a commit", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send publishes raw bytes as site s to subject, with msg id id.
+func (s *site) send(t *testing.T, url, ca, subject, id string, msg []byte) (*jetstream.PubAck, error) {
+	t.Helper()
+	return network.Send(t.Context(), url, s.creds, ca, subject, id, msg, 2*time.Second)
+}
+
+// status waits until the hub's checker has handled every message of the
+// stream, then reads the status.
+func status(t *testing.T, h *network.Hub, cfg network.HubConfig) map[string]network.SiteStatus {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.Idle(t.Context()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hub's checker did not catch up (its last error: %v)", h.Err())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ss, err := network.Status(t.Context(), cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]network.SiteStatus{}
+	for _, s := range ss {
+		m[s.Site] = s
+	}
+	return m
+}
+
+func kinds(fs []network.Finding) string {
+	var ks []string
+	for _, f := range fs {
+		ks = append(ks, f.Kind)
+	}
+	return strings.Join(ks, ",")
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestTwoSites runs a hub (embedded NATS JetStream with TLS) and two
+// sites, each a real pawl project: checkpoints flow after commits and are
+// cosigned by the hub; duplicates and reordering change nothing; a site
+// catches up after the hub was down; a truncated trail and a split view
+// are found; garbage, forged messages and publications to another site's
+// subject are refused with a reason.
+func TestTwoSites(t *testing.T) {
+	pki := tlstest.New(t)
+	lyon, basel := newSite(t, "lyon"), newSite(t, "basel")
+	cfg := network.HubConfig{Listen: freePort(t), Dir: t.TempDir(), Name: "hub.test", QuietAfter: time.Hour,
+		Sites: map[string]network.SiteConfig{"lyon": {NKey: lyon.nkey, VKey: lyon.vkey}, "basel": {NKey: basel.nkey, VKey: basel.vkey}}}
+	cfg.TLS.Cert, cfg.TLS.Key = pki.ServerCert, pki.ServerKey
+	h, err := network.StartHub(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { h.Close() }()
+	url := h.URL()
+	if !strings.HasPrefix(url, "tls://") {
+		t.Fatalf("hub URL %s: want tls://", url)
+	}
+	hubKey, err := audit.ParseWitnessKey(h.VKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lyon.join(t, url, pki.CA)
+	basel.join(t, url, pki.CA)
+
+	t.Run("checkpoints flow and are cosigned", func(t *testing.T) {
+		for _, s := range []*site{lyon, basel} {
+			for range 2 {
+				s.commit(t)
+				if r := s.publish(t); r.Problem != "" || r.Seq == 0 {
+					t.Fatalf("%s: %+v", s.id, r)
+				}
+			}
+		}
+		st := status(t, h, cfg)
+		for _, s := range []*site{lyon, basel} {
+			pub, err := network.Published(t.Context(), s.p.Trail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := st[s.id]
+			if got.Size != pub || got.Cosigned != pub || got.Messages != 2 || len(got.Findings) != 0 {
+				t.Fatalf("%s: published %d, the hub holds %+v", s.id, pub, got)
+			}
+			// The hub's cosignature verifies over the site's checkpoint.
+			cp, _, err := s.p.Trail.SignCheckpoint(t.Context(), pub, s.p.Key.Private)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := audit.CheckpointBody(cp)
+			if _, err := audit.ParseCosignatures([]byte(got.Cosignature), hubKey, body); err != nil {
+				t.Fatalf("%s: the hub's cosignature %q: %v", s.id, got.Cosignature, err)
+			}
+			es := enginetest.Details[actions.NetworkPublishedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID())
+			if len(es) != 2 || es[1].OldSize != es[0].Size || es[0].OldSize != 0 || es[1].Decision == "" {
+				t.Fatalf("%s: network.published entries %+v", s.id, es)
+			}
+		}
+	})
+
+	t.Run("duplicates and reordering change nothing", func(t *testing.T) {
+		before := status(t, h, cfg)["basel"]
+		// Two checkpoints of basel's trail, each proven from the one
+		// before, delivered in the wrong order, the second twice.
+		tr := basel.p.Trail
+		basel.commit(t)
+		head1, _ := tr.Head(t.Context())
+		basel.commit(t)
+		head2, _ := tr.Head(t.Context())
+		msg := func(old, size int64) []byte {
+			cp, _, err := tr.SignCheckpoint(t.Context(), size, basel.p.Key.Private)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := tr.ConsistencyProof(t.Context(), old, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return audit.AddCheckpoint{OldSize: old, Proof: pr, Checkpoint: cp}.Format()
+		}
+		m1, m2 := msg(before.Size, head1.Seq), msg(head1.Seq, head2.Seq)
+		subj := network.Subject("basel", "checkpoint")
+		if _, err := basel.send(t, url, pki.CA, subj, "m2", m2); err != nil {
+			t.Fatal(err)
+		}
+		if ack, err := basel.send(t, url, pki.CA, subj, "m2", m2); err != nil || !ack.Duplicate {
+			t.Fatalf("the same message id again: %+v, %v (want a duplicate)", ack, err)
+		}
+		if _, err := basel.send(t, url, pki.CA, subj, "m2-again", m2); err != nil { // past the store's de-duplication
+			t.Fatal(err)
+		}
+		if _, err := basel.send(t, url, pki.CA, subj, "m1", m1); err != nil {
+			t.Fatal(err)
+		}
+		got := status(t, h, cfg)["basel"]
+		if got.Size != head2.Seq || got.Cosigned != head2.Seq || len(got.Findings) != 0 || got.Messages != before.Messages+3 {
+			t.Fatalf("after reordered and duplicated messages the hub holds %+v (want head and cosigned %d, no finding)", got, head2.Seq)
+		}
+	})
+
+	t.Run("the hub down, then up: the site catches up", func(t *testing.T) {
+		before := status(t, h, cfg)["lyon"]
+		if err := h.Close(); err != nil {
+			t.Fatal(err)
+		}
+		lyon.commit(t)
+		r := lyon.publish(t)
+		if r.Problem != "unreachable" || r.OldSize != before.Size {
+			t.Fatalf("publication to a hub that is down: %+v", r)
+		}
+		if fs := enginetest.Details[actions.NetworkPublishFailedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID()); len(fs) != 1 || fs[0].Problem != "unreachable" {
+			t.Fatalf("network.publish_failed entries: %+v", fs)
+		}
+		lyon.commit(t)
+		if h, err = network.StartHub(t.Context(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		r = lyon.publish(t)
+		if r.Problem != "" || r.OldSize != before.Size {
+			t.Fatalf("publication once the hub is back: %+v (want a proof from %d)", r, before.Size)
+		}
+		got := status(t, h, cfg)["lyon"]
+		if got.Size != r.Size || got.Cosigned != r.Size || len(got.Findings) != 0 || got.Messages != before.Messages+1 {
+			t.Fatalf("after the catch-up the hub holds %+v (want %d cosigned, one more message, no finding)", got, r.Size)
+		}
+	})
+
+	t.Run("garbage, forged and misaddressed messages", func(t *testing.T) {
+		subj := network.Subject("basel", "checkpoint")
+		if _, err := basel.send(t, url, pki.CA, subj, "g", []byte("hello hub\n")); err != nil {
+			t.Fatal(err)
+		}
+		// A checkpoint of basel's origin signed by another key.
+		_, other, _ := ed25519.GenerateKey(rand.Reader)
+		signer, _ := audit.NoteSigner(basel.p.Trail.Origin(), other)
+		root := make([]byte, 32)
+		forged, _ := note.Sign(&note.Note{Text: string(audit.Checkpoint{Origin: basel.p.Trail.Origin(), Size: 3, Root: root}.Format())}, signer)
+		if _, err := basel.send(t, url, pki.CA, subj, "f", audit.AddCheckpoint{Checkpoint: forged}.Format()); err != nil {
+			t.Fatal(err)
+		}
+		// lyon's credentials cannot publish as basel, nor records.
+		stored := status(t, h, cfg)
+		for _, to := range []string{subj, "pawl.site.lyon.records"} {
+			_, err := lyon.send(t, url, pki.CA, to, "x-"+to, []byte("old 0\n\n"))
+			var re *network.RefusedError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), "permissions violation") {
+				t.Fatalf("lyon published to %s: %v (want a refusal by the server)", to, err)
+			}
+		}
+		got := status(t, h, cfg)
+		if got["lyon"].Messages != stored["lyon"].Messages || got["basel"].Messages != stored["basel"].Messages {
+			t.Fatalf("a refused publication reached the hub: %+v", got)
+		}
+		fs := got["basel"].Findings
+		if kinds(fs) != "garbage,forged" || !strings.Contains(fs[0].Detail, "not a consistency proof") || !strings.Contains(fs[1].Detail, "not signed by the key given") {
+			t.Fatalf("basel's findings: %+v", fs)
+		}
+		// Without the CA that issued the hub's certificate, no connection.
+		if _, err := network.Conn(url, lyon.creds, pki.OtherCA, time.Second, nil); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("a connection trusting another CA: %v", err)
+		}
+		// The same through Publish: refused, on record.
+		lyon.p.Cfg.NetworkCA = pki.OtherCA
+		r := lyon.publish(t)
+		lyon.p.Cfg.NetworkCA = pki.CA
+		if r.Problem != "refused" || !strings.Contains(r.Error, "certificate signed by unknown authority") {
+			t.Fatalf("publication trusting another CA: %+v", r)
+		}
+	})
+
+	t.Run("a split view and a truncated trail are found", func(t *testing.T) {
+		st := status(t, h, cfg)
+		// basel's key signs another root at the size the hub holds.
+		signer, _ := audit.NoteSigner(basel.p.Trail.Origin(), basel.p.Key.Private)
+		root := bytes.Repeat([]byte{7}, 32)
+		other, _ := note.Sign(&note.Note{Text: string(audit.Checkpoint{Origin: basel.p.Trail.Origin(), Size: st["basel"].Size, Root: root}.Format())}, signer)
+		if _, err := basel.send(t, url, pki.CA, network.Subject("basel", "checkpoint"), "split", audit.AddCheckpoint{Checkpoint: other}.Format()); err != nil {
+			t.Fatal(err)
+		}
+		// lyon's newest entries deleted by someone holding the file.
+		cut := st["lyon"].Size - 4
+		attackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
+		if r := lyon.publish(t); r.Problem != "" {
+			t.Fatalf("publication of the truncated trail: %+v", r)
+		}
+		got := status(t, h, cfg)
+		if fs := got["basel"].Findings; kinds(fs) != "garbage,forged,split_view" || !strings.Contains(fs[2].Detail, "two heads of basel's trail") {
+			t.Fatalf("basel's findings: %+v", fs)
+		}
+		if fs := got["lyon"].Findings; kinds(fs) != "truncation" || !strings.Contains(fs[0].Detail, "were deleted") {
+			t.Fatalf("lyon's findings: %+v", fs)
+		}
+		if got["lyon"].Size != st["lyon"].Size {
+			t.Fatalf("the hub's head of lyon moved back: %+v", got["lyon"])
+		}
+	})
+
+	t.Run("a quiet site", func(t *testing.T) {
+		ss, err := network.Status(t.Context(), cfg, time.Now().Add(2*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ss {
+			if fs := s.Findings; len(fs) == 0 || fs[len(fs)-1].Kind != network.Quiet {
+				t.Fatalf("%s two hours later: %+v", s.Site, fs)
+			}
+		}
+	})
+}
+
+// attackTrail runs SQL against a trail with its guards (triggers)
+// dropped, as someone holding the file can.
+func attackTrail(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT name FROM sqlite_schema WHERE type = 'trigger'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range append([]string(nil), names...) {
+		if _, err := db.Exec("DROP TRIGGER " + n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
