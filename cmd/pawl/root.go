@@ -87,6 +87,7 @@ Start with:  pawl demo`,
 	root.AddCommand(a.inspectCmd())
 	root.AddCommand(a.validateCmd())
 	root.AddCommand(a.watchCmd())
+	root.AddCommand(a.networkCmd())
 	return root
 }
 

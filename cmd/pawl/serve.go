@@ -28,6 +28,7 @@ const DefaultSocket = "pawl.sock"
 var localOnly = map[string]bool{
 	"serve": true, "version": true, "sbom": true, "demo": true, "init": true, "explain": true, "help": true, "completion": true,
 	"audit verify-proof": true, "policy keygen": true, "verify-signature": true,
+	"network hub": true, "network status": true, "network credentials": true,
 	"__complete": true, "__completeNoDesc": true,
 }
 
