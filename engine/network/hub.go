@@ -129,14 +129,15 @@ func validSite(id string) bool {
 // Hub is a running hub: the NATS server with JetStream and the checker
 // that consumes the sites' stream.
 type Hub struct {
-	cfg   HubConfig
-	ns    *server.Server
-	nc    *nats.Conn
-	state *state
-	cc    jetstream.ConsumeContext
-	cons  jetstream.Consumer
-	mu    sync.Mutex
-	err   error // the checker's last infrastructure error
+	cfg    HubConfig
+	ns     *server.Server
+	nc     *nats.Conn
+	state  *state
+	cc     jetstream.ConsumeContext
+	cons   jetstream.Consumer
+	stream jetstream.Stream
+	mu     sync.Mutex
+	err    error // the checker's last infrastructure error
 }
 
 // StartHub starts the hub's server, its stream and its checker.
@@ -244,7 +245,7 @@ func (h *Hub) startChecker(ctx context.Context, kp nkeys.KeyPair) error {
 	if err != nil {
 		return fmt.Errorf("the hub's consumer: %v", err)
 	}
-	h.cons = cons
+	h.cons, h.stream = cons, s
 	// One message at a time, in the stream's order; acknowledged once
 	// its outcome is in hub.db, so a crash redelivers it and the check,
 	// idempotent, gives the same outcome.
@@ -285,8 +286,14 @@ func (h *Hub) Idle(ctx context.Context) bool {
 	if h.cons == nil {
 		return false
 	}
+	// Acknowledged (after its outcome is in hub.db) up to the stream's
+	// last message.
+	si, err := h.stream.Info(ctx)
+	if err != nil {
+		return false
+	}
 	ci, err := h.cons.Info(ctx)
-	return err == nil && ci.NumPending == 0 && ci.NumAckPending == 0
+	return err == nil && ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0
 }
 
 // URL is the URL sites connect to.

@@ -22,7 +22,9 @@ import (
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/network"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/pawl-dev/pawl/engine/serve/tlstest"
+	"github.com/pawl-dev/pawl/engine/witness"
 	"github.com/pawl-dev/pawl/policies"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -59,11 +61,16 @@ func newSite(t *testing.T, id string) *site {
 
 // join puts the network module and the hub into the site's bundle, pins
 // it, and sets the site's network settings.
-func (s *site) join(t *testing.T, hub, ca string) {
+func (s *site) join(t *testing.T, hub, ca string, witnesses map[string]any) {
 	t.Helper()
 	dir := filepath.Join(s.p.Root, "policies")
 	if err := os.CopyFS(dir, policies.NetworkFS()); err != nil {
 		t.Fatal(err)
+	}
+	if witnesses != nil {
+		if err := os.CopyFS(dir, policies.WitnessFS()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	path := filepath.Join(dir, "data.json")
 	var data map[string]any
@@ -72,6 +79,9 @@ func (s *site) join(t *testing.T, hub, ca string) {
 		t.Fatal(err)
 	}
 	data["egress"].(map[string]any)["network"] = map[string]any{"hub": hub}
+	if witnesses != nil {
+		data["egress"].(map[string]any)["witnesses"] = witnesses
+	}
 	b, _ = json.MarshalIndent(data, "", "  ")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -168,13 +178,22 @@ func TestTwoSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lyon.join(t, url, pki.CA)
-	basel.join(t, url, pki.CA)
+	// lyon also pushes its checkpoints to torchwood's litewitness, as
+	// pawl serve does after each commit before it publishes to the hub.
+	lw := enginetest.StartLitewitness(t, "example.com/w1", lyon.p.Trail.Origin(), lyon.vkey)
+	lyon.join(t, url, pki.CA, map[string]any{"w1": map[string]any{"url": lw.URL, "vkey": lw.VKey}})
+	basel.join(t, url, pki.CA, nil)
 
 	t.Run("checkpoints flow and are cosigned", func(t *testing.T) {
 		for _, s := range []*site{lyon, basel} {
 			for range 2 {
 				s.commit(t)
+				if s == lyon {
+					rs, err := witness.Push(t.Context(), s.p, witness.Options{Reason: "after a commit"})
+					if err != nil || len(rs) != 1 || !rs[0].Cosigned {
+						t.Fatalf("push to litewitness: %+v, %v", rs, err)
+					}
+				}
 				if r := s.publish(t); r.Problem != "" || r.Seq == 0 {
 					t.Fatalf("%s: %+v", s.id, r)
 				}
@@ -198,6 +217,9 @@ func TestTwoSites(t *testing.T) {
 			body, _ := audit.CheckpointBody(cp)
 			if _, err := audit.ParseCosignatures([]byte(got.Cosignature), hubKey, body); err != nil {
 				t.Fatalf("%s: the hub's cosignature %q: %v", s.id, got.Cosignature, err)
+			}
+			if ws := enginetest.Details[actions.WitnessCosignedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID()); s == lyon && (len(ws) != 2 || ws[1].Size >= pub || ws[1].OldSize != ws[0].Size) {
+				t.Fatalf("lyon's cosignatures by litewitness: %+v (published %d)", ws, pub)
 			}
 			es := enginetest.Details[actions.NetworkPublishedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID())
 			if len(es) != 2 || es[1].OldSize != es[0].Size || es[0].OldSize != 0 || es[1].Decision == "" {
@@ -297,7 +319,7 @@ func TestTwoSites(t *testing.T) {
 		}
 		got := status(t, h, cfg)
 		if got["lyon"].Messages != stored["lyon"].Messages || got["basel"].Messages != stored["basel"].Messages {
-			t.Fatalf("a refused publication reached the hub: %+v", got)
+			t.Fatalf("a refused publication reached the hub: lyon %d then %d messages, basel %d then %d", stored["lyon"].Messages, got["lyon"].Messages, stored["basel"].Messages, got["basel"].Messages)
 		}
 		fs := got["basel"].Findings
 		if kinds(fs) != "garbage,forged" || !strings.Contains(fs[0].Detail, "not a consistency proof") || !strings.Contains(fs[1].Detail, "not signed by the key given") {
@@ -326,8 +348,17 @@ func TestTwoSites(t *testing.T) {
 			t.Fatal(err)
 		}
 		// lyon's newest entries deleted by someone holding the file.
-		cut := st["lyon"].Size - 4
+		ws := enginetest.Details[actions.WitnessCosignedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID())
+		cut := ws[len(ws)-1].Size - 2
 		attackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
+		// audit verify finds it too: litewitness cosigned more.
+		rep, err := review.Verify(t.Context(), lyon.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(rep.Problems, "\n"), "were deleted") {
+			t.Fatalf("audit verify of the truncated trail: %q", rep.Problems)
+		}
 		if r := lyon.publish(t); r.Problem != "" {
 			t.Fatalf("publication of the truncated trail: %+v", r)
 		}
