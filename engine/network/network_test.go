@@ -39,7 +39,9 @@ type site struct {
 	vkey  string
 }
 
-func newSite(t *testing.T, id string) *site {
+func newSite(t *testing.T, id string) *site { return newSiteTB(t, id) }
+
+func newSiteTB(t testing.TB, id string) *site {
 	t.Helper()
 	p := enginetest.NewProject(t)
 	kp, err := nkeys.CreateUser()
@@ -62,6 +64,10 @@ func newSite(t *testing.T, id string) *site {
 // join puts the network module and the hub into the site's bundle, pins
 // it, and sets the site's network settings.
 func (s *site) join(t *testing.T, hub, ca string, witnesses map[string]any) {
+	s.joinTB(t, hub, ca, witnesses)
+}
+
+func (s *site) joinTB(t testing.TB, hub, ca string, witnesses map[string]any) {
 	t.Helper()
 	dir := filepath.Join(s.p.Root, "policies")
 	if err := os.CopyFS(dir, policies.NetworkFS()); err != nil {
