@@ -125,7 +125,7 @@ func TestNetworkCommands(t *testing.T) {
 	if !st.OK || len(st.Sites) != 1 || st.Sites[0].Size < 2 || st.Sites[0].Cosigned != st.Sites[0].Size {
 		t.Fatalf("status --output json: %+v", st)
 	}
-	if _, err := network.Send(t.Context(), h.URL(), creds, pki.CA, network.Subject("lyon", "checkpoint"), "g", []byte("garbage"), 2*time.Second); err != nil {
+	if _, err := network.Send(t.Context(), h.URL(), "lyon", creds, pki.CA, network.Subject("lyon", "checkpoint"), "g", []byte("garbage"), 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); !h.Idle(t.Context()); time.Sleep(5 * time.Millisecond) {

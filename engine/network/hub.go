@@ -34,6 +34,10 @@ const (
 // "batch").
 func Subject(site, kind string) string { return "pawl.site." + site + "." + kind }
 
+// InboxPrefix is where site's replies come: its own, so that no site
+// hears another's acknowledgements or the hub's deliveries.
+func InboxPrefix(site string) string { return "_INBOX_" + site }
+
 // SiteConfig is one site the hub knows: the public nkey its credentials
 // sign with and its trail's verifier key (`pawl audit key`).
 type SiteConfig struct {
@@ -188,11 +192,12 @@ func StartHub(ctx context.Context, c HubConfig) (*Hub, error) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		// A site publishes to its own subjects and nothing else (no
-		// records subject, no other site's); it hears only the hub's
-		// acknowledgements on its inbox.
+		// records subject, no other site's, not the JetStream API); it
+		// hears only the hub's acknowledgements, on its own inbox
+		// prefix (not _INBOX.>, where the checker's deliveries go).
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: c.Sites[id].NKey, Permissions: &server.Permissions{
 			Publish:   &server.SubjectPermission{Allow: []string{Subject(id, "checkpoint"), Subject(id, "batch")}},
-			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(id) + ".>"}},
 		}})
 	}
 	if c.TLS.Cert != "" {

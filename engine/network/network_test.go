@@ -117,7 +117,7 @@ func (s *site) publish(t *testing.T) network.Result {
 // send publishes raw bytes as site s to subject, with msg id id.
 func (s *site) send(t *testing.T, url, ca, subject, id string, msg []byte) (*jetstream.PubAck, error) {
 	t.Helper()
-	return network.Send(t.Context(), url, s.creds, ca, subject, id, msg, 2*time.Second)
+	return network.Send(t.Context(), url, s.id, s.creds, ca, subject, id, msg, 2*time.Second)
 }
 
 // status waits until the hub's checker has handled every message of the
@@ -332,7 +332,28 @@ func TestTwoSites(t *testing.T) {
 			t.Fatalf("basel's findings: %+v", fs)
 		}
 		// Without the CA that issued the hub's certificate, no connection.
-		if _, err := network.Conn(url, lyon.creds, pki.OtherCA, time.Second, nil); err == nil || !strings.Contains(err.Error(), "certificate") {
+		// Nor can it listen to what the hub's checker receives, or to
+		// another site's acknowledgements.
+		refused := make(chan error, 4)
+		nc, err := network.Conn(url, "lyon", lyon.creds, pki.CA, time.Second, func(err error) { refused <- err })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, subj := range []string{"_INBOX.>", network.InboxPrefix("basel") + ".>", "pawl.site.>"} {
+			if _, err := nc.SubscribeSync(subj); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-refused:
+				if !strings.Contains(err.Error(), "permissions violation") || !strings.Contains(err.Error(), subj) {
+					t.Fatalf("subscription to %s: %v", subj, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("lyon subscribed to %s", subj)
+			}
+		}
+		nc.Close()
+		if _, err := network.Conn(url, "lyon", lyon.creds, pki.OtherCA, time.Second, nil); err == nil || !strings.Contains(err.Error(), "certificate") {
 			t.Fatalf("a connection trusting another CA: %v", err)
 		}
 		// The same through Publish: refused, on record.

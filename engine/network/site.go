@@ -132,7 +132,7 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	sum := sha256.Sum256(msg)
 	id := hex.EncodeToString(sum[:])
 	subject := Subject(cfg.NetworkSite, "checkpoint")
-	ack, err := Send(ctx, cfg.NetworkHub, p.Resolve(cfg.NetworkCredentials), resolveSet(p, cfg.NetworkCA), subject, id, msg, o.Timeout)
+	ack, err := Send(ctx, cfg.NetworkHub, cfg.NetworkSite, p.Resolve(cfg.NetworkCredentials), resolveSet(p, cfg.NetworkCA), subject, id, msg, o.Timeout)
 	if err != nil {
 		var re *RefusedError
 		if errors.As(err, &re) {
@@ -161,10 +161,12 @@ type RefusedError struct{ err error }
 func (e *RefusedError) Error() string { return e.err.Error() }
 func (e *RefusedError) Unwrap() error { return e.err }
 
-// Conn connects to the hub as the site whose nkey seed is in creds,
-// trusting the CAs in ca (none: the system's). Errors the server sends
-// asynchronously (a permission refused) are given to onErr.
-func Conn(url, creds, ca string, timeout time.Duration, onErr func(error)) (*nats.Conn, error) {
+// Conn connects to the hub as site, whose nkey seed is in creds, trusting
+// the CAs in ca (none: the system's). Its replies come to the site's own
+// inbox prefix (InboxPrefix), the only subjects it may subscribe to.
+// Errors the server sends asynchronously (a permission refused) are given
+// to onErr.
+func Conn(url, site, creds, ca string, timeout time.Duration, onErr func(error)) (*nats.Conn, error) {
 	fi, err := os.Stat(creds)
 	if err != nil {
 		return nil, &RefusedError{fmt.Errorf("network.credentials: %v", err)}
@@ -184,7 +186,7 @@ func Conn(url, creds, ca string, timeout time.Duration, onErr func(error)) (*nat
 	if err != nil || !nkeys.IsValidPublicUserKey(pub) {
 		return nil, &RefusedError{fmt.Errorf("network.credentials %s: not a user nkey seed (SU…)", creds)}
 	}
-	opts := []nats.Option{nats.Nkey(pub, kp.Sign), nats.Timeout(timeout), nats.NoReconnect(), nats.Name("pawl-site")}
+	opts := []nats.Option{nats.Nkey(pub, kp.Sign), nats.Timeout(timeout), nats.NoReconnect(), nats.Name("pawl-site " + site), nats.CustomInboxPrefix(InboxPrefix(site))}
 	if ca != "" {
 		pool, err := caPool(ca)
 		if err != nil {
@@ -206,10 +208,10 @@ func Conn(url, creds, ca string, timeout time.Duration, onErr func(error)) (*nat
 // creds and waits for the hub's acknowledgement. A refusal by the hub's
 // server (credentials, permissions, TLS) is a *RefusedError and returns
 // as soon as the server says it.
-func Send(ctx context.Context, url, creds, ca, subject, id string, msg []byte, timeout time.Duration) (*jetstream.PubAck, error) {
+func Send(ctx context.Context, url, site, creds, ca, subject, id string, msg []byte, timeout time.Duration) (*jetstream.PubAck, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	nc, err := Conn(url, creds, ca, timeout, func(err error) {
+	nc, err := Conn(url, site, creds, ca, timeout, func(err error) {
 		if errors.Is(err, nats.ErrPermissionViolation) {
 			cancel(&RefusedError{fmt.Errorf("the hub refused the publication to %s: %v", subject, err)})
 		}
