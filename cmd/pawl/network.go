@@ -34,7 +34,9 @@ func (a *app) networkCmd() *cobra.Command {
 server with JetStream, listening with TLS on the configured address, that
 knows each site by its nkey and lets it publish only to its own subjects
 (pawl.site.<site>.checkpoint). Every message is stored in the stream
-PAWL_SITES and checked against what the hub holds of the site's trail: a
+PAWL_SITES and checked against what the hub holds of the site's trail (a
+batch's signature.json must be signed by the site's trail key, one per
+batch): a
 checkpoint signed by the site's trail key, consistent with the one before
 (its consistency proof verifies), is cosigned (C2SP tlog-cosignature, the
 hub's key in DIR/hub.key); two roots at one size (a split view), a proof that
@@ -80,7 +82,7 @@ SIGINT or SIGTERM; it acts on no project.`,
 		Long: `Show what the hub holds of every site (on the hub's machine, beside a running
 hub: it reads DIR/hub.db read-only): the head (the largest checkpoint of the
 site's trail the hub holds) and the prefix of its root, the largest size the
-hub cosigned, how many messages the site sent, when the last one came and how
+hub cosigned, how many batch signatures it holds, how many messages the site sent, when the last one came and how
 long ago, and the findings: split_view, fork, truncation, unproven, garbage,
 forged, and quiet when nothing came for longer than quiet_after. Exit 4 when
 any site has a finding other than quiet, 1 when the state cannot be read.`,
@@ -180,7 +182,7 @@ the hub's configuration (sites.<id>.nkey). The seed never leaves the site.`,
 
 func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "SITE\tHEAD\tROOT\tCOSIGNED\tMESSAGES\tLAST SEEN\tLAG\tFINDINGS")
+	fmt.Fprintln(tw, "SITE\tHEAD\tROOT\tCOSIGNED\tBATCHES\tMESSAGES\tLAST SEEN\tLAG\tFINDINGS")
 	for _, s := range ss {
 		seen, lag := "never", "-"
 		if !s.LastSeen.IsZero() {
@@ -199,7 +201,7 @@ func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
 		if findings == "" {
 			findings = "none"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\n", cell(s.Site), s.Size, root, s.Cosigned, s.Messages, seen, lag, findings)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", cell(s.Site), s.Size, root, s.Cosigned, s.Batches, s.Messages, seen, lag, findings)
 	}
 	tw.Flush()
 	for _, s := range ss {

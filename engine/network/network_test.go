@@ -212,7 +212,7 @@ func TestTwoSites(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := st[s.id]
-			if got.Size != pub || got.Cosigned != pub || got.Messages != 2 || len(got.Findings) != 0 {
+			if got.Size != pub || got.Cosigned != pub || got.Messages != 4 || got.Batches != 2 || len(got.Findings) != 0 {
 				t.Fatalf("%s: published %d, the hub holds %+v", s.id, pub, got)
 			}
 			// The hub's cosignature verifies over the site's checkpoint.
@@ -227,9 +227,19 @@ func TestTwoSites(t *testing.T) {
 			if ws := enginetest.Details[actions.WitnessCosignedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID()); s == lyon && (len(ws) != 2 || ws[1].Size >= pub || ws[1].OldSize != ws[0].Size) {
 				t.Fatalf("lyon's cosignatures by litewitness: %+v (published %d)", ws, pub)
 			}
-			es := enginetest.Details[actions.NetworkPublishedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID())
+			var es, bs []actions.NetworkPublishedDetails
+			for _, d := range enginetest.Details[actions.NetworkPublishedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID()) {
+				if d.Kind == "batch" {
+					bs = append(bs, d)
+				} else {
+					es = append(es, d)
+				}
+			}
 			if len(es) != 2 || es[1].OldSize != es[0].Size || es[0].OldSize != 0 || es[1].Decision == "" {
-				t.Fatalf("%s: network.published entries %+v", s.id, es)
+				t.Fatalf("%s: network.published entries of checkpoints %+v", s.id, es)
+			}
+			if len(bs) != 2 || bs[0].Batch == bs[1].Batch || bs[0].Batch == "" || bs[1].Decision == "" {
+				t.Fatalf("%s: network.published entries of batch signatures %+v", s.id, bs)
 			}
 		}
 	})
@@ -281,10 +291,10 @@ func TestTwoSites(t *testing.T) {
 		}
 		lyon.commit(t)
 		r := lyon.publish(t)
-		if r.Problem != "unreachable" || r.OldSize != before.Size {
+		if r.Problem != "unreachable" {
 			t.Fatalf("publication to a hub that is down: %+v", r)
 		}
-		if fs := enginetest.Details[actions.NetworkPublishFailedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID()); len(fs) != 1 || fs[0].Problem != "unreachable" {
+		if fs := enginetest.Details[actions.NetworkPublishFailedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID()); len(fs) != 1 || fs[0].Problem != "unreachable" || fs[0].Kind != "batch" {
 			t.Fatalf("network.publish_failed entries: %+v", fs)
 		}
 		lyon.commit(t)
@@ -292,12 +302,12 @@ func TestTwoSites(t *testing.T) {
 			t.Fatal(err)
 		}
 		r = lyon.publish(t)
-		if r.Problem != "" || r.OldSize != before.Size {
-			t.Fatalf("publication once the hub is back: %+v (want a proof from %d)", r, before.Size)
+		if r.Problem != "" || r.OldSize != before.Size || r.Batches != 2 {
+			t.Fatalf("publication once the hub is back: %+v (want a proof from %d and both batches)", r, before.Size)
 		}
 		got := status(t, h, cfg)["lyon"]
-		if got.Size != r.Size || got.Cosigned != r.Size || len(got.Findings) != 0 || got.Messages != before.Messages+1 {
-			t.Fatalf("after the catch-up the hub holds %+v (want %d cosigned, one more message, no finding)", got, r.Size)
+		if got.Size != r.Size || got.Cosigned != r.Size || len(got.Findings) != 0 || got.Messages != before.Messages+3 || got.Batches != before.Batches+2 {
+			t.Fatalf("after the catch-up the hub holds %+v (want %d cosigned, three more messages, two more batches, no finding)", got, r.Size)
 		}
 	})
 
@@ -314,6 +324,16 @@ func TestTwoSites(t *testing.T) {
 		if _, err := basel.send(t, url, pki.CA, subj, "f", audit.AddCheckpoint{Checkpoint: forged}.Format()); err != nil {
 			t.Fatal(err)
 		}
+		// lyon's batch signature on basel's subject: not signed by
+		// basel's key.
+		es := enginetest.Entries(t, lyon.p.Trail, actions.BatchCommitted, "")
+		sig, err := os.ReadFile(lyon.p.SignaturePath(strings.TrimPrefix(es[0].Object, "batch:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := basel.send(t, url, pki.CA, network.Subject("basel", "batch"), "b", sig); err != nil {
+			t.Fatal(err)
+		}
 		// lyon's credentials cannot publish as basel, nor records.
 		stored := status(t, h, cfg)
 		for _, to := range []string{subj, "pawl.site.lyon.records"} {
@@ -328,7 +348,8 @@ func TestTwoSites(t *testing.T) {
 			t.Fatalf("a refused publication reached the hub: lyon %d then %d messages, basel %d then %d", stored["lyon"].Messages, got["lyon"].Messages, stored["basel"].Messages, got["basel"].Messages)
 		}
 		fs := got["basel"].Findings
-		if kinds(fs) != "garbage,forged" || !strings.Contains(fs[0].Detail, "not a consistency proof") || !strings.Contains(fs[1].Detail, "not signed by the key given") {
+		if kinds(fs) != "garbage,forged,forged" || !strings.Contains(fs[0].Detail, "not a consistency proof") || !strings.Contains(fs[1].Detail, "not signed by the key given") ||
+			!strings.Contains(fs[2].Detail, "not a trusted key") {
 			t.Fatalf("basel's findings: %+v", fs)
 		}
 		// Without the CA that issued the hub's certificate, no connection.
@@ -390,7 +411,7 @@ func TestTwoSites(t *testing.T) {
 			t.Fatalf("publication of the truncated trail: %+v", r)
 		}
 		got := status(t, h, cfg)
-		if fs := got["basel"].Findings; kinds(fs) != "garbage,forged,split_view" || !strings.Contains(fs[2].Detail, "two heads of basel's trail") {
+		if fs := got["basel"].Findings; kinds(fs) != "garbage,forged,forged,split_view" || !strings.Contains(fs[3].Detail, "two heads of basel's trail") {
 			t.Fatalf("basel's findings: %+v", fs)
 		}
 		if fs := got["lyon"].Findings; kinds(fs) != "truncation" || !strings.Contains(fs[0].Detail, "were deleted") {

@@ -35,6 +35,7 @@ type Result struct {
 	Size      int64  `json:"size"`
 	OldSize   int64  `json:"old_size"`
 	Seq       uint64 `json:"seq,omitempty"`
+	Batches   int    `json:"batches,omitempty"` // batch signatures published this time
 	Duplicate bool   `json:"duplicate,omitempty"`
 	Problem   string `json:"problem,omitempty"` // denied, unreachable, refused
 	Error     string `json:"error,omitempty"`
@@ -80,10 +81,11 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
+	kind, batch := "checkpoint", ""
 	fail := func(problem string, err error, decision string) (Result, error) {
 		r.Problem, r.Error = problem, err.Error()
 		_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
-			Details: actions.NetworkPublishFailedDetails{Hub: r.Hub, Site: r.Site, Kind: "checkpoint", Size: r.Size, OldSize: r.OldSize, Problem: problem, Error: err.Error(), Decision: decision}})
+			Details: actions.NetworkPublishFailedDetails{Hub: r.Hub, Site: r.Site, Kind: kind, Batch: batch, Size: r.Size, OldSize: r.OldSize, Problem: problem, Error: err.Error(), Decision: decision}})
 		if aerr != nil {
 			r.Error += "; and it could not be put on record: " + aerr.Error()
 		}
@@ -93,6 +95,40 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	if err != nil {
 		return r, err
 	}
+	// First the signatures of the batches committed since, each once;
+	// then the checkpoint, which covers their publication.
+	todo, err := unpublishedBatches(ctx, p)
+	if err != nil {
+		return r, err
+	}
+	for _, id := range todo {
+		kind, batch = "batch", id
+		in := policies.NetworkInput{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator},
+			Message: policies.NetworkMessage{Kind: "batch", Origin: p.Trail.Origin(), Batch: id}}
+		d, _, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindNetwork, Input: in, Operator: o.Operator, Object: "network:" + cfg.NetworkSite,
+			Reason: o.Reason, What: fmt.Sprintf("publication of batch %s's signature to the hub %s", id, cfg.NetworkHub)})
+		if err != nil {
+			return fail("denied", err, d.ID)
+		}
+		msg, err := os.ReadFile(p.SignaturePath(id))
+		if err != nil {
+			return fail("refused", err, d.ID)
+		}
+		sum := sha256.Sum256(msg)
+		mid := hex.EncodeToString(sum[:])
+		subject := Subject(cfg.NetworkSite, "batch")
+		ack, err := Send(ctx, cfg.NetworkHub, cfg.NetworkSite, p.Resolve(cfg.NetworkCredentials), resolveSet(p, cfg.NetworkCA), subject, mid, msg, o.Timeout)
+		if err != nil {
+			return fail(problemOf(err), fmt.Errorf("hub %s: %v (the next publication tries again)", cfg.NetworkHub, err), d.ID)
+		}
+		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
+			Details: actions.NetworkPublishedDetails{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Subject: subject, Kind: "batch", Batch: id,
+				MsgID: mid, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate, Decision: d.ID}}); err != nil {
+			return r, err
+		}
+		r.Batches++
+	}
+	kind, batch = "checkpoint", ""
 	old, err := Published(ctx, p.Trail)
 	if err != nil {
 		return r, err
@@ -134,17 +170,58 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	subject := Subject(cfg.NetworkSite, "checkpoint")
 	ack, err := Send(ctx, cfg.NetworkHub, cfg.NetworkSite, p.Resolve(cfg.NetworkCredentials), resolveSet(p, cfg.NetworkCA), subject, id, msg, o.Timeout)
 	if err != nil {
-		var re *RefusedError
-		if errors.As(err, &re) {
-			return fail("refused", err, d.ID)
-		}
-		return fail("unreachable", fmt.Errorf("hub %s: %v (the next publication carries the head)", cfg.NetworkHub, err), d.ID)
+		return fail(problemOf(err), fmt.Errorf("hub %s: %v (the next publication carries the head)", cfg.NetworkHub, err), d.ID)
 	}
 	r.Seq, r.Duplicate = ack.Sequence, ack.Duplicate
 	_, err = actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
 		Details: actions.NetworkPublishedDetails{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Subject: subject, Kind: "checkpoint", Size: c.Size, OldSize: a.OldSize,
 			Root: c.Root, MsgID: id, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate, Decision: d.ID}})
 	return r, err
+}
+
+// problemOf names a failed send: refused by the hub's server, or
+// unreachable.
+func problemOf(err error) string {
+	var re *RefusedError
+	if errors.As(err, &re) {
+		return "refused"
+	}
+	return "unreachable"
+}
+
+// unpublishedBatches are the committed batches, in the trail's order,
+// whose signature the trail does not say the hub stored.
+func unpublishedBatches(ctx context.Context, p *project.Project) ([]string, error) {
+	es, err := p.Trail.Find(ctx, actions.NetworkPublished, "trail:"+p.Trail.ID())
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	for _, e := range es {
+		d, err := actions.Decode[actions.NetworkPublishedDetails](e)
+		if err != nil {
+			return nil, err
+		}
+		if d.Kind == "batch" {
+			done[d.Batch] = true
+		}
+	}
+	bs, err := p.Trail.Find(ctx, actions.BatchCommitted, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range bs {
+		br, err := actions.Decode[actions.BatchRecord](e)
+		if err != nil {
+			return nil, err
+		}
+		if !done[br.BatchID] {
+			done[br.BatchID] = true
+			out = append(out, br.BatchID)
+		}
+	}
+	return out, nil
 }
 
 func resolveSet(p *project.Project, path string) string {

@@ -15,6 +15,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3" // the hub's state, like the trail, in SQLite
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -66,6 +67,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (site TEXT NOT NULL, size INTEGER NOT NUL
 	proof BLOB NOT NULL, seq INTEGER NOT NULL, received TEXT NOT NULL, cosignature BLOB, PRIMARY KEY (site, size));
 CREATE TABLE IF NOT EXISTS findings (site TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
 	resolved INTEGER NOT NULL DEFAULT 0, UNIQUE (site, seq, kind));
+CREATE TABLE IF NOT EXISTS batches (site TEXT NOT NULL, batch TEXT NOT NULL, sha256 TEXT NOT NULL, audit_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
+	received TEXT NOT NULL, PRIMARY KEY (site, batch));
 CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, last_seen TEXT NOT NULL, last_seq INTEGER NOT NULL, messages INTEGER NOT NULL);
 `
 
@@ -151,8 +154,12 @@ func (s *state) checkMessage(ctx context.Context, tx *sql.Tx, site, kind string,
 		site, at.UTC().Format(time.RFC3339Nano), seq); err != nil {
 		return err
 	}
-	if kind != "checkpoint" {
-		return find(Garbage, "message %d: kind %q is not one the hub takes (checkpoint)", seq, kind)
+	switch kind {
+	case "batch":
+		return s.checkBatch(ctx, tx, site, key, data, seq, at, find)
+	case "checkpoint":
+	default:
+		return find(Garbage, "message %d: kind %q is not one the hub takes (checkpoint, batch)", seq, kind)
 	}
 	a, err := audit.ParseAddCheckpoint(data)
 	if err != nil {
@@ -292,3 +299,31 @@ func splitProof(b []byte) [][]byte {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// checkBatch checks a batch's usability signature (signature.json): signed
+// by the site's trail key, and the only one of its batch id.
+func (s *state) checkBatch(ctx context.Context, tx *sql.Tx, site string, key trailKey, data []byte, seq uint64, at time.Time, find func(k, format string, args ...any) error) error {
+	chk, err := seal.Verify(fmt.Sprintf("message %d", seq), data, []ed25519.PublicKey{key.pub})
+	if err != nil {
+		k := Forged
+		if strings.Contains(err.Error(), "is not a pawl usability signature") {
+			k = Garbage
+		}
+		return find(k, "%v", err)
+	}
+	sum := sha256.Sum256(data)
+	h := fmt.Sprintf("%x", sum)
+	var held string
+	err = tx.QueryRowContext(ctx, "SELECT sha256 FROM batches WHERE site = ? AND batch = ?", site, chk.Signature.BatchID).Scan(&held)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = tx.ExecContext(ctx, "INSERT INTO batches (site, batch, sha256, audit_seq, seq, received) VALUES (?, ?, ?, ?, ?, ?)",
+			site, chk.Signature.BatchID, h, chk.Signature.AuditSeq, seq, at.UTC().Format(time.RFC3339Nano))
+		return err
+	case err != nil:
+		return err
+	case held != h:
+		return find(SplitView, "message %d: two signatures of batch %s of %s's trail (sha256 %s, and %s before): the site vouches for two outcomes of one batch", seq, chk.Signature.BatchID, site, h, held)
+	}
+	return nil // seen
+}

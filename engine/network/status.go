@@ -28,6 +28,7 @@ type SiteStatus struct {
 	// line, c2sp.org/tlog-cosignature), "" when it is not cosigned.
 	Cosignature string    `json:"cosignature,omitempty"`
 	Messages    int64     `json:"messages"`
+	Batches     int64     `json:"batches"`     // batch signatures the hub holds
 	LastSeen    time.Time `json:"last_seen"`   // when the hub stored the site's last message (zero: never)
 	Lag         float64   `json:"lag_seconds"` // now - last seen
 	Findings    []Finding `json:"findings"`
@@ -90,6 +91,20 @@ func Status(ctx context.Context, c HubConfig, now time.Time) ([]SiteStatus, erro
 		}
 		s := site(id)
 		s.Size, s.Root, s.Cosigned, s.Cosignature = size, base64.StdEncoding.EncodeToString(root), cos.Int64, string(line)
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, "SELECT site, COUNT(*) FROM batches GROUP BY site")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		site(id).Batches = n
 	}
 	rows.Close()
 	rows, err = db.QueryContext(ctx, "SELECT site, kind, detail, seq, at FROM findings WHERE resolved = 0 ORDER BY seq, kind")
