@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+	"github.com/pawl-dev/pawl/engine/durable"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -258,12 +259,14 @@ func (h *Hub) startChecker(ctx context.Context, kp nkeys.KeyPair) error {
 		md, err := m.Metadata()
 		if err != nil {
 			h.fail(err)
-			m.Nak()
+			m.NakWithDelay(time.Second)
 			return
 		}
 		if err := h.state.handle(context.Background(), m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp); err != nil {
+			// hub.db could not take it (disk full, I/O): again in a
+			// second, nothing acknowledged, nothing lost.
 			h.fail(err)
-			m.Nak()
+			m.NakWithDelay(time.Second)
 			return
 		}
 		m.Ack()
@@ -337,19 +340,7 @@ func hubKey(path string) (ed25519.PrivateKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := f.Write(priv.Seed()); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return priv, f.Close()
+		return priv, durable.WriteFile(path, priv.Seed(), 0o600)
 	}
 	if err != nil {
 		return nil, err

@@ -466,3 +466,43 @@ func attackTrail(t *testing.T, path string, stmts ...string) {
 		}
 	}
 }
+
+// TestHubConfig: the hub's configuration is read with its paths relative
+// to the file, and each mistake is refused naming the key and what to do.
+func TestHubConfig(t *testing.T) {
+	dir := t.TempDir()
+	kp, _ := nkeys.CreateUser()
+	nkey, _ := kp.PublicKey()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	vkey, err := audit.VerifierKey("pawl.dev/audit/x", priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(text string) string {
+		p := filepath.Join(dir, "hub.yaml")
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := network.ReadHubConfig(write(fmt.Sprintf("dir: state\ntls: {cert: c.pem, key: k.pem}\nsites:\n  lyon: {nkey: %s, vkey: %q}\n", nkey, vkey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Dir != filepath.Join(dir, "state") || c.TLS.Cert != filepath.Join(dir, "c.pem") || c.QuietAfter != time.Hour || c.Name != "pawl-hub" {
+		t.Fatalf("read: %+v", c)
+	}
+	for text, want := range map[string]string{
+		"sites: {}\n":                         "dir: the hub's data directory is missing",
+		"dir: d\nport: 1\n":                   "field port not found",
+		"dir: d\ntls: {cert: c.pem}\n":        "tls: give both cert and key",
+		"dir: d\nquiet_after: -1s\n":          "quiet_after: -1s must be more than 0",
+		"dir: d\nsites: {a.b: {}}\n":          `sites: "a.b": a site id is letters, digits, '-' and '_'`,
+		"dir: d\nsites: {lyon: {nkey: SU}}\n": `sites.lyon.nkey: "SU" is not a public user nkey`,
+		fmt.Sprintf("dir: d\nsites: {lyon: {nkey: %s, vkey: x+1+AA}}\n", nkey): `sites.lyon.vkey: "x+1+AA" is not a trail's verifier key`,
+	} {
+		if _, err := network.ReadHubConfig(write(text)); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "hub.yaml") {
+			t.Errorf("%q: %v (want %q)", text, err, want)
+		}
+	}
+}
