@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/build/tooltest"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/network"
@@ -186,15 +187,27 @@ func TestTwoSites(t *testing.T) {
 	}
 	// lyon also pushes its checkpoints to torchwood's litewitness, as
 	// pawl serve does after each commit before it publishes to the hub.
-	lw := enginetest.StartLitewitness(t, "example.com/w1", lyon.p.Trail.Origin(), lyon.vkey)
-	lyon.join(t, url, pki.CA, map[string]any{"w1": map[string]any{"url": lw.URL, "vkey": lw.VKey}})
+	// Without litewitness on the machine (build/setup-tools.sh) that
+	// part alone is skipped, and fails under PAWL_CI=1.
+	var witnesses map[string]any
+	witnessed := false
+	t.Run("litewitness is installed", func(t *testing.T) {
+		tooltest.Need(t, "litewitness")
+		tooltest.Need(t, "witnessctl")
+		witnessed = true
+	})
+	if witnessed {
+		lw := enginetest.StartLitewitness(t, "example.com/w1", lyon.p.Trail.Origin(), lyon.vkey)
+		witnesses = map[string]any{"w1": map[string]any{"url": lw.URL, "vkey": lw.VKey}}
+	}
+	lyon.join(t, url, pki.CA, witnesses)
 	basel.join(t, url, pki.CA, nil)
 
 	t.Run("checkpoints flow and are cosigned", func(t *testing.T) {
 		for _, s := range []*site{lyon, basel} {
 			for range 2 {
 				s.commit(t)
-				if s == lyon {
+				if s == lyon && witnessed {
 					rs, err := witness.Push(t.Context(), s.p, witness.Options{Reason: "after a commit"})
 					if err != nil || len(rs) != 1 || !rs[0].Cosigned {
 						t.Fatalf("push to litewitness: %+v, %v", rs, err)
@@ -224,7 +237,7 @@ func TestTwoSites(t *testing.T) {
 			if _, err := audit.ParseCosignatures([]byte(got.Cosignature), hubKey, body); err != nil {
 				t.Fatalf("%s: the hub's cosignature %q: %v", s.id, got.Cosignature, err)
 			}
-			if ws := enginetest.Details[actions.WitnessCosignedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID()); s == lyon && (len(ws) != 2 || ws[1].Size >= pub || ws[1].OldSize != ws[0].Size) {
+			if ws := enginetest.Details[actions.WitnessCosignedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID()); s == lyon && witnessed && (len(ws) != 2 || ws[1].Size >= pub || ws[1].OldSize != ws[0].Size) {
 				t.Fatalf("lyon's cosignatures by litewitness: %+v (published %d)", ws, pub)
 			}
 			var es, bs []actions.NetworkPublishedDetails
@@ -396,16 +409,21 @@ func TestTwoSites(t *testing.T) {
 			t.Fatal(err)
 		}
 		// lyon's newest entries deleted by someone holding the file.
+		cut := st["lyon"].Size - 8
 		ws := enginetest.Details[actions.WitnessCosignedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID())
-		cut := ws[len(ws)-1].Size - 2
-		attackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
-		// audit verify finds it too: litewitness cosigned more.
-		rep, err := review.Verify(t.Context(), lyon.p)
-		if err != nil {
-			t.Fatal(err)
+		if witnessed {
+			cut = ws[len(ws)-1].Size - 2
 		}
-		if !strings.Contains(strings.Join(rep.Problems, "\n"), "were deleted") {
-			t.Fatalf("audit verify of the truncated trail: %q", rep.Problems)
+		attackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
+		if witnessed {
+			// audit verify finds it too: litewitness cosigned more.
+			rep, err := review.Verify(t.Context(), lyon.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(strings.Join(rep.Problems, "\n"), "were deleted") {
+				t.Fatalf("audit verify of the truncated trail: %q", rep.Problems)
+			}
 		}
 		if r := lyon.publish(t); r.Problem != "" {
 			t.Fatalf("publication of the truncated trail: %+v", r)
