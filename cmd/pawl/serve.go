@@ -244,6 +244,10 @@ add --cert' binds an operator to. Clients name it with --server
 https://HOST:PORT and give --tls-cert, --tls-key and --tls-ca; files cross
 as streams, opened on the client's side as over the socket.
 
+After each commit it pushes the trail's head to the witnesses of the policy
+bundle and, with network.hub set, publishes the batch signatures and the
+checkpoint to the network's hub (README, "Many sites"), in the background.
+
 Commands run one at a time in the order they arrive. A client that disconnects
 cancels its command: a batch not yet committed fails on record. SIGTERM stops
 accepting, lets the running command finish and exits. One line per command
