@@ -399,13 +399,44 @@ func TestTwoSites(t *testing.T) {
 		}
 	})
 
-	t.Run("a split view and a truncated trail are found", func(t *testing.T) {
+	t.Run("a split view, an unproven checkpoint, a fork and a truncated trail are found", func(t *testing.T) {
 		st := status(t, h, cfg)
 		// basel's key signs another root at the size the hub holds.
 		signer, _ := audit.NoteSigner(basel.p.Trail.Origin(), basel.p.Key.Private)
 		root := bytes.Repeat([]byte{7}, 32)
 		other, _ := note.Sign(&note.Note{Text: string(audit.Checkpoint{Origin: basel.p.Trail.Origin(), Size: st["basel"].Size, Root: root}.Format())}, signer)
 		if _, err := basel.send(t, url, pki.CA, network.Subject("basel", "checkpoint"), "split", audit.AddCheckpoint{Checkpoint: other}.Format()); err != nil {
+			t.Fatal(err)
+		}
+		// A larger checkpoint of basel's whose proof starts at a size the
+		// hub never held: kept, not cosigned, unproven.
+		basel.commit(t)
+		bh, _ := basel.p.Trail.Head(t.Context())
+		bcp, _, err := basel.p.Trail.SignCheckpoint(t.Context(), bh.Seq, basel.p.Key.Private)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bpr, err := basel.p.Trail.ConsistencyProof(t.Context(), 3, bh.Seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := basel.send(t, url, pki.CA, network.Subject("basel", "checkpoint"), "gap", audit.AddCheckpoint{OldSize: 3, Proof: bpr, Checkpoint: bcp}.Format()); err != nil {
+			t.Fatal(err)
+		}
+		// Then one proven from that head by a proof that does not
+		// verify: a fork.
+		basel.commit(t)
+		bh2, _ := basel.p.Trail.Head(t.Context())
+		fcp, _, err := basel.p.Trail.SignCheckpoint(t.Context(), bh2.Seq, basel.p.Key.Private)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fpr, err := basel.p.Trail.ConsistencyProof(t.Context(), bh.Seq, bh2.Seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fpr[0] = bytes.Repeat([]byte{9}, 32)
+		if _, err := basel.send(t, url, pki.CA, network.Subject("basel", "checkpoint"), "fork", audit.AddCheckpoint{OldSize: bh.Seq, Proof: fpr, Checkpoint: fcp}.Format()); err != nil {
 			t.Fatal(err)
 		}
 		// lyon's newest entries deleted by someone holding the file.
@@ -429,8 +460,12 @@ func TestTwoSites(t *testing.T) {
 			t.Fatalf("publication of the truncated trail: %+v", r)
 		}
 		got := status(t, h, cfg)
-		if fs := got["basel"].Findings; kinds(fs) != "garbage,forged,forged,split_view" || !strings.Contains(fs[3].Detail, "two heads of basel's trail") {
+		if fs := got["basel"].Findings; kinds(fs) != "garbage,forged,forged,split_view,unproven,fork" || !strings.Contains(fs[3].Detail, "two heads of basel's trail") ||
+			!strings.Contains(fs[4].Detail, "whose proof starts at 3, where the hub holds no checkpoint") || !strings.Contains(fs[5].Detail, "does not extend the checkpoint") {
 			t.Fatalf("basel's findings: %+v", fs)
+		}
+		if b := got["basel"]; b.Size != bh.Seq || b.Cosigned != st["basel"].Cosigned || b.Cosignature != "" {
+			t.Fatalf("basel after an unproven checkpoint: %+v (want head %d, cosigned still %d)", b, bh.Seq, st["basel"].Cosigned)
 		}
 		if fs := got["lyon"].Findings; kinds(fs) != "truncation" || !strings.Contains(fs[0].Detail, "were deleted") {
 			t.Fatalf("lyon's findings: %+v", fs)

@@ -219,6 +219,10 @@ func (s *state) checkMessage(ctx context.Context, tx *sql.Tx, site, kind string,
 				cosign = false
 				ferr = find(Unproven, "message %d: a checkpoint of %d entries proven from %d, not from the hub's head of %d: the link from %d is not proven",
 					seq, c.Size, from.size, head.size, head.size)
+			} else if from.cosigned == nil {
+				// Proven from a head that is itself not proven: cosigned
+				// when the missing link comes (below).
+				cosign = false
 			}
 		}
 	default:
