@@ -86,6 +86,12 @@ func ReadHubConfig(path string) (HubConfig, error) {
 	if err := c.check(); err != nil {
 		return c, fmt.Errorf("%s: %v", path, err)
 	}
+	if c.Listen == "" {
+		return c, fmt.Errorf("%s: listen: the host:port sites connect to is missing (e.g. 0.0.0.0:7422)", path)
+	}
+	if c.TLS.Cert == "" {
+		return c, fmt.Errorf("%s: tls: cert and key are missing: sites connect over TLS only", path)
+	}
 	return c, nil
 }
 

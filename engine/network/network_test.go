@@ -538,7 +538,7 @@ func TestHubConfig(t *testing.T) {
 		}
 		return p
 	}
-	c, err := network.ReadHubConfig(write(fmt.Sprintf("dir: state\ntls: {cert: c.pem, key: k.pem}\nsites:\n  lyon: {nkey: %s, vkey: %q}\n", nkey, vkey)))
+	c, err := network.ReadHubConfig(write(fmt.Sprintf("dir: state\nlisten: 127.0.0.1:7422\ntls: {cert: c.pem, key: k.pem}\nsites:\n  lyon: {nkey: %s, vkey: %q}\n", nkey, vkey)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,6 +546,8 @@ func TestHubConfig(t *testing.T) {
 		t.Fatalf("read: %+v", c)
 	}
 	for text, want := range map[string]string{
+		"dir: d\ntls: {cert: c, key: k}\n":    "listen: the host:port sites connect to is missing",
+		"dir: d\nlisten: 127.0.0.1:7422\n":    "tls: cert and key are missing: sites connect over TLS only",
 		"sites: {}\n":                         "dir: the hub's data directory is missing",
 		"dir: d\nport: 1\n":                   "field port not found",
 		"dir: d\ntls: {cert: c.pem}\n":        "tls: give both cert and key",

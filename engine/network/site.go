@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -250,6 +251,9 @@ func Conn(url, site, creds, ca string, timeout time.Duration, onErr func(error))
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, &RefusedError{fmt.Errorf("network.credentials %s is open to group or others (mode %04o): chmod 600 it", creds, fi.Mode().Perm())}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return nil, &RefusedError{fmt.Errorf("network.credentials %s is owned by uid %d, not by this account (uid %d): chown it to the service's account", creds, st.Uid, os.Getuid())}
 	}
 	seed, err := os.ReadFile(creds)
 	if err != nil {
