@@ -118,7 +118,11 @@ any site has a finding other than quiet, 1 when the state cannot be read.`,
 				printNetworkStatus(a.s.out, ss)
 			}
 			if bad > 0 {
-				return notVerified(fmt.Errorf("%d findings: the sites named above published what does not hold together", bad))
+				noun := "findings"
+				if bad == 1 {
+					noun = "finding"
+				}
+				return notVerified(fmt.Errorf("%d %s: the sites named above published what does not hold together (docs/architecture.md, \"The network of sites\", says what each means)", bad, noun))
 			}
 			return nil
 		},

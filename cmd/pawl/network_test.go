@@ -134,7 +134,7 @@ func TestNetworkCommands(t *testing.T) {
 		}
 	}
 	code, out, errOut := pawl(t, "", "network", "status", "--config", hubYAML)
-	if code != 4 || !strings.Contains(out, "lyon: garbage: message") || !strings.Contains(errOut, "1 findings") {
+	if code != 4 || !strings.Contains(out, "lyon: garbage: message") || !strings.Contains(errOut, "1 finding: the sites named above") {
 		t.Fatalf("status after garbage: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
