@@ -22,7 +22,7 @@ var layers = [][]string{
 	{"engine/project"},
 	{"engine/gate"},
 	{"engine/esign"},
-	{"engine/ratchet", "engine/review", "engine/egress", "engine/serve", "engine/witness"},
+	{"engine/ratchet", "engine/review", "engine/egress", "engine/serve", "engine/witness", "engine/network"},
 	{"engine/inbox"},
 	{"engine"},
 	{"engine/enginetest", "engine/validate"},

@@ -322,6 +322,16 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 		}
 		canon, err := encodeCanonical(in)
 		return canon, in.Time, in, err
+	case KindNetwork:
+		in, err := asInput[NetworkInput](input, decode)
+		if err != nil {
+			return fail(err)
+		}
+		if err := checkCommon(&in.Time, in.Principal); err != nil {
+			return fail(err)
+		}
+		canon, err := encodeCanonical(in)
+		return canon, in.Time, in, err
 	case KindWitness:
 		in, err := asInput[WitnessInput](input, decode)
 		if err != nil {

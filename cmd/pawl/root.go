@@ -93,6 +93,7 @@ Start with:  pawl demo`,
 		}
 	}
 	root.AddCommand(a.jobCmd())
+	root.AddCommand(a.networkCmd())
 	return root
 }
 

@@ -29,6 +29,7 @@ var localOnly = map[string]bool{
 	"serve": true, "version": true, "sbom": true, "demo": true, "init": true, "explain": true, "help": true, "completion": true,
 	"audit verify-proof": true, "policy keygen": true, "verify-signature": true,
 	"plugin new": true, "plugin build": true, "plugin test": true, // the author's files and toolchain (plugin_kit.go)
+	"network hub": true, "network status": true, "network credentials": true,
 	"__complete": true, "__completeNoDesc": true,
 }
 
@@ -243,6 +244,10 @@ connection acts as its certificate's sha256 fingerprint, which 'pawl operator
 add --cert' binds an operator to. Clients name it with --server
 https://HOST:PORT and give --tls-cert, --tls-key and --tls-ca; files cross
 as streams, opened on the client's side as over the socket.
+
+After each commit it pushes the trail's head to the witnesses of the policy
+bundle and, with network.hub set, publishes the batch signatures and the
+checkpoint to the network's hub (README, "Many sites"), in the background.
 
 Commands run one at a time in the order they arrive. A client that disconnects
 cancels its command: a batch not yet committed fails on record. SIGTERM stops

@@ -160,6 +160,9 @@ func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.W
 			}
 			again = nil
 			failed := pushOnce(ctx, root, cfg, log)
+			if publishOnce(ctx, root, cfg, log) {
+				failed = true
+			}
 			if failed && retry > 0 {
 				again = time.After(retry)
 			}

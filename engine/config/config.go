@@ -70,6 +70,11 @@ type Config struct {
 	ServeHTTPSKey       string
 	ServeHTTPSClientCA  string
 	EngineKeySecretFile string
+
+	NetworkHub         string
+	NetworkSite        string
+	NetworkCredentials string
+	NetworkCA          string
 }
 
 // Defaults returns every key at its default. Two defaults depend on the

@@ -348,6 +348,37 @@ var table = build([]Key{
 			"Unset, pawl takes the systemd credential `pawl-engine-key` (`LoadCredential=` or `LoadCredentialEncrypted=` in the unit) when there is one. " +
 			"With a secret, `pawl key rotate` writes the new key sealed; a sealed key does not open without it. Keep the secret away from backups of the data directory.",
 	},
+	{
+		Name: "network.hub", Type: String, def: "",
+		field: func(c *Config) any { return &c.NetworkHub },
+		Doc: "The network's hub (`tls://host:port`, NATS with TLS) to which `pawl serve` publishes, after each commit, the trail's signed checkpoint and its consistency proof " +
+			"(each publication decided by the policy, kind `network`, against `data.egress.network.hub`). Empty: the site is in no network. " +
+			"Set it together with `network.site`, `network.credentials` and `network.ca` (README, \"Many sites\").",
+	},
+	{
+		Name: "network.site", Type: String, def: "",
+		field: func(c *Config) any { return &c.NetworkSite },
+		check: func(k Key, c Config) string {
+			for _, r := range c.NetworkSite {
+				if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+					return fmt.Sprintf("%s = %q: a site id is letters, digits, '-' and '_' (it is a NATS subject token)", k.Name, c.NetworkSite)
+				}
+			}
+			return ""
+		},
+		Doc: "This site's id in the network: its messages go to `pawl.site.<id>.checkpoint`, the only subjects its credentials may publish to. Letters, digits, `-` and `_`.",
+	},
+	{
+		Name: "network.credentials", Type: Path, def: "",
+		field: func(c *Config) any { return &c.NetworkCredentials },
+		Doc: "The file holding this site's NATS nkey seed (`SU…`, from `pawl network credentials`), by which the hub knows the site. " +
+			"It must be owned by the service's account and closed to group and others. Relative to the project root unless absolute.",
+	},
+	{
+		Name: "network.ca", Type: Path, def: "",
+		field: func(c *Config) any { return &c.NetworkCA },
+		Doc:   "The certificates (PEM) of the CA that issued the hub's TLS certificate. Relative to the project root unless absolute.",
+	},
 })
 
 // Keys returns every key, in the order the documentation lists them.

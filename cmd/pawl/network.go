@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nkeys"
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/network"
+	"github.com/spf13/cobra"
+)
+
+// networkCmd is `pawl network`: the hub of a network of sites, its status,
+// and a site's credentials.
+func (a *app) networkCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "network",
+		Short: "The network of sites: run the hub, see every site's head and findings, make a site's credentials",
+	}
+	var config string
+	hub := &cobra.Command{
+		Use:     "hub --config FILE",
+		Example: `  pawl network hub --config /etc/pawl/hub.yaml`,
+		Short:   "Run the network's hub: NATS JetStream storing every site's checkpoints, checking and cosigning them",
+		Long: `Run the hub of a network of sites (README, "Many sites"): an embedded NATS
+server with JetStream, listening with TLS on the configured address, that
+knows each site by its nkey and lets it publish only to its own subjects
+(pawl.site.<site>.checkpoint). Every message is stored in the stream
+PAWL_SITES and checked against what the hub holds of the site's trail (a
+batch's signature.json must be signed by the site's trail key, one per
+batch): a
+checkpoint signed by the site's trail key, consistent with the one before
+(its consistency proof verifies), is cosigned (C2SP tlog-cosignature, the
+hub's key in DIR/hub.key); two roots at one size (a split view), a proof that
+does not verify (a fork), a smaller checkpoint that nothing proves (a
+truncation), garbage and forged messages are findings, kept in DIR/hub.db and
+shown by 'pawl network status'. The hub never receives records. It runs until
+SIGINT or SIGTERM; it acts on no project.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := a.servedBy(c); err != nil {
+				return err
+			}
+			if config == "" {
+				return &usageError{fmt.Errorf("%s: --config FILE is required (the hub's configuration)", c.CommandPath())}
+			}
+			cfg, err := network.ReadHubConfig(config)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			h, err := network.StartHub(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.s.err, "pawl network hub: listening on %s for %d sites; cosigning key %s\n", h.URL(), len(cfg.Sites), h.VKey())
+			<-ctx.Done()
+			if err := h.Err(); err != nil {
+				fmt.Fprintf(a.s.err, "pawl network hub: the checker's last error: %v\n", err)
+			}
+			return h.Close()
+		},
+	}
+	hub.Flags().StringVar(&config, "config", "", "the hub's configuration `FILE` (YAML: listen, dir, name, tls, quiet_after, sites)")
+	c.AddCommand(hub)
+
+	var statusConfig string
+	status := &cobra.Command{
+		Use: "status --config FILE",
+		Example: `  pawl network status --config /etc/pawl/hub.yaml
+  pawl network status --config /etc/pawl/hub.yaml --output json`,
+		Short: "Show every site the hub knows: head, root, last cosigned size, lag, last seen, findings",
+		Long: `Show what the hub holds of every site (on the hub's machine, beside a running
+hub: it reads DIR/hub.db read-only): the head (the largest checkpoint of the
+site's trail the hub holds) and the prefix of its root, the largest size the
+hub cosigned, how many batch signatures it holds, how many messages the site sent, when the last one came and how
+long ago, and the findings: split_view, fork, truncation, unproven, garbage,
+forged, and quiet when nothing came for longer than quiet_after. Exit 4 when
+any site has a finding other than quiet, 1 when the state cannot be read.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			if statusConfig == "" {
+				return &usageError{fmt.Errorf("%s: --config FILE is required (the hub's configuration)", c.CommandPath())}
+			}
+			cfg, err := network.ReadHubConfig(statusConfig)
+			if err != nil {
+				return err
+			}
+			ss, err := network.Status(c.Context(), cfg, time.Now())
+			if err != nil {
+				return err
+			}
+			bad := 0
+			for _, s := range ss {
+				for _, f := range s.Findings {
+					if f.Kind != network.Quiet {
+						bad++
+					}
+				}
+			}
+			if a.output == "json" {
+				if err := a.printJSON(map[string]any{"ok": bad == 0, "sites": ss}); err != nil {
+					return err
+				}
+			} else {
+				printNetworkStatus(a.s.out, ss)
+			}
+			if bad > 0 {
+				noun := "findings"
+				if bad == 1 {
+					noun = "finding"
+				}
+				return notVerified(fmt.Errorf("%d %s: the sites named above published what does not hold together (docs/architecture.md, \"The network of sites\", says what each means)", bad, noun))
+			}
+			return nil
+		},
+	}
+	status.Flags().StringVar(&statusConfig, "config", "", "the hub's configuration `FILE`")
+	a.addOutputFlag(status)
+	c.AddCommand(status)
+
+	var out string
+	creds := &cobra.Command{
+		Use:     "credentials --out FILE",
+		Example: `  pawl network credentials --out /var/lib/pawl/lyon.nk`,
+		Short:   "Make a site's NATS credentials: a new nkey seed in FILE (mode 0600); print its public key for the hub's configuration",
+		Long: `Make a new NATS user nkey for a site: its seed is written to FILE (mode 0600,
+refused if FILE exists), which the site's pawl.yaml names as
+network.credentials; its public key (U…) is printed, for the site's entry in
+the hub's configuration (sites.<id>.nkey). The seed never leaves the site.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := a.servedBy(c); err != nil {
+				return err
+			}
+			if out == "" {
+				return &usageError{fmt.Errorf("pawl network credentials: --out FILE is required")}
+			}
+			kp, err := nkeys.CreateUser()
+			if err != nil {
+				return err
+			}
+			seed, err := kp.Seed()
+			if err != nil {
+				return err
+			}
+			pub, err := kp.PublicKey()
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("writing the seed: %w (give a new file)", err)
+			}
+			if _, err := f.Write(append(seed, '\n')); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Sync(); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.s.out, pub)
+			return nil
+		},
+	}
+	creds.Flags().StringVar(&out, "out", "", "write the seed to `FILE`")
+	c.AddCommand(creds)
+	return c
+}
+
+func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "SITE\tHEAD\tROOT\tCOSIGNED\tBATCHES\tMESSAGES\tLAST SEEN\tLAG\tFINDINGS")
+	for _, s := range ss {
+		seen, lag := "never", "-"
+		if !s.LastSeen.IsZero() {
+			seen = s.LastSeen.UTC().Format(time.RFC3339)
+			lag = (time.Duration(s.Lag * float64(time.Second))).Round(time.Second).String()
+		}
+		root := s.Root
+		if len(root) > 12 {
+			root = root[:12] + "…"
+		}
+		var fs []string
+		for _, f := range s.Findings {
+			fs = append(fs, f.Kind)
+		}
+		findings := strings.Join(fs, ",")
+		if findings == "" {
+			findings = "none"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", cell(s.Site), s.Size, root, s.Cosigned, s.Batches, s.Messages, seen, lag, findings)
+	}
+	tw.Flush()
+	for _, s := range ss {
+		for _, f := range s.Findings {
+			fmt.Fprintf(w, "%s: %s: %s\n", s.Site, f.Kind, cell(f.Detail))
+		}
+	}
+}
+
+// publishOnce publishes the trail's head to the network's hub when the
+// project is in a network, and says whether the publication failed (on
+// record; the next one carries the head).
+func publishOnce(ctx context.Context, root string, cfg config.Config, log io.Writer) (failed bool) {
+	if cfg.NetworkHub == "" {
+		return false
+	}
+	p, err := engine.Open(ctx, root, cfg)
+	if err != nil {
+		fmt.Fprintf(log, "pawl serve: network publication: %v\n", err)
+		return true
+	}
+	defer p.Close()
+	r, err := network.Publish(ctx, p, network.Options{Operator: gate.EnginePrincipal, Reason: "after a commit"})
+	switch {
+	case err != nil:
+		fmt.Fprintf(log, "pawl serve: network publication: %v\n", err)
+		return true
+	case r.Problem != "":
+		fmt.Fprintf(log, "pawl serve: network publication to %s failed (%s), on record; the next one carries the head: %s\n", r.Hub, r.Problem, r.Error)
+		return true
+	}
+	fmt.Fprintf(log, "pawl serve: published the trail's first %d entries to the hub %s (proof from %d)\n", r.Size, r.Hub, r.OldSize)
+	return false
+}

@@ -1,0 +1,48 @@
+package actions
+
+// The network of sites (NATS JetStream): each message about the trail a
+// site published to the hub, and each publication that did not reach it.
+const (
+	NetworkPublished     = "network.published"      // NetworkPublishedDetails
+	NetworkPublishFailed = "network.publish_failed" // NetworkPublishFailedDetails
+)
+
+// NetworkPublishedDetails: the hub's JetStream stored a message about the
+// trail: the signed checkpoint of its first Size entries with the
+// consistency proof from OldSize (the size last published), or a batch's
+// usability signature (its signature.json, kind batch). MsgID is the message's sha256, its JetStream message id: a
+// message published twice is stored once (Duplicate says the hub already
+// held it).
+type NetworkPublishedDetails struct {
+	Hub       string `json:"hub"`             // the hub's URL
+	Site      string `json:"site"`            // the site's id in the network
+	Subject   string `json:"subject"`         // pawl.site.<site>.checkpoint or .batch
+	Kind      string `json:"kind"`            // "checkpoint" or "batch"
+	Batch     string `json:"batch,omitempty"` // the batch whose signature.json it is (kind batch)
+	Size      int64  `json:"size"`            // the checkpoint's tree size
+	OldSize   int64  `json:"old_size"`        // where its consistency proof starts (0: none)
+	Root      []byte `json:"root"`            // base64 in JSON
+	MsgID     string `json:"msg_id"`          // sha256 of the message, hex
+	Stream    string `json:"stream"`          // the hub's stream
+	Seq       uint64 `json:"seq"`             // the message's sequence in the stream
+	Duplicate bool   `json:"duplicate"`       // the hub already held it
+	Decision  string `json:"decision"`        // the id of the policy decision that allowed it
+}
+
+// NetworkPublishFailedDetails: a publication to the hub did not end in the
+// hub's acknowledgement. Nothing of the trail changed; the next
+// publication carries the head, with a proof from the last size published.
+type NetworkPublishFailedDetails struct {
+	Hub      string `json:"hub"`
+	Site     string `json:"site"`
+	Kind     string `json:"kind"`
+	Batch    string `json:"batch,omitempty"`
+	Size     int64  `json:"size"`
+	OldSize  int64  `json:"old_size"`
+	Problem  string `json:"problem"` // denied, unreachable, refused
+	Error    string `json:"error"`
+	Decision string `json:"decision,omitempty"` // the id of the policy decision, when one was asked
+}
+
+func (NetworkPublishedDetails) Action() string     { return NetworkPublished }
+func (NetworkPublishFailedDetails) Action() string { return NetworkPublishFailed }
