@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/pawl-dev/pawl/engine/version"
 	"github.com/pawl-dev/pawl/plugins/kit"
 	"github.com/pawl-dev/pawl/plugins/pdk/pdktest"
@@ -106,6 +107,18 @@ func (a *app) pluginKitCmds() []*cobra.Command {
 				return fmt.Errorf("%s: %w", argv[0], err)
 			}
 			defer p.Close(c.Context())
+			// The host's check of a job's config, before the plugin's own.
+			cfg := opts.Config
+			if len(bytes.TrimSpace(cfg)) == 0 {
+				cfg = []byte("{}")
+			}
+			if err := ratchet.CheckConfig(p.Manifest(), cfg); err != nil {
+				name := config
+				if name == "" {
+					name = "the default config {}"
+				}
+				return fmt.Errorf("%s: %s: %w (a job with this config is refused before any record runs)", argv[0], name, err)
+			}
 			res, err := p.RunCases(c.Context(), opts, cs)
 			if err != nil {
 				return fmt.Errorf("%s: %w", argv[0], err)

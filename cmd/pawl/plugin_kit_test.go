@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -75,7 +76,26 @@ sensor@0.1.0: 4 of 4 cases passed
 				t.Fatalf("pawl plugin test printed\n%s\nwant\n%s", got, want)
 			}
 			if lang == "go" {
+				// The skeleton's own tests, natively, as its README says:
+				// the rule, the strict config and config_schema in step
+				// with Config.
+				cmd := exec.Command("go", "test", "./...")
+				cmd.Dir = "sensor"
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("go test in the Go skeleton: %v\n%s", err, out)
+				}
 				return
+			}
+			if lang == "wat" {
+				// A config the manifest's config_schema refuses is refused
+				// before any case runs, with the host's pointer.
+				if err := os.WriteFile("bad.json", []byte(`{"min_length": 3}`), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				code, out, errOut := pawl(t, "", "plugin", "test", filepath.Join("sensor", "sensor.wasm"), "--cases", filepath.Join("sensor", "cases.jsonl"), "--config", "bad.json")
+				if code != 1 || out != "" || !strings.Contains(errOut, `bad.json: config does not match the plugin's config schema: /min_length`) {
+					t.Fatalf("plugin test with a config outside config_schema: exit %d\n%s\n%s", code, out, errOut)
+				}
 			}
 			// The same source, manifest and toolchain give the same bytes
 			// (the Go build is left out: it costs seconds, and

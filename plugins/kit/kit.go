@@ -31,6 +31,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/plugins"
+	"github.com/pawl-dev/pawl/plugins/pdk/config"
 	"golang.org/x/mod/semver"
 )
 
@@ -50,6 +51,25 @@ const (
 	schemaMinLength = `{"type": "object", "additionalProperties": false, "properties": {"min_length": {"type": "integer", "minimum": 0}}}`
 	schemaNone      = `{"type": "object", "additionalProperties": false}`
 )
+
+// goConfig is the Go skeleton's Config (templates/go/_name_.go.tmpl), whose
+// manifest's config_schema is generated from it by config.Schema, as the
+// skeleton's own TestManifestConfigSchema does after every change of the
+// author's. The three-command test runs that test on a fresh skeleton, so
+// the two cannot drift apart.
+type goConfig struct {
+	MinLength int `json:"min_length" pawl:"min=0" doc:"the fewest characters (Unicode code points) a value may have"`
+}
+
+// goConfigSchema is config_schema of the Go skeleton's manifest, indented
+// as the rest of manifest.json.
+func goConfigSchema() (string, error) {
+	b, err := config.Schema(goConfig{MinLength: 1})
+	if err != nil {
+		return "", err
+	}
+	return strings.ReplaceAll(strings.TrimRight(string(b), "\n"), "\n", "\n  "), nil
+}
 
 // New writes a skeleton of plugin name in lang into dir (made when
 // absent; refused when it holds anything) and returns the files written,
@@ -78,6 +98,13 @@ func New(name, lang, dir, pawlVersion string) ([]string, error) {
 	data := map[string]any{
 		"Name": name, "Dir": filepath.ToSlash(dir), "PDKVersion": v, "ConfigSchema": schemaMinLength,
 		"Rule": name + ".too_short", "Message": watMessage,
+	}
+	if lang == "go" {
+		sch, err := goConfigSchema()
+		if err != nil {
+			return nil, err
+		}
+		data["ConfigSchema"] = sch
 	}
 	if lang == "wat" {
 		rule := name + ".too_short"
