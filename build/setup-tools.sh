@@ -8,16 +8,19 @@
 #   bsdutils   script(1), which gives pawl a terminal in the progress bar test.
 #   strace     which fsyncs a run makes, in order (cmd/pawl's TestWhatIsFsynced).
 #   clang-14, lld-14   clang and wasm-ld for wasm32: the first-party plugins written in C.
-# and two Go programs (a package with @version), built with go install into
-# /usr/local/bin (about 80 s the first time, nothing after):
+# and three Go programs (a package with @version), built with go install into
+# /usr/local/bin (nothing once they are there):
 #   litewitness, witnessctl  torchwood's C2SP tlog-witness, which cmd/pawl's
 #              TestWitnessLitewitness pushes pawl's checkpoints to.
+#   opa        the OPA CLI at the version go.mod pins (about 5 minutes the first
+#              time): policies' TestOPACLIVerifiesPawlSignatures runs
+#              docs/policy-guide.md's signature recipe through it.
 # build/tooltest lists the same programs: tests ask for them with
 # tooltest.Need, which fails rather than skips when PAWL_CI=1 (.ci/run).
 # Idempotent: does nothing when the tools are already there. Needs root (CI is).
 set -euo pipefail
 # tool:package, one entry per program the tests run (build/tooltest.Installed).
-tools=(wat2wasm:wabt chromium:chromium python3:python3 sha256sum:coreutils script:bsdutils strace:strace clang-14:clang-14 wasm-ld-14:lld-14 litewitness:filippo.io/torchwood/cmd/litewitness@v0.6.1 witnessctl:filippo.io/torchwood/cmd/witnessctl@v0.6.1)
+tools=(wat2wasm:wabt chromium:chromium python3:python3 sha256sum:coreutils script:bsdutils strace:strace clang-14:clang-14 wasm-ld-14:lld-14 litewitness:filippo.io/torchwood/cmd/litewitness@v0.6.1 witnessctl:filippo.io/torchwood/cmd/witnessctl@v0.6.1 opa:github.com/open-policy-agent/opa@v1.22.3)
 missing=()
 gomissing=()
 for tp in "${tools[@]}"; do

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/pawl-dev/pawl/build/tooltest"
+	"golang.org/x/mod/modfile"
 )
 
 // tarball packs the bundle directory dir as docs/policy-guide.md's recipe
@@ -84,17 +86,39 @@ func TestOPAVerifiesPawlSignatures(t *testing.T) {
 	}
 }
 
-// TestOPACLIVerifiesPawlSignatures runs the recipe with a real `opa` binary,
-// named by PAWL_OPA. Building one from the pinned module needs about forty
-// modules pawl's go.sum does not hold (the CLI's server, telemetry and OCI
-// code) and minutes of CI time, so CI does not build it; run
-//
-//	cd "$(mktemp -d)" && GOBIN=$PWD go install github.com/open-policy-agent/opa@$(go list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
-//	PAWL_OPA=$PWD/opa go test -run TestOPACLI ./policies
+// TestOPACLIVerifiesPawlSignatures runs the recipe with a real `opa`
+// binary at the version go.mod pins: the one build/setup-tools.sh installs
+// (go install, minutes the first time, nothing after), or the one PAWL_OPA
+// names.
 func TestOPACLIVerifiesPawlSignatures(t *testing.T) {
 	opa := os.Getenv("PAWL_OPA")
 	if opa == "" {
-		t.Skip("set PAWL_OPA to an opa binary built from the pinned module (see this test's comment) to run the recipe through the CLI")
+		tooltest.Need(t, "opa")
+		opa = "opa"
+	}
+	out, err := exec.Command(opa, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s version: %v\n%s", opa, err, out)
+	}
+	pinned := ""
+	gomod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := modfile.Parse("go.mod", gomod, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mf.Require {
+		if r.Mod.Path == "github.com/open-policy-agent/opa" {
+			pinned = strings.TrimPrefix(r.Mod.Version, "v")
+		}
+	}
+	if pinned == "" {
+		t.Fatal("go.mod requires no github.com/open-policy-agent/opa")
+	}
+	if !strings.Contains(string(out), "Version: "+pinned+"\n") {
+		t.Fatalf("%s is not the OPA go.mod pins (%s): it says\n%s\nrun build/setup-tools.sh with no other opa on the PATH, or name the right one in PAWL_OPA", opa, pinned, out)
 	}
 	dir := copyDefault(t)
 	priv, pub, err := GenerateSigningKey()

@@ -41,6 +41,9 @@ var Installed = map[string]string{
 	// tool: a third-party C2SP tlog-witness that pawl's pushes must satisfy.
 	"litewitness": "filippo.io/torchwood/cmd/litewitness@v0.6.1",
 	"witnessctl":  "filippo.io/torchwood/cmd/witnessctl@v0.6.1",
+	// The OPA CLI at the version go.mod pins: docs/policy-guide.md's
+	// recipe for checking pawl's bundle signatures with it.
+	"opa": "github.com/open-policy-agent/opa@v1.22.3",
 }
 
 // CIEnv is the environment variable that says the tools were installed:
