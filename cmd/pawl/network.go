@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nkeys"
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/network"
 	"github.com/spf13/cobra"
@@ -160,20 +161,8 @@ the hub's configuration (sites.<id>.nkey). The seed never leaves the site.`,
 			if err != nil {
 				return err
 			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
+			if err := durable.WriteNew(out, append(seed, '\n'), 0o600); err != nil {
 				return fmt.Errorf("writing the seed: %w (give a new file)", err)
-			}
-			if _, err := f.Write(append(seed, '\n')); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Sync(); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
 			}
 			fmt.Fprintln(a.s.out, pub)
 			return nil
