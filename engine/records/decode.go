@@ -113,6 +113,11 @@ type decoder struct {
 	keys     []keyEntry // keys of all open objects
 	scratch  []byte     // unescaping buffer
 	intern   map[string]string
+	// text is data as one string, made when the record's first string or
+	// number is read: the strings and numbers without escapes are its
+	// substrings, one allocation per record instead of one per value.
+	text    string
+	hasText bool
 }
 
 type frame struct {
@@ -148,6 +153,7 @@ func (d *decoder) release() {
 		d.scratch = nil
 	}
 	d.data = nil
+	d.text, d.hasText = "", false
 	decoderPool.Put(d)
 }
 
@@ -532,7 +538,7 @@ func (d *decoder) str(isKey bool) (string, *Error) {
 			if isKey {
 				return d.internKey(seg), nil
 			}
-			return string(seg), nil
+			return d.sub(start, i), nil
 		}
 		if c == '\\' {
 			return d.strSlow(start, i, isKey)
@@ -546,6 +552,14 @@ func (d *decoder) str(isKey bool) (string, *Error) {
 		}
 		i += size
 	}
+}
+
+// sub returns data[i:j] as a string, a substring of the record's text.
+func (d *decoder) sub(i, j int) string {
+	if !d.hasText {
+		d.text, d.hasText = string(d.data), true
+	}
+	return d.text[i:j]
 }
 
 func (d *decoder) internKey(seg []byte) string {
@@ -712,7 +726,7 @@ func (d *decoder) number() (any, *Error) {
 		return nil, d.errPending(RuleJSONSyntax, errAt, "invalid number at byte "+strconv.Itoa(start)+": "+why)
 	}
 	d.pos = end
-	s := string(d.data[start:end])
+	s := d.sub(start, end)
 	if rangeCheck {
 		if e := checkRange(s); e != "" {
 			return nil, d.errPending(RuleJSONNumberRange, start, "number "+quoteEvidence(s)+" at byte "+strconv.Itoa(start)+" "+e)
