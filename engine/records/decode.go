@@ -118,6 +118,13 @@ type decoder struct {
 	// substrings, one allocation per record instead of one per value.
 	text    string
 	hasText bool
+	// posKeys are the keys of the last top-level object read by this
+	// decoder, by position: records of one input repeat them in the same
+	// order, so a key is most often found by comparing its bytes with one
+	// string, without hashing. keyPos is the position of the key being
+	// read, -1 when it is not in the top-level object.
+	posKeys [16]string
+	keyPos  int
 }
 
 type frame struct {
@@ -322,11 +329,15 @@ func (d *decoder) key() *Error {
 		return d.unexpected(d.pos, "a double-quoted object key", false)
 	}
 	off := d.pos
+	f := &d.frames[len(d.frames)-1]
+	d.keyPos = -1
+	if len(d.frames) == 1 {
+		d.keyPos = len(d.keys) - f.kbase
+	}
 	k, err := d.str(true)
 	if err != nil {
 		return err
 	}
-	f := &d.frames[len(d.frames)-1]
 	d.keys = append(d.keys, keyEntry{key: k, off: off})
 	if first, dup := d.seen(f, k, off); dup {
 		return d.errPending(RuleJSONDuplicateKey, off, "duplicate key "+quoteEvidence(k)+" at byte "+strconv.Itoa(off)+
@@ -563,12 +574,19 @@ func (d *decoder) sub(i, j int) string {
 }
 
 func (d *decoder) internKey(seg []byte) string {
-	if s, ok := d.intern[string(seg)]; ok {
-		return s
+	p := d.keyPos
+	if p >= 0 && p < len(d.posKeys) && d.posKeys[p] == string(seg) {
+		return d.posKeys[p]
 	}
-	s := string(seg)
-	if len(seg) <= internMaxLen && len(d.intern) < internMaxEntries {
-		d.intern[s] = s
+	s, ok := d.intern[string(seg)]
+	if !ok {
+		s = string(seg)
+		if len(seg) <= internMaxLen && len(d.intern) < internMaxEntries {
+			d.intern[s] = s
+		}
+	}
+	if p >= 0 && p < len(d.posKeys) && len(s) <= internMaxLen {
+		d.posKeys[p] = s
 	}
 	return s
 }
