@@ -314,6 +314,8 @@ type chunk struct {
 	// lines holds the verified lines of the chunk's items, one after
 	// another (item.verified are parts of it).
 	lines []byte
+	// fin is closed when the chunk's lines and leaves are rendered.
+	fin chan struct{}
 }
 
 // chunkPool keeps written chunks for the reader to fill again: their items
@@ -502,42 +504,79 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	next := 0
 	var nrec int64
 	var werr error
-	for c := range done {
-		if werr != nil {
-			continue
+	// With ordered plugins, a chunk's lines and leaves are rendered after
+	// them: on a goroutine of its own, while the plugins take the next
+	// chunk, instead of on this one. pend holds the chunks in input order
+	// until their rendering is done (fin); at most 4 per worker are in
+	// flight (tokens), so at most that many renderings.
+	rendered := make(chan struct{})
+	close(rendered)
+	var pend []*chunk
+	stopped := false // a chunk failed: the chunks after it are not looked at
+	write := func(c *chunk) error {
+		if c.err != nil {
+			return c.err
 		}
-		held[c.seq] = c
-		for {
-			c, ok := held[next]
+		err := out.writeChunk(c)
+		if err == nil {
+			err = tree.AppendSegment(c.tree)
+		}
+		if err != nil {
+			return err
+		}
+		total.add(c.st)
+		nrec += int64(len(c.items))
+		bytesRead := c.bytes
+		recycle(c)
+		<-tokens
+		if progress != nil {
+			progress(Progress{Records: nrec, Bytes: bytesRead, Total: pl.InputBytes})
+		}
+		return nil
+	}
+	for in := done; in != nil || len(pend) > 0; {
+		var head chan struct{}
+		if len(pend) > 0 {
+			head = pend[0].fin
+		}
+		select {
+		case c, ok := <-in:
 			if !ok {
-				break
+				in = nil
+				continue
 			}
-			delete(held, next)
-			next++
-			if c.err == nil && len(ordered) > 0 {
-				if c.err = runValidators(ctx, ordered, orderedInsts, c.items, c.st); c.err == nil {
-					st.finalizeChunk(c)
+			if stopped || werr != nil {
+				continue
+			}
+			held[c.seq] = c
+			for !stopped {
+				c, ok := held[next]
+				if !ok {
+					break
 				}
+				delete(held, next)
+				next++
+				c.fin = rendered
+				if c.err == nil && len(ordered) > 0 {
+					if c.err = runValidators(ctx, ordered, orderedInsts, c.items, c.st); c.err == nil {
+						c.fin = make(chan struct{})
+						go func() {
+							st.finalizeChunk(c)
+							close(c.fin)
+						}()
+					}
+				}
+				stopped = c.err != nil
+				pend = append(pend, c)
 			}
-			if c.err != nil {
-				werr = c.err
-				cancel(werr)
-				break
-			}
-			if werr = out.writeChunk(c); werr == nil {
-				werr = tree.AppendSegment(c.tree)
-			}
+		case <-head:
+			c := pend[0]
+			pend = pend[1:]
 			if werr != nil {
-				cancel(werr)
-				break
+				continue
 			}
-			total.add(c.st)
-			nrec += int64(len(c.items))
-			bytesRead := c.bytes
-			recycle(c)
-			<-tokens
-			if progress != nil {
-				progress(Progress{Records: nrec, Bytes: bytesRead, Total: pl.InputBytes})
+			if werr = write(c); werr != nil {
+				cancel(werr)
 			}
 		}
 	}
