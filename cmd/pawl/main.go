@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -52,7 +53,7 @@ func main() {
 	// The validation kit's crash challenge starts this binary as a child
 	// that runs one batch of its scratch project and dies mid-commit.
 	validate.MaybeChild()
-	stopProfile := startProfiles()
+	stopProfile := startProfiles(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -65,7 +66,7 @@ func main() {
 // what is in use) at exit to PAWL_MEMPROFILE's: a way to profile a real
 // `pawl run` (BENCHMARKS.md), not a user setting. A profile that cannot be
 // written is said on stderr; the command runs anyway.
-func startProfiles() (stop func()) {
+func startProfiles(stderr io.Writer) (stop func()) {
 	var stops []func()
 	if path := os.Getenv("PAWL_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
@@ -73,7 +74,7 @@ func startProfiles() (stop func()) {
 			err = pprof.StartCPUProfile(f)
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "pawl: PAWL_CPUPROFILE: %v (no CPU profile written)\n", err)
+			fmt.Fprintf(stderr, "pawl: PAWL_CPUPROFILE: %v (no CPU profile written)\n", err)
 		} else {
 			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 		}
@@ -86,7 +87,7 @@ func startProfiles() (stop func()) {
 				f.Close()
 			}
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "pawl: PAWL_MEMPROFILE: %v (no heap profile written)\n", err)
+				fmt.Fprintf(stderr, "pawl: PAWL_MEMPROFILE: %v (no heap profile written)\n", err)
 			}
 		})
 	}
