@@ -327,7 +327,7 @@ var chunkPool = sync.Pool{New: func() any { return &chunk{items: make([]item, 0,
 func newChunk(seq int, first int64) *chunk {
 	c := chunkPool.Get().(*chunk)
 	items, lines := c.items, c.lines
-	clear(items[:cap(items)])
+	clear(items) // the items the chunk held; those past them were never used
 	*c = chunk{seq: seq, first: first, items: items[:0], lines: lines[:0]}
 	return c
 }
