@@ -62,26 +62,55 @@ func Append(dst []byte, v any) []byte {
 }
 
 func appendObject(dst []byte, m map[string]any) []byte {
-	// Small objects sort on the stack; typical records have a handful of keys.
-	var small [16]string
-	keys := small[:0]
-	if len(m) > len(small) {
-		keys = make([]string, 0, len(m))
+	if len(m) > smallObject {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, k)
+			dst = append(dst, ':')
+			dst = Append(dst, m[k])
+		}
+		return append(dst, '}')
 	}
-	for k := range m {
-		keys = append(keys, k)
+	// Small objects (typical records have a handful of keys) sort their
+	// members on the stack, by insertion, and keep each value with its key
+	// instead of looking it up again.
+	var small [smallObject]keyValue
+	ms := small[:0]
+	for k, v := range m {
+		i := len(ms)
+		ms = append(ms, keyValue{})
+		for i > 0 && ms[i-1].k > k {
+			ms[i] = ms[i-1]
+			i--
+		}
+		ms[i] = keyValue{k, v}
 	}
-	slices.Sort(keys)
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i := range ms {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendString(dst, k)
+		dst = AppendString(dst, ms[i].k)
 		dst = append(dst, ':')
-		dst = Append(dst, m[k])
+		dst = Append(dst, ms[i].v)
 	}
 	return append(dst, '}')
+}
+
+// smallObject is the most members an object sorts on the stack.
+const smallObject = 16
+
+type keyValue struct {
+	k string
+	v any
 }
 
 // appendFloat formats like encoding/json (ES6 number-to-string), so that a

@@ -72,8 +72,8 @@ func main() {
 	if len(builds) > 1 {
 		fmt.Printf("; the two builds alternate run by run")
 	}
-	fmt.Printf("\n\n%-10s %-30s %10s %12s %12s %10s\n", "records", "tool", "seconds", "records/s", "peak RSS", "quarantined")
-	var pawl1M, ajv1M float64
+	fmt.Printf("\n\n%-10s %-30s %10s %8s %12s %12s %10s\n", "records", "tool", "seconds", "CPU s", "records/s", "peak RSS", "quarantined")
+	var pawl1M, ajv1M, pawl1MCPU, ajv1MCPU float64
 	var ratios []string
 	for i, n := range counts {
 		input := filepath.Join(work, fmt.Sprintf("sensor-%d.jsonl", n))
@@ -91,14 +91,14 @@ func main() {
 			}
 			for b, bd := range builds {
 				s, m := median(ms[b].secs), medianInt(ms[b].rss)
-				fmt.Printf("%-10d %-30s %10.2f %12.0f %10.1f MB %10.0f\n", n, bd.name+" "+job, s, float64(n)/s, float64(m)/1e6, ms[b].quarantined)
+				fmt.Printf("%-10d %-30s %10.2f %8.2f %12.0f %10.1f MB %10.0f\n", n, bd.name+" "+job, s, median(ms[b].cpu), float64(n)/s, float64(m)/1e6, ms[b].quarantined)
 				if i == 0 && job == "schema-only" && b == 0 {
-					pawl1M = s
+					pawl1M, pawl1MCPU = s, median(ms[b].cpu)
 				}
 			}
 			if len(builds) > 1 {
-				ratios = append(ratios, fmt.Sprintf("%d records, %s: this build / %s time ratio %.3f (median of per-pair ratios; below 1: faster)",
-					n, job, builds[1].name, medianRatio(ms[0].secs, ms[1].secs)))
+				ratios = append(ratios, fmt.Sprintf("%d records, %s: this build / %s time ratio %.3f, CPU time ratio %.3f (medians of per-pair ratios; below 1: faster)",
+					n, job, builds[1].name, medianRatio(ms[0].secs, ms[1].secs), medianRatio(ms[0].cpu, ms[1].cpu)))
 			}
 		}
 		if i == 0 {
@@ -106,7 +106,7 @@ func main() {
 				fmt.Printf("%-10d %-30s skipped: run `npm ci --prefix build/bench/ajv` first\n", n, "ajv")
 				continue
 			}
-			var asecs []float64
+			var asecs, acpu []float64
 			var arss []int64
 			var invalid float64
 			for r := 0; r < *reps; r++ {
@@ -115,17 +115,18 @@ func main() {
 				out, err := cmd.Output()
 				check(err)
 				asecs = append(asecs, time.Since(start).Seconds())
+				acpu = append(acpu, (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
 				arss = append(arss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss*1024)
 				var res map[string]any
 				check(json.Unmarshal(out, &res))
 				invalid = res["invalid"].(float64)
 			}
-			ajv1M = median(asecs)
-			fmt.Printf("%-10d %-30s %10.2f %12.0f %10.1f MB %10.0f\n", n, "ajv+node", ajv1M, float64(n)/ajv1M, float64(medianInt(arss))/1e6, invalid)
+			ajv1M, ajv1MCPU = median(asecs), median(acpu)
+			fmt.Printf("%-10d %-30s %10.2f %8.2f %12.0f %10.1f MB %10.0f\n", n, "ajv+node", ajv1M, median(acpu), float64(n)/ajv1M, float64(medianInt(arss))/1e6, invalid)
 		}
 	}
 	if ajv1M > 0 {
-		fmt.Printf("\npawl (schema only) / ajv time ratio on %d records: %.2f (below 1: pawl is faster)\n", counts[0], pawl1M/ajv1M)
+		fmt.Printf("\npawl (schema only) / ajv time ratio on %d records: %.2f (below 1: pawl is faster); CPU time ratio %.2f\n", counts[0], pawl1M/ajv1M, pawl1MCPU/ajv1MCPU)
 	}
 	for _, r := range ratios {
 		fmt.Println(r)
@@ -138,17 +139,18 @@ type build struct{ name, bin string }
 // measure collects one build's runs of one job.
 type measure struct {
 	secs        []float64
+	cpu         []float64 // user + system time: on a loaded machine the steadier figure
 	rss         []int64
 	quarantined float64
 }
 
-func (m *measure) add(secs float64, rss int64, quarantined float64) {
-	m.secs, m.rss, m.quarantined = append(m.secs, secs), append(m.rss, rss), quarantined
+func (m *measure) add(secs, cpu float64, rss int64, quarantined float64) {
+	m.secs, m.cpu, m.rss, m.quarantined = append(m.secs, secs), append(m.cpu, cpu), append(m.rss, rss), quarantined
 }
 
 // runOnce runs job over input in a fresh project made by the build's own
 // init, and with regulator also times audit verify and audit prove.
-func runOnce(bd build, work, job, input string, n, r, workers int, regulator bool) (float64, int64, float64) {
+func runOnce(bd build, work, job, input string, n, r, workers int, regulator bool) (float64, float64, int64, float64) {
 	proj := filepath.Join(work, fmt.Sprintf("proj-%d-%d", n, r))
 	defer os.RemoveAll(proj)
 	newProject(bd, proj)
@@ -160,6 +162,7 @@ func runOnce(bd build, work, job, input string, n, r, workers int, regulator boo
 	out, err := cmd.Output()
 	check(err)
 	secs := time.Since(start).Seconds()
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
 	var res map[string]any
 	check(json.Unmarshal(out, &res))
@@ -174,7 +177,7 @@ func runOnce(bd build, work, job, input string, n, r, workers int, regulator boo
 		run(bd.bin, "-C", proj, "audit", "prove", id, fmt.Sprint(n/2+1))
 		fmt.Printf("%-10d %-30s audit verify %.2f s, audit prove %.3f s (whole process)\n", n, bd.name+" audit", verifySecs, time.Since(start).Seconds())
 	}
-	return secs, rss, res["records_quarantined"].(float64)
+	return secs, cpu, rss, res["records_quarantined"].(float64)
 }
 
 // medianRatio is the median of a[i]/b[i]: runs made side by side share

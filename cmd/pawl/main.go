@@ -9,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/pawl-dev/pawl/engine/esign"
@@ -51,10 +53,49 @@ func main() {
 	// The validation kit's crash challenge starts this binary as a child
 	// that runs one batch of its scratch project and dies mid-commit.
 	validate.MaybeChild()
+	stopProfile := startProfiles(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	stopProfile()
 	os.Exit(code)
+}
+
+// startProfiles writes a CPU profile of the whole process to the file
+// PAWL_CPUPROFILE names and a heap profile (allocations since start, and
+// what is in use) at exit to PAWL_MEMPROFILE's: a way to profile a real
+// `pawl run` (BENCHMARKS.md), not a user setting. A profile that cannot be
+// written is said on stderr; the command runs anyway.
+func startProfiles(stderr io.Writer) (stop func()) {
+	var stops []func()
+	if path := os.Getenv("PAWL_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "pawl: PAWL_CPUPROFILE: %v (no CPU profile written)\n", err)
+		} else {
+			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	if path := os.Getenv("PAWL_MEMPROFILE"); path != "" {
+		stops = append(stops, func() {
+			f, err := os.Create(path)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "pawl: PAWL_MEMPROFILE: %v (no heap profile written)\n", err)
+			}
+		})
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
 }
 
 // run executes one command line and returns the exit status.

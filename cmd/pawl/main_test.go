@@ -227,3 +227,31 @@ func TestVersionSaysWhichBinary(t *testing.T) {
 		t.Errorf("the linker's version: %q from %q", v["pawl"], v["pawl_source"])
 	}
 }
+
+// TestProfilesFromEnvironment: PAWL_CPUPROFILE and PAWL_MEMPROFILE write
+// pprof profiles of the process (gzipped protocol buffers), and a profile
+// that cannot be written is said, without stopping the command.
+func TestProfilesFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
+	t.Setenv("PAWL_CPUPROFILE", cpu)
+	t.Setenv("PAWL_MEMPROFILE", mem)
+	var errb bytes.Buffer
+	stop := startProfiles(&errb)
+	mustPawl(t, "version")
+	stop()
+	for _, f := range []string{cpu, mem} {
+		if b := mustRead(t, f); len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s is not a gzipped profile: % x", f, b[:min(len(b), 8)])
+		}
+	}
+	if errb.Len() > 0 {
+		t.Errorf("profiles written, yet: %s", errb.String())
+	}
+	t.Setenv("PAWL_CPUPROFILE", filepath.Join(dir, "no-such-dir", "cpu.prof"))
+	t.Setenv("PAWL_MEMPROFILE", "")
+	startProfiles(&errb)()
+	if got := errb.String(); !strings.Contains(got, "PAWL_CPUPROFILE") || !strings.Contains(got, "no CPU profile written") || strings.Count(got, "\n") != 1 {
+		t.Errorf("an unwritable profile says: %q", got)
+	}
+}

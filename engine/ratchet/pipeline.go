@@ -170,11 +170,15 @@ func (s *stages) evaluate(it *item, st *stats) {
 }
 
 // finalize renders the record's output line — verified or quarantined —
-// and its lineage leaf, once every stage has had its say.
-func (s *stages) finalize(it *item) {
+// and its lineage leaf, once every stage has had its say. A verified line
+// is appended to *lines, the chunk's buffer, and it.verified is its part
+// of it.
+func (s *stages) finalize(it *item, lines *[]byte) {
 	rec := it.rec
 	if len(it.reasons) == 0 {
-		it.verified = append(canonjson.Append(make([]byte, 0, len(rec.Raw)+1), it.v), '\n')
+		n := len(*lines)
+		*lines = append(canonjson.Append(*lines, it.v), '\n')
+		it.verified = (*lines)[n:len(*lines):len(*lines)]
 	}
 	it.v = nil
 	if skipLineage {
@@ -307,6 +311,34 @@ type chunk struct {
 	tree  *audit.LineageTree // the lineage tree over this chunk's leaves
 	bytes int64              // input bytes read when the chunk was cut
 	st    *stats
+	// lines holds the verified lines of the chunk's items, one after
+	// another (item.verified are parts of it).
+	lines []byte
+	// fin is closed when the chunk's lines and leaves are rendered.
+	fin chan struct{}
+}
+
+// chunkPool keeps written chunks for the reader to fill again: their items
+// and lines buffer are reused, a few allocations per chunk instead of
+// 100 KiB of items and an output line per record.
+var chunkPool = sync.Pool{New: func() any { return &chunk{items: make([]item, 0, chunkRecords)} }}
+
+// newChunk returns an empty chunk from the pool.
+func newChunk(seq int, first int64) *chunk {
+	c := chunkPool.Get().(*chunk)
+	items, lines := c.items, c.lines
+	clear(items) // the items the chunk held; those past them were never used
+	*c = chunk{seq: seq, first: first, items: items[:0], lines: lines[:0]}
+	return c
+}
+
+// recycle gives a chunk whose lines and leaves are written back to the
+// pool. Nothing may hold its items or lines any more.
+func recycle(c *chunk) {
+	if cap(c.lines) > 4<<20 {
+		c.lines = nil // a chunk of huge records: do not keep their memory
+	}
+	chunkPool.Put(c)
 }
 
 // process streams the plan's input blob through the stages with workers
@@ -401,7 +433,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 			case <-ctx.Done():
 				return
 			}
-			c := &chunk{seq: seq, first: first, items: make([]item, 0, chunkRecords)}
+			c := newChunk(seq, first)
 			var rerr error
 			for len(c.items) < chunkRecords {
 				rec, err := rd.Next()
@@ -472,40 +504,79 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	next := 0
 	var nrec int64
 	var werr error
-	for c := range done {
-		if werr != nil {
-			continue
+	// With ordered plugins, a chunk's lines and leaves are rendered after
+	// them: on a goroutine of its own, while the plugins take the next
+	// chunk, instead of on this one. pend holds the chunks in input order
+	// until their rendering is done (fin); at most 4 per worker are in
+	// flight (tokens), so at most that many renderings.
+	rendered := make(chan struct{})
+	close(rendered)
+	var pend []*chunk
+	stopped := false // a chunk failed: the chunks after it are not looked at
+	write := func(c *chunk) error {
+		if c.err != nil {
+			return c.err
 		}
-		held[c.seq] = c
-		for {
-			c, ok := held[next]
+		err := out.writeChunk(c)
+		if err == nil {
+			err = tree.AppendSegment(c.tree)
+		}
+		if err != nil {
+			return err
+		}
+		total.add(c.st)
+		nrec += int64(len(c.items))
+		bytesRead := c.bytes
+		recycle(c)
+		<-tokens
+		if progress != nil {
+			progress(Progress{Records: nrec, Bytes: bytesRead, Total: pl.InputBytes})
+		}
+		return nil
+	}
+	for in := done; in != nil || len(pend) > 0; {
+		var head chan struct{}
+		if len(pend) > 0 {
+			head = pend[0].fin
+		}
+		select {
+		case c, ok := <-in:
 			if !ok {
-				break
+				in = nil
+				continue
 			}
-			delete(held, next)
-			next++
-			if c.err == nil && len(ordered) > 0 {
-				if c.err = runValidators(ctx, ordered, orderedInsts, c.items, c.st); c.err == nil {
-					st.finalizeChunk(c)
+			if stopped || werr != nil {
+				continue
+			}
+			held[c.seq] = c
+			for !stopped {
+				c, ok := held[next]
+				if !ok {
+					break
 				}
+				delete(held, next)
+				next++
+				c.fin = rendered
+				if c.err == nil && len(ordered) > 0 {
+					if c.err = runValidators(ctx, ordered, orderedInsts, c.items, c.st); c.err == nil {
+						c.fin = make(chan struct{})
+						go func() {
+							st.finalizeChunk(c)
+							close(c.fin)
+						}()
+					}
+				}
+				stopped = c.err != nil
+				pend = append(pend, c)
 			}
-			if c.err != nil {
-				werr = c.err
-				cancel(werr)
-				break
-			}
-			if werr = out.writeChunk(c); werr == nil {
-				werr = tree.AppendSegment(c.tree)
-			}
+		case <-head:
+			c := pend[0]
+			pend = pend[1:]
 			if werr != nil {
-				cancel(werr)
-				break
+				continue
 			}
-			total.add(c.st)
-			nrec += int64(len(c.items))
-			<-tokens
-			if progress != nil {
-				progress(Progress{Records: nrec, Bytes: c.bytes, Total: pl.InputBytes})
+			if werr = write(c); werr != nil {
+				cancel(werr)
 			}
 		}
 	}
@@ -621,8 +692,14 @@ func (o *outputs) writeChunk(c *chunk) error {
 // hashes its leaves into a subtree.
 func (s *stages) finalizeChunk(c *chunk) {
 	c.tree = audit.NewLineageSegment(c.first)
+	if want := 0; cap(c.lines) == 0 {
+		for i := range c.items {
+			want += len(c.items[i].rec.Raw) + 1
+		}
+		c.lines = make([]byte, 0, want+want/4)
+	}
 	for i := range c.items {
-		s.finalize(&c.items[i])
+		s.finalize(&c.items[i], &c.lines)
 		c.tree.Append(c.items[i].leaf)
 	}
 }

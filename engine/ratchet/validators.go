@@ -335,9 +335,13 @@ func batchFor(v *validator, items []item, idx []int) *sandbox.Batch {
 	fields := v.plugin.Manifest().Fields
 	b := sandbox.NewBatch(fields, len(idx))
 	b.First = uint64(items[idx[0]].rec.Ordinal - 1)
+	toks := make([][]string, len(fields)) // each pointer split once a batch, not once a record
+	for f := range fields {
+		toks[f] = jsonptr.Split(v.pointers[f])
+	}
 	for j, i := range idx {
 		for f, field := range fields {
-			val, ok := jsonptr.Get(items[i].v, jsonptr.Split(v.pointers[f]))
+			val, ok := jsonptr.Get(items[i].v, toks[f])
 			if !ok {
 				continue
 			}

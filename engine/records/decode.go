@@ -113,6 +113,18 @@ type decoder struct {
 	keys     []keyEntry // keys of all open objects
 	scratch  []byte     // unescaping buffer
 	intern   map[string]string
+	// text is data as one string, made when the record's first string or
+	// number is read: the strings and numbers without escapes are its
+	// substrings, one allocation per record instead of one per value.
+	text    string
+	hasText bool
+	// posKeys are the keys of the last top-level object read by this
+	// decoder, by position: records of one input repeat them in the same
+	// order, so a key is most often found by comparing its bytes with one
+	// string, without hashing. keyPos is the position of the key being
+	// read, -1 when it is not in the top-level object.
+	posKeys [16]string
+	keyPos  int
 }
 
 type frame struct {
@@ -148,6 +160,7 @@ func (d *decoder) release() {
 		d.scratch = nil
 	}
 	d.data = nil
+	d.text, d.hasText = "", false
 	decoderPool.Put(d)
 }
 
@@ -316,11 +329,15 @@ func (d *decoder) key() *Error {
 		return d.unexpected(d.pos, "a double-quoted object key", false)
 	}
 	off := d.pos
+	f := &d.frames[len(d.frames)-1]
+	d.keyPos = -1
+	if len(d.frames) == 1 {
+		d.keyPos = len(d.keys) - f.kbase
+	}
 	k, err := d.str(true)
 	if err != nil {
 		return err
 	}
-	f := &d.frames[len(d.frames)-1]
 	d.keys = append(d.keys, keyEntry{key: k, off: off})
 	if first, dup := d.seen(f, k, off); dup {
 		return d.errPending(RuleJSONDuplicateKey, off, "duplicate key "+quoteEvidence(k)+" at byte "+strconv.Itoa(off)+
@@ -532,7 +549,7 @@ func (d *decoder) str(isKey bool) (string, *Error) {
 			if isKey {
 				return d.internKey(seg), nil
 			}
-			return string(seg), nil
+			return d.sub(start, i), nil
 		}
 		if c == '\\' {
 			return d.strSlow(start, i, isKey)
@@ -548,13 +565,28 @@ func (d *decoder) str(isKey bool) (string, *Error) {
 	}
 }
 
-func (d *decoder) internKey(seg []byte) string {
-	if s, ok := d.intern[string(seg)]; ok {
-		return s
+// sub returns data[i:j] as a string, a substring of the record's text.
+func (d *decoder) sub(i, j int) string {
+	if !d.hasText {
+		d.text, d.hasText = string(d.data), true
 	}
-	s := string(seg)
-	if len(seg) <= internMaxLen && len(d.intern) < internMaxEntries {
-		d.intern[s] = s
+	return d.text[i:j]
+}
+
+func (d *decoder) internKey(seg []byte) string {
+	p := d.keyPos
+	if p >= 0 && p < len(d.posKeys) && d.posKeys[p] == string(seg) {
+		return d.posKeys[p]
+	}
+	s, ok := d.intern[string(seg)]
+	if !ok {
+		s = string(seg)
+		if len(seg) <= internMaxLen && len(d.intern) < internMaxEntries {
+			d.intern[s] = s
+		}
+	}
+	if p >= 0 && p < len(d.posKeys) && len(s) <= internMaxLen {
+		d.posKeys[p] = s
 	}
 	return s
 }
@@ -712,7 +744,7 @@ func (d *decoder) number() (any, *Error) {
 		return nil, d.errPending(RuleJSONSyntax, errAt, "invalid number at byte "+strconv.Itoa(start)+": "+why)
 	}
 	d.pos = end
-	s := string(d.data[start:end])
+	s := d.sub(start, end)
 	if rangeCheck {
 		if e := checkRange(s); e != "" {
 			return nil, d.errPending(RuleJSONNumberRange, start, "number "+quoteEvidence(s)+" at byte "+strconv.Itoa(start)+" "+e)

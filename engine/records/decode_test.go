@@ -209,3 +209,52 @@ var decodeSeeds = []string{
 	`{"a":1}{}`, `"\u0000\u001f\u007f\u2028"`, "\xEF\xBB\xBF{}", `{"a\\/b":"\/"}`,
 	strings.Repeat("[", 50) + strings.Repeat("]", 50), `[1.5e308, 5e-324, 1e-400]`,
 }
+
+// TestDecodeDoesNotAliasInput: the decoded strings and numbers are the
+// record's text as it was when decoded, whatever the caller does with the
+// bytes afterwards (they are substrings of one copy of the record, not
+// views of the caller's buffer).
+func TestDecodeDoesNotAliasInput(t *testing.T) {
+	b := []byte(`{"device_id":"AB-123456","value":23.5,"note":"a\tb","list":["x",7]}`)
+	v, err := DecodeJSON(b, DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"device_id": "AB-123456", "value": json.Number("23.5"), "note": "a\tb", "list": []any{"x", json.Number("7")}}
+	for i := range b {
+		b[i] = 'Z'
+	}
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("after the input was overwritten the value is %#v, want %#v", v, want)
+	}
+}
+
+// TestDecodeKeysAcrossRecords: a decoder reused from record to record
+// (it remembers the last record's keys by position) gives each record its
+// own keys, in any order, and still finds duplicates.
+func TestDecodeKeysAcrossRecords(t *testing.T) {
+	for i, tc := range []struct {
+		in   string
+		want map[string]any
+		rule string
+	}{
+		{in: `{"a":1,"b":"x"}`, want: map[string]any{"a": json.Number("1"), "b": "x"}},
+		{in: `{"b":"y","a":2}`, want: map[string]any{"b": "y", "a": json.Number("2")}},
+		{in: `{"a":1,"ab":2,"a":3}`, rule: RuleJSONDuplicateKey},
+		{in: `{"ab":1,"a":{"a":2,"b":3}}`, want: map[string]any{"ab": json.Number("1"), "a": map[string]any{"a": json.Number("2"), "b": json.Number("3")}}},
+		{in: `{"a\u0062":1,"b":2}`, want: map[string]any{"ab": json.Number("1"), "b": json.Number("2")}},
+		{in: `{"b":1,"b":2}`, rule: RuleJSONDuplicateKey},
+	} {
+		v, err := DecodeJSON([]byte(tc.in), DecodeOptions{})
+		switch {
+		case tc.rule != "":
+			if err == nil || err.Rule != tc.rule {
+				t.Errorf("record %d %s: got %v, %v; want %s", i, tc.in, v, err, tc.rule)
+			}
+		case err != nil:
+			t.Errorf("record %d %s: %v", i, tc.in, err)
+		case !reflect.DeepEqual(v, tc.want):
+			t.Errorf("record %d %s: got %#v, want %#v", i, tc.in, v, tc.want)
+		}
+	}
+}

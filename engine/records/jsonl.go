@@ -21,6 +21,43 @@ type JSONLReader struct {
 	ordinal int64
 	blank   int64
 	scanned int // bytes at the start of buf[lo:hi] known to hold no LF
+	// recs and raw are blocks the records and their bytes are cut from,
+	// a few allocations per block instead of two per record. A block is
+	// never reused: a record owns its part of it.
+	recs []Record
+	raw  []byte
+}
+
+// Block sizes: the records and bytes of a few hundred typical lines. A line
+// longer than rawBlockMax gets an allocation of its own.
+const (
+	recBlock    = 256
+	rawBlock    = 64 << 10
+	rawBlockMax = 4 << 10
+)
+
+// newRecord returns a zeroed Record from the current block.
+func (r *JSONLReader) newRecord() *Record {
+	if len(r.recs) == 0 {
+		r.recs = make([]Record, recBlock)
+	}
+	rec := &r.recs[0]
+	r.recs = r.recs[1:]
+	return rec
+}
+
+// clone copies line into the current block of bytes; the copy's capacity
+// is its length, so that appending to it cannot reach the next record's.
+func (r *JSONLReader) clone(line []byte) []byte {
+	if len(line) > rawBlockMax {
+		return bytes.Clone(line)
+	}
+	if len(line) > cap(r.raw)-len(r.raw) {
+		r.raw = make([]byte, 0, rawBlock)
+	}
+	n := len(r.raw)
+	r.raw = append(r.raw, line...)
+	return r.raw[n:len(r.raw):len(r.raw)]
 }
 
 // NewJSONLReader returns a Reader of the JSON Lines in r.
@@ -85,11 +122,12 @@ func (r *JSONLReader) emit(line []byte, termLen int) *Record {
 		return nil
 	}
 	r.ordinal++
-	rec := &Record{Ordinal: r.ordinal, Line: lineNo, Offset: off, Length: int64(len(line))}
+	rec := r.newRecord()
+	*rec = Record{Ordinal: r.ordinal, Line: lineNo, Offset: off, Length: int64(len(line))}
 	if rec.Length > r.max {
 		rec.TooLong = true
 	} else {
-		rec.Raw = bytes.Clone(line)
+		rec.Raw = r.clone(line)
 	}
 	return rec
 }

@@ -240,3 +240,28 @@ func TestJSONLOffsetsPointIntoInput(t *testing.T) {
 		t.Fatalf("line %d, want 4", recs[2].Line)
 	}
 }
+
+// TestJSONLRecordsOwnTheirBytes: records are cut from shared blocks, yet
+// each owns its bytes: appending to one record's Raw does not reach the
+// next record's, and a line longer than a block's share is whole.
+func TestJSONLRecordsOwnTheirBytes(t *testing.T) {
+	long := strings.Repeat("x", 10000)
+	r := NewJSONLReader(strings.NewReader("{\"a\":1}\n{\"b\":2}\n\""+long+"\"\n{\"c\":3}\n"), Options{})
+	var recs []*Record
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		recs = append(recs, rec)
+	}
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 4", len(recs))
+	}
+	_ = append(recs[0].Raw, "XXXXXXXX"...)
+	for i, want := range []string{`{"a":1}`, `{"b":2}`, `"` + long + `"`, `{"c":3}`} {
+		if string(recs[i].Raw) != want {
+			t.Errorf("record %d holds %.40q, want %.40q", i+1, recs[i].Raw, want)
+		}
+	}
+}
