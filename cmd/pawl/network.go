@@ -218,7 +218,7 @@ func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
 // publishOnce publishes the trail's head to the network's hub when the
 // project is in a network, and says whether the publication failed (on
 // record; the next one carries the head).
-func publishOnce(ctx context.Context, root string, cfg config.Config, log io.Writer) (failed bool) {
+func publishOnce(ctx context.Context, root string, cfg config.Config, leaf *network.Leaf, log io.Writer) (failed bool) {
 	if cfg.NetworkHub == "" {
 		return false
 	}
@@ -228,7 +228,7 @@ func publishOnce(ctx context.Context, root string, cfg config.Config, log io.Wri
 		return true
 	}
 	defer p.Close()
-	r, err := network.Publish(ctx, p, network.Options{Operator: gate.EnginePrincipal, Reason: "after a commit"})
+	r, err := network.Publish(ctx, p, network.Options{Operator: gate.EnginePrincipal, Reason: "after a commit", Leaf: leaf})
 	switch {
 	case err != nil:
 		fmt.Fprintf(log, "pawl serve: network publication: %v\n", err)

@@ -60,6 +60,19 @@ func TestLeafSites(t *testing.T) {
 	if h.LeafURL() != leafURL {
 		t.Fatalf("the hub's leaf URL %s, want %s", h.LeafURL(), leafURL)
 	}
+	t.Run("set-up mistakes say what to fix", func(t *testing.T) {
+		if _, err := network.Publish(t.Context(), lyon.p, network.Options{Timeout: time.Second}); err == nil || !strings.Contains(err.Error(), "leaf node is not running") {
+			t.Fatalf("leaf mode without the leaf node: %v", err)
+		}
+		if _, err := network.StartLeaf(t.Context(), network.LeafConfig{Site: "lyon", Hub: "nats://" + cfg.LeafListen, Creds: lyon.creds, Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "over TLS only") {
+			t.Fatalf("a leaf to a plain URL: %v", err)
+		}
+		y := filepath.Join(t.TempDir(), "hub.yaml")
+		os.WriteFile(y, fmt.Appendf(nil, "listen: %s\ndir: hub\ntls: {cert: %s, key: %s}\nsites:\n  lyon: {nkey: %s, vkey: %q, leaf: true}\n", cfg.Listen, pki.ServerCert, pki.ServerKey, lyon.nkey, lyon.vkey), 0o600)
+		if _, err := network.ReadHubConfig(y); err == nil || !strings.Contains(err.Error(), "leaf_listen: sites with leaf: true") {
+			t.Fatalf("a leaf site without leaf_listen: %v", err)
+		}
+	})
 	publish := func(t *testing.T, s *site) network.Result {
 		t.Helper()
 		r, err := network.Publish(t.Context(), s.p, network.Options{Reason: "after a commit", Timeout: 5 * time.Second, Leaf: leaves[s.id]})
