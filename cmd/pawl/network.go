@@ -42,7 +42,10 @@ checkpoint signed by the site's trail key, consistent with the one before
 hub's key in DIR/hub.key); two roots at one size (a split view), a proof that
 does not verify (a fork), a smaller checkpoint that nothing proves (a
 truncation), garbage and forged messages are findings, kept in DIR/hub.db and
-shown by 'pawl network status'. The hub never receives records. It runs until
+shown by 'pawl network status'. Sites with leaf: true run leaf nodes of their
+own, which connect to leaf_listen (TLS) into an account of their own; the
+hub's stream PAWL_SITE_<site> sources each one's outbox, and is checked the
+same way. The hub never receives records. It runs until
 SIGINT or SIGTERM; it acts on no project.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -63,6 +66,9 @@ SIGINT or SIGTERM; it acts on no project.`,
 				return err
 			}
 			fmt.Fprintf(a.s.err, "pawl network hub: listening on %s for %d sites; cosigning key %s\n", h.URL(), len(cfg.Sites), h.VKey())
+			if u := h.LeafURL(); u != "" {
+				fmt.Fprintf(a.s.err, "pawl network hub: leaf nodes of sites with leaf: true connect to %s\n", u)
+			}
 			<-ctx.Done()
 			if err := h.Err(); err != nil {
 				fmt.Fprintf(a.s.err, "pawl network hub: the checker's last error: %v\n", err)
