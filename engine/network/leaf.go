@@ -155,6 +155,9 @@ func makeOutbox(ctx context.Context, c LeafConfig) error {
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: Outbox, Subjects: []string{Subject(c.Site, "checkpoint"), Subject(c.Site, "batch")},
 		Storage: jetstream.FileStorage, Duplicates: time.Hour, MaxMsgSize: maxMessage,
+		// A message leaves the outbox once the hub's stream has stored
+		// it (the consumer's flow-control acknowledgement).
+		Retention: jetstream.WorkQueuePolicy,
 	}); err != nil {
 		return fmt.Errorf("the site's outbox stream: %v", err)
 	}
@@ -196,6 +199,20 @@ func readSeed(creds string) ([]byte, error) {
 
 // Connected says whether the leaf's link to the hub is up.
 func (l *Leaf) Connected() bool { return l.ns.NumLeafNodes() > 0 }
+
+// Pending is how many messages the outbox holds that the hub's stream has
+// not stored yet.
+func (l *Leaf) Pending(ctx context.Context) (uint64, error) {
+	s, err := l.js.Stream(ctx, Outbox)
+	if err != nil {
+		return 0, err
+	}
+	si, err := s.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return si.State.Msgs, nil
+}
 
 // Site is the leaf's site id.
 func (l *Leaf) Site() string { return l.cfg.Site }

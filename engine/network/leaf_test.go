@@ -131,6 +131,9 @@ func TestLeafSites(t *testing.T) {
 		if leaves["lyon"].Connected() {
 			t.Fatal("lyon's leaf says it is connected to a hub that is down")
 		}
+		if n, err := leaves["lyon"].Pending(t.Context()); err != nil || n < 4 {
+			t.Fatalf("lyon's outbox holds %d messages (%v), want at least 4: two batch signatures, two checkpoints", n, err)
+		}
 		if fs := enginetest.Details[actions.NetworkPublishFailedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID()); len(fs) != 0 {
 			t.Fatalf("network.publish_failed entries with the outbox up: %+v", fs)
 		}
@@ -145,6 +148,17 @@ func TestLeafSites(t *testing.T) {
 		}
 		if n := hubCheckpoints(t, cfg, "lyon"); n != 3 {
 			t.Fatalf("hub.db holds %d checkpoints of lyon, want 3 (one per publication)", n)
+		}
+		// Stored on the hub, the messages leave the outbox (at the
+		// consumer's next flow-control round, within a heartbeat).
+		for deadline := time.Now().Add(8 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			n, err := leaves["lyon"].Pending(t.Context())
+			if err == nil && n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("lyon's outbox still holds %d messages (%v) the hub has", n, err)
+			}
 		}
 	})
 
@@ -205,7 +219,7 @@ func TestLeafSites(t *testing.T) {
 		}
 		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		if _, err := js.UpdateStream(t.Context(), jetstream.StreamConfig{Name: network.Outbox, Subjects: []string{"pawl.site.>"}, Storage: jetstream.FileStorage}); err != nil {
+		if _, err := js.UpdateStream(t.Context(), jetstream.StreamConfig{Name: network.Outbox, Subjects: []string{"pawl.site.>"}, Storage: jetstream.FileStorage, Retention: jetstream.WorkQueuePolicy}); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(10 * time.Second)
