@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -58,6 +59,8 @@ type Leaf struct {
 	ns  *server.Server
 	nc  *nats.Conn
 	js  jetstream.JetStream
+	// lock is held (flock) on Dir/leaf.lock while the leaf runs.
+	lock *os.File
 }
 
 // StartLeaf starts the site's leaf node and its outbox stream. The hub
@@ -89,6 +92,22 @@ func StartLeaf(ctx context.Context, c LeafConfig) (*Leaf, error) {
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return nil, err
 	}
+	// One leaf node per store: a second (a second pawl serve of the
+	// project) would corrupt it.
+	lock, err := os.OpenFile(filepath.Join(c.Dir, "leaf.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%s: another leaf node of site %s uses this store (a second pawl serve of the project?): stop it first", c.Dir, c.Site)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	// The outbox exists before the link is up: the hub's sourcing,
 	// refused once for a stream not there yet, would wait long to ask
 	// again. So the first start makes it, with no remote.
@@ -105,7 +124,8 @@ func StartLeaf(ctx context.Context, c LeafConfig) (*Leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Leaf{cfg: c, ns: ns}
+	l := &Leaf{cfg: c, ns: ns, lock: lock}
+	ok = true
 	if l.nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("pawl-site "+c.Site)); err != nil {
 		l.Close()
 		return nil, err
@@ -233,5 +253,5 @@ func (l *Leaf) Close() error {
 	}
 	l.ns.Shutdown()
 	l.ns.WaitForShutdown()
-	return nil
+	return l.lock.Close()
 }

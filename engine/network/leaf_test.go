@@ -67,6 +67,9 @@ func TestLeafSites(t *testing.T) {
 		if _, err := network.StartLeaf(t.Context(), network.LeafConfig{Site: "lyon", Hub: "nats://" + cfg.LeafListen, Creds: lyon.creds, Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "over TLS only") {
 			t.Fatalf("a leaf to a plain URL: %v", err)
 		}
+		if _, err := network.StartLeaf(t.Context(), network.LeafConfig{Site: "lyon", Hub: leafURL, Creds: lyon.creds, CA: pki.CA, Dir: filepath.Join(lyon.p.Data, "network")}); err == nil || !strings.Contains(err.Error(), "another leaf node of site lyon uses this store") {
+			t.Fatalf("a second leaf node on lyon's store: %v", err)
+		}
 		y := filepath.Join(t.TempDir(), "hub.yaml")
 		os.WriteFile(y, fmt.Appendf(nil, "listen: %s\ndir: hub\ntls: {cert: %s, key: %s}\nsites:\n  lyon: {nkey: %s, vkey: %q, leaf: true}\n", cfg.Listen, pki.ServerCert, pki.ServerKey, lyon.nkey, lyon.vkey), 0o600)
 		if _, err := network.ReadHubConfig(y); err == nil || !strings.Contains(err.Error(), "leaf_listen: sites with leaf: true") {
