@@ -132,7 +132,7 @@ func (c *HubConfig) check() error {
 		}
 	}
 	if leaves && c.LeafListen == "" {
-		return errors.New("leaf_listen: sites with leaf: true connect to the hub's leaf-node port: give its host:port (e.g. 0.0.0.0:7422)")
+		return errors.New("leaf_listen: sites with leaf: true connect to the hub's leaf-node port: give its host:port (e.g. 0.0.0.0:7423)")
 	}
 	if c.LeafListen != "" && c.TLS.Cert == "" {
 		return errors.New("leaf_listen: leaf nodes connect over TLS only: give tls.cert and tls.key")
