@@ -43,7 +43,10 @@ checkpoint signed by the site's trail key, consistent with the one before
 hub's key in DIR/hub.key); two roots at one size (a split view), a proof that
 does not verify (a fork), a smaller checkpoint that nothing proves (a
 truncation), garbage and forged messages are findings, kept in DIR/hub.db and
-shown by 'pawl network status'. The hub never receives records. It runs until
+shown by 'pawl network status'. Sites with leaf: true run leaf nodes of their
+own, which connect to leaf_listen (TLS) into an account of their own; the
+hub's stream PAWL_SITE_<site> sources each one's outbox, and is checked the
+same way. The hub never receives records. It runs until
 SIGINT or SIGTERM; it acts on no project.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -64,6 +67,9 @@ SIGINT or SIGTERM; it acts on no project.`,
 				return err
 			}
 			fmt.Fprintf(a.s.err, "pawl network hub: listening on %s for %d sites; cosigning key %s\n", h.URL(), len(cfg.Sites), h.VKey())
+			if u := h.LeafURL(); u != "" {
+				fmt.Fprintf(a.s.err, "pawl network hub: leaf nodes of sites with leaf: true connect to %s\n", u)
+			}
 			<-ctx.Done()
 			if err := h.Err(); err != nil {
 				fmt.Fprintf(a.s.err, "pawl network hub: the checker's last error: %v\n", err)
@@ -207,7 +213,7 @@ func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
 // publishOnce publishes the trail's head to the network's hub when the
 // project is in a network, and says whether the publication failed (on
 // record; the next one carries the head).
-func publishOnce(ctx context.Context, root string, cfg config.Config, log io.Writer) (failed bool) {
+func publishOnce(ctx context.Context, root string, cfg config.Config, leaf *network.Leaf, log io.Writer) (failed bool) {
 	if cfg.NetworkHub == "" {
 		return false
 	}
@@ -217,7 +223,7 @@ func publishOnce(ctx context.Context, root string, cfg config.Config, log io.Wri
 		return true
 	}
 	defer p.Close()
-	r, err := network.Publish(ctx, p, network.Options{Operator: gate.EnginePrincipal, Reason: "after a commit"})
+	r, err := network.Publish(ctx, p, network.Options{Operator: gate.EnginePrincipal, Reason: "after a commit", Leaf: leaf})
 	switch {
 	case err != nil:
 		fmt.Fprintf(log, "pawl serve: network publication: %v\n", err)

@@ -97,7 +97,7 @@ func TestNetworkCommands(t *testing.T) {
 	lw := &logWriter{b: new(bytes.Buffer)}
 	ctx, stop := context.WithCancel(t.Context())
 	pushed := make(chan bool, 4)
-	trigger, wait := witnessPusher(ctx, root, cfg, lw, 0, pushed)
+	trigger, wait := witnessPusher(ctx, root, cfg, nil, lw, 0, pushed)
 	trigger()
 	wait()
 	stop()

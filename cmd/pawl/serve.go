@@ -13,6 +13,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/inbox"
+	"github.com/pawl-dev/pawl/engine/network"
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/serve"
@@ -288,7 +289,19 @@ goes to standard error.`,
 			p.Close()
 			// After each commit, the trail's head goes to the witnesses,
 			// in the background (witnessPusher).
-			pushWitnesses, _ := witnessPusher(c.Context(), root, cfg, a.s.err, witnessRetry, nil)
+			// With network.leaf, the site's leaf node runs as long as the
+			// service: it forwards the outbox to the hub whenever the link
+			// is up.
+			var leaf *network.Leaf
+			if cfg.NetworkHub != "" && cfg.NetworkLeaf {
+				leaf, err = network.StartLeaf(c.Context(), network.LeafConfig{Site: cfg.NetworkSite, Hub: cfg.NetworkHub,
+					Creds: resolveSet(l, cfg.NetworkCredentials), CA: resolveSet(l, cfg.NetworkCA), Dir: filepath.Join(l.Data, "network")})
+				if err != nil {
+					return fmt.Errorf("network.leaf: the site's leaf node: %w", err)
+				}
+				defer leaf.Close()
+			}
+			pushWitnesses, _ := witnessPusher(c.Context(), root, cfg, leaf, a.s.err, witnessRetry, nil)
 			// The gate: the jobs' sources scanned every watch.interval, as
 			// the service's account, between commands (each scan takes the
 			// project lock); a scan that commits pushes to the witnesses.

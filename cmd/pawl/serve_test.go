@@ -238,6 +238,22 @@ func TestServeRefusesWhatIsNotPrivate(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, DefaultSocket)); err == nil {
 		t.Fatal("the refused service made its socket")
 	}
+	// A site in leaf mode: the service starts its leaf node first, and
+	// refuses a hub it would reach without TLS.
+	os.Chmod(key, 0o600)
+	creds := filepath.Join(data, "site.nk")
+	mustPawl(t, "network", "credentials", "--out", creds)
+	t.Setenv("PAWL_NETWORK_HUB", "nats://127.0.0.1:7422")
+	t.Setenv("PAWL_NETWORK_SITE", "lyon")
+	t.Setenv("PAWL_NETWORK_CREDENTIALS", creds)
+	t.Setenv("PAWL_NETWORK_LEAF", "true")
+	code, _, errs = pawl(t, "", "-C", dir, "serve")
+	if code != exitError || !strings.Contains(errs, `network.leaf: the site's leaf node: network.hub "nats://127.0.0.1:7422": a leaf connects to the hub over TLS only`) {
+		t.Fatalf("serve as a leaf of a hub without TLS: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, DefaultSocket)); err == nil {
+		t.Fatal("the refused service made its socket")
+	}
 }
 
 // TestSecondServeRefused: one service per project.

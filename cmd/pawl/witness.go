@@ -11,6 +11,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/network"
 	"github.com/pawl-dev/pawl/engine/project"
 
 	"github.com/pawl-dev/pawl/engine/gate"
@@ -137,11 +138,12 @@ const witnessRetry = time.Minute
 // coalesces triggers that arrive while it pushes into one more push. A push
 // that fails is on record (witness.push_failed) and tried again after
 // retry, or at the next commit, whichever comes first; a bundle with no
-// witnesses makes it do nothing. wait, for tests and shutdown, returns once
+// witnesses makes it do nothing; leaf is the site's running leaf node
+// (network.leaf), nil otherwise. wait, for tests and shutdown, returns once
 // no push is asked or running. pushed, when not nil, is told after each
 // push whether it failed, and closed when the pusher stops with ctx
 // (tests).
-func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.Writer, retry time.Duration, pushed chan<- bool) (trigger func(), wait func()) {
+func witnessPusher(ctx context.Context, root string, cfg config.Config, leaf *network.Leaf, log io.Writer, retry time.Duration, pushed chan<- bool) (trigger func(), wait func()) {
 	asked := make(chan struct{}, 1)
 	var mu sync.Mutex
 	pending := 0
@@ -160,7 +162,7 @@ func witnessPusher(ctx context.Context, root string, cfg config.Config, log io.W
 			}
 			again = nil
 			failed := pushOnce(ctx, root, cfg, log)
-			if publishOnce(ctx, root, cfg, log) {
+			if publishOnce(ctx, root, cfg, leaf, log) {
 				failed = true
 			}
 			if failed && retry > 0 {

@@ -345,7 +345,7 @@ func TestServiceWitnessPushAfterCommit(t *testing.T) {
 	lw := &logWriter{b: &bytes.Buffer{}}
 	pushed := make(chan bool, 8)
 	ctx, stop := context.WithCancel(t.Context())
-	trigger, wait := witnessPusher(ctx, root, cfg, lw, time.Millisecond, pushed)
+	trigger, wait := witnessPusher(ctx, root, cfg, nil, lw, time.Millisecond, pushed)
 	defer func() {
 		stop()
 		for range pushed { // until the pusher has stopped touching the project

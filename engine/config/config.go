@@ -75,6 +75,7 @@ type Config struct {
 	NetworkSite        string
 	NetworkCredentials string
 	NetworkCA          string
+	NetworkLeaf        bool
 }
 
 // Defaults returns every key at its default. Two defaults depend on the

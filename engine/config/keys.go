@@ -379,6 +379,15 @@ var table = build([]Key{
 		field: func(c *Config) any { return &c.NetworkCA },
 		Doc:   "The certificates (PEM) of the CA that issued the hub's TLS certificate. Relative to the project root unless absolute.",
 	},
+	{
+		Name: "network.leaf", Type: Boolean, def: false,
+		field: func(c *Config) any { return &c.NetworkLeaf },
+		Doc: "Run this site's own leaf node: `pawl serve` starts an embedded NATS server with JetStream in the site's own domain (its id), " +
+			"stores each publication in its outbox stream there (under the data directory, `network/`), and connects to the hub's leaf-node port " +
+			"(`network.hub` is then `tls://host:<leaf_listen port>`) with the site's nkey and TLS; the hub's stream for the site sources from the outbox, " +
+			"so what the site published while the link was down reaches the hub when it returns, with nobody re-sending. " +
+			"False: each publication connects straight to the hub and must reach it (README, \"Many sites\", says when to choose which).",
+	},
 })
 
 // Keys returns every key, in the order the documentation lists them.

@@ -44,12 +44,19 @@ func InboxPrefix(site string) string { return "_INBOX_" + site }
 type SiteConfig struct {
 	NKey string `yaml:"nkey"`
 	VKey string `yaml:"vkey"`
+	// Leaf: the site runs a leaf node (network.leaf) and connects to the
+	// hub's leaf_listen port in an account of its own; the hub's stream
+	// PAWL_SITE_<site> sources from the site's outbox.
+	Leaf bool `yaml:"leaf"`
 }
 
 // HubConfig is the hub's configuration file (`pawl network hub --config`).
 type HubConfig struct {
 	// Listen is the host:port sites connect to (TLS).
 	Listen string `yaml:"listen"`
+	// LeafListen is the host:port the leaf nodes of sites with leaf: true
+	// connect to (TLS); empty: no leaf sites.
+	LeafListen string `yaml:"leaf_listen"`
 	// Dir holds the JetStream store, the hub's state (hub.db) and its
 	// cosigning key (hub.key).
 	Dir string `yaml:"dir"`
@@ -111,7 +118,9 @@ func (c *HubConfig) check() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: give both cert and key")
 	}
+	leaves := false
 	for id, s := range c.Sites {
+		leaves = leaves || s.Leaf
 		if !validSite(id) {
 			return fmt.Errorf("sites: %q: a site id is letters, digits, '-' and '_'", id)
 		}
@@ -122,7 +131,33 @@ func (c *HubConfig) check() error {
 			return fmt.Errorf("sites.%s.vkey: %v", id, err)
 		}
 	}
+	if leaves && c.LeafListen == "" {
+		return errors.New("leaf_listen: sites with leaf: true connect to the hub's leaf-node port: give its host:port (e.g. 0.0.0.0:7423)")
+	}
+	if c.LeafListen != "" && c.TLS.Cert == "" {
+		return errors.New("leaf_listen: leaf nodes connect over TLS only: give tls.cert and tls.key")
+	}
 	return nil
+}
+
+// LeafAccount is the hub's account of a leaf site.
+func LeafAccount(site string) string { return "SITE_" + site }
+
+// SiteStream is the hub's stream of a leaf site's publications, in its
+// account, sourced from the site's outbox.
+func SiteStream(site string) string { return "PAWL_SITE_" + site }
+
+// hostPort splits a listen address.
+func hostPort(listen string) (string, int, error) {
+	h, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen %q: %v", listen, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen %q: bad port", listen)
+	}
+	return h, port, nil
 }
 
 func validSite(id string) bool {
@@ -147,6 +182,7 @@ type Hub struct {
 	cc     jetstream.ConsumeContext
 	cons   jetstream.Consumer
 	stream jetstream.Stream
+	leaves []*leafChecker // one per leaf site, in its account
 	mu     sync.Mutex
 	err    error // the checker's last infrastructure error
 }
@@ -176,15 +212,9 @@ func StartHub(ctx context.Context, c HubConfig) (*Hub, error) {
 	hubPub, _ := kp.PublicKey()
 	host, port := "127.0.0.1", -1
 	if c.Listen != "" {
-		h, p, err := net.SplitHostPort(c.Listen)
-		if err != nil {
+		if host, port, err = hostPort(c.Listen); err != nil {
 			st.close()
-			return nil, fmt.Errorf("listen %q: %v", c.Listen, err)
-		}
-		host = h
-		if port, err = strconv.Atoi(p); err != nil {
-			st.close()
-			return nil, fmt.Errorf("listen %q: bad port", c.Listen)
+			return nil, err
 		}
 	}
 	opts := &server.Options{
@@ -197,7 +227,35 @@ func StartHub(ctx context.Context, c HubConfig) (*Hub, error) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	type leafAcc struct {
+		id string
+		kp nkeys.KeyPair
+	}
+	var leaves []leafAcc
 	for _, id := range ids {
+		if c.Sites[id].Leaf {
+			// A leaf site lives in an account of its own: nothing it
+			// sends reaches another site's subjects, the sites' direct
+			// stream or the hub's checker, and only the site's
+			// outbox, sourced by the hub, is read from it. It may not
+			// use the hub's JetStream API in its account (delete or
+			// acknowledge what the hub holds of it), nor connect as a
+			// client.
+			acc := server.NewAccount(LeafAccount(id))
+			ckp, err := nkeys.CreateUser()
+			if err != nil {
+				st.close()
+				return nil, err
+			}
+			cpub, _ := ckp.PublicKey()
+			opts.Accounts = append(opts.Accounts, acc)
+			opts.Nkeys = append(opts.Nkeys,
+				&server.NkeyUser{Nkey: c.Sites[id].NKey, Account: acc, AllowedConnectionTypes: map[string]struct{}{"LEAFNODE": {}},
+					Permissions: leafPerms()},
+				&server.NkeyUser{Nkey: cpub, Account: acc})
+			leaves = append(leaves, leafAcc{id, ckp})
+			continue
+		}
 		// A site publishes to its own subjects and nothing else (no
 		// records subject, no other site's, not the JetStream API); it
 		// hears only the hub's acknowledgements, on its own inbox
@@ -216,6 +274,15 @@ func StartHub(ctx context.Context, c HubConfig) (*Hub, error) {
 		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 		opts.TLS = true
 	}
+	if c.LeafListen != "" {
+		lh, lp, err := hostPort(c.LeafListen)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("leaf_%v", err)
+		}
+		opts.LeafNode = server.LeafNodeOpts{Host: lh, Port: lp, TLSConfig: opts.TLSConfig, TLSTimeout: 5}
+		opts.JetStreamDomain = HubDomain
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		st.close()
@@ -228,9 +295,34 @@ func StartHub(ctx context.Context, c HubConfig) (*Hub, error) {
 		return nil, errors.New("the hub's NATS server did not start within 10 s")
 	}
 	h := &Hub{cfg: c, ns: ns, state: st}
+	if len(leaves) > 0 {
+		// With accounts of its own, JetStream is on where it is asked.
+		names := []string{server.DEFAULT_GLOBAL_ACCOUNT}
+		for _, l := range leaves {
+			names = append(names, LeafAccount(l.id))
+		}
+		for _, n := range names {
+			a, err := ns.LookupAccount(n)
+			if err == nil {
+				err = a.EnableJetStream(nil, nil)
+			}
+			if err != nil {
+				h.Close()
+				return nil, fmt.Errorf("JetStream in the hub's account %s: %v", n, err)
+			}
+		}
+	}
 	if err := h.startChecker(ctx, kp); err != nil {
 		h.Close()
 		return nil, err
+	}
+	for _, l := range leaves {
+		lc, err := h.startLeafChecker(ctx, l.id, l.kp)
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		h.leaves = append(h.leaves, lc)
 	}
 	return h, nil
 }
@@ -261,23 +353,74 @@ func (h *Hub) startChecker(ctx context.Context, kp nkeys.KeyPair) error {
 	// One message at a time, in the stream's order; acknowledged once
 	// its outcome is in hub.db, so a crash redelivers it and the check,
 	// idempotent, gives the same outcome.
-	h.cc, err = cons.Consume(func(m jetstream.Msg) {
-		md, err := m.Metadata()
-		if err != nil {
-			h.fail(err)
-			m.NakWithDelay(time.Second)
-			return
-		}
-		if err := h.state.handle(context.Background(), m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp); err != nil {
-			// hub.db could not take it (disk full, I/O): again in a
-			// second, nothing acknowledged, nothing lost.
-			h.fail(err)
-			m.NakWithDelay(time.Second)
-			return
-		}
-		m.Ack()
-	})
+	h.cc, err = cons.Consume(h.check(""))
 	return err
+}
+
+// check handles the messages of the direct stream (from "") or of the
+// leaf site from's stream.
+func (h *Hub) check(from string) func(jetstream.Msg) {
+	return func(m jetstream.Msg) { h.checkMsg(from, m) }
+}
+
+func (h *Hub) checkMsg(from string, m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		h.fail(err)
+		m.NakWithDelay(time.Second)
+		return
+	}
+	if err := h.state.handle(context.Background(), from, m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp); err != nil {
+		// hub.db could not take it (disk full, I/O): again in a
+		// second, nothing acknowledged, nothing lost.
+		h.fail(err)
+		m.NakWithDelay(time.Second)
+		return
+	}
+	m.Ack()
+}
+
+// leafChecker is the hub's checker of one leaf site: its stream, in the
+// site's account, sourced from the site's outbox.
+type leafChecker struct {
+	nc     *nats.Conn
+	stream jetstream.Stream
+	cons   jetstream.Consumer
+	cc     jetstream.ConsumeContext
+}
+
+// startLeafChecker makes the leaf site's stream on the hub, sourcing only
+// the site's own subjects from the outbox in the site's JetStream domain
+// (whatever else the site's server puts there stays there), and consumes
+// it like the direct stream, with the same check.
+func (h *Hub) startLeafChecker(ctx context.Context, site string, kp nkeys.KeyPair) (*leafChecker, error) {
+	pub, _ := kp.PublicKey()
+	nc, err := nats.Connect("", nats.InProcessServer(h.ns), nats.Nkey(pub, kp.Sign), nats.Name("pawl-hub "+site))
+	if err != nil {
+		return nil, fmt.Errorf("the hub's checker of %s: %v", site, err)
+	}
+	lc := &leafChecker{nc: nc}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if lc.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: SiteStream(site), Storage: jetstream.FileStorage, Duplicates: time.Hour, MaxMsgSize: maxMessage,
+		Sources: []*jetstream.StreamSource{{Name: Outbox, Domain: site, Consumer: &jetstream.StreamConsumerSource{Name: OutboxConsumer, DeliverSubject: OutboxDeliver(site)}}},
+	}); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("the hub's stream %s: %v", SiteStream(site), err)
+	}
+	if lc.cons, err = lc.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: consumer, AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1}); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("the hub's consumer of %s: %v", SiteStream(site), err)
+	}
+	if lc.cc, err = lc.cons.Consume(h.check(site)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return lc, nil
 }
 
 func (h *Hub) fail(err error) {
@@ -302,12 +445,32 @@ func (h *Hub) Idle(ctx context.Context) bool {
 	}
 	// Acknowledged (after its outcome is in hub.db) up to the stream's
 	// last message.
-	si, err := h.stream.Info(ctx)
+	if !idle(ctx, h.stream, h.cons) {
+		return false
+	}
+	for _, l := range h.leaves {
+		if !idle(ctx, l.stream, l.cons) {
+			return false
+		}
+	}
+	return true
+}
+
+func idle(ctx context.Context, s jetstream.Stream, c jetstream.Consumer) bool {
+	si, err := s.Info(ctx)
 	if err != nil {
 		return false
 	}
-	ci, err := h.cons.Info(ctx)
+	ci, err := c.Info(ctx)
 	return err == nil && ci.AckFloor.Stream >= si.State.LastSeq && ci.NumAckPending == 0
+}
+
+// LeafURL is the URL leaf nodes connect to ("" without leaf_listen).
+func (h *Hub) LeafURL() string {
+	if h.cfg.LeafListen == "" {
+		return ""
+	}
+	return "tls://" + h.cfg.LeafListen
 }
 
 // URL is the URL sites connect to.
@@ -325,6 +488,10 @@ func (h *Hub) VKey() string { return h.state.vkey().String() }
 // Close stops the checker and the server; what the stream holds stays on
 // disk.
 func (h *Hub) Close() error {
+	for _, l := range h.leaves {
+		l.cc.Stop()
+		l.nc.Close()
+	}
 	if h.cc != nil {
 		h.cc.Stop()
 	}
@@ -368,4 +535,11 @@ func caPool(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", path)
 	}
 	return p, nil
+}
+
+// leafPerms: a leaf site may not use the hub's JetStream API in its
+// account (delete, purge or read what the hub holds of it), acknowledge
+// the hub's deliveries, or reach the system account.
+func leafPerms() *server.Permissions {
+	return &server.Permissions{Publish: &server.SubjectPermission{Deny: []string{"$JS.API.>", "$JS." + HubDomain + ".API.>", "$JS.ACK.>", "$SYS.>"}}}
 }

@@ -27,6 +27,9 @@ type Options struct {
 	Reason   string
 	// Timeout bounds the connection and the hub's acknowledgement; 0: 10 s.
 	Timeout time.Duration
+	// Leaf is the site's running leaf node (network.leaf): messages go
+	// to its outbox, acknowledged there, and the hub sources them.
+	Leaf *Leaf
 }
 
 // Result is what one publication came to.
@@ -92,6 +95,17 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 		}
 		return r, nil
 	}
+	send := func(subject, id string, msg []byte) (*jetstream.PubAck, error) {
+		return Send(ctx, cfg.NetworkHub, cfg.NetworkSite, p.Resolve(cfg.NetworkCredentials), resolveSet(p, cfg.NetworkCA), subject, id, msg, o.Timeout)
+	}
+	if cfg.NetworkLeaf {
+		if o.Leaf == nil || o.Leaf.Site() != cfg.NetworkSite {
+			return r, errors.New("network.leaf is set but the site's leaf node is not running: `pawl serve` runs it")
+		}
+		send = func(subject, id string, msg []byte) (*jetstream.PubAck, error) {
+			return o.Leaf.Send(ctx, subject, id, msg, o.Timeout)
+		}
+	}
 	e, _, err := p.PolicyInForce(ctx)
 	if err != nil {
 		return r, err
@@ -118,7 +132,7 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 		sum := sha256.Sum256(msg)
 		mid := hex.EncodeToString(sum[:])
 		subject := Subject(cfg.NetworkSite, "batch")
-		ack, err := Send(ctx, cfg.NetworkHub, cfg.NetworkSite, p.Resolve(cfg.NetworkCredentials), resolveSet(p, cfg.NetworkCA), subject, mid, msg, o.Timeout)
+		ack, err := send(subject, mid, msg)
 		if err != nil {
 			return fail(problemOf(err), fmt.Errorf("hub %s: %v (the next publication tries again)", cfg.NetworkHub, err), d.ID)
 		}
@@ -169,7 +183,7 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	sum := sha256.Sum256(msg)
 	id := hex.EncodeToString(sum[:])
 	subject := Subject(cfg.NetworkSite, "checkpoint")
-	ack, err := Send(ctx, cfg.NetworkHub, cfg.NetworkSite, p.Resolve(cfg.NetworkCredentials), resolveSet(p, cfg.NetworkCA), subject, id, msg, o.Timeout)
+	ack, err := send(subject, id, msg)
 	if err != nil {
 		return fail(problemOf(err), fmt.Errorf("hub %s: %v (the next publication carries the head)", cfg.NetworkHub, err), d.ID)
 	}

@@ -122,11 +122,17 @@ type stored struct {
 
 // handle checks one message of the stream (its subject, bytes, stream
 // sequence and the time the hub stored it) and keeps the outcome, in one
-// transaction. Handling the same message again changes nothing.
-func (s *state) handle(ctx context.Context, subject string, data []byte, seq uint64, at time.Time) error {
+// transaction. Handling the same message again changes nothing. from is
+// the leaf site whose stream the message came from ("": the direct
+// stream, where the server allowed the subject).
+func (s *state) handle(ctx context.Context, from, subject string, data []byte, seq uint64, at time.Time) error {
 	site, kind := "", ""
 	if rest, ok := strings.CutPrefix(subject, "pawl.site."); ok {
 		site, kind, _ = strings.Cut(rest, ".")
+	}
+	misaddressed := from != "" && site != from
+	if misaddressed {
+		site = from
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -137,6 +143,14 @@ func (s *state) handle(ctx context.Context, subject string, data []byte, seq uin
 		_, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO findings (site, kind, detail, seq, at) VALUES (?, ?, ?, ?, ?)",
 			site, k, fmt.Sprintf(format, args...), seq, at.UTC().Format(time.RFC3339Nano))
 		return err
+	}
+	if misaddressed {
+		// A leaf's outbox is the site's own: what else its server puts
+		// there is not the site's to say.
+		if err := find(Forged, "message %d: %s's leaf node forwarded a message on %q, not one of its own subjects", seq, from, subject); err != nil {
+			return err
+		}
+		return tx.Commit()
 	}
 	if err := s.checkMessage(ctx, tx, site, kind, data, seq, at, find); err != nil {
 		return err
