@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 )
 
@@ -20,7 +21,6 @@ import (
 //	go test ./engine/distrib -run '^$' -bench BenchmarkDistributedRun -benchtime 3x
 func BenchmarkDistributedRun(b *testing.B) {
 	const n = 100_000
-	p := sameProjects(b, 1)[0]
 	url := startNATS(b)
 	o := Options{AckWait: 30 * time.Second}
 	reg := NewRegistry()
@@ -29,7 +29,7 @@ func BenchmarkDistributedRun(b *testing.B) {
 		b.Fatal(err)
 	}
 	seed := uint64(100)
-	bench := func(b *testing.B, d ratchet.Distributor) {
+	bench := func(b *testing.B, p *project.Project, d ratchet.Distributor) {
 		for b.Loop() {
 			b.StopTimer()
 			seed++
@@ -45,12 +45,20 @@ func BenchmarkDistributedRun(b *testing.B) {
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 	}
-	b.Run("local", func(b *testing.B) { bench(b, nil) })
-	for _, w := range []int{1, 2, 4} {
-		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
-			stop := workers(b, url, reg, w, o, nil)
-			defer stop()
-			bench(b, com)
-		})
+	// The job without its ordered plugin (the workers finalize), then the
+	// scaffold's job (zscore runs on the committer, which finalizes).
+	for _, job := range []struct {
+		name      string
+		stateless bool
+	}{{"stateless", true}, {"zscore", false}} {
+		p := sameProjects(b, 1, job.stateless)[0]
+		b.Run(job.name+"/local", func(b *testing.B) { bench(b, p, nil) })
+		for _, w := range []int{1, 2, 4} {
+			b.Run(fmt.Sprintf("%s/workers=%d", job.name, w), func(b *testing.B) {
+				stop := workers(b, url, reg, w, o, nil)
+				defer stop()
+				bench(b, p, com)
+			})
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/records"
@@ -67,11 +68,6 @@ func (pl *Plan) distributable() error {
 	if pl.Job.Format == "parquet" {
 		return fmt.Errorf("job %s: a distributed run takes JSONL or CSV input, and this job's input is Parquet: run it without distribution", pl.Job.Name)
 	}
-	for _, v := range pl.validators {
-		if v.ordered {
-			return fmt.Errorf("job %s: plugin %s is ordered (it runs in record order, with state), and a distributed run takes only jobs whose plugins are all stateless for now: run it without distribution", pl.Job.Name, v.id)
-		}
-	}
 	return nil
 }
 
@@ -119,11 +115,21 @@ type wireOutcome struct {
 	Stats wireStats  `json:"stats"`
 }
 
+// wireItem is one record's outcome: finalized (its output line and leaf)
+// when the job has no ordered plugin; otherwise what the stateless stages
+// said of it and its value, for the committer to run the ordered plugins
+// on and finalize.
 type wireItem struct {
 	Verified   []byte `json:"v,omitempty"`
 	Quarantine []byte `json:"q,omitempty"`
 	Actions    []byte `json:"a,omitempty"`
-	Leaf       []byte `json:"leaf"`
+	Leaf       []byte `json:"leaf,omitempty"`
+
+	Stage    string            `json:"stage,omitempty"`
+	Reasons  []finding.Finding `json:"reasons,omitempty"`
+	Changes  []finding.Finding `json:"changes,omitempty"`
+	Value    []byte            `json:"value,omitempty"` // canonical JSON
+	HasValue bool              `json:"has_value,omitempty"`
 }
 
 type wireStats struct {
@@ -159,6 +165,7 @@ type ChunkWorker struct {
 	digest    string
 	stateless []*validator
 	insts     []checker
+	finalize  bool // no ordered plugin: the worker renders the outputs
 }
 
 // NewChunkWorker is a worker of the plan's chunks; one goroutine uses it.
@@ -166,7 +173,16 @@ func (pl *Plan) NewChunkWorker() (*ChunkWorker, error) {
 	if err := pl.distributable(); err != nil {
 		return nil, err
 	}
-	return &ChunkWorker{pl: pl, digest: pl.Digest(), stateless: pl.validators, insts: make([]checker, len(pl.validators))}, nil
+	w := &ChunkWorker{pl: pl, digest: pl.Digest(), finalize: true}
+	for _, v := range pl.validators {
+		if v.ordered {
+			w.finalize = false // the committer runs the ordered plugins, then finalizes
+		} else {
+			w.stateless = append(w.stateless, v)
+		}
+	}
+	w.insts = make([]checker, len(w.stateless))
+	return w, nil
 }
 
 // Close closes the worker's plugin instances, keeping what they wrote.
@@ -227,7 +243,7 @@ func (w *ChunkWorker) Do(ctx context.Context, task []byte) ([]byte, error) {
 			return nil, fmt.Errorf("chunk %d of batch %s: record %d has %d cells and %d cell offsets", t.Seq, t.Batch, r.Ordinal, len(r.Cells), len(r.CellOffsets))
 		}
 	}
-	st.runChunk(ctx, c, w.stateless, w.insts, true)
+	st.runChunk(ctx, c, w.stateless, w.insts, w.finalize)
 	o := wireOutcome{Batch: t.Batch, Plan: t.Plan, Seq: t.Seq, First: t.First}
 	if c.err != nil {
 		o.Error = c.err.Error()
@@ -238,6 +254,13 @@ func (w *ChunkWorker) Do(ctx context.Context, task []byte) ([]byte, error) {
 			if it.err != nil {
 				o.Error, o.Items = it.err.Error(), nil
 				break
+			}
+			if !w.finalize {
+				o.Items[i] = wireItem{Stage: it.stage, Reasons: it.reasons, Changes: it.actions, HasValue: it.v != nil}
+				if it.v != nil {
+					o.Items[i].Value = canonjson.Append(nil, it.v)
+				}
+				continue
 			}
 			o.Items[i] = wireItem{Verified: it.verified, Quarantine: it.quar, Actions: it.actLine, Leaf: slices.Clone(it.leaf[:])}
 		}
@@ -258,6 +281,10 @@ type distRun struct {
 	d      Dispatch
 	batch  string
 	digest string
+	// ordered: the job has ordered plugins, so outcomes come back
+	// unfinalized; base is the bytes before record 1 (a stripped BOM).
+	ordered bool
+	base    int64
 }
 
 func (pl *Plan) openDistributed(ctx context.Context) (*distRun, error) {
@@ -268,7 +295,11 @@ func (pl *Plan) openDistributed(ctx context.Context) (*distRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("distributing the batch: %w", err)
 	}
-	return &distRun{d: d, batch: pl.BatchID, digest: pl.Digest()}, nil
+	r := &distRun{d: d, batch: pl.BatchID, digest: pl.Digest()}
+	for _, v := range pl.validators {
+		r.ordered = r.ordered || v.ordered
+	}
+	return r, nil
 }
 
 // ErrBadResult is why a distributed batch failed on a worker's result:
@@ -336,6 +367,7 @@ func (r *distRun) run(ctx context.Context, cancel context.CancelCauseFunc, st *s
 
 // task serialises chunk c for a worker.
 func (r *distRun) task(st *stages, c *chunk) ([]byte, error) {
+	r.base = st.baseOffset
 	t := wireTask{Batch: r.batch, Plan: r.digest, Seq: c.seq, First: c.first, Base: st.baseOffset, Header: st.header, Records: make([]wireRecord, len(c.items))}
 	for i := range c.items {
 		rec := c.items[i].rec
@@ -383,9 +415,39 @@ func (r *distRun) accept(res ChunkResult, pending map[int]*chunk, taken map[int]
 	if o.First != c.first || len(o.Items) != len(c.items) {
 		return nil, fmt.Errorf("worker %q sent a result of chunk %d with %d records from record %d, and the chunk has %d from record %d", res.Worker, o.Seq, len(o.Items), o.First, len(c.items), c.first)
 	}
-	c.tree = audit.NewLineageSegment(c.first)
+	if r.ordered {
+		for i := range o.Items {
+			w, it := &o.Items[i], &c.items[i]
+			if w.Verified != nil || w.Quarantine != nil || w.Actions != nil || w.Leaf != nil || w.HasValue != (w.Stage == "" || w.Stage == finding.StageValidate) {
+				return nil, fmt.Errorf("worker %q sent a result of chunk %d whose record %d is malformed (the stages' findings and the value, for the ordered plugins)", res.Worker, o.Seq, c.first+int64(i)+1)
+			}
+			it.stage, it.reasons, it.actions = w.Stage, w.Reasons, w.Changes
+			if w.HasValue {
+				v, err := records.DecodeJSON(w.Value, records.DecodeOptions{RequireObject: true})
+				if err != nil {
+					return nil, fmt.Errorf("worker %q sent a result of chunk %d whose record %d has a value that does not decode: %v", res.Worker, o.Seq, c.first+int64(i)+1, err)
+				}
+				it.v = v
+			}
+			// The offsets as evaluate left them on the worker, for
+			// finalize here.
+			it.rec.Offset += r.base
+			for k := range it.rec.CellOffsets {
+				it.rec.CellOffsets[k] += r.base
+			}
+		}
+	}
+	if !r.ordered {
+		c.tree = audit.NewLineageSegment(c.first)
+	}
 	for i := range o.Items {
+		if r.ordered {
+			break
+		}
 		w, it := &o.Items[i], &c.items[i]
+		if w.Stage != "" || w.Reasons != nil || w.Changes != nil || w.Value != nil || w.HasValue {
+			return nil, fmt.Errorf("worker %q sent a result of chunk %d whose record %d is not finalized, and this job has no ordered plugin", res.Worker, o.Seq, c.first+int64(i)+1)
+		}
 		if len(w.Leaf) != sha256.Size || (w.Verified == nil) == (w.Quarantine == nil) || (w.Actions != nil && w.Verified == nil) {
 			return nil, fmt.Errorf("worker %q sent a result of chunk %d whose record %d is malformed (one output line, a 32-byte leaf)", res.Worker, o.Seq, c.first+int64(i)+1)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/records"
 )
 
@@ -19,8 +20,11 @@ func FuzzChunkOutcome(f *testing.F) {
 		Stats: wireStats{In: map[string]int64{"frame": 2}, Rules: []wireRule{{Stage: "schema", Rule: "schema.required", Records: 1}}}}))
 	f.Add(mustJSON(f, wireOutcome{Batch: "b", Plan: "p", Seq: 0, Error: "plugin timed out"}))
 	f.Add([]byte("garbage"))
+	f.Add(mustJSON(f, wireOutcome{Batch: "b", Plan: "p", Seq: 0, First: 0, Items: []wireItem{{HasValue: true, Value: []byte(`{"a":1}`)}, {Stage: "schema", Reasons: []finding.Finding{{Stage: "schema", Rule: "schema.required"}}}}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := &distRun{batch: "b", digest: "p"}
+		// An outcome is finalized or (a job with ordered plugins) not:
+		// the committer reads it as its job says.
+		r := &distRun{batch: "b", digest: "p", ordered: len(data)%2 == 1}
 		c := &chunk{seq: 0, first: 0, items: []item{{rec: &records.Record{Ordinal: 1}}, {rec: &records.Record{Ordinal: 2}}}}
 		pending, taken := map[int]*chunk{0: c}, map[int][32]byte{}
 		got, err := r.accept(ChunkResult{Worker: "w", Data: data}, pending, taken)
@@ -30,10 +34,19 @@ func FuzzChunkOutcome(f *testing.F) {
 			}
 			return
 		}
-		if got != c || got.tree.Size() != 2 || len(pending) != 0 {
-			t.Fatalf("accepted, but the chunk is not complete: %+v", got)
+		if got != c || len(pending) != 0 {
+			t.Fatalf("accepted, but the chunk is not taken: %+v", got)
 		}
 		for i, it := range got.items {
+			if r.ordered {
+				if it.v == nil && (it.stage == "" || it.stage == finding.StageValidate) {
+					t.Fatalf("record %d goes to the ordered plugins without a value", i+1)
+				}
+				continue
+			}
+			if got.tree.Size() != 2 {
+				t.Fatalf("accepted, but the chunk's tree has %d leaves", got.tree.Size())
+			}
 			if (it.verified == nil) == (it.quar == nil) {
 				t.Fatalf("record %d has %d verified and %d quarantine bytes", i+1, len(it.verified), len(it.quar))
 			}
