@@ -219,6 +219,25 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 	}
 	same(t, "worker killed", want, outcome(t, res))
 
+	// Input that starts with a byte order mark: offsets on record count
+	// its three bytes, on the workers as on this machine (a new input: a
+	// new batch in the same projects).
+	bom := append([]byte("\xEF\xBB\xBF"), enginetest.GenInput(t, 700, 8)...)
+	in = enginetest.WriteInput(t, t.TempDir(), "bom.jsonl", bom)
+	if local, err = run(ps[0], in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !local.BOMStripped || local.Quarantined == 0 {
+		t.Fatalf("the BOM input should be stripped and quarantine some records: %+v", local.BatchRecord)
+	}
+	stop := workers(t, url, reg, 2, o, nil)
+	res, err = run(ps[1], in, com)
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "BOM", outcome(t, local), outcome(t, res))
+
 	// Results a committer must refuse: each fails the batch with its
 	// reason on record (batch.failed), and nothing is committed; then a
 	// worker that publishes every outcome twice (under two message ids,
@@ -265,7 +284,7 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 			t.Fatalf("%s: the batch is committed (%v, %v)", c.name, ok, err)
 		}
 	}
-	stop := workers(t, url, reg, 2, o, func(_ int, w *Worker) { w.twice = true })
+	stop = workers(t, url, reg, 2, o, func(_ int, w *Worker) { w.twice = true })
 	res, err = run(p, in, com)
 	for _, e := range stop() {
 		if e != nil {
