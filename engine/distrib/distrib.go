@@ -347,6 +347,14 @@ func (w *Worker) chunkWorker(plan string) (*ratchet.ChunkWorker, error) {
 	if pl == nil {
 		return nil, fmt.Errorf("this worker does not hold plan %s", plan)
 	}
+	// The plugin instances of batches that are over (their plans gone
+	// from the registry) are closed before new ones are made.
+	for d, cw := range w.cws {
+		if w.reg.get(d) == nil {
+			cw.Close(context.Background())
+			delete(w.cws, d)
+		}
+	}
 	cw, err := pl.NewChunkWorker()
 	if err != nil {
 		return nil, err
