@@ -284,6 +284,14 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 			t.Fatalf("%s: the batch is committed (%v, %v)", c.name, ok, err)
 		}
 	}
+	// A worker that does not hold the chunk's Plan refuses it, and says
+	// why: the batch fails with the reason rather than wait.
+	stop = workers(t, url, NewRegistry(), 1, o, func(_ int, w *Worker) { w.Name = "stranger" })
+	_, err = run(p, in, com)
+	stop()
+	if !errors.Is(err, ratchet.ErrBadResult) || !strings.Contains(err.Error(), `failed on worker "stranger": worker stranger: this worker does not hold plan sha256:`) {
+		t.Fatalf("a worker without the Plan: want its refusal, got %v", err)
+	}
 	stop = workers(t, url, reg, 2, o, func(_ int, w *Worker) { w.twice = true })
 	res, err = run(p, in, com)
 	for _, e := range stop() {
