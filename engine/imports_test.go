@@ -23,7 +23,7 @@ var layers = [][]string{
 	{"engine/gate"},
 	{"engine/esign"},
 	{"engine/ratchet", "engine/review", "engine/egress", "engine/serve", "engine/witness", "engine/network"},
-	{"engine/inbox"},
+	{"engine/inbox", "engine/distrib"},
 	{"engine"},
 	{"engine/enginetest", "engine/validate"},
 	{"cmd/pawl", "cmd/pawl/proctest", "cmd/pawl/proctest/crash", "cmd/pawl/proctest/kill", "cmd/pawl/proctest/fsync", "cmd/pawl/proctest/serve", "build/bench"},

@@ -71,6 +71,9 @@ type item struct {
 	actLine  []byte // actions.jsonl line (with LF) for a verified record the boundary changed
 	leaf     [32]byte
 	err      error // an infrastructure failure while processing the record
+	// inputHash, when set, is the sha256 of a too-long record's input
+	// bytes, which a distributed worker does not hold.
+	inputHash *[32]byte
 }
 
 // evaluate takes one record through the per-record stages. It stops at the
@@ -188,7 +191,9 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 		return
 	}
 	leaf := audit.LineageLeaf{Ordinal: rec.Ordinal, Outcome: audit.OutcomeQuarantined}
-	if rec.TooLong {
+	if it.inputHash != nil {
+		leaf.Input = *it.inputHash // hashed by the committer, which holds the input (distribute.go)
+	} else if rec.TooLong {
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(s.input, rec.Offset, rec.Length)); err != nil {
 			it.err = fmt.Errorf("hashing record %d (%d bytes at input offset %d): %w", rec.Ordinal, rec.Length, rec.Offset, err)
@@ -410,6 +415,13 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 		rd = records.NewJSONLReader(src, opts)
 	}
 
+	var dr *distRun
+	if pl.dist != nil {
+		if dr, err = pl.openDistributed(ctx); err != nil {
+			return err
+		}
+		defer dr.d.Close()
+	}
 	out, err := createOutputs(dir)
 	if err != nil {
 		return err
@@ -468,6 +480,13 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	}()
 
 	var wg sync.WaitGroup
+	if pl.dist != nil {
+		// A distributed run: the stateless stages run on workers elsewhere
+		// (distribute.go), and the chunks come back from them.
+		wg.Add(1)
+		go func() { defer wg.Done(); dr.run(ctx, cancel, st, work, done) }()
+		workers = 0
+	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -475,16 +494,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 			insts := make([]checker, len(stateless))
 			defer closeAll(ctx, stateless, insts)
 			for c := range work {
-				c.st = newStats()
-				for i := range c.items {
-					st.evaluate(&c.items[i], c.st)
-				}
-				if len(stateless) > 0 {
-					c.err = runValidators(ctx, stateless, insts, c.items, c.st)
-				}
-				if c.err == nil && len(ordered) == 0 {
-					st.finalizeChunk(c)
-				}
+				st.runChunk(ctx, c, stateless, insts, len(ordered) == 0)
 				select {
 				case done <- c:
 				case <-ctx.Done():
@@ -686,6 +696,24 @@ func (o *outputs) writeChunk(c *chunk) error {
 		}
 	}
 	return nil
+}
+
+// runChunk takes a chunk through the stateless stages: every record
+// through evaluate, the stateless plugins (on the caller's instances, insts)
+// over the chunk, and, with finalize (when no ordered plugin is left to
+// run), the output lines and lineage leaves. A local worker and a
+// distributed one (ChunkWorker) both run it.
+func (s *stages) runChunk(ctx context.Context, c *chunk, stateless []*validator, insts []checker, finalize bool) {
+	c.st = newStats()
+	for i := range c.items {
+		s.evaluate(&c.items[i], c.st)
+	}
+	if len(stateless) > 0 {
+		c.err = runValidators(ctx, stateless, insts, c.items, c.st)
+	}
+	if c.err == nil && finalize {
+		s.finalizeChunk(c)
+	}
 }
 
 // finalizeChunk renders the chunk's output lines and lineage leaves and

@@ -59,6 +59,9 @@ type Plan struct {
 	migrated   []actions.StateMigration // what migrateStates carried over
 
 	validators []*validator
+	// dist, when set, runs the stateless stages on workers elsewhere
+	// (RunOptions.Distribute).
+	dist Distributor
 }
 
 // LimitsFor are the limits a run under cfg is bound by.

@@ -45,6 +45,11 @@ type RunOptions struct {
 	// is on record of it (the gate checks that the file it read did not
 	// change while it was read).
 	Ingested func(d store.Digest, size int64) error
+	// Distribute, when set, runs the stateless stages of the batch's
+	// chunks on workers elsewhere (engine/distrib, over NATS JetStream);
+	// this process stays the committer: the outputs, lineage root and
+	// batch id are those of a run on this machine.
+	Distribute Distributor
 }
 
 // Progress is how far a run has got.
@@ -132,7 +137,7 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 	}
 	pl.Bind(name, d, size, asOf)
 	return execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start,
-		asOfOutside: outside, inbox: opt.Inbox})
+		asOfOutside: outside, inbox: opt.Inbox, dist: opt.Distribute})
 }
 
 type execOptions struct {
@@ -144,6 +149,7 @@ type execOptions struct {
 	// a reason; nil when it was inside, or not given.
 	asOfOutside *actions.TimeWindow
 	inbox       *actions.InboxOrigin // where the gate picked the input up
+	dist        Distributor          // RunOptions.Distribute
 }
 
 // execute commits a bound plan: answered from the record when the batch is
@@ -223,6 +229,7 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
+	pl.dist = o.dist
 	events = newLineageEvents(p, pl, &br)
 	events.start()
 	if err := processWithin(ctx, p, pl, &br, workers, o.progress, p.PendingBatch(id), true); err != nil {

@@ -1,0 +1,306 @@
+package distrib
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/pawl-dev/pawl/engine"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/ratchet"
+)
+
+// startNATS runs an embedded NATS server with JetStream (its store in a
+// temporary directory) on a free local port and returns its URL.
+func startNATS(t testing.TB) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{ServerName: "pawl-distrib-test", Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
+		JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the NATS server did not start within 10 s")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns.ClientURL()
+}
+
+func connect(t testing.TB, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// statelessJob rewrites the scaffold's job without its ordered plugin
+// (zscore), so that the workers finalize the records themselves.
+func statelessJob(t testing.TB, p *project.Project) {
+	t.Helper()
+	path := filepath.Join(p.Root, "jobs", "sensor-feed.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("  - plugin: zscore@"))
+	if i < 0 {
+		t.Fatal("the scaffold's job has no zscore validator to take out")
+	}
+	if err := os.WriteFile(path, b[:i], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	enginetest.Pin(t, p, "tester", "a job of stateless plugins, to distribute")
+}
+
+// sameProjects returns n projects that are copies of one (the same pins,
+// keys and trail), so that one input makes the same batch in each.
+func sameProjects(t testing.TB, n int, stateless bool) []*project.Project {
+	t.Helper()
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	if stateless {
+		statelessJob(t, p)
+	}
+	root := p.Root
+	p.Close()
+	var ps []*project.Project
+	for i := 0; i < n; i++ {
+		dst := filepath.Join(t.TempDir(), "copy")
+		if out, err := exec.Command("cp", "-a", root, dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp -a: %v: %s", err, out)
+		}
+		q, err := engine.Open(ctx, dst, enginetest.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { q.Close() })
+		enginetest.UseTestCacheKey(t, q.Data)
+		ps = append(ps, q)
+	}
+	return ps
+}
+
+func run(p *project.Project, input string, d ratchet.Distributor) (*ratchet.Result, error) {
+	return ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: "sensor-feed", Input: input, AsOf: enginetest.AsOf, Workers: 2,
+		Operator: "tester", Reason: "test", Distribute: d})
+}
+
+// workers starts n workers on their own connections; stop ends them.
+func workers(t testing.TB, url string, reg *Registry, n int, o Options, tweak func(i int, w *Worker)) (stop func() []error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		w, err := NewWorker(ctx, connect(t, url), reg, "w"+string(rune('0'+i)), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tweak != nil {
+			tweak(i, w)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = w.Run(ctx) }()
+	}
+	return func() []error { cancel(); wg.Wait(); return errs }
+}
+
+// outcome is what must not depend on where the stages ran.
+func outcome(t testing.TB, res *ratchet.Result) map[string]any {
+	t.Helper()
+	br := res.BatchRecord
+	files := map[string]string{}
+	for _, f := range []string{actions.VerifiedFile, actions.QuarantineFile, actions.ActionsFile, actions.LineageFile, actions.TilesFile} {
+		b, err := os.ReadFile(filepath.Join(res.Dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = string(b)
+	}
+	return map[string]any{"batch": br.BatchID, "records_in": br.RecordsIn, "verified": br.Verified, "quarantined": br.Quarantined,
+		"stages": br.Stages, "rules": br.Rules, "normalize": br.Normalize, "outputs": br.Outputs, "lineage": br.Lineage, "files": files}
+}
+
+func same(t *testing.T, name string, want, got map[string]any) {
+	t.Helper()
+	for k := range want {
+		a, _ := json.Marshal(want[k])
+		b, _ := json.Marshal(got[k])
+		if !bytes.Equal(a, b) {
+			if len(a) > 300 {
+				a, b = a[:300], b[:300]
+			}
+			t.Errorf("%s: %s differs from the local run's:\nlocal       %s\ndistributed %s", name, k, a, b)
+		}
+	}
+}
+
+// TestDistributedRunEqualsLocal: one input run on this machine, then
+// distributed over 1 and 3 workers and over 3 of which one dies with a
+// chunk in hand, gives the same bytes, lineage root and batch id — for the
+// scaffold's job, whose zscore is ordered (the committer runs it), and,
+// with forged and duplicated results, for the job without it (the workers
+// finalize).
+func TestDistributedRunEqualsLocal(t *testing.T) {
+	ps := sameProjects(t, 4, false)
+	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 3000, 7))
+	local, err := run(ps[0], in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := outcome(t, local)
+	if local.Quarantined == 0 || local.Verified == 0 || local.RecordsIn != 3000 {
+		t.Fatalf("the local run should verify and quarantine some of 3000 records: %d in, %d verified, %d quarantined", local.RecordsIn, local.Verified, local.Quarantined)
+	}
+	url := startNATS(t)
+	o := Options{AckWait: 300 * time.Millisecond}
+	reg := NewRegistry()
+	com, err := NewCommitter(context.Background(), connect(t, url), reg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range []int{1, 3} {
+		stop := workers(t, url, reg, n, o, nil)
+		res, err := run(ps[1+i], in, com)
+		for _, e := range stop() {
+			if e != nil {
+				t.Errorf("worker: %v", e)
+			}
+		}
+		if err != nil {
+			t.Fatalf("%d workers: %v", n, err)
+		}
+		if res.Status != ratchet.StatusCommitted {
+			t.Fatalf("%d workers: status %s", n, res.Status)
+		}
+		same(t, strings.Repeat("w", n), want, outcome(t, res))
+	}
+
+	// A worker that dies with a chunk in hand (fetched, never
+	// acknowledged): the others start only once it is dead, so the chunk
+	// it held must come back to them, after the ack wait.
+	doomed, err := NewWorker(context.Background(), connect(t, url), reg, "doomed", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doomed.dieAfter = 1
+	done := make(chan struct{})
+	var res *ratchet.Result
+	go func() { defer close(done); res, err = run(ps[3], in, com) }()
+	if werr := doomed.Run(context.Background()); !errors.Is(werr, errDied) {
+		t.Fatalf("the doomed worker should have died with a chunk in hand; it ended with %v", werr)
+	}
+	rest := workers(t, url, reg, 2, o, nil)
+	<-done
+	for _, e := range rest() {
+		if e != nil {
+			t.Errorf("worker: %v", e)
+		}
+	}
+	if err != nil {
+		t.Fatalf("a run with a worker killed mid-way: %v", err)
+	}
+	same(t, "worker killed", want, outcome(t, res))
+
+	// Input that starts with a byte order mark: offsets on record count
+	// its three bytes, on the workers as on this machine (a new input: a
+	// new batch in the same projects).
+	bom := append([]byte("\xEF\xBB\xBF"), enginetest.GenInput(t, 700, 8)...)
+	in = enginetest.WriteInput(t, t.TempDir(), "bom.jsonl", bom)
+	if local, err = run(ps[0], in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !local.BOMStripped || local.Quarantined == 0 {
+		t.Fatalf("the BOM input should be stripped and quarantine some records: %+v", local.BatchRecord)
+	}
+	stop := workers(t, url, reg, 2, o, nil)
+	res, err = run(ps[1], in, com)
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "BOM", outcome(t, local), outcome(t, res))
+
+	// Results a committer must refuse: each fails the batch with its
+	// reason on record (batch.failed), and nothing is committed; then a
+	// worker that publishes every outcome twice (under two message ids,
+	// past JetStream's deduplication) changes nothing.
+	ps = sameProjects(t, 2, true)
+	if local, err = run(ps[0], in, nil); err != nil {
+		t.Fatal(err)
+	}
+	want = outcome(t, local)
+	p := ps[1]
+	set := func(k string, f func(v any) any) func([]byte) []byte {
+		return func(b []byte) []byte {
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Error(err)
+				return b
+			}
+			m[k] = f(m[k])
+			out, _ := json.Marshal(m)
+			return out
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		forge  func([]byte) []byte
+		reason string
+	}{
+		{"other plan", set("plan", func(any) any { return "sha256:" + strings.Repeat("0", 64) }), "plan sha256:" + strings.Repeat("0", 64) + ", and this batch is"},
+		{"other chunk", set("seq", func(v any) any { return v.(float64) + 1000 }), "which this batch never sent"},
+		{"garbage", func([]byte) []byte { return []byte("\x00garbage") }, "does not decode"},
+		{"fewer records", set("items", func(v any) any { return v.([]any)[1:] }), "and the chunk has"},
+	} {
+		stop := workers(t, url, reg, 1, o, func(_ int, w *Worker) { w.forge = c.forge; w.Name = "forger" })
+		_, err := run(p, in, com)
+		stop() // a forger's acknowledgements may fail once the batch's chunks are purged
+		if !errors.Is(err, ratchet.ErrBadResult) || !strings.Contains(err.Error(), c.reason) || !strings.Contains(err.Error(), `worker "forger"`) {
+			t.Fatalf("%s: want a refusal saying %q and naming the worker, got %v", c.name, c.reason, err)
+		}
+		fs := enginetest.Details[actions.BatchFailedDetails](t, p.Trail, "batch:"+local.BatchID)
+		if len(fs) == 0 || !strings.Contains(fs[len(fs)-1].Error, c.reason) {
+			t.Fatalf("%s: the refusal is not on record as batch.failed: %+v", c.name, fs)
+		}
+		if _, ok, err := p.CommittedEntry(context.Background(), local.BatchID); err != nil || ok {
+			t.Fatalf("%s: the batch is committed (%v, %v)", c.name, ok, err)
+		}
+	}
+	// A worker that does not hold the chunk's Plan refuses it, and says
+	// why: the batch fails with the reason rather than wait.
+	stop = workers(t, url, NewRegistry(), 1, o, func(_ int, w *Worker) { w.Name = "stranger" })
+	_, err = run(p, in, com)
+	stop()
+	if !errors.Is(err, ratchet.ErrBadResult) || !strings.Contains(err.Error(), `failed on worker "stranger": worker stranger: this worker does not hold plan sha256:`) {
+		t.Fatalf("a worker without the Plan: want its refusal, got %v", err)
+	}
+	stop = workers(t, url, reg, 2, o, func(_ int, w *Worker) { w.twice = true })
+	res, err = run(p, in, com)
+	for _, e := range stop() {
+		if e != nil {
+			t.Errorf("worker: %v", e)
+		}
+	}
+	if err != nil {
+		t.Fatalf("with every outcome twice: %v", err)
+	}
+	same(t, "every outcome twice", want, outcome(t, res))
+}
