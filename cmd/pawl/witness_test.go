@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -71,38 +70,6 @@ func configureWitnesses(t testing.TB, root string, ws map[string]map[string]stri
 		t.Fatal(err)
 	}
 	mustPawl(t, "-C", root, "pin", "--reason", "witnesses") // the tests' projects are --single-person
-}
-
-// attackTrail runs SQL against a trail with its guards (triggers) dropped,
-// as someone holding the file can.
-func attackTrail(t *testing.T, path string, stmts ...string) {
-	t.Helper()
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query("SELECT name FROM sqlite_schema WHERE type = 'trigger'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		names = append(names, n)
-	}
-	rows.Close()
-	for _, n := range names {
-		if _, err := db.Exec("DROP TRIGGER " + n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
 }
 
 func witnessEntries(t *testing.T, root, action string) []audit.Entry {
@@ -265,7 +232,7 @@ func TestWitnessLitewitness(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := ld.Size - 10 // the push appends six entries (three witnesses): still short of what was cosigned
-	attackTrail(t, filepath.Join(root, ".pawl", "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
+	enginetest.AttackTrail(t, filepath.Join(root, ".pawl", "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
 	code, out, _ = pawl(t, "", "-C", root, "audit", "verify")
 	if code != exitNotVerified || !strings.Contains(out, "were deleted") {
 		t.Fatalf("a truncated trail: exit %d\n%s", code, out)
@@ -302,7 +269,7 @@ func rewriteTrail(t *testing.T, path string, seq int64) {
 		stmts = append(stmts, fmt.Sprintf("UPDATE entries SET reason = '%s', prev_hash = '%s', hash = '%s' WHERE seq = %d",
 			strings.ReplaceAll(e.Reason, "'", "''"), e.PrevHash, e.Hash, e.Seq))
 	}
-	attackTrail(t, path, stmts...)
+	enginetest.AttackTrail(t, path, stmts...)
 }
 
 // copyProject copies a project with its files' modes (cp -a).

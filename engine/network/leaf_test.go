@@ -172,7 +172,7 @@ func TestLeafSites(t *testing.T) {
 		if _, err := leaves["basel"].Send(t.Context(), network.Subject("basel", "checkpoint"), "split", audit.AddCheckpoint{Checkpoint: other}.Format(), 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		attackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", st["lyon"].Size-8))
+		enginetest.AttackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", st["lyon"].Size-8))
 		publish(t, lyon)
 		deadline := time.Now().Add(15 * time.Second)
 		for {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -445,7 +444,7 @@ func TestTwoSites(t *testing.T) {
 		if witnessed {
 			cut = ws[len(ws)-1].Size - 2
 		}
-		attackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
+		enginetest.AttackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
 		if witnessed {
 			// audit verify finds it too: litewitness cosigned more.
 			rep, err := review.Verify(t.Context(), lyon.p)
@@ -486,38 +485,6 @@ func TestTwoSites(t *testing.T) {
 			}
 		}
 	})
-}
-
-// attackTrail runs SQL against a trail with its guards (triggers)
-// dropped, as someone holding the file can.
-func attackTrail(t *testing.T, path string, stmts ...string) {
-	t.Helper()
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query("SELECT name FROM sqlite_schema WHERE type = 'trigger'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		names = append(names, n)
-	}
-	rows.Close()
-	for _, n := range append([]string(nil), names...) {
-		if _, err := db.Exec("DROP TRIGGER " + n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
 }
 
 // TestHubConfig: the hub's configuration is read with its paths relative
