@@ -55,7 +55,7 @@ dest() { # dest NAME DEFAULT_PATH
 cc=${PAWL_CLANG:-clang-14} # clang is an input, as the Go version is: another one may give other bytes
 if command -v "$cc" >/dev/null 2>&1; then
 	for p in $c_plugins; do
-		"$cc" --target=wasm32 -nostdlib -ffreestanding -ffp-contract=off -Os -Wall -Werror -ffile-prefix-map="$root"=. \
+		"$cc" --target=wasm32 -mbulk-memory -nostdlib -ffreestanding -ffp-contract=off -Os -Wall -Werror -ffile-prefix-map="$root"=. \
 			-Wl,--no-entry -Wl,--strip-all -Wl,--export-dynamic \
 			-o "$tmp/$p.wasm" plugins/c/pawl.c "plugins/$p/c/$p.c"
 		"$tmp/addsection" -payload "plugins/$p/manifest.json" "$tmp/$p.wasm" "$(dest "$p" "plugins/$p/$p.wasm")"

@@ -26,20 +26,50 @@ static u32 reserve(u32 n) {
 void *pawl_keep(u32 n) { u32 p = reserve(n); mark = top; return (void *)(usize)p; }
 void *pawl_scratch(u32 n) { return (void *)(usize)reserve(n); }
 
+/* Loops cost in pawl's sandbox: every iteration of a WebAssembly loop
+ * checks, through the host, whether the call was stopped (its deadline),
+ * which costs far more than the iteration's own work. So the code a
+ * record runs through avoids byte loops: memory.copy and memory.fill
+ * (bulk memory, -mbulk-memory) copy and fill in one instruction, strings
+ * are compared and hashed 8 bytes at a time, and the length of a literal
+ * is known when it is compiled (pawl.h's pawl_say and pawl_reject). A
+ * build without bulk memory (an older kit's flags) gets the byte loops. */
 void *memcpy(void *d, const void *s, usize n) {
+#ifdef __wasm_bulk_memory__
+	return __builtin_memcpy(d, s, n);
+#else
 	u8 *a = d; const u8 *b = s;
 	while (n--) *a++ = *b++;
 	return d;
+#endif
 }
 void *memset(void *d, int c, usize n) {
+#ifdef __wasm_bulk_memory__
+	return __builtin_memset(d, c, n);
+#else
 	u8 *a = d;
 	while (n--) *a++ = (u8)c;
 	return d;
+#endif
 }
+usize strlen(const char *s) {
+	usize n = 0;
+	while (s[n]) n++;
+	return n;
+}
+u64 pawl_load64(const u8 *p) { u64 v; __builtin_memcpy(&v, p, 8); return v; }
+static u32 load32(const u8 *p) { u32 v; __builtin_memcpy(&v, p, 4); return v; }
 int pawl_memeq(const u8 *a, u32 an, const u8 *b, u32 bn) {
 	if (an != bn) return 0;
-	for (u32 i = 0; i < an; i++) if (a[i] != b[i]) return 0;
-	return 1;
+	if (an < 4) {
+		for (u32 i = 0; i < an; i++) if (a[i] != b[i]) return 0;
+		return 1;
+	}
+	if (an < 8) return load32(a) == load32(b) && load32(a + an - 4) == load32(b + an - 4);
+	/* 8 bytes at a time; the last 8 (overlapping) without a loop */
+	if (pawl_load64(a) != pawl_load64(b)) return 0;
+	for (u32 i = 8; i + 8 < an; i += 8) if (pawl_load64(a + i) != pawl_load64(b + i)) return 0;
+	return pawl_load64(a + an - 8) == pawl_load64(b + an - 8);
 }
 int pawl_memcmp(const u8 *a, u32 an, const u8 *b, u32 bn) {
 	u32 n = an < bn ? an : bn;
@@ -76,7 +106,7 @@ static void out_grow(u32 k) {
 }
 static void out_bytes(const u8 *s, u32 n) { out_grow(n); memcpy(out + out_len, s, n); out_len += n; }
 static void out_u32(u32 v) { out_grow(4); wr32(out + out_len, v); out_len += 4; }
-static u32 cstrlen(const char *s) { u32 n = 0; while (s[n]) n++; return n; }
+static u32 cstrlen(const char *s) { return (u32)strlen(s); }
 
 static void out_start(void) {
 	out_cap = 4096; out = pawl_scratch(out_cap); out_len = 0; out_reasons = 0; out_msg_at = 0;
@@ -86,15 +116,18 @@ static void out_close(void) {
 	out_msg_at = 0;
 }
 
-void pawl_reject(u32 record, u32 field, const char *rule) {
+void pawl_reject_n(u32 record, u32 field, const char *rule, u32 n) {
 	out_close();
-	u32 n = cstrlen(rule);
-	out_u32(record); out_u32(field); out_u32(n); out_bytes((const u8 *)rule, n);
+	out_grow(16 + n);
+	u8 *o = out + out_len;
+	wr32(o, record); wr32(o + 4, field); wr32(o + 8, n); memcpy(o + 12, rule, n);
+	out_len += 12 + n;
 	out_msg_at = out_len; out_u32(0);
 	out_reasons++;
 }
+void (pawl_reject)(u32 record, u32 field, const char *rule) { pawl_reject_n(record, field, rule, cstrlen(rule)); }
 void pawl_say_bytes(const u8 *s, u32 n) { out_bytes(s, n); }
-void pawl_say(const char *s) { out_bytes((const u8 *)s, cstrlen(s)); }
+void (pawl_say)(const char *s) { out_bytes((const u8 *)s, cstrlen(s)); }
 
 static int failed;
 void pawl_fail(const char *s) { out_start(); failed = 1; pawl_say(s); }
@@ -168,6 +201,7 @@ static void check_columns(const pawl_batch *b) {
 			if ((u64)(b->n + 1) * 4 > dl) PAWL_TRAP();
 			const u8 *offs = b->msg + dofs;
 			u32 nbytes = dl - (b->n + 1) * 4, prev = 0;
+			PAWL_PER_RECORD
 			for (u32 i = 0; i <= b->n; i++) {
 				u32 o = rd32(offs + 4 * i);
 				if (o < prev || o > nbytes) PAWL_TRAP();
@@ -289,10 +323,29 @@ int pawl_is_print(u32 r) {
 /* strconv.Quote: Go's escapes, \x for bad bytes, \u/\U for runes that are
  * not printable (strconv.IsPrint), the rest as is. */
 static const char hexd[] = "0123456789abcdef";
+/* plain8: each of the 8 bytes of x stands for itself in a quoted string
+ * (0x20..0x7E, neither '"' nor '\\'): the usual case, copied 8 bytes at
+ * a time. Each test says exactly whether any byte matches. */
+static int plain8(u64 x) {
+	const u64 ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	u64 q = x ^ (ones * '"'), bs = x ^ (ones * '\\'), del = x ^ (ones * 0x7F);
+	u64 below = (x - ones * 0x20) & ~x;                                    /* a byte < 0x20 */
+	u64 eq = ((q - ones) & ~q) | ((bs - ones) & ~bs) | ((del - ones) & ~del); /* '"', '\\', DEL */
+	return ((x | below | eq) & high) == 0;                                  /* and none >= 0x80 */
+}
+
 void pawl_say_quote(const u8 *s, u32 n) {
 	u8 buf[10];
 	out_bytes((const u8 *)"\"", 1);
 	for (u32 i = 0; i < n;) {
+		u32 run = i;
+		while (n - run >= 8 && plain8(pawl_load64(s + run))) run += 8;
+		if (n - run < 8 && n >= 8 && plain8(pawl_load64(s + n - 8))) run = n; /* the rest is in the last 8 */
+		if (run > i) {
+			out_bytes(s + i, run - i);
+			i = run;
+			if (i == n) break;
+		}
 		u32 w, r = pawl_utf8_decode(s + i, n - i, &w);
 		if (w == 1 && r == 0xFFFD) {
 			buf[0] = '\\'; buf[1] = 'x'; buf[2] = hexd[s[i] >> 4]; buf[3] = hexd[s[i] & 15];

@@ -21,6 +21,11 @@ typedef unsigned long usize;
 
 #define PAWL_TRAP() __builtin_trap()
 
+/* PAWL_PER_RECORD goes before a loop over a batch's records: unrolled 8
+ * times, the loop's head (where the sandbox checks, through the host,
+ * whether the call was stopped: pawl.c) runs once per 8 records. */
+#define PAWL_PER_RECORD _Pragma("clang loop unroll_count(8)")
+
 /* Memory. pawl_keep allocates for the life of the instance (at init);
  * pawl_scratch for the current call only. */
 void *pawl_keep(u32 n);
@@ -28,6 +33,9 @@ void *pawl_scratch(u32 n);
 void *memcpy(void *d, const void *s, usize n);
 void *memset(void *d, int c, usize n);
 int pawl_memeq(const u8 *a, u32 an, const u8 *b, u32 bn);
+usize strlen(const char *s);
+/* pawl_load64 reads 8 bytes at p (any alignment), little-endian. */
+u64 pawl_load64(const u8 *p);
 int pawl_memcmp(const u8 *a, u32 an, const u8 *b, u32 bn);
 
 /* The init message (§3.2). */
@@ -67,6 +75,14 @@ const u8 *pawl_string(const pawl_batch *b, u32 col, u32 i, u32 *len);
 void pawl_reject(u32 record, u32 field, const char *rule);
 void pawl_say(const char *s);
 void pawl_say_bytes(const u8 *s, u32 n);
+void pawl_reject_n(u32 record, u32 field, const char *rule, u32 rule_len);
+/* With a literal, the length is known when compiling: no loop over the
+ * text in the sandbox (pawl.c says why loops matter). Any other argument
+ * is evaluated once, by the function. */
+#define pawl_say(s) (__builtin_constant_p(__builtin_strlen(s)) \
+	? pawl_say_bytes((const u8 *)(s), (u32)__builtin_strlen(s)) : (pawl_say)(s))
+#define pawl_reject(i, f, rule) (__builtin_constant_p(__builtin_strlen(rule)) \
+	? pawl_reject_n((i), (f), (rule), (u32)__builtin_strlen(rule)) : (pawl_reject)((i), (f), (rule)))
 void pawl_say_g(double v);               /* strconv.FormatFloat(v, 'g', -1, 64) */
 void pawl_say_fmt(double v, char fmt, int prec); /* strconv.FormatFloat(v, fmt, prec, 64), fmt 'e' 'f' 'g' */
 void pawl_say_quote(const u8 *s, u32 n); /* strconv.Quote */

@@ -261,7 +261,7 @@ func Build(ctx context.Context, dir string) (*Built, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd = exec.CommandContext(ctx, tool, "--target=wasm32", "-nostdlib", "-ffreestanding", "-ffp-contract=off", "-Os", "-Wall",
+		cmd = exec.CommandContext(ctx, tool, "--target=wasm32", "-mbulk-memory", "-nostdlib", "-ffreestanding", "-ffp-contract=off", "-Os", "-Wall",
 			"-ffile-prefix-map="+abs+"=.", "-Wl,--no-entry", "-Wl,--strip-all", "-Wl,--export-dynamic",
 			"-o", raw, "pawl.c", name+".c")
 	case "wat":

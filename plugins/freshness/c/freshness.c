@@ -304,6 +304,7 @@ syntax:
 void pawl_plugin_init(const pawl_init_msg *m) { configure(m); }
 
 void pawl_plugin_validate(const pawl_batch *b) {
+	PAWL_PER_RECORD
 	for (u32 i = 0; i < b->n; i++) {
 		if (!pawl_present(b, COL_TS, i)) continue;
 		u32 n;

@@ -167,6 +167,7 @@ void pawl_plugin_validate(const pawl_batch *b) {
 	const u8 *last = 0;
 	u32 last_len = 0;
 	int last_idx = -1;
+	PAWL_PER_RECORD
 	for (u32 i = 0; i < b->n; i++) {
 		if (!pawl_present(b, COL_VALUE, i)) continue;
 		double v = pawl_number(b, COL_VALUE, i);
