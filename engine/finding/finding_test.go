@@ -81,3 +81,54 @@ func TestEachLine(t *testing.T) {
 		t.Fatalf("reader's error lost: %v", err)
 	}
 }
+
+// TestQuarantineLineIsLine: the quarantine line written by hand is the
+// bytes encoding/json writes (Line), for entries with every kind of byte in
+// their strings (control characters, quotes, invalid UTF-8, U+2028/2029,
+// HTML characters, multi-byte runes), with and without offsets, raw fields,
+// reasons and actions.
+func TestQuarantineLineIsLine(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", "Z", " ", "\"", "\\", "\x00", "\x08", "\x0c", "\n", "\r", "\t", "\x1f", "\x7f",
+		"<", ">", "&", "é", "\u2028", "\u2029", "\u2027", "\u202a", "\xff", "\xe2\x80", "\xed\xa0\x80", "😀", "\uFFFD"}
+	str := func() string {
+		var b strings.Builder
+		for range r.IntN(12) {
+			b.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	findings := func() []Finding {
+		switch r.IntN(4) {
+		case 0:
+			return nil
+		case 1:
+			return []Finding{}
+		}
+		var fs []Finding
+		for range 1 + r.IntN(3) {
+			f := Finding{Stage: str(), Rule: str(), Pointer: str(), Message: str()}
+			if r.IntN(2) == 0 {
+				f.Offset = at(r.Int64N(1<<40) - 1<<39)
+			}
+			fs = append(fs, f)
+		}
+		return fs
+	}
+	for i := range 3000 {
+		q := QuarantineEntry{Ordinal: r.Int64N(1 << 40), Line: r.Int64N(1000), Offset: r.Int64N(1 << 40), Length: r.Int64N(1 << 20),
+			Reasons: findings(), Actions: findings()}
+		switch i % 4 {
+		case 1:
+			q.Raw = str()
+		case 2:
+			q.RawBase64 = str()
+		case 3:
+			q.RawOmitted = str()
+		}
+		want := Line(q)
+		if got := AppendQuarantineLine([]byte("kept"), &q); string(got) != "kept"+string(want) || string(QuarantineLine(&q)) != string(want) {
+			t.Fatalf("entry %+v:\n got %q\nwant %q", q, got[4:], want)
+		}
+	}
+}

@@ -223,7 +223,7 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 	default:
 		q.RawBase64 = base64.StdEncoding.EncodeToString(rec.Raw)
 	}
-	it.quar = finding.Line(q)
+	it.quar = finding.QuarantineLine(&q)
 	leaf.Output = sha256.Sum256(it.quar)
 	leaf.Reasons = finding.ReasonsDigest(it.actions, it.reasons)
 }

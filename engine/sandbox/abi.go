@@ -323,7 +323,10 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 		}
 		return le.Uint32(b), nil
 	}
-	str := func(what string, max int) (string, error) {
+	// last is the rule of the reason before: a plugin gives the same few
+	// rules again and again, and each is one string, not one per reason.
+	var last string
+	str := func(what string, max int, last *string) (string, error) {
 		l, err := u32()
 		if err != nil {
 			return "", err
@@ -335,8 +338,15 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 		if err != nil {
 			return "", err
 		}
+		if last != nil && *last != "" && string(b) == *last {
+			return *last, nil
+		}
 		if !utf8.Valid(b) {
 			return "", fmt.Errorf("%s %q is not valid UTF-8", what, b)
+		}
+		if last != nil {
+			*last = string(b)
+			return *last, nil
 		}
 		return string(b), nil
 	}
@@ -365,14 +375,14 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 		if err != nil {
 			return nil, fmt.Errorf("reason %d: %w", k, err)
 		}
-		rule, err := str("rule", maxRuleBytes)
+		rule, err := str("rule", maxRuleBytes, &last)
 		if err != nil {
 			return nil, fmt.Errorf("reason %d: %w", k, err)
 		}
 		if rule == "" {
 			return nil, fmt.Errorf("reason %d: empty rule id", k)
 		}
-		text, err := str("message", maxMessageBytes)
+		text, err := str("message", maxMessageBytes, nil)
 		if err != nil {
 			return nil, fmt.Errorf("reason %d: %w", k, err)
 		}
@@ -416,7 +426,7 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 			}
 			val.Num = math.Float64frombits(le.Uint64(b))
 		case t == 2:
-			if val.Str, err = str("string value", math.MaxInt32); err != nil {
+			if val.Str, err = str("string value", math.MaxInt32, nil); err != nil {
 				return nil, fmt.Errorf("replacement %d: %w", k, err)
 			}
 		case t == 3:
