@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -276,14 +277,13 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 			st.rejected[finding.StageValidate]++
 			it.stage = finding.StageValidate
 		}
-		seen := map[string]bool{}
-		for _, r := range it.reasons[:before[j]] {
-			seen[r.Rule] = true
-		}
-		for _, r := range it.reasons[before[j]:] {
-			if !seen[r.Rule] {
-				seen[r.Rule] = true
-				st.rules[[2]string{finding.StageValidate, r.Rule}]++
+		// Each rule once per record: a new reason counts when no reason
+		// before it (this stage's or an earlier one's) has its rule. A
+		// scan of a few reasons, not a map per quarantined record.
+		for k := before[j]; k < len(it.reasons); k++ {
+			rule := it.reasons[k].Rule
+			if !slices.ContainsFunc(it.reasons[:k], func(x finding.Finding) bool { return x.Rule == rule }) {
+				st.rules[[2]string{finding.StageValidate, rule}]++
 			}
 		}
 	}
