@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -234,4 +235,50 @@ func publishOnce(ctx context.Context, root string, cfg config.Config, leaf *netw
 	}
 	fmt.Fprintf(log, "pawl serve: published the trail's first %d entries to the hub %s (proof from %d)\n", r.Size, r.Hub, r.OldSize)
 	return false
+}
+
+// fetchOnce fetches the hub's cosignature of the checkpoint just published
+// into the trail when the bundle in force names the hub as a witness
+// (network: true), and says whether it failed (on record) or is still
+// not there. The hub checks what it stored in the background: while it
+// has not, the fetch asks again a few times (about 5 s in all), without
+// holding the project lock between the attempts.
+func fetchOnce(ctx context.Context, root string, cfg config.Config, leaf *network.Leaf, log io.Writer) (failed bool) {
+	if cfg.NetworkHub == "" {
+		return false
+	}
+	delay := 20 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		p, err := engine.Open(ctx, root, cfg)
+		if err != nil {
+			fmt.Fprintf(log, "pawl serve: the hub's cosignature: %v\n", err)
+			return true
+		}
+		c, err := network.FetchCosignature(ctx, p, network.Options{Operator: gate.EnginePrincipal, Reason: "after a publication", Leaf: leaf})
+		p.Close()
+		switch {
+		case errors.Is(err, network.ErrNoHubWitness):
+			return false
+		case err != nil:
+			fmt.Fprintf(log, "pawl serve: the hub's cosignature: %v\n", err)
+			return true
+		case c.Problem != "":
+			fmt.Fprintf(log, "pawl serve: the hub's cosignature of the trail's first %d entries: %s, on record; the next fetch asks again: %s\n", c.Size, c.Problem, c.Error)
+			return true
+		case c.Pending && attempt < 8:
+			select {
+			case <-ctx.Done():
+				return true
+			case <-time.After(delay):
+			}
+			delay *= 2
+			continue
+		case c.Pending:
+			fmt.Fprintf(log, "pawl serve: the hub has not checked the trail's first %d entries yet; the next fetch asks again\n", c.Size)
+			return true
+		case c.New:
+			fmt.Fprintf(log, "pawl serve: the hub (witness %s) cosigned the trail's first %d entries, kept in the trail\n", c.Witness, c.Size)
+		}
+		return false
+	}
 }

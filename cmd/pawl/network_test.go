@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/network"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/serve/tlstest"
 	"github.com/pawl-dev/pawl/policies"
 )
@@ -72,6 +74,9 @@ func TestNetworkCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	data["egress"].(map[string]any)["network"] = map[string]any{"hub": h.URL()}
+	// The hub is also one of the site's witnesses: its cosignatures come
+	// back over the network link.
+	data["egress"].(map[string]any)["witnesses"] = map[string]any{"hub": map[string]any{"network": true, "vkey": h.VKey()}}
 	b, _ := json.MarshalIndent(data, "", "  ")
 	if err := os.WriteFile(filepath.Join(pdir, "data.json"), b, 0o644); err != nil {
 		t.Fatal(err)
@@ -103,8 +108,14 @@ func TestNetworkCommands(t *testing.T) {
 	stop()
 	for range pushed {
 	}
-	if !strings.Contains(lw.String(), "pawl serve: published the trail's first") {
+	if !strings.Contains(lw.String(), "pawl serve: published the trail's first") || !strings.Contains(lw.String(), "pawl serve: the hub (witness hub) cosigned the trail's first") {
 		t.Fatalf("the service's log: %s", lw.String())
+	}
+	// audit verify counts the hub among the witnesses; once the trail is
+	// cut below what the hub cosigned, it does not verify.
+	mustPawl(t, "-C", root, "audit", "verify", "--witnesses", "1")
+	if code, out, _ := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "2"); code != 4 || !strings.Contains(out, "2 witness(es) required, 1 cosigned") {
+		t.Fatalf("audit verify --witnesses 2 with the hub alone: exit %d\n%s", code, out)
 	}
 	for deadline := time.Now().Add(10 * time.Second); !h.Idle(t.Context()); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -136,5 +147,9 @@ func TestNetworkCommands(t *testing.T) {
 	code, out, errOut := pawl(t, "", "network", "status", "--config", hubYAML)
 	if code != 4 || !strings.Contains(out, "lyon: garbage: message") || !strings.Contains(errOut, "1 finding: the sites named above") {
 		t.Fatalf("status after garbage: exit %d\n%s\n%s", code, out, errOut)
+	}
+	enginetest.AttackTrail(t, filepath.Join(root, project.DefaultDataDir, "audit.db"), "DELETE FROM entries WHERE seq > 5")
+	if code, out, _ := pawl(t, "", "-C", root, "audit", "verify"); code != 4 || !strings.Contains(out, "the latest checkpoint witness hub cosigned") {
+		t.Fatalf("audit verify of a trail cut below the hub's cosignature: exit %d\n%s", code, out)
 	}
 }

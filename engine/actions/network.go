@@ -5,6 +5,9 @@ package actions
 const (
 	NetworkPublished     = "network.published"      // NetworkPublishedDetails
 	NetworkPublishFailed = "network.publish_failed" // NetworkPublishFailedDetails
+	// The hub's cosignature fetched back is a witness.cosigned entry
+	// (via network); a fetch that did not end in one is this.
+	NetworkCosignatureFailed = "network.cosignature_failed" // NetworkCosignatureFailedDetails
 )
 
 // NetworkPublishedDetails: the hub's JetStream stored a message about the
@@ -44,5 +47,19 @@ type NetworkPublishFailedDetails struct {
 	Decision string `json:"decision,omitempty"` // the id of the policy decision, when one was asked
 }
 
-func (NetworkPublishedDetails) Action() string     { return NetworkPublished }
-func (NetworkPublishFailedDetails) Action() string { return NetworkPublishFailed }
+// NetworkCosignatureFailedDetails: the site asked the hub for its
+// cosignature of the checkpoint of Size entries it published and got
+// none it could keep. Nothing of the trail changed; the next fetch asks
+// again.
+type NetworkCosignatureFailedDetails struct {
+	Hub     string `json:"hub"`
+	Site    string `json:"site"`
+	Witness string `json:"witness"` // the hub's id in data.egress.witnesses
+	Size    int64  `json:"size"`    // the checkpoint whose cosignature was asked
+	Problem string `json:"problem"` // unreachable, unproven, invalid, refused
+	Error   string `json:"error"`
+}
+
+func (NetworkPublishedDetails) Action() string         { return NetworkPublished }
+func (NetworkCosignatureFailedDetails) Action() string { return NetworkCosignatureFailed }
+func (NetworkPublishFailedDetails) Action() string     { return NetworkPublishFailed }

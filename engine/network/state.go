@@ -307,6 +307,22 @@ func (s *state) checkMessage(ctx context.Context, tx *sql.Tx, site, kind string,
 	}
 }
 
+// cosignature is the hub's answer to site's request for its cosignature
+// of the checkpoint of size entries: the cosignature line, or why not.
+func (s *state) cosignature(ctx context.Context, site string, size int64) (status, body string, err error) {
+	var line []byte
+	err = s.db.QueryRowContext(ctx, "SELECT cosignature FROM checkpoints WHERE site = ? AND size = ?", site, size).Scan(&line)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return StatusPending, fmt.Sprintf("the hub holds no checkpoint of %d entries of %s's trail yet", size, site), nil
+	case err != nil:
+		return "", "", err
+	case line == nil:
+		return StatusUnproven, fmt.Sprintf("the hub holds the checkpoint of %d entries of %s's trail and has not cosigned it: its consistency with what the hub held is not proven (pawl network status shows the findings)", size, site), nil
+	}
+	return StatusCosigned, string(line), nil
+}
+
 func splitProof(b []byte) [][]byte {
 	var out [][]byte
 	for len(b) >= 32 {
