@@ -139,6 +139,42 @@ any site has a finding other than quiet, 1 when the state cannot be read.`,
 	a.addOutputFlag(status)
 	c.AddCommand(status)
 
+	site := &cobra.Command{
+		Use: "site",
+		Example: `  pawl network site
+  pawl network site --output json`,
+		Short: "Show the site's side of the network: what it published, what the hub cosigned, the leaf node's link and outbox",
+		Long: `Show what the site's trail says of its place in the network: the hub and
+the mode (direct, or a leaf node), the largest checkpoint the hub (or the
+leaf node's outbox) stored and when, the largest the hub cosigned whose
+cosignature the trail keeps (when the bundle names the hub as a witness,
+network: true), and the newest publication and cosignature fetch that failed
+since the last that succeeded. Run through pawl serve on a leaf site, it
+also shows the leaf node's link to the hub (up or down) and how many messages
+the outbox holds that the hub has not stored yet (pending); run locally, the
+leaf node is not here, and those are unknown. Exit 1 when the project is in
+no network.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			p, err := a.openChecked(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			v, err := network.ViewSite(c.Context(), p, a.s.leaf)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(v)
+			}
+			printSiteView(a.s.out, v)
+			return nil
+		},
+	}
+	a.addOutputFlag(site)
+	c.AddCommand(site)
+
 	var out string
 	creds := &cobra.Command{
 		Use:     "credentials --out FILE",
@@ -208,6 +244,34 @@ func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
 		for _, f := range s.Findings {
 			fmt.Fprintf(w, "%s: %s: %s\n", s.Site, f.Kind, cell(f.Detail))
 		}
+	}
+}
+
+func printSiteView(w io.Writer, v network.SiteView) {
+	mode := "direct"
+	if v.Leaf {
+		mode = "leaf node"
+	}
+	fmt.Fprintf(w, "site %s: hub %s (%s)\n", cell(v.Site), cell(v.Hub), mode)
+	if v.Leaf {
+		if v.Pending == nil {
+			fmt.Fprintln(w, "link: unknown: the leaf node runs in pawl serve; run this command through it")
+		} else {
+			fmt.Fprintf(w, "link: %s; outbox: %d pending (not yet stored by the hub)\n", v.Link, *v.Pending)
+		}
+	}
+	if v.Published == 0 {
+		fmt.Fprintf(w, "published: nothing yet; the trail holds %d entries\n", v.Head)
+	} else {
+		fmt.Fprintf(w, "published: the trail's first %d entries (%s); the trail holds %d\n", v.Published, v.PublishedAt.UTC().Format(time.RFC3339), v.Head)
+	}
+	if v.HubWitness == "" {
+		fmt.Fprintln(w, "cosigned by the hub: not kept (the bundle names no witness with network: true)")
+	} else {
+		fmt.Fprintf(w, "cosigned by the hub (witness %s): the trail's first %d entries\n", cell(v.HubWitness), v.HubCosigned)
+	}
+	for _, f := range v.Failures {
+		fmt.Fprintf(w, "FAILED %s\n", cell(f))
 	}
 }
 
