@@ -82,9 +82,11 @@ SIGINT or SIGTERM; it acts on no project.`,
 	c.AddCommand(hub)
 
 	var statusConfig string
+	var verify bool
 	status := &cobra.Command{
-		Use: "status --config FILE",
+		Use: "status --config FILE [--verify]",
 		Example: `  pawl network status --config /etc/pawl/hub.yaml
+  pawl network status --config /etc/pawl/hub.yaml --verify
   pawl network status --config /etc/pawl/hub.yaml --output json`,
 		Short: "Show every site the hub knows: head, root, last cosigned size, lag, last seen, findings",
 		Long: `Show what the hub holds of every site (on the hub's machine, beside a running
@@ -92,8 +94,13 @@ hub: it reads DIR/hub.db read-only): the head (the largest checkpoint of the
 site's trail the hub holds) and the prefix of its root, the largest size the
 hub cosigned, how many batch signatures it holds, how many messages the site sent, when the last one came and how
 long ago, and the findings: split_view, fork, truncation, unproven, garbage,
-forged, and quiet when nothing came for longer than quiet_after. Exit 4 when
-any site has a finding other than quiet, 1 when the state cannot be read.`,
+forged, and quiet when nothing came for longer than quiet_after. With
+--verify it also checks the hub's own record: its trail (DIR/trail.db, hash
+chained, where the hub puts each finding, resolution and cosignature) verifies,
+and hub.db holds exactly what the trail says, so that a finding deleted or a
+cosignature changed in hub.db shows; it prints the trail's size and root, to
+keep elsewhere. Exit 4 when any site has a finding other than quiet or the
+hub's record does not verify, 1 when the state cannot be read.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -118,12 +125,31 @@ any site has a finding other than quiet, 1 when the state cannot be read.`,
 					}
 				}
 			}
+			var rep *network.HubReport
+			if verify {
+				if rep, err = network.VerifyHub(c.Context(), cfg); err != nil {
+					return err
+				}
+			}
 			if a.output == "json" {
-				if err := a.printJSON(map[string]any{"ok": bad == 0, "sites": ss}); err != nil {
+				out := map[string]any{"ok": bad == 0 && (rep == nil || len(rep.Problems) == 0), "sites": ss}
+				if rep != nil {
+					out["hub"] = rep
+				}
+				if err := a.printJSON(out); err != nil {
 					return err
 				}
 			} else {
 				printNetworkStatus(a.s.out, ss)
+				if rep != nil {
+					fmt.Fprintf(a.s.out, "the hub's trail: %d entries, root %s\n", rep.Entries, rep.Root)
+					for _, p := range rep.Problems {
+						fmt.Fprintf(a.s.out, "hub: %s\n", cell(p))
+					}
+				}
+			}
+			if rep != nil && len(rep.Problems) > 0 {
+				return notVerified(fmt.Errorf("the hub's record does not verify: %d problems (above)", len(rep.Problems)))
 			}
 			if bad > 0 {
 				noun := "findings"
@@ -136,6 +162,7 @@ any site has a finding other than quiet, 1 when the state cannot be read.`,
 		},
 	}
 	status.Flags().StringVar(&statusConfig, "config", "", "the hub's configuration `FILE`")
+	status.Flags().BoolVar(&verify, "verify", false, "also check the hub's own record: its trail verifies and hub.db agrees with it")
 	a.addOutputFlag(status)
 	c.AddCommand(status)
 

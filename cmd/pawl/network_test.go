@@ -122,9 +122,9 @@ func TestNetworkCommands(t *testing.T) {
 			t.Fatal("the hub did not check the message")
 		}
 	}
-	out := mustPawl(t, "network", "status", "--config", hubYAML)
-	if !strings.HasPrefix(out, "SITE  HEAD") || !strings.Contains(out, "\nlyon  ") || !strings.Contains(out, "none\n") {
-		t.Fatalf("status:\n%s", out)
+	out := mustPawl(t, "network", "status", "--config", hubYAML, "--verify")
+	if !strings.HasPrefix(out, "SITE  HEAD") || !strings.Contains(out, "\nlyon  ") || !strings.Contains(out, "none\nthe hub's trail: 2 entries, root ") {
+		t.Fatalf("status --verify:\n%s", out)
 	}
 	var st struct {
 		OK    bool                 `json:"ok"`

@@ -10,6 +10,41 @@ const (
 	NetworkCosignatureFailed = "network.cosignature_failed" // NetworkCosignatureFailedDetails
 )
 
+// The hub's own trail (trail.db in the hub's directory, not a site's):
+// each of its decisions, so that hub.db cannot be edited unnoticed
+// (`pawl network status --verify`).
+const (
+	HubFinding         = "hub.finding"          // HubFindingDetails
+	HubFindingResolved = "hub.finding_resolved" // HubFindingResolvedDetails
+	HubCosigned        = "hub.cosigned"         // HubCosignedDetails
+)
+
+// HubFindingDetails: the hub found something wrong with a site's message.
+type HubFindingDetails struct {
+	Site   string `json:"site"`
+	Kind   string `json:"kind"`   // split_view, fork, truncation, unproven, garbage, forged
+	Detail string `json:"detail"` // the reason, as pawl network status shows it
+	Seq    uint64 `json:"seq"`    // the message's sequence in its stream
+	At     string `json:"at"`     // when the hub stored the message, RFC 3339
+}
+
+// HubFindingResolvedDetails: an unproven checkpoint was proven by the link
+// that came late, and its finding resolved.
+type HubFindingResolvedDetails struct {
+	Site string `json:"site"`
+	Kind string `json:"kind"`
+	Seq  uint64 `json:"seq"`
+}
+
+// HubCosignedDetails: the hub cosigned a site's checkpoint.
+type HubCosignedDetails struct {
+	Site        string `json:"site"`
+	Size        int64  `json:"size"`
+	Root        []byte `json:"root"`        // base64 in JSON
+	Cosignature string `json:"cosignature"` // the signed-note line
+	Seq         uint64 `json:"seq"`         // the message's sequence in its stream
+}
+
 // NetworkPublishedDetails: the hub's JetStream stored a message about the
 // trail: the signed checkpoint of its first Size entries with the
 // consistency proof from OldSize (the size last published), or a batch's
@@ -62,4 +97,7 @@ type NetworkCosignatureFailedDetails struct {
 
 func (NetworkPublishedDetails) Action() string         { return NetworkPublished }
 func (NetworkCosignatureFailedDetails) Action() string { return NetworkCosignatureFailed }
+func (HubFindingDetails) Action() string               { return HubFinding }
+func (HubFindingResolvedDetails) Action() string       { return HubFindingResolved }
+func (HubCosignedDetails) Action() string              { return HubCosigned }
 func (NetworkPublishFailedDetails) Action() string     { return NetworkPublishFailed }

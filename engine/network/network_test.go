@@ -538,6 +538,35 @@ func TestTwoSites(t *testing.T) {
 		}
 	})
 
+	t.Run("the hub's own record is tamper-evident", func(t *testing.T) {
+		st := status(t, h, cfg)
+		rep, err := network.VerifyHub(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every finding and cosignature so far is on the hub's trail.
+		if len(rep.Problems) != 0 || rep.Entries < int64(len(st["basel"].Findings))+4 || rep.Root == "" {
+			t.Fatalf("the hub's record: %+v", rep)
+		}
+		hubDB := filepath.Join(cfg.Dir, "hub.db")
+		// Someone with the hub's files hides basel's split view and
+		// marks its fork resolved.
+		enginetest.AttackTrail(t, hubDB, "DELETE FROM findings WHERE kind = 'split_view'", "UPDATE findings SET resolved = 1 WHERE kind = 'fork'")
+		rep, err = network.VerifyHub(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(rep.Problems, "\n"); len(rep.Problems) != 2 || !strings.Contains(p, "the finding basel") || !strings.Contains(p, "split_view") ||
+			!strings.Contains(p, "deleted or changed in hub.db") || !strings.Contains(p, "holds the resolution basel") {
+			t.Fatalf("hub.db edited: %q", rep.Problems)
+		}
+		// And the trail itself edited to match: its chain breaks.
+		enginetest.AttackTrail(t, filepath.Join(cfg.Dir, "trail.db"), "DELETE FROM entries WHERE action = 'hub.finding' AND details LIKE '%split_view%'")
+		if rep, err = network.VerifyHub(t.Context(), cfg); err != nil || !strings.Contains(strings.Join(rep.Problems, "\n"), "the hub's trail "+filepath.Join(cfg.Dir, "trail.db")+" does not verify") {
+			t.Fatalf("the hub's trail edited: %+v, %v", rep, err)
+		}
+	})
+
 	t.Run("a quiet site", func(t *testing.T) {
 		ss, err := network.Status(t.Context(), cfg, time.Now().Add(2*time.Hour))
 		if err != nil {

@@ -266,3 +266,138 @@ func ViewSite(ctx context.Context, p *project.Project, leaf *Leaf) (SiteView, er
 	}
 	return v, nil
 }
+
+// HubReport is what VerifyHub found.
+type HubReport struct {
+	// Entries is the size of the hub's trail, Root its tree root
+	// (base64): kept elsewhere, they show later that the trail was not
+	// cut or rewritten since.
+	Entries  int64    `json:"entries"`
+	Root     string   `json:"root"`
+	Problems []string `json:"problems"`
+}
+
+// VerifyHub checks the hub's own record (read-only, beside a running
+// hub): its trail (trail.db) verifies as a hash chain, and the findings,
+// their resolutions and the cosignatures in hub.db are exactly those on
+// the trail — a finding deleted or resolved in hub.db, or a cosignature
+// added or changed there, is a problem.
+func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	r := &HubReport{Problems: []string{}}
+	tp := filepath.Join(c.Dir, "trail.db")
+	t, err := audit.OpenReadOnly(tp)
+	if err != nil {
+		return nil, fmt.Errorf("the hub's trail %s: %v (has the hub run?)", tp, err)
+	}
+	defer t.Close()
+	ar, err := t.Verify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Entries = ar.Entries
+	if !ar.OK {
+		r.Problems = append(r.Problems, fmt.Sprintf("the hub's trail %s does not verify: %s", tp, ar.Problem))
+	}
+	if r.Entries > 0 && ar.OK {
+		root, err := t.TreeRoot(ctx, r.Entries)
+		if err != nil {
+			return nil, err
+		}
+		r.Root = base64.StdEncoding.EncodeToString(root)
+	}
+	path := filepath.Join(c.Dir, "hub.db")
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	// What the trail says, as sets of keys; then hub.db against them.
+	onTrail := map[string]bool{}
+	for _, a := range []string{actions.HubFinding, actions.HubFindingResolved, actions.HubCosigned} {
+		es, err := t.Find(ctx, a, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			var key string
+			switch a {
+			case actions.HubFinding:
+				d, err := actions.Decode[actions.HubFindingDetails](e)
+				if err != nil {
+					return nil, err
+				}
+				key = fmt.Sprintf("finding %s %d %s %q", d.Site, d.Seq, d.Kind, d.Detail)
+			case actions.HubFindingResolved:
+				d, err := actions.Decode[actions.HubFindingResolvedDetails](e)
+				if err != nil {
+					return nil, err
+				}
+				key = fmt.Sprintf("resolution %s %d %s", d.Site, d.Seq, d.Kind)
+			case actions.HubCosigned:
+				d, err := actions.Decode[actions.HubCosignedDetails](e)
+				if err != nil {
+					return nil, err
+				}
+				key = fmt.Sprintf("cosignature %s %d %s %q", d.Site, d.Size, b64(d.Root), d.Cosignature)
+			}
+			onTrail[key] = true
+		}
+	}
+	inDB := map[string]bool{}
+	rows, err := db.QueryContext(ctx, "SELECT site, seq, kind, detail, resolved FROM findings")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	for rows.Next() {
+		var site, kind, detail string
+		var seq uint64
+		var resolved bool
+		if err := rows.Scan(&site, &seq, &kind, &detail, &resolved); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		inDB[fmt.Sprintf("finding %s %d %s %q", site, seq, kind, detail)] = true
+		if resolved {
+			inDB[fmt.Sprintf("resolution %s %d %s", site, seq, kind)] = true
+		}
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, "SELECT site, size, root, cosignature FROM checkpoints WHERE cosignature IS NOT NULL")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var site string
+		var size int64
+		var root, line []byte
+		if err := rows.Scan(&site, &size, &root, &line); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		inDB[fmt.Sprintf("cosignature %s %d %s %q", site, size, b64(root), line)] = true
+	}
+	rows.Close()
+	var missing, extra []string
+	for k := range onTrail {
+		if !inDB[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range inDB {
+		if !onTrail[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	for _, k := range missing {
+		r.Problems = append(r.Problems, fmt.Sprintf("hub.db: the hub's trail holds the %s, hub.db does not: it was deleted or changed in hub.db", k))
+	}
+	for _, k := range extra {
+		r.Problems = append(r.Problems, fmt.Sprintf("hub.db: holds the %s, which is not on the hub's trail: it was added or changed in hub.db (or the hub stopped before putting it on its trail: it does at its next start)", k))
+	}
+	return r, nil
+}
