@@ -17,6 +17,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/network"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/spf13/cobra"
 )
 
@@ -336,6 +337,22 @@ func publishOnce(ctx context.Context, root string, cfg config.Config, leaf *netw
 // holding the project lock between the attempts.
 func fetchOnce(ctx context.Context, root string, cfg config.Config, leaf *network.Leaf, log io.Writer) (failed bool) {
 	if cfg.NetworkHub == "" {
+		return false
+	}
+	// Without the hub among the bundle's witnesses there is nothing to
+	// fetch: found read-only, without the project lock.
+	ro, err := project.OpenReadOnly(ctx, root, cfg)
+	if err != nil {
+		fmt.Fprintf(log, "pawl serve: the hub's cosignature: %v\n", err)
+		return true
+	}
+	e, _, err := ro.PolicyInForce(ctx)
+	ro.Close()
+	if err != nil {
+		fmt.Fprintf(log, "pawl serve: the hub's cosignature: %v\n", err)
+		return true
+	}
+	if _, ok := network.HubWitness(e); !ok {
 		return false
 	}
 	delay := 20 * time.Millisecond
