@@ -71,11 +71,12 @@ type Config struct {
 	ServeHTTPSClientCA  string
 	EngineKeySecretFile string
 
-	NetworkHub           string
-	NetworkSite          string
-	NetworkCredentials   string
-	NetworkCA            string
-	NetworkLeaf          bool
+	NetworkHub         string
+	NetworkSite        string
+	NetworkCredentials string
+	NetworkCA          string
+	NetworkLeaf        bool
+
 	NetworkLeafReconnect time.Duration
 }
 
