@@ -28,6 +28,11 @@ type Witness struct {
 	ID   string
 	URL  string // the submission prefix; add-checkpoint is POSTed to URL + "/add-checkpoint"
 	VKey string // the witness's verifier key (name+hash+base64, cosignature/v1)
+	// Network: the witness is the network's hub ({"network": true,
+	// "vkey": …}, no url): it gets the trail's checkpoints by the site's
+	// publications (kind network), not by pushes, and the site fetches
+	// its cosignatures over the network link. At most one.
+	Network bool
 }
 
 // WitnessTarget is the witness a push goes to.
@@ -81,21 +86,38 @@ func witnessesOf(data map[string]any) ([]Witness, error) {
 		if !ok {
 			return nil, fmt.Errorf("egress.witnesses[%q] must be an object with url and vkey", id)
 		}
-		u, _ := w["url"].(string)
-		pu, err := url.Parse(u)
-		if u == "" || err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			return nil, fmt.Errorf("egress.witnesses[%q].url must be an http or https URL, the witness's submission prefix", id)
+		if nw, ok := w["network"]; ok {
+			if nw != true {
+				return nil, fmt.Errorf("egress.witnesses[%q].network must be true (the network's hub), or absent", id)
+			}
+			if _, ok := w["url"]; ok {
+				return nil, fmt.Errorf("egress.witnesses[%q]: the network's hub has no url: its cosignatures come over the network link (network.hub in pawl.yaml)", id)
+			}
+		} else {
+			u, _ := w["url"].(string)
+			pu, err := url.Parse(u)
+			if u == "" || err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+				return nil, fmt.Errorf("egress.witnesses[%q].url must be an http or https URL, the witness's submission prefix", id)
+			}
 		}
+		u, _ := w["url"].(string)
 		vk, _ := w["vkey"].(string)
 		if vk == "" {
 			return nil, fmt.Errorf("egress.witnesses[%q].vkey must be the witness's verifier key (name+hash+base64)", id)
 		}
 		for k := range w {
-			if k != "url" && k != "vkey" {
-				return nil, fmt.Errorf("egress.witnesses[%q]: unknown member %q (want url and vkey)", id, k)
+			if k != "url" && k != "vkey" && k != "network" {
+				return nil, fmt.Errorf("egress.witnesses[%q]: unknown member %q (want url and vkey, or network: true and vkey)", id, k)
 			}
 		}
-		out = append(out, Witness{ID: id, URL: u, VKey: vk})
+		if w["network"] == true {
+			for _, o := range out {
+				if o.Network {
+					return nil, fmt.Errorf("egress.witnesses: %q and %q are both the network's hub: a site has one hub", o.ID, id)
+				}
+			}
+		}
+		out = append(out, Witness{ID: id, URL: u, VKey: vk, Network: w["network"] == true})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

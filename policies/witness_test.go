@@ -74,6 +74,15 @@ func TestWitnessDecisions(t *testing.T) {
 	if d, err := e.Decide(ctx, KindWitness, in); err != nil || d.Allow || len(d.Deny) != 1 || !strings.HasPrefix(d.Deny[0], "witness.url:") {
 		t.Fatalf("push to another URL: %+v, %v", d, err)
 	}
+	// The network's hub as a witness: no url, its cosignatures come over
+	// the network link.
+	hub, err := Open(ctx, witnessBundle(t, `{"w1": {"url": "https://witness.example/w1", "vkey": "`+vkey+`"}, "hub": {"network": true, "vkey": "`+vkey+`"}}`), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws := hub.Witnesses(); len(ws) != 2 || ws[0] != (Witness{ID: "hub", VKey: vkey, Network: true}) || ws[1].Network {
+		t.Fatalf("witnesses with the network's hub: %+v", ws)
+	}
 	def, err := NewEngine(ctx, mustLoadFS(t, DefaultFS()))
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +99,9 @@ func TestWitnessDecisions(t *testing.T) {
 		"ftp url":       `{"w1": {"url": "ftp://witness.example/", "vkey": "` + vkey + `"}}`,
 		"no vkey":       `{"w1": {"url": "https://witness.example/"}}`,
 		"extra member":  `{"w1": {"url": "https://witness.example/", "vkey": "` + vkey + `", "trust": true}}`,
+		"hub with url":  `{"hub": {"network": true, "url": "https://hub.example/", "vkey": "` + vkey + `"}}`,
+		"hub not true":  `{"hub": {"network": "yes", "vkey": "` + vkey + `"}}`,
+		"two hubs":      `{"a": {"network": true, "vkey": "` + vkey + `"}, "b": {"network": true, "vkey": "` + vkey + `"}}`,
 	} {
 		if _, err := LoadBundle(witnessBundle(t, bad), LoadOptions{}); err == nil || !strings.Contains(err.Error(), "egress.witnesses") {
 			t.Errorf("%s: %v", name, err)

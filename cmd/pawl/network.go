@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/network"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/spf13/cobra"
 )
 
@@ -81,9 +83,11 @@ SIGINT or SIGTERM; it acts on no project.`,
 	c.AddCommand(hub)
 
 	var statusConfig string
+	var verify bool
 	status := &cobra.Command{
-		Use: "status --config FILE",
+		Use: "status --config FILE [--verify]",
 		Example: `  pawl network status --config /etc/pawl/hub.yaml
+  pawl network status --config /etc/pawl/hub.yaml --verify
   pawl network status --config /etc/pawl/hub.yaml --output json`,
 		Short: "Show every site the hub knows: head, root, last cosigned size, lag, last seen, findings",
 		Long: `Show what the hub holds of every site (on the hub's machine, beside a running
@@ -91,8 +95,13 @@ hub: it reads DIR/hub.db read-only): the head (the largest checkpoint of the
 site's trail the hub holds) and the prefix of its root, the largest size the
 hub cosigned, how many batch signatures it holds, how many messages the site sent, when the last one came and how
 long ago, and the findings: split_view, fork, truncation, unproven, garbage,
-forged, and quiet when nothing came for longer than quiet_after. Exit 4 when
-any site has a finding other than quiet, 1 when the state cannot be read.`,
+forged, and quiet when nothing came for longer than quiet_after. With
+--verify it also checks the hub's own record: its trail (DIR/trail.db, hash
+chained, where the hub puts each finding, resolution and cosignature) verifies,
+and hub.db holds exactly what the trail says, so that a finding deleted or a
+cosignature changed in hub.db shows; it prints the trail's size and root, to
+keep elsewhere. Exit 4 when any site has a finding other than quiet or the
+hub's record does not verify, 1 when the state cannot be read.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -117,12 +126,31 @@ any site has a finding other than quiet, 1 when the state cannot be read.`,
 					}
 				}
 			}
+			var rep *network.HubReport
+			if verify {
+				if rep, err = network.VerifyHub(c.Context(), cfg); err != nil {
+					return err
+				}
+			}
 			if a.output == "json" {
-				if err := a.printJSON(map[string]any{"ok": bad == 0, "sites": ss}); err != nil {
+				out := map[string]any{"ok": bad == 0 && (rep == nil || len(rep.Problems) == 0), "sites": ss}
+				if rep != nil {
+					out["hub"] = rep
+				}
+				if err := a.printJSON(out); err != nil {
 					return err
 				}
 			} else {
 				printNetworkStatus(a.s.out, ss)
+				if rep != nil {
+					fmt.Fprintf(a.s.out, "the hub's trail: %d entries, root %s\n", rep.Entries, rep.Root)
+					for _, p := range rep.Problems {
+						fmt.Fprintf(a.s.out, "hub: %s\n", cell(p))
+					}
+				}
+			}
+			if rep != nil && len(rep.Problems) > 0 {
+				return notVerified(fmt.Errorf("the hub's record does not verify: %d problems (above)", len(rep.Problems)))
 			}
 			if bad > 0 {
 				noun := "findings"
@@ -135,8 +163,45 @@ any site has a finding other than quiet, 1 when the state cannot be read.`,
 		},
 	}
 	status.Flags().StringVar(&statusConfig, "config", "", "the hub's configuration `FILE`")
+	status.Flags().BoolVar(&verify, "verify", false, "also check the hub's own record: its trail verifies and hub.db agrees with it")
 	a.addOutputFlag(status)
 	c.AddCommand(status)
+
+	site := &cobra.Command{
+		Use: "site",
+		Example: `  pawl network site
+  pawl network site --output json`,
+		Short: "Show the site's side of the network: what it published, what the hub cosigned, the leaf node's link and outbox",
+		Long: `Show what the site's trail says of its place in the network: the hub and
+the mode (direct, or a leaf node), the largest checkpoint the hub (or the
+leaf node's outbox) stored and when, the largest the hub cosigned whose
+cosignature the trail keeps (when the bundle names the hub as a witness,
+network: true), and the newest publication and cosignature fetch that failed
+since the last that succeeded. Run through pawl serve on a leaf site, it
+also shows the leaf node's link to the hub (up or down) and how many messages
+the outbox holds that the hub has not stored yet (pending); run locally, the
+leaf node is not here, and those are unknown. Exit 1 when the project is in
+no network.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			p, err := a.openChecked(c)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			v, err := network.ViewSite(c.Context(), p, a.s.leaf)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(v)
+			}
+			printSiteView(a.s.out, v)
+			return nil
+		},
+	}
+	a.addOutputFlag(site)
+	c.AddCommand(site)
 
 	var out string
 	creds := &cobra.Command{
@@ -210,6 +275,34 @@ func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
 	}
 }
 
+func printSiteView(w io.Writer, v network.SiteView) {
+	mode := "direct"
+	if v.Leaf {
+		mode = "leaf node"
+	}
+	fmt.Fprintf(w, "site %s: hub %s (%s)\n", cell(v.Site), cell(v.Hub), mode)
+	if v.Leaf {
+		if v.Pending == nil {
+			fmt.Fprintln(w, "link: unknown: the leaf node runs in pawl serve; run this command through it")
+		} else {
+			fmt.Fprintf(w, "link: %s; outbox: %d pending (not yet stored by the hub)\n", v.Link, *v.Pending)
+		}
+	}
+	if v.Published == 0 {
+		fmt.Fprintf(w, "published: nothing yet; the trail holds %d entries\n", v.Head)
+	} else {
+		fmt.Fprintf(w, "published: the trail's first %d entries (%s); the trail holds %d\n", v.Published, v.PublishedAt.UTC().Format(time.RFC3339), v.Head)
+	}
+	if v.HubWitness == "" {
+		fmt.Fprintln(w, "cosigned by the hub: not kept (the bundle names no witness with network: true)")
+	} else {
+		fmt.Fprintf(w, "cosigned by the hub (witness %s): the trail's first %d entries\n", cell(v.HubWitness), v.HubCosigned)
+	}
+	for _, f := range v.Failures {
+		fmt.Fprintf(w, "FAILED %s\n", cell(f))
+	}
+}
+
 // publishOnce publishes the trail's head to the network's hub when the
 // project is in a network, and says whether the publication failed (on
 // record; the next one carries the head).
@@ -234,4 +327,66 @@ func publishOnce(ctx context.Context, root string, cfg config.Config, leaf *netw
 	}
 	fmt.Fprintf(log, "pawl serve: published the trail's first %d entries to the hub %s (proof from %d)\n", r.Size, r.Hub, r.OldSize)
 	return false
+}
+
+// fetchOnce fetches the hub's cosignature of the checkpoint just published
+// into the trail when the bundle in force names the hub as a witness
+// (network: true), and says whether it failed (on record) or is still
+// not there. The hub checks what it stored in the background: while it
+// has not, the fetch asks again a few times (about 5 s in all), without
+// holding the project lock between the attempts.
+func fetchOnce(ctx context.Context, root string, cfg config.Config, leaf *network.Leaf, log io.Writer) (failed bool) {
+	if cfg.NetworkHub == "" {
+		return false
+	}
+	// Without the hub among the bundle's witnesses there is nothing to
+	// fetch: found read-only, without the project lock.
+	ro, err := project.OpenReadOnly(ctx, root, cfg)
+	if err != nil {
+		fmt.Fprintf(log, "pawl serve: the hub's cosignature: %v\n", err)
+		return true
+	}
+	e, _, err := ro.PolicyInForce(ctx)
+	ro.Close()
+	if err != nil {
+		fmt.Fprintf(log, "pawl serve: the hub's cosignature: %v\n", err)
+		return true
+	}
+	if _, ok := network.HubWitness(e); !ok {
+		return false
+	}
+	delay := 20 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		p, err := engine.Open(ctx, root, cfg)
+		if err != nil {
+			fmt.Fprintf(log, "pawl serve: the hub's cosignature: %v\n", err)
+			return true
+		}
+		c, err := network.FetchCosignature(ctx, p, network.Options{Operator: gate.EnginePrincipal, Reason: "after a publication", Leaf: leaf})
+		p.Close()
+		switch {
+		case errors.Is(err, network.ErrNoHubWitness):
+			return false
+		case err != nil:
+			fmt.Fprintf(log, "pawl serve: the hub's cosignature: %v\n", err)
+			return true
+		case c.Problem != "":
+			fmt.Fprintf(log, "pawl serve: the hub's cosignature of the trail's first %d entries: %s, on record; the next fetch asks again: %s\n", c.Size, c.Problem, c.Error)
+			return true
+		case c.Pending && attempt < 8:
+			select {
+			case <-ctx.Done():
+				return true
+			case <-time.After(delay):
+			}
+			delay *= 2
+			continue
+		case c.Pending:
+			fmt.Fprintf(log, "pawl serve: the hub has not checked the trail's first %d entries yet; the next fetch asks again\n", c.Size)
+			return true
+		case c.New:
+			fmt.Fprintf(log, "pawl serve: the hub (witness %s) cosigned the trail's first %d entries, kept in the trail\n", c.Witness, c.Size)
+		}
+		return false
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/network"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/serve"
 	"github.com/spf13/cobra"
@@ -25,6 +26,9 @@ type streams struct {
 	// root is the served project's root under a service: -C is the
 	// client's, and the service serves one project.
 	root string
+	// leaf is the site's leaf node under a service that runs one
+	// (network.leaf): `pawl network site` shows its link and outbox.
+	leaf *network.Leaf
 }
 
 type usageError struct{ error }

@@ -295,7 +295,8 @@ goes to standard error.`,
 			var leaf *network.Leaf
 			if cfg.NetworkHub != "" && cfg.NetworkLeaf {
 				leaf, err = network.StartLeaf(c.Context(), network.LeafConfig{Site: cfg.NetworkSite, Hub: cfg.NetworkHub,
-					Creds: resolveSet(l, cfg.NetworkCredentials), CA: resolveSet(l, cfg.NetworkCA), Dir: filepath.Join(l.Data, "network")})
+					Creds: resolveSet(l, cfg.NetworkCredentials), CA: resolveSet(l, cfg.NetworkCA), Dir: filepath.Join(l.Data, "network"),
+					Reconnect: cfg.NetworkLeafReconnect})
 				if err != nil {
 					return fmt.Errorf("network.leaf: the site's leaf node: %w", err)
 				}
@@ -314,7 +315,7 @@ goes to standard error.`,
 				HTTPS: serve.HTTPSOptions{Listen: cfg.ServeHTTPSListen, Cert: resolveSet(l, cfg.ServeHTTPSCert),
 					Key: resolveSet(l, cfg.ServeHTTPSKey), ClientCA: resolveSet(l, cfg.ServeHTTPSClientCA)},
 				Handler: func(ctx context.Context, j *serve.Job) int {
-					code := run(ctx, j.Args, &streams{in: j.Stdin, out: j.Stdout, err: j.Stderr, job: j, root: root})
+					code := run(ctx, j.Args, &streams{in: j.Stdin, out: j.Stdout, err: j.Stderr, job: j, root: root, leaf: leaf})
 					if code == 0 && commits(j.Args) {
 						pushWitnesses()
 					}

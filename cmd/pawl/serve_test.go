@@ -21,13 +21,23 @@ import (
 // (as pawl serve demands) and starts `pawl serve` on it in process.
 func servedProject(t *testing.T) (dir, socket string) {
 	t.Helper()
+	return servedProjectWith(t, nil)
+}
+
+// servedProjectWith is servedProject with more arguments to init and
+// prepare run on the project's directory before the service starts.
+func servedProjectWith(t *testing.T, prepare func(dir string), initArgs ...string) (dir, socket string) {
+	t.Helper()
 	dir = t.TempDir()
-	mustPawl(t, "init", dir, "--operator", "alice")
+	mustPawl(t, append([]string{"init", dir, "--operator", "alice"}, initArgs...)...)
 	// Under a service every operator acts through an enrolment bound to
 	// their account: the caller's account name (every role, as the
 	// project's creator) is enrolled, bound to its uid.
 	mustPawl(t, "-C", dir, "operator", "add", config.Defaults().Operator, "--name", "Served Caller", "--reason", "acts through the service",
 		"--passphrase-fd", passFD(t, "served caller's own pass phrase"))
+	if prepare != nil {
+		prepare(dir)
+	}
 	data := filepath.Join(dir, project.DefaultDataDir)
 	t.Setenv("PAWL_CACHE_DIR", filepath.Join(data, "cache"))
 	privatise(t, data)

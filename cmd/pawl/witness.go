@@ -164,6 +164,8 @@ func witnessPusher(ctx context.Context, root string, cfg config.Config, leaf *ne
 			failed := pushOnce(ctx, root, cfg, log)
 			if publishOnce(ctx, root, cfg, leaf, log) {
 				failed = true
+			} else if fetchOnce(ctx, root, cfg, leaf, log) {
+				failed = true
 			}
 			if failed && retry > 0 {
 				again = time.After(retry)
@@ -212,7 +214,7 @@ func pushOnce(ctx context.Context, root string, cfg config.Config, log io.Writer
 	}
 	e, _, err := ro.PolicyInForce(ctx)
 	ro.Close()
-	if err != nil || len(e.Witnesses()) == 0 {
+	if err != nil || len(witness.Pushed(e.Witnesses())) == 0 {
 		return false
 	}
 	p, err := engine.Open(ctx, root, cfg)

@@ -5,7 +5,45 @@ package actions
 const (
 	NetworkPublished     = "network.published"      // NetworkPublishedDetails
 	NetworkPublishFailed = "network.publish_failed" // NetworkPublishFailedDetails
+	// The hub's cosignature fetched back is a witness.cosigned entry
+	// (via network); a fetch that did not end in one is this.
+	NetworkCosignatureFailed = "network.cosignature_failed" // NetworkCosignatureFailedDetails
 )
+
+// The hub's own trail (trail.db in the hub's directory, not a site's):
+// each of its decisions, so that hub.db cannot be edited unnoticed
+// (`pawl network status --verify`).
+const (
+	HubFinding         = "hub.finding"          // HubFindingDetails
+	HubFindingResolved = "hub.finding_resolved" // HubFindingResolvedDetails
+	HubCosigned        = "hub.cosigned"         // HubCosignedDetails
+)
+
+// HubFindingDetails: the hub found something wrong with a site's message.
+type HubFindingDetails struct {
+	Site   string `json:"site"`
+	Kind   string `json:"kind"`   // split_view, fork, truncation, unproven, garbage, forged
+	Detail string `json:"detail"` // the reason, as pawl network status shows it
+	Seq    uint64 `json:"seq"`    // the message's sequence in its stream
+	At     string `json:"at"`     // when the hub stored the message, RFC 3339
+}
+
+// HubFindingResolvedDetails: an unproven checkpoint was proven by the link
+// that came late, and its finding resolved.
+type HubFindingResolvedDetails struct {
+	Site string `json:"site"`
+	Kind string `json:"kind"`
+	Seq  uint64 `json:"seq"`
+}
+
+// HubCosignedDetails: the hub cosigned a site's checkpoint.
+type HubCosignedDetails struct {
+	Site        string `json:"site"`
+	Size        int64  `json:"size"`
+	Root        []byte `json:"root"`        // base64 in JSON
+	Cosignature string `json:"cosignature"` // the signed-note line
+	Seq         uint64 `json:"seq"`         // the message's sequence in its stream
+}
 
 // NetworkPublishedDetails: the hub's JetStream stored a message about the
 // trail: the signed checkpoint of its first Size entries with the
@@ -44,5 +82,22 @@ type NetworkPublishFailedDetails struct {
 	Decision string `json:"decision,omitempty"` // the id of the policy decision, when one was asked
 }
 
-func (NetworkPublishedDetails) Action() string     { return NetworkPublished }
-func (NetworkPublishFailedDetails) Action() string { return NetworkPublishFailed }
+// NetworkCosignatureFailedDetails: the site asked the hub for its
+// cosignature of the checkpoint of Size entries it published and got
+// none it could keep. Nothing of the trail changed; the next fetch asks
+// again.
+type NetworkCosignatureFailedDetails struct {
+	Hub     string `json:"hub"`
+	Site    string `json:"site"`
+	Witness string `json:"witness"` // the hub's id in data.egress.witnesses
+	Size    int64  `json:"size"`    // the checkpoint whose cosignature was asked
+	Problem string `json:"problem"` // unreachable, unproven, invalid, refused
+	Error   string `json:"error"`
+}
+
+func (NetworkPublishedDetails) Action() string         { return NetworkPublished }
+func (NetworkCosignatureFailedDetails) Action() string { return NetworkCosignatureFailed }
+func (HubFindingDetails) Action() string               { return HubFinding }
+func (HubFindingResolvedDetails) Action() string       { return HubFindingResolved }
+func (HubCosignedDetails) Action() string              { return HubCosigned }
+func (NetworkPublishFailedDetails) Action() string     { return NetworkPublishFailed }

@@ -76,6 +76,8 @@ type Config struct {
 	NetworkCredentials string
 	NetworkCA          string
 	NetworkLeaf        bool
+
+	NetworkLeafReconnect time.Duration
 }
 
 // Defaults returns every key at its default. Two defaults depend on the

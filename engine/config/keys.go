@@ -388,6 +388,13 @@ var table = build([]Key{
 			"so what the site published while the link was down reaches the hub when it returns, with nobody re-sending. " +
 			"False: each publication connects straight to the hub and must reach it (README, \"Many sites\", says when to choose which).",
 	},
+	{
+		Name: "network.leaf_reconnect", Type: Duration, def: time.Second,
+		field: func(c *Config) any { return &c.NetworkLeafReconnect },
+		Doc: "How often the leaf node (`network.leaf`) tries the hub while the link is down. The hub's stream asks a leaf for its outbox when the hub starts and, " +
+			"if the leaf has not linked up by then, again only after a back-off of seconds: a shorter interval lets the outbox drain sooner after the hub returns, " +
+			"for one connection attempt per interval while it is down.",
+	},
 })
 
 // Keys returns every key, in the order the documentation lists them.

@@ -12,8 +12,12 @@
 // findings in a SQLite file (split view, fork, truncation, unproven, and
 // garbage or forged messages, each with its reason), cosigns the
 // consistent ones (C2SP tlog-cosignature), and `pawl network status` reads
-// them. Messages are content-addressed (the JetStream message id is their
+// them. Each finding and cosignature also goes on the hub's own
+// hash-chained trail (trail.db), against which VerifyHub checks hub.db.
+// Messages are content-addressed (the JetStream message id is their
 // sha256) and the hub's check is idempotent, so a redelivered or
-// duplicated message changes nothing. The hub never changes a site; a site
-// never reads the hub.
+// duplicated message changes nothing. The hub never changes a site: a
+// site whose bundle names the hub as a witness (network: true) asks it for
+// its cosignature of what it published (FetchCosignature) and keeps it, after
+// checking it against its own trail, as a witness's.
 package network

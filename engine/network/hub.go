@@ -35,6 +35,13 @@ const (
 // "batch").
 func Subject(site, kind string) string { return "pawl.site." + site + "." + kind }
 
+// CosignatureSubject is where site asks the hub for its cosignature of a
+// checkpoint the site published (the request: the checkpoint's size in
+// decimal; the answer: the cosignature lines, with a Pawl-Status header).
+// A direct site may publish only to its own; a leaf site's request
+// reaches only its own account.
+func CosignatureSubject(site string) string { return "pawl.hub." + site + ".cosignature" }
+
 // InboxPrefix is where site's replies come: its own, so that no site
 // hears another's acknowledgements or the hub's deliveries.
 func InboxPrefix(site string) string { return "_INBOX_" + site }
@@ -261,7 +268,7 @@ func StartHub(ctx context.Context, c HubConfig) (*Hub, error) {
 		// hears only the hub's acknowledgements, on its own inbox
 		// prefix (not _INBOX.>, where the checker's deliveries go).
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: c.Sites[id].NKey, Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{Subject(id, "checkpoint"), Subject(id, "batch")}},
+			Publish:   &server.SubjectPermission{Allow: []string{Subject(id, "checkpoint"), Subject(id, "batch"), CosignatureSubject(id)}},
 			Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(id) + ".>"}},
 		}})
 	}
@@ -350,6 +357,17 @@ func (h *Hub) startChecker(ctx context.Context, kp nkeys.KeyPair) error {
 		return fmt.Errorf("the hub's consumer: %v", err)
 	}
 	h.cons, h.stream = cons, s
+	// The direct sites' requests for their cosignatures: the site is the
+	// subject's, which the server lets only that site publish to.
+	if _, err := nc.Subscribe(CosignatureSubject("*"), func(m *nats.Msg) {
+		site := strings.TrimSuffix(strings.TrimPrefix(m.Subject, "pawl.hub."), ".cosignature")
+		if h.cfg.Sites[site].Leaf {
+			return // a leaf site asks in its own account
+		}
+		h.answer(site, m)
+	}); err != nil {
+		return fmt.Errorf("the hub's cosignature service: %v", err)
+	}
 	// One message at a time, in the stream's order; acknowledged once
 	// its outcome is in hub.db, so a crash redelivers it and the check,
 	// idempotent, gives the same outcome.
@@ -416,11 +434,52 @@ func (h *Hub) startLeafChecker(ctx context.Context, site string, kp nkeys.KeyPai
 		nc.Close()
 		return nil, fmt.Errorf("the hub's consumer of %s: %v", SiteStream(site), err)
 	}
+	if _, err := nc.Subscribe(CosignatureSubject(site), func(m *nats.Msg) { h.answer(site, m) }); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("the hub's cosignature service for %s: %v", site, err)
+	}
 	if lc.cc, err = lc.cons.Consume(h.check(site)); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return lc, nil
+}
+
+// The statuses of the hub's answer to a request for a cosignature
+// (header StatusHeader).
+const (
+	StatusHeader = "Pawl-Status"
+	// cosigned: the body is the hub's cosignature line of the site's
+	// checkpoint at that size.
+	StatusCosigned = "cosigned"
+	// pending: the hub holds no checkpoint of that size (not received
+	// or not checked yet); ask again.
+	StatusPending = "pending"
+	// unproven: the hub holds it and did not cosign it (its findings say
+	// why); the body says so.
+	StatusUnproven = "unproven"
+	// refused: the request is not a size, or the hub could not read its
+	// state; the body says why.
+	StatusRefused = "refused"
+)
+
+// answer answers site's request for its cosignature of a checkpoint.
+func (h *Hub) answer(site string, m *nats.Msg) {
+	r := nats.NewMsg(m.Reply)
+	status, body := StatusRefused, ""
+	size, err := strconv.ParseInt(string(m.Data), 10, 64)
+	switch {
+	case err != nil || size < 1 || strconv.FormatInt(size, 10) != string(m.Data):
+		body = fmt.Sprintf("the request %.40q is not a checkpoint's size (decimal, more than 0)", m.Data)
+	default:
+		status, body, err = h.state.cosignature(context.Background(), site, size)
+		if err != nil {
+			status, body = StatusRefused, "the hub's state: "+err.Error()
+		}
+	}
+	r.Header.Set(StatusHeader, status)
+	r.Data = []byte(body)
+	m.RespondMsg(r)
 }
 
 func (h *Hub) fail(err error) {

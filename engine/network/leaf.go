@@ -245,6 +245,14 @@ func (l *Leaf) Send(ctx context.Context, subject, id string, msg []byte, timeout
 	return l.js.Publish(ctx, subject, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(Outbox))
 }
 
+// Request asks the hub, over the leaf's link, on subject (in the site's
+// account on the hub) and waits for the answer.
+func (l *Leaf) Request(ctx context.Context, subject string, data []byte, timeout time.Duration) (*nats.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return l.nc.RequestWithContext(ctx, subject, data)
+}
+
 // Close stops the leaf node; what the outbox holds stays on disk and is
 // forwarded when it starts again.
 func (l *Leaf) Close() error {

@@ -114,6 +114,15 @@ func (s *site) publish(t *testing.T) network.Result {
 	return r
 }
 
+func (s *site) fetch(t *testing.T) network.Cosigned {
+	t.Helper()
+	c, err := network.FetchCosignature(t.Context(), s.p, network.Options{Reason: "after a publication", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // send publishes raw bytes as site s to subject, with msg id id.
 func (s *site) send(t *testing.T, url, ca, subject, id string, msg []byte) (*jetstream.PubAck, error) {
 	t.Helper()
@@ -199,8 +208,14 @@ func TestTwoSites(t *testing.T) {
 		lw := enginetest.StartLitewitness(t, "example.com/w1", lyon.p.Trail.Origin(), lyon.vkey)
 		witnesses = map[string]any{"w1": map[string]any{"url": lw.URL, "vkey": lw.VKey}}
 	}
+	// Both count the hub as a witness: its cosignatures come back over
+	// the network link into their trails.
+	if witnesses == nil {
+		witnesses = map[string]any{}
+	}
+	witnesses["hub"] = map[string]any{"network": true, "vkey": h.VKey()}
 	lyon.join(t, url, pki.CA, witnesses)
-	basel.join(t, url, pki.CA, nil)
+	basel.join(t, url, pki.CA, map[string]any{"hub": map[string]any{"network": true, "vkey": h.VKey()}})
 
 	t.Run("checkpoints flow and are cosigned", func(t *testing.T) {
 		for _, s := range []*site{lyon, basel} {
@@ -238,6 +253,37 @@ func TestTwoSites(t *testing.T) {
 			}
 			if ws := enginetest.Details[actions.WitnessCosignedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID()); s == lyon && witnessed && (len(ws) != 2 || ws[1].Size >= pub || ws[1].OldSize != ws[0].Size) {
 				t.Fatalf("lyon's cosignatures by litewitness: %+v (published %d)", ws, pub)
+			}
+			// The site fetches the hub's cosignature into its trail, once;
+			// audit verify counts the hub as a witness.
+			required := 1
+			if s == lyon && witnessed {
+				required = 2
+			}
+			if w, err := review.CheckWitnesses(t.Context(), s.p); err != nil || w.Require(required) == nil {
+				t.Fatalf("%s: %d witnesses required before the hub's cosignature is fetched: %v", s.id, required, err)
+			}
+			for i := range 2 {
+				c := s.fetch(t)
+				if !c.Cosigned || c.New != (i == 0) || c.Size != pub || c.Witness != "hub" || c.Problem != "" {
+					t.Fatalf("%s: fetch %d of the hub's cosignature: %+v (published %d)", s.id, i, c, pub)
+				}
+			}
+			var hc []actions.WitnessCosignedDetails
+			for _, d := range enginetest.Details[actions.WitnessCosignedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID()) {
+				if d.Witness == "hub" {
+					hc = append(hc, d)
+				}
+			}
+			if len(hc) != 1 || hc[0].Via != "network" || hc[0].Size != pub || hc[0].Name != hubKey.Name || hc[0].Decision == "" {
+				t.Fatalf("%s: the hub's cosignatures in the trail: %+v", s.id, hc)
+			}
+			rep, err := review.Verify(t.Context(), s.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) != 0 || rep.Witnessing == nil || rep.Witnessing.Require(required) != nil {
+				t.Fatalf("%s: audit verify with %d witnesses required: %q, %+v", s.id, required, rep.Problems, rep.Witnessing)
 			}
 			var es, bs []actions.NetworkPublishedDetails
 			for _, d := range enginetest.Details[actions.NetworkPublishedDetails](t, s.p.Trail, "trail:"+s.p.Trail.ID()) {
@@ -438,22 +484,26 @@ func TestTwoSites(t *testing.T) {
 		if _, err := basel.send(t, url, pki.CA, network.Subject("basel", "checkpoint"), "fork", audit.AddCheckpoint{OldSize: bh.Seq, Proof: fpr, Checkpoint: fcp}.Format()); err != nil {
 			t.Fatal(err)
 		}
+		// lyon holds the hub's cosignature of its head.
+		if c := lyon.fetch(t); !c.Cosigned || c.Size != st["lyon"].Size {
+			t.Fatalf("lyon's fetch of the hub's cosignature of its head %d: %+v", st["lyon"].Size, c)
+		}
 		// lyon's newest entries deleted by someone holding the file.
 		cut := st["lyon"].Size - 8
-		ws := enginetest.Details[actions.WitnessCosignedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID())
-		if witnessed {
-			cut = ws[len(ws)-1].Size - 2
+		for _, w := range enginetest.Details[actions.WitnessCosignedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID()) {
+			if w.Witness == "w1" {
+				cut = min(cut, w.Size-2)
+			}
 		}
 		enginetest.AttackTrail(t, filepath.Join(lyon.p.Data, "audit.db"), fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
-		if witnessed {
-			// audit verify finds it too: litewitness cosigned more.
-			rep, err := review.Verify(t.Context(), lyon.p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(strings.Join(rep.Problems, "\n"), "were deleted") {
-				t.Fatalf("audit verify of the truncated trail: %q", rep.Problems)
-			}
+		// audit verify finds it too: the hub (and litewitness) cosigned
+		// more.
+		rep, err := review.Verify(t.Context(), lyon.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(rep.Problems, "\n"); !strings.Contains(p, "hub.checkpoint, the latest checkpoint witness hub cosigned") || !strings.Contains(p, "were deleted") {
+			t.Fatalf("audit verify of the truncated trail: %q", rep.Problems)
 		}
 		if r := lyon.publish(t); r.Problem != "" {
 			t.Fatalf("publication of the truncated trail: %+v", r)
@@ -471,6 +521,49 @@ func TestTwoSites(t *testing.T) {
 		}
 		if got["lyon"].Size != st["lyon"].Size {
 			t.Fatalf("the hub's head of lyon moved back: %+v", got["lyon"])
+		}
+		// basel publishes its real head, proven from what it published
+		// before, not from the unproven head the hub now holds: the hub
+		// does not cosign it, and basel's fetch says why, on record.
+		basel.commit(t)
+		r := basel.publish(t)
+		if g := status(t, h, cfg)["basel"]; r.Problem != "" || g.Size != r.Size || g.Cosigned == r.Size {
+			t.Fatalf("basel's publication after the unproven head: %+v; the hub holds %+v", r, g)
+		}
+		if c := basel.fetch(t); c.Cosigned || c.Problem != "unproven" || !strings.Contains(c.Error, "has not cosigned it") {
+			t.Fatalf("basel's fetch of an uncosigned checkpoint: %+v", c)
+		}
+		if fs := enginetest.Details[actions.NetworkCosignatureFailedDetails](t, basel.p.Trail, "trail:"+basel.p.Trail.ID()); len(fs) != 1 || fs[0].Problem != "unproven" || fs[0].Size != r.Size || fs[0].Witness != "hub" {
+			t.Fatalf("basel's network.cosignature_failed entries: %+v", fs)
+		}
+	})
+
+	t.Run("the hub's own record is tamper-evident", func(t *testing.T) {
+		st := status(t, h, cfg)
+		rep, err := network.VerifyHub(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every finding and cosignature so far is on the hub's trail.
+		if len(rep.Problems) != 0 || rep.Entries < int64(len(st["basel"].Findings))+4 || rep.Root == "" {
+			t.Fatalf("the hub's record: %+v", rep)
+		}
+		hubDB := filepath.Join(cfg.Dir, "hub.db")
+		// Someone with the hub's files hides basel's split view and
+		// marks its fork resolved.
+		enginetest.AttackTrail(t, hubDB, "DELETE FROM findings WHERE kind = 'split_view'", "UPDATE findings SET resolved = 1 WHERE kind = 'fork'")
+		rep, err = network.VerifyHub(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(rep.Problems, "\n"); len(rep.Problems) != 2 || !strings.Contains(p, "the finding basel") || !strings.Contains(p, "split_view") ||
+			!strings.Contains(p, "deleted or changed in hub.db") || !strings.Contains(p, "holds the resolution basel") {
+			t.Fatalf("hub.db edited: %q", rep.Problems)
+		}
+		// And the trail itself edited to match: its chain breaks.
+		enginetest.AttackTrail(t, filepath.Join(cfg.Dir, "trail.db"), "DELETE FROM entries WHERE action = 'hub.finding' AND details LIKE '%split_view%'")
+		if rep, err = network.VerifyHub(t.Context(), cfg); err != nil || !strings.Contains(strings.Join(rep.Problems, "\n"), "the hub's trail "+filepath.Join(cfg.Dir, "trail.db")+" does not verify") {
+			t.Fatalf("the hub's trail edited: %+v, %v", rep, err)
 		}
 	})
 

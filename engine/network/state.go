@@ -10,11 +10,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the hub's state, like the trail, in SQLite
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -60,6 +63,22 @@ type state struct {
 	sites map[string]trailKey
 	key   ed25519.PrivateKey
 	name  string
+	// trail is the hub's own audit trail (trail.db beside hub.db): each
+	// finding, resolution and cosignature of hub.db is put on it, hash
+	// chained, by flush.
+	trail   *audit.Trail
+	flushMu sync.Mutex
+}
+
+// HubOperator is the operator of the hub's own trail entries.
+const HubOperator = "pawl-hub"
+
+// migrations add what later versions keep: which entry of the hub's trail
+// holds each outcome (NULL: not on it yet).
+var migrations = []string{
+	"ALTER TABLE findings ADD COLUMN audit_seq INTEGER",
+	"ALTER TABLE findings ADD COLUMN resolved_audit_seq INTEGER",
+	"ALTER TABLE checkpoints ADD COLUMN audit_seq INTEGER",
 }
 
 const schema = `
@@ -82,7 +101,18 @@ func openState(path string, c HubConfig, key ed25519.PrivateKey) (*state, error)
 		db.Close()
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
+	for _, m := range migrations {
+		if _, err := db.Exec(m); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			db.Close()
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+	}
 	s := &state{db: db, sites: map[string]trailKey{}, key: key, name: c.Name}
+	tp := filepath.Join(filepath.Dir(path), "trail.db")
+	if s.trail, err = audit.Open(tp); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("the hub's trail %s: %v", tp, err)
+	}
 	for id, sc := range c.Sites {
 		k, err := parseTrailKey(sc.VKey)
 		if err != nil {
@@ -91,10 +121,86 @@ func openState(path string, c HubConfig, key ed25519.PrivateKey) (*state, error)
 		}
 		s.sites[id] = k
 	}
+	// What an earlier hub decided before it kept a trail, or what a
+	// crash left between hub.db and the trail, goes on it now.
+	if err := s.flush(context.Background()); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *state) close() error { return s.db.Close() }
+func (s *state) close() error {
+	s.trail.Close()
+	return s.db.Close()
+}
+
+// flush puts every outcome of hub.db not yet on the hub's trail on it, and
+// notes in hub.db the entry that holds it. A crash between the two puts
+// the outcome on the trail twice, never zero times; VerifyHub compares
+// sets.
+func (s *state) flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	type todo struct {
+		d      actions.Details
+		site   string
+		update string
+		args   []any
+	}
+	var ts []todo
+	rows, err := s.db.QueryContext(ctx, "SELECT site, kind, detail, seq, at, resolved, audit_seq IS NULL, resolved_audit_seq IS NULL FROM findings WHERE audit_seq IS NULL OR (resolved = 1 AND resolved_audit_seq IS NULL) ORDER BY rowid")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var d actions.HubFindingDetails
+		var resolved, noEntry, noResolved bool
+		if err := rows.Scan(&d.Site, &d.Kind, &d.Detail, &d.Seq, &d.At, &resolved, &noEntry, &noResolved); err != nil {
+			rows.Close()
+			return err
+		}
+		if noEntry {
+			ts = append(ts, todo{d, d.Site, "UPDATE findings SET audit_seq = ? WHERE site = ? AND seq = ? AND kind = ?", []any{d.Site, d.Seq, d.Kind}})
+		}
+		if resolved && noResolved {
+			ts = append(ts, todo{actions.HubFindingResolvedDetails{Site: d.Site, Kind: d.Kind, Seq: d.Seq}, d.Site,
+				"UPDATE findings SET resolved_audit_seq = ? WHERE site = ? AND seq = ? AND kind = ?", []any{d.Site, d.Seq, d.Kind}})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.db.QueryContext(ctx, "SELECT site, size, root, cosignature, seq FROM checkpoints WHERE cosignature IS NOT NULL AND audit_seq IS NULL ORDER BY rowid")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var d actions.HubCosignedDetails
+		var line []byte
+		if err := rows.Scan(&d.Site, &d.Size, &d.Root, &line, &d.Seq); err != nil {
+			rows.Close()
+			return err
+		}
+		d.Cosignature = string(line)
+		ts = append(ts, todo{d, d.Site, "UPDATE checkpoints SET audit_seq = ? WHERE site = ? AND size = ?", []any{d.Site, d.Size}})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range ts {
+		e, err := actions.Append(ctx, s.trail, actions.Record{Operator: HubOperator, Object: "site:" + t.site, Details: t.d})
+		if err != nil {
+			return fmt.Errorf("the hub's trail: %v", err)
+		}
+		if _, err := s.db.ExecContext(ctx, t.update, append([]any{e.Seq}, t.args...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // vkey is the hub's cosigning key.
 func (s *state) vkey() audit.WitnessKey {
@@ -150,12 +256,18 @@ func (s *state) handle(ctx context.Context, from, subject string, data []byte, s
 		if err := find(Forged, "message %d: %s's leaf node forwarded a message on %q, not one of its own subjects", seq, from, subject); err != nil {
 			return err
 		}
-		return tx.Commit()
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		return s.flush(ctx)
 	}
 	if err := s.checkMessage(ctx, tx, site, kind, data, seq, at, find); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return s.flush(ctx)
 }
 
 func (s *state) checkMessage(ctx context.Context, tx *sql.Tx, site, kind string, data []byte, seq uint64, at time.Time, find func(k, format string, args ...any) error) error {
@@ -305,6 +417,22 @@ func (s *state) checkMessage(ctx context.Context, tx *sql.Tx, site, kind string,
 		}
 		size = next.size
 	}
+}
+
+// cosignature is the hub's answer to site's request for its cosignature
+// of the checkpoint of size entries: the cosignature line, or why not.
+func (s *state) cosignature(ctx context.Context, site string, size int64) (status, body string, err error) {
+	var line []byte
+	err = s.db.QueryRowContext(ctx, "SELECT cosignature FROM checkpoints WHERE site = ? AND size = ?", site, size).Scan(&line)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return StatusPending, fmt.Sprintf("the hub holds no checkpoint of %d entries of %s's trail yet", size, site), nil
+	case err != nil:
+		return "", "", err
+	case line == nil:
+		return StatusUnproven, fmt.Sprintf("the hub holds the checkpoint of %d entries of %s's trail and has not cosigned it: its consistency with what the hub held is not proven (pawl network status shows the findings)", size, site), nil
+	}
+	return StatusCosigned, string(line), nil
 }
 
 func splitProof(b []byte) [][]byte {

@@ -4,10 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/project"
 )
 
 // Finding is one thing the hub found wrong with what a site published.
@@ -139,4 +144,260 @@ func Status(ctx context.Context, c HubConfig, now time.Time) ([]SiteStatus, erro
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Site < out[j].Site })
 	return out, nil
+}
+
+// SiteView is what a site knows of its place in the network: what its
+// trail says it published and what the hub cosigned, and, where its leaf
+// node runs, the link and what the outbox still holds.
+type SiteView struct {
+	Site string `json:"site"`
+	Hub  string `json:"hub"`
+	Leaf bool   `json:"leaf"` // network.leaf: publications go to the leaf node's outbox
+	// Link is the leaf node's link to the hub: "up", "down", or ""
+	// where the leaf node does not run in this process (it runs in pawl
+	// serve).
+	Link string `json:"link,omitempty"`
+	// Pending is how many messages the outbox holds that the hub's
+	// stream has not stored (nil: unknown, the leaf node is not here).
+	Pending *uint64 `json:"pending,omitempty"`
+	// Published is the largest checkpoint the hub (or, for a leaf, the
+	// outbox) stored, and when.
+	Published   int64     `json:"published"`
+	PublishedAt time.Time `json:"published_at,omitzero"`
+	// HubWitness is the hub's id among the bundle's witnesses ("" when
+	// the bundle does not count it), and HubCosigned the largest size
+	// whose cosignature by it the trail holds.
+	HubWitness  string `json:"hub_witness,omitempty"`
+	HubCosigned int64  `json:"hub_cosigned"`
+	Head        int64  `json:"head"` // the trail's entries
+	// Failures are the newest publication and cosignature fetch that
+	// failed since the last that succeeded, each "problem: error (audit
+	// entry N)".
+	Failures []string `json:"failures"`
+}
+
+// ViewSite reads the site's view from its trail; leaf is the site's
+// running leaf node (nil where it does not run in this process).
+func ViewSite(ctx context.Context, p *project.Project, leaf *Leaf) (SiteView, error) {
+	cfg := p.Cfg
+	v := SiteView{Site: cfg.NetworkSite, Hub: cfg.NetworkHub, Leaf: cfg.NetworkLeaf, Failures: []string{}}
+	if !Configured(p) {
+		return v, errors.New("the project is in no network: set network.hub, network.site and network.credentials (README, \"Many sites\")")
+	}
+	if cfg.NetworkLeaf && leaf != nil && leaf.Site() == cfg.NetworkSite {
+		v.Link = "down"
+		if leaf.Connected() {
+			v.Link = "up"
+		}
+		n, err := leaf.Pending(ctx)
+		if err != nil {
+			return v, fmt.Errorf("the leaf node's outbox: %v", err)
+		}
+		v.Pending = &n
+	}
+	head, err := p.Trail.Head(ctx)
+	if err != nil {
+		return v, err
+	}
+	v.Head = head.Seq
+	t := p.Trail
+	es, err := t.Find(ctx, actions.NetworkPublished, "trail:"+t.ID())
+	if err != nil {
+		return v, err
+	}
+	var lastPub int64
+	for _, e := range es {
+		d, err := actions.Decode[actions.NetworkPublishedDetails](e)
+		if err != nil {
+			return v, err
+		}
+		lastPub = e.Seq
+		if d.Kind == "checkpoint" && d.Size > v.Published {
+			v.Published, v.PublishedAt = d.Size, e.Time
+		}
+	}
+	var lastCos int64
+	var k audit.WitnessKey
+	if e, _, err := p.PolicyInForce(ctx); err == nil {
+		if w, ok := HubWitness(e); ok {
+			v.HubWitness = w.ID
+			if k, err = audit.ParseWitnessKey(w.VKey); err == nil {
+				cs, err := t.Find(ctx, actions.WitnessCosigned, "trail:"+t.ID())
+				if err != nil {
+					return v, err
+				}
+				for _, e := range cs {
+					d, err := actions.Decode[actions.WitnessCosignedDetails](e)
+					if err != nil {
+						return v, err
+					}
+					if d.Witness == w.ID && d.Name == k.Name && d.KeyHash == fmt.Sprintf("%08x", k.Hash) {
+						lastCos = e.Seq
+						v.HubCosigned = max(v.HubCosigned, d.Size)
+					}
+				}
+			}
+		}
+	}
+	last := func(action string, after int64, what string, problem func(audit.Entry) (string, string, error)) error {
+		fs, err := t.Find(ctx, action, "trail:"+t.ID())
+		if err != nil || len(fs) == 0 || fs[len(fs)-1].Seq < after {
+			return err
+		}
+		e := fs[len(fs)-1]
+		pr, msg, err := problem(e)
+		if err != nil {
+			return err
+		}
+		v.Failures = append(v.Failures, fmt.Sprintf("%s: %s: %s (audit entry %d, %s)", what, pr, msg, e.Seq, e.Time.UTC().Format(time.RFC3339)))
+		return nil
+	}
+	if err := last(actions.NetworkPublishFailed, lastPub, "publication", func(e audit.Entry) (string, string, error) {
+		d, err := actions.Decode[actions.NetworkPublishFailedDetails](e)
+		return d.Problem, d.Error, err
+	}); err != nil {
+		return v, err
+	}
+	if err := last(actions.NetworkCosignatureFailed, lastCos, "the hub's cosignature", func(e audit.Entry) (string, string, error) {
+		d, err := actions.Decode[actions.NetworkCosignatureFailedDetails](e)
+		return d.Problem, d.Error, err
+	}); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// HubReport is what VerifyHub found.
+type HubReport struct {
+	// Entries is the size of the hub's trail, Root its tree root
+	// (base64): kept elsewhere, they show later that the trail was not
+	// cut or rewritten since.
+	Entries  int64    `json:"entries"`
+	Root     string   `json:"root"`
+	Problems []string `json:"problems"`
+}
+
+// VerifyHub checks the hub's own record (read-only, beside a running
+// hub): its trail (trail.db) verifies as a hash chain, and the findings,
+// their resolutions and the cosignatures in hub.db are exactly those on
+// the trail — a finding deleted or resolved in hub.db, or a cosignature
+// added or changed there, is a problem.
+func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	r := &HubReport{Problems: []string{}}
+	tp := filepath.Join(c.Dir, "trail.db")
+	t, err := audit.OpenReadOnly(tp)
+	if err != nil {
+		return nil, fmt.Errorf("the hub's trail %s: %v (has the hub run?)", tp, err)
+	}
+	defer t.Close()
+	ar, err := t.Verify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Entries = ar.Entries
+	if !ar.OK {
+		r.Problems = append(r.Problems, fmt.Sprintf("the hub's trail %s does not verify: %s", tp, ar.Problem))
+	}
+	if r.Entries > 0 && ar.OK {
+		root, err := t.TreeRoot(ctx, r.Entries)
+		if err != nil {
+			return nil, err
+		}
+		r.Root = base64.StdEncoding.EncodeToString(root)
+	}
+	path := filepath.Join(c.Dir, "hub.db")
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	// What the trail says, as sets of keys; then hub.db against them.
+	onTrail := map[string]bool{}
+	for _, a := range []string{actions.HubFinding, actions.HubFindingResolved, actions.HubCosigned} {
+		es, err := t.Find(ctx, a, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			var key string
+			switch a {
+			case actions.HubFinding:
+				d, err := actions.Decode[actions.HubFindingDetails](e)
+				if err != nil {
+					return nil, err
+				}
+				key = fmt.Sprintf("finding %s %d %s %q", d.Site, d.Seq, d.Kind, d.Detail)
+			case actions.HubFindingResolved:
+				d, err := actions.Decode[actions.HubFindingResolvedDetails](e)
+				if err != nil {
+					return nil, err
+				}
+				key = fmt.Sprintf("resolution %s %d %s", d.Site, d.Seq, d.Kind)
+			case actions.HubCosigned:
+				d, err := actions.Decode[actions.HubCosignedDetails](e)
+				if err != nil {
+					return nil, err
+				}
+				key = fmt.Sprintf("cosignature %s %d %s %q", d.Site, d.Size, b64(d.Root), d.Cosignature)
+			}
+			onTrail[key] = true
+		}
+	}
+	inDB := map[string]bool{}
+	rows, err := db.QueryContext(ctx, "SELECT site, seq, kind, detail, resolved FROM findings")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	for rows.Next() {
+		var site, kind, detail string
+		var seq uint64
+		var resolved bool
+		if err := rows.Scan(&site, &seq, &kind, &detail, &resolved); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		inDB[fmt.Sprintf("finding %s %d %s %q", site, seq, kind, detail)] = true
+		if resolved {
+			inDB[fmt.Sprintf("resolution %s %d %s", site, seq, kind)] = true
+		}
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, "SELECT site, size, root, cosignature FROM checkpoints WHERE cosignature IS NOT NULL")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var site string
+		var size int64
+		var root, line []byte
+		if err := rows.Scan(&site, &size, &root, &line); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		inDB[fmt.Sprintf("cosignature %s %d %s %q", site, size, b64(root), line)] = true
+	}
+	rows.Close()
+	var missing, extra []string
+	for k := range onTrail {
+		if !inDB[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range inDB {
+		if !onTrail[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	for _, k := range missing {
+		r.Problems = append(r.Problems, fmt.Sprintf("hub.db: the hub's trail holds the %s, hub.db does not: it was deleted or changed in hub.db", k))
+	}
+	for _, k := range extra {
+		r.Problems = append(r.Problems, fmt.Sprintf("hub.db: holds the %s, which is not on the hub's trail: it was added or changed in hub.db (or the hub stopped before putting it on its trail: it does at its next start)", k))
+	}
+	return r, nil
 }

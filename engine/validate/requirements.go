@@ -93,6 +93,14 @@ var Requirements = []Requirement{
 		Tests:   "`TestTheArbiter`, `TestContractDiffAndLog` (cmd/pawl), `TestEachKeywordChange`, `TestRefsAreFollowed`, `TestProfileChanges`, `TestValidatorAndLimitChanges` (engine/contract), `TestPluginApprovalNeedsTwoPersons`, `TestLimitChangeNeedsTwoPersons`, `TestHandEditedGuardedPinIsProposed` (engine/esign), `TestTwoPersonRuleAtTheCommandLine` (cmd/pawl), `TestCorrectionsFormAChain` (engine/ratchet), `TestPinsAreEnforced`, `TestPolicySettingsArePinnedAndOnRecord`, `TestLimitsArePinned`, `TestSchemaRefsArePinned`, `TestHandEditedLockIsRefused`, `TestReferencesMustStayInsideTheProject`, `TestPinnedSettingsRefusedFromTheEnvironment`, `TestVersionAndDemo`",
 	},
 	{
+		Section: "21 CFR 11.30 — controls for open systems",
+		ID:      "11.30",
+		Short:   "open systems: authenticity, integrity and, as appropriate, confidentiality of records from creation to receipt (encryption, digital signatures)",
+		Answer:  "pawl: records never leave a site over the network of sites; what travels to the hub is proof (signed checkpoints with consistency proofs, batch usability signatures), each publication a policy decision (kind `network`) and a `network.published` entry. Every message is signed with the site's trail key (ed25519, C2SP signed-note) and checked by the hub against the key it holds for the site; connections are TLS 1.3 with the hub's CA pinned by the site (`network.ca`), each site authenticated by its own nkey and allowed to publish only to its own subjects (a leaf site links into an account of its own). The hub cosigns only checkpoints consistent with everything it held (RFC 6962 proofs) and finds split views, forks, truncations, forged and garbage messages; its cosignatures come back into the site's trail as a witness's (`witness.cosigned` via `network`, checked over the site's own root), so `audit verify --witnesses K` counts the hub and a trail cut below what it cosigned fails on the site too; the hub's own findings and cosignatures are on a hash-chained trail of its own, against which `pawl network status --verify` checks its working store. A site whose link is down keeps its publications in a leaf node's on-disk outbox (`pawl network site` shows the link and what is pending). Who runs the hub, who holds its key and the size and root of its trail kept elsewhere, and a third-party witness beside the hub for independence: procedural",
+		Checks:  nil,
+		Tests:   "`TestTwoSites`, `TestLeafSites` (engine/network), `TestNetworkCommands`, `TestServedLeafSite` (cmd/pawl), `TestWitnessDecisions` (policies)",
+	},
+	{
 		Section: "21 CFR 11.50 — signature manifestations",
 		ID:      "11.50(a)",
 		Short:   "printed name, date and time (UTC), meaning",

@@ -58,9 +58,13 @@ func Push(ctx context.Context, p *project.Project, o Options) ([]Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	ws := e.Witnesses()
-	if len(ws) == 0 {
+	all := e.Witnesses()
+	ws := Pushed(all)
+	switch {
+	case len(all) == 0:
 		return nil, errors.New("the policy bundle in force names no witness (data.egress.witnesses): add one and its policy (docs/policy-guide.md, \"How to add a witness\"), then `pawl pin`")
+	case len(ws) == 0:
+		return nil, errors.New("the policy bundle in force names no witness to push to: its one witness is the network's hub (network: true), which gets the checkpoints by publication and whose cosignatures `pawl serve` fetches; to push, add another witness (docs/policy-guide.md, \"How to add a witness\")")
 	}
 	if o.Operator == "" {
 		o.Operator = gate.EnginePrincipal
@@ -76,6 +80,19 @@ func Push(ctx context.Context, p *project.Project, o Options) ([]Result, error) 
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// Pushed are the witnesses checkpoints are pushed to: all but the
+// network's hub, which gets them by the site's publications and whose
+// cosignatures the site fetches (engine/network).
+func Pushed(ws []policies.Witness) []policies.Witness {
+	var out []policies.Witness
+	for _, w := range ws {
+		if !w.Network {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // Cosigned is the largest size witness id has cosigned with key k, as the
