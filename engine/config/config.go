@@ -76,6 +76,11 @@ type Config struct {
 	NetworkCredentials string
 	NetworkCA          string
 	NetworkLeaf        bool
+
+	DistributeNATS        string
+	DistributeCredentials string
+	DistributeCA          string
+	DistributeIdleTimeout time.Duration
 }
 
 // Defaults returns every key at its default. Two defaults depend on the
