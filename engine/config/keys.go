@@ -398,7 +398,7 @@ var table = build([]Key{
 			}
 			return ""
 		},
-		Doc: "Run every batch distributed: its records go, chunk by chunk, through a NATS JetStream work queue on this server to `pawl worker` processes on other machines, " +
+		Doc: "Run `pawl run`'s batches distributed (the inbox gate's, `pawl watch` and `pawl serve`, still run on this machine): their records go, chunk by chunk, through a NATS JetStream work queue on this server to `pawl worker` processes on other machines, " +
 			"which run the stateless stages; this process stays the committer (outputs, lineage root and batch id are those of a run on one machine). " +
 			"Each batch is a policy decision on record (kind `distribute`, against `data.egress.workers`; docs/policy-guide.md). " +
 			"Empty: batches run on this machine. `pawl run --distribute URL` does it for one run (README, \"Workers\").",

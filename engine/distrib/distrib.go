@@ -32,6 +32,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -157,11 +158,18 @@ func NewCommitter(ctx context.Context, nc *nats.Conn, queue string, o Options) (
 func (c *Committer) Queue() string { return c.queue }
 
 // putArtefacts puts the plan's manifest and every blob it names in the
-// bucket, unless there already (and put recently).
+// bucket, unless there already with the right content (the digest the
+// bucket keeps of it) and put recently: a damaged or replaced object is
+// put again.
 func (c *Committer) putArtefacts(ctx context.Context, pl *ratchet.Plan, digest string) error {
 	manifest, blobs := pl.Artefacts()
-	put := func(name string, get func() ([]byte, error)) error {
-		if info, err := c.objs.GetInfo(ctx, name); err == nil && time.Since(info.ModTime) < refreshAfter {
+	put := func(name string, sha256Hex string, get func() ([]byte, error)) error {
+		sum, err := hex.DecodeString(sha256Hex)
+		if err != nil {
+			return fmt.Errorf("artefact %s: %v", name, err)
+		}
+		want := "SHA-256=" + base64.URLEncoding.EncodeToString(sum)
+		if info, err := c.objs.GetInfo(ctx, name); err == nil && info.Digest == want && time.Since(info.ModTime) < refreshAfter {
 			return nil
 		}
 		b, err := get()
@@ -174,11 +182,12 @@ func (c *Committer) putArtefacts(ctx context.Context, pl *ratchet.Plan, digest s
 		return nil
 	}
 	for _, d := range blobs {
-		if err := put(blobName(d.Hex()), func() ([]byte, error) { return pl.ReadArtefact(d) }); err != nil {
+		if err := put(blobName(d.Hex()), d.Hex(), func() ([]byte, error) { return pl.ReadArtefact(d) }); err != nil {
 			return err
 		}
 	}
-	return put(planName(digest), func() ([]byte, error) { return manifest, nil })
+	ms := sha256.Sum256(manifest)
+	return put(planName(digest), hex.EncodeToString(ms[:]), func() ([]byte, error) { return manifest, nil })
 }
 
 func blobName(hex string) string { return "sha256-" + hex }
@@ -357,7 +366,10 @@ type Worker struct {
 	// twice, it is published a second time under another message id.
 	forge func([]byte) []byte
 	twice bool
-	nc    *nats.Conn
+	// tamper, in tests, changes what the worker fetches from the bucket
+	// (by object name) before it checks it.
+	tamper func(name string, b []byte) []byte
+	nc     *nats.Conn
 }
 
 // keepPlans is how many Plans a worker keeps rebuilt (their plugins
@@ -494,7 +506,7 @@ func (w *Worker) chunkWorker(ctx context.Context, plan string) (*ratchet.ChunkWo
 // rebuild fetches a Plan's artefacts and rebuilds it (ratchet.RebuildPlan
 // checks every hash and the rebuilt Plan's digest).
 func (w *Worker) rebuild(ctx context.Context, plan string) (*ratchet.Plan, error) {
-	manifest, err := w.objs.GetBytes(ctx, planName(plan))
+	manifest, err := w.fetch(ctx, planName(plan))
 	if err != nil {
 		return nil, fmt.Errorf("this worker does not hold plan %s, and cannot fetch it from %s: %v", plan, PlanBucket, err)
 	}
@@ -503,7 +515,7 @@ func (w *Worker) rebuild(ctx context.Context, plan string) (*ratchet.Plan, error
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	blobs := func(d store.Digest) ([]byte, error) { return w.objs.GetBytes(ctx, blobName(d.Hex())) }
+	blobs := func(d store.Digest) ([]byte, error) { return w.fetch(ctx, blobName(d.Hex())) }
 	pl, err := ratchet.RebuildPlan(ctx, plan, manifest, blobs, w.runtime, scratch)
 	for _, rt := range w.rts {
 		for _, r := range rt.TakeCacheRejections() {
@@ -515,6 +527,14 @@ func (w *Worker) rebuild(ctx context.Context, plan string) (*ratchet.Plan, error
 	}
 	w.logf("rebuilt plan %s of batch %s (job %s) from its artefacts", plan, pl.BatchID, pl.Job.Name)
 	return pl, nil
+}
+
+func (w *Worker) fetch(ctx context.Context, name string) ([]byte, error) {
+	b, err := w.objs.GetBytes(ctx, name)
+	if err == nil && w.tamper != nil {
+		b = w.tamper(name, b)
+	}
+	return b, err
 }
 
 func (w *Worker) logf(format string, args ...any) {

@@ -320,23 +320,29 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 			t.Fatalf("%s: the batch is committed (%v, %v)", c.name, ok, err)
 		}
 	}
-	// An artefact that is not what its name says (the bucket tampered
-	// with): a worker that rebuilds the Plan refuses the chunk, and says
+	// An artefact that is not what its name says, as a worker fetches it
+	// (a tampered bucket or link): the worker refuses the chunk, and says
 	// why; the batch fails with the reason rather than wait.
-	objs := bucket(t, url)
-	_, blobs := planOf(t, p, in).Artefacts()
+	_, blobs := planOf(t, p).Artefacts()
 	victim := blobName(blobs[0].Hex())
-	if _, err := objs.PutBytes(context.Background(), victim, []byte("not what the pin says")); err != nil {
-		t.Fatal(err)
-	}
-	stop = workers(t, url, 1, o, func(_ int, w *Worker) { w.Name = "stranger" })
+	stop = workers(t, url, 1, o, func(_ int, w *Worker) {
+		w.Name = "stranger"
+		w.tamper = func(name string, b []byte) []byte {
+			if name == victim {
+				return []byte("not what the pin says")
+			}
+			return b
+		}
+	})
 	_, err = run(p, in, com)
 	stop()
 	if !errors.Is(err, ratchet.ErrBadResult) || !strings.Contains(err.Error(), `failed on worker "stranger": worker stranger: plan sha256:`) ||
 		!strings.Contains(err.Error(), "the artefact fetched as "+string(blobs[0])+" hashes to sha256:") {
 		t.Fatalf("a tampered artefact: want the worker's refusal, got %v", err)
 	}
-	if err := objs.Delete(context.Background(), victim); err != nil { // the next batch puts it again
+	// The bucket itself tampered with: the committer puts the artefact
+	// again before it sends a chunk (the run below succeeds).
+	if _, err := bucket(t, url).PutBytes(context.Background(), victim, []byte("not what the pin says")); err != nil {
 		t.Fatal(err)
 	}
 	stop = workers(t, url, 2, o, func(_ int, w *Worker) { w.twice = true })
@@ -399,7 +405,7 @@ func bucket(t testing.TB, url string) jetstream.ObjectStore {
 }
 
 // planOf is the plan of a run of the project's job, unbound.
-func planOf(t testing.TB, p *project.Project, _ string) *ratchet.Plan {
+func planOf(t testing.TB, p *project.Project) *ratchet.Plan {
 	t.Helper()
 	pl, err := ratchet.PlanRun(context.Background(), p, "sensor-feed")
 	if err != nil {
