@@ -410,6 +410,9 @@ func (w *ChunkWorker) Do(ctx context.Context, task []byte) ([]byte, error) {
 // the decision and, once the batch is done, the workers whose outcomes
 // were taken.
 func (pl *Plan) distribute(ctx context.Context, p *project.Project, br *actions.BatchRecord, d Distributor, operator, reason string) error {
+	if err := pl.distributable(); err != nil {
+		return err // before the policy is asked: nothing would go
+	}
 	q := d.Queue()
 	in := policies.DistributeInput{Workers: q, Job: pl.Job.Name, Principal: policies.Principal{ID: operator}, Time: br.AsOf,
 		Resource: policies.Resource{BatchID: pl.BatchID, State: "pending", Classification: pl.Job.Classification, Signatures: []policies.ESignature{}}}

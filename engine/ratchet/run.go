@@ -230,8 +230,10 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 		workers = runtime.NumCPU()
 	}
 	if o.dist != nil {
-		if err := pl.distribute(ctx, p, &br, o.dist, o.operator, o.reason); err != nil {
-			return nil, err
+		if err := pl.distribute(ctx, p, &br, o.dist, o.operator, o.reason); errors.Is(err, gate.ErrDenied) {
+			return nil, err // the decision is on record
+		} else if err != nil {
+			return fail(err)
 		}
 	}
 	events = newLineageEvents(p, pl, &br)
