@@ -406,16 +406,59 @@ func (w *Worker) Run(ctx context.Context) error {
 			rt.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	cons, err := w.js.Consumer(ctx, WorkStream, WorkerConsumer)
-	if err != nil {
-		return fmt.Errorf("the consumer %s of %s: %w", WorkerConsumer, WorkStream, err)
-	}
+	var cons jetstream.Consumer
 	fetched := 0
+	// While the server is away (a restart, a broken link) the connection
+	// reconnects; the worker waits for it rather than exit. A chunk it
+	// held then comes back to some worker after the ack wait.
+	outage := false
+	away := func(err error) bool {
+		if w.nc.IsClosed() || ctx.Err() != nil {
+			return false
+		}
+		if !outage {
+			w.logf("the work queue is unreachable (%v): waiting for it", err)
+			outage = true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+		return true
+	}
 	for ctx.Err() == nil {
+		if !w.nc.IsConnected() {
+			if away(nats.ErrConnectionReconnecting) {
+				continue
+			}
+			return fmt.Errorf("fetching work: %w", nats.ErrConnectionClosed)
+		}
+		if outage {
+			w.logf("the work queue is back")
+			outage = false
+		}
+		if cons == nil {
+			lctx, cancel := context.WithTimeout(ctx, time.Second) // a request sent as the link breaks waits for nothing
+			c, err := w.js.Consumer(lctx, WorkStream, WorkerConsumer)
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if away(fmt.Errorf("the consumer %s of %s: %w", WorkerConsumer, WorkStream, err)) {
+					continue
+				}
+				return fmt.Errorf("the consumer %s of %s: %w", WorkerConsumer, WorkStream, err)
+			}
+			cons = c
+		}
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(200*time.Millisecond))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if away(err) {
+				continue
 			}
 			return fmt.Errorf("fetching work: %w", err)
 		}
@@ -429,7 +472,15 @@ func (w *Worker) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return err
+				if w.nc.IsClosed() {
+					return err
+				}
+				// A link that broke, or a batch that is over (its chunks
+				// purged: the acknowledgement fails): the worker goes on,
+				// and a chunk still wanted is given out again after the
+				// ack wait.
+				w.logf("a chunk not done: %v", err)
+				break
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -412,4 +414,62 @@ func planOf(t testing.TB, p *project.Project) *ratchet.Plan {
 		t.Fatal(err)
 	}
 	return pl
+}
+
+// TestWorkerRidesOutAnOutage: a worker whose server goes away waits for it
+// (it says so) instead of exiting, and goes on when it is back; it stops,
+// without an error, when told to.
+func TestWorkerRidesOutAnOutage(t *testing.T) {
+	store := t.TempDir()
+	start := func(port int) *server.Server {
+		ns, err := server.NewServer(&server.Options{ServerName: "pawl-outage-test", Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true,
+			JetStream: true, StoreDir: store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("the NATS server did not start within 10 s")
+		}
+		return ns
+	}
+	ns := start(-1)
+	url := ns.ClientURL()
+	port := ns.Addr().(*net.TCPAddr).Port
+	nc, err := Connect(url, "worker outage", "", "", 5*time.Second, "flag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	w, err := NewWorker(context.Background(), nc, "outage", "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := make(chan string, 16)
+	w.Log = func(format string, args ...any) { logs <- fmt.Sprintf(format, args...) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	expect := func(what string) {
+		t.Helper()
+		select {
+		case l := <-logs:
+			if !strings.Contains(l, what) {
+				t.Fatalf("the worker said %q, want %q", l, what)
+			}
+		case err := <-done:
+			t.Fatalf("the worker ended (%v) before saying %q", err, what)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the worker did not say %q within 10 s", what)
+		}
+	}
+	ns.Shutdown()
+	expect("the work queue is unreachable")
+	ns = start(port)
+	defer ns.Shutdown()
+	expect("the work queue is back")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("the worker, told to stop, ended with %v", err)
+	}
 }
