@@ -81,11 +81,12 @@ func sameProjects(t testing.TB, n int, stateless bool, url string) []*project.Pr
 	t.Helper()
 	ctx := context.Background()
 	p := enginetest.NewProject(t)
-	if stateless {
-		statelessJob(t, p)
-	}
 	enginetest.AllowWorkers(t, p.Root, url)
-	enginetest.Pin(t, p, "tester", "records may go to the site's workers")
+	if stateless {
+		statelessJob(t, p) // pins the policy too
+	} else {
+		enginetest.Pin(t, p, "tester", "records may go to the site's workers")
+	}
 	root := p.Root
 	p.Close()
 	var ps []*project.Project
