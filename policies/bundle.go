@@ -318,6 +318,9 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	if _, err := networkHubOf(b.data); err != nil {
 		return nil, fail("data.json: %v", err)
 	}
+	if err := workersOf(b.data); err != nil {
+		return nil, fail("data.json: %v", err)
+	}
 	b.data[derivedRoot] = map[string]any{"egress": map[string]any{"by_prefix": idx}}
 
 	// Compile everything, tests included, with the production capabilities:

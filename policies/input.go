@@ -332,6 +332,22 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 		}
 		canon, err := encodeCanonical(in)
 		return canon, in.Time, in, err
+	case KindDistribute:
+		in, err := asInput[DistributeInput](input, decode)
+		if err != nil {
+			return fail(err)
+		}
+		if err := checkCommon(&in.Time, in.Principal); err != nil {
+			return fail(err)
+		}
+		if in.Resource.BatchID == "" {
+			return fail(errors.New("resource.batch_id is missing"))
+		}
+		if in.Resource.Signatures == nil {
+			in.Resource.Signatures = []ESignature{}
+		}
+		canon, err := encodeCanonical(in)
+		return canon, in.Time, in, err
 	case KindWitness:
 		in, err := asInput[WitnessInput](input, decode)
 		if err != nil {

@@ -20,7 +20,7 @@ const KindWitness Kind = "witness"
 // (policies/witness/pawl/witness.rego is the one pawl ships, with its
 // tests) with data.egress.witnesses. A bundle without it denies every push
 // ("no decision"), on record.
-var OptionalKinds = []Kind{KindWitness, KindNetwork}
+var OptionalKinds = []Kind{KindWitness, KindNetwork, KindDistribute}
 
 // Witness is one of the bundle's witnesses (data.egress.witnesses[id]):
 // where it listens and the key it cosigns with.

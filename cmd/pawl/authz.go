@@ -111,6 +111,7 @@ var authzRules = map[string]authzRule{
 	"network status":        {none: "it acts on no project: it reads the hub's state"},
 	"network credentials":   {none: "it acts on no project: it writes a new nkey seed to the file given"},
 	"network site":          {action: "audit.read", object: fixed("trail"), read: true},
+	"worker":                {none: "it acts on no project: it runs chunks from the work queue, admitted by the NATS server's credentials; what it sends back the committer checks"},
 	"audit verify-proof":    {none: "it checks a proof file against public keys"},
 	"verify-signature":      {none: "it checks a signature file against public keys"},
 	"policy eval":           {none: "it evaluates a bundle directory given to it"},

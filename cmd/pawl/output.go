@@ -69,6 +69,9 @@ type runJSON struct {
 	// name@version (`pawl run --plugin-log`; at most
 	// ratchet.MaxPluginLogBytes, 64 KiB, each).
 	PluginLog map[string]string `json:"plugin_log,omitempty"`
+	// Distributed is where a distributed batch's records went: the work
+	// queue, the policy decision, the workers (as on record).
+	Distributed *actions.Distribution `json:"distributed,omitempty"`
 }
 
 type outJSON struct {
@@ -85,6 +88,7 @@ func toRunJSON(r *ratchet.Result) runJSON {
 		Stages: r.Stages, Rules: r.Rules, Normalize: r.Normalize, Outputs: map[string]outJSON{},
 		Signature: r.Signature, AuditSeq: r.AuditSeq,
 		ElapsedSeconds: r.Elapsed.Seconds(), RecordsPerSecond: r.RecordsPerSec, Warnings: r.Warnings, PluginLog: r.PluginLog,
+		Distributed: r.Distributed,
 	}
 	for name, o := range r.Outputs {
 		out.Outputs[name] = outJSON{Path: filepath.Join(r.Dir, name), Hash: string(o.Hash), Bytes: o.Bytes, Records: o.Records}

@@ -98,6 +98,7 @@ Start with:  pawl demo`,
 	}
 	root.AddCommand(a.jobCmd())
 	root.AddCommand(a.networkCmd())
+	root.AddCommand(a.workerCmd())
 	return root
 }
 

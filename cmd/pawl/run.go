@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pawl-dev/pawl/engine/distrib"
 	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/spf13/cobra"
@@ -16,12 +17,13 @@ func (a *app) runCmd() *cobra.Command {
 	var opt ratchet.RunOptions
 	var asOf string
 	var pluginLog bool
+	var distribute string
 	c := &cobra.Command{
 		Use: "run JOB --input FILE|-",
 		Example: `  pawl run sensor-feed --input readings.jsonl --reason "nightly load"
   pawl run sensor-feed --input - < readings.jsonl
-  pawl run sensor-feed --input readings.jsonl --as-of 2026-11-25T00:00:00Z --output json
-  pawl run sensor-feed --input readings.jsonl --plugin-log`,
+  pawl run sensor-feed --input readings.jsonl --plugin-log
+  pawl run sensor-feed --input readings.jsonl --distribute tls://nats.site.example:4222`,
 		Short: "Run one batch: every record to verified output or quarantine, committed atomically",
 		Long: `Run one batch of JOB (jobs/JOB.yaml) over the input.
 
@@ -41,6 +43,15 @@ while judging the batch (otherwise shown only when a plugin fails): the
 first 64 KiB of each plugin's output (each instance keeps its first 16 KiB),
 under "plugin output:", or as plugin_log (name@version → text) with
 --output json. It is diagnostics: never part of a verdict or the record.
+
+--distribute URL (or distribute.nats in pawl.yaml) runs the batch's
+stateless stages on the workers (pawl worker) of the NATS JetStream work
+queue at URL; this process stays the committer, and the outputs, lineage
+root and batch id are those of a run on one machine. Records leave this
+process: the policy decides (kind distribute; docs/policy-guide.md) and the
+batch record names the queue and the workers. With no worker taking a
+chunk for distribute.idle_timeout (default 60s) the batch fails, nothing
+committed (README, "Workers").
 
 Exit status 0 when the batch is committed, quarantined records included;
 2 for a usage error, an --as-of outside the window without --reason
@@ -66,6 +77,24 @@ included; 1 with a message otherwise.`,
 				return err
 			}
 			defer p.Close()
+			if distribute == "" {
+				distribute = p.Cfg.DistributeNATS
+			}
+			if distribute != "" {
+				if pluginLog {
+					return &usageError{fmt.Errorf("--plugin-log shows what plugins wrote on this machine; a distributed run's stateless plugins write on the workers: run without --distribute (and with distribute.nats unset) to see it")}
+				}
+				nc, err := distrib.Connect(distribute, "committer "+p.Root, resolveSet(p.Layout, p.Cfg.DistributeCredentials), resolveSet(p.Layout, p.Cfg.DistributeCA), 10*time.Second, "distribute")
+				if err != nil {
+					return fmt.Errorf("distributing the batch: %w", err)
+				}
+				defer nc.Close()
+				com, err := distrib.NewCommitter(c.Context(), nc, distribute, distrib.Options{IdleTimeout: p.Cfg.DistributeIdleTimeout})
+				if err != nil {
+					return fmt.Errorf("distributing the batch through %s: %w", distribute, err)
+				}
+				opt.Distribute = com
+			}
 			opt.Stdin = a.s.in
 			if a.s.job != nil && opt.Input != "-" {
 				// The user's file, opened by the client with the user's
@@ -113,6 +142,7 @@ included; 1 with a message otherwise.`,
 	f.StringVar(&opt.Reason, "reason", "", "reason recorded in the audit trail (required for an --as-of outside the time window)")
 	f.StringVar(&asOf, "as-of", "", "the batch's as-of time, RFC 3339 (default: now); outside the time window it needs --reason")
 	f.BoolVar(&pluginLog, "plugin-log", false, "show what each plugin wrote to stdout, stderr or pawl.log (at most 64 KiB each; with --output json, as plugin_log)")
+	f.StringVar(&distribute, "distribute", "", "run the stateless stages on the workers of the NATS work queue at `URL` (default: distribute.nats; README, \"Workers\")")
 	f.IntVar(&opt.Workers, "workers", 0, "worker goroutines (default: config, then one per CPU); output never depends on it")
 	a.addOutputFlag(c)
 	return c

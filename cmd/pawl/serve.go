@@ -31,6 +31,7 @@ var localOnly = map[string]bool{
 	"audit verify-proof": true, "policy keygen": true, "verify-signature": true,
 	"plugin new": true, "plugin build": true, "plugin test": true, // the author's files and toolchain (plugin_kit.go)
 	"network hub": true, "network status": true, "network credentials": true,
+	"worker":     true, // a worker machine's: no project (worker.go)
 	"__complete": true, "__completeNoDesc": true,
 }
 

@@ -78,6 +78,20 @@ type BatchRecord struct {
 	// it was recorded. Not part of the batch id: a replay by another build
 	// reproduces the same batch.
 	Binary *BinaryRef `json:"binary,omitempty"`
+	// Distributed says the batch's records went to workers (pawl worker)
+	// through a NATS JetStream work queue, which the stateless stages ran
+	// on: absent for a batch run on one machine. Not part of the batch id:
+	// the outputs are those of a run on one machine.
+	Distributed *Distribution `json:"distributed,omitempty"`
+}
+
+// Distribution is where a distributed batch's records went: the work
+// queue's server as configured (distribute.nats), the policy decision
+// that allowed it, and the workers whose outcomes the committer took.
+type Distribution struct {
+	Queue    string   `json:"queue"`
+	Decision string   `json:"decision"`
+	Workers  []string `json:"workers"`
 }
 
 // BinaryRef identifies the pawl executable that wrote a record: what a site

@@ -77,7 +77,11 @@ type Config struct {
 	NetworkCA          string
 	NetworkLeaf        bool
 
-	NetworkLeafReconnect time.Duration
+	NetworkLeafReconnect  time.Duration
+	DistributeNATS        string
+	DistributeCredentials string
+	DistributeCA          string
+	DistributeIdleTimeout time.Duration
 }
 
 // Defaults returns every key at its default. Two defaults depend on the

@@ -65,7 +65,7 @@ func TestPrecedence(t *testing.T) {
 		PolicyKeyID: "pawl-policy", ChangeTwoPerson: true, ChangeContractEvidence: 1000, BatchMaxQuarantineGrowth: 32, ExportTimeout: 2 * time.Minute, WatchInterval: 2 * time.Second, NoticeTimeout: 10 * time.Second,
 		OpenLineageEnabled: true, OpenLineageNamespace: "pawl",
 		ESignPassphraseMinScore: 3, ESignPassphraseMaxAgeDays: 90, ESignLockoutAfter: 5, ESignSessionTimeout: 15 * time.Minute,
-		NetworkLeafReconnect: time.Second,
+		NetworkLeafReconnect: time.Second, DistributeIdleTimeout: time.Minute,
 	}
 	if cfg != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)

@@ -395,6 +395,39 @@ var table = build([]Key{
 			"if the leaf has not linked up by then, again only after a back-off of seconds: a shorter interval lets the outbox drain sooner after the hub returns, " +
 			"for one connection attempt per interval while it is down.",
 	},
+	{
+		Name: "distribute.nats", Type: String, def: "",
+		field: func(c *Config) any { return &c.DistributeNATS },
+		check: func(k Key, c Config) string {
+			u := c.DistributeNATS
+			if u != "" && !strings.HasPrefix(u, "tls://") && !strings.HasPrefix(u, "nats://") {
+				return fmt.Sprintf("%s = %q: want the site's NATS server as tls://HOST:PORT (or nats://HOST:PORT on a trusted network)", k.Name, u)
+			}
+			return ""
+		},
+		Doc: "Run `pawl run`'s batches distributed (the inbox gate's, `pawl watch` and `pawl serve`, still run on this machine): their records go, chunk by chunk, through a NATS JetStream work queue on this server to `pawl worker` processes on other machines, " +
+			"which run the stateless stages; this process stays the committer (outputs, lineage root and batch id are those of a run on one machine). " +
+			"Each batch is a policy decision on record (kind `distribute`, against `data.egress.workers`; docs/policy-guide.md). " +
+			"Empty: batches run on this machine. `pawl run --distribute URL` does it for one run (README, \"Workers\").",
+	},
+	{
+		Name: "distribute.credentials", Type: Path, def: "",
+		field: func(c *Config) any { return &c.DistributeCredentials },
+		Doc: "The file holding the committer's NATS nkey seed (`SU…`, from `pawl network credentials`), when the server asks for one. " +
+			"It must be owned by this account and closed to group and others. Relative to the project root unless absolute.",
+	},
+	{
+		Name: "distribute.ca", Type: Path, def: "",
+		field: func(c *Config) any { return &c.DistributeCA },
+		Doc:   "The certificates (PEM) of the CA that issued the NATS server's TLS certificate (`distribute.nats` = `tls://…`). Relative to the project root unless absolute.",
+	},
+	{
+		Name: "distribute.idle_timeout", Type: Duration, def: 60 * time.Second,
+		field: func(c *Config) any { return &c.DistributeIdleTimeout },
+		check: positive(func(c Config) time.Duration { return c.DistributeIdleTimeout }),
+		Doc: "How long a distributed batch waits, while its chunks wait in the queue, for a worker to take one (or for an outcome) " +
+			"before it fails, nothing committed, with a reason on record that says to start `pawl worker`.",
+	},
 })
 
 // Keys returns every key, in the order the documentation lists them.

@@ -23,8 +23,7 @@ func BenchmarkDistributedRun(b *testing.B) {
 	const n = 100_000
 	url := startNATS(b)
 	o := Options{AckWait: 30 * time.Second}
-	reg := NewRegistry()
-	com, err := NewCommitter(context.Background(), connect(b, url), reg, o)
+	com, err := NewCommitter(context.Background(), connect(b, url), url, o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,11 +50,11 @@ func BenchmarkDistributedRun(b *testing.B) {
 		name      string
 		stateless bool
 	}{{"stateless", true}, {"zscore", false}} {
-		p := sameProjects(b, 1, job.stateless)[0]
+		p := sameProjects(b, 1, job.stateless, url)[0]
 		b.Run(job.name+"/local", func(b *testing.B) { bench(b, p, nil) })
 		for _, w := range []int{1, 2, 4} {
 			b.Run(fmt.Sprintf("%s/workers=%d", job.name, w), func(b *testing.B) {
-				stop := workers(b, url, reg, w, o, nil)
+				stop := workers(b, url, w, o, nil)
 				defer stop()
 				bench(b, p, com)
 			})

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,12 +17,15 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/enginetest"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/pawl-dev/pawl/policies"
 )
 
 // startNATS runs an embedded NATS server with JetStream (its store in a
@@ -70,13 +75,17 @@ func statelessJob(t testing.TB, p *project.Project) {
 }
 
 // sameProjects returns n projects that are copies of one (the same pins,
-// keys and trail), so that one input makes the same batch in each.
-func sameProjects(t testing.TB, n int, stateless bool) []*project.Project {
+// keys and trail), so that one input makes the same batch in each; their
+// policy lets records go to the workers of the NATS server at url.
+func sameProjects(t testing.TB, n int, stateless bool, url string) []*project.Project {
 	t.Helper()
 	ctx := context.Background()
 	p := enginetest.NewProject(t)
+	enginetest.AllowWorkers(t, p.Root, url)
 	if stateless {
-		statelessJob(t, p)
+		statelessJob(t, p) // pins the policy too
+	} else {
+		enginetest.Pin(t, p, "tester", "records may go to the site's workers")
 	}
 	root := p.Root
 	p.Close()
@@ -102,14 +111,32 @@ func run(p *project.Project, input string, d ratchet.Distributor) (*ratchet.Resu
 		Operator: "tester", Reason: "test", Distribute: d})
 }
 
-// workers starts n workers on their own connections; stop ends them.
-func workers(t testing.TB, url string, reg *Registry, n int, o Options, tweak func(i int, w *Worker)) (stop func() []error) {
+// caches are the tests' worker compilation caches, one per test: its
+// workers rebuild the Plans from their artefacts, compiling each plugin
+// once.
+var caches sync.Map // testing.TB → directory
+
+func workerCache(t testing.TB) string {
+	if d, ok := caches.Load(t); ok {
+		return d.(string)
+	}
+	d := t.TempDir()
+	caches.Store(t, d)
+	t.Cleanup(func() { caches.Delete(t) })
+	return d
+}
+
+// workers starts n workers on their own connections, sharing the test's
+// compilation cache (each rebuilds the Plans from their artefacts); stop
+// ends them.
+func workers(t testing.TB, url string, n int, o Options, tweak func(i int, w *Worker)) (stop func() []error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	cache := workerCache(t)
 	for i := 0; i < n; i++ {
-		w, err := NewWorker(ctx, connect(t, url), reg, "w"+string(rune('0'+i)), o)
+		w, err := NewWorker(ctx, connect(t, url), "w"+string(rune('0'+i)), cache, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +186,8 @@ func same(t *testing.T, name string, want, got map[string]any) {
 // with forged and duplicated results, for the job without it (the workers
 // finalize).
 func TestDistributedRunEqualsLocal(t *testing.T) {
-	ps := sameProjects(t, 4, false)
+	url := startNATS(t)
+	ps := sameProjects(t, 4, false, url)
 	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 3000, 7))
 	local, err := run(ps[0], in, nil)
 	if err != nil {
@@ -169,15 +197,13 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 	if local.Quarantined == 0 || local.Verified == 0 || local.RecordsIn != 3000 {
 		t.Fatalf("the local run should verify and quarantine some of 3000 records: %d in, %d verified, %d quarantined", local.RecordsIn, local.Verified, local.Quarantined)
 	}
-	url := startNATS(t)
 	o := Options{AckWait: 300 * time.Millisecond}
-	reg := NewRegistry()
-	com, err := NewCommitter(context.Background(), connect(t, url), reg, o)
+	com, err := NewCommitter(context.Background(), connect(t, url), url, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, n := range []int{1, 3} {
-		stop := workers(t, url, reg, n, o, nil)
+		stop := workers(t, url, n, o, nil)
 		res, err := run(ps[1+i], in, com)
 		for _, e := range stop() {
 			if e != nil {
@@ -191,12 +217,18 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 			t.Fatalf("%d workers: status %s", n, res.Status)
 		}
 		same(t, strings.Repeat("w", n), want, outcome(t, res))
+		if d := res.BatchRecord.Distributed; d == nil || d.Queue != url || len(d.Workers) == 0 || len(d.Workers) > n || d.Decision == "" {
+			t.Fatalf("%d workers: the batch record should name the queue %s, its decision and the workers: %+v", n, url, d)
+		}
+	}
+	if local.BatchRecord.Distributed != nil {
+		t.Fatalf("the local run's record says it was distributed: %+v", local.BatchRecord.Distributed)
 	}
 
 	// A worker that dies with a chunk in hand (fetched, never
 	// acknowledged): the others start only once it is dead, so the chunk
 	// it held must come back to them, after the ack wait.
-	doomed, err := NewWorker(context.Background(), connect(t, url), reg, "doomed", o)
+	doomed, err := NewWorker(context.Background(), connect(t, url), "doomed", workerCache(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +239,7 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 	if werr := doomed.Run(context.Background()); !errors.Is(werr, errDied) {
 		t.Fatalf("the doomed worker should have died with a chunk in hand; it ended with %v", werr)
 	}
-	rest := workers(t, url, reg, 2, o, nil)
+	rest := workers(t, url, 2, o, nil)
 	<-done
 	for _, e := range rest() {
 		if e != nil {
@@ -230,7 +262,7 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 	if !local.BOMStripped || local.Quarantined == 0 {
 		t.Fatalf("the BOM input should be stripped and quarantine some records: %+v", local.BatchRecord)
 	}
-	stop := workers(t, url, reg, 2, o, nil)
+	stop := workers(t, url, 2, o, nil)
 	res, err = run(ps[1], in, com)
 	stop()
 	if err != nil {
@@ -242,7 +274,7 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 	// reason on record (batch.failed), and nothing is committed; then a
 	// worker that publishes every outcome twice (under two message ids,
 	// past JetStream's deduplication) changes nothing.
-	ps = sameProjects(t, 2, true)
+	ps = sameProjects(t, 2, true, url)
 	if local, err = run(ps[0], in, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +309,7 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 			return v
 		}), "and the chunk has"},
 	} {
-		stop := workers(t, url, reg, 1, o, func(_ int, w *Worker) { w.forge = c.forge; w.Name = "forger" })
+		stop := workers(t, url, 1, o, func(_ int, w *Worker) { w.forge = c.forge; w.Name = "forger" })
 		_, err := run(p, in, com)
 		stop() // a forger's acknowledgements may fail once the batch's chunks are purged
 		if !errors.Is(err, ratchet.ErrBadResult) || !strings.Contains(err.Error(), c.reason) || !strings.Contains(err.Error(), `worker "forger"`) {
@@ -291,15 +323,32 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 			t.Fatalf("%s: the batch is committed (%v, %v)", c.name, ok, err)
 		}
 	}
-	// A worker that does not hold the chunk's Plan refuses it, and says
-	// why: the batch fails with the reason rather than wait.
-	stop = workers(t, url, NewRegistry(), 1, o, func(_ int, w *Worker) { w.Name = "stranger" })
+	// An artefact that is not what its name says, as a worker fetches it
+	// (a tampered bucket or link): the worker refuses the chunk, and says
+	// why; the batch fails with the reason rather than wait.
+	_, blobs := planOf(t, p).Artefacts()
+	victim := blobName(blobs[0].Hex())
+	stop = workers(t, url, 1, o, func(_ int, w *Worker) {
+		w.Name = "stranger"
+		w.tamper = func(name string, b []byte) []byte {
+			if name == victim {
+				return []byte("not what the pin says")
+			}
+			return b
+		}
+	})
 	_, err = run(p, in, com)
 	stop()
-	if !errors.Is(err, ratchet.ErrBadResult) || !strings.Contains(err.Error(), `failed on worker "stranger": worker stranger: this worker does not hold plan sha256:`) {
-		t.Fatalf("a worker without the Plan: want its refusal, got %v", err)
+	if !errors.Is(err, ratchet.ErrBadResult) || !strings.Contains(err.Error(), `failed on worker "stranger": worker stranger: plan sha256:`) ||
+		!strings.Contains(err.Error(), "the artefact fetched as "+string(blobs[0])+" hashes to sha256:") {
+		t.Fatalf("a tampered artefact: want the worker's refusal, got %v", err)
 	}
-	stop = workers(t, url, reg, 2, o, func(_ int, w *Worker) { w.twice = true })
+	// The bucket itself tampered with: the committer puts the artefact
+	// again before it sends a chunk (the run below succeeds).
+	if _, err := bucket(t, url).PutBytes(context.Background(), victim, []byte("not what the pin says")); err != nil {
+		t.Fatal(err)
+	}
+	stop = workers(t, url, 2, o, func(_ int, w *Worker) { w.twice = true })
 	res, err = run(p, in, com)
 	for _, e := range stop() {
 		if e != nil {
@@ -310,4 +359,118 @@ func TestDistributedRunEqualsLocal(t *testing.T) {
 		t.Fatalf("with every outcome twice: %v", err)
 	}
 	same(t, "every outcome twice", want, outcome(t, res))
+
+	// No worker at all: the batch fails once no worker has taken a chunk
+	// for the idle timeout, saying what to do, and the failure is on
+	// record.
+	ctx := context.Background()
+	in = enginetest.WriteInput(t, t.TempDir(), "idle.jsonl", enginetest.GenInput(t, 600, 9))
+	idle, err := NewCommitter(ctx, connect(t, url), url, Options{AckWait: o.AckWait, IdleTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(p, in, idle)
+	if err == nil || !strings.Contains(err.Error(), "no worker took a chunk of batch ") || !strings.Contains(err.Error(), "within 300ms (distribute.idle_timeout): start `pawl worker --nats "+url+"`") {
+		t.Fatalf("no worker: want the idle timeout's reason, got %v", err)
+	}
+	var ie *ratchet.InfraError
+	if !errors.As(err, &ie) || len(enginetest.Details[actions.BatchFailedDetails](t, p.Trail, "batch:"+ie.BatchID)) == 0 {
+		t.Fatalf("no worker: the failure is not on record as batch.failed: %v", err)
+	}
+	// A queue the policy does not name: refused before any record leaves,
+	// the decision on record.
+	other, err := NewCommitter(ctx, connect(t, url), "nats://elsewhere.example:4222", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(p, in, other)
+	if !errors.Is(err, gate.ErrDenied) || !strings.Contains(err.Error(), "distribute.not_allowed") || !strings.Contains(err.Error(), "policies/distribute") {
+		t.Fatalf("a queue the policy does not name: want a denial saying what to do, got %v", err)
+	}
+	ds := enginetest.Details[actions.PolicyDecisionDetails](t, p.Trail, "batch:"+ie.BatchID)
+	if len(ds) == 0 || ds[len(ds)-1].Decision.Kind != policies.KindDistribute || ds[len(ds)-1].Decision.Allow {
+		t.Fatalf("the denial is not on record: %+v", ds)
+	}
+}
+
+// bucket is the Plans' artefacts on the server at url.
+func bucket(t testing.TB, url string) jetstream.ObjectStore {
+	t.Helper()
+	js, err := jetstream.New(connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := js.ObjectStore(context.Background(), PlanBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// planOf is the plan of a run of the project's job, unbound.
+func planOf(t testing.TB, p *project.Project) *ratchet.Plan {
+	t.Helper()
+	pl, err := ratchet.PlanRun(context.Background(), p, "sensor-feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
+// TestWorkerRidesOutAnOutage: a worker whose server goes away waits for it
+// (it says so) instead of exiting, and goes on when it is back; it stops,
+// without an error, when told to.
+func TestWorkerRidesOutAnOutage(t *testing.T) {
+	store := t.TempDir()
+	start := func(port int) *server.Server {
+		ns, err := server.NewServer(&server.Options{ServerName: "pawl-outage-test", Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true,
+			JetStream: true, StoreDir: store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("the NATS server did not start within 10 s")
+		}
+		return ns
+	}
+	ns := start(-1)
+	url := ns.ClientURL()
+	port := ns.Addr().(*net.TCPAddr).Port
+	nc, err := Connect(url, "worker outage", "", "", 5*time.Second, "flag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	w, err := NewWorker(context.Background(), nc, "outage", "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := make(chan string, 16)
+	w.Log = func(format string, args ...any) { logs <- fmt.Sprintf(format, args...) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	expect := func(what string) {
+		t.Helper()
+		select {
+		case l := <-logs:
+			if !strings.Contains(l, what) {
+				t.Fatalf("the worker said %q, want %q", l, what)
+			}
+		case err := <-done:
+			t.Fatalf("the worker ended (%v) before saying %q", err, what)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the worker did not say %q within 10 s", what)
+		}
+	}
+	ns.Shutdown()
+	expect("the work queue is unreachable")
+	ns = start(port)
+	defer ns.Shutdown()
+	expect("the work queue is back")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("the worker, told to stop, ended with %v", err)
+	}
 }

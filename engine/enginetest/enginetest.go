@@ -26,6 +26,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/policies"
 )
 
 // AsOf is the as-of time tests run batches with.
@@ -373,5 +374,35 @@ func AttackTrail(t testing.TB, path string, stmts ...string) {
 		if _, err := db.Exec(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
+	}
+}
+
+// AllowWorkers lets the project at root send its batches' records to the
+// workers of the NATS server at url: the distribute module pawl ships
+// (policies/distribute) goes into its bundle, with the queue in
+// data.egress.workers taking every classification; the bundle is in force
+// once pinned.
+func AllowWorkers(t testing.TB, root, url string) {
+	t.Helper()
+	pdir := filepath.Join(root, "policies")
+	if err := os.CopyFS(pdir, policies.DistributeFS()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(pdir, "data.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(b, &data); err != nil {
+		t.Fatal(err)
+	}
+	data["egress"].(map[string]any)["workers"] = map[string]any{"site": map[string]any{"url": url,
+		"classifications": []string{"public", "internal", "confidential", "phi"}}}
+	if b, err = json.MarshalIndent(data, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -11,13 +11,22 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/audit/canonjson"
+	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/gate"
+	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/normalize"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/records"
+	"github.com/pawl-dev/pawl/engine/sandbox"
+	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/policies"
 )
 
 // A Distributor runs the stateless stages of a batch's chunks on workers
@@ -26,9 +35,14 @@ import (
 // merges the chunks' outcomes in input order, runs what is left and
 // commits, exactly as a run on one machine does.
 type Distributor interface {
+	// Queue names where the records go (the work queue's server, as
+	// configured): the distribute policy decides on it, and the batch
+	// record names it.
+	Queue() string
 	// Open begins the distributed work of a batch whose plan (stateless
-	// plugins loaded) workers may run: tasks go out by Send, outcomes come
-	// back on Results, in any order and possibly more than once.
+	// plugins loaded) workers may run: its artefacts (Plan.Artefacts)
+	// are put where workers fetch them; tasks go out by Send, outcomes
+	// come back on Results, in any order and possibly more than once.
 	Open(ctx context.Context, pl *Plan) (Dispatch, error)
 }
 
@@ -41,26 +55,139 @@ type Dispatch interface {
 	Close() error
 }
 
-// ChunkResult is an outcome as a worker published it.
+// ChunkResult is an outcome as a worker published it, or, with Err, why
+// the distribution cannot go on (no worker took a chunk in time): the
+// batch fails with it.
 type ChunkResult struct {
 	Worker string // who says it did the work, for the record
 	Data   []byte // the outcome's bytes (ChunkWorker.Do)
+	Err    error
+}
+
+// planManifest is what a plan's digest is over, and what a worker
+// rebuilds the plan from (RebuildPlan).
+type planManifest struct {
+	Record     actions.BatchRecord             `json:"record"`
+	Validators map[string]actions.ValidatorRef `json:"validators"`
+}
+
+const planDigestPrefix = "pawl-plan/1\n"
+
+func (pl *Plan) manifest() []byte {
+	b, err := json.Marshal(planManifest{pl.record(), pl.validatorRefs()})
+	if err != nil {
+		panic("ratchet: plan digest: " + err.Error()) // plain data: cannot fail
+	}
+	return b
+}
+
+func manifestDigest(m []byte) string {
+	sum := sha256.Sum256(append([]byte(planDigestPrefix), m...))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Digest pins everything the stateless stages of the plan depend on: the
 // batch record as planned (job, pins, schema, limits, input, as-of time,
 // batch id) and the plugins loaded. A worker runs a chunk only for the
 // plan whose digest the chunk names.
-func (pl *Plan) Digest() string {
-	b, err := json.Marshal(struct {
-		Record     any `json:"record"`
-		Validators any `json:"validators"`
-	}{pl.record(), pl.validatorRefs()})
-	if err != nil {
-		panic("ratchet: plan digest: " + err.Error()) // plain data: cannot fail
+func (pl *Plan) Digest() string { return manifestDigest(pl.manifest()) }
+
+// Artefacts are what a worker needs to rebuild the plan (RebuildPlan):
+// its manifest — the bytes its digest is over: the batch record as
+// planned and the plugins loaded — and the blobs it names, by sha256:
+// every pinned file of the job (spec, schema and the files its $refs
+// reach, reference and lookup files) and every plugin module. ReadArtefact
+// reads a blob from the committer's store.
+func (pl *Plan) Artefacts() (manifest []byte, blobs []store.Digest) {
+	seen := map[store.Digest]bool{}
+	for k, d := range pl.Pins {
+		if (lockfile.IsFile(k) || strings.HasPrefix(k, lockfile.PluginPrefix)) && !seen[d] {
+			seen[d] = true
+			blobs = append(blobs, d)
+		}
 	}
-	sum := sha256.Sum256(append([]byte("pawl-plan/1\n"), b...))
-	return "sha256:" + hex.EncodeToString(sum[:])
+	slices.Sort(blobs)
+	return pl.manifest(), blobs
+}
+
+// ReadArtefact reads one of the plan's artefacts from the committer's
+// store.
+func (pl *Plan) ReadArtefact(d store.Digest) ([]byte, error) {
+	if pl.blobs == nil {
+		return nil, errors.New("the plan has no store to read artefacts from (internal error)")
+	}
+	return pl.blobs.ReadBlob(d)
+}
+
+// checkedBlobs reads a worker's artefacts, each checked against its
+// sha256 before it is used.
+type checkedBlobs func(store.Digest) ([]byte, error)
+
+func (f checkedBlobs) ReadBlob(d store.Digest) ([]byte, error) {
+	b, err := f(d)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", d, err)
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != string(d) {
+		return nil, fmt.Errorf("the artefact fetched as %s hashes to %s: refusing it", d, got)
+	}
+	return b, nil
+}
+
+// RebuildPlan rebuilds, on a worker, the plan whose digest a chunk names,
+// as Replay rebuilds a batch's plan from the store: from its manifest
+// (which must hash to digest) and the blobs it names (fetched by blobs,
+// each checked against its sha256), the pinned files laid out under
+// scratch, the contract compiled, the plugins loaded by runtime (a runtime
+// for the plan's memory limit and call timeout). The rebuilt plan's digest
+// must be digest. The plan runs stateless stages only (NewChunkWorker); no
+// policy is asked and nothing is recorded: the committer did both.
+func RebuildPlan(ctx context.Context, digest string, manifest []byte, blobs func(store.Digest) ([]byte, error),
+	runtime func(pages uint32, timeout time.Duration) (*sandbox.Runtime, error), scratch string) (*Plan, error) {
+	if got := manifestDigest(manifest); got != digest {
+		return nil, fmt.Errorf("the manifest fetched for plan %s hashes to %s: refusing it", digest, got)
+	}
+	var m planManifest
+	if err := json.Unmarshal(manifest, &m); err != nil {
+		return nil, fmt.Errorf("the manifest of plan %s does not decode: %v", digest, err)
+	}
+	read := checkedBlobs(blobs)
+	pl, err := planFromRecord(read, &m.Record, scratch)
+	if err != nil {
+		return nil, err
+	}
+	pl.Resubmits, pl.onWorker = m.Record.Resubmits, true
+	rt, err := runtime(pl.Limits.PluginMemoryPages, time.Duration(pl.Limits.PluginCallTimeoutMS)*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	for _, spec := range pl.Job.Validators {
+		pin, ok := pl.Pins[lockfile.PluginKey(spec.Plugin)]
+		if !ok {
+			return nil, fmt.Errorf("job %s: plugin %s is not pinned in plan %s", pl.Job.Name, spec.Plugin, digest)
+		}
+		wasm, err := read.ReadBlob(pin)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", spec.Plugin, err)
+		}
+		pg, err := rt.Load(ctx, wasm, string(pin))
+		if err != nil {
+			return nil, err
+		}
+		if id := pg.Manifest().ID(); id != spec.Plugin {
+			return nil, fmt.Errorf("the module pinned as %s says it is %s", spec.Plugin, id)
+		}
+		v, err := pl.newValidator(spec, pg, read)
+		if err != nil {
+			return nil, err
+		}
+		pl.validators = append(pl.validators, v)
+	}
+	if got := pl.Digest(); got != digest {
+		return nil, fmt.Errorf("the plan rebuilt from the artefacts of plan %s has digest %s: refusing to run its chunks (a worker of another pawl version?)", digest, got)
+	}
+	return pl, nil
 }
 
 // distributable says why the plan cannot be distributed, if it cannot.
@@ -276,6 +403,34 @@ func (w *ChunkWorker) Do(ctx context.Context, task []byte) ([]byte, error) {
 	return json.Marshal(o) // maps come out with sorted keys: deterministic
 }
 
+// distribute makes the batch a distributed one, if the policy lets its
+// records go to the distributor's work queue: the distribute decision is
+// asked of the batch's pinned bundle and put on record, allow or deny
+// (a denial is a *gate.DeniedError); the batch record names the queue,
+// the decision and, once the batch is done, the workers whose outcomes
+// were taken.
+func (pl *Plan) distribute(ctx context.Context, p *project.Project, br *actions.BatchRecord, d Distributor, operator, reason string) error {
+	if err := pl.distributable(); err != nil {
+		return err // before the policy is asked: nothing would go
+	}
+	q := d.Queue()
+	in := policies.DistributeInput{Workers: q, Job: pl.Job.Name, Principal: policies.Principal{ID: operator}, Time: br.AsOf,
+		Resource: policies.Resource{BatchID: pl.BatchID, State: "pending", Classification: pl.Job.Classification, Signatures: []policies.ESignature{}}}
+	dec, _, err := gate.Decide(ctx, p.Trail, pl.Policy, gate.Question{Kind: policies.KindDistribute, Input: in, Operator: operator, Object: "batch:" + pl.BatchID,
+		Reason: reason, BatchID: pl.BatchID, Job: pl.Job.Name, What: fmt.Sprintf("sending the records of batch %s (job %s, classification %q) to the workers of %s", pl.BatchID, pl.Job.Name, pl.Job.Classification, q)})
+	var de *gate.DeniedError
+	if errors.As(err, &de) {
+		de.Hint = fmt.Sprintf("to allow it, add the module pawl ships (policies/distribute) to %s/ with the queue in data.egress.workers (docs/policy-guide.md, \"Distributed runs\"), then `pawl pin`; or run on this machine: unset distribute.nats", project.PolicyDir)
+	}
+	if err != nil {
+		return err
+	}
+	pl.dist, pl.blobs = d, p
+	br.Distributed = &actions.Distribution{Queue: q, Decision: dec.ID, Workers: []string{}}
+	pl.distRef = br.Distributed
+	return nil
+}
+
 // distRun is the committer's side of a distributed batch.
 type distRun struct {
 	d      Dispatch
@@ -285,6 +440,10 @@ type distRun struct {
 	// unfinalized; base is the bytes before record 1 (a stripped BOM).
 	ordered bool
 	base    int64
+	// ref is the batch record's distribution: the workers whose outcomes
+	// were taken go into it.
+	ref     *actions.Distribution
+	workers map[string]bool
 }
 
 func (pl *Plan) openDistributed(ctx context.Context) (*distRun, error) {
@@ -295,7 +454,7 @@ func (pl *Plan) openDistributed(ctx context.Context) (*distRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("distributing the batch: %w", err)
 	}
-	r := &distRun{d: d, batch: pl.BatchID, digest: pl.Digest()}
+	r := &distRun{d: d, batch: pl.BatchID, digest: pl.Digest(), ref: pl.distRef, workers: map[string]bool{}}
 	for _, v := range pl.validators {
 		r.ordered = r.ordered || v.ordered
 	}
@@ -343,6 +502,10 @@ func (r *distRun) run(ctx context.Context, cancel context.CancelCauseFunc, st *s
 				cancel(errors.New("the workers' results stopped before every chunk of the batch was done"))
 				return
 			}
+			if res.Err != nil {
+				cancel(res.Err)
+				return
+			}
 			mu.Lock()
 			c, err := r.accept(res, pending, taken)
 			mu.Unlock()
@@ -352,6 +515,11 @@ func (r *distRun) run(ctx context.Context, cancel context.CancelCauseFunc, st *s
 			}
 			if c == nil {
 				continue // the same result again: redelivery is harmless
+			}
+			if r.ref != nil && !r.workers[res.Worker] {
+				r.workers[res.Worker] = true
+				r.ref.Workers = append(r.ref.Workers, res.Worker)
+				slices.Sort(r.ref.Workers)
 			}
 			received++
 			select {

@@ -62,6 +62,12 @@ type Plan struct {
 	// dist, when set, runs the stateless stages on workers elsewhere
 	// (RunOptions.Distribute).
 	dist Distributor
+	// blobs reads the artefacts a distributed batch's workers fetch (the
+	// project's store); onWorker says the plan was rebuilt on a worker
+	// (RebuildPlan), which runs its stateless stages only.
+	blobs    blobReader
+	onWorker bool
+	distRef  *actions.Distribution // the batch record's, filled in as outcomes are taken
 }
 
 // LimitsFor are the limits a run under cfg is bound by.
@@ -183,7 +189,7 @@ func PlanRun(ctx context.Context, p *project.Project, job string) (*Plan, error)
 // record alone: the pinned files laid out under scratch exactly as
 // recorded (each checked against its hash), the recorded limits, as-of
 // time and input. It does not load the policy bundle (see policyFor).
-func planFromRecord(p *project.Project, rec *actions.BatchRecord, scratch string) (*Plan, error) {
+func planFromRecord(p blobReader, rec *actions.BatchRecord, scratch string) (*Plan, error) {
 	tree := filepath.Join(scratch, "project")
 	jobRel, err := layOut(p, rec, tree)
 	if err != nil {
@@ -299,7 +305,7 @@ func schemaVersion(d store.Digest) string {
 // project layout under tree: the job spec, the schema and the files its
 // $refs reach (in records that pin them), lookup and reference files, and a pawl.lock of the batch's pins. Each comes out of
 // the store checked against its hash. It returns the job spec's path.
-func layOut(p *project.Project, rec *actions.BatchRecord, tree string) (string, error) {
+func layOut(p blobReader, rec *actions.BatchRecord, tree string) (string, error) {
 	if err := layOutPins(p, rec.Pins, tree); err != nil {
 		return "", err
 	}
@@ -311,9 +317,15 @@ func layOut(p *project.Project, rec *actions.BatchRecord, tree string) (string, 
 	return "", fmt.Errorf("the batch's job spec %s is not among its pins", rec.JobSpec)
 }
 
+// blobReader reads a blob by its digest: a project's store, or, on a
+// worker, the batch's artefacts (distribute.go).
+type blobReader interface {
+	ReadBlob(d store.Digest) ([]byte, error)
+}
+
 // layOutPins writes every pinned file, from the store, under tree, with
 // the pins as its pawl.lock.
-func layOutPins(p *project.Project, pins lockfile.Pins, tree string) error {
+func layOutPins(p blobReader, pins lockfile.Pins, tree string) error {
 	for f, d := range pins {
 		if !lockfile.IsFile(f) {
 			continue // plugins are loaded from the store by their pin; the bundle and its settings by policyFor

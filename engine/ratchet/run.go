@@ -229,7 +229,13 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	pl.dist = o.dist
+	if o.dist != nil {
+		if err := pl.distribute(ctx, p, &br, o.dist, o.operator, o.reason); errors.Is(err, gate.ErrDenied) {
+			return nil, err // the decision is on record
+		} else if err != nil {
+			return fail(err)
+		}
+	}
 	events = newLineageEvents(p, pl, &br)
 	events.start()
 	if err := processWithin(ctx, p, pl, &br, workers, o.progress, p.PendingBatch(id), true); err != nil {

@@ -114,47 +114,61 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 				return refuse(err)
 			}
 		}
-		cfg, err := json.Marshal(orEmpty(spec.Config))
+		v, err := pl.newValidator(spec, pg, p)
 		if err != nil {
-			return fmt.Errorf("job %s: %s: config: %w", job.Name, spec.Plugin, err)
-		}
-		if err := CheckConfig(m, cfg); err != nil {
-			return fmt.Errorf("job %s: %s: %w", job.Name, spec.Plugin, err)
-		}
-		v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered, log: &pluginLog{},
-			icfg: sandbox.InstanceConfig{Config: cfg, Lookup: map[string][]byte{}, AsOf: pl.AsOf, Seed: pl.Seed}}
-		if m.State != nil {
-			if pl.state == nil {
-				return fmt.Errorf("job %s: %s keeps state, and the batch has none loaded (internal error)", job.Name, spec.Plugin)
-			}
-			v.icfg.State = &nsState{t: pl.state, ns: plugstate.Namespace(m.Name, m.State.StateFormat())}
-		}
-		for _, f := range m.Fields {
-			ptr := f.Pointer
-			if b, ok := spec.Fields[f.Name]; ok && b != "" {
-				ptr = b
-			}
-			v.pointers = append(v.pointers, ptr)
-		}
-		for f := range spec.Fields {
-			if m.FieldIndex(f) < 0 {
-				return fmt.Errorf("job %s: %s has no field %q to bind (it reads %s)", job.Name, spec.Plugin, f, fieldNames(m))
-			}
-		}
-		for _, l := range m.Lookups {
-			file, ok := spec.Lookups[l]
-			if !ok {
-				return fmt.Errorf("job %s: %s needs the lookup %q: name its file under lookups:", job.Name, spec.Plugin, l)
-			}
-			b, err := p.ReadBlob(pl.Pins[project.CleanRef(file)])
-			if err != nil {
-				return fmt.Errorf("job %s: %s: lookup %s (%s): %w", job.Name, spec.Plugin, l, file, err)
-			}
-			v.icfg.Lookup[l] = b
+			return err
 		}
 		pl.validators = append(pl.validators, v)
 	}
 	return nil
+}
+
+// newValidator configures a loaded plugin as the job's validator spec
+// says: its config checked against its manifest, its fields bound, its
+// lookups read (by their pins, from blobs), its state bound. A worker
+// (pl.onWorker) binds no state: only stateless plugins run there, and a
+// plugin that keeps state is ordered (the manifest says so).
+func (pl *Plan) newValidator(spec project.ValidatorSpec, pg *sandbox.Plugin, blobs blobReader) (*validator, error) {
+	job, m := pl.Job, pg.Manifest()
+	cfg, err := json.Marshal(orEmpty(spec.Config))
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %s: config: %w", job.Name, spec.Plugin, err)
+	}
+	if err := CheckConfig(m, cfg); err != nil {
+		return nil, fmt.Errorf("job %s: %s: %w", job.Name, spec.Plugin, err)
+	}
+	v := &validator{id: m.ID(), plugin: pg, ordered: m.Mode == sandbox.ModeOrdered, log: &pluginLog{},
+		icfg: sandbox.InstanceConfig{Config: cfg, Lookup: map[string][]byte{}, AsOf: pl.AsOf, Seed: pl.Seed}}
+	if m.State != nil && !pl.onWorker {
+		if pl.state == nil {
+			return nil, fmt.Errorf("job %s: %s keeps state, and the batch has none loaded (internal error)", job.Name, spec.Plugin)
+		}
+		v.icfg.State = &nsState{t: pl.state, ns: plugstate.Namespace(m.Name, m.State.StateFormat())}
+	}
+	for _, f := range m.Fields {
+		ptr := f.Pointer
+		if b, ok := spec.Fields[f.Name]; ok && b != "" {
+			ptr = b
+		}
+		v.pointers = append(v.pointers, ptr)
+	}
+	for f := range spec.Fields {
+		if m.FieldIndex(f) < 0 {
+			return nil, fmt.Errorf("job %s: %s has no field %q to bind (it reads %s)", job.Name, spec.Plugin, f, fieldNames(m))
+		}
+	}
+	for _, l := range m.Lookups {
+		file, ok := spec.Lookups[l]
+		if !ok {
+			return nil, fmt.Errorf("job %s: %s needs the lookup %q: name its file under lookups:", job.Name, spec.Plugin, l)
+		}
+		b, err := blobs.ReadBlob(pl.Pins[project.CleanRef(file)])
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %s: lookup %s (%s): %w", job.Name, spec.Plugin, l, file, err)
+		}
+		v.icfg.Lookup[l] = b
+	}
+	return v, nil
 }
 
 // preload loads the job's plugins in parallel, so that a run waits for the
