@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -228,23 +227,24 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 	leaf.Reasons = finding.ReasonsDigest(it.actions, it.reasons)
 }
 
-// outFile is an output being written: buffered, hashed, counted.
+// outFile is an output being written: buffered, hashed as it is written
+// (store.File), counted.
 type outFile struct {
 	name    string
-	f       *os.File
+	f       *store.File
 	w       *bufio.Writer
-	h       hash.Hash
 	bytes   int64
 	records int64
+	digest  store.Digest // set by close
 }
 
 func createOut(path string) (*outFile, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := store.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	o := &outFile{name: filepath.Base(path), f: f, h: sha256.New()}
-	o.w = bufio.NewWriterSize(io.MultiWriter(f, o.h), 256<<10)
+	o := &outFile{name: filepath.Base(path), f: f}
+	o.w = bufio.NewWriterSize(f, 256<<10)
 	return o, nil
 }
 
@@ -257,18 +257,20 @@ func (o *outFile) write(b []byte) error {
 
 func (o *outFile) close() error {
 	if err := o.w.Flush(); err != nil {
-		o.f.Close()
+		o.f.Finish()
 		return err
 	}
-	if err := durable.Finish(o.f); err != nil {
+	d, _, err := o.f.Finish()
+	if err != nil {
 		return err
 	}
+	o.digest = d
 	failpoint.Hit("run.fsynced." + o.name)
 	return nil
 }
 
 func (o *outFile) ref() actions.OutputRef {
-	return actions.OutputRef{Hash: store.Digest("sha256:" + hex.EncodeToString(o.h.Sum(nil))), Bytes: o.bytes, Records: o.records}
+	return actions.OutputRef{Hash: o.digest, Bytes: o.bytes, Records: o.records}
 }
 
 // outputs are the files a batch writes into its pending folder.
@@ -639,17 +641,21 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	if !keep {
 		return nil
 	}
-	stored := map[string]store.Digest{actions.LineageFile: br.Lineage.Leaves, actions.TilesFile: br.Lineage.Tiles, actions.ActionsFile: br.Lineage.Actions.Hash}
-	for name, o := range br.Outputs {
-		stored[name] = o.Hash
-	}
-	for name, want := range stored {
-		d, _, err := p.Store.Adopt(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("storing %s: %w", name, err)
+	// The outputs go into the store under the hashes computed as they
+	// were written (store.AdoptFile says why those are trustworthy); the
+	// Parquet file, written by a library, is hashed again.
+	for _, o := range []*outFile{out.verified, out.quarantine, out.actions, out.lineage, out.tiles} {
+		if _, _, err := p.Store.AdoptFile(o.f); err != nil {
+			return fmt.Errorf("storing %s: %w", o.name, err)
 		}
-		if d != want {
-			return fmt.Errorf("%s changed while it was stored: wrote %s, stored %s", name, want, d)
+	}
+	if parquetOut != nil {
+		d, _, err := p.Store.Adopt(filepath.Join(dir, actions.VerifiedParquetFile))
+		if err != nil {
+			return fmt.Errorf("storing %s: %w", actions.VerifiedParquetFile, err)
+		}
+		if d != parquetOut.Hash {
+			return fmt.Errorf("%s changed while it was stored: wrote %s, stored %s", actions.VerifiedParquetFile, parquetOut.Hash, d)
 		}
 	}
 	failpoint.Hit("run.stored")
