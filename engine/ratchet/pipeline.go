@@ -366,17 +366,25 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cannot create %s: %w (is the data directory writable?)", dir, err)
 	}
-	in, err := p.Store.Open(pl.Input)
-	if err != nil {
-		return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+	// in is checked at its end: its bytes must hash to pl.Input.
+	var in io.Reader
+	var blob io.ReaderAt
+	var err error
+	if pl.source != nil {
+		in, blob = pl.source, pl.source // the input file, copied as it is read
+	} else {
+		r, err := p.Store.Open(pl.Input)
+		if err != nil {
+			return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+		}
+		defer r.Close()
+		f, err := os.Open(p.Store.Path(pl.Input))
+		if err != nil {
+			return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+		}
+		defer f.Close()
+		in, blob = r, f
 	}
-	defer in.Close()
-
-	blob, err := os.Open(p.Store.Path(pl.Input))
-	if err != nil {
-		return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
-	}
-	defer blob.Close()
 	src := bufio.NewReaderSize(in, 1<<20)
 	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes}
 	if st.maxRecord <= 0 {
@@ -592,7 +600,19 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 			}
 		}
 	}
+	// The input's copy is made durable and stored beside the outputs'
+	// fsyncs (its bytes have all been read and checked by now).
+	var inputStored chan error
+	if pl.source != nil && context.Cause(ctx) == nil && werr == nil {
+		inputStored = make(chan error, 1)
+		go func() { inputStored <- pl.source.Commit() }()
+	}
 	cerr := out.close()
+	if inputStored != nil {
+		if err := <-inputStored; err != nil {
+			cerr = errors.Join(cerr, fmt.Errorf("storing the input: %w", err))
+		}
+	}
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}

@@ -62,6 +62,10 @@ type Plan struct {
 	// dist, when set, runs the stateless stages on workers elsewhere
 	// (RunOptions.Distribute).
 	dist Distributor
+	// source, when set, is the input file, read by the pipeline and copied
+	// into the store as it is (ingest in run.go); otherwise the pipeline
+	// reads the input blob.
+	source *store.Ingest
 }
 
 // LimitsFor are the limits a run under cfg is bound by.

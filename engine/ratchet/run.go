@@ -122,9 +122,13 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	name, d, size, err := ingest(p, opt)
+	name, d, size, src, err := ingest(p, pl, opt)
 	if err != nil {
 		return nil, err
+	}
+	if src != nil {
+		defer src.Close()
+		pl.source = src
 	}
 	if opt.Ingested != nil {
 		if err := opt.Ingested(d, size); err != nil {
@@ -136,8 +140,18 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 		asOf = time.Now().Truncate(time.Second)
 	}
 	pl.Bind(name, d, size, asOf)
-	return execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start,
+	res, err := execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start,
 		asOfOutside: outside, inbox: opt.Inbox, dist: opt.Distribute})
+	if src != nil && !src.Committed() && !p.Store.Has(d) {
+		// A run that stopped before it read its records (denied, failed,
+		// answered from the record) keeps its input in the store all the
+		// same, as one that copied it first did; an input that changed
+		// since it was hashed is not stored (its run has failed saying so).
+		if cerr := src.Commit(); cerr != nil && err == nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the input %s was not stored: %v", opt.Input, cerr))
+		}
+	}
+	return res, err
 }
 
 type execOptions struct {
@@ -309,36 +323,57 @@ func step(name string) error {
 	return nil
 }
 
-// ingest streams the input into the store, hashing it on the way.
-func ingest(p *project.Project, opt RunOptions) (name string, d store.Digest, size int64, err error) {
+// ingest names the input: its digest and size. Standard input, and a
+// Parquet file (read by offset, footer first) or a distributed run's, is
+// copied into the store first, hashed on the way. A JSONL or CSV file is
+// hashed here and copied into the store as the pipeline reads it (src,
+// store.Ingest): one read instead of two, the copy and its fsync beside the
+// pipeline instead of before it; the copy is stored under the digest only
+// if the pipeline's bytes hash to it.
+func ingest(p *project.Project, pl *Plan, opt RunOptions) (name string, d store.Digest, size int64, src *store.Ingest, err error) {
 	if opt.Input == "" {
-		return "", "", 0, fmt.Errorf("%w: no input: pass --input FILE, or --input - to read standard input", ErrBadInput)
+		return "", "", 0, nil, fmt.Errorf("%w: no input: pass --input FILE, or --input - to read standard input", ErrBadInput)
 	}
 	if opt.Input == "-" {
 		if opt.Stdin == nil {
-			return "", "", 0, fmt.Errorf("%w: --input - given but there is no standard input", ErrBadInput)
+			return "", "", 0, nil, fmt.Errorf("%w: --input - given but there is no standard input", ErrBadInput)
 		}
 		d, size, err = p.Store.Put(opt.Stdin)
 		if err != nil {
-			return "", "", 0, &InfraError{Err: fmt.Errorf("storing standard input: %w", err)}
+			return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing standard input: %w", err)}
 		}
 		if opt.StdinName != "" {
-			return opt.StdinName, d, size, nil
+			return opt.StdinName, d, size, nil, nil
 		}
-		return "-", d, size, nil
+		return "-", d, size, nil, nil
 	}
 	fi, err := os.Stat(opt.Input)
 	if err != nil {
-		return "", "", 0, fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))
+		return "", "", 0, nil, fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))
 	}
 	if fi.IsDir() {
-		return "", "", 0, fmt.Errorf("%w: input %s is a directory; pass a file", ErrBadInput, opt.Input)
+		return "", "", 0, nil, fmt.Errorf("%w: input %s is a directory; pass a file", ErrBadInput, opt.Input)
 	}
-	d, size, err = p.Store.PutFile(opt.Input)
+	if pl.Job.Format == "parquet" || opt.Distribute != nil || !fi.Mode().IsRegular() {
+		d, size, err = p.Store.PutFile(opt.Input)
+		if err != nil {
+			return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+		}
+		return filepath.Base(opt.Input), d, size, nil, nil
+	}
+	d, size, err = store.HashFile(opt.Input)
 	if err != nil {
-		return "", "", 0, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+		return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
 	}
-	return filepath.Base(opt.Input), d, size, nil
+	src, err = p.Store.Ingest(opt.Input, d, size)
+	if err != nil {
+		return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+	}
+	if err := step("run.input-hashed"); err != nil {
+		src.Close()
+		return "", "", 0, nil, err
+	}
+	return filepath.Base(opt.Input), d, size, src, nil
 }
 
 // ErrBatchTimeout is why a batch that ran past batch.timeout failed.
