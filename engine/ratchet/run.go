@@ -118,11 +118,17 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 			return nil, err
 		}
 	}
+	// The input file is hashed while the job is planned: neither needs
+	// the other, and each takes a core.
+	hctx, stopHashing := context.WithCancel(ctx)
+	defer stopHashing()
+	hashed := make(chan identity, 1)
+	go func() { hashed <- identify(hctx, opt) }()
 	pl, err := PlanRun(ctx, p, opt.Job)
 	if err != nil {
 		return nil, err
 	}
-	name, d, size, src, err := ingest(p, pl, opt)
+	name, d, size, src, err := ingest(p, pl, opt, <-hashed)
 	if err != nil {
 		return nil, err
 	}
@@ -323,14 +329,66 @@ func step(name string) error {
 	return nil
 }
 
-// ingest names the input: its digest and size. Standard input, and a
-// Parquet file (read by offset, footer first) or a distributed run's, is
-// copied into the store first, hashed on the way. A JSONL or CSV file is
-// hashed here and copied into the store as the pipeline reads it (src,
-// store.Ingest): one read instead of two, the copy and its fsync beside the
-// pipeline instead of before it; the copy is stored under the digest only
-// if the pipeline's bytes hash to it.
-func ingest(p *project.Project, pl *Plan, opt RunOptions) (name string, d store.Digest, size int64, src *store.Ingest, err error) {
+// identity is what identify learnt of a file input.
+type identity struct {
+	d    store.Digest
+	size int64
+	err  error // the file cannot be read, or is a directory
+	// hashed says d and size were read from the file: a regular file
+	// given by path, not standard input or a pipe.
+	hashed bool
+}
+
+// identify hashes the input file, when it is a regular file given by path:
+// its digest names it (Plan.Bind). It stops when ctx is done.
+func identify(ctx context.Context, opt RunOptions) identity {
+	if opt.Input == "" || opt.Input == "-" {
+		return identity{}
+	}
+	fi, err := os.Stat(opt.Input)
+	if err != nil {
+		return identity{err: fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))}
+	}
+	if fi.IsDir() {
+		return identity{err: fmt.Errorf("%w: input %s is a directory; pass a file", ErrBadInput, opt.Input)}
+	}
+	if !fi.Mode().IsRegular() {
+		return identity{} // a pipe, a device: read once, by the copy
+	}
+	f, err := os.Open(opt.Input)
+	if err != nil {
+		return identity{err: fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))}
+	}
+	defer f.Close()
+	d, size, err := store.HashReader(ctxReader{ctx, f})
+	if err != nil {
+		return identity{err: &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}}
+	}
+	return identity{d: d, size: size, hashed: true}
+}
+
+// ctxReader stops reading when its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// ingest names the input: its digest and size, from identify for a file.
+// A JSONL or CSV file is copied into the store as the pipeline reads it
+// (src, store.Ingest): one read instead of two, the copy and its fsync
+// beside the pipeline instead of before it; the copy is stored under the
+// digest only if the pipeline's bytes hash to it. A Parquet file (read by
+// offset, footer first) and a distributed run's input are copied now, and
+// must hash the same; standard input and pipes are copied now, hashed on
+// the way.
+func ingest(p *project.Project, pl *Plan, opt RunOptions, id identity) (name string, d store.Digest, size int64, src *store.Ingest, err error) {
 	if opt.Input == "" {
 		return "", "", 0, nil, fmt.Errorf("%w: no input: pass --input FILE, or --input - to read standard input", ErrBadInput)
 	}
@@ -347,24 +405,17 @@ func ingest(p *project.Project, pl *Plan, opt RunOptions) (name string, d store.
 		}
 		return "-", d, size, nil, nil
 	}
-	fi, err := os.Stat(opt.Input)
-	if err != nil {
-		return "", "", 0, nil, fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))
+	if id.err != nil {
+		return "", "", 0, nil, id.err
 	}
-	if fi.IsDir() {
-		return "", "", 0, nil, fmt.Errorf("%w: input %s is a directory; pass a file", ErrBadInput, opt.Input)
-	}
-	if pl.Job.Format == "parquet" || opt.Distribute != nil || !fi.Mode().IsRegular() {
+	if !id.hashed {
 		d, size, err = p.Store.PutFile(opt.Input)
 		if err != nil {
 			return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
 		}
 		return filepath.Base(opt.Input), d, size, nil, nil
 	}
-	d, size, err = store.HashFile(opt.Input)
-	if err != nil {
-		return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
-	}
+	d, size = id.d, id.size
 	src, err = p.Store.Ingest(opt.Input, d, size)
 	if err != nil {
 		return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
@@ -372,6 +423,14 @@ func ingest(p *project.Project, pl *Plan, opt RunOptions) (name string, d store.
 	if err := step("run.input-hashed"); err != nil {
 		src.Close()
 		return "", "", 0, nil, err
+	}
+	if pl.Job.Format == "parquet" || opt.Distribute != nil {
+		err := src.Commit()
+		src.Close()
+		if err != nil {
+			return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+		}
+		return filepath.Base(opt.Input), d, size, nil, nil
 	}
 	return filepath.Base(opt.Input), d, size, src, nil
 }
