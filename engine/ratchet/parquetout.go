@@ -106,8 +106,7 @@ func writeVerifiedParquet(verifiedPath, outPath string, types map[string]string)
 		parquet.DataPageStatistics(true),
 	)
 	fail := func(err error) (actions.OutputRef, error) {
-		out.f.Close()
-		os.Remove(outPath)
+		out.f.Abort()
 		return actions.OutputRef{}, err
 	}
 	rd := bufio.NewReaderSize(in, 1<<20)
@@ -156,11 +155,7 @@ func writeVerifiedParquet(verifiedPath, outPath string, types map[string]string)
 	if err := out.w.Flush(); err != nil {
 		return fail(err)
 	}
-	st, err := out.f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	out.bytes = st.Size()
+	out.bytes = out.f.Size()
 	if err := out.close(); err != nil {
 		return actions.OutputRef{}, err
 	}

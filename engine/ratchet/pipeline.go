@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -228,23 +227,24 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 	leaf.Reasons = finding.ReasonsDigest(it.actions, it.reasons)
 }
 
-// outFile is an output being written: buffered, hashed, counted.
+// outFile is an output being written: buffered, hashed as it is written
+// (store.File), counted.
 type outFile struct {
 	name    string
-	f       *os.File
+	f       *store.File
 	w       *bufio.Writer
-	h       hash.Hash
 	bytes   int64
 	records int64
+	digest  store.Digest // set by close
 }
 
 func createOut(path string) (*outFile, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := store.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	o := &outFile{name: filepath.Base(path), f: f, h: sha256.New()}
-	o.w = bufio.NewWriterSize(io.MultiWriter(f, o.h), 256<<10)
+	o := &outFile{name: filepath.Base(path), f: f}
+	o.w = bufio.NewWriterSize(f, 256<<10)
 	return o, nil
 }
 
@@ -257,18 +257,20 @@ func (o *outFile) write(b []byte) error {
 
 func (o *outFile) close() error {
 	if err := o.w.Flush(); err != nil {
-		o.f.Close()
+		o.f.Finish()
 		return err
 	}
-	if err := durable.Finish(o.f); err != nil {
+	d, _, err := o.f.Finish()
+	if err != nil {
 		return err
 	}
+	o.digest = d
 	failpoint.Hit("run.fsynced." + o.name)
 	return nil
 }
 
 func (o *outFile) ref() actions.OutputRef {
-	return actions.OutputRef{Hash: store.Digest("sha256:" + hex.EncodeToString(o.h.Sum(nil))), Bytes: o.bytes, Records: o.records}
+	return actions.OutputRef{Hash: o.digest, Bytes: o.bytes, Records: o.records}
 }
 
 // outputs are the files a batch writes into its pending folder.
@@ -297,14 +299,18 @@ func createOutputs(dir string) (*outputs, error) {
 	return o, nil
 }
 
-// close finishes every output that was created: flushed, fsynced, closed.
+// close finishes every output that was created: flushed, fsynced, closed;
+// the files side by side, so their fsyncs overlap.
 func (o *outputs) close() error {
-	var errs []error
-	for _, f := range []*outFile{o.verified, o.quarantine, o.actions, o.lineage, o.tiles} {
+	files := []*outFile{o.verified, o.quarantine, o.actions, o.lineage, o.tiles}
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
 		if f != nil {
-			errs = append(errs, f.close())
+			wg.Go(func() { errs[i] = f.close() })
 		}
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -364,17 +370,25 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cannot create %s: %w (is the data directory writable?)", dir, err)
 	}
-	in, err := p.Store.Open(pl.Input)
-	if err != nil {
-		return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+	// in is checked at its end: its bytes must hash to pl.Input.
+	var in io.Reader
+	var blob io.ReaderAt
+	var err error
+	if pl.source != nil {
+		in, blob = pl.source, pl.source // the input file, copied as it is read
+	} else {
+		r, err := p.Store.Open(pl.Input)
+		if err != nil {
+			return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+		}
+		defer r.Close()
+		f, err := os.Open(p.Store.Path(pl.Input))
+		if err != nil {
+			return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
+		}
+		defer f.Close()
+		in, blob = r, f
 	}
-	defer in.Close()
-
-	blob, err := os.Open(p.Store.Path(pl.Input))
-	if err != nil {
-		return fmt.Errorf("reading the input blob %s: %w", pl.Input, err)
-	}
-	defer blob.Close()
 	src := bufio.NewReaderSize(in, 1<<20)
 	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes}
 	if st.maxRecord <= 0 {
@@ -590,7 +604,19 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 			}
 		}
 	}
+	// The input's copy is made durable and stored beside the outputs'
+	// fsyncs (its bytes have all been read and checked by now).
+	var inputStored chan error
+	if pl.source != nil && context.Cause(ctx) == nil && werr == nil {
+		inputStored = make(chan error, 1)
+		go func() { inputStored <- pl.source.Commit() }()
+	}
 	cerr := out.close()
+	if inputStored != nil {
+		if err := <-inputStored; err != nil {
+			cerr = errors.Join(cerr, fmt.Errorf("storing the input: %w", err))
+		}
+	}
 	if cause := context.Cause(ctx); cause != nil {
 		return cause
 	}
@@ -639,17 +665,21 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 	if !keep {
 		return nil
 	}
-	stored := map[string]store.Digest{actions.LineageFile: br.Lineage.Leaves, actions.TilesFile: br.Lineage.Tiles, actions.ActionsFile: br.Lineage.Actions.Hash}
-	for name, o := range br.Outputs {
-		stored[name] = o.Hash
-	}
-	for name, want := range stored {
-		d, _, err := p.Store.Adopt(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("storing %s: %w", name, err)
+	// The outputs go into the store under the hashes computed as they
+	// were written (store.AdoptFile says why those are trustworthy); the
+	// Parquet file, written by a library, is hashed again.
+	for _, o := range []*outFile{out.verified, out.quarantine, out.actions, out.lineage, out.tiles} {
+		if _, _, err := p.Store.AdoptFile(o.f); err != nil {
+			return fmt.Errorf("storing %s: %w", o.name, err)
 		}
-		if d != want {
-			return fmt.Errorf("%s changed while it was stored: wrote %s, stored %s", name, want, d)
+	}
+	if parquetOut != nil {
+		d, _, err := p.Store.Adopt(filepath.Join(dir, actions.VerifiedParquetFile))
+		if err != nil {
+			return fmt.Errorf("storing %s: %w", actions.VerifiedParquetFile, err)
+		}
+		if d != parquetOut.Hash {
+			return fmt.Errorf("%s changed while it was stored: wrote %s, stored %s", actions.VerifiedParquetFile, parquetOut.Hash, d)
 		}
 	}
 	failpoint.Hit("run.stored")

@@ -68,6 +68,10 @@ type Plan struct {
 	blobs    blobReader
 	onWorker bool
 	distRef  *actions.Distribution // the batch record's, filled in as outcomes are taken
+	// source, when set, is the input file, read by the pipeline and copied
+	// into the store as it is (ingest in run.go); otherwise the pipeline
+	// reads the input blob.
+	source *store.Ingest
 }
 
 // LimitsFor are the limits a run under cfg is bound by.

@@ -118,13 +118,23 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 			return nil, err
 		}
 	}
+	// The input file is hashed while the job is planned: neither needs
+	// the other, and each takes a core.
+	hctx, stopHashing := context.WithCancel(ctx)
+	defer stopHashing()
+	hashed := make(chan identity, 1)
+	go func() { hashed <- identify(hctx, opt) }()
 	pl, err := PlanRun(ctx, p, opt.Job)
 	if err != nil {
 		return nil, err
 	}
-	name, d, size, err := ingest(p, opt)
+	name, d, size, src, err := ingest(p, pl, opt, <-hashed)
 	if err != nil {
 		return nil, err
+	}
+	if src != nil {
+		defer src.Close()
+		pl.source = src
 	}
 	if opt.Ingested != nil {
 		if err := opt.Ingested(d, size); err != nil {
@@ -136,8 +146,18 @@ func Run(ctx context.Context, p *project.Project, opt RunOptions) (*Result, erro
 		asOf = time.Now().Truncate(time.Second)
 	}
 	pl.Bind(name, d, size, asOf)
-	return execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start,
+	res, err := execute(ctx, p, pl, execOptions{operator: opt.Operator, reason: opt.Reason, workers: opt.Workers, progress: opt.Progress, start: start,
 		asOfOutside: outside, inbox: opt.Inbox, dist: opt.Distribute})
+	if src != nil && !src.Committed() && !p.Store.Has(d) {
+		// A run that stopped before it read its records (denied, failed,
+		// answered from the record) keeps its input in the store all the
+		// same, as one that copied it first did; an input that changed
+		// since it was hashed is not stored (its run has failed saying so).
+		if cerr := src.Commit(); cerr != nil && err == nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the input %s was not stored: %v", opt.Input, cerr))
+		}
+	}
+	return res, err
 }
 
 type execOptions struct {
@@ -315,36 +335,110 @@ func step(name string) error {
 	return nil
 }
 
-// ingest streams the input into the store, hashing it on the way.
-func ingest(p *project.Project, opt RunOptions) (name string, d store.Digest, size int64, err error) {
-	if opt.Input == "" {
-		return "", "", 0, fmt.Errorf("%w: no input: pass --input FILE, or --input - to read standard input", ErrBadInput)
-	}
-	if opt.Input == "-" {
-		if opt.Stdin == nil {
-			return "", "", 0, fmt.Errorf("%w: --input - given but there is no standard input", ErrBadInput)
-		}
-		d, size, err = p.Store.Put(opt.Stdin)
-		if err != nil {
-			return "", "", 0, &InfraError{Err: fmt.Errorf("storing standard input: %w", err)}
-		}
-		if opt.StdinName != "" {
-			return opt.StdinName, d, size, nil
-		}
-		return "-", d, size, nil
+// identity is what identify learnt of a file input.
+type identity struct {
+	d    store.Digest
+	size int64
+	err  error // the file cannot be read, or is a directory
+	// hashed says d and size were read from the file: a regular file
+	// given by path, not standard input or a pipe.
+	hashed bool
+}
+
+// identify hashes the input file, when it is a regular file given by path:
+// its digest names it (Plan.Bind). It stops when ctx is done.
+func identify(ctx context.Context, opt RunOptions) identity {
+	if opt.Input == "" || opt.Input == "-" {
+		return identity{}
 	}
 	fi, err := os.Stat(opt.Input)
 	if err != nil {
-		return "", "", 0, fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))
+		return identity{err: fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))}
 	}
 	if fi.IsDir() {
-		return "", "", 0, fmt.Errorf("%w: input %s is a directory; pass a file", ErrBadInput, opt.Input)
+		return identity{err: fmt.Errorf("%w: input %s is a directory; pass a file", ErrBadInput, opt.Input)}
 	}
-	d, size, err = p.Store.PutFile(opt.Input)
+	if !fi.Mode().IsRegular() {
+		return identity{} // a pipe, a device: read once, by the copy
+	}
+	f, err := os.Open(opt.Input)
 	if err != nil {
-		return "", "", 0, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+		return identity{err: fmt.Errorf("%w: cannot read input %s: %v", ErrBadInput, opt.Input, errors.Unwrap(err))}
 	}
-	return filepath.Base(opt.Input), d, size, nil
+	defer f.Close()
+	d, size, err := store.HashReader(ctxReader{ctx, f})
+	if err != nil {
+		return identity{err: &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}}
+	}
+	return identity{d: d, size: size, hashed: true}
+}
+
+// ctxReader stops reading when its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// ingest names the input: its digest and size, from identify for a file.
+// A JSONL or CSV file is copied into the store as the pipeline reads it
+// (src, store.Ingest): one read instead of two, the copy and its fsync
+// beside the pipeline instead of before it; the copy is stored under the
+// digest only if the pipeline's bytes hash to it. A Parquet file (read by
+// offset, footer first) and a distributed run's input are copied now, and
+// must hash the same; standard input and pipes are copied now, hashed on
+// the way.
+func ingest(p *project.Project, pl *Plan, opt RunOptions, id identity) (name string, d store.Digest, size int64, src *store.Ingest, err error) {
+	if opt.Input == "" {
+		return "", "", 0, nil, fmt.Errorf("%w: no input: pass --input FILE, or --input - to read standard input", ErrBadInput)
+	}
+	if opt.Input == "-" {
+		if opt.Stdin == nil {
+			return "", "", 0, nil, fmt.Errorf("%w: --input - given but there is no standard input", ErrBadInput)
+		}
+		d, size, err = p.Store.Put(opt.Stdin)
+		if err != nil {
+			return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing standard input: %w", err)}
+		}
+		if opt.StdinName != "" {
+			return opt.StdinName, d, size, nil, nil
+		}
+		return "-", d, size, nil, nil
+	}
+	if id.err != nil {
+		return "", "", 0, nil, id.err
+	}
+	if !id.hashed {
+		d, size, err = p.Store.PutFile(opt.Input)
+		if err != nil {
+			return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+		}
+		return filepath.Base(opt.Input), d, size, nil, nil
+	}
+	d, size = id.d, id.size
+	src, err = p.Store.Ingest(opt.Input, d, size)
+	if err != nil {
+		return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+	}
+	if err := step("run.input-hashed"); err != nil {
+		src.Close()
+		return "", "", 0, nil, err
+	}
+	if pl.Job.Format == "parquet" || opt.Distribute != nil {
+		err := src.Commit()
+		src.Close()
+		if err != nil {
+			return "", "", 0, nil, &InfraError{Err: fmt.Errorf("storing input %s: %w", opt.Input, err)}
+		}
+		return filepath.Base(opt.Input), d, size, nil, nil
+	}
+	return filepath.Base(opt.Input), d, size, src, nil
 }
 
 // ErrBatchTimeout is why a batch that ran past batch.timeout failed.

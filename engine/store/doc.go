@@ -29,6 +29,12 @@
 //     delivers and reports a [*CorruptError] instead of io.EOF when the bytes
 //     on disk no longer match their name. [Store.Verify] does the same check
 //     without handing out the content.
+//   - A file written through a [File] (created read-only, hashed as it is
+//     written, fsynced by Finish) is adopted by [Store.AdoptFile] under the
+//     hash computed while writing, without a second read; it refuses a file
+//     whose write failed or that changed (identity, size, modification
+//     time) after Finish. [File] says why that hash is trustworthy and what
+//     only a later read (Open, Verify) can catch.
 //
 // # What it refuses and what it does not promise
 //

@@ -83,6 +83,9 @@ func HashFile(path string) (Digest, int64, error) {
 	return d, n, nil
 }
 
+// HashReader returns the digest and size of what r reads, streaming it.
+func HashReader(r io.Reader) (Digest, int64, error) { return hashReader(r) }
+
 func hashReader(r io.Reader) (Digest, int64, error) {
 	h := sha256.New()
 	n, err := io.CopyBuffer(h, r, make([]byte, copyBufSize))

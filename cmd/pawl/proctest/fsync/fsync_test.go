@@ -2,6 +2,8 @@ package fsync
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,8 +49,9 @@ func fsyncs(t *testing.T, base string, args ...string) []string {
 // output is fsynced, then its folder, before the audit entry (the commit
 // point) reaches the disk; the rename is made durable in both parents after
 // it; the checkpoint and the signature are each fsynced before their folder.
-// An export fsyncs each file before it is renamed into place, then the
-// folder. A skipped fsync or a directory fsync that does nothing fails.
+// The input's copy in the store and its directory are fsynced before the
+// commit point too. An export fsyncs each file before it is renamed into
+// place, then the folder. A skipped fsync or a directory fsync that does nothing fails.
 func TestWhatIsFsynced(t *testing.T) {
 	dir := t.TempDir()
 	proctest.MustPawl(t, "init", dir, "--operator", "alice", "--role", "approver=policy_admin")
@@ -76,6 +79,13 @@ func TestWhatIsFsynced(t *testing.T) {
 	}
 	pending := at(`\.pawl/pending/`+id, last)
 	wal := at(`\.pawl/audit\.db-wal`, pending)
+	// The input, copied into the store while the pipeline read it: the
+	// copy, then the directory that names it, before the commit point.
+	content, _ := os.ReadFile(in)
+	sum := sha256.Sum256(content)
+	if shard := at(`\.pawl/store/sha256/`+hex.EncodeToString(sum[:1]), at(`\.pawl/store/tmp/put-\d+`, -1)); shard > wal {
+		t.Fatalf("the input's blob was made durable (fsync #%d) after the commit point (#%d):\n%s", shard, wal, strings.Join(seq, "\n"))
+	}
 	batches := at(`\.pawl/batches`, wal)
 	at(`\.pawl/pending`, batches)
 	cp := at(`\.pawl/batches/`+id+`/\.checkpoint\.tmp-\d+`, wal)
