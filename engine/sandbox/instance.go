@@ -16,6 +16,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -119,8 +120,10 @@ func (p *Plugin) NewInstance(ctx context.Context, ic InstanceConfig) (*Instance,
 		WithNanosleep(in.clock.sleep).
 		WithOsyield(func() {}).
 		WithRandSource(seededRand(ic.Seed))
-	cctx, cancel := in.callContext(ctx)
+	cctx, cancel := in.callContext(experimental.WithMemoryAllocator(ctx, guestMemory))
+	p.rt.calls.RLock()
 	mod, err := p.wrt.InstantiateModule(cctx, p.compiled, mc)
+	p.rt.calls.RUnlock()
 	cancel()
 	if err != nil {
 		return nil, in.classify(ctx, "instantiate", err, nil)
@@ -288,6 +291,8 @@ func (in *Instance) callWith(ctx context.Context, op string, fn api.Function, si
 	}
 	cctx, cancel := in.callContext(ctx)
 	defer cancel()
+	in.p.rt.calls.RLock()
+	defer in.p.rt.calls.RUnlock()
 	if uint32(size) > in.bufCap || in.bufCap == 0 {
 		r, err := in.alloc.Call(cctx, uint64(size))
 		if err != nil {
