@@ -327,8 +327,13 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	// a forbidden builtin anywhere in the bundle refuses the bundle.
 	// Print statements are kept for this check: erasing them first would
 	// let `print(time.now_ns())` through unchecked.
-	if _, err := compileModulesWith(b.modules, true); err != nil {
-		return nil, fail("%v", err)
+	// The same files compile the same way: a bundle this process checked
+	// already (compiled) is not compiled again.
+	if !compiled.wasChecked(digest) {
+		if _, err := compileModulesWith(b.modules, true); err != nil {
+			return nil, fail("%v", err)
+		}
+		compiled.keepChecked(digest)
 	}
 	return b, nil
 }

@@ -60,7 +60,16 @@ type Engine struct {
 // the restricted capabilities and prepares one query per decision kind.
 // A bundle whose packages do not define a kind's decision rule still
 // prepares; deciding that kind is then a deny ("no decision").
+//
+// The prepared queries are a function of the bundle's files alone (its
+// SHA256 covers every file but the signatures), so an engine for a bundle
+// this process prepared before shares those queries: a `pawl run` asks the
+// bundle in force (from the store) for authorisation and loads the one in
+// policies/ for its decisions, the same bundle twice, and compiles it once.
 func NewEngine(ctx context.Context, b *Bundle) (*Engine, error) {
+	if q := compiled.queries(b.Info.SHA256); q != nil {
+		return &Engine{bundle: b, queries: q}, nil
+	}
 	compiler, err := compileModules(b.productionModules())
 	if err != nil {
 		return nil, fmt.Errorf("policies: bundle %s: %v", b.source, err)
@@ -82,7 +91,75 @@ func NewEngine(ctx context.Context, b *Bundle) (*Engine, error) {
 		}
 		e.queries[k] = pq
 	}
+	compiled.keepQueries(b.Info.SHA256, e.queries)
 	return e, nil
+}
+
+// keepCompiled is how many bundles' compilations a process keeps: the
+// bundle in force and the one in policies/ are usually the same, and a
+// long-running `pawl serve` sees a new one only when a change is applied.
+const keepCompiled = 2
+
+// compiled remembers, by BundleInfo.SHA256, the bundles this process
+// compiled: those whose every module, tests included, passed LoadBundle's
+// check, and the prepared queries NewEngine made. A bundle's SHA256 is the
+// sha256 of its file list with each file's sha256, so the same digest is
+// the same modules and data; the signature is not part of it and is
+// checked on every load. Only the last keepCompiled of each are kept.
+var compiled compilations
+
+type compilations struct {
+	mu      sync.Mutex
+	checked []string // digests, oldest first
+	engines []compiledQueries
+}
+
+type compiledQueries struct {
+	digest  string
+	queries map[Kind]rego.PreparedEvalQuery
+}
+
+func (c *compilations) wasChecked(digest string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Contains(c.checked, digest)
+}
+
+func (c *compilations) keepChecked(digest string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if slices.Contains(c.checked, digest) {
+		return
+	}
+	if len(c.checked) == keepCompiled {
+		c.checked = slices.Delete(c.checked, 0, 1)
+	}
+	c.checked = append(c.checked, digest)
+}
+
+func (c *compilations) queries(digest string) map[Kind]rego.PreparedEvalQuery {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.engines {
+		if e.digest == digest {
+			return e.queries
+		}
+	}
+	return nil
+}
+
+func (c *compilations) keepQueries(digest string, q map[Kind]rego.PreparedEvalQuery) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.engines {
+		if e.digest == digest {
+			return
+		}
+	}
+	if len(c.engines) == keepCompiled {
+		c.engines = slices.Delete(c.engines, 0, 1)
+	}
+	c.engines = append(c.engines, compiledQueries{digest: digest, queries: q})
 }
 
 // Open loads the bundle in dir (LoadBundle) and returns its engine.

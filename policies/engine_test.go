@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -642,5 +644,86 @@ func TestInputValueMatchesJSON(t *testing.T) {
 		if got := inputValue(typed); got.Compare(want) != 0 {
 			t.Errorf("%s:\n got %v\nwant %v", kind, got, want)
 		}
+	}
+}
+
+// TestCompiledOncePerBundle: a process compiles a bundle's files once. The
+// same files loaded again, from another directory and with their signature
+// checked, share the first engine's prepared queries and decide the same;
+// a bundle that differs in data.json alone is compiled afresh and decides
+// by its own data; a bundle with a forbidden builtin in a test module is
+// refused on every load, not only the first; and only the last
+// keepCompiled bundles are kept.
+func TestCompiledOncePerBundle(t *testing.T) {
+	ctx := context.Background()
+	same := func(a, b *Engine) bool {
+		return reflect.ValueOf(a.queries).UnsafePointer() == reflect.ValueOf(b.queries).UnsafePointer()
+	}
+	partner := egressInput("https://partner.example/inbox/b1.jsonl")
+	decide := func(e *Engine) Decision {
+		t.Helper()
+		d, err := e.Decide(ctx, KindEgress, partner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	withData := func(data string) string {
+		dir := copyDefault(t)
+		if err := os.WriteFile(filepath.Join(dir, "data.json"), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+
+	first := testEngine(t, testBundle(t))
+	priv, pub, err := GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedDir := testBundle(t)
+	if err := sign(t, signedDir, priv, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := Open(ctx, signedDir, LoadOptions{PublicKeyPEM: pub, KeyID: "k1", RequireSignature: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same(first, signed) || first.Bundle().SHA256 != signed.Bundle().SHA256 {
+		t.Fatal("the same bundle files were compiled twice")
+	}
+	if first.Bundle().SignatureVerified || !signed.Bundle().SignatureVerified || signed.Bundle().KeyID != "k1" {
+		t.Fatalf("each engine keeps its own load's identity: %+v, %+v", first.Bundle(), signed.Bundle())
+	}
+	if a, b := decide(first), decide(signed); !a.Allow || !b.Allow {
+		t.Fatalf("the whitelisted partner: %v %q, %v %q", a.Allow, a.Deny, b.Allow, b.Deny)
+	}
+
+	// One destination's URL changed: another bundle, its own decisions.
+	moved := testEngine(t, withData(strings.Replace(testData, "https://Partner.Example:443/inbox/", "https://partner.example/elsewhere/", 1)))
+	if same(first, moved) || moved.Bundle().SHA256 == first.Bundle().SHA256 {
+		t.Fatal("a bundle with other data shares the first one's compilation")
+	}
+	if d := decide(moved); d.Allow || !slices.ContainsFunc(d.Deny, func(r string) bool { return strings.Contains(r, "egress.not_whitelisted") }) {
+		t.Fatalf("the moved partner's old URL: allow=%v deny %q", d.Allow, d.Deny)
+	}
+
+	// A forbidden builtin in a test module: refused each time it is loaded.
+	bad := testBundle(t)
+	if err := os.WriteFile(filepath.Join(bad, "pawl", "clock_test.rego"), []byte("package pawl.clock_test\n\ntest_now if time.now_ns() > 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := LoadBundle(bad, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "time.now_ns") {
+			t.Fatalf("load %d of a bundle whose test reads the clock: %v", i+1, err)
+		}
+	}
+
+	// keepCompiled other bundles later, the first is compiled afresh.
+	for i := range keepCompiled {
+		testEngine(t, withData(strings.Replace(testData, "https://Partner.Example:443/inbox/", fmt.Sprintf("https://p%d.example/inbox/", i), 1)))
+	}
+	if again := testEngine(t, testBundle(t)); same(first, again) {
+		t.Fatalf("%d bundles later the first one's compilation is still kept", keepCompiled)
 	}
 }

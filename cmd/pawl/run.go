@@ -9,6 +9,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/distrib"
 	"github.com/pawl-dev/pawl/engine/egress"
 	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/pawl-dev/pawl/engine/version"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -61,6 +62,7 @@ included; 1 with a message otherwise.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
+			version.HashBinary() // the batch record names the binary: hashed meanwhile
 			opt.Job = argv[0]
 			if opt.Input == "" {
 				return &usageError{fmt.Errorf("no input: pass --input FILE, or --input - to read standard input")}

@@ -17,7 +17,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
+
+// syncs counts the fsyncs made through this package.
+var syncs atomic.Int64
+
+// Syncs is the number of fsyncs (of files and of directories) this process
+// has made through this package: what a test counts to hold a path to the
+// fsyncs its durability needs, and no more.
+func Syncs() int64 { return syncs.Load() }
 
 // WriteFile writes data to path through a temporary file in the same
 // directory: write, chmod, fsync the file, rename it into place, fsync the
@@ -69,6 +78,7 @@ func WriteNew(path string, data []byte, perm os.FileMode) error {
 // Finish fsyncs and closes a file that was written as a stream. The file is
 // closed whatever happens.
 func Finish(f *os.File) error {
+	syncs.Add(1)
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("fsync %s: %w", f.Name(), err)
@@ -87,6 +97,7 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	defer d.Close()
+	syncs.Add(1)
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}

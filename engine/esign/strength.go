@@ -7,8 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/trustelem/zxcvbn"
-	"github.com/trustelem/zxcvbn/match"
+	"github.com/pawl-dev/pawl/engine/esign/internal/zxcvbn"
+	"github.com/pawl-dev/pawl/engine/esign/internal/zxcvbn/match"
 )
 
 // Passphrase strength (21 CFR 11.300(d)): a length alone lets

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 )
 
@@ -119,8 +120,10 @@ func (p *Plugin) NewInstance(ctx context.Context, ic InstanceConfig) (*Instance,
 		WithNanosleep(in.clock.sleep).
 		WithOsyield(func() {}).
 		WithRandSource(seededRand(ic.Seed))
-	cctx, cancel := in.callContext(ctx)
+	cctx, cancel := in.callContext(experimental.WithMemoryAllocator(ctx, guestMemory))
+	p.rt.calls.RLock()
 	mod, err := p.wrt.InstantiateModule(cctx, p.compiled, mc)
+	p.rt.calls.RUnlock()
 	cancel()
 	if err != nil {
 		return nil, in.classify(ctx, "instantiate", err, nil)
@@ -142,8 +145,8 @@ func (p *Plugin) NewInstance(ctx context.Context, ic InstanceConfig) (*Instance,
 		return nil, err
 	}
 	if len(res) > 0 {
+		detail := string(res) // a copy: res is guest memory, gone with the instance
 		in.Close(ctx)
-		detail := string(res)
 		if len(detail) > maxMessageBytes {
 			detail = detail[:maxMessageBytes] + "…"
 		}
@@ -254,8 +257,10 @@ func (in *Instance) MigrateState(ctx context.Context, from string, key, val []by
 		return err
 	}
 	if len(res) > 0 {
+		// The words first: res is guest memory, gone with the instance.
+		e := in.errorf("migrate_state", KindMigrationRefused, nil, "refused to migrate key %q from format %s: %s", clip(key), from, clipText(res, maxRefusalBytes))
 		in.closeLocked(ctx, errors.New("migration refused"))
-		return in.errorf("migrate_state", KindMigrationRefused, nil, "refused to migrate key %q from format %s: %s", clip(key), from, clipText(res, maxRefusalBytes))
+		return e
 	}
 	return nil
 }
@@ -280,7 +285,9 @@ func (in *Instance) call(ctx context.Context, op string, fn api.Function, msg []
 
 // callWith makes sure the guest's input buffer holds size bytes, lets fill
 // write the message straight into guest memory, calls fn(ptr, size) and
-// returns a view of the result message (valid until the next call).
+// returns a view of the result message (valid until the next call, and
+// only while the instance is open: closing it unmaps the memory, so copy
+// what is kept before closing).
 func (in *Instance) callWith(ctx context.Context, op string, fn api.Function, size int, fill func([]byte), b *Batch) ([]byte, error) {
 	if int64(size) > int64(in.p.rt.cfg.MemoryLimitPages)*65536 {
 		in.closeLocked(ctx, errors.New("batch too large"))
@@ -288,6 +295,8 @@ func (in *Instance) callWith(ctx context.Context, op string, fn api.Function, si
 	}
 	cctx, cancel := in.callContext(ctx)
 	defer cancel()
+	in.p.rt.calls.RLock()
+	defer in.p.rt.calls.RUnlock()
 	if uint32(size) > in.bufCap || in.bufCap == 0 {
 		r, err := in.alloc.Call(cctx, uint64(size))
 		if err != nil {

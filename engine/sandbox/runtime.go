@@ -74,6 +74,10 @@ type Runtime struct {
 	plugins  map[string]*Plugin // by sha256 hex
 	rejected []CacheRejection   // not yet taken
 	closed   bool
+	// calls is held (shared) through every guest call and instantiation;
+	// Close takes it alone, so it never unmaps a memory a guest is using
+	// (memory_linux.go).
+	calls sync.RWMutex
 }
 
 // NewRuntime checks cfg, fills in defaults and prepares the cache
@@ -344,6 +348,8 @@ func (p *Plugin) close(ctx context.Context) {
 // Close releases every plugin's compiled code. Instances must be closed
 // first.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.calls.Lock()
+	defer r.calls.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed = true

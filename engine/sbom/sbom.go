@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -130,6 +131,14 @@ func FromBuildInfo(bi *debug.BuildInfo, now time.Time) (*BOM, error) {
 	b.Components = append(b.Components, Component{Type: "library", BOMRef: "sqlite", Name: "SQLite", Version: audit.SQLiteVersion(),
 		PURL:        "pkg:generic/sqlite@" + audit.SQLiteVersion(),
 		Description: "the SQLite C library (the amalgamation github.com/mattn/go-sqlite3 compiles in with cgo): the audit trail's database"})
+	// A copy, not a linked module, so not in the build info
+	// (engine/esign/internal/zxcvbn/PAWL.md) unless the module is linked
+	// too (a test binary that compares the two).
+	if !slices.ContainsFunc(b.Components, func(c Component) bool { return c.Name == zxcvbnModule }) {
+		b.Components = append(b.Components, Component{Type: "library", BOMRef: purl(zxcvbnModule, zxcvbnVersion), Name: zxcvbnModule, Version: zxcvbnVersion,
+			PURL:        purl(zxcvbnModule, zxcvbnVersion),
+			Description: "passphrase strength estimator (MIT), copied into engine/esign/internal/zxcvbn with its dictionaries built on first use instead of at every start"})
+	}
 	for _, m := range plugins.FirstParty() {
 		man, err := sandbox.ReadManifest(m.Wasm)
 		if err != nil {
@@ -148,6 +157,13 @@ func FromBuildInfo(bi *debug.BuildInfo, now time.Time) (*BOM, error) {
 	b.Dependencies = []Dependency{dep}
 	return b, nil
 }
+
+// The module engine/esign/internal/zxcvbn is a copy of; go.mod requires
+// the same version for the test that compares the two.
+const (
+	zxcvbnModule  = "github.com/trustelem/zxcvbn"
+	zxcvbnVersion = "v1.0.1"
+)
 
 // JSON is the BOM, indented.
 func (b *BOM) JSON() ([]byte, error) {

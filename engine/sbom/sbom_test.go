@@ -71,7 +71,7 @@ func TestBOMIsValidCycloneDX(t *testing.T) {
 	}
 	text := string(js)
 	for _, want := range []string{`"name": "github.com/tetratelabs/wazero"`, `"name": "github.com/mattn/go-sqlite3"`, `"name": "github.com/open-policy-agent/opa"`,
-		`"name": "SQLite"`, `"version": "` + audit.SQLiteVersion() + `"`, `"pkg:golang/github.com/tetratelabs/wazero@v`} {
+		`"name": "SQLite"`, `"purl": "pkg:golang/github.com/trustelem/zxcvbn@v1.0.1"`, `"version": "` + audit.SQLiteVersion() + `"`, `"pkg:golang/github.com/tetratelabs/wazero@v`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the BOM lacks %s", want)
 		}

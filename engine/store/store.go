@@ -207,6 +207,16 @@ func (s *Store) Put(r io.Reader) (Digest, int64, error) {
 		tmp.Close()
 		return "", n, fmt.Errorf("store: put: copy to %s after %d bytes: %w", tmpName, n, err)
 	}
+	d := digestOf(h)
+	if fi, err := os.Lstat(s.Path(d)); err == nil && fi.Mode().IsRegular() {
+		// Stored already, and durable since it was installed (its content
+		// fsynced before it was linked under its name, its shard directory
+		// after): this copy goes without an fsync of its own, as it would
+		// when install found the name taken. A run puts every pinned file
+		// again, and nearly all of them are stored already.
+		tmp.Close()
+		return d, n, nil
+	}
 	if err := tmp.Chmod(blobMode); err != nil {
 		tmp.Close()
 		return "", n, fmt.Errorf("store: put: chmod %s: %w", tmpName, err)
@@ -214,7 +224,6 @@ func (s *Store) Put(r io.Reader) (Digest, int64, error) {
 	if err := durable.Finish(tmp); err != nil {
 		return "", n, fmt.Errorf("store: put: %w", err)
 	}
-	d := digestOf(h)
 	if err := s.install(tmpName, d, false); err != nil {
 		return "", n, err
 	}

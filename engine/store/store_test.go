@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pawl-dev/pawl/engine/durable"
 )
 
 func newStore(t *testing.T) *Store {
@@ -144,6 +146,7 @@ func TestPutIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := os.Stat(s.Path(d1))
+	syncs := durable.Syncs()
 	d2, n2, err := s.Put(bytes.NewReader(content))
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +154,19 @@ func TestPutIdempotent(t *testing.T) {
 	after, _ := os.Stat(s.Path(d2))
 	if d1 != d2 || n2 != int64(len(content)) {
 		t.Fatalf("second Put = %s, %d", d2, n2)
+	}
+	// Stored already: nothing to make durable (a run puts every pinned
+	// file again).
+	if n := durable.Syncs() - syncs; n != 0 {
+		t.Errorf("the second Put of stored content made %d fsyncs", n)
+	}
+	// New content: its file and its name are made durable.
+	syncs = durable.Syncs()
+	if _, _, err := s.Put(strings.NewReader("other bytes")); err != nil {
+		t.Fatal(err)
+	}
+	if n := durable.Syncs() - syncs; n < 2 {
+		t.Errorf("a Put of new content made %d fsyncs, want the file's and its directory's", n)
 	}
 	if !os.SameFile(before, after) {
 		t.Error("second Put replaced the existing blob")
