@@ -1,5 +1,12 @@
 package actions
 
+import (
+	"context"
+	"fmt"
+
+	"github.com/pawl-dev/pawl/audit"
+)
+
 // The trail's witnesses (C2SP tlog-witness): each cosignature a witness
 // gave, and each push that did not end in one.
 const (
@@ -43,3 +50,25 @@ type WitnessPushFailedDetails struct {
 
 func (WitnessCosignedDetails) Action() string   { return WitnessCosigned }
 func (WitnessPushFailedDetails) Action() string { return WitnessPushFailed }
+
+// CosignedSize is the largest size the trail t records witness id
+// cosigning with key k (a witness.cosigned entry; 0: none). One reading
+// serves the witnesses pushed to over HTTPS and the network's hub.
+func CosignedSize(ctx context.Context, t *audit.Trail, id string, k audit.WitnessKey) (int64, error) {
+	es, err := t.Find(ctx, WitnessCosigned, "trail:"+t.ID())
+	if err != nil {
+		return 0, err
+	}
+	keyHash := fmt.Sprintf("%08x", k.Hash)
+	var n int64
+	for _, e := range es {
+		d, err := Decode[WitnessCosignedDetails](e)
+		if err != nil {
+			return 0, err
+		}
+		if d.Witness == id && d.Name == k.Name && d.KeyHash == keyHash && d.Size > n {
+			n = d.Size
+		}
+	}
+	return n, nil
+}

@@ -97,7 +97,7 @@ func FetchCosignature(ctx context.Context, p *project.Project, o Options) (Cosig
 		return r, err
 	}
 	r.Size = pub.Size
-	have, err := hubCosigned(ctx, p.Trail, w.ID, k)
+	have, err := actions.CosignedSize(ctx, p.Trail, w.ID, k)
 	if err != nil {
 		return r, err
 	}
@@ -191,26 +191,6 @@ func publishedCheckpoint(ctx context.Context, t *audit.Trail) (actions.NetworkPu
 		}
 	}
 	return best, nil
-}
-
-// hubCosigned is the largest size the trail holds the cosignature of the
-// witness id with key k of (0: none).
-func hubCosigned(ctx context.Context, t *audit.Trail, id string, k audit.WitnessKey) (int64, error) {
-	es, err := t.Find(ctx, actions.WitnessCosigned, "trail:"+t.ID())
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, e := range es {
-		d, err := actions.Decode[actions.WitnessCosignedDetails](e)
-		if err != nil {
-			return 0, err
-		}
-		if d.Witness == id && d.Name == k.Name && d.KeyHash == fmt.Sprintf("%08x", k.Hash) && d.Size > n {
-			n = d.Size
-		}
-	}
-	return n, nil
 }
 
 func snippet(b []byte) string {

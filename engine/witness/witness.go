@@ -95,26 +95,6 @@ func Pushed(ws []policies.Witness) []policies.Witness {
 	return out
 }
 
-// Cosigned is the largest size witness id has cosigned with key k, as the
-// trail records it (0: none).
-func Cosigned(ctx context.Context, t *audit.Trail, id string, k audit.WitnessKey) (int64, error) {
-	es, err := t.Find(ctx, actions.WitnessCosigned, "trail:"+t.ID())
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, en := range es {
-		d, err := actions.Decode[actions.WitnessCosignedDetails](en)
-		if err != nil {
-			return 0, err
-		}
-		if d.Witness == id && d.Name == k.Name && d.KeyHash == fmt.Sprintf("%08x", k.Hash) && d.Size > n {
-			n = d.Size
-		}
-	}
-	return n, nil
-}
-
 // request builds the add-checkpoint body for w: the head's checkpoint and
 // the proof from old.
 func request(ctx context.Context, p *project.Project, old int64) (audit.AddCheckpoint, audit.Checkpoint, error) {
@@ -154,7 +134,7 @@ func push(ctx context.Context, p *project.Project, e *policies.Engine, w policie
 	if err != nil {
 		return fail(0, "refused", fmt.Errorf("data.egress.witnesses[%q].vkey: %v", w.ID, err), "")
 	}
-	old, err := Cosigned(ctx, p.Trail, w.ID, k)
+	old, err := actions.CosignedSize(ctx, p.Trail, w.ID, k)
 	if err != nil {
 		return fail(0, "refused", err, "")
 	}
