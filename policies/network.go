@@ -9,10 +9,10 @@ import (
 
 // KindNetwork is the decision to publish a message about the trail to the
 // network's hub (data.pawl.network.decision): a checkpoint and its
-// consistency proof, or a batch's signature. The hub is somewhere data
-// goes, so every publication is decided and on record; the module pawl
-// ships (policies/network) allows checkpoints and batch signatures to the
-// hub the bundle names, and nothing else.
+// consistency proof, a batch's signature, or the engine key history after
+// a rotation. The hub is somewhere data goes, so every publication is
+// decided and on record; the module pawl ships (policies/network) allows
+// these three to the hub the bundle names, and nothing else.
 const KindNetwork Kind = "network"
 
 // NetworkHub is the bundle's hub (data.egress.network.hub): the URL a
@@ -24,11 +24,14 @@ func (e *Engine) NetworkHub() string {
 
 // NetworkMessage is what a publication carries.
 type NetworkMessage struct {
-	Kind    string `json:"kind"` // "checkpoint" or "batch"
+	Kind    string `json:"kind"` // "checkpoint", "batch" or "key"
 	Origin  string `json:"origin"`
 	Size    int64  `json:"size"`     // the checkpoint's size
 	OldSize int64  `json:"old_size"` // where its consistency proof starts
 	Batch   string `json:"batch,omitempty"`
+	// Key is the engine key in force at the end of the key history
+	// published (kind key), its key id.
+	Key string `json:"key,omitempty"`
 }
 
 // NetworkInput is the input of a network decision.

@@ -45,7 +45,7 @@ func TestNetworkDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK() || rep.Passed < 6 {
+	if !rep.OK() || rep.Passed < 7 {
 		t.Fatalf("the network module's tests: %d passed\n%s", rep.Passed, rep)
 	}
 	e, err := Open(ctx, dir, LoadOptions{})

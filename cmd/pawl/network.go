@@ -38,14 +38,18 @@ server with JetStream, listening with TLS on the configured address, that
 knows each site by its nkey and lets it publish only to its own subjects
 (pawl.site.<site>.checkpoint). Every message is stored in the stream
 PAWL_SITES and checked against what the hub holds of the site's trail (a
-batch's signature.json must be signed by the site's trail key, one per
-batch): a
-checkpoint signed by the site's trail key, consistent with the one before
+batch's signature.json must be signed by the site's engine key in force at
+the batch's entry, one per batch): a
+checkpoint signed by the site's engine key, consistent with the one before
 (its consistency proof verifies), is cosigned (C2SP tlog-cosignature, the
 hub's key in DIR/hub.key); two roots at one size (a split view), a proof that
 does not verify (a fork), a smaller checkpoint that nothing proves (a
 truncation), garbage and forged messages are findings, kept in DIR/hub.db and
-shown by 'pawl network status'. Sites with leaf: true run leaf nodes of their
+shown by 'pawl network status'. A site that rotates its engine key ('pawl key
+rotate') publishes its key history first; the hub takes the new key only when
+the rotation is signed by the key it holds for the site and by the new key,
+and from the rotation's entry on checks the site's messages against it; no
+change to the configuration is needed. Sites with leaf: true run leaf nodes of their
 own, which connect to leaf_listen (TLS) into an account of their own; the
 hub's stream PAWL_SITE_<site> sources each one's outbox, and is checked the
 same way. The hub never receives records. It runs until
@@ -94,8 +98,10 @@ SIGINT or SIGTERM; it acts on no project.`,
 hub: it reads DIR/hub.db read-only): the head (the largest checkpoint of the
 site's trail the hub holds) and the prefix of its root, the largest size the
 hub cosigned, how many batch signatures it holds, how many messages the site sent, when the last one came and how
-long ago, and the findings: split_view, fork, truncation, unproven, garbage,
-forged, and quiet when nothing came for longer than quiet_after. With
+long ago, the site's engine key the hub checks against (with how many keys of
+the site's history it holds, after a rotation), and the findings: split_view,
+fork, truncation, unproven, garbage, forged, key_conflict, and quiet when
+nothing came for longer than quiet_after. With
 --verify it also checks the hub's own record: its trail (DIR/trail.db, hash
 chained, where the hub puts each finding, resolution and cosignature) verifies,
 and hub.db holds exactly what the trail says, so that a finding deleted or a
@@ -246,7 +252,7 @@ the hub's configuration (sites.<id>.nkey). The seed never leaves the site.`,
 
 func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "SITE\tHEAD\tROOT\tCOSIGNED\tBATCHES\tMESSAGES\tLAST SEEN\tLAG\tFINDINGS")
+	fmt.Fprintln(tw, "SITE\tHEAD\tROOT\tCOSIGNED\tBATCHES\tMESSAGES\tLAST SEEN\tLAG\tKEY\tFINDINGS")
 	for _, s := range ss {
 		seen, lag := "never", "-"
 		if !s.LastSeen.IsZero() {
@@ -265,7 +271,11 @@ func printNetworkStatus(w io.Writer, ss []network.SiteStatus) {
 		if findings == "" {
 			findings = "none"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", cell(s.Site), s.Size, root, s.Cosigned, s.Batches, s.Messages, seen, lag, findings)
+		key := s.Key
+		if s.Keys > 1 {
+			key = fmt.Sprintf("%s (%d keys)", key, s.Keys)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", cell(s.Site), s.Size, root, s.Cosigned, s.Batches, s.Messages, seen, lag, key, findings)
 	}
 	tw.Flush()
 	for _, s := range ss {

@@ -117,13 +117,36 @@ func TestNetworkCommands(t *testing.T) {
 	if code, out, _ := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "2"); code != 4 || !strings.Contains(out, "2 witness(es) required, 1 cosigned") {
 		t.Fatalf("audit verify --witnesses 2 with the hub alone: exit %d\n%s", code, out)
 	}
+	// The site rotates its engine key: the next commit's push carries the
+	// key history to the hub first, the hub cosigns what the new key
+	// signed, and audit verify still counts the hub. hub.yaml is not
+	// touched.
+	mustPawl(t, "-C", root, "key", "rotate", "--reason", "yearly rotation")
+	in2 := filepath.Join(dir, "in2.jsonl")
+	if err := os.WriteFile(in2, []byte(`{"device_id":"d2","timestamp":"2026-01-01T00:00:00Z","value":2,"unit":"C"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustPawl(t, "-C", root, "run", "sensor-feed", "--input", in2)
+	lw = &logWriter{b: new(bytes.Buffer)}
+	ctx, stop = context.WithCancel(t.Context())
+	pushed = make(chan bool, 4)
+	trigger, wait = witnessPusher(ctx, root, cfg, nil, lw, 0, pushed)
+	trigger()
+	wait()
+	stop()
+	for range pushed {
+	}
+	if !strings.Contains(lw.String(), "pawl serve: the hub (witness hub) cosigned the trail's first") {
+		t.Fatalf("the service's log after the rotation: %s", lw.String())
+	}
+	mustPawl(t, "-C", root, "audit", "verify", "--witnesses", "1")
 	for deadline := time.Now().Add(10 * time.Second); !h.Idle(t.Context()); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the hub did not check the message")
 		}
 	}
 	out := mustPawl(t, "network", "status", "--config", hubYAML, "--verify")
-	if !strings.HasPrefix(out, "SITE  HEAD") || !strings.Contains(out, "\nlyon  ") || !strings.Contains(out, "none\nthe hub's trail: 2 entries, root ") {
+	if !strings.HasPrefix(out, "SITE  HEAD") || !strings.Contains(out, "\nlyon  ") || !strings.Contains(out, " (2 keys)  none\nthe hub's trail: 4 entries, root ") {
 		t.Fatalf("status --verify:\n%s", out)
 	}
 	var st struct {
@@ -133,7 +156,15 @@ func TestNetworkCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustPawl(t, "network", "status", "--config", hubYAML, "--output", "json")), &st); err != nil {
 		t.Fatal(err)
 	}
-	if !st.OK || len(st.Sites) != 1 || st.Sites[0].Size < 2 || st.Sites[0].Cosigned != st.Sites[0].Size {
+	var hist struct {
+		Keys []struct {
+			KeyID string `json:"key_id"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(mustPawl(t, "-C", root, "key", "history", "--output", "json")), &hist); err != nil || len(hist.Keys) != 2 {
+		t.Fatalf("the site's key history: %+v, %v", hist, err)
+	}
+	if !st.OK || len(st.Sites) != 1 || st.Sites[0].Size < 2 || st.Sites[0].Cosigned != st.Sites[0].Size || st.Sites[0].Keys != 2 || st.Sites[0].Key != hist.Keys[1].KeyID {
 		t.Fatalf("status --output json: %+v", st)
 	}
 	if _, err := network.Send(t.Context(), h.URL(), "lyon", creds, pki.CA, network.Subject("lyon", "checkpoint"), "g", []byte("garbage"), 2*time.Second); err != nil {

@@ -17,6 +17,7 @@ const (
 	HubFinding         = "hub.finding"          // HubFindingDetails
 	HubFindingResolved = "hub.finding_resolved" // HubFindingResolvedDetails
 	HubCosigned        = "hub.cosigned"         // HubCosignedDetails
+	HubSiteKeyRotated  = "hub.site_key_rotated" // HubSiteKeyRotatedDetails
 )
 
 // HubFindingDetails: the hub found something wrong with a site's message.
@@ -45,6 +46,24 @@ type HubCosignedDetails struct {
 	Seq         uint64 `json:"seq"`         // the message's sequence in its stream
 }
 
+// HubSiteKeyRotatedDetails: the hub now holds a rotation of a site's
+// engine key, from the site's key history (a message of kind key): the
+// rotation statement (seal.RotationStatement: the site's trail id and
+// both keys) signed by OldKey and by NewKey, where one of the two is a
+// key the hub already held for the site. From entry From of the site's
+// trail on, the hub checks the site's checkpoints and batch signatures
+// against NewKey; before it, against OldKey.
+type HubSiteKeyRotatedDetails struct {
+	Site         string `json:"site"`
+	Trail        string `json:"trail"`   // the site's trail id
+	OldKey       string `json:"old_key"` // "ed25519 BASE64 KEYID"
+	NewKey       string `json:"new_key"`
+	From         int64  `json:"from"` // the seq of the site's engine.key_rotated entry
+	OldSignature string `json:"old_signature"`
+	NewSignature string `json:"new_signature"`
+	Seq          uint64 `json:"seq"` // the message's sequence in its stream
+}
+
 // NetworkPublishedDetails: the hub's JetStream stored a message about the
 // trail: the signed checkpoint of its first Size entries with the
 // consistency proof from OldSize (the size last published), or a batch's
@@ -52,19 +71,27 @@ type HubCosignedDetails struct {
 // message published twice is stored once (Duplicate says the hub already
 // held it).
 type NetworkPublishedDetails struct {
-	Hub       string `json:"hub"`             // the hub's URL
-	Site      string `json:"site"`            // the site's id in the network
-	Subject   string `json:"subject"`         // pawl.site.<site>.checkpoint or .batch
-	Kind      string `json:"kind"`            // "checkpoint" or "batch"
-	Batch     string `json:"batch,omitempty"` // the batch whose signature.json it is (kind batch)
-	Size      int64  `json:"size"`            // the checkpoint's tree size
-	OldSize   int64  `json:"old_size"`        // where its consistency proof starts (0: none)
-	Root      []byte `json:"root"`            // base64 in JSON
-	MsgID     string `json:"msg_id"`          // sha256 of the message, hex
-	Stream    string `json:"stream"`          // the hub's stream
-	Seq       uint64 `json:"seq"`             // the message's sequence in the stream
-	Duplicate bool   `json:"duplicate"`       // the hub already held it
-	Decision  string `json:"decision"`        // the id of the policy decision that allowed it
+	Hub     string `json:"hub"`             // the hub's URL
+	Site    string `json:"site"`            // the site's id in the network
+	Subject string `json:"subject"`         // pawl.site.<site>.checkpoint, .batch or .key
+	Kind    string `json:"kind"`            // "checkpoint", "batch" or "key"
+	Batch   string `json:"batch,omitempty"` // the batch whose signature.json it is (kind batch)
+	Size    int64  `json:"size"`            // the checkpoint's tree size
+	OldSize int64  `json:"old_size"`        // where its consistency proof starts (0: none)
+	Root    []byte `json:"root"`            // base64 in JSON
+	// Checkpoint is the signed checkpoint published (kind checkpoint):
+	// the one the hub's cosignature is kept with, whatever key signs
+	// checkpoints later.
+	Checkpoint string `json:"checkpoint,omitempty"`
+	// Key is the engine key in force at the end of the key history
+	// published (kind key: the whole history, each rotation signed by
+	// both its keys).
+	Key       string `json:"key,omitempty"`
+	MsgID     string `json:"msg_id"`    // sha256 of the message, hex
+	Stream    string `json:"stream"`    // the hub's stream
+	Seq       uint64 `json:"seq"`       // the message's sequence in the stream
+	Duplicate bool   `json:"duplicate"` // the hub already held it
+	Decision  string `json:"decision"`  // the id of the policy decision that allowed it
 }
 
 // NetworkPublishFailedDetails: a publication to the hub did not end in the
@@ -100,4 +127,5 @@ func (NetworkCosignatureFailedDetails) Action() string { return NetworkCosignatu
 func (HubFindingDetails) Action() string               { return HubFinding }
 func (HubFindingResolvedDetails) Action() string       { return HubFindingResolved }
 func (HubCosignedDetails) Action() string              { return HubCosigned }
+func (HubSiteKeyRotatedDetails) Action() string        { return HubSiteKeyRotated }
 func (NetworkPublishFailedDetails) Action() string     { return NetworkPublishFailed }

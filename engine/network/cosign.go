@@ -113,6 +113,22 @@ func FetchCosignature(ctx context.Context, p *project.Project, o Options) (Cosig
 		return r, fmt.Errorf("the trail's first %d entries no longer have the root the site published: the trail was rewritten (pawl audit verify)", pub.Size)
 	}
 	c := audit.Checkpoint{Origin: p.Trail.Origin(), Size: pub.Size, Root: root}
+	// The checkpoint as it was published, signed by the key in force at
+	// its size: kept with the hub's cosignature, it verifies whatever key
+	// is in force now (the one that signed it may be rotated out and
+	// destroyed since).
+	cp := []byte(pub.Checkpoint)
+	if len(cp) == 0 {
+		// Published by an earlier pawl, which did not keep it: signed
+		// again, the same bytes while the key in force then is the
+		// engine key still.
+		if ep, ok := p.Keys.At(pub.Size); ok && !bytes.Equal(ep.Public(), p.Key.Public) {
+			return r, fmt.Errorf("the checkpoint of %d entries was published signed by key %s, rotated out since, by a pawl that did not keep it: the hub's cosignature of the next publication is fetched instead", pub.Size, ep.KeyID)
+		}
+		if cp, _, err = p.Trail.SignCheckpoint(ctx, pub.Size, p.Key.Private); err != nil {
+			return r, err
+		}
+	}
 	req := []byte(strconv.FormatInt(pub.Size, 10))
 	var m *nats.Msg
 	if cfg.NetworkLeaf {
@@ -148,10 +164,6 @@ func FetchCosignature(ctx context.Context, p *project.Project, o Options) (Cosig
 	cs, err := audit.ParseCosignatures(m.Data, k, c.Format())
 	if err != nil {
 		return fail("invalid", fmt.Errorf("hub %s's answer is not its cosignature of the trail's checkpoint of %d entries (root %s): %v", cfg.NetworkHub, pub.Size, b64(root), err))
-	}
-	cp, _, err := p.Trail.SignCheckpoint(ctx, pub.Size, p.Key.Private)
-	if err != nil {
-		return r, err
 	}
 	for _, co := range cs {
 		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,

@@ -14,6 +14,10 @@
 // consistent ones (C2SP tlog-cosignature), and `pawl network status` reads
 // them. Each finding and cosignature also goes on the hub's own
 // hash-chained trail (trail.db), against which VerifyHub checks hub.db.
+// A site that rotates its engine key publishes its key history first
+// (kind key); the hub takes a new key only when the rotation is signed by
+// the key it holds for the site and by the new key, keeps the history, and
+// checks each message against the key in force at its entry (keys.go).
 // Messages are content-addressed (the JetStream message id is their
 // sha256) and the hub's check is idempotent, so a redelivered or
 // duplicated message changes nothing. The hub never changes a site: a

@@ -31,8 +31,8 @@ const (
 	consumer = "pawl-hub"
 )
 
-// Subject is where site publishes messages of kind ("checkpoint" or
-// "batch").
+// Subject is where site publishes messages of kind ("checkpoint",
+// "batch", or "key": its engine key history after a rotation).
 func Subject(site, kind string) string { return "pawl.site." + site + "." + kind }
 
 // CosignatureSubject is where site asks the hub for its cosignature of a
@@ -268,7 +268,7 @@ func StartHub(ctx context.Context, c HubConfig) (*Hub, error) {
 		// hears only the hub's acknowledgements, on its own inbox
 		// prefix (not _INBOX.>, where the checker's deliveries go).
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: c.Sites[id].NKey, Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{Subject(id, "checkpoint"), Subject(id, "batch"), CosignatureSubject(id)}},
+			Publish:   &server.SubjectPermission{Allow: []string{Subject(id, "checkpoint"), Subject(id, "batch"), Subject(id, "key"), CosignatureSubject(id)}},
 			Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(id) + ".>"}},
 		}})
 	}
@@ -346,7 +346,7 @@ func (h *Hub) startChecker(ctx context.Context, kp nkeys.KeyPair) error {
 		return err
 	}
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: Stream, Subjects: []string{"pawl.site.*.checkpoint", "pawl.site.*.batch"},
+		Name: Stream, Subjects: []string{"pawl.site.*.checkpoint", "pawl.site.*.batch", "pawl.site.*.key"},
 		Storage: jetstream.FileStorage, Duplicates: time.Hour, MaxMsgSize: maxMessage,
 	})
 	if err != nil {

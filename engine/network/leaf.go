@@ -173,7 +173,7 @@ func makeOutbox(ctx context.Context, c LeafConfig) error {
 		return err
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: Outbox, Subjects: []string{Subject(c.Site, "checkpoint"), Subject(c.Site, "batch")},
+		Name: Outbox, Subjects: []string{Subject(c.Site, "checkpoint"), Subject(c.Site, "batch"), Subject(c.Site, "key")},
 		Storage: jetstream.FileStorage, Duplicates: time.Hour, MaxMsgSize: maxMessage,
 		// A message leaves the outbox once the hub's stream has stored
 		// it (the consumer's flow-control acknowledgement).

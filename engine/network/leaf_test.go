@@ -126,16 +126,24 @@ func TestLeafSites(t *testing.T) {
 		if err := h.Close(); err != nil {
 			t.Fatal(err)
 		}
+		// lyon rotates its engine key between the two commits: its key
+		// history goes through the outbox too, after the checkpoint signed
+		// by the old key and before what the new key signed.
 		var last network.Result
-		for range 2 {
+		for i := range 2 {
+			if i == 1 {
+				if _, err := lyon.p.RotateKey(t.Context(), "tester", "rotated while the link is down"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			lyon.commit(t)
 			last = publish(t, lyon) // acknowledged by the outbox, the link down
 		}
 		if leaves["lyon"].Connected() {
 			t.Fatal("lyon's leaf says it is connected to a hub that is down")
 		}
-		if n, err := leaves["lyon"].Pending(t.Context()); err != nil || n < 4 {
-			t.Fatalf("lyon's outbox holds %d messages (%v), want at least 4: two batch signatures, two checkpoints", n, err)
+		if n, err := leaves["lyon"].Pending(t.Context()); err != nil || n < 5 {
+			t.Fatalf("lyon's outbox holds %d messages (%v), want at least 5: two batch signatures, two checkpoints, the key history", n, err)
 		}
 		if fs := enginetest.Details[actions.NetworkPublishFailedDetails](t, lyon.p.Trail, "trail:"+lyon.p.Trail.ID()); len(fs) != 0 {
 			t.Fatalf("network.publish_failed entries with the outbox up: %+v", fs)
@@ -144,10 +152,12 @@ func TestLeafSites(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := hubHolds(t, lyon, last.Size)
-		// Four more messages (two batches, two checkpoints), each once:
-		// nothing lost, nothing twice, the chain proven link by link.
-		if got.Size != last.Size || got.Cosigned != last.Size || len(got.Findings) != 0 || got.Messages != before.Messages+4 || got.Batches != before.Batches+2 {
-			t.Fatalf("after the catch-up the hub holds %+v (want %d cosigned, four more messages, two more batches, no finding)", got, last.Size)
+		// Five more messages (two batches, two checkpoints, the key
+		// history), each once: nothing lost, nothing twice, the chain
+		// proven link by link across the rotation.
+		if got.Size != last.Size || got.Cosigned != last.Size || len(got.Findings) != 0 || got.Messages != before.Messages+5 || got.Batches != before.Batches+2 ||
+			got.Key != lyon.p.Key.ID() || got.Keys != 2 {
+			t.Fatalf("after the catch-up the hub holds %+v (want %d cosigned, five more messages, two more batches, key %s, no finding)", got, last.Size, lyon.p.Key.ID())
 		}
 		if n := hubCheckpoints(t, cfg, "lyon"); n != 3 {
 			t.Fatalf("hub.db holds %d checkpoints of lyon, want 3 (one per publication)", n)

@@ -23,6 +23,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/network"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/review"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/serve/tlstest"
 	"github.com/pawl-dev/pawl/engine/witness"
 	"github.com/pawl-dev/pawl/policies"
@@ -302,6 +303,93 @@ func TestTwoSites(t *testing.T) {
 		}
 	})
 
+	// basel rotates its engine key between a publication and the fetch of
+	// its cosignature, and between a commit and its publication: the
+	// cosignature is kept with the checkpoint as published (signed by the
+	// old key); the batch signed by the old key and everything after it
+	// signed by the new one reach the hub after the key history, which the
+	// hub takes because the key it holds signed the rotation; it goes on
+	// checking and cosigning (later subtests, after a restart of the hub
+	// too, sign basel's messages with the new key).
+	t.Run("a site rotates its engine key and keeps publishing", func(t *testing.T) {
+		before := status(t, h, cfg)["basel"]
+		old := basel.p.Key.ID()
+		if before.Key != old || before.Keys != 1 {
+			t.Fatalf("basel before the rotation: %+v (want key %s)", before, old)
+		}
+		// No problem, and (once the newest batch is cosigned) the hub counts
+		// as a witness.
+		verify := func(what string, covered bool) {
+			t.Helper()
+			rep, err := review.Verify(t.Context(), basel.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) != 0 || rep.Witnessing == nil || (rep.Witnessing.Require(1) != nil) == covered {
+				t.Fatalf("basel's audit verify %s: %q, %+v", what, rep.Problems, rep.Witnessing)
+			}
+		}
+		basel.commit(t)
+		r0 := basel.publish(t)
+		basel.commit(t)
+		if _, err := basel.p.RotateKey(t.Context(), "tester", "yearly rotation"); err != nil {
+			t.Fatal(err)
+		}
+		status(t, h, cfg)
+		if c := basel.fetch(t); !c.Cosigned || !c.New || c.Size != r0.Size {
+			t.Fatalf("basel's fetch of what it published before the rotation: %+v (published %+v)", c, r0)
+		}
+		verify("with the hub's cosignature of a checkpoint signed by the old key", false)
+		basel.commit(t)
+		r := basel.publish(t)
+		got := status(t, h, cfg)["basel"]
+		if r0.Problem != "" || r.Problem != "" || r.Batches != 2 || got.Size != r.Size || got.Cosigned != r.Size || len(got.Findings) != 0 || got.Key != basel.p.Key.ID() || got.Key == old ||
+			got.Keys != 2 || got.Batches != before.Batches+3 || got.Messages != before.Messages+6 {
+			t.Fatalf("basel's publication after the rotation: %+v; the hub holds %+v (want key %s, %d cosigned, no finding)", r, got, basel.p.Key.ID(), r.Size)
+		}
+		// The history went once, first; the next publication does not
+		// send it again.
+		basel.commit(t)
+		r = basel.publish(t)
+		var ks []actions.NetworkPublishedDetails
+		var order []string
+		for _, d := range enginetest.Details[actions.NetworkPublishedDetails](t, basel.p.Trail, "trail:"+basel.p.Trail.ID()) {
+			if d.Kind == "key" {
+				ks = append(ks, d)
+			}
+			order = append(order, d.Kind)
+		}
+		if len(ks) != 1 || ks[0].Key != basel.p.Key.ID() || ks[0].Decision == "" || ks[0].Subject != network.Subject("basel", "key") ||
+			!strings.HasSuffix(strings.Join(order, ","), ",batch,checkpoint,key,batch,batch,checkpoint,batch,checkpoint") {
+			t.Fatalf("basel's publications of its key history: %+v, in the order %v", ks, order)
+		}
+		got = status(t, h, cfg)["basel"]
+		if r.Problem != "" || got.Cosigned != r.Size || len(got.Findings) != 0 || got.Messages != before.Messages+8 {
+			t.Fatalf("basel's next publication: %+v; the hub holds %+v", r, got)
+		}
+		// The hub's cosignature comes back, kept with the checkpoint as
+		// published, and audit verify counts the hub across the rotation.
+		if c := basel.fetch(t); !c.Cosigned || !c.New || c.Size != r.Size {
+			t.Fatalf("basel's fetch after the rotation: %+v", c)
+		}
+		verify("after the rotation", true)
+		// The rotation is on the hub's own trail.
+		hr, err := network.VerifyHub(t.Context(), cfg)
+		if err != nil || len(hr.Problems) != 0 {
+			t.Fatalf("the hub's record after the rotation: %+v, %v", hr, err)
+		}
+		ht, err := audit.OpenReadOnly(filepath.Join(cfg.Dir, "trail.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rots := enginetest.Details[actions.HubSiteKeyRotatedDetails](t, ht, "site:basel")
+		ht.Close()
+		cur, _ := basel.p.Keys.Current()
+		if len(rots) != 1 || rots[0].NewKey != cur.Key || rots[0].From != cur.From || !strings.Contains(rots[0].OldKey, old) {
+			t.Fatalf("the hub's trail's rotations of basel's key: %+v (want from %d)", rots, cur.From)
+		}
+	})
+
 	t.Run("duplicates and reordering change nothing", func(t *testing.T) {
 		before := status(t, h, cfg)["basel"]
 		// Two checkpoints of basel's trail, each proven from the one
@@ -392,6 +480,38 @@ func TestTwoSites(t *testing.T) {
 		if _, err := basel.send(t, url, pki.CA, network.Subject("basel", "batch"), "b", sig); err != nil {
 			t.Fatal(err)
 		}
+		// Key histories that would give basel's trail a key of a forger's:
+		// a rotation from basel's key signed by the forger's new key only
+		// (the old key's signature is not basel's key's), and a history
+		// that skips basel's key; then basel's own history, with the
+		// entry its new key signs from moved (the entry is not signed).
+		real := *basel.p.Keys
+		if len(real.Keys) != 2 {
+			t.Fatalf("basel's key history: %+v", real)
+		}
+		cur, _ := real.Current()
+		_, a, _ := ed25519.GenerateKey(rand.Reader)
+		_, b, _ := ed25519.GenerateKey(rand.Reader)
+		forger := &seal.Key{Private: b, Public: b.Public().(ed25519.PublicKey)}
+		posing := &seal.Key{Private: a, Public: cur.Public()} // signs as if it were basel's key
+		d, err := seal.SignRotation(basel.p.Trail.ID(), posing, forger, seal.AtRestPlain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, _ := basel.p.Trail.Head(t.Context())
+		js := func(h seal.KeyHistory) []byte {
+			b, _ := json.Marshal(h)
+			return b
+		}
+		next := seal.KeyHistory{Trail: real.Trail, Keys: append(real.Keys[:2:2], seal.KeyEpoch{Key: d.NewKey, From: head.Seq + 1, OldSignature: d.OldSignature, NewSignature: d.NewSignature})}
+		alone := seal.KeyHistory{Trail: real.Trail, Keys: []seal.KeyEpoch{{Key: d.NewKey, From: 1}}}
+		moved := seal.KeyHistory{Trail: real.Trail, Keys: []seal.KeyEpoch{real.Keys[0], real.Keys[1]}}
+		moved.Keys[1].From++
+		for i, m := range [][]byte{js(next), js(alone), js(moved)} {
+			if _, err := basel.send(t, url, pki.CA, network.Subject("basel", "key"), fmt.Sprint("k", i), m); err != nil {
+				t.Fatal(err)
+			}
+		}
 		// lyon's credentials cannot publish as basel, nor records.
 		stored := status(t, h, cfg)
 		for _, to := range []string{subj, "pawl.site.lyon.records"} {
@@ -406,9 +526,14 @@ func TestTwoSites(t *testing.T) {
 			t.Fatalf("a refused publication reached the hub: lyon %d then %d messages, basel %d then %d", stored["lyon"].Messages, got["lyon"].Messages, stored["basel"].Messages, got["basel"].Messages)
 		}
 		fs := got["basel"].Findings
-		if kinds(fs) != "garbage,forged,forged" || !strings.Contains(fs[0].Detail, "not a consistency proof") || !strings.Contains(fs[1].Detail, "not signed by the key given") ||
-			!strings.Contains(fs[2].Detail, "not a trusted key") {
+		if kinds(fs) != "garbage,forged,forged,forged,forged,key_conflict" || !strings.Contains(fs[0].Detail, "not a consistency proof") || !strings.Contains(fs[1].Detail, "not signed by the key given") ||
+			!strings.Contains(fs[2].Detail, "not in the trusted key history") || !strings.Contains(fs[3].Detail, "the old key's signature over the rotation does not verify") ||
+			!strings.Contains(fs[4].Detail, "does not pass through key "+basel.p.Key.ID()) || !strings.Contains(fs[5].Detail, "the hub holds it from entry") {
 			t.Fatalf("basel's findings: %+v", fs)
+		}
+		// None of them changed the key the hub holds for basel.
+		if b := got["basel"]; b.Key != basel.p.Key.ID() || b.Keys != 2 {
+			t.Fatalf("basel's key at the hub after forged key histories: %+v (want %s)", b, basel.p.Key.ID())
 		}
 		// Without the CA that issued the hub's certificate, no connection.
 		// Nor can it listen to what the hub's checker receives, or to
@@ -509,8 +634,8 @@ func TestTwoSites(t *testing.T) {
 			t.Fatalf("publication of the truncated trail: %+v", r)
 		}
 		got := status(t, h, cfg)
-		if fs := got["basel"].Findings; kinds(fs) != "garbage,forged,forged,split_view,unproven,fork" || !strings.Contains(fs[3].Detail, "two heads of basel's trail") ||
-			!strings.Contains(fs[4].Detail, "whose proof starts at 3, where the hub holds no checkpoint") || !strings.Contains(fs[5].Detail, "does not extend the checkpoint") {
+		if fs := got["basel"].Findings; kinds(fs) != "garbage,forged,forged,forged,forged,key_conflict,split_view,unproven,fork" || !strings.Contains(fs[6].Detail, "two heads of basel's trail") ||
+			!strings.Contains(fs[7].Detail, "whose proof starts at 3, where the hub holds no checkpoint") || !strings.Contains(fs[8].Detail, "does not extend the checkpoint") {
 			t.Fatalf("basel's findings: %+v", fs)
 		}
 		if b := got["basel"]; b.Size != bh.Seq || b.Cosigned != st["basel"].Cosigned || b.Cosignature != "" {

@@ -110,7 +110,36 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	if err != nil {
 		return r, err
 	}
-	// First the signatures of the batches committed since, each once;
+	// First the engine key history, when the key was rotated since the
+	// history was last sent: the hub checks what the new key signed only
+	// once it holds the rotation, and the site's messages reach it in the
+	// order they are sent (one stream, or the leaf's outbox, checked one
+	// message at a time). Nothing after it goes while it has not.
+	hist, newest, hid, err := unpublishedHistory(ctx, p)
+	if err != nil {
+		return r, err
+	}
+	if hist != nil {
+		kind = "key"
+		in := policies.NetworkInput{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator},
+			Message: policies.NetworkMessage{Kind: "key", Origin: p.Trail.Origin(), Key: newest}}
+		d, _, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindNetwork, Input: in, Operator: o.Operator, Object: "network:" + cfg.NetworkSite,
+			Reason: o.Reason, What: fmt.Sprintf("publication of the engine key history (key %s in force) to the hub %s", newest, cfg.NetworkHub)})
+		if err != nil {
+			return fail("denied", err, d.ID)
+		}
+		subject := Subject(cfg.NetworkSite, "key")
+		ack, err := send(subject, hid, hist)
+		if err != nil {
+			return fail(problemOf(err), fmt.Errorf("hub %s: %v (the next publication tries again)", cfg.NetworkHub, err), d.ID)
+		}
+		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
+			Details: actions.NetworkPublishedDetails{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Subject: subject, Kind: "key", Key: newest,
+				MsgID: hid, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate, Decision: d.ID}}); err != nil {
+			return r, err
+		}
+	}
+	// Then the signatures of the batches committed since, each once;
 	// then the checkpoint, which covers their publication.
 	todo, err := unpublishedBatches(ctx, p)
 	if err != nil {
@@ -190,8 +219,39 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	r.Seq, r.Duplicate = ack.Sequence, ack.Duplicate
 	_, err = actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
 		Details: actions.NetworkPublishedDetails{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Subject: subject, Kind: "checkpoint", Size: c.Size, OldSize: a.OldSize,
-			Root: c.Root, MsgID: id, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate, Decision: d.ID}})
+			Root: c.Root, Checkpoint: string(cp), MsgID: id, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate, Decision: d.ID}})
 	return r, err
+}
+
+// unpublishedHistory is the trail's engine key history as the hub takes it
+// (kind key), its newest key's id and its message id, when the trail
+// rotated its key and the hub did not store this history yet (nil: there
+// is nothing to send).
+func unpublishedHistory(ctx context.Context, p *project.Project) ([]byte, string, string, error) {
+	if p.Keys == nil || len(p.Keys.Keys) < 2 {
+		return nil, "", "", nil
+	}
+	msg, err := publicHistory(p.Keys)
+	if err != nil {
+		return nil, "", "", err
+	}
+	sum := sha256.Sum256(msg)
+	id := hex.EncodeToString(sum[:])
+	es, err := p.Trail.Find(ctx, actions.NetworkPublished, "trail:"+p.Trail.ID())
+	if err != nil {
+		return nil, "", "", err
+	}
+	for _, e := range es {
+		d, err := actions.Decode[actions.NetworkPublishedDetails](e)
+		if err != nil {
+			return nil, "", "", err
+		}
+		if d.Kind == "key" && d.MsgID == id {
+			return nil, "", "", nil
+		}
+	}
+	cur, _ := p.Keys.Current()
+	return msg, cur.KeyID, id, nil
 }
 
 // problemOf names a failed send: refused by the hub's server, or

@@ -60,9 +60,13 @@ func parseTrailKey(vkey string) (trailKey, error) {
 
 type state struct {
 	db    *sql.DB
-	sites map[string]trailKey
-	key   ed25519.PrivateKey
-	name  string
+	sites map[string]trailKey // each site's configured key
+	// hists is each site's key history as the hub holds it (keys.go);
+	// a history is replaced, never changed, under keysMu.
+	hists  map[string]*seal.KeyHistory
+	keysMu sync.Mutex
+	key    ed25519.PrivateKey
+	name   string
 	// trail is the hub's own audit trail (trail.db beside hub.db): each
 	// finding, resolution and cosignature of hub.db is put on it, hash
 	// chained, by flush.
@@ -89,6 +93,8 @@ CREATE TABLE IF NOT EXISTS findings (site TEXT NOT NULL, kind TEXT NOT NULL, det
 CREATE TABLE IF NOT EXISTS batches (site TEXT NOT NULL, batch TEXT NOT NULL, sha256 TEXT NOT NULL, audit_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
 	received TEXT NOT NULL, PRIMARY KEY (site, batch));
 CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, last_seen TEXT NOT NULL, last_seq INTEGER NOT NULL, messages INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS site_keys (site TEXT NOT NULL, key TEXT NOT NULL, old_key TEXT NOT NULL, from_seq INTEGER NOT NULL, old_signature TEXT NOT NULL,
+	new_signature TEXT NOT NULL, seq INTEGER NOT NULL, received TEXT NOT NULL, audit_seq INTEGER, PRIMARY KEY (site, key));
 `
 
 func openState(path string, c HubConfig, key ed25519.PrivateKey) (*state, error) {
@@ -107,7 +113,7 @@ func openState(path string, c HubConfig, key ed25519.PrivateKey) (*state, error)
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
 	}
-	s := &state{db: db, sites: map[string]trailKey{}, key: key, name: c.Name}
+	s := &state{db: db, sites: map[string]trailKey{}, hists: map[string]*seal.KeyHistory{}, key: key, name: c.Name}
 	tp := filepath.Join(filepath.Dir(path), "trail.db")
 	if s.trail, err = audit.Open(tp); err != nil {
 		db.Close()
@@ -120,6 +126,10 @@ func openState(path string, c HubConfig, key ed25519.PrivateKey) (*state, error)
 			return nil, fmt.Errorf("sites.%s.vkey: %v", id, err)
 		}
 		s.sites[id] = k
+		if s.hists[id], err = siteHistory(context.Background(), db, id, k); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
 	}
 	// What an earlier hub decided before it kept a trail, or what a
 	// crash left between hub.db and the trail, goes on it now.
@@ -185,6 +195,23 @@ func (s *state) flush(ctx context.Context) error {
 		}
 		d.Cosignature = string(line)
 		ts = append(ts, todo{d, d.Site, "UPDATE checkpoints SET audit_seq = ? WHERE site = ? AND size = ?", []any{d.Site, d.Size}})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.db.QueryContext(ctx, "SELECT site, key, old_key, from_seq, old_signature, new_signature, seq FROM site_keys WHERE old_signature != '' AND audit_seq IS NULL ORDER BY from_seq")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var d actions.HubSiteKeyRotatedDetails
+		if err := rows.Scan(&d.Site, &d.NewKey, &d.OldKey, &d.From, &d.OldSignature, &d.NewSignature, &d.Seq); err != nil {
+			rows.Close()
+			return err
+		}
+		d.Trail = s.sites[d.Site].trailID()
+		ts = append(ts, todo{d, d.Site, "UPDATE site_keys SET audit_seq = ? WHERE site = ? AND key = ?", []any{d.Site, d.NewKey}})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -261,39 +288,57 @@ func (s *state) handle(ctx context.Context, from, subject string, data []byte, s
 		}
 		return s.flush(ctx)
 	}
-	if err := s.checkMessage(ctx, tx, site, kind, data, seq, at, find); err != nil {
+	next, err := s.checkMessage(ctx, tx, site, kind, data, seq, at, find)
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	if next != nil {
+		s.keysMu.Lock()
+		s.hists[site] = next
+		s.keysMu.Unlock()
+	}
 	return s.flush(ctx)
 }
 
-func (s *state) checkMessage(ctx context.Context, tx *sql.Tx, site, kind string, data []byte, seq uint64, at time.Time, find func(k, format string, args ...any) error) error {
+// checkMessage checks one message of site's; a key history the hub takes
+// is returned, to hold once the transaction is committed.
+func (s *state) checkMessage(ctx context.Context, tx *sql.Tx, site, kind string, data []byte, seq uint64, at time.Time, find func(k, format string, args ...any) error) (*seal.KeyHistory, error) {
 	key, ok := s.sites[site]
 	if !ok {
-		return find(Forged, "message %d on %q: no site %q in the hub's configuration", seq, kind, site)
+		return nil, find(Forged, "message %d on %q: no site %q in the hub's configuration", seq, kind, site)
 	}
+	hist := s.history(site)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO sites (site, last_seen, last_seq, messages) VALUES (?, ?, ?, 1)
 		ON CONFLICT (site) DO UPDATE SET last_seen = excluded.last_seen, last_seq = excluded.last_seq, messages = messages + 1 WHERE excluded.last_seq > last_seq`,
 		site, at.UTC().Format(time.RFC3339Nano), seq); err != nil {
-		return err
+		return nil, err
 	}
 	switch kind {
 	case "batch":
-		return s.checkBatch(ctx, tx, site, key, data, seq, at, find)
+		return nil, s.checkBatch(ctx, tx, site, hist, data, seq, at, find)
+	case "key":
+		return s.checkKeys(ctx, tx, site, key, hist, data, seq, at, find)
 	case "checkpoint":
 	default:
-		return find(Garbage, "message %d: kind %q is not one the hub takes (checkpoint, batch)", seq, kind)
+		return nil, find(Garbage, "message %d: kind %q is not one the hub takes (checkpoint, batch, key)", seq, kind)
 	}
+	return nil, s.checkCheckpoint(ctx, tx, site, key, hist, data, seq, at, find)
+}
+
+// checkCheckpoint checks a signed checkpoint with its consistency proof
+// against what the hub holds of the site's trail, and cosigns it when it
+// is proven to extend all of it.
+func (s *state) checkCheckpoint(ctx context.Context, tx *sql.Tx, site string, key trailKey, hist *seal.KeyHistory, data []byte, seq uint64, at time.Time, find func(k, format string, args ...any) error) error {
 	a, err := audit.ParseAddCheckpoint(data)
 	if err != nil {
 		return find(Garbage, "message %d: %v", seq, err)
 	}
-	c, err := audit.OpenCheckpoint(a.Checkpoint, key.pub)
+	c, kind, err := openSigned(hist, a.Checkpoint, site, seq)
 	if err != nil {
-		return find(Forged, "message %d: %v", seq, err)
+		return find(kind, "%v", err)
 	}
 	if c.Origin != key.name {
 		return find(Forged, "message %d: the checkpoint is of trail %s, the site's trail is %s", seq, c.Origin, key.name)
@@ -447,9 +492,10 @@ func splitProof(b []byte) [][]byte {
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // checkBatch checks a batch's usability signature (signature.json): signed
-// by the site's trail key, and the only one of its batch id.
-func (s *state) checkBatch(ctx context.Context, tx *sql.Tx, site string, key trailKey, data []byte, seq uint64, at time.Time, find func(k, format string, args ...any) error) error {
-	chk, err := seal.Verify(fmt.Sprintf("message %d", seq), data, []ed25519.PublicKey{key.pub})
+// by the site's engine key in force at the batch's entry, and the only one
+// of its batch id.
+func (s *state) checkBatch(ctx context.Context, tx *sql.Tx, site string, hist *seal.KeyHistory, data []byte, seq uint64, at time.Time, find func(k, format string, args ...any) error) error {
+	chk, err := hist.VerifySignatureBytes(fmt.Sprintf("message %d", seq), data)
 	if err != nil {
 		k := Forged
 		if strings.Contains(err.Error(), "is not a pawl usability signature") {

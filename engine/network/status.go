@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
@@ -31,12 +32,17 @@ type SiteStatus struct {
 	Cosigned int64  `json:"cosigned"` // the largest size the hub cosigned
 	// Cosignature is the hub's cosignature of the head (a signed-note
 	// line, c2sp.org/tlog-cosignature), "" when it is not cosigned.
-	Cosignature string    `json:"cosignature,omitempty"`
-	Messages    int64     `json:"messages"`
-	Batches     int64     `json:"batches"`     // batch signatures the hub holds
-	LastSeen    time.Time `json:"last_seen"`   // when the hub stored the site's last message (zero: never)
-	Lag         float64   `json:"lag_seconds"` // now - last seen
-	Findings    []Finding `json:"findings"`
+	Cosignature string `json:"cosignature,omitempty"`
+	Messages    int64  `json:"messages"`
+	Batches     int64  `json:"batches"` // batch signatures the hub holds
+	// Key is the site's engine key the hub checks its newest messages
+	// against (its key id), and Keys how many keys of the site's history
+	// the hub holds: 1 until the site publishes a rotation.
+	Key      string    `json:"key"`
+	Keys     int       `json:"keys"`
+	LastSeen time.Time `json:"last_seen"`   // when the hub stored the site's last message (zero: never)
+	Lag      float64   `json:"lag_seconds"` // now - last seen
+	Findings []Finding `json:"findings"`
 }
 
 // Status reads what the hub holds of every site of its configuration, and
@@ -54,8 +60,18 @@ func Status(ctx context.Context, c HubConfig, now time.Time) ([]SiteStatus, erro
 	}
 	defer db.Close()
 	by := map[string]*SiteStatus{}
-	for id := range c.Sites {
+	for id, sc := range c.Sites {
 		by[id] = &SiteStatus{Site: id, Findings: []Finding{}}
+		k, err := parseTrailKey(sc.VKey)
+		if err != nil {
+			return nil, err
+		}
+		h, err := siteHistory(ctx, db, id, k)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v (has the hub run?)", path, err)
+		}
+		cur, _ := h.Current()
+		by[id].Key, by[id].Keys = cur.KeyID, len(h.Keys)
 	}
 	site := func(id string) *SiteStatus {
 		if by[id] == nil {
@@ -279,9 +295,10 @@ type HubReport struct {
 
 // VerifyHub checks the hub's own record (read-only, beside a running
 // hub): its trail (trail.db) verifies as a hash chain, and the findings,
-// their resolutions and the cosignatures in hub.db are exactly those on
-// the trail — a finding deleted or resolved in hub.db, or a cosignature
-// added or changed there, is a problem.
+// their resolutions, the cosignatures and the sites' key rotations in
+// hub.db are exactly those on the trail — a finding deleted or resolved
+// in hub.db, or a cosignature or a site's key added or changed there, is
+// a problem.
 func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -316,7 +333,7 @@ func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
 	defer db.Close()
 	// What the trail says, as sets of keys; then hub.db against them.
 	onTrail := map[string]bool{}
-	for _, a := range []string{actions.HubFinding, actions.HubFindingResolved, actions.HubCosigned} {
+	for _, a := range []string{actions.HubFinding, actions.HubFindingResolved, actions.HubCosigned, actions.HubSiteKeyRotated} {
 		es, err := t.Find(ctx, a, "")
 		if err != nil {
 			return nil, err
@@ -342,6 +359,12 @@ func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
 					return nil, err
 				}
 				key = fmt.Sprintf("cosignature %s %d %s %q", d.Site, d.Size, b64(d.Root), d.Cosignature)
+			case actions.HubSiteKeyRotated:
+				d, err := actions.Decode[actions.HubSiteKeyRotatedDetails](e)
+				if err != nil {
+					return nil, err
+				}
+				key = fmt.Sprintf("key rotation %s %d %q %q %s %s", d.Site, d.From, d.OldKey, d.NewKey, d.OldSignature, d.NewSignature)
 			}
 			onTrail[key] = true
 		}
@@ -365,6 +388,22 @@ func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
 		}
 	}
 	rows.Close()
+	rows, err = db.QueryContext(ctx, "SELECT site, from_seq, old_key, key, old_signature, new_signature FROM site_keys WHERE old_signature != ''")
+	if err != nil && !strings.Contains(err.Error(), "no such table") {
+		return nil, err
+	}
+	for err == nil && rows.Next() {
+		var site, oldKey, newKey, oldSig, newSig string
+		var from int64
+		if err := rows.Scan(&site, &from, &oldKey, &newKey, &oldSig, &newSig); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		inDB[fmt.Sprintf("key rotation %s %d %q %q %s %s", site, from, oldKey, newKey, oldSig, newSig)] = true
+	}
+	if err == nil {
+		rows.Close()
+	}
 	rows, err = db.QueryContext(ctx, "SELECT site, size, root, cosignature FROM checkpoints WHERE cosignature IS NOT NULL")
 	if err != nil {
 		return nil, err

@@ -329,13 +329,7 @@ func ReadTrustedKeys(path string) (*KeyHistory, error) {
 		return nil, err
 	}
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
-		var in KeyHistory
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			return nil, fmt.Errorf("%s is not a key history: %v", path, err)
-		}
-		return rebuild(path, &in)
+		return ParseHistory(path, b)
 	}
 	h := &KeyHistory{Keys: []KeyEpoch{}, anyTime: true}
 	for i, line := range strings.Split(string(b), "\n") {
@@ -353,6 +347,42 @@ func ReadTrustedKeys(path string) (*KeyHistory, error) {
 		return nil, fmt.Errorf("%s holds no public key", path)
 	}
 	return h, nil
+}
+
+// ParseHistory reads a key history in the JSON form `pawl key history
+// --output json` prints (name names where it came from, in errors) and
+// checks it as ReadHistory checks the trail's: the chain of rotations,
+// each signed by both keys over the trail's rotation statement. An
+// error that starts "NAME is not a key history" is bytes that are not
+// one; any other is a history whose chain does not hold.
+func ParseHistory(name string, b []byte) (*KeyHistory, error) {
+	var in KeyHistory
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, fmt.Errorf("%s is not a key history: %v", name, err)
+	}
+	return rebuild(name, &in)
+}
+
+// NewHistory is a history of trail whose only key is pub, in force from
+// entry from (0: as far back as its holder knows): for a verifier that
+// holds a trail's key from elsewhere (the network's hub holds each
+// site's from its configuration) and follows the trail's rotations with
+// Rotate.
+func NewHistory(trail string, pub ed25519.PublicKey, from int64) *KeyHistory {
+	return &KeyHistory{Trail: trail, Keys: []KeyEpoch{{Key: FormatPublicKey(pub), KeyID: KeyID(pub), From: from, pub: pub}}}
+}
+
+// Rotate extends the history by the rotation at entry from to the key
+// next, with the old and the new key's signatures over the rotation
+// statement, checked exactly as ReadHistory checks an engine.key_rotated
+// entry: the old key must be the key in force.
+func (h *KeyHistory) Rotate(from int64, next ed25519.PublicKey, oldSignature, newSignature string) error {
+	if h.anyTime || len(h.Keys) == 0 {
+		return errors.New("a rotation extends a key history, not a list of keys")
+	}
+	return h.extend(KeyEpoch{From: from, OldSignature: oldSignature, NewSignature: newSignature}, h.Keys[len(h.Keys)-1].Key, FormatPublicKey(next))
 }
 
 // rebuild checks a history read from a file as ReadHistory checks the

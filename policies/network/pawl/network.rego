@@ -3,8 +3,9 @@
 # description: |
 #   What a site may publish to the network's hub (NATS JetStream). Only
 #   proof of what happened travels: a checkpoint of the audit trail (origin,
-#   size, root) with its consistency proof, and a batch's signature; never
-#   records. Default deny: a publication is allowed only to the hub
+#   size, root) with its consistency proof, a batch's signature, and the
+#   engine key history after a rotation (public keys and their signatures);
+#   never records. Default deny: a publication is allowed only to the hub
 #   data.egress.network.hub names.
 package pawl.network
 
@@ -20,7 +21,7 @@ allow if {
 	count(deny) == 0
 }
 
-kinds := {"checkpoint", "batch"}
+kinds := {"checkpoint", "batch", "key"}
 
 deny contains msg if {
 	not data.egress.network.hub
@@ -35,7 +36,7 @@ deny contains msg if {
 
 deny contains msg if {
 	not input.message.kind in kinds
-	msg := sprintf("network.kind: only checkpoints and batch signatures go to the hub, not %q", [object.get(input, ["message", "kind"], "")])
+	msg := sprintf("network.kind: only checkpoints, batch signatures and the key history go to the hub, not %q", [object.get(input, ["message", "kind"], "")])
 }
 
 deny contains "network.input: input.site is missing" if object.get(input, "site", "") == ""

@@ -23,6 +23,11 @@ test_batch_signature_allowed if {
 	d.allow
 }
 
+test_key_history_allowed if {
+	d := network.decision with input as object.union(publish, {"message": {"kind": "key", "key": "ed25519:0123456789abcdef"}}) with data.egress.network as hub
+	d.allow
+}
+
 test_records_denied if {
 	d := network.decision with input as object.union(publish, {"message": {"kind": "records"}}) with data.egress.network as hub
 	not d.allow
