@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/pawl-dev/pawl/audit/canonjson"
@@ -89,6 +90,69 @@ func FromSchema(v schema.Violation) Finding {
 func FromPlugin(m *sandbox.Manifest, r sandbox.Reason, pointer string) Finding {
 	// m.ID() spelled out: one allocation for the message, not two.
 	return Finding{Stage: StageValidate, Rule: m.Name + "/" + r.Rule, Pointer: pointer, Message: r.Message + " (" + m.Name + "@" + m.Version + ")"}
+}
+
+// PluginFindings turns the reasons of one plugin call into findings, the
+// same as FromPlugin's, without an allocation per reason: a rule is
+// prefixed with the plugin's name once, not once a record, and the
+// messages are parts of one string a call. Reset it before each call's
+// reasons; the zero value is ready for Reset.
+type PluginFindings struct {
+	m     *sandbox.Manifest
+	rules []string // pairs: a plugin's rule, the finding's rule
+	msgs  strings.Builder
+}
+
+// maxInternedRules bounds how many rules of one plugin PluginFindings
+// keeps prefixed.
+const maxInternedRules = 32
+
+// Reset prepares p for the reasons of one call of m's plugin, its
+// verdicts: their messages are made in one string of the right size
+// (at most MaxPluginReasons reasons of a verdict are kept).
+func (p *PluginFindings) Reset(m *sandbox.Manifest, verdicts []sandbox.Verdict) {
+	if p.m != m {
+		p.m, p.rules = m, p.rules[:0]
+	}
+	suffix := len(" (") + len(m.Name) + len("@") + len(m.Version) + len(")")
+	size := 0
+	for i := range verdicts {
+		for n, r := range verdicts[i].Reasons {
+			if n == MaxPluginReasons {
+				break
+			}
+			size += len(r.Message) + suffix
+		}
+	}
+	// A new builder: the strings of the last call stay as they were.
+	p.msgs = strings.Builder{}
+	p.msgs.Grow(size)
+}
+
+// Of is FromPlugin(m, r, pointer) for the m of the last Reset.
+func (p *PluginFindings) Of(r sandbox.Reason, pointer string) Finding {
+	m := p.m
+	rule := ""
+	for k := 0; k < len(p.rules); k += 2 {
+		if p.rules[k] == r.Rule {
+			rule = p.rules[k+1]
+			break
+		}
+	}
+	if rule == "" {
+		rule = m.Name + "/" + r.Rule
+		if len(p.rules) < 2*maxInternedRules {
+			p.rules = append(p.rules, r.Rule, rule)
+		}
+	}
+	start := p.msgs.Len()
+	p.msgs.WriteString(r.Message)
+	p.msgs.WriteString(" (")
+	p.msgs.WriteString(m.Name)
+	p.msgs.WriteByte('@')
+	p.msgs.WriteString(m.Version)
+	p.msgs.WriteByte(')')
+	return Finding{Stage: StageValidate, Rule: rule, Pointer: pointer, Message: p.msgs.String()[start:]}
 }
 
 // PluginRejected is the reason for a record a plugin rejected without
@@ -207,6 +271,17 @@ func Line(v any) []byte {
 // is most of the work per record (TestQuarantineLineIsLine holds the two
 // to the same bytes).
 func AppendQuarantineLine(dst []byte, q *QuarantineEntry) []byte {
+	return appendQuarantineLine(dst, q, nil)
+}
+
+// AppendQuarantineRecord is AppendQuarantineLine of q with raw, the
+// record's bytes, as its Raw: the same bytes, without copying raw into a
+// string first. q.Raw must be empty.
+func AppendQuarantineRecord(dst []byte, q *QuarantineEntry, raw []byte) []byte {
+	return appendQuarantineLine(dst, q, raw)
+}
+
+func appendQuarantineLine(dst []byte, q *QuarantineEntry, raw []byte) []byte {
 	dst = append(dst, `{"ordinal":`...)
 	dst = strconv.AppendInt(dst, q.Ordinal, 10)
 	dst = append(dst, `,"line":`...)
@@ -218,6 +293,9 @@ func AppendQuarantineLine(dst []byte, q *QuarantineEntry) []byte {
 	if q.Raw != "" {
 		dst = append(dst, `,"raw":`...)
 		dst = appendJSONString(dst, q.Raw)
+	} else if len(raw) > 0 {
+		dst = append(dst, `,"raw":`...)
+		dst = appendJSONString(dst, raw)
 	}
 	if q.RawBase64 != "" {
 		dst = append(dst, `,"raw_base64":`...)
@@ -282,7 +360,7 @@ const hexDigits = "0123456789abcdef"
 // off: '"' and '\\' escaped, control characters as \b \f \n \r \t or
 // \u00xx, an invalid UTF-8 byte as \ufffd, U+2028 and U+2029 escaped,
 // everything else as it is.
-func appendJSONString(dst []byte, s string) []byte {
+func appendJSONString[S string | []byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -312,7 +390,7 @@ func appendJSONString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
@@ -331,6 +409,17 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// decodeRune is utf8.DecodeRuneInString or utf8.DecodeRune, as s is.
+func decodeRune[S string | []byte](s S) (rune, int) {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(v)
+	case []byte:
+		return utf8.DecodeRune(v)
+	}
+	panic("unreachable")
 }
 
 // ReasonsDigest is the lineage digest of what the stages said about a
