@@ -234,26 +234,37 @@ func CheckConfig(m *sandbox.Manifest, cfg []byte) error {
 // record that passed the schema, so a record carries the reasons of all of
 // them.
 func runValidators(ctx context.Context, vs []*validator, insts []checker, items []item, st *stats) error {
-	var idx []int
+	sc := scratchPool.Get().(*validateScratch)
+	defer scratchPool.Put(sc)
+	idx := sc.idx[:0]
 	for i := range items {
 		if items[i].stage == "" || items[i].stage == finding.StageValidate {
 			idx = append(idx, i)
 		}
 	}
+	sc.idx = idx
 	if len(idx) == 0 {
 		return nil
 	}
-	before := make([]int, len(idx)) // reasons each record had before this call
-	for j, i := range idx {
-		before[j] = len(items[i].reasons)
+	before := sc.before[:0] // reasons each record had before this call
+	for _, i := range idx {
+		before = append(before, len(items[i].reasons))
 	}
+	sc.before = before
+	sc.grow(len(vs))
 	for k, v := range vs {
-		b := batchFor(v, items, idx)
-		verdicts, trapped, err := v.call(ctx, &insts[k], b)
+		b := batchFor(v, items, idx, sc.batches[k])
+		sc.batches[k] = b
+		verdicts, trapped, err := v.call(ctx, &insts[k], b, sc.verdicts[k])
 		if err != nil {
 			return err
 		}
+		if trapped == nil {
+			sc.verdicts[k] = verdicts // its array, for the next chunk's call
+		}
 		m := v.plugin.Manifest()
+		pf := &sc.findings[k]
+		pf.Reset(m, verdicts)
 		for j, i := range idx {
 			it := &items[i]
 			if e, ok := trapped[j]; ok {
@@ -266,7 +277,7 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 					it.reasons = append(it.reasons, finding.PluginReasonsCapped(m, len(vd.Reasons)-n))
 					break
 				}
-				it.reasons = append(it.reasons, finding.FromPlugin(m, r, v.pointerOf(r.FieldIndex)))
+				it.reasons = append(it.reasons, pf.Of(r, v.pointerOf(r.FieldIndex)))
 			}
 			if !vd.OK && len(vd.Reasons) == 0 {
 				it.reasons = append(it.reasons, finding.PluginRejected(m))
@@ -304,11 +315,36 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 	return nil
 }
 
+// validateScratch is what runValidators needs for one chunk and can use
+// again for the next: the records' indices, each plugin's batch (its
+// columns) and verdicts, and the findings of its reasons. Kept in
+// scratchPool, so a worker's chunks after the first allocate none of it.
+type validateScratch struct {
+	idx, before []int
+	batches     []*sandbox.Batch
+	verdicts    [][]sandbox.Verdict
+	findings    []finding.PluginFindings
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(validateScratch) }}
+
+// grow gives the scratch room for n plugins.
+func (sc *validateScratch) grow(n int) {
+	for len(sc.batches) < n {
+		sc.batches = append(sc.batches, nil)
+		sc.verdicts = append(sc.verdicts, nil)
+		sc.findings = append(sc.findings, finding.PluginFindings{})
+	}
+}
+
 // call validates b on the caller's instance. A deterministic trap is
 // bisected on fresh instances to find the records that cause it; any other
 // failure (a timeout, resource exhaustion, a malformed result) fails the
 // batch.
-func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch) ([]sandbox.Verdict, map[int]*sandbox.Error, error) {
+//
+// The verdicts are written into dst's array when it has room and the
+// call does not trap.
+func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch, dst []sandbox.Verdict) ([]sandbox.Verdict, map[int]*sandbox.Error, error) {
 	if *inst == nil {
 		in, err := v.newChecker(ctx)
 		if err != nil {
@@ -316,7 +352,13 @@ func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch) (
 		}
 		*inst = in
 	}
-	verdicts, err := (*inst).Validate(ctx, b)
+	var verdicts []sandbox.Verdict
+	var err error
+	if in, ok := (*inst).(*sandbox.Instance); ok {
+		verdicts, err = in.ValidateInto(ctx, b, dst)
+	} else {
+		verdicts, err = (*inst).Validate(ctx, b)
+	}
 	if err == nil {
 		return verdicts, nil, nil
 	}
@@ -345,9 +387,10 @@ func (v *validator) pointerOf(field int) string {
 
 // batchFor puts the values the plugin reads into columns: the host parsed
 // each record once; the guest never sees JSON.
-func batchFor(v *validator, items []item, idx []int) *sandbox.Batch {
+// The batch is made in reuse's columns when they have room.
+func batchFor(v *validator, items []item, idx []int, reuse *sandbox.Batch) *sandbox.Batch {
 	fields := v.plugin.Manifest().Fields
-	b := sandbox.NewBatch(fields, len(idx))
+	b := reuse.Reuse(fields, len(idx))
 	b.First = uint64(items[idx[0]].rec.Ordinal - 1)
 	toks := make([][]string, len(fields)) // each pointer split once a batch, not once a record
 	for f := range fields {
