@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -360,19 +361,35 @@ const hexDigits = "0123456789abcdef"
 // off: '"' and '\\' escaped, control characters as \b \f \n \r \t or
 // \u00xx, an invalid UTF-8 byte as \ufffd, U+2028 and U+2029 escaped,
 // everything else as it is.
+//
+// It writes by index into room made once (every byte as it is or as two,
+// the quotes of a JSON record), not an append per escape: in a batch that
+// quarantines every record, the record's bytes in its line are most of
+// the line's cost.
 func appendJSONString[S string | []byte](dst []byte, s S) []byte {
-	dst = append(dst, '"')
-	start := 0
+	dst = slices.Grow(dst, 2*len(s)+2)
+	n := len(dst)
+	dst = dst[:cap(dst)]
+	dst[n] = '"'
+	n++
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
+		c := s[i]
+		if jsonPlain[c] {
+			dst[n] = c
+			n++
+			i++
+			continue
+		}
+		if c == '"' || c == '\\' {
+			dst[n], dst[n+1] = '\\', c
+			n += 2
+			i++
+			continue
+		}
+		// The rare cases, by append; then room again for the rest.
+		dst = dst[:n]
+		if c < utf8.RuneSelf {
 			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
 			case '\b':
 				dst = append(dst, '\\', 'b')
 			case '\f':
@@ -387,29 +404,34 @@ func appendJSONString[S string | []byte](dst []byte, s S) []byte {
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}
 			i++
-			start = i
-			continue
-		}
-		r, size := decodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		} else {
+			r, size := decodeRune(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				dst = append(dst, `\ufffd`...)
+			case r == '\u2028' || r == '\u2029':
+				dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			default:
+				dst = append(dst, s[i:i+size]...)
+			}
 			i += size
-			start = i
-			continue
 		}
-		i += size
+		dst = slices.Grow(dst, 2*(len(s)-i)+1)
+		n = len(dst)
+		dst = dst[:cap(dst)]
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	dst[n] = '"'
+	return dst[:n+1]
 }
+
+// jsonPlain says which bytes appendJSONString writes as they are: the
+// ASCII ones but control characters, '"' and '\\'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // decodeRune is utf8.DecodeRuneInString or utf8.DecodeRune, as s is.
 func decodeRune[S string | []byte](s S) (rune, int) {
