@@ -236,6 +236,7 @@ func CheckConfig(m *sandbox.Manifest, cfg []byte) error {
 func runValidators(ctx context.Context, vs []*validator, insts []checker, items []item, st *stats) error {
 	sc := scratchPool.Get().(*validateScratch)
 	defer scratchPool.Put(sc)
+	sc.rules = sc.rules[:0]
 	idx := sc.idx[:0]
 	for i := range items {
 		if items[i].stage == "" || items[i].stage == finding.StageValidate {
@@ -265,6 +266,7 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 		m := v.plugin.Manifest()
 		pf := &sc.findings[k]
 		pf.Reset(m, verdicts)
+		slab := reasonSlab(items, idx, verdicts, trapped)
 		for j, i := range idx {
 			it := &items[i]
 			if e, ok := trapped[j]; ok {
@@ -272,6 +274,9 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 				continue
 			}
 			vd := verdicts[j]
+			if need := newReasons(vd); need > 0 {
+				it.reasons = withRoom(it.reasons, need, &slab)
+			}
 			for n, r := range vd.Reasons {
 				if n == finding.MaxPluginReasons {
 					it.reasons = append(it.reasons, finding.PluginReasonsCapped(m, len(vd.Reasons)-n))
@@ -304,15 +309,94 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 		}
 		// Each rule once per record: a new reason counts when no reason
 		// before it (this stage's or an earlier one's) has its rule. A
-		// scan of a few reasons, not a map per quarantined record.
+		// scan of a few reasons, not a map per quarantined record; the
+		// counts go into st's map once a chunk.
 		for k := before[j]; k < len(it.reasons); k++ {
 			rule := it.reasons[k].Rule
 			if !slices.ContainsFunc(it.reasons[:k], func(x finding.Finding) bool { return x.Rule == rule }) {
-				st.rules[[2]string{finding.StageValidate, rule}]++
+				sc.count(rule, st)
 			}
 		}
 	}
+	for _, c := range sc.rules {
+		st.rules[[2]string{finding.StageValidate, c.rule}] += c.n
+	}
+	sc.rules = sc.rules[:0]
 	return nil
+}
+
+// ruleCount is how many records of a chunk a rule rejected.
+type ruleCount struct {
+	rule string
+	n    int64
+}
+
+// maxCountedRules bounds the rules a chunk counts in its scratch; more
+// (a plugin whose rules name each record) go to st's map directly.
+const maxCountedRules = 32
+
+// count counts one record rejected by rule.
+func (sc *validateScratch) count(rule string, st *stats) {
+	for k := range sc.rules {
+		if sc.rules[k].rule == rule {
+			sc.rules[k].n++
+			return
+		}
+	}
+	if len(sc.rules) == maxCountedRules {
+		st.rules[[2]string{finding.StageValidate, rule}]++
+		return
+	}
+	sc.rules = append(sc.rules, ruleCount{rule, 1})
+}
+
+// newReasons is how many reasons a verdict gives its record.
+func newReasons(vd sandbox.Verdict) int {
+	switch {
+	case len(vd.Reasons) > finding.MaxPluginReasons:
+		return finding.MaxPluginReasons + 1 // and PluginReasonsCapped
+	case len(vd.Reasons) > 0:
+		return len(vd.Reasons)
+	case !vd.OK:
+		return 1 // PluginRejected
+	}
+	return 0
+}
+
+// reasonSlab is one array for the reasons one plugin call adds to the
+// chunk's records, where their reasons have no room left: one allocation
+// a call, not one a rejected record.
+func reasonSlab(items []item, idx []int, verdicts []sandbox.Verdict, trapped map[int]*sandbox.Error) []finding.Finding {
+	size := 0
+	for j, i := range idx {
+		if _, ok := trapped[j]; ok {
+			continue
+		}
+		rs := items[i].reasons
+		if need := newReasons(verdicts[j]); need > cap(rs)-len(rs) {
+			size += len(rs) + need
+		}
+	}
+	if size == 0 {
+		return nil
+	}
+	return make([]finding.Finding, size)
+}
+
+// withRoom returns rs with room for need more, in the next part of *slab
+// when it has none (rs's findings copied there).
+func withRoom(rs []finding.Finding, need int, slab *[]finding.Finding) []finding.Finding {
+	if cap(rs)-len(rs) >= need {
+		return rs
+	}
+	n := len(rs) + need
+	if len(*slab) < n {
+		return slices.Grow(rs, need)
+	}
+	out := (*slab)[:len(rs):n]
+	copy(out, rs)
+	*slab = (*slab)[n:]
+	return out
 }
 
 // validateScratch is what runValidators needs for one chunk and can use
@@ -324,6 +408,7 @@ type validateScratch struct {
 	batches     []*sandbox.Batch
 	verdicts    [][]sandbox.Verdict
 	findings    []finding.PluginFindings
+	rules       []ruleCount
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(validateScratch) }}
