@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/pawl-dev/pawl/audit/canonjson"
@@ -89,6 +91,69 @@ func FromSchema(v schema.Violation) Finding {
 func FromPlugin(m *sandbox.Manifest, r sandbox.Reason, pointer string) Finding {
 	// m.ID() spelled out: one allocation for the message, not two.
 	return Finding{Stage: StageValidate, Rule: m.Name + "/" + r.Rule, Pointer: pointer, Message: r.Message + " (" + m.Name + "@" + m.Version + ")"}
+}
+
+// PluginFindings turns the reasons of one plugin call into findings, the
+// same as FromPlugin's, without an allocation per reason: a rule is
+// prefixed with the plugin's name once, not once a record, and the
+// messages are parts of one string a call. Reset it before each call's
+// reasons; the zero value is ready for Reset.
+type PluginFindings struct {
+	m     *sandbox.Manifest
+	rules []string // pairs: a plugin's rule, the finding's rule
+	msgs  strings.Builder
+}
+
+// maxInternedRules bounds how many rules of one plugin PluginFindings
+// keeps prefixed.
+const maxInternedRules = 32
+
+// Reset prepares p for the reasons of one call of m's plugin, its
+// verdicts: their messages are made in one string of the right size
+// (at most MaxPluginReasons reasons of a verdict are kept).
+func (p *PluginFindings) Reset(m *sandbox.Manifest, verdicts []sandbox.Verdict) {
+	if p.m != m {
+		p.m, p.rules = m, p.rules[:0]
+	}
+	suffix := len(" (") + len(m.Name) + len("@") + len(m.Version) + len(")")
+	size := 0
+	for i := range verdicts {
+		for n, r := range verdicts[i].Reasons {
+			if n == MaxPluginReasons {
+				break
+			}
+			size += len(r.Message) + suffix
+		}
+	}
+	// A new builder: the strings of the last call stay as they were.
+	p.msgs = strings.Builder{}
+	p.msgs.Grow(size)
+}
+
+// Of is FromPlugin(m, r, pointer) for the m of the last Reset.
+func (p *PluginFindings) Of(r sandbox.Reason, pointer string) Finding {
+	m := p.m
+	rule := ""
+	for k := 0; k < len(p.rules); k += 2 {
+		if p.rules[k] == r.Rule {
+			rule = p.rules[k+1]
+			break
+		}
+	}
+	if rule == "" {
+		rule = m.Name + "/" + r.Rule
+		if len(p.rules) < 2*maxInternedRules {
+			p.rules = append(p.rules, r.Rule, rule)
+		}
+	}
+	start := p.msgs.Len()
+	p.msgs.WriteString(r.Message)
+	p.msgs.WriteString(" (")
+	p.msgs.WriteString(m.Name)
+	p.msgs.WriteByte('@')
+	p.msgs.WriteString(m.Version)
+	p.msgs.WriteByte(')')
+	return Finding{Stage: StageValidate, Rule: rule, Pointer: pointer, Message: p.msgs.String()[start:]}
 }
 
 // PluginRejected is the reason for a record a plugin rejected without
@@ -207,6 +272,17 @@ func Line(v any) []byte {
 // is most of the work per record (TestQuarantineLineIsLine holds the two
 // to the same bytes).
 func AppendQuarantineLine(dst []byte, q *QuarantineEntry) []byte {
+	return appendQuarantineLine(dst, q, nil)
+}
+
+// AppendQuarantineRecord is AppendQuarantineLine of q with raw, the
+// record's bytes, as its Raw: the same bytes, without copying raw into a
+// string first. q.Raw must be empty.
+func AppendQuarantineRecord(dst []byte, q *QuarantineEntry, raw []byte) []byte {
+	return appendQuarantineLine(dst, q, raw)
+}
+
+func appendQuarantineLine(dst []byte, q *QuarantineEntry, raw []byte) []byte {
 	dst = append(dst, `{"ordinal":`...)
 	dst = strconv.AppendInt(dst, q.Ordinal, 10)
 	dst = append(dst, `,"line":`...)
@@ -218,6 +294,9 @@ func AppendQuarantineLine(dst []byte, q *QuarantineEntry) []byte {
 	if q.Raw != "" {
 		dst = append(dst, `,"raw":`...)
 		dst = appendJSONString(dst, q.Raw)
+	} else if len(raw) > 0 {
+		dst = append(dst, `,"raw":`...)
+		dst = appendJSONString(dst, raw)
 	}
 	if q.RawBase64 != "" {
 		dst = append(dst, `,"raw_base64":`...)
@@ -282,19 +361,35 @@ const hexDigits = "0123456789abcdef"
 // off: '"' and '\\' escaped, control characters as \b \f \n \r \t or
 // \u00xx, an invalid UTF-8 byte as \ufffd, U+2028 and U+2029 escaped,
 // everything else as it is.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
+//
+// It writes by index into room made once (every byte as it is or as two,
+// the quotes of a JSON record), not an append per escape: in a batch that
+// quarantines every record, the record's bytes in its line are most of
+// the line's cost.
+func appendJSONString[S string | []byte](dst []byte, s S) []byte {
+	dst = slices.Grow(dst, 2*len(s)+2)
+	n := len(dst)
+	dst = dst[:cap(dst)]
+	dst[n] = '"'
+	n++
 	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
+		c := s[i]
+		if jsonPlain[c] {
+			dst[n] = c
+			n++
+			i++
+			continue
+		}
+		if c == '"' || c == '\\' {
+			dst[n], dst[n+1] = '\\', c
+			n += 2
+			i++
+			continue
+		}
+		// The rare cases, by append; then room again for the rest.
+		dst = dst[:n]
+		if c < utf8.RuneSelf {
 			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
 			case '\b':
 				dst = append(dst, '\\', 'b')
 			case '\f':
@@ -309,28 +404,44 @@ func appendJSONString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}
 			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		} else {
+			r, size := decodeRune(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				dst = append(dst, `\ufffd`...)
+			case r == '\u2028' || r == '\u2029':
+				dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			default:
+				dst = append(dst, s[i:i+size]...)
+			}
 			i += size
-			start = i
-			continue
 		}
-		i += size
+		dst = slices.Grow(dst, 2*(len(s)-i)+1)
+		n = len(dst)
+		dst = dst[:cap(dst)]
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	dst[n] = '"'
+	return dst[:n+1]
+}
+
+// jsonPlain says which bytes appendJSONString writes as they are: the
+// ASCII ones but control characters, '"' and '\\'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// decodeRune is utf8.DecodeRuneInString or utf8.DecodeRune, as s is.
+func decodeRune[S string | []byte](s S) (rune, int) {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(v)
+	case []byte:
+		return utf8.DecodeRune(v)
+	}
+	panic("unreachable")
 }
 
 // ReasonsDigest is the lineage digest of what the stages said about a

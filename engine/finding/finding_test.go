@@ -3,12 +3,14 @@ package finding
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/pawl-dev/pawl/audit"
+	"github.com/pawl-dev/pawl/engine/sandbox"
 )
 
 // TestReasonsDigestIsTheSpec: the digest written directly in canonical form
@@ -85,8 +87,8 @@ func TestEachLine(t *testing.T) {
 // TestQuarantineLineIsLine: the quarantine line written by hand is the
 // bytes encoding/json writes (Line), for entries with every kind of byte in
 // their strings (control characters, quotes, invalid UTF-8, U+2028/2029,
-// HTML characters, multi-byte runes), with and without offsets, raw fields,
-// reasons and actions.
+// HTML characters, multi-byte runes), with and without offsets, raw fields
+// (Raw also given as bytes: AppendQuarantineRecord), reasons and actions.
 func TestQuarantineLineIsLine(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	alphabet := []string{"a", "Z", " ", "\"", "\\", "\x00", "\x08", "\x0c", "\n", "\r", "\t", "\x1f", "\x7f",
@@ -130,5 +132,60 @@ func TestQuarantineLineIsLine(t *testing.T) {
 		if got := AppendQuarantineLine([]byte("kept"), &q); string(got) != "kept"+string(want) || string(QuarantineLine(&q)) != string(want) {
 			t.Fatalf("entry %+v:\n got %q\nwant %q", q, got[4:], want)
 		}
+		if q.Raw != "" {
+			// The record's bytes given as they are (the pipeline's way).
+			raw := []byte(q.Raw)
+			q.Raw = ""
+			if got := AppendQuarantineRecord([]byte("kept"), &q, raw); string(got) != "kept"+string(want) {
+				t.Fatalf("entry %+v with raw %q:\n got %q\nwant %q", q, raw, got[4:], want)
+			}
+		}
+	}
+}
+
+// TestPluginFindingsAreFromPlugin: the findings PluginFindings makes for a
+// call's reasons are FromPlugin's, rule and message byte for byte, over
+// calls of two plugins in turn (rules repeated and new, more rules than it
+// keeps prefixed, more reasons for a record than are kept, messages with
+// every kind of byte), and the findings of a call stay as they were after
+// the next call's.
+func TestPluginFindingsAreFromPlugin(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ms := []*sandbox.Manifest{{Name: "range", Version: "1.1.0"}, {Name: "zscore", Version: "2.1.0-rc.1"}}
+	var pf PluginFindings
+	var kept []Finding
+	var want []Finding
+	for call := range 40 {
+		m := ms[call%2]
+		verdicts := make([]sandbox.Verdict, 1+r.IntN(20))
+		for i := range verdicts {
+			for range r.IntN(MaxPluginReasons + 3) {
+				verdicts[i].Reasons = append(verdicts[i].Reasons, sandbox.Reason{
+					Rule: fmt.Sprintf("rule.%d", r.IntN(2*maxInternedRules+8)), FieldIndex: -1,
+					Message: strings.Repeat("é\"<\x00", r.IntN(4)) + fmt.Sprint(r.IntN(1000))})
+			}
+		}
+		pf.Reset(m, verdicts)
+		for _, v := range verdicts {
+			for n, x := range v.Reasons {
+				if n == MaxPluginReasons {
+					break
+				}
+				ptr := fmt.Sprintf("/f%d", n)
+				got, w := pf.Of(x, ptr), FromPlugin(m, x, ptr)
+				if got != w {
+					t.Fatalf("call %d: %+v, FromPlugin %+v", call, got, w)
+				}
+				kept, want = append(kept, got), append(want, w)
+			}
+		}
+	}
+	for i := range kept {
+		if kept[i] != want[i] {
+			t.Fatalf("finding %d changed after later calls: %+v, want %+v", i, kept[i], want[i])
+		}
+	}
+	if len(kept) < 1000 {
+		t.Fatalf("only %d findings made", len(kept))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,12 @@ func BenchmarkRun(b *testing.B) { benchRun(b, "schema-only") }
 // BenchmarkRunValidators is BenchmarkRun through the example job with its
 // four validators.
 func BenchmarkRunValidators(b *testing.B) { benchRun(b, "sensor-feed") }
+
+// BenchmarkRunAllQuarantined is BenchmarkRunValidators with a device
+// registry that knows none of the devices: every record is quarantined
+// (by the schema, or by registry with a reason), the rejected path's cost
+// (build/bench.sh's sensor-feed-unknown).
+func BenchmarkRunAllQuarantined(b *testing.B) { benchRun(b, "sensor-feed-unknown") }
 
 // schemaOnlyJob is the example job without its validators, as
 // build/bench.sh runs it.
@@ -60,8 +67,14 @@ func benchRun(b *testing.B, job string) {
 			}
 			enginetest.Pin(b, p, "tester", "bench")
 		}
+		if job == "sensor-feed-unknown" {
+			if err := os.WriteFile(filepath.Join(p.Root, "lookups", "device-registry.txt"), []byte("ZZ-000000\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			enginetest.Pin(b, p, "tester", "bench")
+		}
 		b.StartTimer()
-		res, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: job, Input: in, AsOf: enginetest.AsOf, Workers: 2})
+		res, err := ratchet.Run(context.Background(), p, ratchet.RunOptions{Job: strings.TrimSuffix(job, "-unknown"), Input: in, AsOf: enginetest.AsOf, Workers: 2})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -72,7 +85,7 @@ func benchRun(b *testing.B, job string) {
 		p.Close()
 		b.StartTimer()
 	}
-	if records != int64(b.N)*100000 || quarantined == 0 {
+	if records != int64(b.N)*100000 || quarantined == 0 || (job == "sensor-feed-unknown" && quarantined != 100000) {
 		b.Fatalf("%d records in over %d batches, %d quarantined in the last: expected 100,000 a batch and some quarantined", records, b.N, quarantined)
 	}
 	b.ReportMetric(float64(records)/elapsed.Seconds(), "records/s")

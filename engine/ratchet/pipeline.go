@@ -172,9 +172,9 @@ func (s *stages) evaluate(it *item, st *stats) {
 }
 
 // finalize renders the record's output line — verified or quarantined —
-// and its lineage leaf, once every stage has had its say. A verified line
-// is appended to *lines, the chunk's buffer, and it.verified is its part
-// of it.
+// and its lineage leaf, once every stage has had its say. The line is
+// appended to *lines, the chunk's buffer, and it.verified or it.quar is
+// its part of it.
 func (s *stages) finalize(it *item, lines *[]byte) {
 	rec := it.rec
 	if len(it.reasons) == 0 {
@@ -213,16 +213,22 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 		}
 		return
 	}
+	// The quarantine line goes into the chunk's buffer too, after the
+	// verified lines before it; the record's bytes are written from Raw
+	// as they are, not copied into a string first.
 	q := finding.QuarantineEntry{Ordinal: rec.Ordinal, Line: rec.Line, Offset: rec.Offset, Length: rec.Length, Reasons: it.reasons, Actions: it.actions}
+	var raw []byte
 	switch {
 	case rec.TooLong:
 		q.RawOmitted = fmt.Sprintf("%d bytes, over max_record_bytes; they are in the batch's input blob at offset %d", rec.Length, rec.Offset)
 	case utf8.Valid(rec.Raw):
-		q.Raw = string(rec.Raw)
+		raw = rec.Raw
 	default:
 		q.RawBase64 = base64.StdEncoding.EncodeToString(rec.Raw)
 	}
-	it.quar = finding.QuarantineLine(&q)
+	n := len(*lines)
+	*lines = finding.AppendQuarantineRecord(*lines, &q, raw)
+	it.quar = (*lines)[n:len(*lines):len(*lines)]
 	leaf.Output = sha256.Sum256(it.quar)
 	leaf.Reasons = finding.ReasonsDigest(it.actions, it.reasons)
 }

@@ -234,26 +234,39 @@ func CheckConfig(m *sandbox.Manifest, cfg []byte) error {
 // record that passed the schema, so a record carries the reasons of all of
 // them.
 func runValidators(ctx context.Context, vs []*validator, insts []checker, items []item, st *stats) error {
-	var idx []int
+	sc := scratchPool.Get().(*validateScratch)
+	defer scratchPool.Put(sc)
+	sc.rules = sc.rules[:0]
+	idx := sc.idx[:0]
 	for i := range items {
 		if items[i].stage == "" || items[i].stage == finding.StageValidate {
 			idx = append(idx, i)
 		}
 	}
+	sc.idx = idx
 	if len(idx) == 0 {
 		return nil
 	}
-	before := make([]int, len(idx)) // reasons each record had before this call
-	for j, i := range idx {
-		before[j] = len(items[i].reasons)
+	before := sc.before[:0] // reasons each record had before this call
+	for _, i := range idx {
+		before = append(before, len(items[i].reasons))
 	}
+	sc.before = before
+	sc.grow(len(vs))
 	for k, v := range vs {
-		b := batchFor(v, items, idx)
-		verdicts, trapped, err := v.call(ctx, &insts[k], b)
+		b := batchFor(v, items, idx, sc.batches[k])
+		sc.batches[k] = b
+		verdicts, trapped, err := v.call(ctx, &insts[k], b, sc.verdicts[k])
 		if err != nil {
 			return err
 		}
+		if trapped == nil {
+			sc.verdicts[k] = verdicts // its array, for the next chunk's call
+		}
 		m := v.plugin.Manifest()
+		pf := &sc.findings[k]
+		pf.Reset(m, verdicts)
+		slab := reasonSlab(items, idx, verdicts, trapped)
 		for j, i := range idx {
 			it := &items[i]
 			if e, ok := trapped[j]; ok {
@@ -261,12 +274,15 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 				continue
 			}
 			vd := verdicts[j]
+			if need := newReasons(vd); need > 0 {
+				it.reasons = withRoom(it.reasons, need, &slab)
+			}
 			for n, r := range vd.Reasons {
 				if n == finding.MaxPluginReasons {
 					it.reasons = append(it.reasons, finding.PluginReasonsCapped(m, len(vd.Reasons)-n))
 					break
 				}
-				it.reasons = append(it.reasons, finding.FromPlugin(m, r, v.pointerOf(r.FieldIndex)))
+				it.reasons = append(it.reasons, pf.Of(r, v.pointerOf(r.FieldIndex)))
 			}
 			if !vd.OK && len(vd.Reasons) == 0 {
 				it.reasons = append(it.reasons, finding.PluginRejected(m))
@@ -293,22 +309,127 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 		}
 		// Each rule once per record: a new reason counts when no reason
 		// before it (this stage's or an earlier one's) has its rule. A
-		// scan of a few reasons, not a map per quarantined record.
+		// scan of a few reasons, not a map per quarantined record; the
+		// counts go into st's map once a chunk.
 		for k := before[j]; k < len(it.reasons); k++ {
 			rule := it.reasons[k].Rule
 			if !slices.ContainsFunc(it.reasons[:k], func(x finding.Finding) bool { return x.Rule == rule }) {
-				st.rules[[2]string{finding.StageValidate, rule}]++
+				sc.count(rule, st)
 			}
 		}
 	}
+	for _, c := range sc.rules {
+		st.rules[[2]string{finding.StageValidate, c.rule}] += c.n
+	}
+	sc.rules = sc.rules[:0]
 	return nil
+}
+
+// ruleCount is how many records of a chunk a rule rejected.
+type ruleCount struct {
+	rule string
+	n    int64
+}
+
+// maxCountedRules bounds the rules a chunk counts in its scratch; more
+// (a plugin whose rules name each record) go to st's map directly.
+const maxCountedRules = 32
+
+// count counts one record rejected by rule.
+func (sc *validateScratch) count(rule string, st *stats) {
+	for k := range sc.rules {
+		if sc.rules[k].rule == rule {
+			sc.rules[k].n++
+			return
+		}
+	}
+	if len(sc.rules) == maxCountedRules {
+		st.rules[[2]string{finding.StageValidate, rule}]++
+		return
+	}
+	sc.rules = append(sc.rules, ruleCount{rule, 1})
+}
+
+// newReasons is how many reasons a verdict gives its record.
+func newReasons(vd sandbox.Verdict) int {
+	switch {
+	case len(vd.Reasons) > finding.MaxPluginReasons:
+		return finding.MaxPluginReasons + 1 // and PluginReasonsCapped
+	case len(vd.Reasons) > 0:
+		return len(vd.Reasons)
+	case !vd.OK:
+		return 1 // PluginRejected
+	}
+	return 0
+}
+
+// reasonSlab is one array for the reasons one plugin call adds to the
+// chunk's records, where their reasons have no room left: one allocation
+// a call, not one a rejected record.
+func reasonSlab(items []item, idx []int, verdicts []sandbox.Verdict, trapped map[int]*sandbox.Error) []finding.Finding {
+	size := 0
+	for j, i := range idx {
+		if _, ok := trapped[j]; ok {
+			continue
+		}
+		rs := items[i].reasons
+		if need := newReasons(verdicts[j]); need > cap(rs)-len(rs) {
+			size += len(rs) + need
+		}
+	}
+	if size == 0 {
+		return nil
+	}
+	return make([]finding.Finding, size)
+}
+
+// withRoom returns rs with room for need more, in the next part of *slab
+// when it has none (rs's findings copied there).
+func withRoom(rs []finding.Finding, need int, slab *[]finding.Finding) []finding.Finding {
+	if cap(rs)-len(rs) >= need {
+		return rs
+	}
+	n := len(rs) + need
+	if len(*slab) < n {
+		return slices.Grow(rs, need)
+	}
+	out := (*slab)[:len(rs):n]
+	copy(out, rs)
+	*slab = (*slab)[n:]
+	return out
+}
+
+// validateScratch is what runValidators needs for one chunk and can use
+// again for the next: the records' indices, each plugin's batch (its
+// columns) and verdicts, and the findings of its reasons. Kept in
+// scratchPool, so a worker's chunks after the first allocate none of it.
+type validateScratch struct {
+	idx, before []int
+	batches     []*sandbox.Batch
+	verdicts    [][]sandbox.Verdict
+	findings    []finding.PluginFindings
+	rules       []ruleCount
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(validateScratch) }}
+
+// grow gives the scratch room for n plugins.
+func (sc *validateScratch) grow(n int) {
+	for len(sc.batches) < n {
+		sc.batches = append(sc.batches, nil)
+		sc.verdicts = append(sc.verdicts, nil)
+		sc.findings = append(sc.findings, finding.PluginFindings{})
+	}
 }
 
 // call validates b on the caller's instance. A deterministic trap is
 // bisected on fresh instances to find the records that cause it; any other
 // failure (a timeout, resource exhaustion, a malformed result) fails the
 // batch.
-func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch) ([]sandbox.Verdict, map[int]*sandbox.Error, error) {
+//
+// The verdicts are written into dst's array when it has room and the
+// call does not trap.
+func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch, dst []sandbox.Verdict) ([]sandbox.Verdict, map[int]*sandbox.Error, error) {
 	if *inst == nil {
 		in, err := v.newChecker(ctx)
 		if err != nil {
@@ -316,7 +437,13 @@ func (v *validator) call(ctx context.Context, inst *checker, b *sandbox.Batch) (
 		}
 		*inst = in
 	}
-	verdicts, err := (*inst).Validate(ctx, b)
+	var verdicts []sandbox.Verdict
+	var err error
+	if in, ok := (*inst).(*sandbox.Instance); ok {
+		verdicts, err = in.ValidateInto(ctx, b, dst)
+	} else {
+		verdicts, err = (*inst).Validate(ctx, b)
+	}
 	if err == nil {
 		return verdicts, nil, nil
 	}
@@ -345,9 +472,10 @@ func (v *validator) pointerOf(field int) string {
 
 // batchFor puts the values the plugin reads into columns: the host parsed
 // each record once; the guest never sees JSON.
-func batchFor(v *validator, items []item, idx []int) *sandbox.Batch {
+// The batch is made in reuse's columns when they have room.
+func batchFor(v *validator, items []item, idx []int, reuse *sandbox.Batch) *sandbox.Batch {
 	fields := v.plugin.Manifest().Fields
-	b := sandbox.NewBatch(fields, len(idx))
+	b := reuse.Reuse(fields, len(idx))
 	b.First = uint64(items[idx[0]].rec.Ordinal - 1)
 	toks := make([][]string, len(fields)) // each pointer split once a batch, not once a record
 	for f := range fields {

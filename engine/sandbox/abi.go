@@ -67,6 +67,44 @@ func NewBatch(fields []Field, n int) *Batch {
 	return b
 }
 
+// Reuse returns NewBatch(fields, n) made in b's arrays where they have
+// room (b may be nil): a caller that fills batch after batch for one
+// plugin allocates its columns once. What b held is dropped.
+func (b *Batch) Reuse(fields []Field, n int) *Batch {
+	if b == nil {
+		return NewBatch(fields, n)
+	}
+	b.N, b.First = n, 0
+	if cap(b.Columns) < len(fields) {
+		b.Columns = make([]Column, len(fields))
+	}
+	b.Columns = b.Columns[:len(fields)]
+	for j, f := range fields {
+		c := &b.Columns[j]
+		num, str, bools := c.Num, c.Str, c.Bool
+		*c = Column{Present: resized(c.Present, n)}
+		switch f.Type {
+		case TypeNumber:
+			c.Num = resized(num, n)
+		case TypeString:
+			c.Str = resized(str, n)
+		case TypeBool:
+			c.Bool = resized(bools, n)
+		}
+	}
+	return b
+}
+
+// resized is s with n zero elements, in s's array when it has room.
+func resized[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
 // SetNumber sets record i's value of column j.
 func (b *Batch) SetNumber(j, i int, v float64) {
 	b.Columns[j].Num[i], b.Columns[j].Present[i] = v, true
@@ -284,15 +322,34 @@ type Value struct {
 // decodeResult parses a result message for a batch of n records.
 // Every length and index is checked: the guest is not trusted.
 func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict, error) {
+	return decodeResultInto(msg, n, fields, transforms, nil)
+}
+
+// okVerdicts returns n verdicts, every one OK with nothing else: dst's
+// array when it has room (its old contents dropped), else a new one.
+func okVerdicts(dst []Verdict, n int) []Verdict {
+	if cap(dst) < n {
+		dst = make([]Verdict, n)
+	}
+	dst = dst[:n]
+	for i := range dst {
+		dst[i] = Verdict{OK: true}
+	}
+	return dst
+}
+
+// decodeResultInto is decodeResult with the verdicts written into dst's
+// array when it has room. A record's reasons, and every rule, message and
+// string value, share a few allocations per call, not one each: the
+// strings are cut from one copy of the message, and the reasons of a
+// result that lists them record by record (as the PDK and pawl.h write
+// them) are parts of one slice.
+func decodeResultInto(msg []byte, n int, fields []Field, transforms bool, dst []Verdict) ([]Verdict, error) {
 	le := binary.LittleEndian
 	if len(msg) == 0 {
 		// The empty result (ptr|len = 0, docs/plugin-abi.md §3): every
 		// record passes, nothing replaced.
-		verdicts := make([]Verdict, n)
-		for i := range verdicts {
-			verdicts[i].OK = true
-		}
-		return verdicts, nil
+		return okVerdicts(dst, n), nil
 	}
 	if len(msg) < 16 {
 		return nil, fmt.Errorf("result of %d bytes: shorter than its 16-byte header", len(msg))
@@ -311,10 +368,7 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 	if uint64(nReasons)*16+uint64(nRepl)*9 > uint64(len(msg)-16) {
 		return nil, fmt.Errorf("result claims %d reasons and %d replacements in %d bytes", nReasons, nRepl, len(msg))
 	}
-	verdicts := make([]Verdict, n)
-	for i := range verdicts {
-		verdicts[i].OK = true
-	}
+	verdicts := okVerdicts(dst, n)
 	r := &reader{b: msg, off: 16}
 	u32 := func() (uint32, error) {
 		b, err := r.bytes(4)
@@ -323,10 +377,13 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 		}
 		return le.Uint32(b), nil
 	}
-	// last is the rule of the reason before: a plugin gives the same few
-	// rules again and again, and each is one string, not one per reason.
-	var last string
-	str := func(what string, max int, last *string) (string, error) {
+	// text is the message after its header, copied once out of guest
+	// memory; every string of the result is a part of it.
+	var text string
+	if nReasons+nRepl > 0 {
+		text = string(msg[16:])
+	}
+	str := func(what string, max int) (string, error) {
 		l, err := u32()
 		if err != nil {
 			return "", err
@@ -338,17 +395,10 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 		if err != nil {
 			return "", err
 		}
-		if last != nil && *last != "" && string(b) == *last {
-			return *last, nil
-		}
 		if !utf8.Valid(b) {
 			return "", fmt.Errorf("%s %q is not valid UTF-8", what, b)
 		}
-		if last != nil {
-			*last = string(b)
-			return *last, nil
-		}
-		return string(b), nil
+		return text[r.off-16-len(b) : r.off-16], nil
 	}
 	field := func(v uint32, allowWhole bool) (string, int, error) {
 		if v == math.MaxUint32 && allowWhole {
@@ -359,6 +409,12 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 		}
 		return fields[v].Name, int(v), nil
 	}
+	var reasons []Reason // in the result's order
+	var recs []uint32    // the record of each
+	if nReasons > 0 {
+		reasons, recs = make([]Reason, nReasons), make([]uint32, nReasons)
+	}
+	inOrder := true
 	for k := uint32(0); k < nReasons; k++ {
 		rec, err := u32()
 		if err != nil {
@@ -375,20 +431,37 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 		if err != nil {
 			return nil, fmt.Errorf("reason %d: %w", k, err)
 		}
-		rule, err := str("rule", maxRuleBytes, &last)
+		rule, err := str("rule", maxRuleBytes)
 		if err != nil {
 			return nil, fmt.Errorf("reason %d: %w", k, err)
 		}
 		if rule == "" {
 			return nil, fmt.Errorf("reason %d: empty rule id", k)
 		}
-		text, err := str("message", maxMessageBytes, nil)
+		text, err := str("message", maxMessageBytes)
 		if err != nil {
 			return nil, fmt.Errorf("reason %d: %w", k, err)
 		}
-		v := &verdicts[rec]
-		v.OK = false
-		v.Reasons = append(v.Reasons, Reason{Rule: rule, Field: fname, FieldIndex: fidx, Message: text})
+		reasons[k], recs[k] = Reason{Rule: rule, Field: fname, FieldIndex: fidx, Message: text}, rec
+		inOrder = inOrder && (k == 0 || rec >= recs[k-1])
+	}
+	if inOrder {
+		// Each record's reasons are one run of the slice: a view of it.
+		for k := 0; k < len(reasons); {
+			end := k + 1
+			for end < len(reasons) && recs[end] == recs[k] {
+				end++
+			}
+			v := &verdicts[recs[k]]
+			v.OK, v.Reasons = false, reasons[k:end:end]
+			k = end
+		}
+	} else {
+		for k := range reasons {
+			v := &verdicts[recs[k]]
+			v.OK = false
+			v.Reasons = append(v.Reasons, reasons[k])
+		}
 	}
 	if nRepl > 0 && !transforms {
 		return nil, fmt.Errorf("%d replacement values from a plugin whose manifest does not declare \"transforms\"", nRepl)
@@ -426,7 +499,7 @@ func decodeResult(msg []byte, n int, fields []Field, transforms bool) ([]Verdict
 			}
 			val.Num = math.Float64frombits(le.Uint64(b))
 		case t == 2:
-			if val.Str, err = str("string value", math.MaxInt32, nil); err != nil {
+			if val.Str, err = str("string value", math.MaxInt32); err != nil {
 				return nil, fmt.Errorf("replacement %d: %w", k, err)
 			}
 		case t == 3:

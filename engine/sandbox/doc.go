@@ -52,6 +52,10 @@
 //	in, _ := p.NewInstance(ctx, sandbox.InstanceConfig{Config: cfg, AsOf: asOf, Seed: seed})
 //	verdicts, err := in.Validate(ctx, batch) // batch.Columns follow p.Manifest().Fields
 //
+// A caller that validates chunk after chunk keeps its batch and verdicts
+// and has them made again in the same arrays: batch = batch.Reuse(fields,
+// n), verdicts, err = in.ValidateInto(ctx, batch, verdicts).
+//
 // Instances are not safe for concurrent use: one per goroutine, fresh for
 // each run. Stateless plugins may run on many instances at once; ordered
 // plugins on one instance, in record order.

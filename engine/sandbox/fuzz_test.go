@@ -380,7 +380,8 @@ func FuzzResultRoundTrip(f *testing.F) {
 // it has no reasons, every field index in range and naming its field (or
 // -1 and "" for the record as a whole), rules non-empty and within their
 // limits, valid UTF-8, replacement values of the field's type, and none
-// without "transforms". Accepted or not, it allocates no more than a bound
+// without "transforms"; decoded into a used slice of verdicts, the same.
+// Accepted or not, it allocates no more than a bound
 // proportional to the input and the batch size.
 func FuzzDecodeResult(f *testing.F) {
 	seed := func(n int, build func(r *pdk.Result)) []byte {
@@ -417,6 +418,15 @@ func FuzzDecodeResult(f *testing.F) {
 		}
 		if len(v) != n {
 			t.Fatalf("%d verdicts for %d records", len(v), n)
+		}
+		// Decoded into a used slice of verdicts (ValidateInto): the same
+		// verdicts, in that slice, nothing of what it held left.
+		used := make([]Verdict, n+1)
+		for i := range used {
+			used[i] = Verdict{Reasons: []Reason{{Rule: "stale"}}, Replacements: []Replacement{{Field: "stale"}}}
+		}
+		if again, err := decodeResultInto(msg, n, resultFields, transforms, used); err != nil || !sameVerdicts(again, v) || n > 0 && &again[0] != &used[0] {
+			t.Fatalf("decoded into a used slice: %+v, %v; fresh: %+v", again, err, v)
 		}
 		for i, x := range v {
 			if x.OK != (len(x.Reasons) == 0) {

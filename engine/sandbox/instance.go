@@ -200,6 +200,14 @@ func (in *Instance) closeLocked(ctx context.Context, why error) {
 // same records fail the same way on a fresh instance, so bisect (Bisect);
 // every other error fails the batch.
 func (in *Instance) Validate(ctx context.Context, b *Batch) ([]Verdict, error) {
+	return in.ValidateInto(ctx, b, nil)
+}
+
+// ValidateInto is Validate with the verdicts written into dst's array
+// when it has room for b.N of them (what dst held is dropped): a caller
+// that validates batch after batch reuses one slice of verdicts instead
+// of allocating one a call.
+func (in *Instance) ValidateInto(ctx context.Context, b *Batch, dst []Verdict) ([]Verdict, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	m := in.p.manifest
@@ -219,7 +227,7 @@ func (in *Instance) Validate(ctx context.Context, b *Batch) ([]Verdict, error) {
 	if err != nil {
 		return nil, err
 	}
-	verdicts, err := decodeResult(res, b.N, m.Fields, m.Transforms)
+	verdicts, err := decodeResultInto(res, b.N, m.Fields, m.Transforms, dst)
 	if err != nil {
 		in.closeLocked(ctx, err)
 		return nil, in.errorf("validate", KindMalformedResult, b, "%v", err)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestManifestRoundTrip(t *testing.T) {
@@ -65,6 +66,53 @@ func TestEncodeLayout(t *testing.T) {
 	off := le.Uint32(d[8:])
 	if s, e := le.Uint32(msg[off+4:]), le.Uint32(msg[off+8:]); string(msg[off+16+s:off+16+e]) != "héllo" {
 		t.Errorf("string[1] = %q", msg[off+16+s:off+16+e])
+	}
+}
+
+// TestReusedBatchIsNew: a batch refilled in the arrays of a used one
+// (Reuse: larger, then smaller, then of other field types) encodes to the
+// bytes a new batch with the same values does, and its Subset is the new
+// one's.
+func TestReusedBatchIsNew(t *testing.T) {
+	fields := []Field{{Name: "n", Type: TypeNumber}, {Name: "s", Type: TypeString}, {Name: "b", Type: TypeBool}}
+	fill := func(b *Batch, fs []Field, n int) *Batch {
+		for i := 0; i < n; i += 2 {
+			for j, f := range fs {
+				switch f.Type {
+				case TypeNumber:
+					b.SetNumber(j, i, float64(i)+0.5)
+				case TypeString:
+					b.SetString(j, i, strings.Repeat("x", i))
+				case TypeBool:
+					b.SetBool(j, i, i%4 == 0)
+				}
+			}
+		}
+		b.First = uint64(n)
+		return b
+	}
+	var used *Batch
+	for _, tc := range []struct {
+		fs []Field
+		n  int
+	}{{fields, 9}, {fields, 20}, {fields, 3}, {[]Field{fields[2], fields[0]}, 5}, {fields, 0}} {
+		used = fill(used.Reuse(tc.fs, tc.n), tc.fs, tc.n)
+		want := fill(NewBatch(tc.fs, tc.n), tc.fs, tc.n)
+		got, err := used.Encode(tc.fs, time.Unix(5, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, _ := want.Encode(tc.fs, time.Unix(5, 0)); string(got) != string(w) {
+			t.Fatalf("%d records of %d fields: reused batch encodes to\n% x\nnew one to\n% x", tc.n, len(tc.fs), got, w)
+		}
+		idx := []int{tc.n / 2}
+		if tc.n > 0 {
+			g, _ := used.Subset(idx).Encode(tc.fs, time.Unix(5, 0))
+			w, _ := want.Subset(idx).Encode(tc.fs, time.Unix(5, 0))
+			if string(g) != string(w) {
+				t.Fatalf("%d records of %d fields: subsets differ", tc.n, len(tc.fs))
+			}
+		}
 	}
 }
 
