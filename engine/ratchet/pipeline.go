@@ -195,7 +195,10 @@ var flatKinds = [...]schema.Kind{records.FlatNull: schema.KindNull, records.Flat
 // record (rejected ones included): those take the full path, which decides
 // and gives the reasons.
 func (s *stages) flat(it *item, st *stats, lines *[]byte) bool {
-	text := string(it.rec.Raw)
+	text := it.rec.Text
+	if text == "" {
+		text = string(it.rec.Raw)
+	}
 	var mbuf [records.MaxFlatMembers]records.FlatMember
 	ms, ok := records.ScanFlat(text, mbuf[:0])
 	if !ok {

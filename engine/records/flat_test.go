@@ -3,6 +3,8 @@ package records
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -198,6 +200,39 @@ func TestScanFlatCorpora(t *testing.T) {
 	// Both sides of the property are exercised.
 	if accepted < 100 || accepted > len(inputs)-100 {
 		t.Errorf("%d of %d inputs accepted: the corpora do not test both sides", accepted, len(inputs))
+	}
+}
+
+// TestJSONLText: the JSONL reader's Record.Text is the record's bytes,
+// still after many blocks of text were filled; "" only for a line too long
+// for a block, whose Raw is then its own.
+func TestJSONLText(t *testing.T) {
+	var in bytes.Buffer
+	for i := range 3000 {
+		fmt.Fprintf(&in, "{\"i\":%d,\"s\":%q}\n", i, strings.Repeat("x", i%300))
+		if i%1000 == 0 {
+			fmt.Fprintf(&in, "%s\n", strings.Repeat("y", rawBlockMax+1))
+		}
+	}
+	r := NewJSONLReader(&in, Options{})
+	var recs []*Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	if len(recs) != 3003 {
+		t.Fatalf("%d records, want 3003", len(recs))
+	}
+	for _, rec := range recs {
+		if long := len(rec.Raw) > rawBlockMax; long && rec.Text != "" || !long && rec.Text != string(rec.Raw) {
+			t.Fatalf("record %d: Text %q, Raw %q", rec.Ordinal, rec.Text, rec.Raw)
+		}
 	}
 }
 
