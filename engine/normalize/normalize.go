@@ -105,6 +105,21 @@ func (p *Profile) Record(v any, st *Stats) (any, []Finding) {
 	return out, w.findings
 }
 
+// PlainRecord is Record for a record that the caller knows holds nothing
+// but printable ASCII in its strings and keys (engine/records.ScanFlat's
+// records): when the profile leaves every such record unchanged and finds
+// nothing in it (no field needs reference values or lower-casing), it
+// counts the record in st as Record would and returns true. Otherwise it
+// counts nothing and returns false, and the caller takes the record
+// through Record.
+func (p *Profile) PlainRecord(st *Stats) bool {
+	if p.plainWork {
+		return false
+	}
+	st.Records++
+	return true
+}
+
 // Field runs one value through the boundary as the field at pointer would
 // be: the value and what was found.
 func (p *Profile) Field(pointer, s string) (string, []Finding) {

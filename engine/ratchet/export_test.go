@@ -41,6 +41,7 @@ var (
 	StateBuffer   = &stateBuffer
 	SkipLineage   = &skipLineage
 	SkipNormalize = &skipNormalize
+	SkipFlat      = &skipFlat
 )
 
 // Checker is what a native build of a plugin implements in

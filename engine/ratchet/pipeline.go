@@ -33,8 +33,10 @@ import (
 const chunkRecords = 512
 
 // skipLineage and skipNormalize turn a part of the pipeline off; only the
-// benchmarks that measure what those parts cost set them.
-var skipLineage, skipNormalize bool
+// benchmarks that measure what those parts cost set them. skipFlat turns
+// the flat path off (every record through the decoder), for the tests that
+// compare the two and the benchmarks.
+var skipLineage, skipNormalize, skipFlat bool
 
 // noReasons is the reasons digest of a record verified without any action.
 var noReasons = finding.ReasonsDigest(nil, nil)
@@ -79,7 +81,11 @@ type item struct {
 // first stage that rejects the record — later stages would read what that
 // stage refused — and keeps every reason that stage found. A record that
 // passes keeps its decoded, normalized value for the validators.
-func (s *stages) evaluate(it *item, st *stats) {
+//
+// With lines (a job without validators), a JSON record that the flat path
+// verifies has its canonical line appended to *lines and it.verified set
+// here, without a decoded value (see flat).
+func (s *stages) evaluate(it *item, st *stats, lines *[]byte) {
 	rec := it.rec
 	rec.Offset += s.baseOffset
 	for i := range rec.CellOffsets {
@@ -131,6 +137,8 @@ func (s *stages) evaluate(it *item, st *stats) {
 			return
 		}
 		v = m
+	} else if lines != nil && s.flat(it, st, lines) {
+		return
 	} else {
 		dv, err := records.DecodeJSON(rec.Raw, records.DecodeOptions{RequireObject: true})
 		if err != nil {
@@ -171,13 +179,58 @@ func (s *stages) evaluate(it *item, st *stats) {
 	}
 }
 
+// flatKinds maps the kinds of the records package's flat members to the
+// schema's.
+var flatKinds = [...]schema.Kind{records.FlatNull: schema.KindNull, records.FlatBool: schema.KindBool,
+	records.FlatNumber: schema.KindNumber, records.FlatString: schema.KindString}
+
+// flat is the decode, normalize and schema stages for the common record,
+// straight from its bytes: a flat object of printable-ASCII strings and
+// plain numbers (records.ScanFlat) that the normalization profile leaves
+// as it is (normalize.PlainRecord) and that the compiled schema verifies
+// (schema.ValidFlat). Its canonical line is its members sorted by key,
+// written as they are in the input — the bytes canonjson.Append writes for
+// the decoded map — so the record's outputs are those of the full path; no
+// map is built. It returns false, having counted nothing, for any other
+// record (rejected ones included): those take the full path, which decides
+// and gives the reasons.
+func (s *stages) flat(it *item, st *stats, lines *[]byte) bool {
+	text := it.rec.Text
+	if text == "" {
+		text = string(it.rec.Raw)
+	}
+	var mbuf [records.MaxFlatMembers]records.FlatMember
+	ms, ok := records.ScanFlat(text, mbuf[:0])
+	if !ok {
+		return false
+	}
+	var sbuf [records.MaxFlatMembers]schema.Member
+	sm := sbuf[:len(ms)]
+	for i := range ms {
+		m := &ms[i]
+		sm[i] = schema.Member{Key: m.Key, Text: m.Value, Kind: flatKinds[m.Kind]}
+		if m.Kind == records.FlatString {
+			sm[i].Text = m.Value[1 : len(m.Value)-1]
+		}
+	}
+	if !s.schema.ValidFlat(sm) || !s.norm.PlainRecord(&st.norm) {
+		return false
+	}
+	st.in[finding.StageNormalize]++
+	st.in[finding.StageSchema]++
+	n := len(*lines)
+	*lines = append(records.AppendFlat(*lines, ms), '\n')
+	it.verified = (*lines)[n:len(*lines):len(*lines)]
+	return true
+}
+
 // finalize renders the record's output line — verified or quarantined —
 // and its lineage leaf, once every stage has had its say. The line is
 // appended to *lines, the chunk's buffer, and it.verified or it.quar is
 // its part of it.
 func (s *stages) finalize(it *item, lines *[]byte) {
 	rec := it.rec
-	if len(it.reasons) == 0 {
+	if len(it.reasons) == 0 && it.verified == nil { // (flat wrote the line of a record it verified)
 		n := len(*lines)
 		*lines = append(canonjson.Append(*lines, it.v), '\n')
 		it.verified = (*lines)[n:len(*lines):len(*lines)]
@@ -741,8 +794,15 @@ func (o *outputs) writeChunk(c *chunk) error {
 // distributed one (ChunkWorker) both run it.
 func (s *stages) runChunk(ctx context.Context, c *chunk, stateless []*validator, insts []checker, finalize bool) {
 	c.st = newStats()
+	var lines *[]byte
+	if finalize && !s.validators && !skipNormalize && !skipFlat {
+		// No validator reads the records' values: the flat path may
+		// write the lines of the records it verifies (evaluate).
+		c.sizeLines()
+		lines = &c.lines
+	}
 	for i := range c.items {
-		s.evaluate(&c.items[i], c.st)
+		s.evaluate(&c.items[i], c.st, lines)
 	}
 	if len(stateless) > 0 {
 		c.err = runValidators(ctx, stateless, insts, c.items, c.st)
@@ -756,15 +816,21 @@ func (s *stages) runChunk(ctx context.Context, c *chunk, stateless []*validator,
 // hashes its leaves into a subtree.
 func (s *stages) finalizeChunk(c *chunk) {
 	c.tree = audit.NewLineageSegment(c.first)
+	c.sizeLines()
+	for i := range c.items {
+		s.finalize(&c.items[i], &c.lines)
+		c.tree.Append(c.items[i].leaf)
+	}
+}
+
+// sizeLines gives a chunk without a lines buffer one that holds its records'
+// lines when they are about as long as the records.
+func (c *chunk) sizeLines() {
 	if want := 0; cap(c.lines) == 0 {
 		for i := range c.items {
 			want += len(c.items[i].rec.Raw) + 1
 		}
 		c.lines = make([]byte, 0, want+want/4)
-	}
-	for i := range c.items {
-		s.finalize(&c.items[i], &c.lines)
-		c.tree.Append(c.items[i].leaf)
 	}
 }
 

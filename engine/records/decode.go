@@ -771,7 +771,7 @@ func scanNumber(b []byte, i int) (end int, rangeCheck bool, errAt int, why strin
 	return
 }
 
-func scanNumberKind(b []byte, i int) (end int, rangeCheck, integral bool, errAt int, why string) {
+func scanNumberKind[T string | []byte](b T, i int) (end int, rangeCheck, integral bool, errAt int, why string) {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}

@@ -117,6 +117,9 @@ func FuzzJSONLReader(f *testing.F) {
 			if !g.TooLong && !bytes.Equal(in[g.Offset:g.Offset+g.Length], g.Raw) {
 				t.Fatalf("record %d does not tile the input", i)
 			}
+			if g.Text != string(g.Raw) {
+				t.Fatalf("record %d Text %q, Raw %q", i, g.Text, g.Raw)
+			}
 		}
 		if r.(*JSONLReader).BlankLines() != blank || r.BytesRead() != int64(len(in)) {
 			t.Fatalf("blank %d (model %d), BytesRead %d of %d", r.(*JSONLReader).BlankLines(), blank, r.BytesRead(), len(in))

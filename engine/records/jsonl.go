@@ -3,6 +3,7 @@ package records
 import (
 	"bytes"
 	"io"
+	"strings"
 )
 
 // JSONLReader frames JSON Lines input. It is the Reader returned by
@@ -26,6 +27,9 @@ type JSONLReader struct {
 	// never reused: a record owns its part of it.
 	recs []Record
 	raw  []byte
+	// text is the block Record.Text is cut from: a strings.Builder's
+	// String() shares its bytes, which are never written again.
+	text strings.Builder
 }
 
 // Block sizes: the records and bytes of a few hundred typical lines. A line
@@ -58,6 +62,21 @@ func (r *JSONLReader) clone(line []byte) []byte {
 	n := len(r.raw)
 	r.raw = append(r.raw, line...)
 	return r.raw[n:len(r.raw):len(r.raw)]
+}
+
+// textOf copies line into the current block of text and returns it as a
+// string; "" for a line too long for a block.
+func (r *JSONLReader) textOf(line []byte) string {
+	if len(line) > rawBlockMax {
+		return ""
+	}
+	if len(line) > r.text.Cap()-r.text.Len() {
+		r.text = strings.Builder{}
+		r.text.Grow(rawBlock)
+	}
+	n := r.text.Len()
+	r.text.Write(line)
+	return r.text.String()[n:]
 }
 
 // NewJSONLReader returns a Reader of the JSON Lines in r.
@@ -128,6 +147,7 @@ func (r *JSONLReader) emit(line []byte, termLen int) *Record {
 		rec.TooLong = true
 	} else {
 		rec.Raw = r.clone(line)
+		rec.Text = r.textOf(line)
 	}
 	return rec
 }

@@ -17,6 +17,11 @@ type Record struct {
 	// Raw holds the record's exact input bytes without the terminator (LF or
 	// CRLF); nil when TooLong. It is owned by the caller and never reused.
 	Raw []byte
+	// Text is Raw as a string, when the reader has it at no cost (the
+	// JSONL reader cuts it from a block shared by a few hundred records);
+	// "" otherwise. It is for readers of the record's text that need a
+	// string (ScanFlat), so that they need not allocate one per record.
+	Text string
 	// TooLong is set when the record exceeded MaxRecordBytes: its bytes were
 	// skipped without buffering, Raw is nil and Length is the true length.
 	TooLong bool

@@ -62,6 +62,7 @@ type patternNode struct {
 type node struct {
 	sch      *jsonschema.Schema
 	fallback bool // the library checks this node
+	flatRoot bool // the root, and ValidFlat can decide it (flatRootOK)
 	bool     *bool
 
 	types   uint8
@@ -118,6 +119,7 @@ func compileFast(sch *jsonschema.Schema) (root *node, nodes, fallbacks int) {
 	}
 	c := &compiler{nodes: map[*jsonschema.Schema]*node{}}
 	root = c.node(sch)
+	root.flatRoot = flatRootOK(root)
 	return root, len(c.nodes), c.fallbacks
 }
 
@@ -401,6 +403,9 @@ func needsContext(root *jsonschema.Schema) bool {
 }
 
 // valid reports whether v conforms to n; the same verdict as the library's.
+// Scalars (strings, numbers, booleans and null) are checked by scalar, on
+// their text, so that a caller holding a value's text (ValidFlat) does not
+// box it; containers here.
 func (n *node) valid(v any) bool {
 	if n.bool != nil {
 		return *n.bool
@@ -408,23 +413,19 @@ func (n *node) valid(v any) bool {
 	if n.fallback {
 		return n.sch.Validate(v) == nil
 	}
-	var (
-		num  json.Number
-		nd   dec
-		nfit bool
-		t    uint8
-	)
+	var t uint8
 	switch x := v.(type) {
 	case nil:
-		t = tNull
+		return n.scalar(tNull, "null")
 	case bool:
-		t = tBoolean
+		if x {
+			return n.scalar(tBoolean, "true")
+		}
+		return n.scalar(tBoolean, "false")
 	case string:
-		t = tString
+		return n.scalar(tString, x)
 	case json.Number:
-		t = tNumber
-		num = x
-		nd, nfit = parseDec(string(x))
+		return n.scalar(tNumber, string(x))
 	case map[string]any:
 		t = tObject
 	case []any:
@@ -434,9 +435,7 @@ func (n *node) valid(v any) bool {
 		return n.sch.Validate(v) == nil
 	}
 	if n.hasTyp && n.types&t == 0 {
-		if t != tNumber || n.types&tInteger == 0 || !numIsInt(num, nd, nfit) {
-			return false
-		}
+		return false
 	}
 	if n.constV != nil && !equalJSON(v, *n.constV) {
 		return false
@@ -453,7 +452,7 @@ func (n *node) valid(v any) bool {
 			return false
 		}
 	}
-	if n.format != nil && !formatValid(n.format, v) {
+	if n.format != nil && n.format.Validate(v) != nil {
 		return false
 	}
 	if n.ref != nil {
@@ -473,41 +472,25 @@ func (n *node) valid(v any) bool {
 		if !n.array(x) {
 			return false
 		}
-	case string:
-		if n.minLen >= 0 || n.maxLen >= 0 {
-			l := utf8.RuneCountInString(x)
-			if (n.minLen >= 0 && l < n.minLen) || (n.maxLen >= 0 && l > n.maxLen) {
-				return false
-			}
-		}
-		if n.simple != nil {
-			if !n.simple.match(x) {
-				return false
-			}
-		} else if n.pattern != nil && !n.pattern.MatchString(x) {
-			return false
-		}
-	case json.Number:
-		if n.min != nil && n.min.cmp(num, nd, nfit) < 0 ||
-			n.max != nil && n.max.cmp(num, nd, nfit) > 0 ||
-			n.exMin != nil && n.exMin.cmp(num, nd, nfit) <= 0 ||
-			n.exMax != nil && n.exMax.cmp(num, nd, nfit) >= 0 ||
-			n.multipleOf != nil && !n.multipleOf.divides(num, nd, nfit) {
-			return false
-		}
 	}
-	if n.not != nil && n.not.valid(v) {
+	return n.applicators(func(s *node) bool { return s.valid(v) })
+}
+
+// applicators checks not, allOf, anyOf, oneOf and if/then/else, with
+// valid checking one subschema against the instance.
+func (n *node) applicators(valid func(*node) bool) bool {
+	if n.not != nil && valid(n.not) {
 		return false
 	}
 	for _, s := range n.allOf {
-		if !s.valid(v) {
+		if !valid(s) {
 			return false
 		}
 	}
 	if n.anyOf != nil {
 		ok := false
 		for _, s := range n.anyOf {
-			if s.valid(v) {
+			if valid(s) {
 				ok = true
 				break
 			}
@@ -519,7 +502,7 @@ func (n *node) valid(v any) bool {
 	if n.oneOf != nil {
 		matched := 0
 		for _, s := range n.oneOf {
-			if s.valid(v) {
+			if valid(s) {
 				if matched++; matched > 1 {
 					return false
 				}
@@ -530,15 +513,110 @@ func (n *node) valid(v any) bool {
 		}
 	}
 	if n.ifN != nil {
-		if n.ifN.valid(v) {
-			if n.thenN != nil && !n.thenN.valid(v) {
+		if valid(n.ifN) {
+			if n.thenN != nil && !valid(n.thenN) {
 				return false
 			}
-		} else if n.elseN != nil && !n.elseN.valid(v) {
+		} else if n.elseN != nil && !valid(n.elseN) {
 			return false
 		}
 	}
 	return true
+}
+
+// scalarValue is the value pawl's decoder gives for a scalar of type t
+// with text s, for the checks the library makes.
+func scalarValue(t uint8, s string) any {
+	switch t {
+	case tNull:
+		return nil
+	case tBoolean:
+		return s == "true"
+	case tNumber:
+		return json.Number(s)
+	}
+	return s
+}
+
+// scalar reports whether the scalar of type t (tNull, tBoolean, tString or
+// tNumber) with text s conforms to n: s is a string's value, a number's
+// JSON text, or "true", "false", "null". The same verdict as valid on the
+// decoded value, which it is for scalars; the value is only built when the
+// library must judge it.
+func (n *node) scalar(t uint8, s string) bool {
+	if n.bool != nil {
+		return *n.bool
+	}
+	if n.fallback {
+		return n.sch.Validate(scalarValue(t, s)) == nil
+	}
+	var (
+		nd   dec
+		nfit bool
+	)
+	if t == tNumber {
+		nd, nfit = parseDec(s)
+	}
+	if n.hasTyp && n.types&t == 0 {
+		if t != tNumber || n.types&tInteger == 0 || !numIsInt(json.Number(s), nd, nfit) {
+			return false
+		}
+	}
+	if n.constV != nil && !equalScalar(t, s, *n.constV) {
+		return false
+	}
+	if n.enum != nil {
+		found := false
+		for _, e := range n.enum {
+			if equalScalar(t, s, e) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if n.format != nil && !formatValid(n.format, t, s) {
+		return false
+	}
+	if n.ref != nil {
+		if !n.ref.scalar(t, s) {
+			return false
+		}
+		if n.refOnly {
+			return true
+		}
+	}
+	switch t {
+	case tString:
+		if n.minLen >= 0 || n.maxLen >= 0 {
+			l := utf8.RuneCountInString(s)
+			if (n.minLen >= 0 && l < n.minLen) || (n.maxLen >= 0 && l > n.maxLen) {
+				return false
+			}
+		}
+		if n.simple != nil {
+			if !n.simple.match(s) {
+				return false
+			}
+		} else if n.pattern != nil && !n.pattern.MatchString(s) {
+			return false
+		}
+	case tNumber:
+		num := json.Number(s)
+		if n.min != nil && n.min.cmp(num, nd, nfit) < 0 ||
+			n.max != nil && n.max.cmp(num, nd, nfit) > 0 ||
+			n.exMin != nil && n.exMin.cmp(num, nd, nfit) <= 0 ||
+			n.exMax != nil && n.exMax.cmp(num, nd, nfit) >= 0 ||
+			n.multipleOf != nil && !n.multipleOf.divides(num, nd, nfit) {
+			return false
+		}
+	}
+	if n.not == nil && n.allOf == nil && n.anyOf == nil && n.oneOf == nil && n.ifN == nil {
+		return true
+	}
+	return n.applicators(func(sub *node) bool { return sub.scalar(t, s) })
 }
 
 func (n *node) object(obj map[string]any) bool {
@@ -711,14 +789,33 @@ func equalJSON(a, b any) bool {
 	return false
 }
 
+// equalScalar is equalJSON(scalarValue(t, s), b) without building the
+// value.
+func equalScalar(t uint8, s string, b any) bool {
+	switch t {
+	case tNull:
+		return b == nil
+	case tBoolean:
+		b, ok := b.(bool)
+		return ok && b == (s == "true")
+	case tString:
+		b, ok := b.(string)
+		return ok && s == b
+	case tNumber:
+		b, ok := b.(json.Number)
+		return ok && numEqual(json.Number(s), b)
+	}
+	return false
+}
+
 // formatValid asks the library's own format function, except for
 // date-time strings that fastDateTime accepts: those the library accepts
 // too (FuzzCompiledMatchesSanthosh checks it), without allocating.
-func formatValid(f *jsonschema.Format, v any) bool {
-	if s, ok := v.(string); ok && f.Name == "date-time" && fastDateTime(s) {
+func formatValid(f *jsonschema.Format, t uint8, s string) bool {
+	if t == tString && f.Name == "date-time" && fastDateTime(s) {
 		return true
 	}
-	return f.Validate(v) == nil
+	return f.Validate(scalarValue(t, s)) == nil
 }
 
 // fastDateTime accepts a strict subset of RFC 3339 date-times:

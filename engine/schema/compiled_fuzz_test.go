@@ -226,6 +226,11 @@ func FuzzCompiledMatchesSanthosh(f *testing.F) {
 				ij, _ := json.Marshal(inst)
 				t.Fatalf("schema %s\ninstance %s\ncompiled path:\n%slibrary:\n%s", sj, ij, dump(got), dump(want))
 			}
+			checkFlat(t, s, lib, inst, func() string {
+				sj, _ := json.Marshal(root)
+				ij, _ := json.Marshal(inst)
+				return fmt.Sprintf("schema %s, instance %s", sj, ij)
+			})
 			if bad, _ := scanRecord(inst); s.fast != nil && !bad {
 				if fast := s.fast.valid(inst); fast != (want == nil) {
 					sj, _ := json.Marshal(root)

@@ -91,11 +91,12 @@ type caseResult struct {
 type coverage struct {
 	full, partial, library int // compiled entirely; some nodes left to the library; all left to it
 	cases                  int // cases both paths ran on
+	flat                   int // cases ValidFlat decided (objects of scalars)
 }
 
 func (c coverage) String() string {
-	return fmt.Sprintf("%d groups compiled fully, %d partly (some schemas checked by the library), %d left to the library; %d cases checked on both paths",
-		c.full, c.partial, c.library, c.cases)
+	return fmt.Sprintf("%d groups compiled fully, %d partly (some schemas checked by the library), %d left to the library; %d cases checked on both paths, %d by ValidFlat too",
+		c.full, c.partial, c.library, c.cases, c.flat)
 }
 
 // runSuiteFile runs one test file through CompileURL and Validate, the same
@@ -154,6 +155,9 @@ func runSuiteFile(t *testing.T, path string, opts Options, cov *coverage) []case
 				cov.cases++
 				if want := lib.Validate(inst); !reflect.DeepEqual(vs, want) {
 					t.Errorf("%s: the compiled path returns\n%s\nthe library alone\n%s", r.suiteCase, dump(vs), dump(want))
+				}
+				if checkFlat(t, s, lib, inst, r.suiteCase.String) {
+					cov.flat++
 				}
 				if bad, foreign := scanRecord(inst); s.fast != nil && !bad && !foreign {
 					if got, want := s.fast.valid(inst), s.sch.Validate(inst) == nil; got != want {
@@ -311,6 +315,9 @@ func TestOfficialSuite(t *testing.T) {
 		var cov coverage
 		results := runSuite(t, "*.json", Options{}, &cov)
 		t.Logf("required, pawl's configuration: %s", cov)
+		if cov.flat < 100 {
+			t.Errorf("ValidFlat decided %d cases of the suite; the differential check of the flat path needs more", cov.flat)
+		}
 		pass := checkExemptions(t, results, exemptions)
 		t.Logf("required, pawl's configuration (format asserted): %d/%d pass; %d exempted, each listed in suite_test.go",
 			pass, len(results), len(exemptions))
