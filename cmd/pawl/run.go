@@ -62,7 +62,6 @@ included; 1 with a message otherwise.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			version.HashBinary() // the batch record names the binary: hashed meanwhile
 			opt.Job = argv[0]
 			if opt.Input == "" {
 				return &usageError{fmt.Errorf("no input: pass --input FILE, or --input - to read standard input")}
@@ -79,6 +78,13 @@ included; 1 with a message otherwise.`,
 				return err
 			}
 			defer p.Close()
+			// The batch record names the binary: its hash found in the
+			// cache, or computed meanwhile.
+			hc, err := p.BinaryHashCache()
+			if err != nil {
+				return err
+			}
+			version.HashBinary(hc)
 			if distribute == "" {
 				distribute = p.Cfg.DistributeNATS
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/engine/version"
 )
 
 // runtimeKey tells plugin runtimes apart by the limits they enforce.
@@ -38,18 +39,11 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 	if rt, ok := p.rts[k]; ok {
 		return rt, nil
 	}
-	if p.cacheKey == nil {
-		key, err := seal.CacheKey(p.KeysDir())
-		if err != nil {
-			return nil, err
-		}
-		p.cacheKey = key
+	key, dir, err := p.cache()
+	if err != nil {
+		return nil, err
 	}
-	dir := p.Cfg.CacheDir
-	if dir == "" {
-		dir = filepath.Join(p.Data, "cache")
-	}
-	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), CacheKey: p.cacheKey, StageDir: p.WasmStageDir(),
+	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), CacheKey: key, StageDir: p.WasmStageDir(),
 		MemoryLimitPages: memoryPages, CallTimeout: callTimeout})
 	if err != nil {
 		return nil, err
@@ -59,6 +53,34 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 	}
 	p.rts[k] = rt
 	return rt, nil
+}
+
+// cache is the compilation cache's key (read, or made, on first use) and
+// directory.
+func (p *Project) cache() ([]byte, string, error) {
+	if p.cacheKey == nil {
+		key, err := seal.CacheKey(p.KeysDir())
+		if err != nil {
+			return nil, "", err
+		}
+		p.cacheKey = key
+	}
+	dir := p.Cfg.CacheDir
+	if dir == "" {
+		dir = filepath.Join(p.Data, "cache")
+	}
+	return p.cacheKey, dir, nil
+}
+
+// BinaryHashCache is where the executable's sha256 is kept between runs:
+// beside the compilation cache ("exe"), its entries MACed with the same
+// key (version.HashCache).
+func (p *Project) BinaryHashCache() (*version.HashCache, error) {
+	key, dir, err := p.cache()
+	if err != nil {
+		return nil, err
+	}
+	return &version.HashCache{Dir: filepath.Join(dir, "exe"), Key: key}, nil
 }
 
 // RecordCacheRejections puts on record, as plugin.cache_rejected entries,
