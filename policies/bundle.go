@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/loader/filter"
+	opaversion "github.com/open-policy-agent/opa/v1/version"
 )
 
 // The default bundle, written by `pawl init` into the project's policies/
@@ -111,6 +112,39 @@ type LoadOptions struct {
 	// PublicKeyPEM: unsigned, tampered (a file changed, added or removed) or
 	// signed by another key.
 	RequireSignature bool
+	// Checked, when set, remembers between processes the bundles that
+	// passed the check (every module, tests included, compiled with the
+	// production capabilities): a bundle it says passed is not compiled
+	// for the check again. Nil: the check is made once per process.
+	Checked CheckRecord
+}
+
+// CheckRecord keeps the facts "these files passed the check under these
+// rules" (CheckFact) between processes. Its keeper must make them
+// unforgeable by whoever may write where they are kept (the project keeps
+// them MACed by its cache key): a forged fact would let a bundle with a
+// forbidden builtin be used without its check.
+type CheckRecord interface {
+	// Passed reports whether fact was kept, authenticated.
+	Passed(fact string) bool
+	// Keep keeps fact; failing to keep it costs a compilation next time.
+	Keep(fact string)
+}
+
+// checkRules names how the check compiles (every module, tests included,
+// Rego v1, print statements kept, the production capabilities): a change
+// to it must change this string, so facts kept under the old rules are
+// not taken for the new.
+const checkRules = "pawl policy check v1: all modules, tests included, rego.v1, print kept"
+
+// CheckFact is what a CheckRecord keeps for the bundle whose
+// BundleInfo.SHA256 is digest: the digest, the rules of the check, the
+// OPA version that compiled it and the builtins the capabilities leave
+// out (the rest is this OPA version's builtins), so the fact holds only
+// for the same files checked the same way by the same compiler.
+func CheckFact(digest string) string {
+	return fmt.Sprintf("%s\x00bundle %s\x00opa %s\x00removed builtins %s\x00allow_net []",
+		checkRules, digest, opaversion.Version, strings.Join(RemovedBuiltins(), ","))
 }
 
 // Bundle is a loaded, checked bundle: parsed modules, data, and identity.
@@ -236,6 +270,21 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 		keyID = DefaultKeyID
 	}
 
+	// The same files read the same way parse to the same modules and data:
+	// a process that read them before without a signature to verify (the
+	// bundle in force, rebuilt from the store) does not parse them again
+	// for another load without one. With a key, OPA's reader verifies the
+	// signature while it parses, so that load parses again.
+	readAs := readKey(digest, files)
+	if len(opts.PublicKeyPEM) == 0 && !opts.RequireSignature {
+		if prev := compiled.parsedBundle(readAs); prev != nil {
+			b := *prev
+			b.source = source
+			b.Files = list
+			return &b, nil
+		}
+	}
+
 	r := bundle.NewCustomReader(&memLoader{files: files}).
 		WithRegoVersion(ast.RegoV1).
 		WithCapabilities(Capabilities()).
@@ -329,13 +378,40 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	// let `print(time.now_ns())` through unchecked.
 	// The same files compile the same way: a bundle this process checked
 	// already (compiled) is not compiled again.
+	// A bundle checked before, in this process or (opts.Checked) in an
+	// earlier one, is not compiled for the check again.
 	if !compiled.wasChecked(digest) {
-		if _, err := compileModulesWith(b.modules, true); err != nil {
-			return nil, fail("%v", err)
+		fact := ""
+		if opts.Checked != nil {
+			fact = CheckFact(digest)
+		}
+		if fact == "" || !opts.Checked.Passed(fact) {
+			if _, err := compileModulesWith(b.modules, true); err != nil {
+				return nil, fail("%v", err)
+			}
+			if fact != "" {
+				opts.Checked.Keep(fact)
+			}
 		}
 		compiled.keepChecked(digest)
 	}
+	if !verified {
+		compiled.keepParsed(readAs, b)
+	}
 	return b, nil
+}
+
+// readKey names a bundle's bytes as read: its digest, which leaves the
+// signatures out, and the sha256 of its signatures file (or "unsigned"),
+// so that two loads share a reading only when every byte is the same.
+func readKey(digest string, files []memFile) string {
+	for _, f := range files {
+		if f.path == signaturesFile {
+			sum := sha256.Sum256(f.data)
+			return digest + " signatures " + hex.EncodeToString(sum[:])
+		}
+	}
+	return digest + " unsigned"
 }
 
 // compileModules compiles modules with the production capabilities; print

@@ -112,6 +112,41 @@ type compilations struct {
 	mu      sync.Mutex
 	checked []string // digests, oldest first
 	engines []compiledQueries
+	parsed  []parsedBundle // loaded without a signature check, oldest first
+}
+
+type parsedBundle struct {
+	read   string // readKey
+	bundle *Bundle
+}
+
+// parsedBundle is the bundle of exactly those bytes (readKey) this
+// process loaded and checked without verifying a signature, or nil.
+func (c *compilations) parsedBundle(read string) *Bundle {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.parsed {
+		if p.read == read {
+			return p.bundle
+		}
+	}
+	return nil
+}
+
+// keepParsed keeps b, loaded without a signature check: its modules and
+// data are never changed after the load (the compiler works on copies).
+func (c *compilations) keepParsed(read string, b *Bundle) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.parsed {
+		if p.read == read {
+			return
+		}
+	}
+	if len(c.parsed) == keepCompiled {
+		c.parsed = slices.Delete(c.parsed, 0, 1)
+	}
+	c.parsed = append(c.parsed, parsedBundle{read: read, bundle: b})
 }
 
 type compiledQueries struct {

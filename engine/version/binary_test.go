@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,22 @@ func TestBinarySHA256IsTheExecutables(t *testing.T) {
 	sum, err := BinarySHA256()
 	if err != nil || sum != sumOf(b) {
 		t.Fatalf("BinarySHA256 = %s, %v; the file's is %s", sum, err, sumOf(b))
+	}
+}
+
+// TestBuildID: the test binary's build ID has Go's form (four
+// slash-separated hashes); a file that is not ELF has none.
+func TestBuildID(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ELF only")
+	}
+	id := BuildID()
+	if parts := strings.Split(id, "/"); len(parts) != 4 || slices.Contains(parts, "") {
+		t.Fatalf("BuildID() = %q, not Go's actionID/.../contentID", id)
+	}
+	text := filepath.Join(t.TempDir(), "script")
+	os.WriteFile(text, []byte("#!/bin/sh\n"), 0o755)
+	if got := elfBuildID(text); got != "" {
+		t.Fatalf("a shell script's build ID: %q", got)
 	}
 }
