@@ -117,6 +117,11 @@ type LoadOptions struct {
 	// production capabilities): a bundle it says passed is not compiled
 	// for the check again. Nil: the check is made once per process.
 	Checked CheckRecord
+	// ProductionOnly: the caller needs the decisions only (NewEngine), not
+	// the test modules (Test). A bundle known to have passed its check and
+	// loaded without a signature to verify is then read without its
+	// *_test.rego files, which are most of its parsing.
+	ProductionOnly bool
 }
 
 // CheckRecord keeps the facts "these files passed the check under these
@@ -276,8 +281,9 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	// for another load without one. With a key, OPA's reader verifies the
 	// signature while it parses, so that load parses again.
 	readAs := readKey(digest, files)
-	if len(opts.PublicKeyPEM) == 0 && !opts.RequireSignature {
-		if prev := compiled.parsedBundle(readAs); prev != nil {
+	unverified := len(opts.PublicKeyPEM) == 0 && !opts.RequireSignature
+	if unverified {
+		if prev := compiled.parsedBundle(readAs, !opts.ProductionOnly); prev != nil {
 			b := *prev
 			b.source = source
 			b.Files = list
@@ -285,7 +291,29 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 		}
 	}
 
-	r := bundle.NewCustomReader(&memLoader{files: files}).
+	// Checked before, in this process or (opts.Checked) in an earlier one:
+	// not compiled for the check again; and a load that needs only the
+	// decisions, with no signature to verify over every file, does not
+	// parse the test modules either (they are most of a bundle's Rego).
+	passed := compiled.wasChecked(digest)
+	fact := ""
+	if !passed && opts.Checked != nil {
+		fact = CheckFact(digest)
+		passed = opts.Checked.Passed(fact)
+	}
+	read := files
+	full := true
+	if passed && opts.ProductionOnly && unverified {
+		read = make([]memFile, 0, len(files))
+		for _, f := range files {
+			if !isTestModule(f.path) {
+				read = append(read, f)
+			}
+		}
+		full = false
+	}
+
+	r := bundle.NewCustomReader(&memLoader{files: read}).
 		WithRegoVersion(ast.RegoV1).
 		WithCapabilities(Capabilities()).
 		WithProcessAnnotations(true).
@@ -350,7 +378,7 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	for _, m := range ob.Modules {
 		p := strings.TrimPrefix(m.Path, "/")
 		b.modules[p] = m.Parsed
-		if strings.HasSuffix(p, "_test.rego") {
+		if isTestModule(p) {
 			b.tests[p] = true
 		}
 	}
@@ -376,30 +404,25 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	// a forbidden builtin anywhere in the bundle refuses the bundle.
 	// Print statements are kept for this check: erasing them first would
 	// let `print(time.now_ns())` through unchecked.
-	// The same files compile the same way: a bundle this process checked
-	// already (compiled) is not compiled again.
-	// A bundle checked before, in this process or (opts.Checked) in an
-	// earlier one, is not compiled for the check again.
-	if !compiled.wasChecked(digest) {
-		fact := ""
-		if opts.Checked != nil {
-			fact = CheckFact(digest)
+	// The same files compile the same way: a bundle checked already
+	// (passed, above) is not compiled for the check again.
+	if !passed {
+		if _, err := compileModulesWith(b.modules, true); err != nil {
+			return nil, fail("%v", err)
 		}
-		if fact == "" || !opts.Checked.Passed(fact) {
-			if _, err := compileModulesWith(b.modules, true); err != nil {
-				return nil, fail("%v", err)
-			}
-			if fact != "" {
-				opts.Checked.Keep(fact)
-			}
+		if fact != "" {
+			opts.Checked.Keep(fact)
 		}
-		compiled.keepChecked(digest)
 	}
+	compiled.keepChecked(digest)
 	if !verified {
-		compiled.keepParsed(readAs, b)
+		compiled.keepParsed(readAs, full, b)
 	}
 	return b, nil
 }
+
+// isTestModule tells a bundle's test modules (never part of a decision).
+func isTestModule(p string) bool { return strings.HasSuffix(p, "_test.rego") }
 
 // readKey names a bundle's bytes as read: its digest, which leaves the
 // signatures out, and the sha256 of its signatures file (or "unsigned"),

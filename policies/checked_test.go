@@ -126,3 +126,47 @@ func TestParsedOncePerBundle(t *testing.T) {
 		t.Fatal("a tampered signed bundle loaded")
 	}
 }
+
+// TestProductionOnlySkipsTests: a load for the decisions alone of a
+// bundle known to have passed its check reads no test module, and decides
+// as the full bundle does; one not known to have passed is read whole and
+// checked; a later load that needs the tests (Test) reads them again.
+func TestProductionOnlySkipsTests(t *testing.T) {
+	defer forgetCompilations()
+	forgetCompilations()
+	dir := testBundle(t)
+	rec := &memRecord{facts: map[string]bool{}}
+	opts := LoadOptions{Checked: rec, ProductionOnly: true}
+	first, err := LoadBundle(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.tests) == 0 || len(rec.facts) != 1 {
+		t.Fatalf("not known to have passed: %d test modules read, %d facts kept; want them read and checked", len(first.tests), len(rec.facts))
+	}
+	forgetCompilations()
+	prod, err := LoadBundle(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prod.tests) != 0 || len(prod.modules) != len(first.modules)-len(first.tests) {
+		t.Fatalf("known to have passed: %d test modules of %d read", len(prod.tests), len(prod.modules))
+	}
+	if !reflect.DeepEqual(prod.Info, first.Info) || !reflect.DeepEqual(prod.Files, first.Files) {
+		t.Fatalf("the same bundle, another identity: %+v / %+v", prod.Info, first.Info)
+	}
+	e, err := NewEngine(t.Context(), prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.Decide(t.Context(), KindEgress, egressInput("https://partner.example/inbox/b1.jsonl")); err != nil || !d.Allow {
+		t.Fatalf("the whitelisted partner: %v %q %v", d.Allow, d.Deny, err)
+	}
+	full, err := LoadBundle(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.tests) != len(first.tests) {
+		t.Fatalf("a load for the tests after one without them: %d test modules, want %d", len(full.tests), len(first.tests))
+	}
+}

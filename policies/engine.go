@@ -117,16 +117,17 @@ type compilations struct {
 
 type parsedBundle struct {
 	read   string // readKey
+	full   bool   // its test modules were read too
 	bundle *Bundle
 }
 
 // parsedBundle is the bundle of exactly those bytes (readKey) this
 // process loaded and checked without verifying a signature, or nil.
-func (c *compilations) parsedBundle(read string) *Bundle {
+func (c *compilations) parsedBundle(read string, full bool) *Bundle {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.parsed {
-		if p.read == read {
+		if p.read == read && (p.full || !full) {
 			return p.bundle
 		}
 	}
@@ -135,18 +136,21 @@ func (c *compilations) parsedBundle(read string) *Bundle {
 
 // keepParsed keeps b, loaded without a signature check: its modules and
 // data are never changed after the load (the compiler works on copies).
-func (c *compilations) keepParsed(read string, b *Bundle) {
+func (c *compilations) keepParsed(read string, full bool, b *Bundle) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, p := range c.parsed {
+	for i, p := range c.parsed {
 		if p.read == read {
+			if full && !p.full {
+				c.parsed[i] = parsedBundle{read: read, full: full, bundle: b}
+			}
 			return
 		}
 	}
 	if len(c.parsed) == keepCompiled {
 		c.parsed = slices.Delete(c.parsed, 0, 1)
 	}
-	c.parsed = append(c.parsed, parsedBundle{read: read, bundle: b})
+	c.parsed = append(c.parsed, parsedBundle{read: read, full: full, bundle: b})
 }
 
 type compiledQueries struct {

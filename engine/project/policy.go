@@ -109,7 +109,7 @@ func (p *Project) loadPolicyBundle(opts policies.LoadOptions) (*policies.Bundle,
 	if _, err := os.Stat(filepath.Join(dir, ".manifest")); err != nil {
 		return nil, fmt.Errorf("%s/ holds no policy bundle (%v): a project needs one; `pawl init` writes the default bundle, see docs/policy-guide.md", PolicyDir, err)
 	}
-	opts.Checked = p.policyChecks()
+	opts.Checked, opts.ProductionOnly = p.policyChecks(), true
 	b, err := policies.LoadBundle(dir, opts)
 	if err != nil {
 		if opts.RequireSignature {
@@ -260,7 +260,7 @@ func (p *Project) StoredPolicy(ctx context.Context, d store.Digest) (*policies.E
 		}
 		fsys[path] = &fstest.MapFile{Data: data, Mode: 0o444}
 	}
-	b, err := policies.LoadBundleFS(fsys, "store:"+string(d), policies.LoadOptions{Checked: p.policyChecks()})
+	b, err := policies.LoadBundleFS(fsys, "store:"+string(d), policies.LoadOptions{Checked: p.policyChecks(), ProductionOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("the policy bundle pinned as %s: %w", d, err)
 	}
