@@ -79,11 +79,10 @@ included; 1 with a message otherwise.`,
 			}
 			defer p.Close()
 			// The batch record names the binary: its hash found in the
-			// cache, or computed meanwhile.
-			hc, err := p.BinaryHashCache()
-			if err != nil {
-				return err
-			}
+			// cache, or computed meanwhile (without a cache when the
+			// project's cache key cannot be had: a job with plugins then
+			// fails on it when they load, one without runs as before).
+			hc, _ := p.BinaryHashCache()
 			version.HashBinary(hc)
 			if distribute == "" {
 				distribute = p.Cfg.DistributeNATS
