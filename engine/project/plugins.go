@@ -39,7 +39,7 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 	if rt, ok := p.rts[k]; ok {
 		return rt, nil
 	}
-	key, dir, err := p.cache()
+	key, dir, err := p.cache(true)
 	if err != nil {
 		return nil, err
 	}
@@ -55,28 +55,36 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 	return rt, nil
 }
 
-// cache is the compilation cache's key (read, or made, on first use) and
-// directory.
-func (p *Project) cache() ([]byte, string, error) {
-	if p.cacheKey == nil {
-		key, err := seal.CacheKey(p.KeysDir())
+// cache is the compilation cache's key and directory. The key is read (or
+// made) here, and kept for the project's runtimes only when keep is set:
+// the policy checks and the executable's hash, asked first, read it
+// without keeping it, so that the runtimes read the key the file holds
+// when the first plugin loads, as they always have (the tests' projects
+// get their shared key after init: enginetest.UseTestCacheKey).
+func (p *Project) cache(keep bool) ([]byte, string, error) {
+	key := p.cacheKey
+	if key == nil {
+		k, err := seal.CacheKey(p.KeysDir())
 		if err != nil {
 			return nil, "", err
 		}
-		p.cacheKey = key
+		key = k
+		if keep {
+			p.cacheKey = k
+		}
 	}
 	dir := p.Cfg.CacheDir
 	if dir == "" {
 		dir = filepath.Join(p.Data, "cache")
 	}
-	return p.cacheKey, dir, nil
+	return key, dir, nil
 }
 
 // BinaryHashCache is where the executable's sha256 is kept between runs:
 // beside the compilation cache ("exe"), its entries MACed with the same
 // key (version.HashCache).
 func (p *Project) BinaryHashCache() (*version.HashCache, error) {
-	key, dir, err := p.cache()
+	key, dir, err := p.cache(false)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func (p *Project) policyChecks() policies.CheckRecord {
 			return nil
 		}
 	}
-	key, dir, err := p.cache()
+	key, dir, err := p.cache(false)
 	if err != nil {
 		return nil
 	}
