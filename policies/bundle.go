@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/loader/filter"
+	opaversion "github.com/open-policy-agent/opa/v1/version"
 )
 
 // The default bundle, written by `pawl init` into the project's policies/
@@ -111,6 +112,44 @@ type LoadOptions struct {
 	// PublicKeyPEM: unsigned, tampered (a file changed, added or removed) or
 	// signed by another key.
 	RequireSignature bool
+	// Checked, when set, remembers between processes the bundles that
+	// passed the check (every module, tests included, compiled with the
+	// production capabilities): a bundle it says passed is not compiled
+	// for the check again. Nil: the check is made once per process.
+	Checked CheckRecord
+	// ProductionOnly: the caller needs the decisions only (NewEngine), not
+	// the test modules (Test). A bundle known to have passed its check and
+	// loaded without a signature to verify is then read without its
+	// *_test.rego files, which are most of its parsing.
+	ProductionOnly bool
+}
+
+// CheckRecord keeps the facts "these files passed the check under these
+// rules" (CheckFact) between processes. Its keeper must make them
+// unforgeable by whoever may write where they are kept (the project keeps
+// them MACed by its cache key): a forged fact would let a bundle with a
+// forbidden builtin be used without its check.
+type CheckRecord interface {
+	// Passed reports whether fact was kept, authenticated.
+	Passed(fact string) bool
+	// Keep keeps fact; failing to keep it costs a compilation next time.
+	Keep(fact string)
+}
+
+// checkRules names how the check compiles (every module, tests included,
+// Rego v1, print statements kept, the production capabilities): a change
+// to it must change this string, so facts kept under the old rules are
+// not taken for the new.
+const checkRules = "pawl policy check v1: all modules, tests included, rego.v1, print kept"
+
+// CheckFact is what a CheckRecord keeps for the bundle whose
+// BundleInfo.SHA256 is digest: the digest, the rules of the check, the
+// OPA version that compiled it and the builtins the capabilities leave
+// out (the rest is this OPA version's builtins), so the fact holds only
+// for the same files checked the same way by the same compiler.
+func CheckFact(digest string) string {
+	return fmt.Sprintf("%s\x00bundle %s\x00opa %s\x00removed builtins %s\x00allow_net []",
+		checkRules, digest, opaversion.Version, strings.Join(RemovedBuiltins(), ","))
 }
 
 // Bundle is a loaded, checked bundle: parsed modules, data, and identity.
@@ -236,7 +275,45 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 		keyID = DefaultKeyID
 	}
 
-	r := bundle.NewCustomReader(&memLoader{files: files}).
+	// The same files read the same way parse to the same modules and data:
+	// a process that read them before without a signature to verify (the
+	// bundle in force, rebuilt from the store) does not parse them again
+	// for another load without one. With a key, OPA's reader verifies the
+	// signature while it parses, so that load parses again.
+	readAs := readKey(digest, files)
+	unverified := len(opts.PublicKeyPEM) == 0 && !opts.RequireSignature
+	if unverified {
+		if prev := compiled.parsedBundle(readAs, !opts.ProductionOnly); prev != nil {
+			b := *prev
+			b.source = source
+			b.Files = list
+			return &b, nil
+		}
+	}
+
+	// Checked before, in this process or (opts.Checked) in an earlier one:
+	// not compiled for the check again; and a load that needs only the
+	// decisions, with no signature to verify over every file, does not
+	// parse the test modules either (they are most of a bundle's Rego).
+	passed := compiled.wasChecked(digest)
+	fact := ""
+	if !passed && opts.Checked != nil {
+		fact = CheckFact(digest)
+		passed = opts.Checked.Passed(fact)
+	}
+	read := files
+	full := true
+	if passed && opts.ProductionOnly && unverified {
+		read = make([]memFile, 0, len(files))
+		for _, f := range files {
+			if !isTestModule(f.path) {
+				read = append(read, f)
+			}
+		}
+		full = false
+	}
+
+	r := bundle.NewCustomReader(&memLoader{files: read}).
 		WithRegoVersion(ast.RegoV1).
 		WithCapabilities(Capabilities()).
 		WithProcessAnnotations(true).
@@ -301,7 +378,7 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	for _, m := range ob.Modules {
 		p := strings.TrimPrefix(m.Path, "/")
 		b.modules[p] = m.Parsed
-		if strings.HasSuffix(p, "_test.rego") {
+		if isTestModule(p) {
 			b.tests[p] = true
 		}
 	}
@@ -327,15 +404,37 @@ func loadFiles(source string, files []memFile, opts LoadOptions) (*Bundle, error
 	// a forbidden builtin anywhere in the bundle refuses the bundle.
 	// Print statements are kept for this check: erasing them first would
 	// let `print(time.now_ns())` through unchecked.
-	// The same files compile the same way: a bundle this process checked
-	// already (compiled) is not compiled again.
-	if !compiled.wasChecked(digest) {
+	// The same files compile the same way: a bundle checked already
+	// (passed, above) is not compiled for the check again.
+	if !passed {
 		if _, err := compileModulesWith(b.modules, true); err != nil {
 			return nil, fail("%v", err)
 		}
-		compiled.keepChecked(digest)
+		if fact != "" {
+			opts.Checked.Keep(fact)
+		}
+	}
+	compiled.keepChecked(digest)
+	if !verified {
+		compiled.keepParsed(readAs, full, b)
 	}
 	return b, nil
+}
+
+// isTestModule tells a bundle's test modules (never part of a decision).
+func isTestModule(p string) bool { return strings.HasSuffix(p, "_test.rego") }
+
+// readKey names a bundle's bytes as read: its digest, which leaves the
+// signatures out, and the sha256 of its signatures file (or "unsigned"),
+// so that two loads share a reading only when every byte is the same.
+func readKey(digest string, files []memFile) string {
+	for _, f := range files {
+		if f.path == signaturesFile {
+			sum := sha256.Sum256(f.data)
+			return digest + " signatures " + hex.EncodeToString(sum[:])
+		}
+	}
+	return digest + " unsigned"
 }
 
 // compileModules compiles modules with the production capabilities; print

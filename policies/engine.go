@@ -112,6 +112,45 @@ type compilations struct {
 	mu      sync.Mutex
 	checked []string // digests, oldest first
 	engines []compiledQueries
+	parsed  []parsedBundle // loaded without a signature check, oldest first
+}
+
+type parsedBundle struct {
+	read   string // readKey
+	full   bool   // its test modules were read too
+	bundle *Bundle
+}
+
+// parsedBundle is the bundle of exactly those bytes (readKey) this
+// process loaded and checked without verifying a signature, or nil.
+func (c *compilations) parsedBundle(read string, full bool) *Bundle {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.parsed {
+		if p.read == read && (p.full || !full) {
+			return p.bundle
+		}
+	}
+	return nil
+}
+
+// keepParsed keeps b, loaded without a signature check: its modules and
+// data are never changed after the load (the compiler works on copies).
+func (c *compilations) keepParsed(read string, full bool, b *Bundle) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.parsed {
+		if p.read == read {
+			if full && !p.full {
+				c.parsed[i] = parsedBundle{read: read, full: full, bundle: b}
+			}
+			return
+		}
+	}
+	if len(c.parsed) == keepCompiled {
+		c.parsed = slices.Delete(c.parsed, 0, 1)
+	}
+	c.parsed = append(c.parsed, parsedBundle{read: read, full: full, bundle: b})
 }
 
 type compiledQueries struct {

@@ -62,7 +62,6 @@ included; 1 with a message otherwise.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			version.HashBinary() // the batch record names the binary: hashed meanwhile
 			opt.Job = argv[0]
 			if opt.Input == "" {
 				return &usageError{fmt.Errorf("no input: pass --input FILE, or --input - to read standard input")}
@@ -79,6 +78,12 @@ included; 1 with a message otherwise.`,
 				return err
 			}
 			defer p.Close()
+			// The batch record names the binary: its hash found in the
+			// cache, or computed meanwhile (without a cache when the
+			// project's cache key cannot be had: a job with plugins then
+			// fails on it when they load, one without runs as before).
+			hc, _ := p.BinaryHashCache()
+			version.HashBinary(hc)
 			if distribute == "" {
 				distribute = p.Cfg.DistributeNATS
 			}

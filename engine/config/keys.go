@@ -119,6 +119,7 @@ var table = build([]Key{
 		Doc: "Where compiled plugin code is kept: a private directory (0700), one entry per project and module sha256, " +
 			"used only when its MAC under the project's `keys/cache.key` matches (otherwise deleted, compiled afresh and on record). " +
 			"Projects of one user share it, each with entries of its own, so a project's first run after a new plugin compiles it. " +
+			"Beside it, MACed by the same key: the executable's sha256 by file identity (`exe/`) and the policy bundles that passed their check under this build (`policy/`). " +
 			"Relative to the project root unless absolute. Empty: the default.",
 	},
 	{

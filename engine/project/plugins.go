@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/engine/version"
 )
 
 // runtimeKey tells plugin runtimes apart by the limits they enforce.
@@ -38,18 +39,11 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 	if rt, ok := p.rts[k]; ok {
 		return rt, nil
 	}
-	if p.cacheKey == nil {
-		key, err := seal.CacheKey(p.KeysDir())
-		if err != nil {
-			return nil, err
-		}
-		p.cacheKey = key
+	key, dir, err := p.cache(true)
+	if err != nil {
+		return nil, err
 	}
-	dir := p.Cfg.CacheDir
-	if dir == "" {
-		dir = filepath.Join(p.Data, "cache")
-	}
-	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), CacheKey: p.cacheKey, StageDir: p.WasmStageDir(),
+	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), CacheKey: key, StageDir: p.WasmStageDir(),
 		MemoryLimitPages: memoryPages, CallTimeout: callTimeout})
 	if err != nil {
 		return nil, err
@@ -59,6 +53,42 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 	}
 	p.rts[k] = rt
 	return rt, nil
+}
+
+// cache is the compilation cache's key and directory. The key is read (or
+// made) here, and kept for the project's runtimes only when keep is set:
+// the policy checks and the executable's hash, asked first, read it
+// without keeping it, so that the runtimes read the key the file holds
+// when the first plugin loads, as they always have (the tests' projects
+// get their shared key after init: enginetest.UseTestCacheKey).
+func (p *Project) cache(keep bool) ([]byte, string, error) {
+	key := p.cacheKey
+	if key == nil {
+		k, err := seal.CacheKey(p.KeysDir())
+		if err != nil {
+			return nil, "", err
+		}
+		key = k
+		if keep {
+			p.cacheKey = k
+		}
+	}
+	dir := p.Cfg.CacheDir
+	if dir == "" {
+		dir = filepath.Join(p.Data, "cache")
+	}
+	return key, dir, nil
+}
+
+// BinaryHashCache is where the executable's sha256 is kept between runs:
+// beside the compilation cache ("exe"), its entries MACed with the same
+// key (version.HashCache).
+func (p *Project) BinaryHashCache() (*version.HashCache, error) {
+	key, dir, err := p.cache(false)
+	if err != nil {
+		return nil, err
+	}
+	return &version.HashCache{Dir: filepath.Join(dir, "exe"), Key: key}, nil
 }
 
 // RecordCacheRejections puts on record, as plugin.cache_rejected entries,

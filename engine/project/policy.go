@@ -3,6 +3,7 @@ package project
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/lockfile"
+	"github.com/pawl-dev/pawl/engine/seal"
 	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/engine/version"
 	"github.com/pawl-dev/pawl/policies"
 )
 
@@ -27,6 +30,78 @@ type policyState struct {
 	stored   bool         // the bundle's files are in the store
 }
 
+// policyChecks keeps policies' check facts (policies.CheckFact) between
+// processes, beside the compilation cache (<cache dir>/policy/key-<id>/):
+// one file per fact, named by an HMAC of it, holding the HMAC-SHA256 by
+// the cache key of the fact and of this executable's Go build ID. A file
+// that is missing, or whose MAC does not match, is not a fact: the
+// bundle is compiled for its check, and the fact written again.
+type policyChecks struct {
+	dir   string
+	key   []byte
+	build string
+}
+
+// policyCheckDomain starts every MAC of a fact, so it cannot be taken for
+// another use of the cache key.
+const policyCheckDomain = "pawl policy check passed v1\x00"
+
+// policyChecks is the project's record of checked bundles, or nil (the
+// check then made once per process) when the executable has no build ID,
+// or the project has no cache key and may not make one (read-only).
+func (p *Project) policyChecks() policies.CheckRecord {
+	build := version.BuildID()
+	if build == "" {
+		return nil
+	}
+	if p.ReadOnly && p.cacheKey == nil {
+		if _, err := os.Lstat(filepath.Join(p.KeysDir(), seal.CacheKeyFile)); err != nil {
+			return nil
+		}
+	}
+	key, dir, err := p.cache(false)
+	if err != nil {
+		return nil
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("pawl policy check namespace v1"))
+	return &policyChecks{dir: filepath.Join(dir, "policy", "key-"+hex.EncodeToString(m.Sum(nil)[:8])), key: key, build: build}
+}
+
+func (c *policyChecks) sum(what, fact string) string {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte(policyCheckDomain))
+	m.Write([]byte(what))
+	m.Write([]byte{0})
+	m.Write([]byte(fact))
+	m.Write([]byte("\x00build "))
+	m.Write([]byte(c.build))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (c *policyChecks) file(fact string) string {
+	return filepath.Join(c.dir, "checked-"+c.sum("name", fact)[:32])
+}
+
+func (c *policyChecks) Passed(fact string) bool {
+	b, err := os.ReadFile(c.file(fact))
+	return err == nil && hmac.Equal(b, []byte("hmac-sha256 "+c.sum("passed", fact)+"\n"))
+}
+
+func (c *policyChecks) Keep(fact string) {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return
+	}
+	f, err := os.CreateTemp(c.dir, ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, werr := f.WriteString("hmac-sha256 " + c.sum("passed", fact) + "\n")
+	if cerr := f.Close(); werr != nil || cerr != nil || os.Rename(f.Name(), c.file(fact)) != nil {
+		os.Remove(f.Name())
+	}
+}
+
 // loadPolicyBundle loads the bundle in policies/ with the signature checks
 // opts make of the configured trust settings.
 func (p *Project) loadPolicyBundle(opts policies.LoadOptions) (*policies.Bundle, error) {
@@ -34,6 +109,7 @@ func (p *Project) loadPolicyBundle(opts policies.LoadOptions) (*policies.Bundle,
 	if _, err := os.Stat(filepath.Join(dir, ".manifest")); err != nil {
 		return nil, fmt.Errorf("%s/ holds no policy bundle (%v): a project needs one; `pawl init` writes the default bundle, see docs/policy-guide.md", PolicyDir, err)
 	}
+	opts.Checked, opts.ProductionOnly = p.policyChecks(), true
 	b, err := policies.LoadBundle(dir, opts)
 	if err != nil {
 		if opts.RequireSignature {
@@ -184,7 +260,7 @@ func (p *Project) StoredPolicy(ctx context.Context, d store.Digest) (*policies.E
 		}
 		fsys[path] = &fstest.MapFile{Data: data, Mode: 0o444}
 	}
-	b, err := policies.LoadBundleFS(fsys, "store:"+string(d), policies.LoadOptions{})
+	b, err := policies.LoadBundleFS(fsys, "store:"+string(d), policies.LoadOptions{Checked: p.policyChecks(), ProductionOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("the policy bundle pinned as %s: %w", d, err)
 	}

@@ -597,3 +597,47 @@ func TestCleanTempRemovesAbandonedWrites(t *testing.T) {
 		t.Fatalf("a blob was harmed: %v", err)
 	}
 }
+
+// TestPutStoredWritesNothing: content stored already, in memory or in a
+// small file (from the reader's position), is only hashed: Put works with
+// no room for a temporary file, returns the digest and size of what it
+// read and leaves the reader at its end; new content still needs one.
+func TestPutStoredWritesNothing(t *testing.T) {
+	s := newStore(t)
+	content := []byte("header\npinned bytes")
+	d, _, err := s.Put(bytes.NewReader(content[7:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(s.Dir(), "tmp")
+	if err := os.Rename(tmp, tmp+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, nil, 0o600); err != nil { // no temporary file can be made in it
+		t.Fatal(err)
+	}
+	br := bytes.NewReader(content)
+	br.Seek(7, io.SeekStart)
+	if got, n, err := s.Put(br); err != nil || got != d || n != int64(len(content)-7) || br.Len() != 0 {
+		t.Fatalf("Put of stored bytes = %s, %d, %v (%d left); want %s, %d", got, n, err, br.Len(), d, len(content)-7)
+	}
+	path := filepath.Join(t.TempDir(), "pinned.txt")
+	os.WriteFile(path, content, 0o644)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Seek(7, io.SeekStart)
+	if got, n, err := s.Put(f); err != nil || got != d || n != int64(len(content)-7) {
+		t.Fatalf("Put of a stored file = %s, %d, %v; want %s", got, n, err, d)
+	}
+	if pos, _ := f.Seek(0, io.SeekCurrent); pos != int64(len(content)) {
+		t.Fatalf("the file was left at %d, not at its end", pos)
+	}
+	if _, _, err := s.Put(bytes.NewReader([]byte("new bytes"))); err == nil {
+		t.Fatal("new content was put without a temporary file")
+	}
+	os.Remove(tmp)
+	os.Rename(tmp+".away", tmp)
+}

@@ -4,13 +4,8 @@
 package version
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"sync"
 )
 
 // Version overrides the version the module's build info gives: release
@@ -67,46 +62,6 @@ func VCS() (revision, time, modified string) {
 		}
 	}
 	return revision, time, modified
-}
-
-var binary struct {
-	once sync.Once
-	sum  string
-	err  error
-}
-
-// HashBinary starts BinarySHA256 on a goroutine of its own and returns:
-// a command that will put the executable's hash on record calls it first,
-// so that hashing the ~80 MB binary (~70 ms of CPU) overlaps opening the
-// project and compiling the policy bundle instead of following them.
-// BinarySHA256 then waits for that same hashing; nothing is hashed twice.
-func HashBinary() {
-	go BinarySHA256() // its result is kept for BinarySHA256
-}
-
-// BinarySHA256 is the hex sha256 of the running executable's file: what
-// a site compares with the hash of the binary it qualified.
-func BinarySHA256() (string, error) {
-	binary.once.Do(func() {
-		path, err := os.Executable()
-		if err != nil {
-			binary.err = err
-			return
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			binary.err = err
-			return
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			binary.err = err
-			return
-		}
-		binary.sum = hex.EncodeToString(h.Sum(nil))
-	})
-	return binary.sum, binary.err
 }
 
 // Versions lists pawl's version and those of the components it links, by
