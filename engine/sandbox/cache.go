@@ -381,7 +381,12 @@ func (cl *cacheLoad) end(compiled bool) error {
 	defer cl.unlock()
 	var err error
 	if compiled && cl.vdir != "" {
-		err = cl.publish()
+		var fresh bool
+		if fresh, err = cl.publish(); err == nil && fresh {
+			cl.r.prune(filepath.Join(cl.r.cacheRoot.Name(), cl.entry))
+		} else if err == nil && len(cl.staged) > 0 {
+			cl.touch() // a verified entry used: pruned last
+		}
 	}
 	if cl.stage != "" {
 		if rerr := os.RemoveAll(cl.stage); err == nil && rerr != nil {
@@ -398,14 +403,14 @@ func (cl *cacheLoad) end(compiled bool) error {
 }
 
 // publish puts what wazero left in the stage into the cache with its MAC,
-// unless it is exactly the verified entry that was staged. The entry is
-// written beside its place and renamed into it, so it is never seen
-// without its MAC.
-func (cl *cacheLoad) publish() error {
+// unless it is exactly the verified entry that was staged (then fresh is
+// false). The entry is written beside its place and renamed into it, so
+// it is never seen without its MAC.
+func (cl *cacheLoad) publish() (fresh bool, err error) {
 	sdir := filepath.Join(cl.stage, cl.vdir)
 	ents, err := os.ReadDir(sdir)
 	if err != nil {
-		return fmt.Errorf("sandbox: compilation cache stage: %w", err)
+		return false, fmt.Errorf("sandbox: compilation cache stage: %w", err)
 	}
 	var names []string
 	for _, e := range ents {
@@ -414,7 +419,7 @@ func (cl *cacheLoad) publish() error {
 		}
 	}
 	if len(names) == 0 {
-		return nil
+		return false, nil
 	}
 	if len(names) == len(cl.staged) {
 		same := true
@@ -424,10 +429,15 @@ func (cl *cacheLoad) publish() error {
 			}
 		}
 		if same {
-			return nil // wazero read the verified entry and wrote nothing
+			return false, nil // wazero read the verified entry and wrote nothing
 		}
 	}
 	root := cl.r.cacheRoot
+	// The entry's directory may have been pruned by another process
+	// since this load began (prune.go): made again, it is a cold start's.
+	if err := privateDirIn(root, cl.entry); err != nil {
+		return false, err
+	}
 	// Leftovers of a publication cut short (only this process, holding the
 	// entry's lock, publishes under this key).
 	if d, err := root.Open(cl.entry); err == nil {
@@ -443,30 +453,30 @@ func (cl *cacheLoad) publish() error {
 	rand.Read(rnd[:])
 	tmp := filepath.Join(cl.entry, ".tmp-"+hex.EncodeToString(rnd[:]))
 	if err := root.Mkdir(tmp, 0o700); err != nil {
-		return fmt.Errorf("sandbox: compilation cache: %w", err)
+		return false, fmt.Errorf("sandbox: compilation cache: %w", err)
 	}
 	defer root.RemoveAll(tmp) // gone after the rename; removes a failed attempt
 	files := map[string][32]byte{}
 	for _, n := range names {
 		in, err := os.Open(filepath.Join(sdir, n))
 		if err != nil {
-			return fmt.Errorf("sandbox: compilation cache stage: %w", err)
+			return false, fmt.Errorf("sandbox: compilation cache stage: %w", err)
 		}
 		out, err := root.OpenFile(filepath.Join(tmp, n), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			in.Close()
-			return fmt.Errorf("sandbox: compilation cache: %w", err)
+			return false, fmt.Errorf("sandbox: compilation cache: %w", err)
 		}
 		sum, err := copyFile(out, in)
 		in.Close()
 		if err != nil {
-			return fmt.Errorf("sandbox: compilation cache: %w", err)
+			return false, fmt.Errorf("sandbox: compilation cache: %w", err)
 		}
 		files[n] = sum
 	}
 	line := fmt.Sprintf(macFormat, hex.EncodeToString(cl.mac(files)))
 	if err := root.WriteFile(filepath.Join(tmp, macFile), []byte(line), 0o600); err != nil {
-		return fmt.Errorf("sandbox: compilation cache: %w", err)
+		return false, fmt.Errorf("sandbox: compilation cache: %w", err)
 	}
 	// An entry there (the verified one, which wazero added to) is moved
 	// aside whole first: a crash leaves the old entry, the new one or
@@ -474,16 +484,16 @@ func (cl *cacheLoad) publish() error {
 	dst := filepath.Join(cl.entry, cl.vdir)
 	old := tmp + "-old"
 	if err := root.Rename(dst, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("sandbox: compilation cache: %w", err)
+		return false, fmt.Errorf("sandbox: compilation cache: %w", err)
 	}
 	defer root.RemoveAll(old)
 	if err := root.Rename(tmp, dst); err != nil {
 		if _, serr := root.Lstat(dst); serr == nil {
-			return nil // published meanwhile by a process that ignored the lock: theirs stands, checked at the next load
+			return false, nil // published meanwhile by a process that ignored the lock: theirs stands, checked at the next load
 		}
-		return fmt.Errorf("sandbox: compilation cache: %w", err)
+		return false, fmt.Errorf("sandbox: compilation cache: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // privateDirIn is privateDir for a directory inside root.

@@ -42,3 +42,8 @@ func lockFile(ctx context.Context, f *os.File) error {
 		}
 	}
 }
+
+// tryLockFile takes f's exclusive lock if no one holds it.
+func tryLockFile(f *os.File) bool {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+}

@@ -54,6 +54,11 @@ type Config struct {
 	// per instance; the rest is dropped. It is kept only as evidence for
 	// errors (a Go panic's message). Default 16 KiB.
 	MaxOutputBytes int
+	// CacheMaxBytes caps the compiled code kept in CacheDir, over every
+	// key: past it, the entries used longest ago are deleted when a fresh
+	// compilation is published (prune.go). Default (0):
+	// DefaultCacheMaxBytes; negative: no cap.
+	CacheMaxBytes int64
 }
 
 // Defaults of Config.
@@ -97,6 +102,9 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.MaxOutputBytes <= 0 {
 		cfg.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if cfg.CacheMaxBytes == 0 {
+		cfg.CacheMaxBytes = DefaultCacheMaxBytes
 	}
 	if cfg.CacheDir != "" {
 		abs, err := filepath.Abs(cfg.CacheDir)
