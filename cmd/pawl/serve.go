@@ -16,6 +16,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/network"
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/serve"
 	"github.com/spf13/cobra"
 )
@@ -282,6 +283,15 @@ goes to standard error.`,
 			if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 				return fmt.Errorf("making the compilation cache %s: %w", cfg.CacheDir, err)
 			}
+			// What each command builds from content-addressed files stays
+			// built for the service's life: a command opens the project
+			// afresh, and finds here the plugins' compiled modules
+			// (instead of reading, checking and deserialising the
+			// compilation cache again) and the bundle in force that
+			// authorises it (instead of reading and parsing it from the
+			// store again).
+			sandbox.KeepCompiled()
+			project.KeepStoredPolicies(true)
 			// Opening once finishes interrupted batches before anyone connects.
 			p, err := engine.Open(c.Context(), root, cfg)
 			if err != nil {
