@@ -13,8 +13,8 @@ import (
 // against the pin, and a Runtime under another memory limit compiles its
 // own.
 func TestKeepCompiled(t *testing.T) {
-	keepCompiled(true)
-	t.Cleanup(func() { keepCompiled(false) })
+	KeepCompiled(true)
+	t.Cleanup(func() { KeepCompiled(false) })
 	ctx := context.Background()
 	cfg := cacheConfig(t, testKey)
 	first, err := NewRuntime(ctx, cfg)

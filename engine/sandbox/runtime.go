@@ -210,8 +210,8 @@ type keptKey struct {
 
 // KeepCompiled makes every Runtime of this process share the modules it
 // compiles: a module loaded once (compiled, or read from the compilation
-// cache, checked and deserialised) stays loaded for the life of the
-// process, and a later Runtime's Load of the same sha256 under the same
+// cache, checked and deserialised) stays loaded while it is on, and a
+// later Runtime's Load of the same sha256 under the same
 // memory limit makes a Plugin of it without reading the cache again. For a
 // long-lived process that makes a new Runtime per request (pawl serve:
 // one per command). The hash of the bytes given to Load is checked all the
@@ -219,14 +219,15 @@ type keptKey struct {
 // pinned bytes' code; a cache entry that a Runtime does not read is not
 // checked either, and is never used. Calls are bounded by each Runtime's
 // own Config (call timeout, result and output caps). Off by default: a
-// command that runs once releases what it compiled at Close.
-func KeepCompiled() { keepCompiled(true) }
-
-// keepCompiled turns the sharing on, or off (tests only: forgetting, not
-// releasing, what was kept).
-func keepCompiled(on bool) {
+// command that runs once releases what it compiled at Close. Turning it
+// off releases what was kept: every Runtime that used it must be closed.
+func KeepCompiled(on bool) {
 	keptModules.Lock()
 	defer keptModules.Unlock()
+	for _, p := range keptModules.m {
+		p.kept = false
+		p.close(context.Background())
+	}
 	keptModules.on = on
 	keptModules.m = map[keptKey]*Plugin{}
 }
@@ -419,7 +420,7 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, sha string) (*Plugin, e
 
 func (p *Plugin) close(ctx context.Context) {
 	if p.kept {
-		return // the process's (KeepCompiled): never released
+		return // the process's (KeepCompiled): released when that is turned off
 	}
 	if p.wrt != nil {
 		_ = p.wrt.Close(ctx)
