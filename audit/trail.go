@@ -341,6 +341,78 @@ func (t *Trail) Append(ctx context.Context, e Entry) (Entry, error) {
 	return stored, nil
 }
 
+// AppendAll adds es to the end of the trail in order, in one IMMEDIATE
+// transaction: each is its own hash-chained entry, as if appended one by
+// one with Append (Seq, OSUser, canonical Details, PrevHash and Hash filled
+// in), but they share one commit and its one fsync, so a crash leaves all
+// of them on record or none. It returns them as stored.
+//
+// Their times are either all left zero — then the clock is read once, after
+// the write lock is held, and every entry of the batch has that time — or
+// all given, in order; a mix is refused. Nothing is appended when any
+// entry is refused. A time before the newest entry's is refused and put on
+// record as Append's refusal is (a *ClockError and a trail.clock_anomaly
+// entry for the first entry): since the times in a batch never go
+// backwards, only the first can be behind.
+func (t *Trail) AppendAll(ctx context.Context, es []Entry) ([]Entry, error) {
+	if t.readOnly {
+		return nil, fmt.Errorf("audit: append to %s: %w", t.path, ErrReadOnly)
+	}
+	if len(es) == 0 {
+		return nil, nil
+	}
+	given := !es[0].Time.IsZero()
+	for i := range es {
+		if err := checkNew(&es[i]); err != nil {
+			return nil, fmt.Errorf("audit: append %s %s: %w", es[i].Action, es[i].Object, err)
+		}
+		if es[i].Time.IsZero() == given {
+			return nil, fmt.Errorf("audit: append %s %s: in one batch the times are all given or all left to the trail, not some of each", es[i].Action, es[i].Object)
+		}
+		if i > 0 && given && es[i].Time.Before(es[i-1].Time) {
+			return nil, fmt.Errorf("audit: append %s %s: its time %s is before the time of the entry before it in the batch (%s)", es[i].Action, es[i].Object, formatTime(es[i].Time), formatTime(es[i-1].Time))
+		}
+	}
+	first := es[0]
+	tx, err := t.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE via _txlock
+	if err != nil {
+		if isBusy(err) {
+			return nil, fmt.Errorf("audit: append %s %s and %d more: another process held the write lock on %s for over %d ms: %w", first.Action, first.Object, len(es)-1, t.path, busyTimeoutMS, err)
+		}
+		return nil, fmt.Errorf("audit: append %s %s and %d more: begin: %w", first.Action, first.Object, len(es)-1, err)
+	}
+	defer tx.Rollback()
+	stored := make([]Entry, 0, len(es))
+	for i, e := range es {
+		if i > 0 && !given {
+			e.Time = stored[0].Time // the one reading of the clock
+		}
+		s, err := appendTx(ctx, tx, e)
+		var ce *ClockError
+		if errors.As(err, &ce) && i == 0 {
+			// Refused, and the refusal goes on record in the same
+			// transaction, in place of the batch.
+			a, aerr := recordClockAnomaly(ctx, tx, t.id, e, ce)
+			if aerr == nil {
+				aerr = tx.Commit()
+			}
+			if aerr != nil {
+				return nil, fmt.Errorf("audit: append %s %s: %w (and the anomaly could not be put on record: %v)", e.Action, e.Object, err, aerr)
+			}
+			ce.AnomalySeq = a.Seq
+			return nil, fmt.Errorf("audit: append %s %s: %w", e.Action, e.Object, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audit: append %s %s: %w", e.Action, e.Object, err)
+		}
+		stored = append(stored, s)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("audit: append %s %s and %d more: commit: %w", first.Action, first.Object, len(es)-1, err)
+	}
+	return stored, nil
+}
+
 func checkNew(e *Entry) error {
 	if e.Operator == "" {
 		return errors.New("operator required")

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/durable"
@@ -16,6 +17,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/network"
 	"github.com/pawl-dev/pawl/engine/principal"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/sandbox"
 	"github.com/pawl-dev/pawl/engine/serve"
 	"github.com/spf13/cobra"
 )
@@ -282,12 +284,36 @@ goes to standard error.`,
 			if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 				return fmt.Errorf("making the compilation cache %s: %w", cfg.CacheDir, err)
 			}
+			// What each command builds from content-addressed files stays
+			// built for the service's life: a command opens the project
+			// afresh, and finds here the plugins' compiled modules
+			// (instead of reading, checking and deserialising the
+			// compilation cache again) and the bundle in force that
+			// authorises it (instead of reading and parsing it from the
+			// store again).
+			sandbox.KeepCompiled(true)
+			project.KeepStoredPolicies(true)
+			defer func() {
+				// Released with the service (a test process runs
+				// other commands after it).
+				sandbox.KeepCompiled(false)
+				project.KeepStoredPolicies(false)
+			}()
 			// Opening once finishes interrupted batches before anyone connects.
 			p, err := engine.Open(c.Context(), root, cfg)
 			if err != nil {
 				return err
 			}
 			p.Close()
+			// A connection to the trail held for the service's life: a
+			// command's close is then not the trail's last, so SQLite
+			// does not checkpoint the write-ahead log into the file at
+			// every command's end (two fsyncs a command). Durability is
+			// the commits' own (synchronous=FULL); the log is
+			// checkpointed as it grows, and when the service stops.
+			if hold, err := audit.OpenReadOnly(l.TrailPath()); err == nil {
+				defer hold.Close()
+			}
 			// After each commit, the trail's head goes to the witnesses,
 			// in the background (witnessPusher).
 			// With network.leaf, the site's leaf node runs as long as the

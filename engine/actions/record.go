@@ -39,6 +39,21 @@ func Append(ctx context.Context, t *audit.Trail, r Record) (audit.Entry, error) 
 		Object: r.Object, Reason: r.Reason, Details: b})
 }
 
+// AppendAll puts rs on the trail in order, in one transaction
+// (audit.Trail.AppendAll): each its own hash-chained entry, one commit and
+// one fsync for them all, and a crash leaves all of them on record or none.
+func AppendAll(ctx context.Context, t *audit.Trail, rs []Record) ([]audit.Entry, error) {
+	es := make([]audit.Entry, len(rs))
+	for i, r := range rs {
+		b, err := canonjson.Marshal(r.Details)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the details of %s: %w", r.Details.Action(), err)
+		}
+		es[i] = audit.Entry{Time: r.Time, Operator: r.Operator, Action: r.Details.Action(), Object: r.Object, Reason: r.Reason, Details: b}
+	}
+	return t.AppendAll(ctx, es)
+}
+
 // Decode reads an entry's details as the type its action names. It refuses
 // an entry of another action and details with keys the type does not know.
 func Decode[T Details](e audit.Entry) (T, error) {

@@ -110,41 +110,106 @@ type Question struct {
 // that does not allow is returned as a *DeniedError (an error from the
 // engine, which always means deny, is among its reasons).
 func Decide(ctx context.Context, t *audit.Trail, e *policies.Engine, q Question) (policies.Decision, audit.Entry, error) {
+	a := Ask(ctx, e, q)
+	ents, err := RecordAll(ctx, t, []*Asked{a})
+	var ent audit.Entry
+	if len(ents) == 1 {
+		ent = ents[0]
+	}
+	if err != nil {
+		return a.Decision, ent, err
+	}
+	return a.Decision, ent, a.Err()
+}
+
+// Asked is a decision asked and not yet on record: nothing may act on it
+// until RecordAll has put it there.
+type Asked struct {
+	Decision policies.Decision
+	q        Question
+	derr     error  // the engine's error: always a deny
+	hint     string // what to do, on a deny
+}
+
+// Ask asks e the question q; the answer is not on record yet (RecordAll).
+func Ask(ctx context.Context, e *policies.Engine, q Question) *Asked {
 	d, derr := e.Decide(ctx, q.Kind, q.Input)
-	det := actions.PolicyDecisionDetails{Decision: d, BatchID: q.BatchID, Job: q.Job}
-	if derr != nil {
-		det.Error = derr.Error()
+	return &Asked{Decision: d, q: q, derr: derr}
+}
+
+// Allowed says whether the decision allows.
+func (a *Asked) Allowed() bool { return a.Decision.Allow && a.derr == nil }
+
+// Err is nil when the decision allows, else the *DeniedError with every
+// reason. It says nothing of whether the decision is on record.
+func (a *Asked) Err() error {
+	if a.Allowed() {
+		return nil
 	}
-	ent, aerr := actions.Append(context.WithoutCancel(ctx), t, actions.Record{Operator: q.Operator, Object: q.Object, Reason: q.Reason, Details: det})
-	if aerr != nil {
-		return d, ent, fmt.Errorf("policy decision %s could not be put on record: %w", ShortID(d.ID), aerr)
+	reasons := append([]string(nil), a.Decision.Deny...)
+	if a.derr != nil && !slices.Contains(reasons, a.derr.Error()) {
+		reasons = append(reasons, a.derr.Error())
 	}
-	if d.Allow && derr == nil {
-		return d, ent, nil
+	return &DeniedError{What: a.q.What, Decision: &a.Decision, Reasons: reasons, Hint: a.hint}
+}
+
+// RecordAll puts decisions on record, allow or deny, in order, as
+// policy.decision entries in one transaction of the trail (one fsync for
+// them all; a crash leaves all of them on record or none). A decision that
+// cannot be recorded is an error, and then none of them is on record and
+// none may be acted on.
+func RecordAll(ctx context.Context, t *audit.Trail, as []*Asked) ([]audit.Entry, error) {
+	if len(as) == 0 {
+		return nil, nil
 	}
-	reasons := append([]string(nil), d.Deny...)
-	if derr != nil && !slices.Contains(reasons, derr.Error()) {
-		reasons = append(reasons, derr.Error())
+	rs := make([]actions.Record, len(as))
+	for i, a := range as {
+		det := actions.PolicyDecisionDetails{Decision: a.Decision, BatchID: a.q.BatchID, Job: a.q.Job}
+		if a.derr != nil {
+			det.Error = a.derr.Error()
+		}
+		rs[i] = actions.Record{Operator: a.q.Operator, Object: a.q.Object, Reason: a.q.Reason, Details: det}
 	}
-	return d, ent, &DeniedError{What: q.What, Decision: &d, Reasons: reasons}
+	ents, err := actions.AppendAll(context.WithoutCancel(ctx), t, rs)
+	if err != nil {
+		ids := make([]string, len(as))
+		for i, a := range as {
+			ids[i] = ShortID(a.Decision.ID)
+		}
+		what := "policy decision " + ids[0]
+		if len(ids) > 1 {
+			what = "policy decisions " + strings.Join(ids, ", ")
+		}
+		return nil, fmt.Errorf("%s could not be put on record: %w", what, err)
+	}
+	return ents, nil
 }
 
 // AdmitPlugin asks the plugins policy whether a loaded plugin may run in a
 // batch of job. The decision is on record either way.
 func AdmitPlugin(ctx context.Context, t *audit.Trail, e *policies.Engine, job *project.Job, m *sandbox.Manifest, pin store.Digest, operator string, asOf time.Time, batchID string) error {
+	a := AskPlugin(ctx, e, job, m, pin, operator, asOf, batchID)
+	if _, err := RecordAll(ctx, t, []*Asked{a}); err != nil {
+		return err
+	}
+	return a.Err()
+}
+
+// AskPlugin asks the plugins policy whether a loaded plugin may run in a
+// batch of job, and does not put the answer on record: a run asks for each
+// of its plugins and records the decisions together (RecordAll) before any
+// of them runs.
+func AskPlugin(ctx context.Context, e *policies.Engine, job *project.Job, m *sandbox.Manifest, pin store.Digest, operator string, asOf time.Time, batchID string) *Asked {
 	in := policies.PluginInput{
 		Plugin:    policies.PluginRef{Name: m.Name, Version: m.Version, Hash: string(pin), Capabilities: project.PluginCapabilities(m)},
 		Principal: policies.Principal{ID: EnginePrincipal},
 		Resource:  &policies.Resource{BatchID: batchID, State: "pending", Classification: job.Classification, Signatures: []policies.ESignature{}},
 		Time:      asOf.UTC().Format(time.RFC3339Nano),
 	}
-	_, _, err := Decide(ctx, t, e, Question{Kind: policies.KindPlugin, Input: in, Operator: operator, Object: "plugin:" + m.ID(),
+	a := Ask(ctx, e, Question{Kind: policies.KindPlugin, Input: in, Operator: operator, Object: "plugin:" + m.ID(),
 		BatchID: batchID, Job: job.Name, What: "plugin " + m.ID()})
-	var de *DeniedError
-	if errors.As(err, &de) {
-		de.Hint = fmt.Sprintf("if %s (%s) may run, approve it: `pawl policy approve-plugin %s`, then `pawl pin`", m.ID(), pin, m.ID())
-	}
-	return err
+	a.hint = fmt.Sprintf("if %s (%s) may run, approve it: `pawl policy approve-plugin %s`, then `pawl pin`", m.ID(), pin, m.ID())
+	return a
 }
 
 // SchemaFields lists a schema's top-level properties as JSON pointers,
@@ -159,9 +224,21 @@ func SchemaFields(sch *schema.Schema) []string {
 }
 
 // Classification asks the classification policy whether the job declares
-// a classification at least as high as its schema's fields imply. A denial
-// refuses the run before any record is read.
+// a classification at least as high as its schema's fields imply, and puts
+// the decision on record. A denial refuses the run before any record is
+// read.
 func Classification(ctx context.Context, t *audit.Trail, e *policies.Engine, job *project.Job, sch *schema.Schema, schemaID, batchID, asOf, operator, reason string) error {
+	a := AskClassification(ctx, e, job, sch, schemaID, batchID, asOf, operator, reason)
+	if _, err := RecordAll(ctx, t, []*Asked{a}); err != nil {
+		return err
+	}
+	return a.Err()
+}
+
+// AskClassification is Classification's question, its answer not yet on
+// record (RecordAll): a run records an allow with its plugins' admissions,
+// a deny at once.
+func AskClassification(ctx context.Context, e *policies.Engine, job *project.Job, sch *schema.Schema, schemaID, batchID, asOf, operator, reason string) *Asked {
 	in := policies.ClassificationInput{
 		Dataset: policies.Dataset{
 			Job: job.Name, Schema: schemaID,
@@ -171,14 +248,11 @@ func Classification(ctx context.Context, t *audit.Trail, e *policies.Engine, job
 		Resource:  &policies.Resource{BatchID: batchID, State: "pending", Classification: job.Classification, Signatures: []policies.ESignature{}},
 		Time:      asOf,
 	}
-	_, _, err := Decide(ctx, t, e, Question{Kind: policies.KindClassification, Input: in, Operator: operator, Object: "batch:" + batchID,
+	a := Ask(ctx, e, Question{Kind: policies.KindClassification, Input: in, Operator: operator, Object: "batch:" + batchID,
 		Reason: reason, BatchID: batchID, Job: job.Name,
 		What: fmt.Sprintf("run of job %s (classification %q, schema %s)", job.Name, job.Classification, job.Schema)})
-	var de *DeniedError
-	if errors.As(err, &de) {
-		de.Hint = fmt.Sprintf("raise classification: in %s, or change the classification rules in %s/data.json (then `pawl pin`)", job.Path, project.PolicyDir)
-	}
-	return err
+	a.hint = fmt.Sprintf("raise classification: in %s, or change the classification rules in %s/data.json (then `pawl pin`)", job.Path, project.PolicyDir)
+	return a
 }
 
 // PluginApproval is one plugin to approve in the bundle's data.json.

@@ -97,6 +97,14 @@ func (p *Project) BinaryHashCache() (*version.HashCache, error) {
 // compiled afresh), and returns them. Whoever loads plugins calls it after
 // loading, before the plugins run.
 func (p *Project) RecordCacheRejections(ctx context.Context, operator string) ([]sandbox.CacheRejection, error) {
+	return p.RecordCacheRejectionsAfter(ctx, operator, nil)
+}
+
+// RecordCacheRejectionsAfter is RecordCacheRejections, calling first, when
+// there is any rejection to record, first (when not nil): what must be on
+// record before the rejections (a run's decisions asked before the loads
+// that met them), so that the trail keeps the order things happened in.
+func (p *Project) RecordCacheRejectionsAfter(ctx context.Context, operator string, first func() error) ([]sandbox.CacheRejection, error) {
 	keys := make([]runtimeKey, 0, len(p.rts))
 	for k := range p.rts {
 		keys = append(keys, k)
@@ -107,6 +115,11 @@ func (p *Project) RecordCacheRejections(ctx context.Context, operator string) ([
 	var all []sandbox.CacheRejection
 	for _, k := range keys {
 		all = append(all, p.rts[k].TakeCacheRejections()...)
+	}
+	if len(all) > 0 && first != nil {
+		if err := first(); err != nil {
+			return all, fmt.Errorf("%d compilation cache entries were rejected (%s) but could not be put on record: %w", len(all), all[0], err)
+		}
 	}
 	for i, r := range all {
 		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: operator, Object: "plugin:" + r.Plugin,

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing/fstest"
 
 	"github.com/pawl-dev/pawl/engine/durable"
@@ -244,6 +245,60 @@ func (p *Project) pinBundle(opts policies.LoadOptions) (store.Digest, bool, erro
 // whatever policies/ holds today. The pin is the authority; the signature
 // was checked when the bundle was pinned.
 func (p *Project) StoredPolicy(ctx context.Context, d store.Digest) (*policies.Engine, error) {
+	if e := keptPolicy(p.Store.Dir(), d); e != nil {
+		return e, nil
+	}
+	e, err := p.storedPolicy(ctx, d)
+	if err == nil {
+		keepPolicy(p.Store.Dir(), d, e)
+	}
+	return e, err
+}
+
+// keptPolicies are the engines StoredPolicy built in this process, by
+// store and pin, when KeepStoredPolicies is on.
+var keptPolicies struct {
+	sync.Mutex
+	on bool
+	m  map[[2]string]*policies.Engine
+}
+
+// KeepStoredPolicies makes StoredPolicy keep, for the life of the process,
+// the engine it builds of each bundle pinned in a store: a later call for
+// the same pin in the same store, by any Project of the process, returns it
+// without reading, checking and parsing the bundle's files again. The pin
+// is the sha256 of the file list, which names every file by its sha256, and
+// every file was checked against it when first read: the same pin is the
+// same bundle. For a long-lived process that opens the project per request
+// (pawl serve: authorisation asks the bundle in force, built this way, for
+// every command). Off by default: a command that runs once reads the store
+// (and so meets a damaged blob) every time. Turning it off forgets what
+// was kept.
+func KeepStoredPolicies(on bool) {
+	keptPolicies.Lock()
+	defer keptPolicies.Unlock()
+	keptPolicies.on = on
+	keptPolicies.m = map[[2]string]*policies.Engine{}
+}
+
+func keptPolicy(storeDir string, d store.Digest) *policies.Engine {
+	keptPolicies.Lock()
+	defer keptPolicies.Unlock()
+	if !keptPolicies.on {
+		return nil
+	}
+	return keptPolicies.m[[2]string{storeDir, string(d)}]
+}
+
+func keepPolicy(storeDir string, d store.Digest, e *policies.Engine) {
+	keptPolicies.Lock()
+	defer keptPolicies.Unlock()
+	if keptPolicies.on {
+		keptPolicies.m[[2]string{storeDir, string(d)}] = e
+	}
+}
+
+func (p *Project) storedPolicy(ctx context.Context, d store.Digest) (*policies.Engine, error) {
 	list, err := p.ReadBlob(d)
 	if err != nil {
 		return nil, fmt.Errorf("the policy bundle pinned as %s: %w", d, err)

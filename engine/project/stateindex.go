@@ -233,6 +233,21 @@ func (p *Project) trailStateIndex(ctx context.Context) (*stateIndex, error) {
 // failure to write is not an error: the trail answers, and the next
 // reader tries again (a process that may not write the data directory
 // still reads).
+//
+// The base markers are durable (fsynced, and their folder) before
+// heads.json is written: a marker lost in a crash under a heads.json that
+// covers its batch would make the base look uncommitted, and a stateful
+// job take the same input twice. heads.json itself is not fsynced (two
+// fsyncs of a run's four for the index): it is replaced by a rename, so a
+// crash leaves the previous version, the new one, or — on a file system
+// that renames before the data is written — an empty or unreadable file,
+// and each is safe: a previous version covers fewer entries and the reader
+// applies the rest from the trail (tail), an unreadable one is rebuilt
+// from the whole trail (readStateIndex returns nil), and every version
+// was written from entries already committed, so none is ahead of the
+// trail, and a head is checked against the entry it names before it is
+// used (headOnRecord). What it names is only ever durable already: the
+// markers before it, the trail's entries.
 func (p *Project) writeStateIndex(idx *stateIndex) {
 	if p.ReadOnly {
 		return
@@ -253,7 +268,43 @@ func (p *Project) writeStateIndex(idx *stateIndex) {
 	if err != nil {
 		return
 	}
-	durable.WriteFile(p.stateIndexPath("heads.json"), append(b, '\n'), 0o600)
+	replaceFile(p.stateIndexPath("heads.json"), append(b, '\n'), 0o600)
+}
+
+// crashLeftover says whether b is what a crash can leave of a file replaced
+// without fsync (replaceFile) on a file system that renames before it
+// writes the data: nothing, or zeros. It is rebuilt when next read, and is
+// no fault.
+func crashLeftover(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// replaceFile replaces path with data by a rename, without fsync: for a
+// file that is a cache of durable facts, where a crash may leave the old
+// version, the new one or an unreadable file, and each is safe
+// (writeStateIndex says why for heads.json).
+func replaceFile(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // gone after the rename; removes a failed attempt
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // CheckStateIndex compares the state index with the trail up to the entry
@@ -264,7 +315,7 @@ func (p *Project) writeStateIndex(idx *stateIndex) {
 func (p *Project) CheckStateIndex(ctx context.Context) ([]string, error) {
 	idx := p.readStateIndex()
 	if idx == nil {
-		if _, err := os.Stat(p.stateIndexPath("heads.json")); err == nil {
+		if b, err := os.ReadFile(p.stateIndexPath("heads.json")); err == nil && !crashLeftover(b) {
 			return []string{"the state index " + p.stateIndexPath("heads.json") + " cannot be read; it is rebuilt from the trail when next used (or remove it)"}, nil
 		}
 		return nil, nil

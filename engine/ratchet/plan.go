@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
+	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/normalize"
 	"github.com/pawl-dev/pawl/engine/plugstate"
@@ -59,6 +61,11 @@ type Plan struct {
 	migrated   []actions.StateMigration // what migrateStates carried over
 
 	validators []*validator
+	// asked are the run's allowed decisions not yet on record (the
+	// classification), put there with the plugins' admissions in one
+	// transaction (loadValidators), or by anything else that goes on record
+	// first (recordAsked).
+	asked []*gate.Asked
 	// dist, when set, runs the stateless stages on workers elsewhere
 	// (RunOptions.Distribute).
 	dist Distributor
@@ -72,6 +79,15 @@ type Plan struct {
 	// into the store as it is (ingest in run.go); otherwise the pipeline
 	// reads the input blob.
 	source *store.Ingest
+}
+
+// recordAsked puts the decisions the run has asked and not yet recorded on
+// record, in one transaction: nothing acts on a decision before, and
+// nothing else goes on record before the decisions asked earlier.
+func (pl *Plan) recordAsked(ctx context.Context, t *audit.Trail) error {
+	_, err := gate.RecordAll(ctx, t, pl.asked)
+	pl.asked = nil
+	return err
 }
 
 // LimitsFor are the limits a run under cfg is bound by.

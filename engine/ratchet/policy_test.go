@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/config"
@@ -24,6 +26,42 @@ import (
 func decisionsOn(t *testing.T, p *project.Project, object string) []actions.PolicyDecisionDetails {
 	t.Helper()
 	return enginetest.Details[actions.PolicyDecisionDetails](t, p.Trail, object)
+}
+
+// decisionRun returns what a run of batch put on record about its
+// classification and its plugins' admission, in trail order, as
+// "action object allow|deny", and whether those entries all share one time
+// (one transaction reads the clock once: audit.Trail.AppendAll).
+func decisionRun(t *testing.T, p *project.Project, batch string) ([]string, bool) {
+	t.Helper()
+	es, err := p.Trail.List(context.Background(), audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	var times []time.Time
+	for _, e := range es {
+		switch e.Action {
+		case actions.PolicyDecision:
+			d, err := actions.Decode[actions.PolicyDecisionDetails](e)
+			if err != nil || d.BatchID != batch {
+				continue
+			}
+			verdict := "deny"
+			if d.Allow {
+				verdict = "allow"
+			}
+			out = append(out, e.Action+" "+e.Object+" "+verdict)
+			times = append(times, e.Time)
+		case actions.PluginRefused:
+			out = append(out, e.Action+" "+e.Object)
+		}
+	}
+	same := len(times) > 0
+	for _, tm := range times {
+		same = same && tm.Equal(times[0])
+	}
+	return out, same
 }
 
 // reopen closes p and opens its project again with cfg, as a new process
@@ -86,6 +124,14 @@ func TestPolicyWiredIntoRun(t *testing.T) {
 	if len(cs) != 1 || !cs[0].Allow || cs[0].Kind != policies.KindClassification || !strings.Contains(string(cs[0].Input), `"/device_id"`) {
 		t.Fatalf("classification decisions: %+v", cs)
 	}
+	// The classification and the four admissions went on record together,
+	// in the order they were asked, in one transaction.
+	got, together := decisionRun(t, p, res.BatchID)
+	want5 := []string{"policy.decision batch:" + res.BatchID + " allow", "policy.decision plugin:range@1.1.0 allow",
+		"policy.decision plugin:freshness@1.1.0 allow", "policy.decision plugin:registry@1.1.0 allow", "policy.decision plugin:zscore@2.1.0 allow"}
+	if strings.Join(got, "\n") != strings.Join(want5, "\n") || !together {
+		t.Fatalf("the run's decisions on record (one time: %v):\n%s\nwant\n%s", together, strings.Join(got, "\n"), strings.Join(want5, "\n"))
+	}
 	// Another bundle is another batch: the pin feeds the batch id.
 	editData(t, p, func(d map[string]any) { d["note"] = "changed" })
 	in := enginetest.WriteInput(t, t.TempDir(), "in.jsonl", enginetest.GenInput(t, 40, 1))
@@ -125,6 +171,16 @@ func TestUnapprovedPluginIsDenied(t *testing.T) {
 	}
 	if bs, _ := p.Batches(context.Background()); len(bs) != 0 {
 		t.Fatal("a batch was committed with a plugin the policy denied")
+	}
+	// On record as if each decision had been recorded when asked: the
+	// classification and the plugins admitted before the denial, the
+	// denial, then the refusal.
+	got, _ := decisionRun(t, p, ds[0].BatchID)
+	want := []string{"policy.decision batch:" + ds[0].BatchID + " allow", "policy.decision plugin:range@1.1.0 allow",
+		"policy.decision plugin:freshness@1.1.0 allow", "policy.decision plugin:registry@1.1.0 allow",
+		"policy.decision plugin:zscore@2.1.0 deny", "plugin.refused plugin:zscore@2.1.0"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("on record after the denial:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// approve-plugin puts it back.
 	if _, err := gate.ApprovePinned(context.Background(), p, []string{"zscore@2.1.0"}, "tester", "re-approved"); err != nil {

@@ -220,13 +220,25 @@ func execute(ctx context.Context, p *project.Project, pl *Plan, o execOptions) (
 			return res, rerr
 		}
 		os.RemoveAll(p.PendingBatch(id))
+		// The decisions asked are on record before the failure.
+		if rerr := pl.recordAsked(ctx, p.Trail); rerr != nil {
+			err = fmt.Errorf("%w (and %v)", err, rerr)
+		}
 		fe, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.operator, Object: "batch:" + id, Reason: o.reason,
 			Details: actions.BatchFailedDetails{BatchID: id, Job: pl.Job.Name, Classification: pl.Job.Classification, Input: pl.Input, Error: err.Error()}})
 		events.fail(fe.Seq, err.Error())
 		return nil, &InfraError{BatchID: id, Err: errors.Join(err, aerr)}
 	}
-	if err := gate.Classification(ctx, p.Trail, pl.Policy, pl.Job, pl.Schema, br.Schema.Name+"@"+br.Schema.Version, id, br.AsOf, o.operator, o.reason); err != nil {
-		return nil, err
+	// The classification: a deny goes on record at once and ends the run;
+	// an allow goes on record with the plugins' admissions, in one
+	// transaction, before any record is read (loadValidators).
+	a := gate.AskClassification(ctx, pl.Policy, pl.Job, pl.Schema, br.Schema.Name+"@"+br.Schema.Version, id, br.AsOf, o.operator, o.reason)
+	pl.asked = append(pl.asked, a)
+	if !a.Allowed() {
+		if err := pl.recordAsked(ctx, p.Trail); err != nil {
+			return nil, err
+		}
+		return nil, a.Err()
 	}
 	if pl.stateful {
 		var err error

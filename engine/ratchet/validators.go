@@ -66,9 +66,14 @@ func (pl *Plan) validatorRefs() map[string]actions.ValidatorRef {
 // loadValidators resolves, checks and loads the job's plugins under the
 // plan's limits: the module from the store, its hash checked before
 // compiling, its config checked against the schema in its manifest. With
-// admit, the plugins policy decides (on record) whether each may run in
-// this batch; a refusal is on record too.
-func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator string, admit bool) error {
+// admit, the plugins policy decides whether each may run in this batch:
+// the decisions are asked plugin by plugin and put on record together, in
+// one transaction of the trail (gate.RecordAll), before any plugin runs; a
+// refusal, or anything else put on record on the way (a cache entry
+// rejected), goes after the decisions asked before it, as if each had been
+// recorded when asked. The decisions the run asked before (pl.asked: its
+// classification) go in the same transaction.
+func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator string, admit bool) (err error) {
 	job := pl.Job
 	rt, err := p.Runtime(ctx, pl.Limits.PluginMemoryPages, time.Duration(pl.Limits.PluginCallTimeoutMS)*time.Millisecond)
 	if err != nil {
@@ -77,9 +82,18 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 	preload(ctx, p, rt, job, pl.Pins)
 	// A cache entry that failed its check was deleted and its module
 	// compiled afresh: on record before any plugin runs.
-	if _, err := p.RecordCacheRejections(ctx, operator); err != nil {
+	record := func() error { return pl.recordAsked(ctx, p.Trail) }
+	if _, err := p.RecordCacheRejectionsAfter(ctx, operator, record); err != nil {
 		return err
 	}
+	defer func() {
+		// Whatever happened, the decisions asked are on record.
+		if rerr := record(); rerr != nil && err == nil {
+			err = rerr
+		} else if rerr != nil {
+			err = fmt.Errorf("%w (and %v)", err, rerr)
+		}
+	}()
 	pl.validators = nil
 	for _, spec := range job.Validators {
 		pin, ok := pl.Pins[lockfile.PluginKey(spec.Plugin)]
@@ -87,6 +101,9 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 			return fmt.Errorf("job %s: plugin %s is not pinned: add it with `pawl plugin add FILE`", job.Name, spec.Plugin)
 		}
 		refuse := func(err error) error {
+			if rerr := record(); rerr != nil {
+				err = fmt.Errorf("%w (and %v)", err, rerr)
+			}
 			_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: operator, Object: "plugin:" + spec.Plugin,
 				Details: actions.PluginRefusedDetails{Plugin: spec.Plugin, Pinned: pin, Job: job.Name, Error: err.Error()}})
 			if aerr != nil {
@@ -99,7 +116,7 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 			return refuse(fmt.Errorf("plugin %s: %w", spec.Plugin, err))
 		}
 		pg, err := rt.Load(ctx, wasm, string(pin))
-		if _, rerr := p.RecordCacheRejections(ctx, operator); rerr != nil {
+		if _, rerr := p.RecordCacheRejectionsAfter(ctx, operator, record); rerr != nil {
 			return rerr
 		}
 		if err != nil {
@@ -110,7 +127,9 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 			return refuse(fmt.Errorf("the module pinned as %s says it is %s", spec.Plugin, m.ID()))
 		}
 		if admit {
-			if err := gate.AdmitPlugin(ctx, p.Trail, pl.Policy, job, m, pin, operator, pl.AsOf, pl.BatchID); err != nil {
+			a := gate.AskPlugin(ctx, pl.Policy, job, m, pin, operator, pl.AsOf, pl.BatchID)
+			pl.asked = append(pl.asked, a)
+			if err := a.Err(); err != nil {
 				return refuse(err)
 			}
 		}
@@ -120,7 +139,7 @@ func (pl *Plan) loadValidators(ctx context.Context, p *project.Project, operator
 		}
 		pl.validators = append(pl.validators, v)
 	}
-	return nil
+	return record()
 }
 
 // newValidator configures a loaded plugin as the job's validator spec

@@ -197,6 +197,78 @@ type Plugin struct {
 	cache    wazero.CompilationCache
 	compiled wazero.CompiledModule
 	imports  []string
+	// kept: its wazero runtime and compiled module are the process's
+	// (KeepCompiled), shared with other Runtimes' Plugins of the same
+	// module, and not released when this Runtime closes.
+	kept bool
+}
+
+// keptModules are the modules compiled in this process, by sha256 and
+// memory limit, when KeepCompiled is on.
+var keptModules struct {
+	sync.Mutex
+	on bool
+	m  map[keptKey]*Plugin
+}
+
+type keptKey struct {
+	sha   string
+	pages uint32 // the wazero runtime's memory limit
+}
+
+// KeepCompiled makes every Runtime of this process share the modules it
+// compiles: a module loaded once (compiled, or read from the compilation
+// cache, checked and deserialised) stays loaded while it is on, and a
+// later Runtime's Load of the same sha256 under the same
+// memory limit makes a Plugin of it without reading the cache again. For a
+// long-lived process that makes a new Runtime per request (pawl serve:
+// one per command). The hash of the bytes given to Load is checked all the
+// same, before the module is looked up, so a Plugin is only ever the
+// pinned bytes' code; a cache entry that a Runtime does not read is not
+// checked either, and is never used. Calls are bounded by each Runtime's
+// own Config (call timeout, result and output caps). Off by default: a
+// command that runs once releases what it compiled at Close. Turning it
+// off releases what was kept: every Runtime that used it must be closed.
+func KeepCompiled(on bool) {
+	keptModules.Lock()
+	defer keptModules.Unlock()
+	for _, p := range keptModules.m {
+		p.kept = false
+		p.close(context.Background())
+	}
+	keptModules.on = on
+	keptModules.m = map[keptKey]*Plugin{}
+}
+
+// kept returns a Plugin of r for the module with that sha256 compiled
+// earlier in this process, or nil.
+func (r *Runtime) kept(sha string) *Plugin {
+	keptModules.Lock()
+	defer keptModules.Unlock()
+	k, ok := keptModules.m[keptKey{sha, r.cfg.MemoryLimitPages}]
+	if !keptModules.on || !ok {
+		return nil
+	}
+	return &Plugin{rt: r, sha: sha, manifest: k.manifest, wrt: k.wrt, compiled: k.compiled, imports: k.imports, kept: true}
+}
+
+// keep makes p's compiled module the process's when KeepCompiled is on
+// (the first one loaded stays if two raced), and returns the Plugin of r
+// to use.
+func (r *Runtime) keep(p *Plugin) *Plugin {
+	keptModules.Lock()
+	defer keptModules.Unlock()
+	if !keptModules.on {
+		return p
+	}
+	key := keptKey{p.sha, r.cfg.MemoryLimitPages}
+	if k, ok := keptModules.m[key]; ok {
+		p.close(context.Background())
+		return &Plugin{rt: r, sha: p.sha, manifest: k.manifest, wrt: k.wrt, compiled: k.compiled, imports: k.imports, kept: true}
+	}
+	p.kept = true
+	keptModules.m[key] = p
+	return p
 }
 
 // Manifest returns the plugin's manifest (do not modify it).
@@ -237,12 +309,22 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, pin string) (*Plugin, e
 		return p, nil
 	}
 	r.mu.Unlock()
+	if p := r.kept(got); p != nil {
+		return r.add(ctx, got, p)
+	}
 	// Each plugin has a wazero runtime of its own, so several load (and
 	// compile, or read from the cache) at once; the lock only guards the map.
 	p, err := r.load(ctx, wasm, got)
 	if err != nil {
 		return nil, err
 	}
+	p = r.keep(p)
+	return r.add(ctx, got, p)
+}
+
+// add makes p the runtime's plugin for sha, unless another goroutine
+// loaded the same pin first.
+func (r *Runtime) add(ctx context.Context, got string, p *Plugin) (*Plugin, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -345,6 +427,9 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, sha string) (*Plugin, e
 }
 
 func (p *Plugin) close(ctx context.Context) {
+	if p.kept {
+		return // the process's (KeepCompiled): released when that is turned off
+	}
 	if p.wrt != nil {
 		_ = p.wrt.Close(ctx)
 	}
