@@ -32,6 +32,7 @@ type Config struct {
 	Workers        int
 	MaxRecordBytes int64
 	CacheDir       string
+	CacheMaxBytes  int64
 
 	PluginCallTimeout        time.Duration
 	BatchTimeout             time.Duration

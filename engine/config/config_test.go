@@ -60,7 +60,7 @@ func TestPrecedence(t *testing.T) {
 	root := t.TempDir() // no pawl.yaml: it is optional
 	cfg := load(t, root, nil)
 	want := Config{
-		DataDir: ".pawl", Operator: osUser(), Workers: 0, MaxRecordBytes: 64 << 20, CacheDir: cache,
+		DataDir: ".pawl", Operator: osUser(), Workers: 0, MaxRecordBytes: 64 << 20, CacheDir: cache, CacheMaxBytes: 1 << 30,
 		PluginCallTimeout: 30 * time.Second, TimeWindowPast: 7 * 24 * time.Hour, TimeWindowFuture: time.Hour,
 		PolicyKeyID: "pawl-policy", ChangeTwoPerson: true, ChangeContractEvidence: 1000, BatchMaxQuarantineGrowth: 32, ExportTimeout: 2 * time.Minute, WatchInterval: 2 * time.Second, NoticeTimeout: 10 * time.Second,
 		OpenLineageEnabled: true, OpenLineageNamespace: "pawl",
@@ -171,6 +171,8 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.Workers = -1 }, []string{"workers = -1", "0 (one worker per CPU) or more"}},
 		{func(c *Config) { c.MaxRecordBytes = 0 }, []string{"max_record_bytes = 0", "positive number of bytes", "67108864"}},
 		{func(c *Config) { c.MaxRecordBytes = -5 }, []string{"max_record_bytes = -5"}},
+		{func(c *Config) { c.CacheMaxBytes = 0 }, []string{"cache_max_bytes = 0", "-1 for no cap"}},
+		{func(c *Config) { c.CacheMaxBytes = -2 }, []string{"cache_max_bytes = -2"}},
 		{func(c *Config) { c.PluginCallTimeout = 0 }, []string{"plugin.call_timeout = 0s", "more than 0", "e.g. 30s"}},
 		{func(c *Config) { c.ExportTimeout = -time.Second }, []string{"export.timeout = -1s", "more than 0", "e.g. 2m"}},
 		{func(c *Config) { c.DataDir = "" }, []string{"data_dir is empty", "default .pawl"}},

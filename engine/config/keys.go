@@ -123,6 +123,20 @@ var table = build([]Key{
 			"Relative to the project root unless absolute. Empty: the default.",
 	},
 	{
+		Name: "cache_max_bytes", Type: Bytes, def: int64(1 << 30),
+		field: func(c *Config) any { return &c.CacheMaxBytes },
+		check: func(k Key, c Config) string {
+			if c.CacheMaxBytes < -1 || c.CacheMaxBytes == 0 {
+				return fmt.Sprintf("%s = %d: must be a positive number of bytes, or -1 for no cap; the default is %s",
+					k.Name, c.CacheMaxBytes, plain(k.Default))
+			}
+			return ""
+		},
+		Doc: "The most compiled plugin code `cache_dir` keeps, over every project that shares it. When a run compiles a plugin " +
+			"and the cache holds more, the entries used longest ago are deleted (a deleted entry costs its next run a compilation, " +
+			"never a result: nothing unMACed runs); an entry a run is loading is kept. -1: no cap.",
+	},
+	{
 		Name: "openlineage.enabled", Type: Boolean, def: true,
 		field: func(c *Config) any { return &c.OpenLineageEnabled },
 		Doc: "Write OpenLineage run events for every batch (a START, then a COMPLETE or a FAIL) to `openlineage.file`. " +

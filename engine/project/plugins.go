@@ -44,7 +44,7 @@ func (p *Project) Runtime(ctx context.Context, memoryPages uint32, callTimeout t
 		return nil, err
 	}
 	rt, err := sandbox.NewRuntime(ctx, sandbox.Config{CacheDir: filepath.Join(dir, "wasm"), CacheKey: key, StageDir: p.WasmStageDir(),
-		MemoryLimitPages: memoryPages, CallTimeout: callTimeout})
+		MemoryLimitPages: memoryPages, CallTimeout: callTimeout, CacheMaxBytes: p.Cfg.CacheMaxBytes})
 	if err != nil {
 		return nil, err
 	}
