@@ -209,16 +209,17 @@ func (s *stages) flat(it *item, st *stats, fs *flatSink) bool {
 	if text == "" {
 		text = string(it.rec.Raw)
 	}
-	var mbuf [records.MaxFlatMembers]records.FlatMember
-	dst := mbuf[:0]
-	if fs.lines == nil {
-		if cap(fs.members)-len(fs.members) < records.MaxFlatMembers {
-			// A new slab; the items already in the old one keep it.
-			fs.members = make([]records.FlatMember, 0, max(2*cap(fs.members), 64*records.MaxFlatMembers))
-		}
-		dst = fs.members[len(fs.members):len(fs.members)] // (not nil, even for {})
+	// The members go into the chunk's slab (on the stack, an array
+	// would escape through it.flat): kept there in a job with validators,
+	// written over by the next record without.
+	if fs.lines != nil {
+		fs.members = fs.members[:0]
 	}
-	ms, ok := records.ScanFlat(text, dst)
+	if cap(fs.members)-len(fs.members) < records.MaxFlatMembers {
+		// A new slab; the items already in the old one keep it.
+		fs.members = make([]records.FlatMember, 0, max(2*cap(fs.members), 64*records.MaxFlatMembers))
+	}
+	ms, ok := records.ScanFlat(text, fs.members[len(fs.members):len(fs.members)]) // (not nil, even for {})
 	if !ok {
 		return false
 	}
@@ -250,7 +251,8 @@ func (s *stages) flat(it *item, st *stats, fs *flatSink) bool {
 
 // flatSink is where the flat path puts what it keeps of the records it
 // takes: with lines (a job without validators), their verified lines; else
-// their members, in members (a chunk's slab, reused with the chunk).
+// their members, in members (a chunk's slab, reused with the chunk; the
+// scratch of one record's members with lines).
 type flatSink struct {
 	lines   *[]byte
 	members []records.FlatMember
@@ -861,7 +863,7 @@ func (s *stages) runChunk(ctx context.Context, c *chunk, stateless []*validator,
 		// No validator reads the records' values: the flat path may
 		// write the lines of the records it verifies (evaluate).
 		c.sizeLines()
-		fs = &flatSink{lines: &c.lines}
+		fs = &flatSink{lines: &c.lines, members: c.members}
 	case s.validators:
 		// The validators read the members the flat path keeps
 		// (batchFor); finalize writes the lines.
@@ -870,7 +872,7 @@ func (s *stages) runChunk(ctx context.Context, c *chunk, stateless []*validator,
 	for i := range c.items {
 		s.evaluate(&c.items[i], c.st, fs)
 	}
-	if fs != nil && fs.lines == nil {
+	if fs != nil {
 		c.members = fs.members
 	}
 	if len(stateless) > 0 {
