@@ -100,6 +100,7 @@ func TestFlatPathMatchesFullPath(t *testing.T) {
 				}
 				s := &stages{format: "jsonl", schema: sch, norm: prof, maxRecord: records.DefaultMaxRecordBytes, validators: validators}
 				var flat, verified, kept, present int
+				probe := &flatSink{lines: new([]byte)} // (one, for its member slab)
 				fullTree, fastTree := audit.NewLineageTree(), audit.NewLineageTree()
 				for first := 0; first < len(lines); first += chunkRecords {
 					recs := lines[first:min(first+chunkRecords, len(lines))]
@@ -129,8 +130,8 @@ func TestFlatPathMatchesFullPath(t *testing.T) {
 						if b.verified != nil {
 							verified++
 						}
-						var buf []byte
-						if s.flat(&item{rec: &records.Record{Raw: recs[i]}}, newStats(), &flatSink{lines: &buf}) {
+						probe.members, *probe.lines = probe.members[:0], (*probe.lines)[:0]
+						if s.flat(&item{rec: &records.Record{Raw: recs[i]}}, newStats(), probe) {
 							flat++
 						}
 					}
