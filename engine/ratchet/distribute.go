@@ -383,9 +383,11 @@ func (w *ChunkWorker) Do(ctx context.Context, task []byte) ([]byte, error) {
 				break
 			}
 			if !w.finalize {
-				o.Items[i] = wireItem{Stage: it.stage, Reasons: it.reasons, Changes: it.actions, HasValue: it.v != nil}
+				o.Items[i] = wireItem{Stage: it.stage, Reasons: it.reasons, Changes: it.actions, HasValue: it.v != nil || it.flat != nil}
 				if it.v != nil {
 					o.Items[i].Value = canonjson.Append(nil, it.v)
+				} else if it.flat != nil {
+					o.Items[i].Value = records.AppendFlat(nil, it.flat) // (canonjson.Append of its decoded value)
 				}
 				continue
 			}

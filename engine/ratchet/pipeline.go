@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +63,12 @@ type stages struct {
 type item struct {
 	rec *records.Record
 	// Set by evaluate and the validators:
-	v       any               // the decoded, normalized value while the record passes
+	v any // the decoded, normalized value while the record passes
+	// flat, when not nil, stands for v: the members of a record the flat
+	// path took (records.ScanFlat, sorted by key; parts of the record's
+	// text), kept for the validators (batchFor) and finalize instead of a
+	// decoded map. v is made from them when a plugin replaces a value.
+	flat    []records.FlatMember
 	stage   string            // the stage that rejected the record; "" while it passes
 	reasons []finding.Finding // why it was rejected
 	actions []finding.Finding // what the boundary changed in it
@@ -82,10 +88,9 @@ type item struct {
 // stage refused — and keeps every reason that stage found. A record that
 // passes keeps its decoded, normalized value for the validators.
 //
-// With lines (a job without validators), a JSON record that the flat path
-// verifies has its canonical line appended to *lines and it.verified set
-// here, without a decoded value (see flat).
-func (s *stages) evaluate(it *item, st *stats, lines *[]byte) {
+// With fs, a JSON record that the flat path takes passes the decode,
+// normalize and schema stages here without a decoded value (see flat).
+func (s *stages) evaluate(it *item, st *stats, fs *flatSink) {
 	rec := it.rec
 	rec.Offset += s.baseOffset
 	for i := range rec.CellOffsets {
@@ -137,7 +142,7 @@ func (s *stages) evaluate(it *item, st *stats, lines *[]byte) {
 			return
 		}
 		v = m
-	} else if lines != nil && s.flat(it, st, lines) {
+	} else if fs != nil && s.flat(it, st, fs) {
 		return
 	} else {
 		dv, err := records.DecodeJSON(rec.Raw, records.DecodeOptions{RequireObject: true})
@@ -194,13 +199,27 @@ var flatKinds = [...]schema.Kind{records.FlatNull: schema.KindNull, records.Flat
 // map is built. It returns false, having counted nothing, for any other
 // record (rejected ones included): those take the full path, which decides
 // and gives the reasons.
-func (s *stages) flat(it *item, st *stats, lines *[]byte) bool {
+//
+// In a job without validators (fs.lines) the record is verified here: its
+// line is written and it.verified set. In a job with validators the record
+// keeps its members (it.flat, in fs.members) for them to read and for
+// finalize to write its line once they have had their say.
+func (s *stages) flat(it *item, st *stats, fs *flatSink) bool {
 	text := it.rec.Text
 	if text == "" {
 		text = string(it.rec.Raw)
 	}
-	var mbuf [records.MaxFlatMembers]records.FlatMember
-	ms, ok := records.ScanFlat(text, mbuf[:0])
+	// The members go into the chunk's slab (on the stack, an array
+	// would escape through it.flat): kept there in a job with validators,
+	// written over by the next record without.
+	if fs.lines != nil {
+		fs.members = fs.members[:0]
+	}
+	if cap(fs.members)-len(fs.members) < records.MaxFlatMembers {
+		// A new slab; the items already in the old one keep it.
+		fs.members = make([]records.FlatMember, 0, max(2*cap(fs.members), 64*records.MaxFlatMembers))
+	}
+	ms, ok := records.ScanFlat(text, fs.members[len(fs.members):len(fs.members)]) // (not nil, even for {})
 	if !ok {
 		return false
 	}
@@ -218,10 +237,44 @@ func (s *stages) flat(it *item, st *stats, lines *[]byte) bool {
 	}
 	st.in[finding.StageNormalize]++
 	st.in[finding.StageSchema]++
-	n := len(*lines)
-	*lines = append(records.AppendFlat(*lines, ms), '\n')
-	it.verified = (*lines)[n:len(*lines):len(*lines)]
+	if fs.lines == nil {
+		fs.members = fs.members[:len(fs.members)+len(ms)]
+		it.flat = ms[:len(ms):len(ms)]
+		st.in[finding.StageValidate]++
+		return true
+	}
+	n := len(*fs.lines)
+	*fs.lines = append(records.AppendFlat(*fs.lines, ms), '\n')
+	it.verified = (*fs.lines)[n:len(*fs.lines):len(*fs.lines)]
 	return true
+}
+
+// flatSink is where the flat path puts what it keeps of the records it
+// takes: with lines (a job without validators), their verified lines; else
+// their members, in members (a chunk's slab, reused with the chunk; the
+// scratch of one record's members with lines).
+type flatSink struct {
+	lines   *[]byte
+	members []records.FlatMember
+}
+
+// flatValue is the decoded value of a record the flat path took: what
+// DecodeJSON gives for its text (records.ScanFlat says why).
+func flatValue(ms []records.FlatMember) map[string]any {
+	m := make(map[string]any, len(ms))
+	for _, x := range ms {
+		switch x.Kind {
+		case records.FlatString:
+			m[x.Key] = x.Value[1 : len(x.Value)-1]
+		case records.FlatNumber:
+			m[x.Key] = json.Number(x.Value)
+		case records.FlatBool:
+			m[x.Key] = x.Value == "true"
+		default:
+			m[x.Key] = nil
+		}
+	}
+	return m
 }
 
 // finalize renders the record's output line — verified or quarantined —
@@ -232,10 +285,15 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 	rec := it.rec
 	if len(it.reasons) == 0 && it.verified == nil { // (flat wrote the line of a record it verified)
 		n := len(*lines)
-		*lines = append(canonjson.Append(*lines, it.v), '\n')
+		if it.v == nil && it.flat != nil {
+			*lines = records.AppendFlat(*lines, it.flat)
+		} else {
+			*lines = canonjson.Append(*lines, it.v)
+		}
+		*lines = append(*lines, '\n')
 		it.verified = (*lines)[n:len(*lines):len(*lines)]
 	}
-	it.v = nil
+	it.v, it.flat = nil, nil
 	if skipLineage {
 		if it.verified == nil {
 			it.quar = finding.Line(finding.QuarantineEntry{Ordinal: rec.Ordinal, Reasons: it.reasons})
@@ -384,6 +442,9 @@ type chunk struct {
 	// lines holds the verified lines of the chunk's items, one after
 	// another (item.verified are parts of it).
 	lines []byte
+	// members holds the members the flat path kept (item.flat are parts
+	// of it), in a job with validators.
+	members []records.FlatMember
 	// fin is closed when the chunk's lines and leaves are rendered.
 	fin chan struct{}
 }
@@ -396,9 +457,10 @@ var chunkPool = sync.Pool{New: func() any { return &chunk{items: make([]item, 0,
 // newChunk returns an empty chunk from the pool.
 func newChunk(seq int, first int64) *chunk {
 	c := chunkPool.Get().(*chunk)
-	items, lines := c.items, c.lines
-	clear(items) // the items the chunk held; those past them were never used
-	*c = chunk{seq: seq, first: first, items: items[:0], lines: lines[:0]}
+	items, lines, members := c.items, c.lines, c.members
+	clear(items)   // the items the chunk held; those past them were never used
+	clear(members) // (their strings are parts of the input's text)
+	*c = chunk{seq: seq, first: first, items: items[:0], lines: lines[:0], members: members[:0]}
 	return c
 }
 
@@ -794,15 +856,24 @@ func (o *outputs) writeChunk(c *chunk) error {
 // distributed one (ChunkWorker) both run it.
 func (s *stages) runChunk(ctx context.Context, c *chunk, stateless []*validator, insts []checker, finalize bool) {
 	c.st = newStats()
-	var lines *[]byte
-	if finalize && !s.validators && !skipNormalize && !skipFlat {
+	var fs *flatSink
+	switch {
+	case skipNormalize || skipFlat:
+	case finalize && !s.validators:
 		// No validator reads the records' values: the flat path may
 		// write the lines of the records it verifies (evaluate).
 		c.sizeLines()
-		lines = &c.lines
+		fs = &flatSink{lines: &c.lines, members: c.members}
+	case s.validators:
+		// The validators read the members the flat path keeps
+		// (batchFor); finalize writes the lines.
+		fs = &flatSink{members: c.members}
 	}
 	for i := range c.items {
-		s.evaluate(&c.items[i], c.st, lines)
+		s.evaluate(&c.items[i], c.st, fs)
+	}
+	if fs != nil {
+		c.members = fs.members
 	}
 	if len(stateless) > 0 {
 		c.err = runValidators(ctx, stateless, insts, c.items, c.st)

@@ -18,6 +18,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/plugstate"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/records"
 	"github.com/pawl-dev/pawl/engine/sandbox"
 )
 
@@ -310,6 +311,11 @@ func runValidators(ctx context.Context, vs []*validator, insts []checker, items 
 				if rp.FieldIndex < 0 || rp.FieldIndex >= len(m.Fields) {
 					return fmt.Errorf("%s replaced field %d of record %d, which it does not declare", v.id, rp.FieldIndex, it.rec.Ordinal)
 				}
+				if it.v == nil && it.flat != nil {
+					// A value replaced in a record the flat path took:
+					// the record becomes its decoded value.
+					it.v, it.flat = flatValue(it.flat), nil
+				}
 				if err := setPointer(it.v, v.pointerOf(rp.FieldIndex), replacementValue(rp.Value, m.Fields[rp.FieldIndex].Type)); err != nil {
 					return fmt.Errorf("%s replaced %s of record %d: %w", v.id, v.pointerOf(rp.FieldIndex), it.rec.Ordinal, err)
 				}
@@ -493,14 +499,22 @@ func (v *validator) pointerOf(field int) string {
 // each record once; the guest never sees JSON.
 // The batch is made in reuse's columns when they have room.
 func batchFor(v *validator, items []item, idx []int, reuse *sandbox.Batch) *sandbox.Batch {
-	fields := v.plugin.Manifest().Fields
+	return columns(v.plugin.Manifest().Fields, v.pointers, items, idx, reuse)
+}
+
+// columns is batchFor for the fields, read at pointers.
+func columns(fields []sandbox.Field, pointers []string, items []item, idx []int, reuse *sandbox.Batch) *sandbox.Batch {
 	b := reuse.Reuse(fields, len(idx))
 	b.First = uint64(items[idx[0]].rec.Ordinal - 1)
 	toks := make([][]string, len(fields)) // each pointer split once a batch, not once a record
 	for f := range fields {
-		toks[f] = jsonptr.Split(v.pointers[f])
+		toks[f] = jsonptr.Split(pointers[f])
 	}
 	for j, i := range idx {
+		if it := &items[i]; it.v == nil && it.flat != nil {
+			flatColumns(b, j, fields, toks, it.flat)
+			continue
+		}
 		for f, field := range fields {
 			val, ok := jsonptr.Get(items[i].v, toks[f])
 			if !ok {
@@ -525,6 +539,42 @@ func batchFor(v *validator, items []item, idx []int, reuse *sandbox.Batch) *sand
 		}
 	}
 	return b
+}
+
+// flatColumns puts the values the plugin reads from a record the flat path
+// took (its members ms) into row j of b: what the switch in columns puts
+// there from the record's decoded value. A flat record is an object of
+// scalars, so a pointer resolves only when it names a member (one token);
+// the whole record ("") is an object, which no field reads, and a deeper
+// pointer finds a scalar. A number is parsed from its text as
+// json.Number.Float64 does, a string is the text between its quotes
+// (ScanFlat takes none with an escape), and a member of another kind than
+// the field's is left unset, as a missing one is.
+func flatColumns(b *sandbox.Batch, j int, fields []sandbox.Field, toks [][]string, ms []records.FlatMember) {
+	for f, field := range fields {
+		if len(toks[f]) != 1 {
+			continue
+		}
+		key := toks[f][0]
+		k := 0
+		for k < len(ms) && ms[k].Key != key {
+			k++
+		}
+		if k == len(ms) {
+			continue
+		}
+		m := &ms[k]
+		switch {
+		case field.Type == sandbox.TypeNumber && m.Kind == records.FlatNumber:
+			if x, err := strconv.ParseFloat(m.Value, 64); err == nil {
+				b.SetNumber(f, j, x)
+			}
+		case field.Type == sandbox.TypeString && m.Kind == records.FlatString:
+			b.SetString(f, j, m.Value[1:len(m.Value)-1])
+		case field.Type == sandbox.TypeBool && m.Kind == records.FlatBool:
+			b.SetBool(f, j, m.Value == "true")
+		}
+	}
 }
 
 // setPointer sets (or, for nil, removes) the member ptr names; its parent
