@@ -110,32 +110,45 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	if err != nil {
 		return r, err
 	}
+	// ask puts the publication of m to the policy, on record; deliver
+	// sends msg (named by its sha256) on det.Kind's subject and puts the
+	// publication on record. When deliver says done, Publish is over (the
+	// hub did not take the message, now a failure on record, or the
+	// record could not be written): return r, err.
+	ask := func(m policies.NetworkMessage, what string) (string, error) {
+		m.Origin = p.Trail.Origin()
+		in := policies.NetworkInput{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator}, Message: m}
+		d, _, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindNetwork, Input: in, Operator: o.Operator, Object: "network:" + cfg.NetworkSite,
+			Reason: o.Reason, What: fmt.Sprintf("publication of %s to the hub %s", what, cfg.NetworkHub)})
+		return d.ID, err
+	}
+	deliver := func(det actions.NetworkPublishedDetails, msg []byte, retry string) (ack *jetstream.PubAck, done bool, err error) {
+		sum := sha256.Sum256(msg)
+		det.Hub, det.Site, det.Subject, det.MsgID = cfg.NetworkHub, cfg.NetworkSite, Subject(cfg.NetworkSite, det.Kind), hex.EncodeToString(sum[:])
+		if ack, err = send(det.Subject, det.MsgID, msg); err != nil {
+			_, err = fail(problemOf(err), fmt.Errorf("hub %s: %v (%s)", cfg.NetworkHub, err, retry), det.Decision)
+			return nil, true, err
+		}
+		det.Stream, det.Seq, det.Duplicate = ack.Stream, ack.Sequence, ack.Duplicate
+		_, err = actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason, Details: det})
+		return ack, err != nil, err
+	}
 	// First the engine key history, when the key was rotated since the
 	// history was last sent: the hub checks what the new key signed only
 	// once it holds the rotation, and the site's messages reach it in the
 	// order they are sent (one stream, or the leaf's outbox, checked one
 	// message at a time). Nothing after it goes while it has not.
-	hist, newest, hid, err := unpublishedHistory(ctx, p)
+	hist, newest, err := unpublishedHistory(ctx, p)
 	if err != nil {
 		return r, err
 	}
 	if hist != nil {
 		kind = "key"
-		in := policies.NetworkInput{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator},
-			Message: policies.NetworkMessage{Kind: "key", Origin: p.Trail.Origin(), Key: newest}}
-		d, _, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindNetwork, Input: in, Operator: o.Operator, Object: "network:" + cfg.NetworkSite,
-			Reason: o.Reason, What: fmt.Sprintf("publication of the engine key history (key %s in force) to the hub %s", newest, cfg.NetworkHub)})
+		d, err := ask(policies.NetworkMessage{Kind: "key", Key: newest}, fmt.Sprintf("the engine key history (key %s in force)", newest))
 		if err != nil {
-			return fail("denied", err, d.ID)
+			return fail("denied", err, d)
 		}
-		subject := Subject(cfg.NetworkSite, "key")
-		ack, err := send(subject, hid, hist)
-		if err != nil {
-			return fail(problemOf(err), fmt.Errorf("hub %s: %v (the next publication tries again)", cfg.NetworkHub, err), d.ID)
-		}
-		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
-			Details: actions.NetworkPublishedDetails{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Subject: subject, Kind: "key", Key: newest,
-				MsgID: hid, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate, Decision: d.ID}}); err != nil {
+		if _, done, err := deliver(actions.NetworkPublishedDetails{Kind: "key", Key: newest, Decision: d}, hist, "the next publication tries again"); done {
 			return r, err
 		}
 	}
@@ -147,27 +160,15 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 	}
 	for _, id := range todo {
 		kind, batch = "batch", id
-		in := policies.NetworkInput{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator},
-			Message: policies.NetworkMessage{Kind: "batch", Origin: p.Trail.Origin(), Batch: id}}
-		d, _, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindNetwork, Input: in, Operator: o.Operator, Object: "network:" + cfg.NetworkSite,
-			Reason: o.Reason, What: fmt.Sprintf("publication of batch %s's signature to the hub %s", id, cfg.NetworkHub)})
+		d, err := ask(policies.NetworkMessage{Kind: "batch", Batch: id}, fmt.Sprintf("batch %s's signature", id))
 		if err != nil {
-			return fail("denied", err, d.ID)
+			return fail("denied", err, d)
 		}
 		msg, err := os.ReadFile(p.SignaturePath(id))
 		if err != nil {
-			return fail("refused", err, d.ID)
+			return fail("refused", err, d)
 		}
-		sum := sha256.Sum256(msg)
-		mid := hex.EncodeToString(sum[:])
-		subject := Subject(cfg.NetworkSite, "batch")
-		ack, err := send(subject, mid, msg)
-		if err != nil {
-			return fail(problemOf(err), fmt.Errorf("hub %s: %v (the next publication tries again)", cfg.NetworkHub, err), d.ID)
-		}
-		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
-			Details: actions.NetworkPublishedDetails{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Subject: subject, Kind: "batch", Batch: id,
-				MsgID: mid, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate, Decision: d.ID}}); err != nil {
+		if _, done, err := deliver(actions.NetworkPublishedDetails{Kind: "batch", Batch: id, Decision: d}, msg, "the next publication tries again"); done {
 			return r, err
 		}
 		r.Batches++
@@ -182,20 +183,17 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 		return r, err
 	}
 	r.Size, r.OldSize = head.Seq+1, old
-	in := policies.NetworkInput{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator},
-		Message: policies.NetworkMessage{Kind: "checkpoint", Origin: p.Trail.Origin(), Size: head.Seq + 1, OldSize: old}}
-	d, _, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindNetwork, Input: in, Operator: o.Operator, Object: "network:" + cfg.NetworkSite,
-		Reason: o.Reason, What: fmt.Sprintf("publication of the trail's checkpoint to the hub %s", cfg.NetworkHub)})
+	d, err := ask(policies.NetworkMessage{Kind: "checkpoint", Size: head.Seq + 1, OldSize: old}, "the trail's checkpoint")
 	if err != nil {
-		return fail("denied", err, d.ID)
+		return fail("denied", err, d)
 	}
 	head, err = p.Trail.Head(ctx)
 	if err != nil {
-		return fail("refused", err, d.ID)
+		return fail("refused", err, d)
 	}
 	cp, c, err := p.Trail.SignCheckpoint(ctx, head.Seq, p.Key.Private)
 	if err != nil {
-		return fail("refused", err, d.ID)
+		return fail("refused", err, d)
 	}
 	a := audit.AddCheckpoint{OldSize: old, Checkpoint: cp}
 	if old > c.Size {
@@ -204,54 +202,47 @@ func Publish(ctx context.Context, p *project.Project, o Options) (Result, error)
 		a.OldSize = 0
 	} else if old > 0 {
 		if a.Proof, err = p.Trail.ConsistencyProof(ctx, old, c.Size); err != nil {
-			return fail("refused", err, d.ID)
+			return fail("refused", err, d)
 		}
 	}
 	r.Size, r.OldSize = c.Size, a.OldSize
-	msg := a.Format()
-	sum := sha256.Sum256(msg)
-	id := hex.EncodeToString(sum[:])
-	subject := Subject(cfg.NetworkSite, "checkpoint")
-	ack, err := send(subject, id, msg)
-	if err != nil {
-		return fail(problemOf(err), fmt.Errorf("hub %s: %v (the next publication carries the head)", cfg.NetworkHub, err), d.ID)
+	ack, _, err := deliver(actions.NetworkPublishedDetails{Kind: "checkpoint", Size: c.Size, OldSize: a.OldSize, Root: c.Root, Checkpoint: string(cp), Decision: d},
+		a.Format(), "the next publication carries the head")
+	if ack != nil {
+		r.Seq, r.Duplicate = ack.Sequence, ack.Duplicate
 	}
-	r.Seq, r.Duplicate = ack.Sequence, ack.Duplicate
-	_, err = actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
-		Details: actions.NetworkPublishedDetails{Hub: cfg.NetworkHub, Site: cfg.NetworkSite, Subject: subject, Kind: "checkpoint", Size: c.Size, OldSize: a.OldSize,
-			Root: c.Root, Checkpoint: string(cp), MsgID: id, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate, Decision: d.ID}})
 	return r, err
 }
 
 // unpublishedHistory is the trail's engine key history as the hub takes it
-// (kind key), its newest key's id and its message id, when the trail
+// (kind key) and its newest key's id, when the trail
 // rotated its key and the hub did not store this history yet (nil: there
 // is nothing to send).
-func unpublishedHistory(ctx context.Context, p *project.Project) ([]byte, string, string, error) {
+func unpublishedHistory(ctx context.Context, p *project.Project) ([]byte, string, error) {
 	if p.Keys == nil || len(p.Keys.Keys) < 2 {
-		return nil, "", "", nil
+		return nil, "", nil
 	}
 	msg, err := publicHistory(p.Keys)
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", err
 	}
 	sum := sha256.Sum256(msg)
 	id := hex.EncodeToString(sum[:])
 	es, err := p.Trail.Find(ctx, actions.NetworkPublished, "trail:"+p.Trail.ID())
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", err
 	}
 	for _, e := range es {
 		d, err := actions.Decode[actions.NetworkPublishedDetails](e)
 		if err != nil {
-			return nil, "", "", err
+			return nil, "", err
 		}
 		if d.Kind == "key" && d.MsgID == id {
-			return nil, "", "", nil
+			return nil, "", nil
 		}
 	}
 	cur, _ := p.Keys.Current()
-	return msg, cur.KeyID, id, nil
+	return msg, cur.KeyID, nil
 }
 
 // problemOf names a failed send: refused by the hub's server, or
