@@ -28,7 +28,7 @@ func ownedByMe(fi os.FileInfo) error {
 // (or another load of this one) holds it, unless ctx is done.
 func lockFile(ctx context.Context, f *os.File) error {
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := flockNB(f)
 		if err == nil {
 			return nil
 		}
@@ -44,6 +44,7 @@ func lockFile(ctx context.Context, f *os.File) error {
 }
 
 // tryLockFile takes f's exclusive lock if no one holds it.
-func tryLockFile(f *os.File) bool {
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
-}
+func tryLockFile(f *os.File) bool { return flockNB(f) == nil }
+
+// flockNB takes f's exclusive lock without waiting (EWOULDBLOCK: held).
+func flockNB(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) }
