@@ -1,6 +1,7 @@
 package finding
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/sandbox"
@@ -95,7 +97,8 @@ func TestQuarantineLineIsLine(t *testing.T) {
 		"<", ">", "&", "é", "\u2028", "\u2029", "\u2027", "\u202a", "\xff", "\xe2\x80", "\xed\xa0\x80", "😀", "\uFFFD"}
 	str := func() string {
 		var b strings.Builder
-		for range r.IntN(12) {
+		// Some long enough for the eight-byte words of appendJSONString.
+		for range r.IntN(12) + r.IntN(2)*r.IntN(60) {
 			b.WriteString(alphabet[r.IntN(len(alphabet))])
 		}
 		return b.String()
@@ -188,4 +191,37 @@ func TestPluginFindingsAreFromPlugin(t *testing.T) {
 	if len(kept) < 1000 {
 		t.Fatalf("only %d findings made", len(kept))
 	}
+}
+
+// FuzzAppendJSONString: appendJSONString writes any bytes, given as a
+// string or as bytes after any prefix, as encoding/json does with HTML
+// escaping off, and the result decodes back to them (invalid UTF-8 as
+// U+FFFD). The seeds put every kind of byte at every position of an
+// eight-byte word, where the word-at-a-time path decides.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "a", `{"device_id":"GH-100000","value":23.39}`, "abcdefg\"", "abcdefgh\\ijklmnop",
+		"\x00abcdefghijklmno", "abcdefghijklmn\x7f\x1f", "é12345678", "1234567\xe2\x80\xa8", "12345678\xff", "😀😀😀😀"} {
+		for pad := range 9 {
+			f.Add(strings.Repeat("x", pad) + s)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		w := bytes.TrimSuffix(want.Bytes(), []byte("\n"))
+		if got := appendJSONString([]byte("kept"), s); !bytes.Equal(got, append([]byte("kept"), w...)) {
+			t.Fatalf("appendJSONString(%q) = %q, want %q", s, got[4:], w)
+		}
+		if got := appendJSONString([]byte(nil), []byte(s)); !bytes.Equal(got, w) {
+			t.Fatalf("appendJSONString([]byte(%q)) = %q, want %q", s, got, w)
+		}
+		var back string
+		if err := json.Unmarshal(w, &back); err != nil || utf8.ValidString(s) && back != s {
+			t.Fatalf("%q decodes to %q, %v", w, back, err)
+		}
+	})
 }
