@@ -78,6 +78,10 @@ type item struct {
 	actLine  []byte // actions.jsonl line (with LF) for a verified record the boundary changed
 	leaf     [32]byte
 	err      error // an infrastructure failure while processing the record
+	// validUTF8 says evaluate, in this process, found Raw valid UTF-8:
+	// finalize need not look again (an item from a distributed worker
+	// has it false, and is looked at).
+	validUTF8 bool
 	// inputHash, when set, is the sha256 of a too-long record's input
 	// bytes, which a distributed worker does not hold.
 	inputHash *[32]byte
@@ -124,6 +128,7 @@ func (s *stages) evaluate(it *item, st *stats, fs *flatSink) {
 		reject(finding.StageUTF8, finding.InvalidUTF8(rec.Raw, rec.Offset))
 		return
 	}
+	it.validUTF8 = true
 	st.in[finding.StageDecode]++
 	var v any
 	if rec.Value != nil {
@@ -332,7 +337,7 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 	switch {
 	case rec.TooLong:
 		q.RawOmitted = fmt.Sprintf("%d bytes, over max_record_bytes; they are in the batch's input blob at offset %d", rec.Length, rec.Offset)
-	case utf8.Valid(rec.Raw):
+	case it.validUTF8 || utf8.Valid(rec.Raw):
 		raw = rec.Raw
 	default:
 		q.RawBase64 = base64.StdEncoding.EncodeToString(rec.Raw)
