@@ -226,148 +226,170 @@ func PrepareInput(kind Kind, input any) ([]byte, error) {
 // prepareInput is PrepareInput that also returns the normalized time. A
 // typed input (the usual case, from the engine) skips the JSON round trip.
 func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
-	fail := func(err error) ([]byte, string, any, error) {
-		return nil, "", nil, &InputError{kind, err.Error()}
-	}
-	decode := func(v any) error {
-		raw, err := toJSON(input)
-		if err != nil {
-			return err
-		}
-		return strictDecode(raw, v)
-	}
 	switch kind {
 	case KindEgress:
-		in, err := asInput[EgressInput](input, decode)
-		if err != nil {
-			return fail(err)
-		}
-		if err := checkCommon(&in.Time, in.Principal); err != nil {
-			return fail(err)
-		}
-		if in.Resource.BatchID == "" {
-			return fail(errors.New("resource.batch_id is missing"))
-		}
-		if in.Resource.Signatures == nil {
-			in.Resource.Signatures = []ESignature{}
-		}
-		if in.Kind != "" && in.Kind != EgressNotice && in.Kind != EgressLineage {
-			return fail(fmt.Errorf("kind %q is not an egress kind: leave it out for an export, or %q or %q", in.Kind, EgressNotice, EgressLineage))
-		}
-		if in.Records && in.Kind != EgressNotice {
-			return fail(errors.New("records is for a notice (kind \"notice\") only"))
-		}
-		d := &in.Destination
-		d.Canonical, d.Candidates, d.Refused = "", nil, ""
-		if c, err := CanonicalURL(d.URL); err != nil {
-			var ue *URLError
-			if errors.As(err, &ue) {
-				d.Refused = fmt.Sprintf("%s (URL %q)", ue.Reason, d.URL)
-			} else {
-				d.Refused = err.Error()
-			}
-		} else {
-			d.Canonical, d.Candidates = c, CandidatePrefixes(c)
-		}
-		canon, err := encodeCanonical(in)
-		return canon, in.Time, in, err
+		return prepared[EgressInput](kind, input)
 	case KindPlugin:
-		in, err := asInput[PluginInput](input, decode)
-		if err != nil {
-			return fail(err)
-		}
-		if err := checkCommon(&in.Time, in.Principal); err != nil {
-			return fail(err)
-		}
-		if in.Plugin.Capabilities == nil {
-			in.Plugin.Capabilities = []string{}
-		}
-		canon, err := encodeCanonical(in)
-		return canon, in.Time, in, err
+		return prepared[PluginInput](kind, input)
 	case KindClassification:
-		in, err := asInput[ClassificationInput](input, decode)
-		if err != nil {
-			return fail(err)
-		}
-		if err := checkCommon(&in.Time, in.Principal); err != nil {
-			return fail(err)
-		}
-		if in.Dataset.Fields == nil {
-			in.Dataset.Fields = []string{}
-		}
-		canon, err := encodeCanonical(in)
-		return canon, in.Time, in, err
+		return prepared[ClassificationInput](kind, input)
 	case KindAuthz:
-		in, err := asInput[AuthzInput](input, decode)
-		if err != nil {
-			return fail(err)
-		}
-		if err := checkCommon(&in.Time, Principal{ID: in.Operator.ID}); err != nil {
-			return fail(errors.New(strings.Replace(err.Error(), "principal.id", "operator.id", 1)))
-		}
-		if in.Action == "" {
-			return fail(errors.New("action is missing"))
-		}
-		if in.Principal.Via == "" {
-			return fail(errors.New("principal.via is missing: who asks must be authenticated"))
-		}
-		if in.Facts.ResubmittedBy == nil {
-			in.Facts.ResubmittedBy = []string{}
-		}
-		if in.Facts.SignedMeanings == nil {
-			in.Facts.SignedMeanings = []string{}
-		}
-		if in.Facts.EnrolledNames == nil {
-			in.Facts.EnrolledNames = []string{}
-		}
-		canon, err := encodeCanonical(in)
-		return canon, in.Time, in, err
+		return prepared[AuthzInput](kind, input)
 	case KindNetwork:
-		in, err := asInput[NetworkInput](input, decode)
-		if err != nil {
-			return fail(err)
-		}
-		if err := checkCommon(&in.Time, in.Principal); err != nil {
-			return fail(err)
-		}
-		canon, err := encodeCanonical(in)
-		return canon, in.Time, in, err
+		return prepared[NetworkInput](kind, input)
 	case KindDistribute:
-		in, err := asInput[DistributeInput](input, decode)
-		if err != nil {
-			return fail(err)
-		}
-		if err := checkCommon(&in.Time, in.Principal); err != nil {
-			return fail(err)
-		}
-		if in.Resource.BatchID == "" {
-			return fail(errors.New("resource.batch_id is missing"))
-		}
-		if in.Resource.Signatures == nil {
-			in.Resource.Signatures = []ESignature{}
-		}
-		canon, err := encodeCanonical(in)
-		return canon, in.Time, in, err
+		return prepared[DistributeInput](kind, input)
 	case KindWitness:
-		in, err := asInput[WitnessInput](input, decode)
-		if err != nil {
-			return fail(err)
-		}
-		if err := checkCommon(&in.Time, in.Principal); err != nil {
-			return fail(err)
-		}
-		canon, err := encodeCanonical(in)
-		return canon, in.Time, in, err
+		return prepared[WitnessInput](kind, input)
 	}
 	return nil, "", nil, fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, Kinds)
 }
+
+// kindInput is what prepareInput asks of each kind's input type.
+type kindInput interface {
+	// common says where the input keeps its time, and who asks: the id
+	// and the name of its field (checkCommon).
+	common() (ts *string, id, idField string)
+	// complete checks what the kind requires beyond that and gives nil
+	// slices their empty value, the JSON the policy sees.
+	complete() error
+}
+
+// prepared is prepareInput for the kind whose input type is T: input as a
+// T (decoded strictly from JSON when it is not one), its time and who
+// asks checked, completed, and in canonical JSON. A malformed input is an
+// *InputError.
+func prepared[T any, P interface {
+	*T
+	kindInput
+}](kind Kind, input any) ([]byte, string, any, error) {
+	fail := func(err error) ([]byte, string, any, error) {
+		return nil, "", nil, &InputError{kind, err.Error()}
+	}
+	in, err := asInput[T](input)
+	if err != nil {
+		return fail(err)
+	}
+	ts, id, field := P(&in).common()
+	if err := checkCommon(ts, id, field); err != nil {
+		return fail(err)
+	}
+	if err := P(&in).complete(); err != nil {
+		return fail(err)
+	}
+	canon, err := encodeCanonical(in)
+	return canon, *ts, in, err
+}
+
+func (in *EgressInput) common() (*string, string, string) {
+	return &in.Time, in.Principal.ID, "principal.id"
+}
+
+func (in *EgressInput) complete() error {
+	if in.Resource.BatchID == "" {
+		return errors.New("resource.batch_id is missing")
+	}
+	if in.Resource.Signatures == nil {
+		in.Resource.Signatures = []ESignature{}
+	}
+	if in.Kind != "" && in.Kind != EgressNotice && in.Kind != EgressLineage {
+		return fmt.Errorf("kind %q is not an egress kind: leave it out for an export, or %q or %q", in.Kind, EgressNotice, EgressLineage)
+	}
+	if in.Records && in.Kind != EgressNotice {
+		return errors.New("records is for a notice (kind \"notice\") only")
+	}
+	d := &in.Destination
+	d.Canonical, d.Candidates, d.Refused = "", nil, ""
+	if c, err := CanonicalURL(d.URL); err != nil {
+		var ue *URLError
+		if errors.As(err, &ue) {
+			d.Refused = fmt.Sprintf("%s (URL %q)", ue.Reason, d.URL)
+		} else {
+			d.Refused = err.Error()
+		}
+	} else {
+		d.Canonical, d.Candidates = c, CandidatePrefixes(c)
+	}
+	return nil
+}
+
+func (in *PluginInput) common() (*string, string, string) {
+	return &in.Time, in.Principal.ID, "principal.id"
+}
+
+func (in *PluginInput) complete() error {
+	if in.Plugin.Capabilities == nil {
+		in.Plugin.Capabilities = []string{}
+	}
+	return nil
+}
+
+func (in *ClassificationInput) common() (*string, string, string) {
+	return &in.Time, in.Principal.ID, "principal.id"
+}
+
+func (in *ClassificationInput) complete() error {
+	if in.Dataset.Fields == nil {
+		in.Dataset.Fields = []string{}
+	}
+	return nil
+}
+
+// An authz input names who acts as its operator; its principal is how
+// they reached pawl.
+func (in *AuthzInput) common() (*string, string, string) {
+	return &in.Time, in.Operator.ID, "operator.id"
+}
+
+func (in *AuthzInput) complete() error {
+	if in.Action == "" {
+		return errors.New("action is missing")
+	}
+	if in.Principal.Via == "" {
+		return errors.New("principal.via is missing: who asks must be authenticated")
+	}
+	for _, l := range []*[]string{&in.Facts.ResubmittedBy, &in.Facts.SignedMeanings, &in.Facts.EnrolledNames} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return nil
+}
+
+func (in *NetworkInput) common() (*string, string, string) {
+	return &in.Time, in.Principal.ID, "principal.id"
+}
+
+func (in *NetworkInput) complete() error { return nil }
+
+func (in *DistributeInput) common() (*string, string, string) {
+	return &in.Time, in.Principal.ID, "principal.id"
+}
+
+func (in *DistributeInput) complete() error {
+	if in.Resource.BatchID == "" {
+		return errors.New("resource.batch_id is missing")
+	}
+	if in.Resource.Signatures == nil {
+		in.Resource.Signatures = []ESignature{}
+	}
+	return nil
+}
+
+func (in *WitnessInput) common() (*string, string, string) {
+	return &in.Time, in.Principal.ID, "principal.id"
+}
+
+func (in *WitnessInput) complete() error { return nil }
 
 // encodeCanonical writes an input (or a result) in pawl's one canonical
 // JSON (audit/canonjson), the form it is stored in the trail: the decision
 // id is hashed over exactly the bytes on record.
 func encodeCanonical(v any) ([]byte, error) { return canonjson.Marshal(v) }
 
-func checkCommon(ts *string, p Principal) error {
+// checkCommon checks an input's time (RFC 3339, re-rendered in UTC at
+// *ts) and that it says who asks (id, in the field named idField).
+func checkCommon(ts *string, id, idField string) error {
 	if *ts == "" {
 		return errors.New("time is missing (RFC 3339, from the caller: policies never read the clock)")
 	}
@@ -381,8 +403,8 @@ func checkCommon(ts *string, p Principal) error {
 		return fmt.Errorf("time %q is in the year %d in UTC, outside RFC 3339's 0000-9999", *ts, y)
 	}
 	*ts = t.UTC().Format(time.RFC3339Nano)
-	if p.ID == "" {
-		return errors.New("principal.id is missing")
+	if id == "" {
+		return fmt.Errorf("%s is missing", idField)
 	}
 	return nil
 }
@@ -484,7 +506,7 @@ func isEmptyJSON(v reflect.Value) bool {
 
 // asInput takes a decision input given as the Go type itself, a pointer to
 // it, or anything that encodes to its JSON (decoded strictly).
-func asInput[T any](input any, decode func(any) error) (T, error) {
+func asInput[T any](input any) (T, error) {
 	switch x := input.(type) {
 	case T:
 		return x, nil
@@ -492,6 +514,9 @@ func asInput[T any](input any, decode func(any) error) (T, error) {
 		return *x, nil
 	}
 	var in T
-	err := decode(&in)
+	raw, err := toJSON(input)
+	if err == nil {
+		err = strictDecode(raw, &in)
+	}
 	return in, err
 }
