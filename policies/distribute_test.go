@@ -2,9 +2,6 @@ package policies
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,31 +13,7 @@ import (
 // a malformed data.egress.workers refuses the bundle.
 func TestDistributeDecisions(t *testing.T) {
 	ctx := context.Background()
-	bundle := func(workers string) string {
-		dir := t.TempDir()
-		if err := os.CopyFS(dir, DefaultFS()); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.CopyFS(dir, DistributeFS()); err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, "data.json")
-		var data map[string]any
-		b, _ := os.ReadFile(p)
-		if err := json.Unmarshal(b, &data); err != nil {
-			t.Fatal(err)
-		}
-		var w any
-		if err := json.Unmarshal([]byte(workers), &w); err != nil {
-			t.Fatal(err)
-		}
-		data["egress"].(map[string]any)["workers"] = w
-		b, _ = json.Marshal(data)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
+	bundle := func(workers string) string { return egressBundle(t, DistributeFS(), "workers", workers) }
 	dir := bundle(`{"site": {"url": "tls://nats.site:4222", "classifications": ["internal"]}}`)
 	rep, err := Test(dir, false)
 	if err != nil {

@@ -2,9 +2,6 @@ package policies
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -15,31 +12,7 @@ import (
 // ("no decision"); a malformed data.egress.network refuses the bundle.
 func TestNetworkDecisions(t *testing.T) {
 	ctx := context.Background()
-	bundle := func(network string) string {
-		dir := t.TempDir()
-		if err := os.CopyFS(dir, DefaultFS()); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.CopyFS(dir, NetworkFS()); err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, "data.json")
-		var data map[string]any
-		b, _ := os.ReadFile(p)
-		if err := json.Unmarshal(b, &data); err != nil {
-			t.Fatal(err)
-		}
-		var n any
-		if err := json.Unmarshal([]byte(network), &n); err != nil {
-			t.Fatal(err)
-		}
-		data["egress"].(map[string]any)["network"] = n
-		b, _ = json.Marshal(data)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
+	bundle := func(network string) string { return egressBundle(t, NetworkFS(), "network", network) }
 	dir := bundle(`{"hub": "tls://hub.example:7422"}`)
 	rep, err := Test(dir, false)
 	if err != nil {

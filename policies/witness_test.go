@@ -3,6 +3,7 @@ package policies
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +13,18 @@ import (
 // witnessBundle is the default bundle with the witness module and one
 // witness in its data.
 func witnessBundle(t *testing.T, witnesses string) string {
+	return egressBundle(t, WitnessFS(), "witnesses", witnesses)
+}
+
+// egressBundle is the default bundle with one more module (its files) and
+// data.egress[key] set to value, JSON.
+func egressBundle(t *testing.T, module fs.FS, key, value string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, DefaultFS()); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.CopyFS(dir, WitnessFS()); err != nil {
+	if err := os.CopyFS(dir, module); err != nil {
 		t.Fatal(err)
 	}
 	var data map[string]any
@@ -29,11 +36,11 @@ func witnessBundle(t *testing.T, witnesses string) string {
 	if err := json.Unmarshal(b, &data); err != nil {
 		t.Fatal(err)
 	}
-	var ws any
-	if err := json.Unmarshal([]byte(witnesses), &ws); err != nil {
+	var v any
+	if err := json.Unmarshal([]byte(value), &v); err != nil {
 		t.Fatal(err)
 	}
-	data["egress"].(map[string]any)["witnesses"] = ws
+	data["egress"].(map[string]any)[key] = v
 	b, _ = json.Marshal(data)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
