@@ -31,12 +31,13 @@ import (
 // (enginetest.StartLitewitness).
 type litewitness struct {
 	url, vkey string
+	enginetest.Litewitness
 }
 
 func startLitewitness(t testing.TB, name, origin, logVKey string) litewitness {
 	t.Helper()
 	w := enginetest.StartLitewitness(t, name, origin, logVKey)
-	return litewitness{url: w.URL, vkey: w.VKey}
+	return litewitness{url: w.URL, vkey: w.VKey, Litewitness: w}
 }
 
 // configureWitnesses writes the witness policy module and
@@ -241,6 +242,52 @@ func TestWitnessLitewitness(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "w1: FAILED (truncated)") {
 		_, log, _ := pawl(t, "", "-C", root, "audit", "log")
 		t.Fatalf("push of a truncated trail (cut at %d): exit %d\n%s\n%s", cut, code, out, log)
+	}
+}
+
+// TestWitnessAfterKeyRotation: a third-party witness holds the trail's
+// key it was given; after `pawl key rotate` it refuses the checkpoints
+// the new key signs (a failed push, on record, and nothing else changes)
+// until its operator gives it the new key (`pawl audit key` prints it),
+// and then cosigns the next push, proven consistent with the checkpoint
+// the old key signed.
+func TestWitnessAfterKeyRotation(t *testing.T) {
+	root := t.TempDir()
+	mustPawl(t, "init", root, "--single-person")
+	oldKey := strings.TrimSpace(mustPawl(t, "-C", root, "audit", "key"))
+	origin, _, _ := strings.Cut(oldKey, "+")
+	w1 := startLitewitness(t, "example.com/w1", origin, oldKey)
+	configureWitnesses(t, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
+	if out := mustPawl(t, "-C", root, "audit", "witness", "push"); !strings.Contains(out, "w1: cosigned") {
+		t.Fatalf("push before the rotation: %s", out)
+	}
+
+	mustPawl(t, "-C", root, "key", "rotate", "--reason", "yearly rotation")
+	newKey := strings.TrimSpace(mustPawl(t, "-C", root, "audit", "key"))
+	if newKey == oldKey || !strings.HasPrefix(newKey, origin+"+") {
+		t.Fatalf("audit key after the rotation: %q (before: %q)", newKey, oldKey)
+	}
+	code, out, errs := pawl(t, "", "-C", root, "audit", "witness", "push")
+	if code != 1 || !strings.Contains(out, "w1: FAILED (refused)") || !strings.Contains(out, "the engine key was rotated at entry") || !strings.Contains(out, "-key "+newKey) {
+		t.Fatalf("push signed by a key the witness does not know: exit %d\n%s%s", code, out, errs)
+	}
+	if es := witnessEntries(t, root, actions.WitnessPushFailed); len(es) != 1 {
+		t.Fatalf("%d witness.push_failed entries, want 1", len(es))
+	}
+
+	w1.AddKey(t, origin, newKey)
+	out = mustPawl(t, "-C", root, "audit", "witness", "push", "--output", "json")
+	var res struct {
+		Results []struct {
+			Cosigned bool  `json:"cosigned"`
+			OldSize  int64 `json:"old_size"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Results) != 1 || !res.Results[0].Cosigned || res.Results[0].OldSize < 2 {
+		t.Fatalf("push once the witness has the new key: %v %s", err, out)
+	}
+	if out := mustPawl(t, "-C", root, "audit", "verify", "--witnesses", "1"); !strings.Contains(out, "OK") {
+		t.Fatalf("verify --witnesses 1 across the rotation: %s", out)
 	}
 }
 

@@ -25,6 +25,17 @@ import (
 // litewitness takes its key from an agent.
 type Litewitness struct {
 	URL, VKey string
+	// ctl and db are witnessctl and the witness's database, for AddKey.
+	ctl, db string
+}
+
+// AddKey gives the witness another verifier key of the log origin (as
+// an operator does after the log's key rotation: witnessctl add-key).
+func (w Litewitness) AddKey(t testing.TB, origin, logVKey string) {
+	t.Helper()
+	if out, err := exec.Command(w.ctl, "add-key", "-db", w.db, "-origin", origin, "-key", logVKey).CombinedOutput(); err != nil {
+		t.Fatalf("witnessctl add-key: %v\n%s", err, out)
+	}
 }
 
 // StartLitewitness starts litewitness (build/setup-tools.sh installs it)
@@ -104,7 +115,7 @@ func StartLitewitness(t testing.TB, name, origin, logVKey string) Litewitness {
 			}
 		}
 	}()
-	var w Litewitness
+	w := Litewitness{ctl: ctl, db: db}
 	select {
 	case w.VKey = <-vkeys:
 	case <-time.After(20 * time.Second):

@@ -207,12 +207,35 @@ func push(ctx context.Context, p *project.Project, e *policies.Engine, w policie
 				}
 			}
 			r.OldSize = n
+		case http.StatusForbidden:
+			// C2SP tlog-witness: 403 when no signature of the checkpoint
+			// verifies with a key the witness holds for the origin.
+			return fail(status, "refused", fmt.Errorf("witness %s refused the checkpoint (403: %s): it holds no key of %s that verifies it: %s", w.ID, snippet(body), p.Trail.Origin(), keyHint(p)), d.ID)
 		case http.StatusUnprocessableEntity:
 			return fail(status, "fork", fmt.Errorf("witness %s refused the consistency proof from %d to %d entries (422): the trail does not extend the checkpoint it cosigned (forked or rewritten): %s", w.ID, a.OldSize, c.Size, snippet(body)), d.ID)
 		default:
 			return fail(status, "refused", fmt.Errorf("witness %s answered %d: %s", w.ID, status, snippet(body)), d.ID)
 		}
 	}
+}
+
+// keyHint says which key signs the trail's checkpoints now, and what to
+// give a witness that does not hold it.
+func keyHint(p *project.Project) string {
+	keys := p.Keys.Keys
+	if len(keys) == 0 {
+		return "give it the key `pawl audit key` prints"
+	}
+	cur := keys[len(keys)-1]
+	v, err := audit.VerifierKey(p.Trail.Origin(), cur.Public())
+	if err != nil {
+		return "give it the key `pawl audit key` prints"
+	}
+	why := "the key it was given is not the trail's"
+	if len(keys) > 1 {
+		why = fmt.Sprintf("the engine key was rotated at entry %d (`pawl key rotate`) and the witness still holds only the old one", cur.From)
+	}
+	return fmt.Sprintf("%s; give it the key `pawl audit key` prints, %s (litewitness: witnessctl add-key -origin %s -key %s), and push again", why, v, p.Trail.Origin(), v)
 }
 
 func post(ctx context.Context, client *http.Client, base string, body []byte) (int, []byte, error) {
