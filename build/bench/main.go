@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,7 +34,18 @@ func main() {
 
 	work, err := os.MkdirTemp("", "pawl-bench-*")
 	check(err)
-	defer os.RemoveAll(work)
+	atExit(func() { os.RemoveAll(work) })
+	defer cleanUp()
+	// Stopped (Ctrl-C, kill): the baseline's worktree and the temporary
+	// directory go too, as at a normal end or a failure.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fmt.Fprintln(os.Stderr, "bench: stopped; removing its files")
+		cleanUp()
+		os.Exit(130)
+	}()
 	// Every project of the bench uses a compilation cache of its own,
 	// removed with it, under one key (benchKey): the runs measure a warm
 	// cache, as a project's runs after its first do, and leave nothing in
@@ -44,7 +57,7 @@ func main() {
 	if *baseline != "" {
 		tree := filepath.Join(work, "baseline")
 		run("git", "worktree", "add", "--detach", tree, *baseline)
-		defer exec.Command("git", "worktree", "remove", "--force", tree).Run()
+		atExit(func() { exec.Command("git", "worktree", "remove", "--force", tree).Run() })
 		old := filepath.Join(work, "pawl-baseline")
 		cmd := exec.Command("go", "build", "-trimpath", "-o", old, "./cmd/pawl")
 		cmd.Dir, cmd.Stderr = tree, os.Stderr
@@ -235,6 +248,7 @@ func run(name string, args ...string) {
 	cmd.Stderr = os.Stderr
 	if out, err := cmd.Output(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s %v: %v\n%s", name, args, err, out)
+		cleanUp()
 		os.Exit(1)
 	}
 }
@@ -242,8 +256,32 @@ func run(name string, args ...string) {
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		cleanUp()
 		os.Exit(1)
 	}
+}
+
+// cleanups are what the bench leaves behind until it ends: its temporary
+// directory and the baseline's git worktree. cleanUp removes them, last
+// made first, once, however the bench ends.
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+func atExit(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
+func cleanUp() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
 }
 
 // median and medianInt sort a copy: the runs' order is kept for
