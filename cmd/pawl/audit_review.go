@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/spf13/cobra"
 )
 
@@ -88,27 +89,17 @@ func (a *app) auditReviewsCmd() *cobra.Command {
 		Short: "List the signed reviews of the audit trail and how many entries are unreviewed since the newest",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			p, err := a.openChecked(c)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			rs, err := esign.TrailReviews(c.Context(), p)
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return a.printJSON(rs)
-			}
-			for _, r := range rs.Reviews {
-				fmt.Fprintf(a.s.out, "review through entry %d (audit entry %d, %d entries new): %s\n", r.Through, r.AuditSeq, r.Covered, r.String())
-			}
-			if rs.Through == 0 {
-				fmt.Fprintf(a.s.out, "no valid review of the audit trail: all %d entries are unreviewed (`pawl audit review --through %d`)\n", rs.Head, rs.Head)
+			return showProject(a, c, func(p *project.Project) (*esign.Reviews, error) { return esign.TrailReviews(c.Context(), p) }, func(rs *esign.Reviews) error {
+				for _, r := range rs.Reviews {
+					fmt.Fprintf(a.s.out, "review through entry %d (audit entry %d, %d entries new): %s\n", r.Through, r.AuditSeq, r.Covered, r.String())
+				}
+				if rs.Through == 0 {
+					fmt.Fprintf(a.s.out, "no valid review of the audit trail: all %d entries are unreviewed (`pawl audit review --through %d`)\n", rs.Head, rs.Head)
+					return nil
+				}
+				fmt.Fprintf(a.s.out, "reviewed through entry %d; %d entries since are unreviewed (head: entry %d)\n", rs.Through, rs.Unreviewed, rs.Head)
 				return nil
-			}
-			fmt.Fprintf(a.s.out, "reviewed through entry %d; %d entries since are unreviewed (head: entry %d)\n", rs.Through, rs.Unreviewed, rs.Head)
-			return nil
+			})
 		},
 	}
 	a.addOutputFlag(c)

@@ -37,32 +37,22 @@ func (a *app) changeListCmd() *cobra.Command {
 		Short: "List the proposed changes and their state: pending, approved, applied, superseded",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			p, err := a.openChecked(c)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			cs, err := esign.Changes(c.Context(), p)
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return a.printJSON(cs)
-			}
-			if len(cs) == 0 {
-				fmt.Fprintln(a.s.out, "no changes proposed")
-				return nil
-			}
-			w := newTable(a.s.out)
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", "CHANGE", "STATE", "ENTRY", "PROPOSER", "PINS")
-			for _, ch := range cs {
-				var files []string
-				for _, pc := range ch.Changes {
-					files = append(files, pc.File)
+			return showProject(a, c, func(p *project.Project) ([]*esign.Change, error) { return esign.Changes(c.Context(), p) }, func(cs []*esign.Change) error {
+				if len(cs) == 0 {
+					fmt.Fprintln(a.s.out, "no changes proposed")
+					return nil
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", ch.ID, ch.State, ch.Seq, ch.Proposer, strings.Join(files, ", "))
-			}
-			return w.Flush()
+				w := newTable(a.s.out)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", "CHANGE", "STATE", "ENTRY", "PROPOSER", "PINS")
+				for _, ch := range cs {
+					var files []string
+					for _, pc := range ch.Changes {
+						files = append(files, pc.File)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", ch.ID, ch.State, ch.Seq, ch.Proposer, strings.Join(files, ", "))
+				}
+				return w.Flush()
+			})
 		},
 	}
 	a.addOutputFlag(c)
@@ -76,20 +66,10 @@ func (a *app) changeShowCmd() *cobra.Command {
 		Short:   "Show a change: who proposed it and why, each pin old and new, the lines that differ, the signatures",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			p, err := a.openChecked(c)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			ch, err := esign.LookupChange(c.Context(), p, argv[0])
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return a.printJSON(ch)
-			}
-			a.printChange(a.s.out, ch)
-			return nil
+			return showProject(a, c, func(p *project.Project) (*esign.Change, error) { return esign.LookupChange(c.Context(), p, argv[0]) }, func(ch *esign.Change) error {
+				a.printChange(a.s.out, ch)
+				return nil
+			})
 		},
 	}
 	a.addOutputFlag(c)

@@ -190,20 +190,10 @@ leaf node is not here, and those are unknown. Exit 1 when the project is in
 no network.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			p, err := a.openChecked(c)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			v, err := network.ViewSite(c.Context(), p, a.s.leaf)
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return a.printJSON(v)
-			}
-			printSiteView(a.s.out, v)
-			return nil
+			return showProject(a, c, func(p *project.Project) (network.SiteView, error) { return network.ViewSite(c.Context(), p, a.s.leaf) }, func(v network.SiteView) error {
+				printSiteView(a.s.out, v)
+				return nil
+			})
 		},
 	}
 	a.addOutputFlag(site)

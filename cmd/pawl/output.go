@@ -10,7 +10,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/pawl-dev/pawl/engine/actions"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/spf13/cobra"
 )
 
 // newTable writes the rows of a list: cells end with a tab, and the columns
@@ -204,4 +206,23 @@ func windowText(w *actions.TimeWindow) string {
 		return "window not recorded"
 	}
 	return w.Past + " back, " + w.Future + " ahead"
+}
+
+// showProject is the body of a command that shows what it reads: the
+// project opened (openChecked, which asks the command's authz question),
+// what get finds in it, printed as JSON with --output json, else by text.
+func showProject[T any](a *app, c *cobra.Command, get func(*project.Project) (T, error), text func(T) error) error {
+	p, err := a.openChecked(c)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	v, err := get(p)
+	if err != nil {
+		return err
+	}
+	if a.output == "json" {
+		return a.printJSON(v)
+	}
+	return text(v)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pawl-dev/pawl/engine/esign"
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/spf13/cobra"
 )
 
@@ -33,24 +34,14 @@ func (a *app) sessionShowCmd() *cobra.Command {
 		Short:   "Show your signing session: its operator, when it opened, its last signing and when it times out",
 		Args:    args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			p, err := a.openChecked(c)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			s, err := esign.CurrentSession(c.Context(), p)
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return a.printJSON(s)
-			}
-			fmt.Fprintf(a.s.out, "signing session %s of operator %s, for %s\n", s.ID, s.Operator, describeSessionAccount(s))
-			fmt.Fprintf(a.s.out, "  opened at %s UTC (audit entry %d); %d signing(s), the last at %s UTC (audit entry %d)\n",
-				s.OpenedAt.Format(time.DateTime), s.OpenedEntry, s.Signings, s.LastAt.Format(time.DateTime), s.LastEntry)
-			fmt.Fprintf(a.s.out, "  times out at %s UTC without another signing (esign.session_timeout %s); `pawl session end` ends it now\n",
-				s.ExpiresAt.Format(time.DateTime), s.Timeout)
-			return nil
+			return showProject(a, c, func(p *project.Project) (*esign.Session, error) { return esign.CurrentSession(c.Context(), p) }, func(s *esign.Session) error {
+				fmt.Fprintf(a.s.out, "signing session %s of operator %s, for %s\n", s.ID, s.Operator, describeSessionAccount(s))
+				fmt.Fprintf(a.s.out, "  opened at %s UTC (audit entry %d); %d signing(s), the last at %s UTC (audit entry %d)\n",
+					s.OpenedAt.Format(time.DateTime), s.OpenedEntry, s.Signings, s.LastAt.Format(time.DateTime), s.LastEntry)
+				fmt.Fprintf(a.s.out, "  times out at %s UTC without another signing (esign.session_timeout %s); `pawl session end` ends it now\n",
+					s.ExpiresAt.Format(time.DateTime), s.Timeout)
+				return nil
+			})
 		},
 	}
 	a.addOutputFlag(c)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/ratchet"
 	"github.com/spf13/cobra"
 )
@@ -33,20 +34,12 @@ func (a *app) stateShowCmd() *cobra.Command {
 		Short: "Show a job's plugin state: its hash, how many keys it holds, the batch (or reset) that put it there",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, argv []string) error {
-			p, err := a.openChecked(c)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			cur, err := ratchet.JobStateNow(c.Context(), p, argv[0])
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return a.printJSON(cur)
-			}
-			fmt.Fprintf(a.s.out, "job:    %s\nstate:  %s\nkeys:   %d\nby:     %s\n", cur.Job, cur.State, cur.Keys, cur.By())
-			return nil
+			return showProject(a, c, func(p *project.Project) (*ratchet.CurrentState, error) {
+				return ratchet.JobStateNow(c.Context(), p, argv[0])
+			}, func(cur *ratchet.CurrentState) error {
+				fmt.Fprintf(a.s.out, "job:    %s\nstate:  %s\nkeys:   %d\nby:     %s\n", cur.Job, cur.State, cur.Keys, cur.By())
+				return nil
+			})
 		},
 	}
 	a.addOutputFlag(c)

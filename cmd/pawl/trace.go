@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/review"
 	"github.com/spf13/cobra"
 )
@@ -34,23 +35,15 @@ whether it was accepted, who made it, when and why.`,
 			if err != nil {
 				return err
 			}
-			p, err := a.openChecked(c)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			t, err := review.Trace(c.Context(), p, argv[0], ord)
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return a.printJSON(t)
-			}
-			writeTrace(a.s.out, t)
-			if !t.Lineage.Proved {
-				return notVerified(fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, t.BatchID, t.Lineage.Problem))
-			}
-			return nil
+			return showProject(a, c, func(p *project.Project) (*review.RecordTrace, error) {
+				return review.Trace(c.Context(), p, argv[0], ord)
+			}, func(t *review.RecordTrace) error {
+				writeTrace(a.s.out, t)
+				if !t.Lineage.Proved {
+					return notVerified(fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, t.BatchID, t.Lineage.Problem))
+				}
+				return nil
+			})
 		},
 	}
 	a.addOutputFlag(c)
