@@ -1,0 +1,101 @@
+package sandbox
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestBatchCheckRefusesMalformedBatches: a batch the host would encode for
+// a guest is checked first — its size within what the message can carry,
+// one column per declared field, a presence flag and a value per record —
+// and each refusal says what is wrong.
+func TestBatchCheckRefusesMalformedBatches(t *testing.T) {
+	fields := []Field{{Name: "v", Type: TypeNumber}, {Name: "id", Type: TypeString}}
+	good := func() *Batch {
+		b := NewBatch(fields, 3)
+		b.SetNumber(0, 1, 2.5)
+		b.SetString(1, 2, "AB-1")
+		return b
+	}
+	if err := good().check(fields); err != nil {
+		t.Fatalf("a well-formed batch: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		b     func() *Batch
+		fs    []Field
+		want  string
+		valid bool
+	}{
+		{"the largest size", func() *Batch { return &Batch{N: math.MaxInt32 / 8} }, nil, "", true},
+		{"one record more than the largest", func() *Batch { return &Batch{N: math.MaxInt32/8 + 1} }, nil, "batch of 268435456 records", false},
+		{"a negative size", func() *Batch { return &Batch{N: -1} }, nil, "batch of -1 records", false},
+		{"a column missing", func() *Batch { b := good(); b.Columns = b.Columns[:1]; return b }, fields, "batch has 1 columns; the plugin declares 2 fields", false},
+		{"presence flags short", func() *Batch { b := good(); b.Columns[0].Present = b.Columns[0].Present[:2]; return b }, fields, `column "v": 2 presence flags for 3 records`, false},
+		{"no presence flags: every value present", func() *Batch { b := good(); b.Columns[0].Present = nil; return b }, fields, "", true},
+		{"values short", func() *Batch { b := good(); b.Columns[1].Str = b.Columns[1].Str[:1]; return b }, fields, `column "id" (string): 1 values for 3 records`, false},
+	} {
+		err := tc.b().check(tc.fs)
+		if tc.valid != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: check = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestSubsetKeepsEachRecordsValues: a subset (what Bisect gives a fresh
+// instance) has the chosen records' values and presence, in the order
+// asked, and a column without presence flags stays without.
+func TestSubsetKeepsEachRecordsValues(t *testing.T) {
+	fields := []Field{{Name: "v", Type: TypeNumber}, {Name: "id", Type: TypeString}, {Name: "ok", Type: TypeBool}}
+	b := NewBatch(fields, 4)
+	b.First = 40
+	for i := range 4 {
+		if i != 1 {
+			b.SetNumber(0, i, float64(10*i))
+		}
+		if i != 2 {
+			b.SetString(1, i, string(rune('a'+i)))
+		}
+		b.SetBool(2, i, i%2 == 0)
+	}
+	b.Columns[2].Present = nil // every bool present
+	s := b.Subset([]int{3, 1, 2})
+	if s.N != 3 || s.First != 40 || len(s.Columns) != 3 {
+		t.Fatalf("subset: N %d, First %d, %d columns", s.N, s.First, len(s.Columns))
+	}
+	if got, want := s.Columns[0].Present, []bool{true, false, true}; !slices.Equal(got, want) {
+		t.Errorf("number presence %v, want %v", got, want)
+	}
+	if got, want := s.Columns[0].Num, []float64{30, 0, 20}; !slices.Equal(got, want) {
+		t.Errorf("numbers %v, want %v", got, want)
+	}
+	if got, want := s.Columns[1].Present, []bool{true, true, false}; !slices.Equal(got, want) {
+		t.Errorf("string presence %v, want %v", got, want)
+	}
+	if got, want := s.Columns[1].Str, []string{"d", "b", ""}; !slices.Equal(got, want) {
+		t.Errorf("strings %q, want %q", got, want)
+	}
+	if s.Columns[2].Present != nil {
+		t.Errorf("a column with every value present got presence flags %v", s.Columns[2].Present)
+	}
+	if got, want := s.Columns[2].Bool, []bool{false, false, true}; !slices.Equal(got, want) {
+		t.Errorf("bools %v, want %v", got, want)
+	}
+	if err := s.check(fields); err != nil {
+		t.Fatalf("the subset does not check: %v", err)
+	}
+}
+
+func equalSlices[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
