@@ -76,7 +76,7 @@ func NewEngine(ctx context.Context, b *Bundle) (*Engine, error) {
 	}
 	store := newStore(b.data)
 	e := &Engine{bundle: b, queries: map[Kind]rego.PreparedEvalQuery{}}
-	for _, k := range append(Kinds, OptionalKinds...) {
+	for _, k := range AllKinds() {
 		pq, err := rego.New(
 			rego.Query(k.Query()),
 			rego.Compiler(compiler),
@@ -330,7 +330,7 @@ func (e *Engine) Decide(ctx context.Context, kind Kind, input any) (Decision, er
 	}
 	pq, ok := e.queries[kind]
 	if !ok {
-		err := fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, Kinds)
+		err := fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, AllKinds())
 		d.Deny = []string{err.Error()}
 		return d, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,19 +26,17 @@ const (
 	KindAuthz          Kind = "authz"
 )
 
-// Kinds lists every decision kind, in a fixed order.
+// Kinds lists the decision kinds every bundle decides, in a fixed order.
 var Kinds = []Kind{KindEgress, KindPlugin, KindClassification, KindAuthz}
+
+// AllKinds lists every decision kind: Kinds, then OptionalKinds.
+func AllKinds() []Kind { return slices.Concat(Kinds, OptionalKinds) }
 
 // Query returns the Rego query a kind is decided by.
 func (k Kind) Query() string { return "data.pawl." + string(k) + ".decision" }
 
 func (k Kind) valid() bool {
-	for _, x := range append(Kinds, OptionalKinds...) {
-		if k == x {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(AllKinds(), k)
 }
 
 // Principal is who asks: the operator (or "pawl-engine" for automatic
@@ -242,7 +241,7 @@ func prepareInput(kind Kind, input any) ([]byte, string, any, error) {
 	case KindWitness:
 		return prepared[WitnessInput](kind, input)
 	}
-	return nil, "", nil, fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, Kinds)
+	return nil, "", nil, fmt.Errorf("policies: unknown decision kind %q (want one of %v)", kind, AllKinds())
 }
 
 // kindInput is what prepareInput asks of each kind's input type.

@@ -14,6 +14,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/config"
 	"github.com/pawl-dev/pawl/engine/esign"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/policies"
 	"github.com/spf13/cobra"
 )
 
@@ -92,7 +93,11 @@ func registerCompletions(root *cobra.Command) {
 		case "audit export":
 			flag("format", oneOf("jsonl", "html"))
 		case "policy eval":
-			flag("kind", oneOf("egress", "plugins", "classification"))
+			var kinds []string
+			for _, k := range policies.AllKinds() {
+				kinds = append(kinds, string(k))
+			}
+			flag("kind", oneOf(kinds...))
 		case "export":
 			flag("to", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
 				return candidates(c, "destination", prefix), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace

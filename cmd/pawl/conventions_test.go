@@ -207,6 +207,7 @@ func TestCompletionAndTables(t *testing.T) {
 		{[]string{"-C", dir, "__complete", "batches", "list", "--output", ""}, "text\njson\n:4"},
 		{[]string{"-C", dir, "__complete", "audit", "export", "--format", ""}, "jsonl\nhtml\n:4"},
 		{[]string{"-C", dir, "__complete", "policy", "eval", "--kind", "e"}, "egress\n:4"},
+		{[]string{"-C", dir, "__complete", "policy", "eval", "--kind", "w"}, "witness\n:4"},
 		{[]string{"-C", dir, "__complete", "audit", "log", "--action", "batch.export"}, "batch.export_started\nbatch.exported\nbatch.export_failed\n:4"},
 		{[]string{"-C", dir, "__complete", "export", res.BatchID, "--to", ""}, "file:///srv/outbox/\nhttps://lims.example.org/upload/\n:6"},
 		{[]string{"-C", other, "__complete", "run", ""}, ":4"},

@@ -97,8 +97,9 @@ func (a *app) policyEvalCmd() *cobra.Command {
   pawl policy eval --input request.json data.pawl.egress.decision`,
 		Short: "Evaluate a query against the bundle: what would the policy say, and why",
 		Long: `Evaluate QUERY (e.g. data.pawl.egress.decision) against the bundle with the
-JSON input in FILE (- for standard input). --kind egress|plugins|classification
-asks that kind's decision; the input is then prepared as pawl prepares it
+JSON input in FILE (- for standard input). --kind asks that kind's decision
+(egress, plugins, classification, authz; witness, network and distribute in a
+bundle with their modules); the input is then prepared as pawl prepares it
 (unknown fields refused, time normalized, for egress the URL canonicalized and
 its candidate prefixes computed), so the answer is the one pawl would get.
 
@@ -112,20 +113,20 @@ its candidate prefixes computed), so the answer is the one pawl would get.
 				return &usageError{errors.New("no input: pass --input FILE (a JSON object; - for standard input)")}
 			}
 			if (kind == "") == (len(argv) == 0) {
-				return &usageError{errors.New("name either a QUERY or --kind egress|plugins|classification")}
+				return &usageError{fmt.Errorf("name either a QUERY or --kind KIND, one of %v", policies.AllKinds())}
 			}
 			query := ""
 			if len(argv) == 1 {
 				query = argv[0]
 			}
 			var k policies.Kind
-			for _, x := range policies.Kinds {
+			for _, x := range policies.AllKinds() {
 				if string(x) == kind || (query != "" && x.Query() == query) {
 					k = x
 				}
 			}
 			if kind != "" && k == "" {
-				return &usageError{fmt.Errorf("--kind %q: want one of %v", kind, policies.Kinds)}
+				return &usageError{fmt.Errorf("--kind %q: want one of %v", kind, policies.AllKinds())}
 			}
 			if query == "" {
 				query = k.Query()
@@ -185,7 +186,7 @@ its candidate prefixes computed), so the answer is the one pawl would get.
 	}
 	f := c.Flags()
 	f.StringVarP(&input, "input", "i", "", "the input, a JSON `FILE` (- for standard input)")
-	f.StringVar(&kind, "kind", "", "ask the decision of `KIND`: egress, plugins or classification")
+	f.StringVar(&kind, "kind", "", "ask the decision of `KIND`: egress, plugins, classification, authz, witness, network or distribute")
 	f.StringVar(&bundle, "bundle", "", "the bundle `DIR` (default: the project's policies/)")
 	f.BoolVar(&explain, "explain", false, "print the expressions that failed, with file and line")
 	a.addOutputFlag(c)

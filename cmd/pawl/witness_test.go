@@ -291,6 +291,54 @@ func TestWitnessAfterKeyRotation(t *testing.T) {
 	}
 }
 
+// TestPolicyEvalWitnessKind: `pawl policy eval --kind` asks the optional
+// kinds too (witness, network, distribute) with the input prepared as pawl
+// prepares it: a push to the bundle's witness is allowed, one to another
+// URL denied with the module's reason; a kind no module decides is
+// refused with the kinds there are.
+func TestPolicyEvalWitnessKind(t *testing.T) {
+	root := t.TempDir()
+	mustPawl(t, "init", root, "--single-person")
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := audit.VerifierKey("example.com/w1", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configureWitnesses(t, root, map[string]map[string]string{"w1": {"url": "https://witness.example/w1", "vkey": vkey}})
+	input := func(url string) string {
+		b, _ := json.Marshal(map[string]any{"time": "2026-11-25T01:00:00+01:00", "principal": map[string]string{"id": "qa-runner"}, "via": "https",
+			"witness":    map[string]string{"id": "w1", "url": url, "vkey": vkey},
+			"checkpoint": map[string]any{"origin": "pawl.dev/audit/x", "size": 12, "old_size": 3}})
+		f := filepath.Join(t.TempDir(), "in.json")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	var res struct {
+		Defined bool `json:"defined"`
+		Result  struct {
+			Allow   bool     `json:"allow"`
+			Reasons []string `json:"reasons"`
+		} `json:"result"`
+	}
+	out := mustPawl(t, "-C", root, "policy", "eval", "--kind", "witness", "--input", input("https://witness.example/w1"), "--output", "json")
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.Defined || !res.Result.Allow {
+		t.Fatalf("a push to the bundle's witness: %v\n%s", err, out)
+	}
+	out = mustPawl(t, "-C", root, "policy", "eval", "--kind", "witness", "--input", input("https://elsewhere.example/w1"))
+	if !strings.Contains(out, "2026-11-25T00:00:00Z") || !strings.Contains(out, `"allow":false`) {
+		t.Fatalf("a push elsewhere (the time prepared in UTC, denied):\n%s", out)
+	}
+	code, _, errs := pawl(t, "", "-C", root, "policy", "eval", "--kind", "witnesses", "--input", input("https://witness.example/w1"))
+	if code != exitUsage || !strings.Contains(errs, "[egress plugins classification authz witness network distribute]") {
+		t.Fatalf("an unknown kind: exit %d %s", code, errs)
+	}
+}
+
 // rewriteTrail changes entry seq's reason and re-hashes it and every later
 // entry, so that the hash chain verifies again.
 func rewriteTrail(t *testing.T, path string, seq int64) {
