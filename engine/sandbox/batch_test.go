@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/binary"
 	"math"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBatchCheckRefusesMalformedBatches: a batch the host would encode for
@@ -98,4 +101,37 @@ func equalSlices[T comparable](a, b []T) bool {
 		}
 	}
 	return true
+}
+
+// TestEncodeEveryValuePresent: a column without presence flags (every
+// value present) is encoded with a bit set for each record and none past
+// the last, whatever the count modulo eight; with flags, exactly the
+// flagged records' bits.
+func TestEncodeEveryValuePresent(t *testing.T) {
+	fields := []Field{{Name: "v", Type: TypeNumber}}
+	for _, tc := range []struct {
+		n       int
+		present []bool
+		want    []byte
+	}{
+		{5, nil, []byte{0x1f}},
+		{8, nil, []byte{0xff}},
+		{13, nil, []byte{0xff, 0x1f}},
+		{1, nil, []byte{0x01}},
+		{10, []bool{true, false, true, false, false, false, false, false, false, true}, []byte{0x05, 0x02}},
+	} {
+		b := NewBatch(fields, tc.n)
+		b.Columns[0].Present = tc.present
+		msg, err := b.Encode(fields, time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The column's descriptor follows the 32-byte header: type,
+		// offset of the presence bitmap, offset and length of the values.
+		off := binary.LittleEndian.Uint32(msg[batchHeaderSize+4:])
+		got := msg[off : int(off)+len(tc.want)]
+		if !bytes.Equal(got, tc.want) {
+			t.Errorf("%d records, presence %v: bitmap % x, want % x", tc.n, tc.present, got, tc.want)
+		}
+	}
 }
