@@ -201,7 +201,8 @@ func openSigned(h *seal.KeyHistory, cp []byte, site string, seq uint64) (audit.C
 			return c, Forged, fmt.Errorf("message %d: the checkpoint of %d entries is signed by key %s, %s's engine key %s only (key %s was in force at entry %d)", seq, size, k.KeyID, site, span, want.KeyID, size)
 		}
 	}
-	return c, Forged, fmt.Errorf("message %d: %v", seq, err)
+	cur, _ := h.Current()
+	return c, Forged, fmt.Errorf("message %d: %v: signed by none of the keys the hub holds for %s (key %s now); if %s rotated its engine key, the hub takes the new one from the site's key history, which a site's publication sends before anything the new key signs (an older pawl, or a message sent by hand, does not): publish from the site again with this pawl", seq, err, site, cur.KeyID, site)
 }
 
 // publicHistory is the key history as a site publishes it: every key, the

@@ -526,7 +526,7 @@ func TestTwoSites(t *testing.T) {
 			t.Fatalf("a refused publication reached the hub: lyon %d then %d messages, basel %d then %d", stored["lyon"].Messages, got["lyon"].Messages, stored["basel"].Messages, got["basel"].Messages)
 		}
 		fs := got["basel"].Findings
-		if kinds(fs) != "garbage,forged,forged,forged,forged,key_conflict" || !strings.Contains(fs[0].Detail, "not a consistency proof") || !strings.Contains(fs[1].Detail, "not signed by the key given") ||
+		if kinds(fs) != "garbage,forged,forged,forged,forged,key_conflict" || !strings.Contains(fs[0].Detail, "not a consistency proof") || !strings.Contains(fs[1].Detail, "not signed by the key given") || !strings.Contains(fs[1].Detail, "signed by none of the keys the hub holds for basel (key "+basel.p.Key.ID()+" now)") ||
 			!strings.Contains(fs[2].Detail, "not in the trusted key history") || !strings.Contains(fs[3].Detail, "the old key's signature over the rotation does not verify") ||
 			!strings.Contains(fs[4].Detail, "does not pass through key "+basel.p.Key.ID()) || !strings.Contains(fs[5].Detail, "the hub holds it from entry") {
 			t.Fatalf("basel's findings: %+v", fs)
