@@ -35,15 +35,20 @@ whether it was accepted, who made it, when and why.`,
 			if err != nil {
 				return err
 			}
-			return showProject(a, c, func(p *project.Project) (*review.RecordTrace, error) {
-				return review.Trace(c.Context(), p, argv[0], ord)
+			var t *review.RecordTrace
+			err = showProject(a, c, func(p *project.Project) (*review.RecordTrace, error) {
+				t, err = review.Trace(c.Context(), p, argv[0], ord)
+				return t, err
 			}, func(t *review.RecordTrace) error {
 				writeTrace(a.s.out, t)
-				if !t.Lineage.Proved {
-					return notVerified(fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, t.BatchID, t.Lineage.Problem))
-				}
 				return nil
 			})
+			// Not proved: exit 4 whatever the output's form, so that a
+			// script that reads JSON learns it from the exit code too.
+			if err == nil && !t.Lineage.Proved {
+				return notVerified(fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, t.BatchID, t.Lineage.Problem))
+			}
+			return err
 		},
 	}
 	a.addOutputFlag(c)

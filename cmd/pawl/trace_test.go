@@ -1,0 +1,68 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pawl-dev/pawl/engine/enginetest"
+)
+
+// TestTraceOfAnAlteredRecordFails: when a record's stored input bytes no
+// longer hash to its lineage leaf (the input blob rewritten in place, same
+// length), `pawl audit trace` says so and exits 4 (not verified), with
+// --output json as in text: a script that reads the exit code learns it
+// either way.
+func TestTraceOfAnAlteredRecordFails(t *testing.T) {
+	dir := t.TempDir()
+	mustPawl(t, "init", dir, "--single-person")
+	input := enginetest.GoodReading + "\n" + enginetest.HotReading + "\n"
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		BatchID string `json:"batch_id"`
+	}
+	if err := json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")), &res); err != nil || res.BatchID == "" {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	mustPawl(t, "-C", dir, "audit", "trace", res.BatchID, "2")
+
+	// The input blob, rewritten in place.
+	sum := sha256.Sum256([]byte(input))
+	hexSum := hex.EncodeToString(sum[:])
+	var blob string
+	filepath.WalkDir(filepath.Join(dir, ".pawl", "store"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, hexSum[2:]) {
+			blob = p
+		}
+		return nil
+	})
+	if blob == "" {
+		t.Fatal("the input blob is not in the store")
+	}
+	os.Chmod(blob, 0o600)
+	if err := os.WriteFile(blob, []byte(strings.Replace(input, `"hot"`, `"HOT"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errs := pawl(t, "", "-C", dir, "audit", "trace", res.BatchID, "2")
+	if code != exitNotVerified || !strings.Contains(errs, "is not proved in its batch's lineage root") || !strings.Contains(out, "record 2 of batch") {
+		t.Fatalf("trace of an altered record: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = pawl(t, "", "-C", dir, "audit", "trace", res.BatchID, "2", "--output", "json")
+	var tj struct {
+		Lineage struct {
+			Proved  bool   `json:"proved"`
+			Problem string `json:"problem"`
+		} `json:"lineage"`
+	}
+	if err := json.Unmarshal([]byte(out), &tj); err != nil || code != exitNotVerified || tj.Lineage.Proved || !strings.Contains(tj.Lineage.Problem, "was altered") {
+		t.Fatalf("trace --output json of an altered record: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+}
