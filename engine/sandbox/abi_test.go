@@ -3,7 +3,9 @@ package sandbox
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -133,5 +135,47 @@ func TestEncodeEveryValuePresent(t *testing.T) {
 		if !bytes.Equal(got, tc.want) {
 			t.Errorf("%d records, presence %v: bitmap % x, want % x", tc.n, tc.present, got, tc.want)
 		}
+	}
+}
+
+// TestResultCountsAreBoundedByItsSize: a result that claims more reasons
+// or replacements than its bytes can hold (each reason takes at least 16
+// bytes, each replacement 9) is refused before anything is allocated for
+// them, saying what it claims; one that claims exactly what fits is read.
+func TestResultCountsAreBoundedByItsSize(t *testing.T) {
+	header := func(n, reasons, repl uint32) []byte {
+		le := binary.LittleEndian
+		return le.AppendUint32(le.AppendUint32(le.AppendUint32(le.AppendUint32(nil, magicResult), n), reasons), repl)
+	}
+	fields := []Field{{Name: "v", Type: TypeNumber}}
+	for _, tc := range []struct {
+		name          string
+		reasons, repl uint32
+		body          int
+	}{
+		{"a million reasons in 64 bytes", 1 << 20, 0, 64},
+		{"five reasons in 64 bytes", 5, 0, 64},
+		{"a million replacements in 64 bytes", 0, 1 << 20, 64},
+		{"eight replacements in 64 bytes", 0, 8, 64},
+		{"three reasons and two replacements in 64 bytes", 3, 2, 64},
+	} {
+		msg := append(header(1, tc.reasons, tc.repl), make([]byte, tc.body)...)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := decodeResultInto(msg, 1, fields, true, nil)
+		runtime.ReadMemStats(&after)
+		want := fmt.Sprintf("result claims %d reasons and %d replacements in %d bytes", tc.reasons, tc.repl, len(msg))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, want)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<16 {
+			t.Errorf("%s: %d bytes allocated before the refusal", tc.name, alloc)
+		}
+	}
+	// Exactly what fits passes the count check (and fails later, on the
+	// zeroes, for another reason).
+	msg := append(header(1, 4, 0), make([]byte, 64)...)
+	if _, err := decodeResultInto(msg, 1, fields, true, nil); err == nil || strings.Contains(err.Error(), "result claims") {
+		t.Errorf("four reasons in 64 bytes: %v, want a refusal of their content, not of their count", err)
 	}
 }
