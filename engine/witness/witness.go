@@ -3,6 +3,7 @@ package witness
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,35 @@ type Result struct {
 	Error    string `json:"error,omitempty"`
 }
 
+// Log is a trail whose checkpoints go to witnesses: a project's (Push), or
+// the network hub's own (PushLog).
+type Log struct {
+	Trail *audit.Trail
+	// Key signs the trail's checkpoints.
+	Key ed25519.PrivateKey
+	// Dir keeps the latest checkpoint each witness cosigned
+	// (<id>.checkpoint, with its cosignature lines).
+	Dir string
+	// Decide asks whether the push may leave, and puts the decision on
+	// record (its id is returned); nil: the log's own configuration names
+	// its witnesses (the hub's), and nothing is asked.
+	Decide func(ctx context.Context, w policies.Witness, in policies.WitnessInput) (decision string, err error)
+	// Hint says what to give a witness that holds no key verifying the
+	// trail's checkpoints (it answered 403).
+	Hint func() string
+}
+
+// projectLog is the project's trail as a Log: the engine key signs, the
+// bundle in force e decides each push (a witness decision, on record).
+func projectLog(p *project.Project, e *policies.Engine, o Options) *Log {
+	return &Log{Trail: p.Trail, Key: p.Key.Private, Dir: LatestDir(p), Hint: func() string { return keyHint(p) },
+		Decide: func(ctx context.Context, w policies.Witness, in policies.WitnessInput) (string, error) {
+			d, _, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindWitness, Input: in, Operator: o.Operator, Object: "witness:" + w.ID,
+				Reason: o.Reason, What: fmt.Sprintf("push of the trail's checkpoint to witness %s (%s)", w.ID, w.URL)})
+			return d.ID, err
+		}}
+}
+
 // LatestDir is where the latest checkpoint each witness cosigned is kept
 // (<id>.checkpoint: the signed checkpoint with the witness's cosignature
 // lines), outside the trail: `pawl audit verify` checks that the trail
@@ -69,17 +99,30 @@ func Push(ctx context.Context, p *project.Project, o Options) ([]Result, error) 
 	if o.Operator == "" {
 		o.Operator = gate.EnginePrincipal
 	}
+	l := projectLog(p, e, o)
 	var out []Result
 	for _, w := range ws {
 		var r Result
 		if o.FromDir != "" {
-			r = fromFile(ctx, p, w, o)
+			r = fromFile(ctx, p, l, w, o)
 		} else {
-			r = push(ctx, p, e, w, o)
+			r = push(ctx, l, w, o)
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// PushLog pushes l's head to each of the witnesses ws (over HTTPS: the
+// air gap is a project's) and returns one result per witness; each
+// cosignature and each failure is on l's trail.
+func PushLog(ctx context.Context, l *Log, ws []policies.Witness, o Options) []Result {
+	o.ToDir, o.FromDir = "", ""
+	out := make([]Result, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, push(ctx, l, w, o))
+	}
+	return out
 }
 
 // Pushed are the witnesses checkpoints are pushed to: all but the
@@ -97,12 +140,12 @@ func Pushed(ws []policies.Witness) []policies.Witness {
 
 // request builds the add-checkpoint body for w: the head's checkpoint and
 // the proof from old.
-func request(ctx context.Context, p *project.Project, old int64) (audit.AddCheckpoint, audit.Checkpoint, error) {
-	head, err := p.Trail.Head(ctx)
+func request(ctx context.Context, l *Log, old int64) (audit.AddCheckpoint, audit.Checkpoint, error) {
+	head, err := l.Trail.Head(ctx)
 	if err != nil {
 		return audit.AddCheckpoint{}, audit.Checkpoint{}, err
 	}
-	cp, c, err := p.Trail.SignCheckpoint(ctx, head.Seq, p.Key.Private)
+	cp, c, err := l.Trail.SignCheckpoint(ctx, head.Seq, l.Key)
 	if err != nil {
 		return audit.AddCheckpoint{}, c, err
 	}
@@ -112,18 +155,18 @@ func request(ctx context.Context, p *project.Project, old int64) (audit.AddCheck
 		// entries. Send it anyway: the witness answers with its size.
 		a.OldSize = 0
 	} else if old > 0 {
-		if a.Proof, err = p.Trail.ConsistencyProof(ctx, old, head.Seq); err != nil {
+		if a.Proof, err = l.Trail.ConsistencyProof(ctx, old, head.Seq); err != nil {
 			return a, c, err
 		}
 	}
 	return a, c, nil
 }
 
-func push(ctx context.Context, p *project.Project, e *policies.Engine, w policies.Witness, o Options) Result {
+func push(ctx context.Context, l *Log, w policies.Witness, o Options) Result {
 	r := Result{Witness: w.ID}
 	fail := func(status int, problem string, err error, decision string) Result {
 		r.Problem, r.Error = problem, err.Error()
-		_, aerr := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
+		_, aerr := actions.Append(context.WithoutCancel(ctx), l.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + l.Trail.ID(), Reason: o.Reason,
 			Details: actions.WitnessPushFailedDetails{Witness: w.ID, URL: w.URL, Size: r.Size, OldSize: r.OldSize, Status: status, Problem: problem, Error: err.Error(), Decision: decision}})
 		if aerr != nil {
 			r.Error += "; and it could not be put on record: " + aerr.Error()
@@ -134,7 +177,7 @@ func push(ctx context.Context, p *project.Project, e *policies.Engine, w policie
 	if err != nil {
 		return fail(0, "refused", fmt.Errorf("data.egress.witnesses[%q].vkey: %v", w.ID, err), "")
 	}
-	old, err := actions.CosignedSize(ctx, p.Trail, w.ID, k)
+	old, err := actions.CosignedSize(ctx, l.Trail, w.ID, k)
 	if err != nil {
 		return fail(0, "refused", err, "")
 	}
@@ -145,20 +188,22 @@ func push(ctx context.Context, p *project.Project, e *policies.Engine, w policie
 	// The decision is asked for the size the head has now; the checkpoint
 	// is of the trail up to and including the decision's own entry, which
 	// is what leaves.
-	head, err := p.Trail.Head(ctx)
+	head, err := l.Trail.Head(ctx)
 	if err != nil {
 		return fail(0, "refused", err, "")
 	}
-	in := policies.WitnessInput{Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator}, Via: via,
-		Witness:    policies.WitnessTarget{ID: w.ID, URL: w.URL, VKey: w.VKey},
-		Checkpoint: policies.WitnessCheckpoint{Origin: p.Trail.Origin(), Size: head.Seq + 1, OldSize: old}}
-	d, _, err := gate.Decide(ctx, p.Trail, e, gate.Question{Kind: policies.KindWitness, Input: in, Operator: o.Operator, Object: "witness:" + w.ID,
-		Reason: o.Reason, What: fmt.Sprintf("push of the trail's checkpoint to witness %s (%s)", w.ID, w.URL)})
+	var d struct{ ID string }
 	r.Size, r.OldSize = head.Seq+1, old
-	if err != nil {
-		return fail(0, "denied", err, d.ID)
+	if l.Decide != nil {
+		in := policies.WitnessInput{Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator}, Via: via,
+			Witness:    policies.WitnessTarget{ID: w.ID, URL: w.URL, VKey: w.VKey},
+			Checkpoint: policies.WitnessCheckpoint{Origin: l.Trail.Origin(), Size: head.Seq + 1, OldSize: old}}
+		d.ID, err = l.Decide(ctx, w, in)
+		if err != nil {
+			return fail(0, "denied", err, d.ID)
+		}
 	}
-	a, c, err := request(ctx, p, old)
+	a, c, err := request(ctx, l, old)
 	if err != nil {
 		return fail(0, "refused", err, d.ID)
 	}
@@ -182,7 +227,7 @@ func push(ctx context.Context, p *project.Project, e *policies.Engine, w policie
 		}
 		switch status {
 		case http.StatusOK:
-			if err := record(ctx, p, w, k, a, c, body, d.ID, "https", o); err != nil {
+			if err := record(ctx, l, w, k, a, c, body, d.ID, "https", o); err != nil {
 				return fail(status, "garbage", fmt.Errorf("witness %s answered 200 without a valid cosignature: %v", w.ID, err), d.ID)
 			}
 			r.Cosigned = true
@@ -202,7 +247,7 @@ func push(ctx context.Context, p *project.Project, e *policies.Engine, w policie
 			// Retry once from the size the witness holds.
 			a.OldSize, a.Proof = n, nil
 			if n > 0 {
-				if a.Proof, err = p.Trail.ConsistencyProof(ctx, n, c.Size); err != nil {
+				if a.Proof, err = l.Trail.ConsistencyProof(ctx, n, c.Size); err != nil {
 					return fail(status, "refused", err, d.ID)
 				}
 			}
@@ -210,13 +255,21 @@ func push(ctx context.Context, p *project.Project, e *policies.Engine, w policie
 		case http.StatusForbidden:
 			// C2SP tlog-witness: 403 when no signature of the checkpoint
 			// verifies with a key the witness holds for the origin.
-			return fail(status, "refused", fmt.Errorf("witness %s refused the checkpoint (403: %s): it holds no key of %s that verifies it: %s", w.ID, snippet(body), p.Trail.Origin(), keyHint(p)), d.ID)
+			return fail(status, "refused", fmt.Errorf("witness %s refused the checkpoint (403: %s): it holds no key of %s that verifies it: %s", w.ID, snippet(body), l.Trail.Origin(), l.hint()), d.ID)
 		case http.StatusUnprocessableEntity:
 			return fail(status, "fork", fmt.Errorf("witness %s refused the consistency proof from %d to %d entries (422): the trail does not extend the checkpoint it cosigned (forked or rewritten): %s", w.ID, a.OldSize, c.Size, snippet(body)), d.ID)
 		default:
 			return fail(status, "refused", fmt.Errorf("witness %s answered %d: %s", w.ID, status, snippet(body)), d.ID)
 		}
 	}
+}
+
+// hint is l.Hint's answer, or a general one.
+func (l *Log) hint() string {
+	if l.Hint == nil {
+		return "give it the trail's key"
+	}
+	return l.Hint()
 }
 
 // keyHint says which key signs the trail's checkpoints now, and what to
@@ -275,7 +328,7 @@ func snippet(b []byte) string {
 // record verifies the witness's answer over the checkpoint and puts each
 // cosignature on record, then keeps the cosigned checkpoint as the
 // witness's latest.
-func record(ctx context.Context, p *project.Project, w policies.Witness, k audit.WitnessKey, a audit.AddCheckpoint, c audit.Checkpoint, resp []byte, decision, via string, o Options) error {
+func record(ctx context.Context, l *Log, w policies.Witness, k audit.WitnessKey, a audit.AddCheckpoint, c audit.Checkpoint, resp []byte, decision, via string, o Options) error {
 	body, err := audit.CheckpointBody(a.Checkpoint)
 	if err != nil {
 		return err
@@ -286,22 +339,22 @@ func record(ctx context.Context, p *project.Project, w policies.Witness, k audit
 	}
 	latest := bytes.Clone(a.Checkpoint)
 	for _, cs := range cs {
-		if _, err := actions.Append(context.WithoutCancel(ctx), p.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + p.Trail.ID(), Reason: o.Reason,
+		if _, err := actions.Append(context.WithoutCancel(ctx), l.Trail, actions.Record{Operator: o.Operator, Object: "trail:" + l.Trail.ID(), Reason: o.Reason,
 			Details: actions.WitnessCosignedDetails{Witness: w.ID, Name: k.Name, KeyHash: fmt.Sprintf("%08x", k.Hash), Origin: c.Origin, Size: c.Size, Root: c.Root,
 				Time: cs.Time, Signature: cs.Signature, OldSize: a.OldSize, Decision: decision, Via: via}}); err != nil {
 			return err
 		}
 		latest = append(latest, cs.Line()...)
 	}
-	if err := os.MkdirAll(LatestDir(p), 0o755); err != nil {
+	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return err
 	}
-	return durable.WriteFile(filepath.Join(LatestDir(p), w.ID+".checkpoint"), latest, 0o644)
+	return durable.WriteFile(filepath.Join(l.Dir, w.ID+".checkpoint"), latest, 0o644)
 }
 
 // fromFile reads back an air-gap push: the request pawl wrote and the
 // witness's answer beside it.
-func fromFile(ctx context.Context, p *project.Project, w policies.Witness, o Options) Result {
+func fromFile(ctx context.Context, p *project.Project, l *Log, w policies.Witness, o Options) Result {
 	r := Result{Witness: w.ID}
 	fail := func(problem string, err error) Result {
 		r.Problem, r.Error = problem, err.Error()
@@ -339,7 +392,7 @@ func fromFile(ctx context.Context, p *project.Project, w policies.Witness, o Opt
 	if err != nil {
 		return fail("unreachable", fmt.Errorf("%s: %v (carry the request to the witness and its answer back)", respPath, err))
 	}
-	if err := record(ctx, p, w, k, a, c, resp, "", "file", o); err != nil {
+	if err := record(ctx, l, w, k, a, c, resp, "", "file", o); err != nil {
 		return fail("garbage", fmt.Errorf("%s: %v", respPath, err))
 	}
 	r.Cosigned = true
