@@ -27,8 +27,10 @@ var layers = [][]string{
 	{"engine/project"},
 	{"engine/gate"},
 	{"engine/esign"},
-	{"engine/ratchet", "engine/review", "engine/egress", "engine/serve", "engine/witness", "engine/network"},
-	{"engine/inbox", "engine/distrib"},
+	{"engine/ratchet", "engine/review", "engine/egress", "engine/serve", "engine/witness"},
+	// the network hub pushes its own trail as a site does (engine/witness)
+	// and checks the cosignatures as audit verify does (engine/review)
+	{"engine/inbox", "engine/distrib", "engine/network"},
 	{"engine"},
 	{"engine/enginetest", "engine/validate"},
 	{"cmd/pawl", "cmd/pawl/proctest", "cmd/pawl/proctest/crash", "cmd/pawl/proctest/kill", "cmd/pawl/proctest/fsync", "cmd/pawl/proctest/serve", "build/bench"},

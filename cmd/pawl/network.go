@@ -52,7 +52,11 @@ and from the rotation's entry on checks the site's messages against it; no
 change to the configuration is needed. Sites with leaf: true run leaf nodes of their
 own, which connect to leaf_listen (TLS) into an account of their own; the
 hub's stream PAWL_SITE_<site> sources each one's outbox, and is checked the
-same way. The hub never receives records. It runs until
+same way. The witnesses in the configuration (witnesses: {ID: {url, vkey}})
+cosign the hub's own trail: the hub pushes its head to each (C2SP
+tlog-witness) at start and when it grew, at most every witness_every (one
+minute); give them the trail key it prints at start; 'pawl network status
+--verify' checks their cosignatures. The hub never receives records. It runs until
 SIGINT or SIGTERM; it acts on no project.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -76,6 +80,9 @@ SIGINT or SIGTERM; it acts on no project.`,
 			if u := h.LeafURL(); u != "" {
 				fmt.Fprintf(a.s.err, "pawl network hub: leaf nodes of sites with leaf: true connect to %s\n", u)
 			}
+			if k, err := h.TrailKey(); err == nil {
+				fmt.Fprintf(a.s.err, "pawl network hub: its own trail's key, for its witnesses (witnesses, every %s when it grew): %s\n", cfg.WitnessEvery, k)
+			}
 			<-ctx.Done()
 			if err := h.Err(); err != nil {
 				fmt.Fprintf(a.s.err, "pawl network hub: the checker's last error: %v\n", err)
@@ -83,7 +90,7 @@ SIGINT or SIGTERM; it acts on no project.`,
 			return h.Close()
 		},
 	}
-	hub.Flags().StringVar(&config, "config", "", "the hub's configuration `FILE` (YAML: listen, dir, name, tls, quiet_after, sites)")
+	hub.Flags().StringVar(&config, "config", "", "the hub's configuration `FILE` (YAML: listen, dir, name, tls, quiet_after, sites, witnesses, witness_every)")
 	c.AddCommand(hub)
 
 	var statusConfig string
@@ -150,6 +157,9 @@ hub's record does not verify, 1 when the state cannot be read.`,
 				printNetworkStatus(a.s.out, ss)
 				if rep != nil {
 					fmt.Fprintf(a.s.out, "the hub's trail: %d entries, root %s\n", rep.Entries, rep.Root)
+					if w := rep.Witnessing; w != nil {
+						fmt.Fprintf(a.s.out, "the hub's witnesses: %d cosignatures; %s\n", w.Cosignatures, coveredText(w))
+					}
 					for _, p := range rep.Problems {
 						fmt.Fprintf(a.s.out, "hub: %s\n", cell(p))
 					}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,7 +22,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/witness"
+	"github.com/pawl-dev/pawl/policies"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -76,6 +80,19 @@ type HubConfig struct {
 	// QuietAfter: a site that published nothing for longer is quiet.
 	QuietAfter time.Duration         `yaml:"quiet_after"`
 	Sites      map[string]SiteConfig `yaml:"sites"`
+	// Witnesses cosign the hub's own trail (C2SP tlog-witness): the hub
+	// pushes its trail's head to each when the trail has grown, at most
+	// every WitnessEvery (one minute by default), and at start.
+	Witnesses    map[string]TrailWitness `yaml:"witnesses"`
+	WitnessEvery time.Duration           `yaml:"witness_every"`
+}
+
+// TrailWitness is a witness of the hub's own trail: its submission prefix
+// (http or https) and the key it cosigns with. Give it the hub's trail
+// key (Hub.TrailKey, which `pawl network hub` prints at start).
+type TrailWitness struct {
+	URL  string `yaml:"url"`
+	VKey string `yaml:"vkey"`
 }
 
 // ReadHubConfig reads and checks a hub configuration file; relative paths
@@ -121,6 +138,23 @@ func (c *HubConfig) check() error {
 	}
 	if c.QuietAfter < 0 {
 		return fmt.Errorf("quiet_after: %v must be more than 0", c.QuietAfter)
+	}
+	if c.WitnessEvery == 0 {
+		c.WitnessEvery = time.Minute
+	}
+	if c.WitnessEvery < 0 {
+		return fmt.Errorf("witness_every: %v must be more than 0", c.WitnessEvery)
+	}
+	for id, w := range c.Witnesses {
+		if !validSite(id) {
+			return fmt.Errorf("witnesses: %q: a witness id is letters, digits, '-' and '_'", id)
+		}
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("witnesses.%s.url: %q is not an http(s) URL (the witness's submission prefix)", id, w.URL)
+		}
+		if _, err := audit.ParseWitnessKey(w.VKey); err != nil {
+			return fmt.Errorf("witnesses.%s.vkey: %v", id, err)
+		}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: give both cert and key")
@@ -192,6 +226,8 @@ type Hub struct {
 	leaves []*leafChecker // one per leaf site, in its account
 	mu     sync.Mutex
 	err    error // the checker's last infrastructure error
+	// stopWitness ends witnessLoop, which closes witnessDone.
+	stopWitness, witnessDone chan struct{}
 }
 
 // StartHub starts the hub's server, its stream and its checker.
@@ -331,7 +367,71 @@ func StartHub(ctx context.Context, c HubConfig) (*Hub, error) {
 		}
 		h.leaves = append(h.leaves, lc)
 	}
+	if len(c.Witnesses) > 0 {
+		h.stopWitness = make(chan struct{})
+		h.witnessDone = make(chan struct{})
+		go h.witnessLoop(context.WithoutCancel(ctx))
+	}
 	return h, nil
+}
+
+// TrailKey is the verifier key of the hub's own trail: its origin and the
+// hub's key, which signs the trail's checkpoints (NAME+HASH+BASE64). A
+// witness of the hub is given it (litewitness: witnessctl add-key).
+func (h *Hub) TrailKey() (string, error) {
+	return audit.VerifierKey(h.state.trail.Origin(), h.state.key.Public().(ed25519.PublicKey))
+}
+
+// PushWitnesses pushes the head of the hub's own trail to each of its
+// witnesses (HubConfig.Witnesses); each cosignature and each failure is on
+// the hub's trail, and the latest cosigned checkpoint of each is kept in
+// the hub's directory (witness/<id>.checkpoint).
+func (h *Hub) PushWitnesses(ctx context.Context) []witness.Result {
+	ids := make([]string, 0, len(h.cfg.Witnesses))
+	for id := range h.cfg.Witnesses {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	ws := make([]policies.Witness, 0, len(ids))
+	for _, id := range ids {
+		ws = append(ws, policies.Witness{ID: id, URL: h.cfg.Witnesses[id].URL, VKey: h.cfg.Witnesses[id].VKey})
+	}
+	l := &witness.Log{Trail: h.state.trail, Key: h.state.key, Dir: filepath.Join(h.cfg.Dir, "witness"), Hint: func() string {
+		k, err := h.TrailKey()
+		if err != nil {
+			return "give it the hub's trail key"
+		}
+		return fmt.Sprintf("give it the hub's trail key %s (litewitness: witnessctl add-key -origin %s -key %s)", k, h.state.trail.Origin(), k)
+	}}
+	return witness.PushLog(ctx, l, ws, witness.Options{Operator: HubOperator, Reason: "the hub's trail, pushed to its witnesses"})
+}
+
+// witnessLoop pushes the hub's trail to its witnesses at start and then
+// whenever it has grown since the last push, at most every WitnessEvery,
+// until Close. A failed push is on the trail and tried again at the next
+// round.
+func (h *Hub) witnessLoop(ctx context.Context) {
+	defer close(h.witnessDone)
+	t := time.NewTicker(h.cfg.WitnessEvery)
+	defer t.Stop()
+	var pushed int64 = -1
+	for {
+		head, err := h.state.trail.Head(ctx)
+		if err == nil && head.Seq > 0 && head.Seq != pushed {
+			ok := true
+			for _, r := range h.PushWitnesses(ctx) {
+				ok = ok && r.Cosigned
+			}
+			if head, err = h.state.trail.Head(ctx); err == nil && ok {
+				pushed = head.Seq // what the push itself put on the trail is not pushed again
+			}
+		}
+		select {
+		case <-h.stopWitness:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (h *Hub) startChecker(ctx context.Context, kp nkeys.KeyPair) error {
@@ -547,6 +647,11 @@ func (h *Hub) VKey() string { return h.state.vkey().String() }
 // Close stops the checker and the server; what the stream holds stays on
 // disk.
 func (h *Hub) Close() error {
+	if h.stopWitness != nil {
+		close(h.stopWitness)
+		<-h.witnessDone
+		h.stopWitness = nil
+	}
 	for _, l := range h.leaves {
 		l.cc.Stop()
 		l.nc.Close()

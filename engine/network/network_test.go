@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -707,6 +709,90 @@ func TestTwoSites(t *testing.T) {
 
 // TestHubConfig: the hub's configuration is read with its paths relative
 // to the file, and each mistake is refused naming the key and what to do.
+// TestHubTrailWitnessed: the hub pushes its own trail to the witnesses
+// its configuration names (torchwood's litewitness here) once it holds
+// entries and whenever it grows; each cosignature is on the hub's trail,
+// VerifyHub checks them against the configured key, and one by a key the
+// configuration does not name is a problem.
+func TestHubTrailWitnessed(t *testing.T) {
+	pki := tlstest.New(t)
+	lyon := newSite(t, "lyon")
+	cfg := network.HubConfig{Listen: freePort(t), Dir: t.TempDir(), Name: "hub.test", QuietAfter: time.Hour, WitnessEvery: 50 * time.Millisecond,
+		Sites: map[string]network.SiteConfig{"lyon": {NKey: lyon.nkey, VKey: lyon.vkey}}}
+	cfg.TLS.Cert, cfg.TLS.Key = pki.ServerCert, pki.ServerKey
+	// The hub's trail and key exist once it has started: started once to
+	// learn its trail key, which the witness is given.
+	h, err := network.StartHub(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := h.TrailKey()
+	h.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin, _, _ := strings.Cut(key, "+")
+	lw := enginetest.StartLitewitness(t, "example.com/hubw", origin, key)
+	cfg.Witnesses = map[string]network.TrailWitness{"hubw": {URL: lw.URL, VKey: lw.VKey}}
+	if h, err = network.StartHub(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { h.Close() }()
+
+	lyon.join(t, h.URL(), pki.CA, nil)
+	lyon.commit(t)
+	if r := lyon.publish(t); r.Problem != "" {
+		t.Fatalf("publish: %+v", r)
+	}
+	status(t, h, cfg)
+	trail, err := audit.OpenReadOnly(filepath.Join(cfg.Dir, "trail.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trail.Close()
+	cos, err := trail.Find(t.Context(), actions.HubCosigned, "")
+	if err != nil || len(cos) == 0 {
+		t.Fatalf("the hub's cosignature of lyon's checkpoint is not on its trail: %v", err)
+	}
+	// The loop pushes the grown trail: a cosignature covering the hub's
+	// cosignature of lyon's checkpoint.
+	var rep *network.HubReport
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if rep, err = network.VerifyHub(t.Context(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		if w := rep.Witnessing; w != nil && len(w.Covered) == 1 {
+			var covered int64
+			for _, n := range w.Covered {
+				covered = n
+			}
+			if covered >= cos[0].Seq {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			es, _ := trail.Find(t.Context(), actions.WitnessPushFailed, "")
+			t.Fatalf("no cosignature of the hub's trail through entry %d: %+v; failed pushes: %d", cos[0].Seq, rep.Witnessing, len(es))
+		}
+	}
+	if len(rep.Problems) != 0 {
+		t.Fatalf("VerifyHub: %v", rep.Problems)
+	}
+	// Pushed by hand: cosigned again, proven consistent with the last.
+	if rs := h.PushWitnesses(t.Context()); len(rs) != 1 || !rs[0].Cosigned || rs[0].OldSize == 0 {
+		t.Fatalf("PushWitnesses: %+v", rs)
+	}
+	// A configuration that names another key for the witness.
+	other := cfg
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	sum := sha256.Sum256(append([]byte("example.com/hubw\n\x04"), pub...))
+	wrong := audit.WitnessKey{Name: "example.com/hubw", Hash: binary.BigEndian.Uint32(sum[:4]), Pub: pub}.String()
+	other.Witnesses = map[string]network.TrailWitness{"hubw": {URL: lw.URL, VKey: wrong}}
+	if rep, err := network.VerifyHub(t.Context(), other); err != nil || len(rep.Problems) == 0 || !strings.Contains(rep.Problems[0], "the hub's configuration does not name (witnesses)") {
+		t.Fatalf("VerifyHub with another witness key: %+v, %v", rep, err)
+	}
+}
+
 func TestHubConfig(t *testing.T) {
 	dir := t.TempDir()
 	kp, _ := nkeys.CreateUser()
@@ -740,6 +826,10 @@ func TestHubConfig(t *testing.T) {
 		"dir: d\nsites: {a.b: {}}\n":          `sites: "a.b": a site id is letters, digits, '-' and '_'`,
 		"dir: d\nsites: {lyon: {nkey: SU}}\n": `sites.lyon.nkey: "SU" is not a public user nkey`,
 		fmt.Sprintf("dir: d\nsites: {lyon: {nkey: %s, vkey: x+1+AA}}\n", nkey): `sites.lyon.vkey: "x+1+AA" is not a trail's verifier key`,
+		"dir: d\nwitness_every: -1s\n":                                         "witness_every: -1s must be more than 0",
+		"dir: d\nwitnesses: {a.b: {url: https://w.example}}\n":                 `witnesses: "a.b": a witness id is letters, digits, '-' and '_'`,
+		"dir: d\nwitnesses: {w1: {url: ftp://w.example}}\n":                    `witnesses.w1.url: "ftp://w.example" is not an http(s) URL`,
+		"dir: d\nwitnesses: {w1: {url: https://w.example, vkey: x}}\n":         `witnesses.w1.vkey:`,
 	} {
 		if _, err := network.ReadHubConfig(write(text)); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "hub.yaml") {
 			t.Errorf("%q: %v (want %q)", text, err, want)

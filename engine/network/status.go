@@ -14,6 +14,7 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/project"
+	"github.com/pawl-dev/pawl/engine/review"
 )
 
 // Finding is one thing the hub found wrong with what a site published.
@@ -291,6 +292,10 @@ type HubReport struct {
 	Entries  int64    `json:"entries"`
 	Root     string   `json:"root"`
 	Problems []string `json:"problems"`
+	// Witnessing is what the witnesses of the hub's trail
+	// (HubConfig.Witnesses) cosigned, checked against their keys and the
+	// trail's roots; nil when it holds no cosignature.
+	Witnessing *review.Witnessing `json:"witnessing,omitempty"`
 }
 
 // VerifyHub checks the hub's own record (read-only, beside a running
@@ -298,7 +303,9 @@ type HubReport struct {
 // their resolutions, the cosignatures and the sites' key rotations in
 // hub.db are exactly those on the trail — a finding deleted or resolved
 // in hub.db, or a cosignature or a site's key added or changed there, is
-// a problem.
+// a problem. Each cosignature of the hub's trail by one of its witnesses
+// must verify under the witness key the configuration names, over a root
+// the trail still has.
 func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -324,6 +331,22 @@ func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
 			return nil, err
 		}
 		r.Root = base64.StdEncoding.EncodeToString(root)
+	}
+	if ar.OK {
+		var vkeys []string
+		for _, w := range c.Witnesses {
+			vkeys = append(vkeys, w.VKey)
+		}
+		w, err := review.CheckCosignatures(ctx, t, review.KeysByID(vkeys), "the hub's configuration does not name (witnesses)")
+		if err != nil {
+			return nil, err
+		}
+		if w.Cosignatures > 0 {
+			r.Witnessing = w
+			for _, p := range w.Problems {
+				r.Problems = append(r.Problems, "the hub's trail: "+p)
+			}
+		}
 	}
 	path := filepath.Join(c.Dir, "hub.db")
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")

@@ -41,34 +41,30 @@ type Witnessing struct {
 // (the data directory's witness/<id>.checkpoint) must be extended by the
 // trail: one the trail has fewer entries than means entries were deleted.
 func CheckWitnesses(ctx context.Context, p *project.Project) (*Witnessing, error) {
-	w := &Witnessing{Covered: map[string]int64{}, Problems: []string{}}
-	es, err := p.Trail.Find(ctx, actions.WitnessCosigned, "trail:"+p.Trail.ID())
+	var keys map[string]audit.WitnessKey
+	if es, err := p.Trail.Find(ctx, actions.WitnessCosigned, "trail:"+p.Trail.ID()); err != nil {
+		return nil, err
+	} else if len(es) > 0 {
+		e, _, err := p.PolicyInForce(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var vkeys []string
+		for _, wt := range e.Witnesses() {
+			vkeys = append(vkeys, wt.VKey)
+		}
+		keys = KeysByID(vkeys)
+	}
+	w, err := CheckCosignatures(ctx, p.Trail, keys, "the policy bundle in force does not name (data.egress.witnesses)")
 	if err != nil {
 		return nil, err
 	}
 	if bs, err := p.Trail.Find(ctx, actions.BatchCommitted, ""); err == nil && len(bs) > 0 {
 		w.LastBatch = bs[len(bs)-1].Seq
 	}
-	keys := map[string]audit.WitnessKey{}
-	if len(es) > 0 {
-		e, _, err := p.PolicyInForce(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, wt := range e.Witnesses() {
-			if k, err := audit.ParseWitnessKey(wt.VKey); err == nil {
-				keys[fmt.Sprintf("%s+%08x", k.Name, k.Hash)] = k
-			}
-		}
-	}
 	head, err := p.Trail.Head(ctx)
 	if err != nil {
 		return nil, err
-	}
-	for _, en := range es {
-		w.check(en, p.Trail.Origin(), keys, "the policy bundle in force does not name (data.egress.witnesses)", func(size int64) ([]byte, error) {
-			return p.Trail.TreeRoot(ctx, size)
-		})
 	}
 	files, _ := filepath.Glob(filepath.Join(p.WitnessDir(), "*.checkpoint"))
 	sort.Strings(files)
@@ -81,6 +77,36 @@ func CheckWitnesses(ctx context.Context, p *project.Project) (*Witnessing, error
 		if _, err := p.Keys.VerifyCheckpoint(ctx, p.Trail, cp); err != nil {
 			w.Problems = append(w.Problems, fmt.Sprintf("%s, the latest checkpoint witness %s cosigned: %v (the trail holds %d entries)", f, strings.TrimSuffix(filepath.Base(f), ".checkpoint"), err, head.Seq))
 		}
+	}
+	return w, nil
+}
+
+// KeysByID are the witness keys among vkeys that parse, by "NAME+HASH"
+// (the id a witness.cosigned entry names its key by).
+func KeysByID(vkeys []string) map[string]audit.WitnessKey {
+	keys := map[string]audit.WitnessKey{}
+	for _, v := range vkeys {
+		if k, err := audit.ParseWitnessKey(v); err == nil {
+			keys[fmt.Sprintf("%s+%08x", k.Name, k.Hash)] = k
+		}
+	}
+	return keys
+}
+
+// CheckCosignatures checks every witness.cosigned entry of trail t (see
+// CheckWitnesses) against keys, by "NAME+HASH"; unknown says where the
+// keys come from, for a cosignature by a key that is not among them. The
+// network hub's own trail is checked so against its configuration.
+func CheckCosignatures(ctx context.Context, t *audit.Trail, keys map[string]audit.WitnessKey, unknown string) (*Witnessing, error) {
+	w := &Witnessing{Covered: map[string]int64{}, Problems: []string{}}
+	es, err := t.Find(ctx, actions.WitnessCosigned, "trail:"+t.ID())
+	if err != nil {
+		return nil, err
+	}
+	for _, en := range es {
+		w.check(en, t.Origin(), keys, unknown, func(size int64) ([]byte, error) {
+			return t.TreeRoot(ctx, size)
+		})
 	}
 	return w, nil
 }
