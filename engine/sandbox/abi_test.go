@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pawl-dev/pawl/plugins/pdk"
 )
 
 // TestBatchCheckRefusesMalformedBatches: a batch the host would encode for
@@ -177,5 +179,81 @@ func TestResultCountsAreBoundedByItsSize(t *testing.T) {
 	msg := append(header(1, 4, 0), make([]byte, 64)...)
 	if _, err := decodeResultInto(msg, 1, fields, true, nil); err == nil || strings.Contains(err.Error(), "result claims") {
 		t.Errorf("four reasons in 64 bytes: %v, want a refusal of their content, not of their count", err)
+	}
+}
+
+// TestDecodeResultEdges: what a result may hold, at its edges — reasons
+// out of record order (every one kept, under its record, in the result's
+// order), replacements of every type, a rule and a message at their
+// length limits and one byte over, a field index one past the declared
+// fields, a replacement for a record past the batch, a type code or a bool
+// that does not fit — each read or refused with its reason, never a panic.
+func TestDecodeResultEdges(t *testing.T) {
+	build := func(n int, f func(r *pdk.Result)) []byte {
+		r := pdk.NewResult(n)
+		f(r)
+		return r.Bytes()
+	}
+	v, err := decodeResult(build(3, func(r *pdk.Result) {
+		r.Reject(0, 0, "a", "first")
+		r.Reject(2, pdk.Whole, "b", "second")
+		r.Reject(0, 1, "c", "third")
+	}), 3, resultFields, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want0 := []Reason{{Rule: "a", Field: "n", FieldIndex: 0, Message: "first"}, {Rule: "c", Field: "s", FieldIndex: 1, Message: "third"}}
+	if v[0].OK || !slices.Equal(v[0].Reasons, want0) || !v[1].OK || len(v[1].Reasons) != 0 ||
+		v[2].OK || !slices.Equal(v[2].Reasons, []Reason{{Rule: "b", FieldIndex: -1, Message: "second"}}) {
+		t.Fatalf("reasons out of record order: %+v", v)
+	}
+
+	v, err = decodeResult(build(2, func(r *pdk.Result) {
+		r.ReplaceNumber(0, 0, 2.5)
+		r.Remove(0, 1)
+		r.ReplaceString(1, 1, "héllo")
+		r.ReplaceBool(1, 2, true)
+		r.ReplaceBool(0, 2, false)
+	}), 2, resultFields, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]Replacement{
+		{{Field: "n", FieldIndex: 0, Value: Value{Num: 2.5}}, {Field: "s", FieldIndex: 1, Value: Value{Absent: true}}, {Field: "b", FieldIndex: 2, Value: Value{Bool: false}}},
+		{{Field: "s", FieldIndex: 1, Value: Value{Str: "héllo"}}, {Field: "b", FieldIndex: 2, Value: Value{Bool: true}}},
+	}
+	for i := range want {
+		if !v[i].OK || !slices.Equal(v[i].Replacements, want[i]) {
+			t.Fatalf("replacements of record %d: %+v, want %+v", i, v[i].Replacements, want[i])
+		}
+	}
+
+	for _, tc := range []struct {
+		name       string
+		msg        []byte
+		transforms bool
+		want       string // "" : read
+	}{
+		{"a rule at the limit", build(1, func(r *pdk.Result) { r.Reject(0, 0, strings.Repeat("r", maxRuleBytes), "m") }), false, ""},
+		{"a rule one byte over", build(1, func(r *pdk.Result) { r.Reject(0, 0, strings.Repeat("r", maxRuleBytes+1), "m") }), false, "rule of 129 bytes (at most 128)"},
+		{"a message at the limit", build(1, func(r *pdk.Result) { r.Reject(0, 0, "r", strings.Repeat("m", maxMessageBytes)) }), false, ""},
+		{"a message one byte over", build(1, func(r *pdk.Result) { r.Reject(0, 0, "r", strings.Repeat("m", maxMessageBytes+1)) }), false, "message of 4097 bytes (at most 4096)"},
+		{"a reason's field one past the fields", build(1, func(r *pdk.Result) { r.Reject(0, 3, "r", "m") }), false, "reason 0: field index 3 (the plugin declares 3 fields)"},
+		{"a replacement's field one past the fields", build(1, func(r *pdk.Result) { r.ReplaceNumber(0, 3, 1) }), true, "replacement 0: field index 3 (the plugin declares 3 fields)"},
+		{"a replacement's field: the whole record", build(1, func(r *pdk.Result) { r.Remove(0, pdk.Whole) }), true, "replacement 0: field index -1"},
+		{"a replacement for the record past the batch", build(1, func(r *pdk.Result) { r.ReplaceNumber(1, 0, 1) }), true, "replacement 0 is for record 1 of a batch of 1"},
+		{"a reason for the record past the batch", build(1, func(r *pdk.Result) { r.Reject(1, 0, "r", "m") }), false, "reason 0 is for record 1 of a batch of 1"},
+		{"a string for a number field", build(1, func(r *pdk.Result) { r.ReplaceString(0, 0, "x") }), true, "replacement 0: type code 2 for number field \"n\""},
+		{"replacements from a plugin that does not transform", build(1, func(r *pdk.Result) { r.ReplaceNumber(0, 0, 1) }), false, "does not declare \"transforms\""},
+		{"a bool that is neither 0 nor 1", func() []byte {
+			m := build(1, func(r *pdk.Result) { r.ReplaceBool(0, 2, true) })
+			m[len(m)-1] = 2
+			return m
+		}(), true, "replacement 0: bad bool"},
+	} {
+		_, err := decodeResult(tc.msg, 1, resultFields, tc.transforms)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
