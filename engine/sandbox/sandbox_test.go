@@ -295,6 +295,12 @@ func TestBisect(t *testing.T) {
 			if len(res.Verdicts) != 40 || (name == "probe" && len(res.Verdicts[0].Reasons) != 1) {
 				t.Errorf("verdicts: %d", len(res.Verdicts))
 			}
+			// Each culprit alone in a run of its own, and the batch
+			// first: at least three fresh instances; a bisection never
+			// needs more than 2n-1.
+			if res.Runs < 3 || res.Runs > 2*len(vals)-1 {
+				t.Errorf("%d runs for 2 traps in %d records", res.Runs, len(vals))
+			}
 			t.Logf("%s: %d runs for 2 traps in 40 records", name, res.Runs)
 		})
 	}
