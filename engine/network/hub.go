@@ -228,6 +228,9 @@ type Hub struct {
 	err    error // the checker's last infrastructure error
 	// stopWitness ends witnessLoop, which closes witnessDone.
 	stopWitness, witnessDone chan struct{}
+	// pushMu makes one push of the hub's trail at a time: each starts
+	// from the size the last one left each witness at.
+	pushMu sync.Mutex
 }
 
 // StartHub starts the hub's server, its stream and its checker.
@@ -387,6 +390,8 @@ func (h *Hub) TrailKey() (string, error) {
 // the hub's trail, and the latest cosigned checkpoint of each is kept in
 // the hub's directory (witness/<id>.checkpoint).
 func (h *Hub) PushWitnesses(ctx context.Context) []witness.Result {
+	h.pushMu.Lock()
+	defer h.pushMu.Unlock()
 	ids := make([]string, 0, len(h.cfg.Witnesses))
 	for id := range h.cfg.Witnesses {
 		ids = append(ids, id)
