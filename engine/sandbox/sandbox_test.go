@@ -324,6 +324,9 @@ func TestBisect(t *testing.T) {
 	if IsTrap(err) {
 		t.Error("a trap storm must fail the batch, not be bisected further")
 	}
+	if e := (*Error)(nil); !errors.As(err, &e) || e.First != 5000 || e.Records != 16 {
+		t.Errorf("the trap storm names records %+v, want the 16 from 5000", e)
+	}
 	// A timeout is not bisected.
 	rt2 := newRuntime(t, Config{CallTimeout: 100 * time.Millisecond})
 	p := load(t, rt2, "loop")
