@@ -226,6 +226,30 @@ func TestCacheRejectsWhatItDidNotWrite(t *testing.T) {
 	}
 }
 
+// TestCacheRejectionsInModuleOrder: two entries rejected by one runtime,
+// loaded in either order, are reported once each, by module.
+func TestCacheRejectionsInModuleOrder(t *testing.T) {
+	cfg := cacheConfig(t, testKey)
+	loadFresh(t, cfg, "trap13")
+	loadFresh(t, cfg, "trap14")
+	for _, order := range [][]string{{"trap13", "trap14"}, {"trap14", "trap13"}} {
+		for _, name := range order {
+			f := entryFile(t, entryDir(t, cfg.CacheDir, testKey, name))
+			b, _ := os.ReadFile(f)
+			b[len(b)/2] ^= 1
+			os.WriteFile(f, b, 0o600)
+		}
+		rt := newRuntime(t, cfg)
+		for _, name := range order {
+			load(t, rt, name)
+		}
+		rej := rt.TakeCacheRejections()
+		if len(rej) != 2 || rej[0].Module >= rej[1].Module {
+			t.Fatalf("loaded %v: rejections %+v, want two, by module", order, rej)
+		}
+	}
+}
+
 // TestWazeroReadsTheStage holds the layout facts cache.go relies on: what
 // wazero runs is the file of the stage named as the entry's file (so the
 // MAC covers what wazero reads), and swapping another module's code in
