@@ -184,6 +184,9 @@ func TestCacheRejectsWhatItDidNotWrite(t *testing.T) {
 			copyFileT(t, entryFile(t, o13), entryFile(t, e13))
 			copyFileT(t, filepath.Join(o13, macFile), filepath.Join(e13, macFile))
 		}},
+		{"a MAC file over 1 KiB", "over 1 KiB", func(t *testing.T, e13, e14 string) {
+			os.WriteFile(filepath.Join(e13, macFile), bytes.Repeat([]byte("0"), 2048), 0o600)
+		}},
 		{"a file pawl does not write", "does not write there", func(t *testing.T, e13, e14 string) {
 			os.WriteFile(filepath.Join(e13, "extra"), []byte("x"), 0o600)
 		}},
