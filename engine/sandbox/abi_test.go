@@ -257,3 +257,31 @@ func TestDecodeResultEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorSaysWhatTheGuestWrote: an error's message ends with the last
+// line of what the guest wrote (its whole output is in Output), clipped
+// at 200 bytes; a Go panic, whose message is already in Detail, and
+// output of blanks add nothing.
+func TestErrorSaysWhatTheGuestWrote(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	for _, tc := range []struct {
+		e    Error
+		want string // "": no guest output in the message
+	}{
+		{Error{Plugin: "p@1", Op: "init", Kind: KindTrap, Detail: "wasm error: unreachable", Output: "starting\nconfig: no lookup\n"}, " [guest output: … config: no lookup]"},
+		{Error{Plugin: "p@1", Op: "init", Kind: KindTrap, Output: "one line only"}, " [guest output: one line only]"},
+		{Error{Plugin: "p@1", Op: "validate", Kind: KindTrap, First: 10, Records: 5, Detail: "d", Output: long}, " [guest output: " + long[:200] + " …]"},
+		{Error{Plugin: "p@1", Op: "init", Kind: KindTrap, Output: long[:201]}, " [guest output: " + long[:200] + " …]"},
+		{Error{Plugin: "p@1", Op: "init", Kind: KindTrap, Output: long[:200]}, " [guest output: " + long[:200] + "]"},
+		{Error{Plugin: "p@1", Op: "validate", Kind: KindTrap, First: 10, Records: 1, Detail: "panic: boom", Output: "panic: boom\ngoroutine 1"}, ""},
+		{Error{Plugin: "p@1", Op: "load", Kind: KindLoad, Output: "  \n "}, ""},
+	} {
+		got := tc.e.Error()
+		if tc.want == "" && strings.Contains(got, "guest output") || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("Error() = %q, want %q in it", got, tc.want)
+		}
+		if !strings.HasPrefix(got, "plugin p@1: "+tc.e.Op) {
+			t.Errorf("Error() = %q: does not name the plugin and the operation first", got)
+		}
+	}
+}
