@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -134,6 +135,40 @@ func TestStateManifestChecks(t *testing.T) {
 		`state.prefixes[0] ""`:                  func(m *Manifest) { m.State.Prefixes = []string{""} },
 		`state.format "v.2"`:                    func(m *Manifest) { m.State.Format = "v.2" },
 		`state.format "Two"`:                    func(m *Manifest) { m.State.Format = "Two" },
+	} {
+		m := base()
+		edit(m)
+		if err := m.check(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	fields := func(n int) []Field {
+		fs := make([]Field, n)
+		for i := range fs {
+			fs[i] = Field{Name: fmt.Sprintf("f%d", i), Type: TypeNumber}
+		}
+		return fs
+	}
+	// Each bound is inclusive: at it, the manifest is good; one past, not.
+	for name, edit := range map[string]func(m *Manifest){
+		"max_key_bytes 1":           func(m *Manifest) { m.State.MaxKeyBytes = 1 },
+		"max_key_bytes 1024":        func(m *Manifest) { m.State.MaxKeyBytes = MaxStateKeyBytes },
+		"max_value_bytes 1":         func(m *Manifest) { m.State.MaxValueBytes = 1 },
+		"max_value_bytes 65536":     func(m *Manifest) { m.State.MaxValueBytes = MaxStateValueBytes },
+		"max_keys 0 (no bound)":     func(m *Manifest) { m.State.MaxKeys = 0 },
+		"a prefix of max_key_bytes": func(m *Manifest) { m.State.Prefixes = []string{"12345678"} },
+		"64 fields":                 func(m *Manifest) { m.Fields = fields(maxFields) },
+	} {
+		m := base()
+		edit(m)
+		if err := m.check(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for want, edit := range map[string]func(m *Manifest){
+		`state.prefixes[0] "123456789"`: func(m *Manifest) { m.State.Prefixes = []string{"123456789"} },
+		"65 fields: at most 64":         func(m *Manifest) { m.Fields = fields(maxFields + 1) },
+		"state.max_value_bytes 0":       func(m *Manifest) { m.State.MaxValueBytes = 0 },
 	} {
 		m := base()
 		edit(m)
