@@ -285,3 +285,33 @@ func TestErrorSaysWhatTheGuestWrote(t *testing.T) {
 		}
 	}
 }
+
+// TestCappedBufferKeepsTheFirstBytes: what a guest writes is kept up to the
+// cap, the rest counted as dropped, and every write reports success (a
+// chatty guest is not broken by the cap).
+func TestCappedBufferKeepsTheFirstBytes(t *testing.T) {
+	c := &cappedBuffer{max: 5}
+	for _, w := range []struct {
+		p       string
+		buf     string
+		dropped int
+	}{
+		{"abc", "abc", 0},
+		{"de", "abcde", 0},
+		{"", "abcde", 0},
+		{"fgh", "abcde", 3},
+		{"i", "abcde", 4},
+	} {
+		if n, err := c.Write([]byte(w.p)); n != len(w.p) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", w.p, n, err)
+		}
+		if string(c.buf) != w.buf || c.dropped != w.dropped {
+			t.Fatalf("after %q: kept %q, dropped %d; want %q, %d", w.p, c.buf, c.dropped, w.buf, w.dropped)
+		}
+	}
+	c = &cappedBuffer{max: 4}
+	c.Write([]byte("abcdef"))
+	if string(c.buf) != "abcd" || c.dropped != 2 {
+		t.Fatalf("one write over the cap: kept %q, dropped %d", c.buf, c.dropped)
+	}
+}
