@@ -95,18 +95,6 @@ func TestSubsetKeepsEachRecordsValues(t *testing.T) {
 	}
 }
 
-func equalSlices[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestEncodeEveryValuePresent: a column without presence flags (every
 // value present) is encoded with a bit set for each record and none past
 // the last, whatever the count modulo eight; with flags, exactly the

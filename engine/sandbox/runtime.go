@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -530,14 +531,14 @@ func checkExports(c wazero.CompiledModule) error {
 		if !ok {
 			return fmt.Errorf("does not export %s (ABI %d requires pawl_alloc, pawl_init, pawl_validate and memory)", want.name, ABIVersion)
 		}
-		if !sameTypes(f.ParamTypes(), want.params) || !sameTypes(f.ResultTypes(), want.results) {
+		if !slices.Equal(f.ParamTypes(), want.params) || !slices.Equal(f.ResultTypes(), want.results) {
 			return fmt.Errorf("exports %s%s, ABI %d requires %s%s", want.name, sig(f.ParamTypes(), f.ResultTypes()), ABIVersion, want.name, sig(want.params, want.results))
 		}
 	}
 	if _, ok := c.ExportedMemories()["memory"]; !ok {
 		return fmt.Errorf("does not export its memory as \"memory\"")
 	}
-	if f, ok := fns[migrateExport]; ok && (!sameTypes(f.ParamTypes(), []api.ValueType{i32, i32}) || !sameTypes(f.ResultTypes(), []api.ValueType{i64})) {
+	if f, ok := fns[migrateExport]; ok && (!slices.Equal(f.ParamTypes(), []api.ValueType{i32, i32}) || !slices.Equal(f.ResultTypes(), []api.ValueType{i64})) {
 		return fmt.Errorf("exports %s%s, ABI %d requires %s(i32, i32) -> (i64)", migrateExport, sig(f.ParamTypes(), f.ResultTypes()), ABIVersion, migrateExport)
 	}
 	return nil
@@ -551,18 +552,6 @@ const migrateExport = "pawl_migrate_state"
 func (p *Plugin) Migrates() bool {
 	_, ok := p.compiled.ExportedFunctions()[migrateExport]
 	return ok
-}
-
-func sameTypes(a, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func sig(params, results []api.ValueType) string {
