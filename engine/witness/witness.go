@@ -192,26 +192,26 @@ func push(ctx context.Context, l *Log, w policies.Witness, o Options) Result {
 	if err != nil {
 		return fail(0, "refused", err, "")
 	}
-	var d struct{ ID string }
+	var decision string // the policy decision that let it leave ("" for the hub's)
 	r.Size, r.OldSize = head.Seq+1, old
 	if l.Decide != nil {
 		in := policies.WitnessInput{Time: time.Now().UTC().Format(time.RFC3339Nano), Principal: policies.Principal{ID: o.Operator}, Via: via,
 			Witness:    policies.WitnessTarget{ID: w.ID, URL: w.URL, VKey: w.VKey},
 			Checkpoint: policies.WitnessCheckpoint{Origin: l.Trail.Origin(), Size: head.Seq + 1, OldSize: old}}
-		d.ID, err = l.Decide(ctx, w, in)
+		decision, err = l.Decide(ctx, w, in)
 		if err != nil {
-			return fail(0, "denied", err, d.ID)
+			return fail(0, "denied", err, decision)
 		}
 	}
 	a, c, err := request(ctx, l, old)
 	if err != nil {
-		return fail(0, "refused", err, d.ID)
+		return fail(0, "refused", err, decision)
 	}
 	r.Size, r.OldSize = c.Size, a.OldSize
 	if o.ToDir != "" {
 		f := filepath.Join(o.ToDir, w.ID+".request")
 		if err := durable.WriteFile(f, a.Format(), 0o644); err != nil {
-			return fail(0, "unreachable", err, d.ID)
+			return fail(0, "unreachable", err, decision)
 		}
 		r.Written = f
 		return r
@@ -223,12 +223,12 @@ func push(ctx context.Context, l *Log, w policies.Witness, o Options) Result {
 	for attempt := 0; ; attempt++ {
 		status, body, err := post(ctx, client, w.URL, a.Format())
 		if err != nil {
-			return fail(0, "unreachable", fmt.Errorf("witness %s at %s: %v (the next push tries again)", w.ID, w.URL, err), d.ID)
+			return fail(0, "unreachable", fmt.Errorf("witness %s at %s: %v (the next push tries again)", w.ID, w.URL, err), decision)
 		}
 		switch status {
 		case http.StatusOK:
-			if err := record(ctx, l, w, k, a, c, body, d.ID, "https", o); err != nil {
-				return fail(status, "garbage", fmt.Errorf("witness %s answered 200 without a valid cosignature: %v", w.ID, err), d.ID)
+			if err := record(ctx, l, w, k, a, c, body, decision, "https", o); err != nil {
+				return fail(status, "garbage", fmt.Errorf("witness %s answered 200 without a valid cosignature: %v", w.ID, err), decision)
 			}
 			r.Cosigned = true
 			return r
@@ -236,30 +236,30 @@ func push(ctx context.Context, l *Log, w policies.Witness, o Options) Result {
 			n, perr := parseSize(body)
 			switch {
 			case perr != nil:
-				return fail(status, "garbage", fmt.Errorf("witness %s answered 409 without its size: %v", w.ID, perr), d.ID)
+				return fail(status, "garbage", fmt.Errorf("witness %s answered 409 without its size: %v", w.ID, perr), decision)
 			case n > c.Size:
-				return fail(status, "truncated", fmt.Errorf("witness %s has cosigned a checkpoint of %d entries, the trail holds %d: entries %d..%d were deleted", w.ID, n, c.Size, c.Size+1, n), d.ID)
+				return fail(status, "truncated", fmt.Errorf("witness %s has cosigned a checkpoint of %d entries, the trail holds %d: entries %d..%d were deleted", w.ID, n, c.Size, c.Size+1, n), decision)
 			case n == a.OldSize && a.OldSize == c.Size, attempt > 0 && n == a.OldSize:
-				return fail(status, "fork", fmt.Errorf("witness %s holds another tree of %d entries than the trail's: the trail was forked or rewritten", w.ID, n), d.ID)
+				return fail(status, "fork", fmt.Errorf("witness %s holds another tree of %d entries than the trail's: the trail was forked or rewritten", w.ID, n), decision)
 			case attempt > 0:
-				return fail(status, "conflict", fmt.Errorf("witness %s answered 409 twice (it holds %d entries)", w.ID, n), d.ID)
+				return fail(status, "conflict", fmt.Errorf("witness %s answered 409 twice (it holds %d entries)", w.ID, n), decision)
 			}
 			// Retry once from the size the witness holds.
 			a.OldSize, a.Proof = n, nil
 			if n > 0 {
 				if a.Proof, err = l.Trail.ConsistencyProof(ctx, n, c.Size); err != nil {
-					return fail(status, "refused", err, d.ID)
+					return fail(status, "refused", err, decision)
 				}
 			}
 			r.OldSize = n
 		case http.StatusForbidden:
 			// C2SP tlog-witness: 403 when no signature of the checkpoint
 			// verifies with a key the witness holds for the origin.
-			return fail(status, "refused", fmt.Errorf("witness %s refused the checkpoint (403: %s): it holds no key of %s that verifies it: %s", w.ID, snippet(body), l.Trail.Origin(), l.hint()), d.ID)
+			return fail(status, "refused", fmt.Errorf("witness %s refused the checkpoint (403: %s): it holds no key of %s that verifies it: %s", w.ID, snippet(body), l.Trail.Origin(), l.hint()), decision)
 		case http.StatusUnprocessableEntity:
-			return fail(status, "fork", fmt.Errorf("witness %s refused the consistency proof from %d to %d entries (422): the trail does not extend the checkpoint it cosigned (forked or rewritten): %s", w.ID, a.OldSize, c.Size, snippet(body)), d.ID)
+			return fail(status, "fork", fmt.Errorf("witness %s refused the consistency proof from %d to %d entries (422): the trail does not extend the checkpoint it cosigned (forked or rewritten): %s", w.ID, a.OldSize, c.Size, snippet(body)), decision)
 		default:
-			return fail(status, "refused", fmt.Errorf("witness %s answered %d: %s", w.ID, status, snippet(body)), d.ID)
+			return fail(status, "refused", fmt.Errorf("witness %s answered %d: %s", w.ID, status, snippet(body)), decision)
 		}
 	}
 }
