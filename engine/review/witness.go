@@ -41,10 +41,12 @@ type Witnessing struct {
 // (the data directory's witness/<id>.checkpoint) must be extended by the
 // trail: one the trail has fewer entries than means entries were deleted.
 func CheckWitnesses(ctx context.Context, p *project.Project) (*Witnessing, error) {
-	var keys map[string]audit.WitnessKey
-	if es, err := p.Trail.Find(ctx, actions.WitnessCosigned, "trail:"+p.Trail.ID()); err != nil {
+	es, err := p.Trail.Find(ctx, actions.WitnessCosigned, "trail:"+p.Trail.ID())
+	if err != nil {
 		return nil, err
-	} else if len(es) > 0 {
+	}
+	var keys map[string]audit.WitnessKey
+	if len(es) > 0 { // the bundle is loaded only when there is something to check
 		e, _, err := p.PolicyInForce(ctx)
 		if err != nil {
 			return nil, err
@@ -55,10 +57,7 @@ func CheckWitnesses(ctx context.Context, p *project.Project) (*Witnessing, error
 		}
 		keys = KeysByID(vkeys)
 	}
-	w, err := CheckCosignatures(ctx, p.Trail, keys, "the policy bundle in force does not name (data.egress.witnesses)")
-	if err != nil {
-		return nil, err
-	}
+	w := checkTrailCosignatures(ctx, p.Trail, es, keys, "the policy bundle in force does not name (data.egress.witnesses)")
 	if bs, err := p.Trail.Find(ctx, actions.BatchCommitted, ""); err == nil && len(bs) > 0 {
 		w.LastBatch = bs[len(bs)-1].Seq
 	}
@@ -98,17 +97,23 @@ func KeysByID(vkeys []string) map[string]audit.WitnessKey {
 // keys come from, for a cosignature by a key that is not among them. The
 // network hub's own trail is checked so against its configuration.
 func CheckCosignatures(ctx context.Context, t *audit.Trail, keys map[string]audit.WitnessKey, unknown string) (*Witnessing, error) {
-	w := &Witnessing{Covered: map[string]int64{}, Problems: []string{}}
 	es, err := t.Find(ctx, actions.WitnessCosigned, "trail:"+t.ID())
 	if err != nil {
 		return nil, err
 	}
+	return checkTrailCosignatures(ctx, t, es, keys, unknown), nil
+}
+
+// checkTrailCosignatures is CheckCosignatures over t's witness.cosigned
+// entries es, already read.
+func checkTrailCosignatures(ctx context.Context, t *audit.Trail, es []audit.Entry, keys map[string]audit.WitnessKey, unknown string) *Witnessing {
+	w := &Witnessing{Covered: map[string]int64{}, Problems: []string{}}
 	for _, en := range es {
 		w.check(en, t.Origin(), keys, unknown, func(size int64) ([]byte, error) {
 			return t.TreeRoot(ctx, size)
 		})
 	}
-	return w, nil
+	return w
 }
 
 // check checks one witness.cosigned entry: a checkpoint of this trail
