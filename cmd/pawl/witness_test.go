@@ -40,6 +40,20 @@ func startLitewitness(t testing.TB, name, origin, logVKey string) litewitness {
 	return litewitness{url: w.URL, vkey: w.VKey, Litewitness: w}
 }
 
+// witnessedProject is a new project whose bundle names one witness, w1,
+// a litewitness given the trail's key (vkey, as `pawl audit key` prints
+// it).
+func witnessedProject(t testing.TB) (root, vkey string, w1 litewitness) {
+	t.Helper()
+	root = t.TempDir()
+	mustPawl(t, "init", root, "--single-person")
+	vkey = strings.TrimSpace(mustPawl(t, "-C", root, "audit", "key"))
+	origin, _, _ := strings.Cut(vkey, "+")
+	w1 = startLitewitness(t, "example.com/w1", origin, vkey)
+	configureWitnesses(t, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
+	return root, vkey, w1
+}
+
 // configureWitnesses writes the witness policy module and
 // data.egress.witnesses into the project's bundle and pins it.
 func configureWitnesses(t testing.TB, root string, ws map[string]map[string]string) {
@@ -98,12 +112,7 @@ func witnessEntries(t *testing.T, root, action string) []audit.Entry {
 // rewritten one, re-signed with the engine key, fail audit verify (and the
 // truncated one is refused by the witness).
 func TestWitnessLitewitness(t *testing.T) {
-	root := t.TempDir()
-	mustPawl(t, "init", root, "--single-person")
-	vkey := strings.TrimSpace(mustPawl(t, "-C", root, "audit", "key"))
-	origin, _, _ := strings.Cut(vkey, "+")
-	w1 := startLitewitness(t, "example.com/w1", origin, vkey)
-	configureWitnesses(t, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
+	root, _, w1 := witnessedProject(t)
 
 	// Nothing to require yet: no cosignature.
 	if code, _, errs := pawl(t, "", "-C", root, "audit", "verify", "--witnesses", "1"); code != exitNotVerified || !strings.Contains(errs, "does not verify") {
@@ -252,12 +261,8 @@ func TestWitnessLitewitness(t *testing.T) {
 // and then cosigns the next push, proven consistent with the checkpoint
 // the old key signed.
 func TestWitnessAfterKeyRotation(t *testing.T) {
-	root := t.TempDir()
-	mustPawl(t, "init", root, "--single-person")
-	oldKey := strings.TrimSpace(mustPawl(t, "-C", root, "audit", "key"))
+	root, oldKey, w1 := witnessedProject(t)
 	origin, _, _ := strings.Cut(oldKey, "+")
-	w1 := startLitewitness(t, "example.com/w1", origin, oldKey)
-	configureWitnesses(t, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
 	if out := mustPawl(t, "-C", root, "audit", "witness", "push"); !strings.Contains(out, "w1: cosigned") {
 		t.Fatalf("push before the rotation: %s", out)
 	}
@@ -464,12 +469,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 // signed, the HTTP round trip, the cosignature verified and put on record.
 // BENCHMARKS.md.
 func BenchmarkWitnessPush(b *testing.B) {
-	root := b.TempDir()
-	mustPawl(b, "init", root, "--single-person")
-	vkey := strings.TrimSpace(mustPawl(b, "-C", root, "audit", "key"))
-	origin, _, _ := strings.Cut(vkey, "+")
-	w1 := startLitewitness(b, "example.com/w1", origin, vkey)
-	configureWitnesses(b, root, map[string]map[string]string{"w1": {"url": w1.url, "vkey": w1.vkey}})
+	root, _, _ := witnessedProject(b)
 	mustPawl(b, "-C", root, "audit", "witness", "push")
 	b.ResetTimer()
 	for b.Loop() {
