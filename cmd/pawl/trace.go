@@ -37,8 +37,9 @@ whether it was accepted, who made it, when and why.`,
 			}
 			var t *review.RecordTrace
 			err = showProject(a, c, func(p *project.Project) (*review.RecordTrace, error) {
-				t, err = review.Trace(c.Context(), p, argv[0], ord)
-				return t, err
+				var terr error
+				t, terr = review.Trace(c.Context(), p, argv[0], ord) // kept for the check below
+				return t, terr
 			}, func(t *review.RecordTrace) error {
 				writeTrace(a.s.out, t)
 				return nil
