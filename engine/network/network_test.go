@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -737,7 +738,12 @@ func TestHubTrailWitnessed(t *testing.T) {
 	if h, err = network.StartHub(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { h.Close() }()
+	closed := false
+	defer func() {
+		if !closed {
+			h.Close()
+		}
+	}()
 
 	lyon.join(t, h.URL(), pki.CA, nil)
 	lyon.commit(t)
@@ -779,7 +785,8 @@ func TestHubTrailWitnessed(t *testing.T) {
 		t.Fatalf("VerifyHub: %v", rep.Problems)
 	}
 	// Pushed by hand: cosigned again, proven consistent with the last.
-	if rs := h.PushWitnesses(t.Context()); len(rs) != 1 || !rs[0].Cosigned || rs[0].OldSize == 0 {
+	rs := h.PushWitnesses(t.Context())
+	if len(rs) != 1 || !rs[0].Cosigned || rs[0].OldSize == 0 {
 		t.Fatalf("PushWitnesses: %+v", rs)
 	}
 	// A configuration that names another key for the witness.
@@ -790,6 +797,23 @@ func TestHubTrailWitnessed(t *testing.T) {
 	other.Witnesses = map[string]network.TrailWitness{"hubw": {URL: lw.URL, VKey: wrong}}
 	if rep, err := network.VerifyHub(t.Context(), other); err != nil || len(rep.Problems) == 0 || !strings.Contains(rep.Problems[0], "the hub's configuration does not name (witnesses)") {
 		t.Fatalf("VerifyHub with another witness key: %+v, %v", rep, err)
+	}
+	// The hub's newest entries deleted, their cosignatures with them: the
+	// latest checkpoint the witness cosigned, kept beside the trail, shows
+	// it.
+	h.Close()
+	closed = true
+	trail.Close()
+	enginetest.AttackTrail(t, filepath.Join(cfg.Dir, "trail.db"), fmt.Sprintf("DELETE FROM entries WHERE seq >= %d", rs[0].Size))
+	rep, err = network.VerifyHub(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (The loop may have pushed once more before Close: the latest
+	// cosigned size is at least the one pushed by hand.)
+	want := fmt.Sprintf("it holds %d: entries %d..", rs[0].Size-1, rs[0].Size)
+	if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, want) }) {
+		t.Fatalf("VerifyHub after the newest entries were deleted: %v (want %q)", rep.Problems, want)
 	}
 }
 

@@ -1,11 +1,14 @@
 package network
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -298,6 +301,53 @@ type HubReport struct {
 	Witnessing *review.Witnessing `json:"witnessing,omitempty"`
 }
 
+// checkLatestCosigned checks each witness's latest cosigned checkpoint of
+// the hub's trail, kept beside it (dir/witness/<id>.checkpoint, as a
+// site's review.CheckWitnesses does): signed by the hub's key, and still
+// extended by the trail t of entries entries — newest entries deleted
+// from the trail together with their cosignatures show here.
+func checkLatestCosigned(ctx context.Context, dir string, t *audit.Trail, entries int64) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "witness", "*.checkpoint"))
+	if len(files) == 0 {
+		return nil
+	}
+	seed, err := os.ReadFile(filepath.Join(dir, "hub.key"))
+	if err == nil && len(seed) != ed25519.SeedSize {
+		err = fmt.Errorf("%d bytes, not a hub key", len(seed))
+	}
+	if err != nil {
+		return []string{fmt.Sprintf("the hub's key %s cannot be read to check its witnesses' latest checkpoints: %v", filepath.Join(dir, "hub.key"), err)}
+	}
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	sort.Strings(files)
+	var ps []string
+	for _, f := range files {
+		id := strings.TrimSuffix(filepath.Base(f), ".checkpoint")
+		b, err := os.ReadFile(f)
+		if err != nil {
+			ps = append(ps, err.Error())
+			continue
+		}
+		cp, err := audit.OpenCheckpoint(b, pub)
+		switch {
+		case err != nil:
+			ps = append(ps, fmt.Sprintf("%s, the latest checkpoint of the hub's trail witness %s cosigned: %v", f, id, err))
+		case cp.Origin != t.Origin():
+			ps = append(ps, fmt.Sprintf("%s: a checkpoint of %s, not of the hub's trail %s", f, cp.Origin, t.Origin()))
+		case cp.Size > entries:
+			ps = append(ps, fmt.Sprintf("%s: witness %s cosigned the hub's trail at %d entries; it holds %d: entries %d..%d were deleted", f, id, cp.Size, entries, entries+1, cp.Size))
+		default:
+			root, err := t.TreeRoot(ctx, cp.Size)
+			if err != nil {
+				ps = append(ps, fmt.Sprintf("%s: the hub's trail at %d entries, which witness %s cosigned: %v", f, cp.Size, id, err))
+			} else if !bytes.Equal(root, cp.Root) {
+				ps = append(ps, fmt.Sprintf("%s: witness %s cosigned the hub's first %d entries with another root: the trail was rewritten after it was witnessed", f, id, cp.Size))
+			}
+		}
+	}
+	return ps
+}
+
 // VerifyHub checks the hub's own record (read-only, beside a running
 // hub): its trail (trail.db) verifies as a hash chain, and the findings,
 // their resolutions, the cosignatures and the sites' key rotations in
@@ -348,6 +398,8 @@ func VerifyHub(ctx context.Context, c HubConfig) (*HubReport, error) {
 			}
 		}
 	}
+	// Also when the trail does not verify: a deletion is said as such.
+	r.Problems = append(r.Problems, checkLatestCosigned(ctx, c.Dir, t, r.Entries)...)
 	path := filepath.Join(c.Dir, "hub.db")
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
 	if err != nil {
