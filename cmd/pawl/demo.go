@@ -84,7 +84,7 @@ Deterministic: the same batch id every time.`,
 			// bidi control, a value of the wrong type, bytes that are not UTF-8.
 			want := []string{"unicode.bidi", "type", "utf8.invalid"}
 			picked := map[string]*finding.QuarantineEntry{}
-			err = p.Quarantined(res.BatchID, func(q *finding.QuarantineEntry) bool {
+			err = p.Quarantined(ctx, res.BatchID, func(q *finding.QuarantineEntry) bool {
 				for _, r := range q.Reasons {
 					if _, ok := picked[r.Rule]; !ok {
 						picked[r.Rule] = q

@@ -51,7 +51,7 @@ func (a *app) quarantineCmd() *cobra.Command {
 			w := newTable(a.s.out)
 			n := 0
 			for _, b := range batches {
-				err := p.Quarantined(b.BatchID, func(q *finding.QuarantineEntry) bool {
+				err := p.Quarantined(c.Context(), b.BatchID, func(q *finding.QuarantineEntry) bool {
 					if a.output == "json" {
 						rows = append(rows, row{b.BatchID, q})
 					} else {
@@ -102,7 +102,7 @@ func (a *app) quarantineCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q, err := p.QuarantineEntry(b.BatchID, ord)
+			q, err := p.QuarantineEntry(c.Context(), b.BatchID, ord)
 			if err != nil {
 				return err
 			}

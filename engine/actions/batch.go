@@ -83,7 +83,25 @@ type BatchRecord struct {
 	// on: absent for a batch run on one machine. Not part of the batch id:
 	// the outputs are those of a run on one machine.
 	Distributed *Distribution `json:"distributed,omitempty"`
+	// QuarantineFormat is how the batch's quarantine lines hold a
+	// record's bytes: absent (0, format 1) in the line, as "raw" (or
+	// "raw_base64" when they are not UTF-8); QuarantineByReference when
+	// the line leaves them out for the input blob to give. A replay
+	// writes the format on record. Not part of the batch id: the same
+	// input, pins and limits make the same batch, whichever format a
+	// release writes.
+	QuarantineFormat int `json:"quarantine_format,omitempty"`
 }
+
+// QuarantineByReference is the quarantine format of the batches this
+// release runs: a quarantined record whose bytes are a span of the
+// batch's input blob (JSON Lines and CSV; not a Parquet row, whose bytes
+// are its canonical JSON, nor a record over max_record_bytes, whose line
+// says so in "raw_omitted") is not copied into its line. The line's
+// offset and length name the span; project.Quarantined reads it back, so
+// what a reader of a quarantined record gets is what a format 1 line
+// holds. The input blob is kept with the batch (a replay needs it).
+const QuarantineByReference = 2
 
 // Distribution is where a distributed batch's records went: the work
 // queue's server as configured (distribute.nats), the policy decision

@@ -137,7 +137,7 @@ func ReadLines(t testing.TB, path string) [][]byte {
 func Quarantine(t testing.TB, p *project.Project, id string) []*finding.QuarantineEntry {
 	t.Helper()
 	var out []*finding.QuarantineEntry
-	if err := p.Quarantined(id, func(q *finding.QuarantineEntry) bool { out = append(out, q); return true }); err != nil {
+	if err := p.Quarantined(context.Background(), id, func(q *finding.QuarantineEntry) bool { out = append(out, q); return true }); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -246,6 +246,47 @@ func (q *QuarantineEntry) RawBytes() ([]byte, error) {
 	return []byte(q.Raw), nil
 }
 
+// HasBytes says whether the entry's line holds the record's bytes, or says
+// why not (raw_omitted). A line of a batch in quarantine format 2
+// (actions.QuarantineByReference) does not when they are the input's
+// span at Offset, Length: FillRaw reads them from there.
+func (q *QuarantineEntry) HasBytes() bool {
+	return q.Raw != "" || q.RawBase64 != "" || q.RawOmitted != ""
+}
+
+// FillRaw gives an entry whose line leaves the record's bytes to the input
+// (!HasBytes) the Raw or RawBase64 a line of format 1 holds: the bytes
+// read from input, the batch's input blob, at Offset, Length. A line
+// whose span is longer than maxRecordBytes (no record the batch buffered
+// is) or outside the input is damaged, and an error.
+func (q *QuarantineEntry) FillRaw(input io.ReaderAt, maxRecordBytes int64) error {
+	if q.HasBytes() || q.Length == 0 {
+		return nil
+	}
+	if q.Offset < 0 || q.Length < 0 || q.Length > maxRecordBytes {
+		return fmt.Errorf("record %d: its quarantine line names %d bytes at input offset %d, which no quarantined record has (max_record_bytes %d): the line is damaged: run `pawl audit verify`", q.Ordinal, q.Length, q.Offset, maxRecordBytes)
+	}
+	b := make([]byte, q.Length)
+	if n, err := input.ReadAt(b, q.Offset); n < len(b) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("record %d: reading its %d bytes at input offset %d: %w", q.Ordinal, q.Length, q.Offset, err)
+	}
+	if utf8.Valid(b) {
+		q.Raw = string(b)
+	} else {
+		q.RawBase64 = base64.StdEncoding.EncodeToString(b)
+	}
+	return nil
+}
+
+// RawOmittedNote is a quarantine entry's raw_omitted for a record of length
+// bytes at offset that was over max_record_bytes.
+func RawOmittedNote(length, offset int64) string {
+	return fmt.Sprintf("%d bytes, over max_record_bytes; they are in the batch's input blob at offset %d", length, offset)
+}
+
 // ActionsEntry is one line of actions.jsonl: what the boundary changed in a
 // record that it let through.
 type ActionsEntry struct {

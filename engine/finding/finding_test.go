@@ -225,3 +225,40 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// TestFillRaw: an entry whose line leaves the record's bytes to the input
+// gets them as a line of format 1 holds them (Raw, or RawBase64 when they
+// are not UTF-8); an entry that has them, or says why not, is left as it
+// is; a line naming a span no quarantined record can have, or one past the
+// input's end, is an error naming the record.
+func TestFillRaw(t *testing.T) {
+	input := bytes.NewReader([]byte("{\"a\":1}\n{\"b\":\"\xff\"}\n{\"c\":\"\u00e9\"}"))
+	for _, tc := range []struct {
+		q                    QuarantineEntry
+		raw, base64, omitted string
+		err                  string
+	}{
+		{q: QuarantineEntry{Ordinal: 1, Offset: 0, Length: 7}, raw: `{"a":1}`},
+		{q: QuarantineEntry{Ordinal: 2, Offset: 8, Length: 9}, base64: "eyJiIjoi/yJ9"},
+		{q: QuarantineEntry{Ordinal: 3, Offset: 18, Length: 10}, raw: "{\"c\":\"\u00e9\"}"},
+		{q: QuarantineEntry{Ordinal: 1, Offset: 0, Length: 7, Raw: "kept"}, raw: "kept"},
+		{q: QuarantineEntry{Ordinal: 1, Offset: 0, Length: 7, RawOmitted: "why"}, omitted: "why"},
+		{q: QuarantineEntry{Ordinal: 4, Offset: 0, Length: 0}},
+		{q: QuarantineEntry{Ordinal: 5, Offset: 0, Length: 17}, err: "record 5: its quarantine line names 17 bytes at input offset 0"},
+		{q: QuarantineEntry{Ordinal: 6, Offset: -1, Length: 3}, err: "record 6: its quarantine line names 3 bytes at input offset -1"},
+		{q: QuarantineEntry{Ordinal: 7, Offset: 20, Length: 10}, err: "record 7: reading its 10 bytes at input offset 20: unexpected EOF"},
+		{q: QuarantineEntry{Ordinal: 8, Offset: 99, Length: 1}, err: "record 8: reading its 1 bytes at input offset 99: unexpected EOF"},
+	} {
+		q := tc.q
+		err := q.FillRaw(input, 16)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("record %d: error %v, want %q", tc.q.Ordinal, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || q.Raw != tc.raw || q.RawBase64 != tc.base64 || q.RawOmitted != tc.omitted {
+			t.Errorf("record %d: %+v, %v; want raw %q base64 %q omitted %q", tc.q.Ordinal, q, err, tc.raw, tc.base64, tc.omitted)
+		}
+	}
+}

@@ -101,7 +101,7 @@ func PendingDir(p *project.Project) string { return filepath.Join(p.Data, "notic
 
 // buildNotice reads a committed batch's quarantine (or takes the failure)
 // into the report, without and, when asked, with the records' bytes.
-func buildNotice(p *project.Project, j *project.Job, src project.SourceSpec, out Outcome, size int64, failure string) (plain, withRecords []byte, err error) {
+func buildNotice(ctx context.Context, p *project.Project, j *project.Job, src project.SourceSpec, out Outcome, size int64, failure string) (plain, withRecords []byte, err error) {
 	n := Notice{Format: NoticeFormat, Job: j.Name, Source: src.Name, File: out.File, SHA256: out.Input.Hex(), Bytes: size,
 		BatchID: out.BatchID, Status: "committed", Rules: []actions.RuleCount{}, Reasons: []NoticeReason{}}
 	if failure != "" {
@@ -115,7 +115,7 @@ func buildNotice(p *project.Project, j *project.Job, src project.SourceSpec, out
 		if b.Rules != nil {
 			n.Rules = b.Rules
 		}
-		err = p.Quarantined(out.BatchID, func(q *finding.QuarantineEntry) bool {
+		err = p.Quarantined(ctx, out.BatchID, func(q *finding.QuarantineEntry) bool {
 			listed := false
 			for _, r := range q.Reasons {
 				if len(n.Reasons) >= MaxReasons {
@@ -154,7 +154,7 @@ func buildNotice(p *project.Project, j *project.Job, src project.SourceSpec, out
 // queueNotice builds the notice for a file, puts it in the queue durably
 // and tries to send it once.
 func (s *Scanner) queueNotice(ctx context.Context, p *project.Project, opt Options, j *project.Job, src project.SourceSpec, out Outcome, size int64, failure string, rep *Report) error {
-	plain, with, err := buildNotice(p, j, src, out, size, failure)
+	plain, with, err := buildNotice(ctx, p, j, src, out, size, failure)
 	if err != nil {
 		// The batch stands; a report that cannot be built is on record.
 		_, aerr := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.Operator, Object: "source:" + j.Name + "/" + src.Name,

@@ -9,6 +9,8 @@ import (
 	"github.com/pawl-dev/pawl/audit"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/finding"
+	"github.com/pawl-dev/pawl/engine/records"
+	"github.com/pawl-dev/pawl/engine/version"
 )
 
 // Batch is a committed batch: its record and where its folder is.
@@ -81,21 +83,38 @@ func (p *Project) Batch(ctx context.Context, id string) (*Batch, error) {
 }
 
 // Quarantined reads a committed batch's quarantine.jsonl, calling fn for
-// each entry in input order until fn returns false.
-func (p *Project) Quarantined(id string, fn func(*finding.QuarantineEntry) bool) error {
-	path := p.BatchFile(id, actions.QuarantineFile)
-	f, err := os.Open(path)
+// each entry in input order until fn returns false. An entry whose line
+// leaves the record's bytes to the input (actions.QuarantineByReference)
+// is given them from the batch's input blob, so that every entry holds
+// what a format 1 line does.
+func (p *Project) Quarantined(ctx context.Context, id string, fn func(*finding.QuarantineEntry) bool) error {
+	qs, err := p.openQuarantine(ctx, id)
 	if err != nil {
-		return fmt.Errorf("cannot read the quarantine of batch %s: %w", id, err)
+		return err
 	}
-	defer f.Close()
-	return finding.ReadQuarantine(f, path, fn)
+	defer qs.close()
+	var ferr error
+	err = finding.ReadQuarantine(qs.f, qs.path, func(q *finding.QuarantineEntry) bool {
+		if ferr = qs.fill(q); ferr != nil {
+			return false
+		}
+		return fn(q)
+	})
+	if err != nil {
+		return err
+	}
+	return ferr
 }
 
 // QuarantineEntry returns one quarantined record by its ordinal.
-func (p *Project) QuarantineEntry(id string, ordinal int64) (*finding.QuarantineEntry, error) {
+func (p *Project) QuarantineEntry(ctx context.Context, id string, ordinal int64) (*finding.QuarantineEntry, error) {
+	qs, err := p.openQuarantine(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer qs.close()
 	var found *finding.QuarantineEntry
-	err := p.Quarantined(id, func(q *finding.QuarantineEntry) bool {
+	err = finding.ReadQuarantine(qs.f, qs.path, func(q *finding.QuarantineEntry) bool {
 		if q.Ordinal == ordinal {
 			found = q
 			return false
@@ -108,5 +127,69 @@ func (p *Project) QuarantineEntry(id string, ordinal int64) (*finding.Quarantine
 	if found == nil {
 		return nil, fmt.Errorf("record %d of batch %s is not in quarantine (it was verified, or the batch has fewer records)", ordinal, id)
 	}
-	return found, nil
+	return found, qs.fill(found)
+}
+
+// quarantineFile is a committed batch's quarantine output being read, and
+// what gives its entries their records' bytes.
+type quarantineFile struct {
+	b     *Batch
+	path  string
+	f     *os.File
+	max   int64    // the batch's max_record_bytes
+	blob  string   // the input blob's path
+	input *os.File // the input blob, opened for the first entry that needs it
+}
+
+func (p *Project) openQuarantine(ctx context.Context, id string) (*quarantineFile, error) {
+	e, ok, err := p.CommittedEntry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("no committed batch %q: `pawl batches list` shows them", id)
+	}
+	b, err := p.BatchOf(e)
+	if err != nil {
+		return nil, err
+	}
+	switch b.QuarantineFormat {
+	case 0, actions.QuarantineByReference:
+	default:
+		return nil, fmt.Errorf("batch %s was written in quarantine format %d, which this pawl (%s) does not read: use a release that does", id, b.QuarantineFormat, version.Version)
+	}
+	qs := &quarantineFile{b: b, path: p.BatchFile(id, actions.QuarantineFile), max: b.RecordedLimits().MaxRecordBytes, blob: p.Store.Path(b.Input)}
+	if qs.max <= 0 {
+		qs.max = records.DefaultMaxRecordBytes
+	}
+	if qs.f, err = os.Open(qs.path); err != nil {
+		return nil, fmt.Errorf("cannot read the quarantine of batch %s: %w", id, err)
+	}
+	return qs, nil
+}
+
+// fill gives q the record's bytes from the input blob when its line leaves
+// them there.
+func (qs *quarantineFile) fill(q *finding.QuarantineEntry) error {
+	if qs.b.QuarantineFormat != actions.QuarantineByReference || q.HasBytes() || q.Length == 0 {
+		return nil
+	}
+	if qs.input == nil {
+		f, err := os.Open(qs.blob)
+		if err != nil {
+			return fmt.Errorf("batch %s: its quarantine leaves the records' bytes to the input blob %s: %w", qs.b.BatchID, qs.b.Input, err)
+		}
+		qs.input = f
+	}
+	if err := q.FillRaw(qs.input, qs.max); err != nil {
+		return fmt.Errorf("batch %s: %w", qs.b.BatchID, err)
+	}
+	return nil
+}
+
+func (qs *quarantineFile) close() {
+	qs.f.Close()
+	if qs.input != nil {
+		qs.input.Close()
+	}
 }

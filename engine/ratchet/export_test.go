@@ -13,7 +13,13 @@ import (
 // ReplayRecord replays a batch record given in full (one an older pawl
 // could have written) and returns the record the replay would write.
 func ReplayRecord(ctx context.Context, p *project.Project, rec *actions.BatchRecord, operator string) (*actions.BatchRecord, error) {
-	return replay(ctx, p, rec, operator)
+	return replay(ctx, p, rec, operator, "")
+}
+
+// ReplayInto is ReplayRecord leaving the replay's outputs in out, a
+// directory that does not exist yet.
+func ReplayInto(ctx context.Context, p *project.Project, rec *actions.BatchRecord, operator, out string) (*actions.BatchRecord, error) {
+	return replay(ctx, p, rec, operator, out)
 }
 
 // PolicyForRecord is the bundle a resubmission of rec would run under.

@@ -57,6 +57,9 @@ type stages struct {
 	// validators says whether the job has any: records that pass the schema
 	// then enter the validate stage.
 	validators bool
+	// byReference leaves a quarantined record's bytes out of its line
+	// when they are a span of the input (actions.QuarantineByReference).
+	byReference bool
 }
 
 // item is one record on its way through the pipeline.
@@ -336,7 +339,9 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 	var raw []byte
 	switch {
 	case rec.TooLong:
-		q.RawOmitted = fmt.Sprintf("%d bytes, over max_record_bytes; they are in the batch's input blob at offset %d", rec.Length, rec.Offset)
+		q.RawOmitted = finding.RawOmittedNote(rec.Length, rec.Offset)
+	case s.byReference:
+		// The bytes are the input's at Offset, Length: not copied.
 	case it.validUTF8 || utf8.Valid(rec.Raw):
 		raw = rec.Raw
 	default:
@@ -516,7 +521,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 		in, blob = r, f
 	}
 	src := bufio.NewReaderSize(in, 1<<20)
-	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes}
+	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes, byReference: pl.byReference()}
 	if st.maxRecord <= 0 {
 		st.maxRecord = records.DefaultMaxRecordBytes
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/schema"
 	"github.com/pawl-dev/pawl/engine/store"
+	"github.com/pawl-dev/pawl/engine/version"
 	"github.com/pawl-dev/pawl/policies"
 )
 
@@ -47,6 +48,9 @@ type Plan struct {
 	AsOf       time.Time
 	Seed       uint64
 	Resubmits  *actions.Resubmission
+	// QuarantineFormat is the batch record's: what a new run writes
+	// (actions.QuarantineByReference), or the one on record.
+	QuarantineFormat int
 
 	// StateIn is the plugin state the batch starts from, for a job whose
 	// plugins keep state (stateful): the job's state when planned, or the
@@ -79,6 +83,13 @@ type Plan struct {
 	// into the store as it is (ingest in run.go); otherwise the pipeline
 	// reads the input blob.
 	source *store.Ingest
+}
+
+// byReference says whether the batch's quarantine lines leave out the
+// bytes of records that are spans of the input: in
+// actions.QuarantineByReference, every record but a Parquet row.
+func (pl *Plan) byReference() bool {
+	return pl.QuarantineFormat >= actions.QuarantineByReference && pl.Job.Format != "parquet"
 }
 
 // recordAsked puts the decisions the run has asked and not yet recorded on
@@ -192,6 +203,7 @@ func PlanRun(ctx context.Context, p *project.Project, job string) (*Plan, error)
 	pl.Pins[project.PolicySettingsPinKey] = pins[project.PolicySettingsPinKey]
 	pl.Policy = e
 	pl.Limits = limits
+	pl.QuarantineFormat = actions.QuarantineByReference
 	// A job whose plugins keep state starts from the job's state now; it
 	// is checked again at the commit point (execute).
 	if pl.stateful, err = keepsState(p, pl.Job, pl.Pins); err != nil {
@@ -226,6 +238,12 @@ func planFromRecord(p blobReader, rec *actions.BatchRecord, scratch string) (*Pl
 		pl.Pins[project.PolicySettingsPinKey] = d
 	}
 	pl.Limits = rec.RecordedLimits()
+	switch rec.QuarantineFormat {
+	case 0, actions.QuarantineByReference:
+		pl.QuarantineFormat = rec.QuarantineFormat
+	default:
+		return nil, fmt.Errorf("batch %s was written in quarantine format %d, which this pawl (%s) does not write: replay it with a release that does", rec.BatchID, rec.QuarantineFormat, version.Version)
+	}
 	asOf, err := time.Parse(time.RFC3339Nano, rec.AsOf)
 	if err != nil {
 		return nil, fmt.Errorf("recorded as-of %q: %w", rec.AsOf, err)
@@ -286,7 +304,7 @@ func (pl *Plan) record() actions.BatchRecord {
 		BatchID: pl.BatchID, Job: pl.Job.Name, Source: pl.Job.Source, Classification: pl.Job.Classification, Format: pl.Job.Format,
 		JobSpec: pl.Pins[pl.Job.Path], Input: pl.Input, InputBytes: pl.InputBytes, InputName: pl.InputName,
 		Pins: pl.Pins, PinsDigest: pl.Pins.Digest(), Limits: &limits, Schema: pl.SchemaRef,
-		AsOf: pl.AsOf.UTC().Format(time.RFC3339Nano), Resubmits: pl.Resubmits,
+		AsOf: pl.AsOf.UTC().Format(time.RFC3339Nano), Resubmits: pl.Resubmits, QuarantineFormat: pl.QuarantineFormat,
 	}
 }
 

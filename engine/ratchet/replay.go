@@ -37,7 +37,7 @@ func Replay(ctx context.Context, p *project.Project, id, operator, reason string
 		operator = p.Cfg.Operator
 	}
 	d := actions.BatchReplayedDetails{BatchID: b.BatchID}
-	replayed, err := replay(ctx, p, &b.BatchRecord, operator)
+	replayed, err := replay(ctx, p, &b.BatchRecord, operator, "")
 	if err != nil {
 		d.Failure = err.Error()
 	} else {
@@ -82,8 +82,9 @@ func Replay(ctx context.Context, p *project.Project, id, operator, reason string
 }
 
 // replay runs the batch's plan again in a scratch directory and returns
-// the batch record it would have written.
-func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, operator string) (*actions.BatchRecord, error) {
+// the batch record it would have written; its outputs are left in out
+// when that is not "" (tests).
+func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, operator, out string) (*actions.BatchRecord, error) {
 	scratch, err := os.MkdirTemp(p.PendingDir(), ".replay-*")
 	if err != nil {
 		return nil, err
@@ -109,7 +110,10 @@ func replay(ctx context.Context, p *project.Project, rec *actions.BatchRecord, o
 		return nil, fmt.Errorf("the input blob %s is missing from the store", rec.Input)
 	}
 	again := pl.record()
-	if err := processWithin(ctx, p, pl, &again, runtime.NumCPU(), nil, filepath.Join(scratch, "out"), false); err != nil {
+	if out == "" {
+		out = filepath.Join(scratch, "out")
+	}
+	if err := processWithin(ctx, p, pl, &again, runtime.NumCPU(), nil, out, false); err != nil {
 		return nil, err
 	}
 	if pl.state != nil {

@@ -38,7 +38,7 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.QuarantineEntry(b.BatchID, ordinal); err != nil {
+	if _, err := p.QuarantineEntry(ctx, b.BatchID, ordinal); err != nil {
 		return nil, fmt.Errorf("only quarantined records can be resubmitted: %w", err)
 	}
 	if operator == "" {
