@@ -100,7 +100,9 @@ type BatchRecord struct {
 // says so in "raw_omitted") is not copied into its line. The line's
 // offset and length name the span; project.Quarantined reads it back, so
 // what a reader of a quarantined record gets is what a format 1 line
-// holds. The input blob is kept with the batch (a replay needs it).
+// holds. The input blob is kept with the batch (a replay needs it). And a
+// quarantined record's lineage leaf has 32 zero bytes for its reasons
+// digest: its line, which the leaf's output hash covers, holds the reasons.
 const QuarantineByReference = 2
 
 // Distribution is where a distributed batch's records went: the work

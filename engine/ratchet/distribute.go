@@ -348,7 +348,7 @@ func (w *ChunkWorker) Do(ctx context.Context, task []byte) ([]byte, error) {
 		return nil, fmt.Errorf("chunk %d of batch %s: %d records from record %d: not a chunk the committer sends", t.Seq, t.Batch, len(t.Records), t.First)
 	}
 	pl := w.pl
-	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, baseOffset: t.Base, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes, header: t.Header, byReference: pl.byReference()}
+	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, baseOffset: t.Base, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes, header: t.Header, qformat: pl.QuarantineFormat}
 	if pl.Job.Format == "csv" {
 		st.types = pl.Schema.PropertyTypes()
 	}

@@ -41,13 +41,14 @@ func PolicyForRecord(ctx context.Context, p *project.Project, rec *actions.Batch
 
 // Internals the external tests and benchmarks reach.
 var (
-	TestHook      = &testHook
-	MeasureState  = &measureState
-	StateNanos    = &stateNanos
-	StateBuffer   = &stateBuffer
-	SkipLineage   = &skipLineage
-	SkipNormalize = &skipNormalize
-	SkipFlat      = &skipFlat
+	TestHook            = &testHook
+	MeasureState        = &measureState
+	StateNanos          = &stateNanos
+	StateBuffer         = &stateBuffer
+	SkipLineage         = &skipLineage
+	SkipNormalize       = &skipNormalize
+	SkipFlat            = &skipFlat
+	NewQuarantineFormat = &newQuarantineFormat
 )
 
 // Checker is what a native build of a plugin implements in

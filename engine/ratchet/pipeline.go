@@ -57,9 +57,15 @@ type stages struct {
 	// validators says whether the job has any: records that pass the schema
 	// then enter the validate stage.
 	validators bool
-	// byReference leaves a quarantined record's bytes out of its line
-	// when they are a span of the input (actions.QuarantineByReference).
-	byReference bool
+	// qformat is the batch's quarantine format (Plan.QuarantineFormat).
+	qformat int
+}
+
+// byReference says whether a quarantined record's bytes stay out of its
+// line: in actions.QuarantineByReference, when they are a span of the
+// input (every record but a Parquet row).
+func (s *stages) byReference() bool {
+	return s.qformat == actions.QuarantineByReference && s.format != "parquet"
 }
 
 // item is one record on its way through the pipeline.
@@ -340,7 +346,7 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 	switch {
 	case rec.TooLong:
 		q.RawOmitted = finding.RawOmittedNote(rec.Length, rec.Offset)
-	case s.byReference:
+	case s.byReference():
 		// The bytes are the input's at Offset, Length: not copied.
 	case it.validUTF8 || utf8.Valid(rec.Raw):
 		raw = rec.Raw
@@ -351,7 +357,9 @@ func (s *stages) finalize(it *item, lines *[]byte) {
 	*lines = finding.AppendQuarantineRecord(*lines, &q, raw)
 	it.quar = (*lines)[n:len(*lines):len(*lines)]
 	leaf.Output = sha256.Sum256(it.quar)
-	leaf.Reasons = finding.ReasonsDigest(it.actions, it.reasons)
+	if s.qformat != actions.QuarantineByReference {
+		leaf.Reasons = finding.ReasonsDigest(it.actions, it.reasons)
+	} // else zero: the line the output hash covers holds the reasons
 }
 
 // outFile is an output being written: buffered, hashed as it is written
@@ -521,7 +529,7 @@ func process(ctx context.Context, p *project.Project, pl *Plan, br *actions.Batc
 		in, blob = r, f
 	}
 	src := bufio.NewReaderSize(in, 1<<20)
-	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes, byReference: pl.byReference()}
+	st := &stages{format: pl.Job.Format, schema: pl.Schema, norm: pl.Profile, input: blob, validators: len(pl.validators) > 0, maxRecord: pl.Limits.MaxRecordBytes, qformat: pl.QuarantineFormat}
 	if st.maxRecord <= 0 {
 		st.maxRecord = records.DefaultMaxRecordBytes
 	}

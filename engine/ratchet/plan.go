@@ -85,12 +85,9 @@ type Plan struct {
 	source *store.Ingest
 }
 
-// byReference says whether the batch's quarantine lines leave out the
-// bytes of records that are spans of the input: in
-// actions.QuarantineByReference, every record but a Parquet row.
-func (pl *Plan) byReference() bool {
-	return pl.QuarantineFormat >= actions.QuarantineByReference && pl.Job.Format != "parquet"
-}
+// newQuarantineFormat is the quarantine format of the batches this release
+// runs; tests set it to 0 to write batches as a release before format 2 did.
+var newQuarantineFormat = actions.QuarantineByReference
 
 // recordAsked puts the decisions the run has asked and not yet recorded on
 // record, in one transaction: nothing acts on a decision before, and
@@ -203,7 +200,7 @@ func PlanRun(ctx context.Context, p *project.Project, job string) (*Plan, error)
 	pl.Pins[project.PolicySettingsPinKey] = pins[project.PolicySettingsPinKey]
 	pl.Policy = e
 	pl.Limits = limits
-	pl.QuarantineFormat = actions.QuarantineByReference
+	pl.QuarantineFormat = newQuarantineFormat
 	// A job whose plugins keep state starts from the job's state now; it
 	// is checked again at the commit point (execute).
 	if pl.stateful, err = keepsState(p, pl.Job, pl.Pins); err != nil {

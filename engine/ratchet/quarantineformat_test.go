@@ -13,6 +13,7 @@ import (
 	"github.com/pawl-dev/pawl/engine/enginetest"
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/ratchet"
+	"github.com/pawl-dev/pawl/engine/review"
 )
 
 // TestQuarantineByReference: a batch's quarantine lines leave the bytes of
@@ -155,5 +156,46 @@ func TestUnknownQuarantineFormat(t *testing.T) {
 	rec.QuarantineFormat = actions.QuarantineByReference + 1
 	if _, err := ratchet.ReplayRecord(ctx, p, &rec, "tester"); err == nil || !strings.Contains(err.Error(), "quarantine format 3") {
 		t.Fatalf("replay of a record in format 3: %v", err)
+	}
+}
+
+// TestFormat1BatchesStillHold: a batch written in quarantine format 1 (as
+// releases before format 2 wrote every batch) keeps its records' bytes in
+// its lines, and this release still reads, traces, proves, verifies and
+// replays it as it was.
+func TestFormat1BatchesStillHold(t *testing.T) {
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	*ratchet.NewQuarantineFormat = 0
+	t.Cleanup(func() { *ratchet.NewQuarantineFormat = actions.QuarantineByReference })
+	res := enginetest.Run(t, p, enginetest.WriteInput(t, t.TempDir(), "in", enginetest.GenInput(t, 200, 7)), 2)
+	*ratchet.NewQuarantineFormat = actions.QuarantineByReference
+	b, err := p.Batch(ctx, res.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.QuarantineFormat != 0 || res.Quarantined == 0 {
+		t.Fatalf("quarantine format %d, %d quarantined: want a format 1 batch with quarantined records", b.QuarantineFormat, res.Quarantined)
+	}
+	for _, l := range enginetest.ReadLines(t, p.BatchFile(res.BatchID, actions.QuarantineFile)) {
+		if !bytes.Contains(l, []byte(`"raw":`)) && !bytes.Contains(l, []byte(`"raw_base64":`)) {
+			t.Fatalf("a format 1 line without the record's bytes: %s", l)
+		}
+	}
+	for _, q := range enginetest.Quarantine(t, p, res.BatchID) {
+		tr, err := review.Trace(ctx, p, res.BatchID, q.Ordinal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Lineage.Problem != "" || tr.Lineage.Leaf != tr.Lineage.LeafOnRecord {
+			t.Fatalf("record %d of a format 1 batch does not trace: %+v", q.Ordinal, tr.Lineage)
+		}
+	}
+	if rep, err := review.Verify(ctx, p); err != nil || !rep.OK() {
+		t.Fatalf("audit verify of a format 1 batch: %+v, %v", rep, err)
+	}
+	rep, err := ratchet.Replay(ctx, p, res.BatchID, "tester", "test")
+	if err != nil || !rep.Match {
+		t.Fatalf("replay of a format 1 batch: %+v, %v", rep, err)
 	}
 }

@@ -169,7 +169,9 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 		r.Actions = append(r.Actions, q.Actions...)
 		leaf.Outcome = audit.OutcomeQuarantined
 		leaf.Output = sha256.Sum256(qline)
-		leaf.Reasons = finding.ReasonsDigest(q.Actions, q.Reasons)
+		if b.QuarantineFormat != actions.QuarantineByReference {
+			leaf.Reasons = finding.ReasonsDigest(q.Actions, q.Reasons)
+		} // else zero: the line holds the reasons
 	} else {
 		r.Outcome = "verified"
 		if pqRaw != nil {
