@@ -41,7 +41,12 @@ type File struct {
 	n    int64
 	err  error       // the first failure: sticky
 	fi   fs.FileInfo // set by Finish
+	wb   writeBehind
 }
+
+// writeBehindWindow is how many bytes a File writes before it starts
+// their writeback (writeBehind, on Linux).
+const writeBehindWindow = 8 << 20
 
 // Create creates a new file at path (mode 0444; an existing file is
 // refused: the error matches fs.ErrExist) to be written through a File.
@@ -73,6 +78,7 @@ func (w *File) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)
+	w.wb.wrote(w.f, w.n)
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
 	}
