@@ -83,7 +83,7 @@ func main() {
 		fmt.Sscan(s, &n)
 		counts = append(counts, n)
 	}
-	fmt.Printf("machine: %d CPUs; pawl --workers %d; median of %d runs", numCPU(), *workers, *reps)
+	fmt.Printf("machine: %d CPUs; pawl --workers %d; median of %d runs, each repetition running every job in turn", numCPU(), *workers, *reps)
 	if len(builds) > 1 {
 		fmt.Printf("; the two builds alternate run by run")
 	}
@@ -96,14 +96,31 @@ func main() {
 		check(err)
 		check(demo.GenerateSensorReadings(f, demo.GenOptions{Records: n, Seed: 1, AsOf: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), FailureRate: 0.008}))
 		check(f.Close())
-		var feedSecs []float64
-		for _, job := range []string{"schema-only", "sensor-feed", "sensor-feed-unknown"} {
-			ms := make([]measure, len(builds))
-			for r := 0; r < *reps; r++ {
+		// Each repetition runs every job, each build in turn: the runs a
+		// ratio pairs (the all-quarantined job and the clean one, this
+		// build and the baseline) are made side by side and share the
+		// machine's load.
+		jobs := []string{"schema-only", "sensor-feed", "sensor-feed-unknown"}
+		all := make([][]measure, len(jobs))
+		for j := range jobs {
+			all[j] = make([]measure, len(builds))
+		}
+		for r := 0; r < *reps; r++ {
+			for j, job := range jobs {
 				for b, bd := range builds {
 					regulator := i == 0 && job == "sensor-feed" && r == 0
-					ms[b].add(runOnce(bd, work, job, input, n, r, *workers, regulator))
+					all[j][b].add(runOnce(bd, work, job, input, n, r, *workers, regulator))
 				}
+			}
+		}
+		var feedSecs []float64
+		for j, job := range jobs {
+			ms := all[j]
+			if job == "sensor-feed" {
+				for _, l := range auditLines {
+					fmt.Println(l)
+				}
+				auditLines = nil
 			}
 			for b, bd := range builds {
 				s, m := median(ms[b].secs), medianInt(ms[b].rss)
@@ -171,6 +188,10 @@ func (m *measure) add(secs, cpu float64, rss int64, quarantined float64) {
 	m.secs, m.cpu, m.rss, m.quarantined = append(m.secs, secs), append(m.cpu, cpu), append(m.rss, rss), quarantined
 }
 
+// auditLines are runOnce's timings of audit verify and prove, printed with
+// the table.
+var auditLines []string
+
 // runOnce runs job over input in a fresh project made by the build's own
 // init, and with regulator also times audit verify and audit prove.
 func runOnce(bd build, work, job, input string, n, r, workers int, regulator bool) (float64, float64, int64, float64) {
@@ -206,7 +227,7 @@ func runOnce(bd build, work, job, input string, n, r, workers int, regulator boo
 		verifySecs := time.Since(start).Seconds()
 		start = time.Now()
 		run(bd.bin, "-C", proj, "audit", "prove", id, fmt.Sprint(n/2+1))
-		fmt.Printf("%-10d %-30s audit verify %.2f s, audit prove %.3f s (whole process)\n", n, bd.name+" audit", verifySecs, time.Since(start).Seconds())
+		auditLines = append(auditLines, fmt.Sprintf("%-10d %-30s audit verify %.2f s, audit prove %.3f s (whole process)", n, bd.name+" audit", verifySecs, time.Since(start).Seconds()))
 	}
 	return secs, cpu, rss, res["records_quarantined"].(float64)
 }
