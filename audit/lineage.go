@@ -28,7 +28,9 @@ import (
 //	(verified.jsonl or quarantine.jsonl, LF included)
 //	‖ SHA-256 of the canonical JSON {"actions":[…],"reasons":[…]}
 //
-// and its leaf hash is SHA-256(0x00 ‖ leaf). The leaf hashes of a batch are
+// (a quarantined record of a batch in quarantine format 2 has 32 zero
+// bytes last: its line holds its reasons), and its leaf hash is
+// SHA-256(0x00 ‖ leaf). The leaf hashes of a batch are
 // kept in order, 32 bytes each, in its lineage file.
 
 // Outcomes of a record.

@@ -81,6 +81,9 @@ type outJSON struct {
 	Hash    string `json:"hash"`
 	Bytes   int64  `json:"bytes"`
 	Records int64  `json:"records"`
+	// Format is quarantine.jsonl's quarantine format (2: records' bytes
+	// left to the input blob); absent for format 1 and other outputs.
+	Format int `json:"format,omitempty"`
 }
 
 func toRunJSON(r *ratchet.Result) runJSON {
@@ -93,7 +96,11 @@ func toRunJSON(r *ratchet.Result) runJSON {
 		Distributed: r.Distributed,
 	}
 	for name, o := range r.Outputs {
-		out.Outputs[name] = outJSON{Path: filepath.Join(r.Dir, name), Hash: string(o.Hash), Bytes: o.Bytes, Records: o.Records}
+		oj := outJSON{Path: filepath.Join(r.Dir, name), Hash: string(o.Hash), Bytes: o.Bytes, Records: o.Records}
+		if name == actions.QuarantineFile {
+			oj.Format = r.QuarantineFormat
+		}
+		out.Outputs[name] = oj
 	}
 	return out
 }

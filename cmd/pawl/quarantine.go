@@ -51,8 +51,14 @@ func (a *app) quarantineCmd() *cobra.Command {
 			w := newTable(a.s.out)
 			n := 0
 			for _, b := range batches {
-				err := p.Quarantined(c.Context(), b.BatchID, func(q *finding.QuarantineEntry) bool {
+				// The text lists reasons: records' bytes are read (from
+				// the input blob, in quarantine format 2) for JSON only.
+				var ferr error
+				err := p.QuarantinedAsStored(c.Context(), b.BatchID, func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool {
 					if a.output == "json" {
+						if ferr = fill(q); ferr != nil {
+							return false
+						}
 						rows = append(rows, row{b.BatchID, q})
 					} else {
 						r := q.Reasons[0]
@@ -67,6 +73,9 @@ func (a *app) quarantineCmd() *cobra.Command {
 					}
 					return true
 				})
+				if err == nil {
+					err = ferr
+				}
 				if err != nil {
 					return err
 				}

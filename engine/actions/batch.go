@@ -105,6 +105,17 @@ type BatchRecord struct {
 // digest: its line, which the leaf's output hash covers, holds the reasons.
 const QuarantineByReference = 2
 
+// CheckQuarantineFormat refuses a record whose quarantine format this
+// release does not know (a newer one's): its lines would be read, traced
+// or replayed as another format's.
+func (br *BatchRecord) CheckQuarantineFormat() error {
+	switch br.QuarantineFormat {
+	case 0, QuarantineByReference:
+		return nil
+	}
+	return fmt.Errorf("batch %s was written in quarantine format %d, which this pawl does not know: read, trace or replay it with the release that wrote it (its pawl_version: %s)", br.BatchID, br.QuarantineFormat, br.PawlVersion)
+}
+
 // Distribution is where a distributed batch's records went: the work
 // queue's server as configured (distribute.nats), the policy decision
 // that allowed it, and the workers whose outcomes the committer took.

@@ -115,7 +115,10 @@ func buildNotice(ctx context.Context, p *project.Project, j *project.Job, src pr
 		if b.Rules != nil {
 			n.Rules = b.Rules
 		}
-		err = p.Quarantined(ctx, out.BatchID, func(q *finding.QuarantineEntry) bool {
+		// The records' bytes are read (from the input blob, in quarantine
+		// format 2) only for the records the notice carries.
+		var ferr error
+		err = p.QuarantinedAsStored(ctx, out.BatchID, func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool {
 			listed := false
 			for _, r := range q.Reasons {
 				if len(n.Reasons) >= MaxReasons {
@@ -126,10 +129,16 @@ func buildNotice(ctx context.Context, p *project.Project, j *project.Job, src pr
 				n.Reasons = append(n.Reasons, NoticeReason{Ordinal: q.Ordinal, Offset: q.Offset, Stage: r.Stage, Rule: r.Rule, Pointer: r.Pointer, Message: r.Message})
 			}
 			if listed && src.NotifyRecords {
+				if ferr = fill(q); ferr != nil {
+					return false
+				}
 				n.Records = append(n.Records, NoticeRecord{Ordinal: q.Ordinal, Raw: q.Raw, RawBase64: q.RawBase64, RawOmitted: q.RawOmitted})
 			}
 			return true
 		})
+		if err == nil {
+			err = ferr
+		}
 		if err != nil {
 			return nil, nil, err
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/finding"
 	"github.com/pawl-dev/pawl/engine/records"
-	"github.com/pawl-dev/pawl/engine/version"
 )
 
 // Batch is a committed batch: its record and where its folder is.
@@ -88,14 +87,9 @@ func (p *Project) Batch(ctx context.Context, id string) (*Batch, error) {
 // is given them from the batch's input blob, so that every entry holds
 // what a format 1 line does.
 func (p *Project) Quarantined(ctx context.Context, id string, fn func(*finding.QuarantineEntry) bool) error {
-	qs, err := p.openQuarantine(ctx, id)
-	if err != nil {
-		return err
-	}
-	defer qs.close()
 	var ferr error
-	err = finding.ReadQuarantine(qs.f, qs.path, func(q *finding.QuarantineEntry) bool {
-		if ferr = qs.fill(q); ferr != nil {
+	err := p.QuarantinedAsStored(ctx, id, func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool {
+		if ferr = fill(q); ferr != nil {
 			return false
 		}
 		return fn(q)
@@ -106,13 +100,45 @@ func (p *Project) Quarantined(ctx context.Context, id string, fn func(*finding.Q
 	return ferr
 }
 
-// QuarantineEntry returns one quarantined record by its ordinal.
-func (p *Project) QuarantineEntry(ctx context.Context, id string, ordinal int64) (*finding.QuarantineEntry, error) {
+// QuarantinedAsStored is Quarantined for a reader that needs few records'
+// bytes or none (a list of reasons, a count): each entry as its line holds
+// it, and fill, which gives an entry the bytes Quarantined would have, read
+// from the input blob only when it is called.
+func (p *Project) QuarantinedAsStored(ctx context.Context, id string, fn func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool) error {
 	qs, err := p.openQuarantine(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer qs.close()
+	return finding.ReadQuarantine(qs.f, qs.path, func(q *finding.QuarantineEntry) bool { return fn(q, qs.fill) })
+}
+
+// QuarantineEntry returns one quarantined record by its ordinal, with its
+// bytes (as Quarantined gives them).
+func (p *Project) QuarantineEntry(ctx context.Context, id string, ordinal int64) (*finding.QuarantineEntry, error) {
+	q, fill, done, err := p.quarantineEntry(ctx, id, ordinal)
 	if err != nil {
 		return nil, err
 	}
-	defer qs.close()
+	defer done()
+	return q, fill(q)
+}
+
+// IsQuarantined says why record ordinal of batch id is not in its
+// quarantine, or nil when it is (its bytes are not read).
+func (p *Project) IsQuarantined(ctx context.Context, id string, ordinal int64) error {
+	_, _, done, err := p.quarantineEntry(ctx, id, ordinal)
+	if err == nil {
+		done()
+	}
+	return err
+}
+
+func (p *Project) quarantineEntry(ctx context.Context, id string, ordinal int64) (*finding.QuarantineEntry, func(*finding.QuarantineEntry) error, func(), error) {
+	qs, err := p.openQuarantine(ctx, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	var found *finding.QuarantineEntry
 	err = finding.ReadQuarantine(qs.f, qs.path, func(q *finding.QuarantineEntry) bool {
 		if q.Ordinal == ordinal {
@@ -121,13 +147,14 @@ func (p *Project) QuarantineEntry(ctx context.Context, id string, ordinal int64)
 		}
 		return q.Ordinal < ordinal
 	})
+	if err == nil && found == nil {
+		err = fmt.Errorf("record %d of batch %s is not in quarantine (it was verified, or the batch has fewer records)", ordinal, id)
+	}
 	if err != nil {
-		return nil, err
+		qs.close()
+		return nil, nil, nil, err
 	}
-	if found == nil {
-		return nil, fmt.Errorf("record %d of batch %s is not in quarantine (it was verified, or the batch has fewer records)", ordinal, id)
-	}
-	return found, qs.fill(found)
+	return found, qs.fill, qs.close, nil
 }
 
 // quarantineFile is a committed batch's quarantine output being read, and
@@ -153,10 +180,8 @@ func (p *Project) openQuarantine(ctx context.Context, id string) (*quarantineFil
 	if err != nil {
 		return nil, err
 	}
-	switch b.QuarantineFormat {
-	case 0, actions.QuarantineByReference:
-	default:
-		return nil, fmt.Errorf("batch %s was written in quarantine format %d, which this pawl (%s) does not read: use a release that does", id, b.QuarantineFormat, version.Version)
+	if err := b.CheckQuarantineFormat(); err != nil {
+		return nil, err
 	}
 	qs := &quarantineFile{b: b, path: p.BatchFile(id, actions.QuarantineFile), max: b.RecordedLimits().MaxRecordBytes, blob: p.Store.Path(b.Input)}
 	if qs.max <= 0 {

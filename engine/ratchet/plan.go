@@ -18,7 +18,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/schema"
 	"github.com/pawl-dev/pawl/engine/store"
-	"github.com/pawl-dev/pawl/engine/version"
 	"github.com/pawl-dev/pawl/policies"
 )
 
@@ -235,12 +234,10 @@ func planFromRecord(p blobReader, rec *actions.BatchRecord, scratch string) (*Pl
 		pl.Pins[project.PolicySettingsPinKey] = d
 	}
 	pl.Limits = rec.RecordedLimits()
-	switch rec.QuarantineFormat {
-	case 0, actions.QuarantineByReference:
-		pl.QuarantineFormat = rec.QuarantineFormat
-	default:
-		return nil, fmt.Errorf("batch %s was written in quarantine format %d, which this pawl (%s) does not write: replay it with a release that does", rec.BatchID, rec.QuarantineFormat, version.Version)
+	if err := rec.CheckQuarantineFormat(); err != nil {
+		return nil, err
 	}
+	pl.QuarantineFormat = rec.QuarantineFormat
 	asOf, err := time.Parse(time.RFC3339Nano, rec.AsOf)
 	if err != nil {
 		return nil, fmt.Errorf("recorded as-of %q: %w", rec.AsOf, err)

@@ -138,6 +138,31 @@ func TestQuarantineByReference(t *testing.T) {
 			if err != nil || !rep.Match {
 				t.Fatalf("replay of the batch: %+v, %v", rep, err)
 			}
+			// An audit export (and so the inspectors' package) carries the
+			// quarantine as stored and, beside it, the records with their
+			// bytes: the format 1 entries, in its SHA256SUMS.
+			dir := filepath.Join(t.TempDir(), "export")
+			exp, err := review.ExportAudit(ctx, p, dir, "html", "inspector", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := "quarantine/" + res.BatchID + review.RecordsSuffix
+			rf, err := os.Open(filepath.Join(dir, filepath.FromSlash(name)))
+			if err != nil || exp.Files[name] == "" {
+				t.Fatalf("the export has no %s (%v), files %v", name, err, exp.Files)
+			}
+			defer rf.Close()
+			var exported []*finding.QuarantineEntry
+			if err := finding.ReadQuarantine(rf, name, func(q *finding.QuarantineEntry) bool { exported = append(exported, q); return true }); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(exported, want) {
+				t.Fatalf("the export's records with their bytes are not the format 1 entries:\n%+v\n%+v", exported, want)
+			}
+			stored, err := os.ReadFile(filepath.Join(dir, "quarantine", res.BatchID+".jsonl"))
+			if err != nil || !bytes.Equal(stored, bytes.Join(append(lines, nil), []byte("\n"))) {
+				t.Fatalf("the export's quarantine is not the stored file: %v", err)
+			}
 		})
 	}
 }

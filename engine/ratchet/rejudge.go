@@ -98,7 +98,7 @@ func Rejudge(ctx context.Context, p *project.Project, pl *Plan, rec *actions.Bat
 	}
 	ev := &Evidence{Batch: rec.BatchID, Records: rec.RecordsIn, Quarantined: rec.Quarantined, NowPass: []Rejudged{}, NowFail: []Rejudged{}}
 	was := map[int64]bool{}
-	if err := p.Quarantined(ctx, rec.BatchID, func(q *finding.QuarantineEntry) bool {
+	if err := p.QuarantinedAsStored(ctx, rec.BatchID, func(q *finding.QuarantineEntry, _ func(*finding.QuarantineEntry) error) bool {
 		was[q.Ordinal] = true
 		if _, still := now[q.Ordinal]; !still {
 			ev.NowPass = append(ev.NowPass, Rejudged{Ordinal: q.Ordinal, Offset: q.Offset, Reasons: q.Reasons})

@@ -38,7 +38,7 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.QuarantineEntry(ctx, b.BatchID, ordinal); err != nil {
+	if err := p.IsQuarantined(ctx, b.BatchID, ordinal); err != nil {
 		return nil, fmt.Errorf("only quarantined records can be resubmitted: %w", err)
 	}
 	if operator == "" {
@@ -90,6 +90,9 @@ func Resubmit(ctx context.Context, p *project.Project, id string, ordinal int64,
 	if err != nil {
 		return nil, err
 	}
+	// A new batch: in this release's quarantine format, whichever the
+	// original was written in (the format is no verdict's input).
+	pl.QuarantineFormat = newQuarantineFormat
 	if err := pl.policyFor(ctx, p); err != nil {
 		return nil, err
 	}

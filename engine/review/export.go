@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -27,6 +29,12 @@ import (
 
 //go:embed report.html.tmpl
 var reportFS embed.FS
+
+// RecordsSuffix names, after a batch's id in quarantine/, the file of its
+// quarantined records with their bytes (format 1 lines), which a package
+// carries for a batch whose quarantine lines leave them to the input
+// (actions.QuarantineByReference).
+const RecordsSuffix = ".records.jsonl"
 
 // quarantineInReport bounds how many quarantined records of each batch the
 // HTML page lists; the JSONL export has them all.
@@ -118,6 +126,43 @@ func (w *packageWriter) write(name string, b []byte) error {
 	}
 	sum := sha256.Sum256(b)
 	w.files[name] = hex.EncodeToString(sum[:])
+	return nil
+}
+
+// writeFrom is write for a file fn writes as a stream (too big to hold).
+func (w *packageWriter) writeFrom(name string, fn func(io.Writer) error) error {
+	path := filepath.Join(w.dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // gone after the rename; removes a failed attempt
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(tmp, h), 1<<20)
+	err = fn(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := durable.Finish(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	w.files[name] = hex.EncodeToString(h.Sum(nil))
 	return nil
 }
 
@@ -215,6 +260,27 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 		}
 		if err := write("quarantine/"+b.BatchID+".jsonl", qb); err != nil {
 			return nil, err
+		}
+		if b.QuarantineFormat == actions.QuarantineByReference && b.Quarantined > 0 {
+			// Its lines leave the records' bytes to the input blob, which
+			// the package does not carry: the same entries with their
+			// bytes, as format 1 lines, beside them.
+			err := w.writeFrom("quarantine/"+b.BatchID+RecordsSuffix, func(out io.Writer) error {
+				var line []byte
+				var werr error
+				err := p.Quarantined(ctx, b.BatchID, func(q *finding.QuarantineEntry) bool {
+					line = finding.AppendQuarantineLine(line[:0], q)
+					_, werr = out.Write(line)
+					return werr == nil
+				})
+				if err != nil {
+					return err
+				}
+				return werr
+			})
+			if err != nil {
+				return nil, fmt.Errorf("batch %s: quarantined records with their bytes: %w", b.BatchID, err)
+			}
 		}
 		for _, e := range byBatch[b.BatchID] {
 			rb.Events = append(rb.Events, reportEvent{Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339), Operator: e.Operator,

@@ -149,6 +149,9 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 
 	// The quarantine says whether the record is there, and how many
 	// quarantined records come before it (to find a verified one's line).
+	if err := b.CheckQuarantineFormat(); err != nil {
+		return nil, err
+	}
 	qline, q, before, err := findQuarantined(p, b, ordinal)
 	if err != nil {
 		return nil, err

@@ -241,7 +241,10 @@ func baseline(ctx context.Context, s *Scratch, _ string) (string, []string, bool
 		return fmt.Sprintf("the batch is %s with %d in, %d verified, %d quarantined", b.Status, b.RecordsIn, b.Verified, b.Quarantined), ev, false
 	}
 	var reasons int
-	if err := s.P.Quarantined(ctx, b.BatchID, func(q *finding.QuarantineEntry) bool { reasons += len(q.Reasons); return true }); err != nil {
+	if err := s.P.QuarantinedAsStored(ctx, b.BatchID, func(q *finding.QuarantineEntry, _ func(*finding.QuarantineEntry) error) bool {
+		reasons += len(q.Reasons)
+		return true
+	}); err != nil {
 		return "reading the quarantine: " + err.Error(), ev, false
 	}
 	ev = append(ev, fmt.Sprintf("%d reasons over %d quarantined records", reasons, b.Quarantined))
