@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -138,10 +139,12 @@ func (t *LineageTree) Root() []byte {
 }
 
 // LineageRoot reads a lineage file (32-byte leaf hashes) and returns the
-// number of leaves and the root.
+// number of leaves and the root. It reads through a buffer of its own: a
+// leaf at a time from the file was a read(2) a record.
 func LineageRoot(r io.Reader) (int64, []byte, error) {
 	t := NewLineageTree()
 	var h [32]byte
+	r = bufio.NewReaderSize(r, 256<<10)
 	for {
 		n, err := io.ReadFull(r, h[:])
 		if errors.Is(err, io.EOF) {

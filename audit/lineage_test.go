@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -342,5 +343,39 @@ func TestProofTreeSizeComesFromTheSignature(t *testing.T) {
 	}
 	if err := p.VerifyFor("another", root, 986); err == nil {
 		t.Fatal("a proof accepted for another batch")
+	}
+}
+
+// readCounter counts the reads made of it.
+type readCounter struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *readCounter) Read(p []byte) (int, error) { c.reads++; return c.r.Read(p) }
+
+// TestLineageRootReadsInBlocks: LineageRoot reads a lineage file in
+// blocks, not a leaf a read — a read(2) a record made `audit verify` of a
+// million-record batch spend 0.7 s in the kernel — and the whole file's
+// root is still right, a truncated file still refused.
+func TestLineageRootReadsInBlocks(t *testing.T) {
+	const leaves = 20000
+	var file []byte
+	var hashes [][]byte
+	for i := 0; i < leaves; i++ {
+		h := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
+		file = append(file, h[:]...)
+		hashes = append(hashes, h[:])
+	}
+	cr := &readCounter{r: bytes.NewReader(file)}
+	n, root, err := LineageRoot(cr)
+	if err != nil || n != leaves || !bytes.Equal(root, naiveRoot(hashes)) {
+		t.Fatalf("LineageRoot = %d, %x, %v", n, root, err)
+	}
+	if cr.reads > 10 {
+		t.Fatalf("%d reads for %d bytes: a read a leaf", cr.reads, len(file))
+	}
+	if _, _, err := LineageRoot(&readCounter{r: bytes.NewReader(file[:len(file)-5])}); err == nil || !strings.Contains(err.Error(), "27 past a whole number") {
+		t.Fatalf("a truncated file: %v", err)
 	}
 }
