@@ -53,10 +53,9 @@ func (a *app) quarantineCmd() *cobra.Command {
 			for _, b := range batches {
 				// The text lists reasons: records' bytes are read (from
 				// the input blob, in quarantine format 2) for JSON only.
-				var ferr error
 				err := p.QuarantinedAsStored(c.Context(), b.BatchID, func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool {
 					if a.output == "json" {
-						if ferr = fill(q); ferr != nil {
+						if fill(q) != nil {
 							return false
 						}
 						rows = append(rows, row{b.BatchID, q})
@@ -73,9 +72,6 @@ func (a *app) quarantineCmd() *cobra.Command {
 					}
 					return true
 				})
-				if err == nil {
-					err = ferr
-				}
 				if err != nil {
 					return err
 				}

@@ -117,7 +117,6 @@ func buildNotice(ctx context.Context, p *project.Project, j *project.Job, src pr
 		}
 		// The records' bytes are read (from the input blob, in quarantine
 		// format 2) only for the records the notice carries.
-		var ferr error
 		err = p.QuarantinedAsStored(ctx, out.BatchID, func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool {
 			listed := false
 			for _, r := range q.Reasons {
@@ -129,16 +128,13 @@ func buildNotice(ctx context.Context, p *project.Project, j *project.Job, src pr
 				n.Reasons = append(n.Reasons, NoticeReason{Ordinal: q.Ordinal, Offset: q.Offset, Stage: r.Stage, Rule: r.Rule, Pointer: r.Pointer, Message: r.Message})
 			}
 			if listed && src.NotifyRecords {
-				if ferr = fill(q); ferr != nil {
+				if fill(q) != nil {
 					return false
 				}
 				n.Records = append(n.Records, NoticeRecord{Ordinal: q.Ordinal, Raw: q.Raw, RawBase64: q.RawBase64, RawOmitted: q.RawOmitted})
 			}
 			return true
 		})
-		if err == nil {
-			err = ferr
-		}
 		if err != nil {
 			return nil, nil, err
 		}

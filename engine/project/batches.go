@@ -87,57 +87,55 @@ func (p *Project) Batch(ctx context.Context, id string) (*Batch, error) {
 // is given them from the batch's input blob, so that every entry holds
 // what a format 1 line does.
 func (p *Project) Quarantined(ctx context.Context, id string, fn func(*finding.QuarantineEntry) bool) error {
-	var ferr error
-	err := p.QuarantinedAsStored(ctx, id, func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool {
-		if ferr = fill(q); ferr != nil {
-			return false
-		}
-		return fn(q)
+	return p.QuarantinedAsStored(ctx, id, func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool {
+		return fill(q) == nil && fn(q)
 	})
-	if err != nil {
-		return err
-	}
-	return ferr
 }
 
 // QuarantinedAsStored is Quarantined for a reader that needs few records'
 // bytes or none (a list of reasons, a count): each entry as its line holds
 // it, and fill, which gives an entry the bytes Quarantined would have, read
-// from the input blob only when it is called.
+// from the input blob only when it is called. When fill fails, fn should
+// stop (return false): QuarantinedAsStored returns fill's error.
 func (p *Project) QuarantinedAsStored(ctx context.Context, id string, fn func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool) error {
 	qs, err := p.openQuarantine(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer qs.close()
-	return finding.ReadQuarantine(qs.f, qs.path, func(q *finding.QuarantineEntry) bool { return fn(q, qs.fill) })
+	if err := finding.ReadQuarantine(qs.f, qs.path, func(q *finding.QuarantineEntry) bool { return fn(q, qs.fill) }); err != nil {
+		return err
+	}
+	return qs.err
 }
 
 // QuarantineEntry returns one quarantined record by its ordinal, with its
 // bytes (as Quarantined gives them).
 func (p *Project) QuarantineEntry(ctx context.Context, id string, ordinal int64) (*finding.QuarantineEntry, error) {
-	q, fill, done, err := p.quarantineEntry(ctx, id, ordinal)
+	qs, q, err := p.quarantineEntry(ctx, id, ordinal)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	return q, fill(q)
+	defer qs.close()
+	return q, qs.fill(q)
 }
 
 // IsQuarantined says why record ordinal of batch id is not in its
 // quarantine, or nil when it is (its bytes are not read).
 func (p *Project) IsQuarantined(ctx context.Context, id string, ordinal int64) error {
-	_, _, done, err := p.quarantineEntry(ctx, id, ordinal)
+	qs, _, err := p.quarantineEntry(ctx, id, ordinal)
 	if err == nil {
-		done()
+		qs.close()
 	}
 	return err
 }
 
-func (p *Project) quarantineEntry(ctx context.Context, id string, ordinal int64) (*finding.QuarantineEntry, func(*finding.QuarantineEntry) error, func(), error) {
+// quarantineEntry finds record ordinal in batch id's quarantine; the
+// caller closes the quarantine it returns.
+func (p *Project) quarantineEntry(ctx context.Context, id string, ordinal int64) (*quarantineFile, *finding.QuarantineEntry, error) {
 	qs, err := p.openQuarantine(ctx, id)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	var found *finding.QuarantineEntry
 	err = finding.ReadQuarantine(qs.f, qs.path, func(q *finding.QuarantineEntry) bool {
@@ -152,9 +150,9 @@ func (p *Project) quarantineEntry(ctx context.Context, id string, ordinal int64)
 	}
 	if err != nil {
 		qs.close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return found, qs.fill, qs.close, nil
+	return qs, found, nil
 }
 
 // quarantineFile is a committed batch's quarantine output being read, and
@@ -166,6 +164,7 @@ type quarantineFile struct {
 	max   int64    // the batch's max_record_bytes
 	blob  string   // the input blob's path
 	input *os.File // the input blob, opened for the first entry that needs it
+	err   error    // fill's first failure
 }
 
 func (p *Project) openQuarantine(ctx context.Context, id string) (*quarantineFile, error) {
@@ -202,12 +201,14 @@ func (qs *quarantineFile) fill(q *finding.QuarantineEntry) error {
 	if qs.input == nil {
 		f, err := os.Open(qs.blob)
 		if err != nil {
-			return fmt.Errorf("batch %s: its quarantine leaves the records' bytes to the input blob %s: %w", qs.b.BatchID, qs.b.Input, err)
+			qs.err = fmt.Errorf("batch %s: its quarantine leaves the records' bytes to the input blob %s: %w", qs.b.BatchID, qs.b.Input, err)
+			return qs.err
 		}
 		qs.input = f
 	}
 	if err := q.FillRaw(qs.input, qs.max); err != nil {
-		return fmt.Errorf("batch %s: %w", qs.b.BatchID, err)
+		qs.err = fmt.Errorf("batch %s: %w", qs.b.BatchID, err)
+		return qs.err
 	}
 	return nil
 }

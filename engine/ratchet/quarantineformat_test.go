@@ -167,6 +167,42 @@ func TestQuarantineByReference(t *testing.T) {
 	}
 }
 
+// TestQuarantineWithoutItsInputBlob: with the input blob gone, reading a
+// format 2 batch's quarantine with its records' bytes is an error naming
+// the blob, not entries without bytes; reading the reasons alone still
+// works.
+func TestQuarantineWithoutItsInputBlob(t *testing.T) {
+	ctx := context.Background()
+	p := enginetest.NewProject(t)
+	res := enginetest.Run(t, p, enginetest.WriteInput(t, t.TempDir(), "in", []byte(enginetest.HotReading+"\n"+enginetest.HotReading+" \n")), 1)
+	b, err := p.Batch(ctx, res.BatchID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := p.Store.Path(b.Input)
+	if err := os.Chmod(filepath.Dir(blob), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(blob); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = p.Quarantined(ctx, res.BatchID, func(*finding.QuarantineEntry) bool { n++; return true })
+	if err == nil || !strings.Contains(err.Error(), string(b.Input)) || n != 0 {
+		t.Fatalf("with the input blob gone: %d entries, %v", n, err)
+	}
+	if _, err := p.QuarantineEntry(ctx, res.BatchID, 1); err == nil || !strings.Contains(err.Error(), string(b.Input)) {
+		t.Fatalf("one entry with the input blob gone: %v", err)
+	}
+	err = p.QuarantinedAsStored(ctx, res.BatchID, func(q *finding.QuarantineEntry, _ func(*finding.QuarantineEntry) error) bool {
+		n += len(q.Reasons)
+		return true
+	})
+	if err != nil || n < 2 || p.IsQuarantined(ctx, res.BatchID, 2) != nil {
+		t.Fatalf("the reasons alone: %d, %v", n, err)
+	}
+}
+
 // TestUnknownQuarantineFormat: a record in a quarantine format this pawl
 // does not write is not replayed as another.
 func TestUnknownQuarantineFormat(t *testing.T) {

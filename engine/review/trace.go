@@ -147,11 +147,11 @@ func Trace(ctx context.Context, p *project.Project, batch string, ordinal int64)
 	r.Ordinal = ordinal
 	r.Reasons, r.Actions = []finding.Finding{}, []finding.Finding{}
 
-	// The quarantine says whether the record is there, and how many
-	// quarantined records come before it (to find a verified one's line).
 	if err := b.CheckQuarantineFormat(); err != nil {
 		return nil, err
 	}
+	// The quarantine says whether the record is there, and how many
+	// quarantined records come before it (to find a verified one's line).
 	qline, q, before, err := findQuarantined(p, b, ordinal)
 	if err != nil {
 		return nil, err
