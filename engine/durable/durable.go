@@ -15,6 +15,7 @@ package durable
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -32,13 +33,21 @@ func Syncs() int64 { return syncs.Load() }
 // directory: write, chmod, fsync the file, rename it into place, fsync the
 // directory. A crash leaves either the old file or the new one.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return WriteFileFrom(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileFrom is WriteFile for a file fn writes as a stream.
+func WriteFileFrom(path string, perm os.FileMode, fn func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // gone after the rename; removes a failed attempt
-	if _, err := tmp.Write(data); err != nil {
+	if err := fn(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

@@ -135,31 +135,15 @@ func (w *packageWriter) writeFrom(name string, fn func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // gone after the rename; removes a failed attempt
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(tmp, h), 1<<20)
-	err = fn(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
+	err := durable.WriteFileFrom(path, 0o644, func(f io.Writer) error {
+		bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+		if err := fn(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := durable.Finish(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		return err
 	}
 	w.files[name] = hex.EncodeToString(h.Sum(nil))
