@@ -227,23 +227,31 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 			rb.SignatureOK = true
 		}
 		// The quarantine goes out byte for byte as the store holds it under
-		// the hash on record (read whole, so the store checks it).
-		qb, err := p.ReadBlob(b.Outputs[actions.QuarantineFile].Hash)
+		// the hash on record, streamed (a batch may quarantine millions of
+		// records): read to its end, where the store checks the hash, and
+		// a file that fails the check is not written.
+		err := w.writeFrom("quarantine/"+b.BatchID+".jsonl", func(out io.Writer) error {
+			r, err := p.Store.Open(b.Outputs[actions.QuarantineFile].Hash)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			tee := io.TeeReader(r, out)
+			if err := finding.ReadQuarantine(tee, "quarantine of batch "+b.BatchID, func(e *finding.QuarantineEntry) bool {
+				if len(rb.Quarantine) < quarantineInReport {
+					rb.Quarantine = append(rb.Quarantine, e)
+				} else {
+					rb.MoreQuarantine++
+				}
+				return true
+			}); err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, tee) // nothing left but the end, where the hash is checked
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("batch %s: quarantine output: %w: run `pawl audit verify`", b.BatchID, err)
-		}
-		if err := finding.ReadQuarantine(bytes.NewReader(qb), "quarantine of batch "+b.BatchID, func(e *finding.QuarantineEntry) bool {
-			if len(rb.Quarantine) < quarantineInReport {
-				rb.Quarantine = append(rb.Quarantine, e)
-			} else {
-				rb.MoreQuarantine++
-			}
-			return true
-		}); err != nil {
-			return nil, err
-		}
-		if err := write("quarantine/"+b.BatchID+".jsonl", qb); err != nil {
-			return nil, err
 		}
 		if b.QuarantineFormat == actions.QuarantineByReference && b.Quarantined > 0 {
 			// Its lines leave the records' bytes to the input blob, which
