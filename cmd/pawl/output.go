@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,6 +46,50 @@ func (a *app) printJSON(v any) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// jsonArray prints a JSON array an element at a time, byte for byte as
+// printJSON prints the whole slice: for a list that may be too long to
+// hold (a batch's quarantined records). Elements go out through a buffer;
+// end flushes it and closes the array. A list that fails half way has
+// printed part of an array and returns the error (a non-zero exit).
+type jsonArray struct {
+	out  *bufio.Writer
+	elem bytes.Buffer
+	enc  *json.Encoder
+	n    int
+}
+
+func (a *app) newJSONArray() *jsonArray {
+	ja := &jsonArray{out: bufio.NewWriterSize(a.s.out, 64<<10)}
+	ja.enc = json.NewEncoder(&ja.elem)
+	ja.enc.SetEscapeHTML(false)
+	ja.enc.SetIndent("  ", "  ") // an element's lines, one level in
+	return ja
+}
+
+func (ja *jsonArray) add(v any) error {
+	ja.elem.Reset()
+	if err := ja.enc.Encode(v); err != nil {
+		return err
+	}
+	sep := ",\n  "
+	if ja.n == 0 {
+		sep = "[\n  "
+	}
+	ja.n++
+	ja.out.WriteString(sep)
+	_, err := ja.out.Write(bytes.TrimSuffix(ja.elem.Bytes(), []byte("\n")))
+	return err
+}
+
+func (ja *jsonArray) end() error {
+	if ja.n == 0 {
+		ja.out.WriteString("[]\n")
+	} else {
+		ja.out.WriteString("\n]\n")
+	}
+	return ja.out.Flush()
 }
 
 // runJSON is the --output json form of a run: stable keys for scripts.

@@ -44,7 +44,13 @@ func (a *app) quarantineCmd() *cobra.Command {
 				Batch string `json:"batch_id"`
 				*finding.QuarantineEntry
 			}
-			var rows []row
+			// JSON goes out a row at a time, as text does: a batch may
+			// hold millions of quarantined records.
+			var rows *jsonArray
+			if a.output == "json" {
+				rows = a.newJSONArray()
+			}
+			var werr error
 			// The table is flushed every tableChunk rows: a batch may hold
 			// millions of quarantined records, and tabwriter keeps what it
 			// has not flushed.
@@ -54,38 +60,35 @@ func (a *app) quarantineCmd() *cobra.Command {
 				// The text lists reasons: records' bytes are read (from
 				// the input blob, in quarantine format 2) for JSON only.
 				err := p.QuarantinedAsStored(c.Context(), b.BatchID, func(q *finding.QuarantineEntry, fill func(*finding.QuarantineEntry) error) bool {
-					if a.output == "json" {
+					if rows != nil {
 						if fill(q) != nil {
 							return false
 						}
-						rows = append(rows, row{b.BatchID, q})
-					} else {
-						r := q.Reasons[0]
-						more := ""
-						if len(q.Reasons) > 1 {
-							more = fmt.Sprintf(" (+%d more)", len(q.Reasons)-1)
-						}
-						fmt.Fprintf(w, "%s\t%8d\t%s\t%s\t%s%s\n", b.BatchID[:12], q.Ordinal, r.Stage, r.Rule, oneLine(r.Pointer+" "+r.Message, 90), more)
-						if n++; n%tableChunk == 0 {
-							w.Flush()
-						}
+						werr = rows.add(row{b.BatchID, q})
+						return werr == nil
+					}
+					r := q.Reasons[0]
+					more := ""
+					if len(q.Reasons) > 1 {
+						more = fmt.Sprintf(" (+%d more)", len(q.Reasons)-1)
+					}
+					fmt.Fprintf(w, "%s\t%8d\t%s\t%s\t%s%s\n", b.BatchID[:12], q.Ordinal, r.Stage, r.Rule, oneLine(r.Pointer+" "+r.Message, 90), more)
+					if n++; n%tableChunk == 0 {
+						w.Flush()
 					}
 					return true
 				})
+				if err == nil {
+					err = werr
+				}
 				if err != nil {
 					return err
 				}
 			}
-			if err := w.Flush(); err != nil {
-				return err
+			if rows != nil {
+				return rows.end()
 			}
-			if a.output == "json" {
-				if rows == nil {
-					rows = []row{}
-				}
-				return a.printJSON(rows)
-			}
-			return nil
+			return w.Flush()
 		},
 	}
 	show := &cobra.Command{
