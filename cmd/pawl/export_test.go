@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -427,5 +428,34 @@ func TestExportTimeOutsideWindow(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(outbox, "late", actions.SignatureFile)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExportOfAChangedOutputIsRefused: a batch whose verified output no
+// longer has the hash on record is not exported: the refusal names the
+// file and both hashes, nothing reaches the outbox, and the failure is on
+// record.
+func TestExportOfAChangedOutputIsRefused(t *testing.T) {
+	dir, id := exportProject(t)
+	outbox := t.TempDir()
+	whitelist(t, dir, "outbox", "file://"+outbox+"/", "internal")
+	out := filepath.Join(dir, ".pawl", "batches", id, actions.VerifiedFile)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(out, 0o644)
+	if err := os.WriteFile(out, bytes.Replace(b, []byte("21.5"), []byte("99.5"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := pawl(t, "", "-C", dir, "export", id, "--to", "file://"+outbox+"/b/")
+	if code != exitError || !strings.Contains(errs, actions.VerifiedFile+" hashes to sha256:") || !strings.Contains(errs, "the audit trail records sha256:") || !strings.Contains(errs, "pawl audit verify") {
+		t.Fatalf("export of a changed output: exit %d\n%s", code, errs)
+	}
+	if left := tree(t, outbox); len(left) != 0 {
+		t.Fatalf("the refused export wrote %v", left)
+	}
+	if f := enginetest.TrailEntries(t, dir, actions.BatchExportFailed, "batch:"+id); len(f) != 1 || !strings.Contains(string(f[0].Details), "hashes to") {
+		t.Fatalf("batch.export_failed on record: %+v", f)
 	}
 }

@@ -13,10 +13,15 @@
 package egress
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,12 +52,93 @@ func filesOf(b *project.Batch) []string {
 	return append([]string{Files[0], actions.VerifiedParquetFile}, Files[1:]...)
 }
 
-// File is one file to send, read and checked before anything leaves.
+// File is one file to send, checked before anything leaves and again as
+// it is sent. A batch's output (gigabytes, perhaps) is read as a stream
+// from the batch's folder, its hash checked at its end; the checkpoint and
+// the signature, a few hundred bytes whose contents are verified before
+// they go, are held.
 type File struct {
 	Name string
-	Data []byte
 	Hash store.Digest
+	Size int64
+	data []byte // the file's bytes, when held
+	path string // else where it is read from
 }
+
+// heldFile is a small file to send, held in memory: a notice, a page of
+// lineage events, a checkpoint, a signature.
+func heldFile(name string, data []byte) File {
+	return File{Name: name, Hash: store.HashBytes(data), Size: int64(len(data)), data: data}
+}
+
+// open reads the file as it goes out, checking it again: the reader
+// gives out no byte past f.Size, and holds back the last ones unless the
+// file, read to its end, still hashes to f.Hash; otherwise it returns an
+// error naming the file. A destination sent the file with its declared
+// length then never receives a whole copy of bytes that changed after
+// the check.
+func (f File) open() (io.ReadCloser, error) {
+	if f.path == "" {
+		return io.NopCloser(bytes.NewReader(f.data)), nil
+	}
+	fd, err := os.Open(f.path)
+	if err != nil {
+		return nil, err
+	}
+	return &checkedFile{fd: fd, f: f, left: f.Size, h: sha256.New()}, nil
+}
+
+// checkedFile is a File being read as it is sent.
+type checkedFile struct {
+	fd   *os.File
+	f    File
+	left int64 // bytes still to give out
+	h    hash.Hash
+	err  error // sticky: io.EOF once the end is checked, or the failure
+}
+
+func (c *checkedFile) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.left == 0 {
+		c.err = io.EOF
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.fd.Read(p)
+	c.h.Write(p[:n])
+	c.left -= int64(n)
+	switch {
+	case err == io.EOF && c.left > 0:
+		return 0, c.changed("it ended %d bytes short of the %d checked", c.left, c.f.Size)
+	case err != nil && err != io.EOF:
+		c.err = fmt.Errorf("reading %s to send it: %w", c.f.path, err)
+		return 0, c.err
+	case c.left > 0:
+		return n, nil
+	}
+	// The last bytes: given out only if the file ends here and hashes as
+	// it did.
+	var one [1]byte
+	if m, _ := c.fd.Read(one[:]); m > 0 {
+		return 0, c.changed("it grew past the %d bytes checked", c.f.Size)
+	}
+	if got := store.Digest("sha256:" + hex.EncodeToString(c.h.Sum(nil))); got != c.f.Hash {
+		return 0, c.changed("its %d bytes hash to %s", c.f.Size, got)
+	}
+	return n, nil
+}
+
+// changed fails the read: the file is not what was checked.
+func (c *checkedFile) changed(format string, args ...any) error {
+	c.err = fmt.Errorf("%s changed while it was sent: %s, the audit trail records %s: run `pawl audit verify`", c.f.path, fmt.Sprintf(format, args...), c.f.Hash)
+	return c.err
+}
+
+func (c *checkedFile) Close() error { return c.fd.Close() }
 
 // A Destination receives a batch's files below one directory URL that the
 // egress policy allowed. Send writes the files in order and reports each as
@@ -177,7 +263,7 @@ func Export(ctx context.Context, p *project.Project, opt Options) (*Result, erro
 	// outcome, and a retry finishes it.
 	planned := make([]actions.OutgoingFile, len(files))
 	for i, f := range files {
-		planned[i] = actions.OutgoingFile{Name: f.Name, Hash: f.Hash, Bytes: int64(len(f.Data))}
+		planned[i] = actions.OutgoingFile{Name: f.Name, Hash: f.Hash, Bytes: f.Size}
 	}
 	if _, err := actions.Append(ctx, p.Trail, actions.Record{Operator: opt.Operator, Object: "batch:" + b.BatchID, Reason: opt.Reason,
 		Details: actions.BatchExportStartedDetails{BatchID: b.BatchID, URL: opt.To, Destination: canonical, Prefix: prefix,
@@ -304,22 +390,32 @@ func allowedDestination(d policies.Decision) (canonical, prefix string, err erro
 	return canonical, prefix, nil
 }
 
-// readFiles reads the files to send from the batch folder, once each, and
-// checks the bytes that will leave: the signature verifies with the engine
-// key and names this batch's audit entry, the checkpoint is the engine's
-// checkpoint of the trail at that entry, and the verified output has the
-// hash on record (verified.parquet too, when the batch wrote it).
+// readFiles checks the files to send from the batch folder: the verified
+// output has the hash on record (verified.parquet too, when the batch
+// wrote it), read as a stream and read again as it is sent (File.open);
+// the signature, read once and held, verifies with the engine key and
+// names this batch's audit entry, and the checkpoint is the engine's
+// checkpoint of the trail at that entry.
 func readFiles(ctx context.Context, p *project.Project, b *project.Batch) ([]File, error) {
 	var out []File
 	for _, name := range filesOf(b) {
-		data, err := os.ReadFile(filepath.Join(b.Dir, name))
+		path := filepath.Join(b.Dir, name)
+		if o, ok := b.Outputs[name]; ok {
+			d, n, err := store.HashFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("batch %s: %w", b.BatchID, err)
+			}
+			if d != o.Hash {
+				return nil, fmt.Errorf("batch %s: %s hashes to %s, the audit trail records %s: run `pawl audit verify`", b.BatchID, name, d, o.Hash)
+			}
+			out = append(out, File{Name: name, Hash: d, Size: n, path: path})
+			continue
+		}
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("batch %s: %w", b.BatchID, err)
 		}
-		d := store.HashBytes(data)
-		if o, ok := b.Outputs[name]; ok && o.Hash != d {
-			return nil, fmt.Errorf("batch %s: %s hashes to %s, the audit trail records %s: run `pawl audit verify`", b.BatchID, name, d, o.Hash)
-		}
+		f := heldFile(name, data)
 		switch name {
 		case actions.SignatureFile:
 			chk, err := p.Keys.VerifySignatureBytes(b.Signature, data)
@@ -338,7 +434,7 @@ func readFiles(ctx context.Context, p *project.Project, b *project.Batch) ([]Fil
 				return nil, fmt.Errorf("batch %s: its checkpoint is of %d entries, the batch's entry is %d: run `pawl audit verify`", b.BatchID, cp.Size, b.AuditSeq)
 			}
 		}
-		out = append(out, File{Name: name, Data: data, Hash: d})
+		out = append(out, f)
 	}
 	return out, nil
 }

@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -62,11 +61,20 @@ func (h *httpsDest) Send(ctx context.Context, batchID string, files []File) ([]a
 	var done []actions.ExportedFile
 	for _, f := range files {
 		to := h.base + f.Name
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, to, bytes.NewReader(f.Data))
+		// The body is read as it is sent: a file that changed since it was
+		// checked errors at its end, which fails the request instead of
+		// completing it.
+		body, err := f.open()
 		if err != nil {
 			return done, err
 		}
-		req.ContentLength = int64(len(f.Data))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, to, body)
+		if err != nil {
+			body.Close()
+			return done, err
+		}
+		req.ContentLength = f.Size
+		req.GetBody = nil // never re-sent: a retry is a new export
 		req.Header.Set("Content-Type", contentType(f.Name))
 		req.Header.Set(HashHeader, string(f.Hash))
 		req.Header.Set("X-Pawl-Batch", batchID)
@@ -74,15 +82,15 @@ func (h *httpsDest) Send(ctx context.Context, batchID string, files []File) ([]a
 		if err != nil {
 			return done, fmt.Errorf("PUT %s: %w", to, err)
 		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode >= 300 && resp.StatusCode < 400:
 			return done, fmt.Errorf("PUT %s: the destination answered %s redirecting to %q: pawl does not follow redirects (the batch would go where the policy did not decide); whitelist and export to the final URL instead", to, resp.Status, resp.Header.Get("Location"))
 		case resp.StatusCode < 200 || resp.StatusCode >= 300:
-			return done, fmt.Errorf("PUT %s: the destination answered %s: %s", to, resp.Status, strings.TrimSpace(string(body)))
+			return done, fmt.Errorf("PUT %s: the destination answered %s: %s", to, resp.Status, strings.TrimSpace(string(answer)))
 		}
-		ef := actions.ExportedFile{Name: f.Name, To: to, Hash: f.Hash, Bytes: int64(len(f.Data))}
+		ef := actions.ExportedFile{Name: f.Name, To: to, Hash: f.Hash, Bytes: f.Size}
 		if got := resp.Header.Get(HashHeader); got != "" {
 			if !strings.HasPrefix(got, "sha256:") {
 				got = "sha256:" + got

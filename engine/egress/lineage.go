@@ -16,7 +16,6 @@ import (
 	"github.com/pawl-dev/pawl/engine/durable"
 	"github.com/pawl-dev/pawl/engine/gate"
 	"github.com/pawl-dev/pawl/engine/project"
-	"github.com/pawl-dev/pawl/engine/store"
 	"github.com/pawl-dev/pawl/policies"
 )
 
@@ -240,7 +239,7 @@ func sendLineageGroup(ctx context.Context, p *project.Project, base string, g li
 		}
 		data := append(bytes.Join(g.lines, []byte("\n")), '\n')
 		name := fmt.Sprintf("%s-%d.openlineage.jsonl", g.batch, offset)
-		_, err = dest.Send(sctx, g.batch, []File{{Name: name, Data: data, Hash: store.HashBytes(data)}})
+		_, err = dest.Send(sctx, g.batch, []File{heldFile(name, data)})
 		return withWhat(err, what)
 	}
 	client := o.Client

@@ -99,7 +99,7 @@ func Notice(ctx context.Context, p *project.Project, opt NoticeOptions) (*Notice
 	if err != nil {
 		return res, withWhat(err, what)
 	}
-	f := File{Name: opt.Name, Data: data, Hash: store.HashBytes(data)}
+	f := heldFile(opt.Name, data)
 	res.Hash = f.Hash
 	// A destination that does not answer holds up the gate (which holds
 	// the project lock) for notice.timeout at most.

@@ -98,7 +98,7 @@ func (o *outbox) Send(_ context.Context, batchID string, files []File) ([]action
 	}
 	out := make([]actions.ExportedFile, len(files))
 	for i, f := range files {
-		out[i] = actions.ExportedFile{Name: f.Name, To: filepath.Join(o.dir, finals[i]), Hash: f.Hash, Bytes: int64(len(f.Data)), Confirmed: there[i]}
+		out[i] = actions.ExportedFile{Name: f.Name, To: filepath.Join(o.dir, finals[i]), Hash: f.Hash, Bytes: f.Size, Confirmed: there[i]}
 		if there[i] {
 			continue
 		}
@@ -108,7 +108,7 @@ func (o *outbox) Send(_ context.Context, batchID string, files []File) ([]action
 			return undo(&gate.DeniedError{Reasons: []string{err.Error()}, Hint: "pawl writes only inside the whitelisted outbox"})
 		}
 		written = append(written, i)
-		if _, werr := w.Write(f.Data); werr != nil {
+		if werr := copyFile(w, f); werr != nil {
 			w.Close()
 			return undo(fmt.Errorf("writing %s: %w", filepath.Join(o.dir, temps[i]), werr))
 		}
@@ -138,6 +138,20 @@ func (o *outbox) Send(_ context.Context, batchID string, files []File) ([]action
 	}
 	return out, nil
 }
+
+// copyFile writes f to w as a stream, through a buffer of copyBuf bytes.
+func copyFile(w io.Writer, f File) error {
+	r, err := f.open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.CopyBuffer(w, r, make([]byte, copyBuf))
+	return err
+}
+
+// copyBuf is the buffer a file goes out through.
+const copyBuf = 1 << 20
 
 // hashIn hashes the file rel below root.
 func hashIn(root *os.Root, rel string) (store.Digest, error) {
