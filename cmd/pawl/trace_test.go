@@ -66,3 +66,67 @@ func TestTraceOfAnAlteredRecordFails(t *testing.T) {
 		t.Fatalf("trace --output json of an altered record: exit %d, %v\n%s%s", code, err, out, errs)
 	}
 }
+
+// TestQuarantineShowProvesWhatItShows: `pawl quarantine show` proves the
+// record it shows in its batch's lineage root, as trace does: OK on an
+// intact project; with the record's bytes rewritten in the input blob, or a
+// reason rewritten in the stored quarantine line, it still shows what is
+// there, says NOT PROVED, and exits 4, in text and in JSON.
+func TestQuarantineShowProvesWhatItShows(t *testing.T) {
+	dir := t.TempDir()
+	mustPawl(t, "init", dir, "--single-person")
+	input := enginetest.GoodReading + "\n" + enginetest.HotReading + "\n"
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		BatchID string `json:"batch_id"`
+	}
+	if err := json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")), &res); err != nil || res.BatchID == "" {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	if out := mustPawl(t, "-C", dir, "quarantine", "show", res.BatchID, "2"); !strings.Contains(out, "on record: its bytes and quarantine line hash to its lineage leaf, proved in the root of audit entry") {
+		t.Fatalf("show of an intact record:\n%s", out)
+	}
+	rewrite := func(path, old, new string) {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(b), old) {
+			t.Fatalf("%s holds no %q (%v)", path, old, err)
+		}
+		os.Chmod(path, 0o600)
+		if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(what, shown string) {
+		t.Helper()
+		code, out, errs := pawl(t, "", "-C", dir, "quarantine", "show", res.BatchID, "2")
+		if code != exitNotVerified || !strings.Contains(out, shown) || !strings.Contains(out, "on record: NOT PROVED: ") || !strings.Contains(errs, "is not proved in its batch's lineage root") {
+			t.Fatalf("show with %s: exit %d\n%s%s", what, code, out, errs)
+		}
+		code, out, errs = pawl(t, "", "-C", dir, "quarantine", "show", res.BatchID, "2", "--output", "json")
+		var sj struct {
+			Raw     string `json:"raw"`
+			Proved  bool   `json:"proved"`
+			Problem string `json:"problem"`
+		}
+		if err := json.Unmarshal([]byte(out), &sj); err != nil || code != exitNotVerified || sj.Proved || sj.Problem == "" {
+			t.Fatalf("show --output json with %s: exit %d, %v\n%s%s", what, code, err, out, errs)
+		}
+	}
+
+	// A reason rewritten in the batch's quarantine line.
+	q := filepath.Join(dir, ".pawl", "batches", res.BatchID, "quarantine.jsonl")
+	rewrite(q, "is not a number", "is not a numbeR")
+	check("a reason rewritten", "is not a numbeR")
+	rewrite(q, "is not a numbeR", "is not a number")
+	mustPawl(t, "-C", dir, "quarantine", "show", res.BatchID, "2")
+
+	// The record's bytes rewritten in the input blob.
+	sum := sha256.Sum256([]byte(input))
+	blob := filepath.Join(dir, ".pawl", "store", "sha256", hex.EncodeToString(sum[:1]), hex.EncodeToString(sum[:]))
+	rewrite(blob, `"hot"`, `"HOT"`)
+	check("the bytes rewritten", `\"HOT\"`)
+}
