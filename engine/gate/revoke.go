@@ -8,6 +8,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/project"
 	"github.com/pawl-dev/pawl/engine/store"
 )
@@ -90,6 +91,7 @@ func RevokePlugin(ctx context.Context, p *project.Project, id, operator, reason 
 			return nil, err
 		}
 	}
+	failpoint.Hit("revoke.after-record")
 	if err := durable.WriteFile(path, enc, 0o644); err != nil {
 		return nil, fmt.Errorf("the revocation is on record but %s/data.json could not be written: %w: revoke again", project.PolicyDir, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/durable"
+	"github.com/pawl-dev/pawl/engine/failpoint"
 	"github.com/pawl-dev/pawl/engine/lockfile"
 	"github.com/pawl-dev/pawl/engine/store"
 )
@@ -128,6 +129,7 @@ func (p *Project) RemovePlugin(ctx context.Context, id, operator, reason string)
 		Details: actions.PluginRemovedDetails{Plugin: id, Hash: pinned, PinsDigest: pins.Digest()}}); err != nil {
 		return "", err
 	}
+	failpoint.Hit("plugin-remove.after-record")
 	if err := durable.WriteFile(p.LockPath(), pins.Format(), 0o644); err != nil {
 		return "", fmt.Errorf("the removal of %s is on record but %s could not be written: %w: run `pawl plugin remove` again", id, LockFile, err)
 	}

@@ -358,6 +358,41 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		t.Errorf("the change applied before a kill is not in force after `pawl pin`:\n%s", list)
 	}
 
+	// The plugin's approval revoked and its pin removed: each on record
+	// first; killed before data.json or pawl.lock is written, the same
+	// command again completes it, and a run afterwards goes through.
+	revoke := []string{"-C", dir, "policy", "revoke-plugin", plugin, "--reason", "withdrawn"}
+	crashable(t, bin, "revoke.after-record:1", revoke...)
+	crashWhole(t, dir)
+	proctest.MustPawl(t, revoke...)
+	if b, _ := os.ReadFile(filepath.Join(dir, "policies", "data.json")); strings.Contains(string(b), plugin[:strings.Index(plugin, "@")]) {
+		t.Errorf("%s is still approved in data.json after its revocation's retry", plugin)
+	}
+	if es := enginetest.TrailEntries(t, dir, actions.PluginRevoked, "plugin:"+plugin); len(es) != 2 {
+		t.Errorf("%d revocations of %s on record, want the interrupted one and its completion", len(es), plugin)
+	}
+	remove := []string{"-C", dir, "plugin", "remove", plugin, "--reason", "withdrawn"}
+	crashable(t, bin, "plugin-remove.after-record:1", remove...)
+	crashWhole(t, dir)
+	proctest.MustPawl(t, remove...)
+	if b, _ := os.ReadFile(filepath.Join(dir, "pawl.lock")); strings.Contains(string(b), plugin) {
+		t.Errorf("%s is still pinned in pawl.lock after its removal's retry", plugin)
+	}
+	if es := enginetest.TrailEntries(t, dir, actions.PluginRemoved, "plugin:"+plugin); len(es) != 2 {
+		t.Errorf("%d removals of %s on record, want the interrupted one and its completion", len(es), plugin)
+	}
+	// The bundle changed: in force once olga approves it.
+	withdrawn := regexp.MustCompile(`change (chg-[0-9a-f]{12})`).FindStringSubmatch(proctest.MustPawl(t, "-C", dir, "pin", "--reason", "the plugin withdrawn"))
+	if withdrawn == nil {
+		t.Fatal("the withdrawal was not proposed as a change")
+	}
+	if code, out, errs := proctest.PawlPass(t, newPass, "-C", dir, "change", "approve", withdrawn[1], "--operator", "olga", "--reason", "withdrawn", "--passphrase-fd", "3"); code != 0 {
+		t.Fatalf("approving the withdrawal: exit %d\n%s%s", code, out, errs)
+	}
+	proctest.MustPawl(t, "-C", dir, "change", "apply", withdrawn[1])
+	proctest.MustPawl(t, runArgs(input(6000))...)
+	crashWhole(t, dir)
+
 	cp := filepath.Join(t.TempDir(), "head.checkpoint")
 	crashable(t, bin, "checkpoint.after-record:1", "-C", dir, "audit", "checkpoint", "--out", cp)
 	crashWhole(t, dir)
