@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,9 +29,49 @@ var DemoAsOf = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 // Main is each test package's TestMain: it gives the pawl processes
 // these tests start the tests' time window (enginetest.PastWindow), so that DemoAsOf needs no reason on any
 // date.
+// It also removes the binaries Build made when the tests end, and those
+// earlier test processes left when they were killed before they could.
 func Main(m *testing.M) {
 	os.Setenv("PAWL_TIME_WINDOW_PAST", config.FormatDuration(enginetest.PastWindow))
-	os.Exit(m.Run())
+	removeLeftBuilds(os.TempDir())
+	code := m.Run()
+	builds.Range(func(_, v any) bool {
+		if b := v.(*built); b.bin != "" {
+			os.RemoveAll(filepath.Dir(b.bin))
+		}
+		return true
+	})
+	os.Exit(code)
+}
+
+// buildDirPrefix starts the name of the directory of Build's binaries, in
+// the system's temporary directory: then the building process's id, so
+// that a directory whose process is gone (killed by a test timeout, say)
+// is known to be left behind.
+const buildDirPrefix = "pawl-bin-"
+
+// removeLeftBuilds removes, in dir, the build directories of test
+// processes that no longer run (about 80 MB each). A directory of a
+// process still running is kept, and so is one whose name carries no
+// process id (made before the id was in the name) unless it is a day old.
+func removeLeftBuilds(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), buildDirPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		left := false
+		if pid, _, ok := strings.Cut(rest, "-"); ok {
+			n, err := strconv.Atoi(pid)
+			left = err == nil && n > 0 && errors.Is(syscall.Kill(n, 0), syscall.ESRCH)
+		} else if fi, err := e.Info(); err == nil {
+			left = time.Since(fi.ModTime()) > 24*time.Hour
+		}
+		if left {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Good is a reading that passes every stage.
@@ -49,7 +91,7 @@ func Build(t *testing.T, tags string) string {
 	v, _ := builds.LoadOrStore(tags, &built{})
 	b := v.(*built)
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "pawl-bin-*")
+		dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-*", buildDirPrefix, os.Getpid()))
 		if err != nil {
 			b.err = err
 			return
