@@ -309,41 +309,57 @@ func stageVerdicts(b *project.Batch, r *TraceRecord) []StageVerdict {
 	return out
 }
 
-// findQuarantined scans the batch's quarantine output (the store's blob
-// under the hash on record; it stops at the record, so an altered line is
-// caught by the lineage leaf rebuilt from it, not by the store) for record
-// ordinal. It returns the record's exact line and
-// entry when it is there, and how many quarantined records precede it.
+// findQuarantined looks record ordinal up in the batch's quarantine output
+// (the store's blob under the hash on record), bisecting it
+// (finding.SeekQuarantine): the store does not check the blob's hash on
+// this path, so an altered line is caught by the lineage leaf rebuilt from
+// it. It returns the record's exact line and entry when it is there, and
+// else how many quarantined records precede it (the lines before the
+// place it would have, counted): a verified record's line in the verified
+// output.
 func findQuarantined(p *project.Project, b *project.Batch, ordinal int64) (line []byte, q *finding.QuarantineEntry, before int64, err error) {
-	rd, err := p.Store.Open(b.Outputs[actions.QuarantineFile].Hash)
+	name := "quarantine output of batch " + b.BatchID
+	f, err := os.Open(p.Store.Path(b.Outputs[actions.QuarantineFile].Hash))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
 	}
-	defer rd.Close()
-	err = finding.EachLine(rd, func(n int64, l []byte) (bool, error) {
-		var head struct {
-			Ordinal int64 `json:"ordinal"`
-		}
-		if err := json.Unmarshal(l, &head); err != nil {
-			return false, fmt.Errorf("line %d is damaged: %v: run `pawl audit verify`", n, err)
-		}
-		switch {
-		case head.Ordinal < ordinal:
-			before++
-			return true, nil
-		case head.Ordinal == ordinal:
-			var e finding.QuarantineEntry
-			if err := json.Unmarshal(l, &e); err != nil {
-				return false, fmt.Errorf("line %d is damaged: %v: run `pawl audit verify`", n, err)
-			}
-			line, q = bytes.Clone(l), &e
-		}
-		return false, nil
-	})
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
 	}
-	return line, q, before, nil
+	line, at, err := finding.SeekQuarantine(f, fi.Size(), name, ordinal)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if line != nil {
+		var e finding.QuarantineEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, nil, 0, fmt.Errorf("%s: the line at byte %d is damaged: %v: run `pawl audit verify`", name, at, err)
+		}
+		return line, &e, 0, nil
+	}
+	before, err = countLines(io.NewSectionReader(f, 0, at))
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
+	}
+	return nil, nil, before, nil
+}
+
+// countLines counts the LFs r reads.
+func countLines(r io.Reader) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, err := r.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // actionsOf reads what the boundary changed in a verified record from the
