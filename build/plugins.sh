@@ -92,6 +92,13 @@ cat > "$tmp/stateprobe2.json" <<'JSON'
 {"abi": 1, "name": "stateprobe", "version": "0.0.2", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 64, "max_keys": 4, "prefixes": ["k/"], "format": "2"}}
 JSON
 "$tmp/addsection" -payload "$tmp/stateprobe2.json" "$tmp/stateprobe.wasm" "$(dest stateprobe2 engine/sandbox/testdata/stateprobe2.wasm)"
+# Version 0.0.5 of stateprobe: the same code, its state open to any key
+# and any number of keys, a value at most 8 bytes (what its puts write):
+# the sandbox's tests of the declaration's edges.
+cat > "$tmp/stateprobe5.json" <<'JSON'
+{"abi": 1, "name": "stateprobe", "version": "0.0.5", "mode": "ordered", "fields": [{"name": "value", "pointer": "/value", "type": "number"}], "state": {"max_key_bytes": 32, "max_value_bytes": 8}}
+JSON
+"$tmp/addsection" -payload "$tmp/stateprobe5.json" "$tmp/stateprobe.wasm" "$(dest stateprobe5 engine/sandbox/testdata/stateprobe5.wasm)"
 # Version 0.0.4 of stateprobe, in Go: its state in format 3, migrated from
 # format 1 or 2 through plugins/pdk/state/migrate (engine/ratchet's test of
 # a format change).

@@ -92,7 +92,7 @@ func TestReproducible(t *testing.T) {
 		"probe": "../engine/sandbox/testdata/probe.wasm", "notblank": "notblank/notblank.wasm",
 		"stateprobe": "../engine/sandbox/testdata/stateprobe.wasm", "stateundeclared": "../engine/sandbox/testdata/stateundeclared.wasm",
 		"stateprobe2": "../engine/sandbox/testdata/stateprobe2.wasm", "statemigrate": "../engine/sandbox/testdata/statemigrate.wasm",
-		"stategomigrate": "../engine/sandbox/testdata/stategomigrate.wasm",
+		"stategomigrate": "../engine/sandbox/testdata/stategomigrate.wasm", "stateprobe5": "../engine/sandbox/testdata/stateprobe5.wasm",
 	}
 	wat := map[string]bool{"notblank": true, "statemigrate": true}                               // built by wat2wasm
 	clang := map[string]bool{"range": true, "registry": true, "zscore": true, "freshness": true} // built by clang

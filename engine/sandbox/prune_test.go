@@ -106,3 +106,54 @@ func TestCacheIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneStopsAtTheCap: pruning deletes the entries used longest ago,
+// one at a time, until those left hold no more than the cap, a cache
+// exactly at its cap included, and says how many it deleted; the entry
+// being loaded stays whatever its age.
+func TestPruneStopsAtTheCap(t *testing.T) {
+	mk := func(t *testing.T, dir, name string, size int, age time.Duration) string {
+		p := filepath.Join(dir, "key-0123456789abcdef", "sha256-"+name)
+		if err := os.MkdirAll(filepath.Join(p, "wazero-v1"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(p, "wazero-v1", strings.Repeat("a", 64)), make([]byte, size), 0o600)
+		when := time.Now().Add(-age)
+		os.Chtimes(p, when, when)
+		return p
+	}
+	for _, c := range []struct {
+		name    string
+		cap     int64
+		deleted int
+		left    []string
+	}{
+		{"exactly at the cap", 600, 0, []string{"old", "mid", "new"}},
+		{"one byte over", 599, 1, []string{"mid", "new"}},
+		{"the oldest deleted leaves exactly the cap", 300, 1, []string{"mid", "new"}},
+		{"two deleted, the loaded one kept", 100, 2, []string{"new"}},
+		{"nothing fits: all but the loaded one", 1, 2, []string{"new"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			paths := map[string]string{
+				"old": mk(t, dir, "old", 300, 3*time.Hour),
+				"mid": mk(t, dir, "mid", 200, 2*time.Hour),
+				"new": mk(t, dir, "new", 100, 3*time.Hour+time.Minute), // the oldest, but being loaded
+			}
+			r := &Runtime{cfg: Config{CacheDir: dir, CacheMaxBytes: c.cap}}
+			if got := r.prune(paths["new"]); got != c.deleted {
+				t.Errorf("prune deleted %d entries, want %d", got, c.deleted)
+			}
+			var left []string
+			for _, n := range []string{"old", "mid", "new"} {
+				if exists(paths[n]) {
+					left = append(left, n)
+				}
+			}
+			if strings.Join(left, ",") != strings.Join(c.left, ",") {
+				t.Errorf("left %v, want %v", left, c.left)
+			}
+		})
+	}
+}

@@ -175,7 +175,9 @@ func TestHostileModules(t *testing.T) {
 	t.Run("wrong ABI version", func(t *testing.T) {
 		b := readWasm(t, "wrongabi")
 		_, err := rt.Load(ctx, b, Pin(b))
-		wantErr(t, err, KindABI, "hostile-wrongabi@0.0.1", "ABI 2", "ABI 1")
+		if e := wantErr(t, err, KindABI, "hostile-wrongabi@0.0.1", "ABI 2", "ABI 1"); e.Plugin != "hostile-wrongabi@0.0.1" {
+			t.Errorf("the error names plugin %q, want hostile-wrongabi@0.0.1 (its manifest was read)", e.Plugin)
+		}
 		_, err = ReadManifest(b)
 		if err == nil || !strings.Contains(err.Error(), "ABI 2") {
 			t.Errorf("ReadManifest: %v", err)
@@ -377,5 +379,18 @@ func TestBatchShapeChecked(t *testing.T) {
 	b := NewBatch([]Field{{Name: "value", Type: TypeString}}, 2)
 	if _, err := in.Validate(context.Background(), b); err == nil {
 		t.Fatal("a string column for a number field was accepted")
+	}
+}
+
+// TestMemoryLimitIsAtMost32Bits: a limit of 65536 pages (the whole 4 GiB
+// of a 32-bit memory) is taken; one page more is refused, saying why.
+func TestMemoryLimitIsAtMost32Bits(t *testing.T) {
+	rt, err := NewRuntime(context.Background(), Config{MemoryLimitPages: 65536})
+	if err != nil {
+		t.Fatalf("65536 pages: %v", err)
+	}
+	rt.Close(context.Background())
+	if _, err := NewRuntime(context.Background(), Config{MemoryLimitPages: 65537}); err == nil || !strings.Contains(err.Error(), "MemoryLimitPages 65537 exceeds the 4 GiB of a 32-bit memory") {
+		t.Fatalf("65537 pages: %v", err)
 	}
 }

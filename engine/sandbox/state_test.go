@@ -90,6 +90,21 @@ func TestStateViolations(t *testing.T) {
 	if _, err := in2.Validate(context.Background(), b); err != nil {
 		t.Fatalf("rewriting a held key at max_keys: %v", err)
 	}
+	// Nor is removing a key it does not hold (k/0; it holds k/0 to k/3
+	// here, so first k/0 goes, then it is removed again).
+	if _, err := in2.Validate(context.Background(), numbers(6, 6)); err != nil {
+		t.Fatalf("removing keys at max_keys: %v", err)
+	}
+	full := NewMemState()
+	in3, _ := stateInstance(t, p, "", full)
+	b = numbers(1, 1, 1, 1)
+	b.First = 1 // k/1 to k/4: max_keys, without k/0
+	if _, err := in3.Validate(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in3.Validate(context.Background(), numbers(6)); err != nil || full.Keys() != 4 {
+		t.Fatalf("removing a key it does not hold, at max_keys: %v, %d keys", err, full.Keys())
+	}
 }
 
 func TestStateOutsideValidate(t *testing.T) {
@@ -190,9 +205,33 @@ func TestClipTextKeepsCharactersWhole(t *testing.T) {
 		{"ééé", 3, "é…"}, // é is 2 bytes: 3 bytes hold one and a half
 		{"abcdef", 4, "abcd…"},
 		{"a\xffb", 10, "a\uFFFDb"},
+		{"exact", 5, "exact"},       // exactly the bound: not cut
+		{"\x80\x80\x80abc", 2, "…"}, // no character starts before the bound
 	} {
 		if got := clipText([]byte(c.in), c.n); got != c.want {
 			t.Errorf("clipText(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
 	}
+}
+
+// TestStateDeclarationEdges: a value of exactly max_value_bytes is taken
+// (stateprobe 0.0.5 declares 8, what its puts write); with no prefixes
+// declared any key is the plugin's, and with no max_keys any number of
+// keys; one byte over the value bound still fails the batch.
+func TestStateDeclarationEdges(t *testing.T) {
+	rt := newRuntime(t, Config{})
+	p := load(t, rt, "stateprobe5")
+	st := NewMemState()
+	in, err := stateInstance(t, p, "", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Validate(context.Background(), numbers(1, 1, 1, 1, 1, 4)); err != nil {
+		t.Fatalf("puts of 8-byte values (the bound), five keys (no bound), a key outside k/ (no prefixes): %v", err)
+	}
+	if st.Keys() != 6 || string(st.M["k/4"]) != "12345678" || string(st.M["other"]) != "v" {
+		t.Fatalf("state: %q", st.M)
+	}
+	_, err = in.Validate(context.Background(), numbers(3))
+	wantErr(t, err, KindState, "stateprobe@0.0.5", `key "k/big": a value of 65 bytes; its manifest declares max_value_bytes 8`)
 }
