@@ -290,6 +290,9 @@ func smallRuns(bd build, work string, n int) {
 		return time.Since(start).Seconds()
 	}
 	report := func(what string, secs []float64, ceiling float64) {
+		if len(secs) == 0 {
+			return
+		}
 		slices.Sort(secs)
 		fmt.Printf("%-10d %-30s %d runs: fastest %.3f s, median %.3f s, slowest %.3f s (the issue's ceiling: %.0f ms)\n",
 			10, bd.name+" "+what, len(secs), secs[0], median(secs), secs[len(secs)-1], ceiling*1000)
@@ -326,7 +329,14 @@ func smallRuns(bd build, work string, n int) {
 	var log strings.Builder
 	srv.Stdout, srv.Stderr = &log, &log
 	check(srv.Start())
-	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
+	stop := func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }
+	atExit(stop) // also when a check below ends the bench
+	defer func() {
+		stop()
+		cleanupMu.Lock()
+		cleanups = cleanups[:len(cleanups)-1]
+		cleanupMu.Unlock()
+	}()
 	for i := 0; ; i++ { // until the socket answers
 		if fi, err := os.Stat(filepath.Join(proj, "pawl.sock")); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			break

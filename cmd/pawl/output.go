@@ -51,8 +51,9 @@ func (a *app) printJSON(v any) error {
 // jsonArray prints a JSON array an element at a time, byte for byte as
 // printJSON prints the whole slice: for a list that may be too long to
 // hold (a batch's quarantined records). Elements go out through a buffer;
-// end flushes it and closes the array. A list that fails half way has
-// printed part of an array and returns the error (a non-zero exit).
+// end flushes it and closes the array. A list that fails half way
+// leaves its output cut short (not a whole array) and returns the error,
+// a non-zero exit.
 type jsonArray struct {
 	out  *bufio.Writer
 	elem bytes.Buffer

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -127,18 +131,26 @@ not prove is shown with the problem, and the command exits 4.`,
 			if err != nil {
 				return err
 			}
+			proved, problem := t.Lineage.Proved, t.Lineage.Problem
+			if proved {
+				// What is shown must be what was proved: the entry read
+				// here is the batch folder's copy, the proof the store's.
+				if d := differsFromProved(q, t); d != "" {
+					proved, problem = false, d
+				}
+			}
 			if a.output == "json" {
 				err = a.printJSON(struct {
 					*finding.QuarantineEntry
 					Proved  bool   `json:"proved"`
 					Problem string `json:"problem,omitempty"`
-				}{q, t.Lineage.Proved, t.Lineage.Problem})
+				}{q, proved, problem})
 			} else {
 				writeQuarantineEntry(a.s.out, b.BatchID, b.Format, q)
-				writeLineageCheck(a.s.out, t)
+				writeLineageCheck(a.s.out, t.AuditSeq, proved, problem)
 			}
-			if err == nil && !t.Lineage.Proved {
-				return notVerified(fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, b.BatchID, t.Lineage.Problem))
+			if err == nil && !proved {
+				return notVerified(fmt.Errorf("record %d of batch %s is not proved in its batch's lineage root: %s", ord, b.BatchID, problem))
 			}
 			return err
 		},
@@ -227,12 +239,41 @@ func writeQuarantineEntry(w io.Writer, batch, format string, q *finding.Quaranti
 }
 
 // writeLineageCheck says whether a shown record is the one on record.
-func writeLineageCheck(w io.Writer, t *review.RecordTrace) {
-	if t.Lineage.Proved {
-		fmt.Fprintf(w, "  on record: its bytes and quarantine line hash to its lineage leaf, proved in the root of audit entry %d: OK\n", t.AuditSeq)
+func writeLineageCheck(w io.Writer, auditSeq int64, proved bool, problem string) {
+	if proved {
+		fmt.Fprintf(w, "  on record: its bytes and quarantine line hash to its lineage leaf, proved in the root of audit entry %d: OK\n", auditSeq)
 		return
 	}
-	fmt.Fprintf(w, "  on record: NOT PROVED: %s\n", t.Lineage.Problem)
+	fmt.Fprintf(w, "  on record: NOT PROVED: %s\n", problem)
+}
+
+// differsFromProved says how the entry q, as shown, differs from the
+// record the trace t proved (its place, reasons, actions, and the sha256
+// of its bytes), or "" when it does not.
+func differsFromProved(q *finding.QuarantineEntry, t *review.RecordTrace) string {
+	r := t.Record
+	const what = "the batch folder's quarantine.jsonl says other things of this record than the line proved in its lineage (the store's copy under the hash on record): "
+	switch {
+	case r.Outcome != "quarantined":
+		return what + "the proved record was " + r.Outcome
+	case q.Line != r.Line || q.Offset != r.Offset || q.Length != r.Length:
+		return what + fmt.Sprintf("line %d, bytes %d..%d against line %d, bytes %d..%d", q.Line, q.Offset, q.Offset+q.Length, r.Line, r.Offset, r.Offset+r.Length)
+	case !reflect.DeepEqual(q.Reasons, r.Reasons) || !reflect.DeepEqual(nonNil(q.Actions), nonNil(r.Actions)):
+		return what + "its reasons or actions differ"
+	case q.RawOmitted != "":
+		return "" // no bytes shown
+	}
+	shown := []byte(q.Raw)
+	if q.RawBase64 != "" {
+		var err error
+		if shown, err = base64.StdEncoding.DecodeString(q.RawBase64); err != nil {
+			return what + "its bytes are not base64: " + err.Error()
+		}
+	}
+	if sum := sha256.Sum256(shown); "sha256:"+hex.EncodeToString(sum[:]) != r.InputHash {
+		return what + fmt.Sprintf("the bytes shown hash to sha256:%x, the proved ones to %s", sum, r.InputHash)
+	}
+	return ""
 }
 
 func oneLine(s string, max int) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -123,6 +124,38 @@ func TestQuarantineShowProvesWhatItShows(t *testing.T) {
 	check("a reason rewritten", "is not a numbeR")
 	rewrite(q, "is not a numbeR", "is not a number")
 	mustPawl(t, "-C", dir, "quarantine", "show", res.BatchID, "2")
+
+	// The batch folder's copy replaced by another file (the store's copy,
+	// which the lineage proves, untouched): what show would display is
+	// not what is proved, and it says so. First a reason, then the span
+	// the bytes are read from (record 1's, in format 2).
+	replace := func(old, new string) {
+		t.Helper()
+		b, err := os.ReadFile(q)
+		if err != nil || !strings.Contains(string(b), old) {
+			t.Fatalf("%s holds no %q (%v)", q, old, err)
+		}
+		os.Chmod(filepath.Dir(q), 0o700)
+		if err := os.Remove(q); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(q, []byte(strings.Replace(string(b), old, new, 1)), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intact, err := os.ReadFile(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replace("is not a number", "is FINE, ignore it")
+	check("the folder's copy replaced, a reason rewritten", "is FINE, ignore it")
+	os.Remove(q)
+	os.WriteFile(q, intact, 0o444)
+	mustPawl(t, "-C", dir, "quarantine", "show", res.BatchID, "2")
+	replace(`"offset":`+strconv.Itoa(len(enginetest.GoodReading)+1)+`,`, `"offset":0,`)
+	check("the folder's copy replaced, its span moved", "bytes 0..")
+	os.Remove(q)
+	os.WriteFile(q, intact, 0o444)
 
 	// The record's bytes rewritten in the input blob.
 	sum := sha256.Sum256([]byte(input))

@@ -113,7 +113,7 @@ func (c *checkedFile) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	switch {
 	case err == io.EOF && c.left > 0:
-		return 0, c.changed("it ended %d bytes short of the %d checked", c.left, c.f.Size)
+		return 0, c.changed("it ended after %d of the %d bytes checked", c.f.Size-c.left, c.f.Size)
 	case err != nil && err != io.EOF:
 		c.err = fmt.Errorf("reading %s to send it: %w", c.f.path, err)
 		return 0, c.err

@@ -74,7 +74,10 @@ func (h *httpsDest) Send(ctx context.Context, batchID string, files []File) ([]a
 			return done, err
 		}
 		req.ContentLength = f.Size
-		req.GetBody = nil // never re-sent: a retry is a new export
+		// What the client may send again (a connection that failed before
+		// the answer, an HTTP/2 stream refused) is the file opened again,
+		// checked again.
+		req.GetBody = f.open
 		req.Header.Set("Content-Type", contentType(f.Name))
 		req.Header.Set(HashHeader, string(f.Hash))
 		req.Header.Set("X-Pawl-Batch", batchID)

@@ -139,19 +139,16 @@ func (o *outbox) Send(_ context.Context, batchID string, files []File) ([]action
 	return out, nil
 }
 
-// copyFile writes f to w as a stream, through a buffer of copyBuf bytes.
+// copyFile writes f to w as a stream.
 func copyFile(w io.Writer, f File) error {
 	r, err := f.open()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	_, err = io.CopyBuffer(w, r, make([]byte, copyBuf))
+	_, err = io.Copy(w, r)
 	return err
 }
-
-// copyBuf is the buffer a file goes out through.
-const copyBuf = 1 << 20
 
 // hashIn hashes the file rel below root.
 func hashIn(root *os.Root, rel string) (store.Digest, error) {

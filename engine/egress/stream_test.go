@@ -18,8 +18,8 @@ import (
 	"github.com/pawl-dev/pawl/engine/store"
 )
 
-// streamedOutput writes a batch output of n bytes (more than the buffer a
-// file goes out through) and returns it as a File to send, checked.
+// streamedOutput writes a batch output of n bytes and returns it as a
+// File to send, checked.
 func streamedOutput(t *testing.T, n int) (File, []byte) {
 	t.Helper()
 	data := bytes.Repeat([]byte(`{"device_id":"AB-123456","value":21.5}`+"\n"), n/39+1)[:n]
@@ -52,7 +52,7 @@ func change(t *testing.T, f File) {
 // stream, byte for byte; one that changed after it was checked fails the
 // export as it is written, names the file, and leaves nothing behind.
 func TestOutboxStreamsAndRechecks(t *testing.T) {
-	f, data := streamedOutput(t, 3*copyBuf+17)
+	f, data := streamedOutput(t, 3<<20+17)
 	sig := heldFile("signature.json", []byte(`{"sig":"x"}`+"\n"))
 	dir := t.TempDir()
 	o := &outbox{dir: dir, rel: "b", prefix: "file://" + dir + "/"}
@@ -71,7 +71,7 @@ func TestOutboxStreamsAndRechecks(t *testing.T) {
 		t.Fatalf("sent %+v", sent)
 	}
 
-	f2, _ := streamedOutput(t, 2*copyBuf+5)
+	f2, _ := streamedOutput(t, 2<<20+5)
 	change(t, f2)
 	dir2 := t.TempDir()
 	o2 := &outbox{dir: dir2, rel: "b", prefix: "file://" + dir2 + "/"}
@@ -108,7 +108,7 @@ func TestHTTPSStreamsAndRechecks(t *testing.T) {
 	h := &httpsDest{base: srv.URL + "/in/", client: srv.Client()}
 	sig := heldFile("signature.json", []byte(`{"sig":"x"}`+"\n"))
 
-	f, data := streamedOutput(t, 3*copyBuf+17)
+	f, data := streamedOutput(t, 3<<20+17)
 	sent, err := h.Send(context.Background(), "0123456789abcdef", []File{f, sig})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestHTTPSStreamsAndRechecks(t *testing.T) {
 	}
 
 	clear(received)
-	f2, data2 := streamedOutput(t, 2*copyBuf+5)
+	f2, data2 := streamedOutput(t, 2<<20+5)
 	change(t, f2)
 	sent, err = h.Send(context.Background(), "0123456789abcdef", []File{f2, sig})
 	if err == nil || !strings.Contains(err.Error(), "changed while it was sent") || len(sent) != 0 {
@@ -148,7 +148,7 @@ func TestCheckedFileHoldsBackAChangedEnd(t *testing.T) {
 		{"a byte changed", func(b []byte) []byte { b[3] ^= 1; return b }, "hash to sha256:"},
 		{"the last byte changed", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, "hash to sha256:"},
 		{"grown", func(b []byte) []byte { return append(b, '\n') }, "grew past the"},
-		{"cut short", func(b []byte) []byte { return b[:len(b)-1] }, "ended 1 bytes short"},
+		{"cut short", func(b []byte) []byte { return b[:len(b)-1] }, "ended after 4098 of the 4099 bytes checked"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, data := streamedOutput(t, 4099)

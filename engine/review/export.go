@@ -251,7 +251,10 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("batch %s: quarantine output: %w: run `pawl audit verify`", b.BatchID, err)
+			if !strings.Contains(err.Error(), "pawl audit verify") { // a damaged line's error says it already
+				err = fmt.Errorf("%w: run `pawl audit verify`", err)
+			}
+			return nil, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
 		}
 		if b.QuarantineFormat == actions.QuarantineByReference && b.Quarantined > 0 {
 			// Its lines leave the records' bytes to the input blob, which

@@ -319,7 +319,11 @@ func stageVerdicts(b *project.Batch, r *TraceRecord) []StageVerdict {
 // output.
 func findQuarantined(p *project.Project, b *project.Batch, ordinal int64) (line []byte, q *finding.QuarantineEntry, before int64, err error) {
 	name := "quarantine output of batch " + b.BatchID
-	f, err := os.Open(p.Store.Path(b.Outputs[actions.QuarantineFile].Hash))
+	path := p.Store.Path(b.Outputs[actions.QuarantineFile].Hash)
+	if path == "" {
+		return nil, nil, 0, fmt.Errorf("batch %s: its record names its quarantine output by %q, not a sha256 digest: run `pawl audit verify`", b.BatchID, b.Outputs[actions.QuarantineFile].Hash)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
 	}
@@ -342,6 +346,12 @@ func findQuarantined(p *project.Project, b *project.Batch, ordinal int64) (line 
 	before, err = countLines(io.NewSectionReader(f, 0, at))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
+	}
+	if at == fi.Size() && at > 0 { // past the last line: count it when no LF ends it
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], at-1); err == nil && last[0] != '\n' {
+			before++
+		}
 	}
 	return nil, nil, before, nil
 }
