@@ -215,9 +215,12 @@ func writeSummary(w io.Writer, r *ratchet.Result) {
 		fmt.Fprintf(w, "    %s  %s  %s records\n", filepath.Join(r.Dir, name), o.Hash, thousands(o.Records))
 	}
 	fmt.Fprintf(w, "    %s\n", r.Signature)
-	if r.Status == "committed" {
+	switch {
+	case r.Status == "committed" && r.Elapsed > 0:
 		fmt.Fprintf(w, "  audit entry %d; %.2fs, %s records/s\n", r.AuditSeq, r.Elapsed.Seconds(), thousands(int64(r.RecordsPerSec)))
-	} else {
+	case r.Status == "committed": // a batch read from the record (batches show): its run's time is not on record
+		fmt.Fprintf(w, "  audit entry %d\n", r.AuditSeq)
+	default:
 		fmt.Fprintf(w, "  answered from the record (audit entry %d); nothing was redone\n", r.AuditSeq)
 	}
 	for _, m := range r.Warnings {
