@@ -63,6 +63,9 @@ func TestDecoderBombsAreRefusedBeforeCompiling(t *testing.T) {
 	if _, err := ReadManifest(mod(0x0a, 0x07, 0x01, 0x05, 0x01, 0xd0, 0x86, 0x03, 0x7f)); err != nil {
 		t.Errorf("a body of exactly 50000 locals: %v", err)
 	}
+	if _, err := ReadManifest(append(mod(), custom("name", 0x02, 0x06, 0x01, 0x00, 0x01, 0x00, 0x01, 'a')...)); err != nil {
+		t.Errorf("a name section naming one local of one function: %v", err)
+	}
 	rt := newRuntime(t, Config{})
 	bomb := mod(0x03, 0x06, 0xff, 0xff, 0xff, 0xff, 0x07, 0x0b)
 	if _, err := rt.Load(context.Background(), bomb, Pin(bomb)); err == nil || !strings.Contains(err.Error(), "2147483647 declared") {
