@@ -131,4 +131,10 @@ func TestScanImportsReadsLimits(t *testing.T) {
 	if fmt.Sprint(info.imports) != fmt.Sprint(want) {
 		t.Fatalf("imports %+v, want %+v", info.imports, want)
 	}
+	// Cut after the minimum: the maximum its flag promises is missing.
+	cut := []byte{0x01, 0x03, 'e', 'n', 'v', 0x03, 'm', 'e', 'm', 0x02, 0x01, 0x01}
+	wasm = append(append(append([]byte{}, wasmHeader...), 0x02, byte(len(cut))), cut...)
+	if _, err := scanModule(wasm); err == nil || !strings.Contains(err.Error(), "import env.mem") {
+		t.Fatalf("a memory import without the maximum its flag promises: %v", err)
+	}
 }
