@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,34 @@ func TestPruneStopsAtTheCap(t *testing.T) {
 				t.Errorf("left %v, want %v", left, c.left)
 			}
 		})
+	}
+}
+
+// TestLockFileWaitsForTheHolder: an entry's lock held elsewhere is waited
+// for, not taken: with the holder never letting go, the wait ends with the
+// context, saying so; once it lets go, the lock is taken.
+func TestLockFileWaitsForTheHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), lockName)
+	holder, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := lockFile(ctx, waiter); err == nil || !strings.Contains(err.Error(), "waiting for another load of the same plugin") {
+		t.Fatalf("a lock held elsewhere: %v, want the wait to end with the context", err)
+	}
+	holder.Close()
+	if err := lockFile(context.Background(), waiter); err != nil {
+		t.Fatalf("a lock let go: %v", err)
 	}
 }
