@@ -237,13 +237,19 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 			}
 			defer r.Close()
 			tee := io.TeeReader(r, out)
-			if err := finding.ReadQuarantine(tee, "quarantine of batch "+b.BatchID, func(e *finding.QuarantineEntry) bool {
-				if len(rb.Quarantine) < quarantineInReport {
-					rb.Quarantine = append(rb.Quarantine, e)
-				} else {
+			// The report lists the first entries and counts the rest:
+			// only those are decoded.
+			if err := finding.EachLine(tee, func(n int64, line []byte) (bool, error) {
+				if len(rb.Quarantine) == quarantineInReport {
 					rb.MoreQuarantine++
+					return true, nil
 				}
-				return true
+				var e finding.QuarantineEntry
+				if err := json.Unmarshal(line, &e); err != nil {
+					return false, fmt.Errorf("quarantine of batch %s line %d is damaged: %v: run `pawl audit verify`", b.BatchID, n, err)
+				}
+				rb.Quarantine = append(rb.Quarantine, &e)
+				return true, nil
 			}); err != nil {
 				return err
 			}
