@@ -86,3 +86,33 @@ func TestExportStreamsTheQuarantine(t *testing.T) {
 		t.Errorf("the failed export left quarantine/%s", e.Name())
 	}
 }
+
+// TestPackageSumsNameWhatIsWrong: SHA256SUMS checked file by file, each
+// hashed as a stream: a listed file that is missing is named with why, and
+// one whose bytes changed with both hashes.
+func TestPackageSumsNameWhatIsWrong(t *testing.T) {
+	dir := t.TempDir()
+	body := []byte("what the package holds\n")
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("what it held\n"))
+	sums := hex.EncodeToString(sum[:]) + "  a.txt\n" + strings.Repeat("0", 64) + "  missing.txt\n"
+	if err := os.WriteFile(filepath.Join(dir, review.SumsFile), []byte(sums), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := review.VerifyPackage(dir, review.PackageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(rep.Problems, "\n")
+	now := sha256.Sum256(body)
+	for _, want := range []string{
+		"missing.txt: listed in " + review.SumsFile + " but no such file or directory",
+		"a.txt: its sha256 is " + hex.EncodeToString(now[:]) + ", " + review.SumsFile + " lists " + hex.EncodeToString(sum[:]) + " (the file was changed)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the problems do not say %q:\n%s", want, got)
+		}
+	}
+}

@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -24,6 +21,7 @@ import (
 	"github.com/pawl-dev/pawl/audit/canonjson"
 	"github.com/pawl-dev/pawl/engine/actions"
 	"github.com/pawl-dev/pawl/engine/seal"
+	"github.com/pawl-dev/pawl/engine/store"
 )
 
 // PackageReport is what VerifyPackage found.
@@ -257,12 +255,16 @@ func checkSums(dir string, sums []byte, r *PackageReport) {
 		}
 		listed[name] = true
 		// Streamed: a batch's quarantine and its records may be gigabytes.
-		sum, err := hashFile(filepath.Join(dir, filepath.FromSlash(name)))
+		d, _, err := store.HashFile(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil {
-			r.fail("%s: listed in %s but %v", name, SumsFile, errors.Unwrap(err))
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			r.fail("%s: listed in %s but %v", name, SumsFile, err)
 			continue
 		}
-		if sum != m[1] {
+		if sum := d.Hex(); sum != m[1] {
 			r.fail("%s: its sha256 is %s, %s lists %s (the file was changed)", name, sum, SumsFile, m[1])
 		}
 	}
@@ -540,19 +542,4 @@ func checkESignature(e audit.Entry, ops map[string]*enrolled, entries []audit.En
 		return fmt.Sprintf("the signature does not verify with %s's enrolled key %s", m.SignerID, op.keyID)
 	}
 	return ""
-}
-
-// hashFile is the hex sha256 of the file at path, read as a stream. A
-// failure to open or read it is an *fs.PathError.
-func hashFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
