@@ -19,19 +19,7 @@ import (
 // --output json as in text: a script that reads the exit code learns it
 // either way.
 func TestTraceOfAnAlteredRecordFails(t *testing.T) {
-	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--single-person")
-	input := enginetest.GoodReading + "\n" + enginetest.HotReading + "\n"
-	in := filepath.Join(t.TempDir(), "in.jsonl")
-	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var res struct {
-		BatchID string `json:"batch_id"`
-	}
-	if err := json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")), &res); err != nil || res.BatchID == "" {
-		t.Fatalf("run: %v %+v", err, res)
-	}
+	dir, input, res := goodAndHotBatch(t)
 	mustPawl(t, "-C", dir, "audit", "trace", res.BatchID, "2")
 
 	// The input blob, rewritten in place.
@@ -74,19 +62,7 @@ func TestTraceOfAnAlteredRecordFails(t *testing.T) {
 // reason rewritten in the stored quarantine line, it still shows what is
 // there, says NOT PROVED, and exits 4, in text and in JSON.
 func TestQuarantineShowProvesWhatItShows(t *testing.T) {
-	dir := t.TempDir()
-	mustPawl(t, "init", dir, "--single-person")
-	input := enginetest.GoodReading + "\n" + enginetest.HotReading + "\n"
-	in := filepath.Join(t.TempDir(), "in.jsonl")
-	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var res struct {
-		BatchID string `json:"batch_id"`
-	}
-	if err := json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")), &res); err != nil || res.BatchID == "" {
-		t.Fatalf("run: %v %+v", err, res)
-	}
+	dir, input, res := goodAndHotBatch(t)
 	if out := mustPawl(t, "-C", dir, "quarantine", "show", res.BatchID, "2"); !strings.Contains(out, "on record: its bytes and quarantine line hash to its lineage leaf, proved in the root of audit entry") {
 		t.Fatalf("show of an intact record:\n%s", out)
 	}
@@ -162,4 +138,24 @@ func TestQuarantineShowProvesWhatItShows(t *testing.T) {
 	blob := filepath.Join(dir, ".pawl", "store", "sha256", hex.EncodeToString(sum[:1]), hex.EncodeToString(sum[:]))
 	rewrite(blob, `"hot"`, `"HOT"`)
 	check("the bytes rewritten", `\"HOT\"`)
+}
+
+// goodAndHotBatch is a project with one batch of two records, the second
+// quarantined (a value of "hot"): its directory, the batch's input and
+// the run's result.
+func goodAndHotBatch(t *testing.T) (dir, input string, res struct {
+	BatchID string `json:"batch_id"`
+}) {
+	t.Helper()
+	dir = t.TempDir()
+	mustPawl(t, "init", dir, "--single-person")
+	input = enginetest.GoodReading + "\n" + enginetest.HotReading + "\n"
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(mustPawl(t, "-C", dir, "run", "sensor-feed", "-i", in, "--output", "json", "--as-of", "2026-11-25T00:00:00Z")), &res); err != nil || res.BatchID == "" {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	return dir, input, res
 }
