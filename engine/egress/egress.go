@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pawl-dev/pawl/audit"
@@ -95,6 +96,10 @@ type checkedFile struct {
 	left int64 // bytes still to give out
 	h    hash.Hash
 	err  error // sticky: io.EOF once the end is checked, or the failure
+	// whole is set once every byte was given out and checked: a reader
+	// on another goroutine (an https client's) learns whether the body
+	// went out whole.
+	whole atomic.Bool
 }
 
 func (c *checkedFile) Read(p []byte) (int, error) {
@@ -102,6 +107,11 @@ func (c *checkedFile) Read(p []byte) (int, error) {
 		return 0, c.err
 	}
 	if c.left == 0 {
+		if !c.whole.Load() { // an empty file: its end is its start
+			if err := c.checkEnd(); err != nil {
+				return 0, err
+			}
+		}
 		c.err = io.EOF
 		return 0, io.EOF
 	}
@@ -122,14 +132,24 @@ func (c *checkedFile) Read(p []byte) (int, error) {
 	}
 	// The last bytes: given out only if the file ends here and hashes as
 	// it did.
-	var one [1]byte
-	if m, _ := c.fd.Read(one[:]); m > 0 {
-		return 0, c.changed("it grew past the %d bytes checked", c.f.Size)
-	}
-	if got := store.Digest("sha256:" + hex.EncodeToString(c.h.Sum(nil))); got != c.f.Hash {
-		return 0, c.changed("its %d bytes hash to %s", c.f.Size, got)
+	if err := c.checkEnd(); err != nil {
+		return 0, err
 	}
 	return n, nil
+}
+
+// checkEnd checks, once every byte was read, that the file ends there and
+// hashes as it did when it was checked, and marks the file whole.
+func (c *checkedFile) checkEnd() error {
+	var one [1]byte
+	if m, _ := c.fd.Read(one[:]); m > 0 {
+		return c.changed("it grew past the %d bytes checked", c.f.Size)
+	}
+	if got := store.Digest("sha256:" + hex.EncodeToString(c.h.Sum(nil))); got != c.f.Hash {
+		return c.changed("its %d bytes hash to %s", c.f.Size, got)
+	}
+	c.whole.Store(true)
+	return nil
 }
 
 // changed fails the read: the file is not what was checked.

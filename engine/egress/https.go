@@ -63,8 +63,17 @@ func (h *httpsDest) Send(ctx context.Context, batchID string, files []File) ([]a
 		to := h.base + f.Name
 		// The body is read as it is sent: a file that changed since it was
 		// checked errors at its end, which fails the request instead of
-		// completing it.
-		body, err := f.open()
+		// completing it. last is the body the client read most recently
+		// (GetBody may open it again).
+		var last *checkedFile
+		open := func() (io.ReadCloser, error) {
+			rc, err := f.open()
+			if c, ok := rc.(*checkedFile); ok {
+				last = c
+			}
+			return rc, err
+		}
+		body, err := open()
 		if err != nil {
 			return done, err
 		}
@@ -77,7 +86,7 @@ func (h *httpsDest) Send(ctx context.Context, batchID string, files []File) ([]a
 		// What the client may send again (a connection that failed before
 		// the answer, an HTTP/2 stream refused) is the file opened again,
 		// checked again.
-		req.GetBody = f.open
+		req.GetBody = open
 		req.Header.Set("Content-Type", contentType(f.Name))
 		req.Header.Set(HashHeader, string(f.Hash))
 		req.Header.Set("X-Pawl-Batch", batchID)
@@ -92,6 +101,10 @@ func (h *httpsDest) Send(ctx context.Context, batchID string, files []File) ([]a
 			return done, fmt.Errorf("PUT %s: the destination answered %s redirecting to %q: pawl does not follow redirects (the batch would go where the policy did not decide); whitelist and export to the final URL instead", to, resp.Status, resp.Header.Get("Location"))
 		case resp.StatusCode < 200 || resp.StatusCode >= 300:
 			return done, fmt.Errorf("PUT %s: the destination answered %s: %s", to, resp.Status, strings.TrimSpace(string(answer)))
+		case last != nil && !last.whole.Load():
+			// A success before the whole checked file went out: the
+			// destination cannot hold it, whatever it answers.
+			return done, fmt.Errorf("PUT %s: the destination answered %s before the whole of %s (%d bytes, %s) was sent and checked: not an export", to, resp.Status, f.Name, f.Size, f.Hash)
 		}
 		ef := actions.ExportedFile{Name: f.Name, To: to, Hash: f.Hash, Bytes: f.Size}
 		if got := resp.Header.Get(HashHeader); got != "" {

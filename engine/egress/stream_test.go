@@ -149,9 +149,14 @@ func TestCheckedFileHoldsBackAChangedEnd(t *testing.T) {
 		{"the last byte changed", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, "hash to sha256:"},
 		{"grown", func(b []byte) []byte { return append(b, '\n') }, "grew past the"},
 		{"cut short", func(b []byte) []byte { return b[:len(b)-1] }, "ended after 4098 of the 4099 bytes checked"},
+		{"empty, unchanged", func(b []byte) []byte { return b[:0] }, ""},
+		{"empty, then written", func(b []byte) []byte { return append(b[:0], 'x') }, "grew past the 0 bytes checked"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, data := streamedOutput(t, 4099)
+			if strings.HasPrefix(tc.name, "empty") {
+				f, data = streamedOutput(t, 0)
+			}
 			if err := os.WriteFile(f.path, tc.change(bytes.Clone(data)), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -162,20 +167,42 @@ func TestCheckedFileHoldsBackAChangedEnd(t *testing.T) {
 			defer r.Close()
 			got, err := io.ReadAll(iotest.OneByteReader(r))
 			if tc.want == "" {
-				if err != nil || !bytes.Equal(got, data) {
-					t.Fatalf("read %d bytes of %d: %v", len(got), len(data), err)
+				if err != nil || !bytes.Equal(got, data) || !r.(*checkedFile).whole.Load() {
+					t.Fatalf("read %d bytes of %d: %v (whole: %v)", len(got), len(data), err, r.(*checkedFile).whole.Load())
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), f.path+" changed while it was sent") {
 				t.Fatalf("read %d bytes: %v, want an error saying %q", len(got), err, tc.want)
 			}
-			if int64(len(got)) >= f.Size {
+			if int64(len(got)) >= max(f.Size, 1) { // fewer than declared, or none of an empty one
 				t.Fatalf("gave out %d bytes of a changed file of %d declared", len(got), f.Size)
 			}
 			if n, err2 := r.Read(make([]byte, 8)); n != 0 || err2 != err {
 				t.Fatalf("read again: %d, %v; want the same error", n, err2)
 			}
 		})
+	}
+}
+
+// TestHTTPSAnswerBeforeTheWholeFileIsNoExport: a destination that answers
+// 2xx, echoing the hash it was told, before it has read the file is not an
+// export of it: the file did not go out whole and checked.
+func TestHTTPSAnswerBeforeTheWholeFileIsNoExport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(HashHeader, r.Header.Get(HashHeader)) // says it holds what it was told
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	h := &httpsDest{base: srv.URL + "/in/", client: srv.Client()}
+	f, _ := streamedOutput(t, 8<<20)
+	sent, err := h.Send(context.Background(), "0123456789abcdef", []File{f, heldFile("signature.json", []byte("{}\n"))})
+	if err == nil {
+		t.Fatalf("an answer before the body was read counted as an export: %+v", sent)
+	}
+	for _, s := range sent {
+		if s.Confirmed {
+			t.Fatalf("confirmed %+v on an early answer (%v)", s, err)
+		}
 	}
 }
