@@ -52,6 +52,20 @@ func SeekQuarantine(r io.ReaderAt, size int64, name string, ordinal int64) (line
 	return l, lo, nil
 }
 
+// SeekQuarantineEntry is SeekQuarantine with the record's line decoded:
+// its entry and its line (both nil when the record is not in the file).
+func SeekQuarantineEntry(r io.ReaderAt, size int64, name string, ordinal int64) (q *QuarantineEntry, line []byte, at int64, err error) {
+	line, at, err = SeekQuarantine(r, size, name, ordinal)
+	if err != nil || line == nil {
+		return nil, nil, at, err
+	}
+	q = new(QuarantineEntry)
+	if err := json.Unmarshal(line, q); err != nil {
+		return nil, nil, at, fmt.Errorf("%s: the line at byte %d is damaged: %v: run `pawl audit verify`", name, at, err)
+	}
+	return q, line, at, nil
+}
+
 // seekChunk is how much SeekQuarantine reads at a time.
 const seekChunk = 4 << 10
 

@@ -76,6 +76,22 @@ func TestSeekQuarantineNamesADamagedLine(t *testing.T) {
 	}
 }
 
+// TestSeekQuarantineEntryNamesALineThatIsNoEntry: the record's own line,
+// with an ordinal but no entry's shape, is an error naming its offset; the
+// entries around it are found.
+func TestSeekQuarantineEntryNamesALineThatIsNoEntry(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 3))
+	b, at := quarantineFile(rng, []int64{1, 2, 3})
+	odd := append(append(bytes.Clone(b[:at[1]]), `{"ordinal":2,"reasons":5}`+"\n"...), b[at[2]:]...)
+	if q, line, _, err := SeekQuarantineEntry(bytes.NewReader(odd), int64(len(odd)), "q", 3); err != nil || q == nil || q.Ordinal != 3 || !bytes.HasPrefix(line, []byte(`{"ordinal":3,`)) {
+		t.Fatalf("entry 3: %+v %v", q, err)
+	}
+	q, line, _, err := SeekQuarantineEntry(bytes.NewReader(odd), int64(len(odd)), "q", 2)
+	if err == nil || q != nil || line != nil || !strings.Contains(err.Error(), "q: the line at byte "+itoa(at[1])+" is damaged") {
+		t.Fatalf("entry 2, not an entry: %+v %q %v", q, line, err)
+	}
+}
+
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 // FuzzSeekQuarantine: on any bytes, SeekQuarantine returns (it neither

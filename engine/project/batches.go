@@ -2,7 +2,6 @@ package project
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -141,7 +140,11 @@ func (p *Project) quarantineEntry(ctx context.Context, id string, ordinal int64)
 	}
 	// Bisected, not read line by line: the entry of the last record of a
 	// million-record quarantine is a few reads away.
-	found, err := seekEntry(qs.f, qs.path, ordinal)
+	var found *finding.QuarantineEntry
+	fi, err := qs.f.Stat()
+	if err == nil {
+		found, _, _, err = finding.SeekQuarantineEntry(qs.f, fi.Size(), qs.path, ordinal)
+	}
 	if err == nil && found == nil {
 		err = fmt.Errorf("record %d of batch %s is not in quarantine (it was verified, or the batch has fewer records)", ordinal, id)
 	}
@@ -150,24 +153,6 @@ func (p *Project) quarantineEntry(ctx context.Context, id string, ordinal int64)
 		return nil, nil, err
 	}
 	return qs, found, nil
-}
-
-// seekEntry is the entry of record ordinal in the quarantine file f (nil
-// when it is not there).
-func seekEntry(f *os.File, name string, ordinal int64) (*finding.QuarantineEntry, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	line, at, err := finding.SeekQuarantine(f, fi.Size(), name, ordinal)
-	if err != nil || line == nil {
-		return nil, err
-	}
-	var q finding.QuarantineEntry
-	if err := json.Unmarshal(line, &q); err != nil {
-		return nil, fmt.Errorf("%s: the line at byte %d is damaged: %v: run `pawl audit verify`", name, at, err)
-	}
-	return &q, nil
 }
 
 // quarantineFile is a committed batch's quarantine output being read, and

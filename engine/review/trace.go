@@ -332,16 +332,9 @@ func findQuarantined(p *project.Project, b *project.Batch, ordinal int64) (line 
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
 	}
-	line, at, err := finding.SeekQuarantine(f, fi.Size(), name, ordinal)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	if line != nil {
-		var e finding.QuarantineEntry
-		if err := json.Unmarshal(line, &e); err != nil {
-			return nil, nil, 0, fmt.Errorf("%s: the line at byte %d is damaged: %v: run `pawl audit verify`", name, at, err)
-		}
-		return line, &e, 0, nil
+	q, line, at, err := finding.SeekQuarantineEntry(f, fi.Size(), name, ordinal)
+	if err != nil || q != nil {
+		return line, q, 0, err
 	}
 	before, err = countLines(io.NewSectionReader(f, 0, at))
 	if err != nil {
