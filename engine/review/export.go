@@ -246,7 +246,7 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 				}
 				var e finding.QuarantineEntry
 				if err := json.Unmarshal(line, &e); err != nil {
-					return false, fmt.Errorf("quarantine of batch %s line %d is damaged: %v: run `pawl audit verify`", b.BatchID, n, err)
+					return false, fmt.Errorf("quarantine of batch %s line %d is damaged: %v", b.BatchID, n, err)
 				}
 				rb.Quarantine = append(rb.Quarantine, &e)
 				return true, nil
@@ -257,10 +257,7 @@ func writeReview(ctx context.Context, p *project.Project, w *packageWriter, form
 			return err
 		})
 		if err != nil {
-			if !strings.Contains(err.Error(), "pawl audit verify") { // a damaged line's error says it already
-				err = fmt.Errorf("%w: run `pawl audit verify`", err)
-			}
-			return nil, fmt.Errorf("batch %s: quarantine output: %w", b.BatchID, err)
+			return nil, fmt.Errorf("batch %s: quarantine output: %w: run `pawl audit verify`", b.BatchID, err)
 		}
 		if b.QuarantineFormat == actions.QuarantineByReference && b.Quarantined > 0 {
 			// Its lines leave the records' bytes to the input blob, which
