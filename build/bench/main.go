@@ -329,14 +329,10 @@ func smallRuns(bd build, work string, n int) {
 	var log strings.Builder
 	srv.Stdout, srv.Stderr = &log, &log
 	check(srv.Start())
-	stop := func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }
+	var stopped sync.Once
+	stop := func() { stopped.Do(func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }) }
 	atExit(stop) // also when a check below ends the bench
-	defer func() {
-		stop()
-		cleanupMu.Lock()
-		cleanups = cleanups[:len(cleanups)-1]
-		cleanupMu.Unlock()
-	}()
+	defer stop()
 	for i := 0; ; i++ { // until the socket answers
 		if fi, err := os.Stat(filepath.Join(proj, "pawl.sock")); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			break
